@@ -1,0 +1,1 @@
+//! Examples of embedding snspmt; see the `[[example]]` targets.

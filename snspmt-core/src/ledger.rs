@@ -1,0 +1,112 @@
+//! The kinds of rows in the append-only points ledger.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a balance changed. Each change of a balance is exactly one ledger row of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// Points bought (bank transfer approved, or card payment approved).
+    Purchase,
+    /// An order's price taken at placement.
+    OrderCharge,
+    /// What the upstream did not deliver, given back.
+    OrderRefund,
+    /// The user debited their own points (`POST /api/points/deduct`).
+    Deduct,
+    /// An operator changed the balance, with a reason.
+    AdminAdjust,
+}
+
+impl LedgerKind {
+    pub const ALL: [LedgerKind; 5] = [
+        LedgerKind::Purchase,
+        LedgerKind::OrderCharge,
+        LedgerKind::OrderRefund,
+        LedgerKind::Deduct,
+        LedgerKind::AdminAdjust,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Purchase => "purchase",
+            LedgerKind::OrderCharge => "order_charge",
+            LedgerKind::OrderRefund => "order_refund",
+            LedgerKind::Deduct => "deduct",
+            LedgerKind::AdminAdjust => "admin_adjust",
+        }
+    }
+
+    /// Whether rows of this kind add to the balance (`Some(true)`), take from it
+    /// (`Some(false)`) or may go either way (`None`).
+    pub fn direction(self) -> Option<bool> {
+        match self {
+            LedgerKind::Purchase | LedgerKind::OrderRefund => Some(true),
+            LedgerKind::OrderCharge | LedgerKind::Deduct => Some(false),
+            LedgerKind::AdminAdjust => None,
+        }
+    }
+}
+
+impl fmt::Display for LedgerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A ledger kind name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownLedgerKind(pub String);
+
+impl fmt::Display for UnknownLedgerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown ledger kind {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownLedgerKind {}
+
+impl FromStr for LedgerKind {
+    type Err = UnknownLedgerKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LedgerKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownLedgerKind(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in LedgerKind::ALL {
+            assert_eq!(k.as_str().parse::<LedgerKind>(), Ok(k));
+            assert_eq!(serde_plain(k), k.as_str());
+        }
+        assert!("refund".parse::<LedgerKind>().is_err());
+    }
+
+    fn serde_plain(k: LedgerKind) -> String {
+        // serde's snake_case naming must agree with `as_str`, which the SQL stores.
+        let s = format!("{k:?}");
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if c.is_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
