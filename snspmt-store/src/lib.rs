@@ -1,1 +1,194 @@
+//! Storage for snspmt: one trait family split by aggregate, with a SQLite backend
+//! (rusqlite + r2d2_sqlite, WAL, `IMMEDIATE` write transactions behind one writer) and a
+//! PostgreSQL backend (tokio-postgres + deadpool, cached prepared statements).
+//!
+//! Every method is one business operation that owns its transaction: there is no generic
+//! `execute(sql)`. Money moves only through [`LedgerStore::post`], which changes the balance
+//! and appends its ledger row in one transaction, refuses to take a balance below zero, and
+//! replays an [`IdempotencyKey`] instead of running twice.
+//!
+//! Both backends run the same contract test suite (`tests/contract`).
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+mod error;
+pub mod migrations;
+mod model;
+pub mod postgres;
+pub mod sqlite;
+pub mod testing;
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use snspmt_core::Points;
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user with a zero balance. `Conflict("user_id_taken" | "email_taken")`.
+    async fn create_user(&self, user: NewUser, now: Millis) -> StoreResult<User>;
+    async fn user(&self, user_id: &str) -> StoreResult<Option<User>>;
+    /// Looks a user up by (lower-case) e-mail, with the password hash for a login.
+    async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>>;
+    /// Users whose id, e-mail or names contain `search`, newest first.
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Page<User>>;
+    /// Changes profile fields and records the audit entry in the same transaction.
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        patch: ProfilePatch,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<User>;
+}
+
+/// Bearer sessions and login throttling.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a session by the SHA-256 (hex) of its token.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()>;
+    /// The user of an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>>;
+    /// Revokes a session; `true` if it existed.
+    async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool>;
+    async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<()>;
+    /// How many failed logins for `email` since `since`.
+    async fn login_failures(&self, email: &str, since: Millis) -> StoreResult<i64>;
+    /// Forgets the failures of `email` (after a successful login).
+    async fn clear_login_failures(&self, email: &str) -> StoreResult<()>;
+}
+
+/// Balances and the append-only points ledger.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    async fn balance(&self, user_id: &str) -> StoreResult<Option<Points>>;
+    /// Moves a balance and appends its ledger row in one transaction.
+    ///
+    /// `InsufficientPoints` if the balance would go below zero, `NotFound` for an unknown
+    /// user, `AlreadyPosted` for an `event_ref` seen before. With an idempotency key, a repeat
+    /// of the same request returns the first entry as `Replay` and moves nothing; the same key
+    /// with another body is `IdempotencyKeyReused`.
+    async fn post(
+        &self,
+        posting: Posting,
+        key: Option<IdempotencyKey>,
+        now: Millis,
+    ) -> StoreResult<Idempotent<LedgerEntry>>;
+    async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Page<LedgerEntry>>;
+    /// Users whose balance differs from the sum of their ledger rows (always empty unless
+    /// something is badly wrong): `(user_id, balance, ledger_sum)`.
+    async fn ledger_mismatches(&self) -> StoreResult<Vec<(String, Points, Points)>>;
+}
+
+/// The admin audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record_audit(&self, entry: NewAudit, now: Millis) -> StoreResult<AuditEntry>;
+    async fn audit_log(&self, limit: i64, offset: i64) -> StoreResult<Page<AuditEntry>>;
+}
+
+/// Health and schema.
+#[async_trait]
+pub trait Maintenance: Send + Sync {
+    /// A round trip to the database.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Applies pending migrations (idempotent; safe with several instances starting at once).
+    async fn migrate(&self, now: Millis) -> StoreResult<MigrationReport>;
+    /// The highest applied migration version.
+    async fn schema_version(&self) -> StoreResult<i64>;
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Everything the server needs from storage.
+pub trait Store: UserStore + SessionStore + LedgerStore + AuditStore + Maintenance {}
+
+impl<T: UserStore + SessionStore + LedgerStore + AuditStore + Maintenance> Store for T {}
+
+/// How to reach a database, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file.
+    SqliteFile(String),
+    /// A throw-away SQLite database (`sqlite::memory:`), kept in a temporary file.
+    SqliteMemory,
+    /// A PostgreSQL connection string.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> StoreResult<DatabaseUrl> {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            Ok(DatabaseUrl::SqliteMemory)
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                Err(StoreError::Backend(
+                    "DATABASE_URL names no SQLite file".into(),
+                ))
+            } else {
+                Ok(DatabaseUrl::SqliteFile(path.to_owned()))
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else {
+            Err(StoreError::Backend(
+                "DATABASE_URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+}
+
+/// Opens the database named by `url` (no migrations are run).
+pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+    Ok(match url {
+        DatabaseUrl::SqliteFile(path) => Arc::new(SqliteStore::open(path)?),
+        DatabaseUrl::SqliteMemory => Arc::new(SqliteStore::open_temporary()?),
+        DatabaseUrl::Postgres(url) => Arc::new(PgStore::connect(url, 16).await?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://snspmt.db").ok(),
+            Some(DatabaseUrl::SqliteFile("snspmt.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").ok(),
+            Some(DatabaseUrl::SqliteFile("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite::memory:").ok(),
+            Some(DatabaseUrl::SqliteMemory)
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! What a store operation can fail with.
+
+use std::fmt;
+
+use snspmt_core::Points;
+
+/// A store failure. Domain refusals (`NotFound`, `Conflict`, `InsufficientPoints`, …) are
+/// distinct from infrastructure failures (`Unavailable`, `Backend`), whose text is for logs
+/// only and never shown to clients.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The row the operation is about does not exist.
+    NotFound,
+    /// A uniqueness rule was hit; the code names which (`user_id_taken`, `email_taken`, …).
+    Conflict(&'static str),
+    /// The posting would take the balance below zero.
+    InsufficientPoints { balance: snspmt_core::Points },
+    /// The idempotency key was used before with another request body.
+    IdempotencyKeyReused,
+    /// The business event was posted already (a unique `event_ref`).
+    AlreadyPosted,
+    /// An applied migration was changed after it ran, or the schema is newer than this build.
+    Migration(String),
+    /// The database cannot be reached (pool timeout, connection refused).
+    Unavailable(String),
+    /// Any other database failure.
+    Backend(String),
+}
+
+impl StoreError {
+    pub fn insufficient(balance: Points) -> Self {
+        StoreError::InsufficientPoints { balance }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("not found"),
+            StoreError::Conflict(code) => write!(f, "conflict: {code}"),
+            StoreError::InsufficientPoints { balance } => {
+                write!(f, "insufficient points (balance {balance})")
+            }
+            StoreError::IdempotencyKeyReused => {
+                f.write_str("idempotency key reused with another request")
+            }
+            StoreError::AlreadyPosted => f.write_str("this event was posted already"),
+            StoreError::Migration(m) => write!(f, "migration: {m}"),
+            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
+            StoreError::Backend(m) => write!(f, "database error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() || e.as_db_error().is_none() {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Backend(e.to_string())
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,168 @@
+//! The rows the store reads and writes, as domain values.
+
+use serde::{Deserialize, Serialize};
+use snspmt_core::{LedgerKind, Points};
+
+/// A moment, as milliseconds since the Unix epoch (UTC). Both dialects store it as a 64-bit
+/// integer so that queries and comparisons are the same on each.
+pub type Millis = i64;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub name: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub points: Points,
+    pub has_password: bool,
+    pub created_at: Millis,
+}
+
+/// What registration stores.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub user_id: String,
+    /// Already normalised to lower case.
+    pub email: Option<String>,
+    pub name: String,
+    pub display_name: String,
+    /// An argon2id PHC string; never a password.
+    pub password_hash: Option<String>,
+}
+
+/// A user with the stored password hash, for verifying a login.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+/// A change of profile fields by an operator; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub email: Option<Option<String>>,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub is_admin: Option<bool>,
+}
+
+impl ProfilePatch {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.name.is_none()
+            && self.display_name.is_none()
+            && self.is_admin.is_none()
+    }
+}
+
+/// One row of the append-only points ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub user_id: String,
+    pub kind: LedgerKind,
+    /// Signed: positive credits, negative debits.
+    pub amount: Points,
+    pub balance_after: Points,
+    /// The purchase, order or request this entry belongs to.
+    pub reference: Option<String>,
+    pub description: String,
+    pub created_at: Millis,
+}
+
+/// A balance change to post: one ledger row, and the balance moved in the same transaction.
+#[derive(Debug, Clone)]
+pub struct Posting {
+    pub user_id: String,
+    pub kind: LedgerKind,
+    /// Signed amount; the posting is refused if the balance would go below zero.
+    pub amount: Points,
+    pub reference: Option<String>,
+    pub description: String,
+    /// A unique reference of the business event (`purchase:42`, `order:7:refund`): posting the
+    /// same event twice is refused by the database, so no event is ever paid twice.
+    pub event_ref: Option<String>,
+    /// Recorded in the admin audit log in the same transaction (admin adjustments).
+    pub audit: Option<NewAudit>,
+}
+
+/// Which ledger rows to list.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    pub user_id: Option<String>,
+    pub kind: Option<LedgerKind>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A client's `Idempotency-Key` on a money-moving request.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The user the key belongs to: keys of different users never collide.
+    pub user_id: String,
+    /// The operation (`"points.deduct"`): the same key on another operation is another key.
+    pub scope: &'static str,
+    pub key: String,
+    /// SHA-256 (hex) of the request body; the same key with another body is refused.
+    pub request_hash: String,
+}
+
+/// The outcome of an idempotent operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Idempotent<T> {
+    /// The operation ran now.
+    Fresh(T),
+    /// The key was seen before: this is the first run's result, and nothing ran again.
+    Replay(T),
+}
+
+impl<T> Idempotent<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Idempotent::Fresh(t) | Idempotent::Replay(t) => t,
+        }
+    }
+
+    pub fn is_replay(&self) -> bool {
+        matches!(self, Idempotent::Replay(_))
+    }
+}
+
+/// An admin action to record.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    /// `"admin-token"` or `"user:<id>"`.
+    pub actor: String,
+    /// `"users.update"`, `"points.adjust"`, `"database.migrate"`, …
+    pub action: String,
+    pub target: Option<String>,
+    /// JSON text with the details (never secrets).
+    pub detail: String,
+}
+
+/// A recorded admin action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+    pub created_at: Millis,
+}
+
+/// A page of rows and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub total: i64,
+}
+
+/// What `migrate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub applied: Vec<String>,
+    pub version: i64,
+}
