@@ -73,10 +73,7 @@ impl FromStr for LedgerKind {
     type Err = UnknownLedgerKind;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LedgerKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownLedgerKind(s.to_owned()))
+        LedgerKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownLedgerKind(s.to_owned()))
     }
 }
 

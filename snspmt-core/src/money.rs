@@ -10,23 +10,17 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A number of points (1 point = 1 KRW). May be negative only as a ledger delta.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Points(pub i64);
 
 /// An amount of Korean won, as charged by a payment provider.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Won(pub i64);
 
 /// A rate in basis points: 10 000 = 100 %.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Bps(pub u32);
 
@@ -60,17 +54,11 @@ impl Points {
     pub const ZERO: Points = Points(0);
 
     pub fn checked_add(self, other: Points) -> Result<Points, MoneyError> {
-        self.0
-            .checked_add(other.0)
-            .map(Points)
-            .ok_or(MoneyError::Overflow)
+        self.0.checked_add(other.0).map(Points).ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_sub(self, other: Points) -> Result<Points, MoneyError> {
-        self.0
-            .checked_sub(other.0)
-            .map(Points)
-            .ok_or(MoneyError::Overflow)
+        self.0.checked_sub(other.0).map(Points).ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_neg(self) -> Result<Points, MoneyError> {
@@ -83,9 +71,7 @@ impl Points {
 
     /// Sums amounts, failing on overflow instead of wrapping.
     pub fn checked_sum<I: IntoIterator<Item = Points>>(items: I) -> Result<Points, MoneyError> {
-        items
-            .into_iter()
-            .try_fold(Points::ZERO, Points::checked_add)
+        items.into_iter().try_fold(Points::ZERO, Points::checked_add)
     }
 }
 
@@ -97,17 +83,11 @@ impl fmt::Display for Points {
 
 impl Won {
     pub fn checked_add(self, other: Won) -> Result<Won, MoneyError> {
-        self.0
-            .checked_add(other.0)
-            .map(Won)
-            .ok_or(MoneyError::Overflow)
+        self.0.checked_add(other.0).map(Won).ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_sub(self, other: Won) -> Result<Won, MoneyError> {
-        self.0
-            .checked_sub(other.0)
-            .map(Won)
-            .ok_or(MoneyError::Overflow)
+        self.0.checked_sub(other.0).map(Won).ok_or(MoneyError::Overflow)
     }
 
     /// The points a payment of this many won buys (1 point = 1 KRW).
@@ -155,9 +135,7 @@ fn non_negative(p: Points) -> Result<i128, MoneyError> {
 }
 
 fn narrow(v: i128) -> Result<Points, MoneyError> {
-    i64::try_from(v)
-        .map(Points)
-        .map_err(|_| MoneyError::Overflow)
+    i64::try_from(v).map(Points).map_err(|_| MoneyError::Overflow)
 }
 
 /// Price of `total_quantity` units at `price_per_1000` points per thousand:
@@ -177,18 +155,12 @@ pub fn order_price(price_per_1000: Points, total_quantity: u64) -> Result<Points
 
 /// The total quantity of an order: `quantity × runs` (drip-feed; `runs` = 1 otherwise).
 pub fn total_quantity(quantity: u64, runs: u32) -> Result<u64, MoneyError> {
-    quantity
-        .checked_mul(u64::from(runs.max(1)))
-        .ok_or(MoneyError::Overflow)
+    quantity.checked_mul(u64::from(runs.max(1))).ok_or(MoneyError::Overflow)
 }
 
 /// What a coupon takes off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "discount_type",
-    content = "discount_value",
-    rename_all = "snake_case"
-)]
+#[serde(tag = "discount_type", content = "discount_value", rename_all = "snake_case")]
 pub enum Discount {
     /// A share of the price.
     Percentage(Bps),
@@ -225,11 +197,7 @@ pub fn commission(final_price: Points, rate: Bps) -> Result<Points, MoneyError> 
 ///
 /// Rounding: **down**; the panel keeps the remainder. `quantity == 0` refunds everything
 /// (nothing could have been delivered).
-pub fn partial_refund(
-    final_price: Points,
-    remains: i64,
-    quantity: u64,
-) -> Result<Points, MoneyError> {
+pub fn partial_refund(final_price: Points, remains: i64, quantity: u64) -> Result<Points, MoneyError> {
     let paid = non_negative(final_price)?;
     if quantity == 0 {
         return narrow(paid);
@@ -296,81 +264,42 @@ mod tests {
         for &(per, q, want) in cases {
             assert_eq!(order_price(Points(per), q), Ok(Points(want)), "{per} x {q}");
         }
-        assert_eq!(
-            order_price(Points(i64::MAX), 1001),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(order_price(Points(i64::MAX), 1001), Err(MoneyError::Overflow));
         assert_eq!(order_price(Points(-1), 10), Err(MoneyError::Negative));
         assert_eq!(order_price(Points(10), 0), Err(MoneyError::ZeroQuantity));
     }
 
     #[test]
     fn discount_table() {
-        assert_eq!(
-            coupon_discount(Points(10_000), Discount::Percentage(Bps(500))),
-            Ok(Points(500))
-        );
-        assert_eq!(
-            coupon_discount(Points(999), Discount::Percentage(Bps(500))),
-            Ok(Points(49))
-        );
-        assert_eq!(
-            coupon_discount(Points(19), Discount::Percentage(Bps(500))),
-            Ok(Points(0))
-        );
-        assert_eq!(
-            coupon_discount(Points(100), Discount::Percentage(Bps(10_000))),
-            Ok(Points(100))
-        );
+        assert_eq!(coupon_discount(Points(10_000), Discount::Percentage(Bps(500))), Ok(Points(500)));
+        assert_eq!(coupon_discount(Points(999), Discount::Percentage(Bps(500))), Ok(Points(49)));
+        assert_eq!(coupon_discount(Points(19), Discount::Percentage(Bps(500))), Ok(Points(0)));
+        assert_eq!(coupon_discount(Points(100), Discount::Percentage(Bps(10_000))), Ok(Points(100)));
         assert_eq!(
             coupon_discount(Points(100), Discount::Percentage(Bps(10_001))),
             Err(MoneyError::RateOutOfRange)
         );
-        assert_eq!(
-            coupon_discount(Points(100), Discount::Fixed(Points(3000))),
-            Ok(Points(100))
-        );
-        assert_eq!(
-            coupon_discount(Points(5000), Discount::Fixed(Points(3000))),
-            Ok(Points(3000))
-        );
-        assert_eq!(
-            coupon_discount(Points(5000), Discount::Fixed(Points(-1))),
-            Err(MoneyError::Negative)
-        );
+        assert_eq!(coupon_discount(Points(100), Discount::Fixed(Points(3000))), Ok(Points(100)));
+        assert_eq!(coupon_discount(Points(5000), Discount::Fixed(Points(3000))), Ok(Points(3000)));
+        assert_eq!(coupon_discount(Points(5000), Discount::Fixed(Points(-1))), Err(MoneyError::Negative));
     }
 
     #[test]
     fn commission_and_refund_table() {
-        assert_eq!(
-            commission(Points(9_500), Bps::DEFAULT_COMMISSION),
-            Ok(Points(950))
-        );
-        assert_eq!(
-            commission(Points(9), Bps::DEFAULT_COMMISSION),
-            Ok(Points(0))
-        );
+        assert_eq!(commission(Points(9_500), Bps::DEFAULT_COMMISSION), Ok(Points(950)));
+        assert_eq!(commission(Points(9), Bps::DEFAULT_COMMISSION), Ok(Points(0)));
         assert_eq!(partial_refund(Points(1000), 250, 1000), Ok(Points(250)));
         assert_eq!(partial_refund(Points(1000), 1, 3), Ok(Points(333)));
         assert_eq!(partial_refund(Points(1000), -5, 3), Ok(Points(0)));
         assert_eq!(partial_refund(Points(1000), 50, 3), Ok(Points(1000)));
         assert_eq!(partial_refund(Points(1000), 0, 0), Ok(Points(1000)));
-        assert_eq!(
-            commission_after_refund(Points(1000), Points(250), Bps(1000)),
-            Ok(Points(75))
-        );
-        assert_eq!(
-            commission_after_refund(Points(1000), Points(5000), Bps(1000)),
-            Ok(Points(0))
-        );
+        assert_eq!(commission_after_refund(Points(1000), Points(250), Bps(1000)), Ok(Points(75)));
+        assert_eq!(commission_after_refund(Points(1000), Points(5000), Bps(1000)), Ok(Points(0)));
     }
 
     #[test]
     fn split_table() {
-        assert_eq!(
-            split_evenly(Points(10), 3),
-            Ok(vec![Points(3), Points(3), Points(4)])
-        );
+        assert_eq!(split_evenly(Points(10), 3), Ok(vec![Points(3), Points(3), Points(4)]));
         assert_eq!(split_evenly(Points(0), 2), Ok(vec![Points(0), Points(0)]));
         assert_eq!(split_evenly(Points(7), 1), Ok(vec![Points(7)]));
         assert_eq!(split_evenly(Points(7), 0), Err(MoneyError::ZeroQuantity));
@@ -386,14 +315,8 @@ mod tests {
 
     #[test]
     fn checked_arithmetic() {
-        assert_eq!(
-            Points(i64::MAX).checked_add(Points(1)),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Points(i64::MAX).checked_add(Points(1)), Err(MoneyError::Overflow));
         assert_eq!(Points(i64::MIN).checked_neg(), Err(MoneyError::Overflow));
-        assert_eq!(
-            Points::checked_sum([Points(1), Points(2), Points(-3)]),
-            Ok(Points(0))
-        );
+        assert_eq!(Points::checked_sum([Points(1), Points(2), Points(-3)]), Ok(Points(0)));
     }
 }

@@ -40,8 +40,7 @@ pub const MAX_AMOUNT: i64 = 100_000_000;
 pub fn user_id(s: &str) -> Result<&str, Invalid> {
     let ok = !s.is_empty()
         && s.len() <= MAX_USER_ID_LEN
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.:@-".contains(&b));
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:@-".contains(&b));
     if ok {
         Ok(s)
     } else {
@@ -58,16 +57,9 @@ pub fn user_id(s: &str) -> Result<&str, Invalid> {
 /// Deliberately modest: one `@`, a non-empty local part, a dotted domain, no spaces or
 /// control characters, at most 254 bytes.
 pub fn email(s: &str) -> Result<String, Invalid> {
-    let bad = Invalid {
-        field: "email",
-        code: "invalid_email",
-        message: "email is not a valid address",
-    };
+    let bad = Invalid { field: "email", code: "invalid_email", message: "email is not a valid address" };
     let s = s.trim();
-    if s.is_empty()
-        || s.len() > MAX_EMAIL_LEN
-        || s.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if s.is_empty() || s.len() > MAX_EMAIL_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad);
     }
     let Some((local, domain)) = s.split_once('@') else {
@@ -94,11 +86,7 @@ pub fn password(s: &str) -> Result<&str, Invalid> {
             message: "password must be at least 8 characters",
         })
     } else if s.len() > MAX_PASSWORD_LEN {
-        Err(Invalid {
-            field: "password",
-            code: "invalid_password",
-            message: "password is too long",
-        })
+        Err(Invalid { field: "password", code: "invalid_password", message: "password is too long" })
     } else {
         Ok(s)
     }
@@ -109,11 +97,7 @@ pub fn password(s: &str) -> Result<&str, Invalid> {
 pub fn short_text<'a>(field: &'static str, s: &'a str) -> Result<&'a str, Invalid> {
     let t = s.trim();
     if t.chars().count() > MAX_NAME_LEN || t.chars().any(char::is_control) {
-        Err(Invalid {
-            field,
-            code: "invalid_text",
-            message: "text is too long or has control characters",
-        })
+        Err(Invalid { field, code: "invalid_text", message: "text is too long or has control characters" })
     } else {
         Ok(t)
     }
@@ -139,11 +123,7 @@ pub fn positive_amount(field: &'static str, v: i64) -> Result<Points, Invalid> {
     if (1..=MAX_AMOUNT).contains(&v) {
         Ok(Points(v))
     } else {
-        Err(Invalid {
-            field,
-            code: "invalid_amount",
-            message: "amount must be between 1 and 100000000",
-        })
+        Err(Invalid { field, code: "invalid_amount", message: "amount must be between 1 and 100000000" })
     }
 }
 
@@ -169,39 +149,17 @@ mod tests {
         for ok in ["a", "user_1", "kakao:123", "a.b@c-d", &"x".repeat(128)] {
             assert!(user_id(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            " a",
-            "a b",
-            "a/b",
-            "한글",
-            "a\u{0}",
-            &"x".repeat(129),
-            "<script>",
-        ] {
-            assert_eq!(
-                user_id(bad).map_err(|e| e.code),
-                Err("invalid_user_id"),
-                "{bad}"
-            );
+        for bad in ["", " a", "a b", "a/b", "한글", "a\u{0}", &"x".repeat(129), "<script>"] {
+            assert_eq!(user_id(bad).map_err(|e| e.code), Err("invalid_user_id"), "{bad}");
         }
     }
 
     #[test]
     fn emails() {
         assert_eq!(email(" Foo@Example.COM ").as_deref(), Ok("foo@example.com"));
-        for bad in [
-            "",
-            "foo",
-            "foo@",
-            "@x.com",
-            "a@b",
-            "a@.com",
-            "a@b..com",
-            "a b@c.com",
-            "a@b@c.com",
-            "a@b.com.",
-        ] {
+        for bad in
+            ["", "foo", "foo@", "@x.com", "a@b", "a@.com", "a@b..com", "a b@c.com", "a@b@c.com", "a@b.com."]
+        {
             assert!(email(bad).is_err(), "{bad}");
         }
         assert!(email(&format!("{}@x.com", "a".repeat(250))).is_err());

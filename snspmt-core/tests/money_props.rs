@@ -19,8 +19,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use snspmt_core::money::{
-    commission, commission_after_refund, coupon_discount, import_price, order_price,
-    partial_refund, split_evenly, total_quantity, Discount,
+    commission, commission_after_refund, coupon_discount, import_price, order_price, partial_refund,
+    split_evenly, total_quantity, Discount,
 };
 use snspmt_core::validate::{self, MAX_EMAIL_LEN};
 use snspmt_core::{Bps, MoneyError, Points, Won};
@@ -106,10 +106,7 @@ fn any_discount() -> impl Strategy<Value = Discount> {
 /// Runs the default number of cases (`PROPTEST_CASES` overrides it) and writes no
 /// regression files into the source tree.
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { failure_persistence: None, ..ProptestConfig::default() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,11 +133,7 @@ mod reference {
 
     /// `Invalid` with every error whose condition holds, or `Value(value())` if none does.
     pub fn expect(errors: &[(bool, MoneyError)], value: impl FnOnce() -> Option<u128>) -> Expect {
-        let errs: Vec<MoneyError> = errors
-            .iter()
-            .filter(|(bad, _)| *bad)
-            .map(|&(_, e)| e)
-            .collect();
+        let errs: Vec<MoneyError> = errors.iter().filter(|(bad, _)| *bad).map(|&(_, e)| e).collect();
         if errs.is_empty() {
             Expect::Value(value())
         } else {
@@ -172,13 +165,9 @@ mod reference {
     }
 
     pub fn order_price(per: i64, q: u64) -> Expect {
-        expect(
-            &[
-                (q == 0, MoneyError::ZeroQuantity),
-                (per < 0, MoneyError::Negative),
-            ],
-            || Some(ceil_div(wide(per) * u128::from(q), 1_000).max(1)),
-        )
+        expect(&[(q == 0, MoneyError::ZeroQuantity), (per < 0, MoneyError::Negative)], || {
+            Some(ceil_div(wide(per) * u128::from(q), 1_000).max(1))
+        })
     }
 
     /// `Ok(quantity × max(runs, 1))` or `Err(Overflow)`.
@@ -188,33 +177,21 @@ mod reference {
     }
 
     pub fn percentage_discount(price: i64, bps: u32) -> Expect {
-        expect(
-            &[
-                (price < 0, MoneyError::Negative),
-                (bps > 10_000, MoneyError::RateOutOfRange),
-            ],
-            || mul_div_floor(wide(price), u128::from(bps), 10_000),
-        )
+        expect(&[(price < 0, MoneyError::Negative), (bps > 10_000, MoneyError::RateOutOfRange)], || {
+            mul_div_floor(wide(price), u128::from(bps), 10_000)
+        })
     }
 
     pub fn fixed_discount(price: i64, value: i64) -> Expect {
-        expect(
-            &[
-                (price < 0, MoneyError::Negative),
-                (value < 0, MoneyError::Negative),
-            ],
-            || Some(wide(if value < price { value } else { price })),
-        )
+        expect(&[(price < 0, MoneyError::Negative), (value < 0, MoneyError::Negative)], || {
+            Some(wide(if value < price { value } else { price }))
+        })
     }
 
     pub fn commission(paid: i64, rate: u32) -> Expect {
-        expect(
-            &[
-                (paid < 0, MoneyError::Negative),
-                (rate > 10_000, MoneyError::RateOutOfRange),
-            ],
-            || mul_div_floor(wide(paid), u128::from(rate), 10_000),
-        )
+        expect(&[(paid < 0, MoneyError::Negative), (rate > 10_000, MoneyError::RateOutOfRange)], || {
+            mul_div_floor(wide(paid), u128::from(rate), 10_000)
+        })
     }
 
     pub fn partial_refund(paid: i64, remains: i64, q: u64) -> Expect {
@@ -223,11 +200,7 @@ mod reference {
                 return Some(wide(paid));
             }
             let q = u128::from(q);
-            let r = if remains <= 0 {
-                0
-            } else {
-                wide(remains).min(q)
-            };
+            let r = if remains <= 0 { 0 } else { wide(remains).min(q) };
             mul_div_floor(wide(paid), r, q)
         })
     }
@@ -240,11 +213,7 @@ mod reference {
                 (rate > 10_000, MoneyError::RateOutOfRange),
             ],
             || {
-                let kept = if refunded >= paid {
-                    0
-                } else {
-                    wide(paid) - wide(refunded)
-                };
+                let kept = if refunded >= paid { 0 } else { wide(paid) - wide(refunded) };
                 mul_div_floor(kept, u128::from(rate), 10_000)
             },
         )
@@ -295,10 +264,7 @@ fn check(actual: Result<Points, MoneyError>, expected: Expect) -> Result<(), Tes
             );
         }
         Expect::Value(v) => {
-            let want = v
-                .and_then(|v| i64::try_from(v).ok())
-                .map(Points)
-                .ok_or(MoneyError::Overflow);
+            let want = v.and_then(|v| i64::try_from(v).ok()).map(Points).ok_or(MoneyError::Overflow);
             prop_assert_eq!(actual, want);
         }
     }
@@ -698,21 +664,14 @@ proptest! {
 fn is_user_id(s: &str) -> bool {
     let n = s.chars().count();
     (1..=128).contains(&n)
-        && s.chars()
-            .all(|c| matches!(c, 'A'..='Z' | 'a'..='z' | '0'..='9' | '_' | '.' | ':' | '@' | '-'))
+        && s.chars().all(|c| matches!(c, 'A'..='Z' | 'a'..='z' | '0'..='9' | '_' | '.' | ':' | '@' | '-'))
 }
 
 /// Mostly-valid user ids with the odd stranger mixed in — non-ASCII letters and digits,
 /// a Kelvin sign, separators, NUL — and lengths across the 128 boundary.
 fn near_miss_user_id() -> impl Strategy<Value = String> {
-    let allowed: Vec<char> = ('A'..='Z')
-        .chain('a'..='z')
-        .chain('0'..='9')
-        .chain("_.:@-".chars())
-        .collect();
-    let strangers = vec![
-        ' ', '/', '+', '#', '\0', '\n', '한', 'é', '\u{212A}', '٣', '\u{FF21}', '\u{7F}',
-    ];
+    let allowed: Vec<char> = ('A'..='Z').chain('a'..='z').chain('0'..='9').chain("_.:@-".chars()).collect();
+    let strangers = vec![' ', '/', '+', '#', '\0', '\n', '한', 'é', '\u{212A}', '٣', '\u{FF21}', '\u{7F}'];
     prop::collection::vec(
         prop_oneof![
             30 => prop::sample::select(allowed),
@@ -738,15 +697,10 @@ fn email_like() -> impl Strategy<Value = String> {
 /// Addresses padded to 248..=256 bytes, with letters whose lower case is longer in UTF-8
 /// (`İ`, `Ⱥ`, `Ⱦ`), to probe the `MAX_EMAIL_LEN` boundary.
 fn email_near_limit() -> impl Strategy<Value = String> {
-    (
-        "[A-Za-zİȺȾ]{1,8}",
-        "[a-z]{1,10}\\.[a-z]{2,4}",
-        248_usize..=256,
-    )
-        .prop_map(|(head, domain, target)| {
-            let pad = target.saturating_sub(head.len() + 1 + domain.len());
-            format!("{head}{}@{domain}", "a".repeat(pad))
-        })
+    ("[A-Za-zİȺȾ]{1,8}", "[a-z]{1,10}\\.[a-z]{2,4}", 248_usize..=256).prop_map(|(head, domain, target)| {
+        let pad = target.saturating_sub(head.len() + 1 + domain.len());
+        format!("{head}{}@{domain}", "a".repeat(pad))
+    })
 }
 
 proptest! {
@@ -793,4 +747,31 @@ proptest! {
     fn email_ignores_ascii_case(s in email_like()) {
         prop_assert_eq!(validate::email(&s), validate::email(&s.to_ascii_uppercase()));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal cases found by the properties above
+// ---------------------------------------------------------------------------------------------
+
+/// Found by `import_price_never_panics`: the numerator `rate × usd_krw × (10000 + markup)`
+/// is formed with unchecked `i128` multiplication, which panics in debug builds (and wraps in
+/// release builds, where `import_price(18446701132726495979, u32::MAX, Bps(u32::MAX))`
+/// returns a plausible-looking `Ok(Points(1359497834))`). One markup point lower is the
+/// largest input that still fails cleanly.
+#[test]
+fn import_price_extreme_inputs_are_an_overflow_not_a_panic() {
+    assert_eq!(import_price(u64::MAX, u32::MAX, Bps(2_147_473_648)), Err(MoneyError::Overflow));
+    let got = std::panic::catch_unwind(|| import_price(u64::MAX, u32::MAX, Bps(2_147_473_649)));
+    assert_eq!(got.ok(), Some(Err(MoneyError::Overflow)), "import_price panicked");
+}
+
+/// Found by `email_is_lowercase_and_idempotent`: the length limit is checked before lower
+/// casing, and `Ⱥ` (2 bytes) lower-cases to `ⱥ` (3 bytes), so a 254-byte address normalises
+/// to 255 bytes, which `email` itself then refuses.
+#[test]
+fn email_normalised_at_the_length_limit_revalidates() {
+    let input = format!("Ⱥ{}@a.co", "a".repeat(247));
+    assert_eq!(input.len(), MAX_EMAIL_LEN);
+    let normalised = validate::email(&input).expect("a 254-byte address is accepted");
+    assert_eq!(validate::email(&normalised), Ok(normalised.clone()));
 }

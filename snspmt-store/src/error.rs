@@ -41,9 +41,7 @@ impl fmt::Display for StoreError {
             StoreError::InsufficientPoints { balance } => {
                 write!(f, "insufficient points (balance {balance})")
             }
-            StoreError::IdempotencyKeyReused => {
-                f.write_str("idempotency key reused with another request")
-            }
+            StoreError::IdempotencyKeyReused => f.write_str("idempotency key reused with another request"),
             StoreError::AlreadyPosted => f.write_str("this event was posted already"),
             StoreError::Migration(m) => write!(f, "migration: {m}"),
             StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),

@@ -36,17 +36,15 @@ pub trait UserStore: Send + Sync {
     /// Looks a user up by (lower-case) e-mail, with the password hash for a login.
     async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>>;
     /// Users whose id, e-mail or names contain `search`, newest first.
-    async fn list_users(
-        &self,
-        search: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<Page<User>>;
-    /// Changes profile fields and records the audit entry in the same transaction.
-    async fn update_profile(
+    async fn list_users(&self, search: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<User>>;
+    /// An operator's change of a user, in one transaction: the profile fields of `patch`, then
+    /// the balance `adjustment` (a ledger posting), then the audit entry. Nothing changes if
+    /// any part is refused (`email_taken`, insufficient points, unknown user).
+    async fn update_user(
         &self,
         user_id: &str,
         patch: ProfilePatch,
+        adjustment: Option<Posting>,
         audit: NewAudit,
         now: Millis,
     ) -> StoreResult<User>;
@@ -136,23 +134,16 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> StoreResult<DatabaseUrl> {
         if url == "sqlite::memory:" || url == "sqlite://:memory:" {
             Ok(DatabaseUrl::SqliteMemory)
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
-                Err(StoreError::Backend(
-                    "DATABASE_URL names no SQLite file".into(),
-                ))
+                Err(StoreError::Backend("DATABASE_URL names no SQLite file".into()))
             } else {
                 Ok(DatabaseUrl::SqliteFile(path.to_owned()))
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(DatabaseUrl::Postgres(url.to_owned()))
         } else {
-            Err(StoreError::Backend(
-                "DATABASE_URL must start with sqlite:// or postgres://".into(),
-            ))
+            Err(StoreError::Backend("DATABASE_URL must start with sqlite:// or postgres://".into()))
         }
     }
 }
@@ -180,14 +171,8 @@ mod tests {
             DatabaseUrl::parse("sqlite:///tmp/x.db").ok(),
             Some(DatabaseUrl::SqliteFile("/tmp/x.db".into()))
         );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite::memory:").ok(),
-            Some(DatabaseUrl::SqliteMemory)
-        );
-        assert!(matches!(
-            DatabaseUrl::parse("postgres://u@h/db"),
-            Ok(DatabaseUrl::Postgres(_))
-        ));
+        assert_eq!(DatabaseUrl::parse("sqlite::memory:").ok(), Some(DatabaseUrl::SqliteMemory));
+        assert!(matches!(DatabaseUrl::parse("postgres://u@h/db"), Ok(DatabaseUrl::Postgres(_))));
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }

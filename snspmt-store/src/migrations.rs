@@ -62,20 +62,15 @@ pub fn pending<'a>(all: &'a [Migration], applied: &[Applied]) -> StoreResult<Vec
             Some(_) => {}
         }
     }
-    Ok(all
-        .iter()
-        .filter(|m| !applied.iter().any(|a| a.version == m.version))
-        .collect())
+    Ok(all.iter().filter(|m| !applied.iter().any(|a| a.version == m.version)).collect())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 #[cfg(test)]
@@ -110,33 +105,12 @@ mod tests {
     #[test]
     fn changed_or_unknown_migrations_are_refused() {
         let m = SQLITE[0];
-        let ok = Applied {
-            version: 1,
-            checksum: m.checksum(),
-        };
-        assert_eq!(
-            pending(SQLITE, &[ok]).map(|p| p.len()).ok(),
-            Some(SQLITE.len() - 1)
-        );
-        assert_eq!(
-            pending(SQLITE, &[]).map(|p| p.len()).ok(),
-            Some(SQLITE.len())
-        );
-        let changed = Applied {
-            version: 1,
-            checksum: "00".into(),
-        };
-        assert!(matches!(
-            pending(SQLITE, &[changed]),
-            Err(StoreError::Migration(_))
-        ));
-        let unknown = Applied {
-            version: 999,
-            checksum: "00".into(),
-        };
-        assert!(matches!(
-            pending(SQLITE, &[unknown]),
-            Err(StoreError::Migration(_))
-        ));
+        let ok = Applied { version: 1, checksum: m.checksum() };
+        assert_eq!(pending(SQLITE, &[ok]).map(|p| p.len()).ok(), Some(SQLITE.len() - 1));
+        assert_eq!(pending(SQLITE, &[]).map(|p| p.len()).ok(), Some(SQLITE.len()));
+        let changed = Applied { version: 1, checksum: "00".into() };
+        assert!(matches!(pending(SQLITE, &[changed]), Err(StoreError::Migration(_))));
+        let unknown = Applied { version: 999, checksum: "00".into() };
+        assert!(matches!(pending(SQLITE, &[unknown]), Err(StoreError::Migration(_))));
     }
 }

@@ -50,10 +50,7 @@ pub struct ProfilePatch {
 
 impl ProfilePatch {
     pub fn is_empty(&self) -> bool {
-        self.email.is_none()
-            && self.name.is_none()
-            && self.display_name.is_none()
-            && self.is_admin.is_none()
+        self.email.is_none() && self.name.is_none() && self.display_name.is_none() && self.is_admin.is_none()
     }
 }
 

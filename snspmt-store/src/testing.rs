@@ -24,9 +24,7 @@ pub fn postgres_url(test: &str) -> Option<String> {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("{test}: {POSTGRES_URL_VAR} is not set, and CI=true requires the PostgreSQL suite");
             }
-            eprintln!(
-                "notice: {test} skipped: set {POSTGRES_URL_VAR} to run it against PostgreSQL"
-            );
+            eprintln!("notice: {test} skipped: set {POSTGRES_URL_VAR} to run it against PostgreSQL");
             None
         }
     }
@@ -48,34 +46,21 @@ impl PgTestSchema {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or_default();
-        let schema = format!(
-            "t_{}_{}_{}",
-            std::process::id(),
-            nanos,
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let schema = format!("t_{}_{}_{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
         run_admin(url, &format!("CREATE SCHEMA {schema}")).await?;
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
         config.options(format!("-c search_path={schema}"));
         let store = PgStore::from_config(config, max_connections)?;
         store.migrate(0).await?;
-        Ok(PgTestSchema {
-            url: url.to_owned(),
-            schema,
-            store,
-        })
+        Ok(PgTestSchema { url: url.to_owned(), schema, store })
     }
 
     /// A `DATABASE_URL`-style connection string that selects this schema, for a server
     /// process started by a test.
     pub fn url_with_search_path(&self) -> String {
         let sep = if self.url.contains('?') { '&' } else { '?' };
-        format!(
-            "{}{sep}options=-c%20search_path%3D{}",
-            self.url, self.schema
-        )
+        format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.schema)
     }
 
     pub fn schema(&self) -> &str {
@@ -89,10 +74,7 @@ impl Drop for PgTestSchema {
         let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
         // Drop may run inside a runtime: use a thread with its own.
         let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 let _ = rt.block_on(run_admin(&url, &sql));
             }
         })

@@ -28,15 +28,8 @@ contract::for_each_case!(sqlite_cases);
 async fn temporary_database_is_removed() {
     let s = SqliteStore::open_temporary().expect("open");
     s.migrate(0).await.expect("migrate");
-    let before = std::fs::read_dir(std::env::temp_dir())
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let before = std::fs::read_dir(std::env::temp_dir()).map(|d| d.count()).unwrap_or(0);
     drop(s);
-    let after = std::fs::read_dir(std::env::temp_dir())
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert!(
-        after < before,
-        "the temporary database file was removed ({before} -> {after})"
-    );
+    let after = std::fs::read_dir(std::env::temp_dir()).map(|d| d.count()).unwrap_or(0);
+    assert!(after < before, "the temporary database file was removed ({before} -> {after})");
 }

@@ -14,9 +14,9 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::migrations::{self, Applied};
 use crate::{
-    AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
-    LedgerStore, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting,
-    ProfilePatch, SessionStore, StoreError, StoreResult, User, UserStore,
+    AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, LedgerStore,
+    Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionStore,
+    StoreError, StoreResult, User, UserStore,
 };
 use queries as q;
 
@@ -32,26 +32,18 @@ pub struct PgStore {
 impl PgStore {
     /// Connects a pool of at most `max_connections` to `url` (`postgres://…`).
     pub async fn connect(url: &str, max_connections: usize) -> StoreResult<PgStore> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            StoreError::Backend(format!("DATABASE_URL: {e}"))
-        })?;
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Backend(format!("DATABASE_URL: {e}")))?;
         let store = Self::from_config(config, max_connections)?;
         store.ping().await?;
         Ok(store)
     }
 
     /// A pool over an already parsed configuration (tests set `search_path` through it).
-    pub fn from_config(
-        config: tokio_postgres::Config,
-        max_connections: usize,
-    ) -> StoreResult<PgStore> {
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+    pub fn from_config(config: tokio_postgres::Config, max_connections: usize) -> StoreResult<PgStore> {
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .runtime(Runtime::Tokio1)
@@ -86,9 +78,7 @@ fn ledger_row(r: &Row) -> StoreResult<LedgerEntry> {
     Ok(LedgerEntry {
         id: r.try_get(0)?,
         user_id: r.try_get(1)?,
-        kind: kind
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("{e}")))?,
+        kind: kind.parse().map_err(|e| StoreError::Backend(format!("{e}")))?,
         amount: Points(r.try_get(3)?),
         balance_after: Points(r.try_get(4)?),
         reference: r.try_get(5)?,
@@ -114,34 +104,18 @@ fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 
 async fn insert_audit(c: &impl GenericClient, a: &NewAudit, now: Millis) -> StoreResult<i64> {
     let st = c.prepare_cached(q::INSERT_AUDIT).await?;
-    Ok(
-        c.query_one(&st, &[&a.actor, &a.action, &a.target, &a.detail, &now])
-            .await?
-            .try_get(0)?,
-    )
+    Ok(c.query_one(&st, &[&a.actor, &a.action, &a.target, &a.detail, &now]).await?.try_get(0)?)
 }
 
 /// Claims an idempotency key in the caller's transaction: `None` if new, `Some(response)` to
 /// replay. A concurrent claim of the same key waits for the first transaction to end.
-async fn claim_key(
-    c: &impl GenericClient,
-    key: &IdempotencyKey,
-    now: Millis,
-) -> StoreResult<Option<String>> {
+async fn claim_key(c: &impl GenericClient, key: &IdempotencyKey, now: Millis) -> StoreResult<Option<String>> {
     let st = c.prepare_cached(q::CLAIM_IDEMPOTENCY_KEY).await?;
-    if c.execute(
-        &st,
-        &[&key.user_id, &key.scope, &key.key, &key.request_hash, &now],
-    )
-    .await?
-        == 1
-    {
+    if c.execute(&st, &[&key.user_id, &key.scope, &key.key, &key.request_hash, &now]).await? == 1 {
         return Ok(None);
     }
     let st = c.prepare_cached(q::IDEMPOTENCY_KEY).await?;
-    let row = c
-        .query_one(&st, &[&key.user_id, &key.scope, &key.key])
-        .await?;
+    let row = c.query_one(&st, &[&key.user_id, &key.scope, &key.key]).await?;
     let hash: String = row.try_get(0)?;
     let response: Option<String> = row.try_get(1)?;
     match response {
@@ -152,8 +126,7 @@ async fn claim_key(
 
 async fn save_key(c: &impl GenericClient, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
     let st = c.prepare_cached(q::SAVE_IDEMPOTENCY_RESPONSE).await?;
-    c.execute(&st, &[&key.user_id, &key.scope, &key.key, &response])
-        .await?;
+    c.execute(&st, &[&key.user_id, &key.scope, &key.key, &response]).await?;
     Ok(())
 }
 
@@ -189,13 +162,7 @@ async fn post_in(c: &impl GenericClient, p: &Posting, now: Millis) -> StoreResul
             ],
         )
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyPosted
-            } else {
-                e.into()
-            }
-        })?
+        .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyPosted } else { e.into() })?
         .try_get(0)?;
     if let Some(audit) = &p.audit {
         insert_audit(c, audit, now).await?;
@@ -214,10 +181,7 @@ async fn post_in(c: &impl GenericClient, p: &Posting, now: Millis) -> StoreResul
 
 fn like_pattern(search: Option<&str>) -> Option<String> {
     search.filter(|s| !s.is_empty()).map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         format!("%{escaped}%")
     })
 }
@@ -232,36 +196,18 @@ impl UserStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let st = tx.prepare_cached(q::USER_ID_EXISTS).await?;
-        if tx
-            .query_one(&st, &[&u.user_id])
-            .await?
-            .try_get::<_, bool>(0)?
-        {
+        if tx.query_one(&st, &[&u.user_id]).await?.try_get::<_, bool>(0)? {
             return Err(StoreError::Conflict("user_id_taken"));
         }
         if let Some(email) = &u.email {
             let st = tx.prepare_cached(q::EMAIL_EXISTS).await?;
-            if tx
-                .query_one(&st, &[email, &u.user_id])
-                .await?
-                .try_get::<_, bool>(0)?
-            {
+            if tx.query_one(&st, &[email, &u.user_id]).await?.try_get::<_, bool>(0)? {
                 return Err(StoreError::Conflict("email_taken"));
             }
         }
         let st = tx.prepare_cached(q::INSERT_USER).await?;
         let row = tx
-            .query_one(
-                &st,
-                &[
-                    &u.user_id,
-                    &u.email,
-                    &u.name,
-                    &u.display_name,
-                    &u.password_hash,
-                    &now,
-                ],
-            )
+            .query_one(&st, &[&u.user_id, &u.email, &u.name, &u.display_name, &u.password_hash, &now])
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -278,11 +224,7 @@ impl UserStore for PgStore {
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
         let c = self.client().await?;
         let st = c.prepare_cached(q::USER_BY_ID).await?;
-        c.query_opt(&st, &[&user_id])
-            .await?
-            .as_ref()
-            .map(user_row)
-            .transpose()
+        c.query_opt(&st, &[&user_id]).await?.as_ref().map(user_row).transpose()
     }
 
     async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
@@ -290,19 +232,11 @@ impl UserStore for PgStore {
         let st = c.prepare_cached(q::CREDENTIALS_BY_EMAIL).await?;
         match c.query_opt(&st, &[&email]).await? {
             None => Ok(None),
-            Some(r) => Ok(Some(Credentials {
-                user: user_row(&r)?,
-                password_hash: r.try_get(8)?,
-            })),
+            Some(r) => Ok(Some(Credentials { user: user_row(&r)?, password_hash: r.try_get(8)? })),
         }
     }
 
-    async fn list_users(
-        &self,
-        search: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<Page<User>> {
+    async fn list_users(&self, search: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<User>> {
         let pattern = like_pattern(search);
         let c = self.client().await?;
         let st = c.prepare_cached(q::LIST_USERS).await?;
@@ -312,10 +246,11 @@ impl UserStore for PgStore {
         Ok(Page { rows: found, total })
     }
 
-    async fn update_profile(
+    async fn update_user(
         &self,
         user_id: &str,
         patch: ProfilePatch,
+        adjustment: Option<Posting>,
         audit: NewAudit,
         now: Millis,
     ) -> StoreResult<User> {
@@ -323,11 +258,7 @@ impl UserStore for PgStore {
         let tx = client.transaction().await?;
         if let Some(Some(email)) = &patch.email {
             let st = tx.prepare_cached(q::EMAIL_EXISTS).await?;
-            if tx
-                .query_one(&st, &[email, &user_id])
-                .await?
-                .try_get::<_, bool>(0)?
-            {
+            if tx.query_one(&st, &[email, &user_id]).await?.try_get::<_, bool>(0)? {
                 return Err(StoreError::Conflict("email_taken"));
             }
         }
@@ -337,25 +268,17 @@ impl UserStore for PgStore {
         let row = tx
             .query_opt(
                 &st,
-                &[
-                    &user_id,
-                    &email_set,
-                    &email,
-                    &patch.name,
-                    &patch.display_name,
-                    &patch.is_admin,
-                ],
+                &[&user_id, &email_set, &email, &patch.name, &patch.display_name, &patch.is_admin],
             )
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict("email_taken")
-                } else {
-                    e.into()
-                }
-            })?
+            .map_err(
+                |e| if is_unique_violation(&e) { StoreError::Conflict("email_taken") } else { e.into() },
+            )?
             .ok_or(StoreError::NotFound)?;
-        let user = user_row(&row)?;
+        let mut user = user_row(&row)?;
+        if let Some(p) = &adjustment {
+            user.points = post_in(&tx, p, now).await?.balance_after;
+        }
         insert_audit(&tx, &audit, now).await?;
         tx.commit().await?;
         Ok(user)
@@ -373,19 +296,14 @@ impl SessionStore for PgStore {
     ) -> StoreResult<()> {
         let c = self.client().await?;
         let st = c.prepare_cached(q::INSERT_SESSION).await?;
-        c.execute(&st, &[&token_hash, &user_id, &now, &expires_at])
-            .await?;
+        c.execute(&st, &[&token_hash, &user_id, &now, &expires_at]).await?;
         Ok(())
     }
 
     async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
         let c = self.client().await?;
         let st = c.prepare_cached(q::SESSION_USER).await?;
-        c.query_opt(&st, &[&token_hash, &now])
-            .await?
-            .as_ref()
-            .map(user_row)
-            .transpose()
+        c.query_opt(&st, &[&token_hash, &now]).await?.as_ref().map(user_row).transpose()
     }
 
     async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool> {
@@ -443,8 +361,8 @@ impl LedgerStore for PgStore {
         }
         let entry = post_in(&tx, &posting, now).await?;
         if let Some(key) = &key {
-            let body = serde_json::to_string(&entry)
-                .map_err(|e| StoreError::Backend(format!("serialize: {e}")))?;
+            let body =
+                serde_json::to_string(&entry).map_err(|e| StoreError::Backend(format!("serialize: {e}")))?;
             save_key(&tx, key, &body).await?;
         }
         tx.commit().await?;
@@ -455,11 +373,7 @@ impl LedgerStore for PgStore {
         let c = self.client().await?;
         let kind = f.kind.map(LedgerKind::as_str);
         let st = c.prepare_cached(q::LEDGER_PAGE).await?;
-        let found = rows(
-            c.query(&st, &[&f.user_id, &kind, &f.limit, &f.offset])
-                .await?,
-            ledger_row,
-        )?;
+        let found = rows(c.query(&st, &[&f.user_id, &kind, &f.limit, &f.offset]).await?, ledger_row)?;
         let st = c.prepare_cached(q::LEDGER_COUNT).await?;
         let total = c.query_one(&st, &[&f.user_id, &kind]).await?.try_get(0)?;
         Ok(Page { rows: found, total })
@@ -512,33 +426,18 @@ impl Maintenance for PgStore {
     async fn migrate(&self, now: Millis) -> StoreResult<MigrationReport> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
         tx.batch_execute(q::CREATE_MIGRATIONS_TABLE).await?;
         let applied = tx
             .query(q::APPLIED_MIGRATIONS, &[])
             .await?
             .iter()
-            .map(|r| {
-                Ok(Applied {
-                    version: r.try_get(0)?,
-                    checksum: r.try_get(1)?,
-                })
-            })
+            .map(|r| Ok(Applied { version: r.try_get(0)?, checksum: r.try_get(1)? }))
             .collect::<StoreResult<Vec<_>>>()?;
-        let mut report = MigrationReport {
-            applied: Vec::new(),
-            version: 0,
-        };
+        let mut report = MigrationReport { applied: Vec::new(), version: 0 };
         for m in migrations::pending(migrations::POSTGRES, &applied)? {
-            tx.batch_execute(m.sql)
-                .await
-                .map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
-            tx.execute(
-                q::RECORD_MIGRATION,
-                &[&m.version, &m.name, &m.checksum(), &now],
-            )
-            .await?;
+            tx.batch_execute(m.sql).await.map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
+            tx.execute(q::RECORD_MIGRATION, &[&m.version, &m.name, &m.checksum(), &now]).await?;
             report.applied.push(m.name.to_owned());
         }
         report.version = tx.query_one(q::SCHEMA_VERSION, &[]).await?.try_get(0)?;

@@ -15,9 +15,9 @@ use snspmt_core::{LedgerKind, Points};
 
 use crate::migrations::{self, Applied};
 use crate::{
-    AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
-    LedgerStore, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting,
-    ProfilePatch, SessionStore, StoreError, StoreResult, User, UserStore,
+    AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, LedgerStore,
+    Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionStore,
+    StoreError, StoreResult, User, UserStore,
 };
 use queries as q;
 
@@ -63,11 +63,8 @@ impl SqliteStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let name = format!(
-            "snspmt-{}-{nanos}-{}.db",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let name =
+            format!("snspmt-{}-{nanos}-{}.db", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(name);
         Self::open_inner(path.clone(), Some(path))
     }
@@ -80,13 +77,7 @@ impl SqliteStore {
             .max_size(8)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(manager)?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                readers,
-                writer: Mutex::new(writer),
-                temporary,
-            }),
-        })
+        Ok(SqliteStore { inner: Arc::new(Inner { readers, writer: Mutex::new(writer), temporary }) })
     }
 
     /// Runs `f` on a pooled reader connection, on the blocking pool.
@@ -147,9 +138,8 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 fn kind_from_sql(s: String) -> rusqlite::Result<LedgerKind> {
-    s.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
-    })
+    s.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
@@ -184,31 +174,25 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 fn insert_audit(tx: &Connection, a: &NewAudit, now: Millis) -> StoreResult<i64> {
     Ok(tx
         .prepare_cached(q::INSERT_AUDIT)?
-        .query_row(params![a.actor, a.action, a.target, a.detail, now], |r| {
-            r.get(0)
-        })?)
+        .query_row(params![a.actor, a.action, a.target, a.detail, now], |r| r.get(0))?)
 }
 
 /// Claims an idempotency key inside the caller's transaction: `Ok(None)` if it is new (the
 /// caller runs the operation and saves its result), `Ok(Some(response))` to replay.
 fn claim_key(tx: &Connection, key: &IdempotencyKey, now: Millis) -> StoreResult<Option<String>> {
-    let inserted = tx
-        .prepare_cached(q::CLAIM_IDEMPOTENCY_KEY)?
-        .execute(params![
-            key.user_id,
-            key.scope,
-            key.key,
-            key.request_hash,
-            now
-        ])?;
+    let inserted = tx.prepare_cached(q::CLAIM_IDEMPOTENCY_KEY)?.execute(params![
+        key.user_id,
+        key.scope,
+        key.key,
+        key.request_hash,
+        now
+    ])?;
     if inserted == 1 {
         return Ok(None);
     }
     let (hash, response): (String, Option<String>) = tx
         .prepare_cached(q::IDEMPOTENCY_KEY)?
-        .query_row(params![key.user_id, key.scope, key.key], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+        .query_row(params![key.user_id, key.scope, key.key], |r| Ok((r.get(0)?, r.get(1)?)))?;
     match response {
         Some(body) if hash == key.request_hash => Ok(Some(body)),
         _ => Err(StoreError::IdempotencyKeyReused),
@@ -216,16 +200,18 @@ fn claim_key(tx: &Connection, key: &IdempotencyKey, now: Millis) -> StoreResult<
 }
 
 fn save_key(tx: &Connection, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
-    tx.prepare_cached(q::SAVE_IDEMPOTENCY_RESPONSE)?
-        .execute(params![key.user_id, key.scope, key.key, response])?;
+    tx.prepare_cached(q::SAVE_IDEMPOTENCY_RESPONSE)?.execute(params![
+        key.user_id,
+        key.scope,
+        key.key,
+        response
+    ])?;
     Ok(())
 }
 
 fn post_in(tx: &Connection, p: &Posting, now: Millis) -> StoreResult<LedgerEntry> {
     if let Some(event) = &p.event_ref {
-        let seen: bool = tx
-            .prepare_cached(q::EVENT_POSTED)?
-            .query_row([event], |r| r.get(0))?;
+        let seen: bool = tx.prepare_cached(q::EVENT_POSTED)?.query_row([event], |r| r.get(0))?;
         if seen {
             return Err(StoreError::AlreadyPosted);
         }
@@ -235,10 +221,8 @@ fn post_in(tx: &Connection, p: &Posting, now: Millis) -> StoreResult<LedgerEntry
         .query_row(params![p.user_id, p.amount.0], |r| r.get(0))
         .optional()?;
     let Some(balance_after) = balance else {
-        let current: Option<i64> = tx
-            .prepare_cached(q::BALANCE)?
-            .query_row([&p.user_id], |r| r.get(0))
-            .optional()?;
+        let current: Option<i64> =
+            tx.prepare_cached(q::BALANCE)?.query_row([&p.user_id], |r| r.get(0)).optional()?;
         return Err(match current {
             None => StoreError::NotFound,
             Some(b) => StoreError::insufficient(Points(b)),
@@ -259,13 +243,7 @@ fn post_in(tx: &Connection, p: &Posting, now: Millis) -> StoreResult<LedgerEntry
             ],
             |r| r.get(0),
         )
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyPosted
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyPosted } else { e.into() })?;
     if let Some(audit) = &p.audit {
         insert_audit(tx, audit, now)?;
     }
@@ -283,10 +261,7 @@ fn post_in(tx: &Connection, p: &Posting, now: Millis) -> StoreResult<LedgerEntry
 
 fn like_pattern(search: Option<&str>) -> Option<String> {
     search.filter(|s| !s.is_empty()).map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         format!("%{escaped}%")
     })
 }
@@ -303,29 +278,19 @@ fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
 impl UserStore for SqliteStore {
     async fn create_user(&self, u: NewUser, now: Millis) -> StoreResult<User> {
         self.write(move |tx| {
-            let taken: bool = tx
-                .prepare_cached(q::USER_ID_EXISTS)?
-                .query_row([&u.user_id], |r| r.get(0))?;
+            let taken: bool = tx.prepare_cached(q::USER_ID_EXISTS)?.query_row([&u.user_id], |r| r.get(0))?;
             if taken {
                 return Err(StoreError::Conflict("user_id_taken"));
             }
             if let Some(email) = &u.email {
-                let taken: bool = tx
-                    .prepare_cached(q::EMAIL_EXISTS)?
-                    .query_row(params![email, u.user_id], |r| r.get(0))?;
+                let taken: bool =
+                    tx.prepare_cached(q::EMAIL_EXISTS)?.query_row(params![email, u.user_id], |r| r.get(0))?;
                 if taken {
                     return Err(StoreError::Conflict("email_taken"));
                 }
             }
             Ok(tx.prepare_cached(q::INSERT_USER)?.query_row(
-                params![
-                    u.user_id,
-                    u.email,
-                    u.name,
-                    u.display_name,
-                    u.password_hash,
-                    now
-                ],
+                params![u.user_id, u.email, u.name, u.display_name, u.password_hash, now],
                 user_row,
             )?)
         })
@@ -334,81 +299,60 @@ impl UserStore for SqliteStore {
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
         let id = user_id.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(q::USER_BY_ID)?
-                .query_row([id], user_row)
-                .optional()?)
-        })
-        .await
+        self.read(move |c| Ok(c.prepare_cached(q::USER_BY_ID)?.query_row([id], user_row).optional()?)).await
     }
 
     async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
         let email = email.to_owned();
         self.read(move |c| {
             Ok(c.prepare_cached(q::CREDENTIALS_BY_EMAIL)?
-                .query_row([email], |r| {
-                    Ok(Credentials {
-                        user: user_row(r)?,
-                        password_hash: r.get(8)?,
-                    })
-                })
+                .query_row([email], |r| Ok(Credentials { user: user_row(r)?, password_hash: r.get(8)? }))
                 .optional()?)
         })
         .await
     }
 
-    async fn list_users(
-        &self,
-        search: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<Page<User>> {
+    async fn list_users(&self, search: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<User>> {
         let pattern = like_pattern(search);
         self.read(move |c| {
             let rows = c
                 .prepare_cached(q::LIST_USERS)?
                 .query_map(params![pattern, limit, offset], user_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            let total = c
-                .prepare_cached(q::COUNT_USERS)?
-                .query_row([pattern], |r| r.get(0))?;
+            let total = c.prepare_cached(q::COUNT_USERS)?.query_row([pattern], |r| r.get(0))?;
             Ok(Page { rows, total })
         })
         .await
     }
 
-    async fn update_profile(
+    async fn update_user(
         &self,
         user_id: &str,
         patch: ProfilePatch,
+        adjustment: Option<Posting>,
         audit: NewAudit,
         now: Millis,
     ) -> StoreResult<User> {
         let id = user_id.to_owned();
         self.write(move |tx| {
             if let Some(Some(email)) = &patch.email {
-                let taken: bool = tx
-                    .prepare_cached(q::EMAIL_EXISTS)?
-                    .query_row(params![email, id], |r| r.get(0))?;
+                let taken: bool =
+                    tx.prepare_cached(q::EMAIL_EXISTS)?.query_row(params![email, id], |r| r.get(0))?;
                 if taken {
                     return Err(StoreError::Conflict("email_taken"));
                 }
             }
-            let user = tx
+            let email = patch.email.clone().flatten();
+            let params =
+                params![id, patch.email.is_some(), email, patch.name, patch.display_name, patch.is_admin];
+            let mut user = tx
                 .prepare_cached(q::UPDATE_PROFILE)?
-                .query_row(
-                    params![
-                        id,
-                        patch.email.is_some(),
-                        patch.email.clone().flatten(),
-                        patch.name,
-                        patch.display_name,
-                        patch.is_admin
-                    ],
-                    user_row,
-                )
+                .query_row(params, user_row)
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
+            if let Some(p) = &adjustment {
+                user.points = post_in(tx, p, now)?.balance_after;
+            }
             insert_audit(tx, &audit, now)?;
             Ok(user)
         })
@@ -427,8 +371,7 @@ impl SessionStore for SqliteStore {
     ) -> StoreResult<()> {
         let (h, u) = (token_hash.to_owned(), user_id.to_owned());
         self.write(move |tx| {
-            tx.prepare_cached(q::INSERT_SESSION)?
-                .execute(params![h, u, now, expires_at])?;
+            tx.prepare_cached(q::INSERT_SESSION)?.execute(params![h, u, now, expires_at])?;
             Ok(())
         })
         .await
@@ -437,24 +380,20 @@ impl SessionStore for SqliteStore {
     async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
         let h = token_hash.to_owned();
         self.read(move |c| {
-            Ok(c.prepare_cached(q::SESSION_USER)?
-                .query_row(params![h, now], user_row)
-                .optional()?)
+            Ok(c.prepare_cached(q::SESSION_USER)?.query_row(params![h, now], user_row).optional()?)
         })
         .await
     }
 
     async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool> {
         let h = token_hash.to_owned();
-        self.write(move |tx| Ok(tx.prepare_cached(q::DELETE_SESSION)?.execute([h])? > 0))
-            .await
+        self.write(move |tx| Ok(tx.prepare_cached(q::DELETE_SESSION)?.execute([h])? > 0)).await
     }
 
     async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<()> {
         let e = email.to_owned();
         self.write(move |tx| {
-            tx.prepare_cached(q::INSERT_LOGIN_FAILURE)?
-                .execute(params![e, now])?;
+            tx.prepare_cached(q::INSERT_LOGIN_FAILURE)?.execute(params![e, now])?;
             Ok(())
         })
         .await
@@ -463,8 +402,7 @@ impl SessionStore for SqliteStore {
     async fn login_failures(&self, email: &str, since: Millis) -> StoreResult<i64> {
         let e = email.to_owned();
         self.read(move |c| {
-            Ok(c.prepare_cached(q::COUNT_LOGIN_FAILURES)?
-                .query_row(params![e, since], |r| r.get(0))?)
+            Ok(c.prepare_cached(q::COUNT_LOGIN_FAILURES)?.query_row(params![e, since], |r| r.get(0))?)
         })
         .await
     }
@@ -484,9 +422,7 @@ impl LedgerStore for SqliteStore {
     async fn balance(&self, user_id: &str) -> StoreResult<Option<Points>> {
         let id = user_id.to_owned();
         self.read(move |c| {
-            Ok(c.prepare_cached(q::BALANCE)?
-                .query_row([id], |r| r.get(0).map(Points))
-                .optional()?)
+            Ok(c.prepare_cached(q::BALANCE)?.query_row([id], |r| r.get(0).map(Points)).optional()?)
         })
         .await
     }
@@ -519,9 +455,8 @@ impl LedgerStore for SqliteStore {
                 .prepare_cached(q::LEDGER_PAGE)?
                 .query_map(params![f.user_id, kind, f.limit, f.offset], ledger_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            let total = c
-                .prepare_cached(q::LEDGER_COUNT)?
-                .query_row(params![f.user_id, kind], |r| r.get(0))?;
+            let total =
+                c.prepare_cached(q::LEDGER_COUNT)?.query_row(params![f.user_id, kind], |r| r.get(0))?;
             Ok(Page { rows, total })
         })
         .await
@@ -530,9 +465,7 @@ impl LedgerStore for SqliteStore {
     async fn ledger_mismatches(&self) -> StoreResult<Vec<(String, Points, Points)>> {
         self.read(|c| {
             Ok(c.prepare_cached(q::LEDGER_MISMATCHES)?
-                .query_map([], |r| {
-                    Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?)))
-                })?
+                .query_map([], |r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?))))?
                 .collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -562,9 +495,7 @@ impl AuditStore for SqliteStore {
                 .prepare_cached(q::AUDIT_PAGE)?
                 .query_map(params![limit, offset], audit_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            let total = c
-                .prepare_cached(q::AUDIT_COUNT)?
-                .query_row([], |r| r.get(0))?;
+            let total = c.prepare_cached(q::AUDIT_COUNT)?.query_row([], |r| r.get(0))?;
             Ok(Page { rows, total })
         })
         .await
@@ -574,12 +505,7 @@ impl AuditStore for SqliteStore {
 #[async_trait]
 impl Maintenance for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| {
-            Ok(c.prepare_cached(q::PING)?
-                .query_row([], |r| r.get::<_, i64>(0))
-                .map(drop)?)
-        })
-        .await
+        self.read(|c| Ok(c.prepare_cached(q::PING)?.query_row([], |r| r.get::<_, i64>(0)).map(drop)?)).await
     }
 
     async fn migrate(&self, now: Millis) -> StoreResult<MigrationReport> {
@@ -587,24 +513,12 @@ impl Maintenance for SqliteStore {
             tx.execute_batch(q::CREATE_MIGRATIONS_TABLE)?;
             let applied = tx
                 .prepare(q::APPLIED_MIGRATIONS)?
-                .query_map([], |r| {
-                    Ok(Applied {
-                        version: r.get(0)?,
-                        checksum: r.get(1)?,
-                    })
-                })?
+                .query_map([], |r| Ok(Applied { version: r.get(0)?, checksum: r.get(1)? }))?
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut report = MigrationReport {
-                applied: Vec::new(),
-                version: 0,
-            };
+            let mut report = MigrationReport { applied: Vec::new(), version: 0 };
             for m in migrations::pending(migrations::SQLITE, &applied)? {
-                tx.execute_batch(m.sql)
-                    .map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
-                tx.execute(
-                    q::RECORD_MIGRATION,
-                    params![m.version, m.name, m.checksum(), now],
-                )?;
+                tx.execute_batch(m.sql).map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
+                tx.execute(q::RECORD_MIGRATION, params![m.version, m.name, m.checksum(), now])?;
                 report.applied.push(m.name.to_owned());
             }
             report.version = tx.query_row(q::SCHEMA_VERSION, [], |r| r.get(0))?;

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewUser, Posting, ProfilePatch, Store,
-    StoreError,
+    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewUser, Posting, ProfilePatch, Store, StoreError,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -53,127 +52,65 @@ fn posting(user: &str, kind: LedgerKind, amount: i64) -> Posting {
 }
 
 fn key(user: &str, k: &str, body: &str) -> IdempotencyKey {
-    IdempotencyKey {
-        user_id: user.into(),
-        scope: "points.deduct",
-        key: k.into(),
-        request_hash: body.into(),
-    }
+    IdempotencyKey { user_id: user.into(), scope: "points.deduct", key: k.into(), request_hash: body.into() }
 }
 
 async fn credited(s: &dyn Store, user: &str, amount: i64) {
-    s.create_user(new_user(user, None), 1)
-        .await
-        .expect("create user");
+    s.create_user(new_user(user, None), 1).await.expect("create user");
     if amount > 0 {
-        s.post(posting(user, LedgerKind::Purchase, amount), None, 2)
-            .await
-            .expect("credit");
+        s.post(posting(user, LedgerKind::Purchase, amount), None, 2).await.expect("credit");
     }
 }
 
 async fn assert_consistent(s: &dyn Store) {
     let mismatches = s.ledger_mismatches().await.expect("mismatches");
-    assert!(
-        mismatches.is_empty(),
-        "balances differ from their ledgers: {mismatches:?}"
-    );
+    assert!(mismatches.is_empty(), "balances differ from their ledgers: {mismatches:?}");
 }
 
 pub async fn users_are_unique_by_id_and_email(s: Arc<dyn Store>) {
-    let u = s
-        .create_user(new_user("alice", Some("alice@example.com")), 10)
-        .await
-        .expect("create");
+    let u = s.create_user(new_user("alice", Some("alice@example.com")), 10).await.expect("create");
     assert_eq!(u.points, Points(0));
     assert_eq!(u.created_at, 10);
     assert!(!u.has_password && !u.is_admin);
     assert!(matches!(
-        s.create_user(new_user("alice", Some("other@example.com")), 11)
-            .await,
+        s.create_user(new_user("alice", Some("other@example.com")), 11).await,
         Err(StoreError::Conflict("user_id_taken"))
     ));
     assert!(matches!(
-        s.create_user(new_user("alice2", Some("alice@example.com")), 11)
-            .await,
+        s.create_user(new_user("alice2", Some("alice@example.com")), 11).await,
         Err(StoreError::Conflict("email_taken"))
     ));
     let mut with_pw = new_user("bob", Some("bob@example.com"));
     with_pw.password_hash = Some("$argon2id$stub".into());
     s.create_user(with_pw, 12).await.expect("bob");
-    let creds = s
-        .credentials("bob@example.com")
-        .await
-        .expect("creds")
-        .expect("bob exists");
+    let creds = s.credentials("bob@example.com").await.expect("creds").expect("bob exists");
     assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$stub"));
     assert!(creds.user.has_password);
-    assert!(s
-        .credentials("nobody@example.com")
-        .await
-        .expect("lookup")
-        .is_none());
-    assert_eq!(
-        s.user("alice").await.expect("user").map(|u| u.user_id),
-        Some("alice".into())
-    );
+    assert!(s.credentials("nobody@example.com").await.expect("lookup").is_none());
+    assert_eq!(s.user("alice").await.expect("user").map(|u| u.user_id), Some("alice".into()));
     assert!(s.user("carol").await.expect("user").is_none());
 }
 
 pub async fn sessions_expire_and_revoke(s: Arc<dyn Store>) {
     credited(&*s, "u1", 0).await;
-    s.create_session("hash-1", "u1", 100, 200)
-        .await
-        .expect("session");
-    assert_eq!(
-        s.session_user("hash-1", 150)
-            .await
-            .expect("lookup")
-            .map(|u| u.user_id),
-        Some("u1".into())
-    );
-    assert!(
-        s.session_user("hash-1", 200)
-            .await
-            .expect("lookup")
-            .is_none(),
-        "expired at 200"
-    );
-    assert!(s
-        .session_user("hash-2", 150)
-        .await
-        .expect("lookup")
-        .is_none());
+    s.create_session("hash-1", "u1", 100, 200).await.expect("session");
+    assert_eq!(s.session_user("hash-1", 150).await.expect("lookup").map(|u| u.user_id), Some("u1".into()));
+    assert!(s.session_user("hash-1", 200).await.expect("lookup").is_none(), "expired at 200");
+    assert!(s.session_user("hash-2", 150).await.expect("lookup").is_none());
     assert!(s.revoke_session("hash-1").await.expect("revoke"));
     assert!(!s.revoke_session("hash-1").await.expect("revoke again"));
-    assert!(s
-        .session_user("hash-1", 150)
-        .await
-        .expect("lookup")
-        .is_none());
+    assert!(s.session_user("hash-1", 150).await.expect("lookup").is_none());
 }
 
 pub async fn postings_move_balance_and_ledger_together(s: Arc<dyn Store>) {
     credited(&*s, "u1", 1000).await;
-    let e = s
-        .post(posting("u1", LedgerKind::Deduct, -300), None, 5)
-        .await
-        .expect("debit")
-        .into_inner();
-    assert_eq!(
-        (e.amount, e.balance_after, e.kind),
-        (Points(-300), Points(700), LedgerKind::Deduct)
-    );
+    let e = s.post(posting("u1", LedgerKind::Deduct, -300), None, 5).await.expect("debit").into_inner();
+    assert_eq!((e.amount, e.balance_after, e.kind), (Points(-300), Points(700), LedgerKind::Deduct));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(700)));
-    let e = s
-        .post(posting("u1", LedgerKind::Deduct, -700), None, 6)
-        .await
-        .expect("to zero")
-        .into_inner();
+    let e = s.post(posting("u1", LedgerKind::Deduct, -700), None, 6).await.expect("to zero").into_inner();
     assert_eq!(e.balance_after, Points(0));
     assert!(matches!(
-        s.post(posting("ghost", LedgerKind::Purchase, 5), None, 7)
-            .await,
+        s.post(posting("ghost", LedgerKind::Purchase, 5), None, 7).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.balance("ghost").await.expect("balance"), None);
@@ -182,46 +119,19 @@ pub async fn postings_move_balance_and_ledger_together(s: Arc<dyn Store>) {
 
 pub async fn insufficient_points_change_nothing(s: Arc<dyn Store>) {
     credited(&*s, "u1", 100).await;
-    let before = s
-        .ledger(LedgerFilter {
-            user_id: Some("u1".into()),
-            limit: 50,
-            ..Default::default()
-        })
-        .await;
+    let before = s.ledger(LedgerFilter { user_id: Some("u1".into()), limit: 50, ..Default::default() }).await;
     let before = before.expect("ledger").total;
-    match s
-        .post(
-            posting("u1", LedgerKind::Deduct, -101),
-            Some(key("u1", "k", "h")),
-            5,
-        )
-        .await
-    {
+    match s.post(posting("u1", LedgerKind::Deduct, -101), Some(key("u1", "k", "h")), 5).await {
         Err(StoreError::InsufficientPoints { balance }) => assert_eq!(balance, Points(100)),
         other => panic!("expected insufficient points, got {other:?}"),
     }
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(100)));
-    let after = s
-        .ledger(LedgerFilter {
-            user_id: Some("u1".into()),
-            limit: 50,
-            ..Default::default()
-        })
-        .await;
+    let after = s.ledger(LedgerFilter { user_id: Some("u1".into()), limit: 50, ..Default::default() }).await;
     assert_eq!(after.expect("ledger").total, before);
     // The refused request left no key behind: once funded, the same key runs.
-    s.post(posting("u1", LedgerKind::Purchase, 1), None, 6)
-        .await
-        .expect("credit");
-    let e = s
-        .post(
-            posting("u1", LedgerKind::Deduct, -101),
-            Some(key("u1", "k", "h")),
-            7,
-        )
-        .await
-        .expect("debit");
+    s.post(posting("u1", LedgerKind::Purchase, 1), None, 6).await.expect("credit");
+    let e =
+        s.post(posting("u1", LedgerKind::Deduct, -101), Some(key("u1", "k", "h")), 7).await.expect("debit");
     assert!(matches!(e, Idempotent::Fresh(_)));
     assert_consistent(&*s).await;
 }
@@ -231,10 +141,7 @@ pub async fn events_are_posted_once(s: Arc<dyn Store>) {
     let mut p = posting("u1", LedgerKind::Purchase, 500);
     p.event_ref = Some("purchase:1".into());
     s.post(p.clone(), None, 5).await.expect("first");
-    assert!(matches!(
-        s.post(p, None, 6).await,
-        Err(StoreError::AlreadyPosted)
-    ));
+    assert!(matches!(s.post(p, None, 6).await, Err(StoreError::AlreadyPosted)));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(500)));
     assert_consistent(&*s).await;
 }
@@ -242,46 +149,19 @@ pub async fn events_are_posted_once(s: Arc<dyn Store>) {
 pub async fn idempotency_keys_replay_and_refuse_other_bodies(s: Arc<dyn Store>) {
     credited(&*s, "u1", 1000).await;
     credited(&*s, "u2", 1000).await;
-    let first = s
-        .post(
-            posting("u1", LedgerKind::Deduct, -100),
-            Some(key("u1", "k1", "body-a")),
-            5,
-        )
-        .await;
+    let first = s.post(posting("u1", LedgerKind::Deduct, -100), Some(key("u1", "k1", "body-a")), 5).await;
     let first = first.expect("first");
     assert!(!first.is_replay());
-    let again = s
-        .post(
-            posting("u1", LedgerKind::Deduct, -100),
-            Some(key("u1", "k1", "body-a")),
-            6,
-        )
-        .await;
+    let again = s.post(posting("u1", LedgerKind::Deduct, -100), Some(key("u1", "k1", "body-a")), 6).await;
     let again = again.expect("replay");
     assert!(again.is_replay());
-    assert_eq!(
-        again.into_inner(),
-        first.into_inner(),
-        "the replay is the first result"
-    );
+    assert_eq!(again.into_inner(), first.into_inner(), "the replay is the first result");
     assert!(matches!(
-        s.post(
-            posting("u1", LedgerKind::Deduct, -50),
-            Some(key("u1", "k1", "body-b")),
-            7
-        )
-        .await,
+        s.post(posting("u1", LedgerKind::Deduct, -50), Some(key("u1", "k1", "body-b")), 7).await,
         Err(StoreError::IdempotencyKeyReused)
     ));
     // Another user's identical key is another key.
-    let other = s
-        .post(
-            posting("u2", LedgerKind::Deduct, -100),
-            Some(key("u2", "k1", "body-a")),
-            8,
-        )
-        .await;
+    let other = s.post(posting("u2", LedgerKind::Deduct, -100), Some(key("u2", "k1", "body-a")), 8).await;
     assert!(!other.expect("u2").is_replay());
     assert_eq!(s.balance("u1").await.expect("b"), Some(Points(900)));
     assert_eq!(s.balance("u2").await.expect("b"), Some(Points(900)));
@@ -294,8 +174,7 @@ pub async fn concurrent_debits_never_overdraw(s: Arc<dyn Store>) {
     for i in 0..200 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.post(posting("u1", LedgerKind::Deduct, -10), None, 10 + i)
-                .await
+            s.post(posting("u1", LedgerKind::Deduct, -10), None, 10 + i).await
         }));
     }
     let (mut ok, mut short) = (0, 0);
@@ -317,12 +196,7 @@ pub async fn concurrent_replays_apply_once(s: Arc<dyn Store>) {
     for i in 0..20 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.post(
-                posting("u1", LedgerKind::Deduct, -100),
-                Some(key("u1", "same", "h")),
-                10 + i,
-            )
-            .await
+            s.post(posting("u1", LedgerKind::Deduct, -100), Some(key("u1", "same", "h")), 10 + i).await
         }));
     }
     let mut results = Vec::new();
@@ -330,8 +204,7 @@ pub async fn concurrent_replays_apply_once(s: Arc<dyn Store>) {
         results.push(t.await.expect("task").expect("post"));
     }
     assert_eq!(results.iter().filter(|r| !r.is_replay()).count(), 1);
-    let ids: std::collections::HashSet<i64> =
-        results.into_iter().map(|r| r.into_inner().id).collect();
+    let ids: std::collections::HashSet<i64> = results.into_iter().map(|r| r.into_inner().id).collect();
     assert_eq!(ids.len(), 1, "every replay names the same entry");
     assert_eq!(s.balance("u1").await.expect("b"), Some(Points(900)));
     assert_consistent(&*s).await;
@@ -341,22 +214,11 @@ pub async fn ledger_filters_and_pages(s: Arc<dyn Store>) {
     credited(&*s, "u1", 100).await;
     credited(&*s, "u2", 200).await;
     for i in 0..5 {
-        s.post(posting("u1", LedgerKind::Deduct, -1), None, 100 + i)
-            .await
-            .expect("debit");
+        s.post(posting("u1", LedgerKind::Deduct, -1), None, 100 + i).await.expect("debit");
     }
-    let all = s
-        .ledger(LedgerFilter {
-            limit: 50,
-            ..Default::default()
-        })
-        .await
-        .expect("all");
+    let all = s.ledger(LedgerFilter { limit: 50, ..Default::default() }).await.expect("all");
     assert_eq!(all.total, 7);
-    assert!(
-        all.rows.windows(2).all(|w| w[0].id > w[1].id),
-        "newest first"
-    );
+    assert!(all.rows.windows(2).all(|w| w[0].id > w[1].id), "newest first");
     let u1 = s
         .ledger(LedgerFilter {
             user_id: Some("u1".into()),
@@ -368,119 +230,72 @@ pub async fn ledger_filters_and_pages(s: Arc<dyn Store>) {
         .expect("filtered");
     assert_eq!(u1.total, 5);
     assert_eq!(u1.rows.len(), 2);
-    assert!(u1
-        .rows
-        .iter()
-        .all(|e| e.user_id == "u1" && e.kind == LedgerKind::Deduct));
-    assert_eq!(
-        u1.rows[0].balance_after,
-        Points(96),
-        "offset 1 skips the newest (95)"
-    );
-    let purchases = s.ledger(LedgerFilter {
-        kind: Some(LedgerKind::Purchase),
-        limit: 50,
-        ..Default::default()
-    });
+    assert!(u1.rows.iter().all(|e| e.user_id == "u1" && e.kind == LedgerKind::Deduct));
+    assert_eq!(u1.rows[0].balance_after, Points(96), "offset 1 skips the newest (95)");
+    let purchases =
+        s.ledger(LedgerFilter { kind: Some(LedgerKind::Purchase), limit: 50, ..Default::default() });
     assert_eq!(purchases.await.expect("purchases").total, 2);
 }
 
 pub async fn profile_updates_are_audited(s: Arc<dyn Store>) {
-    s.create_user(new_user("u1", Some("u1@example.com")), 1)
-        .await
-        .expect("u1");
-    s.create_user(new_user("u2", Some("u2@example.com")), 1)
-        .await
-        .expect("u2");
+    s.create_user(new_user("u1", Some("u1@example.com")), 1).await.expect("u1");
+    s.create_user(new_user("u2", Some("u2@example.com")), 1).await.expect("u2");
     let audit = |what: &str| NewAudit {
         actor: "admin-token".into(),
         action: what.into(),
         target: Some("u1".into()),
         detail: "{}".into(),
     };
-    let patch = ProfilePatch {
-        name: Some("New Name".into()),
-        is_admin: Some(true),
-        ..Default::default()
-    };
-    let u = s
-        .update_profile("u1", patch, audit("users.update"), 50)
-        .await
-        .expect("update");
-    assert_eq!(
-        (u.name.as_str(), u.is_admin, u.email.as_deref()),
-        ("New Name", true, Some("u1@example.com"))
-    );
-    let taken = ProfilePatch {
-        email: Some(Some("u2@example.com".into())),
-        ..Default::default()
-    };
+    let patch = ProfilePatch { name: Some("New Name".into()), is_admin: Some(true), ..Default::default() };
+    let u = s.update_user("u1", patch, None, audit("users.update"), 50).await.expect("update");
+    assert_eq!((u.name.as_str(), u.is_admin, u.email.as_deref()), ("New Name", true, Some("u1@example.com")));
+    let taken = ProfilePatch { email: Some(Some("u2@example.com".into())), ..Default::default() };
     assert!(matches!(
-        s.update_profile("u1", taken, audit("users.update"), 51)
-            .await,
+        s.update_user("u1", taken, None, audit("users.update"), 51).await,
         Err(StoreError::Conflict("email_taken"))
     ));
     assert!(matches!(
-        s.update_profile("nobody", ProfilePatch::default(), audit("users.update"), 52)
-            .await,
+        s.update_user("nobody", ProfilePatch::default(), None, audit("users.update"), 52).await,
         Err(StoreError::NotFound)
     ));
     let mut adjust = posting("u1", LedgerKind::AdminAdjust, 250);
     adjust.audit = Some(audit("points.adjust"));
     s.post(adjust, None, 53).await.expect("adjust");
+    // A profile change with an adjustment that would overdraw changes nothing at all.
+    let rename = ProfilePatch { name: Some("Renamed".into()), ..Default::default() };
+    let overdraw = posting("u1", LedgerKind::AdminAdjust, -251);
+    assert!(matches!(
+        s.update_user("u1", rename.clone(), Some(overdraw), audit("users.update"), 54).await,
+        Err(StoreError::InsufficientPoints { .. })
+    ));
+    assert_eq!(s.user("u1").await.expect("u1").map(|u| u.name), Some("New Name".into()));
+    let debit = posting("u1", LedgerKind::AdminAdjust, -50);
+    let u =
+        s.update_user("u1", rename, Some(debit), audit("users.update"), 55).await.expect("update + adjust");
+    assert_eq!((u.name.as_str(), u.points), ("Renamed", Points(200)));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(200)));
     let log = s.audit_log(50, 0).await.expect("audit log");
-    assert_eq!(log.total, 2, "the refused updates left no audit rows");
+    assert_eq!(log.total, 3, "the refused updates left no audit rows");
+    assert_eq!(log.rows[0].action, "users.update");
+    let log = s.audit_log(2, 1).await.expect("audit log");
     assert_eq!(log.rows[0].action, "points.adjust");
     assert_eq!(log.rows[1].action, "users.update");
-    let page = s
-        .list_users(Some("u1@EXAMPLE"), 50, 0)
-        .await
-        .expect("search");
-    assert_eq!(
-        page.rows
-            .iter()
-            .map(|u| u.user_id.as_str())
-            .collect::<Vec<_>>(),
-        ["u1"]
-    );
-    assert_eq!(
-        s.list_users(Some("%"), 50, 0)
-            .await
-            .expect("literal %")
-            .total,
-        0
-    );
+    let page = s.list_users(Some("u1@EXAMPLE"), 50, 0).await.expect("search");
+    assert_eq!(page.rows.iter().map(|u| u.user_id.as_str()).collect::<Vec<_>>(), ["u1"]);
+    assert_eq!(s.list_users(Some("%"), 50, 0).await.expect("literal %").total, 0);
     assert_eq!(s.list_users(None, 1, 0).await.expect("all").total, 2);
 }
 
 pub async fn login_failures_are_counted(s: Arc<dyn Store>) {
     for t in [10, 20, 30] {
-        s.record_login_failure("a@example.com", t)
-            .await
-            .expect("record");
+        s.record_login_failure("a@example.com", t).await.expect("record");
     }
-    s.record_login_failure("b@example.com", 30)
-        .await
-        .expect("record");
-    assert_eq!(
-        s.login_failures("a@example.com", 0).await.expect("count"),
-        3
-    );
-    assert_eq!(
-        s.login_failures("a@example.com", 20).await.expect("count"),
-        2
-    );
-    s.clear_login_failures("a@example.com")
-        .await
-        .expect("clear");
-    assert_eq!(
-        s.login_failures("a@example.com", 0).await.expect("count"),
-        0
-    );
-    assert_eq!(
-        s.login_failures("b@example.com", 0).await.expect("count"),
-        1
-    );
+    s.record_login_failure("b@example.com", 30).await.expect("record");
+    assert_eq!(s.login_failures("a@example.com", 0).await.expect("count"), 3);
+    assert_eq!(s.login_failures("a@example.com", 20).await.expect("count"), 2);
+    s.clear_login_failures("a@example.com").await.expect("clear");
+    assert_eq!(s.login_failures("a@example.com", 0).await.expect("count"), 0);
+    assert_eq!(s.login_failures("b@example.com", 0).await.expect("count"), 1);
 }
 
 pub async fn migrations_are_idempotent(s: Arc<dyn Store>) {
