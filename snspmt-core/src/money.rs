@@ -35,6 +35,8 @@ pub enum MoneyError {
     RateOutOfRange,
     /// A quantity of zero where at least one unit is required.
     ZeroQuantity,
+    /// More shares than [`MAX_PARTS`].
+    TooManyParts,
 }
 
 impl fmt::Display for MoneyError {
@@ -44,6 +46,7 @@ impl fmt::Display for MoneyError {
             MoneyError::Negative => "amount must not be negative",
             MoneyError::RateOutOfRange => "rate must be between 0 and 10000 basis points",
             MoneyError::ZeroQuantity => "quantity must be at least 1",
+            MoneyError::TooManyParts => "too many parts to split into",
         })
     }
 }
@@ -208,7 +211,8 @@ pub fn partial_refund(final_price: Points, remains: i64, quantity: u64) -> Resul
 }
 
 /// The commission that remains after a refund: `floor((final_price − refunded) × rate / 10000)`.
-/// `refunded` is clamped to `0..=final_price`.
+/// A `refunded` above `final_price` counts as `final_price` (nothing kept); a negative
+/// `refunded` is refused with [`MoneyError::Negative`].
 pub fn commission_after_refund(
     final_price: Points,
     refunded: Points,
@@ -220,11 +224,17 @@ pub fn commission_after_refund(
     commission(kept, rate)
 }
 
+/// The most shares [`split_evenly`] makes (a package of 1000 steps × repeats is far less).
+pub const MAX_PARTS: u32 = 100_000;
+
 /// Splits `total` into `parts` shares: `total / parts` each, and the remainder goes to the
 /// **last** share, so the shares always sum to `total`.
 pub fn split_evenly(total: Points, parts: u32) -> Result<Vec<Points>, MoneyError> {
     if parts == 0 {
         return Err(MoneyError::ZeroQuantity);
+    }
+    if parts > MAX_PARTS {
+        return Err(MoneyError::TooManyParts);
     }
     let t = non_negative(total)?;
     let n = i128::from(parts);
@@ -240,9 +250,12 @@ pub fn split_evenly(total: Points, parts: u32) -> Result<Vec<Points>, MoneyError
 /// given in millionths of a dollar (`rate_micro_usd`). Rounding **up**, the panel keeps the
 /// remainder.
 pub fn import_price(rate_micro_usd: u64, usd_krw: u32, markup: Bps) -> Result<Points, MoneyError> {
-    let num = i128::from(rate_micro_usd) * i128::from(usd_krw) * (10_000 + i128::from(markup.0));
+    let num = i128::from(rate_micro_usd)
+        .checked_mul(i128::from(usd_krw))
+        .and_then(|n| n.checked_mul(10_000 + i128::from(markup.0)))
+        .ok_or(MoneyError::Overflow)?;
     let den: i128 = 1_000_000 * 10_000;
-    narrow((num + den - 1) / den)
+    narrow(num.div_euclid(den) + i128::from(num.rem_euclid(den) != 0))
 }
 
 #[cfg(test)]

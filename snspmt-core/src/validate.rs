@@ -73,7 +73,12 @@ pub fn email(s: &str) -> Result<String, Invalid> {
     if local.is_empty() || !domain_ok {
         return Err(bad);
     }
-    Ok(s.to_lowercase())
+    // Lower-casing can lengthen a string (`Ⱥ` → `ⱥ`): the stored form must fit too.
+    let lower = s.to_lowercase();
+    if lower.len() > MAX_EMAIL_LEN {
+        return Err(bad);
+    }
+    Ok(lower)
 }
 
 /// A password: 8..=1024 characters.

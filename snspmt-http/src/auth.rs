@@ -1,0 +1,233 @@
+//! Credentials: bearer sessions, the admin token, passwords.
+//!
+//! Session tokens are 32 random bytes (base64url); the database keeps only their SHA-256.
+//! Passwords are hashed with argon2id on the blocking pool. The admin token is compared in
+//! constant time (over SHA-256 digests, so the length leaks nothing either).
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use snspmt_store::User;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::router::Access;
+use crate::App;
+
+/// How long a session lives: 30 days.
+pub const SESSION_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    /// A signed-in user (possibly an admin user).
+    User(User),
+    /// The holder of `ADMIN_TOKEN`.
+    AdminToken,
+}
+
+impl Caller {
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Caller::User(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        match self {
+            Caller::AdminToken => true,
+            Caller::User(u) => u.is_admin,
+            Caller::Anonymous => false,
+        }
+    }
+
+    /// Who to name in the audit log.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::AdminToken => "admin-token".into(),
+            Caller::User(u) => format!("user:{}", u.user_id),
+            Caller::Anonymous => "anonymous".into(),
+        }
+    }
+
+    /// The user a request is about: the caller, unless a `user_id` names someone else, which
+    /// only an admin may do where `admin_may_act` — anyone else gets 403.
+    pub fn subject(&self, requested: Option<&str>, admin_may_act: bool) -> Result<String, ApiError> {
+        match (self, requested) {
+            (Caller::User(u), None) => Ok(u.user_id.clone()),
+            (Caller::User(u), Some(id)) if u.user_id == id => Ok(u.user_id.clone()),
+            (c, Some(id)) if admin_may_act && c.is_admin() => Ok(id.to_owned()),
+            (Caller::User(_), Some(_)) => Err(ApiError::forbidden()),
+            (_, None) => Err(ApiError::invalid_field("user_id", "missing_field", "user_id is required")),
+            (_, Some(_)) => Err(ApiError::forbidden()),
+        }
+    }
+}
+
+/// A new session token and the hash to store.
+pub fn new_session_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+/// SHA-256 of a token, hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random token for `ADMIN_TOKEN` when none is configured.
+pub fn random_admin_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Constant-time comparison of a presented token with the configured one.
+pub fn token_matches(presented: &str, expected: &str) -> bool {
+    Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
+}
+
+fn bearer(headers: &hyper::HeaderMap) -> Option<&str> {
+    let v = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer_token(headers: &hyper::HeaderMap) -> Option<String> {
+    bearer(headers).map(str::to_owned)
+}
+
+/// Establishes the caller for an endpoint's access level, or refuses.
+pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access) -> Result<Caller, ApiError> {
+    if access == Access::Public {
+        return Ok(Caller::Anonymous);
+    }
+    if matches!(access, Access::Admin | Access::UserOrAdmin) {
+        if let Some(presented) = headers.get("x-admin-token") {
+            let ok = presented.to_str().is_ok_and(|p| token_matches(p, &app.config.admin_token));
+            return if ok { Ok(Caller::AdminToken) } else { Err(ApiError::unauthorized()) };
+        }
+    }
+    let Some(token) = bearer(headers) else {
+        return Err(ApiError::unauthorized());
+    };
+    let user = app
+        .store
+        .session_user(&token_hash(token), app.clock.now())
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if access == Access::Admin && !user.is_admin {
+        return Err(ApiError::forbidden());
+    }
+    Ok(Caller::User(user))
+}
+
+/// Hashes a password with argon2id (on the blocking pool: it is deliberately slow).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|_| ApiError::internal())
+}
+
+/// Verifies a password against a stored hash; with no hash, verifies against a dummy so that
+/// unknown e-mails take as long as wrong passwords.
+pub async fn verify_password(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
+        let ok = PasswordHash::new(&hash)
+            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+        ok && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(random_admin_token().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        let (t, h) = new_session_token();
+        assert_eq!(t.len(), 43);
+        assert_eq!(h, token_hash(&t));
+        assert_eq!(h.len(), 64);
+        assert_ne!(new_session_token().0, t);
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abc", "abd"));
+        assert!(!token_matches("", "abc"));
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(hyper::header::AUTHORIZATION, "Bearer abc".parse().expect("header"));
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(hyper::header::AUTHORIZATION, "bearer  xyz ".parse().expect("header"));
+        assert_eq!(bearer(&h), Some("xyz"));
+        h.insert(hyper::header::AUTHORIZATION, "Basic abc".parse().expect("header"));
+        assert_eq!(bearer(&h), None);
+    }
+
+    fn user(id: &str, admin: bool) -> User {
+        User {
+            user_id: id.into(),
+            email: None,
+            name: String::new(),
+            display_name: String::new(),
+            is_admin: admin,
+            points: snspmt_core::Points(0),
+            has_password: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn subjects() {
+        let alice = Caller::User(user("alice", false));
+        assert_eq!(alice.subject(None, true).ok(), Some("alice".into()));
+        assert_eq!(alice.subject(Some("alice"), false).ok(), Some("alice".into()));
+        assert_eq!(alice.subject(Some("bob"), true).map_err(|e| e.code), Err("forbidden"));
+        let admin = Caller::User(user("root", true));
+        assert_eq!(admin.subject(Some("bob"), true).ok(), Some("bob".into()));
+        assert_eq!(admin.subject(Some("bob"), false).map_err(|e| e.code), Err("forbidden"));
+        assert_eq!(Caller::AdminToken.subject(Some("bob"), true).ok(), Some("bob".into()));
+        assert_eq!(Caller::AdminToken.subject(None, true).map_err(|e| e.code), Err("missing_field"));
+    }
+
+    #[tokio::test]
+    async fn passwords() {
+        let h = hash_password("correct horse".into()).await.expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), Some(h.clone())).await);
+        assert!(!verify_password("wrong horse".into(), Some(h)).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+}

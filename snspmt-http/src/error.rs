@@ -1,0 +1,150 @@
+//! The one place where errors become HTTP responses: `{"error", "message", "code"}`.
+
+use std::fmt;
+
+use hyper::StatusCode;
+use serde_json::{Map, Value};
+use snspmt_core::validate::Invalid;
+use snspmt_store::StoreError;
+
+/// An error answer. `message` is for people (it may be Korean); `code` is stable.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra keys merged into the body (`field`, `expected_price`, …).
+    pub extra: Map<String, Value>,
+    /// `Allow` header value for 405.
+    pub allow: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), extra: Map::new(), allow: None }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A 400 naming the field at fault.
+    pub fn invalid_field(field: &str, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::bad_request(code, message).with("field", field)
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "로그인이 필요합니다 (missing or invalid credentials)",
+        )
+    }
+
+    pub fn forbidden() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "권한이 없습니다 (not yours)")
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    pub fn no_such_route() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
+    }
+
+    pub fn method_not_allowed(allow: String) -> ApiError {
+        let mut e = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed");
+        e.allow = Some(allow);
+        e
+    }
+
+    pub fn payload_too_large(limit: usize) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("body over {limit} bytes"))
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
+    pub fn unavailable() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "service temporarily unavailable")
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("error".into(), Value::String(self.message.clone()));
+        body.insert("message".into(), Value::String(self.message.clone()));
+        body.insert("code".into(), Value::String(self.code.to_owned()));
+        for (k, v) in &self.extra {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        ApiError::invalid_field(e.field, e.code, e.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::not_found("resource"),
+            StoreError::Conflict(code) => ApiError::new(StatusCode::CONFLICT, code, conflict_message(code)),
+            StoreError::InsufficientPoints { balance } => {
+                ApiError::bad_request("insufficient_points", "포인트가 부족합니다 (insufficient points)")
+                    .with("points", balance.0)
+            }
+            StoreError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with another request",
+            ),
+            StoreError::AlreadyPosted => {
+                ApiError::new(StatusCode::CONFLICT, "already_processed", "this was processed already")
+            }
+            StoreError::Migration(m) => {
+                log_internal("migration", &m);
+                ApiError::internal()
+            }
+            StoreError::Unavailable(m) => {
+                log_internal("database unavailable", &m);
+                ApiError::unavailable()
+            }
+            StoreError::Backend(m) => {
+                log_internal("database error", &m);
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+fn conflict_message(code: &str) -> &'static str {
+    match code {
+        "user_id_taken" => "이미 사용 중인 아이디입니다 (user_id taken)",
+        "email_taken" => "이미 사용 중인 이메일입니다 (email taken)",
+        _ => "conflict",
+    }
+}
+
+/// Internal detail goes to the log, never to the client.
+fn log_internal(what: &str, detail: &str) {
+    crate::log::error(&format!("{what}: {detail}"));
+}

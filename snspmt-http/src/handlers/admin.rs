@@ -1,0 +1,152 @@
+//! The admin API of the foundation: users, the points ledger, migrations, the audit log.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use snspmt_core::{validate, LedgerKind};
+use snspmt_store::{LedgerFilter, NewAudit, Posting, ProfilePatch};
+
+use super::{ok, Paging, Reply};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::request::Req;
+use crate::{views, App};
+
+pub async fn users(app: &App, req: &Req) -> Reply {
+    let paging = Paging::from(req)?;
+    let page = app.store.list_users(req.query("search"), paging.limit, paging.offset).await?;
+    ok(json!({
+        "users": page.rows.iter().map(views::user).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }))
+}
+
+#[derive(Deserialize)]
+struct UpdateUser {
+    /// Absent: unchanged; `null`: removed; a string: the new address.
+    #[serde(default)]
+    email: Option<Value>,
+    name: Option<String>,
+    display_name: Option<String>,
+    is_admin: Option<bool>,
+    points_adjustment: Option<i64>,
+    reason: Option<String>,
+    /// Refused: a balance is never overwritten, only adjusted through the ledger.
+    points: Option<Value>,
+    balance: Option<Value>,
+}
+
+pub async fn update_user(app: &App, caller: &Caller, user_id: &str, req: &Req) -> Reply {
+    let body: UpdateUser = req.json()?;
+    if body.points.is_some() || body.balance.is_some() {
+        return Err(ApiError::invalid_field(
+            if body.points.is_some() { "points" } else { "balance" },
+            "balance_not_writable",
+            "a balance cannot be set; send points_adjustment with a reason",
+        ));
+    }
+    let email = match body.email {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(validate::email(&s)?)),
+        Some(_) => {
+            return Err(ApiError::invalid_field("email", "invalid_type", "email must be a string or null"))
+        }
+    };
+    let patch = ProfilePatch {
+        email,
+        name: body.name.as_deref().map(|n| validate::short_text("name", n)).transpose()?.map(str::to_owned),
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(|n| validate::short_text("display_name", n))
+            .transpose()?
+            .map(str::to_owned),
+        is_admin: body.is_admin,
+    };
+    let reason = body.reason.as_deref().map(validate::description).transpose()?.filter(|r| !r.is_empty());
+    let adjustment = match body.points_adjustment {
+        None => None,
+        Some(v) => {
+            let amount = validate::adjustment("points_adjustment", v)?;
+            let reason = reason.ok_or_else(|| {
+                ApiError::invalid_field("reason", "reason_required", "a points adjustment needs a reason")
+            })?;
+            Some(Posting {
+                user_id: user_id.to_owned(),
+                kind: LedgerKind::AdminAdjust,
+                amount,
+                reference: Some(format!("admin:{}", caller.actor())),
+                description: reason.to_owned(),
+                event_ref: None,
+                audit: None,
+            })
+        }
+    };
+    if patch.is_empty() && adjustment.is_none() {
+        return Err(ApiError::bad_request("nothing_to_update", "the body changes nothing"));
+    }
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: "users.update".into(),
+        target: Some(user_id.to_owned()),
+        detail: json!({
+            "email": patch.email,
+            "name": patch.name,
+            "display_name": patch.display_name,
+            "is_admin": patch.is_admin,
+            "points_adjustment": body.points_adjustment,
+            "reason": reason,
+        })
+        .to_string(),
+    };
+    let user = app.store.update_user(user_id, patch, adjustment, audit, app.clock.now()).await?;
+    ok(json!({"success": true, "user": views::user(&user)}))
+}
+
+pub async fn transactions(app: &App, req: &Req) -> Reply {
+    let paging = Paging::from(req)?;
+    let kind = req
+        .query("kind")
+        .map(|k| k.parse::<LedgerKind>())
+        .transpose()
+        .map_err(|_| ApiError::invalid_field("kind", "invalid_kind", "unknown ledger kind"))?;
+    let filter = LedgerFilter {
+        user_id: req.query("user_id").map(str::to_owned),
+        kind,
+        limit: paging.limit,
+        offset: paging.offset,
+    };
+    let page = app.store.ledger(filter).await?;
+    ok(json!({
+        "transactions": page.rows.iter().map(views::ledger_entry).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }))
+}
+
+pub async fn migrate_database(app: &App, caller: &Caller) -> Reply {
+    let now = app.clock.now();
+    let report = app.store.migrate(now).await?;
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: "database.migrate".into(),
+        target: None,
+        detail: json!({"applied": report.applied, "version": report.version}).to_string(),
+    };
+    app.store.record_audit(audit, now).await?;
+    ok(json!({"success": true, "applied": report.applied, "version": report.version}))
+}
+
+pub async fn audit_log(app: &App, req: &Req) -> Reply {
+    let paging = Paging::from(req)?;
+    let page = app.store.audit_log(paging.limit, paging.offset).await?;
+    ok(json!({
+        "entries": page.rows.iter().map(views::audit_entry).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }))
+}

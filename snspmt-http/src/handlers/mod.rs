@@ -1,0 +1,48 @@
+//! One module per area; each handler takes the app, the caller and the request.
+
+pub mod accounts;
+pub mod admin;
+pub mod points;
+pub mod system;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// What a handler answers.
+pub type Reply = Result<Response<Full<Bytes>>, ApiError>;
+
+/// A JSON response.
+pub fn json(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+/// A 200 JSON response.
+pub fn ok(body: Value) -> Reply {
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// `limit`/`offset` of a list: default 50, at most 200.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Paging {
+    pub fn from(req: &crate::request::Req) -> Result<Paging, ApiError> {
+        let limit = req.query_int("limit", 1..=i64::from(u32::MAX))?.unwrap_or(50).min(200);
+        let offset = req.query_int("offset", 0..=i64::from(u32::MAX))?.unwrap_or(0);
+        Ok(Paging { limit, offset })
+    }
+}

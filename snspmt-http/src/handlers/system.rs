@@ -1,0 +1,52 @@
+//! Health, public configuration and deployment status.
+
+use hyper::StatusCode;
+use serde_json::json;
+use snspmt_store::Store;
+
+use super::{json, ok, Reply};
+use crate::App;
+
+pub async fn health(app: &App) -> Reply {
+    match app.store.ping().await {
+        Ok(()) => ok(json!({"status": "ok", "database": "ok"})),
+        Err(e) => {
+            crate::log::error(&format!("health: database ping failed: {e}"));
+            Ok(json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({
+                    "status": "error",
+                    "database": "unavailable",
+                    "error": "database unavailable",
+                    "message": "database unavailable",
+                    "code": "unavailable",
+                }),
+            ))
+        }
+    }
+}
+
+pub async fn config(app: &App) -> Reply {
+    ok(serde_json::to_value(&app.config.firebase).unwrap_or_default())
+}
+
+pub async fn deployment_status(app: &App) -> Reply {
+    let store: &dyn Store = &*app.store;
+    let schema_version = store.schema_version().await?;
+    let c = &app.config;
+    ok(json!({
+        "success": true,
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": store.backend(),
+        "schema_version": schema_version,
+        "simulate": c.simulate,
+        "integrations": {
+            "smm_panel": c.smm_api_key.is_some(),
+            "kcp": c.kcp.site_cd.is_some() && c.kcp.cert_info.is_some(),
+            "kakao": c.kakao_app_id.is_some(),
+            "google": c.google.client_id.is_some(),
+            "firebase": !c.firebase.firebase_api_key.is_empty(),
+            "cron_token": c.cron_token.is_some(),
+        },
+    }))
+}

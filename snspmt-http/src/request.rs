@@ -1,0 +1,131 @@
+//! A request as handlers see it: the route's inputs, a bounded body, the query, the caller.
+
+use bytes::Bytes;
+use hyper::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// What a handler gets.
+pub struct Req {
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Req {
+    pub fn new(path: String, raw_query: Option<&str>, headers: HeaderMap, body: Bytes) -> Req {
+        let query = raw_query
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+            })
+            .unwrap_or_default();
+        Req { path, query, headers, body }
+    }
+
+    /// The first value of a query parameter; an empty value counts as absent.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    /// A query parameter that must be an integer in `range` when present.
+    pub fn query_int(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>, ApiError> {
+        match self.query(name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if range.contains(&n) => Ok(Some(n)),
+                _ => Err(ApiError::invalid_field(
+                    name,
+                    "invalid_query",
+                    format!("{name} must be an integer from {} to {}", range.start(), range.end()),
+                )),
+            },
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON of type `T`. An empty body reads as `{}`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &self.body };
+        serde_json::from_slice(body).map_err(json_error)
+    }
+}
+
+/// A serde error as a 400: syntax → `invalid_json`; a missing field → `missing_field`; a wrong
+/// type or an out-of-range number → `invalid_type`, naming the field when serde does.
+fn json_error(e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let text = e.to_string();
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {text}"))
+        }
+        Category::Data => {
+            let quoted = text.split('`').nth(1).map(str::to_owned);
+            if text.starts_with("missing field") {
+                let field = quoted.unwrap_or_default();
+                ApiError::invalid_field(&field, "missing_field", format!("{field} is required"))
+            } else {
+                let mut err =
+                    ApiError::bad_request("invalid_type", format!("a field has the wrong type: {text}"));
+                if let Some(field) = quoted {
+                    err = err.with("field", field);
+                }
+                err
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        amount: i64,
+        note: Option<String>,
+    }
+
+    fn req(body: &'static [u8]) -> Req {
+        Req::new("/".into(), Some("a=1&b=&c=%ED%95%9C&limit=x"), HeaderMap::new(), Bytes::from_static(body))
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        assert_eq!(req(b"{\"amount\": 5}").json::<Body>().map(|b| b.amount).ok(), Some(5));
+        assert_eq!(req(b"{").json::<Body>().map_err(|e| e.code).err(), Some("invalid_json"));
+        assert_eq!(req(b"\xff\xfe").json::<Body>().map_err(|e| e.code).err(), Some("invalid_json"));
+        let e = req(b"").json::<Body>().expect_err("missing");
+        assert_eq!(
+            (e.code, e.extra.get("field").and_then(|v| v.as_str())),
+            ("missing_field", Some("amount"))
+        );
+        assert_eq!(
+            req(b"{\"amount\": \"5\"}").json::<Body>().map_err(|e| e.code).err(),
+            Some("invalid_type")
+        );
+        assert_eq!(req(b"{\"amount\": 1e30}").json::<Body>().map_err(|e| e.code).err(), Some("invalid_type"));
+        assert_eq!(req(b"[1]").json::<Body>().map_err(|e| e.code).err(), Some("invalid_type"));
+    }
+
+    #[test]
+    fn query_values() {
+        let r = req(b"");
+        assert_eq!(r.query("a"), Some("1"));
+        assert_eq!(r.query("b"), None);
+        assert_eq!(r.query("c"), Some("한"));
+        assert_eq!(r.query_int("a", 0..=5).ok(), Some(Some(1)));
+        assert_eq!(r.query_int("limit", 0..=5).map_err(|e| e.code).err(), Some("invalid_query"));
+        assert_eq!(r.query_int("a", 2..=5).map_err(|e| e.code).err(), Some("invalid_query"));
+    }
+}

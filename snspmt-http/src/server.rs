@@ -1,0 +1,155 @@
+//! The hyper server: accept loop, per-request pipeline, graceful shutdown.
+//!
+//! Pipeline: route → authenticate → read the body through a limit → dispatch (one
+//! exhaustive match) → log. Every failure becomes the JSON error body in one place.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::handlers::{self, accounts, admin, points, system};
+use crate::request::Req;
+use crate::router::{self, Endpoint};
+use crate::{log, App};
+
+/// The largest JSON body accepted: 1 MiB.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// Requests slower than this are logged as warnings.
+pub const SLOW_REQUEST: Duration = Duration::from_secs(5);
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish
+/// (up to 10 s). The one entry point for `main` and tests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Out of descriptors and the like: say so, breathe, go on.
+                        log::warn(&format!("accept failed: {e}"));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let service = service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => log::warn("shutdown: connections still open after 10 s"),
+    }
+    Ok(())
+}
+
+/// One request, start to end. Never fails: errors are answers.
+pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let (name, mut resp) = match respond(app, req).await {
+        Ok((name, resp)) => (name, resp),
+        Err((name, e)) => (name, error_response(&e)),
+    };
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    if elapsed >= SLOW_REQUEST {
+        log::warn(&format!("slow request {method} {path} {status} {}ms ({name})", elapsed.as_millis()));
+    } else if app.config.log_requests || status >= 500 {
+        log::info(&format!("{method} {path} {status} {}us ({name})", elapsed.as_micros()));
+    }
+    resp.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
+    resp
+}
+
+type Outcome = Result<(&'static str, Response<Full<Bytes>>), (&'static str, ApiError)>;
+
+async fn respond(app: &App, req: Request<Incoming>) -> Outcome {
+    let endpoint = router::route(req.method(), req.uri().path()).map_err(|e| ("unrouted", e))?;
+    let name = endpoint.name();
+    let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
+    let (parts, body) = req.into_parts();
+    let body = read_body(&parts.headers, body).await.map_err(|e| (name, e))?;
+    let req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
+    dispatch(app, &caller, endpoint, &req).await.map(|r| (name, r)).map_err(|e| (name, e))
+}
+
+async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(ApiError::payload_too_large(MAX_BODY));
+    }
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(ApiError::payload_too_large(MAX_BODY))
+        }
+        Err(_) => Err(ApiError::bad_request("invalid_body", "the request body could not be read")),
+    }
+}
+
+async fn dispatch(app: &App, caller: &Caller, endpoint: Endpoint, req: &Req) -> handlers::Reply {
+    use Endpoint as E;
+    match endpoint {
+        E::Register => accounts::register(app, req).await,
+        E::Login => accounts::login(app, req).await,
+        E::Logout => accounts::logout(app, req).await,
+        E::User { user_id } => accounts::user(app, caller, &user_id).await,
+        E::Points => points::balance(app, caller, req).await,
+        E::DeductPoints => points::deduct(app, caller, req).await,
+        E::Health => system::health(app).await,
+        E::Config => system::config(app).await,
+        E::DeploymentStatus => system::deployment_status(app).await,
+        E::AdminUsers => admin::users(app, req).await,
+        E::AdminUpdateUser { user_id } => admin::update_user(app, caller, &user_id, req).await,
+        E::AdminTransactions => admin::transactions(app, req).await,
+        E::AdminMigrateDatabase => admin::migrate_database(app, caller).await,
+        E::AdminAuditLog => admin::audit_log(app, req).await,
+    }
+}
+
+fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
+    let mut resp = handlers::json(e.status, &e.body());
+    if let Some(allow) = e.allow.as_deref().and_then(|a| hyper::header::HeaderValue::from_str(a).ok()) {
+        resp.headers_mut().insert(hyper::header::ALLOW, allow);
+    }
+    resp
+}

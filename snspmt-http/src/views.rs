@@ -1,0 +1,61 @@
+//! JSON shapes of domain values, as the API shows them.
+
+use serde_json::{json, Value};
+use snspmt_store::{AuditEntry, LedgerEntry, Millis, User};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Milliseconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(ms: Millis) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+pub fn user(u: &User) -> Value {
+    json!({
+        "user_id": u.user_id,
+        "email": u.email,
+        "name": u.name,
+        "display_name": u.display_name,
+        "is_admin": u.is_admin,
+        "points": u.points.0,
+        "has_password": u.has_password,
+        "created_at": rfc3339(u.created_at),
+    })
+}
+
+pub fn ledger_entry(e: &LedgerEntry) -> Value {
+    json!({
+        "id": e.id,
+        "user_id": e.user_id,
+        "kind": e.kind.as_str(),
+        "amount": e.amount.0,
+        "balance_after": e.balance_after.0,
+        "reference": e.reference,
+        "description": e.description,
+        "created_at": rfc3339(e.created_at),
+    })
+}
+
+pub fn audit_entry(a: &AuditEntry) -> Value {
+    let detail: Value = serde_json::from_str(&a.detail).unwrap_or(Value::String(a.detail.clone()));
+    json!({
+        "id": a.id,
+        "actor": a.actor,
+        "action": a.action,
+        "target": a.target,
+        "detail": detail,
+        "created_at": rfc3339(a.created_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+}
