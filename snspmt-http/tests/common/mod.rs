@@ -1,0 +1,198 @@
+//! A real server on 127.0.0.1:0 over SQLite or PostgreSQL, and a small JSON client.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use snspmt_http::{App, Config};
+use snspmt_store::testing::{postgres_url, PgTestSchema};
+use snspmt_store::{Maintenance, SqliteStore, Store};
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server. Dropping it stops the server (and drops its PostgreSQL schema).
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    stop: Option<oneshot::Sender<()>>,
+    _schema: Option<PgTestSchema>,
+}
+
+impl TestServer {
+    /// Starts a server, or `None` when the backend is PostgreSQL and none is configured.
+    pub async fn start(backend: Backend, test: &str) -> Option<TestServer> {
+        Self::start_with(backend, test, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, test: &str, vars: &[(&str, &str)]) -> Option<TestServer> {
+        let (store, schema): (Arc<dyn Store>, _) = match backend {
+            Backend::Sqlite => {
+                let s = SqliteStore::open_temporary().expect("sqlite");
+                s.migrate(0).await.expect("migrate");
+                (Arc::new(s), None)
+            }
+            Backend::Postgres => {
+                let url = postgres_url(test)?;
+                let schema = PgTestSchema::create(&url, 16).await.expect("postgres schema");
+                (Arc::new(schema.store.clone()), Some(schema))
+            }
+        };
+        let mut env: HashMap<String, String> = HashMap::new();
+        env.insert("ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
+        env.insert("SNSPMT_LOG".into(), "warn".into());
+        for (k, v) in vars {
+            env.insert((*k).into(), (*v).into());
+        }
+        let config =
+            Config::from_lookup(|k| env.get(k).cloned(), || unreachable!("token set")).expect("config");
+        let app = Arc::new(App::new(store.clone(), config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(snspmt_http::serve(listener, app, async move {
+            let _ = rx.await;
+        }));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Some(TestServer { addr, store, client, stop: Some(tx), _schema: schema })
+    }
+
+    /// Sends a request with a raw body; answers the status, headers and JSON body
+    /// (`Value::Null` when the body is not JSON).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(format!("http://{}{}", self.addr, path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(body.into())).expect("request");
+        let resp = self.client.request(req).await.expect("response");
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    /// A JSON request as a user (`token`), the admin (`admin`), or nobody.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let bearer;
+        let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => {
+                bearer = format!("Bearer {t}");
+                headers.push(("authorization", bearer.as_str()));
+            }
+            Auth::Admin => headers.push(("x-admin-token", ADMIN_TOKEN)),
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let (status, _, json) = self.raw(method, path, &headers, body).await;
+        (status, json)
+    }
+
+    /// Registers `user_id` (no password) and returns its session token.
+    pub async fn register(&self, user_id: &str) -> String {
+        let (status, body) = self
+            .call(Method::POST, "/api/register", Auth::None, Some(serde_json::json!({"user_id": user_id})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "register {user_id}: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Credits (or debits) a user through the admin API.
+    pub async fn adjust(&self, user_id: &str, amount: i64) -> (StatusCode, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/api/admin/users/{user_id}"),
+            Auth::Admin,
+            Some(serde_json::json!({"points_adjustment": amount, "reason": "test"})),
+        )
+        .await
+    }
+
+    pub async fn points(&self, token: &str) -> i64 {
+        let (status, body) = self.call(Method::GET, "/api/points", Auth::Bearer(token), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["points"].as_i64().expect("points")
+    }
+
+    /// Every balance equals the sum of its ledger rows, and none is negative.
+    pub async fn assert_ledger_consistent(&self) {
+        let mismatches = self.store.ledger_mismatches().await.expect("mismatches");
+        assert!(mismatches.is_empty(), "balance != ledger sum: {mismatches:?}");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Admin,
+}
+
+/// The error body of §4: `error`, `message` and `code` are all strings.
+pub fn assert_error_body(body: &Value, code: &str) {
+    assert_eq!(body["code"].as_str(), Some(code), "body: {body}");
+    assert!(body["error"].is_string() && body["message"].is_string(), "error body shape: {body}");
+}
+
+/// Generates one test per backend for each `async fn case(server: TestServer)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(s) = $crate::common::TestServer::start($crate::common::Backend::Sqlite, stringify!($case)).await
+                    else { return };
+                    super::$case(s).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(s) = $crate::common::TestServer::start($crate::common::Backend::Postgres, stringify!($case)).await
+                    else { return };
+                    super::$case(s).await;
+                }
+            )*
+        }
+    };
+}
