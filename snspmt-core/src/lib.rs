@@ -12,6 +12,8 @@
 
 pub mod ledger;
 pub mod money;
+pub mod order;
+pub mod upstream;
 pub mod validate;
 
 pub use ledger::LedgerKind;

@@ -145,9 +145,97 @@ pub fn adjustment(field: &'static str, v: i64) -> Result<Points, Invalid> {
     }
 }
 
+pub const MAX_LINK_LEN: usize = 2048;
+
+/// The target of an order: an `http(s)://` URL of at most 2048 bytes with a host and no
+/// white space or control characters, or a bare username (`@` optional, 1..=64 of
+/// `[A-Za-z0-9._-]`) for services that take one.
+pub fn link(s: &str) -> Result<&str, Invalid> {
+    let bad =
+        Invalid { field: "link", code: "invalid_link", message: "link must be an http(s) URL or a username" };
+    let t = s.trim();
+    if t.is_empty() || t.len() > MAX_LINK_LEN || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad);
+    }
+    let lower = t.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")) {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host_ok = !host.is_empty()
+            && host.contains('.')
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:@".contains(&b) || b >= 0x80);
+        return if host_ok { Ok(t) } else { Err(bad) };
+    }
+    let name = t.strip_prefix('@').unwrap_or(t);
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if name_ok {
+        Ok(t)
+    } else {
+        Err(bad)
+    }
+}
+
+/// Custom comments: one per line (`\n` or `\r\n`), blank lines ignored; answers how many.
+pub fn comments(s: &str) -> Result<u64, Invalid> {
+    let bad = |message| Invalid { field: "comments", code: "invalid_comments", message };
+    if s.len() > 100_000 {
+        return Err(bad("comments are too long"));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        return Err(bad("comments have control characters"));
+    }
+    let n = s.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+    if n == 0 {
+        Err(bad("this service needs comments, one per line"))
+    } else {
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links() {
+        for ok in [
+            "https://www.instagram.com/p/abc/",
+            "http://youtu.be/x?t=1",
+            "HTTPS://EXAMPLE.COM",
+            "@some.user",
+            "some_user-1",
+            "https://한국.kr/경로",
+        ] {
+            assert!(link(ok).is_ok(), "{ok}");
+        }
+        let long = format!("https://x.com/{}", "a".repeat(2048));
+        for bad in [
+            "",
+            " ",
+            "ftp://x.com",
+            "https://",
+            "https:///path",
+            "https://nohost",
+            "javascript:alert(1)",
+            "https://x.com/a b",
+            "user name",
+            "@",
+            "a/b",
+            &long,
+            "https://x.com/\u{0}",
+        ] {
+            assert_eq!(link(bad).map_err(|e| e.code), Err("invalid_link"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn comment_lists() {
+        assert_eq!(comments("great\r\nnice\n\n  \nwow"), Ok(3));
+        assert!(comments("").is_err());
+        assert!(comments("\n \n").is_err());
+        assert!(comments("a\u{7}").is_err());
+    }
 
     #[test]
     fn user_ids() {

@@ -112,6 +112,17 @@ pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access)
     if access == Access::Public {
         return Ok(Caller::Anonymous);
     }
+    if access == Access::Cron {
+        let ok = |name: &str, expected: &str| {
+            headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|p| token_matches(p, expected))
+        };
+        let cron = app.config.cron_token.as_deref().is_some_and(|t| ok("x-cron-token", t));
+        return if cron || ok("x-admin-token", &app.config.admin_token) {
+            Ok(Caller::AdminToken)
+        } else {
+            Err(ApiError::unauthorized())
+        };
+    }
     if matches!(access, Access::Admin | Access::UserOrAdmin) {
         if let Some(presented) = headers.get("x-admin-token") {
             let ok = presented.to_str().is_ok_and(|p| token_matches(p, &app.config.admin_token));

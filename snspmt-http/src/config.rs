@@ -42,6 +42,10 @@ pub struct Config {
     pub workers: bool,
     /// Whether to log every request (`SNSPMT_LOG=warn` logs only slow requests and errors).
     pub log_requests: bool,
+    /// Read timeout of upstream calls (`SNSPMT_UPSTREAM_TIMEOUT_MS`, default 15 s).
+    pub upstream_timeout_ms: u64,
+    /// Seconds between status syncs of the in-process worker (`SNSPMT_SYNC_INTERVAL_SECS`).
+    pub sync_interval_secs: u64,
 }
 
 #[derive(Clone, Default)]
@@ -197,6 +201,8 @@ impl Config {
             tz_offset_minutes,
             workers,
             log_requests: get("SNSPMT_LOG").is_none_or(|v| v != "warn"),
+            upstream_timeout_ms: number(&get, "SNSPMT_UPSTREAM_TIMEOUT_MS", 15_000)?,
+            sync_interval_secs: number(&get, "SNSPMT_SYNC_INTERVAL_SECS", 60)?.max(1),
             public_url,
         })
     }
@@ -209,6 +215,13 @@ impl Config {
     /// Whether KCP can be called (merchant settings, or simulation).
     pub fn kcp_configured(&self) -> bool {
         (self.kcp.site_cd.is_some() && self.kcp.cert_info.is_some()) || self.simulate
+    }
+}
+
+fn number(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number: {v}"))),
     }
 }
 

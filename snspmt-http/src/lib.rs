@@ -13,10 +13,12 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod jobs;
 pub mod log;
 pub mod request;
 pub mod router;
 pub mod server;
+pub mod upstream;
 pub mod views;
 
 pub use config::Config;
@@ -27,10 +29,36 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub config: Config,
     pub clock: Arc<dyn clock::Clock>,
+    /// The SMM panel: real (a key is set), simulated (`SNSPMT_SIMULATE=1`), or none.
+    pub smm: Option<upstream::smm::SmmClient>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, config: Config) -> App {
-        App { store, config, clock: Arc::new(clock::SystemClock) }
+        let timeouts = upstream::Timeouts {
+            connect: std::time::Duration::from_millis(config.upstream_timeout_ms.min(5_000)),
+            read: std::time::Duration::from_millis(config.upstream_timeout_ms),
+        };
+        let smm = match (&config.smm_api_key, config.simulate) {
+            (Some(key), _) => {
+                let http = upstream::smm::HttpSmm {
+                    agent: upstream::agent(timeouts),
+                    url: config.smm_api_url.clone(),
+                };
+                Some(upstream::smm::SmmClient::new(Arc::new(http), key.clone()))
+            }
+            (None, true) => Some(upstream::smm::SmmClient::new(
+                Arc::new(upstream::simulated::SimulatedSmm::default()),
+                "simulated".into(),
+            )),
+            (None, false) => None,
+        };
+        App { store, config, clock: Arc::new(clock::SystemClock), smm }
+    }
+
+    /// The same app with another clock (tests move time by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> App {
+        self.clock = clock;
+        self
     }
 }

@@ -57,7 +57,14 @@ async fn run(command: &str) -> Result<(), Box<dyn std::error::Error>> {
         store.backend(),
         config.simulate
     ));
+    let workers = config.workers;
+    let sync_every = std::time::Duration::from_secs(config.sync_interval_secs);
     let app = Arc::new(App::new(store, config));
+    if workers {
+        snspmt_http::jobs::spawn_workers(app.clone(), sync_every);
+    } else {
+        log::info("in-process workers are off (SNSPMT_WORKERS=0): run the /api/cron endpoints");
+    }
     snspmt_http::serve(listener, app, shutdown_signal()).await?;
     log::info("snspmt stopped");
     Ok(())

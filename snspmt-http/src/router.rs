@@ -16,6 +16,8 @@ pub enum Access {
     UserOrAdmin,
     /// `X-Admin-Token`, or the bearer session of an admin user.
     Admin,
+    /// `X-Cron-Token`, or the admin token.
+    Cron,
 }
 
 /// Every route the server answers.
@@ -35,20 +37,53 @@ pub enum Endpoint {
     AdminTransactions,
     AdminMigrateDatabase,
     AdminAuditLog,
+    PublicServices,
+    AdminServices,
+    AdminCreateService,
+    AdminService { id: String },
+    AdminUpdateService { id: String },
+    AdminDeleteService { id: String },
+    AdminImportServices,
+    PlaceOrder,
+    Orders,
+    Order { id: String },
+    CancelOrder { id: String },
+    SetOrderStatus { id: String },
+    CheckOrderStatus,
+    AdminOrders,
+    AdminResolveOrder { id: String },
+    CronSyncOrderStatus,
+    CronProcessScheduledOrders,
+    SmmPanelProxy,
+    SmmPanelTest,
 }
 
 impl Endpoint {
     pub fn access(&self) -> Access {
         use Endpoint::*;
         match self {
-            Register | Login | Health | Config | DeploymentStatus => Access::Public,
-            Logout | Points | DeductPoints => Access::User,
-            User { .. } => Access::UserOrAdmin,
+            Register | Login | Health | Config | DeploymentStatus | PublicServices => Access::Public,
+            Logout | Points | DeductPoints | PlaceOrder | Orders | CancelOrder { .. } | CheckOrderStatus => {
+                Access::User
+            }
+            User { .. } | Order { .. } => Access::UserOrAdmin,
             AdminUsers
             | AdminUpdateUser { .. }
             | AdminTransactions
             | AdminMigrateDatabase
-            | AdminAuditLog => Access::Admin,
+            | AdminAuditLog
+            | AdminServices
+            | AdminCreateService
+            | AdminService { .. }
+            | AdminUpdateService { .. }
+            | AdminDeleteService { .. }
+            | AdminImportServices
+            | SetOrderStatus { .. }
+            | AdminOrders
+            | AdminResolveOrder { .. }
+            | SmmPanelProxy
+            | SmmPanelTest => Access::Admin,
+            CronSyncOrderStatus | CronProcessScheduledOrders => Access::Cron,
         }
     }
 
@@ -70,6 +105,25 @@ impl Endpoint {
             AdminTransactions => "admin.transactions",
             AdminMigrateDatabase => "admin.migrate_database",
             AdminAuditLog => "admin.audit_log",
+            PublicServices => "services.public",
+            AdminServices => "admin.services",
+            AdminCreateService => "admin.services.create",
+            AdminService { .. } => "admin.services.get",
+            AdminUpdateService { .. } => "admin.services.update",
+            AdminDeleteService { .. } => "admin.services.delete",
+            AdminImportServices => "admin.services.import",
+            PlaceOrder => "orders.place",
+            Orders => "orders.list",
+            Order { .. } => "orders.get",
+            CancelOrder { .. } => "orders.cancel",
+            SetOrderStatus { .. } => "orders.set_status",
+            CheckOrderStatus => "orders.check_status",
+            AdminOrders => "admin.orders",
+            AdminResolveOrder { .. } => "admin.orders.resolve",
+            CronSyncOrderStatus => "cron.sync_order_status",
+            CronProcessScheduledOrders => "cron.process_scheduled_orders",
+            SmmPanelProxy => "smm_panel.proxy",
+            SmmPanelTest => "smm_panel.test",
         }
     }
 }
@@ -108,6 +162,35 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "admin", "transactions"] => on(method, [(M::GET, E::AdminTransactions)]),
         ["api", "admin", "migrate-database"] => on(method, [(M::POST, E::AdminMigrateDatabase)]),
         ["api", "admin", "audit-log"] => on(method, [(M::GET, E::AdminAuditLog)]),
+        ["api", "smm-panel", "services"] => on(method, [(M::GET, E::PublicServices)]),
+        ["api", "smm-panel"] => on(method, [(M::POST, E::SmmPanelProxy)]),
+        ["api", "smm-panel", "test"] => on(method, [(M::GET, E::SmmPanelTest)]),
+        ["api", "admin", "services"] => {
+            on(method, [(M::GET, E::AdminServices), (M::POST, E::AdminCreateService)])
+        }
+        ["api", "admin", "services", "import"] => on(method, [(M::POST, E::AdminImportServices)]),
+        ["api", "admin", "services", id] if !id.is_empty() => {
+            let id = decode(id)?;
+            on(
+                method,
+                [
+                    (M::GET, E::AdminService { id: id.clone() }),
+                    (M::PUT, E::AdminUpdateService { id: id.clone() }),
+                    (M::DELETE, E::AdminDeleteService { id }),
+                ],
+            )
+        }
+        ["api", "orders"] => on(method, [(M::GET, E::Orders), (M::POST, E::PlaceOrder)]),
+        ["api", "orders", "check-status"] => on(method, [(M::POST, E::CheckOrderStatus)]),
+        ["api", "orders", id] if !id.is_empty() => on(method, [(M::GET, E::Order { id: decode(id)? })]),
+        ["api", "orders", id, "cancel"] => on(method, [(M::POST, E::CancelOrder { id: decode(id)? })]),
+        ["api", "orders", id, "status"] => on(method, [(M::PUT, E::SetOrderStatus { id: decode(id)? })]),
+        ["api", "admin", "orders"] => on(method, [(M::GET, E::AdminOrders)]),
+        ["api", "admin", "orders", id, "resolve"] => {
+            on(method, [(M::POST, E::AdminResolveOrder { id: decode(id)? })])
+        }
+        ["api", "cron", "sync-order-status"] => on(method, [(M::POST, E::CronSyncOrderStatus)]),
+        ["api", "cron", "process-scheduled-orders"] => on(method, [(M::POST, E::CronProcessScheduledOrders)]),
         _ => Err(ApiError::no_such_route()),
     }
 }
@@ -149,6 +232,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/admin/transactions"),
     ("POST", "/api/admin/migrate-database"),
     ("GET", "/api/admin/audit-log"),
+    ("GET", "/api/smm-panel/services"),
+    ("POST", "/api/smm-panel"),
+    ("GET", "/api/smm-panel/test"),
+    ("GET", "/api/admin/services"),
+    ("POST", "/api/admin/services"),
+    ("POST", "/api/admin/services/import"),
+    ("GET", "/api/admin/services/{id}"),
+    ("PUT", "/api/admin/services/{id}"),
+    ("DELETE", "/api/admin/services/{id}"),
+    ("GET", "/api/orders"),
+    ("POST", "/api/orders"),
+    ("POST", "/api/orders/check-status"),
+    ("GET", "/api/orders/{id}"),
+    ("POST", "/api/orders/{id}/cancel"),
+    ("PUT", "/api/orders/{id}/status"),
+    ("GET", "/api/admin/orders"),
+    ("POST", "/api/admin/orders/{id}/resolve"),
+    ("POST", "/api/cron/sync-order-status"),
+    ("POST", "/api/cron/process-scheduled-orders"),
 ];
 
 #[cfg(test)]
@@ -158,7 +260,7 @@ mod tests {
     #[test]
     fn every_listed_route_resolves() {
         for (method, pattern) in ROUTES {
-            let path = pattern.replace("{user_id}", "u%401");
+            let path = pattern.replace("{user_id}", "u%401").replace("{id}", "7");
             let m: Method = method.parse().expect("method");
             let e = route(&m, &path).unwrap_or_else(|err| panic!("{method} {path}: {err}"));
             if let Endpoint::User { user_id } | Endpoint::AdminUpdateUser { user_id } = &e {

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
-use crate::handlers::{self, accounts, admin, points, system};
+use crate::handlers::{self, accounts, admin, catalog, cron, orders, points, smm_proxy, system};
 use crate::request::Req;
 use crate::router::{self, Endpoint};
 use crate::{log, App};
@@ -78,7 +78,7 @@ pub async fn serve(
 }
 
 /// One request, start to end. Never fails: errors are answers.
-pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -99,7 +99,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
 
 type Outcome = Result<(&'static str, Response<Full<Bytes>>), (&'static str, ApiError)>;
 
-async fn respond(app: &App, req: Request<Incoming>) -> Outcome {
+async fn respond(app: &Arc<App>, req: Request<Incoming>) -> Outcome {
     let endpoint = router::route(req.method(), req.uri().path()).map_err(|e| ("unrouted", e))?;
     let name = endpoint.name();
     let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
@@ -126,7 +126,7 @@ async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, 
     }
 }
 
-async fn dispatch(app: &App, caller: &Caller, endpoint: Endpoint, req: &Req) -> handlers::Reply {
+async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req) -> handlers::Reply {
     use Endpoint as E;
     match endpoint {
         E::Register => accounts::register(app, req).await,
@@ -143,6 +143,25 @@ async fn dispatch(app: &App, caller: &Caller, endpoint: Endpoint, req: &Req) -> 
         E::AdminTransactions => admin::transactions(app, req).await,
         E::AdminMigrateDatabase => admin::migrate_database(app, caller).await,
         E::AdminAuditLog => admin::audit_log(app, req).await,
+        E::PublicServices => catalog::public_services(app).await,
+        E::AdminServices => catalog::admin_services(app, req).await,
+        E::AdminCreateService => catalog::create_service(app, caller, req).await,
+        E::AdminService { id } => catalog::service(app, &id).await,
+        E::AdminUpdateService { id } => catalog::update_service(app, caller, &id, req).await,
+        E::AdminDeleteService { id } => catalog::deactivate_service(app, caller, &id).await,
+        E::AdminImportServices => catalog::import_services(app, caller, req).await,
+        E::PlaceOrder => orders::place(app, caller, req).await,
+        E::Orders => orders::list(app, caller, req).await,
+        E::Order { id } => orders::get(app, caller, &id).await,
+        E::CancelOrder { id } => orders::cancel(app, caller, &id).await,
+        E::SetOrderStatus { id } => orders::set_status(app, caller, &id, req).await,
+        E::CheckOrderStatus => orders::check_status(app, caller, req).await,
+        E::AdminOrders => orders::admin_list(app, req).await,
+        E::AdminResolveOrder { id } => orders::resolve(app, caller, &id, req).await,
+        E::CronSyncOrderStatus => cron::sync_order_status(app).await,
+        E::CronProcessScheduledOrders => cron::process_due_orders(app).await,
+        E::SmmPanelProxy => smm_proxy::proxy(app, req).await,
+        E::SmmPanelTest => smm_proxy::test(app).await,
     }
 }
 

@@ -51,6 +51,73 @@ pub fn audit_entry(a: &AuditEntry) -> Value {
     })
 }
 
+pub fn service(s: &snspmt_store::Service) -> Value {
+    json!({
+        "service_id": s.service_id,
+        "provider_service_id": s.provider_service_id,
+        "name": s.name,
+        "category": s.category,
+        "platform": s.platform,
+        "type": s.service_type,
+        "price_per_1000": s.price_per_1000.0,
+        "min_quantity": s.min_quantity,
+        "max_quantity": s.max_quantity,
+        "dripfeed": s.dripfeed,
+        "refill": s.refill,
+        "cancel": s.cancel,
+        "is_active": s.is_active,
+        "description": s.description,
+        "created_at": rfc3339(s.created_at),
+        "updated_at": rfc3339(s.updated_at),
+    })
+}
+
+/// A service as customers see it: our price, never the upstream's id or rate.
+pub fn public_service(s: &snspmt_store::Service) -> Value {
+    json!({
+        "service_id": s.service_id,
+        "name": s.name,
+        "category": s.category,
+        "platform": s.platform,
+        "type": s.service_type,
+        "price_per_1000": s.price_per_1000.0,
+        "min_quantity": s.min_quantity,
+        "max_quantity": s.max_quantity,
+        "dripfeed": s.dripfeed,
+        "refill": s.refill,
+        "description": s.description,
+    })
+}
+
+pub fn order(o: &snspmt_store::Order) -> Value {
+    json!({
+        "order_id": o.order_id,
+        "user_id": o.user_id,
+        "service_id": o.service_id,
+        "service_name": o.service_name,
+        "link": o.link,
+        "quantity": o.quantity,
+        "runs": o.runs,
+        "interval": o.interval_minutes,
+        "total_quantity": o.total_quantity(),
+        "price": o.price.0,
+        "discount_amount": o.discount_amount.0,
+        "final_price": o.final_price.0,
+        "commission_amount": o.commission_amount.0,
+        "status": o.status.as_str(),
+        "status_label": o.status.label(),
+        "smm_panel_order_id": o.smm_panel_order_id,
+        "start_count": o.start_count,
+        "remains": o.remains,
+        "charge": o.charge,
+        "refunded_amount": o.refunded_amount.0,
+        "last_status_check": o.last_status_check.map(rfc3339),
+        "error": o.error,
+        "created_at": rfc3339(o.created_at),
+        "updated_at": rfc3339(o.updated_at),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

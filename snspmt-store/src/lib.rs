@@ -114,10 +114,101 @@ pub trait Maintenance: Send + Sync {
     fn backend(&self) -> &'static str;
 }
 
-/// Everything the server needs from storage.
-pub trait Store: UserStore + SessionStore + LedgerStore + AuditStore + Maintenance {}
+/// The catalogue of services.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// `Conflict("provider_service_id_taken")` when the upstream id is catalogued already.
+    async fn create_service(&self, service: NewService, audit: NewAudit, now: Millis)
+        -> StoreResult<Service>;
+    async fn service(&self, service_id: i64) -> StoreResult<Option<Service>>;
+    async fn list_services(&self, active_only: bool, limit: i64, offset: i64) -> StoreResult<Page<Service>>;
+    /// Replaces the editable fields of a service (`provider_service_id` included).
+    async fn update_service(
+        &self,
+        service_id: i64,
+        service: NewService,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Service>;
+    /// Inserts or updates services by `provider_service_id`, in one transaction.
+    async fn import_services(
+        &self,
+        services: Vec<NewService>,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<ImportCounts>;
+}
 
-impl<T: UserStore + SessionStore + LedgerStore + AuditStore + Maintenance> Store for T {}
+/// Orders, their charges and refunds, and the submission outbox.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// In one transaction: charge `final_price` (ledger `order_charge`), insert the order and
+    /// its submission job. `InsufficientPoints` changes nothing.
+    async fn place_order(
+        &self,
+        order: NewOrder,
+        key: Option<IdempotencyKey>,
+        now: Millis,
+    ) -> StoreResult<Idempotent<Order>>;
+    async fn order(&self, order_id: i64) -> StoreResult<Option<Order>>;
+    /// Newest first.
+    async fn orders(&self, filter: OrderFilter) -> StoreResult<Page<Order>>;
+    /// Claims the due job of one order (`due` → `submitting`); `None` if someone else has it
+    /// or it is not due.
+    async fn claim_order_job(&self, order_id: i64, now: Millis) -> StoreResult<Option<ClaimedJob>>;
+    /// Claims up to `limit` due jobs, oldest due first; each job is handed to one caller only.
+    async fn claim_due_jobs(&self, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>>;
+    /// Records how a claimed submission ended. Only a `submitting` job settles (once); the
+    /// refund of a rejection is posted in the same transaction.
+    async fn settle_submission(
+        &self,
+        job_id: i64,
+        outcome: SubmissionOutcome,
+        now: Millis,
+    ) -> StoreResult<Order>;
+    /// Jobs claimed before `claimed_before` and never settled (a worker died mid-call) become
+    /// `unknown`: they are never resent. Answers the orders concerned.
+    async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<i64>>;
+    /// `in_progress` orders to ask the upstream about, least recently checked first;
+    /// optionally only `order_ids` of `user_id`.
+    async fn orders_to_sync(&self, limit: i64, only: Option<(&str, &[i64])>) -> StoreResult<Vec<SyncTarget>>;
+    /// Applies the upstream's status to an `in_progress` order; a terminal settlement (and its
+    /// refund) happens once. `None` if the order was not `in_progress`.
+    async fn apply_status(
+        &self,
+        order_id: i64,
+        update: StatusUpdate,
+        now: Millis,
+    ) -> StoreResult<Option<Order>>;
+    /// Marks orders as checked now (the upstream did not know them, or said nothing new).
+    async fn touch_status_checks(&self, order_ids: &[i64], now: Millis) -> StoreResult<()>;
+    /// The owner's cancel: only while the job is due and unclaimed → `canceled`, full refund.
+    /// `Conflict("invalid_transition")` otherwise.
+    async fn cancel_order(&self, order_id: i64, now: Millis) -> StoreResult<Order>;
+    /// An operator's transition (checked by the core): status, optional upstream id, refund of
+    /// what is not yet refunded, withdrawal of an unclaimed job, audit — in one transaction.
+    /// `Conflict("invalid_transition")` if the order moved meanwhile.
+    async fn admin_set_status(
+        &self,
+        order_id: i64,
+        from: snspmt_core::order::OrderStatus,
+        transition: snspmt_core::order::AdminTransition,
+        smm_order_id: Option<String>,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Order>;
+}
+
+/// Everything the server needs from storage.
+pub trait Store:
+    UserStore + SessionStore + LedgerStore + AuditStore + CatalogStore + OrderStore + Maintenance
+{
+}
+
+impl<T: UserStore + SessionStore + LedgerStore + AuditStore + CatalogStore + OrderStore + Maintenance> Store
+    for T
+{
+}
 
 /// How to reach a database, parsed from `DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,8 +33,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_foundation");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_foundation");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_foundation", 2 => "0002_orders");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_foundation", 2 => "0002_orders");
 
 /// An applied migration as recorded in `schema_migrations`.
 #[derive(Debug, Clone)]

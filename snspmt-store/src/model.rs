@@ -163,3 +163,159 @@ pub struct MigrationReport {
     pub applied: Vec<String>,
     pub version: i64,
 }
+
+/// A catalogue service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub service_id: i64,
+    pub provider_service_id: String,
+    pub name: String,
+    pub category: String,
+    pub platform: String,
+    /// The upstream type, as `snspmt_core::upstream::smm::ServiceType::as_str` spells it.
+    pub service_type: String,
+    pub price_per_1000: Points,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    pub dripfeed: bool,
+    pub refill: bool,
+    pub cancel: bool,
+    pub is_active: bool,
+    pub description: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A service to create (or, by `provider_service_id`, to update on import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewService {
+    pub provider_service_id: String,
+    pub name: String,
+    pub category: String,
+    pub platform: String,
+    pub service_type: String,
+    pub price_per_1000: Points,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    pub dripfeed: bool,
+    pub refill: bool,
+    pub cancel: bool,
+    pub is_active: bool,
+    pub description: String,
+}
+
+/// How many services an import created and changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub inserted: i64,
+    pub updated: i64,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: i64,
+    pub user_id: String,
+    pub service_id: Option<i64>,
+    pub service_name: String,
+    pub link: String,
+    /// Per run for drip-feed orders.
+    pub quantity: i64,
+    pub runs: Option<i64>,
+    pub interval_minutes: Option<i64>,
+    pub comments: Option<String>,
+    pub price: Points,
+    pub discount_amount: Points,
+    pub final_price: Points,
+    pub commission_amount: Points,
+    pub status: snspmt_core::order::OrderStatus,
+    pub smm_panel_order_id: Option<String>,
+    pub start_count: Option<i64>,
+    pub remains: Option<i64>,
+    pub charge: Option<String>,
+    pub refunded_amount: Points,
+    pub last_status_check: Option<Millis>,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Order {
+    /// Units ordered in all: `quantity × runs`.
+    pub fn total_quantity(&self) -> u64 {
+        u64::try_from(self.quantity.saturating_mul(self.runs.unwrap_or(1).max(1))).unwrap_or(0)
+    }
+}
+
+/// What `place_order` stores: the order, its charge and its submission job, in one
+/// transaction.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub user_id: String,
+    pub service_id: i64,
+    pub service_name: String,
+    pub link: String,
+    pub quantity: i64,
+    pub runs: Option<i64>,
+    pub interval_minutes: Option<i64>,
+    pub comments: Option<String>,
+    pub price: Points,
+    pub discount_amount: Points,
+    pub final_price: Points,
+    /// When the submission is due (now, or the scheduled time).
+    pub due_at: Millis,
+    pub status: snspmt_core::order::OrderStatus,
+}
+
+/// A submission job a worker claimed (now `submitting`), with what the upstream `add` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub job_id: i64,
+    pub order_id: i64,
+    pub attempts: i64,
+    pub provider_service_id: String,
+    pub service_type: String,
+    pub link: String,
+    pub quantity: i64,
+    pub runs: Option<i64>,
+    pub interval_minutes: Option<i64>,
+    pub comments: Option<String>,
+}
+
+/// How a submission ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmissionOutcome {
+    /// The upstream took it: `in_progress`.
+    Accepted { smm_order_id: String },
+    /// Refused for good: `failed`, refunded in full.
+    Rejected { message: String },
+    /// Not taken, try again at `retry_at`: back to `pending`.
+    RetryLater { message: String, retry_at: Millis },
+    /// Maybe taken: `unknown`, never resent automatically.
+    Unknown { message: String },
+}
+
+/// An order to ask the upstream about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncTarget {
+    pub order_id: i64,
+    pub smm_order_id: String,
+}
+
+/// What the upstream said of an order, settled by the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub settlement: snspmt_core::order::Settlement,
+    pub start_count: Option<i64>,
+    pub remains: Option<i64>,
+    pub charge: Option<String>,
+}
+
+/// Which orders an admin list shows.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub user_id: Option<String>,
+    pub status: Option<snspmt_core::order::OrderStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}

@@ -2,7 +2,11 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod catalog;
+pub mod cron;
+pub mod orders;
 pub mod points;
+pub mod smm_proxy;
 pub mod system;
 
 use bytes::Bytes;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_smm;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +43,17 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, test: &str, vars: &[(&str, &str)]) -> Option<TestServer> {
+        Self::start_app(backend, test, vars, |app| app).await
+    }
+
+    /// Starts a server whose `App` the test may change before it serves (another clock, a
+    /// wrapped upstream transport).
+    pub async fn start_app(
+        backend: Backend,
+        test: &str,
+        vars: &[(&str, &str)],
+        customize: impl FnOnce(App) -> App,
+    ) -> Option<TestServer> {
         let (store, schema): (Arc<dyn Store>, _) = match backend {
             Backend::Sqlite => {
                 let s = SqliteStore::open_temporary().expect("sqlite");
@@ -61,7 +74,7 @@ impl TestServer {
         }
         let config =
             Config::from_lookup(|k| env.get(k).cloned(), || unreachable!("token set")).expect("config");
-        let app = Arc::new(App::new(store.clone(), config));
+        let app = Arc::new(customize(App::new(store.clone(), config)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -191,6 +204,63 @@ macro_rules! on_both_backends {
                     let Some(s) = $crate::common::TestServer::start($crate::common::Backend::Postgres, stringify!($case)).await
                     else { return };
                     super::$case(s).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A server wired to a fresh fake SMM panel (upstream timeout 500 ms).
+pub struct Harness {
+    pub server: TestServer,
+    pub smm: fake_smm::FakeSmm,
+}
+
+impl Harness {
+    pub async fn start(backend: Backend, test: &str) -> Option<Harness> {
+        Self::start_app(backend, test, |app| app).await
+    }
+
+    pub async fn start_app(
+        backend: Backend,
+        test: &str,
+        customize: impl FnOnce(App) -> App,
+    ) -> Option<Harness> {
+        let smm = fake_smm::FakeSmm::start().await;
+        let vars = [
+            ("SMMKINGS_API_URL", smm.url.as_str()),
+            ("SMMKINGS_API_KEY", fake_smm::FAKE_KEY),
+            ("SNSPMT_UPSTREAM_TIMEOUT_MS", "500"),
+            ("CRON_TOKEN", CRON_TOKEN),
+        ];
+        let server = TestServer::start_app(backend, test, &vars, customize).await?;
+        Some(Harness { server, smm })
+    }
+}
+
+pub const CRON_TOKEN: &str = "test-cron-token-0123456789";
+
+/// Generates one test per backend for each `async fn case(h: Harness)`.
+#[macro_export]
+macro_rules! on_both_backends_with_smm {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(h) = $crate::common::Harness::start($crate::common::Backend::Sqlite, stringify!($case)).await
+                    else { return };
+                    super::$case(h).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(h) = $crate::common::Harness::start($crate::common::Backend::Postgres, stringify!($case)).await
+                    else { return };
+                    super::$case(h).await;
                 }
             )*
         }

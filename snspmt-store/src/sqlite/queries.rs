@@ -78,3 +78,95 @@ pub const INSERT_AUDIT: &str =
 pub const AUDIT_PAGE: &str =
     "SELECT id, actor, action, target, detail, created_at FROM admin_audit ORDER BY id DESC LIMIT ?1 OFFSET ?2";
 pub const AUDIT_COUNT: &str = "SELECT COUNT(*) FROM admin_audit";
+
+// --- catalogue --------------------------------------------------------------------------
+
+macro_rules! service_cols {
+    () => {
+        "service_id, provider_service_id, name, category, platform, service_type, price_per_1000, \
+         min_quantity, max_quantity, dripfeed, refill, cancel, is_active, description, created_at, updated_at"
+    };
+}
+
+pub const INSERT_SERVICE: &str = concat!(
+    "INSERT INTO services (provider_service_id, name, category, platform, service_type, price_per_1000, ",
+    "min_quantity, max_quantity, dripfeed, refill, cancel, is_active, description, created_at, updated_at) ",
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) RETURNING ",
+    service_cols!()
+);
+pub const SERVICE_BY_ID: &str = concat!("SELECT ", service_cols!(), " FROM services WHERE service_id = ?1");
+pub const SERVICE_ID_BY_PROVIDER_ID: &str = "SELECT service_id FROM services WHERE provider_service_id = ?1";
+pub const LIST_SERVICES: &str = concat!(
+    "SELECT ",
+    service_cols!(),
+    " FROM services WHERE (?1 = FALSE OR is_active) ORDER BY service_id LIMIT ?2 OFFSET ?3"
+);
+pub const COUNT_SERVICES: &str = "SELECT COUNT(*) FROM services WHERE (?1 = FALSE OR is_active)";
+pub const UPDATE_SERVICE: &str = concat!(
+    "UPDATE services SET provider_service_id = ?2, name = ?3, category = ?4, platform = ?5, service_type = ?6, ",
+    "price_per_1000 = ?7, min_quantity = ?8, max_quantity = ?9, dripfeed = ?10, refill = ?11, cancel = ?12, ",
+    "is_active = ?13, description = ?14, updated_at = ?15 WHERE service_id = ?1 RETURNING ",
+    service_cols!()
+);
+
+// --- orders -----------------------------------------------------------------------------
+
+macro_rules! order_cols {
+    () => {
+        "order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments, price, \
+         discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
+         charge, refunded_amount, last_status_check, error, created_at, updated_at"
+    };
+}
+
+pub const INSERT_ORDER: &str =
+    "INSERT INTO orders (user_id, service_id, service_name, link, quantity, runs, \
+    interval_minutes, comments, price, discount_amount, final_price, status, created_at, updated_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) RETURNING order_id";
+pub const INSERT_JOB: &str =
+    "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES (?1, 0, 'due', ?2)";
+pub const ORDER_BY_ID: &str = concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = ?1");
+pub const LIST_ORDERS: &str = concat!(
+    "SELECT ",
+    order_cols!(),
+    " FROM orders WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR status = ?2) ",
+    "ORDER BY order_id DESC LIMIT ?3 OFFSET ?4"
+);
+pub const COUNT_ORDERS: &str =
+    "SELECT COUNT(*) FROM orders WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR status = ?2)";
+pub const CLAIM_ORDER_JOB: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = ?2, \
+    attempts = attempts + 1 WHERE order_id = ?1 AND state = 'due' AND due_at <= ?2 RETURNING job_id";
+pub const CLAIM_DUE_JOBS: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = ?1, \
+    attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM submission_jobs \
+    WHERE state = 'due' AND due_at <= ?1 ORDER BY due_at, job_id LIMIT ?2) RETURNING job_id";
+pub const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting', updated_at = ?2 \
+    WHERE order_id = (SELECT order_id FROM submission_jobs WHERE job_id = ?1)";
+pub const CLAIMED_JOB: &str = "SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, \
+    o.link, o.quantity, o.runs, o.interval_minutes, o.comments FROM submission_jobs j \
+    JOIN orders o ON o.order_id = j.order_id JOIN services s ON s.service_id = o.service_id WHERE j.job_id = ?1";
+pub const SETTLE_JOB: &str = "UPDATE submission_jobs SET state = ?2, due_at = COALESCE(?3, due_at), \
+    last_error = ?4 WHERE job_id = ?1 AND state = 'submitting' RETURNING order_id";
+pub const SET_ORDER_SUBMISSION: &str = "UPDATE orders SET status = ?2, \
+    smm_panel_order_id = COALESCE(?3, smm_panel_order_id), error = ?4, updated_at = ?5 WHERE order_id = ?1";
+pub const ADD_REFUND: &str =
+    "UPDATE orders SET refunded_amount = refunded_amount + ?2 WHERE order_id = ?1 RETURNING refunded_amount";
+pub const EXPIRE_JOBS: &str = "UPDATE submission_jobs SET state = 'unknown', \
+    last_error = 'the worker never settled this submission' WHERE state = 'submitting' AND claimed_at < ?1 \
+    RETURNING order_id";
+pub const SET_ORDER_STATUS: &str = "UPDATE orders SET status = ?2, updated_at = ?3 WHERE order_id = ?1";
+pub const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id FROM orders \
+    WHERE status = 'in_progress' AND smm_panel_order_id IS NOT NULL \
+    ORDER BY last_status_check ASC NULLS FIRST, order_id LIMIT ?1";
+pub const USER_ORDER_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id FROM orders \
+    WHERE order_id = ?1 AND user_id = ?2 AND status = 'in_progress' AND smm_panel_order_id IS NOT NULL";
+pub const APPLY_STATUS: &str = "UPDATE orders SET status = ?2, start_count = COALESCE(?3, start_count), \
+    remains = COALESCE(?4, remains), charge = COALESCE(?5, charge), last_status_check = ?6, updated_at = ?6 \
+    WHERE order_id = ?1 AND status = 'in_progress' RETURNING user_id";
+pub const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = ?2 WHERE order_id = ?1";
+pub const CANCEL_DUE_JOB: &str =
+    "UPDATE submission_jobs SET state = 'canceled' WHERE order_id = ?1 AND state = 'due' RETURNING job_id";
+pub const ADMIN_SET_STATUS: &str = "UPDATE orders SET status = ?3, \
+    smm_panel_order_id = COALESCE(?4, smm_panel_order_id), updated_at = ?5 WHERE order_id = ?1 AND status = ?2 \
+    RETURNING user_id";
+pub const SETTLE_UNKNOWN_JOB: &str =
+    "UPDATE submission_jobs SET state = ?2 WHERE order_id = ?1 AND state IN ('unknown', 'submitting')";

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use snspmt_core::order::{self, OrderStatus, Settlement};
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewUser, Posting, ProfilePatch, Store, StoreError,
+    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewOrder, NewService, NewUser, Posting, ProfilePatch,
+    StatusUpdate, Store, StoreError, SubmissionOutcome,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -23,7 +25,12 @@ macro_rules! for_each_case {
             ledger_filters_and_pages,
             profile_updates_are_audited,
             login_failures_are_counted,
-            migrations_are_idempotent
+            migrations_are_idempotent,
+            orders_charge_in_one_transaction,
+            due_jobs_are_claimed_once_under_concurrency,
+            submissions_and_statuses_settle_once,
+            lost_submissions_become_unknown,
+            services_import_by_provider_id
         );
     };
 }
@@ -305,4 +312,182 @@ pub async fn migrations_are_idempotent(s: Arc<dyn Store>) {
     assert_eq!(again.version, latest);
     assert_eq!(s.schema_version().await.expect("version"), latest);
     s.ping().await.expect("ping");
+}
+
+fn audit() -> NewAudit {
+    NewAudit { actor: "test".into(), action: "test".into(), target: None, detail: "{}".into() }
+}
+
+fn new_service(provider: &str) -> NewService {
+    NewService {
+        provider_service_id: provider.into(),
+        name: format!("service {provider}"),
+        category: "Instagram".into(),
+        platform: "instagram".into(),
+        service_type: "default".into(),
+        price_per_1000: Points(1000),
+        min_quantity: 10,
+        max_quantity: 10_000,
+        dripfeed: false,
+        refill: false,
+        cancel: false,
+        is_active: true,
+        description: String::new(),
+    }
+}
+
+fn new_order(user: &str, service_id: i64, price: i64, due_at: i64) -> NewOrder {
+    NewOrder {
+        user_id: user.into(),
+        service_id,
+        service_name: "svc".into(),
+        link: "https://x.com/a".into(),
+        quantity: 100,
+        runs: None,
+        interval_minutes: None,
+        comments: None,
+        price: Points(price),
+        discount_amount: Points(0),
+        final_price: Points(price),
+        due_at,
+        status: OrderStatus::Pending,
+    }
+}
+
+pub async fn orders_charge_in_one_transaction(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 150).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let o = s.place_order(new_order("u1", svc, 100, 5), None, 5).await.expect("order").into_inner();
+    assert_eq!((o.status, o.final_price, o.refunded_amount), (OrderStatus::Pending, Points(100), Points(0)));
+    assert!(matches!(
+        s.place_order(new_order("u1", svc, 100, 6), None, 6).await,
+        Err(StoreError::InsufficientPoints { .. })
+    ));
+    let page =
+        s.orders(snspmt_store::OrderFilter { user_id: Some("u1".into()), limit: 50, ..Default::default() });
+    assert_eq!(page.await.expect("orders").total, 1, "the refused order left nothing behind");
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(50)));
+    assert!(s.claim_due_jobs(6, 10).await.expect("claim").len() == 1, "exactly the one job");
+    assert_consistent(&*s).await;
+}
+
+pub async fn due_jobs_are_claimed_once_under_concurrency(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 1_000_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    for i in 0..200 {
+        s.place_order(new_order("u1", svc, 10, i), None, i).await.expect("order");
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let jobs = s.claim_due_jobs(1_000, 7).await.expect("claim");
+                if jobs.is_empty() {
+                    return mine;
+                }
+                mine.extend(jobs.into_iter().map(|j| j.order_id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let unique: std::collections::HashSet<i64> = all.iter().copied().collect();
+    assert_eq!((all.len(), unique.len()), (200, 200), "every job claimed exactly once");
+    let submitting = s.orders(snspmt_store::OrderFilter {
+        status: Some(OrderStatus::Submitting),
+        limit: 1,
+        ..Default::default()
+    });
+    assert_eq!(submitting.await.expect("orders").total, 200);
+}
+
+pub async fn submissions_and_statuses_settle_once(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 10_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let a = s.place_order(new_order("u1", svc, 1000, 1), None, 1).await.expect("a").into_inner();
+    let b = s.place_order(new_order("u1", svc, 3000, 1), None, 1).await.expect("b").into_inner();
+    let ja = s.claim_order_job(a.order_id, 2).await.expect("claim").expect("a is due");
+    assert!(s.claim_order_job(a.order_id, 2).await.expect("claim").is_none(), "claimed once");
+    let jb = s.claim_order_job(b.order_id, 2).await.expect("claim").expect("b is due");
+    let rejected = SubmissionOutcome::Rejected { message: "Incorrect service ID".into() };
+    let failed = s.settle_submission(ja.job_id, rejected.clone(), 3).await.expect("settle");
+    assert_eq!((failed.status, failed.refunded_amount), (OrderStatus::Failed, Points(1000)));
+    assert!(matches!(s.settle_submission(ja.job_id, rejected, 4).await, Err(StoreError::Conflict(_))));
+    let accepted = SubmissionOutcome::Accepted { smm_order_id: "77".into() };
+    let running = s.settle_submission(jb.job_id, accepted, 5).await.expect("settle");
+    assert_eq!(
+        (running.status, running.smm_panel_order_id.as_deref()),
+        (OrderStatus::InProgress, Some("77"))
+    );
+    let targets = s.orders_to_sync(10, None).await.expect("targets");
+    assert_eq!(targets.iter().map(|t| t.smm_order_id.as_str()).collect::<Vec<_>>(), ["77"]);
+    let partial = StatusUpdate {
+        settlement: Settlement { status: OrderStatus::Partial, refund: Points(1001) },
+        start_count: Some(10),
+        remains: Some(1001),
+        charge: Some("0.5".into()),
+    };
+    let done = s.apply_status(b.order_id, partial.clone(), 6).await.expect("apply").expect("was in progress");
+    assert_eq!(
+        (done.status, done.refunded_amount, done.remains),
+        (OrderStatus::Partial, Points(1001), Some(1001))
+    );
+    assert!(s.apply_status(b.order_id, partial, 7).await.expect("apply").is_none(), "settled once");
+    assert!(s.orders_to_sync(10, None).await.expect("targets").is_empty());
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000 - 3000 + 1001)));
+    // An operator's full refund of a partial order is not allowed by the core, and a cancel
+    // refunds only what is left.
+    assert!(order::admin_transition(OrderStatus::Partial, OrderStatus::Canceled).is_err());
+    assert_consistent(&*s).await;
+}
+
+pub async fn lost_submissions_become_unknown(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 1000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let o = s.place_order(new_order("u1", svc, 100, 1), None, 1).await.expect("order").into_inner();
+    s.claim_due_jobs(10, 10).await.expect("claim");
+    assert!(s.expire_submissions(10, 20).await.expect("expire").is_empty(), "not older than the lease");
+    assert_eq!(s.expire_submissions(11, 20).await.expect("expire"), [o.order_id]);
+    let unknown = s.order(o.order_id).await.expect("order").expect("exists");
+    assert_eq!(unknown.status, OrderStatus::Unknown);
+    assert!(s.claim_due_jobs(1_000_000, 10).await.expect("claim").is_empty(), "never resent");
+    let t = order::admin_transition(OrderStatus::Unknown, OrderStatus::Failed).expect("legal");
+    let failed =
+        s.admin_set_status(o.order_id, OrderStatus::Unknown, t, None, audit(), 30).await.expect("fail it");
+    assert_eq!((failed.status, failed.refunded_amount), (OrderStatus::Failed, Points(100)));
+    assert!(matches!(
+        s.admin_set_status(o.order_id, OrderStatus::Unknown, t, None, audit(), 31).await,
+        Err(StoreError::Conflict("invalid_transition"))
+    ));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(1000)));
+    assert_consistent(&*s).await;
+}
+
+pub async fn services_import_by_provider_id(s: Arc<dyn Store>) {
+    let first =
+        s.import_services(vec![new_service("1"), new_service("2")], audit(), 1).await.expect("import");
+    assert_eq!((first.inserted, first.updated), (2, 0));
+    let mut changed = new_service("2");
+    changed.price_per_1000 = Points(2500);
+    let second = s.import_services(vec![changed, new_service("3")], audit(), 2).await.expect("import");
+    assert_eq!((second.inserted, second.updated), (1, 1));
+    let all = s.list_services(false, 50, 0).await.expect("list");
+    assert_eq!(all.total, 3);
+    assert_eq!(
+        all.rows.iter().find(|x| x.provider_service_id == "2").map(|x| x.price_per_1000),
+        Some(Points(2500))
+    );
+    assert!(matches!(
+        s.create_service(new_service("3"), audit(), 3).await,
+        Err(StoreError::Conflict("provider_service_id_taken"))
+    ));
+    let id = all.rows[0].service_id;
+    let mut off = new_service(&all.rows[0].provider_service_id);
+    off.is_active = false;
+    s.update_service(id, off, audit(), 4).await.expect("deactivate");
+    assert_eq!(s.list_services(true, 50, 0).await.expect("active").total, 2);
 }

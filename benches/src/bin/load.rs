@@ -1,0 +1,891 @@
+//! `load`: an in-process HTTP load benchmark for the snspmt server.
+//!
+//! ```text
+//! cargo run --release -p snspmt-benches --bin load -- \
+//!     [--seconds N] [--connections C] [--users U] [--backends sqlite,postgres]
+//! ```
+//!
+//! One process holds two tokio runtimes: a *server* runtime that runs a minimal hyper 1
+//! hello-world server and the real snspmt server ([`snspmt_http::serve`]) once per storage
+//! backend, each on `127.0.0.1:0`, and a *load* runtime that drives them over real TCP
+//! sockets with `C` keep-alive HTTP/1.1 connections (`hyper::client::conn::http1`), one task
+//! per connection, one request at a time per connection (closed loop).
+//!
+//! Each scenario runs for a warm-up second and then `N` measured seconds. Latencies of the
+//! measured successful requests are kept exactly (one `u32` of microseconds per request) and
+//! merged at the end for p50/p99. A non-2xx answer, a transport error or a timeout is an error;
+//! errors are counted over the whole scenario, warm-up included, and listed under the table.
+//!
+//! Scenarios: `GET /` on the hello-world server (the floor: what hyper and this machine cost
+//! without any application), then per backend `GET /api/points` and `POST /api/points/deduct`
+//! (every other deduct carries a unique `Idempotency-Key`, so both the plain and the
+//! idempotent path are measured). Users are created through the HTTP API and credited a large
+//! balance by the admin endpoint; after the run every user's balance is checked against the
+//! deducts that succeeded, and a mismatch makes the program exit non-zero.
+//!
+//! The program measures and prints; it never judges a time. The load generator shares the CPU
+//! with the server, so absolute numbers are a lower bound of what the server alone could do;
+//! the ratio to hello-world is the more portable figure.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::error::Error;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Value};
+use snspmt_http::clock::{Clock, SystemClock};
+use snspmt_http::{App, Config};
+use snspmt_store::testing::{PgTestSchema, POSTGRES_URL_VAR};
+use snspmt_store::{Maintenance, SqliteStore, Store};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Un-measured time at the start of every scenario (connections open, caches warm).
+const WARMUP: Duration = Duration::from_secs(1);
+/// A request slower than this is abandoned and counted as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for PostgreSQL before reporting it as skipped.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections of the PostgreSQL pool (what `snspmt_store::open` uses in production).
+const PG_POOL_SIZE: usize = 16;
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// The balance every bench user starts with; deducts of 1 never exhaust it.
+const INITIAL_POINTS: i64 = 100_000_000;
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef";
+const HELLO_BODY: &[u8] = b"Hello, World!";
+
+const USAGE: &str = "usage: load [--seconds N] [--connections C] [--users U] [--backends sqlite,postgres]
+
+  --seconds N       measured seconds per scenario, after 1 s of warm-up (default 5)
+  --connections C   concurrent keep-alive connections (default 32)
+  --users U         bench users the connections are spread over (default 16)
+  --backends LIST   comma-separated: sqlite, postgres (default both)
+
+PostgreSQL comes from SNSPMT_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
+a fresh schema is created there and dropped afterwards.";
+
+fn main() -> Result<ExitCode, BoxError> {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => {
+            eprintln!("load: {e}\n\n{USAGE}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let server_rt = tokio::runtime::Builder::new_multi_thread().thread_name("server").enable_all().build()?;
+    let load_rt = tokio::runtime::Builder::new_multi_thread().thread_name("load").enable_all().build()?;
+
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!(
+        "snspmt load benchmark: {} s measured (+{} s warm-up) per scenario, {} connections, {} users, \
+         {cpus} CPUs; server and load generator share this process",
+        args.seconds,
+        WARMUP.as_secs(),
+        args.connections,
+        args.users
+    );
+
+    let mut lines = Vec::new();
+    let mut verdicts = Vec::new();
+
+    let hello = start_server(&server_rt, hello_serve)?;
+    let measured = run_scenario(&load_rt, &args, hello.addr, Scenario::Hello, Arc::new(Vec::new()))?;
+    stop_server(&server_rt, hello)?;
+    let hello_rps = measured.rps(Kind::Plain);
+    lines.push(Line::Rows { backend: "hyper", scenario: Scenario::Hello, measured });
+
+    for &backend in &args.backends {
+        match run_backend(backend, &args, &server_rt, &load_rt)? {
+            BackendOutcome::Skipped(reason) => lines.push(Line::Skipped { backend: backend.name(), reason }),
+            BackendOutcome::Ran(ran) => {
+                let Ran { points, deduct, verdict } = *ran;
+                lines.push(Line::Rows {
+                    backend: backend.name(),
+                    scenario: Scenario::Points,
+                    measured: points,
+                });
+                lines.push(Line::Rows {
+                    backend: backend.name(),
+                    scenario: Scenario::Deduct,
+                    measured: deduct,
+                });
+                verdicts.push(verdict);
+            }
+        }
+    }
+    server_rt.shutdown_timeout(Duration::from_secs(5));
+    load_rt.shutdown_timeout(Duration::from_secs(5));
+
+    print_table(&lines, hello_rps);
+    let mut ok = true;
+    for v in &verdicts {
+        println!("{}", v.text);
+        ok &= v.ok;
+    }
+    match peak_rss_kb() {
+        Some(kb) => println!("peak RSS (VmHWM): {kb} kB ({:.1} MiB)", kb as f64 / 1024.0),
+        None => println!("peak RSS: unavailable (no VmHWM in /proc/self/status)"),
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+struct Args {
+    seconds: u64,
+    connections: usize,
+    users: usize,
+    backends: Vec<Backend>,
+}
+
+impl Args {
+    /// `Ok(None)` for `--help`.
+    fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+        let mut parsed = Args {
+            seconds: 5,
+            connections: 32,
+            users: 16,
+            backends: vec![Backend::Sqlite, Backend::Postgres],
+        };
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+                None => (arg, None),
+            };
+            if flag == "-h" || flag == "--help" {
+                return Ok(None);
+            }
+            if !["--seconds", "--connections", "--users", "--backends"].contains(&flag.as_str()) {
+                return Err(format!("unknown option {flag}"));
+            }
+            let value = match inline.or_else(|| args.next()) {
+                Some(v) => v,
+                None => return Err(format!("{flag} needs a value")),
+            };
+            let positive = |v: &str| match v.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{flag} must be a positive integer, not {v:?}")),
+            };
+            match flag.as_str() {
+                "--seconds" => parsed.seconds = positive(&value)? as u64,
+                "--connections" => parsed.connections = positive(&value)?,
+                "--users" => parsed.users = positive(&value)?,
+                "--backends" => {
+                    parsed.backends = Vec::new();
+                    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        let b = match name {
+                            "sqlite" => Backend::Sqlite,
+                            "postgres" | "postgresql" => Backend::Postgres,
+                            other => return Err(format!("unknown backend {other:?} (sqlite, postgres)")),
+                        };
+                        if !parsed.backends.contains(&b) {
+                            parsed.backends.push(b);
+                        }
+                    }
+                }
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        Ok(Some(parsed))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+struct RunningServer {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `127.0.0.1:0` on the server runtime and spawns `serve(listener, shutdown)` there.
+fn start_server<F, Fut>(rt: &Runtime, serve: F) -> Result<RunningServer, BoxError>
+where
+    F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
+    Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel();
+    let task = rt.spawn(serve(listener, stopped));
+    Ok(RunningServer { addr, stop, task })
+}
+
+/// Asks the server to stop and waits until it has (open connections finish first).
+fn stop_server(rt: &Runtime, server: RunningServer) -> Result<(), BoxError> {
+    // The receiver is gone only if the server already stopped; its result says why.
+    let _ = server.stop.send(());
+    rt.block_on(server.task)??;
+    Ok(())
+}
+
+/// A minimal hyper 1 server with snspmt's accept loop and connection settings, answering every
+/// request with a small fixed body.
+async fn hello_serve(listener: TcpListener, stop: oneshot::Receiver<()>) -> std::io::Result<()> {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(s) => s,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = service_fn(|_req: Request<Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(HELLO_BODY))))
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    Ok(())
+}
+
+/// The results of one backend that could be run.
+struct Ran {
+    points: Measured,
+    deduct: Measured,
+    verdict: Verdict,
+}
+
+enum BackendOutcome {
+    Skipped(String),
+    Ran(Box<Ran>),
+}
+
+/// Opens the backend's store, runs the snspmt server on it, sets the users up, runs the
+/// scenarios and checks the balances.
+fn run_backend(
+    backend: Backend,
+    args: &Args,
+    server_rt: &Runtime,
+    load_rt: &Runtime,
+) -> Result<BackendOutcome, BoxError> {
+    eprintln!("{}: opening the store", backend.name());
+    // Dropped (schema and all) only after the server has stopped.
+    let mut pg_schema = None;
+    let (store, database_url): (Arc<dyn Store>, String) = match backend {
+        Backend::Sqlite => {
+            let store = SqliteStore::open_temporary()?;
+            server_rt.block_on(store.migrate(SystemClock.now()))?;
+            (Arc::new(store), "sqlite::memory:".to_owned())
+        }
+        Backend::Postgres => {
+            let url = std::env::var(POSTGRES_URL_VAR)
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| DEFAULT_PG_URL.to_owned());
+            let created = server_rt.block_on(async {
+                tokio::time::timeout(PG_CONNECT_TIMEOUT, PgTestSchema::create(&url, PG_POOL_SIZE)).await
+            });
+            let schema = match created {
+                Ok(Ok(schema)) => schema,
+                Ok(Err(e)) => return Ok(BackendOutcome::Skipped(format!("{}: {e}", redact_url(&url)))),
+                Err(_) => {
+                    return Ok(BackendOutcome::Skipped(format!(
+                        "no answer from {} within {} s",
+                        redact_url(&url),
+                        PG_CONNECT_TIMEOUT.as_secs()
+                    )))
+                }
+            };
+            let store = Arc::new(schema.store.clone());
+            pg_schema = Some(schema);
+            (store, url)
+        }
+    };
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+        ("SNSPMT_LOG", "warn".to_owned()),
+        ("SNSPMT_ADDR", "127.0.0.1:0".to_owned()),
+        // `serve` starts no background workers anyway; say so explicitly.
+        ("SNSPMT_WORKERS", "0".to_owned()),
+        ("DATABASE_URL", database_url),
+    ]);
+    // ADMIN_TOKEN is set, so the random-token fallback is never called.
+    let config = Config::from_lookup(|k| vars.get(k).cloned(), || ADMIN_TOKEN.to_owned())?;
+    let app = Arc::new(App::new(store, config));
+    let server = start_server(server_rt, move |listener, stop| async move {
+        snspmt_http::serve(listener, app, async move {
+            let _ = stop.await;
+        })
+        .await
+    })?;
+
+    let result = (|| -> Result<BackendOutcome, BoxError> {
+        eprintln!("{}: registering and crediting {} users", backend.name(), args.users);
+        let tokens = Arc::new(load_rt.block_on(setup_users(server.addr, args.users))?);
+        let points = run_scenario(load_rt, args, server.addr, Scenario::Points, tokens.clone())?;
+        let deduct = run_scenario(load_rt, args, server.addr, Scenario::Deduct, tokens.clone())?;
+        let verdict = load_rt.block_on(verify_balances(backend, server.addr, &tokens, &deduct))?;
+        Ok(BackendOutcome::Ran(Box::new(Ran { points, deduct, verdict })))
+    })();
+    stop_server(server_rt, server)?;
+    drop(pg_schema);
+    result
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+type Sender = SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Result<Sender, BoxError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+struct Reply {
+    status: StatusCode,
+    /// `Idempotent-Replayed: true`: the answer of an earlier request; nothing moved.
+    replayed: bool,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// `HTTP 409 insufficient_points`, for error reports.
+    fn describe(&self) -> String {
+        match self.json().get("code").and_then(Value::as_str) {
+            Some(code) => format!("HTTP {} {code}", self.status.as_u16()),
+            None => format!("HTTP {}", self.status.as_u16()),
+        }
+    }
+}
+
+async fn send(sender: &mut Sender, req: Request<Full<Bytes>>) -> Result<Reply, BoxError> {
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status();
+    let replayed = resp.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(Reply { status, replayed, body })
+}
+
+fn request(
+    method: Method,
+    path: &str,
+    headers: &[(&str, HeaderValue)],
+    body: Option<&Value>,
+) -> Result<Request<Full<Bytes>>, BoxError> {
+    let mut builder = Request::builder().method(method).uri(path).header(HOST, "127.0.0.1");
+    for (name, value) in headers {
+        builder = builder.header(*name, value.clone());
+    }
+    let body = match body {
+        Some(v) => {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+            Bytes::from(serde_json::to_vec(v)?)
+        }
+        None => Bytes::new(),
+    };
+    Ok(builder.body(Full::new(body))?)
+}
+
+/// One setup request that must succeed.
+async fn call(sender: &mut Sender, req: Request<Full<Bytes>>, what: &str) -> Result<Value, BoxError> {
+    let reply = send(sender, req).await?;
+    if !reply.status.is_success() {
+        return Err(format!("{what}: {} {}", reply.describe(), String::from_utf8_lossy(&reply.body)).into());
+    }
+    Ok(reply.json())
+}
+
+fn user_id(i: usize) -> String {
+    format!("bench-{i}")
+}
+
+/// Registers `users` users and credits each [`INITIAL_POINTS`]; returns their bearer headers.
+async fn setup_users(addr: SocketAddr, users: usize) -> Result<Vec<HeaderValue>, BoxError> {
+    let mut sender = connect(addr).await?;
+    let admin = HeaderValue::from_static(ADMIN_TOKEN);
+    let mut bearers = Vec::with_capacity(users);
+    for i in 0..users {
+        let id = user_id(i);
+        let req = request(Method::POST, "/api/register", &[], Some(&json!({ "user_id": id })))?;
+        let registered = call(&mut sender, req, &format!("register {id}")).await?;
+        let token = registered
+            .get("token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("register {id}: no token in {registered}"))?;
+        bearers.push(HeaderValue::try_from(format!("Bearer {token}"))?);
+        let req = request(
+            Method::PUT,
+            &format!("/api/admin/users/{id}"),
+            &[("x-admin-token", admin.clone())],
+            Some(&json!({ "points_adjustment": INITIAL_POINTS, "reason": "bench" })),
+        )?;
+        call(&mut sender, req, &format!("credit {id}")).await?;
+    }
+    Ok(bearers)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Hello,
+    Points,
+    Deduct,
+}
+
+impl Scenario {
+    fn label(self) -> &'static str {
+        match self {
+            Scenario::Hello => "GET / (hello world)",
+            Scenario::Points => "GET /api/points",
+            Scenario::Deduct => "POST /api/points/deduct",
+        }
+    }
+}
+
+/// Which latency series a request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Every hello and points request; deducts without an `Idempotency-Key`.
+    Plain = 0,
+    /// Deducts with an `Idempotency-Key`.
+    Keyed = 1,
+}
+
+struct Plan {
+    scenario: Scenario,
+    addr: SocketAddr,
+    bearers: Arc<Vec<HeaderValue>>,
+    measure_from: Instant,
+    deadline: Instant,
+}
+
+/// What one connection saw, and after merging, what a scenario saw.
+#[derive(Default)]
+struct Measured {
+    /// Microseconds of each measured successful request, by [`Kind`].
+    latencies: [Vec<u32>; 2],
+    /// Failures over the whole scenario (warm-up included), by description.
+    errors: BTreeMap<String, u64>,
+    /// Successful deducts that moved points, per user index (warm-up included).
+    deducted: BTreeMap<usize, u64>,
+    /// Deducts whose outcome is unknown (timeout or transport error), per user index.
+    in_doubt: BTreeMap<usize, u64>,
+    /// When the last measured request finished.
+    last_done: Option<Instant>,
+    measure_from: Option<Instant>,
+    seconds: f64,
+}
+
+impl Measured {
+    fn error(&mut self, what: String) {
+        *self.errors.entry(what).or_default() += 1;
+    }
+
+    fn merge(&mut self, other: Measured) {
+        for (mine, theirs) in self.latencies.iter_mut().zip(other.latencies) {
+            mine.extend(theirs);
+        }
+        for (k, n) in other.errors {
+            *self.errors.entry(k).or_default() += n;
+        }
+        for (u, n) in other.deducted {
+            *self.deducted.entry(u).or_default() += n;
+        }
+        for (u, n) in other.in_doubt {
+            *self.in_doubt.entry(u).or_default() += n;
+        }
+        self.last_done = self.last_done.max(other.last_done);
+    }
+
+    fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// The measured window: from the end of the warm-up to the last measured answer.
+    fn window(&self) -> f64 {
+        match (self.measure_from, self.last_done) {
+            (Some(from), Some(last)) if last > from => (last - from).as_secs_f64(),
+            _ => self.seconds,
+        }
+    }
+
+    fn count(&self, kind: Option<Kind>) -> usize {
+        match kind {
+            Some(k) => self.latencies[k as usize].len(),
+            None => self.latencies.iter().map(Vec::len).sum(),
+        }
+    }
+
+    fn rps(&self, kind: Kind) -> f64 {
+        self.count(Some(kind)) as f64 / self.window()
+    }
+
+    fn rps_all(&self) -> f64 {
+        self.count(None) as f64 / self.window()
+    }
+
+    /// Nearest-rank percentiles (ms) of one series, or of all when `kind` is `None`.
+    fn percentiles(&self, kind: Option<Kind>, qs: [f64; 2]) -> [Option<f64>; 2] {
+        let mut all: Vec<u32> = match kind {
+            Some(k) => self.latencies[k as usize].clone(),
+            None => self.latencies.concat(),
+        };
+        all.sort_unstable();
+        qs.map(|q| {
+            let rank = ((q * all.len() as f64).ceil() as usize).clamp(1, all.len().max(1));
+            all.get(rank - 1).map(|us| f64::from(*us) / 1000.0)
+        })
+    }
+}
+
+/// Runs one scenario on the load runtime: warm-up, then `args.seconds` measured.
+fn run_scenario(
+    rt: &Runtime,
+    args: &Args,
+    addr: SocketAddr,
+    scenario: Scenario,
+    bearers: Arc<Vec<HeaderValue>>,
+) -> Result<Measured, BoxError> {
+    eprintln!("running {} for {} s (+{} s warm-up)", scenario.label(), args.seconds, WARMUP.as_secs());
+    let seconds = Duration::from_secs(args.seconds);
+    rt.block_on(async {
+        let measure_from = Instant::now() + WARMUP;
+        let plan = Arc::new(Plan { scenario, addr, bearers, measure_from, deadline: measure_from + seconds });
+        let tasks: Vec<_> =
+            (0..args.connections).map(|conn| tokio::spawn(drive(plan.clone(), conn))).collect();
+        let mut total = Measured {
+            measure_from: Some(measure_from),
+            seconds: seconds.as_secs_f64(),
+            ..Default::default()
+        };
+        for task in tasks {
+            total.merge(task.await?);
+        }
+        Ok(total)
+    })
+}
+
+/// Builds the next request of a connection.
+fn next_request(plan: &Plan, conn: usize, n: u64) -> Result<(Request<Full<Bytes>>, Kind), BoxError> {
+    let bearer = |conn: usize| -> Result<HeaderValue, BoxError> {
+        let bearers = &plan.bearers;
+        bearers.get(conn % bearers.len().max(1)).cloned().ok_or_else(|| "no bench users".into())
+    };
+    Ok(match plan.scenario {
+        Scenario::Hello => (request(Method::GET, "/", &[], None)?, Kind::Plain),
+        Scenario::Points => {
+            (request(Method::GET, "/api/points", &[("authorization", bearer(conn)?)], None)?, Kind::Plain)
+        }
+        Scenario::Deduct => {
+            let mut headers = vec![("authorization", bearer(conn)?)];
+            // Every other deduct carries a unique key, so both store paths are measured.
+            let kind = if n % 2 == 1 {
+                headers.push(("idempotency-key", HeaderValue::try_from(format!("bench-{conn}-{n}"))?));
+                Kind::Keyed
+            } else {
+                Kind::Plain
+            };
+            (request(Method::POST, "/api/points/deduct", &headers, Some(&json!({ "amount": 1 })))?, kind)
+        }
+    })
+}
+
+/// One connection: sequential requests until the deadline; reconnects after a transport error.
+async fn drive(plan: Arc<Plan>, conn: usize) -> Measured {
+    let mut seen = Measured::default();
+    let user = conn % plan.bearers.len().max(1);
+    let mut sender: Option<Sender> = None;
+    let mut n: u64 = 0;
+    while Instant::now() < plan.deadline {
+        let s = match sender.as_mut() {
+            Some(s) => s,
+            None => match tokio::time::timeout(REQUEST_TIMEOUT, connect(plan.addr)).await {
+                Ok(Ok(s)) => sender.insert(s),
+                Ok(Err(e)) => {
+                    seen.error(format!("connect: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(_) => {
+                    seen.error("connect: timeout".to_owned());
+                    continue;
+                }
+            },
+        };
+        let (req, kind) = match next_request(&plan, conn, n) {
+            Ok(r) => r,
+            Err(e) => {
+                seen.error(format!("request: {e}"));
+                break;
+            }
+        };
+        n += 1;
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, send(s, req)).await;
+        let done = Instant::now();
+        match outcome {
+            Ok(Ok(reply)) if reply.status.is_success() => {
+                if plan.scenario == Scenario::Deduct && !reply.replayed {
+                    *seen.deducted.entry(user).or_default() += 1;
+                }
+                if started >= plan.measure_from {
+                    let us = u32::try_from((done - started).as_micros()).unwrap_or(u32::MAX);
+                    seen.latencies[kind as usize].push(us);
+                    seen.last_done = Some(done);
+                }
+            }
+            Ok(Ok(reply)) => seen.error(reply.describe()),
+            Ok(Err(e)) => {
+                if plan.scenario == Scenario::Deduct {
+                    *seen.in_doubt.entry(user).or_default() += 1;
+                }
+                seen.error(format!("transport: {e}"));
+                sender = None;
+            }
+            Err(_) => {
+                if plan.scenario == Scenario::Deduct {
+                    *seen.in_doubt.entry(user).or_default() += 1;
+                }
+                seen.error(format!("timeout after {} s", REQUEST_TIMEOUT.as_secs()));
+                sender = None;
+            }
+        }
+    }
+    seen
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+struct Verdict {
+    ok: bool,
+    text: String,
+}
+
+/// Every user's balance must be [`INITIAL_POINTS`] minus the deducts that succeeded for them
+/// (a deduct in doubt may or may not have moved a point).
+async fn verify_balances(
+    backend: Backend,
+    addr: SocketAddr,
+    bearers: &[HeaderValue],
+    deduct: &Measured,
+) -> Result<Verdict, BoxError> {
+    let mut sender = connect(addr).await?;
+    let mut mismatches = Vec::new();
+    let mut total = 0u64;
+    for (i, bearer) in bearers.iter().enumerate() {
+        let req = request(Method::GET, "/api/points", &[("authorization", bearer.clone())], None)?;
+        let answer = call(&mut sender, req, &format!("balance of {}", user_id(i))).await?;
+        let points = answer.get("points").and_then(Value::as_i64);
+        let done = deduct.deducted.get(&i).copied().unwrap_or(0);
+        let doubt = deduct.in_doubt.get(&i).copied().unwrap_or(0);
+        total += done;
+        let expected_max = INITIAL_POINTS - i64::try_from(done)?;
+        let expected_min = expected_max - i64::try_from(doubt)?;
+        match points {
+            Some(p) if (expected_min..=expected_max).contains(&p) => {}
+            Some(p) if doubt == 0 => {
+                mismatches.push(format!("{}: balance {p}, expected {expected_max}", user_id(i)))
+            }
+            Some(p) => mismatches
+                .push(format!("{}: balance {p}, expected {expected_min}..={expected_max}", user_id(i))),
+            None => mismatches.push(format!("{}: no points in {answer}", user_id(i))),
+        }
+    }
+    let doubt: u64 = deduct.in_doubt.values().sum();
+    let doubt_note = if doubt > 0 { format!(", {doubt} with unknown outcome") } else { String::new() };
+    Ok(if mismatches.is_empty() {
+        Verdict {
+            ok: true,
+            text: format!(
+                "balance check {}: OK ({} users, {total} successful deducts{doubt_note})",
+                backend.name(),
+                bearers.len()
+            ),
+        }
+    } else {
+        Verdict {
+            ok: false,
+            text: format!(
+                "balance check {}: MISMATCH ({total} successful deducts{doubt_note})\n  {}",
+                backend.name(),
+                mismatches.join("\n  ")
+            ),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+enum Line {
+    Rows { backend: &'static str, scenario: Scenario, measured: Measured },
+    Skipped { backend: &'static str, reason: String },
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
+}
+
+fn print_table(lines: &[Line], hello_rps: f64) {
+    let ratio = |rps: f64| if hello_rps > 0.0 { format!("{:.2}", rps / hello_rps) } else { "-".to_owned() };
+    println!();
+    println!(
+        "{:<42} {:<9} {:>10} {:>9} {:>9} {:>7} {:>9}",
+        "scenario", "backend", "req/s", "p50 ms", "p99 ms", "errors", "vs hello"
+    );
+    println!("{}", "-".repeat(42 + 9 + 10 + 9 + 9 + 7 + 9 + 6));
+    let row = |label: &str, backend: &str, rps: f64, p: [Option<f64>; 2], errors: String, vs: String| {
+        let line = format!(
+            "{label:<42} {backend:<9} {rps:>10.0} {:>9} {:>9} {errors:>7} {vs:>9}",
+            ms(p[0]),
+            ms(p[1])
+        );
+        println!("{}", line.trim_end());
+    };
+    for line in lines {
+        match line {
+            Line::Skipped { backend, reason } => println!("{backend}: skipped ({reason})"),
+            Line::Rows { backend, scenario, measured: m } => {
+                let all = m.rps_all();
+                row(
+                    scenario.label(),
+                    backend,
+                    all,
+                    m.percentiles(None, [0.50, 0.99]),
+                    m.error_count().to_string(),
+                    ratio(all),
+                );
+                if *scenario == Scenario::Deduct {
+                    for (label, kind) in
+                        [("  without Idempotency-Key", Kind::Plain), ("  with Idempotency-Key", Kind::Keyed)]
+                    {
+                        let p = m.percentiles(Some(kind), [0.50, 0.99]);
+                        row(label, backend, m.rps(kind), p, String::new(), String::new());
+                    }
+                }
+            }
+        }
+    }
+    for line in lines {
+        if let Line::Rows { backend, scenario, measured } = line {
+            for (what, n) in &measured.errors {
+                println!("errors {backend} {}: {what} x{n}", scenario.label());
+            }
+        }
+    }
+    println!();
+}
+
+/// The process's peak resident set size in kB (`VmHWM`), on Linux.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        Args::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn arguments() {
+        let a = parse(&[]).ok().flatten().map(|a| (a.seconds, a.connections, a.users, a.backends.len()));
+        assert_eq!(a, Some((5, 32, 16, 2)));
+        let a = parse(&["--seconds", "3", "--connections=8", "--backends", "postgres"]).ok().flatten();
+        let a = a.map(|a| (a.seconds, a.connections, a.backends));
+        assert_eq!(a, Some((3, 8, vec![Backend::Postgres])));
+        assert!(matches!(parse(&["--help"]), Ok(None)));
+        assert!(parse(&["--seconds", "0"]).is_err());
+        assert!(parse(&["--backends", "mysql"]).is_err());
+        assert!(parse(&["--seconds"]).is_err());
+        assert_eq!(parse(&["--bogus"]).err(), Some("unknown option --bogus".to_owned()));
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut m = Measured::default();
+        m.latencies[0] = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(m.percentiles(Some(Kind::Plain), [0.50, 0.99]), [Some(50.0), Some(99.0)]);
+        assert_eq!(m.percentiles(Some(Kind::Keyed), [0.50, 0.99]), [None, None]);
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://postgres@h/db"), "postgres://postgres@h/db");
+    }
+}

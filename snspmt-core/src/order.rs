@@ -1,0 +1,254 @@
+//! The order life cycle: statuses in lifecycle order, their Korean labels, which transitions
+//! an operator may make, and how an upstream status settles an order (§6, §8).
+//!
+//! Everything here is pure: the store applies a [`Settlement`] in one transaction.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::{self, MoneyError, Points};
+use crate::upstream::smm;
+
+/// Where an order is, listed in lifecycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Charged; the submission job is due (or waiting to retry).
+    Pending,
+    /// Charged; due at a later time.
+    Scheduled,
+    /// A worker claimed the job and may be talking to the upstream right now.
+    Submitting,
+    /// The upstream may or may not have the order (timeout after sending): never resent
+    /// automatically; an operator resolves it.
+    Unknown,
+    /// The upstream accepted it.
+    InProgress,
+    /// A package or split order with parts still to run.
+    Processing,
+    /// Ended with some units undelivered, refunded pro rata.
+    Partial,
+    Completed,
+    /// Canceled (by the owner, the operator or the upstream), refunded in full.
+    Canceled,
+    /// Refused by the upstream for good, refunded in full.
+    Failed,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 10] = [
+        OrderStatus::Pending,
+        OrderStatus::Scheduled,
+        OrderStatus::Submitting,
+        OrderStatus::Unknown,
+        OrderStatus::InProgress,
+        OrderStatus::Processing,
+        OrderStatus::Partial,
+        OrderStatus::Completed,
+        OrderStatus::Canceled,
+        OrderStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Scheduled => "scheduled",
+            OrderStatus::Submitting => "submitting",
+            OrderStatus::Unknown => "unknown",
+            OrderStatus::InProgress => "in_progress",
+            OrderStatus::Processing => "processing",
+            OrderStatus::Partial => "partial",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Canceled => "canceled",
+            OrderStatus::Failed => "failed",
+        }
+    }
+
+    /// The label the Korean UI shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::Pending | OrderStatus::Scheduled | OrderStatus::Submitting => "주문발송",
+            OrderStatus::InProgress | OrderStatus::Processing | OrderStatus::Unknown => "주문 실행중",
+            OrderStatus::Completed | OrderStatus::Partial => "주문 실행완료",
+            OrderStatus::Canceled | OrderStatus::Failed => "주문 미처리",
+        }
+    }
+
+    /// No further change happens to a terminal order.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Partial | OrderStatus::Completed | OrderStatus::Canceled | OrderStatus::Failed
+        )
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A status name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStatus(pub String);
+
+impl fmt::Display for UnknownStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown order status {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownStatus {}
+
+impl FromStr for OrderStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OrderStatus::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// What an operator's status change does besides changing the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct AdminTransition {
+    pub to: OrderStatus,
+    /// Refund everything not yet refunded.
+    pub refund_in_full: bool,
+    /// Cancel a submission job that has not been claimed yet.
+    pub cancel_job: bool,
+}
+
+/// A transition an operator may not make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IllegalTransition {
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+}
+
+impl fmt::Display for IllegalTransition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an order cannot go from {} to {}", self.from, self.to)
+    }
+}
+
+impl std::error::Error for IllegalTransition {}
+
+/// The operator's `PUT /api/orders/<id>/status`. Legal:
+/// - `pending`/`scheduled` → `canceled` | `failed` (the job is withdrawn, full refund);
+/// - `unknown` → `in_progress` (it was accepted) | `failed` | `canceled` (full refund);
+/// - `in_progress` | `processing` → `completed` | `canceled` | `failed` (full refund);
+/// - `unknown` → `completed`.
+///
+/// Anything else — a terminal order, `submitting` (a worker is on it), `partial` (needs the
+/// upstream's remains) — is illegal.
+pub fn admin_transition(from: OrderStatus, to: OrderStatus) -> Result<AdminTransition, IllegalTransition> {
+    use OrderStatus::*;
+    let t = |refund_in_full, cancel_job| Ok(AdminTransition { to, refund_in_full, cancel_job });
+    match (from, to) {
+        (Pending | Scheduled, Canceled | Failed) => t(true, true),
+        (Unknown, InProgress | Completed) => t(false, false),
+        (Unknown | InProgress | Processing, Canceled | Failed) => t(true, false),
+        (InProgress | Processing, Completed) => t(false, false),
+        _ => Err(IllegalTransition { from, to }),
+    }
+}
+
+/// How an upstream status settles an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Settlement {
+    pub status: OrderStatus,
+    /// Points to give back now (0 when nothing is refunded).
+    pub refund: Points,
+}
+
+/// Settles an order that paid `final_price` for `total_quantity` units on the upstream's
+/// status: `Completed` → completed; `Partial` with `remains` → partial and
+/// `floor(final_price × r / q)` back; `Canceled` → canceled and everything back; anything else
+/// → still in progress, nothing back.
+pub fn settle(
+    final_price: Points,
+    total_quantity: u64,
+    status: &smm::Status,
+    remains: Option<i64>,
+) -> Result<Settlement, MoneyError> {
+    let nothing = Points::ZERO;
+    Ok(match status {
+        smm::Status::Completed => Settlement { status: OrderStatus::Completed, refund: nothing },
+        smm::Status::Partial => Settlement {
+            status: OrderStatus::Partial,
+            refund: money::partial_refund(final_price, remains.unwrap_or(0), total_quantity)?,
+        },
+        smm::Status::Canceled => Settlement { status: OrderStatus::Canceled, refund: final_price },
+        _ => Settlement { status: OrderStatus::InProgress, refund: nothing },
+    })
+}
+
+/// Back-off before retrying a submission the upstream asked us to retry later: one minute,
+/// doubling per attempt, at most an hour.
+pub fn retry_backoff_ms(attempts: u32) -> i64 {
+    let minutes = 1i64 << attempts.saturating_sub(1).min(6);
+    minutes.min(60) * 60_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels() {
+        for s in OrderStatus::ALL {
+            assert_eq!(s.as_str().parse::<OrderStatus>(), Ok(s));
+            assert!(!s.label().is_empty());
+        }
+        assert_eq!(OrderStatus::Unknown.label(), "주문 실행중");
+        assert_eq!(OrderStatus::Failed.label(), "주문 미처리");
+        assert!("done".parse::<OrderStatus>().is_err());
+    }
+
+    #[test]
+    fn admin_transitions() {
+        use OrderStatus::*;
+        assert_eq!(
+            admin_transition(Pending, Canceled),
+            Ok(AdminTransition { to: Canceled, refund_in_full: true, cancel_job: true })
+        );
+        assert_eq!(admin_transition(Unknown, InProgress).map(|t| t.refund_in_full), Ok(false));
+        assert_eq!(admin_transition(InProgress, Failed).map(|t| t.refund_in_full), Ok(true));
+        for from in [Completed, Partial, Canceled, Failed, Submitting] {
+            for to in OrderStatus::ALL {
+                assert!(admin_transition(from, to).is_err(), "{from} -> {to}");
+            }
+        }
+        assert!(admin_transition(InProgress, Partial).is_err());
+        assert!(admin_transition(Pending, Completed).is_err());
+    }
+
+    #[test]
+    fn settlements() {
+        let p = Points(1000);
+        assert_eq!(settle(p, 100, &smm::Status::Completed, Some(0)).map(|s| s.refund), Ok(Points(0)));
+        assert_eq!(
+            settle(p, 1000, &smm::Status::Partial, Some(157)),
+            Ok(Settlement { status: OrderStatus::Partial, refund: Points(157) })
+        );
+        assert_eq!(settle(p, 3, &smm::Status::Partial, Some(1)).map(|s| s.refund), Ok(Points(333)));
+        assert_eq!(settle(p, 100, &smm::Status::Partial, Some(-2)).map(|s| s.refund), Ok(Points(0)));
+        assert_eq!(settle(p, 100, &smm::Status::Canceled, None).map(|s| s.refund), Ok(p));
+        let running = settle(p, 100, &smm::Status::Other("Queued".into()), Some(5));
+        assert_eq!(running, Ok(Settlement { status: OrderStatus::InProgress, refund: Points(0) }));
+    }
+
+    #[test]
+    fn backoff() {
+        assert_eq!(retry_backoff_ms(1), 60_000);
+        assert_eq!(retry_backoff_ms(2), 120_000);
+        assert_eq!(retry_backoff_ms(7), 3_600_000);
+        assert_eq!(retry_backoff_ms(u32::MAX), 3_600_000);
+        assert_eq!(retry_backoff_ms(0), 60_000);
+    }
+}

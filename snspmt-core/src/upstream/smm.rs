@@ -1,0 +1,2059 @@
+//! The SMM panel API v2 (SMM Kings, PerfectPanel family) as a sans-IO codec (protocols §1).
+//!
+//! The panel has one URL. Every request is a `POST` of `application/x-www-form-urlencoded`
+//! fields: `key` authenticates and `action` selects the operation. The `*_form` builders return
+//! those fields in order, [`encode_form`] turns them into a body, and the `parse_*` functions
+//! turn the response bytes into typed values. Nothing here touches the network.
+//!
+//! Failures come in two layers, kept apart on purpose:
+//!
+//! - [`ParseError`]: the bytes are not a reply we understand (an empty body, an HTML error page,
+//!   truncated JSON, an unexpected shape). For `add` this is an **unknown outcome** (§1.4):
+//!   the order may exist upstream, so it must not be retried blindly.
+//! - [`UpstreamError`]: the panel answered `{"error": "…"}`, normally with HTTP 200. [`classify`]
+//!   says whether to retry later, give up (and refund), or fix the configuration.
+//!
+//! The panel's types are loose (§1.1). Numbers arrive as JSON integers, floats or numeric strings
+//! (`"157"`, `" 12 "`), ids as integers or strings. Every parser accepts all of these and ignores
+//! unknown fields. None of them panics on any input, which the `smm_parse` fuzz target checks.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+
+/// Form fields of a request, in order; values already strings. The transport url-encodes them
+/// (see [`encode_form`]).
+pub type Form = Vec<(&'static str, String)>;
+
+/// The most ids one bulk request (`orders=1,2,3`) may carry (§1.1).
+pub const MAX_BULK: usize = 100;
+
+/// Upper bound on the characters kept in a [`ParseError`] snippet.
+const SNIPPET_CHARS: usize = 120;
+
+/// Upper bound on the characters kept from an upstream error message. [`classify`] always sees
+/// the whole message; only the stored copy is cut.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Upper bound on the length of an order or service id we accept from the panel.
+const MAX_ID_CHARS: usize = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Service types
+// ---------------------------------------------------------------------------------------------
+
+/// A service's `type`: which `add` parameters it takes (§1.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServiceType {
+    Default,
+    Package,
+    CustomComments,
+    CustomCommentsPackage,
+    Mentions,
+    MentionsWithHashtags,
+    MentionsCustomList,
+    MentionsHashtag,
+    MentionsUserFollowers,
+    MentionsMediaLikers,
+    CommentLikes,
+    CommentReplies,
+    Poll,
+    InvitesFromGroups,
+    Subscriptions,
+    WebTraffic,
+    /// A type this codec does not know, as the panel spelled it (trimmed).
+    Other(String),
+}
+
+impl ServiceType {
+    /// Every type of the §1.2 table, in its order.
+    pub const KNOWN: [ServiceType; 16] = [
+        ServiceType::Default,
+        ServiceType::Package,
+        ServiceType::CustomComments,
+        ServiceType::CustomCommentsPackage,
+        ServiceType::Mentions,
+        ServiceType::MentionsWithHashtags,
+        ServiceType::MentionsCustomList,
+        ServiceType::MentionsHashtag,
+        ServiceType::MentionsUserFollowers,
+        ServiceType::MentionsMediaLikers,
+        ServiceType::CommentLikes,
+        ServiceType::CommentReplies,
+        ServiceType::Poll,
+        ServiceType::InvitesFromGroups,
+        ServiceType::Subscriptions,
+        ServiceType::WebTraffic,
+    ];
+
+    /// Reads a panel's `type` string: case-insensitive, ignoring spaces, underscores and
+    /// hyphens, so `"Custom Comments"`, `"custom_comments"` and `"CUSTOM-COMMENTS"` are the same.
+    /// `"Subscription"` is accepted for [`ServiceType::Subscriptions`]. Anything else is
+    /// [`ServiceType::Other`] with the trimmed original text.
+    pub fn parse(s: &str) -> ServiceType {
+        let key = fold(s);
+        if key == "subscription" {
+            return ServiceType::Subscriptions;
+        }
+        ServiceType::KNOWN
+            .into_iter()
+            .find(|t| fold(t.as_str()) == key)
+            .unwrap_or_else(|| ServiceType::Other(s.trim().to_owned()))
+    }
+
+    /// The snake_case name (`"custom_comments"`); [`ServiceType::Other`] gives its own text.
+    /// [`ServiceType::parse`] reads it back.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ServiceType::Default => "default",
+            ServiceType::Package => "package",
+            ServiceType::CustomComments => "custom_comments",
+            ServiceType::CustomCommentsPackage => "custom_comments_package",
+            ServiceType::Mentions => "mentions",
+            ServiceType::MentionsWithHashtags => "mentions_with_hashtags",
+            ServiceType::MentionsCustomList => "mentions_custom_list",
+            ServiceType::MentionsHashtag => "mentions_hashtag",
+            ServiceType::MentionsUserFollowers => "mentions_user_followers",
+            ServiceType::MentionsMediaLikers => "mentions_media_likers",
+            ServiceType::CommentLikes => "comment_likes",
+            ServiceType::CommentReplies => "comment_replies",
+            ServiceType::Poll => "poll",
+            ServiceType::InvitesFromGroups => "invites_from_groups",
+            ServiceType::Subscriptions => "subscriptions",
+            ServiceType::WebTraffic => "web_traffic",
+            ServiceType::Other(s) => s,
+        }
+    }
+
+    /// Whether `add` takes a `quantity` for this type (§1.2). The quantity of the comment types
+    /// is the number of comment lines; a package has none; a subscription has `min`/`max`.
+    /// An unknown type is assumed to take one, as most do.
+    pub fn takes_quantity(&self) -> bool {
+        !matches!(
+            self,
+            ServiceType::Package
+                | ServiceType::CustomComments
+                | ServiceType::CustomCommentsPackage
+                | ServiceType::MentionsCustomList
+                | ServiceType::CommentReplies
+                | ServiceType::Subscriptions
+        )
+    }
+
+    /// Whether `add` takes `comments` (one per line) for this type.
+    pub fn takes_comments(&self) -> bool {
+        matches!(
+            self,
+            ServiceType::CustomComments | ServiceType::CustomCommentsPackage | ServiceType::CommentReplies
+        )
+    }
+
+    /// Whether this type may carry `runs`/`interval` (drip-feed): Default and Web Traffic only.
+    /// The service itself must also say `"dripfeed": true` ([`ServiceInfo::dripfeed`]).
+    pub fn supports_dripfeed(&self) -> bool {
+        matches!(self, ServiceType::Default | ServiceType::WebTraffic)
+    }
+}
+
+impl fmt::Display for ServiceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lower-cases `s` and drops whitespace, `_` and `-`: the comparison key of type and status
+/// names.
+fn fold(s: &str) -> String {
+    s.chars()
+        .filter(|c| !(c.is_whitespace() || *c == '_' || *c == '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------
+
+/// What to order upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddOrder<'a> {
+    /// The provider's service id.
+    pub service: &'a str,
+    /// The service's type, from the catalogue ([`ServiceInfo::service_type`]).
+    pub service_type: &'a ServiceType,
+    pub link: &'a str,
+    /// Units to deliver; **per run** for a drip-feed order (§1.2), so the total is
+    /// `quantity × runs`. Ignored by types that take no quantity.
+    pub quantity: u64,
+    /// Newline-separated comments, for the types that take them; sent exactly as given.
+    pub comments: Option<&'a str>,
+    /// `Some` only for a drip-feed order.
+    pub drip: Option<Drip>,
+}
+
+/// Drip-feed: `runs` deliveries of the order's quantity, `interval` minutes apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drip {
+    pub runs: u32,
+    /// Minutes between runs.
+    pub interval: u32,
+}
+
+/// Why a request cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// More than [`MAX_BULK`] ids in one bulk request (the count is given).
+    TooManyIds(usize),
+    /// A bulk request with no ids at all.
+    NoIds,
+    /// A comment type without any comment.
+    MissingComments,
+    /// `runs`/`interval` for a type that has no drip-feed.
+    DripNotSupported(ServiceType),
+    /// A type whose parameters (usernames, hashtags, answer number, …) [`AddOrder`] cannot
+    /// express.
+    UnsupportedType(ServiceType),
+    /// A required field that is empty, blank or zero (the field's name is given).
+    EmptyField(&'static str),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::TooManyIds(n) => write!(f, "{n} ids in one request, at most {MAX_BULK} allowed"),
+            BuildError::NoIds => f.write_str("a bulk request needs at least one id"),
+            BuildError::MissingComments => f.write_str("this service type needs at least one comment"),
+            BuildError::DripNotSupported(t) => write!(f, "service type `{t}` has no drip-feed"),
+            BuildError::UnsupportedType(t) => {
+                write!(f, "service type `{t}` cannot be ordered through this panel")
+            }
+            BuildError::EmptyField(name) => write!(f, "field `{name}` must not be empty or zero"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// `key` and `action`, the two fields of every request.
+fn request(key: &str, action: &str) -> Form {
+    vec![("key", key.to_owned()), ("action", action.to_owned())]
+}
+
+/// `value` trimmed, or [`BuildError::EmptyField`] if nothing is left.
+fn required(field: &'static str, value: &str) -> Result<String, BuildError> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(BuildError::EmptyField(field))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// `action=services`: the catalogue.
+pub fn services_form(key: &str) -> Form {
+    request(key, "services")
+}
+
+/// `action=add`: one order, with **only** the parameters its type takes (§1.3: the original sent
+/// every field to every type, and `runs=1&interval=0` on plain orders).
+///
+/// - Default, Web Traffic: `service`, `link`, `quantity`, and `runs`, `interval` only when
+///   [`AddOrder::drip`] is `Some`.
+/// - Package: `service`, `link`.
+/// - Custom Comments (Package): `service`, `link`, `comments` (sent as given, `\r\n` kept).
+/// - Every other type needs fields [`AddOrder`] cannot carry: [`BuildError::UnsupportedType`].
+///
+/// `service` and `link` are trimmed; an empty one, a zero `quantity`, zero `runs` or a zero
+/// `interval` is [`BuildError::EmptyField`]. Comments given to a type that takes none are not
+/// sent.
+pub fn add_form(key: &str, order: &AddOrder<'_>) -> Result<Form, BuildError> {
+    let kind = order.service_type;
+    let takes_comments = match kind {
+        ServiceType::Default | ServiceType::WebTraffic | ServiceType::Package => false,
+        ServiceType::CustomComments | ServiceType::CustomCommentsPackage => true,
+        _ => return Err(BuildError::UnsupportedType(kind.clone())),
+    };
+    if order.drip.is_some() && !kind.supports_dripfeed() {
+        return Err(BuildError::DripNotSupported(kind.clone()));
+    }
+    let key = required("key", key)?;
+    let service = required("service", order.service)?;
+    let link = required("link", order.link)?;
+
+    let mut form = request(&key, "add");
+    form.push(("service", service));
+    form.push(("link", link));
+    if kind.takes_quantity() {
+        if order.quantity == 0 {
+            return Err(BuildError::EmptyField("quantity"));
+        }
+        form.push(("quantity", order.quantity.to_string()));
+    }
+    if let Some(drip) = order.drip {
+        if drip.runs == 0 {
+            return Err(BuildError::EmptyField("runs"));
+        }
+        if drip.interval == 0 {
+            return Err(BuildError::EmptyField("interval"));
+        }
+        form.push(("runs", drip.runs.to_string()));
+        form.push(("interval", drip.interval.to_string()));
+    }
+    if takes_comments {
+        let comments = order.comments.filter(|c| !c.trim().is_empty()).ok_or(BuildError::MissingComments)?;
+        form.push(("comments", comments.to_owned()));
+    }
+    Ok(form)
+}
+
+/// `action=status&order=<id>`: one order's status.
+pub fn status_form(key: &str, order: &str) -> Form {
+    let mut form = request(key, "status");
+    form.push(("order", order.trim().to_owned()));
+    form
+}
+
+/// `action=status&orders=1,2,3`: up to [`MAX_BULK`] orders at once.
+pub fn multi_status_form(key: &str, orders: &[String]) -> Result<Form, BuildError> {
+    let mut form = request(key, "status");
+    form.push(("orders", id_list(orders)?));
+    Ok(form)
+}
+
+/// `action=refill&order=<id>`: ask for a refill of one order.
+pub fn refill_form(key: &str, order: &str) -> Form {
+    let mut form = request(key, "refill");
+    form.push(("order", order.trim().to_owned()));
+    form
+}
+
+/// `action=cancel&orders=1,2,3`: cancel up to [`MAX_BULK`] orders (the panel has no single
+/// form).
+pub fn cancel_form(key: &str, orders: &[String]) -> Result<Form, BuildError> {
+    let mut form = request(key, "cancel");
+    form.push(("orders", id_list(orders)?));
+    Ok(form)
+}
+
+/// `action=balance`: the account balance.
+pub fn balance_form(key: &str) -> Form {
+    request(key, "balance")
+}
+
+/// `1,2,3` from 1..=[`MAX_BULK`] non-blank ids (each trimmed).
+fn id_list(ids: &[String]) -> Result<String, BuildError> {
+    if ids.is_empty() {
+        return Err(BuildError::NoIds);
+    }
+    if ids.len() > MAX_BULK {
+        return Err(BuildError::TooManyIds(ids.len()));
+    }
+    let ids = ids.iter().map(|id| required("orders", id)).collect::<Result<Vec<_>, _>>()?;
+    Ok(ids.join(","))
+}
+
+/// The `application/x-www-form-urlencoded` body of a form: `k=v&k=v`, with ASCII letters,
+/// digits and `-._~` kept, a space as `+`, and every other byte of the UTF-8 text as `%XX`
+/// (upper-case hex).
+pub fn encode_form(form: &Form) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in form.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        percent_encode(name, &mut out);
+        out.push('=');
+        percent_encode(value, &mut out);
+    }
+    out
+}
+
+fn percent_encode(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(byte)),
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0x0F)]));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies
+// ---------------------------------------------------------------------------------------------
+
+/// One entry of the catalogue (`action=services`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceInfo {
+    /// The provider's service id.
+    pub service: String,
+    pub name: String,
+    pub service_type: ServiceType,
+    pub category: String,
+    /// Price per 1000 units in millionths of the account currency: the decimal `rate` parsed
+    /// exactly, rounding **up** any digit beyond the sixth decimal ([`decimal_to_micros`]).
+    pub rate_micros: u64,
+    pub min: u64,
+    pub max: u64,
+    pub refill: bool,
+    pub cancel: bool,
+    pub dripfeed: bool,
+}
+
+/// What an `{"error": "…"}` means for the caller (§1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The request is wrong and will stay wrong (bad service, link, quantity or id): give up,
+    /// refund the customer.
+    Definitive,
+    /// A passing condition (no funds on the panel account, an active order on the same link):
+    /// try again later, and alert an admin for funds.
+    RetryLater,
+    /// The API key is wrong: fix the configuration.
+    Configuration,
+    /// Not a message we recognise.
+    Unknown,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Definitive => "definitive",
+            ErrorClass::RetryLater => "retry_later",
+            ErrorClass::Configuration => "configuration",
+            ErrorClass::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A logical failure reported by the panel: `{"error": "…"}`, top-level or inline in a bulk
+/// reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamError {
+    /// The panel's message, trimmed and cut to 500 characters.
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+impl UpstreamError {
+    /// An error with `message`, classified by [`classify`].
+    pub fn new(message: &str) -> UpstreamError {
+        let message = message.trim();
+        UpstreamError { class: classify(message), message: message.chars().take(MAX_MESSAGE_CHARS).collect() }
+    }
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "upstream error ({}): {}", self.class, self.message)
+    }
+}
+
+impl std::error::Error for UpstreamError {}
+
+/// Classifies an `{"error": "…"}` message by case-insensitive substring (§1.2 "Error strings
+/// seen in the wild", §1.4), never by exact match:
+///
+/// - `api key`, `invalid key`, `incorrect key` → [`ErrorClass::Configuration`] (checked first: a
+///   wrong key breaks everything);
+/// - `not enough funds`, `balance`, `active order` → [`ErrorClass::RetryLater`];
+/// - `incorrect service`, `incorrect link`, `bad link`, `incorrect quantity`, `quantity less
+///   than`, `quantity more than`, `minimal`, `maximum`, `incorrect order id`, `incorrect
+///   request`, `refill not found` → [`ErrorClass::Definitive`];
+/// - anything else → [`ErrorClass::Unknown`].
+pub fn classify(message: &str) -> ErrorClass {
+    const CONFIGURATION: &[&str] = &["api key", "invalid key", "incorrect key"];
+    const RETRY_LATER: &[&str] = &["not enough funds", "balance", "active order"];
+    const DEFINITIVE: &[&str] = &[
+        "incorrect service",
+        "incorrect link",
+        "bad link",
+        "incorrect quantity",
+        "quantity less than",
+        "quantity more than",
+        "minimal",
+        "maximum",
+        "incorrect order id",
+        "incorrect request",
+        "refill not found",
+    ];
+    let message = message.to_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
+    if has(CONFIGURATION) {
+        ErrorClass::Configuration
+    } else if has(RETRY_LATER) {
+        ErrorClass::RetryLater
+    } else if has(DEFINITIVE) {
+        ErrorClass::Definitive
+    } else {
+        ErrorClass::Unknown
+    }
+}
+
+/// The reply to `add`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddReply {
+    /// The panel created the order with this id.
+    Accepted { order: String },
+    /// The panel refused; no order exists.
+    Rejected(UpstreamError),
+}
+
+/// An order's status upstream (§1.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    Pending,
+    InProgress,
+    Processing,
+    Completed,
+    Partial,
+    Canceled,
+    /// A status this codec does not know, as the panel spelled it (trimmed). Counts as still
+    /// running.
+    Other(String),
+}
+
+impl Status {
+    /// Every documented status, in lifecycle order.
+    pub const KNOWN: [Status; 6] = [
+        Status::Pending,
+        Status::InProgress,
+        Status::Processing,
+        Status::Completed,
+        Status::Partial,
+        Status::Canceled,
+    ];
+
+    /// Reads a panel's status: case-insensitive, ignoring spaces, underscores and hyphens
+    /// (`"In progress"`, `"in_progress"`), with `"Cancelled"` for [`Status::Canceled`].
+    /// Anything else is [`Status::Other`].
+    pub fn parse(s: &str) -> Status {
+        let key = fold(s);
+        if key == "cancelled" {
+            return Status::Canceled;
+        }
+        Status::KNOWN
+            .into_iter()
+            .find(|t| fold(t.as_str()) == key)
+            .unwrap_or_else(|| Status::Other(s.trim().to_owned()))
+    }
+
+    /// Completed, Partial and Canceled: the panel will deliver nothing more.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Status::Completed | Status::Partial | Status::Canceled)
+    }
+
+    /// The snake_case name (`"in_progress"`); [`Status::Other`] gives its own text.
+    /// [`Status::parse`] reads it back.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Pending => "pending",
+            Status::InProgress => "in_progress",
+            Status::Processing => "processing",
+            Status::Completed => "completed",
+            Status::Partial => "partial",
+            Status::Canceled => "canceled",
+            Status::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The reply to `status` for one order. Every field but `status` is optional: a panel that
+/// sends garbage in one of them loses that field, not the whole status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderStatus {
+    pub status: Status,
+    /// What the panel billed, as a plain decimal string (`"0.27819"`). On `Partial` it already
+    /// reflects the refund of undelivered units.
+    pub charge: Option<String>,
+    pub start_count: Option<i64>,
+    /// Undelivered units; negative on over-delivery.
+    pub remains: Option<i64>,
+    pub currency: Option<String>,
+}
+
+/// One order of a multi-order `status` reply: its id, and its status or inline error.
+pub type StatusEntry = (String, Result<OrderStatus, UpstreamError>);
+
+/// One order of a `cancel` reply: its id, and whether the panel accepted the cancel.
+pub type CancelEntry = (String, Result<(), UpstreamError>);
+
+/// The reply to `balance`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The amount as a plain decimal string (`"100.84292"`).
+    pub balance: String,
+    pub currency: Option<String>,
+}
+
+/// Why a response body is not a reply we understand. For `add` this means the outcome is
+/// unknown (§1.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// No body at all, or only whitespace.
+    Empty,
+    /// Not JSON (an HTML error page, truncated JSON, invalid UTF-8); the start of the body, at
+    /// most 120 characters.
+    NotJson(String),
+    /// JSON, but not of the shape this action answers with. The text says what was found; for
+    /// a top-level `{"error": …}` where none can be attributed (services, bulk replies) it is
+    /// the panel's message itself.
+    UnexpectedShape(String),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Empty => f.write_str("empty response from the SMM panel"),
+            ParseError::NotJson(snippet) => write!(f, "SMM panel response is not JSON: {snippet}"),
+            ParseError::UnexpectedShape(what) => write!(f, "unexpected SMM panel response: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses the catalogue (`action=services`): a JSON array, or the same array wrapped as
+/// `{"services": […]}`.
+///
+/// Lenient per item: ids and numbers may be integers or strings; the id may also be named
+/// `service_id` or `id`; a missing `type` means Default; missing `refill`/`cancel`/`dripfeed`
+/// mean `false`. An item is **skipped** when it is not an object or when its id, `rate`, `min`
+/// or `max` is missing or unreadable: a service we cannot identify, price or bound cannot be
+/// sold. A top-level `{"error": …}` is [`ParseError::UnexpectedShape`] with the message.
+pub fn parse_services(body: &[u8]) -> Result<Vec<ServiceInfo>, ParseError> {
+    const SHAPE: &str = "an array of services";
+    let value = parse_json(body)?;
+    let items = match &value {
+        Value::Array(items) => items,
+        Value::Object(obj) => {
+            if let Some(error) = upstream_error(obj) {
+                return Err(ParseError::UnexpectedShape(error.message));
+            }
+            match obj.get("services") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(unexpected(SHAPE, &value)),
+            }
+        }
+        _ => return Err(unexpected(SHAPE, &value)),
+    };
+    Ok(items.iter().filter_map(service_info).collect())
+}
+
+fn service_info(item: &Value) -> Option<ServiceInfo> {
+    let obj = item.as_object()?;
+    let service =
+        ["service", "service_id", "id"].into_iter().find_map(|k| obj.get(k).and_then(lenient_id))?;
+    let service_type = match obj.get("type") {
+        None | Some(Value::Null) => ServiceType::Default,
+        Some(Value::String(s)) => ServiceType::parse(s),
+        Some(other) => ServiceType::parse(&value_snippet(other)),
+    };
+    Some(ServiceInfo {
+        service,
+        name: lenient_text(obj.get("name")).unwrap_or_default(),
+        service_type,
+        category: lenient_text(obj.get("category")).unwrap_or_default(),
+        rate_micros: obj.get("rate").and_then(lenient_micros)?,
+        min: obj.get("min").and_then(lenient_u64)?,
+        max: obj.get("max").and_then(lenient_u64)?,
+        refill: lenient_bool(obj.get("refill")),
+        cancel: lenient_bool(obj.get("cancel")),
+        dripfeed: lenient_bool(obj.get("dripfeed")),
+    })
+}
+
+/// Parses the reply to `add`: `{"order": 23501}` (or `"23501"`) is
+/// [`AddReply::Accepted`], `{"error": …}` is [`AddReply::Rejected`]. If both appear the order
+/// wins, since it exists upstream. An order id of zero, or anything else, is
+/// [`ParseError::UnexpectedShape`]: an unknown outcome.
+pub fn parse_add(body: &[u8]) -> Result<AddReply, ParseError> {
+    const SHAPE: &str = r#"{"order": id} or {"error": message}"#;
+    let value = parse_json(body)?;
+    let obj = value.as_object().ok_or_else(|| unexpected(SHAPE, &value))?;
+    if let Some(order) = obj.get("order").and_then(lenient_id) {
+        return Ok(AddReply::Accepted { order });
+    }
+    match upstream_error(obj) {
+        Some(error) => Ok(AddReply::Rejected(error)),
+        None => Err(unexpected(SHAPE, &value)),
+    }
+}
+
+/// Parses the reply to a single `status`: the status object, or the panel's error (`Incorrect
+/// order ID`). A reply without a string `status` is [`ParseError::UnexpectedShape`].
+pub fn parse_status(body: &[u8]) -> Result<Result<OrderStatus, UpstreamError>, ParseError> {
+    const SHAPE: &str = r#"a status object or {"error": message}"#;
+    let value = parse_json(body)?;
+    let obj = value.as_object().ok_or_else(|| unexpected(SHAPE, &value))?;
+    if let Some(error) = upstream_error(obj) {
+        return Ok(Err(error));
+    }
+    order_status(obj).map(Ok).ok_or_else(|| unexpected(SHAPE, &value))
+}
+
+/// Parses the reply to a multi-order `status`: an object keyed by order id, each value a status
+/// object or an inline `{"error": …}`. Entries come back sorted by id (numerically for numeric
+/// ids). An entry that is neither gets an [`ErrorClass::Unknown`] error saying so, so one odd
+/// entry does not hide the others. A top-level `{"error": …}` is
+/// [`ParseError::UnexpectedShape`] with the message, and so is a single-order status object.
+pub fn parse_multi_status(body: &[u8]) -> Result<Vec<StatusEntry>, ParseError> {
+    const SHAPE: &str = "an object of statuses keyed by order id";
+    let value = parse_json(body)?;
+    let obj = value.as_object().ok_or_else(|| unexpected(SHAPE, &value))?;
+    if let Some(error) = upstream_error(obj) {
+        return Err(ParseError::UnexpectedShape(error.message));
+    }
+    if matches!(obj.get("status"), Some(Value::String(_))) {
+        return Err(unexpected(SHAPE, &value));
+    }
+    let mut entries: Vec<StatusEntry> = obj
+        .iter()
+        .map(|(id, entry)| {
+            let result = match entry {
+                Value::Object(o) => match upstream_error(o) {
+                    Some(error) => Err(error),
+                    None => order_status(o).ok_or_else(|| malformed("status entry", entry)),
+                },
+                _ => Err(malformed("status entry", entry)),
+            };
+            (id.clone(), result)
+        })
+        .collect();
+    entries.sort_by(|(a, _), (b, _)| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    Ok(entries)
+}
+
+/// Parses the reply to `balance`: `{"balance": "100.84292", "currency": "USD"}`, or the
+/// panel's error.
+pub fn parse_balance(body: &[u8]) -> Result<Result<Balance, UpstreamError>, ParseError> {
+    const SHAPE: &str = r#"{"balance": amount} or {"error": message}"#;
+    let value = parse_json(body)?;
+    let obj = value.as_object().ok_or_else(|| unexpected(SHAPE, &value))?;
+    if let Some(error) = upstream_error(obj) {
+        return Ok(Err(error));
+    }
+    let balance = lenient_amount(obj.get("balance")).ok_or_else(|| unexpected(SHAPE, &value))?;
+    Ok(Ok(Balance { balance, currency: lenient_text(obj.get("currency")) }))
+}
+
+/// Parses the reply to a single `refill`: `{"refill": "1"}` or `{"refill": 1}` gives the refill
+/// id; `{"error": …}` (top-level, or as the value of `refill`) gives the panel's error.
+pub fn parse_refill(body: &[u8]) -> Result<Result<String, UpstreamError>, ParseError> {
+    const SHAPE: &str = r#"{"refill": id} or {"error": message}"#;
+    let value = parse_json(body)?;
+    let obj = value.as_object().ok_or_else(|| unexpected(SHAPE, &value))?;
+    match obj.get("refill") {
+        Some(Value::Object(inner)) => {
+            if let Some(error) = upstream_error(inner) {
+                return Ok(Err(error));
+            }
+        }
+        Some(id) => {
+            if let Some(id) = lenient_id(id) {
+                return Ok(Ok(id));
+            }
+        }
+        None => {}
+    }
+    match upstream_error(obj) {
+        Some(error) => Ok(Err(error)),
+        None => Err(unexpected(SHAPE, &value)),
+    }
+}
+
+/// Parses the reply to `cancel`: `[{"order": 9, "cancel": {"error": …}}, {"order": 2,
+/// "cancel": 1}]`, in the panel's order. A single such object without the array is accepted
+/// too. `cancel` of `1`, `true` or a non-zero string is success; an inline error is that error;
+/// `0`, `false` or a missing `cancel` is an [`ErrorClass::Unknown`] refusal (or the item's own
+/// `error`). Items without a readable `order` are skipped: they cannot be attributed. A
+/// top-level `{"error": …}` is [`ParseError::UnexpectedShape`] with the message.
+pub fn parse_cancel(body: &[u8]) -> Result<Vec<CancelEntry>, ParseError> {
+    const SHAPE: &str = r#"an array of {"order": id, "cancel": 1 | {"error": message}}"#;
+    let value = parse_json(body)?;
+    let items: &[Value] = match &value {
+        Value::Array(items) => items,
+        Value::Object(obj) if obj.contains_key("order") => std::slice::from_ref(&value),
+        Value::Object(obj) => {
+            return Err(match upstream_error(obj) {
+                Some(error) => ParseError::UnexpectedShape(error.message),
+                None => unexpected(SHAPE, &value),
+            });
+        }
+        _ => return Err(unexpected(SHAPE, &value)),
+    };
+    Ok(items.iter().filter_map(cancel_item).collect())
+}
+
+fn cancel_item(item: &Value) -> Option<CancelEntry> {
+    let obj = item.as_object()?;
+    let order = obj.get("order").and_then(lenient_id)?;
+    let result = match obj.get("cancel") {
+        Some(Value::Object(inner)) => {
+            Err(upstream_error(inner).unwrap_or_else(|| malformed("cancel entry", item)))
+        }
+        Some(flag) if truthy(flag) => Ok(()),
+        _ => Err(upstream_error(obj).unwrap_or_else(|| malformed("cancel entry", item))),
+    };
+    Some((order, result))
+}
+
+/// Parses a non-negative decimal string (`"0.90"`, `"8"`, `"1.234567891"`, surrounding
+/// whitespace allowed) into millionths, exactly. Digits beyond the sixth decimal round **up**
+/// (the panel's price is never under-stated). `None` for a sign, an exponent, any other
+/// character, no digits at all, or a result beyond `u64`.
+pub fn decimal_to_micros(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut micros: u64 = 0;
+    for digit in int.bytes().map(|b| u64::from(b - b'0')) {
+        micros = micros.checked_mul(10)?.checked_add(digit)?;
+    }
+    micros = micros.checked_mul(1_000_000)?;
+    let mut place = 100_000;
+    let mut beyond = false;
+    for (i, digit) in frac.bytes().map(|b| u64::from(b - b'0')).enumerate() {
+        if i < 6 {
+            micros = micros.checked_add(digit * place)?;
+            place /= 10;
+        } else if digit != 0 {
+            beyond = true;
+        }
+    }
+    if beyond {
+        micros = micros.checked_add(1)?;
+    }
+    Some(micros)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lenient decoding
+// ---------------------------------------------------------------------------------------------
+
+/// The body as JSON. A UTF-8 byte-order mark is skipped. serde_json's recursion limit keeps
+/// deeply nested input from exhausting the stack.
+fn parse_json(body: &[u8]) -> Result<Value, ParseError> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Empty);
+    }
+    serde_json::from_slice(body).map_err(|_| ParseError::NotJson(snippet(body)))
+}
+
+/// At most [`SNIPPET_CHARS`] characters from the start of `body`, trimmed, with invalid UTF-8
+/// replaced and control characters shown as spaces (so a snippet is one log line).
+fn snippet(body: &[u8]) -> String {
+    // A character is at most 4 bytes, so this prefix holds at least SNIPPET_CHARS whole ones.
+    let head = body.get(..SNIPPET_CHARS * 4).unwrap_or(body);
+    String::from_utf8_lossy(head)
+        .trim()
+        .chars()
+        .take(SNIPPET_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A `fmt::Write` that keeps the first `left` characters and then refuses more, so a huge
+/// value is never serialised in full just to show its start.
+struct Bounded {
+    out: String,
+    left: usize,
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.left == 0 {
+                return Err(fmt::Error);
+            }
+            self.out.push(c);
+            self.left -= 1;
+        }
+        Ok(())
+    }
+}
+
+/// The JSON text of `value`, cut to [`SNIPPET_CHARS`] characters.
+fn value_snippet(value: &Value) -> String {
+    let mut bounded = Bounded { out: String::new(), left: SNIPPET_CHARS };
+    // An Err only means the bound was reached; what was written so far is the snippet.
+    let _ = fmt::write(&mut bounded, format_args!("{value}"));
+    bounded.out
+}
+
+fn unexpected(expected: &str, got: &Value) -> ParseError {
+    ParseError::UnexpectedShape(format!("expected {expected}, got {}", value_snippet(got)))
+}
+
+/// The per-item error for a bulk entry we cannot read. Built directly, not via [`classify`],
+/// so the quoted JSON cannot make it look like a known panel message.
+fn malformed(what: &str, entry: &Value) -> UpstreamError {
+    UpstreamError {
+        message: format!("unreadable {what}: {}", value_snippet(entry)),
+        class: ErrorClass::Unknown,
+    }
+}
+
+/// The panel's error in `obj`, if it has one: a non-blank `error` string; `"error": true` with
+/// the text in `message`; or any other non-null, non-false `error` value as JSON text.
+/// `"error": ""`, `null` and `false` mean no error.
+fn upstream_error(obj: &Map<String, Value>) -> Option<UpstreamError> {
+    match obj.get("error")? {
+        Value::Null | Value::Bool(false) => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(UpstreamError::new(s)),
+        Value::Bool(true) => match obj.get("message") {
+            Some(Value::String(m)) if !m.trim().is_empty() => Some(UpstreamError::new(m)),
+            _ => Some(UpstreamError::new("error")),
+        },
+        other => Some(UpstreamError::new(&value_snippet(other))),
+    }
+}
+
+/// The status object in `obj`, if it has a string `status`; every other field is optional and
+/// dropped when unreadable.
+fn order_status(obj: &Map<String, Value>) -> Option<OrderStatus> {
+    let status = match obj.get("status")? {
+        Value::String(s) => Status::parse(s),
+        _ => return None,
+    };
+    Some(OrderStatus {
+        status,
+        charge: lenient_amount(obj.get("charge")),
+        start_count: obj.get("start_count").and_then(lenient_i64),
+        remains: obj.get("remains").and_then(lenient_i64),
+        currency: lenient_text(obj.get("currency")),
+    })
+}
+
+/// An order, service or refill id: a positive integer (or an integral float) as its decimal
+/// text, or a trimmed string of 1..=64 characters without control characters or commas (a comma
+/// would break the bulk forms). Zero (`0`, `"000"`) is not an id.
+fn lenient_id(value: &Value) -> Option<String> {
+    let id = match value {
+        Value::Number(n) => match n.as_u64() {
+            Some(u) => u.to_string(),
+            None => {
+                let f = n.as_f64()?;
+                if !(f.is_finite() && f.fract() == 0.0 && (1.0..18_446_744_073_709_551_616.0).contains(&f)) {
+                    return None;
+                }
+                format!("{f:.0}")
+            }
+        },
+        Value::String(s) => s.trim().to_owned(),
+        _ => return None,
+    };
+    let valid = !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && !id.chars().any(|c| c.is_control() || c == ',')
+        && !id.bytes().all(|b| b == b'0');
+    valid.then_some(id)
+}
+
+/// A display string: a JSON string trimmed, or a number's text; `None` when missing or blank.
+fn lenient_text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.trim()).filter(|t| !t.is_empty()).map(str::to_owned),
+        Value::Number(n) => Some(plain_decimal(n)),
+        _ => None,
+    }
+}
+
+/// An amount kept as text (`charge`, `balance`): a string trimmed, or a number as a plain
+/// decimal (a float `1e-7` becomes `"0.0000001"`).
+fn lenient_amount(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => {
+            let t = s.trim();
+            (!t.is_empty()).then(|| expand_exponent(t).unwrap_or_else(|| t.to_owned()))
+        }
+        Value::Number(n) => Some(plain_decimal(n)),
+        _ => None,
+    }
+}
+
+/// A rate in millionths: a decimal string or number, exponent notation included.
+fn lenient_micros(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => decimal_to_micros(&plain_decimal(n)),
+        Value::String(s) => decimal_to_micros(s).or_else(|| decimal_to_micros(&expand_exponent(s)?)),
+        _ => None,
+    }
+}
+
+/// An integer from a JSON integer, an integral float, or a string of either (surrounding
+/// whitespace allowed): `157`, `"157"`, `" -2 "`, `157.0`, `"157.00"`.
+fn lenient_i64(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| if n.is_u64() { None } else { float_to_i64(n.as_f64()?) }),
+        Value::String(s) => str_to_i64(s),
+        _ => None,
+    }
+}
+
+/// A non-negative integer, read like [`lenient_i64`] but up to `u64::MAX`.
+fn lenient_u64(value: &Value) -> Option<u64> {
+    let direct = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    direct.or_else(|| u64::try_from(lenient_i64(value)?).ok())
+}
+
+fn float_to_i64(f: f64) -> Option<i64> {
+    // -2^63 ..= 2^63 (exclusive) is exactly the range an f64 can convert to i64 without loss.
+    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f);
+    (f.fract() == 0.0 && in_range).then_some(f as i64)
+}
+
+fn str_to_i64(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(i) = s.parse() {
+        return Some(i);
+    }
+    let (int, frac) = s.split_once('.')?;
+    if frac.is_empty() || !frac.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    int.parse().ok()
+}
+
+/// A boolean flag: `true`, a non-zero number, or a string `"true"`, `"1"`, `"yes"`, `"on"`
+/// (any case). Missing or anything else is `false`.
+fn lenient_bool(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        Some(Value::String(s)) => matches!(fold(s).as_str(), "true" | "1" | "yes" | "on"),
+        _ => false,
+    }
+}
+
+/// Whether a bulk `cancel` value means success: `true`, a non-zero number, or a non-blank
+/// string other than `"0"`/`"false"`/`"no"`.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !matches!(fold(s).as_str(), "" | "0" | "false" | "no"),
+        _ => false,
+    }
+}
+
+/// A JSON number as plain decimal text: integers as they are, floats without exponent notation.
+fn plain_decimal(n: &Number) -> String {
+    let text = n.to_string();
+    expand_exponent(&text).unwrap_or(text)
+}
+
+/// Rewrites exponent notation as a plain decimal: `1.5e-7` → `0.00000015`, `2E3` → `2000`.
+/// `None` if `s` is not a decimal with an exponent, or the exponent is beyond ±400 (no amount
+/// is that large or small; the bound keeps the output short).
+fn expand_exponent(s: &str) -> Option<String> {
+    let (mantissa, exponent) = s.trim().split_once(['e', 'E'])?;
+    let exponent: i32 = exponent.parse().ok()?;
+    if !(-400..=400).contains(&exponent) {
+        return None;
+    }
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty()) || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let point = i64::try_from(int.len()).ok()? + i64::from(exponent);
+    let len = i64::try_from(digits.len()).ok()?;
+    let mut out = String::with_capacity(digits.len() + 8);
+    if negative {
+        out.push('-');
+    }
+    if point <= 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat(usize::try_from(-point).ok()?));
+        out.push_str(&digits);
+    } else if point >= len {
+        out.push_str(&digits);
+        out.push_str(&"0".repeat(usize::try_from(point - len).ok()?));
+    } else {
+        let (whole, fraction) = digits.split_at(usize::try_from(point).ok()?);
+        out.push_str(whole);
+        out.push('.');
+        out.push_str(fraction);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "k3y";
+
+    fn form(pairs: &[(&'static str, &str)]) -> Form {
+        pairs.iter().map(|&(k, v)| (k, v.to_owned())).collect()
+    }
+
+    fn ids(n: usize) -> Vec<String> {
+        (1..=n).map(|i| i.to_string()).collect()
+    }
+
+    fn order<'a>(service_type: &'a ServiceType) -> AddOrder<'a> {
+        AddOrder {
+            service: "1",
+            service_type,
+            link: "https://www.instagram.com/p/abc/",
+            quantity: 100,
+            comments: None,
+            drip: None,
+        }
+    }
+
+    // --- service types -------------------------------------------------------------------
+
+    #[test]
+    fn service_type_parse_table() {
+        let cases: &[(&str, ServiceType)] = &[
+            ("Default", ServiceType::Default),
+            ("default", ServiceType::Default),
+            (" DEFAULT ", ServiceType::Default),
+            ("Package", ServiceType::Package),
+            ("Custom Comments", ServiceType::CustomComments),
+            ("custom_comments", ServiceType::CustomComments),
+            ("CUSTOM-COMMENTS", ServiceType::CustomComments),
+            ("customcomments", ServiceType::CustomComments),
+            ("Custom Comments Package", ServiceType::CustomCommentsPackage),
+            ("Mentions", ServiceType::Mentions),
+            ("Mentions with Hashtags", ServiceType::MentionsWithHashtags),
+            ("Mentions Custom List", ServiceType::MentionsCustomList),
+            ("Mentions Hashtag", ServiceType::MentionsHashtag),
+            ("Mentions User Followers", ServiceType::MentionsUserFollowers),
+            ("Mentions Media Likers", ServiceType::MentionsMediaLikers),
+            ("Comment Likes", ServiceType::CommentLikes),
+            ("Comment Replies", ServiceType::CommentReplies),
+            ("Poll", ServiceType::Poll),
+            ("Invites from Groups", ServiceType::InvitesFromGroups),
+            ("Subscriptions", ServiceType::Subscriptions),
+            ("Subscription", ServiceType::Subscriptions),
+            ("Web Traffic", ServiceType::WebTraffic),
+            ("web_traffic", ServiceType::WebTraffic),
+            (" SEO ", ServiceType::Other("SEO".into())),
+            ("", ServiceType::Other(String::new())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&ServiceType::parse(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn service_type_names_round_trip() {
+        for t in ServiceType::KNOWN {
+            assert_eq!(ServiceType::parse(t.as_str()), t);
+            assert_eq!(t.to_string(), t.as_str());
+        }
+        assert_eq!(ServiceType::Default.as_str(), "default");
+        assert_eq!(ServiceType::CustomCommentsPackage.as_str(), "custom_comments_package");
+        assert_eq!(ServiceType::WebTraffic.as_str(), "web_traffic");
+        assert_eq!(ServiceType::Other("SEO".into()).as_str(), "SEO");
+        assert_eq!(ServiceType::parse("SEO").as_str(), "SEO");
+    }
+
+    #[test]
+    fn service_type_capabilities_table() {
+        use ServiceType as T;
+        // (type, takes_quantity, takes_comments, supports_dripfeed), per §1.2.
+        let cases: &[(ServiceType, bool, bool, bool)] = &[
+            (T::Default, true, false, true),
+            (T::Package, false, false, false),
+            (T::CustomComments, false, true, false),
+            (T::CustomCommentsPackage, false, true, false),
+            (T::Mentions, true, false, false),
+            (T::MentionsWithHashtags, true, false, false),
+            (T::MentionsCustomList, false, false, false),
+            (T::MentionsHashtag, true, false, false),
+            (T::MentionsUserFollowers, true, false, false),
+            (T::MentionsMediaLikers, true, false, false),
+            (T::CommentLikes, true, false, false),
+            (T::CommentReplies, false, true, false),
+            (T::Poll, true, false, false),
+            (T::InvitesFromGroups, true, false, false),
+            (T::Subscriptions, false, false, false),
+            (T::WebTraffic, true, false, true),
+            (T::Other("SEO".into()), true, false, false),
+        ];
+        assert_eq!(cases.len(), ServiceType::KNOWN.len() + 1);
+        for (t, quantity, comments, drip) in cases {
+            assert_eq!(t.takes_quantity(), *quantity, "{t:?} quantity");
+            assert_eq!(t.takes_comments(), *comments, "{t:?} comments");
+            assert_eq!(t.supports_dripfeed(), *drip, "{t:?} dripfeed");
+        }
+    }
+
+    // --- builders ------------------------------------------------------------------------
+
+    #[test]
+    fn simple_forms() {
+        assert_eq!(services_form(KEY), form(&[("key", KEY), ("action", "services")]));
+        assert_eq!(balance_form(KEY), form(&[("key", KEY), ("action", "balance")]));
+        assert_eq!(
+            status_form(KEY, "23501"),
+            form(&[("key", KEY), ("action", "status"), ("order", "23501")])
+        );
+        assert_eq!(refill_form(KEY, " 7 "), form(&[("key", KEY), ("action", "refill"), ("order", "7")]));
+    }
+
+    #[test]
+    fn add_form_default_without_drip_sends_no_runs() {
+        let t = ServiceType::Default;
+        let got = add_form(KEY, &order(&t)).unwrap();
+        assert_eq!(
+            got,
+            form(&[
+                ("key", KEY),
+                ("action", "add"),
+                ("service", "1"),
+                ("link", "https://www.instagram.com/p/abc/"),
+                ("quantity", "100"),
+            ])
+        );
+        assert!(!got.iter().any(|(k, _)| *k == "runs" || *k == "interval"));
+    }
+
+    #[test]
+    fn add_form_drip_feed() {
+        for t in [ServiceType::Default, ServiceType::WebTraffic] {
+            let o = AddOrder { quantity: 400, drip: Some(Drip { runs: 30, interval: 1440 }), ..order(&t) };
+            assert_eq!(
+                add_form(KEY, &o).unwrap(),
+                form(&[
+                    ("key", KEY),
+                    ("action", "add"),
+                    ("service", "1"),
+                    ("link", "https://www.instagram.com/p/abc/"),
+                    ("quantity", "400"),
+                    ("runs", "30"),
+                    ("interval", "1440"),
+                ]),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn add_form_package_sends_no_quantity() {
+        let t = ServiceType::Package;
+        assert_eq!(
+            add_form(KEY, &AddOrder { quantity: 0, ..order(&t) }).unwrap(),
+            form(&[
+                ("key", KEY),
+                ("action", "add"),
+                ("service", "1"),
+                ("link", "https://www.instagram.com/p/abc/")
+            ])
+        );
+    }
+
+    #[test]
+    fn add_form_custom_comments_keeps_line_breaks() {
+        for t in [ServiceType::CustomComments, ServiceType::CustomCommentsPackage] {
+            let o = AddOrder { comments: Some("nice!\r\n좋아요 👍\nwow"), ..order(&t) };
+            assert_eq!(
+                add_form(KEY, &o).unwrap(),
+                form(&[
+                    ("key", KEY),
+                    ("action", "add"),
+                    ("service", "1"),
+                    ("link", "https://www.instagram.com/p/abc/"),
+                    ("comments", "nice!\r\n좋아요 👍\nwow"),
+                ]),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn add_form_ignores_comments_for_types_without_them() {
+        let t = ServiceType::Default;
+        let got = add_form(KEY, &AddOrder { comments: Some("x"), ..order(&t) }).unwrap();
+        assert!(!got.iter().any(|(k, _)| *k == "comments"));
+    }
+
+    #[test]
+    fn add_form_errors() {
+        let default = ServiceType::Default;
+        let package = ServiceType::Package;
+        let comments = ServiceType::CustomComments;
+        let drip = Some(Drip { runs: 10, interval: 60 });
+        let cases: Vec<(AddOrder<'_>, BuildError)> = vec![
+            (AddOrder { drip, ..order(&package) }, BuildError::DripNotSupported(ServiceType::Package)),
+            (
+                AddOrder { drip, ..order(&comments) },
+                BuildError::DripNotSupported(ServiceType::CustomComments),
+            ),
+            (order(&comments), BuildError::MissingComments),
+            (AddOrder { comments: Some(""), ..order(&comments) }, BuildError::MissingComments),
+            (AddOrder { comments: Some(" \r\n "), ..order(&comments) }, BuildError::MissingComments),
+            (AddOrder { service: " ", ..order(&default) }, BuildError::EmptyField("service")),
+            (AddOrder { link: "", ..order(&default) }, BuildError::EmptyField("link")),
+            (AddOrder { quantity: 0, ..order(&default) }, BuildError::EmptyField("quantity")),
+            (
+                AddOrder { drip: Some(Drip { runs: 0, interval: 60 }), ..order(&default) },
+                BuildError::EmptyField("runs"),
+            ),
+            (
+                AddOrder { drip: Some(Drip { runs: 10, interval: 0 }), ..order(&default) },
+                BuildError::EmptyField("interval"),
+            ),
+        ];
+        for (o, want) in cases {
+            assert_eq!(add_form(KEY, &o), Err(want), "{o:?}");
+        }
+        assert_eq!(add_form("", &order(&default)), Err(BuildError::EmptyField("key")));
+    }
+
+    #[test]
+    fn add_form_refuses_types_it_cannot_express() {
+        use ServiceType as T;
+        let unsupported = [
+            T::Mentions,
+            T::MentionsWithHashtags,
+            T::MentionsCustomList,
+            T::MentionsHashtag,
+            T::MentionsUserFollowers,
+            T::MentionsMediaLikers,
+            T::CommentLikes,
+            T::CommentReplies,
+            T::Poll,
+            T::InvitesFromGroups,
+            T::Subscriptions,
+            T::Other("SEO".into()),
+        ];
+        for t in unsupported {
+            let o = AddOrder { comments: Some("a\nb"), ..order(&t) };
+            assert_eq!(add_form(KEY, &o), Err(BuildError::UnsupportedType(t.clone())));
+        }
+    }
+
+    #[test]
+    fn bulk_forms() {
+        let three: Vec<String> = vec!["1".into(), " 10".into(), "100".into()];
+        assert_eq!(
+            multi_status_form(KEY, &three).unwrap(),
+            form(&[("key", KEY), ("action", "status"), ("orders", "1,10,100")])
+        );
+        assert_eq!(
+            cancel_form(KEY, &three).unwrap(),
+            form(&[("key", KEY), ("action", "cancel"), ("orders", "1,10,100")])
+        );
+        let hundred = ids(MAX_BULK);
+        let want = hundred.join(",");
+        assert_eq!(multi_status_form(KEY, &hundred).unwrap()[2], ("orders", want.clone()));
+        assert_eq!(cancel_form(KEY, &hundred).unwrap()[2], ("orders", want));
+        assert_eq!(multi_status_form(KEY, &ids(101)), Err(BuildError::TooManyIds(101)));
+        assert_eq!(cancel_form(KEY, &ids(101)), Err(BuildError::TooManyIds(101)));
+        assert_eq!(multi_status_form(KEY, &[]), Err(BuildError::NoIds));
+        assert_eq!(cancel_form(KEY, &[]), Err(BuildError::NoIds));
+        assert_eq!(multi_status_form(KEY, &["1".into(), " ".into()]), Err(BuildError::EmptyField("orders")));
+    }
+
+    #[test]
+    fn encode_form_table() {
+        let cases: &[(Form, &str)] = &[
+            (services_form("abc123"), "key=abc123&action=services"),
+            (form(&[("key", "a b+c")]), "key=a+b%2Bc"),
+            (form(&[("comments", "x\r\ny&z=ü")]), "comments=x%0D%0Ay%26z%3D%C3%BC"),
+            (form(&[("link", "https://t.co/A_b-c.d~e?x=1")]), "link=https%3A%2F%2Ft.co%2FA_b-c.d~e%3Fx%3D1"),
+            (form(&[("comments", "좋아요")]), "comments=%EC%A2%8B%EC%95%84%EC%9A%94"),
+            (form(&[("a", ""), ("b", "%")]), "a=&b=%25"),
+            (Vec::new(), ""),
+        ];
+        for (f, want) in cases {
+            assert_eq!(encode_form(f), *want, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn build_error_display() {
+        assert_eq!(BuildError::TooManyIds(101).to_string(), "101 ids in one request, at most 100 allowed");
+        assert_eq!(
+            BuildError::DripNotSupported(ServiceType::Package).to_string(),
+            "service type `package` has no drip-feed"
+        );
+        assert_eq!(BuildError::EmptyField("link").to_string(), "field `link` must not be empty or zero");
+    }
+
+    // --- decimals ------------------------------------------------------------------------
+
+    #[test]
+    fn decimal_to_micros_table() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("0.90", Some(900_000)),
+            ("8", Some(8_000_000)),
+            ("0", Some(0)),
+            ("0.000001", Some(1)),
+            ("0.0000001", Some(1)),
+            ("0.0000000", Some(0)),
+            ("1.234567891", Some(1_234_568)),
+            ("1.2345670000", Some(1_234_567)),
+            (" 12 ", Some(12_000_000)),
+            ("0.27819", Some(278_190)),
+            ("100.84292", Some(100_842_920)),
+            ("5.", Some(5_000_000)),
+            (".5", Some(500_000)),
+            ("007.5", Some(7_500_000)),
+            ("18446744073709.551615", Some(u64::MAX)),
+            ("18446744073709.5516150", Some(u64::MAX)),
+            ("18446744073709.5516151", None),
+            ("18446744073709.551616", None),
+            ("18446744073710", None),
+            ("99999999999999999999999", None),
+            ("", None),
+            (".", None),
+            ("-1", None),
+            ("+1", None),
+            ("1e3", None),
+            ("1,5", None),
+            ("1.2.3", None),
+            ("١", None),
+            ("NaN", None),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(decimal_to_micros(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn expand_exponent_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("1e-7", Some("0.0000001")),
+            ("1.5e-7", Some("0.00000015")),
+            ("2E3", Some("2000")),
+            ("1.25e1", Some("12.5")),
+            ("-3e2", Some("-300")),
+            ("0.5e0", Some("0.5")),
+            ("1e401", None),
+            ("1e-401", None),
+            ("12", None),
+            ("e5", None),
+            ("1ee5", None),
+            ("1.e", None),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(expand_exponent(text).as_deref(), want, "{text:?}");
+        }
+        assert_eq!(expand_exponent("1e400").map(|s| s.len()), Some(401));
+    }
+
+    // --- classify ------------------------------------------------------------------------
+
+    #[test]
+    fn classify_every_known_message() {
+        let cases: &[(&str, ErrorClass)] = &[
+            ("Not enough funds on balance", ErrorClass::RetryLater),
+            (
+                "You have active order with this link. Please wait until order being completed.",
+                ErrorClass::RetryLater,
+            ),
+            ("Quantity less than minimal 1000", ErrorClass::Definitive),
+            ("Quantity more than maximum 1000", ErrorClass::Definitive),
+            ("Incorrect service ID", ErrorClass::Definitive),
+            ("Incorrect link", ErrorClass::Definitive),
+            ("Bad link", ErrorClass::Definitive),
+            ("Incorrect quantity", ErrorClass::Definitive),
+            ("Incorrect order ID", ErrorClass::Definitive),
+            ("Refill not found", ErrorClass::Definitive),
+            ("Incorrect request", ErrorClass::Definitive),
+            ("Invalid API key", ErrorClass::Configuration),
+            ("Incorrect API key", ErrorClass::Configuration),
+            ("invalid key", ErrorClass::Configuration),
+            ("INCORRECT KEY", ErrorClass::Configuration),
+            ("NOT ENOUGH FUNDS", ErrorClass::RetryLater),
+            ("Your balance is too low", ErrorClass::RetryLater),
+            ("Service is temporarily disabled", ErrorClass::Unknown),
+            ("", ErrorClass::Unknown),
+        ];
+        for &(message, want) in cases {
+            assert_eq!(classify(message), want, "{message:?}");
+        }
+    }
+
+    // --- parsers: common failure modes ----------------------------------------------------
+
+    /// Runs every parser on `body` and returns whether each failed with `want`.
+    fn all_parsers_fail_with(body: &[u8], want: impl Fn(&ParseError) -> bool) {
+        let results = [
+            parse_services(body).err(),
+            parse_add(body).err(),
+            parse_status(body).err(),
+            parse_multi_status(body).err(),
+            parse_balance(body).err(),
+            parse_refill(body).err(),
+            parse_cancel(body).err(),
+        ];
+        for (i, r) in results.iter().enumerate() {
+            let e = r.as_ref().unwrap_or_else(|| panic!("parser {i} accepted {body:?}"));
+            assert!(want(e), "parser {i} on {:?}: {e:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn empty_bodies() {
+        for body in [&b""[..], b"   ", b"\r\n", b"\xEF\xBB\xBF", b"\xEF\xBB\xBF \n"] {
+            all_parsers_fail_with(body, |e| *e == ParseError::Empty);
+        }
+    }
+
+    #[test]
+    fn non_json_bodies() {
+        const HTML_502: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\
+            <body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center>\
+            <p>Please try again in a few minutes; the origin web server did not answer in time.</p></body></html>";
+        all_parsers_fail_with(HTML_502.as_bytes(), |e| match e {
+            ParseError::NotJson(s) => s.chars().count() == 120 && s.starts_with("<!DOCTYPE html> <html>"),
+            _ => false,
+        });
+        for body in
+            [&b"{\"order\":"[..], b"{\"order\": 23501", b"[{\"service\":1,", b"\xFF\xFE\x00", b"nul", b"{} x"]
+        {
+            all_parsers_fail_with(body, |e| matches!(e, ParseError::NotJson(_)));
+        }
+        assert_eq!(parse_add(b"{\"order\":"), Err(ParseError::NotJson("{\"order\":".into())));
+    }
+
+    #[test]
+    fn not_json_snippet_is_char_boundary_safe() {
+        let body = "한".repeat(500);
+        match parse_add(body.as_bytes()) {
+            Err(ParseError::NotJson(s)) => assert_eq!(s, "한".repeat(120)),
+            other => panic!("{other:?}"),
+        }
+        let mut bytes = "é".repeat(300).into_bytes();
+        bytes.insert(1, 0xFF); // split a character
+        match parse_status(&bytes) {
+            Err(ParseError::NotJson(s)) => assert_eq!(s.chars().count(), 120),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_json_does_not_panic() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        all_parsers_fail_with(deep.as_bytes(), |e| matches!(e, ParseError::NotJson(_)));
+        let deep_obj = "{\"order\":".repeat(10_000);
+        all_parsers_fail_with(deep_obj.as_bytes(), |e| matches!(e, ParseError::NotJson(_)));
+        // Out of f64 range: serde_json refuses it.
+        assert!(matches!(parse_add(b"{\"order\": 1e400}"), Err(ParseError::NotJson(_))));
+        // Beyond u64: a float, not an id.
+        assert!(matches!(
+            parse_add(b"{\"order\": 123456789012345678901234567890}"),
+            Err(ParseError::UnexpectedShape(_))
+        ));
+        let huge =
+            br#"{"charge":1e300,"start_count":99999999999999999999,"status":"Completed","remains":-1e300}"#;
+        assert_eq!(
+            parse_status(huge).unwrap().unwrap(),
+            OrderStatus {
+                status: Status::Completed,
+                charge: Some(format!("1{}", "0".repeat(300))),
+                start_count: None,
+                remains: None,
+                currency: None,
+            }
+        );
+    }
+
+    #[test]
+    fn parse_error_display() {
+        assert_eq!(ParseError::Empty.to_string(), "empty response from the SMM panel");
+        assert_eq!(
+            ParseError::NotJson("<html>".into()).to_string(),
+            "SMM panel response is not JSON: <html>"
+        );
+    }
+
+    // --- services ------------------------------------------------------------------------
+
+    const SERVICES_DOC: &str = r#"[
+      {"service":1,"name":"Followers","type":"Default","category":"First Category",
+       "rate":"0.90","min":"50","max":"10000","refill":true,"cancel":true},
+      {"service":2,"name":"Comments","type":"Custom Comments","category":"Second Category",
+       "rate":"8","min":"10","max":"1500","refill":false,"cancel":true}
+    ]"#;
+
+    fn doc_services() -> Vec<ServiceInfo> {
+        vec![
+            ServiceInfo {
+                service: "1".into(),
+                name: "Followers".into(),
+                service_type: ServiceType::Default,
+                category: "First Category".into(),
+                rate_micros: 900_000,
+                min: 50,
+                max: 10_000,
+                refill: true,
+                cancel: true,
+                dripfeed: false,
+            },
+            ServiceInfo {
+                service: "2".into(),
+                name: "Comments".into(),
+                service_type: ServiceType::CustomComments,
+                category: "Second Category".into(),
+                rate_micros: 8_000_000,
+                min: 10,
+                max: 1500,
+                refill: false,
+                cancel: true,
+                dripfeed: false,
+            },
+        ]
+    }
+
+    #[test]
+    fn services_doc_sample() {
+        assert_eq!(parse_services(SERVICES_DOC.as_bytes()).unwrap(), doc_services());
+    }
+
+    #[test]
+    fn services_wrapper_and_loose_types() {
+        let body = r#"{"status":"success","services":[
+          {"service":"1","name":"Followers","type":"default","category":"First Category",
+           "rate":0.9,"min":50,"max":10000,"refill":"1","cancel":1,"desc":"x","average_time":"1h"},
+          {"id":" 2 ","name":"Comments","type":"custom_comments","category":"Second Category",
+           "rate":8,"min":"10","max":1500.0,"refill":0,"cancel":"true"}
+        ]}"#;
+        assert_eq!(parse_services(body.as_bytes()).unwrap(), doc_services());
+    }
+
+    #[test]
+    fn services_dripfeed_rounding_and_skips() {
+        let body = r#"[
+          {"service":3,"name":"Drip 👍","type":"Default","category":"Kr","rate":"1.2345671","min":"100",
+           "max":"1000000","refill":false,"cancel":false,"dripfeed":true},
+          {"service_id":4,"name":"Pkg","category":"P","rate":"1e-7","min":1,"max":1},
+          {"name":"no id","rate":"1","min":"1","max":"2"},
+          {"service":0,"name":"zero id","rate":"1","min":"1","max":"2"},
+          {"service":5,"name":"no rate","min":"1","max":"2"},
+          {"service":6,"name":"bad rate","rate":"-1","min":"1","max":"2"},
+          {"service":7,"name":"bad min","rate":"1","min":"ten","max":"2"},
+          {"service":8,"name":"no max","rate":"1","min":"1"},
+          "junk", 42, null, [],
+          {"service":9,"type":"Subscriptions","rate":"0","min":"0","max":"0"}
+        ]"#;
+        let got = parse_services(body.as_bytes()).unwrap();
+        let ids: Vec<&str> = got.iter().map(|s| s.service.as_str()).collect();
+        assert_eq!(ids, ["3", "4", "9"]);
+        assert_eq!(got[0].rate_micros, 1_234_568);
+        assert!(got[0].dripfeed);
+        assert_eq!(got[0].name, "Drip 👍");
+        assert_eq!(got[1].service_type, ServiceType::Default);
+        assert_eq!(got[1].rate_micros, 1);
+        assert_eq!(got[2].service_type, ServiceType::Subscriptions);
+        assert_eq!(got[2].name, "");
+    }
+
+    #[test]
+    fn services_shapes() {
+        assert_eq!(parse_services(b"[]"), Ok(vec![]));
+        assert_eq!(parse_services(br#"{"services":[]}"#), Ok(vec![]));
+        assert_eq!(
+            parse_services(br#"{"error":"Incorrect API key"}"#),
+            Err(ParseError::UnexpectedShape("Incorrect API key".into()))
+        );
+        for body in [&br#"{"services":"none"}"#[..], b"{}", b"\"services\"", b"12"] {
+            assert!(matches!(parse_services(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
+        }
+    }
+
+    // --- add -----------------------------------------------------------------------------
+
+    #[test]
+    fn add_table() {
+        let accepted = |id: &str| Ok(AddReply::Accepted { order: id.into() });
+        let cases: &[(&str, Result<AddReply, ParseError>)] = &[
+            (r#"{"order": 23501}"#, accepted("23501")),
+            (r#"{"order":"9876543"}"#, accepted("9876543")),
+            (r#"{"order":" 12 "}"#, accepted("12")),
+            (r#"{"order":23501.0}"#, accepted("23501")),
+            (r#"{"status":"success","order":5}"#, accepted("5")),
+            (r#"{"order":7,"error":"Incorrect link"}"#, accepted("7")),
+            (
+                r#"{"error":"Not enough funds on balance"}"#,
+                Ok(AddReply::Rejected(UpstreamError {
+                    message: "Not enough funds on balance".into(),
+                    class: ErrorClass::RetryLater,
+                })),
+            ),
+            (
+                r#"{"order":null,"error":"Quantity less than minimal 1000"}"#,
+                Ok(AddReply::Rejected(UpstreamError {
+                    message: "Quantity less than minimal 1000".into(),
+                    class: ErrorClass::Definitive,
+                })),
+            ),
+            (
+                r#"{"error":true,"message":"Invalid API key"}"#,
+                Ok(AddReply::Rejected(UpstreamError {
+                    message: "Invalid API key".into(),
+                    class: ErrorClass::Configuration,
+                })),
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(&parse_add(body.as_bytes()), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn add_unknown_outcomes() {
+        for body in [
+            r#"{}"#,
+            r#"{"order":0}"#,
+            r#"{"order":"0"}"#,
+            r#"{"order":-5}"#,
+            r#"{"order":1.5}"#,
+            r#"{"order":""}"#,
+            r#"{"order":"1,2"}"#,
+            r#"{"order":true}"#,
+            r#"{"order":{"id":1}}"#,
+            r#"{"error":""}"#,
+            r#"{"error":null}"#,
+            r#"{"status":"success"}"#,
+            r#"[{"order":1}]"#,
+            r#""23501""#,
+            r#"23501"#,
+        ] {
+            assert!(matches!(parse_add(body.as_bytes()), Err(ParseError::UnexpectedShape(_))), "{body}");
+        }
+        let long_id = format!(r#"{{"order":"{}"}}"#, "9".repeat(65));
+        assert!(matches!(parse_add(long_id.as_bytes()), Err(ParseError::UnexpectedShape(_))));
+        assert_eq!(
+            parse_add(b"[1]"),
+            Err(ParseError::UnexpectedShape(
+                r#"expected {"order": id} or {"error": message}, got [1]"#.into()
+            ))
+        );
+    }
+
+    #[test]
+    fn upstream_messages_are_trimmed_and_bounded() {
+        let long = format!(r#"{{"error":"  Incorrect link {}  "}}"#, "x".repeat(1000));
+        match parse_add(long.as_bytes()) {
+            Ok(AddReply::Rejected(e)) => {
+                assert_eq!(e.message.chars().count(), 500);
+                assert!(e.message.starts_with("Incorrect link x"));
+                assert_eq!(e.class, ErrorClass::Definitive);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse_add(br#"{"error":{"code":7}}"#),
+            Ok(AddReply::Rejected(UpstreamError {
+                message: r#"{"code":7}"#.into(),
+                class: ErrorClass::Unknown
+            }))
+        );
+    }
+
+    // --- status --------------------------------------------------------------------------
+
+    #[test]
+    fn status_doc_sample() {
+        let body = br#"{"charge":"0.27819","start_count":"3572","status":"Partial","remains":"157","currency":"USD"}"#;
+        assert_eq!(
+            parse_status(body),
+            Ok(Ok(OrderStatus {
+                status: Status::Partial,
+                charge: Some("0.27819".into()),
+                start_count: Some(3572),
+                remains: Some(157),
+                currency: Some("USD".into()),
+            }))
+        );
+    }
+
+    #[test]
+    fn status_loose_types() {
+        let cases: &[(&str, OrderStatus)] = &[
+            (
+                r#"{"charge":0.27819,"start_count":3572,"status":"Completed","remains":0,"currency":"USD"}"#,
+                OrderStatus {
+                    status: Status::Completed,
+                    charge: Some("0.27819".into()),
+                    start_count: Some(3572),
+                    remains: Some(0),
+                    currency: Some("USD".into()),
+                },
+            ),
+            (
+                r#"{"charge":"1.5","start_count":" 12 ","status":"In progress","remains":"-2","currency":""}"#,
+                OrderStatus {
+                    status: Status::InProgress,
+                    charge: Some("1.5".into()),
+                    start_count: Some(12),
+                    remains: Some(-2),
+                    currency: None,
+                },
+            ),
+            (
+                r#"{"status":"Cancelled","remains":"157.0","start_count":"abc","charge":null,"extra":[1]}"#,
+                OrderStatus {
+                    status: Status::Canceled,
+                    charge: None,
+                    start_count: None,
+                    remains: Some(157),
+                    currency: None,
+                },
+            ),
+            (
+                r#"{"status":"Refunded","remains":-3.0,"charge":"0"}"#,
+                OrderStatus {
+                    status: Status::Other("Refunded".into()),
+                    charge: Some("0".into()),
+                    start_count: None,
+                    remains: Some(-3),
+                    currency: None,
+                },
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(parse_status(body.as_bytes()), Ok(Ok(want.clone())), "{body}");
+        }
+    }
+
+    #[test]
+    fn status_errors_and_shapes() {
+        assert_eq!(
+            parse_status(br#"{"error":"Incorrect order ID"}"#),
+            Ok(Err(UpstreamError { message: "Incorrect order ID".into(), class: ErrorClass::Definitive }))
+        );
+        for body in
+            [&br#"{}"#[..], br#"{"charge":"1"}"#, br#"{"status":3}"#, br#"{"status":null}"#, b"[]", b"true"]
+        {
+            assert!(matches!(parse_status(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn status_parse_table() {
+        let cases: &[(&str, Status)] = &[
+            ("Pending", Status::Pending),
+            ("pending", Status::Pending),
+            ("In progress", Status::InProgress),
+            ("IN PROGRESS", Status::InProgress),
+            ("in_progress", Status::InProgress),
+            ("Inprogress", Status::InProgress),
+            ("Processing", Status::Processing),
+            ("Completed", Status::Completed),
+            ("Partial", Status::Partial),
+            ("Canceled", Status::Canceled),
+            ("Cancelled", Status::Canceled),
+            ("CANCELLED", Status::Canceled),
+            (" Refunded ", Status::Other("Refunded".into())),
+            ("", Status::Other(String::new())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&Status::parse(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn status_terminal_and_names() {
+        let terminal: Vec<Status> = Status::KNOWN.into_iter().filter(Status::is_terminal).collect();
+        assert_eq!(terminal, [Status::Completed, Status::Partial, Status::Canceled]);
+        assert!(!Status::Other("Refunded".into()).is_terminal());
+        for s in Status::KNOWN {
+            assert_eq!(Status::parse(s.as_str()), s);
+        }
+        assert_eq!(Status::InProgress.as_str(), "in_progress");
+        assert_eq!(Status::Other("Fail".into()).as_str(), "Fail");
+    }
+
+    // --- multi-status --------------------------------------------------------------------
+
+    #[test]
+    fn multi_status_doc_sample() {
+        let body = br#"{"1":  {"charge":"0.27819","start_count":"3572","status":"Partial","remains":"157","currency":"USD"},
+                        "10": {"error":"Incorrect order ID"},
+                        "100":{"charge":"1.44219","start_count":"234","status":"In progress","remains":"10","currency":"USD"}}"#;
+        assert_eq!(
+            parse_multi_status(body).unwrap(),
+            vec![
+                (
+                    "1".to_owned(),
+                    Ok(OrderStatus {
+                        status: Status::Partial,
+                        charge: Some("0.27819".into()),
+                        start_count: Some(3572),
+                        remains: Some(157),
+                        currency: Some("USD".into()),
+                    })
+                ),
+                (
+                    "10".to_owned(),
+                    Err(UpstreamError {
+                        message: "Incorrect order ID".into(),
+                        class: ErrorClass::Definitive
+                    })
+                ),
+                (
+                    "100".to_owned(),
+                    Ok(OrderStatus {
+                        status: Status::InProgress,
+                        charge: Some("1.44219".into()),
+                        start_count: Some(234),
+                        remains: Some(10),
+                        currency: Some("USD".into()),
+                    })
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn multi_status_order_and_odd_entries() {
+        let body = br#"{"9":{"status":"Cancelled","remains":"-2"},"10":"weird","2":{"charge":"1"},"abc":{"status":"Pending"}}"#;
+        let got = parse_multi_status(body).unwrap();
+        let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["2", "9", "10", "abc"]);
+        assert_eq!(
+            got[0].1,
+            Err(UpstreamError {
+                message: r#"unreadable status entry: {"charge":"1"}"#.into(),
+                class: ErrorClass::Unknown
+            })
+        );
+        assert_eq!(got[1].1.as_ref().map(|s| (&s.status, s.remains)), Ok((&Status::Canceled, Some(-2))));
+        assert_eq!(
+            got[2].1,
+            Err(UpstreamError {
+                message: r#"unreadable status entry: "weird""#.into(),
+                class: ErrorClass::Unknown
+            })
+        );
+        assert_eq!(parse_multi_status(b"{}"), Ok(vec![]));
+    }
+
+    #[test]
+    fn multi_status_shapes() {
+        assert_eq!(
+            parse_multi_status(br#"{"error":"Invalid API key"}"#),
+            Err(ParseError::UnexpectedShape("Invalid API key".into()))
+        );
+        for body in [&br#"{"charge":"0.2","status":"Partial","remains":"1"}"#[..], b"[]", b"1"] {
+            assert!(matches!(parse_multi_status(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
+        }
+    }
+
+    // --- balance, refill, cancel ---------------------------------------------------------
+
+    #[test]
+    fn balance_table() {
+        let ok =
+            |b: &str, c: Option<&str>| Ok(Ok(Balance { balance: b.into(), currency: c.map(str::to_owned) }));
+        assert_eq!(
+            parse_balance(br#"{"balance":"100.84292","currency":"USD"}"#),
+            ok("100.84292", Some("USD"))
+        );
+        assert_eq!(parse_balance(br#"{"balance":100.5}"#), ok("100.5", None));
+        assert_eq!(parse_balance(br#"{"balance":12,"currency":"KRW"}"#), ok("12", Some("KRW")));
+        assert_eq!(parse_balance(br#"{"balance":"-3.20"}"#), ok("-3.20", None));
+        assert_eq!(
+            parse_balance(br#"{"error":"Incorrect API key"}"#),
+            Ok(Err(UpstreamError { message: "Incorrect API key".into(), class: ErrorClass::Configuration }))
+        );
+        for body in [&br#"{}"#[..], br#"{"balance":""}"#, br#"{"balance":null}"#, br#"[1]"#] {
+            assert!(matches!(parse_balance(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn refill_table() {
+        assert_eq!(parse_refill(br#"{"refill":"1"}"#), Ok(Ok("1".into())));
+        assert_eq!(parse_refill(br#"{"refill":1}"#), Ok(Ok("1".into())));
+        assert_eq!(parse_refill(br#"{"refill":" 42 "}"#), Ok(Ok("42".into())));
+        assert_eq!(
+            parse_refill(br#"{"error":"Incorrect order ID"}"#),
+            Ok(Err(UpstreamError { message: "Incorrect order ID".into(), class: ErrorClass::Definitive }))
+        );
+        assert_eq!(
+            parse_refill(br#"{"refill":{"error":"Refill not found"}}"#),
+            Ok(Err(UpstreamError { message: "Refill not found".into(), class: ErrorClass::Definitive }))
+        );
+        for body in [&br#"{}"#[..], br#"{"refill":0}"#, br#"{"refill":{}}"#, br#"{"refill":null}"#, b"[]"] {
+            assert!(matches!(parse_refill(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn cancel_doc_sample() {
+        assert_eq!(
+            parse_cancel(br#"[{"order":9,"cancel":{"error":"Incorrect order ID"}},{"order":2,"cancel":1}]"#),
+            Ok(vec![
+                (
+                    "9".to_owned(),
+                    Err(UpstreamError {
+                        message: "Incorrect order ID".into(),
+                        class: ErrorClass::Definitive
+                    })
+                ),
+                ("2".to_owned(), Ok(())),
+            ])
+        );
+    }
+
+    #[test]
+    fn cancel_loose_items() {
+        let body = br#"[{"order":"3","cancel":"1"},{"order":4,"cancel":true},{"order":5,"cancel":0},
+                        {"order":6,"error":"Incorrect order ID"},{"cancel":1},"x",{"order":7,"cancel":{}}]"#;
+        let got = parse_cancel(body).unwrap();
+        let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["3", "4", "5", "6", "7"]);
+        assert_eq!(got[0].1, Ok(()));
+        assert_eq!(got[1].1, Ok(()));
+        assert_eq!(got[2].1.as_ref().map_err(|e| e.class), Err(ErrorClass::Unknown));
+        assert_eq!(got[3].1.as_ref().map_err(|e| e.class), Err(ErrorClass::Definitive));
+        assert_eq!(got[4].1.as_ref().map_err(|e| e.class), Err(ErrorClass::Unknown));
+        assert_eq!(parse_cancel(br#"{"order":2,"cancel":1}"#), Ok(vec![("2".to_owned(), Ok(()))]));
+        assert_eq!(parse_cancel(b"[]"), Ok(vec![]));
+    }
+
+    #[test]
+    fn cancel_shapes() {
+        assert_eq!(
+            parse_cancel(br#"{"error":"Incorrect request"}"#),
+            Err(ParseError::UnexpectedShape("Incorrect request".into()))
+        );
+        for body in [&b"{}"[..], b"\"ok\"", b"1"] {
+            assert!(matches!(parse_cancel(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The service catalogue: admin CRUD, import from the panel, the public list.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use snspmt_core::money::{self, Bps};
+use snspmt_core::upstream::smm::ServiceType;
+use snspmt_core::{validate, Points};
+use snspmt_store::{NewAudit, NewService, Service};
+
+use super::{ok, Paging, Reply};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::request::Req;
+use crate::{jobs, views, App};
+
+/// Every active service (the whole catalogue: customers choose from it).
+pub async fn public_services(app: &App) -> Reply {
+    let page = app.store.list_services(true, 10_000, 0).await?;
+    ok(
+        json!({"services": page.rows.iter().map(views::public_service).collect::<Vec<_>>(), "total": page.total}),
+    )
+}
+
+pub async fn admin_services(app: &App, req: &Req) -> Reply {
+    let paging = Paging::from(req)?;
+    let active_only = req.query("active").is_some_and(|v| v == "1" || v == "true");
+    let page = app.store.list_services(active_only, paging.limit, paging.offset).await?;
+    ok(json!({
+        "services": page.rows.iter().map(views::service).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }))
+}
+
+/// A service as an admin sends it; on update, absent fields keep their value.
+#[derive(Deserialize, Default)]
+struct ServiceBody {
+    provider_service_id: Option<Value>,
+    name: Option<String>,
+    category: Option<String>,
+    platform: Option<String>,
+    #[serde(rename = "type")]
+    service_type: Option<String>,
+    price_per_1000: Option<i64>,
+    min_quantity: Option<i64>,
+    max_quantity: Option<i64>,
+    dripfeed: Option<bool>,
+    refill: Option<bool>,
+    cancel: Option<bool>,
+    is_active: Option<bool>,
+    description: Option<String>,
+}
+
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() && s.len() <= 64 => Some(s.trim().to_owned()),
+        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+        _ => None,
+    }
+}
+
+fn merged(body: ServiceBody, base: Option<&Service>) -> Result<NewService, ApiError> {
+    let missing = |f: &str| ApiError::invalid_field(f, "missing_field", format!("{f} is required"));
+    let provider_service_id = match (&body.provider_service_id, base) {
+        (Some(v), _) => id_text(v).ok_or_else(|| {
+            ApiError::invalid_field(
+                "provider_service_id",
+                "invalid_type",
+                "provider_service_id must be an id",
+            )
+        })?,
+        (None, Some(b)) => b.provider_service_id.clone(),
+        (None, None) => return Err(missing("provider_service_id")),
+    };
+    let name = match (body.name.as_deref(), base) {
+        (Some(n), _) => validate::short_text("name", n)?.to_owned(),
+        (None, Some(b)) => b.name.clone(),
+        (None, None) => return Err(missing("name")),
+    };
+    if name.is_empty() {
+        return Err(missing("name"));
+    }
+    let text = |f: &'static str, v: Option<String>, old: Option<&String>| -> Result<String, ApiError> {
+        match v {
+            Some(v) => Ok(validate::short_text(f, &v)?.to_owned()),
+            None => Ok(old.cloned().unwrap_or_default()),
+        }
+    };
+    let int = |f: &str, v: Option<i64>, old: Option<i64>| v.or(old).ok_or_else(|| missing(f));
+    let price = int("price_per_1000", body.price_per_1000, base.map(|b| b.price_per_1000.0))?;
+    let min = int("min_quantity", body.min_quantity, base.map(|b| b.min_quantity))?;
+    let max = int("max_quantity", body.max_quantity, base.map(|b| b.max_quantity))?;
+    if !(0..=validate::MAX_AMOUNT).contains(&price) {
+        return Err(ApiError::invalid_field(
+            "price_per_1000",
+            "invalid_price",
+            "price_per_1000 must be 0..=100000000",
+        ));
+    }
+    if min < 1 || max < min || max > 1_000_000_000 {
+        return Err(ApiError::invalid_field(
+            "min_quantity",
+            "invalid_quantity",
+            "need 1 <= min_quantity <= max_quantity",
+        ));
+    }
+    let service_type = match (body.service_type.as_deref(), base) {
+        (Some(t), _) => ServiceType::parse(t).as_str().to_owned(),
+        (None, Some(b)) => b.service_type.clone(),
+        (None, None) => ServiceType::Default.as_str().to_owned(),
+    };
+    let description = match body.description {
+        Some(d) => validate::description(&d)?.to_owned(),
+        None => base.map(|b| b.description.clone()).unwrap_or_default(),
+    };
+    let flag = |v: Option<bool>, old: Option<bool>, default: bool| v.or(old).unwrap_or(default);
+    Ok(NewService {
+        provider_service_id,
+        name,
+        category: text("category", body.category, base.map(|b| &b.category))?,
+        platform: text("platform", body.platform, base.map(|b| &b.platform))?,
+        service_type,
+        price_per_1000: Points(price),
+        min_quantity: min,
+        max_quantity: max,
+        dripfeed: flag(body.dripfeed, base.map(|b| b.dripfeed), false),
+        refill: flag(body.refill, base.map(|b| b.refill), false),
+        cancel: flag(body.cancel, base.map(|b| b.cancel), false),
+        is_active: flag(body.is_active, base.map(|b| b.is_active), true),
+        description,
+    })
+}
+
+fn audit(caller: &Caller, action: &str, target: Option<String>, detail: Value) -> NewAudit {
+    NewAudit { actor: caller.actor(), action: action.into(), target, detail: detail.to_string() }
+}
+
+pub async fn create_service(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let s = merged(req.json()?, None)?;
+    let a = audit(caller, "services.create", Some(s.provider_service_id.clone()), json!({"name": s.name}));
+    let service = app.store.create_service(s, a, app.clock.now()).await?;
+    ok(json!({"success": true, "service": views::service(&service)}))
+}
+
+pub fn parse_id(field: &str, raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::invalid_field(field, "invalid_id", format!("{field} must be a positive integer"))
+    })
+}
+
+async fn existing(app: &App, id: i64) -> Result<Service, ApiError> {
+    app.store.service(id).await?.ok_or_else(|| ApiError::not_found("service"))
+}
+
+pub async fn service(app: &App, raw_id: &str) -> Reply {
+    let s = existing(app, parse_id("service_id", raw_id)?).await?;
+    ok(json!({"service": views::service(&s)}))
+}
+
+pub async fn update_service(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+    let id = parse_id("service_id", raw_id)?;
+    let base = existing(app, id).await?;
+    let s = merged(req.json()?, Some(&base))?;
+    let a = audit(
+        caller,
+        "services.update",
+        Some(id.to_string()),
+        json!({"name": s.name, "price_per_1000": s.price_per_1000.0}),
+    );
+    let service = app.store.update_service(id, s, a, app.clock.now()).await?;
+    ok(json!({"success": true, "service": views::service(&service)}))
+}
+
+/// Delete = deactivate: orders keep naming the service.
+pub async fn deactivate_service(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+    let id = parse_id("service_id", raw_id)?;
+    let base = existing(app, id).await?;
+    let s = merged(ServiceBody { is_active: Some(false), ..Default::default() }, Some(&base))?;
+    let a = audit(caller, "services.deactivate", Some(id.to_string()), json!({}));
+    let service = app.store.update_service(id, s, a, app.clock.now()).await?;
+    ok(json!({"success": true, "service": views::service(&service)}))
+}
+
+#[derive(Deserialize)]
+struct Import {
+    usd_krw: u32,
+    markup_bps: u32,
+}
+
+fn platform_of(name: &str, category: &str) -> String {
+    let text = format!("{name} {category}").to_lowercase();
+    ["instagram", "youtube", "tiktok", "facebook", "twitter", "telegram", "threads", "naver", "spotify"]
+        .into_iter()
+        .find(|p| text.contains(p))
+        .unwrap_or("")
+        .to_owned()
+}
+
+pub async fn import_services(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let body: Import = req.json()?;
+    if !(1..=100_000).contains(&body.usd_krw) {
+        return Err(ApiError::invalid_field("usd_krw", "invalid_rate", "usd_krw must be 1..=100000"));
+    }
+    if body.markup_bps > 100_000 {
+        return Err(ApiError::invalid_field("markup_bps", "invalid_rate", "markup_bps must be 0..=100000"));
+    }
+    let client = jobs::smm_client(app)?;
+    let listed = tokio::task::spawn_blocking(move || client.services())
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(upstream_error)?;
+    let mut services = Vec::with_capacity(listed.len());
+    for s in listed {
+        let price = money::import_price(s.rate_micros, body.usd_krw, Bps(body.markup_bps))
+            .map_err(|_| ApiError::invalid_field("usd_krw", "invalid_rate", "the price would overflow"))?;
+        let (min, max) = (i64::try_from(s.min).unwrap_or(1).max(1), i64::try_from(s.max).unwrap_or(i64::MAX));
+        services.push(NewService {
+            platform: platform_of(&s.name, &s.category),
+            provider_service_id: s.service,
+            name: s.name.chars().take(validate::MAX_NAME_LEN).collect(),
+            category: s.category.chars().take(validate::MAX_NAME_LEN).collect(),
+            service_type: s.service_type.as_str().to_owned(),
+            price_per_1000: price,
+            min_quantity: min,
+            max_quantity: max.max(min),
+            dripfeed: s.dripfeed,
+            refill: s.refill,
+            cancel: s.cancel,
+            is_active: true,
+            description: String::new(),
+        });
+    }
+    let a = audit(
+        caller,
+        "services.import",
+        None,
+        json!({"usd_krw": body.usd_krw, "markup_bps": body.markup_bps, "count": services.len()}),
+    );
+    let counts = app.store.import_services(services, a, app.clock.now()).await?;
+    ok(json!({"success": true, "inserted": counts.inserted, "updated": counts.updated}))
+}
+
+/// An upstream that answered badly is 502 `upstream_error`.
+pub fn upstream_error(e: crate::upstream::smm::SmmFailure) -> ApiError {
+    crate::log::warn(&format!("SMM panel: {e}"));
+    ApiError::new(hyper::StatusCode::BAD_GATEWAY, "upstream_error", "the SMM panel did not answer usefully")
+}

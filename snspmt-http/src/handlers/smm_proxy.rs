@@ -1,0 +1,103 @@
+//! The admin-only SMM panel proxy (it spends the panel's balance) and its connection test.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use snspmt_core::upstream::smm::{self, Form};
+
+use super::catalog::upstream_error;
+use super::{ok, Reply};
+use crate::error::ApiError;
+use crate::request::Req;
+use crate::{jobs, App};
+
+#[derive(Deserialize)]
+struct Proxy {
+    action: String,
+    service: Option<Value>,
+    link: Option<String>,
+    quantity: Option<u64>,
+    comments: Option<String>,
+    runs: Option<u32>,
+    interval: Option<u32>,
+    order: Option<Value>,
+    orders: Option<Vec<Value>>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn ids(v: &Option<Vec<Value>>) -> Vec<String> {
+    v.iter().flatten().filter_map(text).collect()
+}
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid_request", e.to_string())
+}
+
+pub async fn proxy(app: &App, req: &Req) -> Reply {
+    let body: Proxy = req.json()?;
+    let client = jobs::smm_client(app)?;
+    let key = client.key().to_owned();
+    let form: Form = match body.action.as_str() {
+        "services" => smm::services_form(&key),
+        "balance" => smm::balance_form(&key),
+        "status" => match (&body.order, &body.orders) {
+            (Some(o), _) => smm::status_form(&key, &text(o).ok_or_else(|| bad("order must be an id"))?),
+            (None, Some(_)) => smm::multi_status_form(&key, &ids(&body.orders)).map_err(bad)?,
+            (None, None) => {
+                return Err(ApiError::invalid_field("order", "missing_field", "order or orders is required"))
+            }
+        },
+        "refill" => smm::refill_form(
+            &key,
+            &body.order.as_ref().and_then(text).ok_or_else(|| bad("order is required"))?,
+        ),
+        "cancel" => smm::cancel_form(&key, &ids(&body.orders)).map_err(bad)?,
+        "add" => {
+            let service = body.service.as_ref().and_then(text).ok_or_else(|| bad("service is required"))?;
+            let service_type = smm::ServiceType::Default;
+            let comments_type = smm::ServiceType::CustomComments;
+            let order = smm::AddOrder {
+                service: &service,
+                service_type: if body.comments.is_some() { &comments_type } else { &service_type },
+                link: body.link.as_deref().unwrap_or(""),
+                quantity: body.quantity.unwrap_or(0),
+                comments: body.comments.as_deref(),
+                drip: match (body.runs, body.interval) {
+                    (Some(runs), Some(interval)) => Some(smm::Drip { runs, interval }),
+                    _ => None,
+                },
+            };
+            smm::add_form(&key, &order).map_err(bad)?
+        }
+        _ => {
+            return Err(ApiError::invalid_field(
+                "action",
+                "invalid_action",
+                "action must be services, balance, add, status, refill or cancel",
+            ))
+        }
+    };
+    let answer = tokio::task::spawn_blocking(move || client.raw(&form))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(upstream_error)?;
+    let value: Value = serde_json::from_slice(&answer.body).map_err(|_| {
+        ApiError::new(hyper::StatusCode::BAD_GATEWAY, "upstream_error", "the SMM panel did not answer JSON")
+    })?;
+    ok(json!({"success": value.get("error").is_none(), "data": value}))
+}
+
+pub async fn test(app: &App) -> Reply {
+    let client = jobs::smm_client(app)?;
+    let balance = tokio::task::spawn_blocking(move || client.balance())
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(upstream_error)?;
+    ok(json!({"success": true, "balance": balance.balance, "currency": balance.currency}))
+}

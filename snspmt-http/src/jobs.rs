@@ -1,0 +1,243 @@
+//! Background work shared by the in-process workers, the cron endpoints and the handlers:
+//! submitting claimed jobs to the SMM panel, and syncing order statuses.
+//!
+//! The outbox discipline (§8): a job is claimed (`submitting`, committed) before the upstream
+//! is called, and settled after; a job whose outcome is unknown is never resent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use snspmt_core::order::{self, OrderStatus};
+use snspmt_core::upstream::smm::{self, AddOrder, Drip, ErrorClass, ServiceType};
+use snspmt_store::{ClaimedJob, Order, StatusUpdate, SubmissionOutcome, SyncTarget};
+
+use crate::error::ApiError;
+use crate::upstream::smm::{AddOutcome, SmmClient};
+use crate::{log, App};
+
+/// A claimed job not settled within this long is taken to be lost with its worker: it becomes
+/// `unknown` (it may have reached the upstream), never resent.
+pub const SUBMISSION_LEASE_MS: i64 = 5 * 60 * 1000;
+
+/// The panel client, or 503 `upstream_not_configured`.
+pub fn smm_client(app: &App) -> Result<SmmClient, ApiError> {
+    app.smm.clone().ok_or_else(|| {
+        ApiError::new(
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_not_configured",
+            "the SMM panel is not configured (set SMMKINGS_API_KEY, or SNSPMT_SIMULATE=1)",
+        )
+    })
+}
+
+fn add_form(key: &str, job: &ClaimedJob) -> Result<smm::Form, smm::BuildError> {
+    let service_type = ServiceType::parse(&job.service_type);
+    let drip = match (job.runs, job.interval_minutes) {
+        (Some(runs), Some(interval)) => Some(Drip {
+            runs: u32::try_from(runs).unwrap_or(u32::MAX),
+            interval: u32::try_from(interval).unwrap_or(u32::MAX),
+        }),
+        _ => None,
+    };
+    let order = AddOrder {
+        service: &job.provider_service_id,
+        service_type: &service_type,
+        link: &job.link,
+        quantity: u64::try_from(job.quantity).unwrap_or(0),
+        comments: job.comments.as_deref(),
+        drip,
+    };
+    smm::add_form(key, &order)
+}
+
+/// Sends one claimed job to the panel and records the outcome.
+pub async fn submit(app: &App, client: &SmmClient, job: ClaimedJob) -> Result<Order, ApiError> {
+    let outcome = match add_form(client.key(), &job) {
+        Err(e) => SubmissionOutcome::Rejected { message: format!("cannot build the order: {e}") },
+        Ok(form) => {
+            let c = client.clone();
+            let added = tokio::task::spawn_blocking(move || c.add(&form))
+                .await
+                .unwrap_or_else(|e| AddOutcome::Unknown(format!("submission task failed: {e}")));
+            let now = app.clock.now();
+            let later = |message: String| SubmissionOutcome::RetryLater {
+                message,
+                retry_at: now + order::retry_backoff_ms(u32::try_from(job.attempts).unwrap_or(u32::MAX)),
+            };
+            match added {
+                AddOutcome::Accepted { order } => SubmissionOutcome::Accepted { smm_order_id: order },
+                AddOutcome::Rejected(e) => match e.class {
+                    ErrorClass::Definitive => SubmissionOutcome::Rejected { message: e.message },
+                    ErrorClass::RetryLater => {
+                        log::warn(&format!(
+                            "order {}: the panel asks to retry later: {}",
+                            job.order_id, e.message
+                        ));
+                        later(e.message)
+                    }
+                    ErrorClass::Configuration | ErrorClass::Unknown => {
+                        log::error(&format!(
+                            "order {}: the panel refused: {} (will retry)",
+                            job.order_id, e.message
+                        ));
+                        later(e.message)
+                    }
+                },
+                AddOutcome::NotSent(m) => later(format!("not sent: {m}")),
+                AddOutcome::Unknown(m) => {
+                    log::warn(&format!("order {}: outcome unknown, needs review: {m}", job.order_id));
+                    SubmissionOutcome::Unknown { message: m }
+                }
+            }
+        }
+    };
+    Ok(app.store.settle_submission(job.job_id, outcome, app.clock.now()).await?)
+}
+
+/// Submits an order's job right after it was placed, if it is due and nobody else has it.
+pub fn submit_soon(app: Arc<App>, order_id: i64) {
+    let Some(client) = app.smm.clone() else { return };
+    tokio::spawn(async move {
+        match app.store.claim_order_job(order_id, app.clock.now()).await {
+            Ok(Some(job)) => {
+                if let Err(e) = submit(&app, &client, job).await {
+                    log::error(&format!("order {order_id}: submission failed: {e}"));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::error(&format!("order {order_id}: claim failed: {e}")),
+        }
+    });
+}
+
+/// Expires lost submissions and submits every due job, in batches. Answers how many jobs were
+/// submitted.
+pub async fn submit_due(app: &App, max_jobs: i64) -> Result<i64, ApiError> {
+    let client = smm_client(app)?;
+    let now = app.clock.now();
+    let lost = app.store.expire_submissions(now - SUBMISSION_LEASE_MS, now).await?;
+    for id in lost {
+        log::warn(&format!("order {id}: submission lease expired; marked unknown for review"));
+    }
+    let mut done = 0;
+    while done < max_jobs {
+        let jobs = app.store.claim_due_jobs(app.clock.now(), (max_jobs - done).min(50)).await?;
+        if jobs.is_empty() {
+            break;
+        }
+        done += jobs.len() as i64;
+        let mut tasks = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let client = client.clone();
+            let app_ref: &App = app;
+            tasks.push(async move { submit(app_ref, &client, job).await });
+        }
+        for t in tasks {
+            if let Err(e) = t.await {
+                log::error(&format!("submission failed: {e}"));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// What a status sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    /// Orders asked about.
+    pub checked: i64,
+    /// Orders that reached an end (completed, partial, canceled).
+    pub settled: i64,
+    /// Upstream calls made.
+    pub calls: i64,
+    /// Batches that failed (the orders stay as they were).
+    pub failed_calls: i64,
+}
+
+/// Asks the panel about `targets`, 100 per call, and settles what ended.
+pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Result<SyncReport, ApiError> {
+    let mut report = SyncReport::default();
+    for batch in targets.chunks(smm::MAX_BULK) {
+        let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
+        let c = client.clone();
+        report.calls += 1;
+        let answer = tokio::task::spawn_blocking(move || c.multi_status(&ids)).await;
+        let statuses = match answer {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                log::warn(&format!("status sync: a batch of {} failed: {e}", batch.len()));
+                report.failed_calls += 1;
+                continue;
+            }
+            Err(e) => {
+                log::error(&format!("status sync task failed: {e}"));
+                report.failed_calls += 1;
+                continue;
+            }
+        };
+        let now = app.clock.now();
+        let mut untouched = Vec::new();
+        for target in batch {
+            report.checked += 1;
+            let found = statuses.iter().find(|(id, _)| *id == target.smm_order_id).map(|(_, r)| r);
+            let Some(Ok(status)) = found else {
+                untouched.push(target.order_id);
+                continue;
+            };
+            let Some(order) = app.store.order(target.order_id).await? else { continue };
+            let settlement =
+                order::settle(order.final_price, order.total_quantity(), &status.status, status.remains)
+                    .map_err(|_| ApiError::internal())?;
+            let update = StatusUpdate {
+                settlement,
+                start_count: status.start_count,
+                remains: status.remains,
+                charge: status.charge.clone(),
+            };
+            if let Some(o) = app.store.apply_status(target.order_id, update, now).await? {
+                if o.status != OrderStatus::InProgress {
+                    report.settled += 1;
+                }
+            }
+        }
+        app.store.touch_status_checks(&untouched, now).await?;
+    }
+    Ok(report)
+}
+
+/// One round of the status sync: up to `max_orders` in-progress orders, least recently
+/// checked first.
+pub async fn sync_due(app: &App, max_orders: i64) -> Result<SyncReport, ApiError> {
+    let client = smm_client(app)?;
+    let targets = app.store.orders_to_sync(max_orders, None).await?;
+    sync(app, &client, targets).await
+}
+
+/// The in-process workers: submissions every 2 s, status sync every `sync_every`.
+pub fn spawn_workers(app: Arc<App>, sync_every: Duration) {
+    if app.smm.is_none() {
+        log::warn("workers: the SMM panel is not configured; orders will wait");
+        return;
+    }
+    let submitter = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = submit_due(&submitter, 500).await {
+                log::error(&format!("submission worker: {e}"));
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(sync_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sync_due(&app, 10_000).await {
+                log::error(&format!("status sync worker: {e}"));
+            }
+        }
+    });
+}

@@ -1,0 +1,1111 @@
+//! A loopback fake of the SMM panel API v2 (protocols §1.5).
+//!
+//! One route, `POST /api/v2` (also `GET` with a query string), answering the PerfectPanel
+//! actions `services`, `add`, `status` (single and multi), `refill` (single and multi),
+//! `refill_status` (single and multi), `cancel` (bulk) and `balance`. Bodies may be
+//! `application/x-www-form-urlencoded` or `application/json`; query parameters are merged
+//! under the body. Logical errors are HTTP 200 `{"error": …}`, like the real panels.
+//!
+//! The server is a minimal hand-written HTTP/1.1 server on a `tokio::net::TcpListener`, so
+//! that a fault can close the socket without writing any response. It supports keep-alive
+//! (and `Connection: close`), `Content-Length` and chunked request bodies, and always answers
+//! with `Content-Length`.
+//!
+//! Faults are queued per action and consumed (FIFO) before the normal logic, including the
+//! key check. Every request is recorded when received, faulted or not.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The only API key the fake accepts.
+pub const FAKE_KEY: &str = "fake-smm-key";
+
+/// The default account balance: one million USD, in micros.
+pub const DEFAULT_BALANCE_MICROS: i64 = 1_000_000 * 1_000_000;
+
+/// The first order id handed out by `add`.
+pub const FIRST_ORDER_ID: i64 = 1000;
+
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// One request as received (whatever happened to it afterwards).
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// `POST`, `GET`, …
+    pub method: String,
+    /// The value of the `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// Query parameters, overridden by the decoded form or JSON object (values stringified:
+    /// strings as-is, numbers and booleans as their JSON text, `null` as "", arrays and
+    /// objects as JSON text).
+    pub form: BTreeMap<String, String>,
+    /// The request target's path (without the query).
+    pub path: String,
+    /// The raw body, decoded lossily as UTF-8.
+    pub body: String,
+}
+
+impl Recorded {
+    /// The `action` field, if any.
+    pub fn action(&self) -> Option<&str> {
+        self.form.get("action").map(String::as_str)
+    }
+
+    /// A field of the decoded form.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.form.get(name).map(String::as_str)
+    }
+
+    /// Whether the body was form-encoded (by `Content-Type`).
+    pub fn is_form(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+    }
+
+    /// Whether the body was JSON (by `Content-Type`).
+    pub fn is_json(&self) -> bool {
+        self.content_type.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("json"))
+    }
+}
+
+/// An order created by `add`.
+#[derive(Clone, Debug)]
+pub struct FakeOrder {
+    pub id: i64,
+    /// The service id as sent by the client.
+    pub service: String,
+    /// The link ("" for Subscriptions, which have none).
+    pub link: String,
+    /// Per-run quantity: the number of comment lines for Custom Comments, 1 for Package,
+    /// `max` for Subscriptions.
+    pub quantity: i64,
+    pub runs: Option<i64>,
+    pub interval: Option<i64>,
+    pub comments: Option<String>,
+    pub status: String,
+    pub remains: i64,
+    /// The current charge as the panel reports it ("0.00900").
+    pub charge: String,
+    pub start_count: i64,
+    /// `username` (Subscriptions and a few Mentions types).
+    pub username: Option<String>,
+    /// The current charge in micros of USD.
+    pub charge_micros: i64,
+}
+
+/// A scripted outcome for the next request of one action.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Sleep, then behave normally: with a client timeout shorter than this, an `add` still
+    /// creates the order (commit-then-timeout).
+    Delay(Duration),
+    /// Close the socket without any response, creating nothing.
+    DropConnection,
+    /// Apply the action (e.g. create the order), then close without a response.
+    CommitThenDrop,
+    /// Answer this status, content type and body; creates nothing.
+    Http { status: u16, content_type: &'static str, body: String },
+    /// HTTP 200 with exactly this body; creates nothing.
+    Raw(String),
+    /// HTTP 200 `{"error": msg}`; creates nothing.
+    Error(String),
+}
+
+/// A seeded catalogue entry.
+#[derive(Clone, Debug)]
+pub struct FakeService {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub category: String,
+    /// Price per 1000 units, as the panel prints it ("0.90").
+    pub rate: String,
+    pub min: i64,
+    pub max: i64,
+    pub refill: bool,
+    pub cancel: bool,
+    pub dripfeed: bool,
+}
+
+/// A refill request created by `refill`.
+#[derive(Clone, Debug)]
+pub struct FakeRefill {
+    pub id: i64,
+    pub order: i64,
+    pub status: String,
+}
+
+/// A cancel request created by `cancel`. It does not change the order: the test advances it
+/// with [`FakeSmm::set_status`].
+#[derive(Clone, Debug)]
+pub struct FakeCancel {
+    pub id: i64,
+    pub order: i64,
+}
+
+/// The seeded catalogue (protocols §1.5).
+pub fn default_services() -> Vec<FakeService> {
+    let s = |id, name: &str, kind: &str, category: &str, rate: &str, min, max, refill, cancel, dripfeed| {
+        FakeService {
+            id,
+            name: name.into(),
+            kind: kind.into(),
+            category: category.into(),
+            rate: rate.into(),
+            min,
+            max,
+            refill,
+            cancel,
+            dripfeed,
+        }
+    };
+    vec![
+        s(1, "Instagram Followers", "Default", "Instagram", "0.90", 10, 100_000, true, true, true),
+        s(2, "Custom Comments", "Custom Comments", "Instagram", "8", 1, 1500, false, true, false),
+        s(3, "Package", "Package", "Packages", "12.5", 1, 1, false, false, false),
+        s(4, "Subscriptions", "Subscriptions", "Instagram", "2", 50, 5000, false, false, false),
+        s(5, "Instagram Likes", "Default", "Instagram", "0.25", 10, 50_000, false, false, false),
+    ]
+}
+
+struct OrderRec {
+    order: FakeOrder,
+    /// Charge at creation, before any Partial/Canceled reduction.
+    full_charge_micros: i64,
+}
+
+struct State {
+    services: Vec<FakeService>,
+    next_order_id: i64,
+    orders: BTreeMap<i64, OrderRec>,
+    refills: BTreeMap<i64, FakeRefill>,
+    cancels: Vec<FakeCancel>,
+    balance_micros: i64,
+    numbers_as_ints: bool,
+    reject_duplicate_links: bool,
+    faults: HashMap<String, VecDeque<Fault>>,
+    requests: Vec<Recorded>,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            services: default_services(),
+            next_order_id: FIRST_ORDER_ID,
+            orders: BTreeMap::new(),
+            refills: BTreeMap::new(),
+            cancels: Vec::new(),
+            balance_micros: DEFAULT_BALANCE_MICROS,
+            numbers_as_ints: false,
+            reject_duplicate_links: false,
+            faults: HashMap::new(),
+            requests: Vec::new(),
+        }
+    }
+}
+
+/// A running fake panel. Dropping it stops accepting connections.
+pub struct FakeSmm {
+    /// `http://127.0.0.1:PORT/api/v2`
+    pub url: String,
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    accept: JoinHandle<()>,
+}
+
+impl Drop for FakeSmm {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+impl FakeSmm {
+    /// Binds 127.0.0.1:0 and spawns the server on the current tokio runtime.
+    pub async fn start() -> FakeSmm {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("fake smm: bind");
+        let addr = listener.local_addr().expect("fake smm: local addr");
+        let state = Arc::new(Mutex::new(State::new()));
+        let accept_state = state.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve_connection(stream, accept_state.clone()));
+            }
+        });
+        FakeSmm { url: format!("http://{addr}/api/v2"), addr, state, accept }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Queues a fault for the next request whose `action` is `action` ("add", "status", …).
+    pub fn push_fault(&self, action: &str, fault: Fault) {
+        self.lock().faults.entry(action.to_owned()).or_default().push_back(fault);
+    }
+
+    /// Faults queued and not yet consumed, over all actions.
+    pub fn pending_faults(&self) -> usize {
+        self.lock().faults.values().map(VecDeque::len).sum()
+    }
+
+    /// Every request received, in order (including faulted ones).
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    /// The requests whose `action` field is `action`.
+    pub fn requests_for(&self, action: &str) -> Vec<Recorded> {
+        self.lock().requests.iter().filter(|r| r.action() == Some(action)).cloned().collect()
+    }
+
+    /// The orders created, in id order.
+    pub fn orders(&self) -> Vec<FakeOrder> {
+        self.lock().orders.values().map(|o| o.order.clone()).collect()
+    }
+
+    pub fn order(&self, id: i64) -> Option<FakeOrder> {
+        self.lock().orders.get(&id).map(|o| o.order.clone())
+    }
+
+    pub fn order_count(&self) -> usize {
+        self.lock().orders.len()
+    }
+
+    pub fn refills(&self) -> Vec<FakeRefill> {
+        self.lock().refills.values().cloned().collect()
+    }
+
+    pub fn cancels(&self) -> Vec<FakeCancel> {
+        self.lock().cancels.clone()
+    }
+
+    pub fn services(&self) -> Vec<FakeService> {
+        self.lock().services.clone()
+    }
+
+    /// Replaces the catalogue.
+    pub fn set_services(&self, services: Vec<FakeService>) {
+        self.lock().services = services;
+    }
+
+    /// Advances an order ("In progress", "Completed", "Partial", "Canceled", …). The charge
+    /// is the full charge, except for `Partial` (reduced pro rata to the delivered units) and
+    /// `Canceled`/`Cancelled` (zero); the difference is refunded to the balance.
+    ///
+    /// Panics when the order does not exist.
+    pub fn set_status(&self, id: i64, status: &str, remains: i64) {
+        let mut st = self.lock();
+        let rec = st.orders.get_mut(&id).unwrap_or_else(|| panic!("fake smm: no order {id}"));
+        let total = rec.order.quantity * rec.order.runs.unwrap_or(1).max(1);
+        let new_charge = match status.to_ascii_lowercase().as_str() {
+            "partial" => {
+                let delivered = (total - remains).clamp(0, total);
+                if total > 0 {
+                    (i128::from(rec.full_charge_micros) * i128::from(delivered) / i128::from(total)) as i64
+                } else {
+                    0
+                }
+            }
+            "canceled" | "cancelled" => 0,
+            _ => rec.full_charge_micros,
+        };
+        let refund = rec.order.charge_micros - new_charge;
+        rec.order.status = status.to_owned();
+        rec.order.remains = remains;
+        rec.order.charge_micros = new_charge;
+        rec.order.charge = format_micros(new_charge);
+        st.balance_micros += refund;
+    }
+
+    pub fn set_start_count(&self, id: i64, start_count: i64) {
+        let mut st = self.lock();
+        let rec = st.orders.get_mut(&id).unwrap_or_else(|| panic!("fake smm: no order {id}"));
+        rec.order.start_count = start_count;
+    }
+
+    /// Sets a refill's status ("Pending", "In progress", "Completed", "Rejected").
+    pub fn set_refill_status(&self, id: i64, status: &str) {
+        let mut st = self.lock();
+        let r = st.refills.get_mut(&id).unwrap_or_else(|| panic!("fake smm: no refill {id}"));
+        r.status = status.to_owned();
+    }
+
+    /// The account balance in millionths of USD.
+    pub fn set_balance(&self, micros: i64) {
+        self.lock().balance_micros = micros;
+    }
+
+    pub fn balance(&self) -> i64 {
+        self.lock().balance_micros
+    }
+
+    /// On: `"order": 123` and status numbers (`charge`, `start_count`, `remains`) as JSON
+    /// numbers, single `refill` id as a number, `min`/`max` in `services` as numbers.
+    /// Off (the default): all of those as strings.
+    pub fn set_numbers_as_ints(&self, on: bool) {
+        self.lock().numbers_as_ints = on;
+    }
+
+    /// Rejects an `add` whose link already has an active (not Completed/Partial/Canceled)
+    /// order with "You have active order with this link. Please wait until order being
+    /// completed."
+    pub fn set_reject_duplicate_links(&self, on: bool) {
+        self.lock().reject_duplicate_links = on;
+    }
+
+    /// Waits until at least `n` orders exist; false on timeout.
+    pub async fn wait_for_orders(&self, n: usize, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.order_count() >= n {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits until at least `n` requests for `action` were received; false on timeout.
+    pub async fn wait_for_requests(&self, action: &str, n: usize, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.lock().requests.iter().filter(|r| r.action() == Some(action)).count() >= n {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP/1.1 plumbing
+// ---------------------------------------------------------------------------------------
+
+struct HttpRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    keep_alive: bool,
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+struct HttpResponse {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl HttpResponse {
+    fn json(v: Value) -> HttpResponse {
+        HttpResponse { status: 200, content_type: "application/json", body: v.to_string() }
+    }
+
+    fn error(msg: &str) -> HttpResponse {
+        HttpResponse::json(json!({ "error": msg }))
+    }
+}
+
+enum Outcome {
+    Respond(HttpResponse),
+    Drop,
+}
+
+enum Parse {
+    Incomplete,
+    Bad(&'static str),
+    Done(HttpRequest, usize),
+}
+
+async fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let mut continue_sent = false;
+        let req = loop {
+            match parse_request(&buf) {
+                Parse::Done(req, used) => {
+                    buf.drain(..used);
+                    break req;
+                }
+                Parse::Bad(why) => {
+                    let resp = HttpResponse { status: 400, content_type: "text/plain", body: why.to_owned() };
+                    let _ = write_all(&stream, &encode_response(&resp, false)).await;
+                    return;
+                }
+                Parse::Incomplete => {
+                    if !continue_sent && expects_continue(&buf) {
+                        continue_sent = true;
+                        if write_all(&stream, b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+                            return;
+                        }
+                    }
+                    match read_some(&stream, &mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                }
+            }
+        };
+        let keep_alive = req.keep_alive;
+        match handle(&state, req).await {
+            Outcome::Drop => return,
+            Outcome::Respond(resp) => {
+                if write_all(&stream, &encode_response(&resp, keep_alive)).await.is_err() || !keep_alive {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the buffered request has complete headers including `Expect: 100-continue`.
+fn expects_continue(buf: &[u8]) -> bool {
+    let Some(end) = find(buf, b"\r\n\r\n") else { return false };
+    String::from_utf8_lossy(&buf[..end]).split("\r\n").skip(1).any(|line| {
+        line.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("expect") && v.trim().eq_ignore_ascii_case("100-continue")
+        })
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn parse_request(buf: &[u8]) -> Parse {
+    let Some(end) = find(buf, b"\r\n\r\n") else {
+        return if buf.len() > MAX_HEADER_BYTES {
+            Parse::Bad("headers too large")
+        } else {
+            Parse::Incomplete
+        };
+    };
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+        return Parse::Bad("bad request line");
+    };
+    let mut headers = Vec::new();
+    for line in lines {
+        let Some((k, v)) = line.split_once(':') else { return Parse::Bad("bad header") };
+        headers.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let connection = get("connection").unwrap_or_default().to_ascii_lowercase();
+    let keep_alive = if version.eq_ignore_ascii_case("HTTP/1.0") {
+        connection.contains("keep-alive")
+    } else {
+        !connection.contains("close")
+    };
+    let body_start = end + 4;
+    let chunked = get("transfer-encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
+    let (body, used) = if chunked {
+        match parse_chunked(&buf[body_start..]) {
+            ChunkParse::Incomplete => return Parse::Incomplete,
+            ChunkParse::Bad => return Parse::Bad("bad chunked body"),
+            ChunkParse::Done(body, used) => (body, body_start + used),
+        }
+    } else {
+        let len = match get("content-length") {
+            None => 0,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n <= MAX_BODY_BYTES => n,
+                _ => return Parse::Bad("bad content-length"),
+            },
+        };
+        if buf.len() < body_start + len {
+            return Parse::Incomplete;
+        }
+        (buf[body_start..body_start + len].to_vec(), body_start + len)
+    };
+    Parse::Done(
+        HttpRequest { method: method.to_owned(), target: target.to_owned(), headers, body, keep_alive },
+        used,
+    )
+}
+
+enum ChunkParse {
+    Incomplete,
+    Bad,
+    Done(Vec<u8>, usize),
+}
+
+fn parse_chunked(buf: &[u8]) -> ChunkParse {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let Some(eol) = find(&buf[at..], b"\r\n") else { return ChunkParse::Incomplete };
+        let line = String::from_utf8_lossy(&buf[at..at + eol]);
+        let size_text = line.split(';').next().unwrap_or_default().trim();
+        let Ok(size) = usize::from_str_radix(size_text, 16) else { return ChunkParse::Bad };
+        at += eol + 2;
+        if size == 0 {
+            // Trailers (ignored) up to an empty line.
+            loop {
+                let Some(eol) = find(&buf[at..], b"\r\n") else { return ChunkParse::Incomplete };
+                at += eol + 2;
+                if eol == 0 {
+                    return ChunkParse::Done(body, at);
+                }
+            }
+        }
+        if body.len() + size > MAX_BODY_BYTES {
+            return ChunkParse::Bad;
+        }
+        if buf.len() < at + size + 2 {
+            return ChunkParse::Incomplete;
+        }
+        body.extend_from_slice(&buf[at..at + size]);
+        if &buf[at + size..at + size + 2] != b"\r\n" {
+            return ChunkParse::Bad;
+        }
+        at += size + 2;
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        520 => "Unknown Error",
+        521 => "Web Server Is Down",
+        522 => "Connection Timed Out",
+        524 => "A Timeout Occurred",
+        _ => "Status",
+    }
+}
+
+fn encode_response(resp: &HttpResponse, keep_alive: bool) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\nServer: fake-smm\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        resp.status,
+        reason(resp.status),
+        resp.content_type,
+        resp.body.len(),
+        if keep_alive { "keep-alive" } else { "close" },
+    )
+    .into_bytes();
+    out.extend_from_slice(resp.body.as_bytes());
+    out
+}
+
+/// Reads what is available (at least one byte, or 0 at EOF) into `buf`.
+async fn read_some(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut tmp = [0u8; 16 * 1024];
+    loop {
+        stream.readable().await?;
+        match stream.try_read(&mut tmp) {
+            Ok(n) => {
+                buf.extend_from_slice(&tmp[..n]);
+                return Ok(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The panel
+// ---------------------------------------------------------------------------------------
+
+fn stringify(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Decodes the request's parameters (query, then body); false when the body is not decodable.
+fn decode_params(req: &HttpRequest) -> (BTreeMap<String, String>, bool) {
+    let mut form = BTreeMap::new();
+    if let Some((_, query)) = req.target.split_once('?') {
+        form.extend(form_urlencoded::parse(query.as_bytes()).into_owned());
+    }
+    let ct = req.header("content-type").unwrap_or_default().to_ascii_lowercase();
+    let trimmed = String::from_utf8_lossy(&req.body).trim().to_owned();
+    let as_json = ct.contains("json") || (!ct.contains("x-www-form-urlencoded") && trimmed.starts_with('{'));
+    if req.body.is_empty() {
+        return (form, true);
+    }
+    if as_json {
+        match serde_json::from_slice::<Value>(&req.body) {
+            Ok(Value::Object(obj)) => {
+                form.extend(obj.iter().map(|(k, v)| (k.clone(), stringify(v))));
+                (form, true)
+            }
+            _ => (form, false),
+        }
+    } else {
+        form.extend(form_urlencoded::parse(&req.body).into_owned());
+        (form, true)
+    }
+}
+
+async fn handle(state: &Mutex<State>, req: HttpRequest) -> Outcome {
+    let path = req.target.split('?').next().unwrap_or_default().to_owned();
+    let (form, decoded) = decode_params(&req);
+    let action = form.get("action").cloned().unwrap_or_default();
+    let on_route = path == "/api/v2" || path == "/api/v2/";
+    let method_ok = req.method == "POST" || req.method == "GET";
+    let fault = {
+        let mut st = lock(state);
+        st.requests.push(Recorded {
+            method: req.method.clone(),
+            content_type: req.header("content-type").map(str::to_owned),
+            form: form.clone(),
+            path: path.clone(),
+            body: String::from_utf8_lossy(&req.body).into_owned(),
+        });
+        if on_route && method_ok {
+            st.faults.get_mut(&action).and_then(VecDeque::pop_front)
+        } else {
+            None
+        }
+    };
+    if !on_route {
+        return Outcome::Respond(HttpResponse {
+            status: 404,
+            content_type: "text/html",
+            body: "<html><body><h1>404 Not Found</h1></body></html>".into(),
+        });
+    }
+    if !method_ok {
+        return Outcome::Respond(HttpResponse {
+            status: 405,
+            content_type: "text/html",
+            body: "<html><body><h1>405 Method Not Allowed</h1></body></html>".into(),
+        });
+    }
+    let mut drop_after = false;
+    match fault {
+        None => {}
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::DropConnection) => return Outcome::Drop,
+        Some(Fault::CommitThenDrop) => drop_after = true,
+        Some(Fault::Http { status, content_type, body }) => {
+            return Outcome::Respond(HttpResponse { status, content_type, body })
+        }
+        Some(Fault::Raw(body)) => {
+            let content_type =
+                if body.trim_start().starts_with('<') { "text/html" } else { "application/json" };
+            return Outcome::Respond(HttpResponse { status: 200, content_type, body });
+        }
+        Some(Fault::Error(msg)) => return Outcome::Respond(HttpResponse::error(&msg)),
+    }
+    let resp = if decoded {
+        let mut st = lock(state);
+        panel(&mut st, &form)
+    } else {
+        HttpResponse::error("Incorrect request")
+    };
+    if drop_after {
+        Outcome::Drop
+    } else {
+        Outcome::Respond(resp)
+    }
+}
+
+fn panel(st: &mut State, form: &BTreeMap<String, String>) -> HttpResponse {
+    if form.get("key").map(String::as_str) != Some(FAKE_KEY) {
+        return HttpResponse::error("Invalid API key");
+    }
+    let action = form.get("action").map(String::as_str).unwrap_or_default();
+    match action {
+        "services" => services(st),
+        "add" => add(st, form),
+        "status" => status(st, form),
+        "refill" => refill(st, form),
+        "refill_status" => refill_status(st, form),
+        "cancel" => cancel(st, form),
+        "balance" => HttpResponse::json(json!({
+            "balance": format_micros(st.balance_micros),
+            "currency": "USD",
+        })),
+        _ => HttpResponse::error("Incorrect request"),
+    }
+}
+
+fn services(st: &State) -> HttpResponse {
+    let ints = st.numbers_as_ints;
+    let list: Vec<Value> = st
+        .services
+        .iter()
+        .map(|s| {
+            json!({
+                "service": s.id,
+                "name": s.name,
+                "type": s.kind,
+                "category": s.category,
+                "rate": s.rate,
+                "min": if ints { json!(s.min) } else { json!(s.min.to_string()) },
+                "max": if ints { json!(s.max) } else { json!(s.max.to_string()) },
+                "refill": s.refill,
+                "cancel": s.cancel,
+                "dripfeed": s.dripfeed,
+            })
+        })
+        .collect();
+    HttpResponse::json(Value::Array(list))
+}
+
+fn non_empty<'a>(form: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    form.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+/// An optional integer field: absent or empty → Ok(None); not an integer → Err.
+fn opt_int(form: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, ()> {
+    match non_empty(form, name) {
+        None => Ok(None),
+        Some(v) => v.parse::<i64>().map(Some).map_err(|_| ()),
+    }
+}
+
+fn add(st: &mut State, form: &BTreeMap<String, String>) -> HttpResponse {
+    let service_text = form.get("service").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let Some(service) =
+        service_text.parse::<i64>().ok().and_then(|id| st.services.iter().find(|s| s.id == id))
+    else {
+        return HttpResponse::error("Incorrect service ID");
+    };
+    let service = service.clone();
+    let kind = service.kind.to_ascii_lowercase();
+    let (Ok(runs), Ok(interval)) = (opt_int(form, "runs"), opt_int(form, "interval")) else {
+        return HttpResponse::error("Incorrect request");
+    };
+    let mut link = String::new();
+    let mut comments = None;
+    let username = non_empty(form, "username").map(str::to_owned);
+    let quantity: i64;
+    if kind == "subscriptions" {
+        if username.is_none() {
+            return HttpResponse::error("Incorrect username");
+        }
+        let (Ok(Some(min)), Ok(Some(max))) = (opt_int(form, "min"), opt_int(form, "max")) else {
+            return HttpResponse::error("Incorrect quantity");
+        };
+        if min > max {
+            return HttpResponse::error("Incorrect quantity");
+        }
+        if min < service.min {
+            return HttpResponse::error(&format!("Quantity less than minimal {}", service.min));
+        }
+        if max > service.max {
+            return HttpResponse::error(&format!("Quantity more than maximum {}", service.max));
+        }
+        quantity = max;
+    } else {
+        link = form.get("link").map(|s| s.trim().to_owned()).unwrap_or_default();
+        if link.is_empty() || link.chars().any(char::is_whitespace) {
+            return HttpResponse::error("Incorrect link");
+        }
+        quantity = if kind.starts_with("custom comments") {
+            let text = form.get("comments").cloned().unwrap_or_default();
+            let count = text.split('\n').filter(|l| !l.trim().is_empty()).count() as i64;
+            comments = Some(text);
+            count
+        } else if kind == "package" {
+            1
+        } else {
+            match opt_int(form, "quantity") {
+                Ok(Some(q)) => q,
+                _ => return HttpResponse::error("Incorrect quantity"),
+            }
+        };
+        if quantity < service.min {
+            return HttpResponse::error(&format!("Quantity less than minimal {}", service.min));
+        }
+        if quantity > service.max {
+            return HttpResponse::error(&format!("Quantity more than maximum {}", service.max));
+        }
+    }
+    if st.reject_duplicate_links
+        && !link.is_empty()
+        && st.orders.values().any(|o| o.order.link == link && is_active(&o.order.status))
+    {
+        return HttpResponse::error(
+            "You have active order with this link. Please wait until order being completed.",
+        );
+    }
+    let multiplier = runs.unwrap_or(1).max(1);
+    let rate = parse_micros(&service.rate).expect("fake smm: service rate is a decimal");
+    let charge = (i128::from(rate) * i128::from(quantity) * i128::from(multiplier) + 500) / 1000;
+    let charge = i64::try_from(charge).unwrap_or(i64::MAX);
+    if charge > st.balance_micros {
+        return HttpResponse::error("Not enough funds on balance");
+    }
+    st.balance_micros -= charge;
+    let id = st.next_order_id;
+    st.next_order_id += 1;
+    st.orders.insert(
+        id,
+        OrderRec {
+            order: FakeOrder {
+                id,
+                service: service_text,
+                link,
+                quantity,
+                runs,
+                interval,
+                comments,
+                status: "Pending".into(),
+                remains: quantity * multiplier,
+                charge: format_micros(charge),
+                start_count: 0,
+                username,
+                charge_micros: charge,
+            },
+            full_charge_micros: charge,
+        },
+    );
+    let order = if st.numbers_as_ints { json!(id) } else { json!(id.to_string()) };
+    HttpResponse::json(json!({ "order": order }))
+}
+
+fn is_active(status: &str) -> bool {
+    !matches!(status.to_ascii_lowercase().as_str(), "completed" | "partial" | "canceled" | "cancelled")
+}
+
+fn status_object(o: &FakeOrder, ints: bool) -> Value {
+    if ints {
+        let charge: f64 = format_micros(o.charge_micros).parse().unwrap_or(0.0);
+        json!({
+            "charge": charge,
+            "start_count": o.start_count,
+            "status": o.status,
+            "remains": o.remains,
+            "currency": "USD",
+        })
+    } else {
+        json!({
+            "charge": o.charge,
+            "start_count": o.start_count.to_string(),
+            "status": o.status,
+            "remains": o.remains.to_string(),
+            "currency": "USD",
+        })
+    }
+}
+
+/// Splits a comma-separated id list; `None` when there are more than 100.
+fn id_list(text: &str) -> Option<Vec<String>> {
+    let ids: Vec<String> = text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    (ids.len() <= 100).then_some(ids)
+}
+
+fn find_order<'a>(st: &'a State, text: &str) -> Option<&'a FakeOrder> {
+    text.trim().parse::<i64>().ok().and_then(|id| st.orders.get(&id)).map(|o| &o.order)
+}
+
+fn status(st: &State, form: &BTreeMap<String, String>) -> HttpResponse {
+    let ints = st.numbers_as_ints;
+    if let Some(list) = form.get("orders") {
+        let Some(ids) = id_list(list) else { return HttpResponse::error("Incorrect request") };
+        let mut out = Map::new();
+        for id in ids {
+            let v = match find_order(st, &id) {
+                Some(o) => status_object(o, ints),
+                None => json!({ "error": "Incorrect order ID" }),
+            };
+            out.insert(id, v);
+        }
+        return HttpResponse::json(Value::Object(out));
+    }
+    match form.get("order").and_then(|id| find_order(st, id)) {
+        Some(o) => HttpResponse::json(status_object(o, ints)),
+        None => HttpResponse::error("Incorrect order ID"),
+    }
+}
+
+/// Creates a refill for `id_text`, or the error message.
+fn create_refill(st: &mut State, id_text: &str) -> Result<i64, &'static str> {
+    let Some(order) = find_order(st, id_text) else { return Err("Incorrect order ID") };
+    let order_id = order.id;
+    let refillable = order
+        .service
+        .parse::<i64>()
+        .ok()
+        .and_then(|sid| st.services.iter().find(|s| s.id == sid))
+        .is_some_and(|s| s.refill);
+    if !refillable {
+        return Err("Refill is disabled for this service");
+    }
+    let id = st.refills.keys().next_back().copied().unwrap_or(0) + 1;
+    st.refills.insert(id, FakeRefill { id, order: order_id, status: "Pending".into() });
+    Ok(id)
+}
+
+fn id_value(text: &str) -> Value {
+    text.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(text))
+}
+
+fn refill(st: &mut State, form: &BTreeMap<String, String>) -> HttpResponse {
+    if let Some(list) = form.get("orders") {
+        let Some(ids) = id_list(list) else { return HttpResponse::error("Incorrect request") };
+        let out: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let refill = match create_refill(st, id) {
+                    Ok(r) => json!(r),
+                    Err(msg) => json!({ "error": msg }),
+                };
+                json!({ "order": id_value(id), "refill": refill })
+            })
+            .collect();
+        return HttpResponse::json(Value::Array(out));
+    }
+    let id = form.get("order").cloned().unwrap_or_default();
+    match create_refill(st, &id) {
+        Ok(r) if st.numbers_as_ints => HttpResponse::json(json!({ "refill": r })),
+        Ok(r) => HttpResponse::json(json!({ "refill": r.to_string() })),
+        Err(msg) => HttpResponse::error(msg),
+    }
+}
+
+fn refill_status(st: &State, form: &BTreeMap<String, String>) -> HttpResponse {
+    let find = |text: &str| text.trim().parse::<i64>().ok().and_then(|id| st.refills.get(&id));
+    if let Some(list) = form.get("refills") {
+        let Some(ids) = id_list(list) else { return HttpResponse::error("Incorrect request") };
+        let out: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let status = match find(id) {
+                    Some(r) => json!(r.status),
+                    None => json!({ "error": "Refill not found" }),
+                };
+                json!({ "refill": id_value(id), "status": status })
+            })
+            .collect();
+        return HttpResponse::json(Value::Array(out));
+    }
+    match form.get("refill").and_then(|id| find(id)) {
+        Some(r) => HttpResponse::json(json!({ "status": r.status })),
+        None => HttpResponse::error("Refill not found"),
+    }
+}
+
+fn cancel(st: &mut State, form: &BTreeMap<String, String>) -> HttpResponse {
+    // Bulk only, as documented.
+    let Some(ids) = form.get("orders").and_then(|l| id_list(l)) else {
+        return HttpResponse::error("Incorrect request");
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        let result = match find_order(st, &id) {
+            None => json!({ "error": "Incorrect order ID" }),
+            Some(o) => {
+                let order_id = o.id;
+                let cancellable = o
+                    .service
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|sid| st.services.iter().find(|s| s.id == sid))
+                    .is_some_and(|s| s.cancel);
+                if !cancellable {
+                    json!({ "error": "Cancel is disabled for this service" })
+                } else if !is_active(&o.status) {
+                    json!({ "error": "Order can't be canceled" })
+                } else {
+                    let cid = st.cancels.len() as i64 + 1;
+                    st.cancels.push(FakeCancel { id: cid, order: order_id });
+                    json!(cid)
+                }
+            }
+        };
+        out.push(json!({ "order": id_value(&id), "cancel": result }));
+    }
+    HttpResponse::json(Value::Array(out))
+}
+
+// ---------------------------------------------------------------------------------------
+// Money
+// ---------------------------------------------------------------------------------------
+
+/// "0.90" → 900000. At most six decimals.
+pub fn parse_micros(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (neg, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if (int.is_empty() && frac.is_empty())
+        || frac.len() > 6
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().ok()? };
+    let v = int.checked_mul(1_000_000)?.checked_add(frac)?;
+    Some(if neg { -v } else { v })
+}
+
+/// 900 → "0.00090", 100842920 → "100.84292"; five decimals like the real panels, six when
+/// needed.
+pub fn format_micros(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let (int, frac) = (abs / 1_000_000, abs % 1_000_000);
+    if frac % 10 == 0 {
+        format!("{sign}{int}.{:05}", frac / 10)
+    } else {
+        format!("{sign}{int}.{frac:06}")
+    }
+}
