@@ -13,6 +13,7 @@
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod purchase;
 pub mod upstream;
 pub mod validate;
 

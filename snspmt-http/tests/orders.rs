@@ -24,6 +24,7 @@ on_both_backends_with_smm!(
     operator_transitions_are_checked,
     the_catalogue_is_managed_and_imported,
     check_status_and_the_proxy,
+    status_sync_asks_one_hundred_at_a_time,
 );
 
 /// A service for the fake's service `provider` at `price_per_1000` points.
@@ -619,4 +620,41 @@ async fn check_status_and_the_proxy(h: Harness) {
     );
     let (status, b) = s.call(Method::GET, "/api/smm-panel/test", Auth::Admin, None).await;
     assert_eq!((status, b["code"].as_str()), (StatusCode::BAD_GATEWAY, Some("upstream_error")));
+}
+
+async fn status_sync_asks_one_hundred_at_a_time(h: Harness) {
+    let s = &h.server;
+    let svc = service(s, "1", 10, json!({})).await;
+    let token = customer(s, "max", 1_000_000).await;
+    let mut ids = Vec::new();
+    for i in 0..250 {
+        let (status, b) = place(
+            s,
+            &token,
+            json!({"service_id": svc, "link": format!("https://x.com/{i}"), "quantity": 100}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+        ids.push(b["order_id"].as_i64().expect("id"));
+    }
+    assert!(h.smm.wait_for_orders(250, Duration::from_secs(20)).await);
+    for id in &ids {
+        settled(s, *id).await;
+    }
+    // Every 5th completes upstream.
+    for o in h.smm.orders().iter().step_by(5) {
+        h.smm.set_status(o.id, "Completed", 0);
+    }
+    let before = h.smm.requests_for("status").len();
+    let r = sync(s).await;
+    assert_eq!(
+        (r["processed"].as_i64(), r["settled"].as_i64(), r["calls"].as_i64()),
+        (Some(250), Some(50), Some(3))
+    );
+    let calls = h.smm.requests_for("status");
+    assert_eq!(calls.len() - before, 3, "250 orders in 3 calls");
+    assert!(calls.iter().all(|c| c.get("orders").is_some_and(|o| o.split(',').count() <= 100)));
+    // The next round asks about the 200 still running, least recently checked first.
+    let r = sync(s).await;
+    assert_eq!((r["processed"].as_i64(), r["calls"].as_i64()), (Some(200), Some(2)));
 }

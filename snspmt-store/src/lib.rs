@@ -199,14 +199,75 @@ pub trait OrderStore: Send + Sync {
     ) -> StoreResult<Order>;
 }
 
+/// Point purchases: bank transfers and KCP card payments, each credited at most once.
+#[async_trait]
+pub trait PurchaseStore: Send + Sync {
+    /// Records a purchase. With a key, a repeat answers the purchase as it is now.
+    async fn create_purchase(
+        &self,
+        purchase: NewPurchase,
+        key: Option<IdempotencyKey>,
+        now: Millis,
+    ) -> StoreResult<Idempotent<Purchase>>;
+    async fn purchase(&self, purchase_id: i64) -> StoreResult<Option<Purchase>>;
+    async fn purchase_by_ordr(&self, ordr_idxx: &str) -> StoreResult<Option<Purchase>>;
+    /// Newest first.
+    async fn purchases(&self, filter: PurchaseFilter) -> StoreResult<Page<Purchase>>;
+    /// KCP accepted the trade registration.
+    async fn record_registration(
+        &self,
+        purchase_id: i64,
+        approval_key: &str,
+        pay_url: &str,
+        trace_no: &str,
+        now: Millis,
+    ) -> StoreResult<Purchase>;
+    /// A `kcp_registered` purchase ends without an approval: `failed` (registration refused)
+    /// or `canceled` (the user canceled at KCP), with KCP's code and message.
+    async fn end_registration(
+        &self,
+        purchase_id: i64,
+        status: snspmt_core::purchase::PurchaseStatus,
+        code: &str,
+        message: &str,
+        now: Millis,
+    ) -> StoreResult<Purchase>;
+    /// An operator decides a `pending` bank transfer once: approval credits `amount` (ledger
+    /// `purchase`) in the same transaction. `Conflict("already_processed")` after.
+    async fn decide_bank_purchase(
+        &self,
+        purchase_id: i64,
+        approve: bool,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Purchase>;
+    /// `kcp_registered` → `approving`: only one caller wins; `None` for everyone else.
+    async fn begin_approval(&self, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>>;
+    /// Settles an `approving` purchase (once): approved (credit in the same transaction, the
+    /// `tno` unique), failed, amount mismatch, or unknown.
+    async fn settle_approval(
+        &self,
+        purchase_id: i64,
+        outcome: &snspmt_core::purchase::ApprovalOutcome,
+        now: Millis,
+    ) -> StoreResult<Purchase>;
+}
+
 /// Everything the server needs from storage.
 pub trait Store:
-    UserStore + SessionStore + LedgerStore + AuditStore + CatalogStore + OrderStore + Maintenance
+    UserStore + SessionStore + LedgerStore + AuditStore + CatalogStore + OrderStore + PurchaseStore + Maintenance
 {
 }
 
-impl<T: UserStore + SessionStore + LedgerStore + AuditStore + CatalogStore + OrderStore + Maintenance> Store
-    for T
+impl<T> Store for T where
+    T: UserStore
+        + SessionStore
+        + LedgerStore
+        + AuditStore
+        + CatalogStore
+        + OrderStore
+        + PurchaseStore
+        + Maintenance
 {
 }
 

@@ -319,3 +319,115 @@ pub struct OrderFilter {
     pub limit: i64,
     pub offset: i64,
 }
+
+/// A purchase of points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase {
+    pub purchase_id: i64,
+    pub user_id: String,
+    pub method: snspmt_core::purchase::PurchaseMethod,
+    /// Points bought.
+    pub amount: Points,
+    /// Won paid.
+    pub price: snspmt_core::Won,
+    pub status: snspmt_core::purchase::PurchaseStatus,
+    pub buyer_name: Option<String>,
+    pub bank_info: Option<String>,
+    pub ordr_idxx: Option<String>,
+    pub good_name: Option<String>,
+    pub pay_method: Option<String>,
+    pub approval_key: Option<String>,
+    pub pay_url: Option<String>,
+    pub trace_no: Option<String>,
+    pub tno: Option<String>,
+    pub res_cd: Option<String>,
+    pub res_msg: Option<String>,
+    pub approved_amount: Option<i64>,
+    pub decided_by: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub approving_at: Option<Millis>,
+    pub approved_at: Option<Millis>,
+}
+
+/// A purchase to record: a bank transfer (`pending`) or a KCP attempt (`kcp_registered`).
+#[derive(Debug, Clone)]
+pub struct NewPurchase {
+    pub user_id: String,
+    pub method: snspmt_core::purchase::PurchaseMethod,
+    pub amount: Points,
+    pub price: snspmt_core::Won,
+    pub buyer_name: Option<String>,
+    pub bank_info: Option<String>,
+    pub ordr_idxx: Option<String>,
+    pub good_name: Option<String>,
+    pub pay_method: Option<String>,
+}
+
+/// Which purchases to list.
+#[derive(Debug, Clone, Default)]
+pub struct PurchaseFilter {
+    pub user_id: Option<String>,
+    pub status: Option<snspmt_core::purchase::PurchaseStatus>,
+    pub method: Option<snspmt_core::purchase::PurchaseMethod>,
+    /// Only those an operator must look at: `amount_mismatch`, `approval_unknown`, and
+    /// `approving` since before this moment.
+    pub attention_before: Option<Millis>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub(crate) type SettlementRow = (
+    snspmt_core::purchase::PurchaseStatus,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<Millis>,
+);
+
+/// The columns an approval outcome writes.
+pub(crate) fn settlement_row(outcome: &snspmt_core::purchase::ApprovalOutcome, now: Millis) -> SettlementRow {
+    match outcome {
+        snspmt_core::purchase::ApprovalOutcome::Approved { tno, amount } => (
+            snspmt_core::purchase::PurchaseStatus::Approved,
+            Some(tno.clone()),
+            Some(*amount),
+            Some("0000".into()),
+            None,
+            Some(now),
+        ),
+        snspmt_core::purchase::ApprovalOutcome::Declined { code, message } => (
+            snspmt_core::purchase::PurchaseStatus::Failed,
+            None,
+            None,
+            Some(code.clone()),
+            Some(message.clone()),
+            None,
+        ),
+        snspmt_core::purchase::ApprovalOutcome::AmountMismatch { tno, amount } => (
+            snspmt_core::purchase::PurchaseStatus::AmountMismatch,
+            tno.clone(),
+            *amount,
+            Some("0000".into()),
+            Some("approved amount differs from the price".into()),
+            None,
+        ),
+        snspmt_core::purchase::ApprovalOutcome::Unknown { reason } => (
+            snspmt_core::purchase::PurchaseStatus::ApprovalUnknown,
+            None,
+            None,
+            None,
+            Some(reason.clone()),
+            None,
+        ),
+    }
+}
+
+/// A `LIKE` pattern that finds `search` anywhere, with `%`, `_` and `\\` taken literally.
+pub(crate) fn like_pattern(search: Option<&str>) -> Option<String> {
+    search.filter(|s| !s.is_empty()).map(|s| {
+        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}

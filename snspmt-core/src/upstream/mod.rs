@@ -5,4 +5,5 @@
 //!
 //! - [`smm`]: the SMM panel API v2 (SMM Kings, PerfectPanel family), protocols §1.
 
+pub mod kcp;
 pub mod smm;

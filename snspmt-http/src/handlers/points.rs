@@ -14,7 +14,11 @@ use crate::App;
 
 pub async fn balance(app: &App, caller: &Caller, req: &Req) -> Reply {
     let subject = caller.subject(req.query("user_id"), true)?;
-    let points = app.store.balance(&subject).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    // The caller's own balance came with their session (one query, read in the same snapshot).
+    let points = match caller.user() {
+        Some(u) if u.user_id == subject => u.points,
+        _ => app.store.balance(&subject).await?.ok_or_else(|| ApiError::not_found("user"))?,
+    };
     super::ok(json!({"user_id": subject, "points": points.0}))
 }
 

@@ -72,3 +72,34 @@ pub fn post(agent: &ureq::Agent, url: &str, content_type: &str, body: &str) -> R
         .map_err(|e| CallError::Sent(format!("reading the answer: {e}")))?;
     Ok(Answer { status, body })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> ureq::Agent {
+        agent(Timeouts { connect: Duration::from_millis(300), read: Duration::from_millis(300) })
+    }
+
+    #[test]
+    fn a_refused_connection_was_not_sent() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+        let url = format!("http://127.0.0.1:{}/api/v2", port.expect("port"));
+        assert!(matches!(post(&quick(), &url, "text/plain", "x"), Err(CallError::NotSent(_))));
+    }
+
+    #[test]
+    fn a_silent_upstream_may_have_received_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/api/v2", listener.local_addr().expect("addr"));
+        // Accept and read, never answer.
+        let keeper = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            std::thread::sleep(Duration::from_millis(800));
+        });
+        assert!(matches!(post(&quick(), &url, "text/plain", "x"), Err(CallError::Sent(_))));
+        keeper.join().expect("keeper");
+    }
+}

@@ -6,24 +6,27 @@
 //! `application/x-www-form-urlencoded` or `application/json`; query parameters are merged
 //! under the body. Logical errors are HTTP 200 `{"error": …}`, like the real panels.
 //!
-//! The server is a minimal hand-written HTTP/1.1 server on a `tokio::net::TcpListener`, so
-//! that a fault can close the socket without writing any response. It supports keep-alive
-//! (and `Connection: close`), `Content-Length` and chunked request bodies, and always answers
-//! with `Content-Length`.
+//! The server is the minimal hand-written HTTP/1.1 server of `fake_http.rs` (on a
+//! `tokio::net::TcpListener`), so that a fault can close the socket without writing any
+//! response. It supports keep-alive (and `Connection: close`), `Content-Length` and chunked
+//! request bodies, and always answers with `Content-Length`.
 //!
 //! Faults are queued per action and consumed (FIFO) before the normal logic, including the
 //! key check. Every request is recorded when received, faulted or not.
 
 #![allow(dead_code)]
 
+#[path = "fake_http.rs"]
+mod fake_http;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use fake_http::{HttpRequest, HttpResponse, Outcome};
 use serde_json::{json, Map, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// The only API key the fake accepts.
@@ -34,9 +37,6 @@ pub const DEFAULT_BALANCE_MICROS: i64 = 1_000_000 * 1_000_000;
 
 /// The first order id handed out by `add`.
 pub const FIRST_ORDER_ID: i64 = 1000;
-
-const MAX_HEADER_BYTES: usize = 64 * 1024;
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// One request as received (whatever happened to it afterwards).
 #[derive(Clone, Debug)]
@@ -237,15 +237,9 @@ impl FakeSmm {
         let addr = listener.local_addr().expect("fake smm: local addr");
         let state = Arc::new(Mutex::new(State::new()));
         let accept_state = state.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, accept_state.clone()));
-            }
+        let accept = fake_http::spawn(listener, "fake-smm", move |req| {
+            let state = accept_state.clone();
+            async move { handle(&state, req).await }
         });
         FakeSmm { url: format!("http://{addr}/api/v2"), addr, state, accept }
     }
@@ -403,260 +397,13 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 // ---------------------------------------------------------------------------------------
-// HTTP/1.1 plumbing
+// HTTP/1.1 plumbing (shared with the other fakes)
 // ---------------------------------------------------------------------------------------
 
-struct HttpRequest {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    keep_alive: bool,
-}
-
-impl HttpRequest {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-struct HttpResponse {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-}
-
 impl HttpResponse {
-    fn json(v: Value) -> HttpResponse {
-        HttpResponse { status: 200, content_type: "application/json", body: v.to_string() }
-    }
-
     fn error(msg: &str) -> HttpResponse {
         HttpResponse::json(json!({ "error": msg }))
     }
-}
-
-enum Outcome {
-    Respond(HttpResponse),
-    Drop,
-}
-
-enum Parse {
-    Incomplete,
-    Bad(&'static str),
-    Done(HttpRequest, usize),
-}
-
-async fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        let mut continue_sent = false;
-        let req = loop {
-            match parse_request(&buf) {
-                Parse::Done(req, used) => {
-                    buf.drain(..used);
-                    break req;
-                }
-                Parse::Bad(why) => {
-                    let resp = HttpResponse { status: 400, content_type: "text/plain", body: why.to_owned() };
-                    let _ = write_all(&stream, &encode_response(&resp, false)).await;
-                    return;
-                }
-                Parse::Incomplete => {
-                    if !continue_sent && expects_continue(&buf) {
-                        continue_sent = true;
-                        if write_all(&stream, b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
-                            return;
-                        }
-                    }
-                    match read_some(&stream, &mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                }
-            }
-        };
-        let keep_alive = req.keep_alive;
-        match handle(&state, req).await {
-            Outcome::Drop => return,
-            Outcome::Respond(resp) => {
-                if write_all(&stream, &encode_response(&resp, keep_alive)).await.is_err() || !keep_alive {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Whether the buffered request has complete headers including `Expect: 100-continue`.
-fn expects_continue(buf: &[u8]) -> bool {
-    let Some(end) = find(buf, b"\r\n\r\n") else { return false };
-    String::from_utf8_lossy(&buf[..end]).split("\r\n").skip(1).any(|line| {
-        line.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("expect") && v.trim().eq_ignore_ascii_case("100-continue")
-        })
-    })
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn parse_request(buf: &[u8]) -> Parse {
-    let Some(end) = find(buf, b"\r\n\r\n") else {
-        return if buf.len() > MAX_HEADER_BYTES {
-            Parse::Bad("headers too large")
-        } else {
-            Parse::Incomplete
-        };
-    };
-    let head = String::from_utf8_lossy(&buf[..end]);
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
-        return Parse::Bad("bad request line");
-    };
-    let mut headers = Vec::new();
-    for line in lines {
-        let Some((k, v)) = line.split_once(':') else { return Parse::Bad("bad header") };
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-    let connection = get("connection").unwrap_or_default().to_ascii_lowercase();
-    let keep_alive = if version.eq_ignore_ascii_case("HTTP/1.0") {
-        connection.contains("keep-alive")
-    } else {
-        !connection.contains("close")
-    };
-    let body_start = end + 4;
-    let chunked = get("transfer-encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
-    let (body, used) = if chunked {
-        match parse_chunked(&buf[body_start..]) {
-            ChunkParse::Incomplete => return Parse::Incomplete,
-            ChunkParse::Bad => return Parse::Bad("bad chunked body"),
-            ChunkParse::Done(body, used) => (body, body_start + used),
-        }
-    } else {
-        let len = match get("content-length") {
-            None => 0,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if n <= MAX_BODY_BYTES => n,
-                _ => return Parse::Bad("bad content-length"),
-            },
-        };
-        if buf.len() < body_start + len {
-            return Parse::Incomplete;
-        }
-        (buf[body_start..body_start + len].to_vec(), body_start + len)
-    };
-    Parse::Done(
-        HttpRequest { method: method.to_owned(), target: target.to_owned(), headers, body, keep_alive },
-        used,
-    )
-}
-
-enum ChunkParse {
-    Incomplete,
-    Bad,
-    Done(Vec<u8>, usize),
-}
-
-fn parse_chunked(buf: &[u8]) -> ChunkParse {
-    let mut body = Vec::new();
-    let mut at = 0;
-    loop {
-        let Some(eol) = find(&buf[at..], b"\r\n") else { return ChunkParse::Incomplete };
-        let line = String::from_utf8_lossy(&buf[at..at + eol]);
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let Ok(size) = usize::from_str_radix(size_text, 16) else { return ChunkParse::Bad };
-        at += eol + 2;
-        if size == 0 {
-            // Trailers (ignored) up to an empty line.
-            loop {
-                let Some(eol) = find(&buf[at..], b"\r\n") else { return ChunkParse::Incomplete };
-                at += eol + 2;
-                if eol == 0 {
-                    return ChunkParse::Done(body, at);
-                }
-            }
-        }
-        if body.len() + size > MAX_BODY_BYTES {
-            return ChunkParse::Bad;
-        }
-        if buf.len() < at + size + 2 {
-            return ChunkParse::Incomplete;
-        }
-        body.extend_from_slice(&buf[at..at + size]);
-        if &buf[at + size..at + size + 2] != b"\r\n" {
-            return ChunkParse::Bad;
-        }
-        at += size + 2;
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        520 => "Unknown Error",
-        521 => "Web Server Is Down",
-        522 => "Connection Timed Out",
-        524 => "A Timeout Occurred",
-        _ => "Status",
-    }
-}
-
-fn encode_response(resp: &HttpResponse, keep_alive: bool) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\nServer: fake-smm\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
-        resp.status,
-        reason(resp.status),
-        resp.content_type,
-        resp.body.len(),
-        if keep_alive { "keep-alive" } else { "close" },
-    )
-    .into_bytes();
-    out.extend_from_slice(resp.body.as_bytes());
-    out
-}
-
-/// Reads what is available (at least one byte, or 0 at EOF) into `buf`.
-async fn read_some(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
-    let mut tmp = [0u8; 16 * 1024];
-    loop {
-        stream.readable().await?;
-        match stream.try_read(&mut tmp) {
-            Ok(n) => {
-                buf.extend_from_slice(&tmp[..n]);
-                return Ok(n);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        stream.writable().await?;
-        match stream.try_write(data) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_kcp;
 pub mod fake_smm;
 
 use std::collections::HashMap;

@@ -3,6 +3,7 @@
 //! (`UPDATE … WHERE points + $2 >= 0`), so concurrent writers never overdraw.
 
 mod orders;
+mod purchases;
 mod queries;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use crate::migrations::{self, Applied};
+use crate::model::like_pattern;
 use crate::{
     AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, LedgerStore,
     Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionStore,
@@ -177,13 +179,6 @@ async fn post_in(c: &impl GenericClient, p: &Posting, now: Millis) -> StoreResul
         reference: p.reference.clone(),
         description: p.description.clone(),
         created_at: now,
-    })
-}
-
-fn like_pattern(search: Option<&str>) -> Option<String> {
-    search.filter(|s| !s.is_empty()).map(|s| {
-        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        format!("%{escaped}%")
     })
 }
 

@@ -4,6 +4,7 @@
 //! tokio's blocking pool.
 
 mod orders;
+mod purchases;
 mod queries;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use snspmt_core::{LedgerKind, Points};
 
 use crate::migrations::{self, Applied};
+use crate::model::like_pattern;
 use crate::{
     AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, LedgerStore,
     Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionStore,
@@ -257,13 +259,6 @@ fn post_in(tx: &Connection, p: &Posting, now: Millis) -> StoreResult<LedgerEntry
         reference: p.reference.clone(),
         description: p.description.clone(),
         created_at: now,
-    })
-}
-
-fn like_pattern(search: Option<&str>) -> Option<String> {
-    search.filter(|s| !s.is_empty()).map(|s| {
-        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        format!("%{escaped}%")
     })
 }
 

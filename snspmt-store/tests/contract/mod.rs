@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use snspmt_core::order::{self, OrderStatus, Settlement};
+use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus};
+use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewOrder, NewService, NewUser, Posting, ProfilePatch,
-    StatusUpdate, Store, StoreError, SubmissionOutcome,
+    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewOrder, NewPurchase, NewService, NewUser, Posting,
+    ProfilePatch, PurchaseFilter, StatusUpdate, Store, StoreError, SubmissionOutcome,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -30,7 +32,9 @@ macro_rules! for_each_case {
             due_jobs_are_claimed_once_under_concurrency,
             submissions_and_statuses_settle_once,
             lost_submissions_become_unknown,
-            services_import_by_provider_id
+            services_import_by_provider_id,
+            bank_purchases_are_decided_once,
+            kcp_approvals_credit_once
         );
     };
 }
@@ -490,4 +494,151 @@ pub async fn services_import_by_provider_id(s: Arc<dyn Store>) {
     off.is_active = false;
     s.update_service(id, off, audit(), 4).await.expect("deactivate");
     assert_eq!(s.list_services(true, 50, 0).await.expect("active").total, 2);
+}
+
+fn new_purchase(user: &str, method: PurchaseMethod, amount: i64, ordr: Option<&str>) -> NewPurchase {
+    NewPurchase {
+        user_id: user.into(),
+        method,
+        amount: Points(amount),
+        price: Won(amount),
+        buyer_name: Some("홍길동".into()),
+        bank_info: None,
+        ordr_idxx: ordr.map(str::to_owned),
+        good_name: Some("포인트".into()),
+        pay_method: Some("CARD".into()),
+    }
+}
+
+pub async fn bank_purchases_are_decided_once(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 0).await;
+    let key = IdempotencyKey {
+        user_id: "u1".into(),
+        scope: "points.purchase",
+        key: "k".into(),
+        request_hash: "h".into(),
+    };
+    let p =
+        s.create_purchase(new_purchase("u1", PurchaseMethod::Bank, 5000, None), Some(key.clone()), 1).await;
+    let p = p.expect("purchase");
+    assert!(!p.is_replay());
+    let p = p.into_inner();
+    assert_eq!(p.status, PurchaseStatus::Pending);
+    let again = s.create_purchase(new_purchase("u1", PurchaseMethod::Bank, 5000, None), Some(key), 2).await;
+    assert_eq!(
+        again.expect("replay").into_inner().purchase_id,
+        p.purchase_id,
+        "the key replays the purchase"
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        let id = p.purchase_id;
+        tasks.push(tokio::spawn(async move { s.decide_bank_purchase(id, true, audit(), 3).await }));
+    }
+    let (mut won, mut lost) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(p) => {
+                assert_eq!(p.status, PurchaseStatus::Approved);
+                won += 1;
+            }
+            Err(StoreError::Conflict("already_processed")) => lost += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!((won, lost), (1, 49));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(5000)));
+    let r = s.create_purchase(new_purchase("u1", PurchaseMethod::Bank, 700, None), None, 4).await;
+    let r = r.expect("second").into_inner();
+    let rejected = s.decide_bank_purchase(r.purchase_id, false, audit(), 5).await.expect("reject");
+    assert_eq!(rejected.status, PurchaseStatus::Rejected);
+    assert!(matches!(
+        s.decide_bank_purchase(r.purchase_id, true, audit(), 6).await,
+        Err(StoreError::Conflict("already_processed"))
+    ));
+    assert!(matches!(s.decide_bank_purchase(9999, true, audit(), 6).await, Err(StoreError::NotFound)));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(5000)));
+    let pending = PurchaseFilter { status: Some(PurchaseStatus::Pending), limit: 50, ..Default::default() };
+    assert_eq!(s.purchases(pending).await.expect("list").total, 0);
+    let bank = PurchaseFilter {
+        method: Some(PurchaseMethod::Bank),
+        user_id: Some("u1".into()),
+        limit: 50,
+        ..Default::default()
+    };
+    assert_eq!(s.purchases(bank).await.expect("list").total, 2);
+    assert_consistent(&*s).await;
+}
+
+pub async fn kcp_approvals_credit_once(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 0).await;
+    let kcp = |ordr: &str, amount| new_purchase("u1", PurchaseMethod::Kcp, amount, Some(ordr));
+    let a = s.create_purchase(kcp("POINT_A", 10_000), None, 1).await.expect("a").into_inner();
+    assert_eq!(a.status, PurchaseStatus::KcpRegistered);
+    assert!(matches!(
+        s.create_purchase(kcp("POINT_A", 1), None, 1).await,
+        Err(StoreError::Conflict("ordr_idxx_taken"))
+    ));
+    let a = s
+        .record_registration(a.purchase_id, "key", "https://pay", "T0000TRACE", 2)
+        .await
+        .expect("registered");
+    assert_eq!(a.approval_key.as_deref(), Some("key"));
+    // Twenty concurrent approvals: one moves it to approving.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.begin_approval("POINT_A", 3).await }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        if t.await.expect("task").expect("begin").is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    let approved = ApprovalOutcome::Approved { tno: "23732987373372".into(), amount: 10_000 };
+    let a = s.settle_approval(a.purchase_id, &approved, 4).await.expect("settle");
+    assert_eq!((a.status, a.tno.as_deref()), (PurchaseStatus::Approved, Some("23732987373372")));
+    assert!(matches!(
+        s.settle_approval(a.purchase_id, &approved, 5).await,
+        Err(StoreError::Conflict("already_processed"))
+    ));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000)));
+    // The same tno on another purchase is refused; a mismatch credits nothing.
+    let b = s.create_purchase(kcp("POINT_B", 500), None, 6).await.expect("b").into_inner();
+    s.begin_approval("POINT_B", 7).await.expect("begin").expect("won");
+    assert!(matches!(
+        s.settle_approval(b.purchase_id, &approved, 8).await,
+        Err(StoreError::Conflict("duplicate_tno"))
+    ));
+    let mismatch = ApprovalOutcome::AmountMismatch { tno: Some("11111111111111".into()), amount: Some(1) };
+    let b = s.settle_approval(b.purchase_id, &mismatch, 9).await.expect("mismatch");
+    assert_eq!(b.status, PurchaseStatus::AmountMismatch);
+    let c = s.create_purchase(kcp("POINT_C", 300), None, 10).await.expect("c").into_inner();
+    s.begin_approval("POINT_C", 11).await.expect("begin").expect("won");
+    let d = s.create_purchase(kcp("POINT_D", 300), None, 12).await.expect("d").into_inner();
+    let d = s
+        .end_registration(d.purchase_id, PurchaseStatus::Canceled, "3001", "user canceled", 13)
+        .await
+        .expect("cancel");
+    assert_eq!(d.status, PurchaseStatus::Canceled);
+    assert!(
+        s.begin_approval("POINT_D", 14).await.expect("begin").is_none(),
+        "a canceled purchase is never approved"
+    );
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000)));
+    // Attention: the mismatch, and C approving since 11 (older than 20).
+    let attention = PurchaseFilter { attention_before: Some(20), limit: 50, ..Default::default() };
+    let ids: Vec<i64> =
+        s.purchases(attention).await.expect("list").rows.iter().map(|p| p.purchase_id).collect();
+    assert_eq!(ids, [c.purchase_id, b.purchase_id]);
+    let recent = PurchaseFilter { attention_before: Some(5), limit: 50, ..Default::default() };
+    assert_eq!(s.purchases(recent).await.expect("list").total, 1, "C is not old enough yet");
+    assert_eq!(
+        s.purchase_by_ordr("POINT_C").await.expect("by ordr").map(|p| p.status),
+        Some(PurchaseStatus::Approving)
+    );
+    assert_consistent(&*s).await;
 }

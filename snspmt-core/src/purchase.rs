@@ -1,0 +1,484 @@
+//! Point purchases (§10): their statuses, the amount rules, and how a KCP approval answer
+//! settles a card purchase (protocols §2.5, §2.8).
+//!
+//! Everything here is pure: the store moves a purchase between statuses in one transaction
+//! (`kcp_registered → approving` with one row affected, so only one caller approves), and the
+//! http crate talks to KCP through [`crate::upstream::kcp`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Points, Won};
+use crate::upstream::kcp::{self, ApproveResponse, ParseError};
+use crate::validate::Invalid;
+
+/// Where a purchase is, listed in lifecycle order.
+///
+/// - Bank transfer: `Pending` → `Approved` | `Rejected` (the admin decides once).
+/// - KCP: `KcpRegistered` → `Approving` → `Approved` | `Failed` | `AmountMismatch` |
+///   `ApprovalUnknown`; `KcpRegistered` → `Canceled` when the user cancels (`res_cd` 3001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseStatus {
+    /// A bank transfer waiting for the admin.
+    Pending,
+    /// Registered with KCP; the user is in (or left) the payment window.
+    KcpRegistered,
+    /// One caller won the right to approve and may be talking to KCP right now. A purchase
+    /// that stays here (a crash, a timeout) is listed for the admin; it is never approved twice.
+    Approving,
+    /// Paid and credited.
+    Approved,
+    /// A bank transfer the admin refused.
+    Rejected,
+    /// KCP declined the approval; nothing was charged.
+    Failed,
+    /// KCP approved another amount (or gave no `tno`): nothing credited, to be cancelled at KCP
+    /// and checked by the admin.
+    AmountMismatch,
+    /// The approval's answer was lost or unreadable: KCP may have charged. Reconciled by the
+    /// admin; never marked failed automatically.
+    ApprovalUnknown,
+    /// The user cancelled in KCP's payment window.
+    Canceled,
+}
+
+impl PurchaseStatus {
+    pub const ALL: [PurchaseStatus; 9] = [
+        PurchaseStatus::Pending,
+        PurchaseStatus::KcpRegistered,
+        PurchaseStatus::Approving,
+        PurchaseStatus::Approved,
+        PurchaseStatus::Rejected,
+        PurchaseStatus::Failed,
+        PurchaseStatus::AmountMismatch,
+        PurchaseStatus::ApprovalUnknown,
+        PurchaseStatus::Canceled,
+    ];
+
+    /// The snake_case name, as stored and as the API shows it. [`FromStr`] reads it back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurchaseStatus::Pending => "pending",
+            PurchaseStatus::KcpRegistered => "kcp_registered",
+            PurchaseStatus::Approving => "approving",
+            PurchaseStatus::Approved => "approved",
+            PurchaseStatus::Rejected => "rejected",
+            PurchaseStatus::Failed => "failed",
+            PurchaseStatus::AmountMismatch => "amount_mismatch",
+            PurchaseStatus::ApprovalUnknown => "approval_unknown",
+            PurchaseStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Listed for the admin: an approval that never finished (`Approving`), one for the wrong
+    /// amount (`AmountMismatch`), one whose answer was lost (`ApprovalUnknown`). Money may have
+    /// moved at KCP without points being credited.
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            PurchaseStatus::Approving | PurchaseStatus::AmountMismatch | PurchaseStatus::ApprovalUnknown
+        )
+    }
+
+    /// Nothing happens to the purchase any more: `Approved`, `Rejected`, `Failed`, `Canceled`.
+    /// The statuses that need attention are not final: an admin still resolves them.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PurchaseStatus::Approved
+                | PurchaseStatus::Rejected
+                | PurchaseStatus::Failed
+                | PurchaseStatus::Canceled
+        )
+    }
+}
+
+impl fmt::Display for PurchaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A purchase status name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPurchaseStatus(pub String);
+
+impl fmt::Display for UnknownPurchaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown purchase status {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownPurchaseStatus {}
+
+impl FromStr for PurchaseStatus {
+    type Err = UnknownPurchaseStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PurchaseStatus::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownPurchaseStatus(s.to_owned()))
+    }
+}
+
+/// How the customer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseMethod {
+    /// A bank transfer the admin confirms.
+    Bank,
+    /// NHN KCP (card and the other KCP methods).
+    Kcp,
+}
+
+impl PurchaseMethod {
+    pub const ALL: [PurchaseMethod; 2] = [PurchaseMethod::Bank, PurchaseMethod::Kcp];
+
+    /// `"bank"` or `"kcp"`, as stored and as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurchaseMethod::Bank => "bank",
+            PurchaseMethod::Kcp => "kcp",
+        }
+    }
+}
+
+impl fmt::Display for PurchaseMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A purchase method name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPurchaseMethod(pub String);
+
+impl fmt::Display for UnknownPurchaseMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown purchase method {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownPurchaseMethod {}
+
+impl FromStr for PurchaseMethod {
+    type Err = UnknownPurchaseMethod;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PurchaseMethod::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownPurchaseMethod(s.to_owned()))
+    }
+}
+
+/// The most points one purchase may buy.
+pub const MAX_PURCHASE_AMOUNT: i64 = 1_000_000;
+/// The highest price one purchase may have, in KRW.
+pub const MAX_PURCHASE_PRICE: i64 = 10_000_000;
+
+/// Checks a purchase request (§10): 1 ≤ `amount` ≤ 1,000,000 points, 1 ≤ `price` ≤
+/// 10,000,000 KRW, and `amount == price` (1 point = 1 KRW). Checked in that order; the first
+/// failure is the error: `("amount", "invalid_amount")`, `("price", "invalid_price")`,
+/// `("price", "amount_price_mismatch")`.
+pub fn validate_amounts(amount: i64, price: i64) -> Result<(Points, Won), Invalid> {
+    if !(1..=MAX_PURCHASE_AMOUNT).contains(&amount) {
+        return Err(Invalid {
+            field: "amount",
+            code: "invalid_amount",
+            message: "amount must be between 1 and 1000000",
+        });
+    }
+    if !(1..=MAX_PURCHASE_PRICE).contains(&price) {
+        return Err(Invalid {
+            field: "price",
+            code: "invalid_price",
+            message: "price must be between 1 and 10000000",
+        });
+    }
+    if amount != price {
+        return Err(Invalid {
+            field: "price",
+            code: "amount_price_mismatch",
+            message: "price must equal amount (1 point = 1 KRW)",
+        });
+    }
+    Ok((Points(amount), Won(price)))
+}
+
+/// How an approval answer settles a purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum ApprovalOutcome {
+    /// Paid the expected amount: store `tno` (unique) and credit the points, in one
+    /// transaction.
+    Approved { tno: String, amount: i64 },
+    /// KCP declined: nothing was charged; store the code and message.
+    Declined { code: String, message: String },
+    /// KCP approved, but not what we expected (another or no amount, no `tno`, another order):
+    /// credit nothing, cancel at KCP when `tno` is known, alert.
+    AmountMismatch { tno: Option<String>, amount: Option<i64> },
+    /// The answer could not be read: KCP may have charged. Neither credit nor fail.
+    Unknown { reason: String },
+}
+
+impl ApprovalOutcome {
+    /// The purchase status this outcome leads to.
+    pub fn status(&self) -> PurchaseStatus {
+        match self {
+            ApprovalOutcome::Approved { .. } => PurchaseStatus::Approved,
+            ApprovalOutcome::Declined { .. } => PurchaseStatus::Failed,
+            ApprovalOutcome::AmountMismatch { .. } => PurchaseStatus::AmountMismatch,
+            ApprovalOutcome::Unknown { .. } => PurchaseStatus::ApprovalUnknown,
+        }
+    }
+}
+
+/// The parsed approval answer, or why it could not be parsed.
+pub type ApprovalAnswer<'a> = Result<&'a ApproveResponse, &'a ParseError>;
+
+/// Settles a purchase whose price in our database is `expected` on KCP's approval answer:
+///
+/// - `res_cd` `"0000"`, `amount == expected` and a `tno` → [`ApprovalOutcome::Approved`];
+/// - `res_cd` `"0000"` with another or no amount, or without a `tno` →
+///   [`ApprovalOutcome::AmountMismatch`];
+/// - any other `res_cd` → [`ApprovalOutcome::Declined`] with KCP's code and message;
+/// - a [`ParseError`] → [`ApprovalOutcome::Unknown`]: the approval may have happened.
+///
+/// See [`approval_outcome_for_order`] to also check KCP's `order_no`.
+pub fn approval_outcome(expected: Won, answer: ApprovalAnswer<'_>) -> ApprovalOutcome {
+    let r = match answer {
+        Ok(r) => r,
+        Err(e) => return ApprovalOutcome::Unknown { reason: e.to_string() },
+    };
+    if r.res_cd.trim() != kcp::RES_OK {
+        return ApprovalOutcome::Declined { code: r.res_cd.trim().to_owned(), message: r.res_msg.clone() };
+    }
+    let tno = r.tno.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    match (tno, r.amount) {
+        (Some(tno), Some(amount)) if amount == expected.0 => {
+            ApprovalOutcome::Approved { tno: tno.to_owned(), amount }
+        }
+        _ => ApprovalOutcome::AmountMismatch { tno: tno.map(str::to_owned), amount: r.amount },
+    }
+}
+
+/// [`approval_outcome`], and also protocols §2.5 step 3: when KCP's answer names an
+/// `order_no` other than our `ordr_idxx`, an approval is not for this purchase and becomes
+/// [`ApprovalOutcome::AmountMismatch`] (credit nothing, cancel, alert). A missing `order_no` is
+/// accepted, as KCP does not always send it.
+pub fn approval_outcome_for_order(
+    expected: Won,
+    ordr_idxx: &str,
+    answer: ApprovalAnswer<'_>,
+) -> ApprovalOutcome {
+    match approval_outcome(expected, answer) {
+        ApprovalOutcome::Approved { tno, amount } => {
+            let other_order = matches!(answer, Ok(ApproveResponse { order_no: Some(no), .. })
+                if no.trim() != ordr_idxx.trim());
+            if other_order {
+                ApprovalOutcome::AmountMismatch { tno: Some(tno), amount: Some(amount) }
+            } else {
+                ApprovalOutcome::Approved { tno, amount }
+            }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(res_cd: &str, tno: Option<&str>, amount: Option<i64>) -> ApproveResponse {
+        ApproveResponse {
+            res_cd: res_cd.into(),
+            res_msg: "정상처리".into(),
+            tno: tno.map(str::to_owned),
+            amount,
+            order_no: None,
+            pay_method: Some("PACA".into()),
+            app_time: None,
+            card_name: None,
+            card_no: None,
+        }
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        let names: Vec<&str> = PurchaseStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "pending",
+                "kcp_registered",
+                "approving",
+                "approved",
+                "rejected",
+                "failed",
+                "amount_mismatch",
+                "approval_unknown",
+                "canceled"
+            ]
+        );
+        for s in PurchaseStatus::ALL {
+            assert_eq!(s.as_str().parse::<PurchaseStatus>(), Ok(s));
+            assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<PurchaseStatus>(&format!("\"{s}\"")).unwrap(), s);
+        }
+        for bad in ["", "Approved", "cancelled", " pending", "unknown"] {
+            assert_eq!(bad.parse::<PurchaseStatus>(), Err(UnknownPurchaseStatus(bad.into())));
+        }
+        assert_eq!(UnknownPurchaseStatus("x".into()).to_string(), "unknown purchase status \"x\"".to_owned());
+        assert_eq!(format!("{:>10}", PurchaseStatus::Failed), "    failed");
+    }
+
+    #[test]
+    fn status_classes() {
+        use PurchaseStatus::*;
+        let attention: Vec<_> = PurchaseStatus::ALL.into_iter().filter(|s| s.needs_attention()).collect();
+        assert_eq!(attention, [Approving, AmountMismatch, ApprovalUnknown]);
+        let finals: Vec<_> = PurchaseStatus::ALL.into_iter().filter(|s| s.is_final()).collect();
+        assert_eq!(finals, [Approved, Rejected, Failed, Canceled]);
+        for s in PurchaseStatus::ALL {
+            assert!(!(s.is_final() && s.needs_attention()), "{s}");
+        }
+    }
+
+    #[test]
+    fn method_names_round_trip() {
+        for m in PurchaseMethod::ALL {
+            assert_eq!(m.as_str().parse::<PurchaseMethod>(), Ok(m));
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{m}\""));
+        }
+        assert_eq!(PurchaseMethod::Bank.as_str(), "bank");
+        assert_eq!(PurchaseMethod::Kcp.as_str(), "kcp");
+        assert_eq!("card".parse::<PurchaseMethod>(), Err(UnknownPurchaseMethod("card".into())));
+        assert!(UnknownPurchaseMethod("KCP".into()).to_string().contains("\"KCP\""));
+    }
+
+    #[test]
+    fn validate_amounts_table() {
+        type Want = Result<(Points, Won), (&'static str, &'static str)>;
+        let ok = |n: i64| -> Want { Ok((Points(n), Won(n))) };
+        let err = |field, code| -> Want { Err((field, code)) };
+        let cases: &[(i64, i64, Want)] = &[
+            (1, 1, ok(1)),
+            (10_000, 10_000, ok(10_000)),
+            (1_000_000, 1_000_000, ok(1_000_000)),
+            (0, 0, err("amount", "invalid_amount")),
+            (-1, -1, err("amount", "invalid_amount")),
+            (1_000_001, 1_000_001, err("amount", "invalid_amount")),
+            (i64::MIN, 1, err("amount", "invalid_amount")),
+            (i64::MAX, i64::MAX, err("amount", "invalid_amount")),
+            (1, 0, err("price", "invalid_price")),
+            (1, -5, err("price", "invalid_price")),
+            (1_000_000, 10_000_001, err("price", "invalid_price")),
+            (1_000_000, 10_000_000, err("price", "amount_price_mismatch")),
+            (1, 2, err("price", "amount_price_mismatch")),
+            (1000, 999, err("price", "amount_price_mismatch")),
+        ];
+        for (amount, price, want) in cases {
+            let got = validate_amounts(*amount, *price).map_err(|e| (e.field, e.code));
+            assert_eq!(&got, want, "{amount} {price}");
+        }
+        let e = validate_amounts(2, 1).unwrap_err();
+        assert!(!e.message.is_empty());
+        assert_eq!(e.to_string(), format!("price: {}", e.message));
+    }
+
+    #[test]
+    fn approval_outcome_table() {
+        let expected = Won(1100);
+        let cases: &[(ApproveResponse, ApprovalOutcome)] = &[
+            (
+                answer("0000", Some("23732987373372"), Some(1100)),
+                ApprovalOutcome::Approved { tno: "23732987373372".into(), amount: 1100 },
+            ),
+            (
+                answer(" 0000 ", Some(" 1 "), Some(1100)),
+                ApprovalOutcome::Approved { tno: "1".into(), amount: 1100 },
+            ),
+            (
+                answer("0000", Some("2"), Some(1000)),
+                ApprovalOutcome::AmountMismatch { tno: Some("2".into()), amount: Some(1000) },
+            ),
+            (
+                answer("0000", Some("2"), Some(1101)),
+                ApprovalOutcome::AmountMismatch { tno: Some("2".into()), amount: Some(1101) },
+            ),
+            (
+                answer("0000", Some("2"), None),
+                ApprovalOutcome::AmountMismatch { tno: Some("2".into()), amount: None },
+            ),
+            (
+                answer("0000", None, Some(1100)),
+                ApprovalOutcome::AmountMismatch { tno: None, amount: Some(1100) },
+            ),
+            (
+                answer("0000", Some("  "), Some(1100)),
+                ApprovalOutcome::AmountMismatch { tno: None, amount: Some(1100) },
+            ),
+            (answer("0000", None, None), ApprovalOutcome::AmountMismatch { tno: None, amount: None }),
+            (
+                answer("8804", Some("2"), Some(1100)),
+                ApprovalOutcome::Declined { code: "8804".into(), message: "정상처리".into() },
+            ),
+            (
+                answer("", None, None),
+                ApprovalOutcome::Declined { code: String::new(), message: "정상처리".into() },
+            ),
+            (
+                answer("00000", Some("2"), Some(1100)),
+                ApprovalOutcome::Declined { code: "00000".into(), message: "정상처리".into() },
+            ),
+        ];
+        for (r, want) in cases {
+            assert_eq!(&approval_outcome(expected, Ok(r)), want, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn approval_outcome_unknown_and_statuses() {
+        for e in [
+            ParseError::Empty,
+            ParseError::NotJson("<html>".into()),
+            ParseError::UnexpectedShape("[]".into()),
+        ] {
+            let got = approval_outcome(Won(1), Err(&e));
+            assert_eq!(got, ApprovalOutcome::Unknown { reason: e.to_string() });
+            assert_eq!(got.status(), PurchaseStatus::ApprovalUnknown);
+        }
+        let sample = answer("0000", Some("1"), Some(5));
+        assert_eq!(approval_outcome(Won(5), Ok(&sample)).status(), PurchaseStatus::Approved);
+        assert_eq!(approval_outcome(Won(6), Ok(&sample)).status(), PurchaseStatus::AmountMismatch);
+        let declined = answer("9562", None, None);
+        assert_eq!(approval_outcome(Won(5), Ok(&declined)).status(), PurchaseStatus::Failed);
+    }
+
+    #[test]
+    fn approval_outcome_for_order_checks_order_no() {
+        let id = "POINT_20240501090307_AZ09AD";
+        let mut r = answer("0000", Some("1"), Some(5));
+        let approved = ApprovalOutcome::Approved { tno: "1".into(), amount: 5 };
+        assert_eq!(approval_outcome_for_order(Won(5), id, Ok(&r)), approved);
+        r.order_no = Some(id.into());
+        assert_eq!(approval_outcome_for_order(Won(5), id, Ok(&r)), approved);
+        r.order_no = Some("POINT_OTHER".into());
+        assert_eq!(
+            approval_outcome_for_order(Won(5), id, Ok(&r)),
+            ApprovalOutcome::AmountMismatch { tno: Some("1".into()), amount: Some(5) }
+        );
+        r.res_cd = "8804".into();
+        assert!(matches!(approval_outcome_for_order(Won(5), id, Ok(&r)), ApprovalOutcome::Declined { .. }));
+        assert!(matches!(
+            approval_outcome_for_order(Won(5), id, Err(&ParseError::Empty)),
+            ApprovalOutcome::Unknown { .. }
+        ));
+    }
+}
