@@ -31,6 +31,8 @@ pub struct App {
     pub clock: Arc<dyn clock::Clock>,
     /// The SMM panel: real (a key is set), simulated (`SNSPMT_SIMULATE=1`), or none.
     pub smm: Option<upstream::smm::SmmClient>,
+    /// KCP: real (merchant settings), simulated, or none.
+    pub kcp: Option<upstream::kcp::KcpClient>,
 }
 
 impl App {
@@ -53,7 +55,31 @@ impl App {
             )),
             (None, false) => None,
         };
-        App { store, config, clock: Arc::new(clock::SystemClock), smm }
+        let kcp = match (&config.kcp.site_cd, &config.kcp.cert_info, config.simulate) {
+            (Some(site), Some(cert), _) => Some(upstream::kcp::KcpClient::new(
+                Arc::new(upstream::kcp::HttpKcp { agent: upstream::agent(timeouts) }),
+                site.clone(),
+                cert.clone(),
+                config.kcp.register_url.clone(),
+                config.kcp.payment_url.clone(),
+                config.kcp.ret_url.clone(),
+                false,
+            )),
+            (_, _, true) => Some(upstream::kcp::KcpClient::new(
+                Arc::new(upstream::kcp::SimulatedKcp::new(format!(
+                    "{}/api/points/purchase-kcp/simulated-window",
+                    config.public_url
+                ))),
+                "T0000".into(),
+                "simulated".into(),
+                "simulated://register".into(),
+                "simulated://payment".into(),
+                config.kcp.ret_url.clone(),
+                true,
+            )),
+            _ => None,
+        };
+        App { store, config, clock: Arc::new(clock::SystemClock), smm, kcp }
     }
 
     /// The same app with another clock (tests move time by hand).

@@ -56,17 +56,35 @@ pub enum Endpoint {
     CronProcessScheduledOrders,
     SmmPanelProxy,
     SmmPanelTest,
+    BankPurchase,
+    AdminDecidePurchase { id: String },
+    AdminPurchases,
+    KcpRegister,
+    KcpPaymentForm,
+    KcpReturn,
+    KcpApprove,
+    KcpSimulatedWindow,
+    PurchaseHistory,
 }
 
 impl Endpoint {
     pub fn access(&self) -> Access {
         use Endpoint::*;
         match self {
-            Register | Login | Health | Config | DeploymentStatus | PublicServices => Access::Public,
-            Logout | Points | DeductPoints | PlaceOrder | Orders | CancelOrder { .. } | CheckOrderStatus => {
-                Access::User
-            }
-            User { .. } | Order { .. } => Access::UserOrAdmin,
+            Register | Login | Health | Config | DeploymentStatus | PublicServices | KcpReturn
+            | KcpSimulatedWindow => Access::Public,
+            Logout
+            | Points
+            | DeductPoints
+            | PlaceOrder
+            | Orders
+            | CancelOrder { .. }
+            | CheckOrderStatus
+            | BankPurchase
+            | KcpRegister
+            | KcpPaymentForm
+            | KcpApprove => Access::User,
+            User { .. } | Order { .. } | PurchaseHistory => Access::UserOrAdmin,
             AdminUsers
             | AdminUpdateUser { .. }
             | AdminTransactions
@@ -82,7 +100,9 @@ impl Endpoint {
             | AdminOrders
             | AdminResolveOrder { .. }
             | SmmPanelProxy
-            | SmmPanelTest => Access::Admin,
+            | SmmPanelTest
+            | AdminDecidePurchase { .. }
+            | AdminPurchases => Access::Admin,
             CronSyncOrderStatus | CronProcessScheduledOrders => Access::Cron,
         }
     }
@@ -124,6 +144,15 @@ impl Endpoint {
             CronProcessScheduledOrders => "cron.process_scheduled_orders",
             SmmPanelProxy => "smm_panel.proxy",
             SmmPanelTest => "smm_panel.test",
+            BankPurchase => "points.purchase",
+            AdminDecidePurchase { .. } => "admin.purchases.decide",
+            AdminPurchases => "admin.purchases",
+            KcpRegister => "kcp.register",
+            KcpPaymentForm => "kcp.payment_form",
+            KcpReturn => "kcp.return",
+            KcpApprove => "kcp.approve",
+            KcpSimulatedWindow => "kcp.simulated_window",
+            PurchaseHistory => "points.purchase_history",
         }
     }
 }
@@ -189,6 +218,19 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "admin", "orders", id, "resolve"] => {
             on(method, [(M::POST, E::AdminResolveOrder { id: decode(id)? })])
         }
+        ["api", "points", "purchase"] => on(method, [(M::POST, E::BankPurchase)]),
+        ["api", "points", "purchase-history"] => on(method, [(M::GET, E::PurchaseHistory)]),
+        ["api", "points", "purchase-kcp", "register"] => on(method, [(M::POST, E::KcpRegister)]),
+        ["api", "points", "purchase-kcp", "payment-form"] => on(method, [(M::POST, E::KcpPaymentForm)]),
+        ["api", "points", "purchase-kcp", "return"] => on(method, [(M::POST, E::KcpReturn)]),
+        ["api", "points", "purchase-kcp", "approve"] => on(method, [(M::POST, E::KcpApprove)]),
+        ["api", "points", "purchase-kcp", "simulated-window"] => {
+            on(method, [(M::GET, E::KcpSimulatedWindow)])
+        }
+        ["api", "admin", "purchases"] => on(method, [(M::GET, E::AdminPurchases)]),
+        ["api", "admin", "purchases", id] if !id.is_empty() => {
+            on(method, [(M::PUT, E::AdminDecidePurchase { id: decode(id)? })])
+        }
         ["api", "cron", "sync-order-status"] => on(method, [(M::POST, E::CronSyncOrderStatus)]),
         ["api", "cron", "process-scheduled-orders"] => on(method, [(M::POST, E::CronProcessScheduledOrders)]),
         _ => Err(ApiError::no_such_route()),
@@ -251,6 +293,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/orders/{id}/resolve"),
     ("POST", "/api/cron/sync-order-status"),
     ("POST", "/api/cron/process-scheduled-orders"),
+    ("POST", "/api/points/purchase"),
+    ("GET", "/api/points/purchase-history"),
+    ("POST", "/api/points/purchase-kcp/register"),
+    ("POST", "/api/points/purchase-kcp/payment-form"),
+    ("POST", "/api/points/purchase-kcp/return"),
+    ("POST", "/api/points/purchase-kcp/approve"),
+    ("GET", "/api/points/purchase-kcp/simulated-window"),
+    ("GET", "/api/admin/purchases"),
+    ("PUT", "/api/admin/purchases/{id}"),
 ];
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
-use crate::handlers::{self, accounts, admin, catalog, cron, orders, points, smm_proxy, system};
+use crate::handlers::{self, accounts, admin, catalog, cron, orders, points, purchases, smm_proxy, system};
 use crate::request::Req;
 use crate::router::{self, Endpoint};
 use crate::{log, App};
@@ -162,6 +162,15 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::CronProcessScheduledOrders => cron::process_due_orders(app).await,
         E::SmmPanelProxy => smm_proxy::proxy(app, req).await,
         E::SmmPanelTest => smm_proxy::test(app).await,
+        E::BankPurchase => purchases::bank(app, caller, req).await,
+        E::AdminDecidePurchase { id } => purchases::decide(app, caller, &id, req).await,
+        E::AdminPurchases => purchases::admin_list(app, req).await,
+        E::KcpRegister => purchases::kcp_register(app, caller, req).await,
+        E::KcpPaymentForm => purchases::kcp_payment_form(app, caller, req).await,
+        E::KcpReturn => purchases::kcp_return(app, req).await,
+        E::KcpApprove => purchases::kcp_approve(app, caller, req).await,
+        E::KcpSimulatedWindow => purchases::kcp_simulated_window(app, req).await,
+        E::PurchaseHistory => purchases::history(app, caller, req).await,
     }
 }
 

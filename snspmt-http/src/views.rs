@@ -118,6 +118,32 @@ pub fn order(o: &snspmt_store::Order) -> Value {
     })
 }
 
+pub fn purchase(p: &snspmt_store::Purchase) -> Value {
+    json!({
+        "purchase_id": p.purchase_id,
+        "user_id": p.user_id,
+        "method": p.method.as_str(),
+        "amount": p.amount.0,
+        "price": p.price.0,
+        "status": p.status.as_str(),
+        "needs_attention": p.status.needs_attention(),
+        "buyer_name": p.buyer_name,
+        "bank_info": p.bank_info,
+        "ordr_idxx": p.ordr_idxx,
+        "good_name": p.good_name,
+        "pay_method": p.pay_method,
+        "tno": p.tno,
+        "res_cd": p.res_cd,
+        "res_msg": p.res_msg,
+        "approved_amount": p.approved_amount,
+        "decided_by": p.decided_by,
+        "created_at": rfc3339(p.created_at),
+        "updated_at": rfc3339(p.updated_at),
+        "approving_at": p.approving_at.map(rfc3339),
+        "approved_at": p.approved_at.map(rfc3339),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cron;
 pub mod orders;
 pub mod points;
+pub mod purchases;
 pub mod smm_proxy;
 pub mod system;
 

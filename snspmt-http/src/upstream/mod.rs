@@ -1,6 +1,7 @@
 //! Calls to upstream services. The wire formats are codecs in `snspmt_core::upstream`; this
 //! module only moves bytes: `ureq` on tokio's blocking pool, with explicit timeouts.
 
+pub mod kcp;
 pub mod simulated;
 pub mod smm;
 
@@ -47,7 +48,14 @@ pub struct Timeouts {
 
 /// A blocking HTTP agent for upstream calls.
 pub fn agent(t: Timeouts) -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout_connect(t.connect).timeout_read(t.read).timeout_write(t.read).build()
+    // The overall deadline matters: the per-read timeouts are not re-applied to a pooled
+    // connection, so without it a reused connection could wait for ever.
+    ureq::AgentBuilder::new()
+        .timeout_connect(t.connect)
+        .timeout_read(t.read)
+        .timeout_write(t.read)
+        .timeout(t.connect + t.read)
+        .build()
 }
 
 /// POSTs `body` with `content_type` to `url`. Blocking: call it on the blocking pool.
@@ -100,6 +108,29 @@ mod tests {
             std::thread::sleep(Duration::from_millis(800));
         });
         assert!(matches!(post(&quick(), &url, "text/plain", "x"), Err(CallError::Sent(_))));
+        keeper.join().expect("keeper");
+    }
+
+    /// A pooled keep-alive connection must time out like a new one (ureq's per-read timeouts
+    /// alone did not cover it).
+    #[test]
+    fn a_reused_connection_times_out_too() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/api/v2", listener.local_addr().expect("addr"));
+        let keeper = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+            let _ = stream.read(&mut buf);
+            std::thread::sleep(Duration::from_millis(1500));
+        });
+        let agent = quick();
+        assert_eq!(post(&agent, &url, "text/plain", "x").map(|a| a.body), Ok(b"{}".to_vec()));
+        let started = std::time::Instant::now();
+        assert!(matches!(post(&agent, &url, "text/plain", "x"), Err(CallError::Sent(_))));
+        assert!(started.elapsed() < Duration::from_millis(1200), "took {:?}", started.elapsed());
         keeper.join().expect("keeper");
     }
 }

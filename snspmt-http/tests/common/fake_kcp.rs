@@ -28,6 +28,10 @@
 
 #![allow(dead_code)]
 
+// Each fake loads the shared server as its own private copy, so that it also compiles
+// when a self-test includes the fake's file alone; `tests/common` loads it twice
+// (once per fake), which `duplicate_mod` would flag.
+#[allow(clippy::duplicate_mod)]
 #[path = "fake_http.rs"]
 mod fake_http;
 

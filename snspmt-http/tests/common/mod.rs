@@ -267,3 +267,52 @@ macro_rules! on_both_backends_with_smm {
         }
     };
 }
+
+/// A server wired to a fresh fake KCP (upstream timeout 500 ms).
+pub struct KcpHarness {
+    pub server: TestServer,
+    pub kcp: fake_kcp::FakeKcp,
+}
+
+impl KcpHarness {
+    pub async fn start(backend: Backend, test: &str) -> Option<KcpHarness> {
+        let kcp = fake_kcp::FakeKcp::start().await;
+        let vars = [
+            ("KCP_SITE_CD", fake_kcp::SITE_CD),
+            ("KCP_CERT_INFO", fake_kcp::CERT_INFO),
+            ("KCP_REGISTER_URL", kcp.register_url.as_str()),
+            ("KCP_PAYMENT_URL", kcp.payment_url.as_str()),
+            ("SNSPMT_PUBLIC_URL", "https://panel.example"),
+            ("SNSPMT_UPSTREAM_TIMEOUT_MS", "500"),
+        ];
+        let server = TestServer::start_with(backend, test, &vars).await?;
+        Some(KcpHarness { server, kcp })
+    }
+}
+
+/// Generates one test per backend for each `async fn case(h: KcpHarness)`.
+#[macro_export]
+macro_rules! on_both_backends_with_kcp {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(h) = $crate::common::KcpHarness::start($crate::common::Backend::Sqlite, stringify!($case)).await
+                    else { return };
+                    super::$case(h).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(h) = $crate::common::KcpHarness::start($crate::common::Backend::Postgres, stringify!($case)).await
+                    else { return };
+                    super::$case(h).await;
+                }
+            )*
+        }
+    };
+}

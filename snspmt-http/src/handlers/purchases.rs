@@ -1,0 +1,524 @@
+//! Buying points: bank transfers an operator approves, and KCP card payments approved
+//! server-side. Each purchase is credited at most once, whatever is replayed.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use snspmt_core::purchase::{self, ApprovalOutcome, PurchaseMethod, PurchaseStatus};
+use snspmt_core::upstream::kcp::{self, ReturnKind};
+use snspmt_core::validate;
+use snspmt_store::{NewAudit, NewPurchase, Purchase, PurchaseFilter, StoreError};
+use time::OffsetDateTime;
+
+use super::catalog::parse_id;
+use super::points::{idempotency_key, replayable};
+use super::{ok, Paging, Reply};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::request::Req;
+use crate::upstream::kcp::{KcpClient, RegisterFailure};
+use crate::{log, views, App};
+
+/// An `approving` purchase older than this is listed for the operator.
+pub const APPROVING_TOO_LONG_MS: i64 = 10 * 60 * 1000;
+
+fn kcp_client(app: &App) -> Result<KcpClient, ApiError> {
+    app.kcp.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_not_configured",
+            "card payment is not configured (set KCP_SITE_CD and KCP_CERT_INFO, or SNSPMT_SIMULATE=1)",
+        )
+    })
+}
+
+fn optional_text(field: &'static str, v: Option<&str>) -> Result<Option<String>, ApiError> {
+    Ok(v.map(|t| validate::short_text(field, t)).transpose()?.filter(|t| !t.is_empty()).map(str::to_owned))
+}
+
+#[derive(Deserialize)]
+struct BankPurchase {
+    user_id: Option<String>,
+    amount: i64,
+    price: i64,
+    buyer_name: Option<String>,
+    bank_info: Option<String>,
+}
+
+pub async fn bank(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let body: BankPurchase = req.json()?;
+    let user_id = caller.subject(body.user_id.as_deref(), false)?;
+    let (amount, price) = purchase::validate_amounts(body.amount, body.price)?;
+    let new = NewPurchase {
+        user_id: user_id.clone(),
+        method: PurchaseMethod::Bank,
+        amount,
+        price,
+        buyer_name: optional_text("buyer_name", body.buyer_name.as_deref())?,
+        bank_info: optional_text("bank_info", body.bank_info.as_deref())?,
+        ordr_idxx: None,
+        good_name: None,
+        pay_method: None,
+    };
+    let key = idempotency_key(req, &user_id, "points.purchase")?;
+    let outcome = app.store.create_purchase(new, key, app.clock.now()).await?;
+    Ok(replayable(
+        &outcome,
+        |p: &Purchase| json!({"success": true, "purchase_id": p.purchase_id, "status": p.status.as_str(), "purchase": views::purchase(p)}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Decide {
+    status: String,
+}
+
+pub async fn decide(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+    let id = parse_id("purchase_id", raw_id)?;
+    let body: Decide = req.json()?;
+    let approve = match body.status.as_str() {
+        "approved" => true,
+        "rejected" => false,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "status",
+                "invalid_status",
+                "status must be approved or rejected",
+            ))
+        }
+    };
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: if approve { "purchases.approve" } else { "purchases.reject" }.into(),
+        target: Some(id.to_string()),
+        detail: "{}".into(),
+    };
+    let p =
+        app.store.decide_bank_purchase(id, approve, audit, app.clock.now()).await.map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("purchase"),
+            e => e.into(),
+        })?;
+    ok(json!({"success": true, "purchase": views::purchase(&p)}))
+}
+
+pub async fn admin_list(app: &App, req: &Req) -> Reply {
+    let paging = Paging::from(req)?;
+    let status = req
+        .query("status")
+        .map(str::parse::<PurchaseStatus>)
+        .transpose()
+        .map_err(|_| ApiError::invalid_field("status", "invalid_status", "unknown purchase status"))?;
+    let method = req
+        .query("method")
+        .map(str::parse::<PurchaseMethod>)
+        .transpose()
+        .map_err(|_| ApiError::invalid_field("method", "invalid_method", "method must be bank or kcp"))?;
+    let attention = req.query("attention").is_some_and(|v| v == "1" || v == "true");
+    let filter = PurchaseFilter {
+        user_id: req.query("user_id").map(str::to_owned),
+        status,
+        method,
+        attention_before: attention.then(|| app.clock.now() - APPROVING_TOO_LONG_MS),
+        limit: paging.limit,
+        offset: paging.offset,
+    };
+    let page = app.store.purchases(filter).await?;
+    ok(json!({
+        "purchases": page.rows.iter().map(views::purchase).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }))
+}
+
+pub async fn history(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let user_id = caller.subject(req.query("user_id"), true)?;
+    let paging = Paging::from(req)?;
+    let filter = PurchaseFilter {
+        user_id: Some(user_id),
+        limit: paging.limit,
+        offset: paging.offset,
+        ..Default::default()
+    };
+    let page = app.store.purchases(filter).await?;
+    let purchases: Vec<Value> = page
+        .rows
+        .iter()
+        .map(|p| {
+            json!({
+                "purchase_id": p.purchase_id, "method": p.method.as_str(), "amount": p.amount.0, "price": p.price.0,
+                "status": p.status.as_str(), "created_at": views::rfc3339(p.created_at),
+                "approved_at": p.approved_at.map(views::rfc3339),
+            })
+        })
+        .collect();
+    ok(json!({"purchases": purchases, "total": page.total}))
+}
+
+#[derive(Deserialize)]
+struct Register {
+    user_id: Option<String>,
+    amount: i64,
+    price: i64,
+    good_name: Option<String>,
+    pay_method: Option<String>,
+}
+
+const PAY_METHODS: [&str; 6] = ["CARD", "BANK", "VCNT", "MOBX", "TPNT", "GIFT"];
+
+fn new_ordr_idxx(now_ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let mut random = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    kcp::new_ordr_idxx(t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second(), random)
+}
+
+fn registration_answer(p: &Purchase) -> Value {
+    json!({
+        "success": true,
+        "purchase_id": p.purchase_id,
+        "ordr_idxx": p.ordr_idxx,
+        "approval_key": p.approval_key,
+        "pay_url": p.pay_url,
+        "trace_no": p.trace_no,
+        "status": p.status.as_str(),
+        "kcp_response": {"approvalKey": p.approval_key, "PayUrl": p.pay_url, "traceNo": p.trace_no},
+    })
+}
+
+pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let body: Register = req.json()?;
+    let user_id = caller.subject(body.user_id.as_deref(), false)?;
+    let (amount, price) = purchase::validate_amounts(body.amount, body.price)?;
+    let pay_method = body.pay_method.as_deref().unwrap_or("CARD").trim().to_ascii_uppercase();
+    if !PAY_METHODS.contains(&pay_method.as_str()) {
+        return Err(ApiError::invalid_field("pay_method", "invalid_pay_method", "unknown pay_method"));
+    }
+    let good_name =
+        optional_text("good_name", body.good_name.as_deref())?.unwrap_or_else(|| "포인트 구매".into());
+    let client = kcp_client(app)?;
+    let key = idempotency_key(req, &user_id, "points.purchase_kcp")?;
+    let now = app.clock.now();
+    let new = NewPurchase {
+        user_id,
+        method: PurchaseMethod::Kcp,
+        amount,
+        price,
+        buyer_name: None,
+        bank_info: None,
+        ordr_idxx: Some(new_ordr_idxx(now)),
+        good_name: Some(good_name.clone()),
+        pay_method: Some(pay_method.clone()),
+    };
+    let created = app.store.create_purchase(new, key, now).await?;
+    if created.is_replay() {
+        return Ok(replayable(&created, registration_answer));
+    }
+    let p = created.into_inner();
+    let ordr = p.ordr_idxx.clone().unwrap_or_default();
+    let shop = "snspmt".to_owned();
+    let c = client.clone();
+    let registered =
+        tokio::task::spawn_blocking(move || c.register(&ordr, price.0, &good_name, &pay_method, &shop))
+            .await
+            .map_err(|_| ApiError::internal())?;
+    let now = app.clock.now();
+    match registered {
+        Ok(r) => {
+            let p = app
+                .store
+                .record_registration(
+                    p.purchase_id,
+                    r.approval_key.as_deref().unwrap_or(""),
+                    r.pay_url.as_deref().unwrap_or(""),
+                    r.trace_no.as_deref().unwrap_or(""),
+                    now,
+                )
+                .await?;
+            ok(registration_answer(&p))
+        }
+        Err(RegisterFailure::Refused { code, message }) => {
+            log::warn(&format!("KCP refused registration of purchase {}: {code} {message}", p.purchase_id));
+            app.store.end_registration(p.purchase_id, PurchaseStatus::Failed, &code, &message, now).await?;
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, "kcp_register_failed", "KCP refused the registration")
+                .with("kcp_code", code)
+                .with("kcp_message", message))
+        }
+        Err(RegisterFailure::Unreachable(detail)) => {
+            log::warn(&format!("KCP registration of purchase {} failed: {detail}", p.purchase_id));
+            app.store
+                .end_registration(p.purchase_id, PurchaseStatus::Failed, "network", &detail, now)
+                .await?;
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", "KCP did not answer usefully"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PaymentForm {
+    ordr_idxx: String,
+}
+
+async fn own_kcp_purchase(app: &App, caller: &Caller, ordr_idxx: &str) -> Result<Purchase, ApiError> {
+    if !kcp::valid_ordr_idxx(ordr_idxx) {
+        return Err(ApiError::invalid_field("ordr_idxx", "invalid_ordr_idxx", "not an order number"));
+    }
+    let p = app.store.purchase_by_ordr(ordr_idxx).await?.ok_or_else(|| ApiError::not_found("purchase"))?;
+    if caller.is_admin() || caller.user().is_some_and(|u| u.user_id == p.user_id) {
+        Ok(p)
+    } else {
+        Err(ApiError::not_found("purchase"))
+    }
+}
+
+pub async fn kcp_payment_form(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let body: PaymentForm = req.json()?;
+    let p = own_kcp_purchase(app, caller, &body.ordr_idxx).await?;
+    if p.status != PurchaseStatus::KcpRegistered || p.approval_key.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_processed",
+            "this purchase cannot be paid now",
+        )
+        .with("status", p.status.as_str()));
+    }
+    let client = kcp_client(app)?;
+    let pay_method = p.pay_method.clone().unwrap_or_else(|| "CARD".into());
+    let action = match pay_method.as_str() {
+        "BANK" => "acnt",
+        "VCNT" => "vcnt",
+        "MOBX" => "mobx",
+        "TPNT" => "tpnt",
+        _ => "card",
+    };
+    ok(json!({
+        "success": true,
+        "payment_form_data": {
+            "site_cd": client.site_cd,
+            "ordr_idxx": p.ordr_idxx,
+            "good_name": p.good_name,
+            "good_mny": p.price.0.to_string(),
+            "pay_method": pay_method,
+            "ActionResult": action,
+            "approval_key": p.approval_key,
+            "traceNo": p.trace_no,
+            "PayUrl": p.pay_url,
+            "Ret_URL": client.ret_url,
+            "req_tx": "pay",
+            "currency": "410",
+            "shop_name": "snspmt",
+            "escw_used": "N",
+            "encoding_trans": "UTF-8",
+        },
+    }))
+}
+
+/// What an approval attempt came to, for the JSON answer and the return page.
+enum Approval {
+    Approved(Purchase),
+    Declined(Purchase),
+    Mismatch(Purchase),
+    Unknown(Purchase),
+    /// Someone else is approving it right now.
+    InProgress(Purchase),
+    /// It ended before (canceled, failed earlier, …).
+    Ended(Purchase),
+}
+
+/// Approves `ordr_idxx` at KCP, once: only the caller that moves it to `approving` calls KCP,
+/// with the price from our database.
+async fn approve(
+    app: &App,
+    ordr_idxx: &str,
+    enc_data: &str,
+    enc_info: &str,
+    tran_cd: &str,
+) -> Result<Approval, ApiError> {
+    let client = kcp_client(app)?;
+    let Some(p) = app.store.begin_approval(ordr_idxx, app.clock.now()).await? else {
+        let p =
+            app.store.purchase_by_ordr(ordr_idxx).await?.ok_or_else(|| ApiError::not_found("purchase"))?;
+        return Ok(match p.status {
+            PurchaseStatus::Approved => Approval::Approved(p),
+            PurchaseStatus::Approving => Approval::InProgress(p),
+            PurchaseStatus::ApprovalUnknown => Approval::Unknown(p),
+            PurchaseStatus::AmountMismatch => Approval::Mismatch(p),
+            _ => Approval::Ended(p),
+        });
+    };
+    let (c, enc_data, enc_info, tran_cd) =
+        (client, enc_data.to_owned(), enc_info.to_owned(), tran_cd.to_owned());
+    let (price, pay_method, ordr) =
+        (p.price, p.pay_method.clone().unwrap_or_else(|| "CARD".into()), ordr_idxx.to_owned());
+    let answer = tokio::task::spawn_blocking(move || {
+        c.approve(&tran_cd, &enc_data, &enc_info, price.0, &pay_method, &ordr)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    let outcome = match &answer {
+        Ok(parsed) => purchase::approval_outcome_for_order(price, ordr_idxx, parsed.as_ref()),
+        Err(e) => ApprovalOutcome::Unknown { reason: e.to_string() },
+    };
+    if !matches!(outcome, ApprovalOutcome::Approved { .. }) {
+        log::warn(&format!("KCP approval of purchase {}: {outcome:?}", p.purchase_id));
+    }
+    let settled = match app.store.settle_approval(p.purchase_id, &outcome, app.clock.now()).await {
+        Ok(settled) => settled,
+        Err(StoreError::Conflict(code)) => {
+            // A duplicate tno: never credit; leave it approving for the operator.
+            log::error(&format!("purchase {}: approval not recorded ({code}); needs review", p.purchase_id));
+            return Ok(Approval::InProgress(p));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match outcome {
+        ApprovalOutcome::Approved { .. } => Approval::Approved(settled),
+        ApprovalOutcome::Declined { .. } => Approval::Declined(settled),
+        ApprovalOutcome::AmountMismatch { .. } => Approval::Mismatch(settled),
+        ApprovalOutcome::Unknown { .. } => Approval::Unknown(settled),
+    })
+}
+
+#[derive(Deserialize)]
+struct Approve {
+    ordr_idxx: String,
+    enc_data: String,
+    enc_info: String,
+    tran_cd: String,
+}
+
+fn approval_reply(a: Approval) -> Reply {
+    match a {
+        Approval::Approved(p) => ok(json!({
+            "success": true, "purchase_id": p.purchase_id, "status": p.status.as_str(), "amount": p.amount.0,
+            "tno": p.tno, "purchase": views::purchase(&p),
+        })),
+        Approval::Declined(p) => {
+            Err(ApiError::bad_request("kcp_declined", "결제가 거절되었습니다 (payment declined)")
+                .with("res_cd", p.res_cd.unwrap_or_default())
+                .with("res_msg", p.res_msg.unwrap_or_default()))
+        }
+        Approval::Mismatch(p) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "amount_mismatch",
+            "the approved amount differs from the price; nothing was credited and an operator will review it",
+        )
+        .with("purchase_id", p.purchase_id)),
+        Approval::Unknown(p) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "approval_unknown",
+            "KCP did not confirm the payment; nothing was credited and an operator will review it",
+        )
+        .with("purchase_id", p.purchase_id)),
+        Approval::InProgress(p) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "approval_in_progress", "this payment is being approved")
+                .with("purchase_id", p.purchase_id))
+        }
+        Approval::Ended(p) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "already_processed", "this purchase has ended")
+                .with("status", p.status.as_str()))
+        }
+    }
+}
+
+pub async fn kcp_approve(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let body: Approve = req.json()?;
+    own_kcp_purchase(app, caller, &body.ordr_idxx).await?;
+    if body.enc_data.is_empty() || body.enc_info.is_empty() || body.tran_cd.is_empty() {
+        return Err(ApiError::bad_request("missing_field", "enc_data, enc_info and tran_cd are required"));
+    }
+    approval_reply(approve(app, &body.ordr_idxx, &body.enc_data, &body.enc_info, &body.tran_cd).await?)
+}
+
+/// The browser's post from KCP (`Ret_URL`). Trusted only through KCP's approval answer:
+/// only `ordr_idxx`, `enc_data`, `enc_info`, `tran_cd` and `res_cd` are read. Answers a 303 to
+/// the points page with the result.
+pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
+    let form = kcp::parse_return_form(&req.body);
+    let result = match form.kind() {
+        ReturnKind::Authenticated => {
+            match approve(app, &form.ordr_idxx, &form.enc_data, &form.enc_info, &form.tran_cd).await {
+                Ok(Approval::Approved(_)) => "approved",
+                Ok(Approval::Declined(_)) => "failed",
+                Ok(Approval::Mismatch(_) | Approval::Unknown(_) | Approval::InProgress(_)) => "pending",
+                Ok(Approval::Ended(p)) => p.status.as_str(),
+                Err(e) if e.status == StatusCode::NOT_FOUND => "invalid",
+                Err(e) => {
+                    log::warn(&format!("KCP return for {}: {e}", form.ordr_idxx));
+                    "error"
+                }
+            }
+        }
+        ReturnKind::UserCanceled => {
+            end(app, &form.ordr_idxx, PurchaseStatus::Canceled, "3001", &form.res_msg).await
+        }
+        ReturnKind::Failed { code, message } => {
+            end(app, &form.ordr_idxx, PurchaseStatus::Failed, &code, &message).await
+        }
+        ReturnKind::RegisterEcho => "pending",
+        ReturnKind::Malformed => "invalid",
+    };
+    let ordr: String = form
+        .ordr_idxx
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(40)
+        .collect();
+    let location = format!("{}/points?ordr_idxx={ordr}&result={result}", app.config.public_url);
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>결제 결과</title><p>결제 결과: {result}</p><p><a href=\"{location}\">계속</a></p>"
+    );
+    let mut resp = Response::new(Full::new(Bytes::from(page)));
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    let headers = resp.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&location) {
+        headers.insert(hyper::header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+async fn end(app: &App, ordr_idxx: &str, status: PurchaseStatus, code: &str, message: &str) -> &'static str {
+    let Ok(Some(p)) = app.store.purchase_by_ordr(ordr_idxx).await else { return "invalid" };
+    match app.store.end_registration(p.purchase_id, status, code, message, app.clock.now()).await {
+        Ok(p) => p.status.as_str(),
+        Err(_) => "already_processed",
+    }
+}
+
+/// The simulated payment window (only with `SNSPMT_SIMULATE=1` and no KCP settings): a page
+/// whose button posts an authenticated result to our `Ret_URL`.
+pub async fn kcp_simulated_window(app: &App, req: &Req) -> Reply {
+    let client = kcp_client(app)?;
+    if !client.simulated {
+        return Err(ApiError::no_such_route());
+    }
+    let ordr = req
+        .query("ordr_idxx")
+        .filter(|o| kcp::valid_ordr_idxx(o))
+        .ok_or_else(|| ApiError::invalid_field("ordr_idxx", "invalid_ordr_idxx", "not an order number"))?;
+    let enc = crate::upstream::kcp::simulated_enc_data(ordr);
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>KCP (simulated)</title>\
+         <form method=\"post\" action=\"{ret}\"><input type=\"hidden\" name=\"ordr_idxx\" value=\"{ordr}\">\
+         <input type=\"hidden\" name=\"res_cd\" value=\"0000\"><input type=\"hidden\" name=\"tran_cd\" value=\"00100000\">\
+         <input type=\"hidden\" name=\"enc_data\" value=\"{enc}\"><input type=\"hidden\" name=\"enc_info\" value=\"simulated\">\
+         <button>결제하기 (simulated)</button></form>",
+        ret = client.ret_url
+    );
+    let mut resp = Response::new(Full::new(Bytes::from(page)));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(resp)
+}
