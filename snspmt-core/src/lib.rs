@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod purchase;
+pub mod schedule;
 pub mod upstream;
 pub mod validate;
 

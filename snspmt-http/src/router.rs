@@ -65,6 +65,8 @@ pub enum Endpoint {
     KcpApprove,
     KcpSimulatedWindow,
     PurchaseHistory,
+    PlaceScheduledOrder,
+    AdminScheduledOrders,
 }
 
 impl Endpoint {
@@ -77,6 +79,7 @@ impl Endpoint {
             | Points
             | DeductPoints
             | PlaceOrder
+            | PlaceScheduledOrder
             | Orders
             | CancelOrder { .. }
             | CheckOrderStatus
@@ -102,7 +105,8 @@ impl Endpoint {
             | SmmPanelProxy
             | SmmPanelTest
             | AdminDecidePurchase { .. }
-            | AdminPurchases => Access::Admin,
+            | AdminPurchases
+            | AdminScheduledOrders => Access::Admin,
             CronSyncOrderStatus | CronProcessScheduledOrders => Access::Cron,
         }
     }
@@ -153,6 +157,8 @@ impl Endpoint {
             KcpApprove => "kcp.approve",
             KcpSimulatedWindow => "kcp.simulated_window",
             PurchaseHistory => "points.purchase_history",
+            PlaceScheduledOrder => "orders.place_scheduled",
+            AdminScheduledOrders => "admin.scheduled_orders",
         }
     }
 }
@@ -214,6 +220,8 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "orders", id] if !id.is_empty() => on(method, [(M::GET, E::Order { id: decode(id)? })]),
         ["api", "orders", id, "cancel"] => on(method, [(M::POST, E::CancelOrder { id: decode(id)? })]),
         ["api", "orders", id, "status"] => on(method, [(M::PUT, E::SetOrderStatus { id: decode(id)? })]),
+        ["api", "scheduled-orders"] => on(method, [(M::POST, E::PlaceScheduledOrder)]),
+        ["api", "admin", "scheduled-orders"] => on(method, [(M::GET, E::AdminScheduledOrders)]),
         ["api", "admin", "orders"] => on(method, [(M::GET, E::AdminOrders)]),
         ["api", "admin", "orders", id, "resolve"] => {
             on(method, [(M::POST, E::AdminResolveOrder { id: decode(id)? })])
@@ -302,6 +310,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/points/purchase-kcp/simulated-window"),
     ("GET", "/api/admin/purchases"),
     ("PUT", "/api/admin/purchases/{id}"),
+    ("POST", "/api/scheduled-orders"),
+    ("GET", "/api/admin/scheduled-orders"),
 ];
 
 #[cfg(test)]

@@ -171,6 +171,8 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::KcpApprove => purchases::kcp_approve(app, caller, req).await,
         E::KcpSimulatedWindow => purchases::kcp_simulated_window(app, req).await,
         E::PurchaseHistory => purchases::history(app, caller, req).await,
+        E::PlaceScheduledOrder => orders::place_scheduled(app, caller, req).await,
+        E::AdminScheduledOrders => orders::admin_scheduled(app, req).await,
     }
 }
 

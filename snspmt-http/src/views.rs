@@ -113,6 +113,8 @@ pub fn order(o: &snspmt_store::Order) -> Value {
         "refunded_amount": o.refunded_amount.0,
         "last_status_check": o.last_status_check.map(rfc3339),
         "error": o.error,
+        "is_scheduled": o.scheduled_at.is_some(),
+        "scheduled_at": o.scheduled_at.map(rfc3339),
         "created_at": rfc3339(o.created_at),
         "updated_at": rfc3339(o.updated_at),
     })

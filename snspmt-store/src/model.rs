@@ -238,6 +238,8 @@ pub struct Order {
     pub error: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The customer's chosen time, for scheduled orders.
+    pub scheduled_at: Option<Millis>,
 }
 
 impl Order {
@@ -265,6 +267,7 @@ pub struct NewOrder {
     /// When the submission is due (now, or the scheduled time).
     pub due_at: Millis,
     pub status: snspmt_core::order::OrderStatus,
+    pub scheduled_at: Option<Millis>,
 }
 
 /// A submission job a worker claimed (now `submitting`), with what the upstream `add` needs.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::ServiceType;
-use snspmt_core::{money, validate, Points};
+use snspmt_core::{money, schedule, validate, Points};
 use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter};
 
 use super::catalog::parse_id;
@@ -33,6 +33,7 @@ struct PlaceOrder {
     total_price: Option<i64>,
     #[serde(default)]
     is_scheduled: bool,
+    scheduled_datetime: Option<String>,
     split_days: Option<i64>,
 }
 
@@ -51,15 +52,36 @@ fn unsupported(field: &str) -> ApiError {
     ApiError::invalid_field(field, "unsupported_option", format!("{field} is not available yet"))
 }
 
+/// `POST /api/orders`: an order now, or at `scheduled_datetime` with `is_scheduled`.
 pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+    place_order(app, caller, req, false).await
+}
+
+/// `POST /api/scheduled-orders`: an order at `scheduled_datetime`.
+pub async fn place_scheduled(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+    place_order(app, caller, req, true).await
+}
+
+async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool) -> Reply {
     let body: PlaceOrder = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
     if body.package_id.is_some() {
         return Err(unsupported("package_id"));
     }
-    if body.is_scheduled {
-        return Err(unsupported("is_scheduled"));
-    }
+    let now = app.clock.now();
+    let scheduled_at = if scheduled || body.is_scheduled {
+        let text = body.scheduled_datetime.as_deref().ok_or_else(|| {
+            ApiError::invalid_field(
+                "scheduled_datetime",
+                "invalid_schedule",
+                "scheduled_datetime is required",
+            )
+        })?;
+        let at = schedule::parse_datetime(text, app.config.tz_offset_minutes)?;
+        Some(schedule::check_window(at, now)?)
+    } else {
+        None
+    };
     if body.split_days.is_some() {
         return Err(unsupported("split_days"));
     }
@@ -138,7 +160,6 @@ pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
         }
     }
     let key = idempotency_key(req, &user_id, "orders.place")?;
-    let now = app.clock.now();
     let new = NewOrder {
         user_id,
         service_id: service.service_id,
@@ -151,16 +172,19 @@ pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
         price,
         discount_amount: Points::ZERO,
         final_price: price,
-        due_at: now,
-        status: OrderStatus::Pending,
+        due_at: scheduled_at.unwrap_or(now),
+        status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
+        scheduled_at,
     };
     let outcome = app.store.place_order(new, key, now).await?;
-    if !outcome.is_replay() {
+    if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
     Ok(replayable(&outcome, |o: &Order| {
         json!({
             "success": true,
+            "message": if o.scheduled_at.is_some() { "예약 발송이 설정되었습니다." } else { "주문이 접수되었습니다." },
+            "scheduled_datetime": o.scheduled_at.map(views::rfc3339),
             "order_id": o.order_id,
             "status": o.status.as_str(),
             "status_label": o.status.label(),
@@ -320,6 +344,24 @@ pub async fn resolve(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Rep
             "send either smm_panel_order_id (it was accepted) or action: \"fail\"",
         )),
     }
+}
+
+/// The orders waiting for their time.
+pub async fn admin_scheduled(app: &App, req: &Req) -> Reply {
+    let paging = Paging::from(req)?;
+    let filter = OrderFilter {
+        user_id: None,
+        status: Some(OrderStatus::Scheduled),
+        limit: paging.limit,
+        offset: paging.offset,
+    };
+    let page = app.store.orders(filter).await?;
+    ok(json!({
+        "orders": page.rows.iter().map(views::order).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }))
 }
 
 pub async fn admin_list(app: &App, req: &Req) -> Reply {

@@ -62,6 +62,7 @@ fn order_row(r: &Row) -> StoreResult<Order> {
         error: r.try_get(20)?,
         created_at: r.try_get(21)?,
         updated_at: r.try_get(22)?,
+        scheduled_at: r.try_get(23)?,
     })
 }
 
@@ -312,6 +313,7 @@ impl OrderStore for PgStore {
                     &o.final_price.0,
                     &o.status.as_str(),
                     &now,
+                    &o.scheduled_at,
                 ],
             )
             .await?

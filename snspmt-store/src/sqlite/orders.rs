@@ -64,6 +64,7 @@ fn order_row(r: &Row<'_>) -> rusqlite::Result<Order> {
         error: r.get(20)?,
         created_at: r.get(21)?,
         updated_at: r.get(22)?,
+        scheduled_at: r.get(23)?,
     })
 }
 
@@ -275,7 +276,8 @@ impl OrderStore for SqliteStore {
                     o.discount_amount.0,
                     o.final_price.0,
                     o.status.as_str(),
-                    now
+                    now,
+                    o.scheduled_at
                 ],
                 |r| r.get(0),
             )?;

@@ -115,14 +115,14 @@ macro_rules! order_cols {
     () => {
         "order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments, price, \
          discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
-         charge, refunded_amount, last_status_check, error, created_at, updated_at"
+         charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at"
     };
 }
 
 pub const INSERT_ORDER: &str =
     "INSERT INTO orders (user_id, service_id, service_name, link, quantity, runs, \
-    interval_minutes, comments, price, discount_amount, final_price, status, created_at, updated_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) RETURNING order_id";
+    interval_minutes, comments, price, discount_amount, final_price, status, created_at, updated_at, scheduled_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14) RETURNING order_id";
 pub const INSERT_JOB: &str =
     "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES (?1, 0, 'due', ?2)";
 pub const ORDER_BY_ID: &str = concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = ?1");

@@ -355,6 +355,7 @@ fn new_order(user: &str, service_id: i64, price: i64, due_at: i64) -> NewOrder {
         final_price: Points(price),
         due_at,
         status: OrderStatus::Pending,
+        scheduled_at: None,
     }
 }
 
