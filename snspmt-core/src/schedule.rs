@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(parse_datetime("2026-11-27T01:00:00.250Z", KST), Ok(utc));
         assert_eq!(parse_datetime("2026-11-26T20:00:00-05:00", KST), Ok(utc));
         assert_eq!(parse_datetime("1970-01-01 00:00", 0), Ok(0));
-        assert_eq!(parse_datetime("2024-02-29 12:00", 0).is_ok(), true);
+        assert!(parse_datetime("2024-02-29 12:00", 0).is_ok());
     }
 
     #[test]

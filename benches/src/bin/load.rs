@@ -23,16 +23,26 @@
 //! balance by the admin endpoint; after the run every user's balance is checked against the
 //! deducts that succeeded, and a mismatch makes the program exit non-zero.
 //!
+//! Then, per backend, a second snspmt server on the same store, configured with the fake SMM
+//! panel of snspmt-http's tests (`tests/common/fake_smm.rs`, on loopback), runs
+//! `POST /api/orders` (one service, a unique link per order). The server submits each order
+//! to the panel in the background; after the run the program waits for every accepted order
+//! to reach the fake and checks that none was sent twice (a duplicate makes it exit
+//! non-zero). It then tops the orders in progress up to 10,000, marks a fifth of them ended
+//! at the fake, and times one `POST /api/cron/sync-order-status`, which asks the panel about
+//! them 100 per call and settles those that ended.
+//!
 //! The program measures and prints; it never judges a time. The load generator shares the CPU
 //! with the server, so absolute numbers are a lower bound of what the server alone could do;
 //! the ratio to hello-world is the more portable figure.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::error::Error;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,6 +65,12 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The fake SMM panel of snspmt-http's integration tests, shared rather than copied.
+#[path = "../../../snspmt-http/tests/common/fake_smm.rs"]
+mod fake_smm;
+
+use fake_smm::{FakeSmm, FAKE_KEY};
+
 type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Un-measured time at the start of every scenario (connections open, caches warm).
@@ -70,6 +86,17 @@ const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const INITIAL_POINTS: i64 = 100_000_000;
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef";
 const HELLO_BODY: &[u8] = b"Hello, World!";
+/// Units per bench order: the minimum of the fake's service 1, so an order costs 1 point.
+const ORDER_QUANTITY: i64 = 10;
+/// Orders in progress when the status sync is timed (the most one sync round takes).
+const SYNC_ORDERS: usize = 10_000;
+/// Orders per upstream status call (`smm::MAX_BULK`).
+const STATUS_BATCH: usize = 100;
+/// How long to wait for background submissions to reach the fake panel.
+const SUBMIT_WAIT: Duration = Duration::from_secs(60);
+/// How long to wait for the answer of the timed `POST /api/cron/sync-order-status`; a later
+/// answer is reported, not judged.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
 
 const USAGE: &str = "usage: load [--seconds N] [--connections C] [--users U] [--backends sqlite,postgres]
 
@@ -110,7 +137,7 @@ fn main() -> Result<ExitCode, BoxError> {
     let mut verdicts = Vec::new();
 
     let hello = start_server(&server_rt, hello_serve)?;
-    let measured = run_scenario(&load_rt, &args, hello.addr, Scenario::Hello, Arc::new(Vec::new()))?;
+    let measured = run_scenario(&load_rt, &args, hello.addr, Scenario::Hello, Arc::new(Vec::new()), None)?;
     stop_server(&server_rt, hello)?;
     let hello_rps = measured.rps(Kind::Plain);
     lines.push(Line::Rows { backend: "hyper", scenario: Scenario::Hello, measured });
@@ -119,7 +146,7 @@ fn main() -> Result<ExitCode, BoxError> {
         match run_backend(backend, &args, &server_rt, &load_rt)? {
             BackendOutcome::Skipped(reason) => lines.push(Line::Skipped { backend: backend.name(), reason }),
             BackendOutcome::Ran(ran) => {
-                let Ran { points, deduct, verdict } = *ran;
+                let Ran { points, deduct, verdict, orders } = *ran;
                 lines.push(Line::Rows {
                     backend: backend.name(),
                     scenario: Scenario::Points,
@@ -130,7 +157,13 @@ fn main() -> Result<ExitCode, BoxError> {
                     scenario: Scenario::Deduct,
                     measured: deduct,
                 });
+                lines.push(Line::Rows {
+                    backend: backend.name(),
+                    scenario: Scenario::Orders,
+                    measured: orders.measured,
+                });
                 verdicts.push(verdict);
+                verdicts.extend(orders.verdicts);
             }
         }
     }
@@ -295,6 +328,7 @@ struct Ran {
     points: Measured,
     deduct: Measured,
     verdict: Verdict,
+    orders: OrdersRan,
 }
 
 enum BackendOutcome {
@@ -343,35 +377,48 @@ fn run_backend(
             (store, url)
         }
     };
-    let vars: HashMap<&str, String> = HashMap::from([
+    let config = bench_config(&database_url, &[])?;
+    let server = start_snspmt(server_rt, Arc::new(App::new(store.clone(), config)))?;
+
+    let result = (|| -> Result<_, BoxError> {
+        eprintln!("{}: registering and crediting {} users", backend.name(), args.users);
+        let tokens = Arc::new(load_rt.block_on(setup_users(server.addr, args.users))?);
+        let points = run_scenario(load_rt, args, server.addr, Scenario::Points, tokens.clone(), None)?;
+        let deduct = run_scenario(load_rt, args, server.addr, Scenario::Deduct, tokens.clone(), None)?;
+        let verdict = load_rt.block_on(verify_balances(backend, server.addr, &tokens, &deduct))?;
+        Ok((tokens, points, deduct, verdict))
+    })();
+    stop_server(server_rt, server)?;
+    let (tokens, points, deduct, verdict) = result?;
+    // The orders run on the same store and users, after the balance check.
+    let orders = run_orders(backend, args, server_rt, load_rt, store, &database_url, tokens)?;
+    drop(pg_schema);
+    Ok(BackendOutcome::Ran(Box::new(Ran { points, deduct, verdict, orders })))
+}
+
+/// The snspmt configuration of the bench servers, plus `extra` variables.
+fn bench_config(database_url: &str, extra: &[(&str, String)]) -> Result<Config, BoxError> {
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
         ("SNSPMT_LOG", "warn".to_owned()),
         ("SNSPMT_ADDR", "127.0.0.1:0".to_owned()),
         // `serve` starts no background workers anyway; say so explicitly.
         ("SNSPMT_WORKERS", "0".to_owned()),
-        ("DATABASE_URL", database_url),
+        ("DATABASE_URL", database_url.to_owned()),
     ]);
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     // ADMIN_TOKEN is set, so the random-token fallback is never called.
-    let config = Config::from_lookup(|k| vars.get(k).cloned(), || ADMIN_TOKEN.to_owned())?;
-    let app = Arc::new(App::new(store, config));
-    let server = start_server(server_rt, move |listener, stop| async move {
+    Ok(Config::from_lookup(|k| vars.get(k).cloned(), || ADMIN_TOKEN.to_owned())?)
+}
+
+/// Runs `snspmt_http::serve` for `app` on the server runtime.
+fn start_snspmt(rt: &Runtime, app: Arc<App>) -> Result<RunningServer, BoxError> {
+    start_server(rt, move |listener, stop| async move {
         snspmt_http::serve(listener, app, async move {
             let _ = stop.await;
         })
         .await
-    })?;
-
-    let result = (|| -> Result<BackendOutcome, BoxError> {
-        eprintln!("{}: registering and crediting {} users", backend.name(), args.users);
-        let tokens = Arc::new(load_rt.block_on(setup_users(server.addr, args.users))?);
-        let points = run_scenario(load_rt, args, server.addr, Scenario::Points, tokens.clone())?;
-        let deduct = run_scenario(load_rt, args, server.addr, Scenario::Deduct, tokens.clone())?;
-        let verdict = load_rt.block_on(verify_balances(backend, server.addr, &tokens, &deduct))?;
-        Ok(BackendOutcome::Ran(Box::new(Ran { points, deduct, verdict })))
-    })();
-    stop_server(server_rt, server)?;
-    drop(pg_schema);
-    result
+    })
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -499,6 +546,7 @@ enum Scenario {
     Hello,
     Points,
     Deduct,
+    Orders,
 }
 
 impl Scenario {
@@ -507,6 +555,7 @@ impl Scenario {
             Scenario::Hello => "GET / (hello world)",
             Scenario::Points => "GET /api/points",
             Scenario::Deduct => "POST /api/points/deduct",
+            Scenario::Orders => "POST /api/orders",
         }
     }
 }
@@ -514,7 +563,7 @@ impl Scenario {
 /// Which latency series a request belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// Every hello and points request; deducts without an `Idempotency-Key`.
+    /// Every hello, points and orders request; deducts without an `Idempotency-Key`.
     Plain = 0,
     /// Deducts with an `Idempotency-Key`.
     Keyed = 1,
@@ -526,6 +575,18 @@ struct Plan {
     bearers: Arc<Vec<HeaderValue>>,
     measure_from: Instant,
     deadline: Instant,
+    /// `POST /api/orders` only.
+    orders: Option<OrderPlan>,
+    /// When set, the connections together start at most this many requests.
+    budget: Option<AtomicUsize>,
+}
+
+/// What the orders of a run look like.
+#[derive(Clone)]
+struct OrderPlan {
+    service_id: i64,
+    /// Keeps links unique across runs: `https://instagram.com/p/<tag><conn>-<n>`.
+    tag: String,
 }
 
 /// What one connection saw, and after merging, what a scenario saw.
@@ -539,6 +600,10 @@ struct Measured {
     deducted: BTreeMap<usize, u64>,
     /// Deducts whose outcome is unknown (timeout or transport error), per user index.
     in_doubt: BTreeMap<usize, u64>,
+    /// Orders answered 2xx: (order id, link) (warm-up included).
+    placed: Vec<(i64, String)>,
+    /// Links of orders whose outcome is unknown (timeout or transport error).
+    placed_in_doubt: Vec<String>,
     /// When the last measured request finished.
     last_done: Option<Instant>,
     measure_from: Option<Instant>,
@@ -563,6 +628,8 @@ impl Measured {
         for (u, n) in other.in_doubt {
             *self.in_doubt.entry(u).or_default() += n;
         }
+        self.placed.extend(other.placed);
+        self.placed_in_doubt.extend(other.placed_in_doubt);
         self.last_done = self.last_done.max(other.last_done);
     }
 
@@ -614,37 +681,54 @@ fn run_scenario(
     addr: SocketAddr,
     scenario: Scenario,
     bearers: Arc<Vec<HeaderValue>>,
+    orders: Option<OrderPlan>,
 ) -> Result<Measured, BoxError> {
     eprintln!("running {} for {} s (+{} s warm-up)", scenario.label(), args.seconds, WARMUP.as_secs());
     let seconds = Duration::from_secs(args.seconds);
     rt.block_on(async {
         let measure_from = Instant::now() + WARMUP;
-        let plan = Arc::new(Plan { scenario, addr, bearers, measure_from, deadline: measure_from + seconds });
-        let tasks: Vec<_> =
-            (0..args.connections).map(|conn| tokio::spawn(drive(plan.clone(), conn))).collect();
-        let mut total = Measured {
-            measure_from: Some(measure_from),
-            seconds: seconds.as_secs_f64(),
-            ..Default::default()
-        };
-        for task in tasks {
-            total.merge(task.await?);
-        }
-        Ok(total)
+        let deadline = measure_from + seconds;
+        let plan = Plan { scenario, addr, bearers, measure_from, deadline, orders, budget: None };
+        run_plan(plan, args.connections).await
     })
 }
 
+/// Runs `plan` on `connections` connections (call it on the load runtime).
+async fn run_plan(plan: Plan, connections: usize) -> Result<Measured, BoxError> {
+    let mut total = Measured {
+        measure_from: Some(plan.measure_from),
+        seconds: (plan.deadline - plan.measure_from).as_secs_f64(),
+        ..Default::default()
+    };
+    let plan = Arc::new(plan);
+    let tasks: Vec<_> = (0..connections).map(|conn| tokio::spawn(drive(plan.clone(), conn))).collect();
+    for task in tasks {
+        total.merge(task.await?);
+    }
+    Ok(total)
+}
+
+/// A request to send, with what the connection needs to know about it.
+struct Next {
+    req: Request<Full<Bytes>>,
+    kind: Kind,
+    /// The order's link, for `POST /api/orders`.
+    link: Option<String>,
+}
+
 /// Builds the next request of a connection.
-fn next_request(plan: &Plan, conn: usize, n: u64) -> Result<(Request<Full<Bytes>>, Kind), BoxError> {
+fn next_request(plan: &Plan, conn: usize, n: u64) -> Result<Next, BoxError> {
     let bearer = |conn: usize| -> Result<HeaderValue, BoxError> {
         let bearers = &plan.bearers;
         bearers.get(conn % bearers.len().max(1)).cloned().ok_or_else(|| "no bench users".into())
     };
     Ok(match plan.scenario {
-        Scenario::Hello => (request(Method::GET, "/", &[], None)?, Kind::Plain),
-        Scenario::Points => {
-            (request(Method::GET, "/api/points", &[("authorization", bearer(conn)?)], None)?, Kind::Plain)
-        }
+        Scenario::Hello => Next { req: request(Method::GET, "/", &[], None)?, kind: Kind::Plain, link: None },
+        Scenario::Points => Next {
+            req: request(Method::GET, "/api/points", &[("authorization", bearer(conn)?)], None)?,
+            kind: Kind::Plain,
+            link: None,
+        },
         Scenario::Deduct => {
             let mut headers = vec![("authorization", bearer(conn)?)];
             // Every other deduct carries a unique key, so both store paths are measured.
@@ -654,7 +738,15 @@ fn next_request(plan: &Plan, conn: usize, n: u64) -> Result<(Request<Full<Bytes>
             } else {
                 Kind::Plain
             };
-            (request(Method::POST, "/api/points/deduct", &headers, Some(&json!({ "amount": 1 })))?, kind)
+            let req = request(Method::POST, "/api/points/deduct", &headers, Some(&json!({ "amount": 1 })))?;
+            Next { req, kind, link: None }
+        }
+        Scenario::Orders => {
+            let order = plan.orders.as_ref().ok_or("an orders run without an order plan")?;
+            let link = format!("https://instagram.com/p/{}{conn}-{n}", order.tag);
+            let body = json!({ "service_id": order.service_id, "link": link, "quantity": ORDER_QUANTITY });
+            let req = request(Method::POST, "/api/orders", &[("authorization", bearer(conn)?)], Some(&body))?;
+            Next { req, kind: Kind::Plain, link: Some(link) }
         }
     })
 }
@@ -681,7 +773,13 @@ async fn drive(plan: Arc<Plan>, conn: usize) -> Measured {
                 }
             },
         };
-        let (req, kind) = match next_request(&plan, conn, n) {
+        if let Some(budget) = &plan.budget {
+            if budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(1)).is_err()
+            {
+                break;
+            }
+        }
+        let Next { req, kind, link } = match next_request(&plan, conn, n) {
             Ok(r) => r,
             Err(e) => {
                 seen.error(format!("request: {e}"));
@@ -697,6 +795,12 @@ async fn drive(plan: Arc<Plan>, conn: usize) -> Measured {
                 if plan.scenario == Scenario::Deduct && !reply.replayed {
                     *seen.deducted.entry(user).or_default() += 1;
                 }
+                if let Some(link) = link {
+                    match reply.json().get("order_id").and_then(Value::as_i64) {
+                        Some(id) => seen.placed.push((id, link)),
+                        None => seen.error(format!("HTTP {} without an order_id", reply.status.as_u16())),
+                    }
+                }
                 if started >= plan.measure_from {
                     let us = u32::try_from((done - started).as_micros()).unwrap_or(u32::MAX);
                     seen.latencies[kind as usize].push(us);
@@ -708,6 +812,7 @@ async fn drive(plan: Arc<Plan>, conn: usize) -> Measured {
                 if plan.scenario == Scenario::Deduct {
                     *seen.in_doubt.entry(user).or_default() += 1;
                 }
+                seen.placed_in_doubt.extend(link);
                 seen.error(format!("transport: {e}"));
                 sender = None;
             }
@@ -715,6 +820,7 @@ async fn drive(plan: Arc<Plan>, conn: usize) -> Measured {
                 if plan.scenario == Scenario::Deduct {
                     *seen.in_doubt.entry(user).or_default() += 1;
                 }
+                seen.placed_in_doubt.extend(link);
                 seen.error(format!("timeout after {} s", REQUEST_TIMEOUT.as_secs()));
                 sender = None;
             }
@@ -782,6 +888,326 @@ async fn verify_balances(
             ),
         }
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+
+/// The results of the orders scenarios of one backend.
+struct OrdersRan {
+    measured: Measured,
+    /// The submission check, then the status sync.
+    verdicts: Vec<Verdict>,
+}
+
+/// Starts a fake SMM panel and a second snspmt server on the same store that submits to it,
+/// runs `POST /api/orders`, checks the submissions and times a status sync.
+fn run_orders(
+    backend: Backend,
+    args: &Args,
+    server_rt: &Runtime,
+    load_rt: &Runtime,
+    store: Arc<dyn Store>,
+    database_url: &str,
+    bearers: Arc<Vec<HeaderValue>>,
+) -> Result<OrdersRan, BoxError> {
+    let fake = server_rt.block_on(FakeSmm::start());
+    let panel = [("SMMKINGS_API_URL", fake.url.clone()), ("SMMKINGS_API_KEY", FAKE_KEY.to_owned())];
+    let config = bench_config(database_url, &panel)?;
+    let server = start_snspmt(server_rt, Arc::new(App::new(store, config)))?;
+    let result = (|| -> Result<OrdersRan, BoxError> {
+        let service_id = load_rt.block_on(create_service(server.addr))?;
+        let plan = OrderPlan { service_id, tag: String::new() };
+        let measured =
+            run_scenario(load_rt, args, server.addr, Scenario::Orders, bearers.clone(), Some(plan))?;
+        let ended = Instant::now();
+        eprintln!("{}: waiting for the submissions to reach the fake panel", backend.name());
+        let check = load_rt.block_on(check_submissions(backend, &fake, &measured, ended, SUBMIT_WAIT));
+        let placed = measured.placed.clone();
+        let sync = StatusSync { backend, addr: server.addr, bearers, fake: &fake, service_id };
+        let sync = load_rt.block_on(sync.run(args.connections, placed))?;
+        Ok(OrdersRan { measured, verdicts: vec![check, sync] })
+    })();
+    stop_server(server_rt, server)?;
+    drop(fake);
+    result
+}
+
+fn admin_header() -> (&'static str, HeaderValue) {
+    ("x-admin-token", HeaderValue::from_static(ADMIN_TOKEN))
+}
+
+/// Creates the one service the bench orders: the fake's service 1 ("Default"), 1 point per
+/// 1000 units (so an order costs 1 point).
+async fn create_service(addr: SocketAddr) -> Result<i64, BoxError> {
+    let mut sender = connect(addr).await?;
+    let body = json!({
+        "provider_service_id": "1",
+        "name": "Bench followers",
+        "price_per_1000": 1,
+        "min_quantity": ORDER_QUANTITY,
+        "max_quantity": 100_000,
+    });
+    let req = request(Method::POST, "/api/admin/services", &[admin_header()], Some(&body))?;
+    let created = call(&mut sender, req, "create the bench service").await?;
+    let id = created.pointer("/service/service_id").and_then(Value::as_i64);
+    id.ok_or_else(|| format!("create the bench service: no service_id in {created}").into())
+}
+
+/// How many `add` requests the fake received per link.
+fn links_received(fake: &FakeSmm) -> HashMap<String, usize> {
+    let mut links: HashMap<String, usize> = HashMap::new();
+    for r in fake.requests_for("add") {
+        *links.entry(r.get("link").unwrap_or_default().to_owned()).or_default() += 1;
+    }
+    links
+}
+
+/// Up to `n` items, for a report.
+fn examples<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, n: usize) -> String {
+    items.into_iter().take(n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Waits (at most `wait` after `ended`) until the fake panel has an `add` for every order
+/// answered 2xx, then compares the links it received with those orders. Only a link sent
+/// twice fails the check.
+async fn check_submissions(
+    backend: Backend,
+    fake: &FakeSmm,
+    measured: &Measured,
+    ended: Instant,
+    wait: Duration,
+) -> Verdict {
+    let accepted: HashSet<&str> = measured.placed.iter().map(|(_, l)| l.as_str()).collect();
+    let deadline = ended + wait;
+    let received = loop {
+        let late = Instant::now() >= deadline;
+        // Counting orders is cheap; the links are compared only once the count is there.
+        if fake.order_count() >= accepted.len() || late {
+            let received = links_received(fake);
+            if late || accepted.iter().all(|l| received.contains_key(*l)) {
+                break received;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let waited = ended.elapsed().as_secs_f64();
+    let missing: Vec<&str> = accepted.iter().copied().filter(|l| !received.contains_key(*l)).collect();
+    let mut duplicates: Vec<(&str, usize)> =
+        received.iter().filter(|(_, n)| **n > 1).map(|(l, n)| (l.as_str(), *n)).collect();
+    duplicates.sort_unstable();
+    let extra_adds: usize = duplicates.iter().map(|(_, n)| n - 1).sum();
+    let in_doubt: HashSet<&str> = measured.placed_in_doubt.iter().map(String::as_str).collect();
+    let doubt_arrived = in_doubt.iter().filter(|l| received.contains_key(**l)).count();
+    let unexpected =
+        received.keys().filter(|l| !accepted.contains(l.as_str()) && !in_doubt.contains(l.as_str())).count();
+
+    let mut text = format!(
+        "orders {}: {} accepted, {} submitted upstream, {extra_adds} duplicates",
+        backend.name(),
+        accepted.len(),
+        accepted.len() - missing.len()
+    );
+    if missing.is_empty() {
+        text.push_str(&format!(" (all at the fake {waited:.2} s after the load ended)"));
+    } else {
+        text.push_str(&format!(
+            "; MISSING after {:.0} s: {} (e.g. {})",
+            wait.as_secs_f64(),
+            missing.len(),
+            examples(&missing, 3)
+        ));
+    }
+    if !in_doubt.is_empty() {
+        text.push_str(&format!(
+            "; {} with unknown outcome, {doubt_arrived} of them at the fake",
+            in_doubt.len()
+        ));
+    }
+    if unexpected > 0 {
+        text.push_str(&format!("; {unexpected} links the bench never sent an order for"));
+    }
+    if !duplicates.is_empty() {
+        let shown = duplicates.iter().map(|(l, n)| format!("{l} x{n}"));
+        text.push_str(&format!("; DUPLICATE SUBMISSIONS: {}", examples(shown, 5)));
+    }
+    Verdict { ok: duplicates.is_empty(), text }
+}
+
+/// The status sync scenario of one backend.
+struct StatusSync<'a> {
+    backend: Backend,
+    addr: SocketAddr,
+    bearers: Arc<Vec<HeaderValue>>,
+    fake: &'a FakeSmm,
+    service_id: i64,
+}
+
+impl StatusSync<'_> {
+    /// Tops the orders in progress up to [`SYNC_ORDERS`], ends a fifth of those the sync will
+    /// take at the fake, and times `POST /api/cron/sync-order-status`. `known` are the orders
+    /// placed so far (order id, link).
+    async fn run(&self, connections: usize, mut known: Vec<(i64, String)>) -> Result<Verdict, BoxError> {
+        let name = self.backend.name();
+        let mut in_progress = self.wait_in_progress().await?;
+        let mut notes = Vec::new();
+        for round in 1..=3 {
+            if in_progress >= SYNC_ORDERS {
+                break;
+            }
+            let need = SYNC_ORDERS - in_progress;
+            eprintln!("{name}: placing {need} more orders for the status sync");
+            let started = Instant::now();
+            let plan = Plan {
+                scenario: Scenario::Orders,
+                addr: self.addr,
+                bearers: self.bearers.clone(),
+                measure_from: started,
+                deadline: started + SUBMIT_WAIT,
+                orders: Some(OrderPlan { service_id: self.service_id, tag: format!("fill{round}-") }),
+                budget: Some(AtomicUsize::new(need)),
+            };
+            let before = self.fake.order_count();
+            let fill = run_plan(plan, connections).await?;
+            eprintln!(
+                "{name}: {} orders placed in {:.1} s, {} errors",
+                fill.placed.len(),
+                started.elapsed().as_secs_f64(),
+                fill.error_count()
+            );
+            if fill.error_count() > 0 {
+                let shown = fill.errors.iter().map(|(what, n)| format!("{what} x{n}"));
+                notes.push(format!("topping up: {}", examples(shown, 3)));
+            }
+            let want = before + fill.placed.len();
+            if !self.fake.wait_for_orders(want, SUBMIT_WAIT).await {
+                notes.push(format!("only {} of {want} orders reached the fake", self.fake.order_count()));
+            }
+            known.extend(fill.placed);
+            in_progress = self.wait_in_progress().await?;
+        }
+
+        // The sync takes the orders never checked, lowest order id first. When every order in
+        // progress is one of `known`, those are the first `target` of them, and exactly the
+        // ones ended here settle.
+        known.sort_unstable();
+        let target = in_progress.min(SYNC_ORDERS);
+        let exact = in_progress == known.len();
+        let fake_ids: HashMap<String, i64> = self.fake.orders().into_iter().map(|o| (o.link, o.id)).collect();
+        let (mut completed, mut partial) = (0i64, 0i64);
+        for (rank, (_, link)) in known.iter().take(target).enumerate() {
+            let Some(&id) = fake_ids.get(link) else { continue };
+            match rank % 10 {
+                0 => {
+                    self.fake.set_status(id, "Completed", 0);
+                    completed += 1;
+                }
+                5 => {
+                    self.fake.set_status(id, "Partial", ORDER_QUANTITY / 2 - 1);
+                    partial += 1;
+                }
+                _ => {}
+            }
+        }
+
+        eprintln!("{name}: syncing the status of {target} orders");
+        let status_before = self.fake.requests_for("status").len();
+        let mut sender = connect(self.addr).await?;
+        let (mut processed, mut settled, mut calls, mut failed, mut rounds) = (0i64, 0i64, 0i64, 0i64, 0);
+        let started = Instant::now();
+        loop {
+            rounds += 1;
+            let req = request(Method::POST, "/api/cron/sync-order-status", &[admin_header()], None)?;
+            let Ok(answer) = tokio::time::timeout(SYNC_TIMEOUT, call(&mut sender, req, "status sync")).await
+            else {
+                let text = format!(
+                    "status sync {name}: no answer within {} s ({target} orders in progress)",
+                    SYNC_TIMEOUT.as_secs()
+                );
+                return Ok(Verdict { ok: true, text });
+            };
+            let answer = answer?;
+            let field = |k: &str| answer.get(k).and_then(Value::as_i64).unwrap_or(0);
+            processed += field("processed");
+            settled += field("settled");
+            calls += field("calls");
+            failed += field("failed_calls");
+            // One round takes up to 10,000 orders; another is needed only if it took fewer.
+            if field("processed") == 0 || processed >= target as i64 || rounds >= 5 {
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        let status_calls = self.fake.requests_for("status").len() - status_before;
+
+        let expected_calls = (processed + STATUS_BATCH as i64 - 1) / STATUS_BATCH as i64;
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        let rate = processed as f64 / elapsed.as_secs_f64().max(1e-9);
+        let mut text = format!(
+            "status sync {name}: {processed} orders in {ms:.0} ms ({rate:.0} orders/s), {calls} upstream calls \
+             (≤ {expected_calls} expected), {settled} settled"
+        );
+        let expected_settled = completed + partial;
+        let settled_ok = !exact || failed > 0 || settled == expected_settled;
+        if exact {
+            text.push_str(&format!(
+                " ({expected_settled} expected: {completed} Completed, {partial} Partial at the fake)"
+            ));
+        } else {
+            text.push_str(&format!(
+                " ({completed} Completed, {partial} Partial at the fake; {in_progress} orders were in progress \
+                 and the bench knows {} of them, so the expected count is unknown)",
+                known.len()
+            ));
+        }
+        if rounds > 1 {
+            notes.push(format!("{rounds} cron calls"));
+        }
+        if status_calls as i64 != calls {
+            notes.push(format!("the fake saw {status_calls} status requests"));
+        }
+        if failed > 0 {
+            notes.push(format!("{failed} upstream calls failed"));
+        }
+        if in_progress < SYNC_ORDERS {
+            notes.push(format!("only {in_progress} orders were in progress"));
+        }
+        let calls_ok = calls <= expected_calls && status_calls as i64 <= expected_calls;
+        if !calls_ok {
+            notes.push("MORE UPSTREAM CALLS THAN BATCHES".to_owned());
+        }
+        if !settled_ok {
+            notes.push(format!("SETTLED {settled}, EXPECTED {expected_settled}"));
+        }
+        if !notes.is_empty() {
+            text.push_str(&format!("; {}", notes.join("; ")));
+        }
+        Ok(Verdict { ok: calls_ok && settled_ok, text })
+    }
+
+    /// Waits (at most [`SUBMIT_WAIT`]) until the server has as many orders in progress as the
+    /// fake panel has orders, and answers how many it has.
+    async fn wait_in_progress(&self) -> Result<usize, BoxError> {
+        let deadline = Instant::now() + SUBMIT_WAIT;
+        let mut sender = connect(self.addr).await?;
+        loop {
+            let want = self.fake.order_count();
+            let req = request(
+                Method::GET,
+                "/api/admin/orders?status=in_progress&limit=1",
+                &[admin_header()],
+                None,
+            )?;
+            let page = call(&mut sender, req, "count the orders in progress").await?;
+            let total =
+                page.get("total").and_then(Value::as_u64).ok_or_else(|| format!("no total in {page}"))?;
+            let total = usize::try_from(total)?;
+            if total >= want || Instant::now() >= deadline {
+                return Ok(total);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -881,6 +1307,31 @@ mod tests {
         m.latencies[0] = (1..=100).map(|ms| ms * 1000).collect();
         assert_eq!(m.percentiles(Some(Kind::Plain), [0.50, 0.99]), [Some(50.0), Some(99.0)]);
         assert_eq!(m.percentiles(Some(Kind::Keyed), [0.50, 0.99]), [None, None]);
+    }
+
+    #[test]
+    fn submissions_check_finds_duplicates_and_missing_orders() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let verdict = rt.block_on(async {
+            let fake = FakeSmm::start().await;
+            let url: hyper::Uri = fake.url.parse().unwrap();
+            let mut sender = connect(fake.addr).await.unwrap();
+            for link in ["https://x.com/a", "https://x.com/b", "https://x.com/a"] {
+                let add =
+                    json!({ "key": FAKE_KEY, "action": "add", "service": 1, "link": link, "quantity": 10 });
+                let req = request(Method::POST, url.path(), &[], Some(&add)).unwrap();
+                call(&mut sender, req, "add").await.unwrap();
+            }
+            let mut m = Measured::default();
+            for (id, link) in [(1, "https://x.com/a"), (2, "https://x.com/b"), (3, "https://x.com/c")] {
+                m.placed.push((id, link.to_owned()));
+            }
+            check_submissions(Backend::Sqlite, &fake, &m, Instant::now(), Duration::ZERO).await
+        });
+        assert!(!verdict.ok);
+        assert!(verdict.text.starts_with("orders sqlite: 3 accepted, 2 submitted upstream, 1 duplicates"));
+        assert!(verdict.text.contains("MISSING after 0 s: 1 (e.g. https://x.com/c)"));
+        assert!(verdict.text.contains("DUPLICATE SUBMISSIONS: https://x.com/a x2"));
     }
 
     #[test]
