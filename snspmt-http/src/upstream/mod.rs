@@ -55,6 +55,10 @@ pub fn agent(t: Timeouts) -> ureq::Agent {
         .timeout_read(t.read)
         .timeout_write(t.read)
         .timeout(t.connect + t.read)
+        // Concurrent submissions reuse kept-alive connections (ureq keeps one per host by default,
+        // so a burst opened a connection — against a real panel a TLS handshake — per call).
+        .max_idle_connections(256)
+        .max_idle_connections_per_host(64)
         .build()
 }
 
