@@ -112,6 +112,21 @@ pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access)
     if access == Access::Public {
         return Ok(Caller::Anonymous);
     }
+    if access == Access::Metrics {
+        let bearer_ok = app
+            .config
+            .metrics_token
+            .as_deref()
+            .is_some_and(|t| bearer(headers).is_some_and(|b| token_matches(b, t)));
+        if bearer_ok {
+            return Ok(Caller::AdminToken);
+        }
+        let admin_ok = headers
+            .get("x-admin-token")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| token_matches(p, &app.config.admin_token));
+        return if admin_ok { Ok(Caller::AdminToken) } else { Err(ApiError::unauthorized()) };
+    }
     if access == Access::Cron {
         let ok = |name: &str, expected: &str| {
             headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|p| token_matches(p, expected))

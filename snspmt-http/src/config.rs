@@ -46,6 +46,10 @@ pub struct Config {
     pub upstream_timeout_ms: u64,
     /// Seconds between status syncs of the in-process worker (`SNSPMT_SYNC_INTERVAL_SECS`).
     pub sync_interval_secs: u64,
+    /// A token that may read `/metrics` (besides the admin token).
+    pub metrics_token: Option<String>,
+    /// One JSON object a log line (`SNSPMT_LOG_FORMAT=json`).
+    pub log_json: bool,
 }
 
 #[derive(Clone, Default)]
@@ -203,6 +207,8 @@ impl Config {
             log_requests: get("SNSPMT_LOG").is_none_or(|v| v != "warn"),
             upstream_timeout_ms: number(&get, "SNSPMT_UPSTREAM_TIMEOUT_MS", 15_000)?,
             sync_interval_secs: number(&get, "SNSPMT_SYNC_INTERVAL_SECS", 60)?.max(1),
+            metrics_token: get("METRICS_TOKEN"),
+            log_json: get("SNSPMT_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
             public_url,
         })
     }

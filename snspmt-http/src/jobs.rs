@@ -56,9 +56,17 @@ pub async fn submit(app: &App, client: &SmmClient, job: ClaimedJob) -> Result<Or
         Err(e) => SubmissionOutcome::Rejected { message: format!("cannot build the order: {e}") },
         Ok(form) => {
             let c = client.clone();
+            let started = std::time::Instant::now();
             let added = tokio::task::spawn_blocking(move || c.add(&form))
                 .await
                 .unwrap_or_else(|e| AddOutcome::Unknown(format!("submission task failed: {e}")));
+            let outcome = match &added {
+                AddOutcome::Accepted { .. } => "ok",
+                AddOutcome::Rejected(_) => "rejected",
+                AddOutcome::NotSent(_) => "not_sent",
+                AddOutcome::Unknown(_) => "unknown",
+            };
+            app.metrics.upstream("smm", "add", outcome, started.elapsed());
             let now = app.clock.now();
             let later = |message: String| SubmissionOutcome::RetryLater {
                 message,
@@ -161,7 +169,10 @@ pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Re
         let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
         let c = client.clone();
         report.calls += 1;
+        let started = std::time::Instant::now();
         let answer = tokio::task::spawn_blocking(move || c.multi_status(&ids)).await;
+        let outcome = if matches!(answer, Ok(Ok(_))) { "ok" } else { "error" };
+        app.metrics.upstream("smm", "status", outcome, started.elapsed());
         let statuses = match answer {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {

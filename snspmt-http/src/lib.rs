@@ -15,6 +15,7 @@ pub mod error;
 pub mod handlers;
 pub mod jobs;
 pub mod log;
+pub mod metrics;
 pub mod request;
 pub mod router;
 pub mod server;
@@ -33,6 +34,7 @@ pub struct App {
     pub smm: Option<upstream::smm::SmmClient>,
     /// KCP: real (merchant settings), simulated, or none.
     pub kcp: Option<upstream::kcp::KcpClient>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl App {
@@ -79,7 +81,7 @@ impl App {
             )),
             _ => None,
         };
-        App { store, config, clock: Arc::new(clock::SystemClock), smm, kcp }
+        App { store, config, clock: Arc::new(clock::SystemClock), smm, kcp, metrics: Arc::default() }
     }
 
     /// The same app with another clock (tests move time by hand).

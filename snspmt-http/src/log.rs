@@ -1,15 +1,36 @@
-//! Plain-text log lines on standard error: one per request, and warnings and errors.
+//! Log lines on standard error: one per request (with its request id), and warnings and
+//! errors. Plain text, or one JSON object a line with `SNSPMT_LOG_FORMAT=json`.
 //! Never given a secret: callers pass paths without query strings and no header values.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-fn line(level: &str, msg: &str) {
-    let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Switches every later line to JSON.
+pub fn use_json(on: bool) {
+    JSON.store(on, Ordering::Relaxed);
+}
+
+fn now() -> String {
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
+
+fn write(line: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{now} {level} {msg}");
+    let _ = writeln!(err, "{line}");
+}
+
+fn line(level: &str, msg: &str) {
+    if JSON.load(Ordering::Relaxed) {
+        write(&json!({"ts": now(), "level": level, "msg": msg}).to_string());
+    } else {
+        write(&format!("{} {level} {msg}", now()));
+    }
 }
 
 pub fn info(msg: &str) {
@@ -22,4 +43,39 @@ pub fn warn(msg: &str) {
 
 pub fn error(msg: &str) {
     line("ERROR", msg);
+}
+
+/// The line of one request.
+pub struct RequestLine<'a> {
+    pub level: &'static str,
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub micros: u128,
+    pub endpoint: &'a str,
+}
+
+pub fn request(r: &RequestLine<'_>) {
+    if JSON.load(Ordering::Relaxed) {
+        write(
+            &json!({
+                "ts": now(), "level": r.level, "msg": "request", "request_id": r.request_id, "method": r.method,
+                "path": r.path, "status": r.status, "duration_us": r.micros as u64, "endpoint": r.endpoint,
+            })
+            .to_string(),
+        );
+    } else {
+        write(&format!(
+            "{} {} {} {} {} {}us ({}) id={}",
+            now(),
+            r.level,
+            r.method,
+            r.path,
+            r.status,
+            r.micros,
+            r.endpoint,
+            r.request_id
+        ));
+    }
 }

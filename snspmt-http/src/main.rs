@@ -36,6 +36,7 @@ fn main() -> ExitCode {
 
 async fn run(command: &str) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env(auth::random_admin_token)?;
+    log::use_json(config.log_json);
     let url = DatabaseUrl::parse(&config.database_url)?;
     let store = snspmt_store::open(&url).await?;
     let report = store.migrate(SystemClock.now()).await?;

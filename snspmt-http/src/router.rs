@@ -18,6 +18,8 @@ pub enum Access {
     Admin,
     /// `X-Cron-Token`, or the admin token.
     Cron,
+    /// `Authorization: Bearer <METRICS_TOKEN>`, or the admin.
+    Metrics,
 }
 
 /// Every route the server answers.
@@ -67,6 +69,7 @@ pub enum Endpoint {
     PurchaseHistory,
     PlaceScheduledOrder,
     AdminScheduledOrders,
+    Metrics,
 }
 
 impl Endpoint {
@@ -108,6 +111,7 @@ impl Endpoint {
             | AdminPurchases
             | AdminScheduledOrders => Access::Admin,
             CronSyncOrderStatus | CronProcessScheduledOrders => Access::Cron,
+            Metrics => Access::Metrics,
         }
     }
 
@@ -159,6 +163,7 @@ impl Endpoint {
             PurchaseHistory => "points.purchase_history",
             PlaceScheduledOrder => "orders.place_scheduled",
             AdminScheduledOrders => "admin.scheduled_orders",
+            Metrics => "metrics",
         }
     }
 }
@@ -187,6 +192,7 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "users", id] if !id.is_empty() => on(method, [(M::GET, E::User { user_id: decode(id)? })]),
         ["api", "points"] => on(method, [(M::GET, E::Points)]),
         ["api", "points", "deduct"] => on(method, [(M::POST, E::DeductPoints)]),
+        ["metrics"] => on(method, [(M::GET, E::Metrics)]),
         ["api", "health"] | ["health"] => on(method, [(M::GET, E::Health)]),
         ["api", "config"] => on(method, [(M::GET, E::Config)]),
         ["api", "deployment-status"] => on(method, [(M::GET, E::DeploymentStatus)]),
@@ -312,6 +318,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/admin/purchases/{id}"),
     ("POST", "/api/scheduled-orders"),
     ("GET", "/api/admin/scheduled-orders"),
+    ("GET", "/metrics"),
 ];
 
 #[cfg(test)]

@@ -82,19 +82,50 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Byt
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let request_id = request_id(req.headers());
     let (name, mut resp) = match respond(app, req).await {
         Ok((name, resp)) => (name, resp),
         Err((name, e)) => (name, error_response(&e)),
     };
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
-    if elapsed >= SLOW_REQUEST {
-        log::warn(&format!("slow request {method} {path} {status} {}ms ({name})", elapsed.as_millis()));
+    app.metrics.request(name, status, elapsed);
+    let level = if elapsed >= SLOW_REQUEST {
+        Some("WARN")
     } else if app.config.log_requests || status >= 500 {
-        log::info(&format!("{method} {path} {status} {}us ({name})", elapsed.as_micros()));
+        Some("INFO")
+    } else {
+        None
+    };
+    if let Some(level) = level {
+        log::request(&log::RequestLine {
+            level,
+            request_id: &request_id,
+            method: method.as_str(),
+            path: &path,
+            status,
+            micros: elapsed.as_micros(),
+            endpoint: name,
+        });
     }
-    resp.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
+    let headers = resp.headers_mut();
+    headers.insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", v);
+    }
     resp
+}
+
+/// The caller's `X-Request-Id` when it is a sane token (≤ 64 of `[A-Za-z0-9._-]`), else a new
+/// random one.
+fn request_id(headers: &hyper::HeaderMap) -> String {
+    let given = headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| {
+        !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    });
+    match given {
+        Some(v) => v.to_owned(),
+        None => format!("{:016x}", rand::random::<u64>()),
+    }
 }
 
 type Outcome = Result<(&'static str, Response<Full<Bytes>>), (&'static str, ApiError)>;
@@ -173,6 +204,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::PurchaseHistory => purchases::history(app, caller, req).await,
         E::PlaceScheduledOrder => orders::place_scheduled(app, caller, req).await,
         E::AdminScheduledOrders => orders::admin_scheduled(app, req).await,
+        E::Metrics => system::metrics(app).await,
     }
 }
 

@@ -110,6 +110,9 @@ pub trait Maintenance: Send + Sync {
     async fn migrate(&self, now: Millis) -> StoreResult<MigrationReport>;
     /// The highest applied migration version.
     async fn schema_version(&self) -> StoreResult<i64>;
+    /// Queue depths and ledger totals for `/metrics`; purchases `approving` since before
+    /// `attention_before` count as needing attention.
+    async fn ops_counts(&self, attention_before: Millis) -> StoreResult<OpsCounts>;
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 }

@@ -434,3 +434,14 @@ pub(crate) fn like_pattern(search: Option<&str>) -> Option<String> {
         format!("%{escaped}%")
     })
 }
+
+/// What an operator watches: work waiting, work in doubt, and the ledger by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpsCounts {
+    pub due_jobs: i64,
+    pub submitting_jobs: i64,
+    pub unknown_orders: i64,
+    pub purchases_needing_attention: i64,
+    /// (kind, sum of amounts, rows)
+    pub ledger: Vec<(String, i64, i64)>,
+}

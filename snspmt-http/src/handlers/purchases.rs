@@ -224,10 +224,17 @@ pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Reply {
     let ordr = p.ordr_idxx.clone().unwrap_or_default();
     let shop = "snspmt".to_owned();
     let c = client.clone();
+    let started = std::time::Instant::now();
     let registered =
         tokio::task::spawn_blocking(move || c.register(&ordr, price.0, &good_name, &pay_method, &shop))
             .await
             .map_err(|_| ApiError::internal())?;
+    let outcome = match &registered {
+        Ok(_) => "ok",
+        Err(RegisterFailure::Refused { .. }) => "rejected",
+        Err(RegisterFailure::Unreachable(_)) => "error",
+    };
+    app.metrics.upstream("kcp", "register", outcome, started.elapsed());
     let now = app.clock.now();
     match registered {
         Ok(r) => {
@@ -356,6 +363,7 @@ async fn approve(
         (client, enc_data.to_owned(), enc_info.to_owned(), tran_cd.to_owned());
     let (price, pay_method, ordr) =
         (p.price, p.pay_method.clone().unwrap_or_else(|| "CARD".into()), ordr_idxx.to_owned());
+    let started = std::time::Instant::now();
     let answer = tokio::task::spawn_blocking(move || {
         c.approve(&tran_cd, &enc_data, &enc_info, price.0, &pay_method, &ordr)
     })
@@ -365,6 +373,13 @@ async fn approve(
         Ok(parsed) => purchase::approval_outcome_for_order(price, ordr_idxx, parsed.as_ref()),
         Err(e) => ApprovalOutcome::Unknown { reason: e.to_string() },
     };
+    let label = match &outcome {
+        ApprovalOutcome::Approved { .. } => "ok",
+        ApprovalOutcome::Declined { .. } => "rejected",
+        ApprovalOutcome::AmountMismatch { .. } => "mismatch",
+        ApprovalOutcome::Unknown { .. } => "unknown",
+    };
+    app.metrics.upstream("kcp", "approve", label, started.elapsed());
     if !matches!(outcome, ApprovalOutcome::Approved { .. }) {
         log::warn(&format!("KCP approval of purchase {}: {outcome:?}", p.purchase_id));
     }

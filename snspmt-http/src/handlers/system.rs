@@ -26,6 +26,26 @@ pub async fn health(app: &App) -> Reply {
     }
 }
 
+/// `GET /metrics`: the Prometheus text format.
+pub async fn metrics(app: &App) -> Reply {
+    let now = app.clock.now();
+    let counts = app.store.ops_counts(now - super::purchases::APPROVING_TOO_LONG_MS).await?;
+    let gauges = crate::metrics::Gauges {
+        due_jobs: counts.due_jobs,
+        submitting_jobs: counts.submitting_jobs,
+        unknown_orders: counts.unknown_orders,
+        purchases_needing_attention: counts.purchases_needing_attention,
+        ledger: counts.ledger,
+    };
+    let mut resp =
+        hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(app.metrics.render(&gauges))));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(resp)
+}
+
 pub async fn config(app: &App) -> Reply {
     ok(serde_json::to_value(&app.config.firebase).unwrap_or_default())
 }

@@ -447,6 +447,33 @@ impl Maintenance for PgStore {
         Ok(c.query_one(q::SCHEMA_VERSION, &[]).await?.try_get(0)?)
     }
 
+    async fn ops_counts(&self, attention_before: Millis) -> StoreResult<crate::OpsCounts> {
+        let c = self.client().await?;
+        let st = c.prepare_cached(q::COUNT_JOBS_IN_STATE).await?;
+        let due = c.query_one(&st, &[&"due"]).await?.try_get(0)?;
+        let submitting = c.query_one(&st, &[&"submitting"]).await?.try_get(0)?;
+        let st = c.prepare_cached(q::COUNT_UNKNOWN_ORDERS).await?;
+        let unknown = c.query_one(&st, &[]).await?.try_get(0)?;
+        let none: Option<String> = None;
+        let st = c.prepare_cached(q::COUNT_PURCHASES).await?;
+        let attention =
+            c.query_one(&st, &[&none, &none, &none, &Some(attention_before)]).await?.try_get(0)?;
+        let st = c.prepare_cached(q::LEDGER_TOTALS).await?;
+        let ledger = c
+            .query(&st, &[])
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<StoreResult<_>>()?;
+        Ok(crate::OpsCounts {
+            due_jobs: due,
+            submitting_jobs: submitting,
+            unknown_orders: unknown,
+            purchases_needing_attention: attention,
+            ledger,
+        })
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }

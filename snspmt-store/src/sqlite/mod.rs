@@ -537,6 +537,28 @@ impl Maintenance for SqliteStore {
         .await
     }
 
+    async fn ops_counts(&self, attention_before: Millis) -> StoreResult<crate::OpsCounts> {
+        self.read(move |c| {
+            let jobs = |state: &str| -> StoreResult<i64> {
+                Ok(c.prepare_cached(q::COUNT_JOBS_IN_STATE)?.query_row([state], |r| r.get(0))?)
+            };
+            let none: Option<String> = None;
+            Ok(crate::OpsCounts {
+                due_jobs: jobs("due")?,
+                submitting_jobs: jobs("submitting")?,
+                unknown_orders: c.prepare_cached(q::COUNT_UNKNOWN_ORDERS)?.query_row([], |r| r.get(0))?,
+                purchases_needing_attention: c
+                    .prepare_cached(q::COUNT_PURCHASES)?
+                    .query_row(params![none, none, none, attention_before], |r| r.get(0))?,
+                ledger: c
+                    .prepare_cached(q::LEDGER_TOTALS)?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?,
+            })
+        })
+        .await
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -210,3 +210,10 @@ pub const BEGIN_APPROVAL: &str = "UPDATE point_purchases SET status = 'approving
 pub const SETTLE_APPROVAL: &str = "UPDATE point_purchases SET status = ?2, tno = ?3, approved_amount = ?4, \
     res_cd = ?5, res_msg = ?6, approved_at = ?7, updated_at = ?8 WHERE purchase_id = ?1 AND status = 'approving' \
     RETURNING user_id, amount";
+
+// --- operations -------------------------------------------------------------------------
+
+pub const COUNT_JOBS_IN_STATE: &str = "SELECT COUNT(*) FROM submission_jobs WHERE state = ?1";
+pub const COUNT_UNKNOWN_ORDERS: &str = "SELECT COUNT(*) FROM orders WHERE status = 'unknown'";
+pub const LEDGER_TOTALS: &str =
+    "SELECT kind, COALESCE(SUM(amount), 0), COUNT(*) FROM points_ledger GROUP BY kind ORDER BY kind";
