@@ -13,6 +13,7 @@
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod plan;
 pub mod purchase;
 pub mod schedule;
 pub mod upstream;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::{self, AddOrder, Drip, ErrorClass, ServiceType};
-use snspmt_store::{ClaimedJob, Order, StatusUpdate, SubmissionOutcome, SyncTarget};
+use snspmt_store::{ClaimedJob, ClaimedPart, Order, PartKind, StatusUpdate, SubmissionOutcome, SyncTarget};
 
 use crate::error::ApiError;
 use crate::upstream::smm::{AddOutcome, SmmClient};
@@ -52,7 +52,35 @@ fn add_form(key: &str, job: &ClaimedJob) -> Result<smm::Form, smm::BuildError> {
 
 /// Sends one claimed job to the panel and records the outcome.
 pub async fn submit(app: &App, client: &SmmClient, job: ClaimedJob) -> Result<Order, ApiError> {
-    let outcome = match add_form(client.key(), &job) {
+    let outcome = send(app, client, add_form(client.key(), &job), job.order_id, job.attempts).await;
+    Ok(app.store.settle_submission(job.job_id, outcome, app.clock.now()).await?)
+}
+
+/// Sends one claimed part of a package or split order and records the outcome.
+pub async fn submit_part(app: &App, client: &SmmClient, part: ClaimedPart) -> Result<Order, ApiError> {
+    let service_type = ServiceType::parse(&part.service_type);
+    let order = AddOrder {
+        service: &part.provider_service_id,
+        service_type: &service_type,
+        link: &part.link,
+        quantity: u64::try_from(part.quantity).unwrap_or(0),
+        comments: None,
+        drip: None,
+    };
+    let form = smm::add_form(client.key(), &order);
+    let outcome = send(app, client, form, part.order_id, part.attempts).await;
+    Ok(app.store.settle_part_submission(part.part_id, outcome, app.clock.now()).await?)
+}
+
+/// Calls `add` and classifies the answer (§8 step 3).
+async fn send(
+    app: &App,
+    client: &SmmClient,
+    form: Result<smm::Form, smm::BuildError>,
+    order_id: i64,
+    attempts: i64,
+) -> SubmissionOutcome {
+    match form {
         Err(e) => SubmissionOutcome::Rejected { message: format!("cannot build the order: {e}") },
         Ok(form) => {
             let c = client.clone();
@@ -70,7 +98,7 @@ pub async fn submit(app: &App, client: &SmmClient, job: ClaimedJob) -> Result<Or
             let now = app.clock.now();
             let later = |message: String| SubmissionOutcome::RetryLater {
                 message,
-                retry_at: now + order::retry_backoff_ms(u32::try_from(job.attempts).unwrap_or(u32::MAX)),
+                retry_at: now + order::retry_backoff_ms(u32::try_from(attempts).unwrap_or(u32::MAX)),
             };
             match added {
                 AddOutcome::Accepted { order } => SubmissionOutcome::Accepted { smm_order_id: order },
@@ -79,27 +107,58 @@ pub async fn submit(app: &App, client: &SmmClient, job: ClaimedJob) -> Result<Or
                     ErrorClass::RetryLater => {
                         log::warn(&format!(
                             "order {}: the panel asks to retry later: {}",
-                            job.order_id, e.message
+                            order_id, e.message
                         ));
                         later(e.message)
                     }
                     ErrorClass::Configuration | ErrorClass::Unknown => {
                         log::error(&format!(
                             "order {}: the panel refused: {} (will retry)",
-                            job.order_id, e.message
+                            order_id, e.message
                         ));
                         later(e.message)
                     }
                 },
                 AddOutcome::NotSent(m) => later(format!("not sent: {m}")),
                 AddOutcome::Unknown(m) => {
-                    log::warn(&format!("order {}: outcome unknown, needs review: {m}", job.order_id));
+                    log::warn(&format!("order {}: outcome unknown, needs review: {m}", order_id));
                     SubmissionOutcome::Unknown { message: m }
                 }
             }
         }
-    };
-    Ok(app.store.settle_submission(job.job_id, outcome, app.clock.now()).await?)
+    }
+}
+
+/// Submits the due parts of package and split orders right after one was placed.
+pub fn submit_parts_soon(app: Arc<App>) {
+    tokio::spawn(async move {
+        if let Err(e) = submit_due_parts(&app, None, 50).await {
+            log::error(&format!("part submission failed: {e}"));
+        }
+    });
+}
+
+/// Expires lost part submissions and submits due parts (of one kind, or all).
+pub async fn submit_due_parts(app: &App, kind: Option<PartKind>, max_parts: i64) -> Result<i64, ApiError> {
+    let client = smm_client(app)?;
+    let now = app.clock.now();
+    for id in app.store.expire_part_submissions(now - SUBMISSION_LEASE_MS, now).await? {
+        log::warn(&format!("order {id}: a part's submission lease expired; marked unknown for review"));
+    }
+    let mut done = 0;
+    while done < max_parts {
+        let parts = app.store.claim_due_parts(app.clock.now(), (max_parts - done).min(50), kind).await?;
+        if parts.is_empty() {
+            break;
+        }
+        done += parts.len() as i64;
+        for part in parts {
+            if let Err(e) = submit_part(app, &client, part).await {
+                log::error(&format!("part submission failed: {e}"));
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Submits an order's job right after it was placed, if it is due and nobody else has it.
@@ -134,14 +193,8 @@ pub async fn submit_due(app: &App, max_jobs: i64) -> Result<i64, ApiError> {
             break;
         }
         done += jobs.len() as i64;
-        let mut tasks = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let client = client.clone();
-            let app_ref: &App = app;
-            tasks.push(async move { submit(app_ref, &client, job).await });
-        }
-        for t in tasks {
-            if let Err(e) = t.await {
+            if let Err(e) = submit(app, &client, job).await {
                 log::error(&format!("submission failed: {e}"));
             }
         }
@@ -216,12 +269,62 @@ pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Re
     Ok(report)
 }
 
-/// One round of the status sync: up to `max_orders` in-progress orders, least recently
-/// checked first.
+/// One round of the status sync: up to `max_orders` in-progress orders and as many accepted
+/// parts of package and split orders, least recently checked first.
 pub async fn sync_due(app: &App, max_orders: i64) -> Result<SyncReport, ApiError> {
     let client = smm_client(app)?;
     let targets = app.store.orders_to_sync(max_orders, None).await?;
-    sync(app, &client, targets).await
+    let mut report = sync(app, &client, targets).await?;
+    let parts = sync_parts(app, &client, max_orders).await?;
+    report.checked += parts.checked;
+    report.settled += parts.settled;
+    report.calls += parts.calls;
+    report.failed_calls += parts.failed_calls;
+    Ok(report)
+}
+
+/// Asks the panel about accepted parts, 100 per call, and settles what ended.
+async fn sync_parts(app: &App, client: &SmmClient, max_parts: i64) -> Result<SyncReport, ApiError> {
+    let mut report = SyncReport::default();
+    let targets = app.store.parts_to_sync(max_parts).await?;
+    for batch in targets.chunks(smm::MAX_BULK) {
+        let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
+        let c = client.clone();
+        report.calls += 1;
+        let started = std::time::Instant::now();
+        let answer = tokio::task::spawn_blocking(move || c.multi_status(&ids)).await;
+        let ok = matches!(answer, Ok(Ok(_)));
+        app.metrics.upstream("smm", "status", if ok { "ok" } else { "error" }, started.elapsed());
+        let Ok(Ok(statuses)) = answer else {
+            report.failed_calls += 1;
+            continue;
+        };
+        let now = app.clock.now();
+        let mut untouched = Vec::new();
+        for target in batch {
+            report.checked += 1;
+            let found = statuses.iter().find(|(id, _)| *id == target.smm_order_id).map(|(_, r)| r);
+            let Some(Ok(status)) = found else {
+                untouched.push(target.part_id);
+                continue;
+            };
+            let quantity = u64::try_from(target.quantity).unwrap_or(0);
+            let settlement = order::settle(target.share, quantity, &status.status, status.remains)
+                .map_err(|_| ApiError::internal())?;
+            let update = StatusUpdate {
+                settlement,
+                start_count: status.start_count,
+                remains: status.remains,
+                charge: status.charge.clone(),
+            };
+            let terminal = settlement.status != OrderStatus::InProgress;
+            if app.store.apply_part_status(target.part_id, update, now).await?.is_some() && terminal {
+                report.settled += 1;
+            }
+        }
+        app.store.touch_part_checks(&untouched, now).await?;
+    }
+    Ok(report)
 }
 
 /// The in-process workers: submissions every 2 s, status sync every `sync_every`.
@@ -238,6 +341,9 @@ pub fn spawn_workers(app: Arc<App>, sync_every: Duration) {
             tick.tick().await;
             if let Err(e) = submit_due(&submitter, 500).await {
                 log::error(&format!("submission worker: {e}"));
+            }
+            if let Err(e) = submit_due_parts(&submitter, None, 500).await {
+                log::error(&format!("part submission worker: {e}"));
             }
         }
     });

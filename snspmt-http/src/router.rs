@@ -70,6 +70,17 @@ pub enum Endpoint {
     PlaceScheduledOrder,
     AdminScheduledOrders,
     Metrics,
+    PublicPackages,
+    AdminPackages,
+    AdminCreatePackage,
+    AdminPackage { id: String },
+    AdminUpdatePackage { id: String },
+    AdminDeletePackage { id: String },
+    StartPackageProcessing,
+    PackageProgress { id: String },
+    AdminReprocessPackageOrders,
+    CronProcessSplitDeliveries,
+    CronProcessPackageSteps,
 }
 
 impl Endpoint {
@@ -83,6 +94,7 @@ impl Endpoint {
             | DeductPoints
             | PlaceOrder
             | PlaceScheduledOrder
+            | StartPackageProcessing
             | Orders
             | CancelOrder { .. }
             | CheckOrderStatus
@@ -110,7 +122,18 @@ impl Endpoint {
             | AdminDecidePurchase { .. }
             | AdminPurchases
             | AdminScheduledOrders => Access::Admin,
-            CronSyncOrderStatus | CronProcessScheduledOrders => Access::Cron,
+            CronSyncOrderStatus
+            | CronProcessScheduledOrders
+            | CronProcessSplitDeliveries
+            | CronProcessPackageSteps => Access::Cron,
+            PublicPackages => Access::Public,
+            PackageProgress { .. } => Access::UserOrAdmin,
+            AdminPackages
+            | AdminCreatePackage
+            | AdminPackage { .. }
+            | AdminUpdatePackage { .. }
+            | AdminDeletePackage { .. }
+            | AdminReprocessPackageOrders => Access::Admin,
             Metrics => Access::Metrics,
         }
     }
@@ -164,6 +187,17 @@ impl Endpoint {
             PlaceScheduledOrder => "orders.place_scheduled",
             AdminScheduledOrders => "admin.scheduled_orders",
             Metrics => "metrics",
+            PublicPackages => "packages.public",
+            AdminPackages => "admin.packages",
+            AdminCreatePackage => "admin.packages.create",
+            AdminPackage { .. } => "admin.packages.get",
+            AdminUpdatePackage { .. } => "admin.packages.update",
+            AdminDeletePackage { .. } => "admin.packages.delete",
+            StartPackageProcessing => "orders.start_package",
+            PackageProgress { .. } => "orders.package_progress",
+            AdminReprocessPackageOrders => "admin.reprocess_package_orders",
+            CronProcessSplitDeliveries => "cron.process_split_deliveries",
+            CronProcessPackageSteps => "cron.process_package_steps",
         }
     }
 }
@@ -222,6 +256,30 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
             )
         }
         ["api", "orders"] => on(method, [(M::GET, E::Orders), (M::POST, E::PlaceOrder)]),
+        ["api", "packages"] => on(method, [(M::GET, E::PublicPackages)]),
+        ["api", "admin", "packages"] => {
+            on(method, [(M::GET, E::AdminPackages), (M::POST, E::AdminCreatePackage)])
+        }
+        ["api", "admin", "packages", id] if !id.is_empty() => {
+            let id = decode(id)?;
+            on(
+                method,
+                [
+                    (M::GET, E::AdminPackage { id: id.clone() }),
+                    (M::PUT, E::AdminUpdatePackage { id: id.clone() }),
+                    (M::DELETE, E::AdminDeletePackage { id }),
+                ],
+            )
+        }
+        ["api", "orders", "start-package-processing"] => on(method, [(M::POST, E::StartPackageProcessing)]),
+        ["api", "orders", id, "package-progress"] => {
+            on(method, [(M::GET, E::PackageProgress { id: decode(id)? })])
+        }
+        ["api", "admin", "reprocess-package-orders"] => {
+            on(method, [(M::POST, E::AdminReprocessPackageOrders)])
+        }
+        ["api", "cron", "process-split-deliveries"] => on(method, [(M::POST, E::CronProcessSplitDeliveries)]),
+        ["api", "cron", "process-package-steps"] => on(method, [(M::POST, E::CronProcessPackageSteps)]),
         ["api", "orders", "check-status"] => on(method, [(M::POST, E::CheckOrderStatus)]),
         ["api", "orders", id] if !id.is_empty() => on(method, [(M::GET, E::Order { id: decode(id)? })]),
         ["api", "orders", id, "cancel"] => on(method, [(M::POST, E::CancelOrder { id: decode(id)? })]),
@@ -319,6 +377,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/scheduled-orders"),
     ("GET", "/api/admin/scheduled-orders"),
     ("GET", "/metrics"),
+    ("GET", "/api/packages"),
+    ("GET", "/api/admin/packages"),
+    ("POST", "/api/admin/packages"),
+    ("GET", "/api/admin/packages/{id}"),
+    ("PUT", "/api/admin/packages/{id}"),
+    ("DELETE", "/api/admin/packages/{id}"),
+    ("POST", "/api/orders/start-package-processing"),
+    ("GET", "/api/orders/{id}/package-progress"),
+    ("POST", "/api/admin/reprocess-package-orders"),
+    ("POST", "/api/cron/process-split-deliveries"),
+    ("POST", "/api/cron/process-package-steps"),
 ];
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
-use crate::handlers::{self, accounts, admin, catalog, cron, orders, points, purchases, smm_proxy, system};
+use crate::handlers::{
+    self, accounts, admin, catalog, cron, orders, packages, points, purchases, smm_proxy, system,
+};
 use crate::request::Req;
 use crate::router::{self, Endpoint};
 use crate::{log, App};
@@ -205,6 +207,17 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::PlaceScheduledOrder => orders::place_scheduled(app, caller, req).await,
         E::AdminScheduledOrders => orders::admin_scheduled(app, req).await,
         E::Metrics => system::metrics(app).await,
+        E::PublicPackages => packages::public(app).await,
+        E::AdminPackages => packages::admin_list(app, req).await,
+        E::AdminCreatePackage => packages::create(app, caller, req).await,
+        E::AdminPackage { id } => packages::get(app, &id).await,
+        E::AdminUpdatePackage { id } => packages::update(app, caller, &id, req).await,
+        E::AdminDeletePackage { id } => packages::deactivate(app, caller, &id).await,
+        E::StartPackageProcessing => orders::start_package(app, caller, req).await,
+        E::PackageProgress { id } => orders::package_progress(app, caller, &id).await,
+        E::AdminReprocessPackageOrders => orders::reprocess_packages(app).await,
+        E::CronProcessSplitDeliveries => cron::process_split_deliveries(app).await,
+        E::CronProcessPackageSteps => cron::process_package_steps(app).await,
     }
 }
 

@@ -256,9 +256,86 @@ pub trait PurchaseStore: Send + Sync {
     ) -> StoreResult<Purchase>;
 }
 
+/// Packages of the catalogue.
+#[async_trait]
+pub trait PackageStore: Send + Sync {
+    async fn create_package(&self, package: NewPackage, audit: NewAudit, now: Millis)
+        -> StoreResult<Package>;
+    async fn package(&self, package_id: i64) -> StoreResult<Option<Package>>;
+    async fn list_packages(&self, active_only: bool, limit: i64, offset: i64) -> StoreResult<Page<Package>>;
+    async fn update_package(
+        &self,
+        package_id: i64,
+        package: NewPackage,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Package>;
+}
+
+/// Multi-part orders (packages, split delivery): each part one submission, run in order.
+#[async_trait]
+pub trait PartStore: Send + Sync {
+    /// In one transaction: charge, insert the order and its parts. The first part is due at
+    /// `start_at` (`None`: deferred until `start_parts`); the others wait for their turn.
+    #[allow(clippy::too_many_arguments)]
+    async fn place_multipart_order(
+        &self,
+        order: NewOrder,
+        package_id: Option<i64>,
+        split_days: Option<i64>,
+        parts: Vec<snspmt_core::plan::Part>,
+        start_at: Option<Millis>,
+        key: Option<IdempotencyKey>,
+        now: Millis,
+    ) -> StoreResult<Idempotent<Order>>;
+    /// Makes the first part of a deferred order due now; `false` if it had started already.
+    async fn start_parts(&self, order_id: i64, now: Millis) -> StoreResult<bool>;
+    async fn order_parts(&self, order_id: i64) -> StoreResult<Vec<OrderPart>>;
+    /// Claims due parts (`submitting`), oldest due first, each for one caller only.
+    async fn claim_due_parts(
+        &self,
+        now: Millis,
+        limit: i64,
+        kind: Option<PartKind>,
+    ) -> StoreResult<Vec<ClaimedPart>>;
+    /// Records how a part's submission ended (once), refunds a rejected part's share, makes
+    /// the next part due after its delay, and updates the order's status.
+    async fn settle_part_submission(
+        &self,
+        part_id: i64,
+        outcome: SubmissionOutcome,
+        now: Millis,
+    ) -> StoreResult<Order>;
+    /// Parts claimed before `claimed_before` and never settled become `unknown` (never resent).
+    async fn expire_part_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<i64>>;
+    /// Accepted parts to ask the upstream about, least recently checked first.
+    async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>>;
+    /// Applies the upstream's status to an accepted part; a terminal one settles (once) with
+    /// its refund, and the order's status follows.
+    async fn apply_part_status(
+        &self,
+        part_id: i64,
+        update: StatusUpdate,
+        now: Millis,
+    ) -> StoreResult<Option<Order>>;
+    async fn touch_part_checks(&self, part_ids: &[i64], now: Millis) -> StoreResult<()>;
+    /// Makes due the parts whose turn has come but which were never made due (repair), and
+    /// lists the parts stuck in `submitting` since before `claimed_before` (never resent).
+    async fn requeue_parts(&self, claimed_before: Millis, now: Millis) -> StoreResult<(i64, Vec<OrderPart>)>;
+}
+
 /// Everything the server needs from storage.
 pub trait Store:
-    UserStore + SessionStore + LedgerStore + AuditStore + CatalogStore + OrderStore + PurchaseStore + Maintenance
+    UserStore
+    + SessionStore
+    + LedgerStore
+    + AuditStore
+    + CatalogStore
+    + OrderStore
+    + PurchaseStore
+    + PackageStore
+    + PartStore
+    + Maintenance
 {
 }
 
@@ -270,6 +347,8 @@ impl<T> Store for T where
         + CatalogStore
         + OrderStore
         + PurchaseStore
+        + PackageStore
+        + PartStore
         + Maintenance
 {
 }

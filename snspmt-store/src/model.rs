@@ -445,3 +445,91 @@ pub struct OpsCounts {
     /// (kind, sum of amounts, rows)
     pub ledger: Vec<(String, i64, i64)>,
 }
+
+/// A multi-step product of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub package_id: i64,
+    pub name: String,
+    pub description: String,
+    pub price: Points,
+    pub steps: Vec<snspmt_core::plan::Step>,
+    pub is_active: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A package to create or replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPackage {
+    pub name: String,
+    pub description: String,
+    pub price: Points,
+    pub steps: Vec<snspmt_core::plan::Step>,
+    pub is_active: bool,
+}
+
+/// Which multi-part orders a runner takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    Package,
+    Split,
+}
+
+/// One part of a multi-part order, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPart {
+    pub part_id: i64,
+    pub order_id: i64,
+    pub part_index: i64,
+    pub step_index: i64,
+    pub repeat_index: i64,
+    pub name: String,
+    pub service_id: i64,
+    pub quantity: i64,
+    pub share: Points,
+    pub delay_minutes: i64,
+    /// `waiting`, `due`, `submitting`, `accepted`, `unknown`, `ended`.
+    pub state: String,
+    pub due_at: Option<Millis>,
+    pub smm_order_id: Option<String>,
+    pub upstream_status: Option<String>,
+    pub remains: Option<i64>,
+    pub refunded: Points,
+    /// How it ended: `completed`, `refunded`.
+    pub outcome: Option<String>,
+    pub settled_at: Option<Millis>,
+    pub last_error: Option<String>,
+}
+
+/// A part a worker claimed (now `submitting`), with what `add` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedPart {
+    pub part_id: i64,
+    pub order_id: i64,
+    pub attempts: i64,
+    pub provider_service_id: String,
+    pub service_type: String,
+    pub link: String,
+    pub quantity: i64,
+}
+
+/// A part to ask the upstream about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSyncTarget {
+    pub part_id: i64,
+    pub order_id: i64,
+    pub smm_order_id: String,
+    pub share: Points,
+    pub quantity: i64,
+}
+
+/// How a stored part ended, for `snspmt_core::plan::order_status`.
+pub(crate) fn part_end(state: &str, outcome: Option<&str>) -> Option<snspmt_core::plan::PartEnd> {
+    match (state, outcome) {
+        ("ended", Some("completed")) => Some(snspmt_core::plan::PartEnd::Completed),
+        ("ended", _) => Some(snspmt_core::plan::PartEnd::Refunded),
+        ("unknown", _) => Some(snspmt_core::plan::PartEnd::Unknown),
+        _ => None,
+    }
+}

@@ -17,8 +17,22 @@ pub async fn sync_order_status(app: &App) -> Reply {
     }))
 }
 
-/// Submits every due job (new orders waiting, retries whose time has come).
+/// Submits every due job (new and scheduled orders, retries whose time has come), and the
+/// due parts of package and split orders.
 pub async fn process_due_orders(app: &App) -> Reply {
-    let processed = jobs::submit_due(app, 1_000).await?;
+    let orders = jobs::submit_due(app, 1_000).await?;
+    let parts = jobs::submit_due_parts(app, None, 1_000).await?;
+    ok(json!({"success": true, "processed": orders + parts, "orders": orders, "parts": parts}))
+}
+
+/// Submits the due days of split deliveries.
+pub async fn process_split_deliveries(app: &App) -> Reply {
+    let processed = jobs::submit_due_parts(app, Some(snspmt_store::PartKind::Split), 1_000).await?;
+    ok(json!({"success": true, "processed": processed}))
+}
+
+/// Submits the due steps of package orders.
+pub async fn process_package_steps(app: &App) -> Reply {
+    let processed = jobs::submit_due_parts(app, Some(snspmt_store::PartKind::Package), 1_000).await?;
     ok(json!({"success": true, "processed": processed}))
 }

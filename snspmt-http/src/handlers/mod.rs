@@ -5,6 +5,7 @@ pub mod admin;
 pub mod catalog;
 pub mod cron;
 pub mod orders;
+pub mod packages;
 pub mod points;
 pub mod purchases;
 pub mod smm_proxy;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::ServiceType;
-use snspmt_core::{money, schedule, validate, Points};
+use snspmt_core::{money, plan, schedule, validate, Points};
 use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter};
 
 use super::catalog::parse_id;
@@ -35,6 +35,10 @@ struct PlaceOrder {
     is_scheduled: bool,
     scheduled_datetime: Option<String>,
     split_days: Option<i64>,
+    split_quantity: Option<i64>,
+    /// A package order that waits for `start-package-processing`.
+    #[serde(default)]
+    defer_start: bool,
 }
 
 fn int_id(field: &str, v: &Value) -> Result<i64, ApiError> {
@@ -65,9 +69,6 @@ pub async fn place_scheduled(app: &Arc<App>, caller: &Caller, req: &Req) -> Repl
 async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool) -> Reply {
     let body: PlaceOrder = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
-    if body.package_id.is_some() {
-        return Err(unsupported("package_id"));
-    }
     let now = app.clock.now();
     let scheduled_at = if scheduled || body.is_scheduled {
         let text = body.scheduled_datetime.as_deref().ok_or_else(|| {
@@ -82,12 +83,24 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     } else {
         None
     };
-    if body.split_days.is_some() {
-        return Err(unsupported("split_days"));
-    }
     if body.coupon_id.is_some() {
         return Err(unsupported("coupon_id"));
     }
+    if let Some(package_id) = &body.package_id {
+        let package_id = int_id("package_id", package_id)?;
+        return place_package(app, req, &body, user_id, package_id, scheduled_at, now).await;
+    }
+    let split = match (body.split_days, body.split_quantity) {
+        (None, None) => None,
+        (Some(days), Some(per_day)) if (2..=30).contains(&days) && per_day > 0 => Some((days, per_day)),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "split_days",
+                "invalid_split",
+                "split_days must be 2..=30 with a positive split_quantity",
+            ))
+        }
+    };
     let service_id = body
         .service_id
         .as_ref()
@@ -98,6 +111,24 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     })?;
     let link = validate::link(body.link.as_deref().unwrap_or(""))?.to_owned();
     let service_type = ServiceType::parse(&service.service_type);
+    if let Some((days, per_day)) = split {
+        if service_type.takes_comments() || body.runs.is_some() || body.interval.is_some() {
+            return Err(ApiError::invalid_field(
+                "split_days",
+                "invalid_split",
+                "split delivery is for plain quantity services, without drip-feed",
+            ));
+        }
+        if body.quantity.is_some_and(|q| Some(q) != days.checked_mul(per_day)) {
+            return Err(ApiError::invalid_field(
+                "quantity",
+                "invalid_quantity",
+                "quantity must equal split_days × split_quantity",
+            ));
+        }
+        return place_split(app, req, &body, user_id, &service, link, (days, per_day), scheduled_at, now)
+            .await;
+    }
     let (quantity, comments) = if service_type.takes_comments() {
         let text = body.comments.as_deref().unwrap_or("");
         let n = i64::try_from(validate::comments(text)?).unwrap_or(i64::MAX);
@@ -149,16 +180,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     let price = money::order_price(service.price_per_1000, total).map_err(|_| {
         ApiError::invalid_field("quantity", "invalid_quantity", "the price would be out of range")
     })?;
-    if let Some(expected) = body.price.or(body.total_price) {
-        if expected != price.0 {
-            return Err(ApiError::new(
-                hyper::StatusCode::CONFLICT,
-                "price_changed",
-                "가격이 변경되었습니다 (price changed)",
-            )
-            .with("expected_price", price.0));
-        }
-    }
+    expect_price(&body, price)?;
     let key = idempotency_key(req, &user_id, "orders.place")?;
     let new = NewOrder {
         user_id,
@@ -180,7 +202,131 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
-    Ok(replayable(&outcome, |o: &Order| {
+    Ok(order_reply(&outcome))
+}
+
+/// 409 `price_changed` when the client expected another (pre-discount) price.
+fn expect_price(body: &PlaceOrder, price: Points) -> Result<(), ApiError> {
+    match body.price.or(body.total_price) {
+        Some(expected) if expected != price.0 => Err(ApiError::new(
+            hyper::StatusCode::CONFLICT,
+            "price_changed",
+            "가격이 변경되었습니다 (price changed)",
+        )
+        .with("expected_price", price.0)),
+        _ => Ok(()),
+    }
+}
+
+/// A split delivery: `days` submissions of `per_day`, one a day, priced on the total.
+#[allow(clippy::too_many_arguments)]
+async fn place_split(
+    app: &Arc<App>,
+    req: &Req,
+    body: &PlaceOrder,
+    user_id: String,
+    service: &snspmt_store::Service,
+    link: String,
+    (days, per_day): (i64, i64),
+    scheduled_at: Option<i64>,
+    now: i64,
+) -> Reply {
+    if per_day < service.min_quantity || per_day > service.max_quantity {
+        return Err(ApiError::invalid_field(
+            "split_quantity",
+            "invalid_quantity",
+            format!("split_quantity must be between {} and {}", service.min_quantity, service.max_quantity),
+        ));
+    }
+    let total = days * per_day;
+    let price =
+        money::order_price(service.price_per_1000, u64::try_from(total).unwrap_or(0)).map_err(|_| {
+            ApiError::invalid_field("split_quantity", "invalid_quantity", "the price would be out of range")
+        })?;
+    expect_price(body, price)?;
+    let parts = plan::split_parts(
+        service.service_id,
+        u32::try_from(days).unwrap_or(0),
+        u64::try_from(per_day).unwrap_or(0),
+        price,
+    )
+    .map_err(|e| ApiError::invalid_field("split_days", "invalid_split", e.to_string()))?;
+    let new = NewOrder {
+        user_id: user_id.clone(),
+        service_id: service.service_id,
+        service_name: service.name.clone(),
+        link,
+        quantity: total,
+        runs: None,
+        interval_minutes: None,
+        comments: None,
+        price,
+        discount_amount: Points::ZERO,
+        final_price: price,
+        due_at: scheduled_at.unwrap_or(now),
+        status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
+        scheduled_at,
+    };
+    let key = idempotency_key(req, &user_id, "orders.place")?;
+    let start = Some(scheduled_at.unwrap_or(now));
+    let outcome = app.store.place_multipart_order(new, None, Some(days), parts, start, key, now).await?;
+    if !outcome.is_replay() && scheduled_at.is_none() {
+        jobs::submit_parts_soon(app.clone());
+    }
+    Ok(order_reply(&outcome))
+}
+
+/// A package: its fixed price, its steps × repeats as parts run in order.
+async fn place_package(
+    app: &Arc<App>,
+    req: &Req,
+    body: &PlaceOrder,
+    user_id: String,
+    package_id: i64,
+    scheduled_at: Option<i64>,
+    now: i64,
+) -> Reply {
+    let invalid =
+        || ApiError::invalid_field("package_id", "invalid_package", "no such package, or it is not on sale");
+    let package = app.store.package(package_id).await?.filter(|p| p.is_active).ok_or_else(invalid)?;
+    let link = validate::link(body.link.as_deref().unwrap_or(""))?.to_owned();
+    for step in &package.steps {
+        app.store.service(step.service_id).await?.filter(|s| s.is_active).ok_or_else(invalid)?;
+    }
+    expect_price(body, package.price)?;
+    let parts = plan::package_parts(&package.steps, package.price).map_err(|_| invalid())?;
+    let quantity: u64 = parts.iter().map(|p| p.quantity).sum();
+    let first_service = package.steps.first().map(|s| s.service_id).ok_or_else(invalid)?;
+    let new = NewOrder {
+        user_id: user_id.clone(),
+        service_id: first_service,
+        service_name: package.name.clone(),
+        link,
+        quantity: i64::try_from(quantity).unwrap_or(i64::MAX),
+        runs: None,
+        interval_minutes: None,
+        comments: None,
+        price: package.price,
+        discount_amount: Points::ZERO,
+        final_price: package.price,
+        due_at: scheduled_at.unwrap_or(now),
+        status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
+        scheduled_at,
+    };
+    let key = idempotency_key(req, &user_id, "orders.place")?;
+    let start = if body.defer_start { None } else { Some(scheduled_at.unwrap_or(now)) };
+    let outcome =
+        app.store.place_multipart_order(new, Some(package_id), None, parts, start, key, now).await?;
+    if !outcome.is_replay() && start == Some(now) {
+        jobs::submit_parts_soon(app.clone());
+    }
+    Ok(order_reply(&outcome))
+}
+
+fn order_reply(
+    outcome: &snspmt_store::Idempotent<Order>,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    replayable(outcome, |o: &Order| {
         json!({
             "success": true,
             "message": if o.scheduled_at.is_some() { "예약 발송이 설정되었습니다." } else { "주문이 접수되었습니다." },
@@ -195,7 +341,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
             "smm_panel_order_id": o.smm_panel_order_id,
             "order": views::order(o),
         })
-    }))
+    })
 }
 
 fn outcome_order(o: &snspmt_store::Idempotent<Order>) -> &Order {
@@ -413,4 +559,73 @@ pub async fn check_status(app: &App, caller: &Caller, req: &Req) -> Reply {
         }
     }
     ok(json!({"success": true, "checked": report.checked, "orders": orders}))
+}
+
+#[derive(Deserialize)]
+struct StartPackage {
+    order_id: Value,
+}
+
+/// Starts a package order placed with `defer_start` (idempotent: a second call starts nothing).
+pub async fn start_package(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+    let body: StartPackage = req.json()?;
+    let id = int_id("order_id", &body.order_id)?;
+    let order = visible(app, caller, &id.to_string()).await?;
+    let started = app.store.start_parts(order.order_id, app.clock.now()).await?;
+    if started {
+        jobs::submit_parts_soon(app.clone());
+    }
+    ok(json!({"success": true, "order_id": order.order_id, "started": started}))
+}
+
+/// `GET /api/orders/<id>/package-progress`.
+pub async fn package_progress(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+    let order = visible(app, caller, raw_id).await?;
+    let parts = app.store.order_parts(order.order_id).await?;
+    if parts.is_empty() {
+        return Err(ApiError::not_found("package order"));
+    }
+    let current =
+        parts.iter().find(|p| p.state != "ended").map(|p| p.part_index).unwrap_or(parts.len() as i64);
+    let progress: Vec<Value> = parts
+        .iter()
+        .map(|p| {
+            json!({
+                "step_index": p.step_index,
+                "step_name": p.name,
+                "repeat_index": p.repeat_index,
+                "part_index": p.part_index,
+                "service_id": p.service_id,
+                "quantity": p.quantity,
+                "share": p.share.0,
+                "status": match (p.state.as_str(), p.outcome.as_deref()) {
+                    ("ended", Some(outcome)) => outcome.to_owned(),
+                    (state, _) => state.to_owned(),
+                },
+                "smm_order_id": p.smm_order_id,
+                "refunded_amount": p.refunded.0,
+                "due_at": p.due_at.map(views::rfc3339),
+                "completed_at": p.settled_at.filter(|_| p.state == "ended").map(views::rfc3339),
+            })
+        })
+        .collect();
+    ok(json!({
+        "order_id": order.order_id,
+        "status": order.status.as_str(),
+        "current_step": current,
+        "total_steps": parts.len(),
+        "progress": progress,
+    }))
+}
+
+/// Re-queues parts whose turn came but were never made due, and lists those stuck in
+/// `submitting` (never resent: an operator resolves them).
+pub async fn reprocess_packages(app: &App) -> Reply {
+    let now = app.clock.now();
+    let (requeued, stuck) = app.store.requeue_parts(now - jobs::SUBMISSION_LEASE_MS, now).await?;
+    let stuck: Vec<Value> = stuck
+        .iter()
+        .map(|p| json!({"order_id": p.order_id, "part_index": p.part_index, "step_name": p.name, "state": p.state}))
+        .collect();
+    ok(json!({"success": true, "requeued": requeued, "stuck": stuck}))
 }

@@ -3,6 +3,7 @@
 //! (`UPDATE … WHERE points + $2 >= 0`), so concurrent writers never overdraw.
 
 mod orders;
+mod parts;
 mod purchases;
 mod queries;
 

@@ -36,7 +36,7 @@ fn service_row(r: &Row) -> StoreResult<Service> {
     })
 }
 
-fn order_row(r: &Row) -> StoreResult<Order> {
+pub(super) fn order_row(r: &Row) -> StoreResult<Order> {
     let status: String = r.try_get(13)?;
     Ok(Order {
         order_id: r.try_get(0)?,
@@ -133,7 +133,52 @@ async fn update_service_in(
     service_row(&c.query_opt(&st, &all).await?.ok_or(StoreError::NotFound)?)
 }
 
-async fn order_in(c: &impl GenericClient, order_id: i64) -> StoreResult<Order> {
+/// Inserts an order and charges its price (ledger `order_charge`), in the caller's
+/// transaction; answers the new order's id.
+pub(super) async fn insert_order_and_charge(
+    c: &impl GenericClient,
+    o: &NewOrder,
+    now: Millis,
+) -> StoreResult<i64> {
+    let st = c.prepare_cached(q::INSERT_ORDER).await?;
+    let order_id: i64 = c
+        .query_one(
+            &st,
+            &[
+                &o.user_id,
+                &o.service_id,
+                &o.service_name,
+                &o.link,
+                &o.quantity,
+                &o.runs,
+                &o.interval_minutes,
+                &o.comments,
+                &o.price.0,
+                &o.discount_amount.0,
+                &o.final_price.0,
+                &o.status.as_str(),
+                &now,
+                &o.scheduled_at,
+            ],
+        )
+        .await?
+        .try_get(0)?;
+    if o.final_price.0 > 0 {
+        let charge = Posting {
+            user_id: o.user_id.clone(),
+            kind: LedgerKind::OrderCharge,
+            amount: Points(-o.final_price.0),
+            reference: Some(format!("order:{order_id}")),
+            description: format!("주문 #{order_id} {}", o.service_name),
+            event_ref: Some(format!("order:{order_id}:charge")),
+            audit: None,
+        };
+        post_in(c, &charge, now).await?;
+    }
+    Ok(order_id)
+}
+
+pub(super) async fn order_in(c: &impl GenericClient, order_id: i64) -> StoreResult<Order> {
     let st = c.prepare_cached(q::ORDER_BY_ID).await?;
     order_row(&c.query_opt(&st, &[&order_id]).await?.ok_or(StoreError::NotFound)?)
 }
@@ -295,41 +340,7 @@ impl OrderStore for PgStore {
                 return Ok(Idempotent::Replay(order));
             }
         }
-        let st = tx.prepare_cached(q::INSERT_ORDER).await?;
-        let order_id: i64 = tx
-            .query_one(
-                &st,
-                &[
-                    &o.user_id,
-                    &o.service_id,
-                    &o.service_name,
-                    &o.link,
-                    &o.quantity,
-                    &o.runs,
-                    &o.interval_minutes,
-                    &o.comments,
-                    &o.price.0,
-                    &o.discount_amount.0,
-                    &o.final_price.0,
-                    &o.status.as_str(),
-                    &now,
-                    &o.scheduled_at,
-                ],
-            )
-            .await?
-            .try_get(0)?;
-        if o.final_price.0 > 0 {
-            let charge = Posting {
-                user_id: o.user_id.clone(),
-                kind: LedgerKind::OrderCharge,
-                amount: Points(-o.final_price.0),
-                reference: Some(format!("order:{order_id}")),
-                description: format!("주문 #{order_id} {}", o.service_name),
-                event_ref: Some(format!("order:{order_id}:charge")),
-                audit: None,
-            };
-            post_in(&tx, &charge, now).await?;
-        }
+        let order_id = insert_order_and_charge(&tx, &o, now).await?;
         let st = tx.prepare_cached(q::INSERT_JOB).await?;
         tx.execute(&st, &[&order_id, &o.due_at]).await?;
         let order = order_in(&tx, order_id).await?;

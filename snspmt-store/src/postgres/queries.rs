@@ -219,3 +219,86 @@ pub const COUNT_JOBS_IN_STATE: &str = "SELECT COUNT(*) FROM submission_jobs WHER
 pub const COUNT_UNKNOWN_ORDERS: &str = "SELECT COUNT(*) FROM orders WHERE status = 'unknown'";
 pub const LEDGER_TOTALS: &str =
     "SELECT kind, COALESCE(SUM(amount), 0)::bigint, COUNT(*) FROM points_ledger GROUP BY kind ORDER BY kind";
+
+// --- packages and multi-part orders -------------------------------------------------------
+
+macro_rules! package_cols {
+    () => {
+        "package_id, name, description, price, steps, is_active, created_at, updated_at"
+    };
+}
+
+macro_rules! part_cols {
+    () => {
+        "part_id, order_id, part_index, step_index, repeat_index, name, service_id, quantity, share, \
+         delay_minutes, state, due_at, smm_order_id, upstream_status, remains, refunded, outcome, settled_at, \
+         last_error"
+    };
+}
+
+pub const INSERT_PACKAGE: &str = concat!(
+    "INSERT INTO packages (name, description, price, steps, is_active, created_at, updated_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+    package_cols!()
+);
+pub const PACKAGE_BY_ID: &str = concat!("SELECT ", package_cols!(), " FROM packages WHERE package_id = $1");
+pub const LIST_PACKAGES: &str = concat!(
+    "SELECT ",
+    package_cols!(),
+    " FROM packages WHERE ($1 = FALSE OR is_active) ORDER BY package_id LIMIT $2 OFFSET $3"
+);
+pub const COUNT_PACKAGES: &str = "SELECT COUNT(*) FROM packages WHERE ($1 = FALSE OR is_active)";
+pub const UPDATE_PACKAGE: &str = concat!(
+    "UPDATE packages SET name = $2, description = $3, price = $4, steps = $5, is_active = $6, updated_at = $7 ",
+    "WHERE package_id = $1 RETURNING ",
+    package_cols!()
+);
+pub const SET_ORDER_PLAN: &str = "UPDATE orders SET package_id = $2, split_days = $3 WHERE order_id = $1";
+pub const INSERT_PART: &str = "INSERT INTO order_parts (order_id, part_index, step_index, repeat_index, name, \
+    service_id, quantity, share, delay_minutes, state, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+pub const ORDER_PARTS: &str =
+    concat!("SELECT ", part_cols!(), " FROM order_parts WHERE order_id = $1 ORDER BY part_index");
+pub const START_PARTS: &str = "UPDATE order_parts SET state = 'due', due_at = $2 WHERE order_id = $1 \
+    AND part_index = 0 AND state = 'waiting'";
+pub const CLAIM_DUE_PARTS: &str = "UPDATE order_parts SET state = 'submitting', claimed_at = $1, \
+    attempts = attempts + 1 WHERE state = 'due' AND part_id IN (SELECT p.part_id FROM order_parts p \
+    JOIN orders o ON o.order_id = p.order_id WHERE p.state = 'due' AND p.due_at <= $1 AND ($3::text IS NULL \
+    OR ($3 = 'package' AND o.package_id IS NOT NULL) OR ($3 = 'split' AND o.split_days IS NOT NULL)) \
+    ORDER BY p.due_at, p.part_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED) RETURNING part_id";
+pub const CLAIMED_PART: &str =
+    "SELECT p.part_id, p.order_id, p.attempts, s.provider_service_id, s.service_type, \
+    o.link, p.quantity FROM order_parts p JOIN orders o ON o.order_id = p.order_id \
+    JOIN services s ON s.service_id = p.service_id WHERE p.part_id = $1";
+pub const MARK_ORDER_PROCESSING: &str = "UPDATE orders SET status = 'processing', updated_at = $2 \
+    WHERE order_id = $1 AND status IN ('pending', 'scheduled')";
+pub const SETTLE_PART: &str =
+    "UPDATE order_parts SET state = $2, smm_order_id = COALESCE($3, smm_order_id), \
+    due_at = COALESCE($4, due_at), last_error = $5, outcome = $6, settled_at = $7 \
+    WHERE part_id = $1 AND state = 'submitting' RETURNING order_id, part_index, share";
+pub const ADVANCE_PARTS: &str =
+    "UPDATE order_parts SET state = 'due', due_at = $3::bigint + delay_minutes * 60000 \
+    WHERE order_id = $1 AND part_index = $2::bigint + 1 AND state = 'waiting'";
+pub const PART_ENDS: &str = "SELECT state, outcome FROM order_parts WHERE order_id = $1 ORDER BY part_index";
+pub const ADD_PART_REFUND: &str =
+    "UPDATE order_parts SET refunded = refunded + $2 WHERE part_id = $1 RETURNING refunded";
+pub const EXPIRE_PARTS: &str = "UPDATE order_parts SET state = 'unknown', settled_at = $2, \
+    last_error = 'the worker never settled this submission' WHERE state = 'submitting' AND claimed_at < $1 \
+    RETURNING order_id, part_index";
+pub const PARTS_TO_SYNC: &str = "SELECT part_id, order_id, smm_order_id, share, quantity FROM order_parts \
+    WHERE state = 'accepted' AND smm_order_id IS NOT NULL ORDER BY last_status_check ASC NULLS FIRST, part_id \
+    LIMIT $1";
+pub const APPLY_PART_STATUS: &str =
+    "UPDATE order_parts SET upstream_status = $2, remains = COALESCE($3, remains), \
+    last_status_check = $4, state = CASE WHEN $5 THEN 'ended' ELSE state END, outcome = $6, \
+    settled_at = CASE WHEN $5 THEN $4 ELSE settled_at END WHERE part_id = $1 AND state = 'accepted' \
+    RETURNING order_id, part_index, share, refunded";
+pub const TOUCH_PART_CHECK: &str = "UPDATE order_parts SET last_status_check = $2 WHERE part_id = $1";
+pub const REQUEUE_PARTS: &str = "UPDATE order_parts SET state = 'due', due_at = $1 WHERE state = 'waiting' \
+    AND EXISTS (SELECT 1 FROM order_parts prev WHERE prev.order_id = order_parts.order_id \
+    AND prev.part_index = order_parts.part_index - 1 AND prev.state IN ('accepted', 'unknown', 'ended') \
+    AND prev.settled_at + order_parts.delay_minutes * 60000 <= $1)";
+pub const STUCK_PARTS: &str = concat!(
+    "SELECT ",
+    part_cols!(),
+    " FROM order_parts WHERE state = 'submitting' AND claimed_at < $1 ORDER BY part_id"
+);

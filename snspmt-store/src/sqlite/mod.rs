@@ -4,6 +4,7 @@
 //! tokio's blocking pool.
 
 mod orders;
+mod parts;
 mod purchases;
 mod queries;
 

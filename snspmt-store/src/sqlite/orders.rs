@@ -39,7 +39,7 @@ fn status_from_sql(idx: usize, s: String) -> rusqlite::Result<OrderStatus> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }
 
-fn order_row(r: &Row<'_>) -> rusqlite::Result<Order> {
+pub(super) fn order_row(r: &Row<'_>) -> rusqlite::Result<Order> {
     Ok(Order {
         order_id: r.get(0)?,
         user_id: r.get(1)?,
@@ -128,6 +128,43 @@ fn update_service_in(tx: &Connection, id: i64, s: &NewService, now: Millis) -> S
         .query_row(all.as_slice(), service_row)
         .optional()?
         .ok_or(StoreError::NotFound)
+}
+
+/// Inserts an order and charges its price (ledger `order_charge`), in the caller's
+/// transaction; answers the new order's id.
+pub(super) fn insert_order_and_charge(tx: &Connection, o: &NewOrder, now: Millis) -> StoreResult<i64> {
+    let order_id: i64 = tx.prepare_cached(q::INSERT_ORDER)?.query_row(
+        params![
+            o.user_id,
+            o.service_id,
+            o.service_name,
+            o.link,
+            o.quantity,
+            o.runs,
+            o.interval_minutes,
+            o.comments,
+            o.price.0,
+            o.discount_amount.0,
+            o.final_price.0,
+            o.status.as_str(),
+            now,
+            o.scheduled_at
+        ],
+        |r| r.get(0),
+    )?;
+    if o.final_price.0 > 0 {
+        let charge = Posting {
+            user_id: o.user_id.clone(),
+            kind: LedgerKind::OrderCharge,
+            amount: Points(-o.final_price.0),
+            reference: Some(format!("order:{order_id}")),
+            description: format!("주문 #{order_id} {}", o.service_name),
+            event_ref: Some(format!("order:{order_id}:charge")),
+            audit: None,
+        };
+        post_in(tx, &charge, now)?;
+    }
+    Ok(order_id)
 }
 
 fn order_in(c: &Connection, order_id: i64) -> StoreResult<Order> {
@@ -262,37 +299,7 @@ impl OrderStore for SqliteStore {
                     return Ok(Idempotent::Replay(deserialize(&stored)?));
                 }
             }
-            let order_id: i64 = tx.prepare_cached(q::INSERT_ORDER)?.query_row(
-                params![
-                    o.user_id,
-                    o.service_id,
-                    o.service_name,
-                    o.link,
-                    o.quantity,
-                    o.runs,
-                    o.interval_minutes,
-                    o.comments,
-                    o.price.0,
-                    o.discount_amount.0,
-                    o.final_price.0,
-                    o.status.as_str(),
-                    now,
-                    o.scheduled_at
-                ],
-                |r| r.get(0),
-            )?;
-            if o.final_price.0 > 0 {
-                let charge = Posting {
-                    user_id: o.user_id.clone(),
-                    kind: LedgerKind::OrderCharge,
-                    amount: Points(-o.final_price.0),
-                    reference: Some(format!("order:{order_id}")),
-                    description: format!("주문 #{order_id} {}", o.service_name),
-                    event_ref: Some(format!("order:{order_id}:charge")),
-                    audit: None,
-                };
-                post_in(tx, &charge, now)?;
-            }
+            let order_id = insert_order_and_charge(tx, &o, now)?;
             tx.prepare_cached(q::INSERT_JOB)?.execute(params![order_id, o.due_at])?;
             let order = order_in(tx, order_id)?;
             if let Some(key) = &key {

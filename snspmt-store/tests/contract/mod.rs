@@ -34,7 +34,8 @@ macro_rules! for_each_case {
             lost_submissions_become_unknown,
             services_import_by_provider_id,
             bank_purchases_are_decided_once,
-            kcp_approvals_credit_once
+            kcp_approvals_credit_once,
+            parts_run_in_order_and_once
         );
     };
 }
@@ -641,5 +642,81 @@ pub async fn kcp_approvals_credit_once(s: Arc<dyn Store>) {
         s.purchase_by_ordr("POINT_C").await.expect("by ordr").map(|p| p.status),
         Some(PurchaseStatus::Approving)
     );
+    assert_consistent(&*s).await;
+}
+
+pub async fn parts_run_in_order_and_once(s: Arc<dyn Store>) {
+    use snspmt_core::plan::{self, Step};
+    credited(&*s, "u1", 100_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let steps =
+        [Step { service_id: svc, quantity: 100, delay_minutes: Some(10), repeat: 3, name: "s".into() }];
+    let parts = plan::package_parts(&steps, Points(301)).expect("plan");
+    let mut order = new_order("u1", svc, 301, 0);
+    order.quantity = 300;
+    for _ in 0..40 {
+        s.place_multipart_order(order.clone(), None, Some(3), parts.clone(), Some(0), None, 0)
+            .await
+            .expect("placed");
+    }
+    // Eight claimers at once: each first part is handed out once.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = s.claim_due_parts(5, 3, None).await.expect("claim");
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(claimed.into_iter().map(|p| p.part_id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let unique: std::collections::HashSet<i64> = all.iter().copied().collect();
+    assert_eq!((all.len(), unique.len()), (40, 40));
+    // Settle one order's parts: accepted, then rejected (its share back), then unknown.
+    let first = *all.iter().min().expect("a part");
+    let o =
+        s.settle_part_submission(first, SubmissionOutcome::Accepted { smm_order_id: "9".into() }, 100).await;
+    let order_id = o.expect("accepted").order_id;
+    assert!(matches!(
+        s.settle_part_submission(first, SubmissionOutcome::Accepted { smm_order_id: "9".into() }, 100).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        s.claim_due_parts(100 + 10 * 60_000 - 1, 100, None).await.expect("claim").is_empty(),
+        "not before its delay"
+    );
+    let second = s.claim_due_parts(100 + 10 * 60_000, 100, None).await.expect("claim");
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].order_id, order_id);
+    let rejected = SubmissionOutcome::Rejected { message: "Incorrect link".into() };
+    let o = s.settle_part_submission(second[0].part_id, rejected, 700_000).await.expect("rejected");
+    assert_eq!((o.status, o.refunded_amount), (OrderStatus::Processing, Points(100)));
+    let third = s.claim_due_parts(700_000 + 10 * 60_000, 100, None).await.expect("claim");
+    let o = s.settle_part_submission(
+        third[0].part_id,
+        SubmissionOutcome::Unknown { message: "timeout".into() },
+        2_000_000,
+    );
+    assert_eq!(o.await.expect("unknown").status, OrderStatus::Processing, "an unknown part keeps it open");
+    let parts = s.order_parts(order_id).await.expect("parts");
+    assert_eq!(parts.iter().map(|p| p.state.as_str()).collect::<Vec<_>>(), ["accepted", "ended", "unknown"]);
+    // The accepted part completes; the order stays open while one part is unknown.
+    let done = StatusUpdate {
+        settlement: Settlement { status: OrderStatus::Completed, refund: Points(0) },
+        start_count: None,
+        remains: Some(0),
+        charge: None,
+    };
+    let o = s.apply_part_status(first, done.clone(), 3_000_000).await.expect("apply").expect("was accepted");
+    assert_eq!(o.status, OrderStatus::Processing);
+    assert!(s.apply_part_status(first, done, 3_000_001).await.expect("apply").is_none(), "settled once");
     assert_consistent(&*s).await;
 }

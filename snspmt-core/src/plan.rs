@@ -1,0 +1,239 @@
+//! Multi-part orders (§9): a package (steps × repeats) or a split delivery (n daily parts)
+//! becomes an ordered list of [`Part`]s, each one upstream submission with its share of the
+//! price. Part `k + 1` is due `delay_minutes` after part `k` was settled by the upstream (for a
+//! split delivery, 1440 minutes: one a day). Pure: the store keeps the parts and applies
+//! these rules in its transactions.
+
+use std::fmt;
+
+use crate::money::{self, MoneyError, Points};
+use crate::order::{OrderStatus, Settlement};
+
+/// The delay between package steps when a step names none: 24 hours.
+pub const DEFAULT_DELAY_MINUTES: u32 = 1440;
+/// The most parts one order may have.
+pub const MAX_PARTS: usize = 1000;
+/// Split delivery: 2..=30 days.
+pub const SPLIT_DAYS: std::ops::RangeInclusive<u32> = 2..=30;
+
+/// One step of a package as the catalogue defines it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Step {
+    pub service_id: i64,
+    pub quantity: u64,
+    /// Minutes after the previous part was accepted; `None` means 1440.
+    pub delay_minutes: Option<u32>,
+    /// How many times the step runs (at least 1).
+    pub repeat: u32,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// One upstream submission of a multi-part order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub index: u32,
+    pub step_index: u32,
+    pub repeat_index: u32,
+    pub name: String,
+    pub service_id: i64,
+    pub quantity: u64,
+    /// Minutes after the previous part settled (0 for the first).
+    pub delay_minutes: u32,
+    /// This part's share of the price; the shares sum to the price.
+    pub share: Points,
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    NoSteps,
+    TooManyParts(usize),
+    ZeroQuantity { step: usize },
+    ZeroRepeat { step: usize },
+    SplitDays(u32),
+    Money(MoneyError),
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::NoSteps => f.write_str("a package needs at least one step"),
+            PlanError::TooManyParts(n) => write!(f, "{n} submissions is more than {MAX_PARTS}"),
+            PlanError::ZeroQuantity { step } => write!(f, "step {step} has no quantity"),
+            PlanError::ZeroRepeat { step } => write!(f, "step {step} repeats 0 times"),
+            PlanError::SplitDays(d) => write!(f, "split_days must be 2..=30, not {d}"),
+            PlanError::Money(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+fn with_shares(mut parts: Vec<Part>, price: Points) -> Result<Vec<Part>, PlanError> {
+    let n = u32::try_from(parts.len()).map_err(|_| PlanError::TooManyParts(parts.len()))?;
+    let shares = money::split_evenly(price, n).map_err(PlanError::Money)?;
+    for (p, share) in parts.iter_mut().zip(shares) {
+        p.share = share;
+    }
+    Ok(parts)
+}
+
+/// The parts of a package sold for `price`: every step `repeat` times, in order; the first
+/// part is due at the start, each next one its step's delay after the previous one settled.
+/// The shares are `price / n`, the remainder on the last (see [`money::split_evenly`]).
+pub fn package_parts(steps: &[Step], price: Points) -> Result<Vec<Part>, PlanError> {
+    if steps.is_empty() {
+        return Err(PlanError::NoSteps);
+    }
+    let total: usize = steps.iter().map(|s| s.repeat as usize).sum();
+    if total > MAX_PARTS {
+        return Err(PlanError::TooManyParts(total));
+    }
+    let mut parts = Vec::with_capacity(total);
+    for (si, step) in steps.iter().enumerate() {
+        if step.quantity == 0 {
+            return Err(PlanError::ZeroQuantity { step: si });
+        }
+        if step.repeat == 0 {
+            return Err(PlanError::ZeroRepeat { step: si });
+        }
+        for r in 0..step.repeat {
+            let index = parts.len() as u32;
+            parts.push(Part {
+                index,
+                step_index: si as u32,
+                repeat_index: r,
+                name: if step.name.is_empty() { format!("Step {}", si + 1) } else { step.name.clone() },
+                service_id: step.service_id,
+                quantity: step.quantity,
+                delay_minutes: if index == 0 {
+                    0
+                } else {
+                    step.delay_minutes.unwrap_or(DEFAULT_DELAY_MINUTES)
+                },
+                share: Points::ZERO,
+            });
+        }
+    }
+    with_shares(parts, price)
+}
+
+/// A split delivery: `days` parts of `per_day` units of one service, one a day, sharing
+/// `price` (which was computed on the total).
+pub fn split_parts(service_id: i64, days: u32, per_day: u64, price: Points) -> Result<Vec<Part>, PlanError> {
+    if !SPLIT_DAYS.contains(&days) {
+        return Err(PlanError::SplitDays(days));
+    }
+    if per_day == 0 {
+        return Err(PlanError::ZeroQuantity { step: 0 });
+    }
+    let parts = (0..days)
+        .map(|d| Part {
+            index: d,
+            step_index: 0,
+            repeat_index: d,
+            name: format!("Day {}", d + 1),
+            service_id,
+            quantity: per_day,
+            delay_minutes: if d == 0 { 0 } else { DEFAULT_DELAY_MINUTES },
+            share: Points::ZERO,
+        })
+        .collect();
+    with_shares(parts, price)
+}
+
+/// When the part after one settled at `settled_at` is due.
+pub fn next_due(settled_at: i64, next_delay_minutes: u32) -> i64 {
+    settled_at.saturating_add(i64::from(next_delay_minutes) * 60_000)
+}
+
+/// How a part ended, for the order's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartEnd {
+    /// Delivered in full.
+    Completed,
+    /// Some or all of its share was refunded (partial, canceled, failed).
+    Refunded,
+    /// Its outcome is unknown (an operator must resolve it).
+    Unknown,
+}
+
+/// The status of a multi-part order: `processing` while any part has not ended; then
+/// `completed` if every part completed, `canceled` if every part was refunded, else
+/// `partial`. An unknown part keeps the order `processing` (it is listed for the operator).
+pub fn order_status(ends: &[Option<PartEnd>]) -> OrderStatus {
+    if ends.iter().any(|e| matches!(e, None | Some(PartEnd::Unknown))) {
+        return OrderStatus::Processing;
+    }
+    if ends.iter().all(|e| *e == Some(PartEnd::Completed)) {
+        OrderStatus::Completed
+    } else if ends.iter().all(|e| *e == Some(PartEnd::Refunded)) {
+        OrderStatus::Canceled
+    } else {
+        OrderStatus::Partial
+    }
+}
+
+/// How a part's upstream status settles it: the §6 rules applied to the part's share.
+pub fn settle_part(
+    part_share: Points,
+    quantity: u64,
+    status: &crate::upstream::smm::Status,
+    remains: Option<i64>,
+) -> Result<Settlement, MoneyError> {
+    crate::order::settle(part_share, quantity, status, remains)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(service_id: i64, quantity: u64, delay: Option<u32>, repeat: u32) -> Step {
+        Step { service_id, quantity, delay_minutes: delay, repeat, name: String::new() }
+    }
+
+    #[test]
+    fn packages_expand_steps_and_repeats() {
+        let parts =
+            package_parts(&[step(1, 100, None, 2), step(2, 50, Some(90), 3)], Points(1000)).expect("plan");
+        assert_eq!(parts.len(), 5);
+        assert_eq!(
+            parts.iter().map(|p| (p.step_index, p.repeat_index)).collect::<Vec<_>>(),
+            [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
+        );
+        assert_eq!(parts.iter().map(|p| p.delay_minutes).collect::<Vec<_>>(), [0, 1440, 90, 90, 90]);
+        assert_eq!(parts.iter().map(|p| p.share.0).collect::<Vec<_>>(), [200, 200, 200, 200, 200]);
+        let odd = package_parts(&[step(1, 1, None, 3)], Points(10)).expect("plan");
+        assert_eq!(odd.iter().map(|p| p.share.0).collect::<Vec<_>>(), [3, 3, 4]);
+        assert_eq!(package_parts(&[], Points(1)), Err(PlanError::NoSteps));
+        assert_eq!(
+            package_parts(&[step(1, 0, None, 1)], Points(1)),
+            Err(PlanError::ZeroQuantity { step: 0 })
+        );
+        assert_eq!(package_parts(&[step(1, 1, None, 0)], Points(1)), Err(PlanError::ZeroRepeat { step: 0 }));
+        assert_eq!(package_parts(&[step(1, 1, None, 1001)], Points(1)), Err(PlanError::TooManyParts(1001)));
+    }
+
+    #[test]
+    fn splits_are_daily() {
+        let parts = split_parts(7, 3, 100, Points(301)).expect("plan");
+        assert_eq!(
+            parts.iter().map(|p| (p.quantity, p.delay_minutes, p.share.0)).collect::<Vec<_>>(),
+            [(100, 0, 100), (100, 1440, 100), (100, 1440, 101)]
+        );
+        assert_eq!(split_parts(7, 1, 100, Points(1)), Err(PlanError::SplitDays(1)));
+        assert_eq!(split_parts(7, 31, 100, Points(1)), Err(PlanError::SplitDays(31)));
+        assert_eq!(next_due(1_000, 2), 121_000);
+    }
+
+    #[test]
+    fn order_status_follows_the_parts() {
+        use PartEnd::*;
+        assert_eq!(order_status(&[Some(Completed), None]), OrderStatus::Processing);
+        assert_eq!(order_status(&[Some(Completed), Some(Unknown)]), OrderStatus::Processing);
+        assert_eq!(order_status(&[Some(Completed), Some(Completed)]), OrderStatus::Completed);
+        assert_eq!(order_status(&[Some(Completed), Some(Refunded)]), OrderStatus::Partial);
+        assert_eq!(order_status(&[Some(Refunded), Some(Refunded)]), OrderStatus::Canceled);
+    }
+}
