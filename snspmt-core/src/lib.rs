@@ -9,8 +9,10 @@
 //!   contract (§6): order price, coupon discount, commission and refunds.
 //! - [`ledger`]: the kinds of points-ledger entries.
 //! - [`validate`]: user ids, e-mails, passwords and amounts as they arrive from clients.
+//! - [`media`]: the type of an uploaded image, by its magic bytes.
 
 pub mod ledger;
+pub mod media;
 pub mod money;
 pub mod order;
 pub mod plan;

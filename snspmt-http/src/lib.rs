@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod jobs;
 pub mod log;
 pub mod metrics;
+pub mod multipart;
 pub mod request;
 pub mod router;
 pub mod server;
@@ -35,6 +36,10 @@ pub struct App {
     /// KCP: real (merchant settings), simulated, or none.
     pub kcp: Option<upstream::kcp::KcpClient>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Kakao's user API (`KAKAO_API_URL`).
+    pub kakao: upstream::oauth::KakaoClient,
+    /// Google login, when `GOOGLE_CLIENT_ID` is set.
+    pub google: Option<upstream::oauth::GoogleClient>,
 }
 
 impl App {
@@ -81,7 +86,29 @@ impl App {
             )),
             _ => None,
         };
-        App { store, config, clock: Arc::new(clock::SystemClock), smm, kcp, metrics: Arc::default() }
+        let kakao = upstream::oauth::KakaoClient {
+            agent: upstream::agent(timeouts),
+            api_url: config.kakao_api_url.trim_end_matches('/').to_owned(),
+            app_id: config.kakao_app_id.clone(),
+        };
+        let google = config.google.client_id.as_ref().map(|client_id| upstream::oauth::GoogleClient {
+            agent: upstream::agent(timeouts),
+            client_id: client_id.clone(),
+            client_secret: config.google.client_secret.clone(),
+            tokeninfo_url: config.google.tokeninfo_url.clone(),
+            token_url: config.google.token_url.clone(),
+            redirect_uri: format!("{}/api/auth/google-callback", config.public_url),
+        });
+        App {
+            store,
+            config,
+            clock: Arc::new(clock::SystemClock),
+            smm,
+            kcp,
+            kakao,
+            google,
+            metrics: Arc::default(),
+        }
     }
 
     /// The same app with another clock (tests move time by hand).

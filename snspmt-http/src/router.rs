@@ -81,14 +81,55 @@ pub enum Endpoint {
     AdminReprocessPackageOrders,
     CronProcessSplitDeliveries,
     CronProcessPackageSteps,
+    KakaoLogin,
+    GoogleLogin,
+    GoogleState,
+    GoogleCallback,
+    ActiveNotices,
+    AdminNotices,
+    AdminCreateNotice,
+    AdminNotice { id: String },
+    AdminUpdateNotice { id: String },
+    AdminDeleteNotice { id: String },
+    BlogPosts,
+    BlogPost { id: String },
+    BlogCategories,
+    BlogTags,
+    AdminBlogPosts,
+    AdminCreatePost,
+    AdminUpdatePost { id: String },
+    AdminDeletePost { id: String },
+    Sitemap,
+    Rss,
+    AdminUploadImage,
+    Upload { name: String },
+    AdminStats,
 }
 
 impl Endpoint {
     pub fn access(&self) -> Access {
         use Endpoint::*;
         match self {
-            Register | Login | Health | Config | DeploymentStatus | PublicServices | KcpReturn
-            | KcpSimulatedWindow => Access::Public,
+            Register
+            | Login
+            | Health
+            | Config
+            | DeploymentStatus
+            | PublicServices
+            | KcpReturn
+            | KcpSimulatedWindow
+            | KakaoLogin
+            | GoogleLogin
+            | GoogleState
+            | GoogleCallback
+            | ActiveNotices
+            | BlogPosts
+            | BlogPost { .. }
+            | BlogCategories
+            | BlogTags
+            | Sitemap
+            | Rss
+            | Upload { .. } => Access::Public,
             Logout
             | Points
             | DeductPoints
@@ -135,6 +176,17 @@ impl Endpoint {
             | AdminDeletePackage { .. }
             | AdminReprocessPackageOrders => Access::Admin,
             Metrics => Access::Metrics,
+            AdminNotices
+            | AdminCreateNotice
+            | AdminNotice { .. }
+            | AdminUpdateNotice { .. }
+            | AdminDeleteNotice { .. }
+            | AdminBlogPosts
+            | AdminCreatePost
+            | AdminUpdatePost { .. }
+            | AdminDeletePost { .. }
+            | AdminUploadImage
+            | AdminStats => Access::Admin,
         }
     }
 
@@ -198,9 +250,48 @@ impl Endpoint {
             AdminReprocessPackageOrders => "admin.reprocess_package_orders",
             CronProcessSplitDeliveries => "cron.process_split_deliveries",
             CronProcessPackageSteps => "cron.process_package_steps",
+            KakaoLogin => "auth.kakao_login",
+            GoogleLogin => "auth.google_login",
+            GoogleState => "auth.google_state",
+            GoogleCallback => "auth.google_callback",
+            ActiveNotices => "notices.active",
+            AdminNotices => "admin.notices",
+            AdminCreateNotice => "admin.notices.create",
+            AdminNotice { .. } => "admin.notices.get",
+            AdminUpdateNotice { .. } => "admin.notices.update",
+            AdminDeleteNotice { .. } => "admin.notices.delete",
+            BlogPosts => "blog.posts",
+            BlogPost { .. } => "blog.posts.get",
+            BlogCategories => "blog.categories",
+            BlogTags => "blog.tags",
+            AdminBlogPosts => "admin.blog.posts",
+            AdminCreatePost => "admin.blog.posts.create",
+            AdminUpdatePost { .. } => "admin.blog.posts.update",
+            AdminDeletePost { .. } => "admin.blog.posts.delete",
+            Sitemap => "sitemap",
+            Rss => "rss",
+            AdminUploadImage => "admin.upload_image",
+            Upload { .. } => "uploads.get",
+            AdminStats => "admin.stats",
+        }
+    }
+
+    /// The largest request body this endpoint reads: [`MAX_BODY`], or [`MAX_UPLOAD_BODY`] for
+    /// image uploads.
+    pub fn body_limit(&self) -> usize {
+        match self {
+            Endpoint::AdminUploadImage => MAX_UPLOAD_BODY,
+            _ => MAX_BODY,
         }
     }
 }
+
+/// The largest JSON body accepted: 1 MiB.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// The largest uploaded image: 10 MiB.
+pub const MAX_IMAGE: usize = 10 * 1024 * 1024;
+/// The largest upload request: the image and the form's framing.
+pub const MAX_UPLOAD_BODY: usize = MAX_IMAGE + 64 * 1024;
 
 /// Picks the endpoint for `method` among those a path serves.
 fn on<const N: usize>(method: &Method, choices: [(Method, Endpoint); N]) -> Result<Endpoint, ApiError> {
@@ -305,6 +396,45 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         }
         ["api", "cron", "sync-order-status"] => on(method, [(M::POST, E::CronSyncOrderStatus)]),
         ["api", "cron", "process-scheduled-orders"] => on(method, [(M::POST, E::CronProcessScheduledOrders)]),
+        ["api", "auth", "kakao-login"] => on(method, [(M::POST, E::KakaoLogin)]),
+        ["api", "auth", "google-login"] => on(method, [(M::POST, E::GoogleLogin)]),
+        ["api", "auth", "google-state"] => on(method, [(M::GET, E::GoogleState)]),
+        ["api", "auth", "google-callback"] => on(method, [(M::GET, E::GoogleCallback)]),
+        ["api", "notices", "active"] => on(method, [(M::GET, E::ActiveNotices)]),
+        ["api", "admin", "notices"] => {
+            on(method, [(M::GET, E::AdminNotices), (M::POST, E::AdminCreateNotice)])
+        }
+        ["api", "admin", "notices", id] if !id.is_empty() => {
+            let id = decode(id)?;
+            on(
+                method,
+                [
+                    (M::GET, E::AdminNotice { id: id.clone() }),
+                    (M::PUT, E::AdminUpdateNotice { id: id.clone() }),
+                    (M::DELETE, E::AdminDeleteNotice { id }),
+                ],
+            )
+        }
+        ["api", "blog", "posts"] => on(method, [(M::GET, E::BlogPosts), (M::POST, E::AdminCreatePost)]),
+        ["api", "blog", "posts", id] if !id.is_empty() => {
+            let id = decode(id)?;
+            on(
+                method,
+                [
+                    (M::GET, E::BlogPost { id: id.clone() }),
+                    (M::PUT, E::AdminUpdatePost { id: id.clone() }),
+                    (M::DELETE, E::AdminDeletePost { id }),
+                ],
+            )
+        }
+        ["api", "blog", "categories"] => on(method, [(M::GET, E::BlogCategories)]),
+        ["api", "blog", "tags"] => on(method, [(M::GET, E::BlogTags)]),
+        ["api", "admin", "blog", "posts"] => on(method, [(M::GET, E::AdminBlogPosts)]),
+        ["sitemap.xml"] => on(method, [(M::GET, E::Sitemap)]),
+        ["rss.xml"] => on(method, [(M::GET, E::Rss)]),
+        ["api", "admin", "upload-image"] => on(method, [(M::POST, E::AdminUploadImage)]),
+        ["uploads", name] if !name.is_empty() => on(method, [(M::GET, E::Upload { name: decode(name)? })]),
+        ["api", "admin", "stats"] => on(method, [(M::GET, E::AdminStats)]),
         _ => Err(ApiError::no_such_route()),
     }
 }
@@ -388,6 +518,29 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/reprocess-package-orders"),
     ("POST", "/api/cron/process-split-deliveries"),
     ("POST", "/api/cron/process-package-steps"),
+    ("POST", "/api/auth/kakao-login"),
+    ("POST", "/api/auth/google-login"),
+    ("GET", "/api/auth/google-state"),
+    ("GET", "/api/auth/google-callback"),
+    ("GET", "/api/notices/active"),
+    ("GET", "/api/admin/notices"),
+    ("POST", "/api/admin/notices"),
+    ("GET", "/api/admin/notices/{id}"),
+    ("PUT", "/api/admin/notices/{id}"),
+    ("DELETE", "/api/admin/notices/{id}"),
+    ("GET", "/api/blog/posts"),
+    ("POST", "/api/blog/posts"),
+    ("GET", "/api/blog/posts/{id}"),
+    ("PUT", "/api/blog/posts/{id}"),
+    ("DELETE", "/api/blog/posts/{id}"),
+    ("GET", "/api/blog/categories"),
+    ("GET", "/api/blog/tags"),
+    ("GET", "/api/admin/blog/posts"),
+    ("GET", "/sitemap.xml"),
+    ("GET", "/rss.xml"),
+    ("POST", "/api/admin/upload-image"),
+    ("GET", "/uploads/{name}"),
+    ("GET", "/api/admin/stats"),
 ];
 
 #[cfg(test)]
@@ -397,7 +550,7 @@ mod tests {
     #[test]
     fn every_listed_route_resolves() {
         for (method, pattern) in ROUTES {
-            let path = pattern.replace("{user_id}", "u%401").replace("{id}", "7");
+            let path = pattern.replace("{user_id}", "u%401").replace("{id}", "7").replace("{name}", "ab.png");
             let m: Method = method.parse().expect("method");
             let e = route(&m, &path).unwrap_or_else(|err| panic!("{method} {path}: {err}"));
             if let Endpoint::User { user_id } | Endpoint::AdminUpdateUser { user_id } = &e {
@@ -425,5 +578,19 @@ mod tests {
         assert_eq!(Endpoint::DeductPoints.access(), Access::User);
         assert_eq!(Endpoint::AdminTransactions.access(), Access::Admin);
         assert_eq!(Endpoint::User { user_id: "x".into() }.access(), Access::UserOrAdmin);
+        assert_eq!(route(&Method::GET, "/api/blog/posts").map(|e| e.access()).ok(), Some(Access::Public));
+        assert_eq!(route(&Method::POST, "/api/blog/posts").map(|e| e.access()).ok(), Some(Access::Admin));
+        assert_eq!(route(&Method::PUT, "/api/blog/posts/1").map(|e| e.access()).ok(), Some(Access::Admin));
+        assert_eq!(route(&Method::GET, "/uploads/a.png").map(|e| e.access()).ok(), Some(Access::Public));
+    }
+
+    #[test]
+    fn only_uploads_read_big_bodies() {
+        for (method, pattern) in ROUTES {
+            let path = pattern.replace("{user_id}", "u").replace("{id}", "7").replace("{name}", "a.png");
+            let e = route(&method.parse().expect("method"), &path).expect("route");
+            let expected = if e == Endpoint::AdminUploadImage { MAX_UPLOAD_BODY } else { MAX_BODY };
+            assert_eq!(e.body_limit(), expected, "{method} {path}");
+        }
     }
 }

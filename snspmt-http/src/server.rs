@@ -21,14 +21,14 @@ use tokio::net::TcpListener;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::handlers::{
-    self, accounts, admin, catalog, cron, orders, packages, points, purchases, smm_proxy, system,
+    self, accounts, admin, blog, catalog, cron, notices, orders, packages, points, purchases, smm_proxy,
+    social, system, uploads,
 };
 use crate::request::Req;
 use crate::router::{self, Endpoint};
 use crate::{log, App};
 
-/// The largest JSON body accepted: 1 MiB.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub use crate::router::MAX_BODY;
 /// Requests slower than this are logged as warnings.
 pub const SLOW_REQUEST: Duration = Duration::from_secs(5);
 
@@ -111,9 +111,12 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Byt
         });
     }
     let headers = resp.headers_mut();
-    headers.insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
     if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
+    }
+    // Handlers may choose their caching (uploaded images); everything else is not stored.
+    if !resp.headers().contains_key(hyper::header::CACHE_CONTROL) {
+        resp.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
     }
     resp
 }
@@ -137,23 +140,23 @@ async fn respond(app: &Arc<App>, req: Request<Incoming>) -> Outcome {
     let name = endpoint.name();
     let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
     let (parts, body) = req.into_parts();
-    let body = read_body(&parts.headers, body).await.map_err(|e| (name, e))?;
+    let body = read_body(&parts.headers, body, endpoint.body_limit()).await.map_err(|e| (name, e))?;
     let req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
     dispatch(app, &caller, endpoint, &req).await.map(|r| (name, r)).map_err(|e| (name, e))
 }
 
-async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, ApiError> {
+async fn read_body(headers: &hyper::HeaderMap, body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(ApiError::payload_too_large(MAX_BODY));
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
     }
-    match Limited::new(body, MAX_BODY).collect().await {
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Err(ApiError::payload_too_large(MAX_BODY))
+            Err(ApiError::payload_too_large(limit))
         }
         Err(_) => Err(ApiError::bad_request("invalid_body", "the request body could not be read")),
     }
@@ -218,6 +221,29 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::AdminReprocessPackageOrders => orders::reprocess_packages(app).await,
         E::CronProcessSplitDeliveries => cron::process_split_deliveries(app).await,
         E::CronProcessPackageSteps => cron::process_package_steps(app).await,
+        E::KakaoLogin => social::kakao_login(app, req).await,
+        E::GoogleLogin => social::google_login(app, req).await,
+        E::GoogleState => social::google_state(app).await,
+        E::GoogleCallback => social::google_callback(app, req).await,
+        E::ActiveNotices => notices::active(app).await,
+        E::AdminNotices => notices::list(app, req).await,
+        E::AdminCreateNotice => notices::create(app, caller, req).await,
+        E::AdminNotice { id } => notices::get(app, &id).await,
+        E::AdminUpdateNotice { id } => notices::update(app, caller, &id, req).await,
+        E::AdminDeleteNotice { id } => notices::delete(app, caller, &id).await,
+        E::BlogPosts => blog::list(app, req, true).await,
+        E::BlogPost { id } => blog::view(app, &id).await,
+        E::BlogCategories => blog::categories(app).await,
+        E::BlogTags => blog::tags(app).await,
+        E::AdminBlogPosts => blog::list(app, req, false).await,
+        E::AdminCreatePost => blog::create(app, caller, req).await,
+        E::AdminUpdatePost { id } => blog::update(app, caller, &id, req).await,
+        E::AdminDeletePost { id } => blog::delete(app, caller, &id).await,
+        E::Sitemap => blog::sitemap(app).await,
+        E::Rss => blog::rss(app).await,
+        E::AdminUploadImage => uploads::upload_image(app, caller, req).await,
+        E::Upload { name } => uploads::serve(app, &name).await,
+        E::AdminStats => admin::stats(app).await,
     }
 }
 

@@ -146,6 +146,40 @@ pub fn purchase(p: &snspmt_store::Purchase) -> Value {
     })
 }
 
+pub fn notice(n: &snspmt_store::Notice) -> Value {
+    json!({
+        "notice_id": n.notice_id,
+        "id": n.notice_id,
+        "title": n.title,
+        "content": n.content,
+        "image_url": n.image_url,
+        "popup_type": n.popup_type,
+        "is_active": n.is_active,
+        "starts_at": n.starts_at.map(rfc3339),
+        "ends_at": n.ends_at.map(rfc3339),
+        "created_at": rfc3339(n.created_at),
+        "updated_at": rfc3339(n.updated_at),
+    })
+}
+
+pub fn post(p: &snspmt_store::Post) -> Value {
+    json!({
+        "post_id": p.post_id,
+        "id": p.post_id,
+        "title": p.title,
+        "content": p.content,
+        "excerpt": p.excerpt,
+        "category": p.category,
+        "tags": p.tags,
+        "thumbnail_url": p.thumbnail_url,
+        "is_published": p.is_published,
+        "view_count": p.view_count,
+        "created_at": rfc3339(p.created_at),
+        "updated_at": rfc3339(p.updated_at),
+        "published_at": p.published_at.map(rfc3339),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -324,6 +324,81 @@ pub trait PartStore: Send + Sync {
     async fn requeue_parts(&self, claimed_before: Millis, now: Millis) -> StoreResult<(i64, Vec<OrderPart>)>;
 }
 
+/// Sign-in through identity providers (Kakao, Google) and the OAuth `state`s we issue.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Finds or creates the account of a verified provider identity, in one transaction:
+    /// the account already linked to `(provider, subject)`; else the account whose e-mail is
+    /// `verified_email` (then the identity is linked to it, unless that account has another
+    /// identity of this provider); else a new account (`new_user`, with `verified_email` when
+    /// no account has it). Nothing else in a request can choose the account.
+    async fn social_login(&self, login: SocialLogin, now: Millis) -> StoreResult<(User, SocialLink)>;
+    /// Stores an issued OAuth `state` (by its hash) until `expires_at`; forgets expired ones.
+    async fn create_oauth_state(
+        &self,
+        state_hash: &str,
+        provider: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()>;
+    /// Uses up a state: `true` once, for an unexpired state of `provider` we issued.
+    async fn consume_oauth_state(&self, state_hash: &str, provider: &str, now: Millis) -> StoreResult<bool>;
+}
+
+/// Notices (popups) and when they show.
+#[async_trait]
+pub trait NoticeStore: Send + Sync {
+    async fn create_notice(&self, notice: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice>;
+    /// Replaces the editable fields. `NotFound` for an unknown notice.
+    async fn update_notice(
+        &self,
+        notice_id: i64,
+        notice: NewNotice,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Notice>;
+    /// `NotFound` for an unknown notice.
+    async fn delete_notice(&self, notice_id: i64, audit: NewAudit, now: Millis) -> StoreResult<()>;
+    async fn notice(&self, notice_id: i64) -> StoreResult<Option<Notice>>;
+    /// Every notice, newest first.
+    async fn notices(&self, limit: i64, offset: i64) -> StoreResult<Page<Notice>>;
+    /// Active notices whose window contains `now` (`starts_at <= now < ends_at`, an open end
+    /// when unset), newest first.
+    async fn active_notices(&self, now: Millis) -> StoreResult<Vec<Notice>>;
+}
+
+/// The blog.
+#[async_trait]
+pub trait BlogStore: Send + Sync {
+    async fn create_post(&self, post: NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post>;
+    /// Replaces the editable fields (and the tags). `NotFound` for an unknown post.
+    async fn update_post(
+        &self,
+        post_id: i64,
+        post: NewPost,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Post>;
+    /// `NotFound` for an unknown post.
+    async fn delete_post(&self, post_id: i64, audit: NewAudit, now: Millis) -> StoreResult<()>;
+    /// Any post, published or not (for operators).
+    async fn blog_post(&self, post_id: i64) -> StoreResult<Option<Post>>;
+    /// A published post, counting one view; `None` for an unknown or unpublished post.
+    async fn view_post(&self, post_id: i64) -> StoreResult<Option<Post>>;
+    async fn posts(&self, filter: PostFilter) -> StoreResult<Page<Post>>;
+    /// Categories of published posts with their counts, by name.
+    async fn blog_categories(&self) -> StoreResult<Vec<LabelCount>>;
+    /// Tags of published posts with their counts, by name.
+    async fn blog_tags(&self) -> StoreResult<Vec<LabelCount>>;
+}
+
+/// Figures for the admin dashboard.
+#[async_trait]
+pub trait DashboardStore: Send + Sync {
+    /// Totals, and orders and revenue since `today_start` and since `month_start`.
+    async fn dashboard_stats(&self, today_start: Millis, month_start: Millis) -> StoreResult<DashboardStats>;
+}
+
 /// Everything the server needs from storage.
 pub trait Store:
     UserStore
@@ -335,6 +410,10 @@ pub trait Store:
     + PurchaseStore
     + PackageStore
     + PartStore
+    + IdentityStore
+    + NoticeStore
+    + BlogStore
+    + DashboardStore
     + Maintenance
 {
 }
@@ -349,6 +428,10 @@ impl<T> Store for T where
         + PurchaseStore
         + PackageStore
         + PartStore
+        + IdentityStore
+        + NoticeStore
+        + BlogStore
+        + DashboardStore
         + Maintenance
 {
 }

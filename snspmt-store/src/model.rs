@@ -533,3 +533,119 @@ pub(crate) fn part_end(state: &str, outcome: Option<&str>) -> Option<snspmt_core
         _ => None,
     }
 }
+
+/// A sign-in through an identity provider, already verified with the provider.
+#[derive(Debug, Clone)]
+pub struct SocialLogin {
+    /// `"kakao"` or `"google"`.
+    pub provider: &'static str,
+    /// The provider's stable id of the person (Kakao `id`, Google `sub`).
+    pub subject: String,
+    /// An e-mail the provider says is verified (lower case), or `None`. Only a verified
+    /// e-mail may link the identity to an existing account.
+    pub verified_email: Option<String>,
+    /// The account to create when neither the identity nor the e-mail is known. Its `email`
+    /// is ignored: the store uses `verified_email` when that address is free.
+    pub new_user: NewUser,
+}
+
+/// How a social login found its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocialLink {
+    /// The identity was known.
+    Known,
+    /// The identity was new and linked to the account of its verified e-mail.
+    LinkedByEmail,
+    /// A new account was created for the identity.
+    Created,
+}
+
+/// A notice (popup) shown to visitors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub notice_id: i64,
+    pub title: String,
+    pub content: String,
+    pub image_url: Option<String>,
+    pub popup_type: String,
+    pub is_active: bool,
+    pub starts_at: Option<Millis>,
+    pub ends_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The editable fields of a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotice {
+    pub title: String,
+    pub content: String,
+    pub image_url: Option<String>,
+    pub popup_type: String,
+    pub is_active: bool,
+    pub starts_at: Option<Millis>,
+    pub ends_at: Option<Millis>,
+}
+
+/// A blog post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    pub post_id: i64,
+    pub title: String,
+    pub content: String,
+    pub excerpt: String,
+    pub category: String,
+    pub tags: Vec<String>,
+    pub thumbnail_url: Option<String>,
+    pub is_published: bool,
+    pub view_count: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// When it was first published.
+    pub published_at: Option<Millis>,
+}
+
+/// The editable fields of a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPost {
+    pub title: String,
+    pub content: String,
+    pub excerpt: String,
+    pub category: String,
+    /// Distinct, non-empty.
+    pub tags: Vec<String>,
+    pub thumbnail_url: Option<String>,
+    pub is_published: bool,
+}
+
+/// Which posts to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct PostFilter {
+    pub published_only: bool,
+    /// Found in the title, excerpt or content.
+    pub search: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A category or tag and how many published posts carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelCount {
+    pub name: String,
+    pub count: i64,
+}
+
+/// The admin dashboard's figures. Revenue is what orders charged (ledger `order_charge`)
+/// minus what they refunded (ledger `order_refund`), in points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DashboardStats {
+    pub total_users: i64,
+    pub total_orders: i64,
+    pub total_revenue: i64,
+    pub pending_purchases: i64,
+    pub today_orders: i64,
+    pub today_revenue: i64,
+    pub monthly_sales: i64,
+}

@@ -150,3 +150,61 @@ pub async fn audit_log(app: &App, req: &Req) -> Reply {
         "offset": paging.offset,
     }))
 }
+
+/// Milliseconds of the start of the day and of the month containing `now`, in the
+/// configured time zone (`SNSPMT_TZ_OFFSET`).
+pub fn day_and_month_start(now: i64, tz_offset_minutes: i32) -> (i64, i64) {
+    let offset = i64::from(tz_offset_minutes) * 60_000;
+    let local = now + offset;
+    let day = local.div_euclid(86_400_000);
+    let today_start = day * 86_400_000 - offset;
+    let date = time::OffsetDateTime::from_unix_timestamp(day * 86_400).map(|t| t.date()).ok();
+    let month_start = date
+        .and_then(|d| d.replace_day(1).ok())
+        .map(|first| first.midnight().assume_utc().unix_timestamp() * 1000 - offset)
+        .unwrap_or(today_start);
+    (today_start, month_start)
+}
+
+/// The dashboard: totals, and today's and this month's orders and revenue (ledger-defined).
+pub async fn stats(app: &App) -> Reply {
+    let now = app.clock.now();
+    let (today_start, month_start) = day_and_month_start(now, app.config.tz_offset_minutes);
+    let s = app.store.dashboard_stats(today_start, month_start).await?;
+    ok(json!({
+        "success": true,
+        "total_users": s.total_users,
+        "total_orders": s.total_orders,
+        "total_revenue": s.total_revenue,
+        "pending_purchases": s.pending_purchases,
+        "today_orders": s.today_orders,
+        "today_revenue": s.today_revenue,
+        "monthly_sales": s.monthly_sales,
+        "stats": {
+            "total_users": s.total_users,
+            "total_orders": s.total_orders,
+            "total_revenue": s.total_revenue,
+            "pending_purchases": s.pending_purchases,
+            "today_orders": s.today_orders,
+            "today_revenue": s.today_revenue,
+            "monthly_sales": s.monthly_sales,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day_and_month_start;
+
+    #[test]
+    fn days_and_months_in_the_configured_zone() {
+        // 2024-03-01T00:30:00+09:00 is 2024-02-29T15:30:00Z.
+        let now = 1_709_220_600_000;
+        let (day, month) = day_and_month_start(now, 540);
+        assert_eq!(day, 1_709_218_800_000, "2024-03-01T00:00+09:00");
+        assert_eq!(month, day, "the first of the month");
+        let (day, month) = day_and_month_start(now, 0);
+        assert_eq!(day, 1_709_164_800_000, "2024-02-29T00:00Z");
+        assert_eq!(month, 1_706_745_600_000, "2024-02-01T00:00Z");
+    }
+}

@@ -2,14 +2,18 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod blog;
 pub mod catalog;
 pub mod cron;
+pub mod notices;
 pub mod orders;
 pub mod packages;
 pub mod points;
 pub mod purchases;
 pub mod smm_proxy;
+pub mod social;
 pub mod system;
+pub mod uploads;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -30,6 +34,20 @@ pub fn json(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
     );
+    resp
+}
+
+/// A response of another type (HTML, XML, an image), with `X-Content-Type-Options: nosniff`.
+pub fn bytes(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    headers.insert("x-content-type-options", hyper::header::HeaderValue::from_static("nosniff"));
     resp
 }
 

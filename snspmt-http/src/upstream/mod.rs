@@ -2,6 +2,7 @@
 //! module only moves bytes: `ureq` on tokio's blocking pool, with explicit timeouts.
 
 pub mod kcp;
+pub mod oauth;
 pub mod simulated;
 pub mod smm;
 
@@ -64,7 +65,21 @@ pub fn agent(t: Timeouts) -> ureq::Agent {
 
 /// POSTs `body` with `content_type` to `url`. Blocking: call it on the blocking pool.
 pub fn post(agent: &ureq::Agent, url: &str, content_type: &str, body: &str) -> Result<Answer, CallError> {
-    let resp = match agent.post(url).set("Content-Type", content_type).send_string(body) {
+    answer(agent.post(url).set("Content-Type", content_type).send_string(body))
+}
+
+/// GETs `url`, with `Authorization: Bearer <token>` when a token is given. Blocking: call it
+/// on the blocking pool.
+pub fn get(agent: &ureq::Agent, url: &str, bearer: Option<&str>) -> Result<Answer, CallError> {
+    let mut req = agent.get(url);
+    if let Some(token) = bearer {
+        req = req.set("Authorization", &format!("Bearer {token}"));
+    }
+    answer(req.call())
+}
+
+fn answer(result: Result<ureq::Response, ureq::Error>) -> Result<Answer, CallError> {
+    let resp = match result {
         Ok(resp) => resp,
         Err(ureq::Error::Status(_, resp)) => resp,
         Err(ureq::Error::Transport(t)) => {

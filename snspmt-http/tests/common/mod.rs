@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_kcp;
+pub mod fake_oauth;
 pub mod fake_smm;
 
 use std::collections::HashMap;
@@ -95,6 +96,19 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> (StatusCode, HeaderMap, Value) {
+        let (status, headers, bytes) = self.raw_bytes(method, path, headers, body).await;
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, json)
+    }
+
+    /// Like [`TestServer::raw`], with the body as bytes (HTML, XML, images).
+    pub async fn raw_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> (StatusCode, HeaderMap, Bytes) {
         let mut req = Request::builder().method(method).uri(format!("http://{}{}", self.addr, path));
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -103,8 +117,26 @@ impl TestServer {
         let resp = self.client.request(req).await.expect("response");
         let (parts, body) = resp.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (parts.status, parts.headers, json)
+        (parts.status, parts.headers, bytes)
+    }
+
+    /// Declares a body of `len` bytes, sends only its first kilobyte, and answers the status the
+    /// server gives (a server may refuse an oversized body before reading it, so the client
+    /// must not insist on writing it all).
+    pub async fn oversized(&self, path: &str, len: usize, headers: &[(&str, &str)]) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.expect("connect");
+        let mut head = format!("POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {len}\r\n", self.addr);
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.expect("head");
+        let _ = stream.write_all(&vec![b'x'; 1024.min(len)]).await;
+        let mut buf = vec![0u8; 1024];
+        let n = stream.read(&mut buf).await.expect("answer");
+        let text = String::from_utf8_lossy(&buf[..n]);
+        text.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("status line")
     }
 
     /// A JSON request as a user (`token`), the admin (`admin`), or nobody.
@@ -309,6 +341,87 @@ macro_rules! on_both_backends_with_kcp {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let Some(h) = $crate::common::KcpHarness::start($crate::common::Backend::Postgres, stringify!($case)).await
+                    else { return };
+                    super::$case(h).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A server wired to a fresh fake Kakao and Google (upstream timeout 500 ms), uploading into a
+/// directory of its own.
+pub struct OauthHarness {
+    pub server: TestServer,
+    pub oauth: fake_oauth::FakeOauth,
+    pub upload_dir: std::path::PathBuf,
+}
+
+pub const PUBLIC_URL: &str = "https://panel.example";
+
+impl OauthHarness {
+    pub async fn start(backend: Backend, test: &str) -> Option<OauthHarness> {
+        Self::start_app(backend, test, |app| app).await
+    }
+
+    pub async fn start_app(
+        backend: Backend,
+        test: &str,
+        customize: impl FnOnce(App) -> App,
+    ) -> Option<OauthHarness> {
+        let oauth = fake_oauth::FakeOauth::start().await;
+        let upload_dir = std::env::temp_dir().join(format!(
+            "snspmt-uploads-{}-{test}-{:?}-{}",
+            std::process::id(),
+            backend,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let (tokeninfo, token) = (oauth.tokeninfo_url(), oauth.token_url());
+        let dir = upload_dir.to_string_lossy().into_owned();
+        let vars = [
+            ("KAKAO_API_URL", oauth.url.as_str()),
+            ("KAKAO_APP_ID", fake_oauth::KAKAO_APP_ID),
+            ("GOOGLE_CLIENT_ID", fake_oauth::GOOGLE_CLIENT_ID),
+            ("GOOGLE_CLIENT_SECRET", fake_oauth::GOOGLE_CLIENT_SECRET),
+            ("GOOGLE_TOKENINFO_URL", tokeninfo.as_str()),
+            ("GOOGLE_TOKEN_URL", token.as_str()),
+            ("SNSPMT_PUBLIC_URL", PUBLIC_URL),
+            ("SNSPMT_UPLOAD_DIR", dir.as_str()),
+            ("SNSPMT_UPSTREAM_TIMEOUT_MS", "500"),
+        ];
+        let server = TestServer::start_app(backend, test, &vars, customize).await?;
+        Some(OauthHarness { server, oauth, upload_dir })
+    }
+}
+
+impl Drop for OauthHarness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.upload_dir);
+    }
+}
+
+/// Generates one test per backend for each `async fn case(h: OauthHarness)`.
+#[macro_export]
+macro_rules! on_both_backends_with_oauth {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(h) = $crate::common::OauthHarness::start($crate::common::Backend::Sqlite, stringify!($case)).await
+                    else { return };
+                    super::$case(h).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(h) = $crate::common::OauthHarness::start($crate::common::Backend::Postgres, stringify!($case)).await
                     else { return };
                     super::$case(h).await;
                 }

@@ -2,6 +2,7 @@
 //! per connection, `READ COMMITTED` transactions whose money statements are conditional
 //! (`UPDATE … WHERE points + $2 >= 0`), so concurrent writers never overdraw.
 
+mod content;
 mod orders;
 mod parts;
 mod purchases;

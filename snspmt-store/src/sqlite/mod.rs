@@ -3,6 +3,7 @@
 //! WAL, `synchronous=NORMAL`, `foreign_keys=ON`, `busy_timeout`. The blocking calls run on
 //! tokio's blocking pool.
 
+mod content;
 mod orders;
 mod parts;
 mod purchases;

@@ -8,8 +8,9 @@ use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus};
 use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewOrder, NewPurchase, NewService, NewUser, Posting,
-    ProfilePatch, PurchaseFilter, StatusUpdate, Store, StoreError, SubmissionOutcome,
+    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewNotice, NewOrder, NewPost, NewPurchase,
+    NewService, NewUser, PostFilter, Posting, ProfilePatch, PurchaseFilter, SocialLink, SocialLogin,
+    StatusUpdate, Store, StoreError, SubmissionOutcome,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -35,7 +36,13 @@ macro_rules! for_each_case {
             services_import_by_provider_id,
             bank_purchases_are_decided_once,
             kcp_approvals_credit_once,
-            parts_run_in_order_and_once
+            parts_run_in_order_and_once,
+            social_logins_link_by_identity_and_verified_email_only,
+            concurrent_first_social_logins_make_one_account,
+            oauth_states_are_single_use_and_expire,
+            notices_show_inside_their_window,
+            blog_posts_filter_count_and_publish,
+            dashboard_stats_come_from_the_ledger
         );
     };
 }
@@ -719,4 +726,200 @@ pub async fn parts_run_in_order_and_once(s: Arc<dyn Store>) {
     assert_eq!(o.status, OrderStatus::Processing);
     assert!(s.apply_part_status(first, done, 3_000_001).await.expect("apply").is_none(), "settled once");
     assert_consistent(&*s).await;
+}
+
+fn social(provider: &'static str, subject: &str, email: Option<&str>, new_id: &str) -> SocialLogin {
+    SocialLogin {
+        provider,
+        subject: subject.into(),
+        verified_email: email.map(str::to_owned),
+        new_user: new_user(new_id, Some("ignored@example.com")),
+    }
+}
+
+pub async fn social_logins_link_by_identity_and_verified_email_only(s: Arc<dyn Store>) {
+    s.create_user(new_user("alice", Some("alice@example.com")), 1).await.expect("alice");
+    // No verified e-mail: a new account, even though the id looks like someone's.
+    let (u, how) = s.social_login(social("kakao", "100", None, "k_100"), 2).await.expect("login");
+    assert_eq!((u.user_id.as_str(), u.email.as_deref(), how), ("k_100", None, SocialLink::Created));
+    let (u, how) = s.social_login(social("kakao", "100", None, "k_other"), 3).await.expect("again");
+    assert_eq!((u.user_id.as_str(), how), ("k_100", SocialLink::Known), "found by the identity");
+    // A verified e-mail of an existing account links to it, once.
+    let (u, how) =
+        s.social_login(social("google", "g-1", Some("alice@example.com"), "g_1"), 4).await.expect("g");
+    assert_eq!((u.user_id.as_str(), how), ("alice", SocialLink::LinkedByEmail));
+    let (u, how) = s.social_login(social("google", "g-1", None, "g_1b"), 5).await.expect("g again");
+    assert_eq!((u.user_id.as_str(), how), ("alice", SocialLink::Known));
+    // Another Google identity with the same address cannot take alice's account.
+    let (u, how) =
+        s.social_login(social("google", "g-2", Some("alice@example.com"), "g_2"), 6).await.expect("g2");
+    assert_eq!((u.user_id.as_str(), u.email.as_deref(), how), ("g_2", None, SocialLink::Created));
+    // A verified address nobody has becomes the new account's.
+    let (u, _) =
+        s.social_login(social("kakao", "200", Some("new@example.com"), "k_200"), 7).await.expect("k");
+    assert_eq!(u.email.as_deref(), Some("new@example.com"));
+    assert_eq!(s.user("alice").await.expect("user").map(|u| u.points), Some(Points(0)));
+}
+
+pub async fn concurrent_first_social_logins_make_one_account(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.social_login(social("kakao", "777", None, &format!("k_{i}")), 1).await
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok((u, _)) => {
+                ids.insert(u.user_id);
+            }
+            Err(StoreError::Conflict("identity_taken")) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "one account for one identity: {ids:?}");
+    let (u, how) = s.social_login(social("kakao", "777", None, "k_late"), 2).await.expect("later");
+    assert_eq!((Some(u.user_id), how), (ids.into_iter().next(), SocialLink::Known));
+}
+
+pub async fn oauth_states_are_single_use_and_expire(s: Arc<dyn Store>) {
+    s.create_oauth_state("h1", "google", 10, 100).await.expect("state");
+    s.create_oauth_state("h2", "google", 10, 100).await.expect("state");
+    assert!(!s.consume_oauth_state("h1", "kakao", 20).await.expect("other provider"));
+    assert!(s.consume_oauth_state("h1", "google", 20).await.expect("first use"));
+    assert!(!s.consume_oauth_state("h1", "google", 21).await.expect("second use"));
+    assert!(!s.consume_oauth_state("h2", "google", 100).await.expect("expired"));
+    assert!(!s.consume_oauth_state("never", "google", 20).await.expect("unknown"));
+}
+
+fn notice(title: &str, active: bool, starts: Option<i64>, ends: Option<i64>) -> NewNotice {
+    NewNotice {
+        title: title.into(),
+        content: format!("about {title}"),
+        image_url: None,
+        popup_type: "modal".into(),
+        is_active: active,
+        starts_at: starts,
+        ends_at: ends,
+    }
+}
+
+pub async fn notices_show_inside_their_window(s: Arc<dyn Store>) {
+    let always = s.create_notice(notice("always", true, None, None), audit(), 1).await.expect("n");
+    let window = s.create_notice(notice("window", true, Some(100), Some(200)), audit(), 2).await.expect("n");
+    s.create_notice(notice("off", false, None, None), audit(), 3).await.expect("n");
+    let titles = |ns: Vec<snspmt_store::Notice>| ns.into_iter().map(|n| n.title).collect::<Vec<_>>();
+    assert_eq!(titles(s.active_notices(50).await.expect("active")), ["always"]);
+    assert_eq!(titles(s.active_notices(100).await.expect("active")), ["window", "always"]);
+    assert_eq!(titles(s.active_notices(200).await.expect("active")), ["always"], "ends_at is exclusive");
+    let mut changed = notice("always, edited", false, None, None);
+    changed.image_url = Some("/uploads/x.png".into());
+    let edited = s.update_notice(always.notice_id, changed, audit(), 5).await.expect("update");
+    assert_eq!(
+        (edited.is_active, edited.image_url.as_deref(), edited.updated_at),
+        (false, Some("/uploads/x.png"), 5)
+    );
+    assert_eq!(titles(s.active_notices(150).await.expect("active")), ["window"]);
+    s.delete_notice(window.notice_id, audit(), 6).await.expect("delete");
+    assert!(matches!(s.delete_notice(window.notice_id, audit(), 7).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.update_notice(9999, notice("x", true, None, None), audit(), 7).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.notice(window.notice_id).await.expect("notice").is_none());
+    assert_eq!(s.notices(50, 0).await.expect("list").total, 2);
+    // Create, update and two deletes (one refused) were audited; the refused ones were not.
+    assert_eq!(s.audit_log(50, 0).await.expect("audit").total, 5);
+}
+
+fn post(title: &str, category: &str, tags: &[&str], published: bool) -> NewPost {
+    NewPost {
+        title: title.into(),
+        content: format!("content of {title}"),
+        excerpt: String::new(),
+        category: category.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        thumbnail_url: None,
+        is_published: published,
+    }
+}
+
+pub async fn blog_posts_filter_count_and_publish(s: Arc<dyn Store>) {
+    let a = s.create_post(post("Instagram 100% growth", "sns", &["insta", "tips"], true), audit(), 1).await;
+    let a = a.expect("a");
+    assert_eq!((a.published_at, a.tags.len()), (Some(1), 2));
+    let b = s.create_post(post("YouTube views", "video", &["tips"], true), audit(), 2).await.expect("b");
+    let draft = s.create_post(post("Secret draft", "sns", &["insta"], false), audit(), 3).await.expect("c");
+    assert_eq!(draft.published_at, None);
+    let public = |search: Option<&str>, category: Option<&str>, tag: Option<&str>| PostFilter {
+        published_only: true,
+        search: search.map(str::to_owned),
+        category: category.map(str::to_owned),
+        tag: tag.map(str::to_owned),
+        limit: 50,
+        offset: 0,
+    };
+    let ids =
+        |p: snspmt_store::Page<snspmt_store::Post>| p.rows.iter().map(|p| p.post_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.posts(public(None, None, None)).await.expect("list")), [b.post_id, a.post_id]);
+    assert_eq!(ids(s.posts(public(Some("youtube"), None, None)).await.expect("search")), [b.post_id]);
+    assert_eq!(ids(s.posts(public(Some("100%"), None, None)).await.expect("literal %")), [a.post_id]);
+    assert_eq!(ids(s.posts(public(Some("0%g"), None, None)).await.expect("literal %")), Vec::<i64>::new());
+    assert_eq!(ids(s.posts(public(None, Some("sns"), None)).await.expect("category")), [a.post_id]);
+    assert_eq!(ids(s.posts(public(None, None, Some("insta"))).await.expect("tag")), [a.post_id]);
+    let all = PostFilter { limit: 1, offset: 1, ..Default::default() };
+    let page = s.posts(all).await.expect("admin list");
+    assert_eq!((page.total, ids(page)), (3, vec![b.post_id]));
+    let cats: Vec<(String, i64)> =
+        s.blog_categories().await.expect("cats").into_iter().map(|c| (c.name, c.count)).collect();
+    assert_eq!(cats, [("sns".to_owned(), 1), ("video".to_owned(), 1)]);
+    let tags: Vec<(String, i64)> =
+        s.blog_tags().await.expect("tags").into_iter().map(|c| (c.name, c.count)).collect();
+    assert_eq!(tags, [("insta".to_owned(), 1), ("tips".to_owned(), 2)]);
+    // Views count only on published posts.
+    assert!(s.view_post(draft.post_id).await.expect("view").is_none());
+    s.view_post(a.post_id).await.expect("view").expect("published");
+    assert_eq!(s.view_post(a.post_id).await.expect("view").map(|p| p.view_count), Some(2));
+    // Publishing the draft, changing its tags.
+    let published = s.update_post(draft.post_id, post("Now public", "sns", &["new"], true), audit(), 9).await;
+    let published = published.expect("update");
+    assert_eq!((published.published_at, published.tags.clone()), (Some(9), vec!["new".to_owned()]));
+    let tags: Vec<String> = s.blog_tags().await.expect("tags").into_iter().map(|c| c.name).collect();
+    assert_eq!(tags, ["insta", "new", "tips"]);
+    s.delete_post(a.post_id, audit(), 10).await.expect("delete");
+    assert!(matches!(s.delete_post(a.post_id, audit(), 11).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.update_post(a.post_id, post("x", "", &[], true), audit(), 11).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.blog_post(a.post_id).await.expect("post").is_none());
+    let tags: Vec<String> = s.blog_tags().await.expect("tags").into_iter().map(|c| c.name).collect();
+    assert_eq!(tags, ["new", "tips"]);
+}
+
+pub async fn dashboard_stats_come_from_the_ledger(s: Arc<dyn Store>) {
+    let empty = s.dashboard_stats(0, 0).await.expect("stats");
+    assert_eq!(empty, snspmt_store::DashboardStats::default());
+    credited(&*s, "u1", 10_000).await;
+    credited(&*s, "u2", 0).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    s.place_order(new_order("u1", svc, 1000, 10), None, 10).await.expect("old order");
+    let late = s.place_order(new_order("u1", svc, 300, 100), None, 100).await.expect("new").into_inner();
+    s.place_order(new_order("u1", svc, 200, 150), None, 150).await.expect("newer");
+    s.cancel_order(late.order_id, 160).await.expect("refund");
+    s.create_purchase(new_purchase("u2", PurchaseMethod::Bank, 5000, None), None, 170)
+        .await
+        .expect("pending");
+    let stats = s.dashboard_stats(100, 50).await.expect("stats");
+    assert_eq!(stats.total_users, 2);
+    assert_eq!(stats.total_orders, 3);
+    assert_eq!(stats.total_revenue, 1200, "1000 + 300 + 200 charged, 300 refunded");
+    assert_eq!(stats.pending_purchases, 1);
+    assert_eq!(stats.today_orders, 2);
+    assert_eq!(stats.today_revenue, 200);
+    assert_eq!(stats.monthly_sales, 200);
+    let stats = s.dashboard_stats(155, 5).await.expect("stats");
+    assert_eq!((stats.today_orders, stats.today_revenue, stats.monthly_sales), (0, -300, 1200));
 }

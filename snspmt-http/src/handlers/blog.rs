@@ -1,0 +1,307 @@
+//! The blog: public reads (published posts only), admin writes, the sitemap and the RSS feed.
+
+use hyper::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use snspmt_store::{NewAudit, NewPost, Post, PostFilter, StoreError};
+
+use super::notices::{body_text, line, path_id, present, url, MAX_TITLE_CHARS};
+use super::{bytes, ok, Reply};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::request::Req;
+use crate::{views, App};
+
+pub const MAX_POST_CHARS: usize = 200_000;
+pub const MAX_EXCERPT_CHARS: usize = 500;
+pub const MAX_LABEL_CHARS: usize = 50;
+pub const MAX_TAGS: usize = 20;
+/// Entries in the sitemap and the feed.
+pub const FEED_POSTS: i64 = 1000;
+pub const RSS_ITEMS: i64 = 50;
+
+pub async fn list(app: &App, req: &Req, published_only: bool) -> Reply {
+    let page = req.query_int("page", 1..=1_000_000)?.unwrap_or(1);
+    let limit = req.query_int("limit", 1..=100)?.unwrap_or(10);
+    let filter = PostFilter {
+        published_only,
+        search: req.query("search").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        category: req.query("category").map(str::to_owned),
+        tag: req.query("tag").map(str::to_owned),
+        limit,
+        offset: (page - 1) * limit,
+    };
+    let found = app.store.posts(filter).await?;
+    let pages = (found.total + limit - 1) / limit;
+    ok(json!({
+        "success": true,
+        "posts": found.rows.iter().map(views::post).collect::<Vec<_>>(),
+        "pagination": {"page": page, "limit": limit, "total": found.total, "pages": pages},
+    }))
+}
+
+/// A published post; each read counts a view.
+pub async fn view(app: &App, id: &str) -> Reply {
+    let id = path_id("post", id)?;
+    let post = app.store.view_post(id).await?.ok_or_else(|| ApiError::not_found("post"))?;
+    ok(json!({"success": true, "post": views::post(&post)}))
+}
+
+pub async fn categories(app: &App) -> Reply {
+    let found = app.store.blog_categories().await?;
+    let list: Vec<Value> = found.iter().map(|c| json!({"name": c.name, "count": c.count})).collect();
+    ok(json!({"success": true, "categories": list}))
+}
+
+pub async fn tags(app: &App) -> Reply {
+    let found = app.store.blog_tags().await?;
+    let list: Vec<Value> = found.iter().map(|c| json!({"name": c.name, "count": c.count})).collect();
+    ok(json!({"success": true, "tags": list}))
+}
+
+/// Tags as a JSON list or as one comma-separated string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Tags {
+    List(Vec<String>),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+struct PostBody {
+    title: Option<String>,
+    content: Option<String>,
+    excerpt: Option<String>,
+    category: Option<String>,
+    tags: Option<Tags>,
+    #[serde(default, deserialize_with = "present")]
+    thumbnail_url: Option<Option<String>>,
+    is_published: Option<bool>,
+}
+
+fn parse_tags(t: Tags) -> Result<Vec<String>, ApiError> {
+    let raw: Vec<String> = match t {
+        Tags::List(v) => v,
+        Tags::Text(s) => s.split(',').map(str::to_owned).collect(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for tag in raw {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            continue;
+        }
+        let tag = line("tags", tag, MAX_LABEL_CHARS)?;
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ApiError::invalid_field("tags", "too_many_tags", format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(out)
+}
+
+/// The first characters of the content, on one line, when no excerpt is given.
+fn derived_excerpt(content: &str) -> String {
+    let flat: String = content.split_whitespace().collect::<Vec<_>>().join(" ");
+    flat.chars().take(160).collect()
+}
+
+fn merged(body: PostBody, base: Option<&Post>) -> Result<NewPost, ApiError> {
+    let title = match (body.title.as_deref(), base) {
+        (Some(t), _) => line("title", t, MAX_TITLE_CHARS)?,
+        (None, Some(b)) => b.title.clone(),
+        (None, None) => return Err(ApiError::invalid_field("title", "missing_field", "title is required")),
+    };
+    let content = match (body.content.as_deref(), base) {
+        (Some(c), _) => body_text("content", c, MAX_POST_CHARS)?,
+        (None, Some(b)) => b.content.clone(),
+        (None, None) => String::new(),
+    };
+    let excerpt = match (body.excerpt.as_deref(), base) {
+        (Some(e), _) => body_text("excerpt", e.trim(), MAX_EXCERPT_CHARS)?,
+        (None, Some(b)) if body.content.is_none() => b.excerpt.clone(),
+        _ => derived_excerpt(&content),
+    };
+    let category = match (body.category.as_deref(), base) {
+        (Some(c), _) if c.trim().is_empty() => String::new(),
+        (Some(c), _) => line("category", c, MAX_LABEL_CHARS)?,
+        (None, Some(b)) => b.category.clone(),
+        (None, None) => String::new(),
+    };
+    let tags = match (body.tags, base) {
+        (Some(t), _) => parse_tags(t)?,
+        (None, Some(b)) => b.tags.clone(),
+        (None, None) => Vec::new(),
+    };
+    let thumbnail_url = match body.thumbnail_url {
+        Some(Some(u)) => url("thumbnail_url", &u)?,
+        Some(None) => None,
+        None => base.and_then(|b| b.thumbnail_url.clone()),
+    };
+    // A new post is a draft unless it says otherwise.
+    let is_published = body.is_published.or(base.map(|b| b.is_published)).unwrap_or(false);
+    Ok(NewPost { title, content, excerpt, category, tags, thumbnail_url, is_published })
+}
+
+fn audit(caller: &Caller, action: &str, target: Option<String>, p: Option<&NewPost>) -> NewAudit {
+    NewAudit {
+        actor: caller.actor(),
+        action: action.into(),
+        target,
+        detail: match p {
+            Some(p) => json!({"title": p.title, "category": p.category, "tags": p.tags,
+                "is_published": p.is_published})
+            .to_string(),
+            None => "{}".into(),
+        },
+    }
+}
+
+pub async fn create(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let post = merged(req.json()?, None)?;
+    let audit = audit(caller, "blog.create", None, Some(&post));
+    let stored = app.store.create_post(post, audit, app.clock.now()).await?;
+    ok(json!({"success": true, "post": views::post(&stored)}))
+}
+
+pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Reply {
+    let id = path_id("post", id)?;
+    let body: PostBody = req.json()?;
+    let base = app.store.blog_post(id).await?.ok_or_else(|| ApiError::not_found("post"))?;
+    let post = merged(body, Some(&base))?;
+    let audit = audit(caller, "blog.update", Some(id.to_string()), Some(&post));
+    let stored = app.store.update_post(id, post, audit, app.clock.now()).await?;
+    ok(json!({"success": true, "post": views::post(&stored)}))
+}
+
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
+    let id = path_id("post", id)?;
+    let audit = audit(caller, "blog.delete", Some(id.to_string()), None);
+    app.store.delete_post(id, audit, app.clock.now()).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("post"),
+        other => other.into(),
+    })?;
+    ok(json!({"success": true}))
+}
+
+/// Text for XML character data and attribute values: the five special characters escaped,
+/// and characters XML 1.0 cannot carry at all dropped.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn published(app: &App, limit: i64) -> Result<Vec<Post>, ApiError> {
+    let filter = PostFilter { published_only: true, limit, offset: 0, ..Default::default() };
+    Ok(app.store.posts(filter).await?.rows)
+}
+
+fn post_url(app: &App, p: &Post) -> String {
+    format!("{}/blog/{}", app.config.public_url, p.post_id)
+}
+
+/// `/sitemap.xml`: the site's pages and every published post.
+pub async fn sitemap(app: &App) -> Reply {
+    let posts = published(app, FEED_POSTS).await?;
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for page in ["", "/blog"] {
+        xml.push_str(&format!(
+            "  <url><loc>{}</loc></url>\n",
+            xml_escape(&format!("{}{page}", app.config.public_url))
+        ));
+    }
+    for p in &posts {
+        xml.push_str(&format!(
+            "  <url><loc>{}</loc><lastmod>{}</lastmod></url>\n",
+            xml_escape(&post_url(app, p)),
+            xml_escape(&views::rfc3339(p.updated_at)),
+        ));
+    }
+    xml.push_str("</urlset>\n");
+    Ok(bytes(StatusCode::OK, "application/xml; charset=utf-8", xml))
+}
+
+/// RFC 822 date for RSS.
+fn rfc822(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] +0000"
+    );
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `/rss.xml`: the newest published posts.
+pub async fn rss(app: &App) -> Reply {
+    let posts = published(app, RSS_ITEMS).await?;
+    let base = &app.config.public_url;
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n<title>{}</title>\n\
+         <link>{}</link>\n<description>{}</description>\n",
+        xml_escape("snspmt 블로그"),
+        xml_escape(&format!("{base}/blog")),
+        xml_escape("SNS 마케팅 소식"),
+    );
+    for p in &posts {
+        let link = post_url(app, p);
+        xml.push_str(&format!(
+            "<item><title>{}</title><link>{}</link><guid isPermaLink=\"true\">{}</guid>\
+             <description>{}</description>{}<pubDate>{}</pubDate></item>\n",
+            xml_escape(&p.title),
+            xml_escape(&link),
+            xml_escape(&link),
+            xml_escape(&p.excerpt),
+            if p.category.is_empty() {
+                String::new()
+            } else {
+                format!("<category>{}</category>", xml_escape(&p.category))
+            },
+            rfc822(p.published_at.unwrap_or(p.created_at)),
+        ));
+    }
+    xml.push_str("</channel>\n</rss>\n");
+    Ok(bytes(StatusCode::OK, "application/rss+xml; charset=utf-8", xml))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_text_is_escaped() {
+        assert_eq!(
+            xml_escape("<a href=\"x\">T&C's</a>"),
+            "&lt;a href=&quot;x&quot;&gt;T&amp;C&apos;s&lt;/a&gt;"
+        );
+        assert_eq!(xml_escape("a\u{0}b\u{1b}c\td"), "abc\td");
+        assert_eq!(xml_escape("한글"), "한글");
+    }
+
+    #[test]
+    fn rss_dates() {
+        assert_eq!(rfc822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc822(1_700_000_000_123), "Tue, 14 Nov 2023 22:13:20 +0000");
+    }
+
+    #[test]
+    fn excerpts() {
+        assert_eq!(derived_excerpt("  a\n\n b  c "), "a b c");
+        assert_eq!(derived_excerpt(&"가".repeat(300)).chars().count(), 160);
+    }
+}

@@ -1,0 +1,228 @@
+//! Notices: admin CRUD, and the ones showing now. Also the input checks shared with the blog.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use snspmt_store::{Millis, NewAudit, NewNotice, Notice};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{ok, Paging, Reply};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::request::Req;
+use crate::{views, App};
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_NOTICE_CHARS: usize = 20_000;
+pub const MAX_URL_LEN: usize = 2048;
+/// The popup styles the front end knows.
+pub const POPUP_TYPES: [&str; 3] = ["modal", "banner", "toast"];
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// A one-line text (a title): trimmed, 1..=`max` characters, no control characters.
+pub fn line(field: &'static str, s: &str, max: usize) -> Result<String, ApiError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(ApiError::invalid_field(field, "missing_field", format!("{field} must not be empty")));
+    }
+    if t.chars().count() > max || t.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            field,
+            "invalid_text",
+            format!("{field} is over {max} characters or has control characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+/// A text body: at most `max` characters; tabs and line breaks are the only control
+/// characters (everything stored can be written into XML).
+pub fn body_text(field: &'static str, s: &str, max: usize) -> Result<String, ApiError> {
+    if s.chars().count() > max || s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(ApiError::invalid_field(
+            field,
+            "invalid_text",
+            format!("{field} is over {max} characters or has control characters"),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// An image or link URL: our own path (`/uploads/…`) or an `http(s)` URL; never
+/// `javascript:` and the like.
+pub fn url(field: &'static str, s: &str) -> Result<Option<String>, ApiError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let lower = t.to_ascii_lowercase();
+    let scheme_ok = (t.starts_with('/') && !t.starts_with("//"))
+        || lower.starts_with("https://")
+        || lower.starts_with("http://");
+    if !scheme_ok || t.len() > MAX_URL_LEN || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::invalid_field(
+            field,
+            "invalid_url",
+            format!("{field} must be a path or an http(s) URL"),
+        ));
+    }
+    Ok(Some(t.to_owned()))
+}
+
+/// An RFC 3339 time as milliseconds.
+pub fn time(field: &'static str, s: &str) -> Result<Millis, ApiError> {
+    OffsetDateTime::parse(s.trim(), &Rfc3339)
+        .ok()
+        .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
+        .ok_or_else(|| {
+            ApiError::invalid_field(field, "invalid_time", format!("{field} must be an RFC 3339 time"))
+        })
+}
+
+/// A numeric id from the path.
+pub fn path_id(what: &str, id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::not_found(what))
+}
+
+#[derive(Deserialize)]
+struct NoticeBody {
+    title: Option<String>,
+    content: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    image_url: Option<Option<String>>,
+    popup_type: Option<String>,
+    is_active: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    starts_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    ends_at: Option<Option<String>>,
+}
+
+/// The body over `base` (update) or over the defaults (create).
+fn merged(body: NoticeBody, base: Option<&Notice>) -> Result<NewNotice, ApiError> {
+    let title = match (body.title.as_deref(), base) {
+        (Some(t), _) => line("title", t, MAX_TITLE_CHARS)?,
+        (None, Some(b)) => b.title.clone(),
+        (None, None) => return Err(ApiError::invalid_field("title", "missing_field", "title is required")),
+    };
+    let content = match (body.content.as_deref(), base) {
+        (Some(c), _) => body_text("content", c, MAX_NOTICE_CHARS)?,
+        (None, Some(b)) => b.content.clone(),
+        (None, None) => String::new(),
+    };
+    let image_url = match body.image_url {
+        Some(Some(u)) => url("image_url", &u)?,
+        Some(None) => None,
+        None => base.and_then(|b| b.image_url.clone()),
+    };
+    let popup_type = match (body.popup_type.as_deref(), base) {
+        (Some(p), _) => {
+            POPUP_TYPES.iter().find(|t| **t == p.trim()).map(|t| (*t).to_owned()).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "popup_type",
+                    "invalid_popup_type",
+                    "popup_type must be modal, banner or toast",
+                )
+            })?
+        }
+        (None, Some(b)) => b.popup_type.clone(),
+        (None, None) => POPUP_TYPES[0].to_owned(),
+    };
+    let moment = |field: &'static str, v: Option<Option<String>>, old: Option<Millis>| match v {
+        Some(Some(s)) => time(field, &s).map(Some),
+        Some(None) => Ok(None),
+        None => Ok(old),
+    };
+    let starts_at = moment("starts_at", body.starts_at, base.and_then(|b| b.starts_at))?;
+    let ends_at = moment("ends_at", body.ends_at, base.and_then(|b| b.ends_at))?;
+    if let (Some(s), Some(e)) = (starts_at, ends_at) {
+        if e <= s {
+            return Err(ApiError::invalid_field(
+                "ends_at",
+                "invalid_window",
+                "ends_at must be after starts_at",
+            ));
+        }
+    }
+    Ok(NewNotice {
+        title,
+        content,
+        image_url,
+        popup_type,
+        is_active: body.is_active.or(base.map(|b| b.is_active)).unwrap_or(true),
+        starts_at,
+        ends_at,
+    })
+}
+
+fn audit(caller: &Caller, action: &str, target: Option<String>, n: Option<&NewNotice>) -> NewAudit {
+    NewAudit {
+        actor: caller.actor(),
+        action: action.into(),
+        target,
+        detail: match n {
+            Some(n) => json!({"title": n.title, "is_active": n.is_active, "popup_type": n.popup_type,
+                "starts_at": n.starts_at, "ends_at": n.ends_at})
+            .to_string(),
+            None => "{}".into(),
+        },
+    }
+}
+
+pub async fn active(app: &App) -> Reply {
+    let notices = app.store.active_notices(app.clock.now()).await?;
+    ok(json!({"success": true, "notices": notices.iter().map(views::notice).collect::<Vec<_>>()}))
+}
+
+pub async fn list(app: &App, req: &Req) -> Reply {
+    let paging = Paging::from(req)?;
+    let page = app.store.notices(paging.limit, paging.offset).await?;
+    ok(json!({
+        "success": true,
+        "notices": page.rows.iter().map(views::notice).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }))
+}
+
+pub async fn get(app: &App, id: &str) -> Reply {
+    let id = path_id("notice", id)?;
+    let notice = app.store.notice(id).await?.ok_or_else(|| ApiError::not_found("notice"))?;
+    ok(json!({"notice": views::notice(&notice)}))
+}
+
+pub async fn create(app: &App, caller: &Caller, req: &Req) -> Reply {
+    let notice = merged(req.json()?, None)?;
+    let audit = audit(caller, "notices.create", None, Some(&notice));
+    let stored = app.store.create_notice(notice, audit, app.clock.now()).await?;
+    ok(json!({"success": true, "notice": views::notice(&stored)}))
+}
+
+pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Reply {
+    let id = path_id("notice", id)?;
+    let body: NoticeBody = req.json()?;
+    let base = app.store.notice(id).await?.ok_or_else(|| ApiError::not_found("notice"))?;
+    let notice = merged(body, Some(&base))?;
+    let audit = audit(caller, "notices.update", Some(id.to_string()), Some(&notice));
+    let stored = app.store.update_notice(id, notice, audit, app.clock.now()).await?;
+    ok(json!({"success": true, "notice": views::notice(&stored)}))
+}
+
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
+    let id = path_id("notice", id)?;
+    let audit = audit(caller, "notices.delete", Some(id.to_string()), None);
+    app.store.delete_notice(id, audit, app.clock.now()).await.map_err(|e| match e {
+        snspmt_store::StoreError::NotFound => ApiError::not_found("notice"),
+        other => other.into(),
+    })?;
+    ok(json!({"success": true}))
+}
