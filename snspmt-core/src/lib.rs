@@ -8,12 +8,14 @@
 //! - [`money`]: the `Points`/`Won`/`Bps` newtypes and every rounding rule of the product
 //!   contract (§6): order price, coupon discount, commission and refunds.
 //! - [`ledger`]: the kinds of points-ledger entries.
+//! - [`referral`]: referral codes, coupon rules, the commission life cycle and withdrawals.
 //! - [`validate`]: user ids, e-mails, passwords and amounts as they arrive from clients.
 
 pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod purchase;
+pub mod referral;
 pub mod upstream;
 pub mod validate;
 
