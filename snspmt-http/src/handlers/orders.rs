@@ -153,6 +153,7 @@ pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
         final_price: price,
         due_at: now,
         status: OrderStatus::Pending,
+        coupon_id: None,
     };
     let outcome = app.store.place_order(new, key, now).await?;
     if !outcome.is_replay() {

@@ -5,6 +5,7 @@
 mod orders;
 mod purchases;
 mod queries;
+mod referral;
 
 use std::time::Duration;
 

@@ -145,7 +145,7 @@ async fn refund(
     now: Millis,
 ) -> StoreResult<()> {
     if amount.0 <= 0 {
-        return Ok(());
+        return super::referral::referral_on_settlement(c, order_id, now).await;
     }
     let posting = Posting {
         user_id: user_id.to_owned(),
@@ -159,7 +159,7 @@ async fn refund(
     post_in(c, &posting, now).await?;
     let st = c.prepare_cached(q::ADD_REFUND).await?;
     c.query_one(&st, &[&order_id, &amount.0]).await?;
-    Ok(())
+    super::referral::referral_on_settlement(c, order_id, now).await
 }
 
 async fn refund_rest(c: &impl GenericClient, order: &Order, now: Millis) -> StoreResult<()> {
@@ -328,6 +328,16 @@ impl OrderStore for PgStore {
             };
             post_in(&tx, &charge, now).await?;
         }
+        super::referral::referral_on_order(
+            &tx,
+            order_id,
+            &o.user_id,
+            o.coupon_id,
+            o.price,
+            o.final_price,
+            now,
+        )
+        .await?;
         let st = tx.prepare_cached(q::INSERT_JOB).await?;
         tx.execute(&st, &[&order_id, &o.due_at]).await?;
         let order = order_in(&tx, order_id).await?;
@@ -537,6 +547,7 @@ impl OrderStore for PgStore {
         if t.refund_in_full {
             refund_rest(&tx, &order, now).await?;
         }
+        super::referral::referral_on_settlement(&tx, order_id, now).await?;
         super::insert_audit(&tx, &audit, now).await?;
         let order = order_in(&tx, order_id).await?;
         tx.commit().await?;

@@ -6,6 +6,7 @@
 mod orders;
 mod purchases;
 mod queries;
+mod referral;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -136,7 +136,7 @@ fn order_in(c: &Connection, order_id: i64) -> StoreResult<Order> {
 /// Gives back `amount` of an order's price (ledger `order_refund`, once per order).
 fn refund(tx: &Connection, order_id: i64, user_id: &str, amount: Points, now: Millis) -> StoreResult<()> {
     if amount.0 <= 0 {
-        return Ok(());
+        return super::referral::referral_on_settlement(tx, order_id, now);
     }
     let posting = Posting {
         user_id: user_id.to_owned(),
@@ -149,7 +149,7 @@ fn refund(tx: &Connection, order_id: i64, user_id: &str, amount: Points, now: Mi
     };
     post_in(tx, &posting, now)?;
     tx.prepare_cached(q::ADD_REFUND)?.query_row(params![order_id, amount.0], |r| r.get::<_, i64>(0))?;
-    Ok(())
+    super::referral::referral_on_settlement(tx, order_id, now)
 }
 
 /// Refunds whatever of the order is not refunded yet.
@@ -291,6 +291,15 @@ impl OrderStore for SqliteStore {
                 };
                 post_in(tx, &charge, now)?;
             }
+            super::referral::referral_on_order(
+                tx,
+                order_id,
+                &o.user_id,
+                o.coupon_id,
+                o.price,
+                o.final_price,
+                now,
+            )?;
             tx.prepare_cached(q::INSERT_JOB)?.execute(params![order_id, o.due_at])?;
             let order = order_in(tx, order_id)?;
             if let Some(key) = &key {
@@ -510,6 +519,7 @@ impl OrderStore for SqliteStore {
             if t.refund_in_full {
                 refund_rest(tx, &order, now)?;
             }
+            super::referral::referral_on_settlement(tx, order_id, now)?;
             insert_audit(tx, &audit, now)?;
             order_in(tx, order_id)
         })
