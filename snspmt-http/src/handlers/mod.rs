@@ -3,10 +3,12 @@
 pub mod accounts;
 pub mod admin;
 pub mod catalog;
+pub mod coupons;
 pub mod cron;
 pub mod orders;
 pub mod points;
 pub mod purchases;
+pub mod referral;
 pub mod smm_proxy;
 pub mod system;
 

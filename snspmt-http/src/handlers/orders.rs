@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::ServiceType;
-use snspmt_core::{money, validate, Points};
+use snspmt_core::{money, validate};
 use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter};
 
 use super::catalog::parse_id;
@@ -62,9 +62,6 @@ pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
     }
     if body.split_days.is_some() {
         return Err(unsupported("split_days"));
-    }
-    if body.coupon_id.is_some() {
-        return Err(unsupported("coupon_id"));
     }
     let service_id = body
         .service_id
@@ -139,6 +136,10 @@ pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
     }
     let key = idempotency_key(req, &user_id, "orders.place")?;
     let now = app.clock.now();
+    let (coupon_id, discount) =
+        super::coupons::discount_for(app, &user_id, body.coupon_id.as_ref(), price, key.is_some(), now)
+            .await?;
+    let final_price = price.checked_sub(discount).map_err(|_| ApiError::internal())?;
     let new = NewOrder {
         user_id,
         service_id: service.service_id,
@@ -149,13 +150,16 @@ pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
         interval_minutes: drip.map(|(_, i)| i),
         comments,
         price,
-        discount_amount: Points::ZERO,
-        final_price: price,
+        discount_amount: discount,
+        final_price,
         due_at: now,
         status: OrderStatus::Pending,
-        coupon_id: None,
+        coupon_id,
     };
-    let outcome = app.store.place_order(new, key, now).await?;
+    let outcome = app.store.place_order(new, key, now).await.map_err(|e| match e {
+        snspmt_store::StoreError::Conflict("invalid_coupon") => super::coupons::invalid_coupon("used"),
+        e => e.into(),
+    })?;
     if !outcome.is_replay() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
