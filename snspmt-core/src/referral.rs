@@ -216,7 +216,7 @@ pub fn apply_coupon(terms: &CouponTerms, price: Points, now: i64) -> Result<Poin
 
 /// Whether one more copy of a coupon limited to `max_uses` copies may be handed out.
 pub fn may_issue(issued: i64, max_uses: Option<i64>) -> bool {
-    max_uses.map_or(true, |max| issued < max)
+    max_uses.is_none_or(|max| issued < max)
 }
 
 // --- commissions ------------------------------------------------------------------------------

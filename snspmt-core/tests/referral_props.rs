@@ -144,7 +144,7 @@ proptest! {
             Ok(d) => {
                 prop_assert!(d.0 >= 0 && d.0 <= price);
                 prop_assert!(price >= min);
-                prop_assert!(from.map_or(true, |f| now >= f) && until.map_or(true, |u| now < u));
+                prop_assert!(from.is_none_or(|f| now >= f) && until.is_none_or(|u| now < u));
             }
             Err(_) => prop_assert!(
                 price < min || from.is_some_and(|f| now < f) || until.is_some_and(|u| now >= u)

@@ -371,7 +371,7 @@ impl CouponStore for PgStore {
             .as_ref()
             .map(coupon_row)
             .transpose()?
-            .filter(|c| c.is_active && c.valid_until.map_or(true, |u| now < u))
+            .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
             .ok_or(StoreError::Conflict("invalid_coupon"))?;
         let st = tx.prepare_cached(q::HAS_COUPON_COPY).await?;
         if tx.query_one(&st, &[&coupon.coupon_id, &user_id]).await?.try_get::<_, bool>(0)? {

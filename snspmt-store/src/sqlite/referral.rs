@@ -384,7 +384,7 @@ impl CouponStore for SqliteStore {
                 .prepare_cached(q::COUPON_BY_CODE)?
                 .query_row([&code], coupon_row)
                 .optional()?
-                .filter(|c| c.is_active && c.valid_until.map_or(true, |u| now < u))
+                .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
                 .ok_or(StoreError::Conflict("invalid_coupon"))?;
             if tx
                 .prepare_cached(q::HAS_COUPON_COPY)?
