@@ -8,6 +8,7 @@
 //! - [`money`]: the `Points`/`Won`/`Bps` newtypes and every rounding rule of the product
 //!   contract (§6): order price, coupon discount, commission and refunds.
 //! - [`ledger`]: the kinds of points-ledger entries.
+//! - [`referral`]: referral codes, coupon rules, the commission life cycle and withdrawals.
 //! - [`validate`]: user ids, e-mails, passwords and amounts as they arrive from clients.
 //! - [`media`]: the type of an uploaded image, by its magic bytes.
 
@@ -17,6 +18,7 @@ pub mod money;
 pub mod order;
 pub mod plan;
 pub mod purchase;
+pub mod referral;
 pub mod schedule;
 pub mod upstream;
 pub mod validate;

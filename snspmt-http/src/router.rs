@@ -104,6 +104,32 @@ pub enum Endpoint {
     AdminUploadImage,
     Upload { name: String },
     AdminStats,
+    ReferralMyCodes,
+    ReferralValidateCode,
+    ReferralUseCode,
+    ReferralIssueCoupon,
+    ReferralCommissions,
+    ReferralCommissionPoints,
+    ReferralCommissionTransactions,
+    ReferralStats,
+    ReferralReferrals,
+    WithdrawalRequest,
+    UserCoupons,
+    AddCouponByCode,
+    AdminCoupons,
+    AdminCreateCoupon,
+    AdminCoupon { id: String },
+    AdminUpdateCoupon { id: String },
+    AdminDeleteCoupon { id: String },
+    AdminReferralRegister,
+    AdminReferralList,
+    AdminReferralCodes,
+    AdminCommissionOverview,
+    AdminPaymentHistory,
+    AdminPayCommission,
+    AdminUpdateCommissionRate,
+    AdminWithdrawalRequests,
+    AdminProcessWithdrawal,
 }
 
 impl Endpoint {
@@ -142,7 +168,18 @@ impl Endpoint {
             | BankPurchase
             | KcpRegister
             | KcpPaymentForm
-            | KcpApprove => Access::User,
+            | KcpApprove
+            | ReferralMyCodes
+            | ReferralUseCode
+            | ReferralIssueCoupon
+            | ReferralCommissions
+            | ReferralCommissionPoints
+            | ReferralCommissionTransactions
+            | ReferralStats
+            | ReferralReferrals
+            | WithdrawalRequest
+            | UserCoupons
+            | AddCouponByCode => Access::User,
             User { .. } | Order { .. } | PurchaseHistory => Access::UserOrAdmin,
             AdminUsers
             | AdminUpdateUser { .. }
@@ -187,6 +224,21 @@ impl Endpoint {
             | AdminDeletePost { .. }
             | AdminUploadImage
             | AdminStats => Access::Admin,
+            ReferralValidateCode => Access::Public,
+            AdminCoupons
+            | AdminCreateCoupon
+            | AdminCoupon { .. }
+            | AdminUpdateCoupon { .. }
+            | AdminDeleteCoupon { .. }
+            | AdminReferralRegister
+            | AdminReferralList
+            | AdminReferralCodes
+            | AdminCommissionOverview
+            | AdminPaymentHistory
+            | AdminPayCommission
+            | AdminUpdateCommissionRate
+            | AdminWithdrawalRequests
+            | AdminProcessWithdrawal => Access::Admin,
         }
     }
 
@@ -273,6 +325,32 @@ impl Endpoint {
             AdminUploadImage => "admin.upload_image",
             Upload { .. } => "uploads.get",
             AdminStats => "admin.stats",
+            ReferralMyCodes => "referral.my_codes",
+            ReferralValidateCode => "referral.validate_code",
+            ReferralUseCode => "referral.use_code",
+            ReferralIssueCoupon => "referral.issue_coupon",
+            ReferralCommissions => "referral.commissions",
+            ReferralCommissionPoints => "referral.commission_points",
+            ReferralCommissionTransactions => "referral.commission_transactions",
+            ReferralStats => "referral.stats",
+            ReferralReferrals => "referral.referrals",
+            WithdrawalRequest => "referral.withdrawal_request",
+            UserCoupons => "coupons.mine",
+            AddCouponByCode => "coupons.add_by_code",
+            AdminCoupons => "admin.coupons",
+            AdminCreateCoupon => "admin.coupons.create",
+            AdminCoupon { .. } => "admin.coupons.get",
+            AdminUpdateCoupon { .. } => "admin.coupons.update",
+            AdminDeleteCoupon { .. } => "admin.coupons.delete",
+            AdminReferralRegister => "admin.referral.register",
+            AdminReferralList => "admin.referral.list",
+            AdminReferralCodes => "admin.referral.codes",
+            AdminCommissionOverview => "admin.referral.commission_overview",
+            AdminPaymentHistory => "admin.referral.payment_history",
+            AdminPayCommission => "admin.referral.pay_commission",
+            AdminUpdateCommissionRate => "admin.referral.update_commission_rate",
+            AdminWithdrawalRequests => "admin.withdrawal_requests",
+            AdminProcessWithdrawal => "admin.process_withdrawal",
         }
     }
 
@@ -435,6 +513,47 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "admin", "upload-image"] => on(method, [(M::POST, E::AdminUploadImage)]),
         ["uploads", name] if !name.is_empty() => on(method, [(M::GET, E::Upload { name: decode(name)? })]),
         ["api", "admin", "stats"] => on(method, [(M::GET, E::AdminStats)]),
+        ["api", "referral", "my-codes"] => on(method, [(M::GET, E::ReferralMyCodes)]),
+        ["api", "referral", "validate-code"] => on(method, [(M::GET, E::ReferralValidateCode)]),
+        ["api", "referral", "use-code"] => on(method, [(M::POST, E::ReferralUseCode)]),
+        ["api", "referral", "issue-coupon"] => on(method, [(M::POST, E::ReferralIssueCoupon)]),
+        ["api", "referral", "commissions"] => on(method, [(M::GET, E::ReferralCommissions)]),
+        ["api", "referral", "commission-points"] => on(method, [(M::GET, E::ReferralCommissionPoints)]),
+        ["api", "referral", "commission-transactions"] => {
+            on(method, [(M::GET, E::ReferralCommissionTransactions)])
+        }
+        ["api", "referral", "stats"] => on(method, [(M::GET, E::ReferralStats)]),
+        ["api", "referral", "referrals"] => on(method, [(M::GET, E::ReferralReferrals)]),
+        ["api", "referral", "withdrawal-request"] => on(method, [(M::POST, E::WithdrawalRequest)]),
+        ["api", "user", "coupons"] => on(method, [(M::GET, E::UserCoupons)]),
+        ["api", "user", "coupons", "add-by-code"] => on(method, [(M::POST, E::AddCouponByCode)]),
+        ["api", "admin", "coupons"] => {
+            on(method, [(M::GET, E::AdminCoupons), (M::POST, E::AdminCreateCoupon)])
+        }
+        ["api", "admin", "coupons", id] if !id.is_empty() => {
+            let id = decode(id)?;
+            on(
+                method,
+                [
+                    (M::GET, E::AdminCoupon { id: id.clone() }),
+                    (M::PUT, E::AdminUpdateCoupon { id: id.clone() }),
+                    (M::DELETE, E::AdminDeleteCoupon { id }),
+                ],
+            )
+        }
+        ["api", "admin", "referral", "register"] => on(method, [(M::POST, E::AdminReferralRegister)]),
+        ["api", "admin", "referral", "list"] => on(method, [(M::GET, E::AdminReferralList)]),
+        ["api", "admin", "referral", "codes"] => on(method, [(M::GET, E::AdminReferralCodes)]),
+        ["api", "admin", "referral", "commission-overview"] => {
+            on(method, [(M::GET, E::AdminCommissionOverview)])
+        }
+        ["api", "admin", "referral", "payment-history"] => on(method, [(M::GET, E::AdminPaymentHistory)]),
+        ["api", "admin", "referral", "pay-commission"] => on(method, [(M::POST, E::AdminPayCommission)]),
+        ["api", "admin", "referral", "update-commission-rate"] => {
+            on(method, [(M::PUT, E::AdminUpdateCommissionRate)])
+        }
+        ["api", "admin", "withdrawal-requests"] => on(method, [(M::GET, E::AdminWithdrawalRequests)]),
+        ["api", "admin", "process-withdrawal"] => on(method, [(M::POST, E::AdminProcessWithdrawal)]),
         _ => Err(ApiError::no_such_route()),
     }
 }
@@ -541,6 +660,32 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/upload-image"),
     ("GET", "/uploads/{name}"),
     ("GET", "/api/admin/stats"),
+    ("GET", "/api/referral/my-codes"),
+    ("GET", "/api/referral/validate-code"),
+    ("POST", "/api/referral/use-code"),
+    ("POST", "/api/referral/issue-coupon"),
+    ("GET", "/api/referral/commissions"),
+    ("GET", "/api/referral/commission-points"),
+    ("GET", "/api/referral/commission-transactions"),
+    ("GET", "/api/referral/stats"),
+    ("GET", "/api/referral/referrals"),
+    ("POST", "/api/referral/withdrawal-request"),
+    ("GET", "/api/user/coupons"),
+    ("POST", "/api/user/coupons/add-by-code"),
+    ("GET", "/api/admin/coupons"),
+    ("POST", "/api/admin/coupons"),
+    ("GET", "/api/admin/coupons/{id}"),
+    ("PUT", "/api/admin/coupons/{id}"),
+    ("DELETE", "/api/admin/coupons/{id}"),
+    ("POST", "/api/admin/referral/register"),
+    ("GET", "/api/admin/referral/list"),
+    ("GET", "/api/admin/referral/codes"),
+    ("GET", "/api/admin/referral/commission-overview"),
+    ("GET", "/api/admin/referral/payment-history"),
+    ("POST", "/api/admin/referral/pay-commission"),
+    ("PUT", "/api/admin/referral/update-commission-rate"),
+    ("GET", "/api/admin/withdrawal-requests"),
+    ("POST", "/api/admin/process-withdrawal"),
 ];
 
 #[cfg(test)]
@@ -592,5 +737,16 @@ mod tests {
             let expected = if e == Endpoint::AdminUploadImage { MAX_UPLOAD_BODY } else { MAX_BODY };
             assert_eq!(e.body_limit(), expected, "{method} {path}");
         }
+        assert_eq!(Endpoint::ReferralValidateCode.access(), Access::Public);
+        assert_eq!(Endpoint::WithdrawalRequest.access(), Access::User);
+        assert_eq!(Endpoint::AdminProcessWithdrawal.access(), Access::Admin);
+        assert_eq!(
+            route(&Method::GET, "/api/admin/coupons/3").ok(),
+            Some(Endpoint::AdminCoupon { id: "3".into() })
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/referral/withdrawal-request").map_err(|e| e.code),
+            Err("method_not_allowed")
+        );
     }
 }

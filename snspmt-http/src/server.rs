@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::handlers::{
-    self, accounts, admin, blog, catalog, cron, notices, orders, packages, points, purchases, smm_proxy,
-    social, system, uploads,
+    self, accounts, admin, blog, catalog, coupons, cron, notices, orders, packages, points, purchases,
+    referral, smm_proxy, social, system, uploads,
 };
 use crate::request::Req;
 use crate::router::{self, Endpoint};
@@ -244,6 +244,32 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::AdminUploadImage => uploads::upload_image(app, caller, req).await,
         E::Upload { name } => uploads::serve(app, &name).await,
         E::AdminStats => admin::stats(app).await,
+        E::ReferralMyCodes => referral::my_codes(app, caller, req).await,
+        E::ReferralValidateCode => referral::validate_code(app, req).await,
+        E::ReferralUseCode => referral::use_code(app, caller, req, "code").await,
+        E::ReferralIssueCoupon => referral::use_code(app, caller, req, "referral_code").await,
+        E::ReferralCommissions => referral::commissions(app, caller, req).await,
+        E::ReferralCommissionPoints => referral::commission_points(app, caller, req).await,
+        E::ReferralCommissionTransactions => referral::commission_transactions(app, caller, req).await,
+        E::ReferralStats => referral::stats(app, caller, req).await,
+        E::ReferralReferrals => referral::referrals(app, caller, req).await,
+        E::WithdrawalRequest => referral::request_withdrawal(app, caller, req).await,
+        E::UserCoupons => coupons::mine(app, caller, req).await,
+        E::AddCouponByCode => coupons::add_by_code(app, caller, req).await,
+        E::AdminCoupons => coupons::admin_list(app, req).await,
+        E::AdminCreateCoupon => coupons::create(app, caller, req).await,
+        E::AdminCoupon { id } => coupons::get(app, &id).await,
+        E::AdminUpdateCoupon { id } => coupons::update(app, caller, &id, req).await,
+        E::AdminDeleteCoupon { id } => coupons::deactivate(app, caller, &id).await,
+        E::AdminReferralRegister => referral::admin_register(app, caller, req).await,
+        E::AdminReferralList => referral::admin_referrals(app, req).await,
+        E::AdminReferralCodes => referral::admin_codes(app, req).await,
+        E::AdminCommissionOverview => referral::admin_overview(app, req).await,
+        E::AdminPaymentHistory => referral::admin_payments(app, req).await,
+        E::AdminPayCommission => referral::admin_pay(app, caller, req).await,
+        E::AdminUpdateCommissionRate => referral::admin_set_rate(app, caller, req).await,
+        E::AdminWithdrawalRequests => referral::admin_withdrawals(app, req).await,
+        E::AdminProcessWithdrawal => referral::admin_process_withdrawal(app, caller, req).await,
     }
 }
 

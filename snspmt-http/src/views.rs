@@ -180,6 +180,123 @@ pub fn post(p: &snspmt_store::Post) -> Value {
     })
 }
 
+fn opt_time(ms: Option<Millis>) -> Value {
+    ms.map_or(Value::Null, |t| Value::String(rfc3339(t)))
+}
+
+/// A coupon definition, as the operator sees it.
+pub fn coupon(c: &snspmt_store::Coupon) -> Value {
+    json!({
+        "id": c.coupon_id,
+        "coupon_id": c.coupon_id,
+        "code": c.code,
+        "name": c.name,
+        "discount_type": c.discount_type.as_str(),
+        "discount_value": c.discount_value,
+        "min_order_amount": c.min_order_amount.0,
+        "valid_from": opt_time(c.valid_from),
+        "valid_until": opt_time(c.valid_until),
+        "max_uses": c.max_uses,
+        "used_count": c.issued_count,
+        "is_active": c.is_active,
+        "created_at": rfc3339(c.created_at),
+        "updated_at": rfc3339(c.updated_at),
+    })
+}
+
+/// A user's copy of a coupon; `id` is what `coupon_id` on an order takes.
+pub fn user_coupon(c: &snspmt_store::UserCoupon) -> Value {
+    json!({
+        "id": c.id,
+        "code": c.code,
+        "name": c.name,
+        "discount_type": c.discount_type.as_str(),
+        "discount_value": c.discount_value,
+        "min_order_amount": c.min_order_amount.0,
+        "is_used": c.is_used,
+        "is_active": c.is_active,
+        "source": c.source,
+        "valid_from": opt_time(c.valid_from),
+        "expires_at": opt_time(c.expires_at),
+        "used_order_id": c.used_order_id,
+        "created_at": rfc3339(c.created_at),
+    })
+}
+
+pub fn commission(c: &snspmt_store::Commission) -> Value {
+    json!({
+        "id": c.commission_id,
+        "order_id": c.order_id,
+        "referrer_user_id": c.referrer_user_id,
+        "referred_user": c.referred_user_id,
+        "purchase_amount": c.purchase_amount.0,
+        "commission_amount": c.amount.0,
+        "commission_rate_bps": c.rate.0,
+        "status": c.status.as_str(),
+        "created_at": rfc3339(c.created_at),
+        "settled_at": opt_time(c.settled_at),
+    })
+}
+
+pub fn commission_entry(e: &snspmt_store::CommissionEntry) -> Value {
+    json!({
+        "id": e.id,
+        "type": e.kind,
+        "amount": e.amount.0,
+        "balance_after": e.balance_after.0,
+        "reference": e.reference,
+        "description": e.description,
+        "created_at": rfc3339(e.created_at),
+    })
+}
+
+/// A referrer with their book: every money field a number.
+pub fn referrer(r: &snspmt_store::Referrer) -> Value {
+    json!({
+        "user_id": r.user_id,
+        "email": r.email,
+        "code": r.code,
+        "is_active": r.is_active,
+        "commission_rate_bps": r.commission_rate.0,
+        "usage_count": r.referral_count,
+        "total_earned": r.earned.0,
+        "total_paid": r.paid.0,
+        "pending_withdrawal": r.reserved.0,
+        "current_balance": r.balance().0,
+        "created_at": rfc3339(r.created_at),
+    })
+}
+
+pub fn withdrawal(w: &snspmt_store::Withdrawal) -> Value {
+    json!({
+        "id": w.withdrawal_id,
+        "request_id": w.withdrawal_id,
+        "user_id": w.user_id,
+        "amount": w.amount.0,
+        "bank_name": w.bank_name,
+        "account_number": w.account_number,
+        "account_holder": w.account_holder,
+        "status": w.status.as_str(),
+        "admin_notes": w.admin_notes,
+        "decided_by": w.decided_by,
+        "created_at": rfc3339(w.created_at),
+        "decided_at": opt_time(w.decided_at),
+    })
+}
+
+pub fn payout(p: &snspmt_store::Payout) -> Value {
+    json!({
+        "id": p.payout_id,
+        "user_id": p.user_id,
+        "amount": p.amount.0,
+        "kind": p.kind,
+        "withdrawal_id": p.withdrawal_id,
+        "notes": p.notes,
+        "paid_by": p.paid_by,
+        "created_at": rfc3339(p.created_at),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

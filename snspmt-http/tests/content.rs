@@ -459,6 +459,7 @@ async fn admin_stats_are_numbers_from_the_ledger(h: OauthHarness) {
             due_at: now + 3_600_000,
             status: snspmt_core::order::OrderStatus::Pending,
             scheduled_at: None,
+            coupon_id: None,
         };
         s.store.place_order(order, None, now).await.expect("order");
     }

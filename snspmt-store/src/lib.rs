@@ -399,6 +399,117 @@ pub trait DashboardStore: Send + Sync {
     async fn dashboard_stats(&self, today_start: Millis, month_start: Millis) -> StoreResult<DashboardStats>;
 }
 
+/// Coupons: the operator's definitions and users' one-use copies.
+#[async_trait]
+pub trait CouponStore: Send + Sync {
+    /// `Conflict("coupon_code_taken")` when the code exists.
+    async fn create_coupon(&self, coupon: NewCoupon, audit: NewAudit, now: Millis) -> StoreResult<Coupon>;
+    async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>>;
+    /// Newest first.
+    async fn coupons(&self, limit: i64, offset: i64) -> StoreResult<Page<Coupon>>;
+    /// Replaces the fields of a coupon (copies already handed out keep their terms).
+    async fn update_coupon(
+        &self,
+        coupon_id: i64,
+        coupon: NewCoupon,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Coupon>;
+    /// Withdraws a coupon: its unused copies stop applying.
+    async fn deactivate_coupon(&self, coupon_id: i64, audit: NewAudit, now: Millis) -> StoreResult<Coupon>;
+    /// Gives `user_id` a copy of the coupon with this code, once, within `max_uses`:
+    /// `Conflict("invalid_coupon" | "coupon_already_added" | "coupon_exhausted")`.
+    async fn add_coupon_by_code(&self, user_id: &str, code: &str, now: Millis) -> StoreResult<UserCoupon>;
+    async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>>;
+    /// A user's copies, newest first.
+    async fn user_coupons(&self, user_id: &str, limit: i64, offset: i64) -> StoreResult<Page<UserCoupon>>;
+}
+
+/// The referral programme: codes, referrals, commissions, withdrawals and payouts. A
+/// referrer's balance (`earned − paid − reserved`) is moved only by conditional updates that
+/// keep it at or above zero.
+#[async_trait]
+pub trait ReferralStore: Send + Sync {
+    /// Makes `user_id` a referrer with `code`, or answers their existing code. `None` when
+    /// `code` belongs to someone else already (draw another). Audited.
+    async fn register_referrer(
+        &self,
+        user_id: &str,
+        code: &str,
+        rate: snspmt_core::Bps,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Option<Referrer>>;
+    async fn referrer(&self, user_id: &str) -> StoreResult<Option<Referrer>>;
+    async fn referrer_by_code(&self, code: &str) -> StoreResult<Option<Referrer>>;
+    /// Newest first.
+    async fn referrers(&self, limit: i64, offset: i64) -> StoreResult<Page<Referrer>>;
+    /// `user_id` becomes referred by the owner of `code` and receives the referral coupon
+    /// (`coupon` terms, owner and id filled in here), in one transaction. Repeating the same
+    /// code answers the same coupon. `Conflict("invalid_code" | "self_referral" |
+    /// "already_referred")`.
+    async fn use_referral_code(
+        &self,
+        user_id: &str,
+        code: &str,
+        coupon: UserCoupon,
+        now: Millis,
+    ) -> StoreResult<UserCoupon>;
+    /// Changes a referrer's rate for later orders. Audited. `NotFound` for a non-referrer.
+    async fn set_commission_rate(
+        &self,
+        user_id: &str,
+        rate: snspmt_core::Bps,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Referrer>;
+    /// A referrer's commissions, newest first.
+    async fn commissions(&self, referrer: &str, limit: i64, offset: i64) -> StoreResult<Page<Commission>>;
+    /// A referrer's balance movements, newest first.
+    async fn commission_entries(
+        &self,
+        user_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Page<CommissionEntry>>;
+    /// Counts for a referrer; "this month" starts at `month_start`.
+    async fn referral_stats(&self, referrer: &str, month_start: Millis) -> StoreResult<ReferralStats>;
+    /// Referred users (of one referrer, or all), newest first.
+    async fn referrals(&self, referrer: Option<&str>, limit: i64, offset: i64)
+        -> StoreResult<Page<Referral>>;
+    /// Reserves `amount` of the balance and records the request, in one transaction.
+    /// `Conflict("insufficient_commission")` when the balance is short (nothing changes).
+    async fn request_withdrawal(
+        &self,
+        withdrawal: NewWithdrawal,
+        key: Option<IdempotencyKey>,
+        now: Millis,
+    ) -> StoreResult<Idempotent<Withdrawal>>;
+    async fn withdrawals(&self, filter: WithdrawalFilter) -> StoreResult<Page<Withdrawal>>;
+    /// Decides a `requested` withdrawal once: approval pays the reserved amount (a payout),
+    /// rejection releases it. Audited. `Conflict("already_processed")` after.
+    async fn decide_withdrawal(
+        &self,
+        withdrawal_id: i64,
+        approve: bool,
+        notes: Option<String>,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Withdrawal>;
+    /// A manual payout of `amount` (> 0, ≤ balance). Audited.
+    /// `Conflict("insufficient_commission")` when the balance is short.
+    async fn pay_commission(
+        &self,
+        user_id: &str,
+        amount: Points,
+        notes: Option<String>,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Payout>;
+    /// Payouts (of one user, or all), newest first.
+    async fn payouts(&self, user_id: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<Payout>>;
+}
+
 /// Everything the server needs from storage.
 pub trait Store:
     UserStore
@@ -414,6 +525,8 @@ pub trait Store:
     + NoticeStore
     + BlogStore
     + DashboardStore
+    + CouponStore
+    + ReferralStore
     + Maintenance
 {
 }
@@ -432,6 +545,8 @@ impl<T> Store for T where
         + NoticeStore
         + BlogStore
         + DashboardStore
+        + CouponStore
+        + ReferralStore
         + Maintenance
 {
 }

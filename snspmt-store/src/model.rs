@@ -268,6 +268,9 @@ pub struct NewOrder {
     pub due_at: Millis,
     pub status: snspmt_core::order::OrderStatus,
     pub scheduled_at: Option<Millis>,
+    /// The caller's coupon copy (`UserCoupon::id`) the discount came from: marked used in the
+    /// order's transaction, or the whole order is refused (`Conflict("invalid_coupon")`).
+    pub coupon_id: Option<i64>,
 }
 
 /// A submission job a worker claimed (now `submitting`), with what the upstream `add` needs.
@@ -648,4 +651,234 @@ pub struct DashboardStats {
     pub today_orders: i64,
     pub today_revenue: i64,
     pub monthly_sales: i64,
+}
+
+/// A referrer: their code, commission rate and commission book (§11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referrer {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub code: String,
+    /// Applies to orders placed from now on; each commission keeps the rate of its order.
+    pub commission_rate: snspmt_core::Bps,
+    pub is_active: bool,
+    pub earned: Points,
+    pub paid: Points,
+    pub reserved: Points,
+    /// How many users used the code.
+    pub referral_count: i64,
+    pub created_at: Millis,
+}
+
+impl Referrer {
+    pub fn book(&self) -> snspmt_core::referral::CommissionBook {
+        snspmt_core::referral::CommissionBook {
+            earned: self.earned,
+            paid: self.paid,
+            reserved: self.reserved,
+        }
+    }
+
+    /// `earned − paid − reserved`.
+    pub fn balance(&self) -> Points {
+        self.book().balance().unwrap_or(Points::ZERO)
+    }
+}
+
+/// A coupon an operator defines; users get copies of it by its code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    pub coupon_id: i64,
+    pub code: String,
+    pub name: String,
+    pub discount_type: snspmt_core::referral::DiscountType,
+    /// Percent (1..=100) or points, by `discount_type`.
+    pub discount_value: i64,
+    pub min_order_amount: Points,
+    pub valid_from: Option<Millis>,
+    pub valid_until: Option<Millis>,
+    /// How many copies may be handed out; `None` is unlimited.
+    pub max_uses: Option<i64>,
+    pub issued_count: i64,
+    pub is_active: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A coupon to create or the new fields of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCoupon {
+    pub code: String,
+    pub name: String,
+    pub discount_type: snspmt_core::referral::DiscountType,
+    pub discount_value: i64,
+    pub min_order_amount: Points,
+    pub valid_from: Option<Millis>,
+    pub valid_until: Option<Millis>,
+    pub max_uses: Option<i64>,
+    pub is_active: bool,
+}
+
+/// A user's own copy of a coupon: one use. Its terms are copied when it is handed out; the
+/// operator can still withdraw the coupon it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCoupon {
+    pub id: i64,
+    pub user_id: String,
+    /// The coupon it is a copy of; `None` for the referral coupon.
+    pub coupon_id: Option<i64>,
+    /// `"referral"` or `"code"`.
+    pub source: String,
+    pub code: String,
+    pub name: String,
+    pub discount_type: snspmt_core::referral::DiscountType,
+    pub discount_value: i64,
+    pub min_order_amount: Points,
+    pub valid_from: Option<Millis>,
+    pub expires_at: Option<Millis>,
+    /// The coupon it came from is still active.
+    pub is_active: bool,
+    pub is_used: bool,
+    pub used_order_id: Option<i64>,
+    pub created_at: Millis,
+}
+
+impl UserCoupon {
+    /// The terms the core checks an order against.
+    pub fn terms(&self) -> Result<snspmt_core::referral::CouponTerms, snspmt_core::validate::Invalid> {
+        Ok(snspmt_core::referral::CouponTerms {
+            discount: snspmt_core::referral::discount(self.discount_type, self.discount_value)?,
+            min_order_amount: self.min_order_amount,
+            valid_from: self.valid_from,
+            expires_at: self.expires_at,
+            is_active: self.is_active,
+            is_used: self.is_used,
+        })
+    }
+}
+
+/// A user's copy of an operator's coupon, with its terms as they are now.
+pub(crate) fn coupon_copy(c: &Coupon, user_id: &str, now: Millis) -> UserCoupon {
+    UserCoupon {
+        id: 0,
+        user_id: user_id.to_owned(),
+        coupon_id: Some(c.coupon_id),
+        source: "code".into(),
+        code: c.code.clone(),
+        name: c.name.clone(),
+        discount_type: c.discount_type,
+        discount_value: c.discount_value,
+        min_order_amount: c.min_order_amount,
+        valid_from: c.valid_from,
+        expires_at: c.valid_until,
+        is_active: true,
+        is_used: false,
+        used_order_id: None,
+        created_at: now,
+    }
+}
+
+/// The commission a referrer earns on one order of a referred user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commission {
+    pub commission_id: i64,
+    pub order_id: i64,
+    pub referrer_user_id: String,
+    pub referred_user_id: String,
+    /// The order's final price.
+    pub purchase_amount: Points,
+    pub amount: Points,
+    /// The referrer's rate when the order was placed.
+    pub rate: snspmt_core::Bps,
+    pub status: snspmt_core::referral::CommissionStatus,
+    pub created_at: Millis,
+    pub settled_at: Option<Millis>,
+}
+
+/// One movement of a referrer's commission balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommissionEntry {
+    pub id: i64,
+    pub user_id: String,
+    /// `commission`, `withdrawal_request`, `withdrawal_approved`, `withdrawal_rejected`, `payout`.
+    pub kind: String,
+    pub amount: Points,
+    pub balance_after: Points,
+    pub reference: Option<String>,
+    pub description: String,
+    pub created_at: Millis,
+}
+
+/// A user who joined through a referral code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral {
+    pub referred_user_id: String,
+    pub referred_email: Option<String>,
+    pub referrer_user_id: String,
+    pub code: String,
+    pub joined_at: Millis,
+    /// Orders placed since (those with a commission row).
+    pub order_count: i64,
+    /// Earned (confirmed or reduced) commission on them.
+    pub commission: Points,
+}
+
+/// A referrer's counts for `GET /api/referral/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReferralStats {
+    pub total_referrals: i64,
+    /// Referred users with at least one commission that was not canceled.
+    pub active_referrals: i64,
+    pub this_month_referrals: i64,
+    /// Commission earned (settled) since the start of the month.
+    pub this_month_commission: Points,
+}
+
+/// A withdrawal request of commission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    pub withdrawal_id: i64,
+    pub user_id: String,
+    pub amount: Points,
+    pub bank_name: String,
+    pub account_number: String,
+    pub account_holder: String,
+    pub status: snspmt_core::referral::WithdrawalState,
+    pub admin_notes: Option<String>,
+    pub decided_by: Option<String>,
+    pub created_at: Millis,
+    pub decided_at: Option<Millis>,
+}
+
+/// What a withdrawal request stores.
+#[derive(Debug, Clone)]
+pub struct NewWithdrawal {
+    pub user_id: String,
+    pub amount: Points,
+    pub bank_name: String,
+    pub account_number: String,
+    pub account_holder: String,
+}
+
+/// A payout of commission: an approved withdrawal or a manual payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payout {
+    pub payout_id: i64,
+    pub user_id: String,
+    pub amount: Points,
+    /// `"withdrawal"` or `"manual"`.
+    pub kind: String,
+    pub withdrawal_id: Option<i64>,
+    pub notes: Option<String>,
+    pub paid_by: String,
+    pub created_at: Millis,
+}
+
+/// Which withdrawal requests to list.
+#[derive(Debug, Clone, Default)]
+pub struct WithdrawalFilter {
+    pub user_id: Option<String>,
+    pub status: Option<snspmt_core::referral::WithdrawalState>,
+    pub limit: i64,
+    pub offset: i64,
 }

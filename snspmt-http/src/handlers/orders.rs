@@ -83,7 +83,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     } else {
         None
     };
-    if body.coupon_id.is_some() {
+    if (body.package_id.is_some() || body.split_days.is_some()) && body.coupon_id.is_some() {
         return Err(unsupported("coupon_id"));
     }
     if let Some(package_id) = &body.package_id {
@@ -182,6 +182,10 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     })?;
     expect_price(&body, price)?;
     let key = idempotency_key(req, &user_id, "orders.place")?;
+    let (coupon_id, discount) =
+        super::coupons::discount_for(app, &user_id, body.coupon_id.as_ref(), price, key.is_some(), now)
+            .await?;
+    let final_price = price.checked_sub(discount).map_err(|_| ApiError::internal())?;
     let new = NewOrder {
         user_id,
         service_id: service.service_id,
@@ -192,13 +196,17 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
         interval_minutes: drip.map(|(_, i)| i),
         comments,
         price,
-        discount_amount: Points::ZERO,
-        final_price: price,
+        discount_amount: discount,
+        final_price,
         due_at: scheduled_at.unwrap_or(now),
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
+        coupon_id,
     };
-    let outcome = app.store.place_order(new, key, now).await?;
+    let outcome = app.store.place_order(new, key, now).await.map_err(|e| match e {
+        snspmt_store::StoreError::Conflict("invalid_coupon") => super::coupons::invalid_coupon("used"),
+        e => e.into(),
+    })?;
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
@@ -266,6 +274,7 @@ async fn place_split(
         due_at: scheduled_at.unwrap_or(now),
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
+        coupon_id: None,
     };
     let key = idempotency_key(req, &user_id, "orders.place")?;
     let start = Some(scheduled_at.unwrap_or(now));
@@ -312,6 +321,7 @@ async fn place_package(
         due_at: scheduled_at.unwrap_or(now),
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
+        coupon_id: None,
     };
     let key = idempotency_key(req, &user_id, "orders.place")?;
     let start = if body.defer_start { None } else { Some(scheduled_at.unwrap_or(now)) };

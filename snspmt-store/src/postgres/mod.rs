@@ -7,6 +7,7 @@ mod orders;
 mod parts;
 mod purchases;
 mod queries;
+mod referral;
 
 use std::time::Duration;
 

@@ -175,6 +175,8 @@ pub(super) async fn insert_order_and_charge(
         };
         post_in(c, &charge, now).await?;
     }
+    super::referral::referral_on_order(c, order_id, &o.user_id, o.coupon_id, o.price, o.final_price, now)
+        .await?;
     Ok(order_id)
 }
 
@@ -191,7 +193,7 @@ async fn refund(
     now: Millis,
 ) -> StoreResult<()> {
     if amount.0 <= 0 {
-        return Ok(());
+        return super::referral::referral_on_settlement(c, order_id, now).await;
     }
     let posting = Posting {
         user_id: user_id.to_owned(),
@@ -205,7 +207,7 @@ async fn refund(
     post_in(c, &posting, now).await?;
     let st = c.prepare_cached(q::ADD_REFUND).await?;
     c.query_one(&st, &[&order_id, &amount.0]).await?;
-    Ok(())
+    super::referral::referral_on_settlement(c, order_id, now).await
 }
 
 async fn refund_rest(c: &impl GenericClient, order: &Order, now: Millis) -> StoreResult<()> {
@@ -550,6 +552,7 @@ impl OrderStore for PgStore {
         if t.refund_in_full {
             refund_rest(&tx, &order, now).await?;
         }
+        super::referral::referral_on_settlement(&tx, order_id, now).await?;
         super::insert_audit(&tx, &audit, now).await?;
         let order = order_in(&tx, order_id).await?;
         tx.commit().await?;

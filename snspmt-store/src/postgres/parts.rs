@@ -74,6 +74,8 @@ async fn recompute(c: &impl GenericClient, order_id: i64, now: Millis) -> StoreR
     let status = plan::order_status(&ends);
     let st = c.prepare_cached(q::SET_ORDER_STATUS).await?;
     c.execute(&st, &[&order_id, &status.as_str(), &now]).await?;
+    // The referrer's commission follows the order as it ends (confirmed, reduced, canceled).
+    super::referral::referral_on_settlement(c, order_id, now).await?;
     order_in(c, order_id).await
 }
 

@@ -399,3 +399,182 @@ pub const DASHBOARD_STATS: &str = "SELECT (SELECT COUNT(*) FROM users), (SELECT 
         WHERE kind IN ('order_charge', 'order_refund') AND created_at >= $1), \
     (SELECT COALESCE(-SUM(amount), 0)::bigint FROM points_ledger \
         WHERE kind IN ('order_charge', 'order_refund') AND created_at >= $2::bigint)";
+
+// --- referral programme -----------------------------------------------------------------
+
+macro_rules! referrer_cols {
+    () => {
+        "r.user_id, u.email, r.code, r.commission_rate_bps, r.is_active, r.earned, r.paid, r.reserved, \
+         (SELECT COUNT(*) FROM referrals f WHERE f.code = r.code)::bigint, r.created_at \
+         FROM referral_codes r JOIN users u ON u.user_id = r.user_id"
+    };
+}
+
+macro_rules! coupon_cols {
+    () => {
+        "coupon_id, code, name, discount_type, discount_value, min_order_amount, valid_from, valid_until, \
+         max_uses, issued_count, is_active, created_at, updated_at"
+    };
+}
+
+macro_rules! user_coupon_cols {
+    () => {
+        "c.id, c.user_id, c.coupon_id, c.source, c.code, c.name, c.discount_type, c.discount_value, \
+         c.min_order_amount, c.valid_from, c.expires_at, COALESCE(d.is_active, TRUE), c.is_used, \
+         c.used_order_id, c.created_at FROM user_coupons c LEFT JOIN coupons d ON d.coupon_id = c.coupon_id"
+    };
+}
+
+macro_rules! commission_cols {
+    () => {
+        "commission_id, order_id, referrer_user_id, referred_user_id, purchase_amount, amount, \
+         commission_rate_bps, status, created_at, settled_at"
+    };
+}
+
+macro_rules! withdrawal_cols {
+    () => {
+        "withdrawal_id, user_id, amount, bank_name, account_number, account_holder, status, admin_notes, \
+         decided_by, created_at, decided_at"
+    };
+}
+
+macro_rules! payout_cols {
+    () => {
+        "payout_id, user_id, amount, kind, withdrawal_id, notes, paid_by, created_at"
+    };
+}
+
+pub const INSERT_REFERRAL_CODE: &str = "INSERT INTO referral_codes (code, user_id, commission_rate_bps, \
+    created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+pub const REFERRER_BY_USER: &str = concat!("SELECT ", referrer_cols!(), " WHERE r.user_id = $1");
+pub const REFERRER_BY_CODE: &str = concat!("SELECT ", referrer_cols!(), " WHERE r.code = $1");
+pub const LIST_REFERRERS: &str =
+    concat!("SELECT ", referrer_cols!(), " ORDER BY r.created_at DESC, r.user_id LIMIT $1 OFFSET $2");
+pub const COUNT_REFERRERS: &str = "SELECT COUNT(*) FROM referral_codes";
+pub const SET_COMMISSION_RATE: &str =
+    "UPDATE referral_codes SET commission_rate_bps = $2 WHERE user_id = $1 RETURNING code";
+pub const ACTIVE_CODE_OWNER: &str = "SELECT user_id FROM referral_codes WHERE code = $1 AND is_active";
+pub const REFERRAL_OF: &str = "SELECT code, coupon_id FROM referrals WHERE referred_user_id = $1";
+pub const INSERT_REFERRAL: &str =
+    "INSERT INTO referrals (referred_user_id, referrer_user_id, code, created_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING referred_user_id";
+pub const SET_REFERRAL_COUPON: &str = "UPDATE referrals SET coupon_id = $2 WHERE referred_user_id = $1";
+pub const INSERT_USER_COUPON: &str = "INSERT INTO user_coupons (user_id, coupon_id, source, code, name, \
+    discount_type, discount_value, min_order_amount, valid_from, expires_at, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+pub const USER_COUPON_BY_ID: &str = concat!("SELECT ", user_coupon_cols!(), " WHERE c.id = $1");
+pub const LIST_USER_COUPONS: &str =
+    concat!("SELECT ", user_coupon_cols!(), " WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2 OFFSET $3");
+pub const COUNT_USER_COUPONS: &str = "SELECT COUNT(*) FROM user_coupons WHERE user_id = $1";
+pub const REFERRER_FOR_ORDER: &str = "SELECT f.referrer_user_id, r.commission_rate_bps FROM referrals f \
+    JOIN referral_codes r ON r.user_id = f.referrer_user_id WHERE f.referred_user_id = $1 AND r.is_active";
+pub const USE_COUPON: &str = "UPDATE user_coupons SET is_used = TRUE, used_order_id = $3, used_at = $4 \
+    WHERE id = $1 AND user_id = $2 AND NOT is_used AND (valid_from IS NULL OR valid_from <= $4) \
+    AND (expires_at IS NULL OR expires_at > $4) AND min_order_amount <= $5 AND (coupon_id IS NULL OR \
+    coupon_id IN (SELECT coupon_id FROM coupons WHERE is_active AND (valid_from IS NULL OR valid_from <= $4) \
+    AND (valid_until IS NULL OR valid_until > $4))) RETURNING id";
+pub const RETURN_COUPON: &str =
+    "UPDATE user_coupons SET is_used = FALSE, used_order_id = NULL, used_at = NULL WHERE used_order_id = $1";
+pub const INSERT_COMMISSION: &str = "INSERT INTO commissions (order_id, referrer_user_id, referred_user_id, \
+    purchase_amount, amount, commission_rate_bps, status, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)";
+pub const SET_ORDER_COMMISSION: &str = "UPDATE orders SET commission_amount = $2 WHERE order_id = $1";
+pub const ORDER_SETTLEMENT: &str =
+    "SELECT status, final_price, refunded_amount FROM orders WHERE order_id = $1";
+pub const PENDING_COMMISSION: &str =
+    "SELECT commission_rate_bps, amount FROM commissions WHERE order_id = $1 AND status = 'pending'";
+pub const SETTLE_COMMISSION: &str = "UPDATE commissions SET status = $2, amount = $3, settled_at = $4 \
+    WHERE order_id = $1 AND status = 'pending' RETURNING referrer_user_id";
+pub const EARN_COMMISSION: &str =
+    "UPDATE referral_codes SET earned = earned + $2 WHERE user_id = $1 RETURNING earned - paid - reserved";
+pub const INSERT_COMMISSION_ENTRY: &str = "INSERT INTO commission_ledger (user_id, kind, amount, \
+    balance_after, reference, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+pub const COMMISSION_ENTRIES: &str = "SELECT id, user_id, kind, amount, balance_after, reference, \
+    description, created_at FROM commission_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
+pub const COUNT_COMMISSION_ENTRIES: &str = "SELECT COUNT(*) FROM commission_ledger WHERE user_id = $1";
+pub const LIST_COMMISSIONS: &str = concat!(
+    "SELECT ",
+    commission_cols!(),
+    " FROM commissions WHERE referrer_user_id = $1 ORDER BY commission_id DESC LIMIT $2 OFFSET $3"
+);
+pub const COUNT_COMMISSIONS: &str = "SELECT COUNT(*) FROM commissions WHERE referrer_user_id = $1";
+pub const REFERRAL_STATS: &str = "SELECT \
+    (SELECT COUNT(*) FROM referrals WHERE referrer_user_id = $1), \
+    (SELECT COUNT(DISTINCT referred_user_id) FROM commissions WHERE referrer_user_id = $1 AND status <> 'canceled'), \
+    (SELECT COUNT(*) FROM referrals WHERE referrer_user_id = $1 AND created_at >= $2), \
+    (SELECT COALESCE(SUM(amount), 0)::bigint FROM commissions WHERE referrer_user_id = $1 \
+     AND status IN ('confirmed', 'reduced') AND settled_at >= $2)";
+pub const LIST_REFERRALS: &str = "SELECT f.referred_user_id, u.email, f.referrer_user_id, f.code, f.created_at, \
+    (SELECT COUNT(*) FROM commissions c WHERE c.referred_user_id = f.referred_user_id \
+     AND c.referrer_user_id = f.referrer_user_id), \
+    (SELECT COALESCE(SUM(c.amount), 0)::bigint FROM commissions c WHERE c.referred_user_id = f.referred_user_id \
+     AND c.referrer_user_id = f.referrer_user_id AND c.status IN ('confirmed', 'reduced')) \
+    FROM referrals f JOIN users u ON u.user_id = f.referred_user_id \
+    WHERE ($1::text IS NULL OR f.referrer_user_id = $1) ORDER BY f.created_at DESC, f.referred_user_id LIMIT $2 OFFSET $3";
+pub const COUNT_REFERRALS: &str =
+    "SELECT COUNT(*) FROM referrals WHERE ($1::text IS NULL OR referrer_user_id = $1)";
+pub const RESERVE_COMMISSION: &str = "UPDATE referral_codes SET reserved = reserved + $2 \
+    WHERE user_id = $1 AND earned - paid - reserved >= $2 RETURNING earned - paid - reserved";
+pub const SETTLE_RESERVATION: &str =
+    "UPDATE referral_codes SET reserved = reserved - $2::bigint - $3::bigint, paid = paid + $3::bigint \
+    WHERE user_id = $1 AND reserved >= $2::bigint + $3::bigint RETURNING earned - paid - reserved";
+pub const PAY_COMMISSION: &str = "UPDATE referral_codes SET paid = paid + $2 \
+    WHERE user_id = $1 AND earned - paid - reserved >= $2 RETURNING earned - paid - reserved";
+pub const INSERT_WITHDRAWAL: &str = concat!(
+    "INSERT INTO withdrawals (user_id, amount, bank_name, account_number, account_holder, status, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, 'requested', $6) RETURNING ",
+    withdrawal_cols!()
+);
+pub const LIST_WITHDRAWALS: &str = concat!(
+    "SELECT ",
+    withdrawal_cols!(),
+    " FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+    "ORDER BY withdrawal_id DESC LIMIT $3 OFFSET $4"
+);
+pub const COUNT_WITHDRAWALS: &str =
+    "SELECT COUNT(*) FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
+pub const WITHDRAWAL_BY_ID: &str =
+    concat!("SELECT ", withdrawal_cols!(), " FROM withdrawals WHERE withdrawal_id = $1");
+pub const DECIDE_WITHDRAWAL: &str = concat!(
+    "UPDATE withdrawals SET status = $2, admin_notes = $3, decided_by = $4, decided_at = $5 ",
+    "WHERE withdrawal_id = $1 AND status = 'requested' RETURNING ",
+    withdrawal_cols!()
+);
+pub const INSERT_PAYOUT: &str = concat!(
+    "INSERT INTO commission_payouts (user_id, amount, kind, withdrawal_id, notes, paid_by, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+    payout_cols!()
+);
+pub const LIST_PAYOUTS: &str = concat!(
+    "SELECT ",
+    payout_cols!(),
+    " FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1) ORDER BY payout_id DESC LIMIT $2 OFFSET $3"
+);
+pub const COUNT_PAYOUTS: &str =
+    "SELECT COUNT(*) FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1)";
+
+pub const INSERT_COUPON: &str = concat!(
+    "INSERT INTO coupons (code, name, discount_type, discount_value, min_order_amount, valid_from, valid_until, ",
+    "max_uses, is_active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+    coupon_cols!()
+);
+pub const COUPON_BY_ID: &str = concat!("SELECT ", coupon_cols!(), " FROM coupons WHERE coupon_id = $1");
+pub const COUPON_BY_CODE: &str = concat!("SELECT ", coupon_cols!(), " FROM coupons WHERE code = $1");
+pub const LIST_COUPONS: &str =
+    concat!("SELECT ", coupon_cols!(), " FROM coupons ORDER BY coupon_id DESC LIMIT $1 OFFSET $2");
+pub const COUNT_COUPONS: &str = "SELECT COUNT(*) FROM coupons";
+pub const UPDATE_COUPON: &str = concat!(
+    "UPDATE coupons SET code = $2, name = $3, discount_type = $4, discount_value = $5, min_order_amount = $6, ",
+    "valid_from = $7, valid_until = $8, max_uses = $9, is_active = $10, updated_at = $11 WHERE coupon_id = $1 ",
+    "RETURNING ",
+    coupon_cols!()
+);
+pub const DEACTIVATE_COUPON: &str = concat!(
+    "UPDATE coupons SET is_active = FALSE, updated_at = $2 WHERE coupon_id = $1 RETURNING ",
+    coupon_cols!()
+);
+pub const ISSUE_COUPON: &str = "UPDATE coupons SET issued_count = issued_count + 1 \
+    WHERE coupon_id = $1 AND (max_uses IS NULL OR issued_count < max_uses) RETURNING coupon_id";
+pub const HAS_COUPON_COPY: &str =
+    "SELECT EXISTS (SELECT 1 FROM user_coupons WHERE coupon_id = $1 AND user_id = $2)";

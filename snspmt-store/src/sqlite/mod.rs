@@ -8,6 +8,7 @@ mod orders;
 mod parts;
 mod purchases;
 mod queries;
+mod referral;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -164,6 +164,7 @@ pub(super) fn insert_order_and_charge(tx: &Connection, o: &NewOrder, now: Millis
         };
         post_in(tx, &charge, now)?;
     }
+    super::referral::referral_on_order(tx, order_id, &o.user_id, o.coupon_id, o.price, o.final_price, now)?;
     Ok(order_id)
 }
 
@@ -174,7 +175,7 @@ fn order_in(c: &Connection, order_id: i64) -> StoreResult<Order> {
 /// Gives back `amount` of an order's price (ledger `order_refund`, once per order).
 fn refund(tx: &Connection, order_id: i64, user_id: &str, amount: Points, now: Millis) -> StoreResult<()> {
     if amount.0 <= 0 {
-        return Ok(());
+        return super::referral::referral_on_settlement(tx, order_id, now);
     }
     let posting = Posting {
         user_id: user_id.to_owned(),
@@ -187,7 +188,7 @@ fn refund(tx: &Connection, order_id: i64, user_id: &str, amount: Points, now: Mi
     };
     post_in(tx, &posting, now)?;
     tx.prepare_cached(q::ADD_REFUND)?.query_row(params![order_id, amount.0], |r| r.get::<_, i64>(0))?;
-    Ok(())
+    super::referral::referral_on_settlement(tx, order_id, now)
 }
 
 /// Refunds whatever of the order is not refunded yet.
@@ -519,6 +520,7 @@ impl OrderStore for SqliteStore {
             if t.refund_in_full {
                 refund_rest(tx, &order, now)?;
             }
+            super::referral::referral_on_settlement(tx, order_id, now)?;
             insert_audit(tx, &audit, now)?;
             order_in(tx, order_id)
         })

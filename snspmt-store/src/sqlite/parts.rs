@@ -77,6 +77,8 @@ fn recompute(tx: &Connection, order_id: i64, now: Millis) -> StoreResult<Order> 
         .collect::<Result<Vec<_>, _>>()?;
     let status = plan::order_status(&ends);
     tx.prepare_cached(q::SET_ORDER_STATUS)?.execute(params![order_id, status.as_str(), now])?;
+    // The referrer's commission follows the order as it ends (confirmed, reduced, canceled).
+    super::referral::referral_on_settlement(tx, order_id, now)?;
     order_in(tx, order_id)
 }
 

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use snspmt_core::order::{self, OrderStatus, Settlement};
 use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus};
+use snspmt_core::referral::{CommissionStatus, DiscountType, WithdrawalState};
+use snspmt_core::Bps;
 use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewNotice, NewOrder, NewPost, NewPurchase,
-    NewService, NewUser, PostFilter, Posting, ProfilePatch, PurchaseFilter, SocialLink, SocialLogin,
-    StatusUpdate, Store, StoreError, SubmissionOutcome,
+    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewOrder, NewPost, NewPurchase,
+    NewService, NewUser, NewWithdrawal, PostFilter, Posting, ProfilePatch, PurchaseFilter, SocialLink,
+    SocialLogin, StatusUpdate, Store, StoreError, SubmissionOutcome, UserCoupon, WithdrawalFilter,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -42,7 +44,12 @@ macro_rules! for_each_case {
             oauth_states_are_single_use_and_expire,
             notices_show_inside_their_window,
             blog_posts_filter_count_and_publish,
-            dashboard_stats_come_from_the_ledger
+            dashboard_stats_come_from_the_ledger,
+            referral_codes_and_coupons_are_issued_once,
+            commissions_follow_their_orders,
+            a_coupon_is_used_by_one_order_under_concurrency,
+            withdrawals_never_exceed_the_balance_under_concurrency,
+            coupon_definitions_and_copies
         );
     };
 }
@@ -364,6 +371,7 @@ fn new_order(user: &str, service_id: i64, price: i64, due_at: i64) -> NewOrder {
         due_at,
         status: OrderStatus::Pending,
         scheduled_at: None,
+        coupon_id: None,
     }
 }
 
@@ -922,4 +930,346 @@ pub async fn dashboard_stats_come_from_the_ledger(s: Arc<dyn Store>) {
     assert_eq!(stats.monthly_sales, 200);
     let stats = s.dashboard_stats(155, 5).await.expect("stats");
     assert_eq!((stats.today_orders, stats.today_revenue, stats.monthly_sales), (0, -300, 1200));
+}
+
+// --- referral programme -------------------------------------------------------------------
+
+const DAY: i64 = 24 * 60 * 60 * 1000;
+
+fn referral_coupon(now: i64) -> UserCoupon {
+    UserCoupon {
+        id: 0,
+        user_id: String::new(),
+        coupon_id: None,
+        source: "referral".into(),
+        code: "REFERRAL".into(),
+        name: "추천인 쿠폰 5%".into(),
+        discount_type: DiscountType::Percentage,
+        discount_value: 5,
+        min_order_amount: Points(0),
+        valid_from: Some(now),
+        expires_at: Some(now + 30 * DAY),
+        is_active: true,
+        is_used: false,
+        used_order_id: None,
+        created_at: now,
+    }
+}
+
+fn withdrawal(user: &str, amount: i64) -> NewWithdrawal {
+    NewWithdrawal {
+        user_id: user.into(),
+        amount: Points(amount),
+        bank_name: "국민은행".into(),
+        account_number: "123-456".into(),
+        account_holder: "홍길동".into(),
+    }
+}
+
+/// A referrer `a` (code `REFAAAAAAAA` at `bps`) and a referred `b` with 100,000 points, and a
+/// service; answers the service id and b's referral coupon.
+async fn referred_pair(s: &dyn Store, bps: u32) -> (i64, UserCoupon) {
+    credited(s, "a", 0).await;
+    credited(s, "b", 100_000).await;
+    let a = s.register_referrer("a", "REFAAAAAAAA", Bps(bps), audit(), 1).await.expect("register");
+    assert_eq!(a.map(|r| r.code), Some("REFAAAAAAAA".into()));
+    let coupon = s.use_referral_code("b", "REFAAAAAAAA", referral_coupon(10), 10).await.expect("use code");
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    (svc, coupon)
+}
+
+/// Runs an order through submission and the upstream's final status.
+async fn settle(s: &dyn Store, order_id: i64, settlement: Settlement, now: i64) {
+    let job = s.claim_order_job(order_id, now).await.expect("claim").expect("due");
+    let accepted = SubmissionOutcome::Accepted { smm_order_id: format!("u{order_id}") };
+    s.settle_submission(job.job_id, accepted, now).await.expect("accepted");
+    let update = StatusUpdate { settlement, start_count: None, remains: None, charge: None };
+    s.apply_status(order_id, update, now).await.expect("apply").expect("in progress");
+}
+
+async fn assert_book_agrees(s: &dyn Store, user: &str) {
+    let r = s.referrer(user).await.expect("referrer").expect("exists");
+    let entries = s.commission_entries(user, 200, 0).await.expect("entries");
+    let sum: i64 = entries.rows.iter().map(|e| e.amount.0).sum();
+    assert_eq!(Points(sum), r.balance(), "balance = sum of the commission transactions");
+    assert_eq!(entries.rows.first().map_or(0, |e| e.balance_after.0), r.balance().0);
+    assert!(r.balance().0 >= 0 && r.reserved.0 >= 0);
+    let paid: i64 =
+        s.payouts(Some(user), 200, 0).await.expect("payouts").rows.iter().map(|p| p.amount.0).sum();
+    assert_eq!(Points(paid), r.paid);
+}
+
+pub async fn referral_codes_and_coupons_are_issued_once(s: Arc<dyn Store>) {
+    let (_, coupon) = referred_pair(&*s, 1000).await;
+    assert_eq!((coupon.user_id.as_str(), coupon.discount_value, coupon.is_used), ("b", 5, false));
+    // Registering again answers the same code, whatever code is offered.
+    let again = s.register_referrer("a", "REFBBBBBBBB", Bps(5), audit(), 2).await.expect("again").expect("a");
+    assert_eq!((again.code.as_str(), again.commission_rate), ("REFAAAAAAAA", Bps(1000)));
+    // Someone else cannot take a code in use: None, draw another.
+    credited(&*s, "c", 0).await;
+    assert!(s
+        .register_referrer("c", "REFAAAAAAAA", Bps(1000), audit(), 3)
+        .await
+        .expect("collision")
+        .is_none());
+    s.register_referrer("c", "REFCCCCCCCC", Bps(1000), audit(), 3).await.expect("c").expect("c");
+    let repeat = s.use_referral_code("b", "REFAAAAAAAA", referral_coupon(20), 20).await.expect("repeat");
+    assert_eq!(repeat.id, coupon.id, "the same coupon, nothing new");
+    assert_eq!(s.user_coupons("b", 50, 0).await.expect("coupons").total, 1);
+    for (user, code, want) in [
+        ("b", "REFCCCCCCCC", "already_referred"),
+        ("a", "REFAAAAAAAA", "self_referral"),
+        ("c", "REFZZZZZZZZ", "invalid_code"),
+    ] {
+        match s.use_referral_code(user, code, referral_coupon(30), 30).await {
+            Err(StoreError::Conflict(code)) => assert_eq!(code, want),
+            other => panic!("{user} {code}: expected {want}, got {other:?}"),
+        }
+    }
+    assert!(s.user_coupons("a", 50, 0).await.expect("coupons").rows.is_empty());
+    let a = s.referrer("a").await.expect("a").expect("a");
+    assert_eq!(a.referral_count, 1);
+    assert_eq!(s.referrer_by_code("REFCCCCCCCC").await.expect("c").map(|r| r.user_id), Some("c".into()));
+    assert_eq!(s.referrals(Some("a"), 50, 0).await.expect("referrals").total, 1);
+    assert_eq!(s.referrers(50, 0).await.expect("referrers").total, 2);
+}
+
+pub async fn commissions_follow_their_orders(s: Arc<dyn Store>) {
+    let (svc, coupon) = referred_pair(&*s, 1000).await;
+    // An order with the coupon: 10,000 − 5 % = 9,500 paid, 950 pending commission.
+    let mut o = new_order("b", svc, 10_000, 100);
+    o.discount_amount = Points(500);
+    o.final_price = Points(9_500);
+    o.coupon_id = Some(coupon.id);
+    let first = s.place_order(o.clone(), None, 100).await.expect("order").into_inner();
+    assert_eq!(first.commission_amount, Points(950));
+    assert!(s.user_coupon(coupon.id).await.expect("coupon").expect("exists").is_used);
+    assert!(matches!(s.place_order(o, None, 101).await, Err(StoreError::Conflict("invalid_coupon"))));
+    assert_eq!(s.balance("b").await.expect("balance"), Some(Points(100_000 - 9_500)));
+    let c = s.commissions("a", 50, 0).await.expect("commissions");
+    assert_eq!(c.total, 1);
+    assert_eq!(
+        (c.rows[0].status, c.rows[0].rate, c.rows[0].amount),
+        (CommissionStatus::Pending, Bps(1000), Points(950))
+    );
+    settle(&*s, first.order_id, Settlement { status: OrderStatus::Completed, refund: Points(0) }, 200).await;
+    let a = s.referrer("a").await.expect("a").expect("a");
+    assert_eq!((a.earned, a.balance()), (Points(950), Points(950)));
+    // The rate changes for later orders only.
+    s.set_commission_rate("a", Bps(2000), audit(), 300).await.expect("rate");
+    let partial = s.place_order(new_order("b", svc, 1000, 300), None, 300).await.expect("order").into_inner();
+    assert_eq!(partial.commission_amount, Points(200));
+    settle(&*s, partial.order_id, Settlement { status: OrderStatus::Partial, refund: Points(250) }, 400)
+        .await;
+    let p = s.order(partial.order_id).await.expect("order").expect("exists");
+    assert_eq!((p.refunded_amount, p.commission_amount), (Points(250), Points(150)));
+    let canceled =
+        s.place_order(new_order("b", svc, 1000, 500), None, 500).await.expect("order").into_inner();
+    settle(&*s, canceled.order_id, Settlement { status: OrderStatus::Canceled, refund: Points(1000) }, 600)
+        .await;
+    let all = s.commissions("a", 50, 0).await.expect("commissions").rows;
+    let by_order = |id: i64| all.iter().find(|c| c.order_id == id).map(|c| (c.status, c.amount, c.rate));
+    assert_eq!(by_order(first.order_id), Some((CommissionStatus::Confirmed, Points(950), Bps(1000))));
+    assert_eq!(by_order(partial.order_id), Some((CommissionStatus::Reduced, Points(150), Bps(2000))));
+    assert_eq!(by_order(canceled.order_id), Some((CommissionStatus::Canceled, Points(0), Bps(2000))));
+    // Settling again changes nothing.
+    let update = StatusUpdate {
+        settlement: Settlement { status: OrderStatus::Completed, refund: Points(0) },
+        start_count: None,
+        remains: None,
+        charge: None,
+    };
+    assert!(s.apply_status(first.order_id, update, 700).await.expect("apply").is_none());
+    let a = s.referrer("a").await.expect("a").expect("a");
+    assert_eq!(a.earned, Points(950 + 150));
+    let stats = s.referral_stats("a", 0).await.expect("stats");
+    assert_eq!(
+        (stats.total_referrals, stats.active_referrals, stats.this_month_commission),
+        (1, 1, Points(1100))
+    );
+    let referrals = s.referrals(Some("a"), 50, 0).await.expect("referrals").rows;
+    assert_eq!((referrals[0].order_count, referrals[0].commission), (3, Points(1100)));
+    assert_book_agrees(&*s, "a").await;
+    assert_consistent(&*s).await;
+}
+
+pub async fn a_coupon_is_used_by_one_order_under_concurrency(s: Arc<dyn Store>) {
+    let (svc, coupon) = referred_pair(&*s, 1000).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        let mut o = new_order("b", svc, 1000, 100 + i);
+        o.discount_amount = Points(50);
+        o.final_price = Points(950);
+        o.coupon_id = Some(coupon.id);
+        tasks.push(tokio::spawn(async move { s.place_order(o, None, 100).await }));
+    }
+    let mut used = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => used += 1,
+            Err(StoreError::Conflict("invalid_coupon")) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(used, 1, "one order gets the discount");
+    assert_eq!(s.balance("b").await.expect("balance"), Some(Points(100_000 - 950)));
+    assert_eq!(s.commissions("a", 50, 0).await.expect("commissions").total, 1);
+    // A failed order refunded in full gives the coupon back.
+    let order_id =
+        s.user_coupon(coupon.id).await.expect("coupon").expect("exists").used_order_id.expect("used");
+    let job = s.claim_order_job(order_id, 200).await.expect("claim").expect("due");
+    let rejected = SubmissionOutcome::Rejected { message: "Incorrect link".into() };
+    s.settle_submission(job.job_id, rejected, 200).await.expect("rejected");
+    let back = s.user_coupon(coupon.id).await.expect("coupon").expect("exists");
+    assert!(!back.is_used && back.used_order_id.is_none(), "{back:?}");
+    assert_eq!(
+        s.commissions("a", 50, 0).await.expect("commissions").rows[0].status,
+        CommissionStatus::Canceled
+    );
+    assert_consistent(&*s).await;
+}
+
+pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn Store>) {
+    // At 100 % commission a completed order of 10,000 earns 10,000.
+    let (svc, _) = referred_pair(&*s, 10_000).await;
+    let o = s.place_order(new_order("b", svc, 10_000, 100), None, 100).await.expect("order").into_inner();
+    settle(&*s, o.order_id, Settlement { status: OrderStatus::Completed, refund: Points(0) }, 100).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        let key = IdempotencyKey {
+            user_id: "a".into(),
+            scope: "referral.withdrawal",
+            key: format!("k{}", i % 10),
+            request_hash: "h".into(),
+        };
+        tasks.push(tokio::spawn(async move {
+            s.request_withdrawal(withdrawal("a", 1_500), Some(key), 200).await
+        }));
+    }
+    let mut fresh = std::collections::HashSet::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(Idempotent::Fresh(w)) => assert!(fresh.insert(w.withdrawal_id)),
+            Ok(Idempotent::Replay(w)) => assert_eq!(w.amount, Points(1_500)),
+            Err(StoreError::Conflict("insufficient_commission")) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(fresh.len(), 6, "10 keys, 6 × 1,500 fit in 10,000");
+    let a = s.referrer("a").await.expect("a").expect("a");
+    assert_eq!((a.reserved, a.balance()), (Points(9_000), Points(1_000)));
+    assert_book_agrees(&*s, "a").await;
+    // Decisions: each once, concurrently.
+    let ids: Vec<i64> = fresh.into_iter().collect();
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        for _ in 0..3 {
+            let (s, id) = (s.clone(), *id);
+            let approve = i % 2 == 0;
+            tasks.push(tokio::spawn(
+                async move { s.decide_withdrawal(id, approve, None, audit(), 300).await },
+            ));
+        }
+    }
+    let mut decided = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => decided += 1,
+            Err(StoreError::Conflict("already_processed")) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(decided, 6);
+    assert!(matches!(
+        s.decide_withdrawal(999_999, true, None, audit(), 300).await,
+        Err(StoreError::NotFound)
+    ));
+    let a = s.referrer("a").await.expect("a").expect("a");
+    assert_eq!((a.paid, a.reserved, a.balance()), (Points(4_500), Points(0), Points(5_500)));
+    // Manual payouts race too: 20 × 500 against 5,500 → 11 pass.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.pay_commission("a", Points(500), None, audit(), 400).await }));
+    }
+    let mut paid = 0;
+    for t in tasks {
+        if t.await.expect("task").is_ok() {
+            paid += 1;
+        }
+    }
+    assert_eq!(paid, 11);
+    assert!(matches!(
+        s.pay_commission("a", Points(-5), None, audit(), 500).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.request_withdrawal(withdrawal("a", 1_000), None, 500).await,
+        Err(StoreError::Conflict("insufficient_commission"))
+    ));
+    let a = s.referrer("a").await.expect("a").expect("a");
+    assert_eq!((a.paid, a.balance()), (Points(10_000), Points(0)));
+    let requested =
+        WithdrawalFilter { status: Some(WithdrawalState::Requested), limit: 50, ..Default::default() };
+    assert_eq!(s.withdrawals(requested).await.expect("list").total, 0);
+    assert_book_agrees(&*s, "a").await;
+}
+
+pub async fn coupon_definitions_and_copies(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 0).await;
+    credited(&*s, "u2", 0).await;
+    let def = NewCoupon {
+        code: "WELCOME".into(),
+        name: "환영 쿠폰".into(),
+        discount_type: DiscountType::Fixed,
+        discount_value: 1000,
+        min_order_amount: Points(5000),
+        valid_from: None,
+        valid_until: Some(1_000),
+        max_uses: Some(1),
+        is_active: true,
+    };
+    let c = s.create_coupon(def.clone(), audit(), 1).await.expect("create");
+    assert!(matches!(
+        s.create_coupon(def.clone(), audit(), 1).await,
+        Err(StoreError::Conflict("coupon_code_taken"))
+    ));
+    let copy = s.add_coupon_by_code("u1", "WELCOME", 10).await.expect("add");
+    assert_eq!(
+        (copy.coupon_id, copy.expires_at, copy.min_order_amount),
+        (Some(c.coupon_id), Some(1_000), Points(5000))
+    );
+    assert!(matches!(
+        s.add_coupon_by_code("u1", "WELCOME", 10).await,
+        Err(StoreError::Conflict("coupon_already_added"))
+    ));
+    assert!(matches!(
+        s.add_coupon_by_code("u2", "WELCOME", 10).await,
+        Err(StoreError::Conflict("coupon_exhausted"))
+    ));
+    assert!(matches!(
+        s.add_coupon_by_code("u2", "NOPE", 10).await,
+        Err(StoreError::Conflict("invalid_coupon"))
+    ));
+    let mut more = def.clone();
+    more.max_uses = None;
+    s.update_coupon(c.coupon_id, more, audit(), 20).await.expect("update");
+    assert!(
+        matches!(
+            s.add_coupon_by_code("u2", "WELCOME", 1_000).await,
+            Err(StoreError::Conflict("invalid_coupon"))
+        ),
+        "expired"
+    );
+    s.add_coupon_by_code("u2", "WELCOME", 999).await.expect("add");
+    let off = s.deactivate_coupon(c.coupon_id, audit(), 30).await.expect("deactivate");
+    assert!(!off.is_active);
+    assert!(
+        !s.user_coupon(copy.id).await.expect("copy").expect("exists").is_active,
+        "withdrawn copies stop applying"
+    );
+    assert_eq!(s.coupons(50, 0).await.expect("list").total, 1);
+    assert_eq!(s.coupon(c.coupon_id).await.expect("get").map(|c| c.issued_count), Some(2));
 }
