@@ -185,6 +185,211 @@ pub fn settle_part(
     crate::order::settle(part_share, quantity, status, remains)
 }
 
+/// Where one part of a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartState {
+    /// Its turn has not come.
+    Waiting,
+    /// To be submitted at `at`.
+    Due { at: i64 },
+    /// Claimed: a submission is under way.
+    Submitting,
+    /// The upstream took it at `at`.
+    Accepted { at: i64 },
+    /// The submission's outcome is unknown (never resent).
+    Unknown { at: i64 },
+    /// Over: `refunded` of its share given back.
+    Ended { refunded: Points, completed: bool },
+}
+
+/// How a submission ended, as the run sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    Accepted,
+    /// Refused for good: the share is refunded.
+    Rejected,
+    /// Not taken: due again at `at`.
+    RetryLater {
+        at: i64,
+    },
+    /// Maybe taken.
+    Unknown,
+}
+
+/// An input a run cannot take in its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunError {
+    pub index: u32,
+    pub state: PartState,
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "part {} cannot take that input in state {:?}", self.index, self.state)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// What the caller must do after an input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Effects {
+    /// Parts to submit now (already marked submitting).
+    pub submit: Vec<u32>,
+    /// A refund to post: (part, amount).
+    pub refund: Option<(u32, Points)>,
+}
+
+/// A multi-part order run as a state machine: time comes in as input, effects go out.
+/// This is the reference the store's transactions implement (claim = [`Run::handle_timeout`],
+/// settle = [`Run::submitted`], status sync = [`Run::upstream`]); the model-based property test
+/// checks it against a naive model.
+#[derive(Debug, Clone)]
+pub struct Run {
+    parts: Vec<Part>,
+    states: Vec<PartState>,
+}
+
+impl Run {
+    /// A run whose first part is due at `start` (`None`: deferred).
+    pub fn new(parts: Vec<Part>, start: Option<i64>) -> Run {
+        let mut states = vec![PartState::Waiting; parts.len()];
+        if let (Some(at), Some(first)) = (start, states.first_mut()) {
+            *first = PartState::Due { at };
+        }
+        Run { parts, states }
+    }
+
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    pub fn states(&self) -> &[PartState] {
+        &self.states
+    }
+
+    /// Starts a deferred run; `false` if it had started.
+    pub fn start(&mut self, now: i64) -> bool {
+        match self.states.first_mut() {
+            Some(s @ PartState::Waiting) => {
+                *s = PartState::Due { at: now };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// When the next part is due, if any is waiting for a time.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        self.states
+            .iter()
+            .filter_map(|s| match s {
+                PartState::Due { at } => Some(*at),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Claims every part due by `now`.
+    pub fn handle_timeout(&mut self, now: i64) -> Effects {
+        let mut effects = Effects::default();
+        for (i, s) in self.states.iter_mut().enumerate() {
+            if matches!(s, PartState::Due { at } if *at <= now) {
+                *s = PartState::Submitting;
+                effects.submit.push(i as u32);
+            }
+        }
+        effects
+    }
+
+    fn state(&self, index: u32) -> Result<PartState, RunError> {
+        self.states.get(index as usize).copied().ok_or(RunError { index, state: PartState::Waiting })
+    }
+
+    /// The part after `index` becomes due its delay after `now`.
+    fn advance(&mut self, index: u32, now: i64) {
+        let next = index as usize + 1;
+        if let (Some(s @ PartState::Waiting), Some(p)) = (self.states.get_mut(next), self.parts.get(next)) {
+            *s = PartState::Due { at: next_due(now, p.delay_minutes) };
+        }
+    }
+
+    /// How part `index`'s submission ended.
+    pub fn submitted(&mut self, index: u32, outcome: Submitted, now: i64) -> Result<Effects, RunError> {
+        let state = self.state(index)?;
+        if state != PartState::Submitting {
+            return Err(RunError { index, state });
+        }
+        let i = index as usize;
+        let mut effects = Effects::default();
+        match outcome {
+            Submitted::Accepted => self.states[i] = PartState::Accepted { at: now },
+            Submitted::Unknown => self.states[i] = PartState::Unknown { at: now },
+            Submitted::Rejected => {
+                let share = self.parts[i].share;
+                self.states[i] = PartState::Ended { refunded: share, completed: false };
+                effects.refund = Some((index, share));
+            }
+            Submitted::RetryLater { at } => {
+                self.states[i] = PartState::Due { at };
+                return Ok(effects);
+            }
+        }
+        self.advance(index, now);
+        Ok(effects)
+    }
+
+    /// The upstream's status of an accepted part; a terminal one ends it with its refund.
+    pub fn upstream(
+        &mut self,
+        index: u32,
+        status: &crate::upstream::smm::Status,
+        remains: Option<i64>,
+    ) -> Result<Effects, RunError> {
+        let state = self.state(index)?;
+        if !matches!(state, PartState::Accepted { .. }) {
+            return Err(RunError { index, state });
+        }
+        let part = &self.parts[index as usize];
+        let s =
+            settle_part(part.share, part.quantity, status, remains).map_err(|_| RunError { index, state })?;
+        if s.status == OrderStatus::InProgress {
+            return Ok(Effects::default());
+        }
+        self.states[index as usize] = PartState::Ended { refunded: s.refund, completed: s.refund.0 == 0 };
+        Ok(Effects { submit: Vec::new(), refund: (s.refund.0 > 0).then_some((index, s.refund)) })
+    }
+
+    /// The order's status, by [`order_status`].
+    pub fn order_status(&self) -> OrderStatus {
+        let ends: Vec<Option<PartEnd>> = self
+            .states
+            .iter()
+            .map(|s| match s {
+                PartState::Ended { completed: true, .. } => Some(PartEnd::Completed),
+                PartState::Ended { .. } => Some(PartEnd::Refunded),
+                PartState::Unknown { .. } => Some(PartEnd::Unknown),
+                _ => None,
+            })
+            .collect();
+        order_status(&ends)
+    }
+
+    /// Everything refunded so far.
+    pub fn refunded(&self) -> Points {
+        Points(
+            self.states
+                .iter()
+                .map(|s| match s {
+                    PartState::Ended { refunded, .. } => refunded.0,
+                    _ => 0,
+                })
+                .sum(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
