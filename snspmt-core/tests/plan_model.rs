@@ -186,10 +186,10 @@ proptest! {
 
         // Drain: what is in flight is accepted, every other part is eventually placed and
         // completes upstream.
-        for i in 0..n {
+        for (i, placed) in placed_upstream.iter_mut().enumerate() {
             if run.states()[i] == PartState::Submitting {
                 let _ = run.submitted(i as u32, Submitted::Accepted, now).expect("settle");
-                placed_upstream[i] += 1;
+                *placed += 1;
             }
         }
         for _ in 0..(4 * n + 4) {
