@@ -17,10 +17,7 @@ const START: i64 = 1_795_737_600_000;
 const MINUTE: i64 = 60_000;
 
 async fn harness(backend: Backend, test: &str) -> Option<(Harness, Arc<ManualClock>)> {
-    let clock = Arc::new(ManualClock::new(START));
-    let c = clock.clone();
-    let h = Harness::start_app(backend, test, move |app| app.with_clock(c)).await?;
-    Some((h, clock))
+    Harness::with_clock(backend, test, START).await
 }
 
 async fn service(s: &TestServer, provider: &str) -> i64 {

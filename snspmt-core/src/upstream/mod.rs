@@ -9,3 +9,4 @@
 pub mod kcp;
 pub mod oauth;
 pub mod smm;
+mod text;

@@ -254,6 +254,18 @@ impl Harness {
         Self::start_app(backend, test, |app| app).await
     }
 
+    /// A harness whose server reads a clock the test moves, starting at `start`.
+    pub async fn with_clock(
+        backend: Backend,
+        test: &str,
+        start: i64,
+    ) -> Option<(Harness, Arc<snspmt_http::clock::ManualClock>)> {
+        let clock = Arc::new(snspmt_http::clock::ManualClock::new(start));
+        let c = clock.clone();
+        let h = Self::start_app(backend, test, move |app| app.with_clock(c)).await?;
+        Some((h, clock))
+    }
+
     pub async fn start_app(
         backend: Backend,
         test: &str,

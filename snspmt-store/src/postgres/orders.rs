@@ -185,6 +185,34 @@ pub(super) async fn order_in(c: &impl GenericClient, order_id: i64) -> StoreResu
     order_row(&c.query_opt(&st, &[&order_id]).await?.ok_or(StoreError::NotFound)?)
 }
 
+/// Posts a refund of `amount` (> 0) of an order (ledger `order_refund`, once per `event_ref`)
+/// and adds it to the order's `refunded_amount`.
+pub(super) async fn give_back(
+    c: &impl GenericClient,
+    order_id: i64,
+    user_id: &str,
+    amount: Points,
+    event_ref: String,
+    description: String,
+    now: Millis,
+) -> StoreResult<()> {
+    let posting = Posting {
+        user_id: user_id.to_owned(),
+        kind: LedgerKind::OrderRefund,
+        amount,
+        reference: Some(format!("order:{order_id}")),
+        description,
+        event_ref: Some(event_ref),
+        audit: None,
+    };
+    post_in(c, &posting, now).await?;
+    let st = c.prepare_cached(q::ADD_REFUND).await?;
+    c.query_one(&st, &[&order_id, &amount.0]).await?;
+    Ok(())
+}
+
+/// Gives back `amount` of an order's price (once per order), and settles the referrer's
+/// commission accordingly.
 async fn refund(
     c: &impl GenericClient,
     order_id: i64,
@@ -192,21 +220,10 @@ async fn refund(
     amount: Points,
     now: Millis,
 ) -> StoreResult<()> {
-    if amount.0 <= 0 {
-        return super::referral::referral_on_settlement(c, order_id, now).await;
+    if amount.0 > 0 {
+        let event = format!("order:{order_id}:refund");
+        give_back(c, order_id, user_id, amount, event, format!("주문 #{order_id} 환불"), now).await?;
     }
-    let posting = Posting {
-        user_id: user_id.to_owned(),
-        kind: LedgerKind::OrderRefund,
-        amount,
-        reference: Some(format!("order:{order_id}")),
-        description: format!("주문 #{order_id} 환불"),
-        event_ref: Some(format!("order:{order_id}:refund")),
-        audit: None,
-    };
-    post_in(c, &posting, now).await?;
-    let st = c.prepare_cached(q::ADD_REFUND).await?;
-    c.query_one(&st, &[&order_id, &amount.0]).await?;
     super::referral::referral_on_settlement(c, order_id, now).await
 }
 

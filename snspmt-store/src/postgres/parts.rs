@@ -4,17 +4,17 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use snspmt_core::order::OrderStatus;
 use snspmt_core::plan::{self, Part};
-use snspmt_core::{LedgerKind, Points};
+use snspmt_core::Points;
 use tokio_postgres::Row;
 
 use super::orders::{insert_order_and_charge, order_in};
 use super::queries as q;
-use super::{claim_key, insert_audit, post_in, save_key, PgStore};
+use super::{claim_key, insert_audit, save_key, PgStore};
 use crate::model::part_end;
 use crate::{
     ClaimedPart, IdempotencyKey, Idempotent, Millis, NewAudit, NewOrder, NewPackage, Order, OrderPart,
-    Package, PackageStore, Page, PartKind, PartStore, PartSyncTarget, Posting, StatusUpdate, StoreError,
-    StoreResult, SubmissionOutcome,
+    Package, PackageStore, Page, PartKind, PartStore, PartSyncTarget, StatusUpdate, StoreError, StoreResult,
+    SubmissionOutcome,
 };
 
 fn package_row(r: &Row) -> StoreResult<Package> {
@@ -90,20 +90,12 @@ async fn refund_part(
     if amount.0 <= 0 {
         return Ok(());
     }
-    let posting = Posting {
-        user_id: order.user_id.clone(),
-        kind: LedgerKind::OrderRefund,
-        amount,
-        reference: Some(format!("order:{}", order.order_id)),
-        description: format!("주문 #{} {}회차 환불", order.order_id, index + 1),
-        event_ref: Some(format!("order:{}:part:{index}:refund", order.order_id)),
-        audit: None,
-    };
-    post_in(c, &posting, now).await?;
+    let id = order.order_id;
+    let event = format!("order:{id}:part:{index}:refund");
+    let description = format!("주문 #{id} {}회차 환불", index + 1);
+    super::orders::give_back(c, id, &order.user_id, amount, event, description, now).await?;
     let st = c.prepare_cached(q::ADD_PART_REFUND).await?;
     c.query_one(&st, &[&part_id, &amount.0]).await?;
-    let st = c.prepare_cached(q::ADD_REFUND).await?;
-    c.query_one(&st, &[&order.order_id, &amount.0]).await?;
     Ok(())
 }
 

@@ -172,22 +172,38 @@ fn order_in(c: &Connection, order_id: i64) -> StoreResult<Order> {
     c.prepare_cached(q::ORDER_BY_ID)?.query_row([order_id], order_row).optional()?.ok_or(StoreError::NotFound)
 }
 
-/// Gives back `amount` of an order's price (ledger `order_refund`, once per order).
-fn refund(tx: &Connection, order_id: i64, user_id: &str, amount: Points, now: Millis) -> StoreResult<()> {
-    if amount.0 <= 0 {
-        return super::referral::referral_on_settlement(tx, order_id, now);
-    }
+/// Posts a refund of `amount` (> 0) of an order (ledger `order_refund`, once per `event_ref`)
+/// and adds it to the order's `refunded_amount`.
+pub(super) fn give_back(
+    tx: &Connection,
+    order_id: i64,
+    user_id: &str,
+    amount: Points,
+    event_ref: String,
+    description: String,
+    now: Millis,
+) -> StoreResult<()> {
     let posting = Posting {
         user_id: user_id.to_owned(),
         kind: LedgerKind::OrderRefund,
         amount,
         reference: Some(format!("order:{order_id}")),
-        description: format!("주문 #{order_id} 환불"),
-        event_ref: Some(format!("order:{order_id}:refund")),
+        description,
+        event_ref: Some(event_ref),
         audit: None,
     };
     post_in(tx, &posting, now)?;
     tx.prepare_cached(q::ADD_REFUND)?.query_row(params![order_id, amount.0], |r| r.get::<_, i64>(0))?;
+    Ok(())
+}
+
+/// Gives back `amount` of an order's price (once per order), and settles the referrer's
+/// commission accordingly.
+fn refund(tx: &Connection, order_id: i64, user_id: &str, amount: Points, now: Millis) -> StoreResult<()> {
+    if amount.0 > 0 {
+        let event = format!("order:{order_id}:refund");
+        give_back(tx, order_id, user_id, amount, event, format!("주문 #{order_id} 환불"), now)?;
+    }
     super::referral::referral_on_settlement(tx, order_id, now)
 }
 

@@ -4,15 +4,15 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use snspmt_core::order::OrderStatus;
 use snspmt_core::plan::{self, Part};
-use snspmt_core::{LedgerKind, Points};
+use snspmt_core::Points;
 
 use super::queries as q;
-use super::{claim_key, deserialize, insert_audit, post_in, save_key, serialize, SqliteStore};
+use super::{claim_key, deserialize, insert_audit, save_key, serialize, SqliteStore};
 use crate::model::part_end;
 use crate::{
     ClaimedPart, IdempotencyKey, Idempotent, Millis, NewAudit, NewOrder, NewPackage, Order, OrderPart,
-    Package, PackageStore, Page, PartKind, PartStore, PartSyncTarget, Posting, StatusUpdate, StoreError,
-    StoreResult, SubmissionOutcome,
+    Package, PackageStore, Page, PartKind, PartStore, PartSyncTarget, StatusUpdate, StoreError, StoreResult,
+    SubmissionOutcome,
 };
 
 fn package_row(r: &Row<'_>) -> rusqlite::Result<Package> {
@@ -94,18 +94,11 @@ fn refund_part(
     if amount.0 <= 0 {
         return Ok(());
     }
-    let posting = Posting {
-        user_id: order.user_id.clone(),
-        kind: LedgerKind::OrderRefund,
-        amount,
-        reference: Some(format!("order:{}", order.order_id)),
-        description: format!("주문 #{} {}회차 환불", order.order_id, index + 1),
-        event_ref: Some(format!("order:{}:part:{index}:refund", order.order_id)),
-        audit: None,
-    };
-    post_in(tx, &posting, now)?;
+    let id = order.order_id;
+    let event = format!("order:{id}:part:{index}:refund");
+    let description = format!("주문 #{id} {}회차 환불", index + 1);
+    super::orders::give_back(tx, id, &order.user_id, amount, event, description, now)?;
     tx.prepare_cached(q::ADD_PART_REFUND)?.query_row(params![part_id, amount.0], |r| r.get::<_, i64>(0))?;
-    tx.prepare_cached(q::ADD_REFUND)?.query_row(params![order.order_id, amount.0], |r| r.get::<_, i64>(0))?;
     Ok(())
 }
 
