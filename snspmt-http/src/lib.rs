@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod log;
 pub mod metrics;
 pub mod multipart;
+pub mod openapi;
 pub mod request;
 pub mod router;
 pub mod server;

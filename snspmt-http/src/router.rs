@@ -130,6 +130,7 @@ pub enum Endpoint {
     AdminUpdateCommissionRate,
     AdminWithdrawalRequests,
     AdminProcessWithdrawal,
+    OpenApi,
 }
 
 impl Endpoint {
@@ -224,7 +225,7 @@ impl Endpoint {
             | AdminDeletePost { .. }
             | AdminUploadImage
             | AdminStats => Access::Admin,
-            ReferralValidateCode => Access::Public,
+            ReferralValidateCode | OpenApi => Access::Public,
             AdminCoupons
             | AdminCreateCoupon
             | AdminCoupon { .. }
@@ -351,6 +352,7 @@ impl Endpoint {
             AdminUpdateCommissionRate => "admin.referral.update_commission_rate",
             AdminWithdrawalRequests => "admin.withdrawal_requests",
             AdminProcessWithdrawal => "admin.process_withdrawal",
+            OpenApi => "openapi",
         }
     }
 
@@ -396,6 +398,7 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "points"] => on(method, [(M::GET, E::Points)]),
         ["api", "points", "deduct"] => on(method, [(M::POST, E::DeductPoints)]),
         ["metrics"] => on(method, [(M::GET, E::Metrics)]),
+        ["api", "openapi.json"] => on(method, [(M::GET, E::OpenApi)]),
         ["api", "health"] | ["health"] => on(method, [(M::GET, E::Health)]),
         ["api", "config"] => on(method, [(M::GET, E::Config)]),
         ["api", "deployment-status"] => on(method, [(M::GET, E::DeploymentStatus)]),
@@ -626,6 +629,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/scheduled-orders"),
     ("GET", "/api/admin/scheduled-orders"),
     ("GET", "/metrics"),
+    ("GET", "/api/openapi.json"),
     ("GET", "/api/packages"),
     ("GET", "/api/admin/packages"),
     ("POST", "/api/admin/packages"),

@@ -210,6 +210,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::PlaceScheduledOrder => orders::place_scheduled(app, caller, req).await,
         E::AdminScheduledOrders => orders::admin_scheduled(app, req).await,
         E::Metrics => system::metrics(app).await,
+        E::OpenApi => handlers::ok(crate::openapi::document()),
         E::PublicPackages => packages::public(app).await,
         E::AdminPackages => packages::admin_list(app, req).await,
         E::AdminCreatePackage => packages::create(app, caller, req).await,

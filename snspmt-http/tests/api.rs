@@ -332,6 +332,9 @@ async fn public_endpoints_show_no_secrets(s: TestServer) {
     assert_eq!(b["schema_version"], snspmt_store::migrations::SQLITE.len());
     assert!(b["integrations"]["smm_panel"].is_boolean());
     assert!(!b.to_string().contains(common::ADMIN_TOKEN));
+    let (status, doc) = s.call(Method::GET, "/api/openapi.json", Auth::None, None).await;
+    assert_eq!((status, doc["openapi"].as_str()), (StatusCode::OK, Some("3.1.0")));
+    assert!(doc["paths"]["/api/points/deduct"]["post"].is_object());
 }
 
 async fn unknown_routes_and_methods(s: TestServer) {
