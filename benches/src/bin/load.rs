@@ -1232,7 +1232,8 @@ fn pgbench_tps(clients: usize, seconds: u64) -> Result<f64, String> {
     let db = format!("snspmt_pgbench_{}", std::process::id());
     let conn = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"];
     let run = |program: &str, args: &[&str]| -> Result<String, String> {
-        let out = Command::new(program).args(conn).args(args).output().map_err(|e| format!("{program}: {e}"))?;
+        let out =
+            Command::new(program).args(conn).args(args).output().map_err(|e| format!("{program}: {e}"))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
