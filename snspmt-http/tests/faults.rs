@@ -1,5 +1,5 @@
 //! The upstream fault matrix: for each call that leaves the panel (SMM `add` and `status`,
-//! KCP registration and approval; Kakao and Google are in `social.rs`), each way an upstream
+//! KCP registration and approval, Kakao's token check, Google's tokeninfo), each way an upstream
 //! fails — past the timeout, refused, dropped, dropped after committing, HTML 5xx, an empty
 //! body, truncated JSON — ends in its expected state, and our client never sees a 500.
 
@@ -11,8 +11,9 @@ use hyper::{Method, StatusCode};
 use serde_json::json;
 
 use common::fake_kcp::{FakeKcp, KcpFault};
+use common::fake_oauth::{GoogleClaims, KakaoUser, OauthFault};
 use common::fake_smm::{Fault, FAKE_KEY};
-use common::{Auth, Backend, Harness, KcpHarness, TestServer, ADMIN_TOKEN};
+use common::{Auth, Backend, Harness, KcpHarness, OauthHarness, TestServer, ADMIN_TOKEN};
 
 /// A port nothing listens on.
 fn refused_url(path: &str) -> String {
@@ -225,6 +226,71 @@ async fn kcp_refused(backend: Backend) {
     assert_eq!((status, b["code"].as_str()), (StatusCode::BAD_GATEWAY, Some("upstream_error")));
 }
 
+fn oauth_faults() -> Vec<(&'static str, OauthFault)> {
+    vec![
+        ("delay past the timeout", OauthFault::Delay(Duration::from_millis(1500))),
+        ("dropped", OauthFault::Drop),
+        ("HTML 502", OauthFault::Http { status: 502, body: "<html>bad gateway</html>".into() }),
+        ("empty body", OauthFault::Http { status: 200, body: String::new() }),
+        ("truncated JSON", OauthFault::Http { status: 200, body: "{\"id\":".into() }),
+        ("not JSON", OauthFault::Garbage),
+    ]
+}
+
+/// Kakao and Google logins: a provider that fails is a 502, no account is made, never a 500.
+async fn social_logins(backend: Backend) {
+    let Some(h) = OauthHarness::start(backend, "fault_matrix_oauth").await else { return };
+    let s = &h.server;
+    h.oauth.kakao_user("tok", KakaoUser::new(777));
+    let google_token = h.oauth.mint_id_token(GoogleClaims::new("g-777"));
+    for (what, fault) in oauth_faults() {
+        for (route, path, body) in [
+            ("kakao_info", "/api/auth/kakao-login", json!({"access_token": "tok"})),
+            ("tokeninfo", "/api/auth/google-login", json!({"id_token": google_token})),
+        ] {
+            // A read may be retried once: fail it twice.
+            h.oauth.push_fault(route, fault.clone());
+            h.oauth.push_fault(route, fault.clone());
+            let (status, b) = s.call(Method::POST, path, Auth::None, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_GATEWAY, "{route}, {what}: {b}");
+            assert_eq!(b["code"], "upstream_error", "{route}, {what}: {b}");
+            h.oauth.clear_faults();
+        }
+    }
+    let (_, users) = s.call(Method::GET, "/api/admin/users", Auth::Admin, None).await;
+    assert_eq!(users["total"], 0, "no account was made");
+    // Healthy again: both log in.
+    let (status, b) =
+        s.call(Method::POST, "/api/auth/kakao-login", Auth::None, Some(json!({"access_token": "tok"}))).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let (status, b) = s
+        .call(Method::POST, "/api/auth/google-login", Auth::None, Some(json!({"id_token": google_token})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+}
+
+async fn social_refused(backend: Backend) {
+    let (kakao, tokeninfo) = (refused_url(""), refused_url("/tokeninfo"));
+    let vars = [
+        ("KAKAO_API_URL", kakao.as_str()),
+        ("GOOGLE_CLIENT_ID", common::fake_oauth::GOOGLE_CLIENT_ID),
+        ("GOOGLE_TOKENINFO_URL", tokeninfo.as_str()),
+        ("SNSPMT_UPSTREAM_TIMEOUT_MS", "500"),
+    ];
+    let Some(s) = TestServer::start_with(backend, "fault_matrix_oauth_refused", &vars).await else { return };
+    for (path, body) in [
+        ("/api/auth/kakao-login", json!({"access_token": "tok"})),
+        ("/api/auth/google-login", json!({"id_token": "whatever"})),
+    ] {
+        let (status, b) = s.call(Method::POST, path, Auth::None, Some(body)).await;
+        assert_eq!(
+            (status, b["code"].as_str()),
+            (StatusCode::BAD_GATEWAY, Some("upstream_error")),
+            "{path}: {b}"
+        );
+    }
+}
+
 macro_rules! both {
     ($($case:ident),*) => {$(
         mod $case {
@@ -240,4 +306,4 @@ macro_rules! both {
     )*};
 }
 
-both!(smm_add_and_status, smm_refused, kcp_register_and_approve, kcp_refused);
+both!(smm_add_and_status, smm_refused, kcp_register_and_approve, kcp_refused, social_logins, social_refused);
