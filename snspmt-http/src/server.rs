@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -79,8 +78,13 @@ pub async fn serve(
     Ok(())
 }
 
-/// One request, start to end. Never fails: errors are answers.
-pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// One request, start to end. Never fails: errors are answers. Generic over the body so that
+/// tests and the fuzz target can drive the whole pipeline without a socket.
+pub async fn handle<B>(app: &Arc<App>, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -135,7 +139,11 @@ fn request_id(headers: &hyper::HeaderMap) -> String {
 
 type Outcome = Result<(&'static str, Response<Full<Bytes>>), (&'static str, ApiError)>;
 
-async fn respond(app: &Arc<App>, req: Request<Incoming>) -> Outcome {
+async fn respond<B>(app: &Arc<App>, req: Request<B>) -> Outcome
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let endpoint = router::route(req.method(), req.uri().path()).map_err(|e| ("unrouted", e))?;
     let name = endpoint.name();
     let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
@@ -145,7 +153,11 @@ async fn respond(app: &Arc<App>, req: Request<Incoming>) -> Outcome {
     dispatch(app, &caller, endpoint, &req).await.map(|r| (name, r)).map_err(|e| (name, e))
 }
 
-async fn read_body(headers: &hyper::HeaderMap, body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body<B>(headers: &hyper::HeaderMap, body: B, limit: usize) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let declared = headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
