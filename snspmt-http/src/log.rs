@@ -57,25 +57,47 @@ pub struct RequestLine<'a> {
 }
 
 pub fn request(r: &RequestLine<'_>) {
-    if JSON.load(Ordering::Relaxed) {
-        write(
-            &json!({
-                "ts": now(), "level": r.level, "msg": "request", "request_id": r.request_id, "method": r.method,
-                "path": r.path, "status": r.status, "duration_us": r.micros as u64, "endpoint": r.endpoint,
-            })
-            .to_string(),
-        );
+    write(&request_line(r, JSON.load(Ordering::Relaxed), &now()));
+}
+
+/// The text of a request's line at time `ts`.
+fn request_line(r: &RequestLine<'_>, json: bool, ts: &str) -> String {
+    if json {
+        json!({
+            "ts": ts, "level": r.level, "msg": "request", "request_id": r.request_id, "method": r.method,
+            "path": r.path, "status": r.status, "duration_us": r.micros as u64, "endpoint": r.endpoint,
+        })
+        .to_string()
     } else {
-        write(&format!(
-            "{} {} {} {} {} {}us ({}) id={}",
-            now(),
-            r.level,
-            r.method,
-            r.path,
-            r.status,
-            r.micros,
-            r.endpoint,
-            r.request_id
-        ));
+        format!(
+            "{ts} {} {} {} {} {}us ({}) id={}",
+            r.level, r.method, r.path, r.status, r.micros, r.endpoint, r.request_id
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines() {
+        let r = RequestLine {
+            level: "INFO",
+            request_id: "abc123",
+            method: "POST",
+            path: "/api/orders",
+            status: 201,
+            micros: 1234,
+            endpoint: "orders.place",
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&request_line(&r, true, "T")).expect("one JSON object");
+        assert_eq!(v["request_id"], "abc123");
+        assert_eq!((v["status"].as_u64(), v["duration_us"].as_u64()), (Some(201), Some(1234)));
+        assert_eq!(v["path"], "/api/orders");
+        let plain = request_line(&r, false, "T");
+        assert_eq!(plain, "T INFO POST /api/orders 201 1234us (orders.place) id=abc123");
+        assert!(!plain.contains('\n'));
     }
 }
