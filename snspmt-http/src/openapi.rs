@@ -41,6 +41,340 @@ fn error_responses() -> Map<String, Value> {
     m
 }
 
+/// `(type, required)` of a body field.
+type Field = (&'static str, &'static str, bool);
+
+/// The request body of every POST and PUT route: `None` for those that take no body. A test
+/// checks this table names exactly the POST and PUT routes of [`ROUTES`].
+const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
+    (
+        "POST",
+        "/api/register",
+        Some(&[
+            ("user_id", "string", false),
+            ("email", "string", false),
+            ("name", "string", false),
+            ("display_name", "string", false),
+            ("password", "string", false),
+        ]),
+    ),
+    ("POST", "/api/auth/login", Some(&[("email", "string", true), ("password", "string", true)])),
+    ("POST", "/api/auth/logout", None),
+    (
+        "POST",
+        "/api/points/deduct",
+        Some(&[("amount", "integer", true), ("description", "string", false), ("user_id", "string", false)]),
+    ),
+    (
+        "PUT",
+        "/api/admin/users/{user_id}",
+        Some(&[
+            ("email", "string", false),
+            ("name", "string", false),
+            ("display_name", "string", false),
+            ("is_admin", "boolean", false),
+            ("points_adjustment", "integer", false),
+            ("reason", "string", false),
+        ]),
+    ),
+    ("POST", "/api/admin/migrate-database", None),
+    (
+        "POST",
+        "/api/smm-panel",
+        Some(&[
+            ("action", "string", true),
+            ("service", "string", false),
+            ("link", "string", false),
+            ("quantity", "integer", false),
+            ("comments", "string", false),
+            ("runs", "integer", false),
+            ("interval", "integer", false),
+            ("order", "string", false),
+            ("orders", "array", false),
+        ]),
+    ),
+    (
+        "POST",
+        "/api/admin/services",
+        Some(&[
+            ("provider_service_id", "string", true),
+            ("name", "string", true),
+            ("category", "string", false),
+            ("platform", "string", false),
+            ("type", "string", false),
+            ("price_per_1000", "integer", true),
+            ("min_quantity", "integer", true),
+            ("max_quantity", "integer", true),
+            ("dripfeed", "boolean", false),
+            ("refill", "boolean", false),
+            ("cancel", "boolean", false),
+            ("is_active", "boolean", false),
+            ("description", "string", false),
+        ]),
+    ),
+    (
+        "POST",
+        "/api/admin/services/import",
+        Some(&[("usd_krw", "integer", true), ("markup_bps", "integer", true)]),
+    ),
+    (
+        "PUT",
+        "/api/admin/services/{id}",
+        Some(&[
+            ("provider_service_id", "string", false),
+            ("name", "string", false),
+            ("category", "string", false),
+            ("platform", "string", false),
+            ("type", "string", false),
+            ("price_per_1000", "integer", false),
+            ("min_quantity", "integer", false),
+            ("max_quantity", "integer", false),
+            ("dripfeed", "boolean", false),
+            ("refill", "boolean", false),
+            ("cancel", "boolean", false),
+            ("is_active", "boolean", false),
+            ("description", "string", false),
+        ]),
+    ),
+    ("POST", "/api/orders", Some(ORDER)),
+    ("POST", "/api/orders/check-status", Some(&[("order_ids", "array", true), ("user_id", "string", false)])),
+    ("POST", "/api/orders/{id}/cancel", None),
+    (
+        "PUT",
+        "/api/orders/{id}/status",
+        Some(&[("status", "string", true), ("smm_panel_order_id", "string", false)]),
+    ),
+    (
+        "POST",
+        "/api/admin/orders/{id}/resolve",
+        Some(&[("smm_panel_order_id", "string", false), ("action", "string", false)]),
+    ),
+    ("POST", "/api/cron/sync-order-status", None),
+    ("POST", "/api/cron/process-scheduled-orders", None),
+    (
+        "POST",
+        "/api/points/purchase",
+        Some(&[
+            ("amount", "integer", true),
+            ("price", "integer", true),
+            ("buyer_name", "string", false),
+            ("bank_info", "string", false),
+            ("user_id", "string", false),
+        ]),
+    ),
+    (
+        "POST",
+        "/api/points/purchase-kcp/register",
+        Some(&[
+            ("amount", "integer", true),
+            ("price", "integer", true),
+            ("good_name", "string", false),
+            ("pay_method", "string", false),
+            ("user_id", "string", false),
+        ]),
+    ),
+    ("POST", "/api/points/purchase-kcp/payment-form", Some(&[("ordr_idxx", "string", true)])),
+    (
+        "POST",
+        "/api/points/purchase-kcp/return",
+        Some(&[
+            ("ordr_idxx", "string", true),
+            ("res_cd", "string", true),
+            ("res_msg", "string", false),
+            ("enc_data", "string", false),
+            ("enc_info", "string", false),
+            ("tran_cd", "string", false),
+        ]),
+    ),
+    (
+        "POST",
+        "/api/points/purchase-kcp/approve",
+        Some(&[
+            ("ordr_idxx", "string", true),
+            ("enc_data", "string", true),
+            ("enc_info", "string", true),
+            ("tran_cd", "string", true),
+        ]),
+    ),
+    ("PUT", "/api/admin/purchases/{id}", Some(&[("status", "string", true)])),
+    ("POST", "/api/scheduled-orders", Some(ORDER)),
+    (
+        "POST",
+        "/api/admin/packages",
+        Some(&[
+            ("name", "string", true),
+            ("description", "string", false),
+            ("price", "integer", true),
+            ("steps", "array", true),
+            ("is_active", "boolean", false),
+        ]),
+    ),
+    (
+        "PUT",
+        "/api/admin/packages/{id}",
+        Some(&[
+            ("name", "string", false),
+            ("description", "string", false),
+            ("price", "integer", false),
+            ("steps", "array", false),
+            ("is_active", "boolean", false),
+        ]),
+    ),
+    ("POST", "/api/orders/start-package-processing", Some(&[("order_id", "integer", true)])),
+    ("POST", "/api/admin/reprocess-package-orders", None),
+    ("POST", "/api/cron/process-split-deliveries", None),
+    ("POST", "/api/cron/process-package-steps", None),
+    (
+        "POST",
+        "/api/auth/kakao-login",
+        Some(&[("access_token", "string", true), ("id_token", "string", false)]),
+    ),
+    ("POST", "/api/auth/google-login", Some(&[("id_token", "string", true)])),
+    ("POST", "/api/admin/notices", Some(NOTICE)),
+    ("PUT", "/api/admin/notices/{id}", Some(NOTICE)),
+    ("POST", "/api/blog/posts", Some(POST)),
+    ("PUT", "/api/blog/posts/{id}", Some(POST)),
+    ("POST", "/api/admin/upload-image", Some(&[("image", "binary", true)])),
+    ("POST", "/api/referral/use-code", Some(&[("code", "string", true), ("user_id", "string", false)])),
+    (
+        "POST",
+        "/api/referral/issue-coupon",
+        Some(&[("referral_code", "string", true), ("user_id", "string", false)]),
+    ),
+    (
+        "POST",
+        "/api/referral/withdrawal-request",
+        Some(&[
+            ("amount", "integer", true),
+            ("bank_name", "string", true),
+            ("account_number", "string", true),
+            ("account_holder", "string", true),
+            ("user_id", "string", false),
+        ]),
+    ),
+    (
+        "POST",
+        "/api/user/coupons/add-by-code",
+        Some(&[("coupon_code", "string", true), ("user_id", "string", false)]),
+    ),
+    ("POST", "/api/admin/coupons", Some(COUPON)),
+    ("PUT", "/api/admin/coupons/{id}", Some(COUPON)),
+    (
+        "POST",
+        "/api/admin/referral/register",
+        Some(&[
+            ("user_id", "string", false),
+            ("email", "string", false),
+            ("commission_rate_bps", "integer", false),
+        ]),
+    ),
+    (
+        "POST",
+        "/api/admin/referral/pay-commission",
+        Some(&[
+            ("user_id", "string", false),
+            ("email", "string", false),
+            ("amount", "integer", true),
+            ("notes", "string", false),
+        ]),
+    ),
+    (
+        "PUT",
+        "/api/admin/referral/update-commission-rate",
+        Some(&[
+            ("user_id", "string", false),
+            ("email", "string", false),
+            ("commission_rate_bps", "integer", true),
+        ]),
+    ),
+    (
+        "POST",
+        "/api/admin/process-withdrawal",
+        Some(&[
+            ("request_id", "integer", true),
+            ("action", "string", true),
+            ("admin_notes", "string", false),
+        ]),
+    ),
+];
+
+const ORDER: &[Field] = &[
+    ("service_id", "integer", false),
+    ("package_id", "integer", false),
+    ("link", "string", true),
+    ("quantity", "integer", false),
+    ("comments", "string", false),
+    ("runs", "integer", false),
+    ("interval", "integer", false),
+    ("coupon_id", "integer", false),
+    ("price", "integer", false),
+    ("total_price", "integer", false),
+    ("is_scheduled", "boolean", false),
+    ("scheduled_datetime", "string", false),
+    ("split_days", "integer", false),
+    ("split_quantity", "integer", false),
+    ("defer_start", "boolean", false),
+    ("user_id", "string", false),
+];
+
+const NOTICE: &[Field] = &[
+    ("title", "string", false),
+    ("content", "string", false),
+    ("image_url", "string", false),
+    ("popup_type", "string", false),
+    ("is_active", "boolean", false),
+    ("starts_at", "string", false),
+    ("ends_at", "string", false),
+];
+
+const POST: &[Field] = &[
+    ("title", "string", false),
+    ("content", "string", false),
+    ("excerpt", "string", false),
+    ("category", "string", false),
+    ("tags", "array", false),
+    ("thumbnail_url", "string", false),
+    ("is_published", "boolean", false),
+];
+
+const COUPON: &[Field] = &[
+    ("code", "string", false),
+    ("name", "string", false),
+    ("discount_type", "string", false),
+    ("discount_value", "integer", false),
+    ("min_order_amount", "integer", false),
+    ("valid_from", "string", false),
+    ("valid_until", "string", false),
+    ("max_uses", "integer", false),
+    ("is_active", "boolean", false),
+];
+
+/// The request body of a route, as an OpenAPI `requestBody`.
+fn request_body(method: &str, pattern: &str) -> Option<Value> {
+    let (_, _, fields) = BODIES.iter().find(|(m, p, _)| *m == method && *p == pattern)?;
+    let fields = (*fields)?;
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for (name, kind, req) in fields {
+        let schema = match *kind {
+            "binary" => json!({"type": "string", "format": "binary"}),
+            "array" => json!({"type": "array", "items": {}}),
+            k => json!({"type": k}),
+        };
+        properties.insert((*name).to_owned(), schema);
+        if *req {
+            required.push(json!(name));
+        }
+    }
+    let schema = json!({"type": "object", "properties": properties, "required": required});
+    let content = match pattern {
+        "/api/admin/upload-image" => json!({"multipart/form-data": {"schema": schema}}),
+        "/api/points/purchase-kcp/return" => json!({"application/x-www-form-urlencoded": {"schema": schema}}),
+        _ => json!({"application/json": {"schema": schema}}),
+    };
+    Some(json!({"required": true, "content": content}))
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -60,11 +394,8 @@ pub fn document() -> Value {
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
         }
-        if matches!(*method, "POST" | "PUT") {
-            op.insert(
-                "requestBody".into(),
-                json!({"required": false, "content": {"application/json": {"schema": {"type": "object"}}}}),
-            );
+        if let Some(body) = request_body(method, pattern) {
+            op.insert("requestBody".into(), body);
         }
         let mut responses = error_responses();
         responses.insert("200".into(), json!({"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}}));
@@ -183,5 +514,18 @@ mod tests {
         assert_eq!(ops, ROUTES.len(), "every listed route is an operation");
         assert_eq!(doc["paths"]["/api/orders"]["post"]["security"], json!([{"bearer": []}]));
         assert_eq!(doc["paths"]["/api/health"]["get"]["security"], json!([]));
+        let deduct = &doc["paths"]["/api/points/deduct"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert_eq!(deduct["required"], json!(["amount"]));
+        assert_eq!(deduct["properties"]["amount"]["type"], "integer");
+    }
+
+    #[test]
+    fn every_post_and_put_route_has_its_body_described() {
+        let writes: BTreeSet<(&str, &str)> =
+            ROUTES.iter().filter(|(m, _)| matches!(*m, "POST" | "PUT")).map(|(m, p)| (*m, *p)).collect();
+        let described: BTreeSet<(&str, &str)> = BODIES.iter().map(|(m, p, _)| (*m, *p)).collect();
+        assert_eq!(writes, described, "BODIES must name exactly the POST and PUT routes");
+        assert_eq!(described.len(), BODIES.len(), "no route twice");
     }
 }
