@@ -136,14 +136,18 @@ fn main() -> Result<ExitCode, BoxError> {
     let mut lines = Vec::new();
     let mut verdicts = Vec::new();
 
+    reset_peak_rss();
     let hello = start_server(&server_rt, hello_serve)?;
     let measured = run_scenario(&load_rt, &args, hello.addr, Scenario::Hello, Arc::new(Vec::new()), None)?;
     stop_server(&server_rt, hello)?;
     let hello_rps = measured.rps(Kind::Plain);
-    lines.push(Line::Rows { backend: "hyper", scenario: Scenario::Hello, measured });
+    lines.push(Line::Rows { backend: "hyper", scenario: Scenario::Hello, measured, rss_kb: peak_rss_kb() });
 
     for &backend in &args.backends {
-        match run_backend(backend, &args, &server_rt, &load_rt)? {
+        reset_peak_rss();
+        let outcome = run_backend(backend, &args, &server_rt, &load_rt)?;
+        let rss_kb = peak_rss_kb();
+        match outcome {
             BackendOutcome::Skipped(reason) => lines.push(Line::Skipped { backend: backend.name(), reason }),
             BackendOutcome::Ran(ran) => {
                 let Ran { points, deduct, verdict, orders } = *ran;
@@ -151,16 +155,19 @@ fn main() -> Result<ExitCode, BoxError> {
                     backend: backend.name(),
                     scenario: Scenario::Points,
                     measured: points,
+                    rss_kb,
                 });
                 lines.push(Line::Rows {
                     backend: backend.name(),
                     scenario: Scenario::Deduct,
                     measured: deduct,
+                    rss_kb,
                 });
                 lines.push(Line::Rows {
                     backend: backend.name(),
                     scenario: Scenario::Orders,
                     measured: orders.measured,
+                    rss_kb,
                 });
                 verdicts.push(verdict);
                 verdicts.extend(orders.verdicts);
@@ -170,9 +177,19 @@ fn main() -> Result<ExitCode, BoxError> {
     server_rt.shutdown_timeout(Duration::from_secs(5));
     load_rt.shutdown_timeout(Duration::from_secs(5));
 
-    print_table(&lines, hello_rps);
-    if args.backends.iter().any(|b| b.name() == "postgres") {
-        print_pgbench(&lines, &args);
+    let pgbench = if args.backends.iter().any(|b| b.name() == "postgres") {
+        Some(pgbench_tps(args.connections, args.seconds))
+    } else {
+        None
+    };
+    print_table(&lines, hello_rps, pgbench.as_ref().and_then(|r| r.as_ref().ok().copied()));
+    match pgbench {
+        Some(Ok(tps)) => println!(
+            "pgbench: TPC-B-like, {} clients, 2 threads, {} s, same PostgreSQL: {tps:.0} tps (the `vs pgbench` column)\n",
+            args.connections, args.seconds
+        ),
+        Some(Err(e)) => println!("pgbench: skipped ({e})\n"),
+        None => {}
     }
     let mut ok = true;
     for v in &verdicts {
@@ -1216,9 +1233,19 @@ impl StatusSync<'_> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
+#[allow(clippy::large_enum_variant)] // a handful of lines, printed once
 enum Line {
-    Rows { backend: &'static str, scenario: Scenario, measured: Measured },
-    Skipped { backend: &'static str, reason: String },
+    /// `rss_kb`: the process's peak resident set while this backend's scenarios ran.
+    Rows {
+        backend: &'static str,
+        scenario: Scenario,
+        measured: Measured,
+        rss_kb: Option<u64>,
+    },
+    Skipped {
+        backend: &'static str,
+        reason: String,
+    },
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -1256,45 +1283,42 @@ fn pgbench_tps(clients: usize, seconds: u64) -> Result<f64, String> {
     result
 }
 
-fn print_pgbench(lines: &[Line], args: &Args) {
-    match pgbench_tps(args.connections, args.seconds) {
-        Err(e) => println!("pgbench: skipped ({e})"),
-        Ok(tps) => {
-            println!(
-                "pgbench (TPC-B-like, {} clients, 2 threads, {} s, same PostgreSQL): {tps:.0} tps",
-                args.connections, args.seconds
-            );
-            for line in lines {
-                if let Line::Rows { backend: "postgres", scenario, measured } = line {
-                    println!("  {} postgres / pgbench: {:.2}", scenario.label(), measured.rps_all() / tps);
-                }
-            }
-            println!();
-        }
-    }
-}
-
-fn print_table(lines: &[Line], hello_rps: f64) {
+fn print_table(lines: &[Line], hello_rps: f64, pgbench_tps: Option<f64>) {
     let ratio = |rps: f64| if hello_rps > 0.0 { format!("{:.2}", rps / hello_rps) } else { "-".to_owned() };
     println!();
     println!(
-        "{:<42} {:<9} {:>10} {:>9} {:>9} {:>7} {:>9}",
-        "scenario", "backend", "req/s", "p50 ms", "p99 ms", "errors", "vs hello"
+        "{:<42} {:<9} {:>10} {:>9} {:>9} {:>7} {:>9} {:>11} {:>9}",
+        "scenario", "backend", "req/s", "p50 ms", "p99 ms", "errors", "vs hello", "vs pgbench", "peak MiB"
     );
-    println!("{}", "-".repeat(42 + 9 + 10 + 9 + 9 + 7 + 9 + 6));
-    let row = |label: &str, backend: &str, rps: f64, p: [Option<f64>; 2], errors: String, vs: String| {
+    println!("{}", "-".repeat(42 + 9 + 10 + 9 + 9 + 7 + 9 + 11 + 9 + 8));
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        label: &str,
+        backend: &str,
+        rps: f64,
+        p: [Option<f64>; 2],
+        errors: String,
+        vs: String,
+        vs_pg: String,
+        rss: String,
+    ) {
         let line = format!(
-            "{label:<42} {backend:<9} {rps:>10.0} {:>9} {:>9} {errors:>7} {vs:>9}",
+            "{label:<42} {backend:<9} {rps:>10.0} {:>9} {:>9} {errors:>7} {vs:>9} {vs_pg:>11} {rss:>9}",
             ms(p[0]),
             ms(p[1])
         );
         println!("{}", line.trim_end());
-    };
+    }
     for line in lines {
         match line {
             Line::Skipped { backend, reason } => println!("{backend}: skipped ({reason})"),
-            Line::Rows { backend, scenario, measured: m } => {
+            Line::Rows { backend, scenario, measured: m, rss_kb } => {
                 let all = m.rps_all();
+                let vs_pg = match (*backend, pgbench_tps) {
+                    ("postgres", Some(tps)) if tps > 0.0 => format!("{:.2}", all / tps),
+                    _ => String::new(),
+                };
+                let rss = rss_kb.map(|kb| format!("{:.1}", kb as f64 / 1024.0)).unwrap_or_default();
                 row(
                     scenario.label(),
                     backend,
@@ -1302,20 +1326,31 @@ fn print_table(lines: &[Line], hello_rps: f64) {
                     m.percentiles(None, [0.50, 0.99]),
                     m.error_count().to_string(),
                     ratio(all),
+                    vs_pg,
+                    rss,
                 );
                 if *scenario == Scenario::Deduct {
                     for (label, kind) in
                         [("  without Idempotency-Key", Kind::Plain), ("  with Idempotency-Key", Kind::Keyed)]
                     {
                         let p = m.percentiles(Some(kind), [0.50, 0.99]);
-                        row(label, backend, m.rps(kind), p, String::new(), String::new());
+                        row(
+                            label,
+                            backend,
+                            m.rps(kind),
+                            p,
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                        );
                     }
                 }
             }
         }
     }
     for line in lines {
-        if let Line::Rows { backend, scenario, measured } = line {
+        if let Line::Rows { backend, scenario, measured, .. } = line {
             for (what, n) in &measured.errors {
                 println!("errors {backend} {}: {what} x{n}", scenario.label());
             }
@@ -1325,6 +1360,11 @@ fn print_table(lines: &[Line], hello_rps: f64) {
 }
 
 /// The process's peak resident set size in kB (`VmHWM`), on Linux.
+/// Resets the peak resident set (`VmHWM`) to the current size (Linux: `5` to `clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
