@@ -11,6 +11,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 
+use common::fake_smm::Fault;
 use common::{assert_error_body, Auth, Backend, Harness, TestServer, ADMIN_TOKEN};
 
 const START: i64 = 1_795_737_600_000;
@@ -316,6 +317,53 @@ async fn bad_plans_charge_nothing(backend: Backend) {
     assert!(h.smm.requests_for("add").is_empty());
 }
 
+async fn an_unknown_part_is_resolved_by_the_operator(backend: Backend) {
+    let Some((h, clock)) = harness(backend, "unknown_part").await else { return };
+    let s = &h.server;
+    let svc = service(s, "1").await;
+    let package = json!({"name": "p", "price": 400, "steps": [{"service_id": svc, "quantity": 100, "delay_minutes": 10, "repeat": 2}]});
+    let (_, p) = s.call(Method::POST, "/api/admin/packages", Auth::Admin, Some(package)).await;
+    let package_id = p["package"]["package_id"].as_i64().expect("id");
+    let token = s.register("una").await;
+    s.adjust("una", 1000).await;
+    h.smm.push_fault("add", Fault::Delay(Duration::from_millis(1500)));
+    let (_, o) = s
+        .call(
+            Method::POST,
+            "/api/orders",
+            Auth::Bearer(&token),
+            Some(json!({"package_id": package_id, "link": "https://x.com/u"})),
+        )
+        .await;
+    let id = o["order_id"].as_i64().expect("id");
+    for _ in 0..100 {
+        if progress(s, id).await["progress"][0]["status"] == "unknown" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(progress(s, id).await["progress"][0]["status"], "unknown");
+    let path = format!("/api/admin/orders/{id}/resolve");
+    let resolve = |body: Value| s.call(Method::POST, &path, Auth::Admin, Some(body));
+    let (status, b) = resolve(json!({"part_index": 1, "action": "fail"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "part 1 is not unknown: {b}");
+    let (status, b) = resolve(json!({"part_index": 0, "action": "fail"})).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b["order"]["refunded_amount"], 200, "its share back");
+    let (status, _) = resolve(json!({"part_index": 0, "action": "fail"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "resolved once");
+    assert_eq!(s.points(&token).await, 1000 - 400 + 200);
+    // The run went on: part 1 is due ten minutes after part 0 settled as unknown.
+    clock.advance(10 * MINUTE);
+    assert_eq!(steps(s).await, 1);
+    let last = h.smm.orders().iter().map(|o| o.id).max().expect("orders");
+    h.smm.set_status(last, "Completed", 0);
+    cron(s, "/api/cron/sync-order-status").await;
+    let (_, o) = s.call(Method::GET, &format!("/api/orders/{id}"), Auth::Admin, None).await;
+    assert_eq!(o["order"]["status"], "partial", "one part refunded, one completed");
+    s.assert_ledger_consistent().await;
+}
+
 macro_rules! both {
     ($($case:ident),*) => {$(
         mod $case {
@@ -336,5 +384,6 @@ both!(
     a_failed_step_refunds_its_share_and_the_rest_goes_on,
     split_delivery_sends_one_part_a_day,
     deferred_packages_start_once,
-    bad_plans_charge_nothing
+    bad_plans_charge_nothing,
+    an_unknown_part_is_resolved_by_the_operator
 );

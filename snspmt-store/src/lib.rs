@@ -319,6 +319,16 @@ pub trait PartStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<Option<Order>>;
     async fn touch_part_checks(&self, part_ids: &[i64], now: Millis) -> StoreResult<()>;
+    /// An operator settles an `unknown` part: it was accepted (`smm_order_id`), or it failed
+    /// (`None`: its share is refunded). `Conflict("invalid_transition")` unless it is `unknown`.
+    async fn resolve_part(
+        &self,
+        order_id: i64,
+        part_index: i64,
+        smm_order_id: Option<String>,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Order>;
     /// Makes due the parts whose turn has come but which were never made due (repair), and
     /// lists the parts stuck in `submitting` since before `claimed_before` (never resent).
     async fn requeue_parts(&self, claimed_before: Millis, now: Millis) -> StoreResult<(i64, Vec<OrderPart>)>;

@@ -478,6 +478,8 @@ pub async fn set_status(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> 
 struct Resolve {
     smm_panel_order_id: Option<Value>,
     action: Option<String>,
+    /// For a package or split order: which part.
+    part_index: Option<i64>,
 }
 
 /// Settles an `unknown` order: it was accepted (`smm_panel_order_id`), or it failed
@@ -485,6 +487,36 @@ struct Resolve {
 pub async fn resolve(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
     let body: Resolve = req.json()?;
     let order = visible(app, caller, raw_id).await?;
+    if let Some(part_index) = body.part_index {
+        let smm = match (smm_id(body.smm_panel_order_id.as_ref())?, body.action.as_deref()) {
+            (Some(id), None) => Some(id),
+            (None, Some("fail")) => None,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_resolution",
+                    "send either smm_panel_order_id (it was accepted) or action: \"fail\"",
+                ))
+            }
+        };
+        let audit = NewAudit {
+            actor: caller.actor(),
+            action: "orders.resolve_part".into(),
+            target: Some(order.order_id.to_string()),
+            detail: json!({"part_index": part_index, "smm_panel_order_id": smm}).to_string(),
+        };
+        let updated =
+            app.store.resolve_part(order.order_id, part_index, smm, audit, app.clock.now()).await.map_err(
+                |e| match e {
+                    snspmt_store::StoreError::Conflict(_) => ApiError::new(
+                        hyper::StatusCode::CONFLICT,
+                        "invalid_transition",
+                        "only a part whose outcome is unknown can be resolved",
+                    ),
+                    e => e.into(),
+                },
+            )?;
+        return ok(json!({"success": true, "order": views::order(&updated)}));
+    }
     if order.status != OrderStatus::Unknown {
         return Err(invalid_transition(order.status, OrderStatus::InProgress));
     }

@@ -392,6 +392,35 @@ impl PartStore for PgStore {
         Ok(())
     }
 
+    async fn resolve_part(
+        &self,
+        order_id: i64,
+        part_index: i64,
+        smm_order_id: Option<String>,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Order> {
+        let (state, outcome) =
+            if smm_order_id.is_some() { ("accepted", None) } else { ("ended", Some("refunded")) };
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let st = tx.prepare_cached(q::RESOLVE_PART).await?;
+        let Some(row) = tx.query_opt(&st, &[&order_id, &part_index, &state, &smm_order_id, &outcome]).await?
+        else {
+            order_in(&tx, order_id).await?;
+            return Err(StoreError::Conflict("invalid_transition"));
+        };
+        let (part_id, share): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        if outcome.is_some() {
+            let order = order_in(&tx, order_id).await?;
+            refund_part(&tx, &order, part_id, part_index, Points(share), now).await?;
+        }
+        insert_audit(&tx, &audit, now).await?;
+        let order = recompute(&tx, order_id, now).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
     async fn requeue_parts(&self, claimed_before: Millis, now: Millis) -> StoreResult<(i64, Vec<OrderPart>)> {
         let c = self.client().await?;
         let st = c.prepare_cached(q::REQUEUE_PARTS).await?;

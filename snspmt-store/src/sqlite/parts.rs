@@ -373,6 +373,37 @@ impl PartStore for SqliteStore {
         .await
     }
 
+    async fn resolve_part(
+        &self,
+        order_id: i64,
+        part_index: i64,
+        smm_order_id: Option<String>,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Order> {
+        self.write(move |tx| {
+            let (state, outcome) =
+                if smm_order_id.is_some() { ("accepted", None) } else { ("ended", Some("refunded")) };
+            let hit: Option<(i64, i64)> = tx
+                .prepare_cached(q::RESOLVE_PART)?
+                .query_row(params![order_id, part_index, state, smm_order_id, outcome], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let Some((part_id, share)) = hit else {
+                order_in(tx, order_id)?;
+                return Err(StoreError::Conflict("invalid_transition"));
+            };
+            if outcome.is_some() {
+                let order = order_in(tx, order_id)?;
+                refund_part(tx, &order, part_id, part_index, Points(share), now)?;
+            }
+            insert_audit(tx, &audit, now)?;
+            recompute(tx, order_id, now)
+        })
+        .await
+    }
+
     async fn requeue_parts(&self, claimed_before: Millis, now: Millis) -> StoreResult<(i64, Vec<OrderPart>)> {
         self.write(move |tx| {
             let requeued = tx.prepare_cached(q::REQUEUE_PARTS)?.execute([now])? as i64;

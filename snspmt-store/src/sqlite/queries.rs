@@ -289,6 +289,9 @@ pub const APPLY_PART_STATUS: &str =
     last_status_check = ?4, state = CASE WHEN ?5 THEN 'ended' ELSE state END, outcome = ?6, \
     settled_at = CASE WHEN ?5 THEN ?4 ELSE settled_at END WHERE part_id = ?1 AND state = 'accepted' \
     RETURNING order_id, part_index, share, refunded";
+pub const RESOLVE_PART: &str =
+    "UPDATE order_parts SET state = ?3, smm_order_id = COALESCE(?4, smm_order_id), \
+    outcome = ?5 WHERE order_id = ?1 AND part_index = ?2 AND state = 'unknown' RETURNING part_id, share";
 pub const TOUCH_PART_CHECK: &str = "UPDATE order_parts SET last_status_check = ?2 WHERE part_id = ?1";
 pub const REQUEUE_PARTS: &str = "UPDATE order_parts SET state = 'due', due_at = ?1 WHERE state = 'waiting' \
     AND EXISTS (SELECT 1 FROM order_parts prev WHERE prev.order_id = order_parts.order_id \
