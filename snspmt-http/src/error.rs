@@ -128,6 +128,14 @@ impl From<StoreError> for ApiError {
                 log_internal("database unavailable", &m);
                 ApiError::unavailable()
             }
+            StoreError::UniqueViolation(m) => {
+                log_internal("unique constraint", &m);
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "a concurrent request changed this; try again",
+                )
+            }
             StoreError::Backend(m) => {
                 log_internal("database error", &m);
                 ApiError::internal()

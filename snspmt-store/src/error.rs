@@ -23,6 +23,8 @@ pub enum StoreError {
     Migration(String),
     /// The database cannot be reached (pool timeout, connection refused).
     Unavailable(String),
+    /// A unique constraint was hit (operations turn this into their own `Conflict`).
+    UniqueViolation(String),
     /// Any other database failure.
     Backend(String),
 }
@@ -45,6 +47,7 @@ impl fmt::Display for StoreError {
             StoreError::AlreadyPosted => f.write_str("this event was posted already"),
             StoreError::Migration(m) => write!(f, "migration: {m}"),
             StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
+            StoreError::UniqueViolation(m) => write!(f, "unique constraint: {m}"),
             StoreError::Backend(m) => write!(f, "database error: {m}"),
         }
     }
@@ -63,6 +66,12 @@ impl From<rusqlite::Error> for StoreError {
             {
                 StoreError::Unavailable(e.to_string())
             }
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::UniqueViolation(e.to_string())
+            }
             _ => StoreError::Backend(e.to_string()),
         }
     }
@@ -78,6 +87,8 @@ impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         if e.is_closed() || e.as_db_error().is_none() {
             StoreError::Unavailable(e.to_string())
+        } else if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            StoreError::UniqueViolation(e.to_string())
         } else {
             StoreError::Backend(e.to_string())
         }

@@ -16,13 +16,16 @@ use async_trait::async_trait;
 mod error;
 pub mod migrations;
 mod model;
+pub(crate) mod ops;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 pub mod testing;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
 pub use postgres::PgStore;
+pub use sql::{clean_text, Dialect};
 pub use sqlite::SqliteStore;
 
 use snspmt_core::Points;

@@ -6,49 +6,12 @@ macro_rules! user_cols {
     };
 }
 
-pub const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version BIGINT PRIMARY KEY NOT NULL, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
-pub const APPLIED_MIGRATIONS: &str = "SELECT version, checksum FROM schema_migrations ORDER BY version";
-pub const RECORD_MIGRATION: &str =
-    "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)";
-pub const SCHEMA_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
-pub const PING: &str = "SELECT 1";
-
 pub const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
-pub const EMAIL_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1 AND user_id <> $2)";
 pub const INSERT_USER: &str = concat!(
     "INSERT INTO users (user_id, email, name, display_name, password_hash, created_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
     user_cols!()
 );
-pub const USER_BY_ID: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE user_id = $1");
-pub const CREDENTIALS_BY_EMAIL: &str =
-    concat!("SELECT ", user_cols!(), ", password_hash FROM users WHERE email = $1");
-pub const LIST_USERS: &str = concat!(
-    "SELECT ",
-    user_cols!(),
-    " FROM users WHERE $1::text IS NULL OR user_id ILIKE $1 ESCAPE '\\' OR email ILIKE $1 ESCAPE '\\' ",
-    "OR name ILIKE $1 ESCAPE '\\' OR display_name ILIKE $1 ESCAPE '\\' ",
-    "ORDER BY created_at DESC, user_id LIMIT $2 OFFSET $3"
-);
-pub const COUNT_USERS: &str =
-    "SELECT COUNT(*) FROM users WHERE $1::text IS NULL OR user_id ILIKE $1 ESCAPE '\\' \
-    OR email ILIKE $1 ESCAPE '\\' OR name ILIKE $1 ESCAPE '\\' OR display_name ILIKE $1 ESCAPE '\\'";
-pub const UPDATE_PROFILE: &str = concat!(
-    "UPDATE users SET email = CASE WHEN $2 THEN $3 ELSE email END, name = COALESCE($4, name), ",
-    "display_name = COALESCE($5, display_name), is_admin = COALESCE($6, is_admin) WHERE user_id = $1 RETURNING ",
-    user_cols!()
-);
-
-pub const INSERT_SESSION: &str =
-    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-pub const SESSION_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
-    u.password_hash IS NOT NULL, u.created_at FROM sessions s JOIN users u ON u.user_id = s.user_id \
-    WHERE s.token_hash = $1 AND s.expires_at > $2";
-pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = $1";
-pub const INSERT_LOGIN_FAILURE: &str = "INSERT INTO login_failures (email, at) VALUES ($1, $2)";
-pub const COUNT_LOGIN_FAILURES: &str = "SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $2";
-pub const DELETE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE email = $1";
 
 pub const BALANCE: &str = "SELECT points FROM users WHERE user_id = $1";
 pub const CLAIM_IDEMPOTENCY_KEY: &str =
@@ -64,22 +27,9 @@ pub const MOVE_BALANCE: &str =
 pub const INSERT_LEDGER_ENTRY: &str = "INSERT INTO points_ledger \
     (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
-pub const LEDGER_PAGE: &str =
-    "SELECT id, user_id, kind, amount, balance_after, reference, description, created_at \
-    FROM points_ledger WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR kind = $2) \
-    ORDER BY id DESC LIMIT $3 OFFSET $4";
-pub const LEDGER_COUNT: &str =
-    "SELECT COUNT(*) FROM points_ledger WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR kind = $2)";
-pub const LEDGER_MISMATCHES: &str =
-    "SELECT u.user_id, u.points, COALESCE(SUM(l.amount), 0)::bigint FROM users u \
-    LEFT JOIN points_ledger l ON l.user_id = u.user_id GROUP BY u.user_id, u.points \
-    HAVING u.points <> COALESCE(SUM(l.amount), 0)::bigint";
 
 pub const INSERT_AUDIT: &str =
     "INSERT INTO admin_audit (actor, action, target, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
-pub const AUDIT_PAGE: &str =
-    "SELECT id, actor, action, target, detail, created_at FROM admin_audit ORDER BY id DESC LIMIT $1 OFFSET $2";
-pub const AUDIT_COUNT: &str = "SELECT COUNT(*) FROM admin_audit";
 
 // --- catalogue --------------------------------------------------------------------------
 
@@ -214,11 +164,6 @@ pub const SETTLE_APPROVAL: &str = "UPDATE point_purchases SET status = $2, tno =
     RETURNING user_id, amount";
 
 // --- operations -------------------------------------------------------------------------
-
-pub const COUNT_JOBS_IN_STATE: &str = "SELECT COUNT(*) FROM submission_jobs WHERE state = $1";
-pub const COUNT_UNKNOWN_ORDERS: &str = "SELECT COUNT(*) FROM orders WHERE status = 'unknown'";
-pub const LEDGER_TOTALS: &str =
-    "SELECT kind, COALESCE(SUM(amount), 0)::bigint, COUNT(*) FROM points_ledger GROUP BY kind ORDER BY kind";
 
 // --- packages and multi-part orders -------------------------------------------------------
 

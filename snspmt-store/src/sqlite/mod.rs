@@ -3,6 +3,7 @@
 //! WAL, `synchronous=NORMAL`, `foreign_keys=ON`, `busy_timeout`. The blocking calls run on
 //! tokio's blocking pool.
 
+mod conn;
 mod content;
 mod orders;
 mod parts;
@@ -13,18 +14,11 @@ mod referral;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
-use snspmt_core::{LedgerKind, Points};
+use snspmt_core::Points;
 
-use crate::migrations::{self, Applied};
-use crate::model::like_pattern;
-use crate::{
-    AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, LedgerStore,
-    Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionStore,
-    StoreError, StoreResult, User, UserStore,
-};
+use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Posting, StoreError, StoreResult, User};
 use queries as q;
 
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -126,6 +120,61 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Runs the operation `f` in an `IMMEDIATE` transaction on the writer, on the blocking
+    /// pool: committed when it returns `Ok`, rolled back otherwise.
+    pub(crate) async fn tx<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut guard = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let conn: &mut Connection = &mut guard;
+            if !conn.is_autocommit() {
+                // A writer panicked mid-transaction: nothing of it was committed.
+                conn.execute_batch("ROLLBACK")?;
+            }
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let out = conn::run_now(f(&mut conn::LiteConn(conn)));
+            match out.and_then(|v| conn.execute_batch("COMMIT").map(|()| v).map_err(StoreError::from)) {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs the read-only operation `f` on a reader (in place when one is free).
+    pub(crate) async fn rd<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        if let Some(mut c) = self.inner.readers.try_get() {
+            return conn::run_now(f(&mut conn::LiteConn(&mut c)));
+        }
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut c = inner.readers.get()?;
+            conn::run_now(f(&mut conn::LiteConn(&mut c)))
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    pub(crate) fn dialect_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
 async fn blocking<T, F>(f: F) -> StoreResult<T>
 where
     T: Send + 'static,
@@ -146,35 +195,6 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         points: Points(r.get(5)?),
         has_password: r.get(6)?,
         created_at: r.get(7)?,
-    })
-}
-
-fn kind_from_sql(s: String) -> rusqlite::Result<LedgerKind> {
-    s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))
-}
-
-fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
-    Ok(LedgerEntry {
-        id: r.get(0)?,
-        user_id: r.get(1)?,
-        kind: kind_from_sql(r.get(2)?)?,
-        amount: Points(r.get(3)?),
-        balance_after: Points(r.get(4)?),
-        reference: r.get(5)?,
-        description: r.get(6)?,
-        created_at: r.get(7)?,
-    })
-}
-
-fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
-    Ok(AuditEntry {
-        id: r.get(0)?,
-        actor: r.get(1)?,
-        action: r.get(2)?,
-        target: r.get(3)?,
-        detail: r.get(4)?,
-        created_at: r.get(5)?,
     })
 }
 
@@ -277,292 +297,4 @@ fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {
 
 fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored response: {e}")))
-}
-
-#[async_trait]
-impl UserStore for SqliteStore {
-    async fn create_user(&self, u: NewUser, now: Millis) -> StoreResult<User> {
-        self.write(move |tx| {
-            let taken: bool = tx.prepare_cached(q::USER_ID_EXISTS)?.query_row([&u.user_id], |r| r.get(0))?;
-            if taken {
-                return Err(StoreError::Conflict("user_id_taken"));
-            }
-            if let Some(email) = &u.email {
-                let taken: bool =
-                    tx.prepare_cached(q::EMAIL_EXISTS)?.query_row(params![email, u.user_id], |r| r.get(0))?;
-                if taken {
-                    return Err(StoreError::Conflict("email_taken"));
-                }
-            }
-            Ok(tx.prepare_cached(q::INSERT_USER)?.query_row(
-                params![u.user_id, u.email, u.name, u.display_name, u.password_hash, now],
-                user_row,
-            )?)
-        })
-        .await
-    }
-
-    async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        let id = user_id.to_owned();
-        self.read(move |c| Ok(c.prepare_cached(q::USER_BY_ID)?.query_row([id], user_row).optional()?)).await
-    }
-
-    async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
-        let email = email.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(q::CREDENTIALS_BY_EMAIL)?
-                .query_row([email], |r| Ok(Credentials { user: user_row(r)?, password_hash: r.get(8)? }))
-                .optional()?)
-        })
-        .await
-    }
-
-    async fn list_users(&self, search: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<User>> {
-        let pattern = like_pattern(search);
-        self.read(move |c| {
-            let rows = c
-                .prepare_cached(q::LIST_USERS)?
-                .query_map(params![pattern, limit, offset], user_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let total = c.prepare_cached(q::COUNT_USERS)?.query_row([pattern], |r| r.get(0))?;
-            Ok(Page { rows, total })
-        })
-        .await
-    }
-
-    async fn update_user(
-        &self,
-        user_id: &str,
-        patch: ProfilePatch,
-        adjustment: Option<Posting>,
-        audit: NewAudit,
-        now: Millis,
-    ) -> StoreResult<User> {
-        let id = user_id.to_owned();
-        self.write(move |tx| {
-            if let Some(Some(email)) = &patch.email {
-                let taken: bool =
-                    tx.prepare_cached(q::EMAIL_EXISTS)?.query_row(params![email, id], |r| r.get(0))?;
-                if taken {
-                    return Err(StoreError::Conflict("email_taken"));
-                }
-            }
-            let email = patch.email.clone().flatten();
-            let params =
-                params![id, patch.email.is_some(), email, patch.name, patch.display_name, patch.is_admin];
-            let mut user = tx
-                .prepare_cached(q::UPDATE_PROFILE)?
-                .query_row(params, user_row)
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
-            if let Some(p) = &adjustment {
-                user.points = post_in(tx, p, now)?.balance_after;
-            }
-            insert_audit(tx, &audit, now)?;
-            Ok(user)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl SessionStore for SqliteStore {
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        now: Millis,
-        expires_at: Millis,
-    ) -> StoreResult<()> {
-        let (h, u) = (token_hash.to_owned(), user_id.to_owned());
-        self.write(move |tx| {
-            tx.prepare_cached(q::INSERT_SESSION)?.execute(params![h, u, now, expires_at])?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
-        let h = token_hash.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(q::SESSION_USER)?.query_row(params![h, now], user_row).optional()?)
-        })
-        .await
-    }
-
-    async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool> {
-        let h = token_hash.to_owned();
-        self.write(move |tx| Ok(tx.prepare_cached(q::DELETE_SESSION)?.execute([h])? > 0)).await
-    }
-
-    async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<()> {
-        let e = email.to_owned();
-        self.write(move |tx| {
-            tx.prepare_cached(q::INSERT_LOGIN_FAILURE)?.execute(params![e, now])?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn login_failures(&self, email: &str, since: Millis) -> StoreResult<i64> {
-        let e = email.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(q::COUNT_LOGIN_FAILURES)?.query_row(params![e, since], |r| r.get(0))?)
-        })
-        .await
-    }
-
-    async fn clear_login_failures(&self, email: &str) -> StoreResult<()> {
-        let e = email.to_owned();
-        self.write(move |tx| {
-            tx.prepare_cached(q::DELETE_LOGIN_FAILURES)?.execute([e])?;
-            Ok(())
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl LedgerStore for SqliteStore {
-    async fn balance(&self, user_id: &str) -> StoreResult<Option<Points>> {
-        let id = user_id.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(q::BALANCE)?.query_row([id], |r| r.get(0).map(Points)).optional()?)
-        })
-        .await
-    }
-
-    async fn post(
-        &self,
-        posting: Posting,
-        key: Option<IdempotencyKey>,
-        now: Millis,
-    ) -> StoreResult<Idempotent<LedgerEntry>> {
-        self.write(move |tx| {
-            if let Some(key) = &key {
-                if let Some(stored) = claim_key(tx, key, now)? {
-                    return Ok(Idempotent::Replay(deserialize(&stored)?));
-                }
-            }
-            let entry = post_in(tx, &posting, now)?;
-            if let Some(key) = &key {
-                save_key(tx, key, &serialize(&entry)?)?;
-            }
-            Ok(Idempotent::Fresh(entry))
-        })
-        .await
-    }
-
-    async fn ledger(&self, f: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
-        self.read(move |c| {
-            let kind = f.kind.map(LedgerKind::as_str);
-            let rows = c
-                .prepare_cached(q::LEDGER_PAGE)?
-                .query_map(params![f.user_id, kind, f.limit, f.offset], ledger_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let total =
-                c.prepare_cached(q::LEDGER_COUNT)?.query_row(params![f.user_id, kind], |r| r.get(0))?;
-            Ok(Page { rows, total })
-        })
-        .await
-    }
-
-    async fn ledger_mismatches(&self) -> StoreResult<Vec<(String, Points, Points)>> {
-        self.read(|c| {
-            Ok(c.prepare_cached(q::LEDGER_MISMATCHES)?
-                .query_map([], |r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?))))?
-                .collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl AuditStore for SqliteStore {
-    async fn record_audit(&self, entry: NewAudit, now: Millis) -> StoreResult<AuditEntry> {
-        self.write(move |tx| {
-            let id = insert_audit(tx, &entry, now)?;
-            Ok(AuditEntry {
-                id,
-                actor: entry.actor,
-                action: entry.action,
-                target: entry.target,
-                detail: entry.detail,
-                created_at: now,
-            })
-        })
-        .await
-    }
-
-    async fn audit_log(&self, limit: i64, offset: i64) -> StoreResult<Page<AuditEntry>> {
-        self.read(move |c| {
-            let rows = c
-                .prepare_cached(q::AUDIT_PAGE)?
-                .query_map(params![limit, offset], audit_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let total = c.prepare_cached(q::AUDIT_COUNT)?.query_row([], |r| r.get(0))?;
-            Ok(Page { rows, total })
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl Maintenance for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| Ok(c.prepare_cached(q::PING)?.query_row([], |r| r.get::<_, i64>(0)).map(drop)?)).await
-    }
-
-    async fn migrate(&self, now: Millis) -> StoreResult<MigrationReport> {
-        self.write(move |tx| {
-            tx.execute_batch(q::CREATE_MIGRATIONS_TABLE)?;
-            let applied = tx
-                .prepare(q::APPLIED_MIGRATIONS)?
-                .query_map([], |r| Ok(Applied { version: r.get(0)?, checksum: r.get(1)? }))?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut report = MigrationReport { applied: Vec::new(), version: 0 };
-            for m in migrations::pending(migrations::SQLITE, &applied)? {
-                tx.execute_batch(m.sql).map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
-                tx.execute(q::RECORD_MIGRATION, params![m.version, m.name, m.checksum(), now])?;
-                report.applied.push(m.name.to_owned());
-            }
-            report.version = tx.query_row(q::SCHEMA_VERSION, [], |r| r.get(0))?;
-            Ok(report)
-        })
-        .await
-    }
-
-    async fn schema_version(&self) -> StoreResult<i64> {
-        self.write(|tx| {
-            tx.execute_batch(q::CREATE_MIGRATIONS_TABLE)?;
-            Ok(tx.query_row(q::SCHEMA_VERSION, [], |r| r.get(0))?)
-        })
-        .await
-    }
-
-    async fn ops_counts(&self, attention_before: Millis) -> StoreResult<crate::OpsCounts> {
-        self.read(move |c| {
-            let jobs = |state: &str| -> StoreResult<i64> {
-                Ok(c.prepare_cached(q::COUNT_JOBS_IN_STATE)?.query_row([state], |r| r.get(0))?)
-            };
-            let none: Option<String> = None;
-            Ok(crate::OpsCounts {
-                due_jobs: jobs("due")?,
-                submitting_jobs: jobs("submitting")?,
-                unknown_orders: c.prepare_cached(q::COUNT_UNKNOWN_ORDERS)?.query_row([], |r| r.get(0))?,
-                purchases_needing_attention: c
-                    .prepare_cached(q::COUNT_PURCHASES)?
-                    .query_row(params![none, none, none, attention_before], |r| r.get(0))?,
-                ledger: c
-                    .prepare_cached(q::LEDGER_TOTALS)?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?,
-            })
-        })
-        .await
-    }
-
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
 }

@@ -1,0 +1,155 @@
+//! Every store operation, written once against [`Conn`](crate::sql::Conn): it loads rows, asks
+//! the core, writes what changed and posts the ledger effects. `sqlite` and `postgres` only
+//! supply a connection and a transaction (`tx`, `rd`).
+
+pub(crate) mod accounts;
+
+use snspmt_core::Points;
+
+use crate::sql::{is_unique_violation, Conn, Row};
+use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Posting, StoreError, StoreResult};
+
+const INSERT_AUDIT: &str =
+    "INSERT INTO admin_audit (actor, action, target, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+const CLAIM_IDEMPOTENCY_KEY: &str =
+    "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, created_at) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+const IDEMPOTENCY_KEY: &str =
+    "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND scope = $2 AND key = $3";
+const SAVE_IDEMPOTENCY_RESPONSE: &str =
+    "UPDATE idempotency_keys SET response = $4 WHERE user_id = $1 AND scope = $2 AND key = $3";
+const EVENT_POSTED: &str = "SELECT EXISTS (SELECT 1 FROM points_ledger WHERE event_ref = $1)";
+const MOVE_BALANCE: &str =
+    "UPDATE users SET points = points + $2 WHERE user_id = $1 AND points + $2 >= 0 RETURNING points";
+pub(crate) const BALANCE: &str = "SELECT points FROM users WHERE user_id = $1";
+const INSERT_LEDGER_ENTRY: &str = "INSERT INTO points_ledger \
+    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+
+/// Appends an audit entry in the caller's transaction.
+pub(crate) async fn insert_audit<C: Conn>(c: &mut C, a: &NewAudit, now: Millis) -> StoreResult<i64> {
+    c.scalar(INSERT_AUDIT, &[&a.actor, &a.action, &a.target, &a.detail, &now]).await
+}
+
+/// Claims an idempotency key in the caller's transaction: `None` if it is new (the caller runs
+/// the operation and saves its result with [`save_key`]), `Some(response)` to replay. On
+/// PostgreSQL a concurrent claim of the same key waits for the first transaction to end.
+pub(crate) async fn claim_key<C: Conn>(
+    c: &mut C,
+    key: &IdempotencyKey,
+    now: Millis,
+) -> StoreResult<Option<String>> {
+    if c.execute(CLAIM_IDEMPOTENCY_KEY, &[&key.user_id, &key.scope, &key.key, &key.request_hash, &now])
+        .await?
+        == 1
+    {
+        return Ok(None);
+    }
+    let row = c.query_one(IDEMPOTENCY_KEY, &[&key.user_id, &key.scope, &key.key]).await?;
+    let hash: String = row.get(0)?;
+    let response: Option<String> = row.get(1)?;
+    match response {
+        Some(body) if hash == key.request_hash => Ok(Some(body)),
+        _ => Err(StoreError::IdempotencyKeyReused),
+    }
+}
+
+pub(crate) async fn save_key<C: Conn>(c: &mut C, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
+    c.execute(SAVE_IDEMPOTENCY_RESPONSE, &[&key.user_id, &key.scope, &key.key, &response]).await?;
+    Ok(())
+}
+
+/// The stored answer to replay for `key` (claimed in the caller's transaction when new).
+/// An operation with a key: `if let Some(r) = replay(..)? { return Ok(Replay(r)) }`, run,
+/// then [`remember`] its answer.
+pub(crate) async fn replay<C: Conn, T: serde::de::DeserializeOwned>(
+    c: &mut C,
+    key: Option<&IdempotencyKey>,
+    now: Millis,
+) -> StoreResult<Option<T>> {
+    match key {
+        Some(key) => claim_key(c, key, now).await?.map(|s| deserialize(&s)).transpose(),
+        None => Ok(None),
+    }
+}
+
+/// Saves the answer of an operation run under `key`, for [`replay`].
+pub(crate) async fn remember<C: Conn, T: serde::Serialize>(
+    c: &mut C,
+    key: Option<&IdempotencyKey>,
+    out: T,
+) -> StoreResult<crate::Idempotent<T>> {
+    if let Some(key) = key {
+        save_key(c, key, &serialize(&out)?).await?;
+    }
+    Ok(crate::Idempotent::Fresh(out))
+}
+
+/// Moves a balance and appends its ledger row, in the caller's transaction.
+pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> StoreResult<LedgerEntry> {
+    if let Some(event) = &p.event_ref {
+        if c.scalar::<bool>(EVENT_POSTED, &[event]).await? {
+            return Err(StoreError::AlreadyPosted);
+        }
+    }
+    let Some(row) = c.query_opt(MOVE_BALANCE, &[&p.user_id, &p.amount.0]).await? else {
+        return Err(match c.query_opt(BALANCE, &[&p.user_id]).await? {
+            None => StoreError::NotFound,
+            Some(r) => StoreError::insufficient(Points(r.get(0)?)),
+        });
+    };
+    let balance_after: i64 = row.get(0)?;
+    let args: [&dyn crate::sql::Param; 8] = [
+        &p.user_id,
+        &p.kind.as_str(),
+        &p.amount.0,
+        &balance_after,
+        &p.reference,
+        &p.description,
+        &p.event_ref,
+        &now,
+    ];
+    let id: i64 = c.scalar(INSERT_LEDGER_ENTRY, &args).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyPosted
+        } else {
+            e
+        }
+    })?;
+    if let Some(audit) = &p.audit {
+        insert_audit(c, audit, now).await?;
+    }
+    Ok(LedgerEntry {
+        id,
+        user_id: p.user_id.clone(),
+        kind: p.kind,
+        amount: p.amount,
+        balance_after: Points(balance_after),
+        reference: p.reference.clone(),
+        description: p.description.clone(),
+        created_at: now,
+    })
+}
+
+pub(crate) fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {
+    serde_json::to_string(t).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
+}
+
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored response: {e}")))
+}
+
+/// Maps every row with `f`.
+pub(crate) fn rows<T>(rows: Vec<Row>, f: fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+/// Implements store traits for both backends from one body: `$body` is written once and runs
+/// inside the backend's transaction (`tx`) or on a reader (`rd`).
+macro_rules! both_backends {
+    ($mac:ident) => {
+        $mac!(crate::sqlite::SqliteStore);
+        $mac!(crate::postgres::PgStore);
+    };
+}
+pub(crate) use both_backends;

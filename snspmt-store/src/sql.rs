@@ -1,0 +1,195 @@
+//! The portable statement layer: every store operation is written once against [`Conn`], and a
+//! thin adapter per driver runs its statements (`sqlite::LiteConn`, `postgres::PgConn`).
+//!
+//! Statements are written in PostgreSQL's form with `$N` placeholders. The SQLite adapter
+//! rewrites them once (`$N` → `?N`; `FOR UPDATE [SKIP LOCKED]` dropped, since SQLite has one
+//! writer and every write transaction is `IMMEDIATE`). Where the dialects really differ (DDL,
+//! a few upserts), an operation picks with [`Conn::dialect`].
+
+use std::future::Future;
+
+use crate::{StoreError, StoreResult};
+
+/// Which SQL dialect a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A statement parameter both drivers can bind: `i64`, `bool`, `&str`, `String` and their
+/// `Option`s.
+pub(crate) trait Param: rusqlite::ToSql + tokio_postgres::types::ToSql + Sync {
+    fn lite(&self) -> &dyn rusqlite::ToSql;
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync);
+}
+
+impl<T: rusqlite::ToSql + tokio_postgres::types::ToSql + Sync> Param for T {
+    fn lite(&self) -> &dyn rusqlite::ToSql {
+        self
+    }
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+}
+
+/// One result row, owned.
+pub(crate) enum Row {
+    Lite(Vec<rusqlite::types::Value>),
+    Pg(tokio_postgres::Row),
+}
+
+/// A column type both drivers can read.
+pub(crate) trait Col: Sized {
+    fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self>;
+    fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self>;
+}
+
+impl<T> Col for T
+where
+    T: rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> {
+        T::column_result(rusqlite::types::ValueRef::from(v))
+            .map_err(|e| StoreError::Backend(format!("column: {e}")))
+    }
+    fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> {
+        Ok(r.try_get(i)?)
+    }
+}
+
+impl Row {
+    /// Column `i`, converted.
+    pub(crate) fn get<T: Col>(&self, i: usize) -> StoreResult<T> {
+        match self {
+            Row::Lite(values) => match values.get(i) {
+                Some(v) => T::from_lite(v),
+                None => Err(StoreError::Backend(format!("no column {i}"))),
+            },
+            Row::Pg(r) => T::from_pg(r, i),
+        }
+    }
+
+    /// Column `i`, parsed from its text (stored enums).
+    pub(crate) fn parse<T: std::str::FromStr>(&self, i: usize) -> StoreResult<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let s: String = self.get(i)?;
+        s.parse().map_err(|e| StoreError::Backend(format!("column {i}: {e}")))
+    }
+}
+
+/// A connection (inside a transaction for writes) that runs portable statements.
+pub(crate) trait Conn: Send {
+    fn dialect(&self) -> Dialect;
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+    ) -> impl Future<Output = StoreResult<Vec<Row>>> + Send;
+
+    /// Rows changed.
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Runs several statements (DDL, migrations) with no parameters.
+    fn batch(&mut self, sql: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The first row, if any.
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+    ) -> impl Future<Output = StoreResult<Option<Row>>> + Send {
+        let fut = self.query(sql, args);
+        async move { Ok(fut.await?.into_iter().next()) }
+    }
+
+    /// Exactly one row (`NotFound` when none).
+    fn query_one(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+    ) -> impl Future<Output = StoreResult<Row>> + Send {
+        let fut = self.query(sql, args);
+        async move { fut.await?.into_iter().next().ok_or(StoreError::NotFound) }
+    }
+
+    /// Column 0 of exactly one row.
+    fn scalar<T: Col + Send>(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+    ) -> impl Future<Output = StoreResult<T>> + Send {
+        let fut = self.query_one(sql, args);
+        async move { fut.await?.get(0) }
+    }
+}
+
+/// Rewrites a PostgreSQL-form statement for SQLite: `$N` → `?N`, `::type` casts dropped
+/// (SQLite's values carry their own types), `ILIKE` → `LIKE` (SQLite's `LIKE` ignores ASCII
+/// case), and `FOR UPDATE [SKIP LOCKED]` dropped (one writer, `IMMEDIATE` transactions).
+pub(crate) fn to_sqlite(sql: &str) -> String {
+    let sql =
+        sql.replace(" FOR UPDATE SKIP LOCKED", "").replace(" FOR UPDATE", "").replace(" ILIKE ", " LIKE ");
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut in_string = false;
+    while let Some(ch) = chars.next() {
+        if ch == '\'' {
+            in_string = !in_string;
+        }
+        if in_string {
+            out.push(ch);
+        } else if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else if ch == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            while chars.peek().is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
+                chars.next();
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// True for a unique-constraint violation from either driver.
+pub(crate) fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::UniqueViolation(_))
+}
+
+/// Strips NUL and other control bytes (tab and newline kept) from text that came from an
+/// upstream, so that it can be stored on both backends.
+pub fn clean_text(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_placeholders_and_locks() {
+        assert_eq!(
+            to_sqlite("SELECT a FROM t WHERE b = $1 AND c = '$2' AND d = $12 FOR UPDATE SKIP LOCKED"),
+            "SELECT a FROM t WHERE b = ?1 AND c = '$2' AND d = ?12"
+        );
+        assert_eq!(to_sqlite("SELECT 1 FROM t WHERE x = $1 FOR UPDATE"), "SELECT 1 FROM t WHERE x = ?1");
+        assert_eq!(
+            to_sqlite("SELECT COALESCE(SUM(a), 0)::bigint FROM t WHERE ($1::text IS NULL OR n ILIKE $1) AND s = 'a::b'"),
+            "SELECT COALESCE(SUM(a), 0) FROM t WHERE (?1 IS NULL OR n LIKE ?1) AND s = 'a::b'"
+        );
+    }
+
+    #[test]
+    fn cleans_control_bytes() {
+        assert_eq!(clean_text("a\u{0}b\u{7}c\nd\te"), "abc\nd\te");
+    }
+}

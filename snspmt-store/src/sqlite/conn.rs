@@ -1,0 +1,89 @@
+//! The SQLite adapter of [`Conn`]: statements rewritten once per thread, prepared through
+//! rusqlite's statement cache, rows copied out as values.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use rusqlite::Connection;
+
+use crate::sql::{to_sqlite, Conn, Dialect, Param, Row};
+use crate::StoreResult;
+
+thread_local! {
+    static REWRITTEN: RefCell<HashMap<(usize, usize), Rc<str>>> = RefCell::new(HashMap::new());
+}
+
+fn rewritten(sql: &'static str) -> Rc<str> {
+    REWRITTEN.with(|m| {
+        m.borrow_mut()
+            .entry((sql.as_ptr() as usize, sql.len()))
+            .or_insert_with(|| to_sqlite(sql).into())
+            .clone()
+    })
+}
+
+/// A SQLite connection, inside the writer's `IMMEDIATE` transaction or on a reader.
+pub(crate) struct LiteConn<'a>(pub(crate) &'a mut Connection);
+
+impl LiteConn<'_> {
+    fn run(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Vec<Row>> {
+        let sql = rewritten(sql);
+        let mut st = self.0.prepare_cached(&sql)?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(args.iter().map(|a| a.lite())))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(r.get::<_, rusqlite::types::Value>(i)?);
+            }
+            out.push(Row::Lite(values));
+        }
+        Ok(out)
+    }
+
+    fn run_execute(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<u64> {
+        let sql = rewritten(sql);
+        let mut st = self.0.prepare_cached(&sql)?;
+        Ok(st.execute(rusqlite::params_from_iter(args.iter().map(|a| a.lite())))? as u64)
+    }
+}
+
+impl Conn for LiteConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+    ) -> impl std::future::Future<Output = StoreResult<Vec<Row>>> + Send {
+        std::future::ready(self.run(sql, args))
+    }
+
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+    ) -> impl std::future::Future<Output = StoreResult<u64>> + Send {
+        std::future::ready(self.run_execute(sql, args))
+    }
+
+    fn batch(&mut self, sql: &str) -> impl std::future::Future<Output = StoreResult<()>> + Send {
+        std::future::ready(self.0.execute_batch(sql).map_err(Into::into))
+    }
+}
+
+/// Polls a future whose every step is synchronous (SQLite statements) to its end.
+pub(crate) fn run_now<T>(fut: impl std::future::Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => {
+            Err(crate::StoreError::Backend("a SQLite operation waited on something asynchronous".into()))
+        }
+    }
+}
