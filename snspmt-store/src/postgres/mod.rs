@@ -3,7 +3,6 @@
 //! (`UPDATE … WHERE points + $2 >= 0`), so concurrent writers never overdraw.
 
 mod conn;
-mod content;
 mod orders;
 mod parts;
 mod purchases;
@@ -15,11 +14,9 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use snspmt_core::Points;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::NoTls;
 
-use crate::{
-    IdempotencyKey, LedgerEntry, Maintenance, Millis, NewAudit, Posting, StoreError, StoreResult, User,
-};
+use crate::{IdempotencyKey, LedgerEntry, Maintenance, Millis, NewAudit, Posting, StoreError, StoreResult};
 use queries as q;
 
 /// A PostgreSQL database.
@@ -85,19 +82,6 @@ impl PgStore {
     pub(crate) fn dialect_name(&self) -> &'static str {
         "postgres"
     }
-}
-
-fn user_row(r: &Row) -> StoreResult<User> {
-    Ok(User {
-        user_id: r.try_get(0)?,
-        email: r.try_get(1)?,
-        name: r.try_get(2)?,
-        display_name: r.try_get(3)?,
-        is_admin: r.try_get(4)?,
-        points: Points(r.try_get(5)?),
-        has_password: r.try_get(6)?,
-        created_at: r.try_get(7)?,
-    })
 }
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
@@ -179,8 +163,4 @@ async fn post_in(c: &impl GenericClient, p: &Posting, now: Millis) -> StoreResul
         description: p.description.clone(),
         created_at: now,
     })
-}
-
-fn rows<T>(rows: Vec<Row>, f: fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.iter().map(f).collect()
 }

@@ -4,7 +4,6 @@
 //! tokio's blocking pool.
 
 mod conn;
-mod content;
 mod orders;
 mod parts;
 mod purchases;
@@ -15,10 +14,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use snspmt_core::Points;
 
-use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Posting, StoreError, StoreResult, User};
+use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Posting, StoreError, StoreResult};
 use queries as q;
 
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -183,19 +182,6 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
-}
-
-fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        user_id: r.get(0)?,
-        email: r.get(1)?,
-        name: r.get(2)?,
-        display_name: r.get(3)?,
-        is_admin: r.get(4)?,
-        points: Points(r.get(5)?),
-        has_password: r.get(6)?,
-        created_at: r.get(7)?,
-    })
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {

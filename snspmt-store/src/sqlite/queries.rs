@@ -1,18 +1,5 @@
 //! SQLite statements. `postgres/queries.rs` has the same names in the PostgreSQL dialect.
 
-macro_rules! user_cols {
-    () => {
-        "user_id, email, name, display_name, is_admin, points, password_hash IS NOT NULL, created_at"
-    };
-}
-
-pub const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = ?1)";
-pub const INSERT_USER: &str = concat!(
-    "INSERT INTO users (user_id, email, name, display_name, password_hash, created_at) ",
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
-    user_cols!()
-);
-
 pub const BALANCE: &str = "SELECT points FROM users WHERE user_id = ?1";
 pub const CLAIM_IDEMPOTENCY_KEY: &str =
     "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, created_at) \
@@ -251,101 +238,11 @@ pub const STUCK_PARTS: &str = concat!(
 );
 // --- identities and OAuth states ----------------------------------------------------------
 
-pub const IDENTITY_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
-    u.password_hash IS NOT NULL, u.created_at FROM user_identities i JOIN users u ON u.user_id = i.user_id \
-    WHERE i.provider = ?1 AND i.subject = ?2";
-pub const USER_BY_EMAIL: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE email = ?1");
-pub const PROVIDER_LINKED: &str =
-    "SELECT EXISTS (SELECT 1 FROM user_identities WHERE provider = ?1 AND user_id = ?2)";
-pub const INSERT_IDENTITY: &str =
-    "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES (?1, ?2, ?3, ?4)";
-pub const DELETE_EXPIRED_OAUTH_STATES: &str = "DELETE FROM oauth_states WHERE expires_at <= ?1";
-pub const INSERT_OAUTH_STATE: &str =
-    "INSERT INTO oauth_states (state_hash, provider, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)";
-pub const CONSUME_OAUTH_STATE: &str =
-    "DELETE FROM oauth_states WHERE state_hash = ?1 AND provider = ?2 AND expires_at > ?3";
-
 // --- notices ------------------------------------------------------------------------------
-
-macro_rules! notice_cols {
-    () => {
-        "notice_id, title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, updated_at"
-    };
-}
-
-pub const INSERT_NOTICE: &str = concat!(
-    "INSERT INTO notices (title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, ",
-    "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING ",
-    notice_cols!()
-);
-pub const UPDATE_NOTICE: &str = concat!(
-    "UPDATE notices SET title = ?2, content = ?3, image_url = ?4, popup_type = ?5, is_active = ?6, ",
-    "starts_at = ?7, ends_at = ?8, updated_at = ?9 WHERE notice_id = ?1 RETURNING ",
-    notice_cols!()
-);
-pub const DELETE_NOTICE: &str = "DELETE FROM notices WHERE notice_id = ?1";
-pub const NOTICE_BY_ID: &str = concat!("SELECT ", notice_cols!(), " FROM notices WHERE notice_id = ?1");
-pub const LIST_NOTICES: &str =
-    concat!("SELECT ", notice_cols!(), " FROM notices ORDER BY notice_id DESC LIMIT ?1 OFFSET ?2");
-pub const COUNT_NOTICES: &str = "SELECT COUNT(*) FROM notices";
-pub const ACTIVE_NOTICES: &str = concat!(
-    "SELECT ",
-    notice_cols!(),
-    " FROM notices WHERE is_active AND (starts_at IS NULL OR starts_at <= ?1) ",
-    "AND (ends_at IS NULL OR ends_at > ?1) ORDER BY notice_id DESC"
-);
 
 // --- blog ---------------------------------------------------------------------------------
 
-macro_rules! post_cols {
-    () => {
-        "post_id, title, content, excerpt, category, tags, thumbnail_url, is_published, view_count, \
-         created_at, updated_at, published_at"
-    };
-}
-
-pub const INSERT_POST: &str = "INSERT INTO blog_posts (title, content, excerpt, category, tags, \
-    thumbnail_url, is_published, created_at, updated_at, published_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, CASE WHEN ?7 THEN ?8 ELSE NULL END) RETURNING post_id";
-pub const UPDATE_POST: &str = "UPDATE blog_posts SET title = ?2, content = ?3, excerpt = ?4, category = ?5, \
-    tags = ?6, thumbnail_url = ?7, is_published = ?8, updated_at = ?9, \
-    published_at = CASE WHEN ?8 THEN COALESCE(published_at, ?9) ELSE published_at END \
-    WHERE post_id = ?1 RETURNING post_id";
-pub const DELETE_POST_TAGS: &str = "DELETE FROM blog_post_tags WHERE post_id = ?1";
-pub const INSERT_POST_TAG: &str = "INSERT INTO blog_post_tags (post_id, tag) VALUES (?1, ?2)";
-pub const DELETE_POST: &str = "DELETE FROM blog_posts WHERE post_id = ?1";
-pub const POST_BY_ID: &str = concat!("SELECT ", post_cols!(), " FROM blog_posts WHERE post_id = ?1");
-pub const VIEW_POST: &str = concat!(
-    "UPDATE blog_posts SET view_count = view_count + 1 WHERE post_id = ?1 AND is_published RETURNING ",
-    post_cols!()
-);
-pub const LIST_POSTS: &str = concat!(
-    "SELECT ",
-    post_cols!(),
-    " FROM blog_posts WHERE (?1 = FALSE OR is_published) AND (?2 IS NULL OR title LIKE ?2 ESCAPE '\\' ",
-    "OR excerpt LIKE ?2 ESCAPE '\\' OR content LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR category = ?3) ",
-    "AND (?4 IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t WHERE t.post_id = blog_posts.post_id ",
-    "AND t.tag = ?4)) ORDER BY post_id DESC LIMIT ?5 OFFSET ?6"
-);
-pub const COUNT_POSTS: &str = "SELECT COUNT(*) FROM blog_posts WHERE (?1 = FALSE OR is_published) \
-    AND (?2 IS NULL OR title LIKE ?2 ESCAPE '\\' OR excerpt LIKE ?2 ESCAPE '\\' OR content LIKE ?2 ESCAPE '\\') \
-    AND (?3 IS NULL OR category = ?3) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t \
-    WHERE t.post_id = blog_posts.post_id AND t.tag = ?4))";
-pub const BLOG_CATEGORIES: &str = "SELECT category, COUNT(*) FROM blog_posts \
-    WHERE is_published AND category <> '' GROUP BY category ORDER BY category";
-pub const BLOG_TAGS: &str = "SELECT t.tag, COUNT(*) FROM blog_post_tags t \
-    JOIN blog_posts p ON p.post_id = t.post_id WHERE p.is_published GROUP BY t.tag ORDER BY t.tag";
-
 // --- dashboard ----------------------------------------------------------------------------
-
-pub const DASHBOARD_STATS: &str = "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM orders), \
-    (SELECT COALESCE(-SUM(amount), 0) FROM points_ledger WHERE kind IN ('order_charge', 'order_refund')), \
-    (SELECT COUNT(*) FROM point_purchases WHERE status = 'pending'), \
-    (SELECT COUNT(*) FROM orders WHERE created_at >= ?1), \
-    (SELECT COALESCE(-SUM(amount), 0) FROM points_ledger \
-        WHERE kind IN ('order_charge', 'order_refund') AND created_at >= ?1), \
-    (SELECT COALESCE(-SUM(amount), 0) FROM points_ledger \
-        WHERE kind IN ('order_charge', 'order_refund') AND created_at >= ?2)";
 
 // --- referral programme -----------------------------------------------------------------
 

@@ -875,6 +875,13 @@ pub async fn blog_posts_filter_count_and_publish(s: Arc<dyn Store>) {
     assert_eq!(ids(s.posts(public(Some("youtube"), None, None)).await.expect("search")), [b.post_id]);
     assert_eq!(ids(s.posts(public(Some("100%"), None, None)).await.expect("literal %")), [a.post_id]);
     assert_eq!(ids(s.posts(public(Some("0%g"), None, None)).await.expect("literal %")), Vec::<i64>::new());
+    // A filter with NUL matches nothing, on both backends.
+    for (search, category, tag) in
+        [(Some("You\0"), None, None), (None, Some("sns\0"), None), (None, None, Some("\0"))]
+    {
+        let page = s.posts(public(search, category, tag)).await.expect("NUL filter");
+        assert_eq!((page.total, page.rows.len()), (0, 0));
+    }
     assert_eq!(ids(s.posts(public(None, Some("sns"), None)).await.expect("category")), [a.post_id]);
     assert_eq!(ids(s.posts(public(None, None, Some("insta"))).await.expect("tag")), [a.post_id]);
     let all = PostFilter { limit: 1, offset: 1, ..Default::default() };

@@ -1,0 +1,456 @@
+//! Social identities, OAuth states, notices, the blog and the dashboard, once for both backends.
+
+use async_trait::async_trait;
+
+use super::{insert_audit, rows, serialize};
+use crate::model::like_pattern;
+use crate::ops::accounts::user_row;
+use crate::sql::{is_unique_violation, Conn, Row};
+use crate::{
+    BlogStore, DashboardStats, DashboardStore, IdentityStore, LabelCount, Millis, NewAudit, NewNotice,
+    NewPost, Notice, NoticeStore, Page, Post, PostFilter, SocialLink, SocialLogin, StoreError, StoreResult,
+    User,
+};
+
+macro_rules! user_cols {
+    () => {
+        "user_id, email, name, display_name, is_admin, points, password_hash IS NOT NULL, created_at"
+    };
+}
+macro_rules! notice_cols {
+    () => {
+        "notice_id, title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, updated_at"
+    };
+}
+macro_rules! post_cols {
+    () => {
+        "post_id, title, content, excerpt, category, tags, thumbnail_url, is_published, view_count, \
+         created_at, updated_at, published_at"
+    };
+}
+
+const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
+const INSERT_USER: &str = concat!(
+    "INSERT INTO users (user_id, email, name, display_name, password_hash, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+    user_cols!()
+);
+const USER_BY_EMAIL: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1");
+const IDENTITY_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
+    u.password_hash IS NOT NULL, u.created_at FROM user_identities i JOIN users u ON u.user_id = i.user_id \
+    WHERE i.provider = $1 AND i.subject = $2";
+const PROVIDER_LINKED: &str =
+    "SELECT EXISTS (SELECT 1 FROM user_identities WHERE provider = $1 AND user_id = $2)";
+const INSERT_IDENTITY: &str =
+    "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)";
+const DELETE_EXPIRED_OAUTH_STATES: &str = "DELETE FROM oauth_states WHERE expires_at <= $1";
+const INSERT_OAUTH_STATE: &str =
+    "INSERT INTO oauth_states (state_hash, provider, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+const CONSUME_OAUTH_STATE: &str =
+    "DELETE FROM oauth_states WHERE state_hash = $1 AND provider = $2 AND expires_at > $3";
+
+const INSERT_NOTICE: &str = concat!(
+    "INSERT INTO notices (title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, ",
+    "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
+    notice_cols!()
+);
+const UPDATE_NOTICE: &str = concat!(
+    "UPDATE notices SET title = $2, content = $3, image_url = $4, popup_type = $5, is_active = $6, ",
+    "starts_at = $7, ends_at = $8, updated_at = $9 WHERE notice_id = $1 RETURNING ",
+    notice_cols!()
+);
+const DELETE_NOTICE: &str = "DELETE FROM notices WHERE notice_id = $1";
+const NOTICE_BY_ID: &str = concat!("SELECT ", notice_cols!(), " FROM notices WHERE notice_id = $1");
+const LIST_NOTICES: &str =
+    concat!("SELECT ", notice_cols!(), " FROM notices ORDER BY notice_id DESC LIMIT $1 OFFSET $2");
+const COUNT_NOTICES: &str = "SELECT COUNT(*) FROM notices";
+const ACTIVE_NOTICES: &str = concat!(
+    "SELECT ",
+    notice_cols!(),
+    " FROM notices WHERE is_active AND (starts_at IS NULL OR starts_at <= $1) ",
+    "AND (ends_at IS NULL OR ends_at > $1) ORDER BY notice_id DESC"
+);
+
+const INSERT_POST: &str = "INSERT INTO blog_posts (title, content, excerpt, category, tags, \
+    thumbnail_url, is_published, created_at, updated_at, published_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, CASE WHEN $7::boolean THEN $8::bigint ELSE NULL END) RETURNING post_id";
+const UPDATE_POST: &str = "UPDATE blog_posts SET title = $2, content = $3, excerpt = $4, category = $5, \
+    tags = $6, thumbnail_url = $7, is_published = $8, updated_at = $9, \
+    published_at = CASE WHEN $8::boolean THEN COALESCE(published_at, $9::bigint) ELSE published_at END \
+    WHERE post_id = $1 RETURNING post_id";
+const DELETE_POST: &str = "DELETE FROM blog_posts WHERE post_id = $1";
+const DELETE_POST_TAGS: &str = "DELETE FROM blog_post_tags WHERE post_id = $1";
+const INSERT_POST_TAG: &str = "INSERT INTO blog_post_tags (post_id, tag) VALUES ($1, $2)";
+const POST_BY_ID: &str = concat!("SELECT ", post_cols!(), " FROM blog_posts WHERE post_id = $1");
+const VIEW_POST: &str = concat!(
+    "UPDATE blog_posts SET view_count = view_count + 1 WHERE post_id = $1 AND is_published RETURNING ",
+    post_cols!()
+);
+const LIST_POSTS: &str = concat!(
+    "SELECT ",
+    post_cols!(),
+    " FROM blog_posts WHERE ($1 = FALSE OR is_published) AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' ",
+    "OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') AND ($3::text IS NULL OR category = $3) ",
+    "AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t WHERE t.post_id = blog_posts.post_id ",
+    "AND t.tag = $4)) ORDER BY post_id DESC LIMIT $5 OFFSET $6"
+);
+const COUNT_POSTS: &str = "SELECT COUNT(*) FROM blog_posts WHERE ($1 = FALSE OR is_published) \
+    AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') \
+    AND ($3::text IS NULL OR category = $3) AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t \
+    WHERE t.post_id = blog_posts.post_id AND t.tag = $4))";
+const BLOG_CATEGORIES: &str = "SELECT category, COUNT(*) FROM blog_posts \
+    WHERE is_published AND category <> '' GROUP BY category ORDER BY category";
+const BLOG_TAGS: &str = "SELECT t.tag, COUNT(*) FROM blog_post_tags t \
+    JOIN blog_posts p ON p.post_id = t.post_id WHERE p.is_published GROUP BY t.tag ORDER BY t.tag";
+
+const DASHBOARD_STATS: &str = "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM orders), \
+    (SELECT COALESCE(-SUM(amount), 0)::bigint FROM points_ledger WHERE kind IN ('order_charge', 'order_refund')), \
+    (SELECT COUNT(*) FROM point_purchases WHERE status = 'pending'), \
+    (SELECT COUNT(*) FROM orders WHERE created_at >= $1::bigint), \
+    (SELECT COALESCE(-SUM(amount), 0)::bigint FROM points_ledger \
+        WHERE kind IN ('order_charge', 'order_refund') AND created_at >= $1), \
+    (SELECT COALESCE(-SUM(amount), 0)::bigint FROM points_ledger \
+        WHERE kind IN ('order_charge', 'order_refund') AND created_at >= $2::bigint)";
+
+fn notice_row(r: &Row) -> StoreResult<Notice> {
+    Ok(Notice {
+        notice_id: r.get(0)?,
+        title: r.get(1)?,
+        content: r.get(2)?,
+        image_url: r.get(3)?,
+        popup_type: r.get(4)?,
+        is_active: r.get(5)?,
+        starts_at: r.get(6)?,
+        ends_at: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+fn post_row(r: &Row) -> StoreResult<Post> {
+    let tags: String = r.get(5)?;
+    Ok(Post {
+        post_id: r.get(0)?,
+        title: r.get(1)?,
+        content: r.get(2)?,
+        excerpt: r.get(3)?,
+        category: r.get(4)?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Backend(format!("post tags: {e}")))?,
+        thumbnail_url: r.get(6)?,
+        is_published: r.get(7)?,
+        view_count: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        published_at: r.get(11)?,
+    })
+}
+
+fn label_row(r: &Row) -> StoreResult<LabelCount> {
+    Ok(LabelCount { name: r.get(0)?, count: r.get(1)? })
+}
+
+async fn link<C: Conn>(c: &mut C, login: &SocialLogin, user_id: &str, now: Millis) -> StoreResult<()> {
+    c.execute(INSERT_IDENTITY, &[&login.provider, &login.subject, &user_id, &now]).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("identity_taken")
+        } else {
+            e
+        }
+    })?;
+    Ok(())
+}
+
+async fn social_login<C: Conn>(
+    c: &mut C,
+    login: &SocialLogin,
+    now: Millis,
+) -> StoreResult<(User, SocialLink)> {
+    if let Some(row) = c.query_opt(IDENTITY_USER, &[&login.provider, &login.subject]).await? {
+        return Ok((user_row(&row)?, SocialLink::Known));
+    }
+    let mut email = login.verified_email.clone();
+    if let Some(address) = &login.verified_email {
+        if let Some(row) = c.query_opt(USER_BY_EMAIL, &[address]).await? {
+            let owner = user_row(&row)?;
+            if !c.scalar::<bool>(PROVIDER_LINKED, &[&login.provider, &owner.user_id]).await? {
+                link(c, login, &owner.user_id, now).await?;
+                return Ok((owner, SocialLink::LinkedByEmail));
+            }
+            // The address belongs to an account with another identity of this provider: a new
+            // account, without the address.
+            email = None;
+        }
+    }
+    let u = &login.new_user;
+    if c.scalar::<bool>(USER_ID_EXISTS, &[&u.user_id]).await? {
+        return Err(StoreError::Conflict("user_id_taken"));
+    }
+    let row = c
+        .query_one(INSERT_USER, &[&u.user_id, &email, &u.name, &u.display_name, &u.password_hash, &now])
+        .await
+        .map_err(|e| {
+            // A concurrent first login (PostgreSQL) took the account between the checks and here.
+            if is_unique_violation(&e) {
+                StoreError::Conflict("identity_taken")
+            } else {
+                e
+            }
+        })?;
+    let user = user_row(&row)?;
+    link(c, login, &user.user_id, now).await?;
+    Ok((user, SocialLink::Created))
+}
+
+async fn post_by_id<C: Conn>(c: &mut C, id: i64) -> StoreResult<Post> {
+    post_row(&c.query_opt(POST_BY_ID, &[&id]).await?.ok_or(StoreError::NotFound)?)
+}
+
+async fn replace_tags<C: Conn>(c: &mut C, id: i64, tags: &[String]) -> StoreResult<()> {
+    c.execute(DELETE_POST_TAGS, &[&id]).await?;
+    for tag in tags {
+        c.execute(INSERT_POST_TAG, &[&id, tag]).await?;
+    }
+    Ok(())
+}
+
+async fn create_post<C: Conn>(c: &mut C, p: &NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
+    let tags = serialize(&p.tags)?;
+    let args: [&dyn crate::sql::Param; 8] =
+        [&p.title, &p.content, &p.excerpt, &p.category, &tags, &p.thumbnail_url, &p.is_published, &now];
+    let id: i64 = c.scalar(INSERT_POST, &args).await?;
+    replace_tags(c, id, &p.tags).await?;
+    let audit = NewAudit { target: Some(id.to_string()), ..audit };
+    insert_audit(c, &audit, now).await?;
+    post_by_id(c, id).await
+}
+
+async fn update_post<C: Conn>(
+    c: &mut C,
+    id: i64,
+    p: &NewPost,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Post> {
+    let tags = serialize(&p.tags)?;
+    let args: [&dyn crate::sql::Param; 9] =
+        [&id, &p.title, &p.content, &p.excerpt, &p.category, &tags, &p.thumbnail_url, &p.is_published, &now];
+    if c.query_opt(UPDATE_POST, &args).await?.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    replace_tags(c, id, &p.tags).await?;
+    insert_audit(c, audit, now).await?;
+    post_by_id(c, id).await
+}
+
+/// True when a text filter holds NUL: no stored text can match it (neither backend stores NUL),
+/// and PostgreSQL refuses it as a parameter.
+fn has_nul(filter: Option<&str>) -> bool {
+    filter.is_some_and(|s| s.contains('\0'))
+}
+
+macro_rules! impl_content {
+    ($store:ty) => {
+        #[async_trait]
+        impl IdentityStore for $store {
+            async fn social_login(&self, login: SocialLogin, now: Millis) -> StoreResult<(User, SocialLink)> {
+                self.tx(async move |c| social_login(c, &login, now).await).await
+            }
+
+            async fn create_oauth_state(
+                &self,
+                state_hash: &str,
+                provider: &str,
+                now: Millis,
+                expires_at: Millis,
+            ) -> StoreResult<()> {
+                let (h, p) = (state_hash.to_owned(), provider.to_owned());
+                self.tx(async move |c| {
+                    c.execute(DELETE_EXPIRED_OAUTH_STATES, &[&now]).await?;
+                    c.execute(INSERT_OAUTH_STATE, &[&h, &p, &now, &expires_at]).await.map(drop)
+                })
+                .await
+            }
+
+            async fn consume_oauth_state(
+                &self,
+                state_hash: &str,
+                provider: &str,
+                now: Millis,
+            ) -> StoreResult<bool> {
+                let (h, p) = (state_hash.to_owned(), provider.to_owned());
+                self.tx(async move |c| Ok(c.execute(CONSUME_OAUTH_STATE, &[&h, &p, &now]).await? == 1)).await
+            }
+        }
+
+        #[async_trait]
+        impl NoticeStore for $store {
+            async fn create_notice(&self, n: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice> {
+                self.tx(async move |c| {
+                    let args: [&dyn crate::sql::Param; 8] = [
+                        &n.title,
+                        &n.content,
+                        &n.image_url,
+                        &n.popup_type,
+                        &n.is_active,
+                        &n.starts_at,
+                        &n.ends_at,
+                        &now,
+                    ];
+                    let notice = notice_row(&c.query_one(INSERT_NOTICE, &args).await?)?;
+                    let audit = NewAudit { target: Some(notice.notice_id.to_string()), ..audit };
+                    insert_audit(c, &audit, now).await?;
+                    Ok(notice)
+                })
+                .await
+            }
+
+            async fn update_notice(
+                &self,
+                id: i64,
+                n: NewNotice,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Notice> {
+                self.tx(async move |c| {
+                    let args: [&dyn crate::sql::Param; 9] = [
+                        &id,
+                        &n.title,
+                        &n.content,
+                        &n.image_url,
+                        &n.popup_type,
+                        &n.is_active,
+                        &n.starts_at,
+                        &n.ends_at,
+                        &now,
+                    ];
+                    let row = c.query_opt(UPDATE_NOTICE, &args).await?.ok_or(StoreError::NotFound)?;
+                    let notice = notice_row(&row)?;
+                    insert_audit(c, &audit, now).await?;
+                    Ok(notice)
+                })
+                .await
+            }
+
+            async fn delete_notice(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
+                self.tx(async move |c| {
+                    if c.execute(DELETE_NOTICE, &[&id]).await? == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_audit(c, &audit, now).await.map(drop)
+                })
+                .await
+            }
+
+            async fn notice(&self, id: i64) -> StoreResult<Option<Notice>> {
+                self.rd(async move |c| {
+                    c.query_opt(NOTICE_BY_ID, &[&id]).await?.as_ref().map(notice_row).transpose()
+                })
+                .await
+            }
+
+            async fn notices(&self, limit: i64, offset: i64) -> StoreResult<Page<Notice>> {
+                self.rd(async move |c| {
+                    let found = c.query(LIST_NOTICES, &[&limit, &offset]).await?;
+                    Ok(Page { rows: rows(found, notice_row)?, total: c.scalar(COUNT_NOTICES, &[]).await? })
+                })
+                .await
+            }
+
+            async fn active_notices(&self, now: Millis) -> StoreResult<Vec<Notice>> {
+                self.rd(async move |c| rows(c.query(ACTIVE_NOTICES, &[&now]).await?, notice_row)).await
+            }
+        }
+
+        #[async_trait]
+        impl BlogStore for $store {
+            async fn create_post(&self, p: NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
+                self.tx(async move |c| create_post(c, &p, audit, now).await).await
+            }
+
+            async fn update_post(
+                &self,
+                id: i64,
+                p: NewPost,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Post> {
+                self.tx(async move |c| update_post(c, id, &p, &audit, now).await).await
+            }
+
+            async fn delete_post(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
+                self.tx(async move |c| {
+                    c.execute(DELETE_POST_TAGS, &[&id]).await?;
+                    if c.execute(DELETE_POST, &[&id]).await? == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_audit(c, &audit, now).await.map(drop)
+                })
+                .await
+            }
+
+            async fn blog_post(&self, id: i64) -> StoreResult<Option<Post>> {
+                self.rd(async move |c| {
+                    c.query_opt(POST_BY_ID, &[&id]).await?.as_ref().map(post_row).transpose()
+                })
+                .await
+            }
+
+            async fn view_post(&self, id: i64) -> StoreResult<Option<Post>> {
+                self.tx(async move |c| {
+                    c.query_opt(VIEW_POST, &[&id]).await?.as_ref().map(post_row).transpose()
+                })
+                .await
+            }
+
+            async fn posts(&self, f: PostFilter) -> StoreResult<Page<Post>> {
+                if has_nul(f.search.as_deref()) || has_nul(f.category.as_deref()) || has_nul(f.tag.as_deref())
+                {
+                    return Ok(Page { rows: Vec::new(), total: 0 });
+                }
+                let pattern = like_pattern(f.search.as_deref());
+                self.rd(async move |c| {
+                    let filter: [&dyn crate::sql::Param; 4] =
+                        [&f.published_only, &pattern, &f.category, &f.tag];
+                    let page: [&dyn crate::sql::Param; 6] =
+                        [&f.published_only, &pattern, &f.category, &f.tag, &f.limit, &f.offset];
+                    let found = c.query(LIST_POSTS, &page).await?;
+                    Ok(Page { rows: rows(found, post_row)?, total: c.scalar(COUNT_POSTS, &filter).await? })
+                })
+                .await
+            }
+
+            async fn blog_categories(&self) -> StoreResult<Vec<LabelCount>> {
+                self.rd(async move |c| rows(c.query(BLOG_CATEGORIES, &[]).await?, label_row)).await
+            }
+
+            async fn blog_tags(&self) -> StoreResult<Vec<LabelCount>> {
+                self.rd(async move |c| rows(c.query(BLOG_TAGS, &[]).await?, label_row)).await
+            }
+        }
+
+        #[async_trait]
+        impl DashboardStore for $store {
+            async fn dashboard_stats(
+                &self,
+                today_start: Millis,
+                month_start: Millis,
+            ) -> StoreResult<DashboardStats> {
+                self.rd(async move |c| {
+                    let r = c.query_one(DASHBOARD_STATS, &[&today_start, &month_start]).await?;
+                    Ok(DashboardStats {
+                        total_users: r.get(0)?,
+                        total_orders: r.get(1)?,
+                        total_revenue: r.get(2)?,
+                        pending_purchases: r.get(3)?,
+                        today_orders: r.get(4)?,
+                        today_revenue: r.get(5)?,
+                        monthly_sales: r.get(6)?,
+                    })
+                })
+                .await
+            }
+        }
+    };
+}
+
+super::both_backends!(impl_content);
