@@ -4,6 +4,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod content;
+pub(crate) mod referral;
 
 use snspmt_core::Points;
 

@@ -1,0 +1,989 @@
+//! The referral programme and coupons, once for both backends. A referrer's balance moves only
+//! by conditional `UPDATE … WHERE earned - paid - reserved >= amount`: on SQLite inside the
+//! writer's `IMMEDIATE` transaction; on PostgreSQL under `READ COMMITTED` a concurrent update of
+//! the same referrer waits for the row lock and re-checks the condition on the new row. Either
+//! way no interleaving can overdraw a referrer.
+
+use async_trait::async_trait;
+use snspmt_core::order::OrderStatus;
+use snspmt_core::referral::{self, CommissionStatus, WithdrawalState};
+use snspmt_core::{money, Bps, Points};
+
+use super::{insert_audit, remember, replay, rows};
+use crate::sql::{is_unique_violation, Conn, Row};
+use crate::{
+    Commission, CommissionEntry, Coupon, CouponStore, IdempotencyKey, Idempotent, Millis, NewAudit,
+    NewCoupon, NewWithdrawal, Page, Payout, Referral, ReferralStats, ReferralStore, Referrer, StoreError,
+    StoreResult, UserCoupon, Withdrawal, WithdrawalFilter,
+};
+
+macro_rules! referrer_cols {
+    () => {
+        "r.user_id, u.email, r.code, r.commission_rate_bps, r.is_active, r.earned, r.paid, r.reserved, \
+         (SELECT COUNT(*) FROM referrals f WHERE f.code = r.code)::bigint, r.created_at \
+         FROM referral_codes r JOIN users u ON u.user_id = r.user_id"
+    };
+}
+
+macro_rules! coupon_cols {
+    () => {
+        "coupon_id, code, name, discount_type, discount_value, min_order_amount, valid_from, valid_until, \
+         max_uses, issued_count, is_active, created_at, updated_at"
+    };
+}
+
+macro_rules! user_coupon_cols {
+    () => {
+        "c.id, c.user_id, c.coupon_id, c.source, c.code, c.name, c.discount_type, c.discount_value, \
+         c.min_order_amount, c.valid_from, c.expires_at, COALESCE(d.is_active, TRUE), c.is_used, \
+         c.used_order_id, c.created_at FROM user_coupons c LEFT JOIN coupons d ON d.coupon_id = c.coupon_id"
+    };
+}
+
+macro_rules! commission_cols {
+    () => {
+        "commission_id, order_id, referrer_user_id, referred_user_id, purchase_amount, amount, \
+         commission_rate_bps, status, created_at, settled_at"
+    };
+}
+
+macro_rules! withdrawal_cols {
+    () => {
+        "withdrawal_id, user_id, amount, bank_name, account_number, account_holder, status, admin_notes, \
+         decided_by, created_at, decided_at"
+    };
+}
+
+macro_rules! payout_cols {
+    () => {
+        "payout_id, user_id, amount, kind, withdrawal_id, notes, paid_by, created_at"
+    };
+}
+
+const INSERT_REFERRAL_CODE: &str = "INSERT INTO referral_codes (code, user_id, commission_rate_bps, \
+    created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const REFERRER_BY_USER: &str = concat!("SELECT ", referrer_cols!(), " WHERE r.user_id = $1");
+const REFERRER_BY_CODE: &str = concat!("SELECT ", referrer_cols!(), " WHERE r.code = $1");
+const LIST_REFERRERS: &str =
+    concat!("SELECT ", referrer_cols!(), " ORDER BY r.created_at DESC, r.user_id LIMIT $1 OFFSET $2");
+const COUNT_REFERRERS: &str = "SELECT COUNT(*) FROM referral_codes";
+const SET_COMMISSION_RATE: &str =
+    "UPDATE referral_codes SET commission_rate_bps = $2 WHERE user_id = $1 RETURNING code";
+const ACTIVE_CODE_OWNER: &str = "SELECT user_id FROM referral_codes WHERE code = $1 AND is_active";
+const REFERRAL_OF: &str = "SELECT code, coupon_id FROM referrals WHERE referred_user_id = $1";
+const INSERT_REFERRAL: &str = "INSERT INTO referrals (referred_user_id, referrer_user_id, code, created_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING referred_user_id";
+const SET_REFERRAL_COUPON: &str = "UPDATE referrals SET coupon_id = $2 WHERE referred_user_id = $1";
+const INSERT_USER_COUPON: &str = "INSERT INTO user_coupons (user_id, coupon_id, source, code, name, \
+    discount_type, discount_value, min_order_amount, valid_from, expires_at, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+const USER_COUPON_BY_ID: &str = concat!("SELECT ", user_coupon_cols!(), " WHERE c.id = $1");
+const LIST_USER_COUPONS: &str =
+    concat!("SELECT ", user_coupon_cols!(), " WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2 OFFSET $3");
+const COUNT_USER_COUPONS: &str = "SELECT COUNT(*) FROM user_coupons WHERE user_id = $1";
+const REFERRER_FOR_ORDER: &str = "SELECT f.referrer_user_id, r.commission_rate_bps FROM referrals f \
+    JOIN referral_codes r ON r.user_id = f.referrer_user_id WHERE f.referred_user_id = $1 AND r.is_active";
+const USE_COUPON: &str = "UPDATE user_coupons SET is_used = TRUE, used_order_id = $3, used_at = $4 \
+    WHERE id = $1 AND user_id = $2 AND NOT is_used AND (valid_from IS NULL OR valid_from <= $4) \
+    AND (expires_at IS NULL OR expires_at > $4) AND min_order_amount <= $5 AND (coupon_id IS NULL OR \
+    coupon_id IN (SELECT coupon_id FROM coupons WHERE is_active AND (valid_from IS NULL OR valid_from <= $4) \
+    AND (valid_until IS NULL OR valid_until > $4))) RETURNING id";
+const RETURN_COUPON: &str =
+    "UPDATE user_coupons SET is_used = FALSE, used_order_id = NULL, used_at = NULL WHERE used_order_id = $1";
+const INSERT_COMMISSION: &str = "INSERT INTO commissions (order_id, referrer_user_id, referred_user_id, \
+    purchase_amount, amount, commission_rate_bps, status, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)";
+const SET_ORDER_COMMISSION: &str = "UPDATE orders SET commission_amount = $2 WHERE order_id = $1";
+const ORDER_SETTLEMENT: &str = "SELECT status, final_price, refunded_amount FROM orders WHERE order_id = $1";
+const PENDING_COMMISSION: &str =
+    "SELECT commission_rate_bps, amount FROM commissions WHERE order_id = $1 AND status = 'pending'";
+const SETTLE_COMMISSION: &str = "UPDATE commissions SET status = $2, amount = $3, settled_at = $4 \
+    WHERE order_id = $1 AND status = 'pending' RETURNING referrer_user_id";
+const EARN_COMMISSION: &str =
+    "UPDATE referral_codes SET earned = earned + $2 WHERE user_id = $1 RETURNING earned - paid - reserved";
+const INSERT_COMMISSION_ENTRY: &str = "INSERT INTO commission_ledger (user_id, kind, amount, \
+    balance_after, reference, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+const COMMISSION_ENTRIES: &str = "SELECT id, user_id, kind, amount, balance_after, reference, \
+    description, created_at FROM commission_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
+const COUNT_COMMISSION_ENTRIES: &str = "SELECT COUNT(*) FROM commission_ledger WHERE user_id = $1";
+const LIST_COMMISSIONS: &str = concat!(
+    "SELECT ",
+    commission_cols!(),
+    " FROM commissions WHERE referrer_user_id = $1 ORDER BY commission_id DESC LIMIT $2 OFFSET $3"
+);
+const COUNT_COMMISSIONS: &str = "SELECT COUNT(*) FROM commissions WHERE referrer_user_id = $1";
+const REFERRAL_STATS: &str = "SELECT \
+    (SELECT COUNT(*) FROM referrals WHERE referrer_user_id = $1), \
+    (SELECT COUNT(DISTINCT referred_user_id) FROM commissions WHERE referrer_user_id = $1 AND status <> 'canceled'), \
+    (SELECT COUNT(*) FROM referrals WHERE referrer_user_id = $1 AND created_at >= $2), \
+    (SELECT COALESCE(SUM(amount), 0)::bigint FROM commissions WHERE referrer_user_id = $1 \
+     AND status IN ('confirmed', 'reduced') AND settled_at >= $2)";
+const LIST_REFERRALS: &str = "SELECT f.referred_user_id, u.email, f.referrer_user_id, f.code, f.created_at, \
+    (SELECT COUNT(*) FROM commissions c WHERE c.referred_user_id = f.referred_user_id \
+     AND c.referrer_user_id = f.referrer_user_id), \
+    (SELECT COALESCE(SUM(c.amount), 0)::bigint FROM commissions c WHERE c.referred_user_id = f.referred_user_id \
+     AND c.referrer_user_id = f.referrer_user_id AND c.status IN ('confirmed', 'reduced')) \
+    FROM referrals f JOIN users u ON u.user_id = f.referred_user_id \
+    WHERE ($1::text IS NULL OR f.referrer_user_id = $1) ORDER BY f.created_at DESC, f.referred_user_id LIMIT $2 OFFSET $3";
+const COUNT_REFERRALS: &str =
+    "SELECT COUNT(*) FROM referrals WHERE ($1::text IS NULL OR referrer_user_id = $1)";
+const RESERVE_COMMISSION: &str = "UPDATE referral_codes SET reserved = reserved + $2 \
+    WHERE user_id = $1 AND earned - paid - reserved >= $2 RETURNING earned - paid - reserved";
+const SETTLE_RESERVATION: &str =
+    "UPDATE referral_codes SET reserved = reserved - $2::bigint - $3::bigint, paid = paid + $3::bigint \
+    WHERE user_id = $1 AND reserved >= $2::bigint + $3::bigint RETURNING earned - paid - reserved";
+const PAY_COMMISSION: &str = "UPDATE referral_codes SET paid = paid + $2 \
+    WHERE user_id = $1 AND earned - paid - reserved >= $2 RETURNING earned - paid - reserved";
+const INSERT_WITHDRAWAL: &str = concat!(
+    "INSERT INTO withdrawals (user_id, amount, bank_name, account_number, account_holder, status, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, 'requested', $6) RETURNING ",
+    withdrawal_cols!()
+);
+const LIST_WITHDRAWALS: &str = concat!(
+    "SELECT ",
+    withdrawal_cols!(),
+    " FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+    "ORDER BY withdrawal_id DESC LIMIT $3 OFFSET $4"
+);
+const COUNT_WITHDRAWALS: &str =
+    "SELECT COUNT(*) FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
+const WITHDRAWAL_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM withdrawals WHERE withdrawal_id = $1)";
+const DECIDE_WITHDRAWAL: &str = concat!(
+    "UPDATE withdrawals SET status = $2, admin_notes = $3, decided_by = $4, decided_at = $5 ",
+    "WHERE withdrawal_id = $1 AND status = 'requested' RETURNING ",
+    withdrawal_cols!()
+);
+const INSERT_PAYOUT: &str = concat!(
+    "INSERT INTO commission_payouts (user_id, amount, kind, withdrawal_id, notes, paid_by, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+    payout_cols!()
+);
+const LIST_PAYOUTS: &str = concat!(
+    "SELECT ",
+    payout_cols!(),
+    " FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1) ORDER BY payout_id DESC LIMIT $2 OFFSET $3"
+);
+const COUNT_PAYOUTS: &str =
+    "SELECT COUNT(*) FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1)";
+
+const INSERT_COUPON: &str = concat!(
+    "INSERT INTO coupons (code, name, discount_type, discount_value, min_order_amount, valid_from, valid_until, ",
+    "max_uses, is_active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+    coupon_cols!()
+);
+const COUPON_BY_ID: &str = concat!("SELECT ", coupon_cols!(), " FROM coupons WHERE coupon_id = $1");
+const COUPON_BY_CODE: &str = concat!("SELECT ", coupon_cols!(), " FROM coupons WHERE code = $1");
+const LIST_COUPONS: &str =
+    concat!("SELECT ", coupon_cols!(), " FROM coupons ORDER BY coupon_id DESC LIMIT $1 OFFSET $2");
+const COUNT_COUPONS: &str = "SELECT COUNT(*) FROM coupons";
+const UPDATE_COUPON: &str = concat!(
+    "UPDATE coupons SET code = $2, name = $3, discount_type = $4, discount_value = $5, min_order_amount = $6, ",
+    "valid_from = $7, valid_until = $8, max_uses = $9, is_active = $10, updated_at = $11 WHERE coupon_id = $1 ",
+    "RETURNING ",
+    coupon_cols!()
+);
+const DEACTIVATE_COUPON: &str = concat!(
+    "UPDATE coupons SET is_active = FALSE, updated_at = $2 WHERE coupon_id = $1 RETURNING ",
+    coupon_cols!()
+);
+const ISSUE_COUPON: &str = "UPDATE coupons SET issued_count = issued_count + 1 \
+    WHERE coupon_id = $1 AND (max_uses IS NULL OR issued_count < max_uses) RETURNING coupon_id";
+const HAS_COUPON_COPY: &str =
+    "SELECT EXISTS (SELECT 1 FROM user_coupons WHERE coupon_id = $1 AND user_id = $2)";
+
+fn rate(v: i64) -> StoreResult<Bps> {
+    u32::try_from(v).map(Bps).map_err(|e| StoreError::Backend(format!("rate: {e}")))
+}
+
+fn money_err(e: money::MoneyError) -> StoreError {
+    StoreError::Backend(format!("commission: {e}"))
+}
+
+fn referrer_row(r: &Row) -> StoreResult<Referrer> {
+    Ok(Referrer {
+        user_id: r.get(0)?,
+        email: r.get(1)?,
+        code: r.get(2)?,
+        commission_rate: rate(r.get(3)?)?,
+        is_active: r.get(4)?,
+        earned: Points(r.get(5)?),
+        paid: Points(r.get(6)?),
+        reserved: Points(r.get(7)?),
+        referral_count: r.get(8)?,
+        created_at: r.get(9)?,
+    })
+}
+
+fn coupon_row(r: &Row) -> StoreResult<Coupon> {
+    Ok(Coupon {
+        coupon_id: r.get(0)?,
+        code: r.get(1)?,
+        name: r.get(2)?,
+        discount_type: r.parse(3)?,
+        discount_value: r.get(4)?,
+        min_order_amount: Points(r.get(5)?),
+        valid_from: r.get(6)?,
+        valid_until: r.get(7)?,
+        max_uses: r.get(8)?,
+        issued_count: r.get(9)?,
+        is_active: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+fn user_coupon_row(r: &Row) -> StoreResult<UserCoupon> {
+    Ok(UserCoupon {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        coupon_id: r.get(2)?,
+        source: r.get(3)?,
+        code: r.get(4)?,
+        name: r.get(5)?,
+        discount_type: r.parse(6)?,
+        discount_value: r.get(7)?,
+        min_order_amount: Points(r.get(8)?),
+        valid_from: r.get(9)?,
+        expires_at: r.get(10)?,
+        is_active: r.get(11)?,
+        is_used: r.get(12)?,
+        used_order_id: r.get(13)?,
+        created_at: r.get(14)?,
+    })
+}
+
+fn commission_row(r: &Row) -> StoreResult<Commission> {
+    Ok(Commission {
+        commission_id: r.get(0)?,
+        order_id: r.get(1)?,
+        referrer_user_id: r.get(2)?,
+        referred_user_id: r.get(3)?,
+        purchase_amount: Points(r.get(4)?),
+        amount: Points(r.get(5)?),
+        rate: rate(r.get(6)?)?,
+        status: r.parse(7)?,
+        created_at: r.get(8)?,
+        settled_at: r.get(9)?,
+    })
+}
+
+fn entry_row(r: &Row) -> StoreResult<CommissionEntry> {
+    Ok(CommissionEntry {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        kind: r.get(2)?,
+        amount: Points(r.get(3)?),
+        balance_after: Points(r.get(4)?),
+        reference: r.get(5)?,
+        description: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+fn withdrawal_row(r: &Row) -> StoreResult<Withdrawal> {
+    Ok(Withdrawal {
+        withdrawal_id: r.get(0)?,
+        user_id: r.get(1)?,
+        amount: Points(r.get(2)?),
+        bank_name: r.get(3)?,
+        account_number: r.get(4)?,
+        account_holder: r.get(5)?,
+        status: r.parse(6)?,
+        admin_notes: r.get(7)?,
+        decided_by: r.get(8)?,
+        created_at: r.get(9)?,
+        decided_at: r.get(10)?,
+    })
+}
+
+fn payout_row(r: &Row) -> StoreResult<Payout> {
+    Ok(Payout {
+        payout_id: r.get(0)?,
+        user_id: r.get(1)?,
+        amount: Points(r.get(2)?),
+        kind: r.get(3)?,
+        withdrawal_id: r.get(4)?,
+        notes: r.get(5)?,
+        paid_by: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+fn referral_row(r: &Row) -> StoreResult<Referral> {
+    Ok(Referral {
+        referred_user_id: r.get(0)?,
+        referred_email: r.get(1)?,
+        referrer_user_id: r.get(2)?,
+        code: r.get(3)?,
+        joined_at: r.get(4)?,
+        order_count: r.get(5)?,
+        commission: Points(r.get(6)?),
+    })
+}
+
+/// Appends a movement of a referrer's balance to the commission ledger.
+#[allow(clippy::too_many_arguments)]
+async fn record_entry<C: Conn>(
+    c: &mut C,
+    user_id: &str,
+    kind: &str,
+    amount: i64,
+    balance_after: i64,
+    reference: String,
+    description: &str,
+    now: Millis,
+) -> StoreResult<()> {
+    c.query_one(
+        INSERT_COMMISSION_ENTRY,
+        &[&user_id, &kind, &amount, &balance_after, &Some(reference), &description, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_user_coupon<C: Conn>(c: &mut C, u: &UserCoupon, now: Millis) -> StoreResult<i64> {
+    let args: [&dyn crate::sql::Param; 11] = [
+        &u.user_id,
+        &u.coupon_id,
+        &u.source,
+        &u.code,
+        &u.name,
+        &u.discount_type.as_str(),
+        &u.discount_value,
+        &u.min_order_amount.0,
+        &u.valid_from,
+        &u.expires_at,
+        &now,
+    ];
+    // A concurrent `add_coupon_by_code` of the same user and coupon (PostgreSQL) lost the race.
+    c.scalar(INSERT_USER_COUPON, &args).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("coupon_already_added")
+        } else {
+            e
+        }
+    })
+}
+
+async fn user_coupon_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<UserCoupon> {
+    user_coupon_row(&c.query_opt(USER_COUPON_BY_ID, &[&id]).await?.ok_or(StoreError::NotFound)?)
+}
+
+async fn referrer_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<Referrer>> {
+    c.query_opt(REFERRER_BY_USER, &[&user_id]).await?.as_ref().map(referrer_row).transpose()
+}
+
+/// In `place_order`'s transaction: marks the caller's coupon copy used by this order (else
+/// `Conflict("invalid_coupon")`, and the whole order rolls back), and records the pending
+/// commission of the user's referrer at the referrer's rate now.
+#[allow(dead_code)] // Called by the order code once it is ported.
+pub(crate) async fn referral_on_order<C: Conn>(
+    c: &mut C,
+    order_id: i64,
+    user_id: &str,
+    coupon_id: Option<i64>,
+    price: Points,
+    final_price: Points,
+    now: Millis,
+) -> StoreResult<()> {
+    if let Some(coupon) = coupon_id {
+        if c.query_opt(USE_COUPON, &[&coupon, &user_id, &order_id, &now, &price.0]).await?.is_none() {
+            return Err(StoreError::Conflict("invalid_coupon"));
+        }
+    }
+    if let Some(row) = c.query_opt(REFERRER_FOR_ORDER, &[&user_id]).await? {
+        let referrer: String = row.get(0)?;
+        let bps: i64 = row.get(1)?;
+        let amount = money::commission(final_price, rate(bps)?).map_err(money_err)?;
+        c.execute(
+            INSERT_COMMISSION,
+            &[&order_id, &referrer, &user_id, &final_price.0, &amount.0, &bps, &now],
+        )
+        .await?;
+        c.execute(SET_ORDER_COMMISSION, &[&order_id, &amount.0]).await?;
+    }
+    Ok(())
+}
+
+/// In the transaction of any refund or settlement of an order: brings its pending commission
+/// in line with the order (reduced by refunds, confirmed on completion, canceled on a full
+/// refund — once), credits an earned commission to the referrer's balance, and gives the
+/// coupon back when a failed or canceled order was refunded in full.
+#[allow(dead_code)] // Called by the order code once it is ported.
+pub(crate) async fn referral_on_settlement<C: Conn>(
+    c: &mut C,
+    order_id: i64,
+    now: Millis,
+) -> StoreResult<()> {
+    let row = c.query_one(ORDER_SETTLEMENT, &[&order_id]).await?;
+    let status: OrderStatus = row.parse(0)?;
+    let (final_price, refunded) = (Points(row.get(1)?), Points(row.get(2)?));
+    if referral::returns_coupon(status, final_price, refunded) {
+        c.execute(RETURN_COUPON, &[&order_id]).await?;
+    }
+    let Some(row) = c.query_opt(PENDING_COMMISSION, &[&order_id]).await? else { return Ok(()) };
+    let (bps, current): (i64, i64) = (row.get(0)?, row.get(1)?);
+    let s = referral::commission_settlement(status, final_price, refunded, rate(bps)?).map_err(money_err)?;
+    if s.status == CommissionStatus::Pending && s.amount.0 == current {
+        return Ok(());
+    }
+    let settled_at = (s.status != CommissionStatus::Pending).then_some(now);
+    let referrer: String =
+        c.scalar(SETTLE_COMMISSION, &[&order_id, &s.status.as_str(), &s.amount.0, &settled_at]).await?;
+    c.execute(SET_ORDER_COMMISSION, &[&order_id, &s.amount.0]).await?;
+    if s.status.is_earned() && s.amount.0 > 0 {
+        let balance: i64 = c.scalar(EARN_COMMISSION, &[&referrer, &s.amount.0]).await?;
+        let description = format!("주문 #{order_id} 추천 수수료 ({})", s.status);
+        let reference = format!("order:{order_id}");
+        record_entry(c, &referrer, "commission", s.amount.0, balance, reference, &description, now).await?;
+    }
+    Ok(())
+}
+
+fn code_taken(e: StoreError) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict("coupon_code_taken")
+    } else {
+        e
+    }
+}
+
+async fn create_coupon<C: Conn>(
+    c: &mut C,
+    n: &NewCoupon,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Coupon> {
+    let kind = n.discount_type.as_str();
+    let args: [&dyn crate::sql::Param; 10] = [
+        &n.code,
+        &n.name,
+        &kind,
+        &n.discount_value,
+        &n.min_order_amount.0,
+        &n.valid_from,
+        &n.valid_until,
+        &n.max_uses,
+        &n.is_active,
+        &now,
+    ];
+    let coupon = coupon_row(&c.query_one(INSERT_COUPON, &args).await.map_err(code_taken)?)?;
+    insert_audit(c, audit, now).await?;
+    Ok(coupon)
+}
+
+async fn update_coupon<C: Conn>(
+    c: &mut C,
+    id: i64,
+    n: &NewCoupon,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Coupon> {
+    let kind = n.discount_type.as_str();
+    let args: [&dyn crate::sql::Param; 11] = [
+        &id,
+        &n.code,
+        &n.name,
+        &kind,
+        &n.discount_value,
+        &n.min_order_amount.0,
+        &n.valid_from,
+        &n.valid_until,
+        &n.max_uses,
+        &n.is_active,
+        &now,
+    ];
+    let row = c.query_opt(UPDATE_COUPON, &args).await.map_err(code_taken)?.ok_or(StoreError::NotFound)?;
+    let coupon = coupon_row(&row)?;
+    insert_audit(c, audit, now).await?;
+    Ok(coupon)
+}
+
+async fn deactivate_coupon<C: Conn>(
+    c: &mut C,
+    id: i64,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Coupon> {
+    let coupon =
+        coupon_row(&c.query_opt(DEACTIVATE_COUPON, &[&id, &now]).await?.ok_or(StoreError::NotFound)?)?;
+    insert_audit(c, audit, now).await?;
+    Ok(coupon)
+}
+
+async fn add_coupon_by_code<C: Conn>(
+    c: &mut C,
+    user_id: &str,
+    code: &str,
+    now: Millis,
+) -> StoreResult<UserCoupon> {
+    let coupon = c
+        .query_opt(COUPON_BY_CODE, &[&code])
+        .await?
+        .as_ref()
+        .map(coupon_row)
+        .transpose()?
+        .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
+        .ok_or(StoreError::Conflict("invalid_coupon"))?;
+    if c.scalar::<bool>(HAS_COUPON_COPY, &[&coupon.coupon_id, &user_id]).await? {
+        return Err(StoreError::Conflict("coupon_already_added"));
+    }
+    if c.query_opt(ISSUE_COUPON, &[&coupon.coupon_id]).await?.is_none() {
+        return Err(StoreError::Conflict("coupon_exhausted"));
+    }
+    let copy = crate::model::coupon_copy(&coupon, user_id, now);
+    let id = insert_user_coupon(c, &copy, now).await?;
+    user_coupon_in(c, id).await
+}
+
+async fn register_referrer<C: Conn>(
+    c: &mut C,
+    user_id: &str,
+    code: &str,
+    rate: Bps,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Option<Referrer>> {
+    let inserted = c.execute(INSERT_REFERRAL_CODE, &[&code, &user_id, &i64::from(rate.0), &now]).await?;
+    let referrer = referrer_in(c, user_id).await?;
+    if inserted == 1 {
+        insert_audit(c, audit, now).await?;
+    }
+    Ok(referrer)
+}
+
+async fn use_referral_code<C: Conn>(
+    c: &mut C,
+    user_id: &str,
+    code: &str,
+    coupon: UserCoupon,
+    now: Millis,
+) -> StoreResult<UserCoupon> {
+    let owner: Option<String> =
+        c.query_opt(ACTIVE_CODE_OWNER, &[&code]).await?.map(|r| r.get(0)).transpose()?;
+    let inserted = match &owner {
+        Some(owner) if owner != user_id => {
+            c.query_opt(INSERT_REFERRAL, &[&user_id, owner, &code, &now]).await?.is_some()
+        }
+        _ => false,
+    };
+    if !inserted {
+        // Referred already (perhaps a moment ago by a concurrent call: on PostgreSQL the insert
+        // waited for it), or the code is unusable.
+        if let Some(row) = c.query_opt(REFERRAL_OF, &[&user_id]).await? {
+            let (used, coupon_id): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
+            return match coupon_id {
+                Some(id) if used == code => user_coupon_in(c, id).await,
+                _ => Err(StoreError::Conflict("already_referred")),
+            };
+        }
+        return Err(match owner {
+            None => StoreError::Conflict("invalid_code"),
+            Some(_) => StoreError::Conflict("self_referral"),
+        });
+    }
+    let copy = UserCoupon { user_id: user_id.to_owned(), ..coupon };
+    let id = insert_user_coupon(c, &copy, now).await?;
+    c.execute(SET_REFERRAL_COUPON, &[&user_id, &id]).await?;
+    user_coupon_in(c, id).await
+}
+
+async fn set_commission_rate<C: Conn>(
+    c: &mut C,
+    user_id: &str,
+    rate: Bps,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Referrer> {
+    if c.query_opt(SET_COMMISSION_RATE, &[&user_id, &i64::from(rate.0)]).await?.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    insert_audit(c, audit, now).await?;
+    referrer_in(c, user_id).await?.ok_or(StoreError::NotFound)
+}
+
+async fn request_withdrawal<C: Conn>(
+    c: &mut C,
+    w: &NewWithdrawal,
+    key: Option<&IdempotencyKey>,
+    now: Millis,
+) -> StoreResult<Idempotent<Withdrawal>> {
+    if let Some(first) = replay(c, key, now).await? {
+        return Ok(Idempotent::Replay(first));
+    }
+    let balance: i64 = c
+        .query_opt(RESERVE_COMMISSION, &[&w.user_id, &w.amount.0])
+        .await?
+        .ok_or(StoreError::Conflict("insufficient_commission"))?
+        .get(0)?;
+    let args: [&dyn crate::sql::Param; 6] =
+        [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
+    let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
+    let reference = format!("withdrawal:{}", row.withdrawal_id);
+    record_entry(
+        c,
+        &w.user_id,
+        "withdrawal_request",
+        -w.amount.0,
+        balance,
+        reference,
+        "출금 신청 (예약)",
+        now,
+    )
+    .await?;
+    remember(c, key, row).await
+}
+
+async fn decide_withdrawal<C: Conn>(
+    c: &mut C,
+    id: i64,
+    approve: bool,
+    notes: Option<&str>,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Withdrawal> {
+    let status = if approve { WithdrawalState::Approved } else { WithdrawalState::Rejected };
+    let Some(row) =
+        c.query_opt(DECIDE_WITHDRAWAL, &[&id, &status.as_str(), &notes, &audit.actor, &now]).await?
+    else {
+        return Err(if c.scalar::<bool>(WITHDRAWAL_EXISTS, &[&id]).await? {
+            StoreError::Conflict("already_processed")
+        } else {
+            StoreError::NotFound
+        });
+    };
+    let w = withdrawal_row(&row)?;
+    let (release, pay) = if approve { (0i64, w.amount.0) } else { (w.amount.0, 0i64) };
+    let balance: i64 = c
+        .query_opt(SETTLE_RESERVATION, &[&w.user_id, &release, &pay])
+        .await?
+        .ok_or_else(|| StoreError::Backend("a withdrawal's reservation is missing".into()))?
+        .get(0)?;
+    let reference = format!("withdrawal:{id}");
+    if approve {
+        c.query_one(
+            INSERT_PAYOUT,
+            &[&w.user_id, &w.amount.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now],
+        )
+        .await?;
+        record_entry(c, &w.user_id, "withdrawal_approved", 0, balance, reference, "출금 승인 (지급)", now)
+            .await?;
+    } else {
+        let amount = w.amount.0;
+        record_entry(
+            c,
+            &w.user_id,
+            "withdrawal_rejected",
+            amount,
+            balance,
+            reference,
+            "출금 거절 (예약 해제)",
+            now,
+        )
+        .await?;
+    }
+    insert_audit(c, audit, now).await?;
+    Ok(w)
+}
+
+async fn pay_commission<C: Conn>(
+    c: &mut C,
+    user_id: &str,
+    amount: Points,
+    notes: Option<&str>,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Payout> {
+    if amount.0 <= 0 {
+        return Err(StoreError::Conflict("insufficient_commission"));
+    }
+    let balance: i64 = c
+        .query_opt(PAY_COMMISSION, &[&user_id, &amount.0])
+        .await?
+        .ok_or(StoreError::Conflict("insufficient_commission"))?
+        .get(0)?;
+    let args: [&dyn crate::sql::Param; 7] =
+        [&user_id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
+    let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
+    let reference = format!("payout:{}", payout.payout_id);
+    record_entry(c, user_id, "payout", -amount.0, balance, reference, "수수료 지급", now).await?;
+    insert_audit(c, audit, now).await?;
+    Ok(payout)
+}
+
+macro_rules! impl_referral {
+    ($store:ty) => {
+        #[async_trait]
+        impl CouponStore for $store {
+            async fn create_coupon(
+                &self,
+                coupon: NewCoupon,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Coupon> {
+                self.tx(async move |c| create_coupon(c, &coupon, &audit, now).await).await
+            }
+
+            async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>> {
+                self.rd(async move |c| {
+                    c.query_opt(COUPON_BY_ID, &[&coupon_id]).await?.as_ref().map(coupon_row).transpose()
+                })
+                .await
+            }
+
+            async fn coupons(&self, limit: i64, offset: i64) -> StoreResult<Page<Coupon>> {
+                self.rd(async move |c| {
+                    let found = c.query(LIST_COUPONS, &[&limit, &offset]).await?;
+                    Ok(Page { rows: rows(found, coupon_row)?, total: c.scalar(COUNT_COUPONS, &[]).await? })
+                })
+                .await
+            }
+
+            async fn update_coupon(
+                &self,
+                coupon_id: i64,
+                coupon: NewCoupon,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Coupon> {
+                self.tx(async move |c| update_coupon(c, coupon_id, &coupon, &audit, now).await).await
+            }
+
+            async fn deactivate_coupon(
+                &self,
+                coupon_id: i64,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Coupon> {
+                self.tx(async move |c| deactivate_coupon(c, coupon_id, &audit, now).await).await
+            }
+
+            async fn add_coupon_by_code(
+                &self,
+                user_id: &str,
+                code: &str,
+                now: Millis,
+            ) -> StoreResult<UserCoupon> {
+                let (user_id, code) = (user_id.to_owned(), code.to_owned());
+                self.tx(async move |c| add_coupon_by_code(c, &user_id, &code, now).await).await
+            }
+
+            async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>> {
+                self.rd(async move |c| {
+                    c.query_opt(USER_COUPON_BY_ID, &[&id]).await?.as_ref().map(user_coupon_row).transpose()
+                })
+                .await
+            }
+
+            async fn user_coupons(
+                &self,
+                user_id: &str,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<UserCoupon>> {
+                let id = user_id.to_owned();
+                self.rd(async move |c| {
+                    let found = c.query(LIST_USER_COUPONS, &[&id, &limit, &offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, user_coupon_row)?,
+                        total: c.scalar(COUNT_USER_COUPONS, &[&id]).await?,
+                    })
+                })
+                .await
+            }
+        }
+
+        #[async_trait]
+        impl ReferralStore for $store {
+            async fn register_referrer(
+                &self,
+                user_id: &str,
+                code: &str,
+                rate: Bps,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Option<Referrer>> {
+                let (user_id, code) = (user_id.to_owned(), code.to_owned());
+                self.tx(async move |c| register_referrer(c, &user_id, &code, rate, &audit, now).await).await
+            }
+
+            async fn referrer(&self, user_id: &str) -> StoreResult<Option<Referrer>> {
+                let id = user_id.to_owned();
+                self.rd(async move |c| referrer_in(c, &id).await).await
+            }
+
+            async fn referrer_by_code(&self, code: &str) -> StoreResult<Option<Referrer>> {
+                let code = code.to_owned();
+                self.rd(async move |c| {
+                    c.query_opt(REFERRER_BY_CODE, &[&code]).await?.as_ref().map(referrer_row).transpose()
+                })
+                .await
+            }
+
+            async fn referrers(&self, limit: i64, offset: i64) -> StoreResult<Page<Referrer>> {
+                self.rd(async move |c| {
+                    let found = c.query(LIST_REFERRERS, &[&limit, &offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, referrer_row)?,
+                        total: c.scalar(COUNT_REFERRERS, &[]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn use_referral_code(
+                &self,
+                user_id: &str,
+                code: &str,
+                coupon: UserCoupon,
+                now: Millis,
+            ) -> StoreResult<UserCoupon> {
+                let (user_id, code) = (user_id.to_owned(), code.to_owned());
+                self.tx(async move |c| use_referral_code(c, &user_id, &code, coupon, now).await).await
+            }
+
+            async fn set_commission_rate(
+                &self,
+                user_id: &str,
+                rate: Bps,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Referrer> {
+                let id = user_id.to_owned();
+                self.tx(async move |c| set_commission_rate(c, &id, rate, &audit, now).await).await
+            }
+
+            async fn commissions(
+                &self,
+                referrer: &str,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<Commission>> {
+                let id = referrer.to_owned();
+                self.rd(async move |c| {
+                    let found = c.query(LIST_COMMISSIONS, &[&id, &limit, &offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, commission_row)?,
+                        total: c.scalar(COUNT_COMMISSIONS, &[&id]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn commission_entries(
+                &self,
+                user_id: &str,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<CommissionEntry>> {
+                let id = user_id.to_owned();
+                self.rd(async move |c| {
+                    let found = c.query(COMMISSION_ENTRIES, &[&id, &limit, &offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, entry_row)?,
+                        total: c.scalar(COUNT_COMMISSION_ENTRIES, &[&id]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn referral_stats(
+                &self,
+                referrer: &str,
+                month_start: Millis,
+            ) -> StoreResult<ReferralStats> {
+                let id = referrer.to_owned();
+                self.rd(async move |c| {
+                    let r = c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?;
+                    Ok(ReferralStats {
+                        total_referrals: r.get(0)?,
+                        active_referrals: r.get(1)?,
+                        this_month_referrals: r.get(2)?,
+                        this_month_commission: Points(r.get(3)?),
+                    })
+                })
+                .await
+            }
+
+            async fn referrals(
+                &self,
+                referrer: Option<&str>,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<Referral>> {
+                let referrer = referrer.map(str::to_owned);
+                self.rd(async move |c| {
+                    let found = c.query(LIST_REFERRALS, &[&referrer, &limit, &offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, referral_row)?,
+                        total: c.scalar(COUNT_REFERRALS, &[&referrer]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn request_withdrawal(
+                &self,
+                w: NewWithdrawal,
+                key: Option<IdempotencyKey>,
+                now: Millis,
+            ) -> StoreResult<Idempotent<Withdrawal>> {
+                self.tx(async move |c| request_withdrawal(c, &w, key.as_ref(), now).await).await
+            }
+
+            async fn withdrawals(&self, f: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
+                self.rd(async move |c| {
+                    let status = f.status.map(WithdrawalState::as_str);
+                    let found =
+                        c.query(LIST_WITHDRAWALS, &[&f.user_id, &status, &f.limit, &f.offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, withdrawal_row)?,
+                        total: c.scalar(COUNT_WITHDRAWALS, &[&f.user_id, &status]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn decide_withdrawal(
+                &self,
+                id: i64,
+                approve: bool,
+                notes: Option<String>,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Withdrawal> {
+                self.tx(async move |c| decide_withdrawal(c, id, approve, notes.as_deref(), &audit, now).await)
+                    .await
+            }
+
+            async fn pay_commission(
+                &self,
+                user_id: &str,
+                amount: Points,
+                notes: Option<String>,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Payout> {
+                let id = user_id.to_owned();
+                self.tx(async move |c| pay_commission(c, &id, amount, notes.as_deref(), &audit, now).await)
+                    .await
+            }
+
+            async fn payouts(
+                &self,
+                user_id: Option<&str>,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<Payout>> {
+                let id = user_id.map(str::to_owned);
+                self.rd(async move |c| {
+                    let found = c.query(LIST_PAYOUTS, &[&id, &limit, &offset]).await?;
+                    Ok(Page { rows: rows(found, payout_row)?, total: c.scalar(COUNT_PAYOUTS, &[&id]).await? })
+                })
+                .await
+            }
+        }
+    };
+}
+
+super::both_backends!(impl_referral);
