@@ -107,3 +107,41 @@ mod tests {
         out
     }
 }
+
+/// The ledger events of orders: each key is posted at most once (a unique `event_ref`), and
+/// its description is what the customer reads in the points history. The only place these
+/// texts are made.
+pub mod events {
+    /// What a ledger row of an order points at.
+    pub fn order_reference(order_id: i64) -> String {
+        format!("order:{order_id}")
+    }
+
+    /// The charge of an order: `(event_ref, description)`.
+    pub fn order_charge(order_id: i64, service_name: &str) -> (String, String) {
+        (format!("order:{order_id}:charge"), format!("주문 #{order_id} {service_name}"))
+    }
+
+    /// The refund of a single order (once, whatever the amount).
+    pub fn order_refund(order_id: i64) -> (String, String) {
+        (format!("order:{order_id}:refund"), format!("주문 #{order_id} 환불"))
+    }
+
+    /// The refund of part `index` (from 0) of a package or split order.
+    pub fn part_refund(order_id: i64, index: i64) -> (String, String) {
+        (format!("order:{order_id}:part:{index}:refund"), format!("주문 #{order_id} {}회차 환불", index + 1))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn keys_are_distinct_per_event() {
+            assert_eq!(super::order_charge(7, "좋아요").0, "order:7:charge");
+            assert_eq!(super::order_refund(7).0, "order:7:refund");
+            assert_eq!(
+                super::part_refund(7, 0),
+                ("order:7:part:0:refund".into(), "주문 #7 1회차 환불".into())
+            );
+        }
+    }
+}

@@ -166,26 +166,61 @@ pub struct Settlement {
     pub refund: Points,
 }
 
+/// Why an upstream reading cannot settle an order. The order stays open and is listed for
+/// the operator; nothing is refunded on a reading we cannot trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleError {
+    /// `Partial` without a readable `remains` (missing, not a number, out of range).
+    UnreadableRemains,
+    /// The refund cannot be computed (an amount out of range).
+    Money(MoneyError),
+}
+
+impl fmt::Display for SettleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettleError::UnreadableRemains => {
+                f.write_str("the panel reported Partial without a readable remains; review the order")
+            }
+            SettleError::Money(e) => write!(f, "the refund cannot be computed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SettleError {}
+
 /// Settles an order that paid `final_price` for `total_quantity` units on the upstream's
 /// status: `Completed` → completed; `Partial` with `remains` → partial and
 /// `floor(final_price × r / q)` back; `Canceled` → canceled and everything back; anything else
-/// → still in progress, nothing back.
+/// → still in progress, nothing back. `Partial` without a readable `remains` settles nothing
+/// ([`SettleError::UnreadableRemains`]).
 pub fn settle(
     final_price: Points,
     total_quantity: u64,
     status: &smm::Status,
     remains: Option<i64>,
-) -> Result<Settlement, MoneyError> {
+) -> Result<Settlement, SettleError> {
     let nothing = Points::ZERO;
     Ok(match status {
         smm::Status::Completed => Settlement { status: OrderStatus::Completed, refund: nothing },
-        smm::Status::Partial => Settlement {
-            status: OrderStatus::Partial,
-            refund: money::partial_refund(final_price, remains.unwrap_or(0), total_quantity)?,
-        },
+        smm::Status::Partial => {
+            let remains = remains.ok_or(SettleError::UnreadableRemains)?;
+            Settlement {
+                status: OrderStatus::Partial,
+                refund: money::partial_refund(final_price, remains, total_quantity)
+                    .map_err(SettleError::Money)?,
+            }
+        }
         smm::Status::Canceled => Settlement { status: OrderStatus::Canceled, refund: final_price },
         _ => Settlement { status: OrderStatus::InProgress, refund: nothing },
     })
+}
+
+/// What may still be refunded of an order: `wanted`, capped by what is left of
+/// `final_price` after `refunded` (never below zero). Every refund goes through this cap, so an
+/// order never gives back more than it was charged, whatever the upstream reports later.
+pub fn refund_cap(final_price: Points, refunded: Points, wanted: Points) -> Points {
+    Points(wanted.0.min(final_price.0.saturating_sub(refunded.0)).max(0))
 }
 
 /// Back-off before retrying a submission the upstream asked us to retry later: one minute,
@@ -239,6 +274,11 @@ mod tests {
         assert_eq!(settle(p, 3, &smm::Status::Partial, Some(1)).map(|s| s.refund), Ok(Points(333)));
         assert_eq!(settle(p, 100, &smm::Status::Partial, Some(-2)).map(|s| s.refund), Ok(Points(0)));
         assert_eq!(settle(p, 100, &smm::Status::Canceled, None).map(|s| s.refund), Ok(p));
+        assert_eq!(settle(p, 100, &smm::Status::Partial, None), Err(SettleError::UnreadableRemains));
+        assert_eq!(refund_cap(Points(1000), Points(0), Points(400)), Points(400));
+        assert_eq!(refund_cap(Points(1000), Points(800), Points(400)), Points(200));
+        assert_eq!(refund_cap(Points(1000), Points(1000), Points(400)), Points(0));
+        assert_eq!(refund_cap(Points(1000), Points(1200), Points(400)), Points(0));
         let running = settle(p, 100, &smm::Status::Other("Queued".into()), Some(5));
         assert_eq!(running, Ok(Settlement { status: OrderStatus::InProgress, refund: Points(0) }));
     }

@@ -181,7 +181,7 @@ pub fn settle_part(
     quantity: u64,
     status: &crate::upstream::smm::Status,
     remains: Option<i64>,
-) -> Result<Settlement, MoneyError> {
+) -> Result<Settlement, crate::order::SettleError> {
     crate::order::settle(part_share, quantity, status, remains)
 }
 
@@ -200,6 +200,15 @@ pub enum PartState {
     Unknown { at: i64 },
     /// Over: `refunded` of its share given back.
     Ended { refunded: Points, completed: bool },
+}
+
+/// Who ends a run before its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ender {
+    /// The customer: only before any part was submitted.
+    Owner,
+    /// An operator: at any time.
+    Operator,
 }
 
 /// How a submission ended, as the run sees it.
@@ -252,6 +261,40 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run as the store has it: `states[i]` is where part `i` is.
+    pub fn from_states(parts: Vec<Part>, states: Vec<PartState>) -> Run {
+        Run { parts, states }
+    }
+
+    /// Ends the run before its time (§8): every part not yet submitted (waiting or due) is
+    /// canceled and its whole share refunded; parts in flight, accepted, unknown or ended keep
+    /// their course. By the owner ([`Ender::Owner`]) only while no part was submitted, so that
+    /// the refund is the whole price; by an operator at any time. Answers the refunds to post,
+    /// `(part, amount)`.
+    pub fn end(&mut self, by: Ender) -> Result<Vec<(u32, Points)>, RunError> {
+        if by == Ender::Owner {
+            if let Some((i, s)) = self
+                .states
+                .iter()
+                .enumerate()
+                .find(|(_, s)| !matches!(s, PartState::Waiting | PartState::Due { .. }))
+            {
+                return Err(RunError { index: i as u32, state: *s });
+            }
+        }
+        let mut refunds = Vec::new();
+        for (i, s) in self.states.iter_mut().enumerate() {
+            if matches!(s, PartState::Waiting | PartState::Due { .. }) {
+                let share = self.parts[i].share;
+                *s = PartState::Ended { refunded: share, completed: false };
+                if share.0 > 0 {
+                    refunds.push((i as u32, share));
+                }
+            }
+        }
+        Ok(refunds)
+    }
+
     /// A run whose first part is due at `start` (`None`: deferred).
     pub fn new(parts: Vec<Part>, start: Option<i64>) -> Run {
         let mut states = vec![PartState::Waiting; parts.len()];
@@ -430,6 +473,30 @@ mod tests {
         assert_eq!(split_parts(7, 1, 100, Points(1)), Err(PlanError::SplitDays(1)));
         assert_eq!(split_parts(7, 31, 100, Points(1)), Err(PlanError::SplitDays(31)));
         assert_eq!(next_due(1_000, 2), 121_000);
+    }
+
+    #[test]
+    fn ending_refunds_only_the_parts_never_submitted() {
+        let parts = package_parts(&[step(1, 100, Some(1), 4)], Points(1000)).expect("plan");
+        let mut run = Run::new(parts.clone(), Some(0));
+        let claimed = run.handle_timeout(0);
+        assert_eq!(claimed.submit, vec![0]);
+        let _ = run.submitted(0, Submitted::Accepted, 10).expect("accepted");
+        // The owner may not end a run that reached the upstream.
+        assert!(run.clone().end(Ender::Owner).is_err());
+        let refunds = run.end(Ender::Operator).expect("operator end");
+        assert_eq!(refunds, vec![(1, Points(250)), (2, Points(250)), (3, Points(250))]);
+        assert_eq!(run.poll_timeout(), None, "nothing is due after the end");
+        assert!(run.handle_timeout(i64::MAX).submit.is_empty());
+        assert_eq!(run.refunded(), Points(750));
+        // The accepted part still settles with its own share.
+        let e = run.upstream(0, &crate::upstream::smm::Status::Canceled, None).expect("settles");
+        assert_eq!(e.refund, Some((0, Points(250))));
+        assert_eq!(run.refunded(), Points(1000));
+
+        let mut scheduled = Run::new(parts, Some(5_000));
+        assert_eq!(scheduled.end(Ender::Owner).expect("owner").iter().map(|r| r.1 .0).sum::<i64>(), 1000);
+        assert_eq!(scheduled.order_status(), OrderStatus::Canceled);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::{self, AddOrder, Drip, ErrorClass, ServiceType};
-use snspmt_store::{ClaimedJob, ClaimedPart, Order, PartKind, StatusUpdate, SubmissionOutcome, SyncTarget};
+use snspmt_store::{
+    ClaimedJob, ClaimedPart, Order, PartKind, PartSyncTarget, StatusUpdate, SubmissionOutcome, SyncTarget,
+};
 
 use crate::error::ApiError;
 use crate::upstream::smm::{AddOutcome, SmmClient};
@@ -213,6 +215,53 @@ pub struct SyncReport {
     pub calls: i64,
     /// Batches that failed (the orders stay as they were).
     pub failed_calls: i64,
+    /// Rows whose status could not be applied (recorded on the row for the operator).
+    pub failed_rows: i64,
+}
+
+/// Settles one order on the upstream's status, as the core says; `Ok(true)` when it ended.
+/// An `Err` is the reason it could not be applied (an unreadable reading, a store refusal).
+async fn apply_one(
+    app: &App,
+    target: &SyncTarget,
+    status: &smm::OrderStatus,
+    now: i64,
+) -> Result<bool, String> {
+    let Some(order) = app.store.order(target.order_id).await.map_err(|e| e.to_string())? else {
+        return Ok(false);
+    };
+    let settlement = order::settle(order.final_price, order.total_quantity(), &status.status, status.remains)
+        .map_err(|e| e.to_string())?;
+    let update = StatusUpdate {
+        settlement,
+        start_count: status.start_count,
+        remains: status.remains,
+        charge: status.charge.clone(),
+    };
+    let applied = app.store.apply_status(target.order_id, update, now).await.map_err(|e| e.to_string())?;
+    Ok(applied.is_some_and(|o| o.status != OrderStatus::InProgress))
+}
+
+/// Settles one part on the upstream's status; `Ok(true)` when it ended.
+async fn apply_part(
+    app: &App,
+    target: &PartSyncTarget,
+    status: &smm::OrderStatus,
+    now: i64,
+) -> Result<bool, String> {
+    let quantity = u64::try_from(target.quantity).unwrap_or(0);
+    let settlement =
+        order::settle(target.share, quantity, &status.status, status.remains).map_err(|e| e.to_string())?;
+    let update = StatusUpdate {
+        settlement,
+        start_count: status.start_count,
+        remains: status.remains,
+        charge: status.charge.clone(),
+    };
+    let terminal = settlement.status != OrderStatus::InProgress;
+    let applied =
+        app.store.apply_part_status(target.part_id, update, now).await.map_err(|e| e.to_string())?;
+    Ok(applied.is_some() && terminal)
 }
 
 /// Asks the panel about `targets`, 100 per call, and settles what ended.
@@ -248,19 +297,15 @@ pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Re
                 untouched.push(target.order_id);
                 continue;
             };
-            let Some(order) = app.store.order(target.order_id).await? else { continue };
-            let settlement =
-                order::settle(order.final_price, order.total_quantity(), &status.status, status.remains)
-                    .map_err(|_| ApiError::internal())?;
-            let update = StatusUpdate {
-                settlement,
-                start_count: status.start_count,
-                remains: status.remains,
-                charge: status.charge.clone(),
-            };
-            if let Some(o) = app.store.apply_status(target.order_id, update, now).await? {
-                if o.status != OrderStatus::InProgress {
-                    report.settled += 1;
+            // One row that cannot be applied never stops the batch: its error is recorded for
+            // the operator and it moves behind the others.
+            match apply_one(app, target, status, now).await {
+                Ok(true) => report.settled += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    report.failed_rows += 1;
+                    log::warn(&format!("order {}: status not applied: {e}", target.order_id));
+                    app.store.record_sync_failure(target.order_id, None, &e, now).await?;
                 }
             }
         }
@@ -280,6 +325,7 @@ pub async fn sync_due(app: &App, max_orders: i64) -> Result<SyncReport, ApiError
     report.settled += parts.settled;
     report.calls += parts.calls;
     report.failed_calls += parts.failed_calls;
+    report.failed_rows += parts.failed_rows;
     Ok(report)
 }
 
@@ -308,18 +354,17 @@ async fn sync_parts(app: &App, client: &SmmClient, max_parts: i64) -> Result<Syn
                 untouched.push(target.part_id);
                 continue;
             };
-            let quantity = u64::try_from(target.quantity).unwrap_or(0);
-            let settlement = order::settle(target.share, quantity, &status.status, status.remains)
-                .map_err(|_| ApiError::internal())?;
-            let update = StatusUpdate {
-                settlement,
-                start_count: status.start_count,
-                remains: status.remains,
-                charge: status.charge.clone(),
-            };
-            let terminal = settlement.status != OrderStatus::InProgress;
-            if app.store.apply_part_status(target.part_id, update, now).await?.is_some() && terminal {
-                report.settled += 1;
+            match apply_part(app, target, status, now).await {
+                Ok(true) => report.settled += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    report.failed_rows += 1;
+                    log::warn(&format!(
+                        "order {} part {}: status not applied: {e}",
+                        target.order_id, target.part_id
+                    ));
+                    app.store.record_sync_failure(target.order_id, Some(target.part_id), &e, now).await?;
+                }
             }
         }
         app.store.touch_part_checks(&untouched, now).await?;

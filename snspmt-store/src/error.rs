@@ -90,7 +90,19 @@ impl From<tokio_postgres::Error> for StoreError {
         } else if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
             StoreError::UniqueViolation(e.to_string())
         } else {
-            StoreError::Backend(e.to_string())
+            // "db error" alone says nothing: keep the server's code, message and detail.
+            let detail = e
+                .as_db_error()
+                .map(|d| {
+                    format!(
+                        "{} ({}){}",
+                        d.message(),
+                        d.code().code(),
+                        d.detail().map(|x| format!(": {x}")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_else(|| e.to_string());
+            StoreError::Backend(detail)
         }
     }
 }

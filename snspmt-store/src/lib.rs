@@ -186,6 +186,16 @@ pub trait OrderStore: Send + Sync {
         update: StatusUpdate,
         now: Millis,
     ) -> StoreResult<Option<Order>>;
+    /// Records that the upstream's status of an order (or of one of its parts) could not be
+    /// applied: the error is kept on the row for the operator, and the row moves behind the
+    /// others in the sync order, so that one bad row never stops a batch.
+    async fn record_sync_failure(
+        &self,
+        order_id: i64,
+        part_id: Option<i64>,
+        error: &str,
+        now: Millis,
+    ) -> StoreResult<()>;
     /// Marks orders as checked now (the upstream did not know them, or said nothing new).
     async fn touch_status_checks(&self, order_ids: &[i64], now: Millis) -> StoreResult<()>;
     /// The owner's cancel: only while the job is due and unclaimed → `canceled`, full refund.

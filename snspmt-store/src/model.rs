@@ -527,16 +527,6 @@ pub struct PartSyncTarget {
     pub quantity: i64,
 }
 
-/// How a stored part ended, for `snspmt_core::plan::order_status`.
-pub(crate) fn part_end(state: &str, outcome: Option<&str>) -> Option<snspmt_core::plan::PartEnd> {
-    match (state, outcome) {
-        ("ended", Some("completed")) => Some(snspmt_core::plan::PartEnd::Completed),
-        ("ended", _) => Some(snspmt_core::plan::PartEnd::Refunded),
-        ("unknown", _) => Some(snspmt_core::plan::PartEnd::Unknown),
-        _ => None,
-    }
-}
-
 /// A sign-in through an identity provider, already verified with the provider.
 #[derive(Debug, Clone)]
 pub struct SocialLogin {

@@ -135,8 +135,7 @@ pub(crate) trait Conn: Send {
 /// (SQLite's values carry their own types), `ILIKE` → `LIKE` (SQLite's `LIKE` ignores ASCII
 /// case), and `FOR UPDATE [SKIP LOCKED]` dropped (one writer, `IMMEDIATE` transactions).
 pub(crate) fn to_sqlite(sql: &str) -> String {
-    let sql =
-        sql.replace(" FOR UPDATE SKIP LOCKED", "").replace(" FOR UPDATE", "").replace(" ILIKE ", " LIKE ");
+    let sql = drop_row_locks(&sql.replace(" ILIKE ", " LIKE "));
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     let mut in_string = false;
@@ -157,6 +156,23 @@ pub(crate) fn to_sqlite(sql: &str) -> String {
             out.push(ch);
         }
     }
+    out
+}
+
+/// Drops every `FOR UPDATE [OF table] [SKIP LOCKED]`.
+fn drop_row_locks(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(i) = rest.find(" FOR UPDATE") {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + " FOR UPDATE".len()..];
+        if let Some(after) = rest.strip_prefix(" OF ") {
+            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            rest = &after[end..];
+        }
+        rest = rest.strip_prefix(" SKIP LOCKED").unwrap_or(rest);
+    }
+    out.push_str(rest);
     out
 }
 
@@ -182,6 +198,10 @@ mod tests {
             "SELECT a FROM t WHERE b = ?1 AND c = '$2' AND d = ?12"
         );
         assert_eq!(to_sqlite("SELECT 1 FROM t WHERE x = $1 FOR UPDATE"), "SELECT 1 FROM t WHERE x = ?1");
+        assert_eq!(
+            to_sqlite("UPDATE p SET a = 1 WHERE id IN (SELECT id FROM p LIMIT $2 FOR UPDATE OF p SKIP LOCKED) RETURNING id"),
+            "UPDATE p SET a = 1 WHERE id IN (SELECT id FROM p LIMIT ?2) RETURNING id"
+        );
         assert_eq!(
             to_sqlite("SELECT COALESCE(SUM(a), 0)::bigint FROM t WHERE ($1::text IS NULL OR n ILIKE $1) AND s = 'a::b'"),
             "SELECT COALESCE(SUM(a), 0) FROM t WHERE (?1 IS NULL OR n LIKE ?1) AND s = 'a::b'"

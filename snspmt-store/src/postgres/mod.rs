@@ -3,11 +3,8 @@
 //! (`UPDATE … WHERE points + $2 >= 0`), so concurrent writers never overdraw.
 
 mod conn;
-mod orders;
-mod parts;
 mod purchases;
 mod queries;
-mod referral;
 
 use std::time::Duration;
 

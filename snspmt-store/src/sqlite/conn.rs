@@ -46,7 +46,17 @@ impl LiteConn<'_> {
     fn run_execute(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<u64> {
         let sql = rewritten(sql);
         let mut st = self.0.prepare_cached(&sql)?;
-        Ok(st.execute(rusqlite::params_from_iter(args.iter().map(|a| a.lite())))? as u64)
+        let params = rusqlite::params_from_iter(args.iter().map(|a| a.lite()));
+        if st.column_count() == 0 {
+            return Ok(st.execute(params)? as u64);
+        }
+        // A statement with `RETURNING`: the rows it returns are the rows it changed.
+        let mut rows = st.query(params)?;
+        let mut n = 0;
+        while rows.next()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
     }
 }
 

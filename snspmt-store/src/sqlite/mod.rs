@@ -4,11 +4,8 @@
 //! tokio's blocking pool.
 
 mod conn;
-mod orders;
-mod parts;
 mod purchases;
 mod queries;
-mod referral;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -49,7 +49,11 @@ macro_rules! for_each_case {
             commissions_follow_their_orders,
             a_coupon_is_used_by_one_order_under_concurrency,
             withdrawals_never_exceed_the_balance_under_concurrency,
-            coupon_definitions_and_copies
+            coupon_definitions_and_copies,
+            operator_end_refunds_only_the_parts_never_submitted,
+            owners_cancel_runs_that_have_not_started,
+            sync_failures_are_recorded_and_move_behind,
+            upstream_text_is_cleaned_before_it_is_stored
         );
     };
 }
@@ -1279,4 +1283,194 @@ pub async fn coupon_definitions_and_copies(s: Arc<dyn Store>) {
     );
     assert_eq!(s.coupons(50, 0).await.expect("list").total, 1);
     assert_eq!(s.coupon(c.coupon_id).await.expect("get").map(|c| c.issued_count), Some(2));
+}
+
+fn package_of(svc: i64, repeat: u32, delay: u32, price: i64) -> Vec<snspmt_core::plan::Part> {
+    let steps = [snspmt_core::plan::Step {
+        service_id: svc,
+        quantity: 100,
+        delay_minutes: Some(delay),
+        repeat,
+        name: "s".into(),
+    }];
+    snspmt_core::plan::package_parts(&steps, Points(price)).expect("plan")
+}
+
+async fn a_package(s: &dyn Store, svc: i64) -> i64 {
+    let steps = vec![snspmt_core::plan::Step {
+        service_id: svc,
+        quantity: 100,
+        delay_minutes: Some(1),
+        repeat: 1,
+        name: "s".into(),
+    }];
+    let p = snspmt_store::NewPackage {
+        name: "p".into(),
+        description: String::new(),
+        price: Points(1),
+        steps,
+        is_active: true,
+    };
+    s.create_package(p, audit(), 1).await.expect("package").package_id
+}
+
+fn status_update(status: OrderStatus, refund: i64) -> StatusUpdate {
+    StatusUpdate {
+        settlement: Settlement { status, refund: Points(refund) },
+        start_count: None,
+        remains: None,
+        charge: None,
+    }
+}
+
+pub async fn operator_end_refunds_only_the_parts_never_submitted(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 10_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let pkg = a_package(&*s, svc).await;
+    let mut order = new_order("u1", svc, 1000, 0);
+    order.quantity = 400;
+    let placed =
+        s.place_multipart_order(order, Some(pkg), None, package_of(svc, 4, 1, 1000), Some(0), None, 0);
+    let order_id = placed.await.expect("placed").into_inner().order_id;
+    let first = s.claim_due_parts(10, 10, None).await.expect("claim");
+    assert_eq!(first.len(), 1);
+    let accepted = SubmissionOutcome::Accepted { smm_order_id: "501".into() };
+    let o = s.settle_part_submission(first[0].part_id, accepted, 20).await.expect("accepted");
+    assert_eq!(o.status, OrderStatus::Processing);
+    // The operator ends the order: the three parts never submitted give back their shares.
+    let t = order::admin_transition(OrderStatus::Processing, OrderStatus::Canceled).expect("legal");
+    let o = s.admin_set_status(order_id, OrderStatus::Processing, t, None, audit(), 30).await.expect("ended");
+    assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(750)));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000 - 1000 + 750)));
+    // Nothing more is ever submitted, however late it is.
+    assert!(s.claim_due_parts(i64::MAX / 2, 100, None).await.expect("claim").is_empty());
+    let (requeued, _) = s.requeue_parts(0, i64::MAX / 2).await.expect("requeue");
+    assert_eq!(requeued, 0);
+    assert!(s.claim_due_parts(i64::MAX / 2, 100, None).await.expect("claim").is_empty());
+    // The part in flight still settles with its own share; the order stays as the operator left it.
+    let o = s.apply_part_status(first[0].part_id, status_update(OrderStatus::Canceled, 250), 40).await;
+    let o = o.expect("applies").expect("was accepted");
+    assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(1000)));
+    let states: Vec<String> =
+        s.order_parts(order_id).await.expect("parts").into_iter().map(|p| p.state).collect();
+    assert_eq!(states, ["ended", "ended", "ended", "ended"]);
+    // A second end is refused; the books agree.
+    let t = order::admin_transition(OrderStatus::Processing, OrderStatus::Failed).expect("legal");
+    assert!(matches!(
+        s.admin_set_status(order_id, OrderStatus::Processing, t, None, audit(), 50).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_consistent(&*s).await;
+}
+
+pub async fn owners_cancel_runs_that_have_not_started(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 10_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let pkg = a_package(&*s, svc).await;
+    let later = 3_600_000;
+    let mut scheduled = new_order("u1", svc, 900, later);
+    scheduled.status = OrderStatus::Scheduled;
+    scheduled.scheduled_at = Some(later);
+    // A scheduled package and a scheduled split order: both cancel in full before their time.
+    let package = s
+        .place_multipart_order(
+            scheduled.clone(),
+            Some(1),
+            None,
+            package_of(svc, 3, 60, 900),
+            Some(later),
+            None,
+            0,
+        )
+        .await
+        .expect("package")
+        .into_inner();
+    let split_parts = snspmt_core::plan::split_parts(svc, 3, 100, Points(900)).expect("split");
+    let split = s
+        .place_multipart_order(scheduled, None, Some(3), split_parts, Some(later), None, 0)
+        .await
+        .expect("split")
+        .into_inner();
+    for order_id in [package.order_id, split.order_id] {
+        let o = s.cancel_order(order_id, 10).await.expect("canceled");
+        assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(900)));
+        assert!(matches!(s.cancel_order(order_id, 11).await, Err(StoreError::Conflict(_))), "once");
+    }
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000)));
+    assert!(s.claim_due_parts(later * 10, 100, None).await.expect("claim").is_empty(), "nothing runs");
+    // The operator may cancel a scheduled run too (in full: nothing was submitted).
+    let mut again = new_order("u1", svc, 600, later);
+    again.status = OrderStatus::Scheduled;
+    let third = s
+        .place_multipart_order(again, Some(pkg), None, package_of(svc, 2, 60, 600), Some(later), None, 20)
+        .await
+        .expect("third")
+        .into_inner();
+    let t = order::admin_transition(OrderStatus::Scheduled, OrderStatus::Canceled).expect("legal");
+    let o = s
+        .admin_set_status(third.order_id, OrderStatus::Scheduled, t, None, audit(), 30)
+        .await
+        .expect("ended");
+    assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(600)));
+    // Once a part reached the upstream, the owner can no longer cancel.
+    let mut now_order = new_order("u1", svc, 500, 0);
+    now_order.quantity = 200;
+    let started = s
+        .place_multipart_order(now_order, Some(pkg), None, package_of(svc, 2, 60, 500), Some(0), None, 40)
+        .await
+        .expect("started")
+        .into_inner();
+    let claimed = s.claim_due_parts(50, 10, None).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert!(matches!(s.cancel_order(started.order_id, 60).await, Err(StoreError::Conflict(_))));
+    assert_consistent(&*s).await;
+}
+
+pub async fn sync_failures_are_recorded_and_move_behind(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 10_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let o = s.place_order(new_order("u1", svc, 100, 1), None, 1).await.expect("order").into_inner();
+        let job = s.claim_order_job(o.order_id, 2).await.expect("claim").expect("due");
+        let accepted = SubmissionOutcome::Accepted { smm_order_id: format!("{}", 900 + i) };
+        s.settle_submission(job.job_id, accepted, 3).await.expect("accepted");
+        ids.push(o.order_id);
+    }
+    s.touch_status_checks(&ids, 10).await.expect("touch");
+    s.record_sync_failure(ids[0], None, "the panel said Partial with remains \"abc\"\u{0}", 20)
+        .await
+        .expect("recorded");
+    let targets = s.orders_to_sync(3, None).await.expect("targets");
+    assert_eq!(
+        targets.iter().map(|t| t.order_id).collect::<Vec<_>>(),
+        [ids[1], ids[2], ids[0]],
+        "moved behind"
+    );
+    let o = s.order(ids[0]).await.expect("order").expect("exists");
+    assert_eq!(o.status, OrderStatus::InProgress, "still open");
+    assert_eq!(o.refunded_amount, Points(0));
+    let error = o.error.expect("the error is kept for the operator");
+    assert!(error.contains("abc") && !error.contains('\u{0}'), "{error:?}");
+}
+
+pub async fn upstream_text_is_cleaned_before_it_is_stored(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 10_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let o = s.place_order(new_order("u1", svc, 700, 1), None, 1).await.expect("order").into_inner();
+    let job = s.claim_order_job(o.order_id, 2).await.expect("claim").expect("due");
+    let rejected = SubmissionOutcome::Rejected { message: "bad\u{0}link\u{7}".into() };
+    let failed = s.settle_submission(job.job_id, rejected, 3).await.expect("settled, not stuck");
+    assert_eq!((failed.status, failed.refunded_amount), (OrderStatus::Failed, Points(700)));
+    assert_eq!(failed.error.as_deref(), Some("badlink"));
+    let o = s.place_order(new_order("u1", svc, 300, 1), None, 4).await.expect("order").into_inner();
+    let job = s.claim_order_job(o.order_id, 5).await.expect("claim").expect("due");
+    let accepted = SubmissionOutcome::Accepted { smm_order_id: "12\u{0}3".into() };
+    let running = s.settle_submission(job.job_id, accepted, 6).await.expect("accepted");
+    assert_eq!(running.smm_panel_order_id.as_deref(), Some("123"));
+    let mut update = status_update(OrderStatus::InProgress, 0);
+    update.charge = Some("0.1\u{0}".into());
+    let o = s.apply_status(o.order_id, update, 7).await.expect("apply").expect("in progress");
+    assert_eq!(o.charge.as_deref(), Some("0.1"));
+    assert_consistent(&*s).await;
 }

@@ -1,0 +1,872 @@
+//! The catalogue, order placement, submission claims, multi-part orders and packages, written
+//! once for both backends. The life cycle after placement is in [`super::lifecycle`].
+
+use async_trait::async_trait;
+use snspmt_core::ledger::events;
+use snspmt_core::order::{AdminTransition, OrderStatus};
+use snspmt_core::plan::Part;
+use snspmt_core::{LedgerKind, Points};
+
+use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
+use super::{insert_audit, post_in, remember, replay, rows};
+use crate::sql::{Conn, Dialect, Param, Row};
+use crate::{
+    CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, Millis, NewAudit,
+    NewOrder, NewPackage, NewService, Order, OrderFilter, OrderPart, OrderStore, Package, PackageStore, Page,
+    PartKind, PartStore, PartSyncTarget, Posting, Service, StatusUpdate, StoreError, StoreResult,
+    SubmissionOutcome, SyncTarget,
+};
+
+macro_rules! service_cols {
+    () => {
+        "service_id, provider_service_id, name, category, platform, service_type, price_per_1000, \
+         min_quantity, max_quantity, dripfeed, refill, cancel, is_active, description, created_at, updated_at"
+    };
+}
+
+macro_rules! package_cols {
+    () => {
+        "package_id, name, description, price, steps, is_active, created_at, updated_at"
+    };
+}
+
+macro_rules! part_cols {
+    () => {
+        "part_id, order_id, part_index, step_index, repeat_index, name, service_id, quantity, share, \
+         delay_minutes, state, due_at, smm_order_id, upstream_status, remains, refunded, outcome, settled_at, \
+         last_error"
+    };
+}
+
+const INSERT_SERVICE: &str = concat!(
+    "INSERT INTO services (provider_service_id, name, category, platform, service_type, price_per_1000, ",
+    "min_quantity, max_quantity, dripfeed, refill, cancel, is_active, description, created_at, updated_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING ",
+    service_cols!()
+);
+const SERVICE_BY_ID: &str = concat!("SELECT ", service_cols!(), " FROM services WHERE service_id = $1");
+const SERVICE_ID_BY_PROVIDER_ID: &str = "SELECT service_id FROM services WHERE provider_service_id = $1";
+const LIST_SERVICES: &str = concat!(
+    "SELECT ",
+    service_cols!(),
+    " FROM services WHERE ($1 = FALSE OR is_active) ORDER BY service_id LIMIT $2 OFFSET $3"
+);
+const COUNT_SERVICES: &str = "SELECT COUNT(*) FROM services WHERE ($1 = FALSE OR is_active)";
+const UPDATE_SERVICE: &str = concat!(
+    "UPDATE services SET provider_service_id = $2, name = $3, category = $4, platform = $5, service_type = $6, ",
+    "price_per_1000 = $7, min_quantity = $8, max_quantity = $9, dripfeed = $10, refill = $11, cancel = $12, ",
+    "is_active = $13, description = $14, updated_at = $15 WHERE service_id = $1 RETURNING ",
+    service_cols!()
+);
+/// One importer at a time on PostgreSQL, so that two imports cannot both insert a new service
+/// (SQLite has one writer).
+const LOCK_SERVICES: &str = "LOCK TABLE services IN SHARE ROW EXCLUSIVE MODE";
+
+const INSERT_ORDER: &str = "INSERT INTO orders (user_id, service_id, service_name, link, quantity, runs, \
+    interval_minutes, comments, price, discount_amount, final_price, status, created_at, updated_at, scheduled_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING order_id";
+const INSERT_JOB: &str =
+    "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES ($1, 0, 'due', $2)";
+const LIST_ORDERS: &str = concat!(
+    "SELECT order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments, price, \
+     discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
+     charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at",
+    " FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+    "ORDER BY order_id DESC LIMIT $3 OFFSET $4"
+);
+const COUNT_ORDERS: &str =
+    "SELECT COUNT(*) FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
+const CLAIM_ORDER_JOB: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $2, \
+    attempts = attempts + 1 WHERE order_id = $1 AND state = 'due' AND due_at <= $2 RETURNING job_id";
+const CLAIM_DUE_JOBS: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
+    attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM submission_jobs \
+    WHERE state = 'due' AND due_at <= $1 ORDER BY due_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING job_id";
+const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting', updated_at = $2 \
+    WHERE order_id = (SELECT order_id FROM submission_jobs WHERE job_id = $1)";
+const CLAIMED_JOB: &str = "SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, \
+    o.link, o.quantity, o.runs, o.interval_minutes, o.comments FROM submission_jobs j \
+    JOIN orders o ON o.order_id = j.order_id JOIN services s ON s.service_id = o.service_id WHERE j.job_id = $1";
+const EXPIRE_JOBS: &str = "UPDATE submission_jobs SET state = 'unknown', \
+    last_error = 'the worker never settled this submission' WHERE state = 'submitting' AND claimed_at < $1 \
+    RETURNING order_id";
+const SET_ORDER_STATUS: &str = "UPDATE orders SET status = $2, updated_at = $3 WHERE order_id = $1";
+const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id FROM orders \
+    WHERE status = 'in_progress' AND smm_panel_order_id IS NOT NULL \
+    ORDER BY last_status_check ASC NULLS FIRST, order_id LIMIT $1";
+const USER_ORDER_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id FROM orders \
+    WHERE order_id = $1 AND user_id = $2 AND status = 'in_progress' AND smm_panel_order_id IS NOT NULL";
+const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
+
+const INSERT_PACKAGE: &str = concat!(
+    "INSERT INTO packages (name, description, price, steps, is_active, created_at, updated_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+    package_cols!()
+);
+const PACKAGE_BY_ID: &str = concat!("SELECT ", package_cols!(), " FROM packages WHERE package_id = $1");
+const LIST_PACKAGES: &str = concat!(
+    "SELECT ",
+    package_cols!(),
+    " FROM packages WHERE ($1 = FALSE OR is_active) ORDER BY package_id LIMIT $2 OFFSET $3"
+);
+const COUNT_PACKAGES: &str = "SELECT COUNT(*) FROM packages WHERE ($1 = FALSE OR is_active)";
+const UPDATE_PACKAGE: &str = concat!(
+    "UPDATE packages SET name = $2, description = $3, price = $4, steps = $5, is_active = $6, updated_at = $7 ",
+    "WHERE package_id = $1 RETURNING ",
+    package_cols!()
+);
+const SET_ORDER_PLAN: &str = "UPDATE orders SET package_id = $2, split_days = $3 WHERE order_id = $1";
+const INSERT_PART: &str = "INSERT INTO order_parts (order_id, part_index, step_index, repeat_index, name, \
+    service_id, quantity, share, delay_minutes, state, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const START_PARTS: &str = "UPDATE order_parts SET state = 'due', due_at = $2 WHERE order_id = $1 \
+    AND part_index = 0 AND state = 'waiting'";
+const CLAIM_DUE_PARTS: &str = "UPDATE order_parts SET state = 'submitting', claimed_at = $1, \
+    attempts = attempts + 1 WHERE state = 'due' AND part_id IN (SELECT p.part_id FROM order_parts p \
+    JOIN orders o ON o.order_id = p.order_id WHERE p.state = 'due' AND p.due_at <= $1 \
+    AND o.status NOT IN ('partial', 'completed', 'canceled', 'failed') AND ($3::text IS NULL \
+    OR ($3 = 'package' AND o.package_id IS NOT NULL) OR ($3 = 'split' AND o.split_days IS NOT NULL)) \
+    ORDER BY p.due_at, p.part_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED) RETURNING part_id";
+const CLAIMED_PART: &str =
+    "SELECT p.part_id, p.order_id, p.attempts, s.provider_service_id, s.service_type, \
+    o.link, p.quantity FROM order_parts p JOIN orders o ON o.order_id = p.order_id \
+    JOIN services s ON s.service_id = p.service_id WHERE p.part_id = $1";
+const MARK_ORDER_PROCESSING: &str = "UPDATE orders SET status = 'processing', updated_at = $2 \
+    WHERE order_id = $1 AND status IN ('pending', 'scheduled')";
+const EXPIRE_PARTS: &str = "UPDATE order_parts SET state = 'unknown', settled_at = $2, \
+    last_error = 'the worker never settled this submission' WHERE state = 'submitting' AND claimed_at < $1 \
+    RETURNING order_id, part_index";
+const PARTS_TO_SYNC: &str = "SELECT part_id, order_id, smm_order_id, share, quantity FROM order_parts \
+    WHERE state = 'accepted' AND smm_order_id IS NOT NULL ORDER BY last_status_check ASC NULLS FIRST, part_id \
+    LIMIT $1";
+const TOUCH_PART_CHECK: &str = "UPDATE order_parts SET last_status_check = $2 WHERE part_id = $1";
+/// Parts whose turn came (the previous one settled `delay` ago) but were never made due.
+const PARTS_TO_REQUEUE: &str = "SELECT p.part_id, prev.settled_at, p.delay_minutes FROM order_parts p \
+    JOIN order_parts prev ON prev.order_id = p.order_id AND prev.part_index = p.part_index - 1 \
+    JOIN orders o ON o.order_id = p.order_id \
+    WHERE p.state = 'waiting' AND prev.state IN ('accepted', 'unknown', 'ended') AND prev.settled_at IS NOT NULL \
+    AND o.status NOT IN ('partial', 'completed', 'canceled', 'failed')";
+const REQUEUE_PART: &str =
+    "UPDATE order_parts SET state = 'due', due_at = $2 WHERE part_id = $1 AND state = 'waiting'";
+const STUCK_PARTS: &str = concat!(
+    "SELECT ",
+    part_cols!(),
+    " FROM order_parts WHERE state = 'submitting' AND claimed_at < $1 ORDER BY part_id"
+);
+
+fn service_row(r: &Row) -> StoreResult<Service> {
+    Ok(Service {
+        service_id: r.get(0)?,
+        provider_service_id: r.get(1)?,
+        name: r.get(2)?,
+        category: r.get(3)?,
+        platform: r.get(4)?,
+        service_type: r.get(5)?,
+        price_per_1000: Points(r.get(6)?),
+        min_quantity: r.get(7)?,
+        max_quantity: r.get(8)?,
+        dripfeed: r.get(9)?,
+        refill: r.get(10)?,
+        cancel: r.get(11)?,
+        is_active: r.get(12)?,
+        description: r.get(13)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+    })
+}
+
+fn claimed_row(r: &Row) -> StoreResult<ClaimedJob> {
+    Ok(ClaimedJob {
+        job_id: r.get(0)?,
+        order_id: r.get(1)?,
+        attempts: r.get(2)?,
+        provider_service_id: r.get(3)?,
+        service_type: r.get(4)?,
+        link: r.get(5)?,
+        quantity: r.get(6)?,
+        runs: r.get(7)?,
+        interval_minutes: r.get(8)?,
+        comments: r.get(9)?,
+    })
+}
+
+fn package_row(r: &Row) -> StoreResult<Package> {
+    let steps: String = r.get(4)?;
+    Ok(Package {
+        package_id: r.get(0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        price: Points(r.get(3)?),
+        steps: serde_json::from_str(&steps)
+            .map_err(|e| StoreError::Backend(format!("package steps: {e}")))?,
+        is_active: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+async fn provider_id_owner<C: Conn>(c: &mut C, provider_id: &str) -> StoreResult<Option<i64>> {
+    c.query_opt(SERVICE_ID_BY_PROVIDER_ID, &[&provider_id]).await?.map(|r| r.get(0)).transpose()
+}
+
+async fn write_service<C: Conn>(
+    c: &mut C,
+    id: Option<i64>,
+    s: &NewService,
+    now: Millis,
+) -> StoreResult<Service> {
+    let owner = provider_id_owner(c, &s.provider_service_id).await?;
+    if owner.is_some() && owner != id {
+        return Err(StoreError::Conflict("provider_service_id_taken"));
+    }
+    let fields: [&dyn Param; 13] = [
+        &s.provider_service_id,
+        &s.name,
+        &s.category,
+        &s.platform,
+        &s.service_type,
+        &s.price_per_1000.0,
+        &s.min_quantity,
+        &s.max_quantity,
+        &s.dripfeed,
+        &s.refill,
+        &s.cancel,
+        &s.is_active,
+        &s.description,
+    ];
+    let row = match id {
+        None => {
+            let mut args = fields.to_vec();
+            args.push(&now);
+            c.query_opt(INSERT_SERVICE, &args).await?
+        }
+        Some(id) => {
+            let mut args: Vec<&dyn Param> = vec![&id];
+            args.extend_from_slice(&fields);
+            args.push(&now);
+            c.query_opt(UPDATE_SERVICE, &args).await?
+        }
+    };
+    service_row(&row.ok_or(StoreError::NotFound)?)
+}
+
+async fn import_services<C: Conn>(
+    c: &mut C,
+    services: &[NewService],
+    now: Millis,
+) -> StoreResult<ImportCounts> {
+    if c.dialect() == Dialect::Postgres {
+        c.execute(LOCK_SERVICES, &[]).await?;
+    }
+    let mut counts = ImportCounts { inserted: 0, updated: 0 };
+    for s in services {
+        match provider_id_owner(c, &s.provider_service_id).await? {
+            Some(id) => {
+                write_service(c, Some(id), s, now).await?;
+                counts.updated += 1;
+            }
+            None => {
+                write_service(c, None, s, now).await?;
+                counts.inserted += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// Inserts an order and charges its price (ledger `order_charge`, the core's event key), in the
+/// caller's transaction; answers the new order's id.
+async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<i64> {
+    let args: [&dyn Param; 14] = [
+        &o.user_id,
+        &o.service_id,
+        &o.service_name,
+        &o.link,
+        &o.quantity,
+        &o.runs,
+        &o.interval_minutes,
+        &o.comments,
+        &o.price.0,
+        &o.discount_amount.0,
+        &o.final_price.0,
+        &o.status.as_str(),
+        &now,
+        &o.scheduled_at,
+    ];
+    let order_id: i64 = c.scalar(INSERT_ORDER, &args).await?;
+    if o.final_price.0 > 0 {
+        let (event_ref, description) = events::order_charge(order_id, &o.service_name);
+        let charge = Posting {
+            user_id: o.user_id.clone(),
+            kind: LedgerKind::OrderCharge,
+            amount: Points(-o.final_price.0),
+            reference: Some(events::order_reference(order_id)),
+            description,
+            event_ref: Some(event_ref),
+            audit: None,
+        };
+        post_in(c, &charge, now).await?;
+    }
+    super::referral::referral_on_order(c, order_id, &o.user_id, o.coupon_id, o.price, o.final_price, now)
+        .await?;
+    Ok(order_id)
+}
+
+async fn place_order<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<Order> {
+    let order_id = insert_order_and_charge(c, o, now).await?;
+    c.execute(INSERT_JOB, &[&order_id, &o.due_at]).await?;
+    order_in(c, order_id).await
+}
+
+async fn place_multipart_order<C: Conn>(
+    c: &mut C,
+    o: &NewOrder,
+    package_id: Option<i64>,
+    split_days: Option<i64>,
+    parts: &[Part],
+    start_at: Option<Millis>,
+    now: Millis,
+) -> StoreResult<Order> {
+    let order_id = insert_order_and_charge(c, o, now).await?;
+    c.execute(SET_ORDER_PLAN, &[&order_id, &package_id, &split_days]).await?;
+    for p in parts {
+        let (state, due) = match (p.index, start_at) {
+            (0, Some(at)) => ("due", Some(at)),
+            _ => ("waiting", None),
+        };
+        let (index, step, repeat) = (i64::from(p.index), i64::from(p.step_index), i64::from(p.repeat_index));
+        let quantity = i64::try_from(p.quantity).unwrap_or(i64::MAX);
+        let delay = i64::from(p.delay_minutes);
+        let args: [&dyn Param; 11] = [
+            &order_id,
+            &index,
+            &step,
+            &repeat,
+            &p.name,
+            &p.service_id,
+            &quantity,
+            &p.share.0,
+            &delay,
+            &state,
+            &due,
+        ];
+        c.execute(INSERT_PART, &args).await?;
+    }
+    order_in(c, order_id).await
+}
+
+async fn claimed<C: Conn>(c: &mut C, job_id: i64, now: Millis) -> StoreResult<ClaimedJob> {
+    c.execute(MARK_JOB_ORDER_SUBMITTING, &[&job_id, &now]).await?;
+    claimed_row(&c.query_one(CLAIMED_JOB, &[&job_id]).await?)
+}
+
+async fn claim_due_jobs<C: Conn>(c: &mut C, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
+    let ids = c.query(CLAIM_DUE_JOBS, &[&now, &limit]).await?;
+    let mut jobs = Vec::with_capacity(ids.len());
+    for r in ids {
+        jobs.push(claimed(c, r.get(0)?, now).await?);
+    }
+    Ok(jobs)
+}
+
+async fn claim_due_parts<C: Conn>(
+    c: &mut C,
+    now: Millis,
+    limit: i64,
+    kind: Option<&str>,
+) -> StoreResult<Vec<ClaimedPart>> {
+    let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
+    let mut claimed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id: i64 = id.get(0)?;
+        let r = c.query_one(CLAIMED_PART, &[&id]).await?;
+        let part = ClaimedPart {
+            part_id: r.get(0)?,
+            order_id: r.get(1)?,
+            attempts: r.get(2)?,
+            provider_service_id: r.get(3)?,
+            service_type: r.get(4)?,
+            link: r.get(5)?,
+            quantity: r.get(6)?,
+        };
+        c.execute(MARK_ORDER_PROCESSING, &[&part.order_id, &now]).await?;
+        claimed.push(part);
+    }
+    Ok(claimed)
+}
+
+async fn expire_submissions<C: Conn>(
+    c: &mut C,
+    claimed_before: Millis,
+    now: Millis,
+) -> StoreResult<Vec<i64>> {
+    let ids = c
+        .query(EXPIRE_JOBS, &[&claimed_before])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<StoreResult<Vec<i64>>>()?;
+    for id in &ids {
+        c.execute(SET_ORDER_STATUS, &[id, &OrderStatus::Unknown.as_str(), &now]).await?;
+    }
+    Ok(ids)
+}
+
+async fn orders_to_sync<C: Conn>(
+    c: &mut C,
+    limit: i64,
+    only: Option<(String, Vec<i64>)>,
+) -> StoreResult<Vec<SyncTarget>> {
+    let row = |r: &Row| -> StoreResult<SyncTarget> {
+        Ok(SyncTarget { order_id: r.get(0)?, smm_order_id: r.get(1)? })
+    };
+    match only {
+        None => c.query(ORDERS_TO_SYNC, &[&limit]).await?.iter().map(row).collect(),
+        Some((user, ids)) => {
+            let mut out = Vec::new();
+            for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
+                if let Some(r) = c.query_opt(USER_ORDER_TO_SYNC, &[id, &user]).await? {
+                    out.push(row(&r)?);
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Lost part submissions become `unknown` (never resent); the run goes on past them.
+async fn expire_part_submissions<C: Conn>(
+    c: &mut C,
+    claimed_before: Millis,
+    now: Millis,
+) -> StoreResult<Vec<i64>> {
+    let lost = c
+        .query(EXPIRE_PARTS, &[&claimed_before, &now])
+        .await?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect::<StoreResult<Vec<(i64, i64)>>>()?;
+    for (order_id, index) in &lost {
+        lifecycle::part_settled(c, *order_id, *index, now).await?;
+    }
+    Ok(lost.into_iter().map(|(o, _)| o).collect())
+}
+
+/// Makes due the parts whose turn came (by the core's due-time rule) but were never made due,
+/// and lists the parts stuck in `submitting` since before `claimed_before`.
+async fn requeue_parts<C: Conn>(
+    c: &mut C,
+    claimed_before: Millis,
+    now: Millis,
+) -> StoreResult<(i64, Vec<OrderPart>)> {
+    let mut requeued = 0;
+    for r in c.query(PARTS_TO_REQUEUE, &[]).await? {
+        let (part_id, settled_at, delay): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let due = snspmt_core::plan::next_due(settled_at, u32::try_from(delay).unwrap_or(u32::MAX));
+        if due <= now {
+            requeued += c.execute(REQUEUE_PART, &[&part_id, &now]).await? as i64;
+        }
+    }
+    let stuck = rows(c.query(STUCK_PARTS, &[&claimed_before]).await?, part_row)?;
+    Ok((requeued, stuck))
+}
+
+fn steps_json(p: &NewPackage) -> StoreResult<String> {
+    serde_json::to_string(&p.steps).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
+}
+
+macro_rules! impl_orders {
+    ($store:ty) => {
+        #[async_trait]
+        impl CatalogStore for $store {
+            async fn create_service(
+                &self,
+                service: NewService,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Service> {
+                self.tx(async move |c| {
+                    let s = write_service(c, None, &service, now).await?;
+                    insert_audit(c, &audit, now).await?;
+                    Ok(s)
+                })
+                .await
+            }
+
+            async fn service(&self, service_id: i64) -> StoreResult<Option<Service>> {
+                self.rd(async move |c| {
+                    c.query_opt(SERVICE_BY_ID, &[&service_id]).await?.as_ref().map(service_row).transpose()
+                })
+                .await
+            }
+
+            async fn list_services(
+                &self,
+                active_only: bool,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<Service>> {
+                self.rd(async move |c| {
+                    let found = c.query(LIST_SERVICES, &[&active_only, &limit, &offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, service_row)?,
+                        total: c.scalar(COUNT_SERVICES, &[&active_only]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn update_service(
+                &self,
+                id: i64,
+                service: NewService,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Service> {
+                self.tx(async move |c| {
+                    let s = write_service(c, Some(id), &service, now).await?;
+                    insert_audit(c, &audit, now).await?;
+                    Ok(s)
+                })
+                .await
+            }
+
+            async fn import_services(
+                &self,
+                services: Vec<NewService>,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<ImportCounts> {
+                self.tx(async move |c| {
+                    let counts = import_services(c, &services, now).await?;
+                    insert_audit(c, &audit, now).await?;
+                    Ok(counts)
+                })
+                .await
+            }
+        }
+
+        #[async_trait]
+        impl OrderStore for $store {
+            async fn place_order(
+                &self,
+                o: NewOrder,
+                key: Option<IdempotencyKey>,
+                now: Millis,
+            ) -> StoreResult<Idempotent<Order>> {
+                self.tx(async move |c| {
+                    if let Some(order) = replay(c, key.as_ref(), now).await? {
+                        return Ok(Idempotent::Replay(order));
+                    }
+                    let order = place_order(c, &o, now).await?;
+                    remember(c, key.as_ref(), order).await
+                })
+                .await
+            }
+
+            async fn order(&self, order_id: i64) -> StoreResult<Option<Order>> {
+                self.rd(async move |c| {
+                    c.query_opt(ORDER_BY_ID, &[&order_id]).await?.as_ref().map(order_row).transpose()
+                })
+                .await
+            }
+
+            async fn orders(&self, f: OrderFilter) -> StoreResult<Page<Order>> {
+                self.rd(async move |c| {
+                    let status = f.status.map(OrderStatus::as_str);
+                    let found = c.query(LIST_ORDERS, &[&f.user_id, &status, &f.limit, &f.offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, order_row)?,
+                        total: c.scalar(COUNT_ORDERS, &[&f.user_id, &status]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn claim_order_job(&self, order_id: i64, now: Millis) -> StoreResult<Option<ClaimedJob>> {
+                self.tx(async move |c| {
+                    let Some(row) = c.query_opt(CLAIM_ORDER_JOB, &[&order_id, &now]).await? else {
+                        return Ok(None);
+                    };
+                    Ok(Some(claimed(c, row.get(0)?, now).await?))
+                })
+                .await
+            }
+
+            async fn claim_due_jobs(&self, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
+                self.tx(async move |c| claim_due_jobs(c, now, limit).await).await
+            }
+
+            async fn settle_submission(
+                &self,
+                job_id: i64,
+                outcome: SubmissionOutcome,
+                now: Millis,
+            ) -> StoreResult<Order> {
+                self.tx(async move |c| lifecycle::settle_submission(c, job_id, &outcome, now).await).await
+            }
+
+            async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<i64>> {
+                self.tx(async move |c| expire_submissions(c, claimed_before, now).await).await
+            }
+
+            async fn orders_to_sync(
+                &self,
+                limit: i64,
+                only: Option<(&str, &[i64])>,
+            ) -> StoreResult<Vec<SyncTarget>> {
+                let only = only.map(|(u, ids)| (u.to_owned(), ids.to_vec()));
+                self.rd(async move |c| orders_to_sync(c, limit, only).await).await
+            }
+
+            async fn apply_status(
+                &self,
+                order_id: i64,
+                u: StatusUpdate,
+                now: Millis,
+            ) -> StoreResult<Option<Order>> {
+                self.tx(async move |c| lifecycle::apply_status(c, order_id, &u, now).await).await
+            }
+
+            async fn record_sync_failure(
+                &self,
+                order_id: i64,
+                part_id: Option<i64>,
+                error: &str,
+                now: Millis,
+            ) -> StoreResult<()> {
+                let error = error.to_owned();
+                self.tx(async move |c| {
+                    lifecycle::record_sync_failure(c, order_id, part_id, &error, now).await
+                })
+                .await
+            }
+
+            async fn touch_status_checks(&self, order_ids: &[i64], now: Millis) -> StoreResult<()> {
+                let ids = order_ids.to_vec();
+                self.tx(async move |c| {
+                    for id in &ids {
+                        c.execute(TOUCH_STATUS_CHECK, &[id, &now]).await?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn cancel_order(&self, order_id: i64, now: Millis) -> StoreResult<Order> {
+                self.tx(async move |c| lifecycle::cancel_order(c, order_id, now).await).await
+            }
+
+            async fn admin_set_status(
+                &self,
+                order_id: i64,
+                from: OrderStatus,
+                t: AdminTransition,
+                smm_order_id: Option<String>,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Order> {
+                self.tx(async move |c| {
+                    lifecycle::admin_set_status(c, order_id, from, t, smm_order_id, &audit, now).await
+                })
+                .await
+            }
+        }
+
+        #[async_trait]
+        impl PackageStore for $store {
+            async fn create_package(
+                &self,
+                p: NewPackage,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Package> {
+                self.tx(async move |c| {
+                    let steps = steps_json(&p)?;
+                    let row = c
+                        .query_one(
+                            INSERT_PACKAGE,
+                            &[&p.name, &p.description, &p.price.0, &steps, &p.is_active, &now],
+                        )
+                        .await?;
+                    insert_audit(c, &audit, now).await?;
+                    package_row(&row)
+                })
+                .await
+            }
+
+            async fn package(&self, id: i64) -> StoreResult<Option<Package>> {
+                self.rd(async move |c| {
+                    c.query_opt(PACKAGE_BY_ID, &[&id]).await?.as_ref().map(package_row).transpose()
+                })
+                .await
+            }
+
+            async fn list_packages(
+                &self,
+                active_only: bool,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<Package>> {
+                self.rd(async move |c| {
+                    let found = c.query(LIST_PACKAGES, &[&active_only, &limit, &offset]).await?;
+                    Ok(Page {
+                        rows: rows(found, package_row)?,
+                        total: c.scalar(COUNT_PACKAGES, &[&active_only]).await?,
+                    })
+                })
+                .await
+            }
+
+            async fn update_package(
+                &self,
+                id: i64,
+                p: NewPackage,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Package> {
+                self.tx(async move |c| {
+                    let steps = steps_json(&p)?;
+                    let row = c
+                        .query_opt(
+                            UPDATE_PACKAGE,
+                            &[&id, &p.name, &p.description, &p.price.0, &steps, &p.is_active, &now],
+                        )
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    insert_audit(c, &audit, now).await?;
+                    package_row(&row)
+                })
+                .await
+            }
+        }
+
+        #[async_trait]
+        impl PartStore for $store {
+            async fn place_multipart_order(
+                &self,
+                o: NewOrder,
+                package_id: Option<i64>,
+                split_days: Option<i64>,
+                parts: Vec<Part>,
+                start_at: Option<Millis>,
+                key: Option<IdempotencyKey>,
+                now: Millis,
+            ) -> StoreResult<Idempotent<Order>> {
+                self.tx(async move |c| {
+                    if let Some(order) = replay(c, key.as_ref(), now).await? {
+                        return Ok(Idempotent::Replay(order));
+                    }
+                    let order =
+                        place_multipart_order(c, &o, package_id, split_days, &parts, start_at, now).await?;
+                    remember(c, key.as_ref(), order).await
+                })
+                .await
+            }
+
+            async fn start_parts(&self, order_id: i64, now: Millis) -> StoreResult<bool> {
+                self.tx(async move |c| {
+                    order_in(c, order_id).await?;
+                    Ok(c.execute(START_PARTS, &[&order_id, &now]).await? > 0)
+                })
+                .await
+            }
+
+            async fn order_parts(&self, order_id: i64) -> StoreResult<Vec<OrderPart>> {
+                self.rd(async move |c| rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)).await
+            }
+
+            async fn claim_due_parts(
+                &self,
+                now: Millis,
+                limit: i64,
+                kind: Option<PartKind>,
+            ) -> StoreResult<Vec<ClaimedPart>> {
+                let kind = kind.map(|k| match k {
+                    PartKind::Package => "package",
+                    PartKind::Split => "split",
+                });
+                self.tx(async move |c| claim_due_parts(c, now, limit, kind).await).await
+            }
+
+            async fn settle_part_submission(
+                &self,
+                part_id: i64,
+                outcome: SubmissionOutcome,
+                now: Millis,
+            ) -> StoreResult<Order> {
+                self.tx(async move |c| lifecycle::settle_part_submission(c, part_id, &outcome, now).await)
+                    .await
+            }
+
+            async fn expire_part_submissions(
+                &self,
+                claimed_before: Millis,
+                now: Millis,
+            ) -> StoreResult<Vec<i64>> {
+                self.tx(async move |c| expire_part_submissions(c, claimed_before, now).await).await
+            }
+
+            async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>> {
+                self.rd(async move |c| {
+                    c.query(PARTS_TO_SYNC, &[&limit])
+                        .await?
+                        .iter()
+                        .map(|r| {
+                            Ok(PartSyncTarget {
+                                part_id: r.get(0)?,
+                                order_id: r.get(1)?,
+                                smm_order_id: r.get(2)?,
+                                share: Points(r.get(3)?),
+                                quantity: r.get(4)?,
+                            })
+                        })
+                        .collect()
+                })
+                .await
+            }
+
+            async fn apply_part_status(
+                &self,
+                part_id: i64,
+                u: StatusUpdate,
+                now: Millis,
+            ) -> StoreResult<Option<Order>> {
+                self.tx(async move |c| lifecycle::apply_part_status(c, part_id, &u, now).await).await
+            }
+
+            async fn touch_part_checks(&self, part_ids: &[i64], now: Millis) -> StoreResult<()> {
+                let ids = part_ids.to_vec();
+                self.tx(async move |c| {
+                    for id in &ids {
+                        c.execute(TOUCH_PART_CHECK, &[id, &now]).await?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn resolve_part(
+                &self,
+                order_id: i64,
+                part_index: i64,
+                smm_order_id: Option<String>,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Order> {
+                self.tx(async move |c| {
+                    lifecycle::resolve_part(c, order_id, part_index, smm_order_id, &audit, now).await
+                })
+                .await
+            }
+
+            async fn requeue_parts(
+                &self,
+                claimed_before: Millis,
+                now: Millis,
+            ) -> StoreResult<(i64, Vec<OrderPart>)> {
+                self.tx(async move |c| requeue_parts(c, claimed_before, now).await).await
+            }
+        }
+    };
+}
+
+super::both_backends!(impl_orders);
