@@ -3,6 +3,7 @@
 //! supply a connection and a transaction (`tx`, `rd`).
 
 pub(crate) mod accounts;
+pub(crate) mod purchases;
 
 use snspmt_core::Points;
 

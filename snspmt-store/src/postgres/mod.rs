@@ -6,7 +6,6 @@ mod conn;
 mod content;
 mod orders;
 mod parts;
-mod purchases;
 mod queries;
 mod referral;
 
