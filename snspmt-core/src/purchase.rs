@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ledger::LedgerKind;
 use crate::money::{Points, Won};
+use crate::schedule::Millis;
 use crate::upstream::kcp::{self, ApproveResponse, ParseError};
 use crate::validate::Invalid;
 
@@ -145,6 +147,15 @@ impl PurchaseMethod {
             PurchaseMethod::Kcp => "kcp",
         }
     }
+
+    /// The status a new purchase starts in: a bank transfer waits for the admin (`Pending`), a
+    /// KCP purchase is registered with KCP (`KcpRegistered`).
+    pub fn initial_status(self) -> PurchaseStatus {
+        match self {
+            PurchaseMethod::Bank => PurchaseStatus::Pending,
+            PurchaseMethod::Kcp => PurchaseStatus::KcpRegistered,
+        }
+    }
 }
 
 impl fmt::Display for PurchaseMethod {
@@ -210,6 +221,106 @@ pub fn validate_amounts(amount: i64, price: i64) -> Result<(Points, Won), Invali
     Ok((Points(amount), Won(price)))
 }
 
+/// A checked move of a purchase from one status to another. The store applies it with a
+/// conditional update (`… WHERE status = from`), so of concurrent movers only one wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Transition {
+    pub from: PurchaseStatus,
+    pub to: PurchaseStatus,
+}
+
+/// A move the purchase lifecycle does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IllegalTransition {
+    pub from: PurchaseStatus,
+    pub to: PurchaseStatus,
+}
+
+impl fmt::Display for IllegalTransition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a purchase cannot go from {} to {}", self.from, self.to)
+    }
+}
+
+impl std::error::Error for IllegalTransition {}
+
+impl Transition {
+    /// `from → to` if the lifecycle allows it (see [`PurchaseStatus`]):
+    /// - `pending` → `approved` | `rejected`;
+    /// - `kcp_registered` → `approving` | `failed` | `canceled`;
+    /// - `approving` → `approved` | `failed` | `amount_mismatch` | `approval_unknown`.
+    pub fn new(from: PurchaseStatus, to: PurchaseStatus) -> Result<Transition, IllegalTransition> {
+        use PurchaseStatus::*;
+        match (from, to) {
+            (Pending, Approved | Rejected)
+            | (KcpRegistered, Approving | Failed | Canceled)
+            | (Approving, Approved | Failed | AmountMismatch | ApprovalUnknown) => {
+                Ok(Transition { from, to })
+            }
+            _ => Err(IllegalTransition { from, to }),
+        }
+    }
+
+    /// The operator's decision on a `pending` bank transfer: `approved` or `rejected`.
+    pub fn bank_decision(approve: bool) -> Transition {
+        let to = if approve { PurchaseStatus::Approved } else { PurchaseStatus::Rejected };
+        Transition { from: PurchaseStatus::Pending, to }
+    }
+
+    /// `kcp_registered` → `approving`: the caller that wins it talks to KCP.
+    pub fn begin_approval() -> Transition {
+        Transition { from: PurchaseStatus::KcpRegistered, to: PurchaseStatus::Approving }
+    }
+
+    /// A `kcp_registered` purchase ending without an approval: only `failed` (KCP refused the
+    /// registration) or `canceled` (the user canceled in KCP's window).
+    pub fn end_registration(to: PurchaseStatus) -> Result<Transition, IllegalTransition> {
+        match to {
+            PurchaseStatus::Failed | PurchaseStatus::Canceled => {
+                Transition::new(PurchaseStatus::KcpRegistered, to)
+            }
+            _ => Err(IllegalTransition { from: PurchaseStatus::KcpRegistered, to }),
+        }
+    }
+
+    /// When the purchase was paid: `now` for a move to `approved`, else none.
+    pub fn approved_at(self, now: Millis) -> Option<Millis> {
+        (self.to == PurchaseStatus::Approved).then_some(now)
+    }
+
+    /// The ledger credit of purchase `purchase_id` of `amount` points making this move: its
+    /// points when it becomes `approved`, nothing otherwise.
+    pub fn credit(self, purchase_id: i64, amount: Points) -> Option<PurchaseCredit> {
+        (self.to == PurchaseStatus::Approved).then(|| PurchaseCredit::new(purchase_id, amount))
+    }
+}
+
+/// The points ledger entry that credits an approved purchase. Its `event_ref` is unique in the
+/// ledger, so a purchase is credited at most once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseCredit {
+    pub kind: LedgerKind,
+    pub amount: Points,
+    pub reference: String,
+    pub event_ref: String,
+    pub description: String,
+}
+
+impl PurchaseCredit {
+    /// Purchase `purchase_id`'s `amount` points: ledger kind `purchase`, reference and event
+    /// `purchase:<id>`, description `포인트 구매 #<id>`.
+    pub fn new(purchase_id: i64, amount: Points) -> PurchaseCredit {
+        PurchaseCredit {
+            kind: LedgerKind::Purchase,
+            amount,
+            reference: format!("purchase:{purchase_id}"),
+            event_ref: format!("purchase:{purchase_id}"),
+            description: format!("포인트 구매 #{purchase_id}"),
+        }
+    }
+}
+
 /// How an approval answer settles a purchase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -236,6 +347,48 @@ impl ApprovalOutcome {
             ApprovalOutcome::Unknown { .. } => PurchaseStatus::ApprovalUnknown,
         }
     }
+
+    /// What settling an `approving` purchase with this outcome at `now` writes: the move, the
+    /// `tno`, the approved amount, KCP's code and message, and when it was paid.
+    pub fn settlement(&self, now: Millis) -> ApprovalSettlement {
+        let transition = Transition { from: PurchaseStatus::Approving, to: self.status() };
+        let (tno, approved_amount, res_cd, res_msg) = match self {
+            ApprovalOutcome::Approved { tno, amount } => {
+                (Some(tno.clone()), Some(*amount), Some(kcp::RES_OK.to_owned()), None)
+            }
+            ApprovalOutcome::Declined { code, message } => {
+                (None, None, Some(code.clone()), Some(message.clone()))
+            }
+            ApprovalOutcome::AmountMismatch { tno, amount } => (
+                tno.clone(),
+                *amount,
+                Some(kcp::RES_OK.to_owned()),
+                Some("approved amount differs from the price".to_owned()),
+            ),
+            ApprovalOutcome::Unknown { reason } => (None, None, None, Some(reason.clone())),
+        };
+        ApprovalSettlement {
+            transition,
+            tno,
+            approved_amount,
+            res_cd,
+            res_msg,
+            approved_at: transition.approved_at(now),
+        }
+    }
+}
+
+/// The columns an approval outcome writes on its purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct ApprovalSettlement {
+    /// Always from `approving`.
+    pub transition: Transition,
+    pub tno: Option<String>,
+    pub approved_amount: Option<i64>,
+    pub res_cd: Option<String>,
+    pub res_msg: Option<String>,
+    pub approved_at: Option<Millis>,
 }
 
 /// The parsed approval answer, or why it could not be parsed.
@@ -360,6 +513,149 @@ mod tests {
         assert_eq!(PurchaseMethod::Kcp.as_str(), "kcp");
         assert_eq!("card".parse::<PurchaseMethod>(), Err(UnknownPurchaseMethod("card".into())));
         assert!(UnknownPurchaseMethod("KCP".into()).to_string().contains("\"KCP\""));
+    }
+
+    #[test]
+    fn initial_status_by_method() {
+        assert_eq!(PurchaseMethod::Bank.initial_status(), PurchaseStatus::Pending);
+        assert_eq!(PurchaseMethod::Kcp.initial_status(), PurchaseStatus::KcpRegistered);
+    }
+
+    #[test]
+    fn transition_table() {
+        use PurchaseStatus::*;
+        let legal = [
+            (Pending, Approved),
+            (Pending, Rejected),
+            (KcpRegistered, Approving),
+            (KcpRegistered, Failed),
+            (KcpRegistered, Canceled),
+            (Approving, Approved),
+            (Approving, Failed),
+            (Approving, AmountMismatch),
+            (Approving, ApprovalUnknown),
+        ];
+        for from in PurchaseStatus::ALL {
+            for to in PurchaseStatus::ALL {
+                let got = Transition::new(from, to);
+                if legal.contains(&(from, to)) {
+                    assert_eq!(got, Ok(Transition { from, to }), "{from} -> {to}");
+                    assert!(!from.is_final(), "{from} is final");
+                } else {
+                    assert_eq!(got, Err(IllegalTransition { from, to }), "{from} -> {to}");
+                }
+            }
+        }
+        assert_eq!(
+            IllegalTransition { from: Approved, to: Pending }.to_string(),
+            "a purchase cannot go from approved to pending"
+        );
+    }
+
+    #[test]
+    fn named_transitions() {
+        use PurchaseStatus::*;
+        assert_eq!(Transition::bank_decision(true), Transition { from: Pending, to: Approved });
+        assert_eq!(Transition::bank_decision(false), Transition { from: Pending, to: Rejected });
+        assert_eq!(Transition::begin_approval(), Transition { from: KcpRegistered, to: Approving });
+        for to in PurchaseStatus::ALL {
+            let want = match to {
+                Failed | Canceled => Ok(Transition { from: KcpRegistered, to }),
+                _ => Err(IllegalTransition { from: KcpRegistered, to }),
+            };
+            assert_eq!(Transition::end_registration(to), want, "{to}");
+        }
+        // Every named transition is one the lifecycle allows.
+        for t in
+            [Transition::bank_decision(true), Transition::bank_decision(false), Transition::begin_approval()]
+        {
+            assert_eq!(Transition::new(t.from, t.to), Ok(t));
+        }
+    }
+
+    #[test]
+    fn credit_and_approved_at_table() {
+        use PurchaseStatus::*;
+        let credit = PurchaseCredit {
+            kind: LedgerKind::Purchase,
+            amount: Points(5000),
+            reference: "purchase:42".into(),
+            event_ref: "purchase:42".into(),
+            description: "포인트 구매 #42".into(),
+        };
+        let cases: &[(PurchaseStatus, PurchaseStatus, Option<Millis>, Option<&PurchaseCredit>)] = &[
+            (Pending, Approved, Some(7), Some(&credit)),
+            (Pending, Rejected, None, None),
+            (KcpRegistered, Approving, None, None),
+            (KcpRegistered, Failed, None, None),
+            (KcpRegistered, Canceled, None, None),
+            (Approving, Approved, Some(7), Some(&credit)),
+            (Approving, Failed, None, None),
+            (Approving, AmountMismatch, None, None),
+            (Approving, ApprovalUnknown, None, None),
+        ];
+        for (from, to, at, want) in cases {
+            let t = Transition::new(*from, *to).expect("legal");
+            assert_eq!(t.approved_at(7), *at, "{from} -> {to}");
+            assert_eq!(t.credit(42, Points(5000)).as_ref(), *want, "{from} -> {to}");
+        }
+        assert_eq!(PurchaseCredit::new(42, Points(5000)), credit);
+    }
+
+    #[test]
+    fn settlement_table() {
+        use PurchaseStatus::*;
+        let s =
+            |to, tno: Option<&str>, amount, code: Option<&str>, msg: Option<&str>, at| ApprovalSettlement {
+                transition: Transition { from: Approving, to },
+                tno: tno.map(str::to_owned),
+                approved_amount: amount,
+                res_cd: code.map(str::to_owned),
+                res_msg: msg.map(str::to_owned),
+                approved_at: at,
+            };
+        let cases = [
+            (
+                ApprovalOutcome::Approved { tno: "T1".into(), amount: 1100 },
+                s(Approved, Some("T1"), Some(1100), Some("0000"), None, Some(9)),
+            ),
+            (
+                ApprovalOutcome::Declined { code: "8804".into(), message: "거절".into() },
+                s(Failed, None, None, Some("8804"), Some("거절"), None),
+            ),
+            (
+                ApprovalOutcome::AmountMismatch { tno: Some("T2".into()), amount: Some(1) },
+                s(
+                    AmountMismatch,
+                    Some("T2"),
+                    Some(1),
+                    Some("0000"),
+                    Some("approved amount differs from the price"),
+                    None,
+                ),
+            ),
+            (
+                ApprovalOutcome::AmountMismatch { tno: None, amount: None },
+                s(
+                    AmountMismatch,
+                    None,
+                    None,
+                    Some("0000"),
+                    Some("approved amount differs from the price"),
+                    None,
+                ),
+            ),
+            (
+                ApprovalOutcome::Unknown { reason: "empty".into() },
+                s(ApprovalUnknown, None, None, None, Some("empty"), None),
+            ),
+        ];
+        for (outcome, want) in cases {
+            let got = outcome.settlement(9);
+            assert_eq!(got, want, "{outcome:?}");
+            assert_eq!(got.transition.to, outcome.status());
+            assert_eq!(Transition::new(got.transition.from, got.transition.to), Ok(got.transition));
+        }
     }
 
     #[test]

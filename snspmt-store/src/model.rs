@@ -383,53 +383,6 @@ pub struct PurchaseFilter {
     pub offset: i64,
 }
 
-pub(crate) type SettlementRow = (
-    snspmt_core::purchase::PurchaseStatus,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<Millis>,
-);
-
-/// The columns an approval outcome writes.
-pub(crate) fn settlement_row(outcome: &snspmt_core::purchase::ApprovalOutcome, now: Millis) -> SettlementRow {
-    match outcome {
-        snspmt_core::purchase::ApprovalOutcome::Approved { tno, amount } => (
-            snspmt_core::purchase::PurchaseStatus::Approved,
-            Some(tno.clone()),
-            Some(*amount),
-            Some("0000".into()),
-            None,
-            Some(now),
-        ),
-        snspmt_core::purchase::ApprovalOutcome::Declined { code, message } => (
-            snspmt_core::purchase::PurchaseStatus::Failed,
-            None,
-            None,
-            Some(code.clone()),
-            Some(message.clone()),
-            None,
-        ),
-        snspmt_core::purchase::ApprovalOutcome::AmountMismatch { tno, amount } => (
-            snspmt_core::purchase::PurchaseStatus::AmountMismatch,
-            tno.clone(),
-            *amount,
-            Some("0000".into()),
-            Some("approved amount differs from the price".into()),
-            None,
-        ),
-        snspmt_core::purchase::ApprovalOutcome::Unknown { reason } => (
-            snspmt_core::purchase::PurchaseStatus::ApprovalUnknown,
-            None,
-            None,
-            None,
-            Some(reason.clone()),
-            None,
-        ),
-    }
-}
-
 /// A `LIKE` pattern that finds `search` anywhere, with `%`, `_` and `\\` taken literally.
 pub(crate) fn like_pattern(search: Option<&str>) -> Option<String> {
     search.filter(|s| !s.is_empty()).map(|s| {

@@ -6,6 +6,7 @@ pub(crate) mod accounts;
 pub(crate) mod content;
 pub(crate) mod lifecycle;
 pub(crate) mod orders;
+pub(crate) mod purchases;
 pub(crate) mod referral;
 
 use snspmt_core::Points;

@@ -3,18 +3,13 @@
 //! (`UPDATE … WHERE points + $2 >= 0`), so concurrent writers never overdraw.
 
 mod conn;
-mod purchases;
-mod queries;
 
 use std::time::Duration;
 
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use snspmt_core::Points;
-use tokio_postgres::error::SqlState;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
-use crate::{IdempotencyKey, LedgerEntry, Maintenance, Millis, NewAudit, Posting, StoreError, StoreResult};
-use queries as q;
+use crate::{Maintenance, StoreError, StoreResult};
 
 /// A PostgreSQL database.
 #[derive(Clone)]
@@ -79,85 +74,4 @@ impl PgStore {
     pub(crate) fn dialect_name(&self) -> &'static str {
         "postgres"
     }
-}
-
-fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-async fn insert_audit(c: &impl GenericClient, a: &NewAudit, now: Millis) -> StoreResult<i64> {
-    let st = c.prepare_cached(q::INSERT_AUDIT).await?;
-    Ok(c.query_one(&st, &[&a.actor, &a.action, &a.target, &a.detail, &now]).await?.try_get(0)?)
-}
-
-/// Claims an idempotency key in the caller's transaction: `None` if new, `Some(response)` to
-/// replay. A concurrent claim of the same key waits for the first transaction to end.
-async fn claim_key(c: &impl GenericClient, key: &IdempotencyKey, now: Millis) -> StoreResult<Option<String>> {
-    let st = c.prepare_cached(q::CLAIM_IDEMPOTENCY_KEY).await?;
-    if c.execute(&st, &[&key.user_id, &key.scope, &key.key, &key.request_hash, &now]).await? == 1 {
-        return Ok(None);
-    }
-    let st = c.prepare_cached(q::IDEMPOTENCY_KEY).await?;
-    let row = c.query_one(&st, &[&key.user_id, &key.scope, &key.key]).await?;
-    let hash: String = row.try_get(0)?;
-    let response: Option<String> = row.try_get(1)?;
-    match response {
-        Some(body) if hash == key.request_hash => Ok(Some(body)),
-        _ => Err(StoreError::IdempotencyKeyReused),
-    }
-}
-
-async fn save_key(c: &impl GenericClient, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
-    let st = c.prepare_cached(q::SAVE_IDEMPOTENCY_RESPONSE).await?;
-    c.execute(&st, &[&key.user_id, &key.scope, &key.key, &response]).await?;
-    Ok(())
-}
-
-async fn post_in(c: &impl GenericClient, p: &Posting, now: Millis) -> StoreResult<LedgerEntry> {
-    if let Some(event) = &p.event_ref {
-        let st = c.prepare_cached(q::EVENT_POSTED).await?;
-        if c.query_one(&st, &[event]).await?.try_get::<_, bool>(0)? {
-            return Err(StoreError::AlreadyPosted);
-        }
-    }
-    let st = c.prepare_cached(q::MOVE_BALANCE).await?;
-    let Some(row) = c.query_opt(&st, &[&p.user_id, &p.amount.0]).await? else {
-        let st = c.prepare_cached(q::BALANCE).await?;
-        return Err(match c.query_opt(&st, &[&p.user_id]).await? {
-            None => StoreError::NotFound,
-            Some(r) => StoreError::insufficient(Points(r.try_get(0)?)),
-        });
-    };
-    let balance_after: i64 = row.try_get(0)?;
-    let st = c.prepare_cached(q::INSERT_LEDGER_ENTRY).await?;
-    let id: i64 = c
-        .query_one(
-            &st,
-            &[
-                &p.user_id,
-                &p.kind.as_str(),
-                &p.amount.0,
-                &balance_after,
-                &p.reference,
-                &p.description,
-                &p.event_ref,
-                &now,
-            ],
-        )
-        .await
-        .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyPosted } else { e.into() })?
-        .try_get(0)?;
-    if let Some(audit) = &p.audit {
-        insert_audit(c, audit, now).await?;
-    }
-    Ok(LedgerEntry {
-        id,
-        user_id: p.user_id.clone(),
-        kind: p.kind,
-        amount: p.amount,
-        balance_after: Points(balance_after),
-        reference: p.reference.clone(),
-        description: p.description.clone(),
-        created_at: now,
-    })
 }

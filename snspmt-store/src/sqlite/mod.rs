@@ -4,18 +4,16 @@
 //! tokio's blocking pool.
 
 mod conn;
-mod purchases;
-mod queries;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use snspmt_core::Points;
+use rusqlite::Connection;
 
-use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Posting, StoreError, StoreResult};
-use queries as q;
+use crate::{StoreError, StoreResult};
+
+const STATEMENT_CACHE: usize = 256;
 
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
@@ -68,51 +66,17 @@ impl SqliteStore {
     fn open_inner(path: PathBuf, temporary: Option<PathBuf>) -> StoreResult<SqliteStore> {
         let writer = Connection::open(&path)?;
         writer.execute_batch(PRAGMAS)?;
-        let manager = SqliteConnectionManager::file(&path).with_init(|c| c.execute_batch(PRAGMAS));
+        // Every operation's statements stay prepared (rusqlite keeps 16 by default).
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let manager = SqliteConnectionManager::file(&path).with_init(|c| {
+            c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            c.execute_batch(PRAGMAS)
+        });
         let readers = r2d2::Pool::builder()
             .max_size(8)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(manager)?;
         Ok(SqliteStore { inner: Arc::new(Inner { readers, writer: Mutex::new(writer), temporary }) })
-    }
-
-    /// Runs `f` on a pooled reader connection, in place: a read is one indexed lookup in a WAL
-    /// snapshot (microseconds, never waiting for the writer), cheaper than a hand-off to the
-    /// blocking pool. A reader is taken without waiting; when all are busy the read goes to the
-    /// blocking pool instead, so a burst never parks an async worker.
-    async fn read<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-    {
-        if let Some(conn) = self.inner.readers.try_get() {
-            return f(&conn);
-        }
-        let inner = self.inner.clone();
-        blocking(move || {
-            let conn = inner.readers.get()?;
-            f(&conn)
-        })
-        .await
-    }
-
-    /// Runs `f` in an `IMMEDIATE` transaction on the writer, committing when it returns `Ok`.
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        blocking(move || {
-            // A poisoned lock only means a writer panicked mid-call; its transaction was rolled
-            // back when it unwound, so the connection is usable.
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
     }
 }
 
@@ -179,105 +143,4 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
-}
-
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-}
-
-fn insert_audit(tx: &Connection, a: &NewAudit, now: Millis) -> StoreResult<i64> {
-    Ok(tx
-        .prepare_cached(q::INSERT_AUDIT)?
-        .query_row(params![a.actor, a.action, a.target, a.detail, now], |r| r.get(0))?)
-}
-
-/// Claims an idempotency key inside the caller's transaction: `Ok(None)` if it is new (the
-/// caller runs the operation and saves its result), `Ok(Some(response))` to replay.
-fn claim_key(tx: &Connection, key: &IdempotencyKey, now: Millis) -> StoreResult<Option<String>> {
-    let inserted = tx.prepare_cached(q::CLAIM_IDEMPOTENCY_KEY)?.execute(params![
-        key.user_id,
-        key.scope,
-        key.key,
-        key.request_hash,
-        now
-    ])?;
-    if inserted == 1 {
-        return Ok(None);
-    }
-    let (hash, response): (String, Option<String>) = tx
-        .prepare_cached(q::IDEMPOTENCY_KEY)?
-        .query_row(params![key.user_id, key.scope, key.key], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    match response {
-        Some(body) if hash == key.request_hash => Ok(Some(body)),
-        _ => Err(StoreError::IdempotencyKeyReused),
-    }
-}
-
-fn save_key(tx: &Connection, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
-    tx.prepare_cached(q::SAVE_IDEMPOTENCY_RESPONSE)?.execute(params![
-        key.user_id,
-        key.scope,
-        key.key,
-        response
-    ])?;
-    Ok(())
-}
-
-fn post_in(tx: &Connection, p: &Posting, now: Millis) -> StoreResult<LedgerEntry> {
-    if let Some(event) = &p.event_ref {
-        let seen: bool = tx.prepare_cached(q::EVENT_POSTED)?.query_row([event], |r| r.get(0))?;
-        if seen {
-            return Err(StoreError::AlreadyPosted);
-        }
-    }
-    let balance: Option<i64> = tx
-        .prepare_cached(q::MOVE_BALANCE)?
-        .query_row(params![p.user_id, p.amount.0], |r| r.get(0))
-        .optional()?;
-    let Some(balance_after) = balance else {
-        let current: Option<i64> =
-            tx.prepare_cached(q::BALANCE)?.query_row([&p.user_id], |r| r.get(0)).optional()?;
-        return Err(match current {
-            None => StoreError::NotFound,
-            Some(b) => StoreError::insufficient(Points(b)),
-        });
-    };
-    let id: i64 = tx
-        .prepare_cached(q::INSERT_LEDGER_ENTRY)?
-        .query_row(
-            params![
-                p.user_id,
-                p.kind.as_str(),
-                p.amount.0,
-                balance_after,
-                p.reference,
-                p.description,
-                p.event_ref,
-                now
-            ],
-            |r| r.get(0),
-        )
-        .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyPosted } else { e.into() })?;
-    if let Some(audit) = &p.audit {
-        insert_audit(tx, audit, now)?;
-    }
-    Ok(LedgerEntry {
-        id,
-        user_id: p.user_id.clone(),
-        kind: p.kind,
-        amount: p.amount,
-        balance_after: Points(balance_after),
-        reference: p.reference.clone(),
-        description: p.description.clone(),
-        created_at: now,
-    })
-}
-
-fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {
-    serde_json::to_string(t).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
-}
-
-fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored response: {e}")))
 }

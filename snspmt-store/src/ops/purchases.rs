@@ -1,0 +1,398 @@
+//! Point purchases, once for both backends. The core decides every move, credit and ledger
+//! text (`snspmt_core::purchase`); the statements apply a move only while the purchase is still
+//! in its `from` status, so of concurrent callers exactly one wins.
+
+use async_trait::async_trait;
+use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus, Transition};
+use snspmt_core::{Points, Won};
+
+use super::{insert_audit, post_in, remember, replay, rows};
+use crate::sql::{is_unique_violation, Conn, Row};
+use crate::{
+    clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
+    PurchaseFilter, PurchaseStore, StoreError, StoreResult,
+};
+
+macro_rules! purchase_cols {
+    () => {
+        "purchase_id, user_id, method, amount, price, status, buyer_name, bank_info, ordr_idxx, good_name, \
+         pay_method, approval_key, pay_url, trace_no, tno, res_cd, res_msg, approved_amount, decided_by, \
+         created_at, updated_at, approving_at, approved_at"
+    };
+}
+
+const INSERT_PURCHASE: &str = "INSERT INTO point_purchases (user_id, method, amount, price, status, \
+    buyer_name, bank_info, ordr_idxx, good_name, pay_method, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING purchase_id";
+const PURCHASE_BY_ID: &str =
+    concat!("SELECT ", purchase_cols!(), " FROM point_purchases WHERE purchase_id = $1");
+const PURCHASE_BY_ORDR: &str =
+    concat!("SELECT ", purchase_cols!(), " FROM point_purchases WHERE ordr_idxx = $1");
+const LIST_PURCHASES: &str = concat!(
+    "SELECT ",
+    purchase_cols!(),
+    " FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+    "AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN ('amount_mismatch', 'approval_unknown') ",
+    "OR (status = 'approving' AND approving_at < $4)) ORDER BY purchase_id DESC LIMIT $5 OFFSET $6"
+);
+const COUNT_PURCHASES: &str = "SELECT COUNT(*) FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) \
+    AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN \
+    ('amount_mismatch', 'approval_unknown') OR (status = 'approving' AND approving_at < $4))";
+const RECORD_REGISTRATION: &str = "UPDATE point_purchases SET approval_key = $2, pay_url = $3, \
+    trace_no = $4, updated_at = $5 WHERE purchase_id = $1 AND status = 'kcp_registered' RETURNING purchase_id";
+// The moves: `$2` is the core's `to`, the last parameter its `from` (the concurrency guard).
+const END_REGISTRATION: &str = "UPDATE point_purchases SET status = $2, res_cd = $3, res_msg = $4, \
+    updated_at = $5 WHERE purchase_id = $1 AND status = $6 RETURNING purchase_id";
+const DECIDE_BANK_PURCHASE: &str = "UPDATE point_purchases SET status = $2, decided_by = $3, \
+    updated_at = $4, approved_at = $5 WHERE purchase_id = $1 AND status = $6 AND method = 'bank' \
+    RETURNING user_id, amount";
+const BEGIN_APPROVAL: &str = "UPDATE point_purchases SET status = $2, approving_at = $3, \
+    updated_at = $3 WHERE ordr_idxx = $1 AND status = $4 RETURNING purchase_id";
+const SETTLE_APPROVAL: &str = "UPDATE point_purchases SET status = $2, tno = $3, approved_amount = $4, \
+    res_cd = $5, res_msg = $6, approved_at = $7, updated_at = $8 WHERE purchase_id = $1 AND status = $9 \
+    RETURNING user_id, amount";
+
+fn purchase_row(r: &Row) -> StoreResult<Purchase> {
+    Ok(Purchase {
+        purchase_id: r.get(0)?,
+        user_id: r.get(1)?,
+        method: r.parse::<PurchaseMethod>(2)?,
+        amount: Points(r.get(3)?),
+        price: Won(r.get(4)?),
+        status: r.parse::<PurchaseStatus>(5)?,
+        buyer_name: r.get(6)?,
+        bank_info: r.get(7)?,
+        ordr_idxx: r.get(8)?,
+        good_name: r.get(9)?,
+        pay_method: r.get(10)?,
+        approval_key: r.get(11)?,
+        pay_url: r.get(12)?,
+        trace_no: r.get(13)?,
+        tno: r.get(14)?,
+        res_cd: r.get(15)?,
+        res_msg: r.get(16)?,
+        approved_amount: r.get(17)?,
+        decided_by: r.get(18)?,
+        created_at: r.get(19)?,
+        updated_at: r.get(20)?,
+        approving_at: r.get(21)?,
+        approved_at: r.get(22)?,
+    })
+}
+
+async fn purchase_opt<C: Conn>(c: &mut C, id: i64) -> StoreResult<Option<Purchase>> {
+    c.query_opt(PURCHASE_BY_ID, &[&id]).await?.as_ref().map(purchase_row).transpose()
+}
+
+async fn purchase_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<Purchase> {
+    purchase_opt(c, id).await?.ok_or(StoreError::NotFound)
+}
+
+/// Why a conditional update did not match: `NotFound`, or `Conflict("already_processed")`.
+async fn not_matched<C: Conn>(c: &mut C, id: i64) -> StoreError {
+    match purchase_in(c, id).await {
+        Ok(_) => StoreError::Conflict("already_processed"),
+        Err(e) => e,
+    }
+}
+
+/// Posts what the core credits for purchase `id` (of `user_id`, `amount` points) making move
+/// `t`, if anything.
+async fn credit<C: Conn>(
+    c: &mut C,
+    t: Transition,
+    id: i64,
+    user_id: String,
+    amount: i64,
+    now: Millis,
+) -> StoreResult<()> {
+    let Some(credit) = t.credit(id, Points(amount)) else { return Ok(()) };
+    let posting = Posting {
+        user_id,
+        kind: credit.kind,
+        amount: credit.amount,
+        reference: Some(credit.reference),
+        description: credit.description,
+        event_ref: Some(credit.event_ref),
+        audit: None,
+    };
+    post_in(c, &posting, now).await.map(drop)
+}
+
+async fn create_purchase<C: Conn>(
+    c: &mut C,
+    p: &NewPurchase,
+    key: Option<&IdempotencyKey>,
+    now: Millis,
+) -> StoreResult<Idempotent<Purchase>> {
+    if let Some(first) = replay::<_, Purchase>(c, key, now).await? {
+        return Ok(Idempotent::Replay(purchase_in(c, first.purchase_id).await?));
+    }
+    let status = p.method.initial_status();
+    let args: [&dyn crate::sql::Param; 11] = [
+        &p.user_id,
+        &p.method.as_str(),
+        &p.amount.0,
+        &p.price.0,
+        &status.as_str(),
+        &p.buyer_name,
+        &p.bank_info,
+        &p.ordr_idxx,
+        &p.good_name,
+        &p.pay_method,
+        &now,
+    ];
+    let id: i64 = c.scalar(INSERT_PURCHASE, &args).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("ordr_idxx_taken")
+        } else {
+            e
+        }
+    })?;
+    let purchase = purchase_in(c, id).await?;
+    remember(c, key, purchase).await
+}
+
+async fn purchases<C: Conn>(c: &mut C, f: &PurchaseFilter) -> StoreResult<Page<Purchase>> {
+    let status = f.status.map(PurchaseStatus::as_str);
+    let method = f.method.map(PurchaseMethod::as_str);
+    let found = c
+        .query(LIST_PURCHASES, &[&f.user_id, &status, &method, &f.attention_before, &f.limit, &f.offset])
+        .await?;
+    Ok(Page {
+        rows: rows(found, purchase_row)?,
+        total: c.scalar(COUNT_PURCHASES, &[&f.user_id, &status, &method, &f.attention_before]).await?,
+    })
+}
+
+async fn record_registration<C: Conn>(
+    c: &mut C,
+    id: i64,
+    approval_key: &str,
+    pay_url: &str,
+    trace_no: &str,
+    now: Millis,
+) -> StoreResult<Purchase> {
+    let (k, u, t) = (clean_text(approval_key), clean_text(pay_url), clean_text(trace_no));
+    if c.query_opt(RECORD_REGISTRATION, &[&id, &k, &u, &t, &now]).await?.is_none() {
+        return Err(not_matched(c, id).await);
+    }
+    purchase_in(c, id).await
+}
+
+async fn end_registration<C: Conn>(
+    c: &mut C,
+    id: i64,
+    to: PurchaseStatus,
+    code: &str,
+    message: &str,
+    now: Millis,
+) -> StoreResult<Purchase> {
+    let t = Transition::end_registration(to).map_err(|_| StoreError::Conflict("invalid_transition"))?;
+    let (code, message) = (clean_text(code), clean_text(message));
+    let args: [&dyn crate::sql::Param; 6] = [&id, &t.to.as_str(), &code, &message, &now, &t.from.as_str()];
+    if c.query_opt(END_REGISTRATION, &args).await?.is_none() {
+        return Err(not_matched(c, id).await);
+    }
+    purchase_in(c, id).await
+}
+
+async fn decide_bank_purchase<C: Conn>(
+    c: &mut C,
+    id: i64,
+    approve: bool,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Purchase> {
+    let t = Transition::bank_decision(approve);
+    let args: [&dyn crate::sql::Param; 6] =
+        [&id, &t.to.as_str(), &audit.actor, &now, &t.approved_at(now), &t.from.as_str()];
+    let Some(row) = c.query_opt(DECIDE_BANK_PURCHASE, &args).await? else {
+        return Err(not_matched(c, id).await);
+    };
+    credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
+    insert_audit(c, audit, now).await?;
+    purchase_in(c, id).await
+}
+
+async fn begin_approval<C: Conn>(c: &mut C, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>> {
+    let t = Transition::begin_approval();
+    match c.query_opt(BEGIN_APPROVAL, &[&ordr_idxx, &t.to.as_str(), &now, &t.from.as_str()]).await? {
+        None => Ok(None),
+        Some(r) => Ok(Some(purchase_in(c, r.get(0)?).await?)),
+    }
+}
+
+async fn settle_approval<C: Conn>(
+    c: &mut C,
+    id: i64,
+    outcome: &ApprovalOutcome,
+    now: Millis,
+) -> StoreResult<Purchase> {
+    let s = outcome.settlement(now);
+    let t = s.transition;
+    let clean = |v: &Option<String>| v.as_deref().map(clean_text);
+    let (tno, code, message) = (clean(&s.tno), clean(&s.res_cd), clean(&s.res_msg));
+    let args: [&dyn crate::sql::Param; 9] = [
+        &id,
+        &t.to.as_str(),
+        &tno,
+        &s.approved_amount,
+        &code,
+        &message,
+        &s.approved_at,
+        &now,
+        &t.from.as_str(),
+    ];
+    let row = c.query_opt(SETTLE_APPROVAL, &args).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("duplicate_tno")
+        } else {
+            e
+        }
+    })?;
+    let Some(row) = row else { return Err(not_matched(c, id).await) };
+    credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
+    purchase_in(c, id).await
+}
+
+macro_rules! impl_purchases {
+    ($store:ty) => {
+        #[async_trait]
+        impl PurchaseStore for $store {
+            async fn create_purchase(
+                &self,
+                p: NewPurchase,
+                key: Option<IdempotencyKey>,
+                now: Millis,
+            ) -> StoreResult<Idempotent<Purchase>> {
+                self.tx(async move |c| create_purchase(c, &p, key.as_ref(), now).await).await
+            }
+
+            async fn purchase(&self, purchase_id: i64) -> StoreResult<Option<Purchase>> {
+                self.rd(async move |c| purchase_opt(c, purchase_id).await).await
+            }
+
+            async fn purchase_by_ordr(&self, ordr_idxx: &str) -> StoreResult<Option<Purchase>> {
+                let o = ordr_idxx.to_owned();
+                self.rd(async move |c| {
+                    c.query_opt(PURCHASE_BY_ORDR, &[&o]).await?.as_ref().map(purchase_row).transpose()
+                })
+                .await
+            }
+
+            async fn purchases(&self, f: PurchaseFilter) -> StoreResult<Page<Purchase>> {
+                self.rd(async move |c| purchases(c, &f).await).await
+            }
+
+            async fn record_registration(
+                &self,
+                id: i64,
+                approval_key: &str,
+                pay_url: &str,
+                trace_no: &str,
+                now: Millis,
+            ) -> StoreResult<Purchase> {
+                let (k, u, t) = (approval_key.to_owned(), pay_url.to_owned(), trace_no.to_owned());
+                self.tx(async move |c| record_registration(c, id, &k, &u, &t, now).await).await
+            }
+
+            async fn end_registration(
+                &self,
+                id: i64,
+                status: PurchaseStatus,
+                code: &str,
+                message: &str,
+                now: Millis,
+            ) -> StoreResult<Purchase> {
+                let (code, message) = (code.to_owned(), message.to_owned());
+                self.tx(async move |c| end_registration(c, id, status, &code, &message, now).await).await
+            }
+
+            async fn decide_bank_purchase(
+                &self,
+                id: i64,
+                approve: bool,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Purchase> {
+                self.tx(async move |c| decide_bank_purchase(c, id, approve, &audit, now).await).await
+            }
+
+            async fn begin_approval(&self, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>> {
+                let o = ordr_idxx.to_owned();
+                self.tx(async move |c| begin_approval(c, &o, now).await).await
+            }
+
+            async fn settle_approval(
+                &self,
+                id: i64,
+                outcome: &ApprovalOutcome,
+                now: Millis,
+            ) -> StoreResult<Purchase> {
+                let outcome = outcome.clone();
+                self.tx(async move |c| settle_approval(c, id, &outcome, now).await).await
+            }
+        }
+    };
+}
+
+super::both_backends!(impl_purchases);
+
+#[cfg(test)]
+mod tests {
+    use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
+    use snspmt_core::{Points, Won};
+
+    use crate::{Maintenance, NewPurchase, NewUser, PurchaseStore, SqliteStore, StoreError, UserStore};
+
+    #[tokio::test]
+    async fn kcp_text_is_cleaned_and_illegal_moves_are_refused() {
+        let s = SqliteStore::open_temporary().expect("open");
+        s.migrate(0).await.expect("migrate");
+        let u = NewUser {
+            user_id: "u1".into(),
+            email: None,
+            name: "n".into(),
+            display_name: "d".into(),
+            password_hash: None,
+        };
+        s.create_user(u, 0).await.expect("user");
+        let p = NewPurchase {
+            user_id: "u1".into(),
+            method: PurchaseMethod::Kcp,
+            amount: Points(100),
+            price: Won(100),
+            buyer_name: None,
+            bank_info: None,
+            ordr_idxx: Some("POINT_X".into()),
+            good_name: None,
+            pay_method: None,
+        };
+        let p = s.create_purchase(p, None, 1).await.expect("create").into_inner();
+        let p =
+            s.record_registration(p.purchase_id, "k\0ey", "https://pay\u{7}", "T\r1", 2).await.expect("reg");
+        assert_eq!(
+            (p.approval_key.as_deref(), p.pay_url.as_deref(), p.trace_no.as_deref()),
+            (Some("key"), Some("https://pay"), Some("T1"))
+        );
+        for to in [PurchaseStatus::Approved, PurchaseStatus::Approving, PurchaseStatus::Pending] {
+            assert!(matches!(
+                s.end_registration(p.purchase_id, to, "0000", "x", 3).await,
+                Err(StoreError::Conflict("invalid_transition"))
+            ));
+        }
+        let p = s
+            .end_registration(
+                p.purchase_id,
+                PurchaseStatus::Failed,
+                "99\u{0}99",
+                "bad\u{0}\u{1b} answer\n",
+                4,
+            )
+            .await
+            .expect("end");
+        assert_eq!(p.status, PurchaseStatus::Failed);
+        assert_eq!((p.res_cd.as_deref(), p.res_msg.as_deref()), (Some("9999"), Some("bad answer\n")));
+    }
+}
