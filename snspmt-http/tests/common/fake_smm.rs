@@ -200,6 +200,9 @@ struct State {
     reject_duplicate_links: bool,
     faults: HashMap<String, VecDeque<Fault>>,
     requests: Vec<Recorded>,
+    /// Raw `status` entries that replace the computed one for an order (see
+    /// [`FakeSmm::set_status_entry`]).
+    status_overrides: HashMap<i64, Value>,
 }
 
 impl State {
@@ -215,6 +218,7 @@ impl State {
             reject_duplicate_links: false,
             faults: HashMap::new(),
             requests: Vec::new(),
+            status_overrides: HashMap::new(),
         }
     }
 }
@@ -329,6 +333,20 @@ impl FakeSmm {
         rec.order.charge_micros = new_charge;
         rec.order.charge = format_micros(new_charge);
         st.balance_micros += refund;
+    }
+
+    /// Makes `status` answer exactly `entry` for order `id` (in single and multi replies)
+    /// instead of the status object computed from the order: unreadable values, odd shapes.
+    /// Lasts until [`FakeSmm::clear_status_entry`]. Panics when the order does not exist.
+    pub fn set_status_entry(&self, id: i64, entry: Value) {
+        let mut st = self.lock();
+        assert!(st.orders.contains_key(&id), "fake smm: no order {id}");
+        st.status_overrides.insert(id, entry);
+    }
+
+    /// Goes back to answering the computed status object for order `id`.
+    pub fn clear_status_entry(&self, id: i64) {
+        self.lock().status_overrides.remove(&id);
     }
 
     pub fn set_start_count(&self, id: i64, start_count: i64) {
@@ -705,12 +723,14 @@ fn find_order<'a>(st: &'a State, text: &str) -> Option<&'a FakeOrder> {
 
 fn status(st: &State, form: &BTreeMap<String, String>) -> HttpResponse {
     let ints = st.numbers_as_ints;
+    let entry =
+        |o: &FakeOrder| st.status_overrides.get(&o.id).cloned().unwrap_or_else(|| status_object(o, ints));
     if let Some(list) = form.get("orders") {
         let Some(ids) = id_list(list) else { return HttpResponse::error("Incorrect request") };
         let mut out = Map::new();
         for id in ids {
             let v = match find_order(st, &id) {
-                Some(o) => status_object(o, ints),
+                Some(o) => entry(o),
                 None => json!({ "error": "Incorrect order ID" }),
             };
             out.insert(id, v);
@@ -718,7 +738,7 @@ fn status(st: &State, form: &BTreeMap<String, String>) -> HttpResponse {
         return HttpResponse::json(Value::Object(out));
     }
     match form.get("order").and_then(|id| find_order(st, id)) {
-        Some(o) => HttpResponse::json(status_object(o, ints)),
+        Some(o) => HttpResponse::json(entry(o)),
         None => HttpResponse::error("Incorrect order ID"),
     }
 }
