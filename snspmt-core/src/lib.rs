@@ -11,6 +11,13 @@
 //! - [`referral`]: referral codes, coupon rules, the commission life cycle and withdrawals.
 //! - [`validate`]: user ids, e-mails, passwords and amounts as they arrive from clients.
 //! - [`media`]: the type of an uploaded image, by its magic bytes.
+//! - [`order`]: order statuses, the operator's transitions and how an upstream status settles
+//!   an order.
+//! - [`single`]: the life cycle of a single order as a state machine (`handle`, `poll_timeout`).
+//! - [`plan`]: package and split plans, and [`plan::Run`], the multi-part run as a state machine.
+//! - [`purchase`]: point purchases (bank transfer, KCP card) and their transitions.
+//! - [`schedule`]: when a scheduled order is due.
+//! - [`upstream`]: codecs of the SMM panel API v2, KCP and the OAuth providers.
 
 pub mod ledger;
 pub mod media;
@@ -20,6 +27,7 @@ pub mod plan;
 pub mod purchase;
 pub mod referral;
 pub mod schedule;
+pub mod single;
 pub mod upstream;
 pub mod validate;
 

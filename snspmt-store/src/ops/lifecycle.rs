@@ -5,7 +5,8 @@
 
 use snspmt_core::ledger::events;
 use snspmt_core::order::{refund_cap, AdminTransition, OrderStatus};
-use snspmt_core::plan::{self, Ender, Part, PartState, Run};
+use snspmt_core::plan::{self, Ender, Part, PartState, Run, Submitted};
+use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::{LedgerKind, Points};
 
 use super::{insert_audit, post_in};
@@ -38,20 +39,11 @@ pub(crate) const ORDER_PARTS: &str =
 const ADD_REFUND: &str =
     "UPDATE orders SET refunded_amount = refunded_amount + $2 WHERE order_id = $1 RETURNING refunded_amount";
 const SET_ORDER_STATUS: &str = "UPDATE orders SET status = $2, updated_at = $3 WHERE order_id = $1";
-const CANCEL_DUE_JOB: &str =
-    "UPDATE submission_jobs SET state = 'canceled' WHERE order_id = $1 AND state = 'due' RETURNING job_id";
-const ADMIN_SET_STATUS: &str = "UPDATE orders SET status = $3, \
-    smm_panel_order_id = COALESCE($4, smm_panel_order_id), updated_at = $5 WHERE order_id = $1 AND status = $2 \
-    RETURNING user_id";
-const SETTLE_UNKNOWN_JOB: &str =
-    "UPDATE submission_jobs SET state = $2 WHERE order_id = $1 AND state IN ('unknown', 'submitting')";
-const SETTLE_JOB: &str = "UPDATE submission_jobs SET state = $2, due_at = COALESCE($3, due_at), \
-    last_error = $4 WHERE job_id = $1 AND state = 'submitting' RETURNING order_id";
-const SET_ORDER_SUBMISSION: &str = "UPDATE orders SET status = $2, \
-    smm_panel_order_id = COALESCE($3, smm_panel_order_id), error = $4, updated_at = $5 WHERE order_id = $1";
-const APPLY_STATUS: &str = "UPDATE orders SET status = $2, start_count = COALESCE($3, start_count), \
-    remains = COALESCE($4, remains), charge = COALESCE($5, charge), last_status_check = $6, updated_at = $6 \
-    WHERE order_id = $1 AND status = 'in_progress' RETURNING user_id";
+const APPLY_STATUS: &str = "UPDATE orders SET start_count = COALESCE($2, start_count), \
+    remains = COALESCE($3, remains), charge = COALESCE($4, charge), last_status_check = $5 WHERE order_id = $1";
+const LOST_JOBS: &str =
+    "SELECT order_id FROM submission_jobs WHERE state = 'submitting' AND claimed_at < $1 \
+    ORDER BY job_id";
 const RECORD_ORDER_SYNC_ERROR: &str =
     "UPDATE orders SET error = $2, last_status_check = $3 WHERE order_id = $1 RETURNING order_id";
 const RECORD_PART_SYNC_ERROR: &str =
@@ -74,6 +66,14 @@ const APPLY_PART_STATUS: &str =
     RETURNING order_id, part_index, share, refunded";
 const RESOLVE_PART: &str = "UPDATE order_parts SET state = $3, smm_order_id = COALESCE($4, smm_order_id), \
     outcome = $5 WHERE order_id = $1 AND part_index = $2 AND state = 'unknown' RETURNING part_id, share";
+const JOB_OF_ORDER: &str =
+    "SELECT job_id, state, due_at FROM submission_jobs WHERE order_id = $1 ORDER BY job_id DESC LIMIT 1";
+const JOB_BY_ID: &str = "SELECT order_id FROM submission_jobs WHERE job_id = $1";
+/// The job moves only from the state the machine saw (a concurrent writer makes it a conflict).
+const MOVE_JOB: &str = "UPDATE submission_jobs SET state = $3, due_at = COALESCE($4, due_at), \
+    last_error = COALESCE($5, last_error) WHERE job_id = $1 AND state = $2 RETURNING job_id";
+const SET_ORDER_STATE: &str = "UPDATE orders SET status = $3, smm_panel_order_id = COALESCE($4, smm_panel_order_id), \
+    error = CASE WHEN $7 THEN $5 ELSE error END, updated_at = $6 WHERE order_id = $1 AND status = $2 RETURNING order_id";
 const HAS_PARTS: &str = "SELECT EXISTS (SELECT 1 FROM order_parts WHERE order_id = $1)";
 
 pub(crate) fn order_row(r: &Row) -> StoreResult<Order> {
@@ -205,13 +205,6 @@ async fn give_back<C: Conn>(
     Ok(amount)
 }
 
-/// Refunds what is left of a single order's price (once per order), and settles the
-/// referrer's commission accordingly.
-async fn refund_rest<C: Conn>(c: &mut C, order: &Order, now: Millis) -> StoreResult<()> {
-    give_back(c, order, order.final_price, events::order_refund(order.order_id), now).await?;
-    super::referral::referral_on_settlement(c, order.order_id, now).await
-}
-
 async fn refund_part<C: Conn>(
     c: &mut C,
     order: &Order,
@@ -266,6 +259,80 @@ async fn end_run<C: Conn>(
     super::referral::referral_on_settlement(c, order.order_id, now).await
 }
 
+/// A single order and its submission job, as the core's machine sees them.
+async fn single<C: Conn>(c: &mut C, order: &Order) -> StoreResult<(i64, Single)> {
+    let row = c.query_opt(JOB_OF_ORDER, &[&order.order_id]).await?.ok_or(StoreError::NotFound)?;
+    let (job_id, state, due_at): (i64, String, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+    let job = Job::from_stored(&state, due_at)
+        .ok_or_else(|| StoreError::Backend(format!("job {job_id}: unknown state {state:?}")))?;
+    let machine = Single {
+        status: order.status,
+        job,
+        final_price: order.final_price,
+        total_quantity: order.total_quantity(),
+        refunded: order.refunded_amount,
+    };
+    Ok((job_id, machine))
+}
+
+/// What the store writes besides the machine's effects.
+#[derive(Default)]
+struct Written {
+    smm_order_id: Option<String>,
+    error: Option<String>,
+    /// The order's `error` becomes `error` (a submission's outcome replaces the last one).
+    set_error: bool,
+}
+
+/// Hands `input` to the order's machine and writes its effects: the job (from the state the
+/// machine saw), the order's status, the refund with the core's event key, the commission.
+/// An input the machine refuses is `Conflict(refused)` and changes nothing.
+async fn drive<C: Conn>(
+    c: &mut C,
+    order: &Order,
+    input: Input<'_>,
+    extra: Written,
+    refused: &'static str,
+    now: Millis,
+) -> StoreResult<Order> {
+    let (job_id, mut machine) = single(c, order).await?;
+    let seen_job = machine.job;
+    let e = machine.handle(input, now).map_err(|_| StoreError::Conflict(refused))?;
+    if let Some(job) = e.job {
+        let due = match job {
+            Job::Due { at } => Some(at),
+            _ => None,
+        };
+        let moved =
+            c.query_opt(MOVE_JOB, &[&job_id, &seen_job.as_str(), &job.as_str(), &due, &extra.error]).await?;
+        if moved.is_none() {
+            return Err(StoreError::Conflict(refused));
+        }
+    }
+    let moved = c
+        .query_opt(
+            SET_ORDER_STATE,
+            &[
+                &order.order_id,
+                &order.status.as_str(),
+                &e.status.as_str(),
+                &extra.smm_order_id,
+                &extra.error,
+                &now,
+                &extra.set_error,
+            ],
+        )
+        .await?;
+    if moved.is_none() {
+        return Err(StoreError::Conflict(refused));
+    }
+    give_back(c, order, e.refund, events::order_refund(order.order_id), now).await?;
+    if e.status.is_terminal() {
+        super::referral::referral_on_settlement(c, order.order_id, now).await?;
+    }
+    order_in(c, order.order_id).await
+}
+
 /// The owner's cancel: a single order while its job is due and unclaimed; a multi-part order
 /// while none of its parts was submitted. Full refund either way.
 pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: i64, now: Millis) -> StoreResult<Order> {
@@ -277,12 +344,7 @@ pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: i64, now: Millis)
         end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await?;
         return order_in(c, order_id).await;
     }
-    if c.query_opt(CANCEL_DUE_JOB, &[&order_id]).await?.is_none() {
-        return Err(StoreError::Conflict("invalid_transition"));
-    }
-    c.execute(SET_ORDER_STATUS, &[&order_id, &OrderStatus::Canceled.as_str(), &now]).await?;
-    refund_rest(c, &order, now).await?;
-    order_in(c, order_id).await
+    drive(c, &order, Input::OwnerCancel, Written::default(), "invalid_transition", now).await
 }
 
 /// An operator's transition (checked by the core). For a multi-part order, the run ends as
@@ -300,35 +362,18 @@ pub(crate) async fn admin_set_status<C: Conn>(
     if order.status != from {
         return Err(StoreError::Conflict("invalid_transition"));
     }
-    if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
+    let order = if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
         if !matches!(t.to, OrderStatus::Canceled | OrderStatus::Failed | OrderStatus::Completed) {
             return Err(StoreError::Conflict("invalid_transition"));
         }
         end_run(c, &order, Ender::Operator, t.to, now).await?;
-        insert_audit(c, audit, now).await?;
-        return order_in(c, order_id).await;
-    }
-    if t.cancel_job && c.query_opt(CANCEL_DUE_JOB, &[&order_id]).await?.is_none() {
-        return Err(StoreError::Conflict("invalid_transition"));
-    }
-    let smm_order_id = smm_order_id.as_deref().map(clean_text);
-    let moved = c
-        .query_opt(ADMIN_SET_STATUS, &[&order_id, &from.as_str(), &t.to.as_str(), &smm_order_id, &now])
-        .await?;
-    if moved.is_none() {
-        return Err(StoreError::Conflict("invalid_transition"));
-    }
-    if from == OrderStatus::Unknown {
-        let job_state = if t.refund_in_full { "failed" } else { "done" };
-        c.execute(SETTLE_UNKNOWN_JOB, &[&order_id, &job_state]).await?;
-    }
-    if t.refund_in_full {
-        refund_rest(c, &order, now).await?;
+        order_in(c, order_id).await?
     } else {
-        super::referral::referral_on_settlement(c, order_id, now).await?;
-    }
+        let extra = Written { smm_order_id: smm_order_id.as_deref().map(clean_text), ..Written::default() };
+        drive(c, &order, Input::Operator(t.to), extra, "invalid_transition", now).await?
+    };
     insert_audit(c, audit, now).await?;
-    order_in(c, order_id).await
+    Ok(order)
 }
 
 /// Records how a claimed submission of a single order ended; a rejection refunds in full.
@@ -338,55 +383,62 @@ pub(crate) async fn settle_submission<C: Conn>(
     outcome: &SubmissionOutcome,
     now: Millis,
 ) -> StoreResult<Order> {
-    let (job_state, retry_at, error, status, smm_id) = match outcome {
+    let (submitted, smm_order_id, error) = match outcome {
         SubmissionOutcome::Accepted { smm_order_id } => {
-            ("done", None, None, OrderStatus::InProgress, Some(clean_text(smm_order_id)))
+            (Submitted::Accepted, Some(clean_text(smm_order_id)), None)
         }
-        SubmissionOutcome::Rejected { message } => ("failed", None, Some(message), OrderStatus::Failed, None),
+        SubmissionOutcome::Rejected { message } => (Submitted::Rejected, None, Some(clean_text(message))),
         SubmissionOutcome::RetryLater { message, retry_at } => {
-            ("due", Some(*retry_at), Some(message), OrderStatus::Pending, None)
+            (Submitted::RetryLater { at: *retry_at }, None, Some(clean_text(message)))
         }
-        SubmissionOutcome::Unknown { message } => {
-            ("unknown", None, Some(message), OrderStatus::Unknown, None)
-        }
+        SubmissionOutcome::Unknown { message } => (Submitted::Unknown, None, Some(clean_text(message))),
     };
-    let error = error.map(|m| clean_text(m));
-    let order_id: i64 = c
-        .query_opt(SETTLE_JOB, &[&job_id, &job_state, &retry_at, &error])
-        .await?
-        .ok_or(StoreError::Conflict("already_processed"))?
-        .get(0)?;
-    c.execute(SET_ORDER_SUBMISSION, &[&order_id, &status.as_str(), &smm_id, &error, &now]).await?;
-    let order = order_in(c, order_id).await?;
-    if status == OrderStatus::Failed {
-        refund_rest(c, &order, now).await?;
-        return order_in(c, order_id).await;
-    }
-    Ok(order)
+    let order_id: i64 =
+        c.query_opt(JOB_BY_ID, &[&job_id]).await?.ok_or(StoreError::Conflict("already_processed"))?.get(0)?;
+    let order = order_locked(c, order_id).await?;
+    let extra = Written { smm_order_id, error, set_error: true };
+    drive(c, &order, Input::Submitted(submitted), extra, "already_processed", now).await
 }
 
-/// Applies the upstream's status to an `in_progress` order; a terminal settlement (and its
-/// refund, capped by the core) happens once.
+/// Applies the upstream's status (read by the core) to an `in_progress` order; a terminal
+/// settlement and its refund happen once. `None` if the order was not `in_progress`.
 pub(crate) async fn apply_status<C: Conn>(
     c: &mut C,
     order_id: i64,
     u: &StatusUpdate,
     now: Millis,
 ) -> StoreResult<Option<Order>> {
-    let charge = u.charge.as_deref().map(clean_text);
-    let status = u.settlement.status.as_str();
-    if c.query_opt(APPLY_STATUS, &[&order_id, &status, &u.start_count, &u.remains, &charge, &now])
-        .await?
-        .is_none()
-    {
+    let order = order_locked(c, order_id).await?;
+    if order.status != OrderStatus::InProgress {
         return Ok(None);
     }
-    let order = order_in(c, order_id).await?;
-    if u.settlement.status.is_terminal() {
-        give_back(c, &order, u.settlement.refund, events::order_refund(order_id), now).await?;
-        super::referral::referral_on_settlement(c, order_id, now).await?;
+    let charge = u.charge.as_deref().map(clean_text);
+    c.execute(APPLY_STATUS, &[&order_id, &u.start_count, &u.remains, &charge, &now]).await?;
+    drive(c, &order, Input::Settled(u.settlement), Written::default(), "invalid_transition", now)
+        .await
+        .map(Some)
+}
+
+/// Lost submissions (claimed before `claimed_before`, never settled) become `unknown`: never
+/// resent. Answers the orders concerned.
+pub(crate) async fn expire_submissions<C: Conn>(
+    c: &mut C,
+    claimed_before: Millis,
+    now: Millis,
+) -> StoreResult<Vec<i64>> {
+    let ids = c
+        .query(LOST_JOBS, &[&claimed_before])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<StoreResult<Vec<i64>>>()?;
+    for id in &ids {
+        let order = order_locked(c, *id).await?;
+        let error = Some("the worker never settled this submission".to_owned());
+        let extra = Written { smm_order_id: None, error, set_error: false };
+        drive(c, &order, Input::LeaseExpired, extra, "already_processed", now).await?;
     }
-    Ok(Some(order_in(c, order_id).await?))
+    Ok(ids)
 }
 
 /// Records that an order's (or a part's) upstream status could not be applied: the error is

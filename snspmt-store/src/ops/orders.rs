@@ -86,10 +86,6 @@ const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting'
 const CLAIMED_JOB: &str = "SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, \
     o.link, o.quantity, o.runs, o.interval_minutes, o.comments FROM submission_jobs j \
     JOIN orders o ON o.order_id = j.order_id JOIN services s ON s.service_id = o.service_id WHERE j.job_id = $1";
-const EXPIRE_JOBS: &str = "UPDATE submission_jobs SET state = 'unknown', \
-    last_error = 'the worker never settled this submission' WHERE state = 'submitting' AND claimed_at < $1 \
-    RETURNING order_id";
-const SET_ORDER_STATUS: &str = "UPDATE orders SET status = $2, updated_at = $3 WHERE order_id = $1";
 const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id FROM orders \
     WHERE status = 'in_progress' AND smm_panel_order_id IS NOT NULL \
     ORDER BY last_status_check ASC NULLS FIRST, order_id LIMIT $1";
@@ -393,23 +389,6 @@ async fn claim_due_parts<C: Conn>(
     Ok(claimed)
 }
 
-async fn expire_submissions<C: Conn>(
-    c: &mut C,
-    claimed_before: Millis,
-    now: Millis,
-) -> StoreResult<Vec<i64>> {
-    let ids = c
-        .query(EXPIRE_JOBS, &[&claimed_before])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect::<StoreResult<Vec<i64>>>()?;
-    for id in &ids {
-        c.execute(SET_ORDER_STATUS, &[id, &OrderStatus::Unknown.as_str(), &now]).await?;
-    }
-    Ok(ids)
-}
-
 async fn orders_to_sync<C: Conn>(
     c: &mut C,
     limit: i64,
@@ -605,7 +584,7 @@ macro_rules! impl_orders {
             }
 
             async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<i64>> {
-                self.tx(async move |c| expire_submissions(c, claimed_before, now).await).await
+                self.tx(async move |c| lifecycle::expire_submissions(c, claimed_before, now).await).await
             }
 
             async fn orders_to_sync(

@@ -376,7 +376,6 @@ async fn referrer_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<Re
 /// In `place_order`'s transaction: marks the caller's coupon copy used by this order (else
 /// `Conflict("invalid_coupon")`, and the whole order rolls back), and records the pending
 /// commission of the user's referrer at the referrer's rate now.
-
 pub(crate) async fn referral_on_order<C: Conn>(
     c: &mut C,
     order_id: i64,
@@ -409,7 +408,6 @@ pub(crate) async fn referral_on_order<C: Conn>(
 /// in line with the order (reduced by refunds, confirmed on completion, canceled on a full
 /// refund — once), credits an earned commission to the referrer's balance, and gives the
 /// coupon back when a failed or canceled order was refunded in full.
-
 pub(crate) async fn referral_on_settlement<C: Conn>(
     c: &mut C,
     order_id: i64,

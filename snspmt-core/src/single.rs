@@ -1,0 +1,289 @@
+//! A single order (one upstream submission; drip-feed runs are one submission too) as a state
+//! machine. The store loads the order and its submission job, hands the machine an input, and
+//! writes what [`Effects`] say in one transaction; nothing about the life cycle is decided
+//! anywhere else.
+
+use std::fmt;
+
+use crate::money::Points;
+use crate::order::{admin_transition, refund_cap, settle, OrderStatus, SettleError, Settlement};
+use crate::plan::Submitted;
+use crate::upstream::smm;
+
+/// Where the submission job of an order is, in lifecycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// To be sent at `at` (or retried then).
+    Due { at: i64 },
+    /// A worker claimed it and may be talking to the upstream.
+    Submitting,
+    /// The upstream took it.
+    Done,
+    /// Its outcome is unknown: never resent; an operator resolves it.
+    Unknown,
+    /// Refused for good.
+    Failed,
+    /// Withdrawn before it was sent.
+    Canceled,
+}
+
+impl Job {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Job::Due { .. } => "due",
+            Job::Submitting => "submitting",
+            Job::Done => "done",
+            Job::Unknown => "unknown",
+            Job::Failed => "failed",
+            Job::Canceled => "canceled",
+        }
+    }
+
+    /// The job as stored: its state and, when due, its due time.
+    pub fn from_stored(state: &str, due_at: i64) -> Option<Job> {
+        Some(match state {
+            "due" => Job::Due { at: due_at },
+            "submitting" => Job::Submitting,
+            "done" => Job::Done,
+            "unknown" => Job::Unknown,
+            "failed" => Job::Failed,
+            "canceled" => Job::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+/// What can happen to a single order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A worker claims the due submission.
+    Claim,
+    /// How the claimed submission ended.
+    Submitted(Submitted),
+    /// The claim's lease ran out and nobody settled it (the worker died mid-call).
+    LeaseExpired,
+    /// What the upstream says of the accepted order.
+    Upstream { status: &'a smm::Status, remains: Option<i64> },
+    /// The same, already read by [`crate::order::settle`] (the status sync reads a batch first).
+    Settled(Settlement),
+    /// The owner cancels.
+    OwnerCancel,
+    /// An operator moves the order to a status.
+    Operator(OrderStatus),
+}
+
+/// What the store writes after an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Effects {
+    /// The order's status now.
+    pub status: OrderStatus,
+    /// The job's state now, when it changed.
+    pub job: Option<Job>,
+    /// Points to give back now (ledger `order_refund`, the order's event key); already capped.
+    pub refund: Points,
+}
+
+/// An input the order cannot take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingleError {
+    /// Not in this state.
+    Illegal { status: OrderStatus, job: Job, input: &'static str },
+    /// The upstream's reading cannot settle it (the order stays open for the operator).
+    Settle(SettleError),
+}
+
+impl fmt::Display for SingleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SingleError::Illegal { status, job, input } => {
+                write!(f, "an order {status} with its job {} cannot take {input}", job.as_str())
+            }
+            SingleError::Settle(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SingleError {}
+
+/// A single order as the store has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Single {
+    pub status: OrderStatus,
+    pub job: Job,
+    pub final_price: Points,
+    /// Units ordered in all (quantity × runs for drip-feed).
+    pub total_quantity: u64,
+    pub refunded: Points,
+}
+
+impl Single {
+    /// When the job is next due, if it waits for a time.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        match self.job {
+            Job::Due { at } if !self.status.is_terminal() => Some(at),
+            _ => None,
+        }
+    }
+
+    fn illegal(&self, input: &'static str) -> SingleError {
+        SingleError::Illegal { status: self.status, job: self.job, input }
+    }
+
+    /// Takes `input` at `now`: the new state, and what to write.
+    pub fn handle(&mut self, input: Input<'_>, now: i64) -> Result<Effects, SingleError> {
+        let rest = |s: &Single| refund_cap(s.final_price, s.refunded, s.final_price);
+        let (status, job, refund) = match input {
+            Input::Claim => match self.job {
+                Job::Due { at } if at <= now && !self.status.is_terminal() => {
+                    (OrderStatus::Submitting, Some(Job::Submitting), Points::ZERO)
+                }
+                _ => return Err(self.illegal("a claim")),
+            },
+            Input::Submitted(outcome) => {
+                if self.job != Job::Submitting {
+                    return Err(self.illegal("a submission outcome"));
+                }
+                match outcome {
+                    Submitted::Accepted => (OrderStatus::InProgress, Some(Job::Done), Points::ZERO),
+                    Submitted::Rejected => (OrderStatus::Failed, Some(Job::Failed), rest(self)),
+                    Submitted::RetryLater { at } => {
+                        (OrderStatus::Pending, Some(Job::Due { at }), Points::ZERO)
+                    }
+                    Submitted::Unknown => (OrderStatus::Unknown, Some(Job::Unknown), Points::ZERO),
+                }
+            }
+            Input::LeaseExpired => {
+                if self.job != Job::Submitting {
+                    return Err(self.illegal("a lease expiry"));
+                }
+                (OrderStatus::Unknown, Some(Job::Unknown), Points::ZERO)
+            }
+            Input::Upstream { status, remains } => {
+                if self.status != OrderStatus::InProgress {
+                    return Err(self.illegal("an upstream status"));
+                }
+                let s = settle(self.final_price, self.total_quantity, status, remains)
+                    .map_err(SingleError::Settle)?;
+                (s.status, None, refund_cap(self.final_price, self.refunded, s.refund))
+            }
+            Input::Settled(s) => {
+                if self.status != OrderStatus::InProgress {
+                    return Err(self.illegal("an upstream status"));
+                }
+                let refund = if s.status.is_terminal() {
+                    refund_cap(self.final_price, self.refunded, s.refund)
+                } else {
+                    Points::ZERO
+                };
+                (s.status, None, refund)
+            }
+            Input::OwnerCancel => match (self.status, self.job) {
+                (OrderStatus::Pending | OrderStatus::Scheduled, Job::Due { .. }) => {
+                    (OrderStatus::Canceled, Some(Job::Canceled), rest(self))
+                }
+                _ => return Err(self.illegal("the owner's cancel")),
+            },
+            Input::Operator(to) => {
+                let t = admin_transition(self.status, to)
+                    .map_err(|_| self.illegal("an operator's transition"))?;
+                let job = if t.cancel_job {
+                    if !matches!(self.job, Job::Due { .. }) {
+                        return Err(self.illegal("an operator's transition"));
+                    }
+                    Some(Job::Canceled)
+                } else if self.status == OrderStatus::Unknown {
+                    Some(if t.refund_in_full { Job::Failed } else { Job::Done })
+                } else {
+                    None
+                };
+                (t.to, job, if t.refund_in_full { rest(self) } else { Points::ZERO })
+            }
+        };
+        self.status = status;
+        if let Some(j) = job {
+            self.job = j;
+        }
+        self.refunded = Points(self.refunded.0 + refund.0);
+        Ok(Effects { status, job, refund })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(at: i64) -> Single {
+        Single {
+            status: OrderStatus::Pending,
+            job: Job::Due { at },
+            final_price: Points(1000),
+            total_quantity: 100,
+            refunded: Points::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_submission_runs_once_and_settles_once() {
+        let mut o = order(10);
+        assert_eq!(o.poll_timeout(), Some(10));
+        assert!(o.handle(Input::Claim, 9).is_err(), "not before it is due");
+        assert_eq!(o.handle(Input::Claim, 10).map(|e| e.status), Ok(OrderStatus::Submitting));
+        assert!(o.handle(Input::Claim, 11).is_err(), "claimed once");
+        let e = o.handle(Input::Submitted(Submitted::Accepted), 12).expect("accepted");
+        assert_eq!((e.status, e.job), (OrderStatus::InProgress, Some(Job::Done)));
+        let partial = smm::Status::Partial;
+        assert_eq!(
+            o.handle(Input::Upstream { status: &partial, remains: None }, 13),
+            Err(SingleError::Settle(SettleError::UnreadableRemains)),
+            "an unreadable reading settles nothing"
+        );
+        assert_eq!(o.status, OrderStatus::InProgress);
+        let e = o.handle(Input::Upstream { status: &partial, remains: Some(25) }, 14).expect("partial");
+        assert_eq!((e.status, e.refund), (OrderStatus::Partial, Points(250)));
+        assert!(o.handle(Input::Upstream { status: &smm::Status::Canceled, remains: None }, 15).is_err());
+        assert_eq!(o.poll_timeout(), None);
+    }
+
+    #[test]
+    fn refusals_retries_and_lost_workers() {
+        let mut o = order(0);
+        let _ = o.handle(Input::Claim, 0).expect("claim");
+        let e = o.handle(Input::Submitted(Submitted::RetryLater { at: 60_000 }), 1).expect("retry");
+        assert_eq!((e.status, o.poll_timeout()), (OrderStatus::Pending, Some(60_000)));
+        let _ = o.handle(Input::Claim, 60_000).expect("claim again");
+        let e = o.handle(Input::LeaseExpired, 400_000).expect("lost");
+        assert_eq!((e.status, e.refund), (OrderStatus::Unknown, Points::ZERO));
+        assert!(o.handle(Input::Claim, 500_000).is_err(), "an unknown submission is never resent");
+        let e = o.handle(Input::Operator(OrderStatus::Failed), 500_001).expect("operator");
+        assert_eq!((e.status, e.job, e.refund), (OrderStatus::Failed, Some(Job::Failed), Points(1000)));
+
+        let mut r = order(0);
+        let _ = r.handle(Input::Claim, 0).expect("claim");
+        let e = r.handle(Input::Submitted(Submitted::Rejected), 1).expect("rejected");
+        assert_eq!((e.status, e.refund), (OrderStatus::Failed, Points(1000)));
+        assert!(r.handle(Input::Operator(OrderStatus::Canceled), 2).is_err(), "terminal");
+    }
+
+    #[test]
+    fn cancels_and_operator_ends() {
+        let mut o = order(100);
+        let e = o.handle(Input::OwnerCancel, 1).expect("owner cancel");
+        assert_eq!((e.status, e.job, e.refund), (OrderStatus::Canceled, Some(Job::Canceled), Points(1000)));
+        assert!(o.handle(Input::OwnerCancel, 2).is_err());
+
+        let mut claimed = order(0);
+        let _ = claimed.handle(Input::Claim, 0).expect("claim");
+        assert!(claimed.handle(Input::OwnerCancel, 1).is_err(), "a worker is on it");
+        assert!(claimed.handle(Input::Operator(OrderStatus::Canceled), 1).is_err(), "submitting");
+
+        let mut running = order(0);
+        let _ = running.handle(Input::Claim, 0).expect("claim");
+        let _ = running.handle(Input::Submitted(Submitted::Accepted), 1).expect("accepted");
+        let e = running.handle(Input::Operator(OrderStatus::Canceled), 2).expect("operator");
+        assert_eq!((e.status, e.job, e.refund), (OrderStatus::Canceled, None, Points(1000)));
+        assert!(running
+            .handle(Input::Upstream { status: &smm::Status::Canceled, remains: None }, 3)
+            .is_err());
+    }
+}
