@@ -13,15 +13,9 @@ use crate::{
     StoreError, StoreResult, User, UserStore,
 };
 
-macro_rules! user_cols {
-    () => {
-        "user_id, email, name, display_name, is_admin, points, password_hash IS NOT NULL, created_at"
-    };
-}
-
-const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
+pub(crate) const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
 const EMAIL_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1 AND user_id <> $2)";
-const INSERT_USER: &str = concat!(
+pub(crate) const INSERT_USER: &str = concat!(
     "INSERT INTO users (user_id, email, name, display_name, password_hash, created_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
     user_cols!()

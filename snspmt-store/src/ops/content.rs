@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{insert_audit, rows, serialize};
 use crate::model::like_pattern;
-use crate::ops::accounts::user_row;
+use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
 use crate::sql::{is_unique_violation, Conn, Row};
 use crate::{
     BlogStore, DashboardStats, DashboardStore, IdentityStore, LabelCount, Millis, NewAudit, NewNotice,
@@ -12,11 +12,6 @@ use crate::{
     User,
 };
 
-macro_rules! user_cols {
-    () => {
-        "user_id, email, name, display_name, is_admin, points, password_hash IS NOT NULL, created_at"
-    };
-}
 macro_rules! notice_cols {
     () => {
         "notice_id, title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, updated_at"
@@ -29,12 +24,6 @@ macro_rules! post_cols {
     };
 }
 
-const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
-const INSERT_USER: &str = concat!(
-    "INSERT INTO users (user_id, email, name, display_name, password_hash, created_at) ",
-    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-    user_cols!()
-);
 const USER_BY_EMAIL: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1");
 const IDENTITY_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
     u.password_hash IS NOT NULL, u.created_at FROM user_identities i JOIN users u ON u.user_id = i.user_id \

@@ -15,22 +15,6 @@ use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, Store
 
 type Millis = i64;
 
-macro_rules! order_cols {
-    () => {
-        "order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments, price, \
-         discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
-         charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at"
-    };
-}
-
-macro_rules! part_cols {
-    () => {
-        "part_id, order_id, part_index, step_index, repeat_index, name, service_id, quantity, share, \
-         delay_minutes, state, due_at, smm_order_id, upstream_status, remains, refunded, outcome, settled_at, \
-         last_error"
-    };
-}
-
 pub(crate) const ORDER_BY_ID: &str = concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1");
 const ORDER_FOR_UPDATE: &str =
     concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1 FOR UPDATE");

@@ -2,6 +2,29 @@
 //! the core, writes what changed and posts the ledger effects. `sqlite` and `postgres` only
 //! supply a connection and a transaction (`tx`, `rd`).
 
+// The columns of the rows read back in more than one operation.
+macro_rules! user_cols {
+    () => {
+        "user_id, email, name, display_name, is_admin, points, password_hash IS NOT NULL, created_at"
+    };
+}
+
+macro_rules! order_cols {
+    () => {
+        "order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments, price, \
+         discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
+         charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at"
+    };
+}
+
+macro_rules! part_cols {
+    () => {
+        "part_id, order_id, part_index, step_index, repeat_index, name, service_id, quantity, share, \
+         delay_minutes, state, due_at, smm_order_id, upstream_status, remains, refunded, outcome, settled_at, \
+         last_error"
+    };
+}
+
 pub(crate) mod accounts;
 pub(crate) mod content;
 pub(crate) mod lifecycle;

@@ -30,14 +30,6 @@ macro_rules! package_cols {
     };
 }
 
-macro_rules! part_cols {
-    () => {
-        "part_id, order_id, part_index, step_index, repeat_index, name, service_id, quantity, share, \
-         delay_minutes, state, due_at, smm_order_id, upstream_status, remains, refunded, outcome, settled_at, \
-         last_error"
-    };
-}
-
 const INSERT_SERVICE: &str = concat!(
     "INSERT INTO services (provider_service_id, name, category, platform, service_type, price_per_1000, ",
     "min_quantity, max_quantity, dripfeed, refill, cancel, is_active, description, created_at, updated_at) ",
@@ -68,9 +60,8 @@ const INSERT_ORDER: &str = "INSERT INTO orders (user_id, service_id, service_nam
 const INSERT_JOB: &str =
     "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES ($1, 0, 'due', $2)";
 const LIST_ORDERS: &str = concat!(
-    "SELECT order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments, price, \
-     discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
-     charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at",
+    "SELECT ",
+    order_cols!(),
     " FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
     "ORDER BY order_id DESC LIMIT $3 OFFSET $4"
 );
