@@ -385,6 +385,12 @@ impl CommissionBook {
         self.earned.checked_sub(self.paid)?.checked_sub(self.reserved)
     }
 
+    /// What the movement from `self` to `after` did to the balance: the amount of its ledger
+    /// entry.
+    pub fn moved(&self, after: &CommissionBook) -> Result<Points, MoneyError> {
+        after.balance()?.checked_sub(self.balance()?)
+    }
+
     /// A commission became earned.
     pub fn earn(self, amount: Points) -> Result<CommissionBook, BookError> {
         if amount.is_negative() {
@@ -535,6 +541,62 @@ impl Withdrawal {
         self.state = state;
         Ok(effects)
     }
+
+    /// The commission-ledger row of withdrawal `withdrawal_id` entering its current state.
+    pub fn entry(&self, withdrawal_id: i64) -> BookEntry {
+        match self.state {
+            WithdrawalState::Requested => entries::withdrawal_request(withdrawal_id),
+            WithdrawalState::Approved => entries::withdrawal_approved(withdrawal_id),
+            WithdrawalState::Rejected => entries::withdrawal_rejected(withdrawal_id),
+        }
+    }
+}
+
+/// A row of a referrer's commission ledger, as the referrer reads it. Its amount is the change
+/// of [`CommissionBook::balance`] the movement made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookEntry {
+    /// `commission`, `withdrawal_request`, `withdrawal_approved`, `withdrawal_rejected` or
+    /// `payout`.
+    pub kind: &'static str,
+    /// What the movement points at (`order:7`, `withdrawal:3`, `payout:5`).
+    pub reference: String,
+    pub description: String,
+}
+
+/// The entries of the commission ledger, one function each: the only place their kinds,
+/// references and descriptions are made.
+pub mod entries {
+    use super::{BookEntry, CommissionStatus};
+
+    fn entry(kind: &'static str, reference: String, description: impl Into<String>) -> BookEntry {
+        BookEntry { kind, reference, description: description.into() }
+    }
+
+    /// A commission became earned when its order settled (`confirmed` or `reduced`).
+    pub fn commission(order_id: i64, status: CommissionStatus) -> BookEntry {
+        entry("commission", format!("order:{order_id}"), format!("주문 #{order_id} 추천 수수료 ({status})"))
+    }
+
+    /// A withdrawal was requested: its amount is reserved.
+    pub fn withdrawal_request(withdrawal_id: i64) -> BookEntry {
+        entry("withdrawal_request", format!("withdrawal:{withdrawal_id}"), "출금 신청 (예약)")
+    }
+
+    /// A withdrawal was approved: the reservation is paid (the balance does not move).
+    pub fn withdrawal_approved(withdrawal_id: i64) -> BookEntry {
+        entry("withdrawal_approved", format!("withdrawal:{withdrawal_id}"), "출금 승인 (지급)")
+    }
+
+    /// A withdrawal was rejected: the reservation goes back to the balance.
+    pub fn withdrawal_rejected(withdrawal_id: i64) -> BookEntry {
+        entry("withdrawal_rejected", format!("withdrawal:{withdrawal_id}"), "출금 거절 (예약 해제)")
+    }
+
+    /// A manual payout.
+    pub fn payout(payout_id: i64) -> BookEntry {
+        entry("payout", format!("payout:{payout_id}"), "수수료 지급")
+    }
 }
 
 /// Masks an e-mail for a referrer's view: the first two characters of the local part, then
@@ -644,6 +706,41 @@ mod tests {
     }
 
     #[test]
+    fn book_entries_table() {
+        let table = [
+            (
+                entries::commission(7, CommissionStatus::Confirmed),
+                "commission",
+                "order:7",
+                "주문 #7 추천 수수료 (confirmed)",
+            ),
+            (
+                entries::commission(8, CommissionStatus::Reduced),
+                "commission",
+                "order:8",
+                "주문 #8 추천 수수료 (reduced)",
+            ),
+            (entries::withdrawal_request(3), "withdrawal_request", "withdrawal:3", "출금 신청 (예약)"),
+            (entries::withdrawal_approved(3), "withdrawal_approved", "withdrawal:3", "출금 승인 (지급)"),
+            (entries::withdrawal_rejected(4), "withdrawal_rejected", "withdrawal:4", "출금 거절 (예약 해제)"),
+            (entries::payout(5), "payout", "payout:5", "수수료 지급"),
+        ];
+        for (e, kind, reference, description) in table {
+            assert_eq!(
+                (e.kind, e.reference.as_str(), e.description.as_str()),
+                (kind, reference, description)
+            );
+        }
+        let mut w = Withdrawal::requested(Points(1000));
+        assert_eq!(w.entry(3), entries::withdrawal_request(3));
+        let _ = w.handle(WithdrawalInput::Reject).expect("reject");
+        assert_eq!(w.entry(3), entries::withdrawal_rejected(3));
+        let mut w = Withdrawal::requested(Points(1000));
+        let _ = w.handle(WithdrawalInput::Approve).expect("approve");
+        assert_eq!(w.entry(3), entries::withdrawal_approved(3));
+    }
+
+    #[test]
     fn book_and_withdrawals() {
         let book = CommissionBook::default().earn(Points(5000)).expect("earn");
         assert_eq!(book.reserve(Points(999)), Err(BookError::BelowMinimum));
@@ -652,10 +749,16 @@ mod tests {
         assert_eq!(book.pay(Points(-5)), Err(BookError::NotPositive));
         let book = book.reserve(Points(3000)).expect("reserve");
         assert_eq!(book.balance(), Ok(Points(2000)));
+        assert_eq!(
+            CommissionBook::default().earn(Points(5000)).expect("earn").moved(&book),
+            Ok(Points(-3000))
+        );
         let mut w = Withdrawal::requested(Points(3000));
         let e = w.handle(WithdrawalInput::Approve).expect("approve");
         assert_eq!(w.handle(WithdrawalInput::Reject), Err(AlreadyDecided(WithdrawalState::Approved)));
-        let book = book.apply(e).expect("apply");
+        let approved = book.apply(e).expect("apply");
+        assert_eq!(book.moved(&approved), Ok(Points::ZERO));
+        let book = approved;
         assert_eq!(book, CommissionBook { earned: Points(5000), paid: Points(3000), reserved: Points(0) });
         assert_eq!(book.apply(e), Err(BookError::ExceedsReserved));
         let book = book.reserve(Points(1000)).expect("reserve");

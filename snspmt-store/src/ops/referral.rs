@@ -1,16 +1,19 @@
-//! The referral programme and coupons, once for both backends. A referrer's balance moves only
-//! by conditional `UPDATE … WHERE earned - paid - reserved >= amount`: on SQLite inside the
-//! writer's `IMMEDIATE` transaction; on PostgreSQL under `READ COMMITTED` a concurrent update of
-//! the same referrer waits for the row lock and re-checks the condition on the new row. Either
-//! way no interleaving can overdraw a referrer.
+//! The referral programme and coupons, once for both backends. The core decides every movement
+//! of a referrer's commission book ([`CommissionBook`]: earn, reserve, pay, apply a decision), its
+//! ledger entry ([`referral::entries`]) and every withdrawal decision ([`referral::Withdrawal`]);
+//! an operation here locks the book row (`FOR UPDATE` on PostgreSQL, so a concurrent movement of
+//! the same referrer waits and then reads the new book; SQLite has one writer), asks the core and
+//! writes what it answered. No interleaving can overdraw a referrer.
 
 use async_trait::async_trait;
 use snspmt_core::order::OrderStatus;
-use snspmt_core::referral::{self, CommissionStatus, WithdrawalState};
+use snspmt_core::referral::{
+    self, entries, BookEntry, BookError, CommissionBook, CommissionStatus, WithdrawalInput, WithdrawalState,
+};
 use snspmt_core::{money, Bps, Points};
 
 use super::{insert_audit, remember, replay, rows};
-use crate::sql::{is_unique_violation, Conn, Row};
+use crate::sql::{is_unique_violation, Conn, Param, Row};
 use crate::{
     Commission, CommissionEntry, Coupon, CouponStore, IdempotencyKey, Idempotent, Millis, NewAudit,
     NewCoupon, NewWithdrawal, Page, Payout, Referral, ReferralStats, ReferralStore, Referrer, StoreError,
@@ -99,8 +102,9 @@ const PENDING_COMMISSION: &str =
     "SELECT commission_rate_bps, amount FROM commissions WHERE order_id = $1 AND status = 'pending'";
 const SETTLE_COMMISSION: &str = "UPDATE commissions SET status = $2, amount = $3, settled_at = $4 \
     WHERE order_id = $1 AND status = 'pending' RETURNING referrer_user_id";
-const EARN_COMMISSION: &str =
-    "UPDATE referral_codes SET earned = earned + $2 WHERE user_id = $1 RETURNING earned - paid - reserved";
+const BOOK_FOR_UPDATE: &str =
+    "SELECT earned, paid, reserved FROM referral_codes WHERE user_id = $1 FOR UPDATE";
+const SET_BOOK: &str = "UPDATE referral_codes SET earned = $2, paid = $3, reserved = $4 WHERE user_id = $1";
 const INSERT_COMMISSION_ENTRY: &str = "INSERT INTO commission_ledger (user_id, kind, amount, \
     balance_after, reference, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 const COMMISSION_ENTRIES: &str = "SELECT id, user_id, kind, amount, balance_after, reference, \
@@ -127,13 +131,6 @@ const LIST_REFERRALS: &str = "SELECT f.referred_user_id, u.email, f.referrer_use
     WHERE ($1::text IS NULL OR f.referrer_user_id = $1) ORDER BY f.created_at DESC, f.referred_user_id LIMIT $2 OFFSET $3";
 const COUNT_REFERRALS: &str =
     "SELECT COUNT(*) FROM referrals WHERE ($1::text IS NULL OR referrer_user_id = $1)";
-const RESERVE_COMMISSION: &str = "UPDATE referral_codes SET reserved = reserved + $2 \
-    WHERE user_id = $1 AND earned - paid - reserved >= $2 RETURNING earned - paid - reserved";
-const SETTLE_RESERVATION: &str =
-    "UPDATE referral_codes SET reserved = reserved - $2::bigint - $3::bigint, paid = paid + $3::bigint \
-    WHERE user_id = $1 AND reserved >= $2::bigint + $3::bigint RETURNING earned - paid - reserved";
-const PAY_COMMISSION: &str = "UPDATE referral_codes SET paid = paid + $2 \
-    WHERE user_id = $1 AND earned - paid - reserved >= $2 RETURNING earned - paid - reserved";
 const INSERT_WITHDRAWAL: &str = concat!(
     "INSERT INTO withdrawals (user_id, amount, bank_name, account_number, account_holder, status, created_at) ",
     "VALUES ($1, $2, $3, $4, $5, 'requested', $6) RETURNING ",
@@ -147,7 +144,8 @@ const LIST_WITHDRAWALS: &str = concat!(
 );
 const COUNT_WITHDRAWALS: &str =
     "SELECT COUNT(*) FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
-const WITHDRAWAL_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM withdrawals WHERE withdrawal_id = $1)";
+const WITHDRAWAL_FOR_UPDATE: &str =
+    "SELECT status, amount FROM withdrawals WHERE withdrawal_id = $1 FOR UPDATE";
 const DECIDE_WITHDRAWAL: &str = concat!(
     "UPDATE withdrawals SET status = $2, admin_notes = $3, decided_by = $4, decided_at = $5 ",
     "WHERE withdrawal_id = $1 AND status = 'requested' RETURNING ",
@@ -177,8 +175,8 @@ const LIST_COUPONS: &str =
     concat!("SELECT ", coupon_cols!(), " FROM coupons ORDER BY coupon_id DESC LIMIT $1 OFFSET $2");
 const COUNT_COUPONS: &str = "SELECT COUNT(*) FROM coupons";
 const UPDATE_COUPON: &str = concat!(
-    "UPDATE coupons SET code = $2, name = $3, discount_type = $4, discount_value = $5, min_order_amount = $6, ",
-    "valid_from = $7, valid_until = $8, max_uses = $9, is_active = $10, updated_at = $11 WHERE coupon_id = $1 ",
+    "UPDATE coupons SET code = $1, name = $2, discount_type = $3, discount_value = $4, min_order_amount = $5, ",
+    "valid_from = $6, valid_until = $7, max_uses = $8, is_active = $9, updated_at = $10 WHERE coupon_id = $11 ",
     "RETURNING ",
     coupon_cols!()
 );
@@ -199,150 +197,114 @@ fn money_err(e: money::MoneyError) -> StoreError {
     StoreError::Backend(format!("commission: {e}"))
 }
 
-fn referrer_row(r: &Row) -> StoreResult<Referrer> {
-    Ok(Referrer {
-        user_id: r.get(0)?,
-        email: r.get(1)?,
-        code: r.get(2)?,
-        commission_rate: rate(r.get(3)?)?,
-        is_active: r.get(4)?,
-        earned: Points(r.get(5)?),
-        paid: Points(r.get(6)?),
-        reserved: Points(r.get(7)?),
-        referral_count: r.get(8)?,
-        created_at: r.get(9)?,
-    })
+/// `fn $name(&Row) -> StoreResult<$ty>`: the fields in column order (as the `*_cols!` above
+/// list them), each read as is or through `Points`, `rate` or `parse` (a stored enum).
+macro_rules! row_mapper {
+    ($name:ident -> $ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
+        fn $name(r: &Row) -> StoreResult<$ty> {
+            let mut col = 0..;
+            Ok($ty { $($field: row_mapper!(@ r, col.next().unwrap_or_default() $(, $how)?)),* })
+        }
+    };
+    (@ $r:ident, $i:expr) => { $r.get($i)? };
+    (@ $r:ident, $i:expr, Points) => { Points($r.get($i)?) };
+    (@ $r:ident, $i:expr, rate) => { rate($r.get($i)?)? };
+    (@ $r:ident, $i:expr, parse) => { $r.parse($i)? };
 }
 
-fn coupon_row(r: &Row) -> StoreResult<Coupon> {
-    Ok(Coupon {
-        coupon_id: r.get(0)?,
-        code: r.get(1)?,
-        name: r.get(2)?,
-        discount_type: r.parse(3)?,
-        discount_value: r.get(4)?,
-        min_order_amount: Points(r.get(5)?),
-        valid_from: r.get(6)?,
-        valid_until: r.get(7)?,
-        max_uses: r.get(8)?,
-        issued_count: r.get(9)?,
-        is_active: r.get(10)?,
-        created_at: r.get(11)?,
-        updated_at: r.get(12)?,
-    })
+row_mapper!(referrer_row -> Referrer {
+    user_id, email, code, commission_rate: rate, is_active, earned: Points, paid: Points, reserved: Points,
+    referral_count, created_at,
+});
+row_mapper!(coupon_row -> Coupon {
+    coupon_id, code, name, discount_type: parse, discount_value, min_order_amount: Points, valid_from,
+    valid_until, max_uses, issued_count, is_active, created_at, updated_at,
+});
+row_mapper!(user_coupon_row -> UserCoupon {
+    id, user_id, coupon_id, source, code, name, discount_type: parse, discount_value,
+    min_order_amount: Points, valid_from, expires_at, is_active, is_used, used_order_id, created_at,
+});
+row_mapper!(commission_row -> Commission {
+    commission_id, order_id, referrer_user_id, referred_user_id, purchase_amount: Points, amount: Points,
+    rate: rate, status: parse, created_at, settled_at,
+});
+row_mapper!(entry_row -> CommissionEntry {
+    id, user_id, kind, amount: Points, balance_after: Points, reference, description, created_at,
+});
+row_mapper!(withdrawal_row -> Withdrawal {
+    withdrawal_id, user_id, amount: Points, bank_name, account_number, account_holder, status: parse,
+    admin_notes, decided_by, created_at, decided_at,
+});
+row_mapper!(payout_row -> Payout {
+    payout_id, user_id, amount: Points, kind, withdrawal_id, notes, paid_by, created_at,
+});
+row_mapper!(book_row -> CommissionBook { earned: Points, paid: Points, reserved: Points });
+row_mapper!(referral_row -> Referral {
+    referred_user_id, referred_email, referrer_user_id, code, joined_at, order_count, commission: Points,
+});
+
+/// The core's refusal of a movement of the book, as the store's error codes.
+fn refused(e: BookError) -> StoreError {
+    match e {
+        BookError::NotPositive | BookError::ExceedsBalance { .. } => {
+            StoreError::Conflict("insufficient_commission")
+        }
+        BookError::BelowMinimum => StoreError::Conflict("invalid_amount"),
+        BookError::ExceedsReserved => StoreError::Backend("a withdrawal's reservation is missing".into()),
+        BookError::Money(e) => money_err(e),
+    }
 }
 
-fn user_coupon_row(r: &Row) -> StoreResult<UserCoupon> {
-    Ok(UserCoupon {
-        id: r.get(0)?,
-        user_id: r.get(1)?,
-        coupon_id: r.get(2)?,
-        source: r.get(3)?,
-        code: r.get(4)?,
-        name: r.get(5)?,
-        discount_type: r.parse(6)?,
-        discount_value: r.get(7)?,
-        min_order_amount: Points(r.get(8)?),
-        valid_from: r.get(9)?,
-        expires_at: r.get(10)?,
-        is_active: r.get(11)?,
-        is_used: r.get(12)?,
-        used_order_id: r.get(13)?,
-        created_at: r.get(14)?,
-    })
+/// A referrer's commission book, locked until the transaction ends; `None` for a non-referrer.
+async fn book_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<CommissionBook>> {
+    one(c, BOOK_FOR_UPDATE, &[&user_id], book_row).await
 }
 
-fn commission_row(r: &Row) -> StoreResult<Commission> {
-    Ok(Commission {
-        commission_id: r.get(0)?,
-        order_id: r.get(1)?,
-        referrer_user_id: r.get(2)?,
-        referred_user_id: r.get(3)?,
-        purchase_amount: Points(r.get(4)?),
-        amount: Points(r.get(5)?),
-        rate: rate(r.get(6)?)?,
-        status: r.parse(7)?,
-        created_at: r.get(8)?,
-        settled_at: r.get(9)?,
-    })
-}
-
-fn entry_row(r: &Row) -> StoreResult<CommissionEntry> {
-    Ok(CommissionEntry {
-        id: r.get(0)?,
-        user_id: r.get(1)?,
-        kind: r.get(2)?,
-        amount: Points(r.get(3)?),
-        balance_after: Points(r.get(4)?),
-        reference: r.get(5)?,
-        description: r.get(6)?,
-        created_at: r.get(7)?,
-    })
-}
-
-fn withdrawal_row(r: &Row) -> StoreResult<Withdrawal> {
-    Ok(Withdrawal {
-        withdrawal_id: r.get(0)?,
-        user_id: r.get(1)?,
-        amount: Points(r.get(2)?),
-        bank_name: r.get(3)?,
-        account_number: r.get(4)?,
-        account_holder: r.get(5)?,
-        status: r.parse(6)?,
-        admin_notes: r.get(7)?,
-        decided_by: r.get(8)?,
-        created_at: r.get(9)?,
-        decided_at: r.get(10)?,
-    })
-}
-
-fn payout_row(r: &Row) -> StoreResult<Payout> {
-    Ok(Payout {
-        payout_id: r.get(0)?,
-        user_id: r.get(1)?,
-        amount: Points(r.get(2)?),
-        kind: r.get(3)?,
-        withdrawal_id: r.get(4)?,
-        notes: r.get(5)?,
-        paid_by: r.get(6)?,
-        created_at: r.get(7)?,
-    })
-}
-
-fn referral_row(r: &Row) -> StoreResult<Referral> {
-    Ok(Referral {
-        referred_user_id: r.get(0)?,
-        referred_email: r.get(1)?,
-        referrer_user_id: r.get(2)?,
-        code: r.get(3)?,
-        joined_at: r.get(4)?,
-        order_count: r.get(5)?,
-        commission: Points(r.get(6)?),
-    })
-}
-
-/// Appends a movement of a referrer's balance to the commission ledger.
-#[allow(clippy::too_many_arguments)]
-async fn record_entry<C: Conn>(
+/// Writes the book the core moved from `before` to `after`, and appends the movement (the change
+/// of the balance) to the commission ledger as `entry`.
+async fn write_book<C: Conn>(
     c: &mut C,
     user_id: &str,
-    kind: &str,
-    amount: i64,
-    balance_after: i64,
-    reference: String,
-    description: &str,
+    (before, after): (CommissionBook, CommissionBook),
+    entry: BookEntry,
     now: Millis,
 ) -> StoreResult<()> {
-    c.query_one(
-        INSERT_COMMISSION_ENTRY,
-        &[&user_id, &kind, &amount, &balance_after, &Some(reference), &description, &now],
-    )
-    .await?;
+    let (amount, balance) = (before.moved(&after).map_err(money_err)?, after.balance().map_err(money_err)?);
+    c.execute(SET_BOOK, &[&user_id, &after.earned.0, &after.paid.0, &after.reserved.0]).await?;
+    let BookEntry { kind, reference, description } = entry;
+    let args: [&dyn Param; 7] =
+        [&user_id, &kind, &amount.0, &balance.0, &Some(reference), &description, &now];
+    c.query_one(INSERT_COMMISSION_ENTRY, &args).await?;
     Ok(())
 }
 
+/// The row `sql` finds, mapped by `f`.
+async fn one<C: Conn, T>(
+    c: &mut C,
+    sql: &'static str,
+    args: &[&dyn Param],
+    f: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    c.query_opt(sql, args).await?.as_ref().map(f).transpose()
+}
+
+/// A page of `list` (its parameters: `filter`, then limit and offset) and the `count` of all rows.
+async fn page<C: Conn, T>(
+    c: &mut C,
+    (list, count): (&'static str, &'static str),
+    filter: &[&dyn Param],
+    limit: i64,
+    offset: i64,
+    f: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Page<T>> {
+    let mut args = filter.to_vec();
+    args.extend([&limit as &dyn Param, &offset]);
+    let found = c.query(list, &args).await?;
+    Ok(Page { rows: rows(found, f)?, total: c.scalar(count, filter).await? })
+}
+
 async fn insert_user_coupon<C: Conn>(c: &mut C, u: &UserCoupon, now: Millis) -> StoreResult<i64> {
-    let args: [&dyn crate::sql::Param; 11] = [
+    let args: [&dyn Param; 11] = [
         &u.user_id,
         &u.coupon_id,
         &u.source,
@@ -366,11 +328,11 @@ async fn insert_user_coupon<C: Conn>(c: &mut C, u: &UserCoupon, now: Millis) -> 
 }
 
 async fn user_coupon_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<UserCoupon> {
-    user_coupon_row(&c.query_opt(USER_COUPON_BY_ID, &[&id]).await?.ok_or(StoreError::NotFound)?)
+    one(c, USER_COUPON_BY_ID, &[&id], user_coupon_row).await?.ok_or(StoreError::NotFound)
 }
 
 async fn referrer_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<Referrer>> {
-    c.query_opt(REFERRER_BY_USER, &[&user_id]).await?.as_ref().map(referrer_row).transpose()
+    one(c, REFERRER_BY_USER, &[&user_id], referrer_row).await
 }
 
 /// In `place_order`'s transaction: marks the caller's coupon copy used by this order (else
@@ -430,10 +392,9 @@ pub(crate) async fn referral_on_settlement<C: Conn>(
         c.scalar(SETTLE_COMMISSION, &[&order_id, &s.status.as_str(), &s.amount.0, &settled_at]).await?;
     c.execute(SET_ORDER_COMMISSION, &[&order_id, &s.amount.0]).await?;
     if s.status.is_earned() && s.amount.0 > 0 {
-        let balance: i64 = c.scalar(EARN_COMMISSION, &[&referrer, &s.amount.0]).await?;
-        let description = format!("주문 #{order_id} 추천 수수료 ({})", s.status);
-        let reference = format!("order:{order_id}");
-        record_entry(c, &referrer, "commission", s.amount.0, balance, reference, &description, now).await?;
+        let before = book_in(c, &referrer).await?.ok_or(StoreError::NotFound)?;
+        let after = before.earn(s.amount).map_err(refused)?;
+        write_book(c, &referrer, (before, after), entries::commission(order_id, s.status), now).await?;
     }
     Ok(())
 }
@@ -446,14 +407,16 @@ fn code_taken(e: StoreError) -> StoreError {
     }
 }
 
-async fn create_coupon<C: Conn>(
+/// Creates a coupon (`id` is `None`) or rewrites coupon `id`. Audited.
+async fn save_coupon<C: Conn>(
     c: &mut C,
+    id: Option<i64>,
     n: &NewCoupon,
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<Coupon> {
     let kind = n.discount_type.as_str();
-    let args: [&dyn crate::sql::Param; 10] = [
+    let args: [&dyn Param; 11] = [
         &n.code,
         &n.name,
         &kind,
@@ -464,35 +427,13 @@ async fn create_coupon<C: Conn>(
         &n.max_uses,
         &n.is_active,
         &now,
-    ];
-    let coupon = coupon_row(&c.query_one(INSERT_COUPON, &args).await.map_err(code_taken)?)?;
-    insert_audit(c, audit, now).await?;
-    Ok(coupon)
-}
-
-async fn update_coupon<C: Conn>(
-    c: &mut C,
-    id: i64,
-    n: &NewCoupon,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Coupon> {
-    let kind = n.discount_type.as_str();
-    let args: [&dyn crate::sql::Param; 11] = [
         &id,
-        &n.code,
-        &n.name,
-        &kind,
-        &n.discount_value,
-        &n.min_order_amount.0,
-        &n.valid_from,
-        &n.valid_until,
-        &n.max_uses,
-        &n.is_active,
-        &now,
     ];
-    let row = c.query_opt(UPDATE_COUPON, &args).await.map_err(code_taken)?.ok_or(StoreError::NotFound)?;
-    let coupon = coupon_row(&row)?;
+    let found = match id {
+        None => c.query_opt(INSERT_COUPON, &args[..10]).await,
+        Some(_) => c.query_opt(UPDATE_COUPON, &args).await,
+    };
+    let coupon = coupon_row(&found.map_err(code_taken)?.ok_or(StoreError::NotFound)?)?;
     insert_audit(c, audit, now).await?;
     Ok(coupon)
 }
@@ -503,8 +444,7 @@ async fn deactivate_coupon<C: Conn>(
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<Coupon> {
-    let coupon =
-        coupon_row(&c.query_opt(DEACTIVATE_COUPON, &[&id, &now]).await?.ok_or(StoreError::NotFound)?)?;
+    let coupon = one(c, DEACTIVATE_COUPON, &[&id, &now], coupon_row).await?.ok_or(StoreError::NotFound)?;
     insert_audit(c, audit, now).await?;
     Ok(coupon)
 }
@@ -515,12 +455,8 @@ async fn add_coupon_by_code<C: Conn>(
     code: &str,
     now: Millis,
 ) -> StoreResult<UserCoupon> {
-    let coupon = c
-        .query_opt(COUPON_BY_CODE, &[&code])
+    let coupon = one(c, COUPON_BY_CODE, &[&code], coupon_row)
         .await?
-        .as_ref()
-        .map(coupon_row)
-        .transpose()?
         .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
         .ok_or(StoreError::Conflict("invalid_coupon"))?;
     if c.scalar::<bool>(HAS_COUPON_COPY, &[&coupon.coupon_id, &user_id]).await? {
@@ -609,26 +545,13 @@ async fn request_withdrawal<C: Conn>(
     if let Some(first) = replay(c, key, now).await? {
         return Ok(Idempotent::Replay(first));
     }
-    let balance: i64 = c
-        .query_opt(RESERVE_COMMISSION, &[&w.user_id, &w.amount.0])
-        .await?
-        .ok_or(StoreError::Conflict("insufficient_commission"))?
-        .get(0)?;
-    let args: [&dyn crate::sql::Param; 6] =
+    let before = book_in(c, &w.user_id).await?.ok_or(StoreError::Conflict("insufficient_commission"))?;
+    let after = before.reserve(w.amount).map_err(refused)?;
+    let args: [&dyn Param; 6] =
         [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
     let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
-    let reference = format!("withdrawal:{}", row.withdrawal_id);
-    record_entry(
-        c,
-        &w.user_id,
-        "withdrawal_request",
-        -w.amount.0,
-        balance,
-        reference,
-        "출금 신청 (예약)",
-        now,
-    )
-    .await?;
+    let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id);
+    write_book(c, &w.user_id, (before, after), entry, now).await?;
     remember(c, key, row).await
 }
 
@@ -640,48 +563,26 @@ async fn decide_withdrawal<C: Conn>(
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<Withdrawal> {
-    let status = if approve { WithdrawalState::Approved } else { WithdrawalState::Rejected };
-    let Some(row) =
-        c.query_opt(DECIDE_WITHDRAWAL, &[&id, &status.as_str(), &notes, &audit.actor, &now]).await?
-    else {
-        return Err(if c.scalar::<bool>(WITHDRAWAL_EXISTS, &[&id]).await? {
-            StoreError::Conflict("already_processed")
-        } else {
-            StoreError::NotFound
-        });
-    };
-    let w = withdrawal_row(&row)?;
-    let (release, pay) = if approve { (0i64, w.amount.0) } else { (w.amount.0, 0i64) };
-    let balance: i64 = c
-        .query_opt(SETTLE_RESERVATION, &[&w.user_id, &release, &pay])
-        .await?
-        .ok_or_else(|| StoreError::Backend("a withdrawal's reservation is missing".into()))?
-        .get(0)?;
-    let reference = format!("withdrawal:{id}");
-    if approve {
-        c.query_one(
-            INSERT_PAYOUT,
-            &[&w.user_id, &w.amount.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now],
-        )
-        .await?;
-        record_entry(c, &w.user_id, "withdrawal_approved", 0, balance, reference, "출금 승인 (지급)", now)
-            .await?;
-    } else {
-        let amount = w.amount.0;
-        record_entry(
-            c,
-            &w.user_id,
-            "withdrawal_rejected",
-            amount,
-            balance,
-            reference,
-            "출금 거절 (예약 해제)",
-            now,
-        )
-        .await?;
+    let row = c.query_opt(WITHDRAWAL_FOR_UPDATE, &[&id]).await?.ok_or(StoreError::NotFound)?;
+    let mut w = referral::Withdrawal { state: row.parse(0)?, amount: Points(row.get(1)?) };
+    let input = if approve { WithdrawalInput::Approve } else { WithdrawalInput::Reject };
+    let effects = w.handle(input).map_err(|_| StoreError::Conflict("already_processed"))?;
+    // The race guard: only a request still `requested` is decided.
+    let args: [&dyn Param; 5] = [&id, &w.state.as_str(), &notes, &audit.actor, &now];
+    let row =
+        c.query_opt(DECIDE_WITHDRAWAL, &args).await?.ok_or(StoreError::Conflict("already_processed"))?;
+    let decided = withdrawal_row(&row)?;
+    let user = decided.user_id.as_str();
+    let before = book_in(c, user).await?.ok_or_else(|| refused(BookError::ExceedsReserved))?;
+    let after = before.apply(effects).map_err(refused)?;
+    if effects.pay > Points::ZERO {
+        let args: [&dyn Param; 7] =
+            [&user, &effects.pay.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now];
+        c.query_one(INSERT_PAYOUT, &args).await?;
     }
+    write_book(c, user, (before, after), w.entry(id), now).await?;
     insert_audit(c, audit, now).await?;
-    Ok(w)
+    Ok(decided)
 }
 
 async fn pay_commission<C: Conn>(
@@ -692,19 +593,11 @@ async fn pay_commission<C: Conn>(
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<Payout> {
-    if amount.0 <= 0 {
-        return Err(StoreError::Conflict("insufficient_commission"));
-    }
-    let balance: i64 = c
-        .query_opt(PAY_COMMISSION, &[&user_id, &amount.0])
-        .await?
-        .ok_or(StoreError::Conflict("insufficient_commission"))?
-        .get(0)?;
-    let args: [&dyn crate::sql::Param; 7] =
-        [&user_id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
+    let before = book_in(c, user_id).await?.ok_or(StoreError::Conflict("insufficient_commission"))?;
+    let after = before.pay(amount).map_err(refused)?;
+    let args: [&dyn Param; 7] = [&user_id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
     let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
-    let reference = format!("payout:{}", payout.payout_id);
-    record_entry(c, user_id, "payout", -amount.0, balance, reference, "수수료 지급", now).await?;
+    write_book(c, user_id, (before, after), entries::payout(payout.payout_id), now).await?;
     insert_audit(c, audit, now).await?;
     Ok(payout)
 }
@@ -719,22 +612,16 @@ macro_rules! impl_referral {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Coupon> {
-                self.tx(async move |c| create_coupon(c, &coupon, &audit, now).await).await
+                self.tx(async move |c| save_coupon(c, None, &coupon, &audit, now).await).await
             }
 
             async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>> {
-                self.rd(async move |c| {
-                    c.query_opt(COUPON_BY_ID, &[&coupon_id]).await?.as_ref().map(coupon_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, COUPON_BY_ID, &[&coupon_id], coupon_row).await).await
             }
 
             async fn coupons(&self, limit: i64, offset: i64) -> StoreResult<Page<Coupon>> {
-                self.rd(async move |c| {
-                    let found = c.query(LIST_COUPONS, &[&limit, &offset]).await?;
-                    Ok(Page { rows: rows(found, coupon_row)?, total: c.scalar(COUNT_COUPONS, &[]).await? })
-                })
-                .await
+                let sql = (LIST_COUPONS, COUNT_COUPONS);
+                self.rd(async move |c| page(c, sql, &[], limit, offset, coupon_row).await).await
             }
 
             async fn update_coupon(
@@ -744,7 +631,7 @@ macro_rules! impl_referral {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Coupon> {
-                self.tx(async move |c| update_coupon(c, coupon_id, &coupon, &audit, now).await).await
+                self.tx(async move |c| save_coupon(c, Some(coupon_id), &coupon, &audit, now).await).await
             }
 
             async fn deactivate_coupon(
@@ -767,10 +654,7 @@ macro_rules! impl_referral {
             }
 
             async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>> {
-                self.rd(async move |c| {
-                    c.query_opt(USER_COUPON_BY_ID, &[&id]).await?.as_ref().map(user_coupon_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, USER_COUPON_BY_ID, &[&id], user_coupon_row).await).await
             }
 
             async fn user_coupons(
@@ -779,15 +663,8 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<UserCoupon>> {
-                let id = user_id.to_owned();
-                self.rd(async move |c| {
-                    let found = c.query(LIST_USER_COUPONS, &[&id, &limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, user_coupon_row)?,
-                        total: c.scalar(COUNT_USER_COUPONS, &[&id]).await?,
-                    })
-                })
-                .await
+                let (id, sql) = (user_id.to_owned(), (LIST_USER_COUPONS, COUNT_USER_COUPONS));
+                self.rd(async move |c| page(c, sql, &[&id], limit, offset, user_coupon_row).await).await
             }
         }
 
@@ -812,21 +689,12 @@ macro_rules! impl_referral {
 
             async fn referrer_by_code(&self, code: &str) -> StoreResult<Option<Referrer>> {
                 let code = code.to_owned();
-                self.rd(async move |c| {
-                    c.query_opt(REFERRER_BY_CODE, &[&code]).await?.as_ref().map(referrer_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, REFERRER_BY_CODE, &[&code], referrer_row).await).await
             }
 
             async fn referrers(&self, limit: i64, offset: i64) -> StoreResult<Page<Referrer>> {
-                self.rd(async move |c| {
-                    let found = c.query(LIST_REFERRERS, &[&limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, referrer_row)?,
-                        total: c.scalar(COUNT_REFERRERS, &[]).await?,
-                    })
-                })
-                .await
+                let sql = (LIST_REFERRERS, COUNT_REFERRERS);
+                self.rd(async move |c| page(c, sql, &[], limit, offset, referrer_row).await).await
             }
 
             async fn use_referral_code(
@@ -857,15 +725,8 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Commission>> {
-                let id = referrer.to_owned();
-                self.rd(async move |c| {
-                    let found = c.query(LIST_COMMISSIONS, &[&id, &limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, commission_row)?,
-                        total: c.scalar(COUNT_COMMISSIONS, &[&id]).await?,
-                    })
-                })
-                .await
+                let (id, sql) = (referrer.to_owned(), (LIST_COMMISSIONS, COUNT_COMMISSIONS));
+                self.rd(async move |c| page(c, sql, &[&id], limit, offset, commission_row).await).await
             }
 
             async fn commission_entries(
@@ -874,15 +735,8 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<CommissionEntry>> {
-                let id = user_id.to_owned();
-                self.rd(async move |c| {
-                    let found = c.query(COMMISSION_ENTRIES, &[&id, &limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, entry_row)?,
-                        total: c.scalar(COUNT_COMMISSION_ENTRIES, &[&id]).await?,
-                    })
-                })
-                .await
+                let (id, sql) = (user_id.to_owned(), (COMMISSION_ENTRIES, COUNT_COMMISSION_ENTRIES));
+                self.rd(async move |c| page(c, sql, &[&id], limit, offset, entry_row).await).await
             }
 
             async fn referral_stats(
@@ -909,15 +763,8 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Referral>> {
-                let referrer = referrer.map(str::to_owned);
-                self.rd(async move |c| {
-                    let found = c.query(LIST_REFERRALS, &[&referrer, &limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, referral_row)?,
-                        total: c.scalar(COUNT_REFERRALS, &[&referrer]).await?,
-                    })
-                })
-                .await
+                let (id, sql) = (referrer.map(str::to_owned), (LIST_REFERRALS, COUNT_REFERRALS));
+                self.rd(async move |c| page(c, sql, &[&id], limit, offset, referral_row).await).await
             }
 
             async fn request_withdrawal(
@@ -930,14 +777,10 @@ macro_rules! impl_referral {
             }
 
             async fn withdrawals(&self, f: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
+                let sql = (LIST_WITHDRAWALS, COUNT_WITHDRAWALS);
                 self.rd(async move |c| {
                     let status = f.status.map(WithdrawalState::as_str);
-                    let found =
-                        c.query(LIST_WITHDRAWALS, &[&f.user_id, &status, &f.limit, &f.offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, withdrawal_row)?,
-                        total: c.scalar(COUNT_WITHDRAWALS, &[&f.user_id, &status]).await?,
-                    })
+                    page(c, sql, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
                 })
                 .await
             }
@@ -973,12 +816,8 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Payout>> {
-                let id = user_id.map(str::to_owned);
-                self.rd(async move |c| {
-                    let found = c.query(LIST_PAYOUTS, &[&id, &limit, &offset]).await?;
-                    Ok(Page { rows: rows(found, payout_row)?, total: c.scalar(COUNT_PAYOUTS, &[&id]).await? })
-                })
-                .await
+                let (id, sql) = (user_id.map(str::to_owned), (LIST_PAYOUTS, COUNT_PAYOUTS));
+                self.rd(async move |c| page(c, sql, &[&id], limit, offset, payout_row).await).await
             }
         }
     };
