@@ -5,7 +5,7 @@ use std::fmt;
 use hyper::StatusCode;
 use serde_json::{Map, Value};
 use snspmt_core::validate::Invalid;
-use snspmt_store::StoreError;
+use snspmt_store::{Conflict, StoreError};
 
 /// An error answer. `message` is for people (it may be Korean); `code` is stable.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("resource"),
-            StoreError::Conflict(code) => ApiError::new(StatusCode::CONFLICT, code, conflict_message(code)),
+            StoreError::Conflict(c) => ApiError::new(StatusCode::CONFLICT, c.code(), conflict_message(c)),
             StoreError::InsufficientPoints { balance } => {
                 ApiError::bad_request("insufficient_points", "포인트가 부족합니다 (insufficient points)")
                     .with("points", balance.0)
@@ -144,11 +144,26 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn conflict_message(code: &str) -> &'static str {
-    match code {
-        "user_id_taken" => "이미 사용 중인 아이디입니다 (user_id taken)",
-        "email_taken" => "이미 사용 중인 이메일입니다 (email taken)",
-        _ => "conflict",
+/// What each refusal tells the client (every variant decided here, so a new one must be).
+fn conflict_message(c: Conflict) -> &'static str {
+    match c {
+        Conflict::UserIdTaken => "이미 사용 중인 아이디입니다 (user_id taken)",
+        Conflict::EmailTaken => "이미 사용 중인 이메일입니다 (email taken)",
+        Conflict::IdentityTaken => "this sign-in is linked to another account",
+        Conflict::AlreadyProcessed => "this was processed already",
+        Conflict::InvalidTransition => "the order cannot make this change in its current state",
+        Conflict::AlreadyReferred => "이미 다른 추천 코드를 사용했습니다 (already referred)",
+        Conflict::InvalidCode => "유효하지 않은 추천 코드입니다 (invalid referral code)",
+        Conflict::SelfReferral => "본인의 추천 코드는 사용할 수 없습니다 (own code)",
+        Conflict::InsufficientCommission => "수수료 잔액이 부족합니다 (insufficient commission balance)",
+        Conflict::InvalidAmount => "the amount is outside the allowed range",
+        Conflict::InvalidCoupon => "유효하지 않은 쿠폰입니다 (invalid coupon)",
+        Conflict::CouponAlreadyAdded => "이미 등록한 쿠폰입니다 (coupon already added)",
+        Conflict::CouponCodeTaken => "a coupon with this code exists",
+        Conflict::CouponExhausted => "쿠폰이 모두 소진되었습니다 (coupon exhausted)",
+        Conflict::DuplicateTno => "this KCP transaction was recorded for another purchase",
+        Conflict::OrdrIdxxTaken => "a purchase with this order number exists",
+        Conflict::ProviderServiceIdTaken => "a service with this upstream service id exists",
     }
 }
 

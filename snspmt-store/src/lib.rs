@@ -22,7 +22,7 @@ mod sql;
 pub mod sqlite;
 pub mod testing;
 
-pub use error::{StoreError, StoreResult};
+pub use error::{Conflict, StoreError, StoreResult};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sql::{clean_text, Dialect};
@@ -123,7 +123,7 @@ pub trait Maintenance: Send + Sync {
 /// The catalogue of services.
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
-    /// `Conflict("provider_service_id_taken")` when the upstream id is catalogued already.
+    /// `Conflict(Conflict::ProviderServiceIdTaken)` when the upstream id is catalogued already.
     async fn create_service(&self, service: NewService, audit: NewAudit, now: Millis)
         -> StoreResult<Service>;
     async fn service(&self, service_id: i64) -> StoreResult<Option<Service>>;
@@ -199,11 +199,11 @@ pub trait OrderStore: Send + Sync {
     /// Marks orders as checked now (the upstream did not know them, or said nothing new).
     async fn touch_status_checks(&self, order_ids: &[i64], now: Millis) -> StoreResult<()>;
     /// The owner's cancel: only while the job is due and unclaimed → `canceled`, full refund.
-    /// `Conflict("invalid_transition")` otherwise.
+    /// `Conflict(Conflict::InvalidTransition)` otherwise.
     async fn cancel_order(&self, order_id: i64, now: Millis) -> StoreResult<Order>;
     /// An operator's transition (checked by the core): status, optional upstream id, refund of
     /// what is not yet refunded, withdrawal of an unclaimed job, audit — in one transaction.
-    /// `Conflict("invalid_transition")` if the order moved meanwhile.
+    /// `Conflict(Conflict::InvalidTransition)` if the order moved meanwhile.
     async fn admin_set_status(
         &self,
         order_id: i64,
@@ -249,7 +249,7 @@ pub trait PurchaseStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<Purchase>;
     /// An operator decides a `pending` bank transfer once: approval credits `amount` (ledger
-    /// `purchase`) in the same transaction. `Conflict("already_processed")` after.
+    /// `purchase`) in the same transaction. `Conflict(Conflict::AlreadyProcessed)` after.
     async fn decide_bank_purchase(
         &self,
         purchase_id: i64,
@@ -333,7 +333,7 @@ pub trait PartStore: Send + Sync {
     ) -> StoreResult<Option<Order>>;
     async fn touch_part_checks(&self, part_ids: &[i64], now: Millis) -> StoreResult<()>;
     /// An operator settles an `unknown` part: it was accepted (`smm_order_id`), or it failed
-    /// (`None`: its share is refunded). `Conflict("invalid_transition")` unless it is `unknown`.
+    /// (`None`: its share is refunded). `Conflict(Conflict::InvalidTransition)` unless it is `unknown`.
     async fn resolve_part(
         &self,
         order_id: i64,
@@ -425,7 +425,7 @@ pub trait DashboardStore: Send + Sync {
 /// Coupons: the operator's definitions and users' one-use copies.
 #[async_trait]
 pub trait CouponStore: Send + Sync {
-    /// `Conflict("coupon_code_taken")` when the code exists.
+    /// `Conflict(Conflict::CouponCodeTaken)` when the code exists.
     async fn create_coupon(&self, coupon: NewCoupon, audit: NewAudit, now: Millis) -> StoreResult<Coupon>;
     async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>>;
     /// Newest first.
@@ -449,8 +449,9 @@ pub trait CouponStore: Send + Sync {
 }
 
 /// The referral programme: codes, referrals, commissions, withdrawals and payouts. A
-/// referrer's balance (`earned − paid − reserved`) is moved only by conditional updates that
-/// keep it at or above zero.
+/// referrer's balance (`earned − paid − reserved`) moves only as the core's
+/// `referral::CommissionBook` decides, on the book row locked for the transaction, so it never
+/// goes below zero.
 #[async_trait]
 pub trait ReferralStore: Send + Sync {
     /// Makes `user_id` a referrer with `code`, or answers their existing code. `None` when
@@ -501,7 +502,7 @@ pub trait ReferralStore: Send + Sync {
     async fn referrals(&self, referrer: Option<&str>, limit: i64, offset: i64)
         -> StoreResult<Page<Referral>>;
     /// Reserves `amount` of the balance and records the request, in one transaction.
-    /// `Conflict("insufficient_commission")` when the balance is short (nothing changes).
+    /// `Conflict(Conflict::InsufficientCommission)` when the balance is short (nothing changes).
     async fn request_withdrawal(
         &self,
         withdrawal: NewWithdrawal,
@@ -510,7 +511,7 @@ pub trait ReferralStore: Send + Sync {
     ) -> StoreResult<Idempotent<Withdrawal>>;
     async fn withdrawals(&self, filter: WithdrawalFilter) -> StoreResult<Page<Withdrawal>>;
     /// Decides a `requested` withdrawal once: approval pays the reserved amount (a payout),
-    /// rejection releases it. Audited. `Conflict("already_processed")` after.
+    /// rejection releases it. Audited. `Conflict(Conflict::AlreadyProcessed)` after.
     async fn decide_withdrawal(
         &self,
         withdrawal_id: i64,
@@ -520,7 +521,7 @@ pub trait ReferralStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<Withdrawal>;
     /// A manual payout of `amount` (> 0, ≤ balance). Audited.
-    /// `Conflict("insufficient_commission")` when the balance is short.
+    /// `Conflict(Conflict::InsufficientCommission)` when the balance is short.
     async fn pay_commission(
         &self,
         user_id: &str,

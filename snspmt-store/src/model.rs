@@ -269,7 +269,7 @@ pub struct NewOrder {
     pub status: snspmt_core::order::OrderStatus,
     pub scheduled_at: Option<Millis>,
     /// The caller's coupon copy (`UserCoupon::id`) the discount came from: marked used in the
-    /// order's transaction, or the whole order is refused (`Conflict("invalid_coupon")`).
+    /// order's transaction, or the whole order is refused (`Conflict(Conflict::InvalidCoupon)`).
     pub coupon_id: Option<i64>,
 }
 

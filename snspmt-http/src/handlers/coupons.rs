@@ -222,7 +222,7 @@ pub async fn add_by_code(app: &App, caller: &Caller, req: &Req) -> Reply {
         .ok_or_else(|| ApiError::invalid_field("coupon_code", "missing_field", "coupon_code is required"))?;
     let code = coupon_code(&raw).map_err(|_| invalid_coupon("unknown_code"))?;
     let copy = app.store.add_coupon_by_code(&user_id, &code, app.clock.now()).await.map_err(|e| match e {
-        StoreError::Conflict("invalid_coupon") => invalid_coupon("unknown_code"),
+        StoreError::Conflict(snspmt_store::Conflict::InvalidCoupon) => invalid_coupon("unknown_code"),
         e => e.into(),
     })?;
     ok(json!({"success": true, "coupon": views::user_coupon(&copy)}))

@@ -204,7 +204,9 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
         coupon_id,
     };
     let outcome = app.store.place_order(new, key, now).await.map_err(|e| match e {
-        snspmt_store::StoreError::Conflict("invalid_coupon") => super::coupons::invalid_coupon("used"),
+        snspmt_store::StoreError::Conflict(snspmt_store::Conflict::InvalidCoupon) => {
+            super::coupons::invalid_coupon("used")
+        }
         e => e.into(),
     })?;
     if !outcome.is_replay() && scheduled_at.is_none() {
@@ -392,7 +394,7 @@ pub async fn cancel(app: &App, caller: &Caller, raw_id: &str) -> Reply {
         return Err(invalid_transition(order.status, OrderStatus::Canceled));
     }
     let order = app.store.cancel_order(order.order_id, app.clock.now()).await.map_err(|e| match e {
-        snspmt_store::StoreError::Conflict("invalid_transition") => {
+        snspmt_store::StoreError::Conflict(snspmt_store::Conflict::InvalidTransition) => {
             invalid_transition(order.status, OrderStatus::Canceled)
         }
         e => e.into(),
@@ -457,7 +459,9 @@ async fn transition(
         .admin_set_status(order.order_id, from, t, smm_order_id, audit, app.clock.now())
         .await
         .map_err(|e| match e {
-            snspmt_store::StoreError::Conflict("invalid_transition") => invalid_transition(from, to),
+            snspmt_store::StoreError::Conflict(snspmt_store::Conflict::InvalidTransition) => {
+                invalid_transition(from, to)
+            }
             e => e.into(),
         })?;
     ok(json!({"success": true, "order": views::order(&updated)}))

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use snspmt_core::referral::{self, DiscountType, WithdrawalState};
 use snspmt_core::{validate, Bps, Points};
 use snspmt_store::{
-    Millis, NewAudit, NewWithdrawal, Referrer, StoreError, UserCoupon, Withdrawal, WithdrawalFilter,
+    Conflict, Millis, NewAudit, NewWithdrawal, Referrer, StoreError, UserCoupon, Withdrawal, WithdrawalFilter,
 };
 use time::OffsetDateTime;
 
@@ -20,19 +20,13 @@ use crate::{views, App};
 
 fn conflict_as_bad_request(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(code @ ("invalid_code" | "self_referral" | "insufficient_commission")) => {
-            let message = match code {
-                "invalid_code" => "유효하지 않은 추천 코드입니다 (invalid referral code)",
-                "self_referral" => "본인의 추천 코드는 사용할 수 없습니다 (own code)",
-                _ => "수수료 잔액이 부족합니다 (insufficient commission balance)",
-            };
-            ApiError::bad_request(code, message)
+        // What the client sent is wrong, not the state: 400 with the conflict's code and text.
+        StoreError::Conflict(
+            c @ (Conflict::InvalidCode | Conflict::SelfReferral | Conflict::InsufficientCommission),
+        ) => {
+            let e = ApiError::from(StoreError::Conflict(c));
+            ApiError::bad_request(c.code(), e.message)
         }
-        StoreError::Conflict("already_referred") => ApiError::new(
-            hyper::StatusCode::CONFLICT,
-            "already_referred",
-            "이미 다른 추천 코드를 사용했습니다 (already referred)",
-        ),
         e => e.into(),
     }
 }
@@ -503,7 +497,7 @@ pub async fn admin_process_withdrawal(app: &App, caller: &Caller, req: &Req) -> 
     let w = app.store.decide_withdrawal(id, approve, notes, audit, app.clock.now()).await.map_err(
         |e| match e {
             StoreError::NotFound => ApiError::not_found("withdrawal request"),
-            StoreError::Conflict("already_processed") => ApiError::new(
+            StoreError::Conflict(Conflict::AlreadyProcessed) => ApiError::new(
                 hyper::StatusCode::CONFLICT,
                 "already_processed",
                 "이미 처리된 출금 요청입니다 (already processed)",

@@ -14,7 +14,7 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use snspmt_store::{NewUser, SocialLink, SocialLogin, StoreError, User};
+use snspmt_store::{Conflict, NewUser, SocialLink, SocialLogin, StoreError, User};
 
 use super::{bytes, ok, Reply};
 use crate::auth;
@@ -111,7 +111,7 @@ async fn sign_in(
     };
     let now = app.clock.now();
     let (user, link) = match app.store.social_login(login.clone(), now).await {
-        Err(StoreError::Conflict("identity_taken" | "user_id_taken")) => {
+        Err(StoreError::Conflict(Conflict::IdentityTaken | Conflict::UserIdTaken)) => {
             app.store.social_login(login, now).await?
         }
         other => other?,

@@ -1,5 +1,6 @@
 //! Accounts, sessions, the ledger, the audit log and maintenance, once for both backends.
 
+use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::{LedgerKind, Points};
 
@@ -78,42 +79,17 @@ const COUNT_PURCHASES_NEEDING_ATTENTION: &str = "SELECT COUNT(*) FROM point_purc
 const LEDGER_TOTALS: &str =
     "SELECT kind, COALESCE(SUM(amount), 0)::bigint, COUNT(*) FROM points_ledger GROUP BY kind ORDER BY kind";
 
-pub(crate) fn user_row(r: &Row) -> StoreResult<User> {
-    Ok(User {
-        user_id: r.get(0)?,
-        email: r.get(1)?,
-        name: r.get(2)?,
-        display_name: r.get(3)?,
-        is_admin: r.get(4)?,
-        points: Points(r.get(5)?),
-        has_password: r.get(6)?,
-        created_at: r.get(7)?,
-    })
-}
+row_mapper!(pub(crate) user_row -> User {
+    user_id, email, name, display_name, is_admin, points: Points, has_password, created_at,
+});
 
-fn ledger_row(r: &Row) -> StoreResult<LedgerEntry> {
-    Ok(LedgerEntry {
-        id: r.get(0)?,
-        user_id: r.get(1)?,
-        kind: r.parse::<LedgerKind>(2)?,
-        amount: Points(r.get(3)?),
-        balance_after: Points(r.get(4)?),
-        reference: r.get(5)?,
-        description: r.get(6)?,
-        created_at: r.get(7)?,
-    })
-}
+row_mapper!(ledger_row -> LedgerEntry {
+    id, user_id, kind: parse, amount: Points, balance_after: Points, reference, description, created_at,
+});
 
-fn audit_row(r: &Row) -> StoreResult<AuditEntry> {
-    Ok(AuditEntry {
-        id: r.get(0)?,
-        actor: r.get(1)?,
-        action: r.get(2)?,
-        target: r.get(3)?,
-        detail: r.get(4)?,
-        created_at: r.get(5)?,
-    })
-}
+row_mapper!(audit_row -> AuditEntry {
+    id, actor, action, target, detail, created_at,
+});
 
 pub(crate) async fn user_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<User>> {
     c.query_opt(USER_BY_ID, &[&user_id]).await?.as_ref().map(user_row).transpose()
@@ -121,11 +97,11 @@ pub(crate) async fn user_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Op
 
 async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResult<User> {
     if c.scalar::<bool>(USER_ID_EXISTS, &[&u.user_id]).await? {
-        return Err(StoreError::Conflict("user_id_taken"));
+        return Err(StoreError::Conflict(Conflict::UserIdTaken));
     }
     if let Some(email) = &u.email {
         if c.scalar::<bool>(EMAIL_EXISTS, &[email, &u.user_id]).await? {
-            return Err(StoreError::Conflict("email_taken"));
+            return Err(StoreError::Conflict(Conflict::EmailTaken));
         }
     }
     let row = c
@@ -133,8 +109,10 @@ async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResul
         .await
         .map_err(|e| match e {
             // A concurrent registration took the id or the e-mail between the checks and here.
-            StoreError::UniqueViolation(m) if m.contains("email") => StoreError::Conflict("email_taken"),
-            StoreError::UniqueViolation(_) => StoreError::Conflict("user_id_taken"),
+            StoreError::UniqueViolation(m) if m.contains("email") => {
+                StoreError::Conflict(Conflict::EmailTaken)
+            }
+            StoreError::UniqueViolation(_) => StoreError::Conflict(Conflict::UserIdTaken),
             e => e,
         })?;
     user_row(&row)
@@ -150,7 +128,7 @@ async fn update_user<C: Conn>(
 ) -> StoreResult<User> {
     if let Some(Some(email)) = &patch.email {
         if c.scalar::<bool>(EMAIL_EXISTS, &[email, &id]).await? {
-            return Err(StoreError::Conflict("email_taken"));
+            return Err(StoreError::Conflict(Conflict::EmailTaken));
         }
     }
     let email = patch.email.clone().flatten();

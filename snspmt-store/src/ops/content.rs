@@ -1,5 +1,6 @@
 //! Social identities, OAuth states, notices, the blog and the dashboard, once for both backends.
 
+use crate::Conflict;
 use async_trait::async_trait;
 
 use super::{insert_audit, rows, serialize};
@@ -101,20 +102,10 @@ const DASHBOARD_STATS: &str = "SELECT (SELECT COUNT(*) FROM users), (SELECT COUN
     (SELECT COALESCE(-SUM(amount), 0)::bigint FROM points_ledger \
         WHERE kind IN ('order_charge', 'order_refund') AND created_at >= $2::bigint)";
 
-fn notice_row(r: &Row) -> StoreResult<Notice> {
-    Ok(Notice {
-        notice_id: r.get(0)?,
-        title: r.get(1)?,
-        content: r.get(2)?,
-        image_url: r.get(3)?,
-        popup_type: r.get(4)?,
-        is_active: r.get(5)?,
-        starts_at: r.get(6)?,
-        ends_at: r.get(7)?,
-        created_at: r.get(8)?,
-        updated_at: r.get(9)?,
-    })
-}
+row_mapper!(notice_row -> Notice {
+    notice_id, title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at,
+    updated_at,
+});
 
 fn post_row(r: &Row) -> StoreResult<Post> {
     let tags: String = r.get(5)?;
@@ -141,7 +132,7 @@ fn label_row(r: &Row) -> StoreResult<LabelCount> {
 async fn link<C: Conn>(c: &mut C, login: &SocialLogin, user_id: &str, now: Millis) -> StoreResult<()> {
     c.execute(INSERT_IDENTITY, &[&login.provider, &login.subject, &user_id, &now]).await.map_err(|e| {
         if is_unique_violation(&e) {
-            StoreError::Conflict("identity_taken")
+            StoreError::Conflict(Conflict::IdentityTaken)
         } else {
             e
         }
@@ -172,7 +163,7 @@ async fn social_login<C: Conn>(
     }
     let u = &login.new_user;
     if c.scalar::<bool>(USER_ID_EXISTS, &[&u.user_id]).await? {
-        return Err(StoreError::Conflict("user_id_taken"));
+        return Err(StoreError::Conflict(Conflict::UserIdTaken));
     }
     let row = c
         .query_one(INSERT_USER, &[&u.user_id, &email, &u.name, &u.display_name, &u.password_hash, &now])
@@ -180,7 +171,7 @@ async fn social_login<C: Conn>(
         .map_err(|e| {
             // A concurrent first login (PostgreSQL) took the account between the checks and here.
             if is_unique_violation(&e) {
-                StoreError::Conflict("identity_taken")
+                StoreError::Conflict(Conflict::IdentityTaken)
             } else {
                 e
             }

@@ -3,6 +3,7 @@
 //! what the core needs, asks it ([`snspmt_core::order`], [`snspmt_core::plan::Run`]), writes the
 //! changed rows and posts the refunds with the core's event keys, in the caller's transaction.
 
+use crate::Conflict;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{refund_cap, AdminTransition, OrderStatus};
 use snspmt_core::plan::{self, Ender, Part, PartState, Run, Submitted};
@@ -60,58 +61,18 @@ const SET_ORDER_STATE: &str = "UPDATE orders SET status = $3, smm_panel_order_id
     error = CASE WHEN $7 THEN $5 ELSE error END, updated_at = $6 WHERE order_id = $1 AND status = $2 RETURNING order_id";
 const HAS_PARTS: &str = "SELECT EXISTS (SELECT 1 FROM order_parts WHERE order_id = $1)";
 
-pub(crate) fn order_row(r: &Row) -> StoreResult<Order> {
-    Ok(Order {
-        order_id: r.get(0)?,
-        user_id: r.get(1)?,
-        service_id: r.get(2)?,
-        service_name: r.get(3)?,
-        link: r.get(4)?,
-        quantity: r.get(5)?,
-        runs: r.get(6)?,
-        interval_minutes: r.get(7)?,
-        comments: r.get(8)?,
-        price: Points(r.get(9)?),
-        discount_amount: Points(r.get(10)?),
-        final_price: Points(r.get(11)?),
-        commission_amount: Points(r.get(12)?),
-        status: r.parse::<OrderStatus>(13)?,
-        smm_panel_order_id: r.get(14)?,
-        start_count: r.get(15)?,
-        remains: r.get(16)?,
-        charge: r.get(17)?,
-        refunded_amount: Points(r.get(18)?),
-        last_status_check: r.get(19)?,
-        error: r.get(20)?,
-        created_at: r.get(21)?,
-        updated_at: r.get(22)?,
-        scheduled_at: r.get(23)?,
-    })
-}
+row_mapper!(pub(crate) order_row -> Order {
+    order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments,
+    price: Points, discount_amount: Points, final_price: Points, commission_amount: Points,
+    status: parse, smm_panel_order_id, start_count, remains, charge, refunded_amount: Points,
+    last_status_check, error, created_at, updated_at, scheduled_at,
+});
 
-pub(crate) fn part_row(r: &Row) -> StoreResult<OrderPart> {
-    Ok(OrderPart {
-        part_id: r.get(0)?,
-        order_id: r.get(1)?,
-        part_index: r.get(2)?,
-        step_index: r.get(3)?,
-        repeat_index: r.get(4)?,
-        name: r.get(5)?,
-        service_id: r.get(6)?,
-        quantity: r.get(7)?,
-        share: Points(r.get(8)?),
-        delay_minutes: r.get(9)?,
-        state: r.get(10)?,
-        due_at: r.get(11)?,
-        smm_order_id: r.get(12)?,
-        upstream_status: r.get(13)?,
-        remains: r.get(14)?,
-        refunded: Points(r.get(15)?),
-        outcome: r.get(16)?,
-        settled_at: r.get(17)?,
-        last_error: r.get(18)?,
-    })
-}
+row_mapper!(pub(crate) part_row -> OrderPart {
+    part_id, order_id, part_index, step_index, repeat_index, name, service_id, quantity, share: Points,
+    delay_minutes, state, due_at, smm_order_id, upstream_status, remains, refunded: Points, outcome,
+    settled_at, last_error,
+});
 
 pub(crate) async fn order_in<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<Order> {
     order_row(&c.query_opt(ORDER_BY_ID, &[&order_id]).await?.ok_or(StoreError::NotFound)?)
@@ -229,7 +190,7 @@ async fn end_run<C: Conn>(
     now: Millis,
 ) -> StoreResult<()> {
     let (parts, mut run) = load_run(c, order.order_id).await?;
-    let refunds = run.end(by).map_err(|_| StoreError::Conflict("invalid_transition"))?;
+    let refunds = run.end(by).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
     for (i, state) in run.states().iter().enumerate() {
         if matches!(state, PartState::Ended { .. }) && matches!(parts[i].state.as_str(), "waiting" | "due") {
             c.execute(END_PART, &[&parts[i].part_id, &now]).await?;
@@ -276,7 +237,7 @@ async fn drive<C: Conn>(
     order: &Order,
     input: Input<'_>,
     extra: Written,
-    refused: &'static str,
+    refused: Conflict,
     now: Millis,
 ) -> StoreResult<Order> {
     let (job_id, mut machine) = single(c, order).await?;
@@ -322,13 +283,13 @@ async fn drive<C: Conn>(
 pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: i64, now: Millis) -> StoreResult<Order> {
     let order = order_locked(c, order_id).await?;
     if order.status.is_terminal() {
-        return Err(StoreError::Conflict("invalid_transition"));
+        return Err(StoreError::Conflict(Conflict::InvalidTransition));
     }
     if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
         end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await?;
         return order_in(c, order_id).await;
     }
-    drive(c, &order, Input::OwnerCancel, Written::default(), "invalid_transition", now).await
+    drive(c, &order, Input::OwnerCancel, Written::default(), Conflict::InvalidTransition, now).await
 }
 
 /// An operator's transition (checked by the core). For a multi-part order, the run ends as
@@ -344,17 +305,17 @@ pub(crate) async fn admin_set_status<C: Conn>(
 ) -> StoreResult<Order> {
     let order = order_locked(c, order_id).await?;
     if order.status != from {
-        return Err(StoreError::Conflict("invalid_transition"));
+        return Err(StoreError::Conflict(Conflict::InvalidTransition));
     }
     let order = if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
         if !matches!(t.to, OrderStatus::Canceled | OrderStatus::Failed | OrderStatus::Completed) {
-            return Err(StoreError::Conflict("invalid_transition"));
+            return Err(StoreError::Conflict(Conflict::InvalidTransition));
         }
         end_run(c, &order, Ender::Operator, t.to, now).await?;
         order_in(c, order_id).await?
     } else {
         let extra = Written { smm_order_id: smm_order_id.as_deref().map(clean_text), ..Written::default() };
-        drive(c, &order, Input::Operator(t.to), extra, "invalid_transition", now).await?
+        drive(c, &order, Input::Operator(t.to), extra, Conflict::InvalidTransition, now).await?
     };
     insert_audit(c, audit, now).await?;
     Ok(order)
@@ -377,11 +338,14 @@ pub(crate) async fn settle_submission<C: Conn>(
         }
         SubmissionOutcome::Unknown { message } => (Submitted::Unknown, None, Some(clean_text(message))),
     };
-    let order_id: i64 =
-        c.query_opt(JOB_BY_ID, &[&job_id]).await?.ok_or(StoreError::Conflict("already_processed"))?.get(0)?;
+    let order_id: i64 = c
+        .query_opt(JOB_BY_ID, &[&job_id])
+        .await?
+        .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?
+        .get(0)?;
     let order = order_locked(c, order_id).await?;
     let extra = Written { smm_order_id, error, set_error: true };
-    drive(c, &order, Input::Submitted(submitted), extra, "already_processed", now).await
+    drive(c, &order, Input::Submitted(submitted), extra, Conflict::AlreadyProcessed, now).await
 }
 
 /// Applies the upstream's status (read by the core) to an `in_progress` order; a terminal
@@ -398,7 +362,7 @@ pub(crate) async fn apply_status<C: Conn>(
     }
     let charge = u.charge.as_deref().map(clean_text);
     c.execute(APPLY_STATUS, &[&order_id, &u.start_count, &u.remains, &charge, &now]).await?;
-    drive(c, &order, Input::Settled(u.settlement), Written::default(), "invalid_transition", now)
+    drive(c, &order, Input::Settled(u.settlement), Written::default(), Conflict::InvalidTransition, now)
         .await
         .map(Some)
 }
@@ -420,7 +384,7 @@ pub(crate) async fn expire_submissions<C: Conn>(
         let order = order_locked(c, *id).await?;
         let error = Some("the worker never settled this submission".to_owned());
         let extra = Written { smm_order_id: None, error, set_error: false };
-        drive(c, &order, Input::LeaseExpired, extra, "already_processed", now).await?;
+        drive(c, &order, Input::LeaseExpired, extra, Conflict::AlreadyProcessed, now).await?;
     }
     Ok(ids)
 }
@@ -466,7 +430,7 @@ pub(crate) async fn settle_part_submission<C: Conn>(
     let row = c
         .query_opt(SETTLE_PART, &[&part_id, &state, &smm_id, &due, &error, &end, &settled_at])
         .await?
-        .ok_or(StoreError::Conflict("already_processed"))?;
+        .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
     let (order_id, index, share): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
     let order = order_in(c, order_id).await?;
     if end.is_some() {
@@ -548,7 +512,7 @@ pub(crate) async fn resolve_part<C: Conn>(
         c.query_opt(RESOLVE_PART, &[&order_id, &part_index, &state, &smm_order_id, &outcome]).await?
     else {
         order_in(c, order_id).await?;
-        return Err(StoreError::Conflict("invalid_transition"));
+        return Err(StoreError::Conflict(Conflict::InvalidTransition));
     };
     let (part_id, share): (i64, i64) = (row.get(0)?, row.get(1)?);
     if outcome.is_some() {

@@ -2,6 +2,21 @@
 //! the core, writes what changed and posts the ledger effects. `sqlite` and `postgres` only
 //! supply a connection and a transaction (`tx`, `rd`).
 
+/// A row mapper from the columns in order: `row_mapper!(vis name -> Type { field, field: how })`,
+/// `how` one of `Points`, `rate`, `parse` (a stored enum).
+macro_rules! row_mapper {
+    ($vis:vis $name:ident -> $ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
+        $vis fn $name(r: &Row) -> StoreResult<$ty> {
+            let mut col = 0..;
+            Ok($ty { $($field: row_mapper!(@ r, col.next().unwrap_or_default() $(, $how)?)),* })
+        }
+    };
+    (@ $r:ident, $i:expr) => { $r.get($i)? };
+    (@ $r:ident, $i:expr, Points) => { Points($r.get($i)?) };
+    (@ $r:ident, $i:expr, rate) => { rate($r.get($i)?)? };
+    (@ $r:ident, $i:expr, parse) => { $r.parse($i)? };
+}
+
 // The columns of the rows read back in more than one operation.
 macro_rules! user_cols {
     () => {

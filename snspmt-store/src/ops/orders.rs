@@ -1,6 +1,7 @@
 //! The catalogue, order placement, submission claims, multi-part orders and packages, written
 //! once for both backends. The life cycle after placement is in [`super::lifecycle`].
 
+use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{AdminTransition, OrderStatus};
@@ -139,41 +140,16 @@ const STUCK_PARTS: &str = concat!(
     " FROM order_parts WHERE state = 'submitting' AND claimed_at < $1 ORDER BY part_id"
 );
 
-fn service_row(r: &Row) -> StoreResult<Service> {
-    Ok(Service {
-        service_id: r.get(0)?,
-        provider_service_id: r.get(1)?,
-        name: r.get(2)?,
-        category: r.get(3)?,
-        platform: r.get(4)?,
-        service_type: r.get(5)?,
-        price_per_1000: Points(r.get(6)?),
-        min_quantity: r.get(7)?,
-        max_quantity: r.get(8)?,
-        dripfeed: r.get(9)?,
-        refill: r.get(10)?,
-        cancel: r.get(11)?,
-        is_active: r.get(12)?,
-        description: r.get(13)?,
-        created_at: r.get(14)?,
-        updated_at: r.get(15)?,
-    })
-}
+row_mapper!(service_row -> Service {
+    service_id, provider_service_id, name, category, platform, service_type, price_per_1000: Points,
+    min_quantity, max_quantity, dripfeed, refill, cancel, is_active, description, created_at,
+    updated_at,
+});
 
-fn claimed_row(r: &Row) -> StoreResult<ClaimedJob> {
-    Ok(ClaimedJob {
-        job_id: r.get(0)?,
-        order_id: r.get(1)?,
-        attempts: r.get(2)?,
-        provider_service_id: r.get(3)?,
-        service_type: r.get(4)?,
-        link: r.get(5)?,
-        quantity: r.get(6)?,
-        runs: r.get(7)?,
-        interval_minutes: r.get(8)?,
-        comments: r.get(9)?,
-    })
-}
+row_mapper!(claimed_row -> ClaimedJob {
+    job_id, order_id, attempts, provider_service_id, service_type, link, quantity, runs,
+    interval_minutes, comments,
+});
 
 fn package_row(r: &Row) -> StoreResult<Package> {
     let steps: String = r.get(4)?;
@@ -202,7 +178,7 @@ async fn write_service<C: Conn>(
 ) -> StoreResult<Service> {
     let owner = provider_id_owner(c, &s.provider_service_id).await?;
     if owner.is_some() && owner != id {
-        return Err(StoreError::Conflict("provider_service_id_taken"));
+        return Err(StoreError::Conflict(Conflict::ProviderServiceIdTaken));
     }
     let fields: [&dyn Param; 13] = [
         &s.provider_service_id,

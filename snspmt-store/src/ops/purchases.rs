@@ -2,6 +2,7 @@
 //! text (`snspmt_core::purchase`); the statements apply a move only while the purchase is still
 //! in its `from` status, so of concurrent callers exactly one wins.
 
+use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus, Transition};
 use snspmt_core::{Points, Won};
@@ -88,10 +89,10 @@ async fn purchase_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<Purchase> {
     purchase_opt(c, id).await?.ok_or(StoreError::NotFound)
 }
 
-/// Why a conditional update did not match: `NotFound`, or `Conflict("already_processed")`.
+/// Why a conditional update did not match: `NotFound`, or `Conflict(Conflict::AlreadyProcessed)`.
 async fn not_matched<C: Conn>(c: &mut C, id: i64) -> StoreError {
     match purchase_in(c, id).await {
-        Ok(_) => StoreError::Conflict("already_processed"),
+        Ok(_) => StoreError::Conflict(Conflict::AlreadyProcessed),
         Err(e) => e,
     }
 }
@@ -144,7 +145,7 @@ async fn create_purchase<C: Conn>(
     ];
     let id: i64 = c.scalar(INSERT_PURCHASE, &args).await.map_err(|e| {
         if is_unique_violation(&e) {
-            StoreError::Conflict("ordr_idxx_taken")
+            StoreError::Conflict(Conflict::OrdrIdxxTaken)
         } else {
             e
         }
@@ -188,7 +189,8 @@ async fn end_registration<C: Conn>(
     message: &str,
     now: Millis,
 ) -> StoreResult<Purchase> {
-    let t = Transition::end_registration(to).map_err(|_| StoreError::Conflict("invalid_transition"))?;
+    let t =
+        Transition::end_registration(to).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
     let (code, message) = (clean_text(code), clean_text(message));
     let args: [&dyn crate::sql::Param; 6] = [&id, &t.to.as_str(), &code, &message, &now, &t.from.as_str()];
     if c.query_opt(END_REGISTRATION, &args).await?.is_none() {
@@ -246,7 +248,7 @@ async fn settle_approval<C: Conn>(
     ];
     let row = c.query_opt(SETTLE_APPROVAL, &args).await.map_err(|e| {
         if is_unique_violation(&e) {
-            StoreError::Conflict("duplicate_tno")
+            StoreError::Conflict(Conflict::DuplicateTno)
         } else {
             e
         }
@@ -344,7 +346,9 @@ mod tests {
     use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
     use snspmt_core::{Points, Won};
 
-    use crate::{Maintenance, NewPurchase, NewUser, PurchaseStore, SqliteStore, StoreError, UserStore};
+    use crate::{
+        Conflict, Maintenance, NewPurchase, NewUser, PurchaseStore, SqliteStore, StoreError, UserStore,
+    };
 
     #[tokio::test]
     async fn kcp_text_is_cleaned_and_illegal_moves_are_refused() {
@@ -379,7 +383,7 @@ mod tests {
         for to in [PurchaseStatus::Approved, PurchaseStatus::Approving, PurchaseStatus::Pending] {
             assert!(matches!(
                 s.end_registration(p.purchase_id, to, "0000", "x", 3).await,
-                Err(StoreError::Conflict("invalid_transition"))
+                Err(StoreError::Conflict(Conflict::InvalidTransition))
             ));
         }
         let p = s

@@ -5,6 +5,7 @@
 //! the same referrer waits and then reads the new book; SQLite has one writer), asks the core and
 //! writes what it answered. No interleaving can overdraw a referrer.
 
+use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::order::OrderStatus;
 use snspmt_core::referral::{
@@ -197,21 +198,6 @@ fn money_err(e: money::MoneyError) -> StoreError {
     StoreError::Backend(format!("commission: {e}"))
 }
 
-/// `fn $name(&Row) -> StoreResult<$ty>`: the fields in column order (as the `*_cols!` above
-/// list them), each read as is or through `Points`, `rate` or `parse` (a stored enum).
-macro_rules! row_mapper {
-    ($name:ident -> $ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
-        fn $name(r: &Row) -> StoreResult<$ty> {
-            let mut col = 0..;
-            Ok($ty { $($field: row_mapper!(@ r, col.next().unwrap_or_default() $(, $how)?)),* })
-        }
-    };
-    (@ $r:ident, $i:expr) => { $r.get($i)? };
-    (@ $r:ident, $i:expr, Points) => { Points($r.get($i)?) };
-    (@ $r:ident, $i:expr, rate) => { rate($r.get($i)?)? };
-    (@ $r:ident, $i:expr, parse) => { $r.parse($i)? };
-}
-
 row_mapper!(referrer_row -> Referrer {
     user_id, email, code, commission_rate: rate, is_active, earned: Points, paid: Points, reserved: Points,
     referral_count, created_at,
@@ -247,9 +233,9 @@ row_mapper!(referral_row -> Referral {
 fn refused(e: BookError) -> StoreError {
     match e {
         BookError::NotPositive | BookError::ExceedsBalance { .. } => {
-            StoreError::Conflict("insufficient_commission")
+            StoreError::Conflict(Conflict::InsufficientCommission)
         }
-        BookError::BelowMinimum => StoreError::Conflict("invalid_amount"),
+        BookError::BelowMinimum => StoreError::Conflict(Conflict::InvalidAmount),
         BookError::ExceedsReserved => StoreError::Backend("a withdrawal's reservation is missing".into()),
         BookError::Money(e) => money_err(e),
     }
@@ -320,7 +306,7 @@ async fn insert_user_coupon<C: Conn>(c: &mut C, u: &UserCoupon, now: Millis) -> 
     // A concurrent `add_coupon_by_code` of the same user and coupon (PostgreSQL) lost the race.
     c.scalar(INSERT_USER_COUPON, &args).await.map_err(|e| {
         if is_unique_violation(&e) {
-            StoreError::Conflict("coupon_already_added")
+            StoreError::Conflict(Conflict::CouponAlreadyAdded)
         } else {
             e
         }
@@ -336,7 +322,7 @@ async fn referrer_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<Re
 }
 
 /// In `place_order`'s transaction: marks the caller's coupon copy used by this order (else
-/// `Conflict("invalid_coupon")`, and the whole order rolls back), and records the pending
+/// `Conflict(Conflict::InvalidCoupon)`, and the whole order rolls back), and records the pending
 /// commission of the user's referrer at the referrer's rate now.
 pub(crate) async fn referral_on_order<C: Conn>(
     c: &mut C,
@@ -349,7 +335,7 @@ pub(crate) async fn referral_on_order<C: Conn>(
 ) -> StoreResult<()> {
     if let Some(coupon) = coupon_id {
         if c.query_opt(USE_COUPON, &[&coupon, &user_id, &order_id, &now, &price.0]).await?.is_none() {
-            return Err(StoreError::Conflict("invalid_coupon"));
+            return Err(StoreError::Conflict(Conflict::InvalidCoupon));
         }
     }
     if let Some(row) = c.query_opt(REFERRER_FOR_ORDER, &[&user_id]).await? {
@@ -401,7 +387,7 @@ pub(crate) async fn referral_on_settlement<C: Conn>(
 
 fn code_taken(e: StoreError) -> StoreError {
     if is_unique_violation(&e) {
-        StoreError::Conflict("coupon_code_taken")
+        StoreError::Conflict(Conflict::CouponCodeTaken)
     } else {
         e
     }
@@ -458,12 +444,12 @@ async fn add_coupon_by_code<C: Conn>(
     let coupon = one(c, COUPON_BY_CODE, &[&code], coupon_row)
         .await?
         .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
-        .ok_or(StoreError::Conflict("invalid_coupon"))?;
+        .ok_or(StoreError::Conflict(Conflict::InvalidCoupon))?;
     if c.scalar::<bool>(HAS_COUPON_COPY, &[&coupon.coupon_id, &user_id]).await? {
-        return Err(StoreError::Conflict("coupon_already_added"));
+        return Err(StoreError::Conflict(Conflict::CouponAlreadyAdded));
     }
     if c.query_opt(ISSUE_COUPON, &[&coupon.coupon_id]).await?.is_none() {
-        return Err(StoreError::Conflict("coupon_exhausted"));
+        return Err(StoreError::Conflict(Conflict::CouponExhausted));
     }
     let copy = crate::model::coupon_copy(&coupon, user_id, now);
     let id = insert_user_coupon(c, &copy, now).await?;
@@ -508,12 +494,12 @@ async fn use_referral_code<C: Conn>(
             let (used, coupon_id): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
             return match coupon_id {
                 Some(id) if used == code => user_coupon_in(c, id).await,
-                _ => Err(StoreError::Conflict("already_referred")),
+                _ => Err(StoreError::Conflict(Conflict::AlreadyReferred)),
             };
         }
         return Err(match owner {
-            None => StoreError::Conflict("invalid_code"),
-            Some(_) => StoreError::Conflict("self_referral"),
+            None => StoreError::Conflict(Conflict::InvalidCode),
+            Some(_) => StoreError::Conflict(Conflict::SelfReferral),
         });
     }
     let copy = UserCoupon { user_id: user_id.to_owned(), ..coupon };
@@ -545,7 +531,8 @@ async fn request_withdrawal<C: Conn>(
     if let Some(first) = replay(c, key, now).await? {
         return Ok(Idempotent::Replay(first));
     }
-    let before = book_in(c, &w.user_id).await?.ok_or(StoreError::Conflict("insufficient_commission"))?;
+    let before =
+        book_in(c, &w.user_id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
     let after = before.reserve(w.amount).map_err(refused)?;
     let args: [&dyn Param; 6] =
         [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
@@ -566,11 +553,13 @@ async fn decide_withdrawal<C: Conn>(
     let row = c.query_opt(WITHDRAWAL_FOR_UPDATE, &[&id]).await?.ok_or(StoreError::NotFound)?;
     let mut w = referral::Withdrawal { state: row.parse(0)?, amount: Points(row.get(1)?) };
     let input = if approve { WithdrawalInput::Approve } else { WithdrawalInput::Reject };
-    let effects = w.handle(input).map_err(|_| StoreError::Conflict("already_processed"))?;
+    let effects = w.handle(input).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
     // The race guard: only a request still `requested` is decided.
     let args: [&dyn Param; 5] = [&id, &w.state.as_str(), &notes, &audit.actor, &now];
-    let row =
-        c.query_opt(DECIDE_WITHDRAWAL, &args).await?.ok_or(StoreError::Conflict("already_processed"))?;
+    let row = c
+        .query_opt(DECIDE_WITHDRAWAL, &args)
+        .await?
+        .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
     let decided = withdrawal_row(&row)?;
     let user = decided.user_id.as_str();
     let before = book_in(c, user).await?.ok_or_else(|| refused(BookError::ExceedsReserved))?;
@@ -593,7 +582,7 @@ async fn pay_commission<C: Conn>(
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<Payout> {
-    let before = book_in(c, user_id).await?.ok_or(StoreError::Conflict("insufficient_commission"))?;
+    let before = book_in(c, user_id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
     let after = before.pay(amount).map_err(refused)?;
     let args: [&dyn Param; 7] = [&user_id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
     let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;

@@ -10,9 +10,10 @@ use snspmt_core::Bps;
 use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewOrder, NewPost, NewPurchase,
-    NewService, NewUser, NewWithdrawal, PostFilter, Posting, ProfilePatch, PurchaseFilter, SocialLink,
-    SocialLogin, StatusUpdate, Store, StoreError, SubmissionOutcome, UserCoupon, WithdrawalFilter,
+    Conflict, IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewOrder, NewPost,
+    NewPurchase, NewService, NewUser, NewWithdrawal, PostFilter, Posting, ProfilePatch, PurchaseFilter,
+    SocialLink, SocialLogin, StatusUpdate, Store, StoreError, SubmissionOutcome, UserCoupon,
+    WithdrawalFilter,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -104,11 +105,11 @@ pub async fn users_are_unique_by_id_and_email(s: Arc<dyn Store>) {
     assert!(!u.has_password && !u.is_admin);
     assert!(matches!(
         s.create_user(new_user("alice", Some("other@example.com")), 11).await,
-        Err(StoreError::Conflict("user_id_taken"))
+        Err(StoreError::Conflict(Conflict::UserIdTaken))
     ));
     assert!(matches!(
         s.create_user(new_user("alice2", Some("alice@example.com")), 11).await,
-        Err(StoreError::Conflict("email_taken"))
+        Err(StoreError::Conflict(Conflict::EmailTaken))
     ));
     let mut with_pw = new_user("bob", Some("bob@example.com"));
     with_pw.password_hash = Some("$argon2id$stub".into());
@@ -282,7 +283,7 @@ pub async fn profile_updates_are_audited(s: Arc<dyn Store>) {
     let taken = ProfilePatch { email: Some(Some("u2@example.com".into())), ..Default::default() };
     assert!(matches!(
         s.update_user("u1", taken, None, audit("users.update"), 51).await,
-        Err(StoreError::Conflict("email_taken"))
+        Err(StoreError::Conflict(Conflict::EmailTaken))
     ));
     assert!(matches!(
         s.update_user("nobody", ProfilePatch::default(), None, audit("users.update"), 52).await,
@@ -486,7 +487,7 @@ pub async fn lost_submissions_become_unknown(s: Arc<dyn Store>) {
     assert_eq!((failed.status, failed.refunded_amount), (OrderStatus::Failed, Points(100)));
     assert!(matches!(
         s.admin_set_status(o.order_id, OrderStatus::Unknown, t, None, audit(), 31).await,
-        Err(StoreError::Conflict("invalid_transition"))
+        Err(StoreError::Conflict(Conflict::InvalidTransition))
     ));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(1000)));
     assert_consistent(&*s).await;
@@ -508,7 +509,7 @@ pub async fn services_import_by_provider_id(s: Arc<dyn Store>) {
     );
     assert!(matches!(
         s.create_service(new_service("3"), audit(), 3).await,
-        Err(StoreError::Conflict("provider_service_id_taken"))
+        Err(StoreError::Conflict(Conflict::ProviderServiceIdTaken))
     ));
     let id = all.rows[0].service_id;
     let mut off = new_service(&all.rows[0].provider_service_id);
@@ -564,7 +565,7 @@ pub async fn bank_purchases_are_decided_once(s: Arc<dyn Store>) {
                 assert_eq!(p.status, PurchaseStatus::Approved);
                 won += 1;
             }
-            Err(StoreError::Conflict("already_processed")) => lost += 1,
+            Err(StoreError::Conflict(Conflict::AlreadyProcessed)) => lost += 1,
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -576,7 +577,7 @@ pub async fn bank_purchases_are_decided_once(s: Arc<dyn Store>) {
     assert_eq!(rejected.status, PurchaseStatus::Rejected);
     assert!(matches!(
         s.decide_bank_purchase(r.purchase_id, true, audit(), 6).await,
-        Err(StoreError::Conflict("already_processed"))
+        Err(StoreError::Conflict(Conflict::AlreadyProcessed))
     ));
     assert!(matches!(s.decide_bank_purchase(9999, true, audit(), 6).await, Err(StoreError::NotFound)));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(5000)));
@@ -599,7 +600,7 @@ pub async fn kcp_approvals_credit_once(s: Arc<dyn Store>) {
     assert_eq!(a.status, PurchaseStatus::KcpRegistered);
     assert!(matches!(
         s.create_purchase(kcp("POINT_A", 1), None, 1).await,
-        Err(StoreError::Conflict("ordr_idxx_taken"))
+        Err(StoreError::Conflict(Conflict::OrdrIdxxTaken))
     ));
     let a = s
         .record_registration(a.purchase_id, "key", "https://pay", "T0000TRACE", 2)
@@ -624,7 +625,7 @@ pub async fn kcp_approvals_credit_once(s: Arc<dyn Store>) {
     assert_eq!((a.status, a.tno.as_deref()), (PurchaseStatus::Approved, Some("23732987373372")));
     assert!(matches!(
         s.settle_approval(a.purchase_id, &approved, 5).await,
-        Err(StoreError::Conflict("already_processed"))
+        Err(StoreError::Conflict(Conflict::AlreadyProcessed))
     ));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000)));
     // The same tno on another purchase is refused; a mismatch credits nothing.
@@ -632,7 +633,7 @@ pub async fn kcp_approvals_credit_once(s: Arc<dyn Store>) {
     s.begin_approval("POINT_B", 7).await.expect("begin").expect("won");
     assert!(matches!(
         s.settle_approval(b.purchase_id, &approved, 8).await,
-        Err(StoreError::Conflict("duplicate_tno"))
+        Err(StoreError::Conflict(Conflict::DuplicateTno))
     ));
     let mismatch = ApprovalOutcome::AmountMismatch { tno: Some("11111111111111".into()), amount: Some(1) };
     let b = s.settle_approval(b.purchase_id, &mismatch, 9).await.expect("mismatch");
@@ -787,7 +788,7 @@ pub async fn concurrent_first_social_logins_make_one_account(s: Arc<dyn Store>) 
             Ok((u, _)) => {
                 ids.insert(u.user_id);
             }
-            Err(StoreError::Conflict("identity_taken")) => {}
+            Err(StoreError::Conflict(Conflict::IdentityTaken)) => {}
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -1033,7 +1034,7 @@ pub async fn referral_codes_and_coupons_are_issued_once(s: Arc<dyn Store>) {
         ("c", "REFZZZZZZZZ", "invalid_code"),
     ] {
         match s.use_referral_code(user, code, referral_coupon(30), 30).await {
-            Err(StoreError::Conflict(code)) => assert_eq!(code, want),
+            Err(StoreError::Conflict(code)) => assert_eq!(code.code(), want),
             other => panic!("{user} {code}: expected {want}, got {other:?}"),
         }
     }
@@ -1055,7 +1056,7 @@ pub async fn commissions_follow_their_orders(s: Arc<dyn Store>) {
     let first = s.place_order(o.clone(), None, 100).await.expect("order").into_inner();
     assert_eq!(first.commission_amount, Points(950));
     assert!(s.user_coupon(coupon.id).await.expect("coupon").expect("exists").is_used);
-    assert!(matches!(s.place_order(o, None, 101).await, Err(StoreError::Conflict("invalid_coupon"))));
+    assert!(matches!(s.place_order(o, None, 101).await, Err(StoreError::Conflict(Conflict::InvalidCoupon))));
     assert_eq!(s.balance("b").await.expect("balance"), Some(Points(100_000 - 9_500)));
     let c = s.commissions("a", 50, 0).await.expect("commissions");
     assert_eq!(c.total, 1);
@@ -1119,7 +1120,7 @@ pub async fn a_coupon_is_used_by_one_order_under_concurrency(s: Arc<dyn Store>) 
     for t in tasks {
         match t.await.expect("task") {
             Ok(_) => used += 1,
-            Err(StoreError::Conflict("invalid_coupon")) => {}
+            Err(StoreError::Conflict(Conflict::InvalidCoupon)) => {}
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
@@ -1164,7 +1165,7 @@ pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn S
         match t.await.expect("task") {
             Ok(Idempotent::Fresh(w)) => assert!(fresh.insert(w.withdrawal_id)),
             Ok(Idempotent::Replay(w)) => assert_eq!(w.amount, Points(1_500)),
-            Err(StoreError::Conflict("insufficient_commission")) => {}
+            Err(StoreError::Conflict(Conflict::InsufficientCommission)) => {}
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
@@ -1188,7 +1189,7 @@ pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn S
     for t in tasks {
         match t.await.expect("task") {
             Ok(_) => decided += 1,
-            Err(StoreError::Conflict("already_processed")) => {}
+            Err(StoreError::Conflict(Conflict::AlreadyProcessed)) => {}
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
@@ -1218,7 +1219,7 @@ pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn S
     ));
     assert!(matches!(
         s.request_withdrawal(withdrawal("a", 1_000), None, 500).await,
-        Err(StoreError::Conflict("insufficient_commission"))
+        Err(StoreError::Conflict(Conflict::InsufficientCommission))
     ));
     let a = s.referrer("a").await.expect("a").expect("a");
     assert_eq!((a.paid, a.balance()), (Points(10_000), Points(0)));
@@ -1245,7 +1246,7 @@ pub async fn coupon_definitions_and_copies(s: Arc<dyn Store>) {
     let c = s.create_coupon(def.clone(), audit(), 1).await.expect("create");
     assert!(matches!(
         s.create_coupon(def.clone(), audit(), 1).await,
-        Err(StoreError::Conflict("coupon_code_taken"))
+        Err(StoreError::Conflict(Conflict::CouponCodeTaken))
     ));
     let copy = s.add_coupon_by_code("u1", "WELCOME", 10).await.expect("add");
     assert_eq!(
@@ -1254,15 +1255,15 @@ pub async fn coupon_definitions_and_copies(s: Arc<dyn Store>) {
     );
     assert!(matches!(
         s.add_coupon_by_code("u1", "WELCOME", 10).await,
-        Err(StoreError::Conflict("coupon_already_added"))
+        Err(StoreError::Conflict(Conflict::CouponAlreadyAdded))
     ));
     assert!(matches!(
         s.add_coupon_by_code("u2", "WELCOME", 10).await,
-        Err(StoreError::Conflict("coupon_exhausted"))
+        Err(StoreError::Conflict(Conflict::CouponExhausted))
     ));
     assert!(matches!(
         s.add_coupon_by_code("u2", "NOPE", 10).await,
-        Err(StoreError::Conflict("invalid_coupon"))
+        Err(StoreError::Conflict(Conflict::InvalidCoupon))
     ));
     let mut more = def.clone();
     more.max_uses = None;
@@ -1270,7 +1271,7 @@ pub async fn coupon_definitions_and_copies(s: Arc<dyn Store>) {
     assert!(
         matches!(
             s.add_coupon_by_code("u2", "WELCOME", 1_000).await,
-            Err(StoreError::Conflict("invalid_coupon"))
+            Err(StoreError::Conflict(Conflict::InvalidCoupon))
         ),
         "expired"
     );
