@@ -5,7 +5,7 @@
 
 use crate::Conflict;
 use snspmt_core::ledger::events;
-use snspmt_core::order::{refund_cap, AdminTransition, OrderStatus};
+use snspmt_core::order::{admin_transition, refund_cap, AdminTransition, OrderStatus};
 use snspmt_core::plan::{self, Ender, Part, PartState, Run, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::{LedgerKind, Points};
@@ -304,7 +304,9 @@ pub(crate) async fn admin_set_status<C: Conn>(
     now: Millis,
 ) -> StoreResult<Order> {
     let order = order_locked(c, order_id).await?;
-    if order.status != from {
+    // The transition must be the core's for the order as it is now: a stale `from` or a
+    // transition the core does not make (e.g. ending a run that has ended) changes nothing.
+    if order.status != from || admin_transition(order.status, t.to) != Ok(t) {
         return Err(StoreError::Conflict(Conflict::InvalidTransition));
     }
     let order = if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
