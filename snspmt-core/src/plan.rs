@@ -258,12 +258,21 @@ pub struct Effects {
 pub struct Run {
     parts: Vec<Part>,
     states: Vec<PartState>,
+    /// Ended before its time ([`Run::end`]): nothing is ever submitted again.
+    ended: bool,
 }
 
 impl Run {
     /// A run as the store has it: `states[i]` is where part `i` is.
     pub fn from_states(parts: Vec<Part>, states: Vec<PartState>) -> Run {
-        Run { parts, states }
+        Run { parts, states, ended: false }
+    }
+
+    /// The same run, marked as ended before its time (the store knows it from the order's
+    /// status: an ended order's run never submits again).
+    pub fn with_ended(mut self, ended: bool) -> Run {
+        self.ended = ended;
+        self
     }
 
     /// Ends the run before its time (§8): every part not yet submitted (waiting or due) is
@@ -282,6 +291,7 @@ impl Run {
                 return Err(RunError { index: i as u32, state: *s });
             }
         }
+        self.ended = true;
         let mut refunds = Vec::new();
         for (i, s) in self.states.iter_mut().enumerate() {
             if matches!(s, PartState::Waiting | PartState::Due { .. }) {
@@ -301,7 +311,7 @@ impl Run {
         if let (Some(at), Some(first)) = (start, states.first_mut()) {
             *first = PartState::Due { at };
         }
-        Run { parts, states }
+        Run { parts, states, ended: false }
     }
 
     pub fn parts(&self) -> &[Part] {
@@ -373,6 +383,14 @@ impl Run {
                 let share = self.parts[i].share;
                 self.states[i] = PartState::Ended { refunded: share, completed: false };
                 effects.refund = Some((index, share));
+            }
+            // A run that ended while this part was in flight: the panel did not take it, and
+            // it is never sent again; its share goes back.
+            Submitted::RetryLater { .. } if self.ended => {
+                let share = self.parts[i].share;
+                self.states[i] = PartState::Ended { refunded: share, completed: false };
+                effects.refund = Some((index, share));
+                return Ok(effects);
             }
             Submitted::RetryLater { at } => {
                 self.states[i] = PartState::Due { at };
