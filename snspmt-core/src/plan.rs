@@ -409,17 +409,41 @@ impl Run {
         remains: Option<i64>,
     ) -> Result<Effects, RunError> {
         let state = self.state(index)?;
+        let part = self.parts.get(index as usize).ok_or(RunError { index, state })?;
+        let s =
+            settle_part(part.share, part.quantity, status, remains).map_err(|_| RunError { index, state })?;
+        self.settled(index, s)
+    }
+
+    /// The same, already read by [`settle_part`] (the status sync reads a batch first). The
+    /// refund is capped by the part's share.
+    pub fn settled(&mut self, index: u32, s: Settlement) -> Result<Effects, RunError> {
+        let state = self.state(index)?;
         if !matches!(state, PartState::Accepted { .. }) {
             return Err(RunError { index, state });
         }
-        let part = &self.parts[index as usize];
-        let s =
-            settle_part(part.share, part.quantity, status, remains).map_err(|_| RunError { index, state })?;
-        if s.status == OrderStatus::InProgress {
+        if !s.status.is_terminal() {
             return Ok(Effects::default());
         }
-        self.states[index as usize] = PartState::Ended { refunded: s.refund, completed: s.refund.0 == 0 };
-        Ok(Effects { submit: Vec::new(), refund: (s.refund.0 > 0).then_some((index, s.refund)) })
+        let share = self.parts[index as usize].share;
+        let refund = crate::order::refund_cap(share, Points::ZERO, s.refund);
+        self.states[index as usize] = PartState::Ended { refunded: refund, completed: refund.0 == 0 };
+        Ok(Effects { submit: Vec::new(), refund: (refund.0 > 0).then_some((index, refund)) })
+    }
+
+    /// An operator settles a part whose outcome is unknown: the panel has it (`accepted`), or
+    /// it failed and its share goes back. The run went on when it became unknown.
+    pub fn resolve(&mut self, index: u32, accepted: bool) -> Result<Effects, RunError> {
+        let state = self.state(index)?;
+        let PartState::Unknown { at } = state else { return Err(RunError { index, state }) };
+        let i = index as usize;
+        if accepted {
+            self.states[i] = PartState::Accepted { at };
+            return Ok(Effects::default());
+        }
+        let share = self.parts[i].share;
+        self.states[i] = PartState::Ended { refunded: share, completed: false };
+        Ok(Effects { submit: Vec::new(), refund: (share.0 > 0).then_some((index, share)) })
     }
 
     /// The order's status, by [`order_status`].

@@ -6,7 +6,7 @@
 use crate::Conflict;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{admin_transition, refund_cap, AdminTransition, OrderStatus};
-use snspmt_core::plan::{self, Ender, Part, PartState, Run, Submitted};
+use snspmt_core::plan::{Ender, Part, PartState, Run, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::{LedgerKind, Points};
 
@@ -33,24 +33,8 @@ const RECORD_ORDER_SYNC_ERROR: &str =
     "UPDATE orders SET error = $2, last_status_check = $3 WHERE order_id = $1 RETURNING order_id";
 const RECORD_PART_SYNC_ERROR: &str =
     "UPDATE order_parts SET last_error = $2, last_status_check = $3 WHERE part_id = $1 RETURNING part_id";
-const END_PART: &str = "UPDATE order_parts SET state = 'ended', outcome = 'refunded', settled_at = $2, \
-    due_at = NULL WHERE part_id = $1 AND state IN ('waiting', 'due') RETURNING part_id";
 const ADD_PART_REFUND: &str =
     "UPDATE order_parts SET refunded = refunded + $2 WHERE part_id = $1 RETURNING refunded";
-const SETTLE_PART: &str = "UPDATE order_parts SET state = $2, smm_order_id = COALESCE($3, smm_order_id), \
-    due_at = COALESCE($4, due_at), last_error = $5, outcome = $6, settled_at = $7 \
-    WHERE part_id = $1 AND state = 'submitting' RETURNING order_id, part_index, share";
-const NEXT_WAITING_DELAY: &str =
-    "SELECT delay_minutes FROM order_parts WHERE order_id = $1 AND part_index = $2 AND state = 'waiting'";
-const MAKE_PART_DUE: &str =
-    "UPDATE order_parts SET state = 'due', due_at = $3 WHERE order_id = $1 AND part_index = $2 AND state = 'waiting'";
-const APPLY_PART_STATUS: &str =
-    "UPDATE order_parts SET upstream_status = $2, remains = COALESCE($3, remains), \
-    last_status_check = $4, state = CASE WHEN $5 THEN 'ended' ELSE state END, outcome = $6, \
-    settled_at = CASE WHEN $5 THEN $4 ELSE settled_at END WHERE part_id = $1 AND state = 'accepted' \
-    RETURNING order_id, part_index, share, refunded";
-const RESOLVE_PART: &str = "UPDATE order_parts SET state = $3, smm_order_id = COALESCE($4, smm_order_id), \
-    outcome = $5 WHERE order_id = $1 AND part_index = $2 AND state = 'unknown' RETURNING part_id, share";
 const JOB_OF_ORDER: &str =
     "SELECT job_id, state, due_at FROM submission_jobs WHERE order_id = $1 ORDER BY job_id DESC LIMIT 1";
 const JOB_BY_ID: &str = "SELECT order_id FROM submission_jobs WHERE job_id = $1";
@@ -59,6 +43,15 @@ const MOVE_JOB: &str = "UPDATE submission_jobs SET state = $3, due_at = COALESCE
     last_error = COALESCE($5, last_error) WHERE job_id = $1 AND state = $2 RETURNING job_id";
 const SET_ORDER_STATE: &str = "UPDATE orders SET status = $3, smm_panel_order_id = COALESCE($4, smm_panel_order_id), \
     error = CASE WHEN $7 THEN $5 ELSE error END, updated_at = $6 WHERE order_id = $1 AND status = $2 RETURNING order_id";
+const PART_OF: &str = "SELECT order_id, part_index FROM order_parts WHERE part_id = $1";
+const WRITE_PART: &str = "UPDATE order_parts SET state = $3, due_at = $4, settled_at = $5, outcome = $6 \
+    WHERE part_id = $1 AND state = $2 RETURNING part_id";
+const PART_SUBMISSION: &str = "UPDATE order_parts SET smm_order_id = COALESCE($2, smm_order_id), \
+    last_error = $3 WHERE part_id = $1";
+const PART_STATUS: &str = "UPDATE order_parts SET upstream_status = $2, remains = COALESCE($3, remains), \
+    last_status_check = $4 WHERE part_id = $1";
+const LOST_PARTS: &str =
+    "SELECT part_id FROM order_parts WHERE state = 'submitting' AND claimed_at < $1 ORDER BY part_id";
 const HAS_PARTS: &str = "SELECT EXISTS (SELECT 1 FROM order_parts WHERE order_id = $1)";
 
 row_mapper!(pub(crate) order_row -> Order {
@@ -191,15 +184,7 @@ async fn end_run<C: Conn>(
 ) -> StoreResult<()> {
     let (parts, mut run) = load_run(c, order.order_id).await?;
     let refunds = run.end(by).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-    for (i, state) in run.states().iter().enumerate() {
-        if matches!(state, PartState::Ended { .. }) && matches!(parts[i].state.as_str(), "waiting" | "due") {
-            c.execute(END_PART, &[&parts[i].part_id, &now]).await?;
-        }
-    }
-    for (index, amount) in refunds {
-        let p = &parts[index as usize];
-        refund_part(c, order, p.part_id, p.part_index, amount, now).await?;
-    }
+    apply_run(c, order, &parts, &run, &refunds, now).await?;
     c.execute(SET_ORDER_STATUS, &[&order.order_id, &to.as_str(), &now]).await?;
     super::referral::referral_on_settlement(c, order.order_id, now).await
 }
@@ -408,94 +393,127 @@ pub(crate) async fn record_sync_failure<C: Conn>(
     Ok(())
 }
 
-/// Records how a part's submission ended (once): the core's run decides the refund and the next
-/// due part.
+/// A part's place in its order, by its id (`AlreadyProcessed` when there is no such part).
+async fn part_of<C: Conn>(c: &mut C, part_id: i64) -> StoreResult<(i64, u32)> {
+    let row =
+        c.query_opt(PART_OF, &[&part_id]).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
+    Ok((row.get(0)?, u32::try_from(row.get::<i64>(1)?).unwrap_or(u32::MAX)))
+}
+
+/// The order (locked), its stored parts, and the run the core makes of them; an ended order's
+/// run never submits again.
+async fn run_of<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<(Order, Vec<OrderPart>, Run)> {
+    let order = order_locked(c, order_id).await?;
+    let (parts, run) = load_run(c, order_id).await?;
+    let run = run.with_ended(order.status.is_terminal());
+    Ok((order, parts, run))
+}
+
+/// Writes the parts whose state the run changed (each from the state it was read in: a
+/// concurrent writer makes it a conflict), posts the refunds the run decided, and lets the
+/// order's status follow.
+async fn apply_run<C: Conn>(
+    c: &mut C,
+    order: &Order,
+    before: &[OrderPart],
+    run: &Run,
+    refunds: &[(u32, Points)],
+    now: Millis,
+) -> StoreResult<Order> {
+    for (p, after) in before.iter().zip(run.states()) {
+        if part_state(p)? == *after {
+            continue;
+        }
+        let (state, due_at, settled_at, outcome) = match *after {
+            PartState::Waiting => ("waiting", None, None, None),
+            PartState::Due { at } => ("due", Some(at), None, None),
+            PartState::Submitting => ("submitting", p.due_at, None, None),
+            PartState::Accepted { at } => ("accepted", p.due_at, Some(at), None),
+            PartState::Unknown { at } => ("unknown", p.due_at, Some(at), None),
+            PartState::Ended { completed, .. } => {
+                let due_at = p.due_at.filter(|_| !matches!(p.state.as_str(), "waiting" | "due"));
+                ("ended", due_at, Some(now), Some(if completed { "completed" } else { "refunded" }))
+            }
+        };
+        let args: [&dyn crate::sql::Param; 6] =
+            [&p.part_id, &p.state, &state, &due_at, &settled_at, &outcome];
+        if c.query_opt(WRITE_PART, &args).await?.is_none() {
+            return Err(StoreError::Conflict(Conflict::AlreadyProcessed));
+        }
+    }
+    for (index, amount) in refunds {
+        let p = &before[*index as usize];
+        refund_part(c, order, p.part_id, p.part_index, *amount, now).await?;
+    }
+    recompute(c, order.order_id, now).await
+}
+
+/// Records how a part's submission ended (once); the core's run decides the part's state, its
+/// refund and the next part's due time.
 pub(crate) async fn settle_part_submission<C: Conn>(
     c: &mut C,
     part_id: i64,
     outcome: &SubmissionOutcome,
     now: Millis,
 ) -> StoreResult<Order> {
-    let (state, smm_id, due, error, end) = match outcome {
+    let (submitted, smm_id, error) = match outcome {
         SubmissionOutcome::Accepted { smm_order_id } => {
-            ("accepted", Some(clean_text(smm_order_id)), None, None, None)
+            (Submitted::Accepted, Some(clean_text(smm_order_id)), None)
         }
-        SubmissionOutcome::Rejected { message } => ("ended", None, None, Some(message), Some("refunded")),
+        SubmissionOutcome::Rejected { message } => (Submitted::Rejected, None, Some(clean_text(message))),
         SubmissionOutcome::RetryLater { message, retry_at } => {
-            ("due", None, Some(*retry_at), Some(message), None)
+            (Submitted::RetryLater { at: *retry_at }, None, Some(clean_text(message)))
         }
-        SubmissionOutcome::Unknown { message } => ("unknown", None, None, Some(message), None),
+        SubmissionOutcome::Unknown { message } => (Submitted::Unknown, None, Some(clean_text(message))),
     };
-    let error = error.map(|m| clean_text(m));
-    let retry = matches!(outcome, SubmissionOutcome::RetryLater { .. });
-    let settled_at = (!retry).then_some(now);
-    let row = c
-        .query_opt(SETTLE_PART, &[&part_id, &state, &smm_id, &due, &error, &end, &settled_at])
-        .await?
-        .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    let (order_id, index, share): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
-    let order = order_in(c, order_id).await?;
-    if end.is_some() {
-        refund_part(c, &order, part_id, index, Points(share), now).await?;
-    }
-    if retry {
-        if order.status.is_terminal() {
-            // The order ended while this part was in flight, and the panel did not take it: it
-            // is never sent again, and its share goes back.
-            c.execute(END_PART, &[&part_id, &now]).await?;
-            refund_part(c, &order, part_id, index, Points(share), now).await?;
-        }
-        return recompute(c, order_id, now).await;
-    }
-    part_settled(c, order_id, index, now).await
+    let (order_id, index) = part_of(c, part_id).await?;
+    let (order, parts, mut run) = run_of(c, order_id).await?;
+    let e =
+        run.submitted(index, submitted, now).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
+    c.execute(PART_SUBMISSION, &[&part_id, &smm_id, &error]).await?;
+    apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await
 }
 
-/// Part `index` of an order was settled (accepted, rejected, unknown) at `now`: the next part
-/// becomes due by the core's rule — only while the order runs: an ended order submits nothing
-/// — and the order's status follows its parts.
-pub(crate) async fn part_settled<C: Conn>(
+/// Lost part submissions (claimed before `claimed_before`, never settled) become `unknown`,
+/// never resent; the run goes on past them. Answers the orders concerned.
+pub(crate) async fn expire_part_submissions<C: Conn>(
     c: &mut C,
-    order_id: i64,
-    index: i64,
+    claimed_before: Millis,
     now: Millis,
-) -> StoreResult<Order> {
-    let order = order_in(c, order_id).await?;
-    if !order.status.is_terminal() {
-        let next = index + 1;
-        if let Some(row) = c.query_opt(NEXT_WAITING_DELAY, &[&order_id, &next]).await? {
-            let delay: i64 = row.get(0)?;
-            let due = plan::next_due(now, u32::try_from(delay).unwrap_or(u32::MAX));
-            c.execute(MAKE_PART_DUE, &[&order_id, &next, &due]).await?;
-        }
+) -> StoreResult<Vec<i64>> {
+    let lost = c.query(LOST_PARTS, &[&claimed_before]).await?;
+    let mut orders = Vec::with_capacity(lost.len());
+    for row in lost {
+        let part_id: i64 = row.get(0)?;
+        let (order_id, index) = part_of(c, part_id).await?;
+        let (order, parts, mut run) = run_of(c, order_id).await?;
+        let e = run
+            .submitted(index, Submitted::Unknown, now)
+            .map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
+        c.execute(
+            PART_SUBMISSION,
+            &[&part_id, &None::<String>, &Some("the worker never settled this submission")],
+        )
+        .await?;
+        apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await?;
+        orders.push(order_id);
     }
-    recompute(c, order_id, now).await
+    Ok(orders)
 }
 
-/// Applies the upstream's status to an accepted part; a terminal one settles (once) with its
-/// refund (capped by its share and by what is left of the order's price).
+/// Applies the upstream's status (read by the core) to an accepted part; a terminal one ends it
+/// with its refund as the run decides. `None` if the part was not accepted.
 pub(crate) async fn apply_part_status<C: Conn>(
     c: &mut C,
     part_id: i64,
     u: &StatusUpdate,
     now: Millis,
 ) -> StoreResult<Option<Order>> {
-    let terminal = u.settlement.status != OrderStatus::InProgress;
-    let outcome = terminal.then_some(if u.settlement.refund.0 > 0 { "refunded" } else { "completed" });
-    let upstream = u.settlement.status.as_str();
-    let Some(row) =
-        c.query_opt(APPLY_PART_STATUS, &[&part_id, &upstream, &u.remains, &now, &terminal, &outcome]).await?
-    else {
-        return Ok(None);
-    };
-    let (order_id, index, share, refunded): (i64, i64, i64, i64) =
-        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-    if !terminal {
-        return Ok(Some(order_in(c, order_id).await?));
-    }
-    let order = order_in(c, order_id).await?;
-    let wanted = refund_cap(Points(share), Points(refunded), u.settlement.refund);
-    refund_part(c, &order, part_id, index, wanted, now).await?;
-    Ok(Some(recompute(c, order_id, now).await?))
+    let (order_id, index) = part_of(c, part_id).await?;
+    let (order, parts, mut run) = run_of(c, order_id).await?;
+    let Ok(e) = run.settled(index, u.settlement) else { return Ok(None) };
+    c.execute(PART_STATUS, &[&part_id, &u.settlement.status.as_str(), &u.remains, &now]).await?;
+    apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await.map(Some)
 }
 
 /// An operator settles an `unknown` part: accepted (`smm_order_id`), or failed (its share back).
@@ -508,19 +526,15 @@ pub(crate) async fn resolve_part<C: Conn>(
     now: Millis,
 ) -> StoreResult<Order> {
     let smm_order_id = smm_order_id.as_deref().map(clean_text);
-    let (state, outcome) =
-        if smm_order_id.is_some() { ("accepted", None) } else { ("ended", Some("refunded")) };
-    let Some(row) =
-        c.query_opt(RESOLVE_PART, &[&order_id, &part_index, &state, &smm_order_id, &outcome]).await?
-    else {
-        order_in(c, order_id).await?;
-        return Err(StoreError::Conflict(Conflict::InvalidTransition));
-    };
-    let (part_id, share): (i64, i64) = (row.get(0)?, row.get(1)?);
-    if outcome.is_some() {
-        let order = order_in(c, order_id).await?;
-        refund_part(c, &order, part_id, part_index, Points(share), now).await?;
+    let (order, parts, mut run) = run_of(c, order_id).await?;
+    let index = u32::try_from(part_index).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
+    let e = run
+        .resolve(index, smm_order_id.is_some())
+        .map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
+    if let Some(p) = parts.get(index as usize) {
+        c.execute(PART_SUBMISSION, &[&p.part_id, &smm_order_id, &None::<String>]).await?;
     }
+    let order = apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await?;
     insert_audit(c, audit, now).await?;
-    recompute(c, order_id, now).await
+    Ok(order)
 }

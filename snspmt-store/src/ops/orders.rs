@@ -119,9 +119,6 @@ const CLAIMED_PART: &str =
     JOIN services s ON s.service_id = p.service_id WHERE p.part_id = $1";
 const MARK_ORDER_PROCESSING: &str = "UPDATE orders SET status = 'processing', updated_at = $2 \
     WHERE order_id = $1 AND status IN ('pending', 'scheduled')";
-const EXPIRE_PARTS: &str = "UPDATE order_parts SET state = 'unknown', settled_at = $2, \
-    last_error = 'the worker never settled this submission' WHERE state = 'submitting' AND claimed_at < $1 \
-    RETURNING order_id, part_index";
 const PARTS_TO_SYNC: &str = "SELECT part_id, order_id, smm_order_id, share, quantity FROM order_parts \
     WHERE state = 'accepted' AND smm_order_id IS NOT NULL ORDER BY last_status_check ASC NULLS FIRST, part_id \
     LIMIT $1";
@@ -376,24 +373,6 @@ async fn orders_to_sync<C: Conn>(
             Ok(out)
         }
     }
-}
-
-/// Lost part submissions become `unknown` (never resent); the run goes on past them.
-async fn expire_part_submissions<C: Conn>(
-    c: &mut C,
-    claimed_before: Millis,
-    now: Millis,
-) -> StoreResult<Vec<i64>> {
-    let lost = c
-        .query(EXPIRE_PARTS, &[&claimed_before, &now])
-        .await?
-        .iter()
-        .map(|r| Ok((r.get(0)?, r.get(1)?)))
-        .collect::<StoreResult<Vec<(i64, i64)>>>()?;
-    for (order_id, index) in &lost {
-        lifecycle::part_settled(c, *order_id, *index, now).await?;
-    }
-    Ok(lost.into_iter().map(|(o, _)| o).collect())
 }
 
 /// Makes due the parts whose turn came (by the core's due-time rule) but were never made due,
@@ -748,7 +727,7 @@ macro_rules! impl_orders {
                 claimed_before: Millis,
                 now: Millis,
             ) -> StoreResult<Vec<i64>> {
-                self.tx(async move |c| expire_part_submissions(c, claimed_before, now).await).await
+                self.tx(async move |c| lifecycle::expire_part_submissions(c, claimed_before, now).await).await
             }
 
             async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>> {
