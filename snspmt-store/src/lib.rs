@@ -534,46 +534,34 @@ pub trait ReferralStore: Send + Sync {
     async fn payouts(&self, user_id: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<Payout>>;
 }
 
-/// Everything the server needs from storage.
-pub trait Store:
-    UserStore
-    + SessionStore
-    + LedgerStore
-    + AuditStore
-    + CatalogStore
-    + OrderStore
-    + PurchaseStore
-    + PackageStore
-    + PartStore
-    + IdentityStore
-    + NoticeStore
-    + BlogStore
-    + DashboardStore
-    + CouponStore
-    + ReferralStore
-    + Maintenance
-{
+/// Declares `Store`, everything the server needs from storage, as the sum of the traits listed
+/// once.
+macro_rules! store_traits {
+    ($($t:ident),+) => {
+        /// Everything the server needs from storage.
+        pub trait Store: $($t +)+ {}
+        impl<T> Store for T where T: $($t +)+ {}
+    };
 }
 
-impl<T> Store for T where
-    T: UserStore
-        + SessionStore
-        + LedgerStore
-        + AuditStore
-        + CatalogStore
-        + OrderStore
-        + PurchaseStore
-        + PackageStore
-        + PartStore
-        + IdentityStore
-        + NoticeStore
-        + BlogStore
-        + DashboardStore
-        + CouponStore
-        + ReferralStore
-        + Maintenance
-{
-}
+store_traits!(
+    UserStore,
+    SessionStore,
+    LedgerStore,
+    AuditStore,
+    CatalogStore,
+    OrderStore,
+    PurchaseStore,
+    PackageStore,
+    PartStore,
+    IdentityStore,
+    NoticeStore,
+    BlogStore,
+    DashboardStore,
+    CouponStore,
+    ReferralStore,
+    Maintenance
+);
 
 /// How to reach a database, parsed from `DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]

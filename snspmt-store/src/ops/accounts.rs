@@ -4,7 +4,7 @@ use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::{LedgerKind, Points};
 
-use super::{insert_audit, post_in, remember, replay, rows, BALANCE};
+use super::{insert_audit, one, page, post_in, remember, replay, BALANCE};
 use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
 use crate::sql::{Conn, Dialect, Row};
@@ -92,7 +92,7 @@ row_mapper!(audit_row -> AuditEntry {
 });
 
 pub(crate) async fn user_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<User>> {
-    c.query_opt(USER_BY_ID, &[&user_id]).await?.as_ref().map(user_row).transpose()
+    one(c, USER_BY_ID, &[&user_id], user_row).await
 }
 
 async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResult<User> {
@@ -202,11 +202,7 @@ macro_rules! impl_accounts {
             ) -> StoreResult<Page<User>> {
                 let pattern = like_pattern(search);
                 self.rd(async move |c| {
-                    let found = c.query(LIST_USERS, &[&pattern, &limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, user_row)?,
-                        total: c.scalar(COUNT_USERS, &[&pattern]).await?,
-                    })
+                    page(c, (LIST_USERS, COUNT_USERS), &[&pattern], limit, offset, user_row).await
                 })
                 .await
             }
@@ -243,10 +239,7 @@ macro_rules! impl_accounts {
 
             async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
                 let h = token_hash.to_owned();
-                self.rd(async move |c| {
-                    c.query_opt(SESSION_USER, &[&h, &now]).await?.as_ref().map(user_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, SESSION_USER, &[&h, &now], user_row).await).await
             }
 
             async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool> {
@@ -299,11 +292,8 @@ macro_rules! impl_accounts {
             async fn ledger(&self, f: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
                 self.rd(async move |c| {
                     let kind = f.kind.map(LedgerKind::as_str);
-                    let found = c.query(LEDGER_PAGE, &[&f.user_id, &kind, &f.limit, &f.offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, ledger_row)?,
-                        total: c.scalar(LEDGER_COUNT, &[&f.user_id, &kind]).await?,
-                    })
+                    page(c, (LEDGER_PAGE, LEDGER_COUNT), &[&f.user_id, &kind], f.limit, f.offset, ledger_row)
+                        .await
                 })
                 .await
             }
@@ -339,8 +329,7 @@ macro_rules! impl_accounts {
 
             async fn audit_log(&self, limit: i64, offset: i64) -> StoreResult<Page<AuditEntry>> {
                 self.rd(async move |c| {
-                    let found = c.query(AUDIT_PAGE, &[&limit, &offset]).await?;
-                    Ok(Page { rows: rows(found, audit_row)?, total: c.scalar(AUDIT_COUNT, &[]).await? })
+                    page(c, (AUDIT_PAGE, AUDIT_COUNT), &[], limit, offset, audit_row).await
                 })
                 .await
             }

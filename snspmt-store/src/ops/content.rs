@@ -3,7 +3,7 @@
 use crate::Conflict;
 use async_trait::async_trait;
 
-use super::{insert_audit, rows, serialize};
+use super::{insert_audit, one, page, rows, serialize};
 use crate::model::like_pattern;
 use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
 use crate::sql::{is_unique_violation, Conn, Row};
@@ -322,16 +322,12 @@ macro_rules! impl_content {
             }
 
             async fn notice(&self, id: i64) -> StoreResult<Option<Notice>> {
-                self.rd(async move |c| {
-                    c.query_opt(NOTICE_BY_ID, &[&id]).await?.as_ref().map(notice_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, NOTICE_BY_ID, &[&id], notice_row).await).await
             }
 
             async fn notices(&self, limit: i64, offset: i64) -> StoreResult<Page<Notice>> {
                 self.rd(async move |c| {
-                    let found = c.query(LIST_NOTICES, &[&limit, &offset]).await?;
-                    Ok(Page { rows: rows(found, notice_row)?, total: c.scalar(COUNT_NOTICES, &[]).await? })
+                    page(c, (LIST_NOTICES, COUNT_NOTICES), &[], limit, offset, notice_row).await
                 })
                 .await
             }
@@ -369,17 +365,11 @@ macro_rules! impl_content {
             }
 
             async fn blog_post(&self, id: i64) -> StoreResult<Option<Post>> {
-                self.rd(async move |c| {
-                    c.query_opt(POST_BY_ID, &[&id]).await?.as_ref().map(post_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, POST_BY_ID, &[&id], post_row).await).await
             }
 
             async fn view_post(&self, id: i64) -> StoreResult<Option<Post>> {
-                self.tx(async move |c| {
-                    c.query_opt(VIEW_POST, &[&id]).await?.as_ref().map(post_row).transpose()
-                })
-                .await
+                self.tx(async move |c| one(c, VIEW_POST, &[&id], post_row).await).await
             }
 
             async fn posts(&self, f: PostFilter) -> StoreResult<Page<Post>> {

@@ -189,6 +189,21 @@ async fn end_run<C: Conn>(
     super::referral::referral_on_settlement(c, order.order_id, now).await
 }
 
+/// A submission's outcome as the core's machines take it, with the panel's id and the error
+/// text (cleaned) to store.
+fn outcome_of(outcome: &SubmissionOutcome) -> (Submitted, Option<String>, Option<String>) {
+    match outcome {
+        SubmissionOutcome::Accepted { smm_order_id } => {
+            (Submitted::Accepted, Some(clean_text(smm_order_id)), None)
+        }
+        SubmissionOutcome::Rejected { message } => (Submitted::Rejected, None, Some(clean_text(message))),
+        SubmissionOutcome::RetryLater { message, retry_at } => {
+            (Submitted::RetryLater { at: *retry_at }, None, Some(clean_text(message)))
+        }
+        SubmissionOutcome::Unknown { message } => (Submitted::Unknown, None, Some(clean_text(message))),
+    }
+}
+
 /// A single order and its submission job, as the core's machine sees them.
 async fn single<C: Conn>(c: &mut C, order: &Order) -> StoreResult<(i64, Single)> {
     let row = c.query_opt(JOB_OF_ORDER, &[&order.order_id]).await?.ok_or(StoreError::NotFound)?;
@@ -315,16 +330,7 @@ pub(crate) async fn settle_submission<C: Conn>(
     outcome: &SubmissionOutcome,
     now: Millis,
 ) -> StoreResult<Order> {
-    let (submitted, smm_order_id, error) = match outcome {
-        SubmissionOutcome::Accepted { smm_order_id } => {
-            (Submitted::Accepted, Some(clean_text(smm_order_id)), None)
-        }
-        SubmissionOutcome::Rejected { message } => (Submitted::Rejected, None, Some(clean_text(message))),
-        SubmissionOutcome::RetryLater { message, retry_at } => {
-            (Submitted::RetryLater { at: *retry_at }, None, Some(clean_text(message)))
-        }
-        SubmissionOutcome::Unknown { message } => (Submitted::Unknown, None, Some(clean_text(message))),
-    };
+    let (submitted, smm_order_id, error) = outcome_of(outcome);
     let order_id: i64 = c
         .query_opt(JOB_BY_ID, &[&job_id])
         .await?
@@ -456,16 +462,7 @@ pub(crate) async fn settle_part_submission<C: Conn>(
     outcome: &SubmissionOutcome,
     now: Millis,
 ) -> StoreResult<Order> {
-    let (submitted, smm_id, error) = match outcome {
-        SubmissionOutcome::Accepted { smm_order_id } => {
-            (Submitted::Accepted, Some(clean_text(smm_order_id)), None)
-        }
-        SubmissionOutcome::Rejected { message } => (Submitted::Rejected, None, Some(clean_text(message))),
-        SubmissionOutcome::RetryLater { message, retry_at } => {
-            (Submitted::RetryLater { at: *retry_at }, None, Some(clean_text(message)))
-        }
-        SubmissionOutcome::Unknown { message } => (Submitted::Unknown, None, Some(clean_text(message))),
-    };
+    let (submitted, smm_id, error) = outcome_of(outcome);
     let (order_id, index) = part_of(c, part_id).await?;
     let (order, parts, mut run) = run_of(c, order_id).await?;
     let e =

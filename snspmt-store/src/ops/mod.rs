@@ -49,8 +49,8 @@ pub(crate) mod referral;
 
 use snspmt_core::Points;
 
-use crate::sql::{is_unique_violation, Conn, Row};
-use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Posting, StoreError, StoreResult};
+use crate::sql::{is_unique_violation, Conn, Param, Row};
+use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Page, Posting, StoreError, StoreResult};
 
 const INSERT_AUDIT: &str =
     "INSERT INTO admin_audit (actor, action, target, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
@@ -180,6 +180,31 @@ pub(crate) fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {
 
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored response: {e}")))
+}
+
+/// The row `sql` finds, mapped by `f`.
+pub(crate) async fn one<C: Conn, T>(
+    c: &mut C,
+    sql: &'static str,
+    args: &[&dyn Param],
+    f: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    c.query_opt(sql, args).await?.as_ref().map(f).transpose()
+}
+
+/// A page of `list` (its parameters: `filter`, then limit and offset) and the `count` of all rows.
+pub(crate) async fn page<C: Conn, T>(
+    c: &mut C,
+    (list, count): (&'static str, &'static str),
+    filter: &[&dyn Param],
+    limit: i64,
+    offset: i64,
+    f: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Page<T>> {
+    let mut args = filter.to_vec();
+    args.extend([&limit as &dyn Param, &offset]);
+    let found = c.query(list, &args).await?;
+    Ok(Page { rows: rows(found, f)?, total: c.scalar(count, filter).await? })
 }
 
 /// Maps every row with `f`.

@@ -9,7 +9,7 @@ use snspmt_core::plan::Part;
 use snspmt_core::{LedgerKind, Points};
 
 use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
-use super::{insert_audit, post_in, remember, replay, rows};
+use super::{insert_audit, one, page, post_in, remember, replay, rows};
 use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
     CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, Millis, NewAudit,
@@ -417,10 +417,7 @@ macro_rules! impl_orders {
             }
 
             async fn service(&self, service_id: i64) -> StoreResult<Option<Service>> {
-                self.rd(async move |c| {
-                    c.query_opt(SERVICE_BY_ID, &[&service_id]).await?.as_ref().map(service_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, SERVICE_BY_ID, &[&service_id], service_row).await).await
             }
 
             async fn list_services(
@@ -430,11 +427,8 @@ macro_rules! impl_orders {
                 offset: i64,
             ) -> StoreResult<Page<Service>> {
                 self.rd(async move |c| {
-                    let found = c.query(LIST_SERVICES, &[&active_only, &limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, service_row)?,
-                        total: c.scalar(COUNT_SERVICES, &[&active_only]).await?,
-                    })
+                    page(c, (LIST_SERVICES, COUNT_SERVICES), &[&active_only], limit, offset, service_row)
+                        .await
                 })
                 .await
             }
@@ -488,20 +482,14 @@ macro_rules! impl_orders {
             }
 
             async fn order(&self, order_id: i64) -> StoreResult<Option<Order>> {
-                self.rd(async move |c| {
-                    c.query_opt(ORDER_BY_ID, &[&order_id]).await?.as_ref().map(order_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, ORDER_BY_ID, &[&order_id], order_row).await).await
             }
 
             async fn orders(&self, f: OrderFilter) -> StoreResult<Page<Order>> {
                 self.rd(async move |c| {
                     let status = f.status.map(OrderStatus::as_str);
-                    let found = c.query(LIST_ORDERS, &[&f.user_id, &status, &f.limit, &f.offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, order_row)?,
-                        total: c.scalar(COUNT_ORDERS, &[&f.user_id, &status]).await?,
-                    })
+                    page(c, (LIST_ORDERS, COUNT_ORDERS), &[&f.user_id, &status], f.limit, f.offset, order_row)
+                        .await
                 })
                 .await
             }
@@ -619,10 +607,7 @@ macro_rules! impl_orders {
             }
 
             async fn package(&self, id: i64) -> StoreResult<Option<Package>> {
-                self.rd(async move |c| {
-                    c.query_opt(PACKAGE_BY_ID, &[&id]).await?.as_ref().map(package_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, PACKAGE_BY_ID, &[&id], package_row).await).await
             }
 
             async fn list_packages(
@@ -632,11 +617,8 @@ macro_rules! impl_orders {
                 offset: i64,
             ) -> StoreResult<Page<Package>> {
                 self.rd(async move |c| {
-                    let found = c.query(LIST_PACKAGES, &[&active_only, &limit, &offset]).await?;
-                    Ok(Page {
-                        rows: rows(found, package_row)?,
-                        total: c.scalar(COUNT_PACKAGES, &[&active_only]).await?,
-                    })
+                    page(c, (LIST_PACKAGES, COUNT_PACKAGES), &[&active_only], limit, offset, package_row)
+                        .await
                 })
                 .await
             }

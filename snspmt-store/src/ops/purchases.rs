@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus, Transition};
 use snspmt_core::{Points, Won};
 
-use super::{insert_audit, post_in, remember, replay, rows};
+use super::{insert_audit, one, post_in, remember, replay, rows};
 use crate::sql::{is_unique_violation, Conn, Row};
 use crate::{
     clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
@@ -82,7 +82,7 @@ fn purchase_row(r: &Row) -> StoreResult<Purchase> {
 }
 
 async fn purchase_opt<C: Conn>(c: &mut C, id: i64) -> StoreResult<Option<Purchase>> {
-    c.query_opt(PURCHASE_BY_ID, &[&id]).await?.as_ref().map(purchase_row).transpose()
+    one(c, PURCHASE_BY_ID, &[&id], purchase_row).await
 }
 
 async fn purchase_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<Purchase> {
@@ -277,10 +277,7 @@ macro_rules! impl_purchases {
 
             async fn purchase_by_ordr(&self, ordr_idxx: &str) -> StoreResult<Option<Purchase>> {
                 let o = ordr_idxx.to_owned();
-                self.rd(async move |c| {
-                    c.query_opt(PURCHASE_BY_ORDR, &[&o]).await?.as_ref().map(purchase_row).transpose()
-                })
-                .await
+                self.rd(async move |c| one(c, PURCHASE_BY_ORDR, &[&o], purchase_row).await).await
             }
 
             async fn purchases(&self, f: PurchaseFilter) -> StoreResult<Page<Purchase>> {

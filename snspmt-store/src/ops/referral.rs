@@ -13,7 +13,7 @@ use snspmt_core::referral::{
 };
 use snspmt_core::{money, Bps, Points};
 
-use super::{insert_audit, remember, replay, rows};
+use super::{insert_audit, one, page, remember, replay};
 use crate::sql::{is_unique_violation, Conn, Param, Row};
 use crate::{
     Commission, CommissionEntry, Coupon, CouponStore, IdempotencyKey, Idempotent, Millis, NewAudit,
@@ -262,31 +262,6 @@ async fn write_book<C: Conn>(
         [&user_id, &kind, &amount.0, &balance.0, &Some(reference), &description, &now];
     c.query_one(INSERT_COMMISSION_ENTRY, &args).await?;
     Ok(())
-}
-
-/// The row `sql` finds, mapped by `f`.
-async fn one<C: Conn, T>(
-    c: &mut C,
-    sql: &'static str,
-    args: &[&dyn Param],
-    f: fn(&Row) -> StoreResult<T>,
-) -> StoreResult<Option<T>> {
-    c.query_opt(sql, args).await?.as_ref().map(f).transpose()
-}
-
-/// A page of `list` (its parameters: `filter`, then limit and offset) and the `count` of all rows.
-async fn page<C: Conn, T>(
-    c: &mut C,
-    (list, count): (&'static str, &'static str),
-    filter: &[&dyn Param],
-    limit: i64,
-    offset: i64,
-    f: fn(&Row) -> StoreResult<T>,
-) -> StoreResult<Page<T>> {
-    let mut args = filter.to_vec();
-    args.extend([&limit as &dyn Param, &offset]);
-    let found = c.query(list, &args).await?;
-    Ok(Page { rows: rows(found, f)?, total: c.scalar(count, filter).await? })
 }
 
 async fn insert_user_coupon<C: Conn>(c: &mut C, u: &UserCoupon, now: Millis) -> StoreResult<i64> {
