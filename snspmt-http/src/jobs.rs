@@ -227,10 +227,7 @@ async fn apply_one(
     status: &smm::OrderStatus,
     now: i64,
 ) -> Result<bool, String> {
-    let Some(order) = app.store.order(target.order_id).await.map_err(|e| e.to_string())? else {
-        return Ok(false);
-    };
-    let settlement = order::settle(order.final_price, order.total_quantity(), &status.status, status.remains)
+    let settlement = order::settle(target.final_price, target.total_quantity, &status.status, status.remains)
         .map_err(|e| e.to_string())?;
     let update = StatusUpdate {
         settlement,

@@ -306,6 +306,9 @@ pub enum SubmissionOutcome {
 pub struct SyncTarget {
     pub order_id: i64,
     pub smm_order_id: String,
+    /// What the core needs to read the panel's answer: the price paid and the units in all.
+    pub final_price: snspmt_core::Points,
+    pub total_quantity: u64,
 }
 
 /// What the upstream said of an order, settled by the core.

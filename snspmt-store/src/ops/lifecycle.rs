@@ -24,8 +24,11 @@ pub(crate) const ORDER_PARTS: &str =
 const ADD_REFUND: &str =
     "UPDATE orders SET refunded_amount = refunded_amount + $2 WHERE order_id = $1 RETURNING refunded_amount";
 const SET_ORDER_STATUS: &str = "UPDATE orders SET status = $2, updated_at = $3 WHERE order_id = $1";
-const APPLY_STATUS: &str = "UPDATE orders SET start_count = COALESCE($2, start_count), \
-    remains = COALESCE($3, remains), charge = COALESCE($4, charge), last_status_check = $5 WHERE order_id = $1";
+const APPLY_STATUS: &str = concat!(
+    "UPDATE orders SET start_count = COALESCE($2, start_count), remains = COALESCE($3, remains), ",
+    "charge = COALESCE($4, charge), last_status_check = $5 WHERE order_id = $1 AND status = 'in_progress' RETURNING ",
+    order_cols!()
+);
 const LOST_JOBS: &str =
     "SELECT order_id FROM submission_jobs WHERE state = 'submitting' AND claimed_at < $1 \
     ORDER BY job_id";
@@ -35,14 +38,24 @@ const RECORD_PART_SYNC_ERROR: &str =
     "UPDATE order_parts SET last_error = $2, last_status_check = $3 WHERE part_id = $1 RETURNING part_id";
 const ADD_PART_REFUND: &str =
     "UPDATE order_parts SET refunded = refunded + $2 WHERE part_id = $1 RETURNING refunded";
-const JOB_OF_ORDER: &str =
-    "SELECT job_id, state, due_at FROM submission_jobs WHERE order_id = $1 ORDER BY job_id DESC LIMIT 1";
-const JOB_BY_ID: &str = "SELECT order_id FROM submission_jobs WHERE job_id = $1";
+/// An order (locked) and its submission job, in one round trip: by order id (`$1`) or by job id.
+const ORDER_AND_JOB: &str = concat!(
+    "SELECT ",
+    order_cols!(),
+    ", (SELECT job_id FROM submission_jobs WHERE order_id = orders.order_id ORDER BY job_id DESC LIMIT 1), ",
+    "(SELECT state FROM submission_jobs WHERE order_id = orders.order_id ORDER BY job_id DESC LIMIT 1), ",
+    "(SELECT due_at FROM submission_jobs WHERE order_id = orders.order_id ORDER BY job_id DESC LIMIT 1) ",
+    "FROM orders WHERE order_id = COALESCE($1::bigint, (SELECT order_id FROM submission_jobs WHERE job_id = $2::bigint)) ",
+    "FOR UPDATE"
+);
 /// The job moves only from the state the machine saw (a concurrent writer makes it a conflict).
 const MOVE_JOB: &str = "UPDATE submission_jobs SET state = $3, due_at = COALESCE($4, due_at), \
     last_error = COALESCE($5, last_error) WHERE job_id = $1 AND state = $2 RETURNING job_id";
-const SET_ORDER_STATE: &str = "UPDATE orders SET status = $3, smm_panel_order_id = COALESCE($4, smm_panel_order_id), \
-    error = CASE WHEN $7 THEN $5 ELSE error END, updated_at = $6 WHERE order_id = $1 AND status = $2 RETURNING order_id";
+const SET_ORDER_STATE: &str = concat!(
+    "UPDATE orders SET status = $3, smm_panel_order_id = COALESCE($4, smm_panel_order_id), ",
+    "error = CASE WHEN $7 THEN $5 ELSE error END, updated_at = $6 WHERE order_id = $1 AND status = $2 RETURNING ",
+    order_cols!()
+);
 const PART_OF: &str = "SELECT order_id, part_index FROM order_parts WHERE part_id = $1";
 const WRITE_PART: &str = "UPDATE order_parts SET state = $3, due_at = $4, settled_at = $5, outcome = $6 \
     WHERE part_id = $1 AND state = $2 RETURNING part_id";
@@ -120,14 +133,27 @@ async fn give_back<C: Conn>(
     c: &mut C,
     order: &Order,
     wanted: Points,
-    (event_ref, description): (String, String),
+    event: (String, String),
     now: Millis,
 ) -> StoreResult<Points> {
     let refunded: i64 =
         c.scalar("SELECT refunded_amount FROM orders WHERE order_id = $1", &[&order.order_id]).await?;
     let amount = refund_cap(order.final_price, Points(refunded), wanted);
+    post_refund(c, order, amount, event, now).await?;
+    Ok(amount)
+}
+
+/// Posts a refund the core decided (ledger `order_refund`, once per event key) and adds it to
+/// the order's `refunded_amount`.
+async fn post_refund<C: Conn>(
+    c: &mut C,
+    order: &Order,
+    amount: Points,
+    (event_ref, description): (String, String),
+    now: Millis,
+) -> StoreResult<()> {
     if amount.0 <= 0 {
-        return Ok(Points::ZERO);
+        return Ok(());
     }
     let posting = Posting {
         user_id: order.user_id.clone(),
@@ -140,7 +166,7 @@ async fn give_back<C: Conn>(
     };
     post_in(c, &posting, now).await?;
     c.execute(ADD_REFUND, &[&order.order_id, &amount.0]).await?;
-    Ok(amount)
+    Ok(())
 }
 
 async fn refund_part<C: Conn>(
@@ -204,11 +230,21 @@ fn outcome_of(outcome: &SubmissionOutcome) -> (Submitted, Option<String>, Option
     }
 }
 
-/// A single order and its submission job, as the core's machine sees them.
-async fn single<C: Conn>(c: &mut C, order: &Order) -> StoreResult<(i64, Single)> {
-    let row = c.query_opt(JOB_OF_ORDER, &[&order.order_id]).await?.ok_or(StoreError::NotFound)?;
-    let (job_id, state, due_at): (i64, String, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
-    let job = Job::from_stored(&state, due_at)
+/// A single order (locked) and its submission job, as the core's machine sees them: by the
+/// order's id or the job's.
+async fn single<C: Conn>(
+    c: &mut C,
+    order_id: Option<i64>,
+    job_id: Option<i64>,
+) -> StoreResult<Option<(Order, i64, Single)>> {
+    let Some(row) = c.query_opt(ORDER_AND_JOB, &[&order_id, &job_id]).await? else { return Ok(None) };
+    let order = order_row(&row)?;
+    let (job_id, state, due_at): (Option<i64>, Option<String>, Option<i64>) =
+        (row.get(24)?, row.get(25)?, row.get(26)?);
+    let (Some(job_id), Some(state)) = (job_id, state) else {
+        return Err(StoreError::Backend(format!("order {}: no submission job", order.order_id)));
+    };
+    let job = Job::from_stored(&state, due_at.unwrap_or_default())
         .ok_or_else(|| StoreError::Backend(format!("job {job_id}: unknown state {state:?}")))?;
     let machine = Single {
         status: order.status,
@@ -217,7 +253,7 @@ async fn single<C: Conn>(c: &mut C, order: &Order) -> StoreResult<(i64, Single)>
         total_quantity: order.total_quantity(),
         refunded: order.refunded_amount,
     };
-    Ok((job_id, machine))
+    Ok(Some((order, job_id, machine)))
 }
 
 /// What the store writes besides the machine's effects.
@@ -234,13 +270,12 @@ struct Written {
 /// An input the machine refuses is `Conflict(refused)` and changes nothing.
 async fn drive<C: Conn>(
     c: &mut C,
-    order: &Order,
+    (order, job_id, mut machine): (Order, i64, Single),
     input: Input<'_>,
     extra: Written,
     refused: Conflict,
     now: Millis,
 ) -> StoreResult<Order> {
-    let (job_id, mut machine) = single(c, order).await?;
     let seen_job = machine.job;
     let e = machine.handle(input, now).map_err(|_| StoreError::Conflict(refused))?;
     if let Some(job) = e.job {
@@ -254,27 +289,22 @@ async fn drive<C: Conn>(
             return Err(StoreError::Conflict(refused));
         }
     }
-    let moved = c
-        .query_opt(
-            SET_ORDER_STATE,
-            &[
-                &order.order_id,
-                &order.status.as_str(),
-                &e.status.as_str(),
-                &extra.smm_order_id,
-                &extra.error,
-                &now,
-                &extra.set_error,
-            ],
-        )
-        .await?;
-    if moved.is_none() {
-        return Err(StoreError::Conflict(refused));
+    // The machine capped the refund with the order as locked in this transaction.
+    post_refund(c, &order, e.refund, events::order_refund(order.order_id), now).await?;
+    let args: [&dyn crate::sql::Param; 7] = [
+        &order.order_id,
+        &order.status.as_str(),
+        &e.status.as_str(),
+        &extra.smm_order_id,
+        &extra.error,
+        &now,
+        &extra.set_error,
+    ];
+    let row = c.query_opt(SET_ORDER_STATE, &args).await?.ok_or(StoreError::Conflict(refused))?;
+    if !e.status.is_terminal() {
+        return order_row(&row);
     }
-    give_back(c, order, e.refund, events::order_refund(order.order_id), now).await?;
-    if e.status.is_terminal() {
-        super::referral::referral_on_settlement(c, order.order_id, now).await?;
-    }
+    super::referral::referral_on_settlement(c, order.order_id, now).await?;
     order_in(c, order.order_id).await
 }
 
@@ -289,7 +319,8 @@ pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: i64, now: Millis)
         end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await?;
         return order_in(c, order_id).await;
     }
-    drive(c, &order, Input::OwnerCancel, Written::default(), Conflict::InvalidTransition, now).await
+    let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
+    drive(c, loaded, Input::OwnerCancel, Written::default(), Conflict::InvalidTransition, now).await
 }
 
 /// An operator's transition (checked by the core). For a multi-part order, the run ends as
@@ -317,7 +348,8 @@ pub(crate) async fn admin_set_status<C: Conn>(
         order_in(c, order_id).await?
     } else {
         let extra = Written { smm_order_id: smm_order_id.as_deref().map(clean_text), ..Written::default() };
-        drive(c, &order, Input::Operator(t.to), extra, Conflict::InvalidTransition, now).await?
+        let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
+        drive(c, loaded, Input::Operator(t.to), extra, Conflict::InvalidTransition, now).await?
     };
     insert_audit(c, audit, now).await?;
     Ok(order)
@@ -331,14 +363,10 @@ pub(crate) async fn settle_submission<C: Conn>(
     now: Millis,
 ) -> StoreResult<Order> {
     let (submitted, smm_order_id, error) = outcome_of(outcome);
-    let order_id: i64 = c
-        .query_opt(JOB_BY_ID, &[&job_id])
-        .await?
-        .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?
-        .get(0)?;
-    let order = order_locked(c, order_id).await?;
+    let loaded =
+        single(c, None, Some(job_id)).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
     let extra = Written { smm_order_id, error, set_error: true };
-    drive(c, &order, Input::Submitted(submitted), extra, Conflict::AlreadyProcessed, now).await
+    drive(c, loaded, Input::Submitted(submitted), extra, Conflict::AlreadyProcessed, now).await
 }
 
 /// Applies the upstream's status (read by the core) to an `in_progress` order; a terminal
@@ -349,13 +377,21 @@ pub(crate) async fn apply_status<C: Conn>(
     u: &StatusUpdate,
     now: Millis,
 ) -> StoreResult<Option<Order>> {
-    let order = order_locked(c, order_id).await?;
-    if order.status != OrderStatus::InProgress {
-        return Ok(None);
-    }
     let charge = u.charge.as_deref().map(clean_text);
-    c.execute(APPLY_STATUS, &[&order_id, &u.start_count, &u.remains, &charge, &now]).await?;
-    drive(c, &order, Input::Settled(u.settlement), Written::default(), Conflict::InvalidTransition, now)
+    let Some(row) =
+        c.query_opt(APPLY_STATUS, &[&order_id, &u.start_count, &u.remains, &charge, &now]).await?
+    else {
+        return Ok(None);
+    };
+    if !u.settlement.status.is_terminal() {
+        // Still running: only what the panel reported changes (one round trip per order).
+        return order_row(&row).map(Some);
+    }
+    let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
+    if loaded.0.status != OrderStatus::InProgress {
+        return Ok(None); // an operator ended it meanwhile
+    }
+    drive(c, loaded, Input::Settled(u.settlement), Written::default(), Conflict::InvalidTransition, now)
         .await
         .map(Some)
 }
@@ -374,10 +410,10 @@ pub(crate) async fn expire_submissions<C: Conn>(
         .map(|r| r.get(0))
         .collect::<StoreResult<Vec<i64>>>()?;
     for id in &ids {
-        let order = order_locked(c, *id).await?;
+        let loaded = single(c, Some(*id), None).await?.ok_or(StoreError::NotFound)?;
         let error = Some("the worker never settled this submission".to_owned());
         let extra = Written { smm_order_id: None, error, set_error: false };
-        drive(c, &order, Input::LeaseExpired, extra, Conflict::AlreadyProcessed, now).await?;
+        drive(c, loaded, Input::LeaseExpired, extra, Conflict::AlreadyProcessed, now).await?;
     }
     Ok(ids)
 }

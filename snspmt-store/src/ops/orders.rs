@@ -78,10 +78,11 @@ const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting'
 const CLAIMED_JOB: &str = "SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, \
     o.link, o.quantity, o.runs, o.interval_minutes, o.comments FROM submission_jobs j \
     JOIN orders o ON o.order_id = j.order_id JOIN services s ON s.service_id = o.service_id WHERE j.job_id = $1";
-const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id FROM orders \
+const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id, final_price, quantity, runs FROM orders \
     WHERE status = 'in_progress' AND smm_panel_order_id IS NOT NULL \
     ORDER BY last_status_check ASC NULLS FIRST, order_id LIMIT $1";
-const USER_ORDER_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id FROM orders \
+const USER_ORDER_TO_SYNC: &str =
+    "SELECT order_id, smm_panel_order_id, final_price, quantity, runs FROM orders \
     WHERE order_id = $1 AND user_id = $2 AND status = 'in_progress' AND smm_panel_order_id IS NOT NULL";
 const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
 
@@ -359,7 +360,14 @@ async fn orders_to_sync<C: Conn>(
     only: Option<(String, Vec<i64>)>,
 ) -> StoreResult<Vec<SyncTarget>> {
     let row = |r: &Row| -> StoreResult<SyncTarget> {
-        Ok(SyncTarget { order_id: r.get(0)?, smm_order_id: r.get(1)? })
+        let (quantity, runs): (i64, Option<i64>) = (r.get(3)?, r.get(4)?);
+        let total = quantity.saturating_mul(runs.unwrap_or(1).max(1));
+        Ok(SyncTarget {
+            order_id: r.get(0)?,
+            smm_order_id: r.get(1)?,
+            final_price: Points(r.get(2)?),
+            total_quantity: u64::try_from(total).unwrap_or(0),
+        })
     };
     match only {
         None => c.query(ORDERS_TO_SYNC, &[&limit]).await?.iter().map(row).collect(),
