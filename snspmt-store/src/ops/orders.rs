@@ -9,7 +9,7 @@ use snspmt_core::plan::Part;
 use snspmt_core::{LedgerKind, Points};
 
 use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
-use super::{insert_audit, one, page, post_in, remember, replay, rows};
+use super::{audited, one, page, post_in, remember, replay, rows, serialize};
 use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
     CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, Millis, NewAudit,
@@ -98,8 +98,8 @@ const LIST_PACKAGES: &str = concat!(
 );
 const COUNT_PACKAGES: &str = "SELECT COUNT(*) FROM packages WHERE ($1 = FALSE OR is_active)";
 const UPDATE_PACKAGE: &str = concat!(
-    "UPDATE packages SET name = $2, description = $3, price = $4, steps = $5, is_active = $6, updated_at = $7 ",
-    "WHERE package_id = $1 RETURNING ",
+    "UPDATE packages SET name = $1, description = $2, price = $3, steps = $4, is_active = $5, updated_at = $6 ",
+    "WHERE package_id = $7 RETURNING ",
     package_cols!()
 );
 const SET_ORDER_PLAN: &str = "UPDATE orders SET package_id = $2, split_days = $3 WHERE order_id = $1";
@@ -148,20 +148,9 @@ row_mapper!(claimed_row -> ClaimedJob {
     interval_minutes, comments,
 });
 
-fn package_row(r: &Row) -> StoreResult<Package> {
-    let steps: String = r.get(4)?;
-    Ok(Package {
-        package_id: r.get(0)?,
-        name: r.get(1)?,
-        description: r.get(2)?,
-        price: Points(r.get(3)?),
-        steps: serde_json::from_str(&steps)
-            .map_err(|e| StoreError::Backend(format!("package steps: {e}")))?,
-        is_active: r.get(5)?,
-        created_at: r.get(6)?,
-        updated_at: r.get(7)?,
-    })
-}
+row_mapper!(package_row -> Package {
+    package_id, name, description, price: Points, steps: json, is_active, created_at, updated_at,
+});
 
 async fn provider_id_owner<C: Conn>(c: &mut C, provider_id: &str) -> StoreResult<Option<i64>> {
     c.query_opt(SERVICE_ID_BY_PROVIDER_ID, &[&provider_id]).await?.map(|r| r.get(0)).transpose()
@@ -208,9 +197,23 @@ async fn write_service<C: Conn>(
     service_row(&row.ok_or(StoreError::NotFound)?)
 }
 
+/// Creates a service (`id` is `None`) or rewrites service `id`. Audited.
+async fn save_service<C: Conn>(
+    c: &mut C,
+    id: Option<i64>,
+    s: &NewService,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Service> {
+    let saved = write_service(c, id, s, now).await?;
+    audited(c, audit, now, saved).await
+}
+
+/// Inserts the services new to the catalogue and rewrites the known ones. Audited.
 async fn import_services<C: Conn>(
     c: &mut C,
     services: &[NewService],
+    audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<ImportCounts> {
     if c.dialect() == Dialect::Postgres {
@@ -229,7 +232,7 @@ async fn import_services<C: Conn>(
             }
         }
     }
-    Ok(counts)
+    audited(c, audit, now, counts).await
 }
 
 /// Inserts an order and charges its price (ledger `order_charge`, the core's event key), in the
@@ -394,8 +397,22 @@ async fn requeue_parts<C: Conn>(
     Ok((requeued, stuck))
 }
 
-fn steps_json(p: &NewPackage) -> StoreResult<String> {
-    serde_json::to_string(&p.steps).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
+/// Creates a package (`id` is `None`) or rewrites package `id`. Audited.
+async fn save_package<C: Conn>(
+    c: &mut C,
+    id: Option<i64>,
+    p: &NewPackage,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Package> {
+    let steps = serialize(&p.steps)?;
+    let args: [&dyn Param; 7] = [&p.name, &p.description, &p.price.0, &steps, &p.is_active, &now, &id];
+    let found = match id {
+        None => c.query_opt(INSERT_PACKAGE, &args[..6]).await?,
+        Some(_) => c.query_opt(UPDATE_PACKAGE, &args).await?,
+    };
+    let package = package_row(&found.ok_or(StoreError::NotFound)?)?;
+    audited(c, audit, now, package).await
 }
 
 macro_rules! impl_orders {
@@ -408,12 +425,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Service> {
-                self.tx(async move |c| {
-                    let s = write_service(c, None, &service, now).await?;
-                    insert_audit(c, &audit, now).await?;
-                    Ok(s)
-                })
-                .await
+                self.tx(async move |c| save_service(c, None, &service, &audit, now).await).await
             }
 
             async fn service(&self, service_id: i64) -> StoreResult<Option<Service>> {
@@ -440,12 +452,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Service> {
-                self.tx(async move |c| {
-                    let s = write_service(c, Some(id), &service, now).await?;
-                    insert_audit(c, &audit, now).await?;
-                    Ok(s)
-                })
-                .await
+                self.tx(async move |c| save_service(c, Some(id), &service, &audit, now).await).await
             }
 
             async fn import_services(
@@ -454,12 +461,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<ImportCounts> {
-                self.tx(async move |c| {
-                    let counts = import_services(c, &services, now).await?;
-                    insert_audit(c, &audit, now).await?;
-                    Ok(counts)
-                })
-                .await
+                self.tx(async move |c| import_services(c, &services, &audit, now).await).await
             }
         }
 
@@ -592,18 +594,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Package> {
-                self.tx(async move |c| {
-                    let steps = steps_json(&p)?;
-                    let row = c
-                        .query_one(
-                            INSERT_PACKAGE,
-                            &[&p.name, &p.description, &p.price.0, &steps, &p.is_active, &now],
-                        )
-                        .await?;
-                    insert_audit(c, &audit, now).await?;
-                    package_row(&row)
-                })
-                .await
+                self.tx(async move |c| save_package(c, None, &p, &audit, now).await).await
             }
 
             async fn package(&self, id: i64) -> StoreResult<Option<Package>> {
@@ -630,19 +621,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Package> {
-                self.tx(async move |c| {
-                    let steps = steps_json(&p)?;
-                    let row = c
-                        .query_opt(
-                            UPDATE_PACKAGE,
-                            &[&id, &p.name, &p.description, &p.price.0, &steps, &p.is_active, &now],
-                        )
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                    insert_audit(c, &audit, now).await?;
-                    package_row(&row)
-                })
-                .await
+                self.tx(async move |c| save_package(c, Some(id), &p, &audit, now).await).await
             }
         }
 

@@ -14,7 +14,7 @@ use snspmt_core::referral::{
 use snspmt_core::{money, Bps, Points};
 
 use super::{insert_audit, one, page, remember, replay};
-use crate::sql::{is_unique_violation, Conn, Param, Row};
+use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     Commission, CommissionEntry, Coupon, CouponStore, IdempotencyKey, Idempotent, Millis, NewAudit,
     NewCoupon, NewWithdrawal, Page, Payout, Referral, ReferralStats, ReferralStore, Referrer, StoreError,
@@ -279,13 +279,9 @@ async fn insert_user_coupon<C: Conn>(c: &mut C, u: &UserCoupon, now: Millis) -> 
         &now,
     ];
     // A concurrent `add_coupon_by_code` of the same user and coupon (PostgreSQL) lost the race.
-    c.scalar(INSERT_USER_COUPON, &args).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(Conflict::CouponAlreadyAdded)
-        } else {
-            e
-        }
-    })
+    c.scalar(INSERT_USER_COUPON, &args)
+        .await
+        .map_err(unique_as(StoreError::Conflict(Conflict::CouponAlreadyAdded)))
 }
 
 async fn user_coupon_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<UserCoupon> {
@@ -360,14 +356,6 @@ pub(crate) async fn referral_on_settlement<C: Conn>(
     Ok(())
 }
 
-fn code_taken(e: StoreError) -> StoreError {
-    if is_unique_violation(&e) {
-        StoreError::Conflict(Conflict::CouponCodeTaken)
-    } else {
-        e
-    }
-}
-
 /// Creates a coupon (`id` is `None`) or rewrites coupon `id`. Audited.
 async fn save_coupon<C: Conn>(
     c: &mut C,
@@ -394,7 +382,11 @@ async fn save_coupon<C: Conn>(
         None => c.query_opt(INSERT_COUPON, &args[..10]).await,
         Some(_) => c.query_opt(UPDATE_COUPON, &args).await,
     };
-    let coupon = coupon_row(&found.map_err(code_taken)?.ok_or(StoreError::NotFound)?)?;
+    let coupon = coupon_row(
+        &found
+            .map_err(unique_as(StoreError::Conflict(Conflict::CouponCodeTaken)))?
+            .ok_or(StoreError::NotFound)?,
+    )?;
     insert_audit(c, audit, now).await?;
     Ok(coupon)
 }
