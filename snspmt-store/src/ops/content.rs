@@ -76,18 +76,14 @@ const VIEW_POST: &str = concat!(
     "UPDATE blog_posts SET view_count = view_count + 1 WHERE post_id = $1 AND is_published RETURNING ",
     post_cols!()
 );
-const LIST_POSTS: &str = concat!(
-    "SELECT ",
-    post_cols!(),
-    " FROM blog_posts WHERE ($1 = FALSE OR is_published) AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' ",
-    "OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') AND ($3::text IS NULL OR category = $3) ",
-    "AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t WHERE t.post_id = blog_posts.post_id ",
-    "AND t.tag = $4)) ORDER BY post_id DESC LIMIT $5 OFFSET $6"
+const POST_PAGE: (&str, &str) = paged!(
+    post_cols,
+    "FROM blog_posts WHERE ($1 = FALSE OR is_published) AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' \
+    OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') AND ($3::text IS NULL OR category = $3) \
+    AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t WHERE t.post_id = blog_posts.post_id \
+    AND t.tag = $4))",
+    "ORDER BY post_id DESC LIMIT $5 OFFSET $6"
 );
-const COUNT_POSTS: &str = "SELECT COUNT(*) FROM blog_posts WHERE ($1 = FALSE OR is_published) \
-    AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') \
-    AND ($3::text IS NULL OR category = $3) AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t \
-    WHERE t.post_id = blog_posts.post_id AND t.tag = $4))";
 const BLOG_CATEGORIES: &str = "SELECT category, COUNT(*) FROM blog_posts \
     WHERE is_published AND category <> '' GROUP BY category ORDER BY category";
 const BLOG_TAGS: &str = "SELECT t.tag, COUNT(*) FROM blog_post_tags t \
@@ -356,10 +352,7 @@ macro_rules! impl_content {
                 let pattern = like_pattern(f.search.as_deref());
                 self.rd(async move |c| {
                     let filter: [&dyn Param; 4] = [&f.published_only, &pattern, &f.category, &f.tag];
-                    let page: [&dyn Param; 6] =
-                        [&f.published_only, &pattern, &f.category, &f.tag, &f.limit, &f.offset];
-                    let found = c.query(LIST_POSTS, &page).await?;
-                    Ok(Page { rows: rows(found, post_row)?, total: c.scalar(COUNT_POSTS, &filter).await? })
+                    page(c, POST_PAGE, &filter, f.limit, f.offset, post_row).await
                 })
                 .await
             }

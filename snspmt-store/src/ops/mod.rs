@@ -41,6 +41,14 @@ macro_rules! part_cols {
     };
 }
 
+/// The statements of one listing for [`page`]: `(list, count)` from one FROM/WHERE clause, so that
+/// the count counts what the list pages through (`$order`: its ORDER BY, LIMIT and OFFSET).
+macro_rules! paged {
+    ($cols:ident, $from:literal, $order:literal) => {
+        (concat!("SELECT ", $cols!(), " ", $from, " ", $order), concat!("SELECT COUNT(*) ", $from))
+    };
+}
+
 pub(crate) mod accounts;
 pub(crate) mod content;
 pub(crate) mod lifecycle;

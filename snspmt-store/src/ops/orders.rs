@@ -39,12 +39,11 @@ const INSERT_SERVICE: &str = concat!(
 );
 const SERVICE_BY_ID: &str = concat!("SELECT ", service_cols!(), " FROM services WHERE service_id = $1");
 const SERVICE_ID_BY_PROVIDER_ID: &str = "SELECT service_id FROM services WHERE provider_service_id = $1";
-const LIST_SERVICES: &str = concat!(
-    "SELECT ",
-    service_cols!(),
-    " FROM services WHERE ($1 = FALSE OR is_active) ORDER BY service_id LIMIT $2 OFFSET $3"
+const SERVICE_PAGE: (&str, &str) = paged!(
+    service_cols,
+    "FROM services WHERE ($1 = FALSE OR is_active)",
+    "ORDER BY service_id LIMIT $2 OFFSET $3"
 );
-const COUNT_SERVICES: &str = "SELECT COUNT(*) FROM services WHERE ($1 = FALSE OR is_active)";
 const UPDATE_SERVICE: &str = concat!(
     "UPDATE services SET provider_service_id = $2, name = $3, category = $4, platform = $5, service_type = $6, ",
     "price_per_1000 = $7, min_quantity = $8, max_quantity = $9, dripfeed = $10, refill = $11, cancel = $12, ",
@@ -60,14 +59,11 @@ const INSERT_ORDER: &str = "INSERT INTO orders (user_id, service_id, service_nam
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING order_id";
 const INSERT_JOB: &str =
     "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES ($1, 0, 'due', $2)";
-const LIST_ORDERS: &str = concat!(
-    "SELECT ",
-    order_cols!(),
-    " FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+const ORDER_PAGE: (&str, &str) = paged!(
+    order_cols,
+    "FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
     "ORDER BY order_id DESC LIMIT $3 OFFSET $4"
 );
-const COUNT_ORDERS: &str =
-    "SELECT COUNT(*) FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
 const CLAIM_ORDER_JOB: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $2, \
     attempts = attempts + 1 WHERE order_id = $1 AND state = 'due' AND due_at <= $2 RETURNING job_id";
 const CLAIM_DUE_JOBS: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
@@ -91,12 +87,11 @@ const INSERT_PACKAGE: &str = concat!(
     package_cols!()
 );
 const PACKAGE_BY_ID: &str = concat!("SELECT ", package_cols!(), " FROM packages WHERE package_id = $1");
-const LIST_PACKAGES: &str = concat!(
-    "SELECT ",
-    package_cols!(),
-    " FROM packages WHERE ($1 = FALSE OR is_active) ORDER BY package_id LIMIT $2 OFFSET $3"
+const PACKAGE_PAGE: (&str, &str) = paged!(
+    package_cols,
+    "FROM packages WHERE ($1 = FALSE OR is_active)",
+    "ORDER BY package_id LIMIT $2 OFFSET $3"
 );
-const COUNT_PACKAGES: &str = "SELECT COUNT(*) FROM packages WHERE ($1 = FALSE OR is_active)";
 const UPDATE_PACKAGE: &str = concat!(
     "UPDATE packages SET name = $1, description = $2, price = $3, steps = $4, is_active = $5, updated_at = $6 ",
     "WHERE package_id = $7 RETURNING ",
@@ -439,8 +434,7 @@ macro_rules! impl_orders {
                 offset: i64,
             ) -> StoreResult<Page<Service>> {
                 self.rd(async move |c| {
-                    page(c, (LIST_SERVICES, COUNT_SERVICES), &[&active_only], limit, offset, service_row)
-                        .await
+                    page(c, SERVICE_PAGE, &[&active_only], limit, offset, service_row).await
                 })
                 .await
             }
@@ -490,8 +484,7 @@ macro_rules! impl_orders {
             async fn orders(&self, f: OrderFilter) -> StoreResult<Page<Order>> {
                 self.rd(async move |c| {
                     let status = f.status.map(OrderStatus::as_str);
-                    page(c, (LIST_ORDERS, COUNT_ORDERS), &[&f.user_id, &status], f.limit, f.offset, order_row)
-                        .await
+                    page(c, ORDER_PAGE, &[&f.user_id, &status], f.limit, f.offset, order_row).await
                 })
                 .await
             }
@@ -608,8 +601,7 @@ macro_rules! impl_orders {
                 offset: i64,
             ) -> StoreResult<Page<Package>> {
                 self.rd(async move |c| {
-                    page(c, (LIST_PACKAGES, COUNT_PACKAGES), &[&active_only], limit, offset, package_row)
-                        .await
+                    page(c, PACKAGE_PAGE, &[&active_only], limit, offset, package_row).await
                 })
                 .await
             }

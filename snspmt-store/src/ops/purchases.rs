@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus, Transition};
 use snspmt_core::{Points, Won};
 
-use super::{insert_audit, one, post_in, remember, replay, rows};
+use super::{insert_audit, one, page, post_in, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
@@ -29,16 +29,13 @@ const PURCHASE_BY_ID: &str =
     concat!("SELECT ", purchase_cols!(), " FROM point_purchases WHERE purchase_id = $1");
 const PURCHASE_BY_ORDR: &str =
     concat!("SELECT ", purchase_cols!(), " FROM point_purchases WHERE ordr_idxx = $1");
-const LIST_PURCHASES: &str = concat!(
-    "SELECT ",
-    purchase_cols!(),
-    " FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
-    "AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN ('amount_mismatch', 'approval_unknown') ",
-    "OR (status = 'approving' AND approving_at < $4)) ORDER BY purchase_id DESC LIMIT $5 OFFSET $6"
+const PURCHASE_PAGE: (&str, &str) = paged!(
+    purchase_cols,
+    "FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) \
+    AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN ('amount_mismatch', 'approval_unknown') \
+    OR (status = 'approving' AND approving_at < $4))",
+    "ORDER BY purchase_id DESC LIMIT $5 OFFSET $6"
 );
-const COUNT_PURCHASES: &str = "SELECT COUNT(*) FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) \
-    AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN \
-    ('amount_mismatch', 'approval_unknown') OR (status = 'approving' AND approving_at < $4))";
 const RECORD_REGISTRATION: &str = "UPDATE point_purchases SET approval_key = $2, pay_url = $3, \
     trace_no = $4, updated_at = $5 WHERE purchase_id = $1 AND status = 'kcp_registered' RETURNING purchase_id";
 // The moves: `$2` is the core's `to`, the last parameter its `from` (the concurrency guard).
@@ -154,13 +151,8 @@ async fn create_purchase<C: Conn>(
 async fn purchases<C: Conn>(c: &mut C, f: &PurchaseFilter) -> StoreResult<Page<Purchase>> {
     let status = f.status.map(PurchaseStatus::as_str);
     let method = f.method.map(PurchaseMethod::as_str);
-    let found = c
-        .query(LIST_PURCHASES, &[&f.user_id, &status, &method, &f.attention_before, &f.limit, &f.offset])
-        .await?;
-    Ok(Page {
-        rows: rows(found, purchase_row)?,
-        total: c.scalar(COUNT_PURCHASES, &[&f.user_id, &status, &method, &f.attention_before]).await?,
-    })
+    let filter: [&dyn Param; 4] = [&f.user_id, &status, &method, &f.attention_before];
+    page(c, PURCHASE_PAGE, &filter, f.limit, f.offset, purchase_row).await
 }
 
 /// Runs `sql`, a guarded move of purchase `id`, and reads the purchase back; when the guard

@@ -111,12 +111,11 @@ const INSERT_COMMISSION_ENTRY: &str = "INSERT INTO commission_ledger (user_id, k
 const COMMISSION_ENTRIES: &str = "SELECT id, user_id, kind, amount, balance_after, reference, \
     description, created_at FROM commission_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
 const COUNT_COMMISSION_ENTRIES: &str = "SELECT COUNT(*) FROM commission_ledger WHERE user_id = $1";
-const LIST_COMMISSIONS: &str = concat!(
-    "SELECT ",
-    commission_cols!(),
-    " FROM commissions WHERE referrer_user_id = $1 ORDER BY commission_id DESC LIMIT $2 OFFSET $3"
+const COMMISSION_PAGE: (&str, &str) = paged!(
+    commission_cols,
+    "FROM commissions WHERE referrer_user_id = $1",
+    "ORDER BY commission_id DESC LIMIT $2 OFFSET $3"
 );
-const COUNT_COMMISSIONS: &str = "SELECT COUNT(*) FROM commissions WHERE referrer_user_id = $1";
 const REFERRAL_STATS: &str = "SELECT \
     (SELECT COUNT(*) FROM referrals WHERE referrer_user_id = $1), \
     (SELECT COUNT(DISTINCT referred_user_id) FROM commissions WHERE referrer_user_id = $1 AND status <> 'canceled'), \
@@ -137,14 +136,11 @@ const INSERT_WITHDRAWAL: &str = concat!(
     "VALUES ($1, $2, $3, $4, $5, 'requested', $6) RETURNING ",
     withdrawal_cols!()
 );
-const LIST_WITHDRAWALS: &str = concat!(
-    "SELECT ",
-    withdrawal_cols!(),
-    " FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+const WITHDRAWAL_PAGE: (&str, &str) = paged!(
+    withdrawal_cols,
+    "FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
     "ORDER BY withdrawal_id DESC LIMIT $3 OFFSET $4"
 );
-const COUNT_WITHDRAWALS: &str =
-    "SELECT COUNT(*) FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
 const WITHDRAWAL_FOR_UPDATE: &str =
     "SELECT status, amount FROM withdrawals WHERE withdrawal_id = $1 FOR UPDATE";
 const DECIDE_WITHDRAWAL: &str = concat!(
@@ -157,13 +153,11 @@ const INSERT_PAYOUT: &str = concat!(
     "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
     payout_cols!()
 );
-const LIST_PAYOUTS: &str = concat!(
-    "SELECT ",
-    payout_cols!(),
-    " FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1) ORDER BY payout_id DESC LIMIT $2 OFFSET $3"
+const PAYOUT_PAGE: (&str, &str) = paged!(
+    payout_cols,
+    "FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1)",
+    "ORDER BY payout_id DESC LIMIT $2 OFFSET $3"
 );
-const COUNT_PAYOUTS: &str =
-    "SELECT COUNT(*) FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1)";
 
 const INSERT_COUPON: &str = concat!(
     "INSERT INTO coupons (code, name, discount_type, discount_value, min_order_amount, valid_from, valid_until, ",
@@ -681,7 +675,7 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Commission>> {
-                let (id, sql) = (referrer.to_owned(), (LIST_COMMISSIONS, COUNT_COMMISSIONS));
+                let (id, sql) = (referrer.to_owned(), COMMISSION_PAGE);
                 self.rd(async move |c| page(c, sql, &[&id], limit, offset, commission_row).await).await
             }
 
@@ -733,7 +727,7 @@ macro_rules! impl_referral {
             }
 
             async fn withdrawals(&self, f: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
-                let sql = (LIST_WITHDRAWALS, COUNT_WITHDRAWALS);
+                let sql = WITHDRAWAL_PAGE;
                 self.rd(async move |c| {
                     let status = f.status.map(WithdrawalState::as_str);
                     page(c, sql, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
@@ -772,7 +766,7 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Payout>> {
-                let (id, sql) = (user_id.map(str::to_owned), (LIST_PAYOUTS, COUNT_PAYOUTS));
+                let (id, sql) = (user_id.map(str::to_owned), PAYOUT_PAGE);
                 self.rd(async move |c| page(c, sql, &[&id], limit, offset, payout_row).await).await
             }
         }
