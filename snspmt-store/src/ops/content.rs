@@ -222,15 +222,15 @@ async fn save_post<C: Conn>(
     post_by_id(c, post_id).await
 }
 
-/// Runs `delete` on row `id` and audits it; `NotFound` when there was no such row.
+/// Deletes row `id` with `sql` and audits it; `NotFound` when there was no such row.
 async fn delete<C: Conn>(
     c: &mut C,
-    delete: &'static str,
+    sql: &'static str,
     id: i64,
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<()> {
-    if c.execute(delete, &[&id]).await? == 0 {
+    if c.execute(sql, &[&id]).await? == 0 {
         return Err(StoreError::NotFound);
     }
     insert_audit(c, audit, now).await.map(drop)

@@ -675,8 +675,9 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Commission>> {
-                let (id, sql) = (referrer.to_owned(), COMMISSION_PAGE);
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, commission_row).await).await
+                let id = referrer.to_owned();
+                self.rd(async move |c| page(c, COMMISSION_PAGE, &[&id], limit, offset, commission_row).await)
+                    .await
             }
 
             async fn commission_entries(
@@ -727,10 +728,9 @@ macro_rules! impl_referral {
             }
 
             async fn withdrawals(&self, f: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
-                let sql = WITHDRAWAL_PAGE;
                 self.rd(async move |c| {
                     let status = f.status.map(WithdrawalState::as_str);
-                    page(c, sql, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
+                    page(c, WITHDRAWAL_PAGE, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
                 })
                 .await
             }
@@ -766,8 +766,8 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Payout>> {
-                let (id, sql) = (user_id.map(str::to_owned), PAYOUT_PAGE);
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, payout_row).await).await
+                let id = user_id.map(str::to_owned);
+                self.rd(async move |c| page(c, PAYOUT_PAGE, &[&id], limit, offset, payout_row).await).await
             }
         }
     };
