@@ -268,23 +268,47 @@ async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) 
     Ok(order_id)
 }
 
-async fn place_order<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<Order> {
-    let order_id = insert_order_and_charge(c, o, now).await?;
-    c.execute(INSERT_JOB, &[&order_id, &o.due_at]).await?;
-    order_in(c, order_id).await
+/// What a placement creates besides the order and its charge.
+enum Work<'a> {
+    /// A single order's submission job.
+    Job,
+    /// A multi-part order's plan and its parts, the first one due at `start_at` (if any).
+    Parts { package_id: Option<i64>, split_days: Option<i64>, parts: &'a [Part], start_at: Option<Millis> },
 }
 
-async fn place_multipart_order<C: Conn>(
+/// Places an order under `key` (a key seen before replays the first answer): the order, its
+/// charge and its `work`, in the caller's transaction.
+async fn place<C: Conn>(
     c: &mut C,
     o: &NewOrder,
-    package_id: Option<i64>,
-    split_days: Option<i64>,
+    work: Work<'_>,
+    key: Option<&IdempotencyKey>,
+    now: Millis,
+) -> StoreResult<Idempotent<Order>> {
+    if let Some(order) = replay(c, key, now).await? {
+        return Ok(Idempotent::Replay(order));
+    }
+    let order_id = insert_order_and_charge(c, o, now).await?;
+    match work {
+        Work::Job => {
+            c.execute(INSERT_JOB, &[&order_id, &o.due_at]).await?;
+        }
+        Work::Parts { package_id, split_days, parts, start_at } => {
+            c.execute(SET_ORDER_PLAN, &[&order_id, &package_id, &split_days]).await?;
+            insert_parts(c, order_id, parts, start_at).await?;
+        }
+    }
+    let order = order_in(c, order_id).await?;
+    remember(c, key, order).await
+}
+
+/// Inserts the parts of order `order_id`: the first one due at `start_at` (if any), the others waiting.
+async fn insert_parts<C: Conn>(
+    c: &mut C,
+    order_id: i64,
     parts: &[Part],
     start_at: Option<Millis>,
-    now: Millis,
-) -> StoreResult<Order> {
-    let order_id = insert_order_and_charge(c, o, now).await?;
-    c.execute(SET_ORDER_PLAN, &[&order_id, &package_id, &split_days]).await?;
+) -> StoreResult<()> {
     for p in parts {
         let (state, due) = match (p.index, start_at) {
             (0, Some(at)) => ("due", Some(at)),
@@ -308,7 +332,7 @@ async fn place_multipart_order<C: Conn>(
         ];
         c.execute(INSERT_PART, &args).await?;
     }
-    order_in(c, order_id).await
+    Ok(())
 }
 
 async fn claimed<C: Conn>(c: &mut C, job_id: i64, now: Millis) -> StoreResult<ClaimedJob> {
@@ -467,14 +491,7 @@ macro_rules! impl_orders {
                 key: Option<IdempotencyKey>,
                 now: Millis,
             ) -> StoreResult<Idempotent<Order>> {
-                self.tx(async move |c| {
-                    if let Some(order) = replay(c, key.as_ref(), now).await? {
-                        return Ok(Idempotent::Replay(order));
-                    }
-                    let order = place_order(c, &o, now).await?;
-                    remember(c, key.as_ref(), order).await
-                })
-                .await
+                self.tx(async move |c| place(c, &o, Work::Job, key.as_ref(), now).await).await
             }
 
             async fn order(&self, order_id: i64) -> StoreResult<Option<Order>> {
@@ -630,12 +647,8 @@ macro_rules! impl_orders {
                 now: Millis,
             ) -> StoreResult<Idempotent<Order>> {
                 self.tx(async move |c| {
-                    if let Some(order) = replay(c, key.as_ref(), now).await? {
-                        return Ok(Idempotent::Replay(order));
-                    }
-                    let order =
-                        place_multipart_order(c, &o, package_id, split_days, &parts, start_at, now).await?;
-                    remember(c, key.as_ref(), order).await
+                    let work = Work::Parts { package_id, split_days, parts: &parts, start_at };
+                    place(c, &o, work, key.as_ref(), now).await
                 })
                 .await
             }
