@@ -461,6 +461,26 @@ pub struct OrderPart {
     pub last_error: Option<String>,
 }
 
+impl OrderPart {
+    /// Where the part is, as the core's plan sees it; `None` for a state the store never writes.
+    pub fn run_state(&self) -> Option<snspmt_core::plan::PartState> {
+        use snspmt_core::plan::PartState;
+        let at = self.settled_at.unwrap_or_default();
+        Some(match self.state.as_str() {
+            "waiting" => PartState::Waiting,
+            "due" => PartState::Due { at: self.due_at.unwrap_or_default() },
+            "submitting" => PartState::Submitting,
+            "accepted" => PartState::Accepted { at },
+            "unknown" => PartState::Unknown { at },
+            "ended" => PartState::Ended {
+                refunded: self.refunded,
+                completed: self.outcome.as_deref() == Some("completed"),
+            },
+            _ => return None,
+        })
+    }
+}
+
 /// A part a worker claimed (now `submitting`), with what `add` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedPart {

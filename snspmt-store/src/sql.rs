@@ -181,6 +181,11 @@ pub(crate) fn is_unique_violation(e: &StoreError) -> bool {
     matches!(e, StoreError::UniqueViolation(_))
 }
 
+/// For `map_err`: a unique-constraint violation becomes `instead`, any other error stays.
+pub(crate) fn unique_as(instead: StoreError) -> impl FnOnce(StoreError) -> StoreError {
+    move |e| if is_unique_violation(&e) { instead } else { e }
+}
+
 /// Strips NUL and other control bytes (tab and newline kept) from text that came from an
 /// upstream, so that it can be stored on both backends.
 pub fn clean_text(s: &str) -> String {

@@ -19,6 +19,9 @@
 //!
 //! `PROPTEST_CASES` overrides the number of cases (48 on SQLite, 32 on PostgreSQL).
 
+#[path = "contract/fixture.rs"]
+mod fixture;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -270,18 +273,7 @@ fn set_part_state(run: &mut Run, i: usize, state: PartState) {
 
 /// A stored part as the core sees it (the store's own reading).
 fn stored_state(p: &OrderPart) -> PartState {
-    let at = p.settled_at.unwrap_or_default();
-    match p.state.as_str() {
-        "waiting" => PartState::Waiting,
-        "due" => PartState::Due { at: p.due_at.unwrap_or_default() },
-        "submitting" => PartState::Submitting,
-        "accepted" => PartState::Accepted { at },
-        "unknown" => PartState::Unknown { at },
-        "ended" => {
-            PartState::Ended { refunded: p.refunded, completed: p.outcome.as_deref() == Some("completed") }
-        }
-        other => panic!("part {}: unknown state {other:?}", p.part_id),
-    }
+    p.run_state().unwrap_or_else(|| panic!("part {}: unknown state {:?}", p.part_id, p.state))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,23 +377,8 @@ fn choose<T: Copy>(all: &[T], pick: usize, any: bool, eligible: impl Fn(&T) -> b
 }
 
 fn new_order(user: usize, price: i64, quantity: i64, status: OrderStatus, due_at: i64) -> NewOrder {
-    NewOrder {
-        user_id: USERS[user].into(),
-        service_id: 0,
-        service_name: "svc".into(),
-        link: "https://x.com/a".into(),
-        quantity,
-        runs: None,
-        interval_minutes: None,
-        comments: None,
-        price: Points(price),
-        discount_amount: Points(0),
-        final_price: Points(price),
-        due_at,
-        status,
-        scheduled_at: (status == OrderStatus::Scheduled).then_some(due_at),
-        coupon_id: None,
-    }
+    let scheduled_at = (status == OrderStatus::Scheduled).then_some(due_at);
+    NewOrder { quantity, status, scheduled_at, ..fixture::new_order(USERS[user], 0, price, due_at) }
 }
 
 impl Harness {
@@ -512,6 +489,19 @@ impl Harness {
         }
     }
 
+    /// True when `user` cannot pay `price`: then the store must have refused the placement `r`.
+    fn unaffordable<T: std::fmt::Debug>(&self, user: usize, price: i64, r: &Result<T, StoreError>) -> bool {
+        if price <= self.balance(user) {
+            return false;
+        }
+        assert!(
+            matches!(r, Err(StoreError::InsufficientPoints { .. })),
+            "{}: expected insufficient points, got {r:?}",
+            self.ctx
+        );
+        true
+    }
+
     async fn place_single(&mut self, user: usize, price: i64, quantity: i64, runs: Option<i64>, delay: i64) {
         let due = self.now + delay;
         let status = if delay > 0 { OrderStatus::Scheduled } else { OrderStatus::Pending };
@@ -520,12 +510,7 @@ impl Harness {
         o.runs = runs;
         o.interval_minutes = runs.map(|_| 10);
         let r = self.store.place_order(o, None, self.now).await;
-        if price > self.balance(user) {
-            assert!(
-                matches!(r, Err(StoreError::InsufficientPoints { .. })),
-                "{}: expected insufficient points, got {r:?}",
-                self.ctx
-            );
+        if self.unaffordable(user, price, &r) {
             return;
         }
         let placed = self.accepted("the order", r).into_inner();
@@ -569,12 +554,7 @@ impl Harness {
             .store
             .place_multipart_order(o, package_id, split_days, parts.clone(), start_at, None, self.now)
             .await;
-        if price > self.balance(user) {
-            assert!(
-                matches!(r, Err(StoreError::InsufficientPoints { .. })),
-                "{}: expected insufficient points, got {r:?}",
-                self.ctx
-            );
+        if self.unaffordable(user, price, &r) {
             return;
         }
         let placed = self.accepted("the run", r).into_inner();

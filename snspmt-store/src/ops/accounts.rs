@@ -24,16 +24,12 @@ pub(crate) const INSERT_USER: &str = concat!(
 const USER_BY_ID: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE user_id = $1");
 const CREDENTIALS_BY_EMAIL: &str =
     concat!("SELECT ", user_cols!(), ", password_hash FROM users WHERE email = $1");
-const LIST_USERS: &str = concat!(
-    "SELECT ",
-    user_cols!(),
-    " FROM users WHERE $1::text IS NULL OR user_id ILIKE $1 ESCAPE '\\' OR email ILIKE $1 ESCAPE '\\' ",
-    "OR name ILIKE $1 ESCAPE '\\' OR display_name ILIKE $1 ESCAPE '\\' ",
+const USER_PAGE: (&str, &str) = paged!(
+    user_cols,
+    "FROM users WHERE $1::text IS NULL OR user_id ILIKE $1 ESCAPE '\\' OR email ILIKE $1 ESCAPE '\\' \
+    OR name ILIKE $1 ESCAPE '\\' OR display_name ILIKE $1 ESCAPE '\\'",
     "ORDER BY created_at DESC, user_id LIMIT $2 OFFSET $3"
 );
-const COUNT_USERS: &str =
-    "SELECT COUNT(*) FROM users WHERE $1::text IS NULL OR user_id ILIKE $1 ESCAPE '\\' \
-    OR email ILIKE $1 ESCAPE '\\' OR name ILIKE $1 ESCAPE '\\' OR display_name ILIKE $1 ESCAPE '\\'";
 const UPDATE_PROFILE: &str = concat!(
     "UPDATE users SET email = CASE WHEN $2 THEN $3 ELSE email END, name = COALESCE($4, name), ",
     "display_name = COALESCE($5, display_name), is_admin = COALESCE($6, is_admin) WHERE user_id = $1 RETURNING ",
@@ -201,10 +197,7 @@ macro_rules! impl_accounts {
                 offset: i64,
             ) -> StoreResult<Page<User>> {
                 let pattern = like_pattern(search);
-                self.rd(async move |c| {
-                    page(c, (LIST_USERS, COUNT_USERS), &[&pattern], limit, offset, user_row).await
-                })
-                .await
+                self.rd(async move |c| page(c, USER_PAGE, &[&pattern], limit, offset, user_row).await).await
             }
 
             async fn update_user(

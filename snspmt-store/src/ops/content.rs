@@ -3,10 +3,10 @@
 use crate::Conflict;
 use async_trait::async_trait;
 
-use super::{insert_audit, one, page, rows, serialize};
+use super::{audited, insert_audit, one, page, rows, serialize};
 use crate::model::like_pattern;
 use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
-use crate::sql::{is_unique_violation, Conn, Row};
+use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     BlogStore, DashboardStats, DashboardStore, IdentityStore, LabelCount, Millis, NewAudit, NewNotice,
     NewPost, Notice, NoticeStore, Page, Post, PostFilter, SocialLink, SocialLogin, StoreError, StoreResult,
@@ -45,8 +45,8 @@ const INSERT_NOTICE: &str = concat!(
     notice_cols!()
 );
 const UPDATE_NOTICE: &str = concat!(
-    "UPDATE notices SET title = $2, content = $3, image_url = $4, popup_type = $5, is_active = $6, ",
-    "starts_at = $7, ends_at = $8, updated_at = $9 WHERE notice_id = $1 RETURNING ",
+    "UPDATE notices SET title = $1, content = $2, image_url = $3, popup_type = $4, is_active = $5, ",
+    "starts_at = $6, ends_at = $7, updated_at = $8 WHERE notice_id = $9 RETURNING ",
     notice_cols!()
 );
 const DELETE_NOTICE: &str = "DELETE FROM notices WHERE notice_id = $1";
@@ -64,10 +64,10 @@ const ACTIVE_NOTICES: &str = concat!(
 const INSERT_POST: &str = "INSERT INTO blog_posts (title, content, excerpt, category, tags, \
     thumbnail_url, is_published, created_at, updated_at, published_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, CASE WHEN $7::boolean THEN $8::bigint ELSE NULL END) RETURNING post_id";
-const UPDATE_POST: &str = "UPDATE blog_posts SET title = $2, content = $3, excerpt = $4, category = $5, \
-    tags = $6, thumbnail_url = $7, is_published = $8, updated_at = $9, \
-    published_at = CASE WHEN $8::boolean THEN COALESCE(published_at, $9::bigint) ELSE published_at END \
-    WHERE post_id = $1 RETURNING post_id";
+const UPDATE_POST: &str = "UPDATE blog_posts SET title = $1, content = $2, excerpt = $3, category = $4, \
+    tags = $5, thumbnail_url = $6, is_published = $7, updated_at = $8, \
+    published_at = CASE WHEN $7::boolean THEN COALESCE(published_at, $8::bigint) ELSE published_at END \
+    WHERE post_id = $9 RETURNING post_id";
 const DELETE_POST: &str = "DELETE FROM blog_posts WHERE post_id = $1";
 const DELETE_POST_TAGS: &str = "DELETE FROM blog_post_tags WHERE post_id = $1";
 const INSERT_POST_TAG: &str = "INSERT INTO blog_post_tags (post_id, tag) VALUES ($1, $2)";
@@ -76,18 +76,14 @@ const VIEW_POST: &str = concat!(
     "UPDATE blog_posts SET view_count = view_count + 1 WHERE post_id = $1 AND is_published RETURNING ",
     post_cols!()
 );
-const LIST_POSTS: &str = concat!(
-    "SELECT ",
-    post_cols!(),
-    " FROM blog_posts WHERE ($1 = FALSE OR is_published) AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' ",
-    "OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') AND ($3::text IS NULL OR category = $3) ",
-    "AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t WHERE t.post_id = blog_posts.post_id ",
-    "AND t.tag = $4)) ORDER BY post_id DESC LIMIT $5 OFFSET $6"
+const POST_PAGE: (&str, &str) = paged!(
+    post_cols,
+    "FROM blog_posts WHERE ($1 = FALSE OR is_published) AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' \
+    OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') AND ($3::text IS NULL OR category = $3) \
+    AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t WHERE t.post_id = blog_posts.post_id \
+    AND t.tag = $4))",
+    "ORDER BY post_id DESC LIMIT $5 OFFSET $6"
 );
-const COUNT_POSTS: &str = "SELECT COUNT(*) FROM blog_posts WHERE ($1 = FALSE OR is_published) \
-    AND ($2::text IS NULL OR title ILIKE $2 ESCAPE '\\' OR excerpt ILIKE $2 ESCAPE '\\' OR content ILIKE $2 ESCAPE '\\') \
-    AND ($3::text IS NULL OR category = $3) AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM blog_post_tags t \
-    WHERE t.post_id = blog_posts.post_id AND t.tag = $4))";
 const BLOG_CATEGORIES: &str = "SELECT category, COUNT(*) FROM blog_posts \
     WHERE is_published AND category <> '' GROUP BY category ORDER BY category";
 const BLOG_TAGS: &str = "SELECT t.tag, COUNT(*) FROM blog_post_tags t \
@@ -107,36 +103,19 @@ row_mapper!(notice_row -> Notice {
     updated_at,
 });
 
-fn post_row(r: &Row) -> StoreResult<Post> {
-    let tags: String = r.get(5)?;
-    Ok(Post {
-        post_id: r.get(0)?,
-        title: r.get(1)?,
-        content: r.get(2)?,
-        excerpt: r.get(3)?,
-        category: r.get(4)?,
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Backend(format!("post tags: {e}")))?,
-        thumbnail_url: r.get(6)?,
-        is_published: r.get(7)?,
-        view_count: r.get(8)?,
-        created_at: r.get(9)?,
-        updated_at: r.get(10)?,
-        published_at: r.get(11)?,
-    })
-}
+row_mapper!(post_row -> Post {
+    post_id, title, content, excerpt, category, tags: json, thumbnail_url, is_published, view_count,
+    created_at, updated_at, published_at,
+});
 
 fn label_row(r: &Row) -> StoreResult<LabelCount> {
     Ok(LabelCount { name: r.get(0)?, count: r.get(1)? })
 }
 
 async fn link<C: Conn>(c: &mut C, login: &SocialLogin, user_id: &str, now: Millis) -> StoreResult<()> {
-    c.execute(INSERT_IDENTITY, &[&login.provider, &login.subject, &user_id, &now]).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(Conflict::IdentityTaken)
-        } else {
-            e
-        }
-    })?;
+    c.execute(INSERT_IDENTITY, &[&login.provider, &login.subject, &user_id, &now])
+        .await
+        .map_err(unique_as(StoreError::Conflict(Conflict::IdentityTaken)))?;
     Ok(())
 }
 
@@ -165,17 +144,11 @@ async fn social_login<C: Conn>(
     if c.scalar::<bool>(USER_ID_EXISTS, &[&u.user_id]).await? {
         return Err(StoreError::Conflict(Conflict::UserIdTaken));
     }
+    // A concurrent first login (PostgreSQL) may take the account between the checks and here.
     let row = c
         .query_one(INSERT_USER, &[&u.user_id, &email, &u.name, &u.display_name, &u.password_hash, &now])
         .await
-        .map_err(|e| {
-            // A concurrent first login (PostgreSQL) took the account between the checks and here.
-            if is_unique_violation(&e) {
-                StoreError::Conflict(Conflict::IdentityTaken)
-            } else {
-                e
-            }
-        })?;
+        .map_err(unique_as(StoreError::Conflict(Conflict::IdentityTaken)))?;
     let user = user_row(&row)?;
     link(c, login, &user.user_id, now).await?;
     Ok((user, SocialLink::Created))
@@ -193,33 +166,74 @@ async fn replace_tags<C: Conn>(c: &mut C, id: i64, tags: &[String]) -> StoreResu
     Ok(())
 }
 
-async fn create_post<C: Conn>(c: &mut C, p: &NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
-    let tags = serialize(&p.tags)?;
-    let args: [&dyn crate::sql::Param; 8] =
-        [&p.title, &p.content, &p.excerpt, &p.category, &tags, &p.thumbnail_url, &p.is_published, &now];
-    let id: i64 = c.scalar(INSERT_POST, &args).await?;
-    replace_tags(c, id, &p.tags).await?;
-    let audit = NewAudit { target: Some(id.to_string()), ..audit };
-    insert_audit(c, &audit, now).await?;
-    post_by_id(c, id).await
+/// The audit of a save: a new row (`id` is `None`) is named by the id it was given.
+fn audit_of_save(audit: NewAudit, id: Option<i64>, saved_id: i64) -> NewAudit {
+    match id {
+        None => NewAudit { target: Some(saved_id.to_string()), ..audit },
+        Some(_) => audit,
+    }
 }
 
-async fn update_post<C: Conn>(
+/// Creates a notice (`id` is `None`) or rewrites notice `id`. Audited.
+async fn save_notice<C: Conn>(
     c: &mut C,
-    id: i64,
+    id: Option<i64>,
+    n: &NewNotice,
+    audit: NewAudit,
+    now: Millis,
+) -> StoreResult<Notice> {
+    let args: [&dyn Param; 9] = [
+        &n.title,
+        &n.content,
+        &n.image_url,
+        &n.popup_type,
+        &n.is_active,
+        &n.starts_at,
+        &n.ends_at,
+        &now,
+        &id,
+    ];
+    let found = match id {
+        None => c.query_opt(INSERT_NOTICE, &args[..8]).await?,
+        Some(_) => c.query_opt(UPDATE_NOTICE, &args).await?,
+    };
+    let notice = notice_row(&found.ok_or(StoreError::NotFound)?)?;
+    audited(c, &audit_of_save(audit, id, notice.notice_id), now, notice).await
+}
+
+/// Creates a post (`id` is `None`) or rewrites post `id`, with its tags. Audited.
+async fn save_post<C: Conn>(
+    c: &mut C,
+    id: Option<i64>,
     p: &NewPost,
-    audit: &NewAudit,
+    audit: NewAudit,
     now: Millis,
 ) -> StoreResult<Post> {
     let tags = serialize(&p.tags)?;
-    let args: [&dyn crate::sql::Param; 9] =
-        [&id, &p.title, &p.content, &p.excerpt, &p.category, &tags, &p.thumbnail_url, &p.is_published, &now];
-    if c.query_opt(UPDATE_POST, &args).await?.is_none() {
+    let args: [&dyn Param; 9] =
+        [&p.title, &p.content, &p.excerpt, &p.category, &tags, &p.thumbnail_url, &p.is_published, &now, &id];
+    let found = match id {
+        None => c.query_opt(INSERT_POST, &args[..8]).await?,
+        Some(_) => c.query_opt(UPDATE_POST, &args).await?,
+    };
+    let post_id: i64 = found.ok_or(StoreError::NotFound)?.get(0)?;
+    replace_tags(c, post_id, &p.tags).await?;
+    insert_audit(c, &audit_of_save(audit, id, post_id), now).await?;
+    post_by_id(c, post_id).await
+}
+
+/// Deletes row `id` with `sql` and audits it; `NotFound` when there was no such row.
+async fn delete<C: Conn>(
+    c: &mut C,
+    sql: &'static str,
+    id: i64,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<()> {
+    if c.execute(sql, &[&id]).await? == 0 {
         return Err(StoreError::NotFound);
     }
-    replace_tags(c, id, &p.tags).await?;
-    insert_audit(c, audit, now).await?;
-    post_by_id(c, id).await
+    insert_audit(c, audit, now).await.map(drop)
 }
 
 /// True when a text filter holds NUL: no stored text can match it (neither backend stores NUL),
@@ -265,23 +279,7 @@ macro_rules! impl_content {
         #[async_trait]
         impl NoticeStore for $store {
             async fn create_notice(&self, n: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice> {
-                self.tx(async move |c| {
-                    let args: [&dyn crate::sql::Param; 8] = [
-                        &n.title,
-                        &n.content,
-                        &n.image_url,
-                        &n.popup_type,
-                        &n.is_active,
-                        &n.starts_at,
-                        &n.ends_at,
-                        &now,
-                    ];
-                    let notice = notice_row(&c.query_one(INSERT_NOTICE, &args).await?)?;
-                    let audit = NewAudit { target: Some(notice.notice_id.to_string()), ..audit };
-                    insert_audit(c, &audit, now).await?;
-                    Ok(notice)
-                })
-                .await
+                self.tx(async move |c| save_notice(c, None, &n, audit, now).await).await
             }
 
             async fn update_notice(
@@ -291,34 +289,11 @@ macro_rules! impl_content {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Notice> {
-                self.tx(async move |c| {
-                    let args: [&dyn crate::sql::Param; 9] = [
-                        &id,
-                        &n.title,
-                        &n.content,
-                        &n.image_url,
-                        &n.popup_type,
-                        &n.is_active,
-                        &n.starts_at,
-                        &n.ends_at,
-                        &now,
-                    ];
-                    let row = c.query_opt(UPDATE_NOTICE, &args).await?.ok_or(StoreError::NotFound)?;
-                    let notice = notice_row(&row)?;
-                    insert_audit(c, &audit, now).await?;
-                    Ok(notice)
-                })
-                .await
+                self.tx(async move |c| save_notice(c, Some(id), &n, audit, now).await).await
             }
 
             async fn delete_notice(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
-                self.tx(async move |c| {
-                    if c.execute(DELETE_NOTICE, &[&id]).await? == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_audit(c, &audit, now).await.map(drop)
-                })
-                .await
+                self.tx(async move |c| delete(c, DELETE_NOTICE, id, &audit, now).await).await
             }
 
             async fn notice(&self, id: i64) -> StoreResult<Option<Notice>> {
@@ -340,7 +315,7 @@ macro_rules! impl_content {
         #[async_trait]
         impl BlogStore for $store {
             async fn create_post(&self, p: NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
-                self.tx(async move |c| create_post(c, &p, audit, now).await).await
+                self.tx(async move |c| save_post(c, None, &p, audit, now).await).await
             }
 
             async fn update_post(
@@ -350,16 +325,13 @@ macro_rules! impl_content {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Post> {
-                self.tx(async move |c| update_post(c, id, &p, &audit, now).await).await
+                self.tx(async move |c| save_post(c, Some(id), &p, audit, now).await).await
             }
 
             async fn delete_post(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
                 self.tx(async move |c| {
                     c.execute(DELETE_POST_TAGS, &[&id]).await?;
-                    if c.execute(DELETE_POST, &[&id]).await? == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_audit(c, &audit, now).await.map(drop)
+                    delete(c, DELETE_POST, id, &audit, now).await
                 })
                 .await
             }
@@ -379,12 +351,8 @@ macro_rules! impl_content {
                 }
                 let pattern = like_pattern(f.search.as_deref());
                 self.rd(async move |c| {
-                    let filter: [&dyn crate::sql::Param; 4] =
-                        [&f.published_only, &pattern, &f.category, &f.tag];
-                    let page: [&dyn crate::sql::Param; 6] =
-                        [&f.published_only, &pattern, &f.category, &f.tag, &f.limit, &f.offset];
-                    let found = c.query(LIST_POSTS, &page).await?;
-                    Ok(Page { rows: rows(found, post_row)?, total: c.scalar(COUNT_POSTS, &filter).await? })
+                    let filter: [&dyn Param; 4] = [&f.published_only, &pattern, &f.category, &f.tag];
+                    page(c, POST_PAGE, &filter, f.limit, f.offset, post_row).await
                 })
                 .await
             }

@@ -91,18 +91,8 @@ async fn order_locked<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<Order> {
 
 /// Where a stored part is, for the core.
 fn part_state(p: &OrderPart) -> StoreResult<PartState> {
-    let at = p.settled_at.unwrap_or_default();
-    Ok(match p.state.as_str() {
-        "waiting" => PartState::Waiting,
-        "due" => PartState::Due { at: p.due_at.unwrap_or_default() },
-        "submitting" => PartState::Submitting,
-        "accepted" => PartState::Accepted { at },
-        "unknown" => PartState::Unknown { at },
-        "ended" => {
-            PartState::Ended { refunded: p.refunded, completed: p.outcome.as_deref() == Some("completed") }
-        }
-        other => return Err(StoreError::Backend(format!("part {}: unknown state {other:?}", p.part_id))),
-    })
+    p.run_state()
+        .ok_or_else(|| StoreError::Backend(format!("part {}: unknown state {:?}", p.part_id, p.state)))
 }
 
 fn core_part(p: &OrderPart) -> Part {

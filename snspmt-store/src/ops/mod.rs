@@ -3,18 +3,19 @@
 //! supply a connection and a transaction (`tx`, `rd`).
 
 /// A row mapper from the columns in order: `row_mapper!(vis name -> Type { field, field: how })`,
-/// `how` one of `Points`, `rate`, `parse` (a stored enum).
+/// `how` one of `Points`, `rate`, `parse` (a stored enum), `json` (JSON text).
 macro_rules! row_mapper {
     ($vis:vis $name:ident -> $ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
         $vis fn $name(r: &Row) -> StoreResult<$ty> {
             let mut col = 0..;
-            Ok($ty { $($field: row_mapper!(@ r, col.next().unwrap_or_default() $(, $how)?)),* })
+            Ok($ty { $($field: row_mapper!(@ r, col.next().unwrap_or_default(), $field $(, $how)?)),* })
         }
     };
-    (@ $r:ident, $i:expr) => { $r.get($i)? };
-    (@ $r:ident, $i:expr, Points) => { Points($r.get($i)?) };
-    (@ $r:ident, $i:expr, rate) => { rate($r.get($i)?)? };
-    (@ $r:ident, $i:expr, parse) => { $r.parse($i)? };
+    (@ $r:ident, $i:expr, $field:ident) => { $r.get($i)? };
+    (@ $r:ident, $i:expr, $field:ident, Points) => { Points($r.get($i)?) };
+    (@ $r:ident, $i:expr, $field:ident, rate) => { rate($r.get($i)?)? };
+    (@ $r:ident, $i:expr, $field:ident, parse) => { $r.parse($i)? };
+    (@ $r:ident, $i:expr, $field:ident, json) => { $crate::ops::json_column($r, $i, stringify!($field))? };
 }
 
 // The columns of the rows read back in more than one operation.
@@ -40,6 +41,14 @@ macro_rules! part_cols {
     };
 }
 
+/// The statements of one listing for [`page`]: `(list, count)` from one FROM/WHERE clause, so that
+/// the count counts what the list pages through (`$order`: its ORDER BY, LIMIT and OFFSET).
+macro_rules! paged {
+    ($cols:ident, $from:literal, $order:literal) => {
+        (concat!("SELECT ", $cols!(), " ", $from, " ", $order), concat!("SELECT COUNT(*) ", $from))
+    };
+}
+
 pub(crate) mod accounts;
 pub(crate) mod content;
 pub(crate) mod lifecycle;
@@ -49,7 +58,7 @@ pub(crate) mod referral;
 
 use snspmt_core::Points;
 
-use crate::sql::{is_unique_violation, Conn, Param, Row};
+use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{IdempotencyKey, LedgerEntry, Millis, NewAudit, Page, Posting, StoreError, StoreResult};
 
 const INSERT_AUDIT: &str =
@@ -72,6 +81,17 @@ const INSERT_LEDGER_ENTRY: &str = "INSERT INTO points_ledger \
 /// Appends an audit entry in the caller's transaction.
 pub(crate) async fn insert_audit<C: Conn>(c: &mut C, a: &NewAudit, now: Millis) -> StoreResult<i64> {
     c.scalar(INSERT_AUDIT, &[&a.actor, &a.action, &a.target, &a.detail, &now]).await
+}
+
+/// Audits what an operation wrote, in the caller's transaction, and answers it.
+pub(crate) async fn audited<C: Conn, T>(
+    c: &mut C,
+    audit: &NewAudit,
+    now: Millis,
+    written: T,
+) -> StoreResult<T> {
+    insert_audit(c, audit, now).await?;
+    Ok(written)
 }
 
 /// Claims an idempotency key in the caller's transaction: `None` if it is new (the caller runs
@@ -152,13 +172,7 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
         &p.event_ref,
         &now,
     ];
-    let id: i64 = c.scalar(INSERT_LEDGER_ENTRY, &args).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::AlreadyPosted
-        } else {
-            e
-        }
-    })?;
+    let id: i64 = c.scalar(INSERT_LEDGER_ENTRY, &args).await.map_err(unique_as(StoreError::AlreadyPosted))?;
     if let Some(audit) = &p.audit {
         insert_audit(c, audit, now).await?;
     }
@@ -176,6 +190,11 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
 
 pub(crate) fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {
     serde_json::to_string(t).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
+}
+
+/// A column of JSON text, decoded (`what` names it in the error).
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(r: &Row, i: usize, what: &str) -> StoreResult<T> {
+    serde_json::from_str(&r.get::<String>(i)?).map_err(|e| StoreError::Backend(format!("stored {what}: {e}")))
 }
 
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {

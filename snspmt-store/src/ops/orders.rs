@@ -9,7 +9,7 @@ use snspmt_core::plan::Part;
 use snspmt_core::{LedgerKind, Points};
 
 use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
-use super::{insert_audit, one, page, post_in, remember, replay, rows};
+use super::{audited, one, page, post_in, remember, replay, rows, serialize};
 use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
     CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, Millis, NewAudit,
@@ -39,12 +39,11 @@ const INSERT_SERVICE: &str = concat!(
 );
 const SERVICE_BY_ID: &str = concat!("SELECT ", service_cols!(), " FROM services WHERE service_id = $1");
 const SERVICE_ID_BY_PROVIDER_ID: &str = "SELECT service_id FROM services WHERE provider_service_id = $1";
-const LIST_SERVICES: &str = concat!(
-    "SELECT ",
-    service_cols!(),
-    " FROM services WHERE ($1 = FALSE OR is_active) ORDER BY service_id LIMIT $2 OFFSET $3"
+const SERVICE_PAGE: (&str, &str) = paged!(
+    service_cols,
+    "FROM services WHERE ($1 = FALSE OR is_active)",
+    "ORDER BY service_id LIMIT $2 OFFSET $3"
 );
-const COUNT_SERVICES: &str = "SELECT COUNT(*) FROM services WHERE ($1 = FALSE OR is_active)";
 const UPDATE_SERVICE: &str = concat!(
     "UPDATE services SET provider_service_id = $2, name = $3, category = $4, platform = $5, service_type = $6, ",
     "price_per_1000 = $7, min_quantity = $8, max_quantity = $9, dripfeed = $10, refill = $11, cancel = $12, ",
@@ -60,14 +59,11 @@ const INSERT_ORDER: &str = "INSERT INTO orders (user_id, service_id, service_nam
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING order_id";
 const INSERT_JOB: &str =
     "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES ($1, 0, 'due', $2)";
-const LIST_ORDERS: &str = concat!(
-    "SELECT ",
-    order_cols!(),
-    " FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+const ORDER_PAGE: (&str, &str) = paged!(
+    order_cols,
+    "FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
     "ORDER BY order_id DESC LIMIT $3 OFFSET $4"
 );
-const COUNT_ORDERS: &str =
-    "SELECT COUNT(*) FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
 const CLAIM_ORDER_JOB: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $2, \
     attempts = attempts + 1 WHERE order_id = $1 AND state = 'due' AND due_at <= $2 RETURNING job_id";
 const CLAIM_DUE_JOBS: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
@@ -92,15 +88,14 @@ const INSERT_PACKAGE: &str = concat!(
     package_cols!()
 );
 const PACKAGE_BY_ID: &str = concat!("SELECT ", package_cols!(), " FROM packages WHERE package_id = $1");
-const LIST_PACKAGES: &str = concat!(
-    "SELECT ",
-    package_cols!(),
-    " FROM packages WHERE ($1 = FALSE OR is_active) ORDER BY package_id LIMIT $2 OFFSET $3"
+const PACKAGE_PAGE: (&str, &str) = paged!(
+    package_cols,
+    "FROM packages WHERE ($1 = FALSE OR is_active)",
+    "ORDER BY package_id LIMIT $2 OFFSET $3"
 );
-const COUNT_PACKAGES: &str = "SELECT COUNT(*) FROM packages WHERE ($1 = FALSE OR is_active)";
 const UPDATE_PACKAGE: &str = concat!(
-    "UPDATE packages SET name = $2, description = $3, price = $4, steps = $5, is_active = $6, updated_at = $7 ",
-    "WHERE package_id = $1 RETURNING ",
+    "UPDATE packages SET name = $1, description = $2, price = $3, steps = $4, is_active = $5, updated_at = $6 ",
+    "WHERE package_id = $7 RETURNING ",
     package_cols!()
 );
 const SET_ORDER_PLAN: &str = "UPDATE orders SET package_id = $2, split_days = $3 WHERE order_id = $1";
@@ -149,20 +144,9 @@ row_mapper!(claimed_row -> ClaimedJob {
     interval_minutes, comments,
 });
 
-fn package_row(r: &Row) -> StoreResult<Package> {
-    let steps: String = r.get(4)?;
-    Ok(Package {
-        package_id: r.get(0)?,
-        name: r.get(1)?,
-        description: r.get(2)?,
-        price: Points(r.get(3)?),
-        steps: serde_json::from_str(&steps)
-            .map_err(|e| StoreError::Backend(format!("package steps: {e}")))?,
-        is_active: r.get(5)?,
-        created_at: r.get(6)?,
-        updated_at: r.get(7)?,
-    })
-}
+row_mapper!(package_row -> Package {
+    package_id, name, description, price: Points, steps: json, is_active, created_at, updated_at,
+});
 
 async fn provider_id_owner<C: Conn>(c: &mut C, provider_id: &str) -> StoreResult<Option<i64>> {
     c.query_opt(SERVICE_ID_BY_PROVIDER_ID, &[&provider_id]).await?.map(|r| r.get(0)).transpose()
@@ -209,9 +193,23 @@ async fn write_service<C: Conn>(
     service_row(&row.ok_or(StoreError::NotFound)?)
 }
 
+/// Creates a service (`id` is `None`) or rewrites service `id`. Audited.
+async fn save_service<C: Conn>(
+    c: &mut C,
+    id: Option<i64>,
+    s: &NewService,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Service> {
+    let saved = write_service(c, id, s, now).await?;
+    audited(c, audit, now, saved).await
+}
+
+/// Inserts the services new to the catalogue and rewrites the known ones. Audited.
 async fn import_services<C: Conn>(
     c: &mut C,
     services: &[NewService],
+    audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<ImportCounts> {
     if c.dialect() == Dialect::Postgres {
@@ -230,7 +228,7 @@ async fn import_services<C: Conn>(
             }
         }
     }
-    Ok(counts)
+    audited(c, audit, now, counts).await
 }
 
 /// Inserts an order and charges its price (ledger `order_charge`, the core's event key), in the
@@ -271,23 +269,47 @@ async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) 
     Ok(order_id)
 }
 
-async fn place_order<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<Order> {
-    let order_id = insert_order_and_charge(c, o, now).await?;
-    c.execute(INSERT_JOB, &[&order_id, &o.due_at]).await?;
-    order_in(c, order_id).await
+/// What a placement creates besides the order and its charge.
+enum Work<'a> {
+    /// A single order's submission job.
+    Job,
+    /// A multi-part order's plan and its parts, the first one due at `start_at` (if any).
+    Parts { package_id: Option<i64>, split_days: Option<i64>, parts: &'a [Part], start_at: Option<Millis> },
 }
 
-async fn place_multipart_order<C: Conn>(
+/// Places an order under `key` (a key seen before replays the first answer): the order, its
+/// charge and its `work`, in the caller's transaction.
+async fn place<C: Conn>(
     c: &mut C,
     o: &NewOrder,
-    package_id: Option<i64>,
-    split_days: Option<i64>,
+    work: Work<'_>,
+    key: Option<&IdempotencyKey>,
+    now: Millis,
+) -> StoreResult<Idempotent<Order>> {
+    if let Some(order) = replay(c, key, now).await? {
+        return Ok(Idempotent::Replay(order));
+    }
+    let order_id = insert_order_and_charge(c, o, now).await?;
+    match work {
+        Work::Job => {
+            c.execute(INSERT_JOB, &[&order_id, &o.due_at]).await?;
+        }
+        Work::Parts { package_id, split_days, parts, start_at } => {
+            c.execute(SET_ORDER_PLAN, &[&order_id, &package_id, &split_days]).await?;
+            insert_parts(c, order_id, parts, start_at).await?;
+        }
+    }
+    let order = order_in(c, order_id).await?;
+    remember(c, key, order).await
+}
+
+/// Inserts the parts of order `order_id`: the first one due at `start_at` (if any), the others waiting.
+async fn insert_parts<C: Conn>(
+    c: &mut C,
+    order_id: i64,
     parts: &[Part],
     start_at: Option<Millis>,
-    now: Millis,
-) -> StoreResult<Order> {
-    let order_id = insert_order_and_charge(c, o, now).await?;
-    c.execute(SET_ORDER_PLAN, &[&order_id, &package_id, &split_days]).await?;
+) -> StoreResult<()> {
     for p in parts {
         let (state, due) = match (p.index, start_at) {
             (0, Some(at)) => ("due", Some(at)),
@@ -311,7 +333,7 @@ async fn place_multipart_order<C: Conn>(
         ];
         c.execute(INSERT_PART, &args).await?;
     }
-    order_in(c, order_id).await
+    Ok(())
 }
 
 async fn claimed<C: Conn>(c: &mut C, job_id: i64, now: Millis) -> StoreResult<ClaimedJob> {
@@ -402,8 +424,22 @@ async fn requeue_parts<C: Conn>(
     Ok((requeued, stuck))
 }
 
-fn steps_json(p: &NewPackage) -> StoreResult<String> {
-    serde_json::to_string(&p.steps).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
+/// Creates a package (`id` is `None`) or rewrites package `id`. Audited.
+async fn save_package<C: Conn>(
+    c: &mut C,
+    id: Option<i64>,
+    p: &NewPackage,
+    audit: &NewAudit,
+    now: Millis,
+) -> StoreResult<Package> {
+    let steps = serialize(&p.steps)?;
+    let args: [&dyn Param; 7] = [&p.name, &p.description, &p.price.0, &steps, &p.is_active, &now, &id];
+    let found = match id {
+        None => c.query_opt(INSERT_PACKAGE, &args[..6]).await?,
+        Some(_) => c.query_opt(UPDATE_PACKAGE, &args).await?,
+    };
+    let package = package_row(&found.ok_or(StoreError::NotFound)?)?;
+    audited(c, audit, now, package).await
 }
 
 macro_rules! impl_orders {
@@ -416,12 +452,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Service> {
-                self.tx(async move |c| {
-                    let s = write_service(c, None, &service, now).await?;
-                    insert_audit(c, &audit, now).await?;
-                    Ok(s)
-                })
-                .await
+                self.tx(async move |c| save_service(c, None, &service, &audit, now).await).await
             }
 
             async fn service(&self, service_id: i64) -> StoreResult<Option<Service>> {
@@ -435,8 +466,7 @@ macro_rules! impl_orders {
                 offset: i64,
             ) -> StoreResult<Page<Service>> {
                 self.rd(async move |c| {
-                    page(c, (LIST_SERVICES, COUNT_SERVICES), &[&active_only], limit, offset, service_row)
-                        .await
+                    page(c, SERVICE_PAGE, &[&active_only], limit, offset, service_row).await
                 })
                 .await
             }
@@ -448,12 +478,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Service> {
-                self.tx(async move |c| {
-                    let s = write_service(c, Some(id), &service, now).await?;
-                    insert_audit(c, &audit, now).await?;
-                    Ok(s)
-                })
-                .await
+                self.tx(async move |c| save_service(c, Some(id), &service, &audit, now).await).await
             }
 
             async fn import_services(
@@ -462,12 +487,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<ImportCounts> {
-                self.tx(async move |c| {
-                    let counts = import_services(c, &services, now).await?;
-                    insert_audit(c, &audit, now).await?;
-                    Ok(counts)
-                })
-                .await
+                self.tx(async move |c| import_services(c, &services, &audit, now).await).await
             }
         }
 
@@ -479,14 +499,7 @@ macro_rules! impl_orders {
                 key: Option<IdempotencyKey>,
                 now: Millis,
             ) -> StoreResult<Idempotent<Order>> {
-                self.tx(async move |c| {
-                    if let Some(order) = replay(c, key.as_ref(), now).await? {
-                        return Ok(Idempotent::Replay(order));
-                    }
-                    let order = place_order(c, &o, now).await?;
-                    remember(c, key.as_ref(), order).await
-                })
-                .await
+                self.tx(async move |c| place(c, &o, Work::Job, key.as_ref(), now).await).await
             }
 
             async fn order(&self, order_id: i64) -> StoreResult<Option<Order>> {
@@ -496,8 +509,7 @@ macro_rules! impl_orders {
             async fn orders(&self, f: OrderFilter) -> StoreResult<Page<Order>> {
                 self.rd(async move |c| {
                     let status = f.status.map(OrderStatus::as_str);
-                    page(c, (LIST_ORDERS, COUNT_ORDERS), &[&f.user_id, &status], f.limit, f.offset, order_row)
-                        .await
+                    page(c, ORDER_PAGE, &[&f.user_id, &status], f.limit, f.offset, order_row).await
                 })
                 .await
             }
@@ -600,18 +612,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Package> {
-                self.tx(async move |c| {
-                    let steps = steps_json(&p)?;
-                    let row = c
-                        .query_one(
-                            INSERT_PACKAGE,
-                            &[&p.name, &p.description, &p.price.0, &steps, &p.is_active, &now],
-                        )
-                        .await?;
-                    insert_audit(c, &audit, now).await?;
-                    package_row(&row)
-                })
-                .await
+                self.tx(async move |c| save_package(c, None, &p, &audit, now).await).await
             }
 
             async fn package(&self, id: i64) -> StoreResult<Option<Package>> {
@@ -625,8 +626,7 @@ macro_rules! impl_orders {
                 offset: i64,
             ) -> StoreResult<Page<Package>> {
                 self.rd(async move |c| {
-                    page(c, (LIST_PACKAGES, COUNT_PACKAGES), &[&active_only], limit, offset, package_row)
-                        .await
+                    page(c, PACKAGE_PAGE, &[&active_only], limit, offset, package_row).await
                 })
                 .await
             }
@@ -638,19 +638,7 @@ macro_rules! impl_orders {
                 audit: NewAudit,
                 now: Millis,
             ) -> StoreResult<Package> {
-                self.tx(async move |c| {
-                    let steps = steps_json(&p)?;
-                    let row = c
-                        .query_opt(
-                            UPDATE_PACKAGE,
-                            &[&id, &p.name, &p.description, &p.price.0, &steps, &p.is_active, &now],
-                        )
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                    insert_audit(c, &audit, now).await?;
-                    package_row(&row)
-                })
-                .await
+                self.tx(async move |c| save_package(c, Some(id), &p, &audit, now).await).await
             }
         }
 
@@ -667,12 +655,8 @@ macro_rules! impl_orders {
                 now: Millis,
             ) -> StoreResult<Idempotent<Order>> {
                 self.tx(async move |c| {
-                    if let Some(order) = replay(c, key.as_ref(), now).await? {
-                        return Ok(Idempotent::Replay(order));
-                    }
-                    let order =
-                        place_multipart_order(c, &o, package_id, split_days, &parts, start_at, now).await?;
-                    remember(c, key.as_ref(), order).await
+                    let work = Work::Parts { package_id, split_days, parts: &parts, start_at };
+                    place(c, &o, work, key.as_ref(), now).await
                 })
                 .await
             }

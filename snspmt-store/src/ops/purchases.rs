@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus, Transition};
 use snspmt_core::{Points, Won};
 
-use super::{insert_audit, one, post_in, remember, replay, rows};
-use crate::sql::{is_unique_violation, Conn, Row};
+use super::{insert_audit, one, page, post_in, remember, replay};
+use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
     PurchaseFilter, PurchaseStore, StoreError, StoreResult,
@@ -29,16 +29,13 @@ const PURCHASE_BY_ID: &str =
     concat!("SELECT ", purchase_cols!(), " FROM point_purchases WHERE purchase_id = $1");
 const PURCHASE_BY_ORDR: &str =
     concat!("SELECT ", purchase_cols!(), " FROM point_purchases WHERE ordr_idxx = $1");
-const LIST_PURCHASES: &str = concat!(
-    "SELECT ",
-    purchase_cols!(),
-    " FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
-    "AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN ('amount_mismatch', 'approval_unknown') ",
-    "OR (status = 'approving' AND approving_at < $4)) ORDER BY purchase_id DESC LIMIT $5 OFFSET $6"
+const PURCHASE_PAGE: (&str, &str) = paged!(
+    purchase_cols,
+    "FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) \
+    AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN ('amount_mismatch', 'approval_unknown') \
+    OR (status = 'approving' AND approving_at < $4))",
+    "ORDER BY purchase_id DESC LIMIT $5 OFFSET $6"
 );
-const COUNT_PURCHASES: &str = "SELECT COUNT(*) FROM point_purchases WHERE ($1::text IS NULL OR user_id = $1) \
-    AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR method = $3) AND ($4::bigint IS NULL OR status IN \
-    ('amount_mismatch', 'approval_unknown') OR (status = 'approving' AND approving_at < $4))";
 const RECORD_REGISTRATION: &str = "UPDATE point_purchases SET approval_key = $2, pay_url = $3, \
     trace_no = $4, updated_at = $5 WHERE purchase_id = $1 AND status = 'kcp_registered' RETURNING purchase_id";
 // The moves: `$2` is the core's `to`, the last parameter its `from` (the concurrency guard).
@@ -130,7 +127,7 @@ async fn create_purchase<C: Conn>(
         return Ok(Idempotent::Replay(purchase_in(c, first.purchase_id).await?));
     }
     let status = p.method.initial_status();
-    let args: [&dyn crate::sql::Param; 11] = [
+    let args: [&dyn Param; 11] = [
         &p.user_id,
         &p.method.as_str(),
         &p.amount.0,
@@ -143,13 +140,10 @@ async fn create_purchase<C: Conn>(
         &p.pay_method,
         &now,
     ];
-    let id: i64 = c.scalar(INSERT_PURCHASE, &args).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(Conflict::OrdrIdxxTaken)
-        } else {
-            e
-        }
-    })?;
+    let id: i64 = c
+        .scalar(INSERT_PURCHASE, &args)
+        .await
+        .map_err(unique_as(StoreError::Conflict(Conflict::OrdrIdxxTaken)))?;
     let purchase = purchase_in(c, id).await?;
     remember(c, key, purchase).await
 }
@@ -157,43 +151,14 @@ async fn create_purchase<C: Conn>(
 async fn purchases<C: Conn>(c: &mut C, f: &PurchaseFilter) -> StoreResult<Page<Purchase>> {
     let status = f.status.map(PurchaseStatus::as_str);
     let method = f.method.map(PurchaseMethod::as_str);
-    let found = c
-        .query(LIST_PURCHASES, &[&f.user_id, &status, &method, &f.attention_before, &f.limit, &f.offset])
-        .await?;
-    Ok(Page {
-        rows: rows(found, purchase_row)?,
-        total: c.scalar(COUNT_PURCHASES, &[&f.user_id, &status, &method, &f.attention_before]).await?,
-    })
+    let filter: [&dyn Param; 4] = [&f.user_id, &status, &method, &f.attention_before];
+    page(c, PURCHASE_PAGE, &filter, f.limit, f.offset, purchase_row).await
 }
 
-async fn record_registration<C: Conn>(
-    c: &mut C,
-    id: i64,
-    approval_key: &str,
-    pay_url: &str,
-    trace_no: &str,
-    now: Millis,
-) -> StoreResult<Purchase> {
-    let (k, u, t) = (clean_text(approval_key), clean_text(pay_url), clean_text(trace_no));
-    if c.query_opt(RECORD_REGISTRATION, &[&id, &k, &u, &t, &now]).await?.is_none() {
-        return Err(not_matched(c, id).await);
-    }
-    purchase_in(c, id).await
-}
-
-async fn end_registration<C: Conn>(
-    c: &mut C,
-    id: i64,
-    to: PurchaseStatus,
-    code: &str,
-    message: &str,
-    now: Millis,
-) -> StoreResult<Purchase> {
-    let t =
-        Transition::end_registration(to).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-    let (code, message) = (clean_text(code), clean_text(message));
-    let args: [&dyn crate::sql::Param; 6] = [&id, &t.to.as_str(), &code, &message, &now, &t.from.as_str()];
-    if c.query_opt(END_REGISTRATION, &args).await?.is_none() {
+/// Runs `sql`, a guarded move of purchase `id`, and reads the purchase back; when the guard
+/// does not hold, why not.
+async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Purchase> {
+    if c.query_opt(sql, args).await?.is_none() {
         return Err(not_matched(c, id).await);
     }
     purchase_in(c, id).await
@@ -207,7 +172,7 @@ async fn decide_bank_purchase<C: Conn>(
     now: Millis,
 ) -> StoreResult<Purchase> {
     let t = Transition::bank_decision(approve);
-    let args: [&dyn crate::sql::Param; 6] =
+    let args: [&dyn Param; 6] =
         [&id, &t.to.as_str(), &audit.actor, &now, &t.approved_at(now), &t.from.as_str()];
     let Some(row) = c.query_opt(DECIDE_BANK_PURCHASE, &args).await? else {
         return Err(not_matched(c, id).await);
@@ -235,7 +200,7 @@ async fn settle_approval<C: Conn>(
     let t = s.transition;
     let clean = |v: &Option<String>| v.as_deref().map(clean_text);
     let (tno, code, message) = (clean(&s.tno), clean(&s.res_cd), clean(&s.res_msg));
-    let args: [&dyn crate::sql::Param; 9] = [
+    let args: [&dyn Param; 9] = [
         &id,
         &t.to.as_str(),
         &tno,
@@ -246,13 +211,10 @@ async fn settle_approval<C: Conn>(
         &now,
         &t.from.as_str(),
     ];
-    let row = c.query_opt(SETTLE_APPROVAL, &args).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(Conflict::DuplicateTno)
-        } else {
-            e
-        }
-    })?;
+    let row = c
+        .query_opt(SETTLE_APPROVAL, &args)
+        .await
+        .map_err(unique_as(StoreError::Conflict(Conflict::DuplicateTno)))?;
     let Some(row) = row else { return Err(not_matched(c, id).await) };
     credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
     purchase_in(c, id).await
@@ -292,8 +254,9 @@ macro_rules! impl_purchases {
                 trace_no: &str,
                 now: Millis,
             ) -> StoreResult<Purchase> {
-                let (k, u, t) = (approval_key.to_owned(), pay_url.to_owned(), trace_no.to_owned());
-                self.tx(async move |c| record_registration(c, id, &k, &u, &t, now).await).await
+                let (k, u, t) = (clean_text(approval_key), clean_text(pay_url), clean_text(trace_no));
+                self.tx(async move |c| moved(c, id, RECORD_REGISTRATION, &[&id, &k, &u, &t, &now]).await)
+                    .await
             }
 
             async fn end_registration(
@@ -304,8 +267,15 @@ macro_rules! impl_purchases {
                 message: &str,
                 now: Millis,
             ) -> StoreResult<Purchase> {
-                let (code, message) = (code.to_owned(), message.to_owned());
-                self.tx(async move |c| end_registration(c, id, status, &code, &message, now).await).await
+                let t = Transition::end_registration(status)
+                    .map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
+                let (code, message) = (clean_text(code), clean_text(message));
+                self.tx(async move |c| {
+                    let args: [&dyn Param; 6] =
+                        [&id, &t.to.as_str(), &code, &message, &now, &t.from.as_str()];
+                    moved(c, id, END_REGISTRATION, &args).await
+                })
+                .await
             }
 
             async fn decide_bank_purchase(

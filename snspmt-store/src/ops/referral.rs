@@ -14,7 +14,7 @@ use snspmt_core::referral::{
 use snspmt_core::{money, Bps, Points};
 
 use super::{insert_audit, one, page, remember, replay};
-use crate::sql::{is_unique_violation, Conn, Param, Row};
+use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     Commission, CommissionEntry, Coupon, CouponStore, IdempotencyKey, Idempotent, Millis, NewAudit,
     NewCoupon, NewWithdrawal, Page, Payout, Referral, ReferralStats, ReferralStore, Referrer, StoreError,
@@ -111,12 +111,11 @@ const INSERT_COMMISSION_ENTRY: &str = "INSERT INTO commission_ledger (user_id, k
 const COMMISSION_ENTRIES: &str = "SELECT id, user_id, kind, amount, balance_after, reference, \
     description, created_at FROM commission_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
 const COUNT_COMMISSION_ENTRIES: &str = "SELECT COUNT(*) FROM commission_ledger WHERE user_id = $1";
-const LIST_COMMISSIONS: &str = concat!(
-    "SELECT ",
-    commission_cols!(),
-    " FROM commissions WHERE referrer_user_id = $1 ORDER BY commission_id DESC LIMIT $2 OFFSET $3"
+const COMMISSION_PAGE: (&str, &str) = paged!(
+    commission_cols,
+    "FROM commissions WHERE referrer_user_id = $1",
+    "ORDER BY commission_id DESC LIMIT $2 OFFSET $3"
 );
-const COUNT_COMMISSIONS: &str = "SELECT COUNT(*) FROM commissions WHERE referrer_user_id = $1";
 const REFERRAL_STATS: &str = "SELECT \
     (SELECT COUNT(*) FROM referrals WHERE referrer_user_id = $1), \
     (SELECT COUNT(DISTINCT referred_user_id) FROM commissions WHERE referrer_user_id = $1 AND status <> 'canceled'), \
@@ -137,14 +136,11 @@ const INSERT_WITHDRAWAL: &str = concat!(
     "VALUES ($1, $2, $3, $4, $5, 'requested', $6) RETURNING ",
     withdrawal_cols!()
 );
-const LIST_WITHDRAWALS: &str = concat!(
-    "SELECT ",
-    withdrawal_cols!(),
-    " FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) ",
+const WITHDRAWAL_PAGE: (&str, &str) = paged!(
+    withdrawal_cols,
+    "FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
     "ORDER BY withdrawal_id DESC LIMIT $3 OFFSET $4"
 );
-const COUNT_WITHDRAWALS: &str =
-    "SELECT COUNT(*) FROM withdrawals WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
 const WITHDRAWAL_FOR_UPDATE: &str =
     "SELECT status, amount FROM withdrawals WHERE withdrawal_id = $1 FOR UPDATE";
 const DECIDE_WITHDRAWAL: &str = concat!(
@@ -157,13 +153,11 @@ const INSERT_PAYOUT: &str = concat!(
     "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
     payout_cols!()
 );
-const LIST_PAYOUTS: &str = concat!(
-    "SELECT ",
-    payout_cols!(),
-    " FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1) ORDER BY payout_id DESC LIMIT $2 OFFSET $3"
+const PAYOUT_PAGE: (&str, &str) = paged!(
+    payout_cols,
+    "FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1)",
+    "ORDER BY payout_id DESC LIMIT $2 OFFSET $3"
 );
-const COUNT_PAYOUTS: &str =
-    "SELECT COUNT(*) FROM commission_payouts WHERE ($1::text IS NULL OR user_id = $1)";
 
 const INSERT_COUPON: &str = concat!(
     "INSERT INTO coupons (code, name, discount_type, discount_value, min_order_amount, valid_from, valid_until, ",
@@ -279,13 +273,9 @@ async fn insert_user_coupon<C: Conn>(c: &mut C, u: &UserCoupon, now: Millis) -> 
         &now,
     ];
     // A concurrent `add_coupon_by_code` of the same user and coupon (PostgreSQL) lost the race.
-    c.scalar(INSERT_USER_COUPON, &args).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(Conflict::CouponAlreadyAdded)
-        } else {
-            e
-        }
-    })
+    c.scalar(INSERT_USER_COUPON, &args)
+        .await
+        .map_err(unique_as(StoreError::Conflict(Conflict::CouponAlreadyAdded)))
 }
 
 async fn user_coupon_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<UserCoupon> {
@@ -360,14 +350,6 @@ pub(crate) async fn referral_on_settlement<C: Conn>(
     Ok(())
 }
 
-fn code_taken(e: StoreError) -> StoreError {
-    if is_unique_violation(&e) {
-        StoreError::Conflict(Conflict::CouponCodeTaken)
-    } else {
-        e
-    }
-}
-
 /// Creates a coupon (`id` is `None`) or rewrites coupon `id`. Audited.
 async fn save_coupon<C: Conn>(
     c: &mut C,
@@ -394,7 +376,11 @@ async fn save_coupon<C: Conn>(
         None => c.query_opt(INSERT_COUPON, &args[..10]).await,
         Some(_) => c.query_opt(UPDATE_COUPON, &args).await,
     };
-    let coupon = coupon_row(&found.map_err(code_taken)?.ok_or(StoreError::NotFound)?)?;
+    let coupon = coupon_row(
+        &found
+            .map_err(unique_as(StoreError::Conflict(Conflict::CouponCodeTaken)))?
+            .ok_or(StoreError::NotFound)?,
+    )?;
     insert_audit(c, audit, now).await?;
     Ok(coupon)
 }
@@ -689,8 +675,9 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Commission>> {
-                let (id, sql) = (referrer.to_owned(), (LIST_COMMISSIONS, COUNT_COMMISSIONS));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, commission_row).await).await
+                let id = referrer.to_owned();
+                self.rd(async move |c| page(c, COMMISSION_PAGE, &[&id], limit, offset, commission_row).await)
+                    .await
             }
 
             async fn commission_entries(
@@ -741,10 +728,9 @@ macro_rules! impl_referral {
             }
 
             async fn withdrawals(&self, f: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
-                let sql = (LIST_WITHDRAWALS, COUNT_WITHDRAWALS);
                 self.rd(async move |c| {
                     let status = f.status.map(WithdrawalState::as_str);
-                    page(c, sql, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
+                    page(c, WITHDRAWAL_PAGE, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
                 })
                 .await
             }
@@ -780,8 +766,8 @@ macro_rules! impl_referral {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Payout>> {
-                let (id, sql) = (user_id.map(str::to_owned), (LIST_PAYOUTS, COUNT_PAYOUTS));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, payout_row).await).await
+                let id = user_id.map(str::to_owned);
+                self.rd(async move |c| page(c, PAYOUT_PAGE, &[&id], limit, offset, payout_row).await).await
             }
         }
     };

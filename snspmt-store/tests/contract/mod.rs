@@ -1,8 +1,11 @@
 //! The storage contract: every backend must pass these, compiled once per backend
 //! (`tests/sqlite.rs`, `tests/postgres.rs`).
 
+mod fixture;
+
 use std::sync::Arc;
 
+use fixture::new_order;
 use snspmt_core::order::{self, OrderStatus, Settlement};
 use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus};
 use snspmt_core::referral::{CommissionStatus, DiscountType, WithdrawalState};
@@ -10,9 +13,9 @@ use snspmt_core::Bps;
 use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    Conflict, IdempotencyKey, Idempotent, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewOrder, NewPost,
+    Conflict, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewPost,
     NewPurchase, NewService, NewUser, NewWithdrawal, PostFilter, Posting, ProfilePatch, PurchaseFilter,
-    SocialLink, SocialLogin, StatusUpdate, Store, StoreError, SubmissionOutcome, UserCoupon,
+    SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult, SubmissionOutcome, UserCoupon,
     WithdrawalFilter,
 };
 
@@ -199,18 +202,47 @@ pub async fn idempotency_keys_replay_and_refuse_other_bodies(s: Arc<dyn Store>) 
     assert_consistent(&*s).await;
 }
 
-pub async fn concurrent_debits_never_overdraw(s: Arc<dyn Store>) {
-    credited(&*s, "u1", 1000).await;
+/// `n` deductions of `amount` from u1 at once (the i-th at time 10 + i), all under `key`: their
+/// results.
+async fn deducted_at_once(
+    s: &Arc<dyn Store>,
+    n: i64,
+    amount: i64,
+    key: Option<IdempotencyKey>,
+) -> Vec<StoreResult<Idempotent<LedgerEntry>>> {
     let mut tasks = Vec::new();
-    for i in 0..200 {
-        let s = s.clone();
+    for i in 0..n {
+        let (s, key) = (s.clone(), key.clone());
         tasks.push(tokio::spawn(async move {
-            s.post(posting("u1", LedgerKind::Deduct, -10), None, 10 + i).await
+            s.post(posting("u1", LedgerKind::Deduct, amount), key, 10 + i).await
         }));
     }
-    let (mut ok, mut short) = (0, 0);
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("task"));
+    }
+    results
+}
+
+/// What the racing `tasks` answered that went through; every other one must be refused with
+/// `refused`.
+async fn winners<T>(tasks: Vec<tokio::task::JoinHandle<StoreResult<T>>>, refused: Conflict) -> Vec<T> {
+    let mut won = Vec::new();
     for t in tasks {
         match t.await.expect("task") {
+            Ok(v) => won.push(v),
+            Err(StoreError::Conflict(c)) if c == refused => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    won
+}
+
+pub async fn concurrent_debits_never_overdraw(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 1000).await;
+    let (mut ok, mut short) = (0, 0);
+    for r in deducted_at_once(&s, 200, -10, None).await {
+        match r {
             Ok(_) => ok += 1,
             Err(StoreError::InsufficientPoints { .. }) => short += 1,
             Err(e) => panic!("unexpected error {e}"),
@@ -223,17 +255,9 @@ pub async fn concurrent_debits_never_overdraw(s: Arc<dyn Store>) {
 
 pub async fn concurrent_replays_apply_once(s: Arc<dyn Store>) {
     credited(&*s, "u1", 1000).await;
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            s.post(posting("u1", LedgerKind::Deduct, -100), Some(key("u1", "same", "h")), 10 + i).await
-        }));
-    }
-    let mut results = Vec::new();
-    for t in tasks {
-        results.push(t.await.expect("task").expect("post"));
-    }
+    let same = Some(key("u1", "same", "h"));
+    let results: Vec<_> =
+        deducted_at_once(&s, 20, -100, same).await.into_iter().map(|r| r.expect("post")).collect();
     assert_eq!(results.iter().filter(|r| !r.is_replay()).count(), 1);
     let ids: std::collections::HashSet<i64> = results.into_iter().map(|r| r.into_inner().id).collect();
     assert_eq!(ids.len(), 1, "every replay names the same entry");
@@ -360,26 +384,6 @@ fn new_service(provider: &str) -> NewService {
     }
 }
 
-fn new_order(user: &str, service_id: i64, price: i64, due_at: i64) -> NewOrder {
-    NewOrder {
-        user_id: user.into(),
-        service_id,
-        service_name: "svc".into(),
-        link: "https://x.com/a".into(),
-        quantity: 100,
-        runs: None,
-        interval_minutes: None,
-        comments: None,
-        price: Points(price),
-        discount_amount: Points(0),
-        final_price: Points(price),
-        due_at,
-        status: OrderStatus::Pending,
-        scheduled_at: None,
-        coupon_id: None,
-    }
-}
-
 pub async fn orders_charge_in_one_transaction(s: Arc<dyn Store>) {
     credited(&*s, "u1", 150).await;
     let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
@@ -397,23 +401,24 @@ pub async fn orders_charge_in_one_transaction(s: Arc<dyn Store>) {
     assert_consistent(&*s).await;
 }
 
-pub async fn due_jobs_are_claimed_once_under_concurrency(s: Arc<dyn Store>) {
-    credited(&*s, "u1", 1_000_000).await;
-    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
-    for i in 0..200 {
-        s.place_order(new_order("u1", svc, 10, i), None, i).await.expect("order");
-    }
+/// Eight claimers at once, each calling `claim` until it hands out nothing: every id claimed,
+/// checked to be handed out once.
+async fn claimed_by_eight<F, Fut>(s: &Arc<dyn Store>, claim: F) -> Vec<i64>
+where
+    F: Fn(Arc<dyn Store>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Vec<i64>> + Send,
+{
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let s = s.clone();
+        let (s, claim) = (s.clone(), claim.clone());
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let jobs = s.claim_due_jobs(1_000, 7).await.expect("claim");
-                if jobs.is_empty() {
+                let claimed = claim(s.clone()).await;
+                if claimed.is_empty() {
                     return mine;
                 }
-                mine.extend(jobs.into_iter().map(|j| j.order_id));
+                mine.extend(claimed);
             }
         }));
     }
@@ -422,7 +427,21 @@ pub async fn due_jobs_are_claimed_once_under_concurrency(s: Arc<dyn Store>) {
         all.extend(t.await.expect("task"));
     }
     let unique: std::collections::HashSet<i64> = all.iter().copied().collect();
-    assert_eq!((all.len(), unique.len()), (200, 200), "every job claimed exactly once");
+    assert_eq!(unique.len(), all.len(), "claimed once");
+    all
+}
+
+pub async fn due_jobs_are_claimed_once_under_concurrency(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 1_000_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    for i in 0..200 {
+        s.place_order(new_order("u1", svc, 10, i), None, i).await.expect("order");
+    }
+    let all = claimed_by_eight(&s, |s| async move {
+        s.claim_due_jobs(1_000, 7).await.expect("claim").into_iter().map(|j| j.order_id).collect()
+    })
+    .await;
+    assert_eq!(all.len(), 200, "every job claimed exactly once");
     let submitting = s.orders(snspmt_store::OrderFilter {
         status: Some(OrderStatus::Submitting),
         limit: 1,
@@ -558,18 +577,9 @@ pub async fn bank_purchases_are_decided_once(s: Arc<dyn Store>) {
         let id = p.purchase_id;
         tasks.push(tokio::spawn(async move { s.decide_bank_purchase(id, true, audit(), 3).await }));
     }
-    let (mut won, mut lost) = (0, 0);
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok(p) => {
-                assert_eq!(p.status, PurchaseStatus::Approved);
-                won += 1;
-            }
-            Err(StoreError::Conflict(Conflict::AlreadyProcessed)) => lost += 1,
-            Err(e) => panic!("unexpected {e}"),
-        }
-    }
-    assert_eq!((won, lost), (1, 49));
+    let won = winners(tasks, Conflict::AlreadyProcessed).await;
+    assert!(won.iter().all(|p| p.status == PurchaseStatus::Approved));
+    assert_eq!(won.len(), 1, "one of 50 approves, 49 are refused");
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(5000)));
     let r = s.create_purchase(new_purchase("u1", PurchaseMethod::Bank, 700, None), None, 4).await;
     let r = r.expect("second").into_inner();
@@ -680,26 +690,11 @@ pub async fn parts_run_in_order_and_once(s: Arc<dyn Store>) {
             .expect("placed");
     }
     // Eight claimers at once: each first part is handed out once.
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let claimed = s.claim_due_parts(5, 3, None).await.expect("claim");
-                if claimed.is_empty() {
-                    return mine;
-                }
-                mine.extend(claimed.into_iter().map(|p| p.part_id));
-            }
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("task"));
-    }
-    let unique: std::collections::HashSet<i64> = all.iter().copied().collect();
-    assert_eq!((all.len(), unique.len()), (40, 40));
+    let all = claimed_by_eight(&s, |s| async move {
+        s.claim_due_parts(5, 3, None).await.expect("claim").into_iter().map(|p| p.part_id).collect()
+    })
+    .await;
+    assert_eq!(all.len(), 40);
     // Settle one order's parts: accepted, then rejected (its share back), then unknown.
     let first = *all.iter().min().expect("a part");
     let o =
@@ -782,16 +777,8 @@ pub async fn concurrent_first_social_logins_make_one_account(s: Arc<dyn Store>) 
             s.social_login(social("kakao", "777", None, &format!("k_{i}")), 1).await
         }));
     }
-    let mut ids = std::collections::BTreeSet::new();
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok((u, _)) => {
-                ids.insert(u.user_id);
-            }
-            Err(StoreError::Conflict(Conflict::IdentityTaken)) => {}
-            Err(e) => panic!("unexpected {e}"),
-        }
-    }
+    let won = winners(tasks, Conflict::IdentityTaken).await;
+    let ids: std::collections::BTreeSet<String> = won.into_iter().map(|(u, _)| u.user_id).collect();
     assert_eq!(ids.len(), 1, "one account for one identity: {ids:?}");
     let (u, how) = s.social_login(social("kakao", "777", None, "k_late"), 2).await.expect("later");
     assert_eq!((Some(u.user_id), how), (ids.into_iter().next(), SocialLink::Known));
@@ -1116,14 +1103,7 @@ pub async fn a_coupon_is_used_by_one_order_under_concurrency(s: Arc<dyn Store>) 
         o.coupon_id = Some(coupon.id);
         tasks.push(tokio::spawn(async move { s.place_order(o, None, 100).await }));
     }
-    let mut used = 0;
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok(_) => used += 1,
-            Err(StoreError::Conflict(Conflict::InvalidCoupon)) => {}
-            Err(e) => panic!("unexpected {e:?}"),
-        }
-    }
+    let used = winners(tasks, Conflict::InvalidCoupon).await.len();
     assert_eq!(used, 1, "one order gets the discount");
     assert_eq!(s.balance("b").await.expect("balance"), Some(Points(100_000 - 950)));
     assert_eq!(s.commissions("a", 50, 0).await.expect("commissions").total, 1);
@@ -1161,12 +1141,10 @@ pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn S
         }));
     }
     let mut fresh = std::collections::HashSet::new();
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok(Idempotent::Fresh(w)) => assert!(fresh.insert(w.withdrawal_id)),
-            Ok(Idempotent::Replay(w)) => assert_eq!(w.amount, Points(1_500)),
-            Err(StoreError::Conflict(Conflict::InsufficientCommission)) => {}
-            Err(e) => panic!("unexpected {e:?}"),
+    for w in winners(tasks, Conflict::InsufficientCommission).await {
+        match w {
+            Idempotent::Fresh(w) => assert!(fresh.insert(w.withdrawal_id)),
+            Idempotent::Replay(w) => assert_eq!(w.amount, Points(1_500)),
         }
     }
     assert_eq!(fresh.len(), 6, "10 keys, 6 × 1,500 fit in 10,000");
@@ -1185,15 +1163,7 @@ pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn S
             ));
         }
     }
-    let mut decided = 0;
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok(_) => decided += 1,
-            Err(StoreError::Conflict(Conflict::AlreadyProcessed)) => {}
-            Err(e) => panic!("unexpected {e:?}"),
-        }
-    }
-    assert_eq!(decided, 6);
+    assert_eq!(winners(tasks, Conflict::AlreadyProcessed).await.len(), 6);
     assert!(matches!(
         s.decide_withdrawal(999_999, true, None, audit(), 300).await,
         Err(StoreError::NotFound)
