@@ -211,6 +211,60 @@ pub enum Ender {
     Operator,
 }
 
+/// Where a part is, as stored (the store's `state` column, in lifecycle order); [`PartState`]
+/// adds the times and amounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Waiting,
+    Due,
+    Submitting,
+    Accepted,
+    Unknown,
+    Ended,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] =
+        [Stage::Waiting, Stage::Due, Stage::Submitting, Stage::Accepted, Stage::Unknown, Stage::Ended];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Waiting => "waiting",
+            Stage::Due => "due",
+            Stage::Submitting => "submitting",
+            Stage::Accepted => "accepted",
+            Stage::Unknown => "unknown",
+            Stage::Ended => "ended",
+        }
+    }
+
+    /// The stage of a part's state.
+    pub fn of(state: &PartState) -> Stage {
+        match state {
+            PartState::Waiting => Stage::Waiting,
+            PartState::Due { .. } => Stage::Due,
+            PartState::Submitting => Stage::Submitting,
+            PartState::Accepted { .. } => Stage::Accepted,
+            PartState::Unknown { .. } => Stage::Unknown,
+            PartState::Ended { .. } => Stage::Ended,
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Stage {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Stage, String> {
+        Stage::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown part stage {s:?}"))
+    }
+}
+
 /// How a submission ended, as the run sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Submitted {
@@ -539,6 +593,15 @@ mod tests {
         let mut scheduled = Run::new(parts, Some(5_000));
         assert_eq!(scheduled.end(Ender::Owner).expect("owner").iter().map(|r| r.1 .0).sum::<i64>(), 1000);
         assert_eq!(scheduled.order_status(), OrderStatus::Canceled);
+    }
+
+    #[test]
+    fn stages_round_trip() {
+        for stage in Stage::ALL {
+            assert_eq!(stage.as_str().parse::<Stage>(), Ok(stage));
+        }
+        assert!("done".parse::<Stage>().is_err());
+        assert_eq!(Stage::of(&PartState::Due { at: 5 }), Stage::Due);
     }
 
     #[test]

@@ -448,8 +448,7 @@ pub struct OrderPart {
     pub quantity: i64,
     pub share: Points,
     pub delay_minutes: i64,
-    /// `waiting`, `due`, `submitting`, `accepted`, `unknown`, `ended`.
-    pub state: String,
+    pub state: snspmt_core::plan::Stage,
     pub due_at: Option<Millis>,
     pub smm_order_id: Option<String>,
     pub upstream_status: Option<String>,
@@ -462,22 +461,21 @@ pub struct OrderPart {
 }
 
 impl OrderPart {
-    /// Where the part is, as the core's plan sees it; `None` for a state the store never writes.
-    pub fn run_state(&self) -> Option<snspmt_core::plan::PartState> {
-        use snspmt_core::plan::PartState;
+    /// Where the part is, as the core's plan sees it.
+    pub fn run_state(&self) -> snspmt_core::plan::PartState {
+        use snspmt_core::plan::{PartState, Stage};
         let at = self.settled_at.unwrap_or_default();
-        Some(match self.state.as_str() {
-            "waiting" => PartState::Waiting,
-            "due" => PartState::Due { at: self.due_at.unwrap_or_default() },
-            "submitting" => PartState::Submitting,
-            "accepted" => PartState::Accepted { at },
-            "unknown" => PartState::Unknown { at },
-            "ended" => PartState::Ended {
+        match self.state {
+            Stage::Waiting => PartState::Waiting,
+            Stage::Due => PartState::Due { at: self.due_at.unwrap_or_default() },
+            Stage::Submitting => PartState::Submitting,
+            Stage::Accepted => PartState::Accepted { at },
+            Stage::Unknown => PartState::Unknown { at },
+            Stage::Ended => PartState::Ended {
                 refunded: self.refunded,
                 completed: self.outcome.as_deref() == Some("completed"),
             },
-            _ => return None,
-        })
+        }
     }
 }
 

@@ -273,7 +273,7 @@ fn set_part_state(run: &mut Run, i: usize, state: PartState) {
 
 /// A stored part as the core sees it (the store's own reading).
 fn stored_state(p: &OrderPart) -> PartState {
-    p.run_state().unwrap_or_else(|| panic!("part {}: unknown state {:?}", p.part_id, p.state))
+    p.run_state()
 }
 
 // ---------------------------------------------------------------------------------------------

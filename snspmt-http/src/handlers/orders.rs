@@ -1,6 +1,7 @@
 //! Orders: placement (server-side price, one transaction), reading, cancel, status changes,
 //! status checks, and the operator's views of orders that need attention.
 
+use snspmt_core::plan::Stage;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -632,7 +633,7 @@ pub async fn package_progress(app: &App, caller: &Caller, raw_id: &str) -> Reply
         return Err(ApiError::not_found("package order"));
     }
     let current =
-        parts.iter().find(|p| p.state != "ended").map(|p| p.part_index).unwrap_or(parts.len() as i64);
+        parts.iter().find(|p| p.state != Stage::Ended).map(|p| p.part_index).unwrap_or(parts.len() as i64);
     let progress: Vec<Value> = parts
         .iter()
         .map(|p| {
@@ -651,7 +652,7 @@ pub async fn package_progress(app: &App, caller: &Caller, raw_id: &str) -> Reply
                 "smm_order_id": p.smm_order_id,
                 "refunded_amount": p.refunded.0,
                 "due_at": p.due_at.map(views::rfc3339),
-                "completed_at": p.settled_at.filter(|_| p.state == "ended").map(views::rfc3339),
+                "completed_at": p.settled_at.filter(|_| p.state == Stage::Ended).map(views::rfc3339),
             })
         })
         .collect();
@@ -671,7 +672,7 @@ pub async fn reprocess_packages(app: &App) -> Reply {
     let (requeued, stuck) = app.store.requeue_parts(now - jobs::SUBMISSION_LEASE_MS, now).await?;
     let stuck: Vec<Value> = stuck
         .iter()
-        .map(|p| json!({"order_id": p.order_id, "part_index": p.part_index, "step_name": p.name, "state": p.state}))
+        .map(|p| json!({"order_id": p.order_id, "part_index": p.part_index, "step_name": p.name, "state": p.state.as_str()}))
         .collect();
     ok(json!({"success": true, "requeued": requeued, "stuck": stuck}))
 }

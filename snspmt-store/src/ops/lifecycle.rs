@@ -6,7 +6,7 @@
 use crate::Conflict;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{admin_transition, refund_cap, AdminTransition, OrderStatus};
-use snspmt_core::plan::{Ender, Part, PartState, Run, Submitted};
+use snspmt_core::plan::{Ender, Part, PartState, Run, Stage, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::{LedgerKind, Points};
 
@@ -33,9 +33,9 @@ const LOST_JOBS: &str =
     "SELECT order_id FROM submission_jobs WHERE state = 'submitting' AND claimed_at < $1 \
     ORDER BY job_id";
 const RECORD_ORDER_SYNC_ERROR: &str =
-    "UPDATE orders SET error = $2, last_status_check = $3 WHERE order_id = $1 RETURNING order_id";
+    "UPDATE orders SET error = $2, last_status_check = $3 WHERE order_id = $1";
 const RECORD_PART_SYNC_ERROR: &str =
-    "UPDATE order_parts SET last_error = $2, last_status_check = $3 WHERE part_id = $1 RETURNING part_id";
+    "UPDATE order_parts SET last_error = $2, last_status_check = $3 WHERE part_id = $1";
 const ADD_PART_REFUND: &str =
     "UPDATE order_parts SET refunded = refunded + $2 WHERE part_id = $1 RETURNING refunded";
 /// An order (locked) and its submission job, in one round trip: by order id (`$1`) or by job id.
@@ -76,7 +76,7 @@ row_mapper!(pub(crate) order_row -> Order {
 
 row_mapper!(pub(crate) part_row -> OrderPart {
     part_id, order_id, part_index, step_index, repeat_index, name, service_id, quantity, share: Points,
-    delay_minutes, state, due_at, smm_order_id, upstream_status, remains, refunded: Points, outcome,
+    delay_minutes, state: parse, due_at, smm_order_id, upstream_status, remains, refunded: Points, outcome,
     settled_at, last_error,
 });
 
@@ -87,12 +87,6 @@ pub(crate) async fn order_in<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<O
 /// The order, locked for the rest of the transaction on PostgreSQL.
 async fn order_locked<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<Order> {
     order_row(&c.query_opt(ORDER_FOR_UPDATE, &[&order_id]).await?.ok_or(StoreError::NotFound)?)
-}
-
-/// Where a stored part is, for the core.
-fn part_state(p: &OrderPart) -> StoreResult<PartState> {
-    p.run_state()
-        .ok_or_else(|| StoreError::Backend(format!("part {}: unknown state {:?}", p.part_id, p.state)))
 }
 
 fn core_part(p: &OrderPart) -> Part {
@@ -111,7 +105,7 @@ fn core_part(p: &OrderPart) -> Part {
 /// The stored parts of an order and the run the core makes of them.
 async fn load_run<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<(Vec<OrderPart>, Run)> {
     let parts = super::rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)?;
-    let states = parts.iter().map(part_state).collect::<StoreResult<Vec<_>>>()?;
+    let states = parts.iter().map(OrderPart::run_state).collect::<Vec<_>>();
     let run = Run::from_states(parts.iter().map(core_part).collect(), states);
     Ok((parts, run))
 }
@@ -453,7 +447,7 @@ async fn apply_run<C: Conn>(
     now: Millis,
 ) -> StoreResult<Order> {
     for (p, after) in before.iter().zip(run.states()) {
-        if part_state(p)? == *after {
+        if p.run_state() == *after {
             continue;
         }
         let (state, due_at, settled_at, outcome) = match *after {
@@ -463,12 +457,12 @@ async fn apply_run<C: Conn>(
             PartState::Accepted { at } => ("accepted", p.due_at, Some(at), None),
             PartState::Unknown { at } => ("unknown", p.due_at, Some(at), None),
             PartState::Ended { completed, .. } => {
-                let due_at = p.due_at.filter(|_| !matches!(p.state.as_str(), "waiting" | "due"));
+                let due_at = p.due_at.filter(|_| !matches!(p.state, Stage::Waiting | Stage::Due));
                 ("ended", due_at, Some(now), Some(if completed { "completed" } else { "refunded" }))
             }
         };
         let args: [&dyn crate::sql::Param; 6] =
-            [&p.part_id, &p.state, &state, &due_at, &settled_at, &outcome];
+            [&p.part_id, &p.state.as_str(), &state, &due_at, &settled_at, &outcome];
         if c.query_opt(WRITE_PART, &args).await?.is_none() {
             return Err(StoreError::Conflict(Conflict::AlreadyProcessed));
         }

@@ -1322,8 +1322,13 @@ pub async fn operator_end_refunds_only_the_parts_never_submitted(s: Arc<dyn Stor
     let o = s.apply_part_status(first[0].part_id, status_update(OrderStatus::Canceled, 250), 40).await;
     let o = o.expect("applies").expect("was accepted");
     assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(1000)));
-    let states: Vec<String> =
-        s.order_parts(order_id).await.expect("parts").into_iter().map(|p| p.state).collect();
+    let states: Vec<String> = s
+        .order_parts(order_id)
+        .await
+        .expect("parts")
+        .into_iter()
+        .map(|p| p.state.as_str().to_owned())
+        .collect();
     assert_eq!(states, ["ended", "ended", "ended", "ended"]);
     // A second end is refused; the books agree.
     let t = order::admin_transition(OrderStatus::Processing, OrderStatus::Failed).expect("legal");
