@@ -10,7 +10,8 @@ use std::time::Duration;
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::{self, AddOrder, Drip, ErrorClass, ServiceType};
 use snspmt_store::{
-    ClaimedJob, ClaimedPart, Order, PartKind, PartSyncTarget, StatusUpdate, SubmissionOutcome, SyncTarget,
+    ClaimedJob, ClaimedPart, Order, OrderId, PartKind, PartSyncTarget, StatusUpdate, SubmissionOutcome,
+    SyncTarget,
 };
 
 use crate::error::ApiError;
@@ -79,7 +80,7 @@ async fn send(
     app: &App,
     client: &SmmClient,
     form: Result<smm::Form, smm::BuildError>,
-    order_id: i64,
+    order_id: OrderId,
     attempts: i64,
 ) -> SubmissionOutcome {
     match form {
@@ -164,7 +165,7 @@ pub async fn submit_due_parts(app: &App, kind: Option<PartKind>, max_parts: i64)
 }
 
 /// Submits an order's job right after it was placed, if it is due and nobody else has it.
-pub fn submit_soon(app: Arc<App>, order_id: i64) {
+pub fn submit_soon(app: Arc<App>, order_id: OrderId) {
     let Some(client) = app.smm.clone() else { return };
     tokio::spawn(async move {
         match app.store.claim_order_job(order_id, app.clock.now()).await {

@@ -156,33 +156,37 @@ pub trait OrderStore: Send + Sync {
         key: Option<IdempotencyKey>,
         now: Millis,
     ) -> StoreResult<Idempotent<Order>>;
-    async fn order(&self, order_id: i64) -> StoreResult<Option<Order>>;
+    async fn order(&self, order_id: OrderId) -> StoreResult<Option<Order>>;
     /// Newest first.
     async fn orders(&self, filter: OrderFilter) -> StoreResult<Page<Order>>;
     /// Claims the due job of one order (`due` → `submitting`); `None` if someone else has it
     /// or it is not due.
-    async fn claim_order_job(&self, order_id: i64, now: Millis) -> StoreResult<Option<ClaimedJob>>;
+    async fn claim_order_job(&self, order_id: OrderId, now: Millis) -> StoreResult<Option<ClaimedJob>>;
     /// Claims up to `limit` due jobs, oldest due first; each job is handed to one caller only.
     async fn claim_due_jobs(&self, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>>;
     /// Records how a claimed submission ended. Only a `submitting` job settles (once); the
     /// refund of a rejection is posted in the same transaction.
     async fn settle_submission(
         &self,
-        job_id: i64,
+        job_id: JobId,
         outcome: SubmissionOutcome,
         now: Millis,
     ) -> StoreResult<Order>;
     /// Jobs claimed before `claimed_before` and never settled (a worker died mid-call) become
     /// `unknown`: they are never resent. Answers the orders concerned.
-    async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<i64>>;
+    async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<OrderId>>;
     /// `in_progress` orders to ask the upstream about, least recently checked first;
     /// optionally only `order_ids` of `user_id`.
-    async fn orders_to_sync(&self, limit: i64, only: Option<(&str, &[i64])>) -> StoreResult<Vec<SyncTarget>>;
+    async fn orders_to_sync(
+        &self,
+        limit: i64,
+        only: Option<(&str, &[OrderId])>,
+    ) -> StoreResult<Vec<SyncTarget>>;
     /// Applies the upstream's status to an `in_progress` order; a terminal settlement (and its
     /// refund) happens once. `None` if the order was not `in_progress`.
     async fn apply_status(
         &self,
-        order_id: i64,
+        order_id: OrderId,
         update: StatusUpdate,
         now: Millis,
     ) -> StoreResult<Option<Order>>;
@@ -191,22 +195,22 @@ pub trait OrderStore: Send + Sync {
     /// others in the sync order, so that one bad row never stops a batch.
     async fn record_sync_failure(
         &self,
-        order_id: i64,
-        part_id: Option<i64>,
+        order_id: OrderId,
+        part_id: Option<PartId>,
         error: &str,
         now: Millis,
     ) -> StoreResult<()>;
     /// Marks orders as checked now (the upstream did not know them, or said nothing new).
-    async fn touch_status_checks(&self, order_ids: &[i64], now: Millis) -> StoreResult<()>;
+    async fn touch_status_checks(&self, order_ids: &[OrderId], now: Millis) -> StoreResult<()>;
     /// The owner's cancel: only while the job is due and unclaimed → `canceled`, full refund.
     /// `Conflict(Conflict::InvalidTransition)` otherwise.
-    async fn cancel_order(&self, order_id: i64, now: Millis) -> StoreResult<Order>;
+    async fn cancel_order(&self, order_id: OrderId, now: Millis) -> StoreResult<Order>;
     /// An operator's transition (checked by the core): status, optional upstream id, refund of
     /// what is not yet refunded, withdrawal of an unclaimed job, audit — in one transaction.
     /// `Conflict(Conflict::InvalidTransition)` if the order moved meanwhile.
     async fn admin_set_status(
         &self,
-        order_id: i64,
+        order_id: OrderId,
         from: snspmt_core::order::OrderStatus,
         transition: snspmt_core::order::AdminTransition,
         smm_order_id: Option<String>,
@@ -302,8 +306,8 @@ pub trait PartStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<Idempotent<Order>>;
     /// Makes the first part of a deferred order due now; `false` if it had started already.
-    async fn start_parts(&self, order_id: i64, now: Millis) -> StoreResult<bool>;
-    async fn order_parts(&self, order_id: i64) -> StoreResult<Vec<OrderPart>>;
+    async fn start_parts(&self, order_id: OrderId, now: Millis) -> StoreResult<bool>;
+    async fn order_parts(&self, order_id: OrderId) -> StoreResult<Vec<OrderPart>>;
     /// Claims due parts (`submitting`), oldest due first, each for one caller only.
     async fn claim_due_parts(
         &self,
@@ -315,28 +319,29 @@ pub trait PartStore: Send + Sync {
     /// the next part due after its delay, and updates the order's status.
     async fn settle_part_submission(
         &self,
-        part_id: i64,
+        part_id: PartId,
         outcome: SubmissionOutcome,
         now: Millis,
     ) -> StoreResult<Order>;
     /// Parts claimed before `claimed_before` and never settled become `unknown` (never resent).
-    async fn expire_part_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<i64>>;
+    async fn expire_part_submissions(&self, claimed_before: Millis, now: Millis)
+        -> StoreResult<Vec<OrderId>>;
     /// Accepted parts to ask the upstream about, least recently checked first.
     async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>>;
     /// Applies the upstream's status to an accepted part; a terminal one settles (once) with
     /// its refund, and the order's status follows.
     async fn apply_part_status(
         &self,
-        part_id: i64,
+        part_id: PartId,
         update: StatusUpdate,
         now: Millis,
     ) -> StoreResult<Option<Order>>;
-    async fn touch_part_checks(&self, part_ids: &[i64], now: Millis) -> StoreResult<()>;
+    async fn touch_part_checks(&self, part_ids: &[PartId], now: Millis) -> StoreResult<()>;
     /// An operator settles an `unknown` part: it was accepted (`smm_order_id`), or it failed
     /// (`None`: its share is refunded). `Conflict(Conflict::InvalidTransition)` unless it is `unknown`.
     async fn resolve_part(
         &self,
-        order_id: i64,
+        order_id: OrderId,
         part_index: i64,
         smm_order_id: Option<String>,
         audit: NewAudit,

@@ -2,10 +2,54 @@
 
 use serde::{Deserialize, Serialize};
 use snspmt_core::{LedgerKind, Points};
+use tokio_postgres::types as pg;
 
 /// A moment, as milliseconds since the Unix epoch (UTC). Both dialects store it as a 64-bit
 /// integer so that queries and comparisons are the same on each.
 pub type Millis = i64;
+
+/// Declares integer id newtypes: a bare number in JSON, bound and read as `i64` by both drivers.
+macro_rules! id_types {
+    ($($(#[$doc:meta])* $name:ident;)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.fmt(f) }
+        }
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> { self.0.to_sql() }
+        }
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                i64::column_result(v).map($name)
+            }
+        }
+        impl pg::ToSql for $name {
+            fn to_sql(&self, ty: &pg::Type, out: &mut bytes::BytesMut) -> Result<pg::IsNull, PgError> {
+                self.0.to_sql(ty, out)
+            }
+            fn accepts(ty: &pg::Type) -> bool { <i64 as pg::ToSql>::accepts(ty) }
+            pg::to_sql_checked!();
+        }
+        impl<'a> pg::FromSql<'a> for $name {
+            fn from_sql(ty: &pg::Type, raw: &'a [u8]) -> Result<Self, PgError> { i64::from_sql(ty, raw).map($name) }
+            fn accepts(ty: &pg::Type) -> bool { <i64 as pg::FromSql>::accepts(ty) }
+        }
+    )+};
+}
+
+type PgError = Box<dyn std::error::Error + Sync + Send>;
+
+id_types! {
+    /// An order's id.
+    OrderId;
+    /// A part's id (of a multi-part order).
+    PartId;
+    /// A submission job's id.
+    JobId;
+}
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,7 +258,7 @@ pub struct ImportCounts {
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub user_id: String,
     pub service_id: Option<i64>,
     pub service_name: String,
@@ -276,8 +320,8 @@ pub struct NewOrder {
 /// A submission job a worker claimed (now `submitting`), with what the upstream `add` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedJob {
-    pub job_id: i64,
-    pub order_id: i64,
+    pub job_id: JobId,
+    pub order_id: OrderId,
     pub attempts: i64,
     pub provider_service_id: String,
     pub service_type: String,
@@ -304,7 +348,7 @@ pub enum SubmissionOutcome {
 /// An order to ask the upstream about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncTarget {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub smm_order_id: String,
     /// What the core needs to read the panel's answer: the price paid and the units in all.
     pub final_price: snspmt_core::Points,
@@ -438,8 +482,8 @@ pub enum PartKind {
 /// One part of a multi-part order, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderPart {
-    pub part_id: i64,
-    pub order_id: i64,
+    pub part_id: PartId,
+    pub order_id: OrderId,
     pub part_index: i64,
     pub step_index: i64,
     pub repeat_index: i64,
@@ -482,8 +526,8 @@ impl OrderPart {
 /// A part a worker claimed (now `submitting`), with what `add` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedPart {
-    pub part_id: i64,
-    pub order_id: i64,
+    pub part_id: PartId,
+    pub order_id: OrderId,
     pub attempts: i64,
     pub provider_service_id: String,
     pub service_type: String,
@@ -494,8 +538,8 @@ pub struct ClaimedPart {
 /// A part to ask the upstream about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartSyncTarget {
-    pub part_id: i64,
-    pub order_id: i64,
+    pub part_id: PartId,
+    pub order_id: OrderId,
     pub smm_order_id: String,
     pub share: Points,
     pub quantity: i64,

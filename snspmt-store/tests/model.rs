@@ -35,8 +35,8 @@ use snspmt_core::upstream::smm;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::testing::{postgres_url, PgTestSchema};
 use snspmt_store::{
-    Maintenance, NewAudit, NewOrder, NewPackage, NewService, NewUser, OrderPart, PgStore, Posting,
-    SqliteStore, StatusUpdate, Store, StoreError, SubmissionOutcome,
+    JobId, Maintenance, NewAudit, NewOrder, NewPackage, NewService, NewUser, OrderId, OrderPart, PartId,
+    PgStore, Posting, SqliteStore, StatusUpdate, Store, StoreError, SubmissionOutcome,
 };
 
 const USERS: [&str; 2] = ["u0", "u1"];
@@ -202,12 +202,12 @@ fn op() -> impl Strategy<Value = Op> {
 enum Kind {
     Single {
         m: Single,
-        job_id: Option<i64>,
+        job_id: Option<JobId>,
         claimed_at: i64,
     },
     Run {
         run: Run,
-        part_ids: Vec<i64>,
+        part_ids: Vec<PartId>,
         /// The status it was placed with (kept until a part is first claimed).
         placed: OrderStatus,
         claimed: bool,
@@ -219,7 +219,7 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 struct OrderM {
-    id: i64,
+    id: OrderId,
     user: usize,
     final_price: Points,
     kind: Kind,
@@ -635,7 +635,7 @@ impl Harness {
                     }
                 }
                 let claimed = self.store.claim_due_jobs(now, 1_000).await.expect("claim jobs");
-                let got: BTreeSet<i64> = claimed.iter().map(|j| j.order_id).collect();
+                let got: BTreeSet<OrderId> = claimed.iter().map(|j| j.order_id).collect();
                 assert_eq!(got.len(), claimed.len(), "{}: one job per order", self.ctx);
                 assert_eq!(got, expected, "{}: claimed jobs", self.ctx);
                 for j in claimed {
@@ -658,7 +658,7 @@ impl Harness {
                     }
                 }
                 let claimed = self.store.claim_due_parts(now, 1_000, None).await.expect("claim parts");
-                let got: BTreeSet<i64> = claimed.iter().map(|p| p.part_id).collect();
+                let got: BTreeSet<PartId> = claimed.iter().map(|p| p.part_id).collect();
                 assert_eq!(got.len(), claimed.len(), "{}: each part once", self.ctx);
                 assert_eq!(got, expected, "{}: claimed parts", self.ctx);
             }
@@ -993,7 +993,7 @@ fn model_agrees_postgres() {
 
 /// A run placed for 1000 in two parts (100 units each, one minute apart), its first part
 /// claimed at `T0`; answers the store, the order and its first part's id.
-async fn run_in_flight(backend: &Backend) -> (Arc<dyn Store>, i64, i64, Run) {
+async fn run_in_flight(backend: &Backend) -> (Arc<dyn Store>, OrderId, PartId, Run) {
     let h = Harness::new(backend).await;
     let steps =
         [Step { service_id: h.svc, quantity: 100, delay_minutes: Some(1), repeat: 2, name: String::new() }];

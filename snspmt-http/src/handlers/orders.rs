@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::ServiceType;
 use snspmt_core::{money, plan, schedule, validate, Points};
-use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter};
+use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter, OrderId};
 
 use super::catalog::parse_id;
 use super::points::{idempotency_key, replayable};
@@ -375,7 +375,7 @@ pub async fn list(app: &App, caller: &Caller, req: &Req) -> Reply {
 /// The order, if the caller may see it (its owner, or an admin); others get 404 as if it did
 /// not exist.
 async fn visible(app: &App, caller: &Caller, raw_id: &str) -> Result<Order, ApiError> {
-    let id = parse_id("order_id", raw_id)?;
+    let id = OrderId(parse_id("order_id", raw_id)?);
     let order = app.store.order(id).await?.ok_or_else(|| ApiError::not_found("order"))?;
     if caller.is_admin() || caller.user().is_some_and(|u| u.user_id == order.user_id) {
         Ok(order)
@@ -592,7 +592,8 @@ pub async fn check_status(app: &App, caller: &Caller, req: &Req) -> Reply {
     if body.order_ids.is_empty() || body.order_ids.len() > 100 {
         return Err(ApiError::invalid_field("order_ids", "invalid_order_ids", "send 1 to 100 order ids"));
     }
-    let ids = body.order_ids.iter().map(|v| int_id("order_ids", v)).collect::<Result<Vec<_>, _>>()?;
+    let ids =
+        body.order_ids.iter().map(|v| int_id("order_ids", v).map(OrderId)).collect::<Result<Vec<_>, _>>()?;
     let targets = app.store.orders_to_sync(100, Some((&user_id, &ids))).await?;
     let report = if targets.is_empty() {
         jobs::SyncReport::default()

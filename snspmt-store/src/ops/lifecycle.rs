@@ -12,6 +12,7 @@ use snspmt_core::{LedgerKind, Points};
 
 use super::{insert_audit, post_in};
 use crate::sql::{clean_text, Conn, Row};
+use crate::{JobId, OrderId, PartId};
 use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, StoreResult, SubmissionOutcome};
 
 type Millis = i64;
@@ -80,12 +81,12 @@ row_mapper!(pub(crate) part_row -> OrderPart {
     settled_at, last_error,
 });
 
-pub(crate) async fn order_in<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<Order> {
+pub(crate) async fn order_in<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<Order> {
     order_row(&c.query_opt(ORDER_BY_ID, &[&order_id]).await?.ok_or(StoreError::NotFound)?)
 }
 
 /// The order, locked for the rest of the transaction on PostgreSQL.
-async fn order_locked<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<Order> {
+async fn order_locked<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<Order> {
     order_row(&c.query_opt(ORDER_FOR_UPDATE, &[&order_id]).await?.ok_or(StoreError::NotFound)?)
 }
 
@@ -103,7 +104,7 @@ fn core_part(p: &OrderPart) -> Part {
 }
 
 /// The stored parts of an order and the run the core makes of them.
-async fn load_run<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<(Vec<OrderPart>, Run)> {
+async fn load_run<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Vec<OrderPart>, Run)> {
     let parts = super::rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)?;
     let states = parts.iter().map(OrderPart::run_state).collect::<Vec<_>>();
     let run = Run::from_states(parts.iter().map(core_part).collect(), states);
@@ -143,7 +144,7 @@ async fn post_refund<C: Conn>(
         user_id: order.user_id.clone(),
         kind: LedgerKind::OrderRefund,
         amount,
-        reference: Some(events::order_reference(order.order_id)),
+        reference: Some(events::order_reference(order.order_id.0)),
         description,
         event_ref: Some(event_ref),
         audit: None,
@@ -156,12 +157,12 @@ async fn post_refund<C: Conn>(
 async fn refund_part<C: Conn>(
     c: &mut C,
     order: &Order,
-    part_id: i64,
+    part_id: PartId,
     index: i64,
     wanted: Points,
     now: Millis,
 ) -> StoreResult<()> {
-    let amount = give_back(c, order, wanted, events::part_refund(order.order_id, index), now).await?;
+    let amount = give_back(c, order, wanted, events::part_refund(order.order_id.0, index), now).await?;
     if amount.0 > 0 {
         c.execute(ADD_PART_REFUND, &[&part_id, &amount.0]).await?;
     }
@@ -170,7 +171,7 @@ async fn refund_part<C: Conn>(
 
 /// The order's status follows its parts (the core's rule) — unless it has ended already: an
 /// operator's end is final, whatever its parts in flight do afterwards.
-async fn recompute<C: Conn>(c: &mut C, order_id: i64, now: Millis) -> StoreResult<Order> {
+async fn recompute<C: Conn>(c: &mut C, order_id: OrderId, now: Millis) -> StoreResult<Order> {
     let order = order_in(c, order_id).await?;
     if !order.status.is_terminal() {
         let (_, run) = load_run(c, order_id).await?;
@@ -218,12 +219,12 @@ fn outcome_of(outcome: &SubmissionOutcome) -> (Submitted, Option<String>, Option
 /// order's id or the job's.
 async fn single<C: Conn>(
     c: &mut C,
-    order_id: Option<i64>,
-    job_id: Option<i64>,
-) -> StoreResult<Option<(Order, i64, Single)>> {
+    order_id: Option<OrderId>,
+    job_id: Option<JobId>,
+) -> StoreResult<Option<(Order, JobId, Single)>> {
     let Some(row) = c.query_opt(ORDER_AND_JOB, &[&order_id, &job_id]).await? else { return Ok(None) };
     let order = order_row(&row)?;
-    let (job_id, state, due_at): (Option<i64>, Option<String>, Option<i64>) =
+    let (job_id, state, due_at): (Option<JobId>, Option<String>, Option<i64>) =
         (row.get(24)?, row.get(25)?, row.get(26)?);
     let (Some(job_id), Some(state)) = (job_id, state) else {
         return Err(StoreError::Backend(format!("order {}: no submission job", order.order_id)));
@@ -254,7 +255,7 @@ struct Written {
 /// An input the machine refuses is `Conflict(refused)` and changes nothing.
 async fn drive<C: Conn>(
     c: &mut C,
-    (order, job_id, mut machine): (Order, i64, Single),
+    (order, job_id, mut machine): (Order, JobId, Single),
     input: Input<'_>,
     extra: Written,
     refused: Conflict,
@@ -274,7 +275,7 @@ async fn drive<C: Conn>(
         }
     }
     // The machine capped the refund with the order as locked in this transaction.
-    post_refund(c, &order, e.refund, events::order_refund(order.order_id), now).await?;
+    post_refund(c, &order, e.refund, events::order_refund(order.order_id.0), now).await?;
     let args: [&dyn crate::sql::Param; 7] = [
         &order.order_id,
         &order.status.as_str(),
@@ -294,7 +295,7 @@ async fn drive<C: Conn>(
 
 /// The owner's cancel: a single order while its job is due and unclaimed; a multi-part order
 /// while none of its parts was submitted. Full refund either way.
-pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: i64, now: Millis) -> StoreResult<Order> {
+pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: OrderId, now: Millis) -> StoreResult<Order> {
     let order = order_locked(c, order_id).await?;
     if order.status.is_terminal() {
         return Err(StoreError::Conflict(Conflict::InvalidTransition));
@@ -311,7 +312,7 @@ pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: i64, now: Millis)
 /// the core says (parts never submitted are canceled and refunded, parts in flight are not).
 pub(crate) async fn admin_set_status<C: Conn>(
     c: &mut C,
-    order_id: i64,
+    order_id: OrderId,
     from: OrderStatus,
     t: AdminTransition,
     smm_order_id: Option<String>,
@@ -342,7 +343,7 @@ pub(crate) async fn admin_set_status<C: Conn>(
 /// Records how a claimed submission of a single order ended; a rejection refunds in full.
 pub(crate) async fn settle_submission<C: Conn>(
     c: &mut C,
-    job_id: i64,
+    job_id: JobId,
     outcome: &SubmissionOutcome,
     now: Millis,
 ) -> StoreResult<Order> {
@@ -357,7 +358,7 @@ pub(crate) async fn settle_submission<C: Conn>(
 /// settlement and its refund happen once. `None` if the order was not `in_progress`.
 pub(crate) async fn apply_status<C: Conn>(
     c: &mut C,
-    order_id: i64,
+    order_id: OrderId,
     u: &StatusUpdate,
     now: Millis,
 ) -> StoreResult<Option<Order>> {
@@ -386,13 +387,13 @@ pub(crate) async fn expire_submissions<C: Conn>(
     c: &mut C,
     claimed_before: Millis,
     now: Millis,
-) -> StoreResult<Vec<i64>> {
+) -> StoreResult<Vec<OrderId>> {
     let ids = c
         .query(LOST_JOBS, &[&claimed_before])
         .await?
         .iter()
         .map(|r| r.get(0))
-        .collect::<StoreResult<Vec<i64>>>()?;
+        .collect::<StoreResult<Vec<OrderId>>>()?;
     for id in &ids {
         let loaded = single(c, Some(*id), None).await?.ok_or(StoreError::NotFound)?;
         let error = Some("the worker never settled this submission".to_owned());
@@ -406,8 +407,8 @@ pub(crate) async fn expire_submissions<C: Conn>(
 /// kept for the operator and the row moves behind the others in the sync order.
 pub(crate) async fn record_sync_failure<C: Conn>(
     c: &mut C,
-    order_id: i64,
-    part_id: Option<i64>,
+    order_id: OrderId,
+    part_id: Option<PartId>,
     error: &str,
     now: Millis,
 ) -> StoreResult<()> {
@@ -420,7 +421,7 @@ pub(crate) async fn record_sync_failure<C: Conn>(
 }
 
 /// A part's place in its order, by its id (`AlreadyProcessed` when there is no such part).
-async fn part_of<C: Conn>(c: &mut C, part_id: i64) -> StoreResult<(i64, u32)> {
+async fn part_of<C: Conn>(c: &mut C, part_id: PartId) -> StoreResult<(OrderId, u32)> {
     let row =
         c.query_opt(PART_OF, &[&part_id]).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
     Ok((row.get(0)?, u32::try_from(row.get::<i64>(1)?).unwrap_or(u32::MAX)))
@@ -428,7 +429,7 @@ async fn part_of<C: Conn>(c: &mut C, part_id: i64) -> StoreResult<(i64, u32)> {
 
 /// The order (locked), its stored parts, and the run the core makes of them; an ended order's
 /// run never submits again.
-async fn run_of<C: Conn>(c: &mut C, order_id: i64) -> StoreResult<(Order, Vec<OrderPart>, Run)> {
+async fn run_of<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Order, Vec<OrderPart>, Run)> {
     let order = order_locked(c, order_id).await?;
     let (parts, run) = load_run(c, order_id).await?;
     let run = run.with_ended(order.status.is_terminal());
@@ -478,7 +479,7 @@ async fn apply_run<C: Conn>(
 /// refund and the next part's due time.
 pub(crate) async fn settle_part_submission<C: Conn>(
     c: &mut C,
-    part_id: i64,
+    part_id: PartId,
     outcome: &SubmissionOutcome,
     now: Millis,
 ) -> StoreResult<Order> {
@@ -497,11 +498,11 @@ pub(crate) async fn expire_part_submissions<C: Conn>(
     c: &mut C,
     claimed_before: Millis,
     now: Millis,
-) -> StoreResult<Vec<i64>> {
+) -> StoreResult<Vec<OrderId>> {
     let lost = c.query(LOST_PARTS, &[&claimed_before]).await?;
     let mut orders = Vec::with_capacity(lost.len());
     for row in lost {
-        let part_id: i64 = row.get(0)?;
+        let part_id: PartId = row.get(0)?;
         let (order_id, index) = part_of(c, part_id).await?;
         let (order, parts, mut run) = run_of(c, order_id).await?;
         let e = run
@@ -522,7 +523,7 @@ pub(crate) async fn expire_part_submissions<C: Conn>(
 /// with its refund as the run decides. `None` if the part was not accepted.
 pub(crate) async fn apply_part_status<C: Conn>(
     c: &mut C,
-    part_id: i64,
+    part_id: PartId,
     u: &StatusUpdate,
     now: Millis,
 ) -> StoreResult<Option<Order>> {
@@ -536,7 +537,7 @@ pub(crate) async fn apply_part_status<C: Conn>(
 /// An operator settles an `unknown` part: accepted (`smm_order_id`), or failed (its share back).
 pub(crate) async fn resolve_part<C: Conn>(
     c: &mut C,
-    order_id: i64,
+    order_id: OrderId,
     part_index: i64,
     smm_order_id: Option<String>,
     audit: &NewAudit,

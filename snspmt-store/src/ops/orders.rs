@@ -12,10 +12,10 @@ use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_P
 use super::{audited, one, page, post_in, remember, replay, rows, serialize};
 use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
-    CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, Millis, NewAudit,
-    NewOrder, NewPackage, NewService, Order, OrderFilter, OrderPart, OrderStore, Package, PackageStore, Page,
-    PartKind, PartStore, PartSyncTarget, Posting, Service, StatusUpdate, StoreError, StoreResult,
-    SubmissionOutcome, SyncTarget,
+    CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, JobId, Millis, NewAudit,
+    NewOrder, NewPackage, NewService, Order, OrderFilter, OrderId, OrderPart, OrderStore, Package,
+    PackageStore, Page, PartId, PartKind, PartStore, PartSyncTarget, Posting, Service, StatusUpdate,
+    StoreError, StoreResult, SubmissionOutcome, SyncTarget,
 };
 
 macro_rules! service_cols {
@@ -233,7 +233,7 @@ async fn import_services<C: Conn>(
 
 /// Inserts an order and charges its price (ledger `order_charge`, the core's event key), in the
 /// caller's transaction; answers the new order's id.
-async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<i64> {
+async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<OrderId> {
     let args: [&dyn Param; 14] = [
         &o.user_id,
         &o.service_id,
@@ -250,14 +250,14 @@ async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) 
         &now,
         &o.scheduled_at,
     ];
-    let order_id: i64 = c.scalar(INSERT_ORDER, &args).await?;
+    let order_id: OrderId = c.scalar(INSERT_ORDER, &args).await?;
     if o.final_price.0 > 0 {
-        let (event_ref, description) = events::order_charge(order_id, &o.service_name);
+        let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
         let charge = Posting {
             user_id: o.user_id.clone(),
             kind: LedgerKind::OrderCharge,
             amount: Points(-o.final_price.0),
-            reference: Some(events::order_reference(order_id)),
+            reference: Some(events::order_reference(order_id.0)),
             description,
             event_ref: Some(event_ref),
             audit: None,
@@ -306,7 +306,7 @@ async fn place<C: Conn>(
 /// Inserts the parts of order `order_id`: the first one due at `start_at` (if any), the others waiting.
 async fn insert_parts<C: Conn>(
     c: &mut C,
-    order_id: i64,
+    order_id: OrderId,
     parts: &[Part],
     start_at: Option<Millis>,
 ) -> StoreResult<()> {
@@ -336,7 +336,7 @@ async fn insert_parts<C: Conn>(
     Ok(())
 }
 
-async fn claimed<C: Conn>(c: &mut C, job_id: i64, now: Millis) -> StoreResult<ClaimedJob> {
+async fn claimed<C: Conn>(c: &mut C, job_id: JobId, now: Millis) -> StoreResult<ClaimedJob> {
     c.execute(MARK_JOB_ORDER_SUBMITTING, &[&job_id, &now]).await?;
     claimed_row(&c.query_one(CLAIMED_JOB, &[&job_id]).await?)
 }
@@ -359,7 +359,7 @@ async fn claim_due_parts<C: Conn>(
     let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
     let mut claimed = Vec::with_capacity(ids.len());
     for id in ids {
-        let id: i64 = id.get(0)?;
+        let id: PartId = id.get(0)?;
         let r = c.query_one(CLAIMED_PART, &[&id]).await?;
         let part = ClaimedPart {
             part_id: r.get(0)?,
@@ -379,7 +379,7 @@ async fn claim_due_parts<C: Conn>(
 async fn orders_to_sync<C: Conn>(
     c: &mut C,
     limit: i64,
-    only: Option<(String, Vec<i64>)>,
+    only: Option<(String, Vec<OrderId>)>,
 ) -> StoreResult<Vec<SyncTarget>> {
     let row = |r: &Row| -> StoreResult<SyncTarget> {
         let (quantity, runs): (i64, Option<i64>) = (r.get(3)?, r.get(4)?);
@@ -502,7 +502,7 @@ macro_rules! impl_orders {
                 self.tx(async move |c| place(c, &o, Work::Job, key.as_ref(), now).await).await
             }
 
-            async fn order(&self, order_id: i64) -> StoreResult<Option<Order>> {
+            async fn order(&self, order_id: OrderId) -> StoreResult<Option<Order>> {
                 self.rd(async move |c| one(c, ORDER_BY_ID, &[&order_id], order_row).await).await
             }
 
@@ -514,7 +514,11 @@ macro_rules! impl_orders {
                 .await
             }
 
-            async fn claim_order_job(&self, order_id: i64, now: Millis) -> StoreResult<Option<ClaimedJob>> {
+            async fn claim_order_job(
+                &self,
+                order_id: OrderId,
+                now: Millis,
+            ) -> StoreResult<Option<ClaimedJob>> {
                 self.tx(async move |c| {
                     let Some(row) = c.query_opt(CLAIM_ORDER_JOB, &[&order_id, &now]).await? else {
                         return Ok(None);
@@ -530,21 +534,25 @@ macro_rules! impl_orders {
 
             async fn settle_submission(
                 &self,
-                job_id: i64,
+                job_id: JobId,
                 outcome: SubmissionOutcome,
                 now: Millis,
             ) -> StoreResult<Order> {
                 self.tx(async move |c| lifecycle::settle_submission(c, job_id, &outcome, now).await).await
             }
 
-            async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<i64>> {
+            async fn expire_submissions(
+                &self,
+                claimed_before: Millis,
+                now: Millis,
+            ) -> StoreResult<Vec<OrderId>> {
                 self.tx(async move |c| lifecycle::expire_submissions(c, claimed_before, now).await).await
             }
 
             async fn orders_to_sync(
                 &self,
                 limit: i64,
-                only: Option<(&str, &[i64])>,
+                only: Option<(&str, &[OrderId])>,
             ) -> StoreResult<Vec<SyncTarget>> {
                 let only = only.map(|(u, ids)| (u.to_owned(), ids.to_vec()));
                 self.rd(async move |c| orders_to_sync(c, limit, only).await).await
@@ -552,7 +560,7 @@ macro_rules! impl_orders {
 
             async fn apply_status(
                 &self,
-                order_id: i64,
+                order_id: OrderId,
                 u: StatusUpdate,
                 now: Millis,
             ) -> StoreResult<Option<Order>> {
@@ -561,8 +569,8 @@ macro_rules! impl_orders {
 
             async fn record_sync_failure(
                 &self,
-                order_id: i64,
-                part_id: Option<i64>,
+                order_id: OrderId,
+                part_id: Option<PartId>,
                 error: &str,
                 now: Millis,
             ) -> StoreResult<()> {
@@ -573,7 +581,7 @@ macro_rules! impl_orders {
                 .await
             }
 
-            async fn touch_status_checks(&self, order_ids: &[i64], now: Millis) -> StoreResult<()> {
+            async fn touch_status_checks(&self, order_ids: &[OrderId], now: Millis) -> StoreResult<()> {
                 let ids = order_ids.to_vec();
                 self.tx(async move |c| {
                     for id in &ids {
@@ -584,13 +592,13 @@ macro_rules! impl_orders {
                 .await
             }
 
-            async fn cancel_order(&self, order_id: i64, now: Millis) -> StoreResult<Order> {
+            async fn cancel_order(&self, order_id: OrderId, now: Millis) -> StoreResult<Order> {
                 self.tx(async move |c| lifecycle::cancel_order(c, order_id, now).await).await
             }
 
             async fn admin_set_status(
                 &self,
-                order_id: i64,
+                order_id: OrderId,
                 from: OrderStatus,
                 t: AdminTransition,
                 smm_order_id: Option<String>,
@@ -661,7 +669,7 @@ macro_rules! impl_orders {
                 .await
             }
 
-            async fn start_parts(&self, order_id: i64, now: Millis) -> StoreResult<bool> {
+            async fn start_parts(&self, order_id: OrderId, now: Millis) -> StoreResult<bool> {
                 self.tx(async move |c| {
                     order_in(c, order_id).await?;
                     Ok(c.execute(START_PARTS, &[&order_id, &now]).await? > 0)
@@ -669,7 +677,7 @@ macro_rules! impl_orders {
                 .await
             }
 
-            async fn order_parts(&self, order_id: i64) -> StoreResult<Vec<OrderPart>> {
+            async fn order_parts(&self, order_id: OrderId) -> StoreResult<Vec<OrderPart>> {
                 self.rd(async move |c| rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)).await
             }
 
@@ -688,7 +696,7 @@ macro_rules! impl_orders {
 
             async fn settle_part_submission(
                 &self,
-                part_id: i64,
+                part_id: PartId,
                 outcome: SubmissionOutcome,
                 now: Millis,
             ) -> StoreResult<Order> {
@@ -700,7 +708,7 @@ macro_rules! impl_orders {
                 &self,
                 claimed_before: Millis,
                 now: Millis,
-            ) -> StoreResult<Vec<i64>> {
+            ) -> StoreResult<Vec<OrderId>> {
                 self.tx(async move |c| lifecycle::expire_part_submissions(c, claimed_before, now).await).await
             }
 
@@ -725,14 +733,14 @@ macro_rules! impl_orders {
 
             async fn apply_part_status(
                 &self,
-                part_id: i64,
+                part_id: PartId,
                 u: StatusUpdate,
                 now: Millis,
             ) -> StoreResult<Option<Order>> {
                 self.tx(async move |c| lifecycle::apply_part_status(c, part_id, &u, now).await).await
             }
 
-            async fn touch_part_checks(&self, part_ids: &[i64], now: Millis) -> StoreResult<()> {
+            async fn touch_part_checks(&self, part_ids: &[PartId], now: Millis) -> StoreResult<()> {
                 let ids = part_ids.to_vec();
                 self.tx(async move |c| {
                     for id in &ids {
@@ -745,7 +753,7 @@ macro_rules! impl_orders {
 
             async fn resolve_part(
                 &self,
-                order_id: i64,
+                order_id: OrderId,
                 part_index: i64,
                 smm_order_id: Option<String>,
                 audit: NewAudit,

@@ -291,7 +291,7 @@ async fn referrer_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<Re
 /// commission of the user's referrer at the referrer's rate now.
 pub(crate) async fn referral_on_order<C: Conn>(
     c: &mut C,
-    order_id: i64,
+    order_id: crate::OrderId,
     user_id: &str,
     coupon_id: Option<i64>,
     price: Points,
@@ -323,7 +323,7 @@ pub(crate) async fn referral_on_order<C: Conn>(
 /// coupon back when a failed or canceled order was refunded in full.
 pub(crate) async fn referral_on_settlement<C: Conn>(
     c: &mut C,
-    order_id: i64,
+    order_id: crate::OrderId,
     now: Millis,
 ) -> StoreResult<()> {
     let row = c.query_one(ORDER_SETTLEMENT, &[&order_id]).await?;
@@ -345,7 +345,7 @@ pub(crate) async fn referral_on_settlement<C: Conn>(
     if s.status.is_earned() && s.amount.0 > 0 {
         let before = book_in(c, &referrer).await?.ok_or(StoreError::NotFound)?;
         let after = before.earn(s.amount).map_err(refused)?;
-        write_book(c, &referrer, (before, after), entries::commission(order_id, s.status), now).await?;
+        write_book(c, &referrer, (before, after), entries::commission(order_id.0, s.status), now).await?;
     }
     Ok(())
 }

@@ -14,9 +14,9 @@ use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
     Conflict, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewPost,
-    NewPurchase, NewService, NewUser, NewWithdrawal, PostFilter, Posting, ProfilePatch, PurchaseFilter,
-    SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult, SubmissionOutcome, UserCoupon,
-    WithdrawalFilter,
+    NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter, Posting, ProfilePatch,
+    PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult, SubmissionOutcome,
+    UserCoupon, WithdrawalFilter,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -403,10 +403,11 @@ pub async fn orders_charge_in_one_transaction(s: Arc<dyn Store>) {
 
 /// Eight claimers at once, each calling `claim` until it hands out nothing: every id claimed,
 /// checked to be handed out once.
-async fn claimed_by_eight<F, Fut>(s: &Arc<dyn Store>, claim: F) -> Vec<i64>
+async fn claimed_by_eight<T, F, Fut>(s: &Arc<dyn Store>, claim: F) -> Vec<T>
 where
+    T: Copy + Eq + std::hash::Hash + Send + 'static,
     F: Fn(Arc<dyn Store>) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Vec<i64>> + Send,
+    Fut: std::future::Future<Output = Vec<T>> + Send,
 {
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -426,7 +427,7 @@ where
     for t in tasks {
         all.extend(t.await.expect("task"));
     }
-    let unique: std::collections::HashSet<i64> = all.iter().copied().collect();
+    let unique: std::collections::HashSet<T> = all.iter().copied().collect();
     assert_eq!(unique.len(), all.len(), "claimed once");
     all
 }
@@ -978,7 +979,7 @@ async fn referred_pair(s: &dyn Store, bps: u32) -> (i64, UserCoupon) {
 }
 
 /// Runs an order through submission and the upstream's final status.
-async fn settle(s: &dyn Store, order_id: i64, settlement: Settlement, now: i64) {
+async fn settle(s: &dyn Store, order_id: OrderId, settlement: Settlement, now: i64) {
     let job = s.claim_order_job(order_id, now).await.expect("claim").expect("due");
     let accepted = SubmissionOutcome::Accepted { smm_order_id: format!("u{order_id}") };
     s.settle_submission(job.job_id, accepted, now).await.expect("accepted");
@@ -1067,7 +1068,8 @@ pub async fn commissions_follow_their_orders(s: Arc<dyn Store>) {
     settle(&*s, canceled.order_id, Settlement { status: OrderStatus::Canceled, refund: Points(1000) }, 600)
         .await;
     let all = s.commissions("a", 50, 0).await.expect("commissions").rows;
-    let by_order = |id: i64| all.iter().find(|c| c.order_id == id).map(|c| (c.status, c.amount, c.rate));
+    let by_order =
+        |id: OrderId| all.iter().find(|c| c.order_id == id.0).map(|c| (c.status, c.amount, c.rate));
     assert_eq!(by_order(first.order_id), Some((CommissionStatus::Confirmed, Points(950), Bps(1000))));
     assert_eq!(by_order(partial.order_id), Some((CommissionStatus::Reduced, Points(150), Bps(2000))));
     assert_eq!(by_order(canceled.order_id), Some((CommissionStatus::Canceled, Points(0), Bps(2000))));
@@ -1108,8 +1110,14 @@ pub async fn a_coupon_is_used_by_one_order_under_concurrency(s: Arc<dyn Store>) 
     assert_eq!(s.balance("b").await.expect("balance"), Some(Points(100_000 - 950)));
     assert_eq!(s.commissions("a", 50, 0).await.expect("commissions").total, 1);
     // A failed order refunded in full gives the coupon back.
-    let order_id =
-        s.user_coupon(coupon.id).await.expect("coupon").expect("exists").used_order_id.expect("used");
+    let order_id = s
+        .user_coupon(coupon.id)
+        .await
+        .expect("coupon")
+        .expect("exists")
+        .used_order_id
+        .map(OrderId)
+        .expect("used");
     let job = s.claim_order_job(order_id, 200).await.expect("claim").expect("due");
     let rejected = SubmissionOutcome::Rejected { message: "Incorrect link".into() };
     s.settle_submission(job.job_id, rejected, 200).await.expect("rejected");
