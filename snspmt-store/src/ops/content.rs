@@ -26,9 +26,11 @@ macro_rules! post_cols {
 }
 
 const USER_BY_EMAIL: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1");
-const IDENTITY_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
-    u.password_hash IS NOT NULL, u.created_at FROM user_identities i JOIN users u ON u.user_id = i.user_id \
-    WHERE i.provider = $1 AND i.subject = $2";
+const IDENTITY_USER: &str = concat!(
+    "SELECT ",
+    user_cols!(),
+    " FROM users WHERE user_id = (SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2)"
+);
 const PROVIDER_LINKED: &str =
     "SELECT EXISTS (SELECT 1 FROM user_identities WHERE provider = $1 AND user_id = $2)";
 const INSERT_IDENTITY: &str =
