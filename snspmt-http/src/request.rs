@@ -52,10 +52,47 @@ impl Req {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The body as JSON of type `T`. An empty body reads as `{}`.
+    /// The body as JSON of type `T`. An empty body reads as `{}`. A string holding NUL is
+    /// refused (400 `invalid_text`): no field needs one, and PostgreSQL cannot store it.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &self.body };
+        // In valid JSON a NUL can only come from the escape `\u0000`: look closer only then.
+        if body.windows(6).any(|w| w == br"\u0000") {
+            let value: serde_json::Value = serde_json::from_slice(body).map_err(json_error)?;
+            if let Some(field) = nul_field(&value) {
+                return Err(invalid_text(&field));
+            }
+            return serde_json::from_value(value).map_err(json_error);
+        }
         serde_json::from_slice(body).map_err(json_error)
+    }
+
+    /// Refuses a query whose names or values hold NUL (400 `invalid_text`).
+    pub fn refuse_nul(&self) -> Result<(), ApiError> {
+        match self.query.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            Some((k, _)) => Err(invalid_text(k)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn invalid_text(field: &str) -> ApiError {
+    ApiError::invalid_field(field, "invalid_text", format!("{field} must not contain NUL characters"))
+}
+
+/// The first field (its key, or the key of the object or list holding it) whose text holds NUL.
+fn nul_field(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(String::new()),
+        Value::Array(items) => items.iter().find_map(nul_field),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(k.replace('\0', ""));
+            }
+            nul_field(v).map(|inner| if inner.is_empty() { k.clone() } else { inner })
+        }),
+        _ => None,
     }
 }
 
@@ -98,6 +135,18 @@ mod tests {
 
     fn req(body: &'static [u8]) -> Req {
         Req::new("/".into(), Some("a=1&b=&c=%ED%95%9C&limit=x"), HeaderMap::new(), Bytes::from_static(body))
+    }
+
+    #[test]
+    fn nul_text_is_refused() {
+        let e = req(br#"{"amount": 5, "note": "a\u0000b"}"#).json::<Body>().expect_err("nul");
+        assert_eq!((e.code, e.extra.get("field").and_then(|v| v.as_str())), ("invalid_text", Some("note")));
+        // An escaped backslash before `u0000` is not a NUL.
+        let b = req(br#"{"amount": 5, "note": "a\\u0000"}"#).json::<Body>().expect("no nul");
+        assert_eq!(b.note.as_deref(), Some("a\\u0000"));
+        let q = Req::new("/".into(), Some("search=%00"), HeaderMap::new(), Bytes::new());
+        assert_eq!(q.refuse_nul().map_err(|e| e.code), Err("invalid_text"));
+        assert!(req(b"").refuse_nul().is_ok());
     }
 
     #[test]

@@ -150,6 +150,7 @@ where
     let (parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body, endpoint.body_limit()).await.map_err(|e| (name, e))?;
     let req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
+    req.refuse_nul().map_err(|e| (name, e))?;
     dispatch(app, &caller, endpoint, &req).await.map(|r| (name, r)).map_err(|e| (name, e))
 }
 
