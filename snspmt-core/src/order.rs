@@ -216,6 +216,12 @@ pub fn settle(
     })
 }
 
+/// The units an order asks for in all: `quantity` per run, `runs` runs (drip-feed; one when
+/// absent), 0 for values out of range.
+pub fn total_quantity(quantity: i64, runs: Option<i64>) -> u64 {
+    u64::try_from(quantity.saturating_mul(runs.unwrap_or(1).max(1))).unwrap_or(0)
+}
+
 /// What may still be refunded of an order: `wanted`, capped by what is left of
 /// `final_price` after `refunded` (never below zero). Every refund goes through this cap, so an
 /// order never gives back more than it was charged, whatever the upstream reports later.
@@ -276,6 +282,10 @@ mod tests {
         assert_eq!(settle(p, 100, &smm::Status::Canceled, None).map(|s| s.refund), Ok(p));
         assert_eq!(settle(p, 100, &smm::Status::Partial, None), Err(SettleError::UnreadableRemains));
         assert_eq!(refund_cap(Points(1000), Points(0), Points(400)), Points(400));
+        assert_eq!(
+            (total_quantity(100, None), total_quantity(100, Some(3)), total_quantity(-1, None)),
+            (100, 300, 0)
+        );
         assert_eq!(refund_cap(Points(1000), Points(800), Points(400)), Points(200));
         assert_eq!(refund_cap(Points(1000), Points(1000), Points(400)), Points(0));
         assert_eq!(refund_cap(Points(1000), Points(1200), Points(400)), Points(0));

@@ -130,6 +130,20 @@ impl Single {
         SingleError::Illegal { status: self.status, job: self.job, input }
     }
 
+    /// What an upstream reading of the running order does: its status, and the refund of a
+    /// settlement, capped by what is left of the price.
+    fn reading(&self, s: Settlement) -> Result<(OrderStatus, Option<Job>, Points), SingleError> {
+        if self.status != OrderStatus::InProgress {
+            return Err(self.illegal("an upstream status"));
+        }
+        let refund = if s.status.is_terminal() {
+            refund_cap(self.final_price, self.refunded, s.refund)
+        } else {
+            Points::ZERO
+        };
+        Ok((s.status, None, refund))
+    }
+
     /// Takes `input` at `now`: the new state, and what to write.
     pub fn handle(&mut self, input: Input<'_>, now: i64) -> Result<Effects, SingleError> {
         let rest = |s: &Single| refund_cap(s.final_price, s.refunded, s.final_price);
@@ -160,24 +174,11 @@ impl Single {
                 (OrderStatus::Unknown, Some(Job::Unknown), Points::ZERO)
             }
             Input::Upstream { status, remains } => {
-                if self.status != OrderStatus::InProgress {
-                    return Err(self.illegal("an upstream status"));
-                }
                 let s = settle(self.final_price, self.total_quantity, status, remains)
                     .map_err(SingleError::Settle)?;
-                (s.status, None, refund_cap(self.final_price, self.refunded, s.refund))
+                self.reading(s)?
             }
-            Input::Settled(s) => {
-                if self.status != OrderStatus::InProgress {
-                    return Err(self.illegal("an upstream status"));
-                }
-                let refund = if s.status.is_terminal() {
-                    refund_cap(self.final_price, self.refunded, s.refund)
-                } else {
-                    Points::ZERO
-                };
-                (s.status, None, refund)
-            }
+            Input::Settled(s) => self.reading(s)?,
             Input::OwnerCancel => match (self.status, self.job) {
                 (OrderStatus::Pending | OrderStatus::Scheduled, Job::Due { .. }) => {
                     (OrderStatus::Canceled, Some(Job::Canceled), rest(self))

@@ -145,7 +145,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// What each refusal tells the client (every variant decided here, so a new one must be).
-fn conflict_message(c: Conflict) -> &'static str {
+pub(crate) fn conflict_message(c: Conflict) -> &'static str {
     match c {
         Conflict::UserIdTaken => "이미 사용 중인 아이디입니다 (user_id taken)",
         Conflict::EmailTaken => "이미 사용 중인 이메일입니다 (email taken)",

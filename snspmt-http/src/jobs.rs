@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::{self, AddOrder, Drip, ErrorClass, ServiceType};
+use snspmt_core::Points;
 use snspmt_store::{
     ClaimedJob, ClaimedPart, Order, OrderId, PartKind, PartSyncTarget, StatusUpdate, SubmissionOutcome,
     SyncTarget,
@@ -220,6 +221,19 @@ pub struct SyncReport {
     pub failed_rows: i64,
 }
 
+/// The panel's answer about something that cost `paid` for `quantity` units, read by the core.
+/// An `Err` is why it cannot be read (a `Partial` without a readable `remains`).
+fn reading(paid: Points, quantity: u64, status: &smm::OrderStatus) -> Result<StatusUpdate, String> {
+    let settlement =
+        order::settle(paid, quantity, &status.status, status.remains).map_err(|e| e.to_string())?;
+    Ok(StatusUpdate {
+        settlement,
+        start_count: status.start_count,
+        remains: status.remains,
+        charge: status.charge.clone(),
+    })
+}
+
 /// Settles one order on the upstream's status, as the core says; `Ok(true)` when it ended.
 /// An `Err` is the reason it could not be applied (an unreadable reading, a store refusal).
 async fn apply_one(
@@ -228,14 +242,7 @@ async fn apply_one(
     status: &smm::OrderStatus,
     now: i64,
 ) -> Result<bool, String> {
-    let settlement = order::settle(target.final_price, target.total_quantity, &status.status, status.remains)
-        .map_err(|e| e.to_string())?;
-    let update = StatusUpdate {
-        settlement,
-        start_count: status.start_count,
-        remains: status.remains,
-        charge: status.charge.clone(),
-    };
+    let update = reading(target.final_price, target.total_quantity, status)?;
     let applied = app.store.apply_status(target.order_id, update, now).await.map_err(|e| e.to_string())?;
     Ok(applied.is_some_and(|o| o.status != OrderStatus::InProgress))
 }
@@ -247,16 +254,8 @@ async fn apply_part(
     status: &smm::OrderStatus,
     now: i64,
 ) -> Result<bool, String> {
-    let quantity = u64::try_from(target.quantity).unwrap_or(0);
-    let settlement =
-        order::settle(target.share, quantity, &status.status, status.remains).map_err(|e| e.to_string())?;
-    let update = StatusUpdate {
-        settlement,
-        start_count: status.start_count,
-        remains: status.remains,
-        charge: status.charge.clone(),
-    };
-    let terminal = settlement.status != OrderStatus::InProgress;
+    let update = reading(target.share, u64::try_from(target.quantity).unwrap_or(0), status)?;
+    let terminal = update.settlement.status != OrderStatus::InProgress;
     let applied =
         app.store.apply_part_status(target.part_id, update, now).await.map_err(|e| e.to_string())?;
     Ok(applied.is_some() && terminal)

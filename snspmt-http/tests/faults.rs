@@ -292,19 +292,11 @@ async fn social_refused(backend: Backend) {
     }
 }
 
-macro_rules! both {
-    ($($case:ident),*) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$case(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-both!(smm_add_and_status, smm_refused, kcp_register_and_approve, kcp_refused, social_logins, social_refused);
+on_each_backend!(
+    smm_add_and_status,
+    smm_refused,
+    kcp_register_and_approve,
+    kcp_refused,
+    social_logins,
+    social_refused
+);

@@ -588,22 +588,7 @@ async fn an_add_rejection_with_a_nul_fails_the_order_with_a_full_refund(backend:
     s.assert_ledger_consistent().await;
 }
 
-macro_rules! both {
-    ($($case:ident),*) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$case(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-both!(
+on_each_backend!(
     admin_cancel_of_a_processing_package_refunds_only_unsent_parts,
     sync_survives_a_part_that_cannot_be_applied,
     one_sync_settles_990_orders_around_10_poisoned_ones,

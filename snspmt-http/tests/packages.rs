@@ -364,22 +364,7 @@ async fn an_unknown_part_is_resolved_by_the_operator(backend: Backend) {
     s.assert_ledger_consistent().await;
 }
 
-macro_rules! both {
-    ($($case:ident),*) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$case(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-both!(
+on_each_backend!(
     a_package_runs_every_part_once_in_order,
     a_failed_step_refunds_its_share_and_the_rest_goes_on,
     split_delivery_sends_one_part_a_day,

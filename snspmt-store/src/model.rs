@@ -289,7 +289,7 @@ pub struct Order {
 impl Order {
     /// Units ordered in all: `quantity × runs`.
     pub fn total_quantity(&self) -> u64 {
-        u64::try_from(self.quantity.saturating_mul(self.runs.unwrap_or(1).max(1))).unwrap_or(0)
+        snspmt_core::order::total_quantity(self.quantity, self.runs)
     }
 }
 

@@ -176,14 +176,10 @@ fn drop_row_locks(sql: &str) -> String {
     out
 }
 
-/// True for a unique-constraint violation from either driver.
-pub(crate) fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(e, StoreError::UniqueViolation(_))
-}
-
-/// For `map_err`: a unique-constraint violation becomes `instead`, any other error stays.
+/// For `map_err`: a unique-constraint violation (either driver) becomes `instead`, any other
+/// error stays.
 pub(crate) fn unique_as(instead: StoreError) -> impl FnOnce(StoreError) -> StoreError {
-    move |e| if is_unique_violation(&e) { instead } else { e }
+    move |e| if matches!(e, StoreError::UniqueViolation(_)) { instead } else { e }
 }
 
 /// Strips NUL and other control bytes (tab and newline kept) from text that came from an

@@ -23,10 +23,7 @@ fn conflict_as_bad_request(e: StoreError) -> ApiError {
         // What the client sent is wrong, not the state: 400 with the conflict's code and text.
         StoreError::Conflict(
             c @ (Conflict::InvalidCode | Conflict::SelfReferral | Conflict::InsufficientCommission),
-        ) => {
-            let e = ApiError::from(StoreError::Conflict(c));
-            ApiError::bad_request(c.code(), e.message)
-        }
+        ) => ApiError::bad_request(c.code(), crate::error::conflict_message(c)),
         e => e.into(),
     }
 }

@@ -441,3 +441,20 @@ macro_rules! on_both_backends_with_oauth {
         }
     };
 }
+
+/// Generates `mod case { fn sqlite(); fn postgres() }` for each `async fn case(backend: Backend)`.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$case($crate::common::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$case($crate::common::Backend::Postgres).await;
+            }
+        }
+    )*};
+}

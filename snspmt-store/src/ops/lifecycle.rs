@@ -12,10 +12,8 @@ use snspmt_core::{LedgerKind, Points};
 
 use super::{insert_audit, post_in};
 use crate::sql::{clean_text, Conn, Row};
-use crate::{JobId, OrderId, PartId};
+use crate::{JobId, Millis, OrderId, PartId};
 use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, StoreResult, SubmissionOutcome};
-
-type Millis = i64;
 
 pub(crate) const ORDER_BY_ID: &str = concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1");
 const ORDER_FOR_UPDATE: &str =
@@ -39,15 +37,14 @@ const RECORD_PART_SYNC_ERROR: &str =
     "UPDATE order_parts SET last_error = $2, last_status_check = $3 WHERE part_id = $1";
 const ADD_PART_REFUND: &str =
     "UPDATE order_parts SET refunded = refunded + $2 WHERE part_id = $1 RETURNING refunded";
-/// An order (locked) and its submission job, in one round trip: by order id (`$1`) or by job id.
+/// An order (locked) and its submission job (one per order), in one round trip: by order id
+/// (`$1`) or by job id.
 const ORDER_AND_JOB: &str = concat!(
     "SELECT ",
     order_cols!(),
-    ", (SELECT job_id FROM submission_jobs WHERE order_id = orders.order_id ORDER BY job_id DESC LIMIT 1), ",
-    "(SELECT state FROM submission_jobs WHERE order_id = orders.order_id ORDER BY job_id DESC LIMIT 1), ",
-    "(SELECT due_at FROM submission_jobs WHERE order_id = orders.order_id ORDER BY job_id DESC LIMIT 1) ",
-    "FROM orders WHERE order_id = COALESCE($1::bigint, (SELECT order_id FROM submission_jobs WHERE job_id = $2::bigint)) ",
-    "FOR UPDATE"
+    ", job_id, state, due_at FROM orders JOIN submission_jobs USING (order_id) ",
+    "WHERE order_id = COALESCE($1::bigint, (SELECT order_id FROM submission_jobs WHERE job_id = $2::bigint)) ",
+    "FOR UPDATE OF orders"
 );
 /// The job moves only from the state the machine saw (a concurrent writer makes it a conflict).
 const MOVE_JOB: &str = "UPDATE submission_jobs SET state = $3, due_at = COALESCE($4, due_at), \
@@ -195,7 +192,8 @@ async fn end_run<C: Conn>(
 ) -> StoreResult<()> {
     let (parts, mut run) = load_run(c, order.order_id).await?;
     let refunds = run.end(by).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-    apply_run(c, order, &parts, &run, &refunds, now).await?;
+    // The order takes `to` directly: its commission settles once, on that status.
+    write_run(c, order, &parts, &run, &refunds, now).await?;
     c.execute(SET_ORDER_STATUS, &[&order.order_id, &to.as_str(), &now]).await?;
     super::referral::referral_on_settlement(c, order.order_id, now).await
 }
@@ -224,12 +222,8 @@ async fn single<C: Conn>(
 ) -> StoreResult<Option<(Order, JobId, Single)>> {
     let Some(row) = c.query_opt(ORDER_AND_JOB, &[&order_id, &job_id]).await? else { return Ok(None) };
     let order = order_row(&row)?;
-    let (job_id, state, due_at): (Option<JobId>, Option<String>, Option<i64>) =
-        (row.get(24)?, row.get(25)?, row.get(26)?);
-    let (Some(job_id), Some(state)) = (job_id, state) else {
-        return Err(StoreError::Backend(format!("order {}: no submission job", order.order_id)));
-    };
-    let job = Job::from_stored(&state, due_at.unwrap_or_default())
+    let (job_id, state, due_at): (JobId, String, i64) = (row.get(24)?, row.get(25)?, row.get(26)?);
+    let job = Job::from_stored(&state, due_at)
         .ok_or_else(|| StoreError::Backend(format!("job {job_id}: unknown state {state:?}")))?;
     let machine = Single {
         status: order.status,
@@ -296,10 +290,8 @@ async fn drive<C: Conn>(
 /// The owner's cancel: a single order while its job is due and unclaimed; a multi-part order
 /// while none of its parts was submitted. Full refund either way.
 pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: OrderId, now: Millis) -> StoreResult<Order> {
+    // The machines refuse an order that has ended (a run's parts are no longer waiting).
     let order = order_locked(c, order_id).await?;
-    if order.status.is_terminal() {
-        return Err(StoreError::Conflict(Conflict::InvalidTransition));
-    }
     if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
         end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await?;
         return order_in(c, order_id).await;
@@ -326,7 +318,8 @@ pub(crate) async fn admin_set_status<C: Conn>(
         return Err(StoreError::Conflict(Conflict::InvalidTransition));
     }
     let order = if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
-        if !matches!(t.to, OrderStatus::Canceled | OrderStatus::Failed | OrderStatus::Completed) {
+        // An operator's transition of a run ends it (a run is never `unknown` or `in_progress`).
+        if !t.to.is_terminal() {
             return Err(StoreError::Conflict(Conflict::InvalidTransition));
         }
         end_run(c, &order, Ender::Operator, t.to, now).await?;
@@ -437,31 +430,30 @@ async fn run_of<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Order, Ve
 }
 
 /// Writes the parts whose state the run changed (each from the state it was read in: a
-/// concurrent writer makes it a conflict), posts the refunds the run decided, and lets the
-/// order's status follow.
-async fn apply_run<C: Conn>(
+/// concurrent writer makes it a conflict) and posts the refunds the run decided.
+async fn write_run<C: Conn>(
     c: &mut C,
     order: &Order,
     before: &[OrderPart],
     run: &Run,
     refunds: &[(u32, Points)],
     now: Millis,
-) -> StoreResult<Order> {
+) -> StoreResult<()> {
     for (p, after) in before.iter().zip(run.states()) {
         if p.run_state() == *after {
             continue;
         }
-        let (state, due_at, settled_at, outcome) = match *after {
-            PartState::Waiting => ("waiting", None, None, None),
-            PartState::Due { at } => ("due", Some(at), None, None),
-            PartState::Submitting => ("submitting", p.due_at, None, None),
-            PartState::Accepted { at } => ("accepted", p.due_at, Some(at), None),
-            PartState::Unknown { at } => ("unknown", p.due_at, Some(at), None),
+        let (due_at, settled_at, outcome) = match *after {
+            PartState::Waiting => (None, None, None),
+            PartState::Due { at } => (Some(at), None, None),
+            PartState::Submitting => (p.due_at, None, None),
+            PartState::Accepted { at } | PartState::Unknown { at } => (p.due_at, Some(at), None),
             PartState::Ended { completed, .. } => {
                 let due_at = p.due_at.filter(|_| !matches!(p.state, Stage::Waiting | Stage::Due));
-                ("ended", due_at, Some(now), Some(if completed { "completed" } else { "refunded" }))
+                (due_at, Some(now), Some(if completed { "completed" } else { "refunded" }))
             }
         };
+        let state = Stage::of(after).as_str();
         let args: [&dyn crate::sql::Param; 6] =
             [&p.part_id, &p.state.as_str(), &state, &due_at, &settled_at, &outcome];
         if c.query_opt(WRITE_PART, &args).await?.is_none() {
@@ -472,6 +464,19 @@ async fn apply_run<C: Conn>(
         let p = &before[*index as usize];
         refund_part(c, order, p.part_id, p.part_index, *amount, now).await?;
     }
+    Ok(())
+}
+
+/// [`write_run`], then the order's status follows its parts.
+async fn apply_run<C: Conn>(
+    c: &mut C,
+    order: &Order,
+    before: &[OrderPart],
+    run: &Run,
+    refunds: &[(u32, Points)],
+    now: Millis,
+) -> StoreResult<Order> {
+    write_run(c, order, before, run, refunds, now).await?;
     recompute(c, order.order_id, now).await
 }
 

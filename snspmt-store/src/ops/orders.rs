@@ -5,7 +5,7 @@ use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{AdminTransition, OrderStatus};
-use snspmt_core::plan::Part;
+use snspmt_core::plan::{Part, PartState, Run, Stage};
 use snspmt_core::{LedgerKind, Points};
 
 use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
@@ -303,21 +303,24 @@ async fn place<C: Conn>(
     remember(c, key, order).await
 }
 
-/// Inserts the parts of order `order_id`: the first one due at `start_at` (if any), the others waiting.
+/// Inserts the parts of order `order_id` in the states the core's run starts them in (the
+/// first one due at `start_at`, if any; the others waiting).
 async fn insert_parts<C: Conn>(
     c: &mut C,
     order_id: OrderId,
     parts: &[Part],
     start_at: Option<Millis>,
 ) -> StoreResult<()> {
-    for p in parts {
-        let (state, due) = match (p.index, start_at) {
-            (0, Some(at)) => ("due", Some(at)),
-            _ => ("waiting", None),
+    let run = Run::new(parts.to_vec(), start_at);
+    for (p, state) in parts.iter().zip(run.states()) {
+        let due = match state {
+            PartState::Due { at } => Some(*at),
+            _ => None,
         };
         let (index, step, repeat) = (i64::from(p.index), i64::from(p.step_index), i64::from(p.repeat_index));
         let quantity = i64::try_from(p.quantity).unwrap_or(i64::MAX);
         let delay = i64::from(p.delay_minutes);
+        let stage = Stage::of(state).as_str();
         let args: [&dyn Param; 11] = [
             &order_id,
             &index,
@@ -328,7 +331,7 @@ async fn insert_parts<C: Conn>(
             &quantity,
             &p.share.0,
             &delay,
-            &state,
+            &stage,
             &due,
         ];
         c.execute(INSERT_PART, &args).await?;
@@ -382,13 +385,11 @@ async fn orders_to_sync<C: Conn>(
     only: Option<(String, Vec<OrderId>)>,
 ) -> StoreResult<Vec<SyncTarget>> {
     let row = |r: &Row| -> StoreResult<SyncTarget> {
-        let (quantity, runs): (i64, Option<i64>) = (r.get(3)?, r.get(4)?);
-        let total = quantity.saturating_mul(runs.unwrap_or(1).max(1));
         Ok(SyncTarget {
             order_id: r.get(0)?,
             smm_order_id: r.get(1)?,
             final_price: Points(r.get(2)?),
-            total_quantity: u64::try_from(total).unwrap_or(0),
+            total_quantity: snspmt_core::order::total_quantity(r.get(3)?, r.get(4)?),
         })
     };
     match only {

@@ -78,9 +78,7 @@ impl SqliteStore {
             .build(manager)?;
         Ok(SqliteStore { inner: Arc::new(Inner { readers, writer: Mutex::new(writer), temporary }) })
     }
-}
 
-impl SqliteStore {
     /// Runs the operation `f` in an `IMMEDIATE` transaction on the writer, on the blocking
     /// pool: committed when it returns `Ok`, rolled back otherwise.
     pub(crate) async fn tx<T, F>(&self, f: F) -> StoreResult<T>
@@ -127,9 +125,7 @@ impl SqliteStore {
         })
         .await
     }
-}
 
-impl SqliteStore {
     pub(crate) fn dialect_name(&self) -> &'static str {
         "sqlite"
     }
