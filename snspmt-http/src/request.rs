@@ -12,7 +12,13 @@ pub struct Req {
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The TCP peer, when the request came over a socket (tests driving `handle` have none).
+    pub peer: Option<std::net::SocketAddr>,
 }
+
+/// The TCP peer of a connection, put in the request's extensions by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
 
 impl Req {
     pub fn new(path: String, raw_query: Option<&str>, headers: HeaderMap, body: Bytes) -> Req {
@@ -21,7 +27,7 @@ impl Req {
                 form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
             })
             .unwrap_or_default();
-        Req { path, query, headers, body }
+        Req { path, query, headers, body, peer: None }
     }
 
     /// The first value of a query parameter; an empty value counts as absent.

@@ -23,7 +23,7 @@ use crate::handlers::{
     self, accounts, admin, blog, catalog, coupons, cron, notices, orders, packages, points, purchases,
     referral, smm_proxy, social, system, uploads,
 };
-use crate::request::Req;
+use crate::request::{Peer, Req};
 use crate::router::{self, Endpoint};
 use crate::{log, App};
 
@@ -43,7 +43,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Out of descriptors and the like: say so, breathe, go on.
@@ -54,7 +54,8 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
-                let service = service_fn(move |req| {
+                let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(Peer(peer));
                     let app = app.clone();
                     async move { Ok::<_, Infallible>(handle(&app, req).await) }
                 });
@@ -149,7 +150,8 @@ where
     let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
     let (parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body, endpoint.body_limit()).await.map_err(|e| (name, e))?;
-    let req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
+    let mut req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
+    req.peer = parts.extensions.get::<Peer>().map(|p| p.0);
     req.refuse_nul().map_err(|e| (name, e))?;
     dispatch(app, &caller, endpoint, &req).await.map(|r| (name, r)).map_err(|e| (name, e))
 }
