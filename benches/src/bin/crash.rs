@@ -127,7 +127,7 @@ async fn run(
             Method::POST,
             "/api/register",
             &[],
-            json!({"user_id": format!("{name}-u{i}")}),
+            json!({"user_id": format!("{name}-u{i}"), "email": format!("{name}-u{i}@example.test")}),
         )
         .await
         .ok_or("register")?;

@@ -540,7 +540,12 @@ async fn setup_users(addr: SocketAddr, users: usize) -> Result<Vec<HeaderValue>,
     let mut bearers = Vec::with_capacity(users);
     for i in 0..users {
         let id = user_id(i);
-        let req = request(Method::POST, "/api/register", &[], Some(&json!({ "user_id": id })))?;
+        let req = request(
+            Method::POST,
+            "/api/register",
+            &[],
+            Some(&json!({ "user_id": id, "email": format!("{id}@example.test") })),
+        )?;
         let registered = call(&mut sender, req, &format!("register {id}")).await?;
         let token = registered
             .get("token")
