@@ -807,7 +807,10 @@ mod tests {
             for o in [&approved, &failed] {
                 let s = settle(from, Some(0), o).expect("settles");
                 assert_eq!(Transition::new(s.transition.from, s.transition.to), Ok(s.transition));
-                assert_eq!(s.transition.credit(1, Points(5000)).is_some(), matches!(o, OperatorOutcome::Approved { .. }));
+                assert_eq!(
+                    s.transition.credit(1, Points(5000)).is_some(),
+                    matches!(o, OperatorOutcome::Approved { .. })
+                );
             }
         }
         let codes: Vec<_> = [

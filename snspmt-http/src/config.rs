@@ -328,7 +328,7 @@ mod tests {
         let key = ("SMMKINGS_API_KEY", "real-key");
         let sim = ("SNSPMT_SIMULATE", "1");
         let (site, cert) = (("KCP_SITE_CD", "T0000"), ("KCP_CERT_INFO", "-----BEGIN CERTIFICATE-----"));
-        let e = config(&[sim, key]).err().expect("refused");
+        let e = config(&[sim, key]).expect_err("refused");
         assert!(e.0.contains("SNSPMT_SIMULATE") && e.0.contains("SMMKINGS_API_KEY"), "{e}");
         assert!(!e.to_string().contains("real-key"), "the key is not shown");
         // Half a KCP configuration is still the simulated KCP.

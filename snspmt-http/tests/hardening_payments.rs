@@ -89,7 +89,12 @@ async fn settle(s: &TestServer, id: i64, body: Value) -> (StatusCode, Value) {
 
 async fn purchase_credits(s: &TestServer, user: &str) -> i64 {
     let (_, ledger) = s
-        .call(Method::GET, &format!("/api/admin/transactions?user_id={user}&kind=purchase"), Auth::Admin, None)
+        .call(
+            Method::GET,
+            &format!("/api/admin/transactions?user_id={user}&kind=purchase"),
+            Auth::Admin,
+            None,
+        )
         .await;
     ledger["total"].as_i64().expect("total")
 }
@@ -104,11 +109,8 @@ async fn hang_up_during_approval(
     approvals_before: usize,
 ) {
     let mut stream = tokio::net::TcpStream::connect(h.server.addr).await.expect("connect");
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
-        h.server.addr,
-        body.len()
-    );
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", h.server.addr, body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -296,7 +298,12 @@ async fn a_stale_approving_purchase_is_settleable(h: KcpHarness) {
     assert_eq!(status, StatusCode::CONFLICT, "{b}");
     assert_error_body(&b, "not_settleable");
     let (_, bank) = s
-        .call(Method::POST, "/api/points/purchase", Auth::Bearer(&token), Some(json!({"amount": 10, "price": 10})))
+        .call(
+            Method::POST,
+            "/api/points/purchase",
+            Auth::Bearer(&token),
+            Some(json!({"amount": 10, "price": 10})),
+        )
         .await;
     let bank_id = bank["purchase_id"].as_i64().expect("id");
     let (status, b) = settle(s, bank_id, json!({"tno": "2", "outcome": "approved"})).await;
@@ -339,7 +346,8 @@ fn assert_stable(status: StatusCode, b: &Value, what: &str) {
         assert_eq!(status, StatusCode::CONFLICT, "{what}: {b}");
         let code = b["code"].as_str().unwrap_or_default();
         assert!(
-            ["already_processed", "approval_in_progress", "approval_unknown", "not_settleable"].contains(&code),
+            ["already_processed", "approval_in_progress", "approval_unknown", "not_settleable"]
+                .contains(&code),
             "{what}: {b}"
         );
     }
@@ -371,7 +379,10 @@ async fn concurrent_settles_decisions_and_approvals_answer_stable_codes(h: KcpHa
                     )
                     .await
                 }
-                _ => s.call(Method::POST, "/api/points/purchase-kcp/approve", Auth::Bearer(&token), Some(body)).await,
+                _ => {
+                    s.call(Method::POST, "/api/points/purchase-kcp/approve", Auth::Bearer(&token), Some(body))
+                        .await
+                }
             };
             (i % 4, status, b)
         }));
@@ -398,7 +409,10 @@ async fn concurrent_settles_decisions_and_approvals_answer_stable_codes(h: KcpHa
         let (s, token, body) = (s.clone(), token.clone(), approve_body(&ordr, &fields));
         tasks.push(tokio::spawn(async move {
             let (status, b) = match i % 3 {
-                0 => s.call(Method::POST, "/api/points/purchase-kcp/approve", Auth::Bearer(&token), Some(body)).await,
+                0 => {
+                    s.call(Method::POST, "/api/points/purchase-kcp/approve", Auth::Bearer(&token), Some(body))
+                        .await
+                }
                 1 => settle(&s, id, json!({"tno": "99999999999999", "outcome": "approved"})).await,
                 _ => {
                     s.call(

@@ -121,7 +121,11 @@ pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
     let body: Settle = req.json()?;
     let tno = body.tno.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
     if tno.as_deref().is_some_and(|t| t.len() > 40 || !t.bytes().all(|b| b.is_ascii_alphanumeric())) {
-        return Err(ApiError::invalid_field("tno", "invalid_tno", "tno is KCP's transaction number (digits)"));
+        return Err(ApiError::invalid_field(
+            "tno",
+            "invalid_tno",
+            "tno is KCP's transaction number (digits)",
+        ));
     }
     let outcome = match body.outcome.as_str() {
         "approved" => purchase::OperatorOutcome::Approved {
@@ -141,18 +145,27 @@ pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
     let p = app.store.purchase(id).await?.ok_or_else(|| ApiError::not_found("purchase"))?;
     let now = app.clock.now();
     let stale_after = purchase::approval_stale_after_ms(app.config.upstream_timeout_ms);
-    let settlement = purchase::operator_settlement(p.status, p.approving_at, p.price, &outcome, now, stale_after)
-        .map_err(|r| {
-            let e = match r {
-                purchase::SettleRefusal::MissingTno => {
-                    return ApiError::invalid_field("tno", r.code(), "an approved settlement needs KCP's tno")
-                }
-                purchase::SettleRefusal::AlreadyProcessed => "this purchase has ended",
-                purchase::SettleRefusal::InProgress => "this payment may still be being approved; try later",
-                purchase::SettleRefusal::NotSettleable => "only a card payment whose approval never answered can be settled",
-            };
-            ApiError::new(StatusCode::CONFLICT, r.code(), e).with("status", p.status.as_str())
-        })?;
+    let settlement =
+        purchase::operator_settlement(p.status, p.approving_at, p.price, &outcome, now, stale_after)
+            .map_err(|r| {
+                let e = match r {
+                    purchase::SettleRefusal::MissingTno => {
+                        return ApiError::invalid_field(
+                            "tno",
+                            r.code(),
+                            "an approved settlement needs KCP's tno",
+                        )
+                    }
+                    purchase::SettleRefusal::AlreadyProcessed => "this purchase has ended",
+                    purchase::SettleRefusal::InProgress => {
+                        "this payment may still be being approved; try later"
+                    }
+                    purchase::SettleRefusal::NotSettleable => {
+                        "only a card payment whose approval never answered can be settled"
+                    }
+                };
+                ApiError::new(StatusCode::CONFLICT, r.code(), e).with("status", p.status.as_str())
+            })?;
     let audit = NewAudit {
         actor: caller.actor(),
         action: "purchases.settle".into(),

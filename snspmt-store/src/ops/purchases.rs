@@ -4,7 +4,9 @@
 
 use crate::Conflict;
 use async_trait::async_trait;
-use snspmt_core::purchase::{ApprovalOutcome, ApprovalSettlement, PurchaseMethod, PurchaseStatus, Transition};
+use snspmt_core::purchase::{
+    ApprovalOutcome, ApprovalSettlement, PurchaseMethod, PurchaseStatus, Transition,
+};
 use snspmt_core::{Points, Won};
 
 use super::{insert_audit, one, page, post_in, remember, replay};
