@@ -147,25 +147,7 @@ pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
     let stale_after = purchase::approval_stale_after_ms(app.config.upstream_timeout_ms);
     let settlement =
         purchase::operator_settlement(p.status, p.approving_at, p.price, &outcome, now, stale_after)
-            .map_err(|r| {
-                let e = match r {
-                    purchase::SettleRefusal::MissingTno => {
-                        return ApiError::invalid_field(
-                            "tno",
-                            r.code(),
-                            "an approved settlement needs KCP's tno",
-                        )
-                    }
-                    purchase::SettleRefusal::AlreadyProcessed => "this purchase has ended",
-                    purchase::SettleRefusal::InProgress => {
-                        "this payment may still be being approved; try later"
-                    }
-                    purchase::SettleRefusal::NotSettleable => {
-                        "only a card payment whose approval never answered can be settled"
-                    }
-                };
-                ApiError::new(StatusCode::CONFLICT, r.code(), e).with("status", p.status.as_str())
-            })?;
+            .map_err(|r| settle_refused(r, p.status))?;
     let audit = NewAudit {
         actor: caller.actor(),
         action: "purchases.settle".into(),
@@ -177,6 +159,19 @@ pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
         e => e.into(),
     })?;
     ok(json!({"success": true, "purchase": views::purchase(&p)}))
+}
+
+fn settle_refused(r: purchase::SettleRefusal, status: PurchaseStatus) -> ApiError {
+    use purchase::SettleRefusal as R;
+    let message = match r {
+        R::MissingTno => {
+            return ApiError::invalid_field("tno", r.code(), "an approved settlement needs KCP's tno")
+        }
+        R::AlreadyProcessed => "this purchase has ended",
+        R::InProgress => "this payment may still be being approved; try later",
+        R::NotSettleable => "only a card payment whose approval never answered can be settled",
+    };
+    ApiError::new(StatusCode::CONFLICT, r.code(), message).with("status", status.as_str())
 }
 
 pub async fn admin_list(app: &App, req: &Req) -> Reply {
