@@ -28,8 +28,10 @@ pub enum PurchaseStatus {
     Pending,
     /// Registered with KCP; the user is in (or left) the payment window.
     KcpRegistered,
-    /// One caller won the right to approve and may be talking to KCP right now. A purchase
-    /// that stays here (a crash, a timeout) is listed for the admin; it is never approved twice.
+    /// One caller won the right to approve and may be talking to KCP right now (in a task of
+    /// its own, whatever the client's connection does). A purchase that stays here longer than
+    /// an approval can take ([`approval_stale_after_ms`]: a crash mid-call) is listed for the
+    /// admin and settled by an operator; it is never approved twice.
     Approving,
     /// Paid and credited.
     Approved,
@@ -40,8 +42,9 @@ pub enum PurchaseStatus {
     /// KCP approved another amount (or gave no `tno`): nothing credited, to be cancelled at KCP
     /// and checked by the admin.
     AmountMismatch,
-    /// The approval's answer was lost or unreadable: KCP may have charged. Reconciled by the
-    /// admin; never marked failed automatically.
+    /// The approval's answer was lost or unreadable: KCP may have charged. Settled by an
+    /// operator with what KCP's admin shows ([`operator_settlement`]); never marked failed
+    /// automatically.
     ApprovalUnknown,
     /// The user cancelled in KCP's payment window.
     Canceled,
@@ -249,15 +252,16 @@ impl Transition {
     /// `from → to` if the lifecycle allows it (see [`PurchaseStatus`]):
     /// - `pending` → `approved` | `rejected`;
     /// - `kcp_registered` → `approving` | `failed` | `canceled`;
-    /// - `approving` → `approved` | `failed` | `amount_mismatch` | `approval_unknown`.
+    /// - `approving` → `approved` | `failed` | `amount_mismatch` | `approval_unknown`;
+    /// - `approval_unknown` → `approved` | `failed` (an operator's settlement, see
+    ///   [`operator_settlement`]).
     pub fn new(from: PurchaseStatus, to: PurchaseStatus) -> Result<Transition, IllegalTransition> {
         use PurchaseStatus::*;
         match (from, to) {
             (Pending, Approved | Rejected)
             | (KcpRegistered, Approving | Failed | Canceled)
-            | (Approving, Approved | Failed | AmountMismatch | ApprovalUnknown) => {
-                Ok(Transition { from, to })
-            }
+            | (Approving, Approved | Failed | AmountMismatch | ApprovalUnknown)
+            | (ApprovalUnknown, Approved | Failed) => Ok(Transition { from, to }),
             _ => Err(IllegalTransition { from, to }),
         }
     }
@@ -378,17 +382,106 @@ impl ApprovalOutcome {
     }
 }
 
-/// The columns an approval outcome writes on its purchase.
+/// The columns an approval outcome (or an operator's settlement) writes on its purchase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct ApprovalSettlement {
-    /// Always from `approving`.
+    /// From `approving` (KCP's answer), or from `approving`/`approval_unknown` (an operator).
     pub transition: Transition,
     pub tno: Option<String>,
     pub approved_amount: Option<i64>,
+    /// KCP's code and message; `None` keeps what the purchase has.
     pub res_cd: Option<String>,
     pub res_msg: Option<String>,
     pub approved_at: Option<Millis>,
+}
+
+/// What an operator found in KCP's admin for a purchase whose approval never answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorOutcome {
+    /// KCP charged our price under transaction number `tno`: credit the points, once.
+    Approved { tno: String },
+    /// KCP holds no payment for it (or it was cancelled there): nothing is credited. KCP's
+    /// `tno` is recorded when there is one.
+    Failed { tno: Option<String> },
+}
+
+/// Why an operator cannot settle a purchase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleRefusal {
+    /// It ended already (approved, failed, rejected, canceled): nothing to settle.
+    AlreadyProcessed,
+    /// Its approval may still be talking to KCP (`approving` for less than
+    /// [`approval_stale_after_ms`]).
+    InProgress,
+    /// It does not wait for an approval's outcome: a bank transfer, a registration nobody
+    /// paid, an approval for another amount.
+    NotSettleable,
+    /// `approved` without KCP's transaction number.
+    MissingTno,
+}
+
+impl SettleRefusal {
+    /// The stable code clients see.
+    pub fn code(self) -> &'static str {
+        match self {
+            SettleRefusal::AlreadyProcessed => "already_processed",
+            SettleRefusal::InProgress => "approval_in_progress",
+            SettleRefusal::NotSettleable => "not_settleable",
+            SettleRefusal::MissingTno => "missing_tno",
+        }
+    }
+}
+
+/// Extra time, beyond two upstream timeouts, before an `approving` purchase counts as stale.
+pub const APPROVAL_STALE_MARGIN_MS: i64 = 60_000;
+
+/// How long an approval can be talking to KCP, with upstream calls timing out after
+/// `upstream_timeout_ms` (connect and read): two timeouts and [`APPROVAL_STALE_MARGIN_MS`].
+/// An `approving` purchase older than this was left by a crash: no call is running for it.
+pub fn approval_stale_after_ms(upstream_timeout_ms: u64) -> i64 {
+    i64::try_from(upstream_timeout_ms).unwrap_or(i64::MAX / 4).saturating_mul(2) + APPROVAL_STALE_MARGIN_MS
+}
+
+/// An operator's settlement of purchase in `status` (`approving` since `approving_at`, priced
+/// `price`) at `now`, with `outcome`. Allowed:
+///
+/// - from `approval_unknown`, to `approved` or `failed`;
+/// - from `approving` once it is stale (`now - approving_at >= stale_after_ms`), likewise;
+///
+/// `approved` stores the `tno` (unique: one credit per KCP transaction) and credits `price`
+/// points; `failed` credits nothing. KCP's earlier code and message are kept. The store
+/// applies it only while the purchase is still in its `from` status.
+pub fn operator_settlement(
+    status: PurchaseStatus,
+    approving_at: Option<Millis>,
+    price: Won,
+    outcome: &OperatorOutcome,
+    now: Millis,
+    stale_after_ms: i64,
+) -> Result<ApprovalSettlement, SettleRefusal> {
+    use PurchaseStatus::*;
+    match status {
+        ApprovalUnknown => {}
+        Approving if approving_at.is_none_or(|at| now.saturating_sub(at) >= stale_after_ms) => {}
+        Approving => return Err(SettleRefusal::InProgress),
+        s if s.is_final() => return Err(SettleRefusal::AlreadyProcessed),
+        _ => return Err(SettleRefusal::NotSettleable),
+    }
+    let clean = |t: &str| Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+    let (to, tno) = match outcome {
+        OperatorOutcome::Approved { tno } => (Approved, Some(clean(tno).ok_or(SettleRefusal::MissingTno)?)),
+        OperatorOutcome::Failed { tno } => (Failed, tno.as_deref().and_then(clean)),
+    };
+    let transition = Transition { from: status, to };
+    Ok(ApprovalSettlement {
+        transition,
+        tno,
+        approved_amount: (to == Approved).then_some(price.0),
+        res_cd: None,
+        res_msg: None,
+        approved_at: transition.approved_at(now),
+    })
 }
 
 /// The parsed approval answer, or why it could not be parsed.
@@ -534,6 +627,8 @@ mod tests {
             (Approving, Failed),
             (Approving, AmountMismatch),
             (Approving, ApprovalUnknown),
+            (ApprovalUnknown, Approved),
+            (ApprovalUnknown, Failed),
         ];
         for from in PurchaseStatus::ALL {
             for to in PurchaseStatus::ALL {
@@ -593,6 +688,8 @@ mod tests {
             (Approving, Failed, None, None),
             (Approving, AmountMismatch, None, None),
             (Approving, ApprovalUnknown, None, None),
+            (ApprovalUnknown, Approved, Some(7), Some(&credit)),
+            (ApprovalUnknown, Failed, None, None),
         ];
         for (from, to, at, want) in cases {
             let t = Transition::new(*from, *to).expect("legal");
@@ -656,6 +753,76 @@ mod tests {
             assert_eq!(got.transition.to, outcome.status());
             assert_eq!(Transition::new(got.transition.from, got.transition.to), Ok(got.transition));
         }
+    }
+
+    #[test]
+    fn operator_settlement_table() {
+        use PurchaseStatus::*;
+        let stale = approval_stale_after_ms(500);
+        assert_eq!(stale, 61_000);
+        assert!(approval_stale_after_ms(u64::MAX) > i64::MAX / 4, "no overflow");
+        let approved = OperatorOutcome::Approved { tno: " 23732987373372 ".into() };
+        let failed = OperatorOutcome::Failed { tno: None };
+        let now = 100_000;
+        let settle = |status, at: Option<i64>, o: &OperatorOutcome| {
+            operator_settlement(status, at, Won(5000), o, now, stale)
+        };
+        let want_approved = |from| ApprovalSettlement {
+            transition: Transition { from, to: Approved },
+            tno: Some("23732987373372".into()),
+            approved_amount: Some(5000),
+            res_cd: None,
+            res_msg: None,
+            approved_at: Some(now),
+        };
+        assert_eq!(settle(ApprovalUnknown, Some(1), &approved), Ok(want_approved(ApprovalUnknown)));
+        assert_eq!(settle(Approving, Some(now - stale), &approved), Ok(want_approved(Approving)));
+        assert_eq!(settle(Approving, None, &approved), Ok(want_approved(Approving)));
+        assert_eq!(settle(Approving, Some(now - stale + 1), &approved), Err(SettleRefusal::InProgress));
+        assert_eq!(settle(Approving, Some(now), &failed), Err(SettleRefusal::InProgress));
+        let want_failed = ApprovalSettlement {
+            transition: Transition { from: ApprovalUnknown, to: Failed },
+            tno: None,
+            approved_amount: None,
+            res_cd: None,
+            res_msg: None,
+            approved_at: None,
+        };
+        assert_eq!(settle(ApprovalUnknown, None, &failed), Ok(want_failed.clone()));
+        let failed_tno = OperatorOutcome::Failed { tno: Some(" 7 ".into()) };
+        assert_eq!(
+            settle(ApprovalUnknown, None, &failed_tno),
+            Ok(ApprovalSettlement { tno: Some("7".into()), ..want_failed })
+        );
+        let blank = OperatorOutcome::Approved { tno: "  ".into() };
+        assert_eq!(settle(ApprovalUnknown, None, &blank), Err(SettleRefusal::MissingTno));
+        for s in [Approved, Rejected, Failed, Canceled] {
+            assert_eq!(settle(s, Some(1), &approved), Err(SettleRefusal::AlreadyProcessed), "{s}");
+        }
+        for s in [Pending, KcpRegistered, AmountMismatch] {
+            assert_eq!(settle(s, Some(1), &approved), Err(SettleRefusal::NotSettleable), "{s}");
+        }
+        // Every settlement is a move the lifecycle allows, and credits only when approved.
+        for from in [ApprovalUnknown, Approving] {
+            for o in [&approved, &failed] {
+                let s = settle(from, Some(0), o).expect("settles");
+                assert_eq!(Transition::new(s.transition.from, s.transition.to), Ok(s.transition));
+                assert_eq!(
+                    s.transition.credit(1, Points(5000)).is_some(),
+                    matches!(o, OperatorOutcome::Approved { .. })
+                );
+            }
+        }
+        let codes: Vec<_> = [
+            SettleRefusal::AlreadyProcessed,
+            SettleRefusal::InProgress,
+            SettleRefusal::NotSettleable,
+            SettleRefusal::MissingTno,
+        ]
+        .iter()
+        .map(|r| r.code())
+        .collect();
+        assert_eq!(codes, ["already_processed", "approval_in_progress", "not_settleable", "missing_tno"]);
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl Config {
         let tz_offset_minutes = parse_offset(&tz)
             .ok_or_else(|| ConfigError(format!("SNSPMT_TZ_OFFSET must look like +09:00: {tz}")))?;
         let workers = get("SNSPMT_WORKERS").map(|v| v != "0").unwrap_or(true);
-        Ok(Config {
+        let config = Config {
             addr,
             database_url,
             admin_token,
@@ -210,7 +210,30 @@ impl Config {
             metrics_token: get("METRICS_TOKEN"),
             log_json: get("SNSPMT_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
             public_url,
-        })
+        };
+        config.refuse_simulated_money()?;
+        Ok(config)
+    }
+
+    /// Whether card payments go to the simulated KCP: `SNSPMT_SIMULATE=1` without
+    /// `KCP_SITE_CD` and `KCP_CERT_INFO`.
+    pub fn kcp_simulated(&self) -> bool {
+        self.simulate && !(self.kcp.site_cd.is_some() && self.kcp.cert_info.is_some())
+    }
+
+    /// Refuses simulated card payments next to a real SMM panel: with `SNSPMT_SIMULATE=1`,
+    /// `SMMKINGS_API_KEY` set and no KCP merchant settings, the simulated payment window would
+    /// mint points that buy real orders.
+    fn refuse_simulated_money(&self) -> Result<(), ConfigError> {
+        if self.kcp_simulated() && self.smm_api_key.is_some() {
+            return Err(ConfigError(
+                "SNSPMT_SIMULATE=1 without KCP_SITE_CD/KCP_CERT_INFO simulates card payments, and with a real \
+                 SMMKINGS_API_KEY their free points would buy real orders: unset SMMKINGS_API_KEY (simulated \
+                 panel) or configure KCP"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the SMM panel can be called (a key, or simulation).
@@ -298,6 +321,27 @@ mod tests {
         assert_eq!(c.addr.to_string(), "0.0.0.0:9000");
         assert_eq!(c.database_url, "postgres://app:p%40ss%20word@db:5432/snspmt");
         assert!(!format!("{c:?}").contains("p%40ss"), "Debug hides the database password");
+    }
+
+    #[test]
+    fn simulated_card_payments_are_refused_next_to_a_real_smm_key() {
+        let key = ("SMMKINGS_API_KEY", "real-key");
+        let sim = ("SNSPMT_SIMULATE", "1");
+        let (site, cert) = (("KCP_SITE_CD", "T0000"), ("KCP_CERT_INFO", "-----BEGIN CERTIFICATE-----"));
+        let e = config(&[sim, key]).expect_err("refused");
+        assert!(e.0.contains("SNSPMT_SIMULATE") && e.0.contains("SMMKINGS_API_KEY"), "{e}");
+        assert!(!e.to_string().contains("real-key"), "the key is not shown");
+        // Half a KCP configuration is still the simulated KCP.
+        assert!(config(&[sim, key, site]).is_err());
+        assert!(config(&[("SNSPMT_SIMULATE", "true"), key, cert]).is_err());
+        // Simulated everything, real everything, or a real KCP beside a real panel: fine.
+        let c = config(&[sim]).expect("all simulated");
+        assert!(c.kcp_simulated() && c.smm_configured() && c.kcp_configured());
+        let c = config(&[sim, key, site, cert]).expect("real KCP");
+        assert!(!c.kcp_simulated());
+        assert!(config(&[key]).is_ok_and(|c| !c.kcp_simulated() && !c.kcp_configured()));
+        assert!(config(&[key, site, cert]).is_ok());
+        assert!(config(&[("SNSPMT_SIMULATE", "0"), key]).is_ok());
     }
 
     #[test]

@@ -197,6 +197,11 @@ const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
         ]),
     ),
     ("PUT", "/api/admin/purchases/{id}", Some(&[("status", "string", true)])),
+    (
+        "POST",
+        "/api/admin/purchases/{id}/settle",
+        Some(&[("outcome", "string", true), ("tno", "string", false)]),
+    ),
     ("POST", "/api/scheduled-orders", Some(ORDER)),
     (
         "POST",

@@ -60,6 +60,7 @@ pub enum Endpoint {
     SmmPanelTest,
     BankPurchase,
     AdminDecidePurchase { id: String },
+    AdminSettlePurchase { id: String },
     AdminPurchases,
     KcpRegister,
     KcpPaymentForm,
@@ -199,6 +200,7 @@ impl Endpoint {
             | SmmPanelProxy
             | SmmPanelTest
             | AdminDecidePurchase { .. }
+            | AdminSettlePurchase { .. }
             | AdminPurchases
             | AdminScheduledOrders => Access::Admin,
             CronSyncOrderStatus
@@ -282,6 +284,7 @@ impl Endpoint {
             SmmPanelTest => "smm_panel.test",
             BankPurchase => "points.purchase",
             AdminDecidePurchase { .. } => "admin.purchases.decide",
+            AdminSettlePurchase { .. } => "admin.purchases.settle",
             AdminPurchases => "admin.purchases",
             KcpRegister => "kcp.register",
             KcpPaymentForm => "kcp.payment_form",
@@ -475,6 +478,9 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "admin", "purchases", id] if !id.is_empty() => {
             on(method, [(M::PUT, E::AdminDecidePurchase { id: decode(id)? })])
         }
+        ["api", "admin", "purchases", id, "settle"] if !id.is_empty() => {
+            on(method, [(M::POST, E::AdminSettlePurchase { id: decode(id)? })])
+        }
         ["api", "cron", "sync-order-status"] => on(method, [(M::POST, E::CronSyncOrderStatus)]),
         ["api", "cron", "process-scheduled-orders"] => on(method, [(M::POST, E::CronProcessScheduledOrders)]),
         ["api", "auth", "kakao-login"] => on(method, [(M::POST, E::KakaoLogin)]),
@@ -626,6 +632,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/points/purchase-kcp/simulated-window"),
     ("GET", "/api/admin/purchases"),
     ("PUT", "/api/admin/purchases/{id}"),
+    ("POST", "/api/admin/purchases/{id}/settle"),
     ("POST", "/api/scheduled-orders"),
     ("GET", "/api/admin/scheduled-orders"),
     ("GET", "/metrics"),

@@ -215,6 +215,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::SmmPanelTest => smm_proxy::test(app).await,
         E::BankPurchase => purchases::bank(app, caller, req).await,
         E::AdminDecidePurchase { id } => purchases::decide(app, caller, &id, req).await,
+        E::AdminSettlePurchase { id } => purchases::settle(app, caller, &id, req).await,
         E::AdminPurchases => purchases::admin_list(app, req).await,
         E::KcpRegister => purchases::kcp_register(app, caller, req).await,
         E::KcpPaymentForm => purchases::kcp_payment_form(app, caller, req).await,

@@ -271,6 +271,17 @@ pub trait PurchaseStore: Send + Sync {
         outcome: &snspmt_core::purchase::ApprovalOutcome,
         now: Millis,
     ) -> StoreResult<Purchase>;
+    /// An operator's settlement (decided by `snspmt_core::purchase::operator_settlement`),
+    /// applied while the purchase is still in its `from` status, with its audit row: `approved`
+    /// credits once (`Conflict(DuplicateTno)` when the `tno` is another purchase's),
+    /// `Conflict(AlreadyProcessed)` when someone moved it first.
+    async fn settle_by_operator(
+        &self,
+        purchase_id: i64,
+        settlement: snspmt_core::purchase::ApprovalSettlement,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<Purchase>;
 }
 
 /// Packages of the catalogue.

@@ -106,6 +106,74 @@ pub async fn decide(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
     ok(json!({"success": true, "purchase": views::purchase(&p)}))
 }
 
+#[derive(Deserialize)]
+struct Settle {
+    tno: Option<String>,
+    outcome: String,
+}
+
+/// `POST /api/admin/purchases/<id>/settle {tno?, outcome: "approved"|"failed"}`: an operator
+/// settles a card payment whose approval never answered (`approval_unknown`, or `approving`
+/// left by a crash) with what KCP's admin shows. `approved` needs KCP's `tno` and credits
+/// once; the core decides which purchases may be settled.
+pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+    let id = parse_id("purchase_id", raw_id)?;
+    let body: Settle = req.json()?;
+    let tno = body.tno.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    if tno.as_deref().is_some_and(|t| t.len() > 40 || !t.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return Err(ApiError::invalid_field(
+            "tno",
+            "invalid_tno",
+            "tno is KCP's transaction number (digits)",
+        ));
+    }
+    let outcome = match body.outcome.as_str() {
+        "approved" => purchase::OperatorOutcome::Approved {
+            tno: tno.clone().ok_or_else(|| {
+                ApiError::invalid_field("tno", "missing_tno", "an approved settlement needs KCP's tno")
+            })?,
+        },
+        "failed" => purchase::OperatorOutcome::Failed { tno: tno.clone() },
+        _ => {
+            return Err(ApiError::invalid_field(
+                "outcome",
+                "invalid_outcome",
+                "outcome must be approved or failed",
+            ))
+        }
+    };
+    let p = app.store.purchase(id).await?.ok_or_else(|| ApiError::not_found("purchase"))?;
+    let now = app.clock.now();
+    let stale_after = purchase::approval_stale_after_ms(app.config.upstream_timeout_ms);
+    let settlement =
+        purchase::operator_settlement(p.status, p.approving_at, p.price, &outcome, now, stale_after)
+            .map_err(|r| settle_refused(r, p.status))?;
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: "purchases.settle".into(),
+        target: Some(id.to_string()),
+        detail: json!({"outcome": body.outcome, "tno": tno, "from": p.status.as_str()}).to_string(),
+    };
+    let p = app.store.settle_by_operator(id, settlement, audit, now).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("purchase"),
+        e => e.into(),
+    })?;
+    ok(json!({"success": true, "purchase": views::purchase(&p)}))
+}
+
+fn settle_refused(r: purchase::SettleRefusal, status: PurchaseStatus) -> ApiError {
+    use purchase::SettleRefusal as R;
+    let message = match r {
+        R::MissingTno => {
+            return ApiError::invalid_field("tno", r.code(), "an approved settlement needs KCP's tno")
+        }
+        R::AlreadyProcessed => "this purchase has ended",
+        R::InProgress => "this payment may still be being approved; try later",
+        R::NotSettleable => "only a card payment whose approval never answered can be settled",
+    };
+    ApiError::new(StatusCode::CONFLICT, r.code(), message).with("status", status.as_str())
+}
+
 pub async fn admin_list(app: &App, req: &Req) -> Reply {
     let paging = Paging::from(req)?;
     let status = req
@@ -331,16 +399,49 @@ enum Approval {
     Approved(Purchase),
     Declined(Purchase),
     Mismatch(Purchase),
+    /// This call's answer from KCP was lost or unreadable.
     Unknown(Purchase),
+    /// An earlier call's answer was lost; an operator settles it.
+    UnknownBefore(Purchase),
     /// Someone else is approving it right now.
     InProgress(Purchase),
     /// It ended before (canceled, failed earlier, …).
     Ended(Purchase),
 }
 
+impl Approval {
+    /// What a caller that did not approve it learns from the purchase as it is now.
+    fn as_now(p: Purchase) -> Approval {
+        match p.status {
+            PurchaseStatus::Approved => Approval::Approved(p),
+            PurchaseStatus::Approving => Approval::InProgress(p),
+            PurchaseStatus::ApprovalUnknown => Approval::UnknownBefore(p),
+            PurchaseStatus::AmountMismatch => Approval::Mismatch(p),
+            _ => Approval::Ended(p),
+        }
+    }
+}
+
 /// Approves `ordr_idxx` at KCP, once: only the caller that moves it to `approving` calls KCP,
-/// with the price from our database.
+/// with the price from our database. The approval runs in a task of its own, from the move to
+/// `approving` to the settlement, so a client that goes away (a dropped request) cannot leave
+/// a purchase that KCP charged stranded in `approving`.
 async fn approve(
+    app: &Arc<App>,
+    ordr_idxx: &str,
+    enc_data: &str,
+    enc_info: &str,
+    tran_cd: &str,
+) -> Result<Approval, ApiError> {
+    let app = app.clone();
+    let (ordr_idxx, enc_data, enc_info, tran_cd) =
+        (ordr_idxx.to_owned(), enc_data.to_owned(), enc_info.to_owned(), tran_cd.to_owned());
+    tokio::spawn(async move { approve_to_end(&app, &ordr_idxx, &enc_data, &enc_info, &tran_cd).await })
+        .await
+        .map_err(|_| ApiError::internal())?
+}
+
+async fn approve_to_end(
     app: &App,
     ordr_idxx: &str,
     enc_data: &str,
@@ -351,13 +452,7 @@ async fn approve(
     let Some(p) = app.store.begin_approval(ordr_idxx, app.clock.now()).await? else {
         let p =
             app.store.purchase_by_ordr(ordr_idxx).await?.ok_or_else(|| ApiError::not_found("purchase"))?;
-        return Ok(match p.status {
-            PurchaseStatus::Approved => Approval::Approved(p),
-            PurchaseStatus::Approving => Approval::InProgress(p),
-            PurchaseStatus::ApprovalUnknown => Approval::Unknown(p),
-            PurchaseStatus::AmountMismatch => Approval::Mismatch(p),
-            _ => Approval::Ended(p),
-        });
+        return Ok(Approval::as_now(p));
     };
     let (c, enc_data, enc_info, tran_cd) =
         (client, enc_data.to_owned(), enc_info.to_owned(), tran_cd.to_owned());
@@ -386,11 +481,19 @@ async fn approve(
     let settled = match app.store.settle_approval(p.purchase_id, &outcome, app.clock.now()).await {
         Ok(settled) => settled,
         Err(StoreError::Conflict(code)) => {
-            // A duplicate tno: never credit; leave it approving for the operator.
+            // A duplicate tno (never credit: it stays approving for the operator), or an
+            // operator settled it first.
             log::error(&format!("purchase {}: approval not recorded ({code}); needs review", p.purchase_id));
-            return Ok(Approval::InProgress(p));
+            let now = app.store.purchase(p.purchase_id).await?.unwrap_or(p);
+            return Ok(Approval::as_now(now));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            log::error(&format!(
+                "purchase {}: KCP answered {outcome:?} but it was not recorded: {e}; an operator settles it",
+                p.purchase_id
+            ));
+            return Err(e.into());
+        }
     };
     Ok(match outcome {
         ApprovalOutcome::Approved { .. } => Approval::Approved(settled),
@@ -431,6 +534,12 @@ fn approval_reply(a: Approval) -> Reply {
             "KCP did not confirm the payment; nothing was credited and an operator will review it",
         )
         .with("purchase_id", p.purchase_id)),
+        Approval::UnknownBefore(p) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "approval_unknown",
+            "KCP did not confirm this payment; nothing was credited and an operator will review it",
+        )
+        .with("purchase_id", p.purchase_id)),
         Approval::InProgress(p) => {
             Err(ApiError::new(StatusCode::CONFLICT, "approval_in_progress", "this payment is being approved")
                 .with("purchase_id", p.purchase_id))
@@ -442,7 +551,7 @@ fn approval_reply(a: Approval) -> Reply {
     }
 }
 
-pub async fn kcp_approve(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn kcp_approve(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
     let body: Approve = req.json()?;
     own_kcp_purchase(app, caller, &body.ordr_idxx).await?;
     if body.enc_data.is_empty() || body.enc_info.is_empty() || body.tran_cd.is_empty() {
@@ -451,9 +560,12 @@ pub async fn kcp_approve(app: &App, caller: &Caller, req: &Req) -> Reply {
     approval_reply(approve(app, &body.ordr_idxx, &body.enc_data, &body.enc_info, &body.tran_cd).await?)
 }
 
-/// The browser's post from KCP (`Ret_URL`). Trusted only through KCP's approval answer:
-/// only `ordr_idxx`, `enc_data`, `enc_info`, `tran_cd` and `res_cd` are read. Answers a 303 to
-/// the points page with the result.
+/// The browser's post from KCP (`Ret_URL`). Anonymous, so trusted only through KCP's approval
+/// answer: only `ordr_idxx`, `enc_data`, `enc_info`, `tran_cd` and `res_cd` are read. An
+/// authenticated result is approved server-side (KCP decides); any other `res_cd` (`3001`
+/// "user canceled", a failure) changes nothing: anyone who knows an `ordr_idxx` could post
+/// it, so the purchase stays `kcp_registered` and payable. Answers a 303 to the points page
+/// with the result.
 pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
     let form = kcp::parse_return_form(&req.body);
     let result = match form.kind() {
@@ -461,7 +573,12 @@ pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
             match approve(app, &form.ordr_idxx, &form.enc_data, &form.enc_info, &form.tran_cd).await {
                 Ok(Approval::Approved(_)) => "approved",
                 Ok(Approval::Declined(_)) => "failed",
-                Ok(Approval::Mismatch(_) | Approval::Unknown(_) | Approval::InProgress(_)) => "pending",
+                Ok(
+                    Approval::Mismatch(_)
+                    | Approval::Unknown(_)
+                    | Approval::UnknownBefore(_)
+                    | Approval::InProgress(_),
+                ) => "pending",
                 Ok(Approval::Ended(p)) => p.status.as_str(),
                 Err(e) if e.status == StatusCode::NOT_FOUND => "invalid",
                 Err(e) => {
@@ -470,12 +587,8 @@ pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
                 }
             }
         }
-        ReturnKind::UserCanceled => {
-            end(app, &form.ordr_idxx, PurchaseStatus::Canceled, "3001", &form.res_msg).await
-        }
-        ReturnKind::Failed { code, message } => {
-            end(app, &form.ordr_idxx, PurchaseStatus::Failed, &code, &message).await
-        }
+        ReturnKind::UserCanceled => "canceled",
+        ReturnKind::Failed { .. } => "failed",
         ReturnKind::RegisterEcho => "pending",
         ReturnKind::Malformed => "invalid",
     };
@@ -500,14 +613,6 @@ pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
         headers.insert(hyper::header::LOCATION, v);
     }
     Ok(resp)
-}
-
-async fn end(app: &App, ordr_idxx: &str, status: PurchaseStatus, code: &str, message: &str) -> &'static str {
-    let Ok(Some(p)) = app.store.purchase_by_ordr(ordr_idxx).await else { return "invalid" };
-    match app.store.end_registration(p.purchase_id, status, code, message, app.clock.now()).await {
-        Ok(p) => p.status.as_str(),
-        Err(_) => "already_processed",
-    }
 }
 
 /// The simulated payment window (only with `SNSPMT_SIMULATE=1` and no KCP settings): a page

@@ -4,7 +4,9 @@
 
 use crate::Conflict;
 use async_trait::async_trait;
-use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod, PurchaseStatus, Transition};
+use snspmt_core::purchase::{
+    ApprovalOutcome, ApprovalSettlement, PurchaseMethod, PurchaseStatus, Transition,
+};
 use snspmt_core::{Points, Won};
 
 use super::{insert_audit, one, page, post_in, remember, replay};
@@ -47,8 +49,8 @@ const DECIDE_BANK_PURCHASE: &str = "UPDATE point_purchases SET status = $2, deci
 const BEGIN_APPROVAL: &str = "UPDATE point_purchases SET status = $2, approving_at = $3, \
     updated_at = $3 WHERE ordr_idxx = $1 AND status = $4 RETURNING purchase_id";
 const SETTLE_APPROVAL: &str = "UPDATE point_purchases SET status = $2, tno = $3, approved_amount = $4, \
-    res_cd = $5, res_msg = $6, approved_at = $7, updated_at = $8 WHERE purchase_id = $1 AND status = $9 \
-    RETURNING user_id, amount";
+    res_cd = COALESCE($5, res_cd), res_msg = COALESCE($6, res_msg), approved_at = $7, updated_at = $8, \
+    decided_by = $10 WHERE purchase_id = $1 AND status = $9 RETURNING user_id, amount";
 
 fn purchase_row(r: &Row) -> StoreResult<Purchase> {
     Ok(Purchase {
@@ -190,17 +192,20 @@ async fn begin_approval<C: Conn>(c: &mut C, ordr_idxx: &str, now: Millis) -> Sto
     }
 }
 
-async fn settle_approval<C: Conn>(
+/// Applies settlement `s` of purchase `id` (KCP's answer, or an operator's decision with its
+/// audit row) while it is still in `s.transition.from`.
+async fn settle<C: Conn>(
     c: &mut C,
     id: i64,
-    outcome: &ApprovalOutcome,
+    s: &ApprovalSettlement,
+    audit: Option<&NewAudit>,
     now: Millis,
 ) -> StoreResult<Purchase> {
-    let s = outcome.settlement(now);
     let t = s.transition;
+    let decided_by = audit.map(|a| a.actor.as_str());
     let clean = |v: &Option<String>| v.as_deref().map(clean_text);
     let (tno, code, message) = (clean(&s.tno), clean(&s.res_cd), clean(&s.res_msg));
-    let args: [&dyn Param; 9] = [
+    let args: [&dyn Param; 10] = [
         &id,
         &t.to.as_str(),
         &tno,
@@ -210,6 +215,7 @@ async fn settle_approval<C: Conn>(
         &s.approved_at,
         &now,
         &t.from.as_str(),
+        &decided_by,
     ];
     let row = c
         .query_opt(SETTLE_APPROVAL, &args)
@@ -217,6 +223,9 @@ async fn settle_approval<C: Conn>(
         .map_err(unique_as(StoreError::Conflict(Conflict::DuplicateTno)))?;
     let Some(row) = row else { return Err(not_matched(c, id).await) };
     credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
+    if let Some(audit) = audit {
+        insert_audit(c, audit, now).await?;
+    }
     purchase_in(c, id).await
 }
 
@@ -299,8 +308,18 @@ macro_rules! impl_purchases {
                 outcome: &ApprovalOutcome,
                 now: Millis,
             ) -> StoreResult<Purchase> {
-                let outcome = outcome.clone();
-                self.tx(async move |c| settle_approval(c, id, &outcome, now).await).await
+                let s = outcome.settlement(now);
+                self.tx(async move |c| settle(c, id, &s, None, now).await).await
+            }
+
+            async fn settle_by_operator(
+                &self,
+                id: i64,
+                settlement: ApprovalSettlement,
+                audit: NewAudit,
+                now: Millis,
+            ) -> StoreResult<Purchase> {
+                self.tx(async move |c| settle(c, id, &settlement, Some(&audit), now).await).await
             }
         }
     };
