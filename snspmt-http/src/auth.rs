@@ -15,6 +15,7 @@ use snspmt_store::User;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::guard::PasswordGate;
 use crate::router::Access;
 use crate::App;
 
@@ -158,21 +159,25 @@ pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access)
     Ok(Caller::User(user))
 }
 
-/// Hashes a password with argon2id (on the blocking pool: it is deliberately slow).
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
+/// Hashes a password with argon2id, on the blocking pool behind the password gate (it is
+/// deliberately slow and takes ~19 MiB): 503 `overloaded` when the gate's queue is full.
+pub async fn hash_password(gate: &PasswordGate, password: String) -> Result<String, ApiError> {
+    gate.run(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
     })
-    .await
-    .map_err(|_| ApiError::internal())?
+    .await?
     .map_err(|_| ApiError::internal())
 }
 
 /// Verifies a password against a stored hash; with no hash, verifies against a dummy so that
-/// unknown e-mails take as long as wrong passwords.
-pub async fn verify_password(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+/// unknown e-mails take as long as wrong passwords (behind the same gate).
+pub async fn verify_password(
+    gate: &PasswordGate,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
+    gate.run(move || {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
         let ok = PasswordHash::new(&hash)
@@ -180,7 +185,6 @@ pub async fn verify_password(password: String, stored: Option<String>) -> bool {
         ok && known
     })
     .await
-    .unwrap_or(false)
 }
 
 fn dummy_hash() -> &'static str {
@@ -232,6 +236,7 @@ mod tests {
             points: snspmt_core::Points(0),
             has_password: false,
             created_at: 0,
+            email_verified: false,
         }
     }
 
@@ -250,10 +255,11 @@ mod tests {
 
     #[tokio::test]
     async fn passwords() {
-        let h = hash_password("correct horse".into()).await.expect("hash");
+        let gate = PasswordGate::new(1, 0);
+        let h = hash_password(&gate, "correct horse".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await);
-        assert!(!verify_password("wrong horse".into(), Some(h)).await);
-        assert!(!verify_password("anything".into(), None).await);
+        assert!(verify_password(&gate, "correct horse".into(), Some(h.clone())).await.expect("run"));
+        assert!(!verify_password(&gate, "wrong horse".into(), Some(h)).await.expect("run"));
+        assert!(!verify_password(&gate, "anything".into(), None).await.expect("run"));
     }
 }
