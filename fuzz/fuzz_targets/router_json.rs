@@ -35,7 +35,7 @@ fn world() -> &'static World {
         .expect("config");
         let app = Arc::new(App::new(Arc::new(store), config));
         let register = Request::post("/api/register")
-            .body(Full::new(Bytes::from_static(b"{\"user_id\":\"fuzz\"}")))
+            .body(Full::new(Bytes::from_static(b"{\"user_id\":\"fuzz\",\"email\":\"fuzz@example.test\"}")))
             .expect("request");
         let resp = rt.block_on(snspmt_http::server::handle(&app, register));
         let body = rt.block_on(resp.into_body().collect()).expect("body").to_bytes();
