@@ -255,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn passwords() {
-        let gate = PasswordGate::new(1, 0);
+        let gate = PasswordGate::new(1, 4);
         let h = hash_password(&gate, "correct horse".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password(&gate, "correct horse".into(), Some(h.clone())).await.expect("run"));

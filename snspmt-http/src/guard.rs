@@ -4,12 +4,11 @@
 //!
 //! Everything here is in-process memory with a fixed bound: a limiter keeps at most
 //! [`MAX_KEYS`] keys (evicting full buckets, then the least recently seen), and the password
-//! gate lets [`PasswordGate::permits`] hashes run with at most `queue` more waiting; beyond
-//! that a request is answered 503 at once, holding nothing.
+//! gate lets [`PasswordGate::permits`] hashes run (on threads of its own) with at most `queue`
+//! more waiting; beyond that a request is answered 503 at once, holding nothing.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -214,21 +213,15 @@ pub fn ip_key(ip: IpAddr) -> String {
     }
 }
 
-/// At most `permits` password hashes at once and `queue` more waiting.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// At most `permits` password hashes at once and `queue` more waiting: `permits` threads of
+/// its own (so the hashing memory, ~19 MiB a hash, lives in at most `permits` threads'
+/// allocator arenas and is reused, instead of spreading over the blocking pool's many
+/// threads), fed through a channel of `queue` places.
 pub struct PasswordGate {
-    sem: tokio::sync::Semaphore,
+    jobs: std::sync::mpsc::SyncSender<Job>,
     permits: usize,
-    queue: usize,
-    admitted: AtomicUsize,
-}
-
-/// Holds a place in the gate; gives it back when dropped.
-pub struct Admitted<'a>(&'a PasswordGate);
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// Seconds a refused client is told to wait.
@@ -237,7 +230,26 @@ pub const OVERLOAD_RETRY_AFTER: u64 = 1;
 impl PasswordGate {
     pub fn new(permits: usize, queue: usize) -> PasswordGate {
         let permits = permits.max(1);
-        PasswordGate { sem: tokio::sync::Semaphore::new(permits), permits, queue, admitted: AtomicUsize::new(0) }
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(queue);
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for i in 0..permits {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("snspmt-password-{i}")).spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    // A panicking job loses its answer (the caller gets 500), not the thread.
+                    Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                    Err(_) => return,
+                }
+            });
+            if let Err(e) = spawned {
+                crate::log::error(&format!("password worker not started: {e}"));
+            }
+        }
+        PasswordGate { jobs, permits }
     }
 
     /// Permits ≈ CPUs, and a queue of 8 per permit.
@@ -250,20 +262,18 @@ impl PasswordGate {
         self.permits
     }
 
-    /// Runs `work` on the blocking pool once a permit is free; refuses at once (503
-    /// `overloaded`) when `permits + queue` callers are already in.
+    /// Runs `work` on the gate's threads; refuses at once (503 `overloaded`) when every
+    /// thread is busy and the queue is full.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-        let limit = self.permits + self.queue;
-        if self
-            .admitted
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
-            .is_err()
-        {
-            return Err(overloaded());
-        }
-        let _place = Admitted(self);
-        let _permit = self.sem.acquire().await.map_err(|_| ApiError::internal())?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| ApiError::internal())
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => overloaded(),
+            std::sync::mpsc::TrySendError::Disconnected(_) => ApiError::internal(),
+        })?;
+        rx.await.map_err(|_| ApiError::internal())
     }
 }
 
@@ -361,21 +371,32 @@ mod tests {
 
     #[tokio::test]
     async fn the_gate_refuses_beyond_its_queue() {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let gate = std::sync::Arc::new(PasswordGate::new(1, 1));
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let g = gate.clone();
-        let first = tokio::spawn(async move { g.run(move || rx.recv().is_ok()).await.is_ok() });
-        while gate.admitted.load(Ordering::Acquire) < 1 {
-            tokio::task::yield_now().await;
+        let started = std::sync::Arc::new(AtomicBool::new(false));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (g, s) = (gate.clone(), started.clone());
+        let first = tokio::spawn(async move {
+            g.run(move || {
+                s.store(true, Ordering::SeqCst);
+                wait.recv().is_ok()
+            })
+            .await
+            .is_ok()
+        });
+        while !started.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        // The one thread is busy; the second job takes the one queue place, the third is refused.
         let g = gate.clone();
-        let second = tokio::spawn(async move { g.run(|| true).await.is_ok() });
-        while gate.admitted.load(Ordering::Acquire) < 2 {
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(gate.run(|| true).await.map_err(|e| e.code).err(), Some("overloaded"));
-        tx.send(()).expect("release");
-        assert!(first.await.expect("join") && second.await.expect("join"));
-        assert!(gate.run(|| true).await.is_ok());
+        let second = g.jobs.try_send(Box::new(|| ()));
+        assert!(second.is_ok());
+        let e = gate.run(|| true).await.map_err(|e| (e.code, e.retry_after)).err();
+        assert_eq!(e, Some(("overloaded", Some(OVERLOAD_RETRY_AFTER))));
+        release.send(()).expect("release");
+        assert!(first.await.expect("join"));
+        assert_eq!(gate.run(|| 7).await.ok(), Some(7));
+        assert_eq!(gate.run(|| panic!("boom")).await.map_err(|e| e.code).err(), Some("internal"));
+        assert_eq!(gate.run(|| 8).await.ok(), Some(8), "a panic does not kill the thread");
     }
 }

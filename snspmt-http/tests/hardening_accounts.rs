@@ -147,6 +147,15 @@ async fn verification_flow_end_to_end(s: TestServer) {
     let (status, b) = post(&s, "/api/auth/resend-verification", Auth::Bearer(&session), json!({})).await;
     assert_eq!((status, &b["verification_sent"]), (StatusCode::OK, &json!(false)), "{b}");
     assert_eq!(s.outbox.to("vera@example.com").len(), 2, "nothing sent for a verified address");
+    // An operator's change of the address makes it unproven again; other changes do not.
+    let (status, b) = s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(json!({"name": "V"}))).await;
+    assert_eq!((status, &b["user"]["email_verified"]), (StatusCode::OK, &json!(true)), "{b}");
+    let change = json!({"email": "vera@example.com"});
+    let (_, b) = s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(change)).await;
+    assert_eq!(b["user"]["email_verified"], true, "the same address: {b}");
+    let change = json!({"email": "vera2@example.com"});
+    let (status, b) = s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(change)).await;
+    assert_eq!((status, &b["user"]["email_verified"]), (StatusCode::OK, &json!(false)), "{b}");
 
     // Bad tokens and the missing one.
     for body in [json!({}), json!({"token": ""}), json!({"token": "nope"}), json!({"token": "a b"})] {
