@@ -234,17 +234,18 @@ impl PasswordGate {
         let rx = std::sync::Arc::new(Mutex::new(rx));
         for i in 0..permits {
             let rx = rx.clone();
-            let spawned = std::thread::Builder::new().name(format!("snspmt-password-{i}")).spawn(move || loop {
-                let job = match rx.lock() {
-                    Ok(r) => r.recv(),
-                    Err(_) => return,
-                };
-                match job {
-                    // A panicking job loses its answer (the caller gets 500), not the thread.
-                    Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
-                    Err(_) => return,
-                }
-            });
+            let spawned =
+                std::thread::Builder::new().name(format!("snspmt-password-{i}")).spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        // A panicking job loses its answer (the caller gets 500), not the thread.
+                        Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                        Err(_) => return,
+                    }
+                });
             if let Err(e) = spawned {
                 crate::log::error(&format!("password worker not started: {e}"));
             }
@@ -264,7 +265,10 @@ impl PasswordGate {
 
     /// Runs `work` on the gate's threads; refuses at once (503 `overloaded`) when every
     /// thread is busy and the queue is full.
-    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(work());
@@ -365,7 +369,9 @@ mod tests {
         h.insert("x-forwarded-for", "garbage".parse().expect("header"));
         assert_eq!(client_ip(peer("10.0.0.1"), &h, &trusted), "10.0.0.1".parse().ok());
         assert!(parse_proxies("10.0.0.0/33").is_err());
-        assert!(Cidr::parse("192.168.0.0/16").expect("cidr").contains("::ffff:192.168.3.4".parse().expect("ip")));
+        assert!(Cidr::parse("192.168.0.0/16")
+            .expect("cidr")
+            .contains("::ffff:192.168.3.4".parse().expect("ip")));
         assert_eq!(ip_key("2001:db8:1:2:3:4:5:6".parse().expect("ip")), "2001:db8:1:2::/64");
     }
 

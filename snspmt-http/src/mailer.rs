@@ -89,8 +89,12 @@ mod tests {
 
     #[test]
     fn smtp_settings_are_checked() {
-        assert!(SmtpMailer::new("smtp://localhost:2525", "snspmt <no-reply@example.com>", Duration::from_secs(1))
-            .is_ok());
+        assert!(SmtpMailer::new(
+            "smtp://localhost:2525",
+            "snspmt <no-reply@example.com>",
+            Duration::from_secs(1)
+        )
+        .is_ok());
         assert!(SmtpMailer::new("smtp://localhost:2525", "not an address", Duration::from_secs(1)).is_err());
         assert!(SmtpMailer::new("http://nope", "a@b.c", Duration::from_secs(1)).is_err());
         assert!(valid_from("a@b.c") && !valid_from("@@"));

@@ -44,17 +44,16 @@ async fn register(s: &TestServer, body: Value) -> (StatusCode, Value) {
 async fn an_unverified_registration_cannot_capture_a_social_login(h: OauthHarness) {
     let s = &h.server;
     // Mallory registers the victim's address with a password she knows; she never proves it.
-    let (status, b) = register(
-        s,
-        json!({"user_id": "mallory", "email": "victim@example.com", "password": "mallory's pw"}),
-    )
-    .await;
+    let (status, b) =
+        register(s, json!({"user_id": "mallory", "email": "victim@example.com", "password": "mallory's pw"}))
+            .await;
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_eq!(b["user"]["email_verified"], false, "{b}");
     // The victim signs in with Kakao, which has verified that address: a new account, not
     // Mallory's. The address stays with the unverified claim; the new account goes without it.
     h.oauth.kakao_user("tok-victim", KakaoUser::new(7001).verified_email("victim@example.com"));
-    let (status, kakao) = post(s, "/api/auth/kakao-login", Auth::None, json!({"access_token": "tok-victim"})).await;
+    let (status, kakao) =
+        post(s, "/api/auth/kakao-login", Auth::None, json!({"access_token": "tok-victim"})).await;
     assert_eq!(status, StatusCode::OK, "{kakao}");
     assert_ne!(kakao["user"]["user_id"], "mallory", "linked to the pre-hijacked account: {kakao}");
     assert_eq!((&kakao["is_new_user"], &kakao["user"]["email"]), (&json!(true), &Value::Null), "{kakao}");
@@ -81,15 +80,23 @@ async fn an_unverified_registration_cannot_capture_a_social_login(h: OauthHarnes
     h.oauth.kakao_user("tok-new", KakaoUser::new(7002).verified_email("fresh@example.com"));
     let (status, b) = post(s, "/api/auth/kakao-login", Auth::None, json!({"access_token": "tok-new"})).await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!((&b["user"]["email"], &b["user"]["email_verified"]), (&json!("fresh@example.com"), &json!(true)));
+    assert_eq!(
+        (&b["user"]["email"], &b["user"]["email_verified"]),
+        (&json!("fresh@example.com"), &json!(true))
+    );
     // Once the owner proves an address, a provider's verified login links to that account.
     let (status, b) =
-        register(s, json!({"user_id": "owner", "email": "owner@example.com", "password": "owner's pw"})).await;
+        register(s, json!({"user_id": "owner", "email": "owner@example.com", "password": "owner's pw"}))
+            .await;
     assert_eq!(status, StatusCode::OK, "{b}");
     s.verify_email("owner@example.com").await;
     h.oauth.kakao_user("tok-owner", KakaoUser::new(7003).verified_email("owner@example.com"));
-    let (status, b) = post(s, "/api/auth/kakao-login", Auth::None, json!({"access_token": "tok-owner"})).await;
-    assert_eq!((status, &b["user"]["user_id"], &b["is_new_user"]), (StatusCode::OK, &json!("owner"), &json!(false)));
+    let (status, b) =
+        post(s, "/api/auth/kakao-login", Auth::None, json!({"access_token": "tok-owner"})).await;
+    assert_eq!(
+        (status, &b["user"]["user_id"], &b["is_new_user"]),
+        (StatusCode::OK, &json!("owner"), &json!(false))
+    );
 }
 
 async fn registration_needs_an_email(s: TestServer) {
@@ -138,7 +145,11 @@ async fn verification_flow_end_to_end(s: TestServer) {
     // The clicked link (GET) verifies; the token works once.
     let path = format!("/api/auth/verify-email?token={second}");
     let (status, b) = s.call(Method::GET, &path, Auth::None, None).await;
-    assert_eq!((status, &b["email_verified"], &b["user_id"]), (StatusCode::OK, &json!(true), &json!("vera")), "{b}");
+    assert_eq!(
+        (status, &b["email_verified"], &b["user_id"]),
+        (StatusCode::OK, &json!(true), &json!("vera")),
+        "{b}"
+    );
     let (status, b) = s.call(Method::GET, &path, Auth::None, None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
     assert_error_body(&b, "invalid_token");
@@ -148,7 +159,8 @@ async fn verification_flow_end_to_end(s: TestServer) {
     assert_eq!((status, &b["verification_sent"]), (StatusCode::OK, &json!(false)), "{b}");
     assert_eq!(s.outbox.to("vera@example.com").len(), 2, "nothing sent for a verified address");
     // An operator's change of the address makes it unproven again; other changes do not.
-    let (status, b) = s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(json!({"name": "V"}))).await;
+    let (status, b) =
+        s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(json!({"name": "V"}))).await;
     assert_eq!((status, &b["user"]["email_verified"]), (StatusCode::OK, &json!(true)), "{b}");
     let change = json!({"email": "vera@example.com"});
     let (_, b) = s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(change)).await;
@@ -182,7 +194,8 @@ async fn verification_flow_end_to_end(s: TestServer) {
 async fn verification_links_expire(backend: Backend) {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let c = clock.clone();
-    let Some(s) = TestServer::start_app(backend, "verification_links_expire", &[], move |app| app.with_clock(c)).await
+    let Some(s) =
+        TestServer::start_app(backend, "verification_links_expire", &[], move |app| app.with_clock(c)).await
     else {
         return;
     };
@@ -205,8 +218,11 @@ async fn registration_races_answer_stable_codes(s: TestServer) {
         let racers = (0..16).map(|i| {
             let s = s.clone();
             tokio::spawn(async move {
-                register(&s, json!({"user_id": format!("r{round}-{i}"), "email": format!("race{round}@example.com")}))
-                    .await
+                register(
+                    &s,
+                    json!({"user_id": format!("r{round}-{i}"), "email": format!("race{round}@example.com")}),
+                )
+                .await
             })
         });
         let answers = futures_join(racers).await;
@@ -220,8 +236,11 @@ async fn registration_races_answer_stable_codes(s: TestServer) {
         let racers = (0..16).map(|i| {
             let s = s.clone();
             tokio::spawn(async move {
-                register(&s, json!({"user_id": format!("same{round}"), "email": format!("s{round}-{i}@example.com")}))
-                    .await
+                register(
+                    &s,
+                    json!({"user_id": format!("same{round}"), "email": format!("s{round}-{i}@example.com")}),
+                )
+                .await
             })
         });
         let answers = futures_join(racers).await;
@@ -249,7 +268,8 @@ async fn parallel_unknown_logins_are_bounded(backend: Backend) {
         app.guards = Arc::new(Guards { passwords: PasswordGate::new(1, 4), ..Guards::new(None, None) });
         app
     };
-    let Some(s) = TestServer::start_app(backend, "parallel_unknown_logins_are_bounded", &[], small_gate).await
+    let Some(s) =
+        TestServer::start_app(backend, "parallel_unknown_logins_are_bounded", &[], small_gate).await
     else {
         return;
     };
@@ -279,7 +299,9 @@ async fn parallel_unknown_logins_are_bounded(backend: Backend) {
     }
     assert!(overloaded > 0, "300 parallel password checks were all queued");
     // Refused attempts were not judged, so they do not count against the e-mail.
-    let (status, b) = post(&s, "/api/auth/login", Auth::None, json!({"email": "nobody0@example.com", "password": "x"})).await;
+    let (status, b) =
+        post(&s, "/api/auth/login", Auth::None, json!({"email": "nobody0@example.com", "password": "x"}))
+            .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{b}");
 }
 
@@ -287,7 +309,8 @@ async fn parallel_unknown_logins_are_bounded(backend: Backend) {
 
 async fn parallel_guesses_on_one_email_are_counted_atomically(s: TestServer) {
     let (status, b) =
-        register(&s, json!({"user_id": "erin", "email": "erin@example.com", "password": "right password"})).await;
+        register(&s, json!({"user_id": "erin", "email": "erin@example.com", "password": "right password"}))
+            .await;
     assert_eq!(status, StatusCode::OK, "{b}");
     let s = Arc::new(s);
     let guesses = (0..100).map(|i| {
@@ -322,9 +345,13 @@ async fn parallel_guesses_on_one_email_are_counted_atomically(s: TestServer) {
     }
     assert_eq!(judged, 10);
     // Even the right password waits now.
-    let (status, b) =
-        post(&s, "/api/auth/login", Auth::None, json!({"email": "erin@example.com", "password": "right password"}))
-            .await;
+    let (status, b) = post(
+        &s,
+        "/api/auth/login",
+        Auth::None,
+        json!({"email": "erin@example.com", "password": "right password"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{b}");
 }
 
@@ -341,15 +368,23 @@ async fn raw_post(s: &TestServer, path: &str, xff: Option<&str>, body: Value) ->
 
 async fn rate_limits_per_client_address(backend: Backend) {
     let vars = [("SNSPMT_REGISTER_RATE", "2/600"), ("SNSPMT_LOGIN_RATE", "3/600")];
-    let Some(s) = TestServer::start_with(backend, "rate_limits_per_client_address", &vars).await else { return };
+    let Some(s) = TestServer::start_with(backend, "rate_limits_per_client_address", &vars).await else {
+        return;
+    };
     for i in 0..2 {
-        let (status, b, _) =
-            raw_post(&s, "/api/register", None, json!({"user_id": format!("a{i}"), "email": format!("a{i}@x.com")})).await;
+        let (status, b, _) = raw_post(
+            &s,
+            "/api/register",
+            None,
+            json!({"user_id": format!("a{i}"), "email": format!("a{i}@x.com")}),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{b}");
     }
     // The peer is not a trusted proxy: its X-Forwarded-For changes nothing.
     let (status, b, retry) =
-        raw_post(&s, "/api/register", Some("203.0.113.9"), json!({"user_id": "a2", "email": "a2@x.com"})).await;
+        raw_post(&s, "/api/register", Some("203.0.113.9"), json!({"user_id": "a2", "email": "a2@x.com"}))
+            .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{b}");
     assert_error_body(&b, "rate_limited");
     assert!(retry, "Retry-After");
@@ -376,7 +411,10 @@ async fn rate_limits_behind_a_trusted_proxy(backend: Backend) {
     let reg = |i: usize| json!({"user_id": format!("p{i}"), "email": format!("p{i}@x.com")});
     // Per client address, as the proxy reports it (the right-most untrusted hop).
     assert_eq!(raw_post(&s, "/api/register", Some("203.0.113.1"), reg(0)).await.0, StatusCode::OK);
-    assert_eq!(raw_post(&s, "/api/register", Some("198.51.100.7, 203.0.113.1"), reg(1)).await.0, StatusCode::OK);
+    assert_eq!(
+        raw_post(&s, "/api/register", Some("198.51.100.7, 203.0.113.1"), reg(1)).await.0,
+        StatusCode::OK
+    );
     let (status, b, retry) = raw_post(&s, "/api/register", Some("203.0.113.1, 10.1.2.3"), reg(2)).await;
     assert_eq!((status, retry), (StatusCode::TOO_MANY_REQUESTS, true), "{b}");
     // Another client behind the same proxy is not affected.

@@ -398,7 +398,8 @@ fn run_backend(
         }
     };
     let config = bench_config(&database_url, &[])?;
-    let server = start_snspmt(server_rt, Arc::new(App::new(store.clone(), config).with_mailer(Arc::new(NoMail))))?;
+    let server =
+        start_snspmt(server_rt, Arc::new(App::new(store.clone(), config).with_mailer(Arc::new(NoMail))))?;
 
     let result = (|| -> Result<_, BoxError> {
         eprintln!("{}: registering and crediting {} users", backend.name(), args.users);
@@ -552,7 +553,12 @@ async fn setup_users(addr: SocketAddr, users: usize) -> Result<Vec<HeaderValue>,
     let mut bearers = Vec::with_capacity(users);
     for i in 0..users {
         let id = user_id(i);
-        let req = request(Method::POST, "/api/register", &[], Some(&json!({ "user_id": id, "email": format!("{id}@bench.test") })))?;
+        let req = request(
+            Method::POST,
+            "/api/register",
+            &[],
+            Some(&json!({ "user_id": id, "email": format!("{id}@bench.test") })),
+        )?;
         let registered = call(&mut sender, req, &format!("register {id}")).await?;
         let token = registered
             .get("token")

@@ -130,14 +130,15 @@ pub async fn verify_email(app: &App, req: &Req) -> Reply {
         None => req.json::<VerifyEmail>()?.token,
     };
     let token = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    let token = token.ok_or_else(|| ApiError::invalid_field("token", "missing_field", "token is required"))?;
-    let refused = || {
-        ApiError::invalid_field("token", "invalid_token", "unknown, used or expired verification token")
-    };
+    let token =
+        token.ok_or_else(|| ApiError::invalid_field("token", "missing_field", "token is required"))?;
+    let refused =
+        || ApiError::invalid_field("token", "invalid_token", "unknown, used or expired verification token");
     if token.len() > MAX_VERIFY_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(refused());
     }
-    let user = app.store.verify_email(&auth::token_hash(&token), app.clock.now()).await?.ok_or_else(refused)?;
+    let user =
+        app.store.verify_email(&auth::token_hash(&token), app.clock.now()).await?.ok_or_else(refused)?;
     ok(json!({
         "success": true,
         "message": "이메일이 확인되었습니다 (e-mail verified)",

@@ -179,9 +179,15 @@ impl TestServer {
 
     /// Verifies `email` with the token of the last verification mail sent to it.
     pub async fn verify_email(&self, email: &str) {
-        let token = self.outbox.last_token(email).unwrap_or_else(|| panic!("no verification mail to {email}"));
+        let token =
+            self.outbox.last_token(email).unwrap_or_else(|| panic!("no verification mail to {email}"));
         let (status, body) = self
-            .call(Method::POST, "/api/auth/verify-email", Auth::None, Some(serde_json::json!({"token": token})))
+            .call(
+                Method::POST,
+                "/api/auth/verify-email",
+                Auth::None,
+                Some(serde_json::json!({"token": token})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "verify {email}: {body}");
     }

@@ -9,9 +9,9 @@ use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
 use crate::sql::{Conn, Dialect, Row};
 use crate::{
-    AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, LedgerStore,
-    EmailToken, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionStore,
-    StoreError, StoreResult, User, UserStore,
+    AuditEntry, AuditStore, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
+    LedgerStore, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch,
+    SessionStore, StoreError, StoreResult, User, UserStore,
 };
 
 pub(crate) const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
@@ -112,7 +112,10 @@ async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResul
         }
     }
     let row = c
-        .query_one(INSERT_USER, &[&u.user_id, &u.email, &u.name, &u.display_name, &u.password_hash, &now, &false])
+        .query_one(
+            INSERT_USER,
+            &[&u.user_id, &u.email, &u.name, &u.display_name, &u.password_hash, &now, &false],
+        )
         .await
         .map_err(|e| match e {
             // A concurrent registration took the id or the e-mail between the checks and here.
@@ -274,7 +277,8 @@ macro_rules! impl_accounts {
                 let h = token_hash.to_owned();
                 self.tx(async move |c| {
                     let Some(t) = c.query_opt(TAKE_EMAIL_TOKEN, &[&h]).await? else { return Ok(None) };
-                    let (user_id, email, expires_at): (String, String, i64) = (t.get(0)?, t.get(1)?, t.get(2)?);
+                    let (user_id, email, expires_at): (String, String, i64) =
+                        (t.get(0)?, t.get(1)?, t.get(2)?);
                     if expires_at <= now {
                         return Ok(None);
                     }

@@ -13,10 +13,10 @@ use snspmt_core::Bps;
 use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    Conflict, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewPost,
-    NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter, Posting, ProfilePatch,
-    PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult, SubmissionOutcome,
-    UserCoupon, WithdrawalFilter,
+    Conflict, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon,
+    NewNotice, NewPost, NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter, Posting,
+    ProfilePatch, PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult,
+    SubmissionOutcome, UserCoupon, WithdrawalFilter,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
