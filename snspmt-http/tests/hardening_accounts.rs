@@ -168,6 +168,10 @@ async fn verification_flow_end_to_end(s: TestServer) {
     let change = json!({"email": "vera2@example.com"});
     let (status, b) = s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(change)).await;
     assert_eq!((status, &b["user"]["email_verified"]), (StatusCode::OK, &json!(false)), "{b}");
+    // An operator can free an address (an unverified claim on someone else's, say).
+    let change = json!({"email": null});
+    let (status, b) = s.call(Method::PUT, "/api/admin/users/vera", Auth::Admin, Some(change)).await;
+    assert_eq!((status, &b["user"]["email"]), (StatusCode::OK, &Value::Null), "{b}");
 
     // Bad tokens and the missing one.
     for body in [json!({}), json!({"token": ""}), json!({"token": "nope"}), json!({"token": "a b"})] {
