@@ -1,13 +1,15 @@
 //! Credentials: bearer sessions, the admin token, passwords.
 //!
 //! Session tokens are 32 random bytes (base64url); the database keeps only their SHA-256.
-//! Passwords are hashed with argon2id on the blocking pool. The admin token is compared in
-//! constant time (over SHA-256 digests, so the length leaks nothing either).
+//! Passwords are hashed with argon2id on the password gate's threads, each reusing its memory.
+//! The admin token is compared in constant time (over SHA-256 digests, so the length leaks
+//! nothing either).
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -15,6 +17,7 @@ use snspmt_store::User;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::guard::PasswordGate;
 use crate::router::Access;
 use crate::App;
 
@@ -158,40 +161,90 @@ pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access)
     Ok(Caller::User(user))
 }
 
-/// Hashes a password with argon2id (on the blocking pool: it is deliberately slow).
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(|_| ApiError::internal())?
-    .map_err(|_| ApiError::internal())
+/// Hashes a password with argon2id on the password gate's threads (it is deliberately slow
+/// and takes ~19 MiB): 503 `overloaded` when the gate's queue is full.
+pub async fn hash_password(gate: &PasswordGate, password: String) -> Result<String, ApiError> {
+    gate.run(move || hash_blocking(&password)).await?.ok_or_else(ApiError::internal)
 }
 
 /// Verifies a password against a stored hash; with no hash, verifies against a dummy so that
-/// unknown e-mails take as long as wrong passwords.
-pub async fn verify_password(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+/// unknown e-mails take as long as wrong passwords (behind the same gate).
+pub async fn verify_password(
+    gate: &PasswordGate,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
+    gate.run(move || {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
-        let ok = PasswordHash::new(&hash)
-            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
-        ok && known
+        verify_blocking(&password, &hash) && known
     })
     .await
-    .unwrap_or(false)
+}
+
+/// The most memory a stored hash may ask for: 64 MiB (ours take 19 MiB).
+const MAX_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    /// The argon2 memory of this thread (a password gate thread), allocated once and reused:
+    /// a fresh 19 MiB allocation per hash would spread over the allocator's arenas and stay.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `password` and `salt` with `params` into `out`, in this thread's memory.
+fn argon2_into(ctx: &Argon2<'_>, params: &Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+    let blocks = params.block_count();
+    if blocks > MAX_BLOCKS {
+        return false;
+    }
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() < blocks {
+            m.resize(blocks, Block::default());
+        }
+        ctx.hash_password_into_with_memory(password, salt, out, &mut m[..blocks]).is_ok()
+    })
+}
+
+/// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of `password` with a new salt.
+fn hash_blocking(password: &str) -> Option<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let params = Params::default();
+    let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).ok()?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    if !argon2_into(&ctx, &params, password.as_bytes(), salt_bytes, &mut out) {
+        return None;
+    }
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).ok()?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).ok()?),
+    };
+    Some(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `phc` (constant-time comparison).
+fn verify_blocking(password: &str, phc: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else { return false };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else { return false };
+    let Ok(version) = hash.version.map(Version::try_from).transpose() else { return false };
+    let Ok(params) = Params::try_from(&hash) else { return false };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    let ctx = Argon2::new(algorithm, version.unwrap_or_default(), params.clone());
+    argon2_into(&ctx, &params, password.as_bytes(), salt, &mut out)
+        && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(random_admin_token().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
+    DUMMY.get_or_init(|| hash_blocking(&random_admin_token()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -232,6 +285,7 @@ mod tests {
             points: snspmt_core::Points(0),
             has_password: false,
             created_at: 0,
+            email_verified: false,
         }
     }
 
@@ -250,10 +304,21 @@ mod tests {
 
     #[tokio::test]
     async fn passwords() {
-        let h = hash_password("correct horse".into()).await.expect("hash");
+        let gate = PasswordGate::new(1, 4);
+        let h = hash_password(&gate, "correct horse".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await);
-        assert!(!verify_password("wrong horse".into(), Some(h)).await);
-        assert!(!verify_password("anything".into(), None).await);
+        assert!(verify_password(&gate, "correct horse".into(), Some(h.clone())).await.expect("run"));
+        assert!(!verify_password(&gate, "wrong horse".into(), Some(h)).await.expect("run"));
+        assert!(!verify_password(&gate, "anything".into(), None).await.expect("run"));
+        // Hashes made by the argon2 crate's own API verify, and ours verify there.
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = Argon2::default().hash_password(b"old password", &salt).expect("hash").to_string();
+        assert!(verify_password(&gate, "old password".into(), Some(theirs)).await.expect("run"));
+        let ours = hash_password(&gate, "new password".into()).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(Argon2::default().verify_password(b"new password", &parsed).is_ok());
+        assert!(!verify_blocking("x", "$argon2id$v=19$m=999999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"));
+        assert!(!verify_blocking("x", "not a hash"));
     }
 }

@@ -50,6 +50,60 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// One JSON object a log line (`SNSPMT_LOG_FORMAT=json`).
     pub log_json: bool,
+    /// Account protection: rate limits, trusted proxies, the mailer.
+    pub accounts: Accounts,
+}
+
+// --- accounts (issue 12) ------------------------------------------------------------------
+
+/// Default `SNSPMT_LOGIN_RATE`: 20 attempts a minute per client address and per e-mail.
+pub const DEFAULT_LOGIN_RATE: &str = "20/60";
+/// Default `SNSPMT_REGISTER_RATE`: 10 registrations an hour per client address (and e-mail).
+pub const DEFAULT_REGISTER_RATE: &str = "10/3600";
+/// Default `SNSPMT_MAIL_FROM`.
+pub const DEFAULT_MAIL_FROM: &str = "snspmt <no-reply@localhost>";
+
+/// Rate limits on login and registration, the proxies whose `X-Forwarded-For` is believed,
+/// and where mail goes.
+#[derive(Clone, Default)]
+pub struct Accounts {
+    /// `SNSPMT_LOGIN_RATE` (`N/SECONDS`; `0` = off).
+    pub login_rate: Option<crate::guard::Rate>,
+    /// `SNSPMT_REGISTER_RATE` (`N/SECONDS`; `0` = off).
+    pub register_rate: Option<crate::guard::Rate>,
+    /// `SNSPMT_TRUSTED_PROXIES`: a comma list of IPs and CIDR blocks.
+    pub trusted_proxies: Vec<crate::guard::Cidr>,
+    /// `SNSPMT_SMTP_URL` (may hold a password: never shown); unset = the log-only mailer.
+    pub smtp_url: Option<String>,
+    /// `SNSPMT_MAIL_FROM`.
+    pub mail_from: String,
+}
+
+impl Accounts {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Accounts, ConfigError> {
+        let rate = |name: &str, default: &str| {
+            crate::guard::Rate::parse(&get(name).unwrap_or_else(|| default.into()))
+                .map_err(|e| ConfigError(format!("{name} {e}")))
+        };
+        let trusted_proxies = crate::guard::parse_proxies(&get("SNSPMT_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|e| ConfigError(format!("SNSPMT_TRUSTED_PROXIES: {e}")))?;
+        let mail_from = get("SNSPMT_MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.into());
+        if !crate::mailer::valid_from(&mail_from) {
+            return Err(ConfigError(format!("SNSPMT_MAIL_FROM is not a mailbox: {mail_from}")));
+        }
+        let smtp_url = get("SNSPMT_SMTP_URL");
+        if let Some(url) = &smtp_url {
+            crate::mailer::SmtpMailer::new(url, &mail_from, std::time::Duration::from_secs(1))
+                .map_err(|e| ConfigError(e.replace(url.as_str(), "<redacted>")))?;
+        }
+        Ok(Accounts {
+            login_rate: rate("SNSPMT_LOGIN_RATE", DEFAULT_LOGIN_RATE)?,
+            register_rate: rate("SNSPMT_REGISTER_RATE", DEFAULT_REGISTER_RATE)?,
+            trusted_proxies,
+            smtp_url,
+            mail_from,
+        })
+    }
 }
 
 #[derive(Clone, Default)]
@@ -209,6 +263,7 @@ impl Config {
             sync_interval_secs: number(&get, "SNSPMT_SYNC_INTERVAL_SECS", 60)?.max(1),
             metrics_token: get("METRICS_TOKEN"),
             log_json: get("SNSPMT_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+            accounts: Accounts::from_lookup(&get)?,
             public_url,
         };
         config.refuse_simulated_money()?;
@@ -342,6 +397,31 @@ mod tests {
         assert!(config(&[key]).is_ok_and(|c| !c.kcp_simulated() && !c.kcp_configured()));
         assert!(config(&[key, site, cert]).is_ok());
         assert!(config(&[("SNSPMT_SIMULATE", "0"), key]).is_ok());
+    }
+
+    #[test]
+    fn account_limits_and_mail() {
+        use crate::guard::Rate;
+        use std::time::Duration;
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.accounts.login_rate, Some(Rate { n: 20, per: Duration::from_secs(60) }));
+        assert_eq!(c.accounts.register_rate, Some(Rate { n: 10, per: Duration::from_secs(3600) }));
+        assert!(c.accounts.trusted_proxies.is_empty() && c.accounts.smtp_url.is_none());
+        let c = config(&[
+            ("SNSPMT_LOGIN_RATE", "0"),
+            ("SNSPMT_REGISTER_RATE", "3/10"),
+            ("SNSPMT_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ("SNSPMT_SMTP_URL", "smtp://user:secret-pw@mail.example:587"),
+            ("SNSPMT_MAIL_FROM", "Panel <no-reply@panel.example>"),
+        ])
+        .expect("set");
+        assert_eq!(c.accounts.login_rate, None);
+        assert_eq!(c.accounts.register_rate, Some(Rate { n: 3, per: Duration::from_secs(10) }));
+        assert_eq!(c.accounts.trusted_proxies.len(), 2);
+        assert!(!format!("{c:?}").contains("secret-pw"), "Debug hides the SMTP password");
+        assert!(config(&[("SNSPMT_LOGIN_RATE", "lots")]).is_err());
+        assert!(config(&[("SNSPMT_TRUSTED_PROXIES", "10.0.0.0/99")]).is_err());
+        assert!(config(&[("SNSPMT_MAIL_FROM", "nobody")]).is_err());
     }
 
     #[test]

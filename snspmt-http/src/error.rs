@@ -17,11 +17,13 @@ pub struct ApiError {
     pub extra: Map<String, Value>,
     /// `Allow` header value for 405.
     pub allow: Option<String>,
+    /// `Retry-After` seconds for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), extra: Map::new(), allow: None }
+        ApiError { status, code, message: message.into(), extra: Map::new(), allow: None, retry_after: None }
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {

@@ -12,9 +12,11 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod handlers;
 pub mod jobs;
 pub mod log;
+pub mod mailer;
 pub mod metrics;
 pub mod multipart;
 pub mod openapi;
@@ -41,6 +43,10 @@ pub struct App {
     pub kakao: upstream::oauth::KakaoClient,
     /// Google login, when `GOOGLE_CLIENT_ID` is set.
     pub google: Option<upstream::oauth::GoogleClient>,
+    /// Rate limits and the password-hashing gate of the account endpoints.
+    pub guards: Arc<guard::Guards>,
+    /// Verification mail: SMTP when `SNSPMT_SMTP_URL` is set, else the log.
+    pub mailer: Arc<dyn mailer::Mailer>,
 }
 
 impl App {
@@ -100,7 +106,20 @@ impl App {
             token_url: config.google.token_url.clone(),
             redirect_uri: format!("{}/api/auth/google-callback", config.public_url),
         });
+        let guards = Arc::new(guard::Guards::new(config.accounts.login_rate, config.accounts.register_rate));
+        let mailer: Arc<dyn mailer::Mailer> = match &config.accounts.smtp_url {
+            Some(url) => match mailer::SmtpMailer::new(url, &config.accounts.mail_from, timeouts.read) {
+                Ok(m) => Arc::new(m),
+                Err(e) => {
+                    log::error(&format!("{e}; verification mail goes to the log instead"));
+                    Arc::new(mailer::LogMailer)
+                }
+            },
+            None => Arc::new(mailer::LogMailer),
+        };
         App {
+            guards,
+            mailer,
             store,
             config,
             clock: Arc::new(clock::SystemClock),
@@ -110,6 +129,12 @@ impl App {
             google,
             metrics: Arc::default(),
         }
+    }
+
+    /// The same app with another mailer (tests read the mail).
+    pub fn with_mailer(mut self, mailer: Arc<dyn mailer::Mailer>) -> App {
+        self.mailer = mailer;
+        self
     }
 
     /// The same app with another clock (tests move time by hand).

@@ -58,6 +58,9 @@ async fn run(command: &str) -> Result<(), Box<dyn std::error::Error>> {
         store.backend(),
         config.simulate
     ));
+    if config.accounts.smtp_url.is_none() {
+        log::warn("SNSPMT_SMTP_URL is not set: verification links are written to this log, not mailed");
+    }
     let workers = config.workers;
     let sync_every = std::time::Duration::from_secs(config.sync_interval_secs);
     let app = Arc::new(App::new(store, config));

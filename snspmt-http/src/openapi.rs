@@ -31,7 +31,7 @@ fn error_responses() -> Map<String, Value> {
         ("413", "Body too large"),
         ("429", "Rate limited"),
         ("502", "An upstream answered badly"),
-        ("503", "Upstream not configured, or the database is unavailable"),
+        ("503", "Upstream not configured, the database is unavailable, or `overloaded` (see `Retry-After`)"),
     ] {
         m.insert(
             code.into(),
@@ -52,7 +52,7 @@ const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
         "/api/register",
         Some(&[
             ("user_id", "string", false),
-            ("email", "string", false),
+            ("email", "string", true),
             ("name", "string", false),
             ("display_name", "string", false),
             ("password", "string", false),
@@ -60,6 +60,8 @@ const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
     ),
     ("POST", "/api/auth/login", Some(&[("email", "string", true), ("password", "string", true)])),
     ("POST", "/api/auth/logout", None),
+    ("POST", "/api/auth/verify-email", Some(&[("token", "string", true)])),
+    ("POST", "/api/auth/resend-verification", None),
     (
         "POST",
         "/api/points/deduct",

@@ -28,6 +28,8 @@ pub enum Endpoint {
     Register,
     Login,
     Logout,
+    VerifyEmail,
+    ResendVerification,
     User { user_id: String },
     Points,
     DeductPoints,
@@ -140,6 +142,7 @@ impl Endpoint {
         match self {
             Register
             | Login
+            | VerifyEmail
             | Health
             | Config
             | DeploymentStatus
@@ -159,6 +162,7 @@ impl Endpoint {
             | Rss
             | Upload { .. } => Access::Public,
             Logout
+            | ResendVerification
             | Points
             | DeductPoints
             | PlaceOrder
@@ -252,6 +256,8 @@ impl Endpoint {
             Register => "register",
             Login => "login",
             Logout => "logout",
+            VerifyEmail => "auth.verify_email",
+            ResendVerification => "auth.resend_verification",
             User { .. } => "user",
             Points => "points",
             DeductPoints => "points.deduct",
@@ -397,6 +403,8 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "register"] => on(method, [(M::POST, E::Register)]),
         ["api", "auth", "login"] => on(method, [(M::POST, E::Login)]),
         ["api", "auth", "logout"] => on(method, [(M::POST, E::Logout)]),
+        ["api", "auth", "verify-email"] => on(method, [(M::GET, E::VerifyEmail), (M::POST, E::VerifyEmail)]),
+        ["api", "auth", "resend-verification"] => on(method, [(M::POST, E::ResendVerification)]),
         ["api", "users", id] if !id.is_empty() => on(method, [(M::GET, E::User { user_id: decode(id)? })]),
         ["api", "points"] => on(method, [(M::GET, E::Points)]),
         ["api", "points", "deduct"] => on(method, [(M::POST, E::DeductPoints)]),
@@ -592,6 +600,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/register"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/logout"),
+    ("GET", "/api/auth/verify-email"),
+    ("POST", "/api/auth/verify-email"),
+    ("POST", "/api/auth/resend-verification"),
     ("GET", "/api/users/{user_id}"),
     ("GET", "/api/points"),
     ("POST", "/api/points/deduct"),

@@ -183,6 +183,8 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::Register => accounts::register(app, req).await,
         E::Login => accounts::login(app, req).await,
         E::Logout => accounts::logout(app, req).await,
+        E::VerifyEmail => accounts::verify_email(app, req).await,
+        E::ResendVerification => accounts::resend_verification(app, caller).await,
         E::User { user_id } => accounts::user(app, caller, &user_id).await,
         E::Points => points::balance(app, caller, req).await,
         E::DeductPoints => points::deduct(app, caller, req).await,
@@ -294,6 +296,9 @@ fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
     let mut resp = handlers::json(e.status, &e.body());
     if let Some(allow) = e.allow.as_deref().and_then(|a| hyper::header::HeaderValue::from_str(a).ok()) {
         resp.headers_mut().insert(hyper::header::ALLOW, allow);
+    }
+    if let Some(secs) = e.retry_after {
+        resp.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from(secs));
     }
     resp
 }

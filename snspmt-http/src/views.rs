@@ -22,6 +22,7 @@ pub fn user(u: &User) -> Value {
         "is_admin": u.is_admin,
         "points": u.points.0,
         "has_password": u.has_password,
+        "email_verified": u.email_verified,
         "created_at": rfc3339(u.created_at),
     })
 }

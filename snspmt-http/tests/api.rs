@@ -106,7 +106,10 @@ async fn register_login_logout(s: TestServer) {
     assert!(body["user"].get("password_hash").is_none());
     let first = body["token"].as_str().expect("token").to_owned();
 
-    for dup in [json!({"user_id": "carol"}), json!({"user_id": "carol2", "email": "CAROL@example.com"})] {
+    for dup in [
+        json!({"user_id": "carol", "email": "carol3@example.com"}),
+        json!({"user_id": "carol2", "email": "CAROL@example.com"}),
+    ] {
         let (status, b) = s.call(Method::POST, "/api/register", Auth::None, Some(dup)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{b}");
     }

@@ -229,8 +229,14 @@ async fn four_instances_and_eight_crons_send_each_due_job_once() {
     let svc = json!({"provider_service_id": "1", "name": "f", "price_per_1000": 10, "min_quantity": 10, "max_quantity": 1000});
     let (_, b) = call(addrs[0], Method::POST, "/api/admin/services", admin(), svc.to_string()).await;
     let svc = b["service"]["service_id"].as_i64().expect("service");
-    let (_, b) =
-        call(addrs[0], Method::POST, "/api/register", vec![], json!({"user_id": "bulk"}).to_string()).await;
+    let (_, b) = call(
+        addrs[0],
+        Method::POST,
+        "/api/register",
+        vec![],
+        json!({"user_id": "bulk", "email": "bulk@example.test"}).to_string(),
+    )
+    .await;
     let bearer = format!("Bearer {}", b["token"].as_str().expect("token"));
     let adjust = json!({"points_adjustment": 1_000_000, "reason": "bulk"}).to_string();
     call(addrs[0], Method::PUT, "/api/admin/users/bulk", admin(), adjust).await;

@@ -29,6 +29,8 @@ async fn register_alice(s: &TestServer) -> String {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Alice proved her address: a provider's verified e-mail may link to her account.
+    s.verify_email("alice@example.com").await;
     body["token"].as_str().expect("token").to_owned()
 }
 

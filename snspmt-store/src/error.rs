@@ -159,7 +159,13 @@ impl From<tokio_postgres::Error> for StoreError {
         if e.is_closed() || e.as_db_error().is_none() {
             StoreError::Unavailable(e.to_string())
         } else if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-            StoreError::UniqueViolation(e.to_string())
+            // `e.to_string()` is only "db error": name the constraint, which callers tell apart.
+            let d = e.as_db_error();
+            StoreError::UniqueViolation(format!(
+                "{} ({})",
+                d.map(|d| d.message()).unwrap_or_default(),
+                d.and_then(|d| d.constraint()).unwrap_or_default()
+            ))
         } else {
             // "db error" alone says nothing: keep the server's code, message and detail.
             let detail = e

@@ -68,7 +68,16 @@ pub trait SessionStore: Send + Sync {
     async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>>;
     /// Revokes a session; `true` if it existed.
     async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool>;
-    async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<()>;
+    /// Records a login attempt as a failure, before it is judged (so that parallel guesses
+    /// count each other); answers its id, for [`SessionStore::forget_login_failure`].
+    async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<i64>;
+    /// Forgets one recorded attempt (one refused before its password was checked).
+    async fn forget_login_failure(&self, id: i64) -> StoreResult<()>;
+    /// Stores an e-mail verification token (by hash), replacing the user's earlier ones.
+    async fn create_email_token(&self, token: EmailToken) -> StoreResult<()>;
+    /// Uses up a verification token: when it is unexpired and the user's e-mail is still the
+    /// one it was sent to, marks that e-mail verified and answers the user.
+    async fn verify_email(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>>;
     /// How many failed logins for `email` since `since`.
     async fn login_failures(&self, email: &str, since: Millis) -> StoreResult<i64>;
     /// Forgets the failures of `email` (after a successful login).
@@ -368,9 +377,11 @@ pub trait PartStore: Send + Sync {
 pub trait IdentityStore: Send + Sync {
     /// Finds or creates the account of a verified provider identity, in one transaction:
     /// the account already linked to `(provider, subject)`; else the account whose e-mail is
-    /// `verified_email` (then the identity is linked to it, unless that account has another
-    /// identity of this provider); else a new account (`new_user`, with `verified_email` when
-    /// no account has it). Nothing else in a request can choose the account.
+    /// `verified_email` when that account's own e-mail is verified too (then the identity is
+    /// linked to it, unless that account has another identity of this provider); else a new
+    /// account (`new_user`, with `verified_email`, marked verified, when no account has it; an
+    /// address only claimed by an unverified account stays there, and the new account has
+    /// none). Nothing else in a request can choose the account.
     async fn social_login(&self, login: SocialLogin, now: Millis) -> StoreResult<(User, SocialLink)>;
     /// Stores an issued OAuth `state` (by its hash) until `expires_at`; forgets expired ones.
     async fn create_oauth_state(

@@ -33,8 +33,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_foundation", 2 => "0002_orders", 3 => "0003_purchases", 4 => "0004_scheduling", 5 => "0005_parts", 6 => "0006_content", 7 => "0007_referrals");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_foundation", 2 => "0002_orders", 3 => "0003_purchases", 4 => "0004_scheduling", 5 => "0005_parts", 6 => "0006_content", 7 => "0007_referrals");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_foundation", 2 => "0002_orders", 3 => "0003_purchases", 4 => "0004_scheduling", 5 => "0005_parts", 6 => "0006_content", 7 => "0007_referrals", 8 => "0008_accounts");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_foundation", 2 => "0002_orders", 3 => "0003_purchases", 4 => "0004_scheduling", 5 => "0005_parts", 6 => "0006_content", 7 => "0007_referrals", 8 => "0008_accounts");
 
 /// An applied migration as recorded in `schema_migrations`.
 #[derive(Debug, Clone)]

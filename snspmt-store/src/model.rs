@@ -62,6 +62,8 @@ pub struct User {
     pub points: Points,
     pub has_password: bool,
     pub created_at: Millis,
+    /// Whether the e-mail was proven (a mailed token, or a provider's verified address).
+    pub email_verified: bool,
 }
 
 /// What registration stores.
@@ -81,6 +83,16 @@ pub struct NewUser {
 pub struct Credentials {
     pub user: User,
     pub password_hash: Option<String>,
+}
+
+/// An e-mail verification token as stored: its SHA-256, whose address it proves, until when.
+#[derive(Debug, Clone)]
+pub struct EmailToken {
+    pub token_hash: String,
+    pub user_id: String,
+    pub email: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
 }
 
 /// A change of profile fields by an operator; `None` leaves a field as it is.

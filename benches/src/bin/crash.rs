@@ -54,6 +54,8 @@ impl Server {
             .env("SNSPMT_UPSTREAM_TIMEOUT_MS", "2000")
             .env("SNSPMT_SYNC_INTERVAL_SECS", "1")
             .env("SNSPMT_LOG", "warn")
+            .env("SNSPMT_REGISTER_RATE", "0")
+            .env("SNSPMT_LOGIN_RATE", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -127,7 +129,7 @@ async fn run(
             Method::POST,
             "/api/register",
             &[],
-            json!({"user_id": format!("{name}-u{i}"), "email": format!("{name}-u{i}@example.test")}),
+            json!({"user_id": format!("{name}-u{i}"), "email": format!("{name}-u{i}@bench.test")}),
         )
         .await
         .ok_or("register")?;

@@ -398,7 +398,8 @@ fn run_backend(
         }
     };
     let config = bench_config(&database_url, &[])?;
-    let server = start_snspmt(server_rt, Arc::new(App::new(store.clone(), config)))?;
+    let server =
+        start_snspmt(server_rt, Arc::new(App::new(store.clone(), config).with_mailer(Arc::new(NoMail))))?;
 
     let result = (|| -> Result<_, BoxError> {
         eprintln!("{}: registering and crediting {} users", backend.name(), args.users);
@@ -416,6 +417,15 @@ fn run_backend(
     Ok(BackendOutcome::Ran(Box::new(Ran { points, deduct, verdict, orders })))
 }
 
+/// Drops verification mail (the log-only mailer would write a line per registered user).
+struct NoMail;
+
+impl snspmt_http::mailer::Mailer for NoMail {
+    fn send(&self, _: &snspmt_http::mailer::Mail) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// The snspmt configuration of the bench servers, plus `extra` variables.
 fn bench_config(database_url: &str, extra: &[(&str, String)]) -> Result<Config, BoxError> {
     let mut vars: HashMap<&str, String> = HashMap::from([
@@ -424,6 +434,9 @@ fn bench_config(database_url: &str, extra: &[(&str, String)]) -> Result<Config, 
         ("SNSPMT_ADDR", "127.0.0.1:0".to_owned()),
         // `serve` starts no background workers anyway; say so explicitly.
         ("SNSPMT_WORKERS", "0".to_owned()),
+        // The bench registers and logs in many users from one address: no rate limits.
+        ("SNSPMT_LOGIN_RATE", "0".to_owned()),
+        ("SNSPMT_REGISTER_RATE", "0".to_owned()),
         ("DATABASE_URL", database_url.to_owned()),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
@@ -544,7 +557,7 @@ async fn setup_users(addr: SocketAddr, users: usize) -> Result<Vec<HeaderValue>,
             Method::POST,
             "/api/register",
             &[],
-            Some(&json!({ "user_id": id, "email": format!("{id}@example.test") })),
+            Some(&json!({ "user_id": id, "email": format!("{id}@bench.test") })),
         )?;
         let registered = call(&mut sender, req, &format!("register {id}")).await?;
         let token = registered
@@ -939,7 +952,7 @@ fn run_orders(
     let fake = server_rt.block_on(FakeSmm::start());
     let panel = [("SMMKINGS_API_URL", fake.url.clone()), ("SMMKINGS_API_KEY", FAKE_KEY.to_owned())];
     let config = bench_config(database_url, &panel)?;
-    let server = start_snspmt(server_rt, Arc::new(App::new(store, config)))?;
+    let server = start_snspmt(server_rt, Arc::new(App::new(store, config).with_mailer(Arc::new(NoMail))))?;
     let result = (|| -> Result<OrdersRan, BoxError> {
         let service_id = load_rt.block_on(create_service(server.addr))?;
         let plan = OrderPlan { service_id, tag: String::new() };

@@ -3,11 +3,13 @@
 use serde::Deserialize;
 use serde_json::json;
 use snspmt_core::validate;
-use snspmt_store::NewUser;
+use snspmt_store::{EmailToken, NewUser, User};
 
 use super::{ok, Reply};
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
+use crate::guard;
+use crate::mailer::Mail;
 use crate::request::Req;
 use crate::{views, App};
 
@@ -24,7 +26,23 @@ struct Register {
     password: Option<String>,
 }
 
+/// How long a verification link works: 24 hours.
+pub const VERIFY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+const MAX_VERIFY_TOKEN_LEN: usize = 128;
+
+/// The limiter key of the client's address (none when the request came without a socket).
+fn client_key(app: &App, req: &Req) -> Option<String> {
+    guard::client_ip(req.peer, &req.headers, &app.config.accounts.trusted_proxies).map(guard::ip_key)
+}
+
+fn limit(limiter: &guard::RateLimiter, key: &str) -> Result<(), ApiError> {
+    limiter.check(key).map_err(guard::rate_limited)
+}
+
 pub async fn register(app: &App, req: &Req) -> Reply {
+    if let Some(ip) = client_key(app, req) {
+        limit(&app.guards.register_by_ip, &ip)?;
+    }
     let body: Register = req.json()?;
     let user_id = match body.user_id.as_deref() {
         Some(id) => validate::user_id(id)?.to_owned(),
@@ -36,25 +54,112 @@ pub async fn register(app: &App, req: &Req) -> Reply {
         Some(d) => validate::short_text("display_name", d)?.to_owned(),
         None => name.clone(),
     };
+    // An account needs a way back in: an e-mail here (Kakao and Google make their own).
+    let Some(email) = email else {
+        return Err(ApiError::invalid_field(
+            "email",
+            "missing_field",
+            "이메일이 필요합니다 (an e-mail is required; or sign in with Kakao or Google)",
+        ));
+    };
+    limit(&app.guards.register_by_account, &email)?;
     let password_hash = match body.password {
         Some(pw) => {
             validate::password(&pw)?;
-            if email.is_none() {
-                return Err(ApiError::invalid_field(
-                    "email",
-                    "missing_field",
-                    "a password login needs an email",
-                ));
-            }
-            Some(auth::hash_password(pw).await?)
+            Some(auth::hash_password(&app.guards.passwords, pw).await?)
         }
         None => None,
     };
     let now = app.clock.now();
-    let user =
-        app.store.create_user(NewUser { user_id, email, name, display_name, password_hash }, now).await?;
+    let new_user = NewUser { user_id, email: Some(email), name, display_name, password_hash };
+    let user = app.store.create_user(new_user, now).await?;
+    let sent = send_verification(app, &user, now).await?;
     let token = start_session(app, &user.user_id, now).await?;
-    ok(json!({"success": true, "message": "회원가입 완료", "token": token, "user": views::user(&user)}))
+    ok(json!({
+        "success": true,
+        "message": "회원가입 완료",
+        "token": token,
+        "user": views::user(&user),
+        "verification_sent": sent,
+    }))
+}
+
+/// Issues a verification token for the user's e-mail (replacing earlier ones) and mails the
+/// link. `Ok(false)` when the mail could not be sent (logged; the user may ask again).
+async fn send_verification(app: &App, user: &User, now: i64) -> Result<bool, ApiError> {
+    let Some(email) = user.email.clone() else { return Ok(false) };
+    let (token, token_hash) = auth::new_session_token();
+    let record = EmailToken {
+        token_hash,
+        user_id: user.user_id.clone(),
+        email: email.clone(),
+        created_at: now,
+        expires_at: now + VERIFY_TTL_MS,
+    };
+    app.store.create_email_token(record).await?;
+    let link = format!("{}/api/auth/verify-email?token={token}", app.config.public_url);
+    let mail = Mail {
+        to: email,
+        subject: "이메일 주소를 확인해 주세요 (please verify your e-mail address)".into(),
+        text: format!(
+            "아래 링크를 열어 이메일 주소를 확인해 주세요 (24시간 동안 한 번 쓸 수 있습니다).\n\
+             Open this link to verify your e-mail address (it works once, for 24 hours):\n\n{link}\n"
+        ),
+        link: Some(link),
+    };
+    let mailer = app.mailer.clone();
+    match tokio::task::spawn_blocking(move || mailer.send(&mail)).await {
+        Ok(Ok(())) => Ok(true),
+        Ok(Err(e)) => {
+            crate::log::warn(&format!("verification mail for user {} not sent: {e}", user.user_id));
+            Ok(false)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+#[derive(Deserialize)]
+struct VerifyEmail {
+    token: Option<String>,
+}
+
+/// `POST /api/auth/verify-email {token}`, or `GET …?token=` (the mailed link).
+pub async fn verify_email(app: &App, req: &Req) -> Reply {
+    let token = match req.query("token") {
+        Some(t) => Some(t.to_owned()),
+        None => req.json::<VerifyEmail>()?.token,
+    };
+    let token = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let token =
+        token.ok_or_else(|| ApiError::invalid_field("token", "missing_field", "token is required"))?;
+    let refused =
+        || ApiError::invalid_field("token", "invalid_token", "unknown, used or expired verification token");
+    if token.len() > MAX_VERIFY_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(refused());
+    }
+    let user =
+        app.store.verify_email(&auth::token_hash(&token), app.clock.now()).await?.ok_or_else(refused)?;
+    ok(json!({
+        "success": true,
+        "message": "이메일이 확인되었습니다 (e-mail verified)",
+        "user_id": user.user_id,
+        "email": user.email,
+        "email_verified": user.email_verified,
+    }))
+}
+
+/// `POST /api/auth/resend-verification`: a new link for the caller's unverified e-mail.
+pub async fn resend_verification(app: &App, caller: &Caller) -> Reply {
+    let user = caller.user().ok_or_else(ApiError::unauthorized)?;
+    if user.email.is_none() {
+        return Err(ApiError::bad_request("no_email", "this account has no e-mail to verify"));
+    }
+    if user.email_verified {
+        return ok(json!({"success": true, "email_verified": true, "verification_sent": false}));
+    }
+    limit(&app.guards.resend, &user.user_id)?;
+    let sent = send_verification(app, user, app.clock.now()).await?;
+    ok(json!({"success": true, "email_verified": false, "verification_sent": sent}))
 }
 
 async fn start_session(app: &App, user_id: &str, now: i64) -> Result<String, ApiError> {
@@ -69,24 +174,47 @@ struct Login {
     password: String,
 }
 
+fn too_many_failures() -> ApiError {
+    let mut e = ApiError::new(
+        hyper::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "로그인 시도가 너무 많습니다. 잠시 후 다시 시도하세요 (too many failed logins)",
+    );
+    e.retry_after = Some((LOGIN_WINDOW_MS / 1000) as u64);
+    e
+}
+
+/// A login. Limits first (per client address, per e-mail); then the attempt is recorded as a
+/// failure *before* its password is checked, and judged only if at most
+/// [`MAX_LOGIN_FAILURES`] are recorded in the window: the k-th recorded attempt counts at
+/// least k, so parallel guesses cannot all slip under the limit. A success clears them.
 pub async fn login(app: &App, req: &Req) -> Reply {
+    if let Some(ip) = client_key(app, req) {
+        limit(&app.guards.login_by_ip, &ip)?;
+    }
     let body: Login = req.json()?;
     let email = validate::email(&body.email)?;
     if body.password.len() > validate::MAX_PASSWORD_LEN {
         return Err(ApiError::invalid_field("password", "invalid_password", "password is too long"));
     }
+    limit(&app.guards.login_by_account, &email)?;
     let now = app.clock.now();
-    if app.store.login_failures(&email, now - LOGIN_WINDOW_MS).await? >= MAX_LOGIN_FAILURES {
-        return Err(ApiError::new(
-            hyper::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "로그인 시도가 너무 많습니다. 잠시 후 다시 시도하세요 (too many failed logins)",
-        ));
+    let attempt = app.store.record_login_failure(&email, now).await?;
+    if app.store.login_failures(&email, now - LOGIN_WINDOW_MS).await? > MAX_LOGIN_FAILURES {
+        app.store.forget_login_failure(attempt).await?;
+        return Err(too_many_failures());
     }
     let creds = app.store.credentials(&email).await?;
     let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
-    if !auth::verify_password(body.password, stored).await {
-        app.store.record_login_failure(&email, now).await?;
+    let verified = match auth::verify_password(&app.guards.passwords, body.password, stored).await {
+        Ok(v) => v,
+        Err(e) => {
+            // Not judged (the gate was full): it does not count.
+            app.store.forget_login_failure(attempt).await?;
+            return Err(e);
+        }
+    };
+    if !verified {
         return Err(ApiError::new(
             hyper::StatusCode::UNAUTHORIZED,
             "invalid_credentials",

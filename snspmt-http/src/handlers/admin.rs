@@ -22,10 +22,15 @@ pub async fn users(app: &App, req: &Req) -> Reply {
     }))
 }
 
+/// A field that is present, `null` included (serde alone reads `null` as absent).
+fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 #[derive(Deserialize)]
 struct UpdateUser {
     /// Absent: unchanged; `null`: removed; a string: the new address.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     email: Option<Value>,
     name: Option<String>,
     display_name: Option<String>,

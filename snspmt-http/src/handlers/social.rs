@@ -1,6 +1,8 @@
 //! Kakao and Google login. The provider proves who the person is; nothing in the request
 //! body (an e-mail, an id) chooses the account. Accounts are found by provider identity, and
-//! linked to an existing e-mail account only when the provider says the e-mail is verified.
+//! linked to an existing e-mail account only when the provider says the e-mail is verified
+//! and that account proved the address too (`email_verified`): an address merely claimed at
+//! registration links nothing, so nobody can pre-register a victim's address and wait.
 //!
 //! The Google code flow: `GET /api/auth/google-state` issues a single-use `state` (kept
 //! hashed in the database for [`STATE_TTL_MS`]) and the authorization URL; Google redirects

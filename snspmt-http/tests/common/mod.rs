@@ -33,6 +33,8 @@ pub enum Backend {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// Every mail the server sent (the server's mailer is this outbox).
+    pub outbox: Arc<Outbox>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     stop: Option<oneshot::Sender<()>>,
     _schema: Option<PgTestSchema>,
@@ -71,12 +73,16 @@ impl TestServer {
         let mut env: HashMap<String, String> = HashMap::new();
         env.insert("ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
         env.insert("SNSPMT_LOG".into(), "warn".into());
+        // Tests register many users from 127.0.0.1: no rate limits unless a test sets them.
+        env.insert("SNSPMT_LOGIN_RATE".into(), "0".into());
+        env.insert("SNSPMT_REGISTER_RATE".into(), "0".into());
         for (k, v) in vars {
             env.insert((*k).into(), (*v).into());
         }
         let config =
             Config::from_lookup(|k| env.get(k).cloned(), || unreachable!("token set")).expect("config");
-        let app = Arc::new(customize(App::new(store.clone(), config)));
+        let outbox = Arc::new(Outbox::default());
+        let app = Arc::new(customize(App::new(store.clone(), config).with_mailer(outbox.clone())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -84,7 +90,7 @@ impl TestServer {
             let _ = rx.await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Some(TestServer { addr, store, client, stop: Some(tx), _schema: schema })
+        Some(TestServer { addr, store, outbox, client, stop: Some(tx), _schema: schema })
     }
 
     /// Sends a request with a raw body; answers the status, headers and JSON body
@@ -162,13 +168,28 @@ impl TestServer {
         (status, json)
     }
 
-    /// Registers `user_id` (no password) and returns its session token.
+    /// Registers `user_id` (e-mail `<user_id>@example.test`, no password) and returns its
+    /// session token.
     pub async fn register(&self, user_id: &str) -> String {
-        let (status, body) = self
-            .call(Method::POST, "/api/register", Auth::None, Some(serde_json::json!({"user_id": user_id})))
-            .await;
+        let body = serde_json::json!({"user_id": user_id, "email": format!("{user_id}@example.test")});
+        let (status, body) = self.call(Method::POST, "/api/register", Auth::None, Some(body)).await;
         assert_eq!(status, StatusCode::OK, "register {user_id}: {body}");
         body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Verifies `email` with the token of the last verification mail sent to it.
+    pub async fn verify_email(&self, email: &str) {
+        let token =
+            self.outbox.last_token(email).unwrap_or_else(|| panic!("no verification mail to {email}"));
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/auth/verify-email",
+                Auth::None,
+                Some(serde_json::json!({"token": token})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "verify {email}: {body}");
     }
 
     /// Credits (or debits) a user through the admin API.
@@ -200,6 +221,32 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A mailer that keeps what it is given.
+#[derive(Default)]
+pub struct Outbox {
+    pub mails: std::sync::Mutex<Vec<snspmt_http::mailer::Mail>>,
+}
+
+impl Outbox {
+    pub fn to(&self, email: &str) -> Vec<snspmt_http::mailer::Mail> {
+        self.mails.lock().expect("outbox").iter().filter(|m| m.to == email).cloned().collect()
+    }
+
+    /// The `token` of the link in the last mail to `email`.
+    pub fn last_token(&self, email: &str) -> Option<String> {
+        let link = self.to(email).pop()?.link?;
+        let (_, query) = link.split_once('?')?;
+        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
+    }
+}
+
+impl snspmt_http::mailer::Mailer for Outbox {
+    fn send(&self, mail: &snspmt_http::mailer::Mail) -> Result<(), String> {
+        self.mails.lock().map_err(|_| "poisoned".to_owned())?.push(mail.clone());
+        Ok(())
     }
 }
 

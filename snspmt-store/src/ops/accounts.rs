@@ -9,16 +9,16 @@ use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
 use crate::sql::{Conn, Dialect, Row};
 use crate::{
-    AuditEntry, AuditStore, Credentials, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, LedgerStore,
-    Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionStore,
-    StoreError, StoreResult, User, UserStore,
+    AuditEntry, AuditStore, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
+    LedgerStore, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch,
+    SessionStore, StoreError, StoreResult, User, UserStore,
 };
 
 pub(crate) const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
 const EMAIL_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1 AND user_id <> $2)";
 pub(crate) const INSERT_USER: &str = concat!(
-    "INSERT INTO users (user_id, email, name, display_name, password_hash, created_at) ",
-    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+    "INSERT INTO users (user_id, email, name, display_name, password_hash, created_at, email_verified) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
     user_cols!()
 );
 const USER_BY_ID: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE user_id = $1");
@@ -32,6 +32,7 @@ const USER_PAGE: (&str, &str) = paged!(
 );
 const UPDATE_PROFILE: &str = concat!(
     "UPDATE users SET email = CASE WHEN $2 THEN $3 ELSE email END, name = COALESCE($4, name), ",
+    "email_verified = CASE WHEN $2 AND email IS DISTINCT FROM $3 THEN FALSE ELSE email_verified END, ",
     "display_name = COALESCE($5, display_name), is_admin = COALESCE($6, is_admin) WHERE user_id = $1 RETURNING ",
     user_cols!()
 );
@@ -39,10 +40,20 @@ const UPDATE_PROFILE: &str = concat!(
 const INSERT_SESSION: &str =
     "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
 const SESSION_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
-    u.password_hash IS NOT NULL, u.created_at FROM sessions s JOIN users u ON u.user_id = s.user_id \
+    u.password_hash IS NOT NULL, u.created_at, u.email_verified FROM sessions s JOIN users u ON u.user_id = s.user_id \
     WHERE s.token_hash = $1 AND s.expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = $1";
-const INSERT_LOGIN_FAILURE: &str = "INSERT INTO login_failures (email, at) VALUES ($1, $2)";
+const INSERT_LOGIN_FAILURE: &str = "INSERT INTO login_failures (email, at) VALUES ($1, $2) RETURNING id";
+const DELETE_LOGIN_FAILURE: &str = "DELETE FROM login_failures WHERE id = $1";
+const REPLACE_EMAIL_TOKENS: &str = "DELETE FROM email_tokens WHERE user_id = $1 OR expires_at <= $2";
+const INSERT_EMAIL_TOKEN: &str =
+    "INSERT INTO email_tokens (token_hash, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+const TAKE_EMAIL_TOKEN: &str =
+    "DELETE FROM email_tokens WHERE token_hash = $1 RETURNING user_id, email, expires_at";
+const MARK_EMAIL_VERIFIED: &str = concat!(
+    "UPDATE users SET email_verified = TRUE WHERE user_id = $1 AND email = $2 RETURNING ",
+    user_cols!()
+);
 const COUNT_LOGIN_FAILURES: &str = "SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $2";
 const DELETE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE email = $1";
 
@@ -76,7 +87,7 @@ const LEDGER_TOTALS: &str =
     "SELECT kind, COALESCE(SUM(amount), 0)::bigint, COUNT(*) FROM points_ledger GROUP BY kind ORDER BY kind";
 
 row_mapper!(pub(crate) user_row -> User {
-    user_id, email, name, display_name, is_admin, points: Points, has_password, created_at,
+    user_id, email, name, display_name, is_admin, points: Points, has_password, created_at, email_verified,
 });
 
 row_mapper!(ledger_row -> LedgerEntry {
@@ -101,7 +112,10 @@ async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResul
         }
     }
     let row = c
-        .query_one(INSERT_USER, &[&u.user_id, &u.email, &u.name, &u.display_name, &u.password_hash, &now])
+        .query_one(
+            INSERT_USER,
+            &[&u.user_id, &u.email, &u.name, &u.display_name, &u.password_hash, &now, &false],
+        )
         .await
         .map_err(|e| match e {
             // A concurrent registration took the id or the e-mail between the checks and here.
@@ -185,7 +199,7 @@ macro_rules! impl_accounts {
                 let email = email.to_owned();
                 self.rd(async move |c| {
                     let row = c.query_opt(CREDENTIALS_BY_EMAIL, &[&email]).await?;
-                    row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(8)? })).transpose()
+                    row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(9)? })).transpose()
                 })
                 .await
             }
@@ -240,9 +254,37 @@ macro_rules! impl_accounts {
                 self.tx(async move |c| Ok(c.execute(DELETE_SESSION, &[&h]).await? > 0)).await
             }
 
-            async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<()> {
+            async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<i64> {
                 let e = email.to_owned();
-                self.tx(async move |c| c.execute(INSERT_LOGIN_FAILURE, &[&e, &now]).await.map(drop)).await
+                self.tx(async move |c| c.scalar(INSERT_LOGIN_FAILURE, &[&e, &now]).await).await
+            }
+
+            async fn forget_login_failure(&self, id: i64) -> StoreResult<()> {
+                self.tx(async move |c| c.execute(DELETE_LOGIN_FAILURE, &[&id]).await.map(drop)).await
+            }
+
+            async fn create_email_token(&self, t: EmailToken) -> StoreResult<()> {
+                self.tx(async move |c| {
+                    c.execute(REPLACE_EMAIL_TOKENS, &[&t.user_id, &t.created_at]).await?;
+                    let args: [&dyn crate::sql::Param; 5] =
+                        [&t.token_hash, &t.user_id, &t.email, &t.created_at, &t.expires_at];
+                    c.execute(INSERT_EMAIL_TOKEN, &args).await.map(drop)
+                })
+                .await
+            }
+
+            async fn verify_email(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
+                let h = token_hash.to_owned();
+                self.tx(async move |c| {
+                    let Some(t) = c.query_opt(TAKE_EMAIL_TOKEN, &[&h]).await? else { return Ok(None) };
+                    let (user_id, email, expires_at): (String, String, i64) =
+                        (t.get(0)?, t.get(1)?, t.get(2)?);
+                    if expires_at <= now {
+                        return Ok(None);
+                    }
+                    one(c, MARK_EMAIL_VERIFIED, &[&user_id, &email], user_row).await
+                })
+                .await
             }
 
             async fn login_failures(&self, email: &str, since: Millis) -> StoreResult<i64> {

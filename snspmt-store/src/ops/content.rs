@@ -133,12 +133,14 @@ async fn social_login<C: Conn>(
     if let Some(address) = &login.verified_email {
         if let Some(row) = c.query_opt(USER_BY_EMAIL, &[address]).await? {
             let owner = user_row(&row)?;
-            if !c.scalar::<bool>(PROVIDER_LINKED, &[&login.provider, &owner.user_id]).await? {
+            if owner.email_verified
+                && !c.scalar::<bool>(PROVIDER_LINKED, &[&login.provider, &owner.user_id]).await?
+            {
                 link(c, login, &owner.user_id, now).await?;
                 return Ok((owner, SocialLink::LinkedByEmail));
             }
-            // The address belongs to an account with another identity of this provider: a new
-            // account, without the address.
+            // The address is only claimed (unverified: maybe by someone else), or its account
+            // has another identity of this provider: a new account, without the address.
             email = None;
         }
     }
@@ -148,7 +150,10 @@ async fn social_login<C: Conn>(
     }
     // A concurrent first login (PostgreSQL) may take the account between the checks and here.
     let row = c
-        .query_one(INSERT_USER, &[&u.user_id, &email, &u.name, &u.display_name, &u.password_hash, &now])
+        .query_one(
+            INSERT_USER,
+            &[&u.user_id, &email, &u.name, &u.display_name, &u.password_hash, &now, &email.is_some()],
+        )
         .await
         .map_err(unique_as(StoreError::Conflict(Conflict::IdentityTaken)))?;
     let user = user_row(&row)?;

@@ -13,10 +13,10 @@ use snspmt_core::Bps;
 use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
-    Conflict, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon, NewNotice, NewPost,
-    NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter, Posting, ProfilePatch,
-    PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult, SubmissionOutcome,
-    UserCoupon, WithdrawalFilter,
+    Conflict, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon,
+    NewNotice, NewPost, NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter, Posting,
+    ProfilePatch, PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult,
+    SubmissionOutcome, UserCoupon, WithdrawalFilter,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -34,6 +34,7 @@ macro_rules! for_each_case {
             ledger_filters_and_pages,
             profile_updates_are_audited,
             login_failures_are_counted,
+            email_tokens_are_single_use_and_expire,
             migrations_are_idempotent,
             orders_charge_in_one_transaction,
             due_jobs_are_claimed_once_under_concurrency,
@@ -746,6 +747,16 @@ fn social(provider: &'static str, subject: &str, email: Option<&str>, new_id: &s
     }
 }
 
+fn email_token(hash: &str, user: &str, email: &str, expires_at: i64) -> EmailToken {
+    EmailToken {
+        token_hash: hash.into(),
+        user_id: user.into(),
+        email: email.into(),
+        created_at: 1,
+        expires_at,
+    }
+}
+
 pub async fn social_logins_link_by_identity_and_verified_email_only(s: Arc<dyn Store>) {
     s.create_user(new_user("alice", Some("alice@example.com")), 1).await.expect("alice");
     // No verified e-mail: a new account, even though the id looks like someone's.
@@ -753,7 +764,15 @@ pub async fn social_logins_link_by_identity_and_verified_email_only(s: Arc<dyn S
     assert_eq!((u.user_id.as_str(), u.email.as_deref(), how), ("k_100", None, SocialLink::Created));
     let (u, how) = s.social_login(social("kakao", "100", None, "k_other"), 3).await.expect("again");
     assert_eq!((u.user_id.as_str(), how), ("k_100", SocialLink::Known), "found by the identity");
-    // A verified e-mail of an existing account links to it, once.
+    // Alice's address is only claimed: a provider's verified login of it links nothing and
+    // gets an account of its own, without the address.
+    let (u, how) =
+        s.social_login(social("google", "g-0", Some("alice@example.com"), "g_0"), 3).await.expect("g0");
+    assert_eq!((u.user_id.as_str(), u.email.as_deref(), how), ("g_0", None, SocialLink::Created));
+    s.create_email_token(email_token("h-alice", "alice", "alice@example.com", 1_000)).await.expect("token");
+    let alice = s.verify_email("h-alice", 3).await.expect("verify").expect("verified");
+    assert!(alice.email_verified);
+    // A verified e-mail of an existing (verified) account links to it, once.
     let (u, how) =
         s.social_login(social("google", "g-1", Some("alice@example.com"), "g_1"), 4).await.expect("g");
     assert_eq!((u.user_id.as_str(), how), ("alice", SocialLink::LinkedByEmail));
@@ -766,8 +785,28 @@ pub async fn social_logins_link_by_identity_and_verified_email_only(s: Arc<dyn S
     // A verified address nobody has becomes the new account's.
     let (u, _) =
         s.social_login(social("kakao", "200", Some("new@example.com"), "k_200"), 7).await.expect("k");
-    assert_eq!(u.email.as_deref(), Some("new@example.com"));
+    assert_eq!((u.email.as_deref(), u.email_verified), (Some("new@example.com"), true));
     assert_eq!(s.user("alice").await.expect("user").map(|u| u.points), Some(Points(0)));
+}
+
+pub async fn email_tokens_are_single_use_and_expire(s: Arc<dyn Store>) {
+    s.create_user(new_user("bob", Some("bob@example.com")), 1).await.expect("bob");
+    assert_eq!(s.user("bob").await.expect("user").map(|u| u.email_verified), Some(false));
+    s.create_email_token(email_token("t1", "bob", "bob@example.com", 100)).await.expect("t1");
+    s.create_email_token(email_token("t2", "bob", "bob@example.com", 100)).await.expect("t2");
+    assert!(s.verify_email("t1", 10).await.expect("t1").is_none(), "replaced by t2");
+    assert!(s.verify_email("t2", 100).await.expect("t2").is_none(), "expired");
+    assert!(s.verify_email("never", 10).await.expect("unknown").is_none());
+    // A token for an address the user no longer has proves nothing.
+    s.create_email_token(email_token("t3", "bob", "bob@example.com", 1_000)).await.expect("t3");
+    let patch = ProfilePatch { email: Some(Some("bob2@example.com".into())), ..ProfilePatch::default() };
+    s.update_user("bob", patch, None, audit(), 20).await.expect("update");
+    assert!(s.verify_email("t3", 30).await.expect("t3").is_none());
+    s.create_email_token(email_token("t4", "bob", "bob2@example.com", 1_000)).await.expect("t4");
+    let bob = s.verify_email("t4", 40).await.expect("t4").expect("verified");
+    assert_eq!((bob.email.as_deref(), bob.email_verified), (Some("bob2@example.com"), true));
+    assert!(s.verify_email("t4", 41).await.expect("again").is_none(), "single use");
+    assert_eq!(s.user("bob").await.expect("user").map(|u| u.email_verified), Some(true));
 }
 
 pub async fn concurrent_first_social_logins_make_one_account(s: Arc<dyn Store>) {
