@@ -355,7 +355,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
             }
             if this.state == State::Refused {
                 // hyper answers the synthetic request and closes; it must not see an EOF
-                // before (it would drop the answer as an abandoned request).
+                // before (it would drop the answer as an abandoned request). Meanwhile what
+                // the client still sends is read and dropped, so that closing the socket does
+                // not reset it (a reset can destroy the answer before the client reads it).
+                while !this.eof {
+                    let mut sink = [0u8; 8192];
+                    let mut buf = ReadBuf::new(&mut sink);
+                    match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                        Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
+                        Poll::Ready(_) => this.eof = true,
+                        Poll::Pending => break,
+                    }
+                }
                 return Poll::Pending;
             }
             if this.eof {
