@@ -376,7 +376,10 @@ mod tests {
             ("SNSPMT_CORS_ORIGINS", " https://App.example/ , http://localhost:3000,"),
         ])
         .expect("ok");
-        assert_eq!((c.edge.max_connections, c.edge.body_timeout_ms, c.edge.header_timeout_ms), (64, 250, 300));
+        assert_eq!(
+            (c.edge.max_connections, c.edge.body_timeout_ms, c.edge.header_timeout_ms),
+            (64, 250, 300)
+        );
         assert_eq!(c.edge.cors_origins, ["https://app.example", "http://localhost:3000"]);
         assert!(config(&[("SNSPMT_MAX_CONNECTIONS", "0")]).is_err());
         assert!(config(&[("SNSPMT_BODY_TIMEOUT_MS", "soon")]).is_err());

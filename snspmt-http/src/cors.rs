@@ -126,7 +126,10 @@ mod tests {
         let h = resp.headers();
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_METHODS], "GET, PUT, DELETE");
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
-        assert_eq!(preflight("/api/blog/posts/3", None).map_err(|e| e.code).err(), Some("cors_origin_not_allowed"));
+        assert_eq!(
+            preflight("/api/blog/posts/3", None).map_err(|e| e.code).err(),
+            Some("cors_origin_not_allowed")
+        );
         let origin = HeaderValue::from_static("https://app.example");
         assert_eq!(preflight("/nope", Some(origin)).map_err(|e| e.code).err(), Some("no_such_route"));
     }

@@ -81,7 +81,11 @@ pub struct Shared {
 impl Shared {
     pub fn new() -> Arc<Shared> {
         Arc::new(Shared {
-            path: format!("/.snspmt-framing-error/{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>()),
+            path: format!(
+                "/.snspmt-framing-error/{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            ),
             error: Mutex::new(None),
         })
     }

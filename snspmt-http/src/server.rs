@@ -178,7 +178,9 @@ where
     let request_id = request_id(req.headers());
     let origin = cors::allowed_origin(&app.config.edge.cors_origins, req.headers());
     let outcome = if cors::is_preflight(&method, req.headers()) {
-        cors::preflight(&path, origin.clone()).map(|r| ("cors.preflight", r)).map_err(|e| ("cors.preflight", e))
+        cors::preflight(&path, origin.clone())
+            .map(|r| ("cors.preflight", r))
+            .map_err(|e| ("cors.preflight", e))
     } else {
         respond(app, req).await
     };
@@ -243,7 +245,8 @@ where
     let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
     let (parts, body) = req.into_parts();
     let deadline = Duration::from_millis(app.config.edge.body_timeout_ms);
-    let body = read_body(&parts.headers, body, endpoint.body_limit(), deadline).await.map_err(|e| (name, e))?;
+    let body =
+        read_body(&parts.headers, body, endpoint.body_limit(), deadline).await.map_err(|e| (name, e))?;
     let mut req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
     req.peer = parts.extensions.get::<Peer>().map(|p| p.0);
     req.refuse_nul().map_err(|e| (name, e))?;
@@ -395,7 +398,8 @@ fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
     let mut resp = handlers::json(e.status, &e.body());
     if e.status == hyper::StatusCode::REQUEST_TIMEOUT {
         // The rest of the body may still be on its way: the connection cannot be reused.
-        resp.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
     }
     if let Some(allow) = e.allow.as_deref().and_then(|a| hyper::header::HeaderValue::from_str(a).ok()) {
         resp.headers_mut().insert(hyper::header::ALLOW, allow);

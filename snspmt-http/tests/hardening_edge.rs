@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::fake_smm::{self, Fault, FakeSmm};
+use common::fake_smm::{self, FakeSmm, Fault};
 use common::{assert_error_body, Auth, Backend, TestServer, ADMIN_TOKEN, CRON_TOKEN};
 use snspmt_http::router::{self, Access, ROUTES};
 
@@ -173,7 +173,8 @@ async fn slow_heads_and_idle_connections_are_closed(backend: Backend) {
 
 async fn connections_over_the_cap_are_refused_early(backend: Backend) {
     let Some(s) =
-        start(backend, "connections_over_the_cap_are_refused_early", &[("SNSPMT_MAX_CONNECTIONS", "8")]).await
+        start(backend, "connections_over_the_cap_are_refused_early", &[("SNSPMT_MAX_CONNECTIONS", "8")])
+            .await
     else {
         return;
     };
@@ -200,9 +201,10 @@ async fn connections_over_the_cap_are_refused_early(backend: Backend) {
     drop(held.pop());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let raw = exchange(s.addr, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(5))
-            .await
-            .unwrap_or_default();
+        let raw =
+            exchange(s.addr, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(5))
+                .await
+                .unwrap_or_default();
         if raw.starts_with("HTTP/1.1 200") {
             break;
         }
@@ -213,24 +215,37 @@ async fn connections_over_the_cap_are_refused_early(backend: Backend) {
 
 async fn framing_errors_get_the_json_error_body(backend: Backend) {
     let Some(s) = start(backend, "framing_errors_get_the_json_error_body", &[]).await else { return };
-    let many_headers =
-        format!("GET /health HTTP/1.1\r\nHost: t\r\n{}\r\n", (0..200).map(|i| format!("X-H{i}: v\r\n")).collect::<String>());
+    let many_headers = format!(
+        "GET /health HTTP/1.1\r\nHost: t\r\n{}\r\n",
+        (0..200).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+    );
     let big_head = format!("GET /health HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(70_000));
     let cases: Vec<(String, u16, &str)> = vec![
         (
-            "POST /api/auth/login HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}".into(),
+            "POST /api/auth/login HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"
+                .into(),
             400,
             "invalid_content_length",
         ),
-        ("POST /api/auth/login HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n".into(), 400, "invalid_content_length"),
-        ("POST /api/auth/login HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".into(), 400, "invalid_transfer_encoding"),
+        (
+            "POST /api/auth/login HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n".into(),
+            400,
+            "invalid_content_length",
+        ),
+        (
+            "POST /api/auth/login HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".into(),
+            400,
+            "invalid_transfer_encoding",
+        ),
         ("THIS IS NOT HTTP\r\n\r\n".into(), 400, "malformed_request"),
         ("GET /health HTTP/1.1\r\nBad Header: v\r\n\r\n".into(), 400, "malformed_request"),
         (many_headers, 431, "too_many_headers"),
         (big_head, 431, "headers_too_large"),
     ];
     for (request, status, code) in cases {
-        let raw = exchange(s.addr, request.as_bytes(), Duration::from_secs(5)).await.expect("closed after the answer");
+        let raw = exchange(s.addr, request.as_bytes(), Duration::from_secs(5))
+            .await
+            .expect("closed after the answer");
         let answers = responses(&raw);
         assert_eq!(answers.len(), 1, "{code}: {raw}");
         assert_eq!(answers[0].0, status, "{raw}");
@@ -248,7 +263,9 @@ async fn framing_errors_get_the_json_error_body(backend: Backend) {
 }
 
 async fn valid_requests_still_pipeline_through_the_checks(backend: Backend) {
-    let Some(s) = start(backend, "valid_requests_still_pipeline_through_the_checks", &[]).await else { return };
+    let Some(s) = start(backend, "valid_requests_still_pipeline_through_the_checks", &[]).await else {
+        return;
+    };
     let login = r#"{"email":"nobody@example.com","password":"wrong-password"}"#;
     let request = format!(
         "POST /api/auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{login}\
@@ -407,8 +424,14 @@ async fn blog_html_is_sanitized_on_write_and_read(backend: Backend) {
         assert_clean(p["content"].as_str().expect("content"));
     }
     // An update that leaves the content as it was stores the old row clean.
-    let (status, b) =
-        s.call(Method::PUT, &format!("/api/blog/posts/{}", old.post_id), Auth::Admin, Some(json!({"title": "o"}))).await;
+    let (status, b) = s
+        .call(
+            Method::PUT,
+            &format!("/api/blog/posts/{}", old.post_id),
+            Auth::Admin,
+            Some(json!({"title": "o"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_clean(&s.store.blog_post(old.post_id).await.expect("read").expect("row").content);
 }
@@ -456,18 +479,24 @@ fn call_for(w: &World, method: &str, pattern: &str) -> Option<(String, Body)> {
         ("POST", "/api/admin/migrate-database") => (pattern.into(), Body::Empty),
         ("POST", "/api/smm-panel") => (
             pattern.into(),
-            json(json!({"action": "add", "service": "1", "link": "https://instagram.com/p", "quantity": 100})),
+            json(
+                json!({"action": "add", "service": "1", "link": "https://instagram.com/p", "quantity": 100}),
+            ),
         ),
         ("POST", "/api/admin/services") => (
             pattern.into(),
             json(json!({"provider_service_id": "2", "name": "likes", "category": "Instagram",
                 "price_per_1000": 500, "min_quantity": 10, "max_quantity": 10_000})),
         ),
-        ("POST", "/api/admin/services/import") => (pattern.into(), json(json!({"usd_krw": 1400, "markup_bps": 5000}))),
+        ("POST", "/api/admin/services/import") => {
+            (pattern.into(), json(json!({"usd_krw": 1400, "markup_bps": 5000})))
+        }
         ("PUT", "/api/admin/services/{id}") => (path(w.service), json(json!({"name": "followers+"}))),
         ("DELETE", "/api/admin/services/{id}") => (path(w.spare_service), Body::Empty),
         ("PUT", "/api/orders/{id}/status") => (path(w.live_order), json(json!({"status": "canceled"}))),
-        ("POST", "/api/admin/orders/{id}/resolve") => (path(w.unknown_order), json(json!({"action": "fail"}))),
+        ("POST", "/api/admin/orders/{id}/resolve") => {
+            (path(w.unknown_order), json(json!({"action": "fail"})))
+        }
         ("PUT", "/api/admin/purchases/{id}") => (path(w.purchase), json(json!({"status": "approved"}))),
         ("POST", "/api/admin/packages") => (
             pattern.into(),
@@ -485,20 +514,22 @@ fn call_for(w: &World, method: &str, pattern: &str) -> Option<(String, Body)> {
         ("PUT", "/api/blog/posts/{id}") => (path(w.post), json(json!({"title": "b1+"}))),
         ("DELETE", "/api/blog/posts/{id}") => (path(w.post), Body::Empty),
         ("POST", "/api/admin/upload-image") => {
-            let mut body = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\
+            let mut body =
+                b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\
                 Content-Type: image/png\r\n\r\n"
-                .to_vec();
+                    .to_vec();
             body.extend_from_slice(PNG);
             body.extend_from_slice(b"\r\n--BOUNDARY--\r\n");
             (pattern.into(), Body::Upload(body))
         }
-        ("POST", "/api/admin/coupons") => (
-            pattern.into(),
-            json(json!({"code": "AUDIT2", "discount_type": "fixed", "discount_value": 100})),
-        ),
+        ("POST", "/api/admin/coupons") => {
+            (pattern.into(), json(json!({"code": "AUDIT2", "discount_type": "fixed", "discount_value": 100})))
+        }
         ("PUT", "/api/admin/coupons/{id}") => (path(w.coupon), json(json!({"name": "c1+"}))),
         ("DELETE", "/api/admin/coupons/{id}") => (path(w.coupon), Body::Empty),
-        ("POST", "/api/admin/referral/register") => (pattern.into(), json(json!({"email": "carol@example.com"}))),
+        ("POST", "/api/admin/referral/register") => {
+            (pattern.into(), json(json!({"email": "carol@example.com"})))
+        }
         ("POST", "/api/admin/referral/pay-commission") => {
             (pattern.into(), json(json!({"user_id": "alice", "amount": 100})))
         }
@@ -536,7 +567,9 @@ async fn settled(s: &TestServer, id: i64) -> Value {
 
 async fn place(s: &TestServer, token: &str, service: i64, quantity: i64) -> i64 {
     let body = json!({"service_id": service, "link": format!("https://instagram.com/{quantity}"), "quantity": quantity});
-    ok(s, Method::POST, "/api/orders", Auth::Bearer(token), Some(body)).await["order_id"].as_i64().expect("id")
+    ok(s, Method::POST, "/api/orders", Auth::Bearer(token), Some(body)).await["order_id"]
+        .as_i64()
+        .expect("id")
 }
 
 async fn world(s: &TestServer, smm: &FakeSmm) -> World {
@@ -544,47 +577,58 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> World {
         json!({"provider_service_id": id, "name": "followers", "category": "Instagram",
             "price_per_1000": 1000, "min_quantity": 10, "max_quantity": 1_000_000})
     };
-    let service = ok(s, Method::POST, "/api/admin/services", Auth::Admin, Some(service_body("1"))).await["service"]
-        ["service_id"]
-        .as_i64()
-        .expect("id");
-    let spare_service = ok(s, Method::POST, "/api/admin/services", Auth::Admin, Some(service_body("3"))).await
+    let service = ok(s, Method::POST, "/api/admin/services", Auth::Admin, Some(service_body("1"))).await
         ["service"]["service_id"]
         .as_i64()
         .expect("id");
-    let package_body = json!({"name": "p1", "price": 50, "steps": [{"service_id": service, "quantity": 10}]});
-    let package = ok(s, Method::POST, "/api/admin/packages", Auth::Admin, Some(package_body.clone())).await["package"]
-        ["package_id"]
+    let spare_service = ok(s, Method::POST, "/api/admin/services", Auth::Admin, Some(service_body("3")))
+        .await["service"]["service_id"]
         .as_i64()
         .expect("id");
-    let spare_package = ok(s, Method::POST, "/api/admin/packages", Auth::Admin, Some(package_body)).await["package"]
-        ["package_id"]
+    let package_body = json!({"name": "p1", "price": 50, "steps": [{"service_id": service, "quantity": 10}]});
+    let package = ok(s, Method::POST, "/api/admin/packages", Auth::Admin, Some(package_body.clone())).await
+        ["package"]["package_id"]
+        .as_i64()
+        .expect("id");
+    let spare_package = ok(s, Method::POST, "/api/admin/packages", Auth::Admin, Some(package_body)).await
+        ["package"]["package_id"]
         .as_i64()
         .expect("id");
     let notice_body = json!({"title": "n1", "content": "c", "popup_type": "modal"});
-    let notice = ok(s, Method::POST, "/api/admin/notices", Auth::Admin, Some(notice_body)).await["notice"]["notice_id"]
+    let notice = ok(s, Method::POST, "/api/admin/notices", Auth::Admin, Some(notice_body)).await["notice"]
+        ["notice_id"]
         .as_i64()
         .expect("id");
-    let post = ok(s, Method::POST, "/api/blog/posts", Auth::Admin, Some(json!({"title": "b1"}))).await["post"]
-        ["post_id"]
+    let post = ok(s, Method::POST, "/api/blog/posts", Auth::Admin, Some(json!({"title": "b1"}))).await
+        ["post"]["post_id"]
         .as_i64()
         .expect("id");
     let coupon_body = json!({"code": "AUDIT1", "discount_type": "fixed", "discount_value": 100});
-    let coupon = ok(s, Method::POST, "/api/admin/coupons", Auth::Admin, Some(coupon_body)).await["coupon"]["id"]
+    let coupon = ok(s, Method::POST, "/api/admin/coupons", Auth::Admin, Some(coupon_body)).await["coupon"]
+        ["id"]
         .as_i64()
         .expect("id");
 
     // Alice refers Bob; Bob's completed order earns her 2,000, of which 1,000 she asks out.
     let register = |id: &'static str| async move {
         let body = json!({"user_id": id, "email": format!("{id}@example.com")});
-        ok(s, Method::POST, "/api/register", Auth::None, Some(body)).await["token"].as_str().expect("token").to_owned()
+        ok(s, Method::POST, "/api/register", Auth::None, Some(body)).await["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     };
     let alice = register("alice").await;
     let bob = register("bob").await;
     register("carol").await;
     assert_eq!(s.adjust("bob", 100_000).await.0, StatusCode::OK);
-    let code = ok(s, Method::POST, "/api/admin/referral/register", Auth::Admin, Some(json!({"email": "alice@example.com"})))
-        .await["code"]
+    let code = ok(
+        s,
+        Method::POST,
+        "/api/admin/referral/register",
+        Auth::Admin,
+        Some(json!({"email": "alice@example.com"})),
+    )
+    .await["code"]
         .as_str()
         .expect("code")
         .to_owned();
@@ -595,14 +639,15 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> World {
         .and_then(|v| v.parse().ok())
         .expect("accepted upstream");
     smm.set_status(upstream, "Completed", 0);
-    let (status, _, b) = s.raw(Method::POST, "/api/cron/sync-order-status", &[("x-cron-token", CRON_TOKEN)], "").await;
+    let (status, _, b) =
+        s.raw(Method::POST, "/api/cron/sync-order-status", &[("x-cron-token", CRON_TOKEN)], "").await;
     assert_eq!(status, StatusCode::OK, "{b}");
     let book = ok(s, Method::GET, "/api/referral/commission-points", Auth::Bearer(&alice), None).await;
     assert!(book["current_balance"].as_i64().unwrap_or(0) >= 1_100, "{book}");
     let withdrawal_body = json!({"amount": 1000, "bank_name": "국민은행", "account_number": "123-45-678", "account_holder": "홍길동"});
     let withdrawal =
-        ok(s, Method::POST, "/api/referral/withdrawal-request", Auth::Bearer(&alice), Some(withdrawal_body)).await
-            ["request_id"]
+        ok(s, Method::POST, "/api/referral/withdrawal-request", Auth::Bearer(&alice), Some(withdrawal_body))
+            .await["request_id"]
             .clone();
 
     let live_order = place(s, &bob, service, 1000).await;
@@ -657,8 +702,10 @@ async fn every_admin_write_is_audited(backend: Backend) {
     let mut unknown = Vec::new();
     for (method, pattern) in ROUTES {
         let sample = pattern.replace("{user_id}", "u").replace("{id}", "1").replace("{name}", "a.png");
-        let endpoint = router::route(&method.parse().expect("method"), &sample).expect("listed routes resolve");
-        if endpoint.access() != Access::Admin || *method == "GET" || NOT_WRITES.contains(&(*method, *pattern)) {
+        let endpoint =
+            router::route(&method.parse().expect("method"), &sample).expect("listed routes resolve");
+        if endpoint.access() != Access::Admin || *method == "GET" || NOT_WRITES.contains(&(*method, *pattern))
+        {
             continue;
         }
         let Some((path, body)) = call_for(&w, method, pattern) else {
@@ -671,8 +718,10 @@ async fn every_admin_write_is_audited(backend: Backend) {
             Body::Json(v) => s.call(m, &path, Auth::Admin, Some(v)).await,
             Body::Empty => s.call(m, &path, Auth::Admin, None).await,
             Body::Upload(bytes) => {
-                let headers =
-                    [("content-type", "multipart/form-data; boundary=BOUNDARY"), ("x-admin-token", ADMIN_TOKEN)];
+                let headers = [
+                    ("content-type", "multipart/form-data; boundary=BOUNDARY"),
+                    ("x-admin-token", ADMIN_TOKEN),
+                ];
                 let (status, _, json) = s.raw(m, &path, &headers, bytes).await;
                 (status, json)
             }
@@ -682,7 +731,10 @@ async fn every_admin_write_is_audited(backend: Backend) {
         assert!(after > before, "{method} {pattern} succeeded without an audit row ({answer})");
         let text = newest.to_string();
         assert!(newest["action"].as_str().is_some_and(|a| !a.is_empty()), "{text}");
-        assert!(!text.contains(fake_smm::FAKE_KEY) && !text.contains(ADMIN_TOKEN), "a secret in the audit: {text}");
+        assert!(
+            !text.contains(fake_smm::FAKE_KEY) && !text.contains(ADMIN_TOKEN),
+            "a secret in the audit: {text}"
+        );
         walked.push(format!("{method} {pattern}"));
     }
     assert!(unknown.is_empty(), "admin writes the audit walk does not know (add a case): {unknown:?}");
