@@ -140,6 +140,9 @@ pub struct Guarded<S> {
     /// Bytes classified and not yet given to hyper.
     ready: Vec<u8>,
     ready_from: usize,
+    /// How much of `inbox` was searched for the end of the head already: a head trickled byte
+    /// by byte is searched once, not parsed again for every byte.
+    scanned: usize,
     eof: bool,
 }
 
@@ -152,6 +155,7 @@ impl<S> Guarded<S> {
             inbox: Vec::new(),
             ready: Vec::new(),
             ready_from: 0,
+            scanned: 0,
             eof: false,
         }
     }
@@ -174,30 +178,57 @@ impl<S> Guarded<S> {
                 State::Length(n) => {
                     let take = usize::try_from(n).unwrap_or(usize::MAX).min(self.inbox.len());
                     self.ready.extend(self.inbox.drain(..take));
+                    self.scanned = 0;
                     let left = n - take as u64;
                     self.state = if left == 0 { State::Head } else { State::Length(left) };
                 }
                 State::Chunked(..) => self.follow_chunks(),
-                State::Head => match check_head(&self.inbox) {
-                    Ok(None) => return,
-                    Ok(Some((len, next))) => {
-                        self.ready.extend(self.inbox.drain(..len));
-                        self.state = next;
+                State::Head => {
+                    // Blank lines before a request line are skipped by hyper: pass them on.
+                    let blank = leading_blank_lines(&self.inbox);
+                    if blank > 0 {
+                        self.ready.extend(self.inbox.drain(..blank));
+                        self.scanned = 0;
+                        continue;
                     }
-                    Err(e) => {
-                        if let Ok(mut slot) = self.shared.error.lock() {
-                            *slot = Some(e);
-                        }
-                        self.inbox.clear();
-                        let head = format!(
-                            "GET {} HTTP/1.1\r\nhost: framing.invalid\r\nconnection: close\r\n\r\n",
-                            self.shared.path
-                        );
-                        self.ready.extend_from_slice(head.as_bytes());
-                        self.state = State::Refused;
+                    let complete = head_ends(&self.inbox, self.scanned);
+                    self.scanned = self.inbox.len();
+                    let checked = match complete {
+                        true => check_head(&self.inbox),
+                        false if self.inbox.len() > MAX_HEAD => Err(HEAD_TOO_LARGE),
+                        false => Ok(None),
+                    };
+                    if !self.on_head(checked) {
                         return;
                     }
-                },
+                }
+            }
+        }
+    }
+
+    /// Acts on a head's check: passes a good head on, or puts the synthetic request in place of
+    /// a bad one. A head still incomplete changes nothing (the answer is `false`).
+    fn on_head(&mut self, checked: Result<Option<(usize, State)>, FramingError>) -> bool {
+        match checked {
+            Ok(None) => false,
+            Ok(Some((len, next))) => {
+                self.ready.extend(self.inbox.drain(..len));
+                self.scanned = 0;
+                self.state = next;
+                true
+            }
+            Err(e) => {
+                if let Ok(mut slot) = self.shared.error.lock() {
+                    *slot = Some(e);
+                }
+                self.inbox.clear();
+                let head = format!(
+                    "GET {} HTTP/1.1\r\nhost: framing.invalid\r\nconnection: close\r\n\r\n",
+                    self.shared.path
+                );
+                self.ready.extend_from_slice(head.as_bytes());
+                self.state = State::Refused;
+                true
             }
         }
     }
@@ -254,6 +285,7 @@ impl<S> Guarded<S> {
                 (Chunk::EndLf, b'\n') => {
                     // The body is complete: the next byte starts a new head.
                     self.ready.extend(self.inbox.drain(..i));
+                    self.scanned = 0;
                     self.state = State::Head;
                     return;
                 }
@@ -270,8 +302,28 @@ impl<S> Guarded<S> {
             }
         }
         self.ready.extend(self.inbox.drain(..i));
+        self.scanned = 0;
         self.state = State::Chunked(chunk, size);
     }
+}
+
+/// The length of the empty lines (`\r\n` or `\n`) at the start of `buf`.
+fn leading_blank_lines(buf: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match buf.get(i..) {
+            Some([b'\n', ..]) => i += 1,
+            Some([b'\r', b'\n', ..]) => i += 2,
+            _ => return i,
+        }
+    }
+}
+
+/// Whether `buf` holds the end of a head (an empty line, as hyper looks for it), searching only
+/// from `scanned` (less the three bytes an end can straddle).
+fn head_ends(buf: &[u8], scanned: usize) -> bool {
+    let from = scanned.saturating_sub(3).min(buf.len());
+    buf[from..].windows(2).any(|w| w == b"\n\n") || buf[from..].windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// Parses a request head at the start of `buf`: `None` while incomplete, else its length and
@@ -475,6 +527,21 @@ mod tests {
         assert_eq!(run(many.as_bytes()).2.map(|e| e.status.as_u16()), Some(431));
         let big = format!("GET / HTTP/1.1\r\nX-A: {}", "b".repeat(MAX_HEAD));
         assert_eq!(run(big.as_bytes()).2.map(|e| e.code), Some("headers_too_large"));
+    }
+
+    #[test]
+    fn blank_lines_before_a_head_pass_and_a_head_is_parsed_once_complete() {
+        let input: &[u8] = b"\r\n\nGET /a HTTP/1.1\r\nA: b\r\n\r\n\r\nGET /b HTTP/1.1\n\n";
+        let (ready, state, err) = run(input);
+        assert_eq!((ready.as_slice(), state, err), (input, State::Head, None));
+        // Incomplete: nothing passes yet, and the search resumes where it stopped.
+        let mut g = Guarded::new((), Shared::new());
+        g.inbox.extend_from_slice(b"GET /a HTTP/1.1\r\nA: b\r\n");
+        g.classify();
+        assert!(g.ready.is_empty());
+        assert_eq!(g.scanned, g.inbox.len());
+        assert!(!head_ends(b"GET / HTTP/1.1\r\n", 0));
+        assert!(head_ends(b"GET / HTTP/1.1\r\n\r\n", 14));
     }
 
     #[test]
