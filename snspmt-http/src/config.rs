@@ -52,6 +52,8 @@ pub struct Config {
     pub log_json: bool,
     /// Account protection: rate limits, trusted proxies, the mailer.
     pub accounts: Accounts,
+    /// The server's edge against slow and numerous clients, and cross-origin callers.
+    pub edge: Edge,
 }
 
 // --- accounts (issue 12) ------------------------------------------------------------------
@@ -106,6 +108,65 @@ impl Accounts {
     }
 }
 
+/// Connection limits, timeouts and CORS (`SNSPMT_MAX_CONNECTIONS`, `SNSPMT_BODY_TIMEOUT_MS`,
+/// `SNSPMT_HEADER_TIMEOUT_MS`, `SNSPMT_CORS_ORIGINS`).
+#[derive(Clone, Debug)]
+pub struct Edge {
+    /// Open connections at most; more are answered 503 and closed at once. Default: half the
+    /// process's open-file limit, at most 1024 (512 when the limit cannot be read).
+    pub max_connections: usize,
+    /// Time allowed for a request's whole body once its head is read (default 15 s); after it,
+    /// 408 `body_timeout` and the connection is closed.
+    pub body_timeout_ms: u64,
+    /// Time allowed for a request head, and for an idle keep-alive connection to start its next
+    /// request (default 15 s); after it the connection is closed.
+    pub header_timeout_ms: u64,
+    /// Origins allowed to call the API from a browser, normalized (lowercase, no trailing
+    /// slash); `*` allows any. Empty: same-origin only.
+    pub cors_origins: Vec<String>,
+}
+
+impl Edge {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Edge, ConfigError> {
+        let positive = |name: &str, default: u64| match number(get, name, default)? {
+            0 => Err(ConfigError(format!("{name} must be at least 1"))),
+            n => Ok(n),
+        };
+        let default_connections = open_file_limit().map_or(512, |n| (n / 2).clamp(16, 1024)) as u64;
+        let mut cors_origins = Vec::new();
+        for origin in get("SNSPMT_CORS_ORIGINS").unwrap_or_default().split(',') {
+            let origin = crate::cors::normalize(origin);
+            if origin.is_empty() {
+                continue;
+            }
+            let valid = origin == "*"
+                || origin.split_once("://").is_some_and(|(scheme, host)| {
+                    matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
+                });
+            if !valid {
+                return Err(ConfigError(format!(
+                    "SNSPMT_CORS_ORIGINS lists origins like https://app.example (or *): {origin}"
+                )));
+            }
+            cors_origins.push(origin);
+        }
+        Ok(Edge {
+            max_connections: usize::try_from(positive("SNSPMT_MAX_CONNECTIONS", default_connections)?)
+                .unwrap_or(usize::MAX),
+            body_timeout_ms: positive("SNSPMT_BODY_TIMEOUT_MS", 15_000)?,
+            header_timeout_ms: positive("SNSPMT_HEADER_TIMEOUT_MS", 15_000)?,
+            cors_origins,
+        })
+    }
+}
+
+/// The soft limit on open files of this process (`/proc/self/limits`, Linux), when known.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
+}
+
 #[derive(Clone, Default)]
 pub struct Kcp {
     pub site_cd: Option<String>,
@@ -156,6 +217,7 @@ impl fmt::Debug for Config {
             .field("upload_dir", &self.upload_dir)
             .field("tz_offset_minutes", &self.tz_offset_minutes)
             .field("workers", &self.workers)
+            .field("edge", &self.edge)
             .finish_non_exhaustive()
     }
 }
@@ -264,6 +326,7 @@ impl Config {
             metrics_token: get("METRICS_TOKEN"),
             log_json: get("SNSPMT_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
             accounts: Accounts::from_lookup(&get)?,
+            edge: Edge::from_lookup(&get)?,
             public_url,
         };
         config.refuse_simulated_money()?;
@@ -422,6 +485,31 @@ mod tests {
         assert!(config(&[("SNSPMT_LOGIN_RATE", "lots")]).is_err());
         assert!(config(&[("SNSPMT_TRUSTED_PROXIES", "10.0.0.0/99")]).is_err());
         assert!(config(&[("SNSPMT_MAIL_FROM", "nobody")]).is_err());
+    }
+
+    #[test]
+    fn edge_limits_and_cors_origins() {
+        let c = config(&[]).expect("defaults");
+        assert!((16..=1024).contains(&c.edge.max_connections), "{:?}", c.edge);
+        assert_eq!((c.edge.body_timeout_ms, c.edge.header_timeout_ms), (15_000, 15_000));
+        assert!(c.edge.cors_origins.is_empty(), "same-origin only by default");
+        let c = config(&[
+            ("SNSPMT_MAX_CONNECTIONS", "64"),
+            ("SNSPMT_BODY_TIMEOUT_MS", "250"),
+            ("SNSPMT_HEADER_TIMEOUT_MS", "300"),
+            ("SNSPMT_CORS_ORIGINS", " https://App.example/ , http://localhost:3000,"),
+        ])
+        .expect("ok");
+        assert_eq!(
+            (c.edge.max_connections, c.edge.body_timeout_ms, c.edge.header_timeout_ms),
+            (64, 250, 300)
+        );
+        assert_eq!(c.edge.cors_origins, ["https://app.example", "http://localhost:3000"]);
+        assert!(config(&[("SNSPMT_MAX_CONNECTIONS", "0")]).is_err());
+        assert!(config(&[("SNSPMT_BODY_TIMEOUT_MS", "soon")]).is_err());
+        assert!(config(&[("SNSPMT_CORS_ORIGINS", "app.example")]).is_err());
+        assert!(config(&[("SNSPMT_CORS_ORIGINS", "https://app.example/path")]).is_err());
+        assert_eq!(config(&[("SNSPMT_CORS_ORIGINS", "*")]).expect("any").edge.cors_origins, ["*"]);
     }
 
     #[test]

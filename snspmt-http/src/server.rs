@@ -16,6 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
@@ -25,7 +26,7 @@ use crate::handlers::{
 };
 use crate::request::{Peer, Req};
 use crate::router::{self, Endpoint};
-use crate::{log, App};
+use crate::{cors, framing, log, App};
 
 pub use crate::router::MAX_BODY;
 /// Requests slower than this are logged as warnings.
@@ -33,12 +34,26 @@ pub const SLOW_REQUEST: Duration = Duration::from_secs(5);
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish
 /// (up to 10 s). The one entry point for `main` and tests.
+///
+/// The edge against slow and numerous clients (`Config::edge`):
+/// - at most `max_connections` connections are served at once; one more is accepted, answered
+///   503 `too_many_connections` with `Retry-After` and closed at once (see [`refuse`]), so the
+///   process never runs out of descriptors and an attack cannot queue work;
+/// - a request head (and an idle keep-alive connection's next one) must arrive within
+///   `header_timeout_ms`, or hyper closes the connection (slowloris);
+/// - a body must arrive within `body_timeout_ms` of its head, or the answer is 408
+///   `body_timeout` and the connection is closed ([`read_body`]);
+/// - every connection's request heads are checked before hyper reads them, so framing errors
+///   get the JSON error body ([`crate::framing`]).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(app.config.edge.max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let header_timeout = Duration::from_millis(app.config.edge.header_timeout_ms);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -52,20 +67,34 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    app.metrics.request("connection_refused", 503, Duration::ZERO);
+                    refuse(stream, &refusals);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
+                let framing = framing::Shared::new();
                 let app = app.clone();
+                let seen = framing.clone();
                 let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(Peer(peer));
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
+                    let refused = seen.take(req.uri().path());
+                    async move {
+                        Ok::<_, Infallible>(match refused {
+                            Some(e) => framing_response(&app, e),
+                            None => handle(&app, req).await,
+                        })
+                    }
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), service);
+                    .header_read_timeout(header_timeout)
+                    .serve_connection(TokioIo::new(framing::Guarded::new(stream, framing)), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,
@@ -79,6 +108,63 @@ pub async fn serve(
     Ok(())
 }
 
+/// Refused connections being answered at once; beyond them, a refused connection is closed
+/// without an answer.
+const REFUSALS_AT_ONCE: usize = 64;
+
+/// Answers a connection over the cap: a canned 503 JSON with `Retry-After`, the write side
+/// closed, and what the client sent read and dropped for at most a second (closing a socket
+/// with unread input would reset it and could lose the answer). No request is parsed, nothing
+/// is allocated beyond the answer, and at most [`REFUSALS_AT_ONCE`] run at a time.
+fn refuse(stream: tokio::net::TcpStream, refusals: &Arc<Semaphore>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(permit) = refusals.clone().try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let body = ApiError::new(
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_connections",
+            "the server has too many open connections; retry shortly",
+        )
+        .body()
+        .to_string();
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\n\
+             retry-after: 1\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            stream.write_all(answer.as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 2048];
+            let mut drained = 0;
+            while drained < 64 * 1024 {
+                match stream.read(&mut sink).await? {
+                    0 => break,
+                    n => drained += n,
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+        drop(permit);
+    });
+}
+
+/// The answer to a request head refused by [`framing::Guarded`]: the JSON error body, and the
+/// connection closed after it.
+fn framing_response(app: &App, e: framing::FramingError) -> Response<Full<Bytes>> {
+    let mut resp = error_response(&ApiError::new(e.status, e.code, e.message));
+    app.metrics.request("framing_error", e.status.as_u16(), Duration::ZERO);
+    let headers = resp.headers_mut();
+    headers.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    headers.insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id(&hyper::HeaderMap::new())) {
+        headers.insert("x-request-id", v);
+    }
+    resp
+}
+
 /// One request, start to end. Never fails: errors are answers. Generic over the body so that
 /// tests and the fuzz target can drive the whole pipeline without a socket.
 pub async fn handle<B>(app: &Arc<App>, req: Request<B>) -> Response<Full<Bytes>>
@@ -90,7 +176,15 @@ where
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let request_id = request_id(req.headers());
-    let (name, mut resp) = match respond(app, req).await {
+    let origin = cors::allowed_origin(&app.config.edge.cors_origins, req.headers());
+    let outcome = if cors::is_preflight(&method, req.headers()) {
+        cors::preflight(&path, origin.clone())
+            .map(|r| ("cors.preflight", r))
+            .map_err(|e| ("cors.preflight", e))
+    } else {
+        respond(app, req).await
+    };
+    let (name, mut resp) = match outcome {
         Ok((name, resp)) => (name, resp),
         Err((name, e)) => (name, error_response(&e)),
     };
@@ -123,6 +217,7 @@ where
     if !resp.headers().contains_key(hyper::header::CACHE_CONTROL) {
         resp.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
     }
+    cors::decorate(resp.headers_mut(), !app.config.edge.cors_origins.is_empty(), origin);
     resp
 }
 
@@ -149,14 +244,23 @@ where
     let name = endpoint.name();
     let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
     let (parts, body) = req.into_parts();
-    let body = read_body(&parts.headers, body, endpoint.body_limit()).await.map_err(|e| (name, e))?;
+    let deadline = Duration::from_millis(app.config.edge.body_timeout_ms);
+    let body =
+        read_body(&parts.headers, body, endpoint.body_limit(), deadline).await.map_err(|e| (name, e))?;
     let mut req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
     req.peer = parts.extensions.get::<Peer>().map(|p| p.0);
     req.refuse_nul().map_err(|e| (name, e))?;
     dispatch(app, &caller, endpoint, &req).await.map(|r| (name, r)).map_err(|e| (name, e))
 }
 
-async fn read_body<B>(headers: &hyper::HeaderMap, body: B, limit: usize) -> Result<Bytes, ApiError>
+/// The body, read within `deadline` (counted from now, when the head has been read): a client
+/// trickling its body holds its connection no longer than that.
+async fn read_body<B>(
+    headers: &hyper::HeaderMap,
+    body: B,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -168,7 +272,8 @@ where
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::payload_too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
+    let read = tokio::time::timeout(deadline, Limited::new(body, limit).collect());
+    match read.await.map_err(|_| ApiError::body_timeout())? {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             Err(ApiError::payload_too_large(limit))
@@ -213,7 +318,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::AdminResolveOrder { id } => orders::resolve(app, caller, &id, req).await,
         E::CronSyncOrderStatus => cron::sync_order_status(app).await,
         E::CronProcessScheduledOrders => cron::process_due_orders(app).await,
-        E::SmmPanelProxy => smm_proxy::proxy(app, req).await,
+        E::SmmPanelProxy => smm_proxy::proxy(app, caller, req).await,
         E::SmmPanelTest => smm_proxy::test(app).await,
         E::BankPurchase => purchases::bank(app, caller, req).await,
         E::AdminDecidePurchase { id } => purchases::decide(app, caller, &id, req).await,
@@ -237,7 +342,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::AdminDeletePackage { id } => packages::deactivate(app, caller, &id).await,
         E::StartPackageProcessing => orders::start_package(app, caller, req).await,
         E::PackageProgress { id } => orders::package_progress(app, caller, &id).await,
-        E::AdminReprocessPackageOrders => orders::reprocess_packages(app).await,
+        E::AdminReprocessPackageOrders => orders::reprocess_packages(app, caller).await,
         E::CronProcessSplitDeliveries => cron::process_split_deliveries(app).await,
         E::CronProcessPackageSteps => cron::process_package_steps(app).await,
         E::KakaoLogin => social::kakao_login(app, req).await,
@@ -294,6 +399,11 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
 
 fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
     let mut resp = handlers::json(e.status, &e.body());
+    if e.status == hyper::StatusCode::REQUEST_TIMEOUT {
+        // The rest of the body may still be on its way: the connection cannot be reused.
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    }
     if let Some(allow) = e.allow.as_deref().and_then(|a| hyper::header::HeaderValue::from_str(a).ok()) {
         resp.headers_mut().insert(hyper::header::ALLOW, allow);
     }

@@ -35,16 +35,37 @@ pub async fn list(app: &App, req: &Req, published_only: bool) -> Reply {
     let pages = (found.total + limit - 1) / limit;
     ok(json!({
         "success": true,
-        "posts": found.rows.iter().map(views::post).collect::<Vec<_>>(),
+        "posts": found.rows.iter().map(shown).collect::<Vec<_>>(),
         "pagination": {"page": page, "limit": limit, "total": found.total, "pages": pages},
     }))
+}
+
+/// A post's HTML with only what is safe to show: the allow-list of the `ammonia` sanitizer
+/// (formatting, headings, lists, links, images, code, quotes and tables are kept; scripts,
+/// event handler attributes such as `onerror=`, `style`, and `javascript:` or `data:` URLs are
+/// removed; links get `rel="noopener noreferrer"`). Applied when a post is written and again
+/// when it is read, so rows stored before sanitizing are served clean too. Text without `<`
+/// holds no markup and is returned as it is.
+pub fn clean_html(html: &str) -> String {
+    if html.contains('<') {
+        ammonia::clean(html)
+    } else {
+        html.to_owned()
+    }
+}
+
+/// A post as answered, its content sanitized.
+fn shown(p: &Post) -> Value {
+    let mut v = views::post(p);
+    v["content"] = Value::String(clean_html(&p.content));
+    v
 }
 
 /// A published post; each read counts a view.
 pub async fn view(app: &App, id: &str) -> Reply {
     let id = path_id("post", id)?;
     let post = app.store.view_post(id).await?.ok_or_else(|| ApiError::not_found("post"))?;
-    ok(json!({"success": true, "post": views::post(&post)}))
+    ok(json!({"success": true, "post": shown(&post)}))
 }
 
 pub async fn categories(app: &App) -> Reply {
@@ -114,8 +135,8 @@ fn merged(body: PostBody, base: Option<&Post>) -> Result<NewPost, ApiError> {
         (None, None) => return Err(ApiError::invalid_field("title", "missing_field", "title is required")),
     };
     let content = match (body.content.as_deref(), base) {
-        (Some(c), _) => body_text("content", c, MAX_POST_CHARS)?,
-        (None, Some(b)) => b.content.clone(),
+        (Some(c), _) => clean_html(&body_text("content", c, MAX_POST_CHARS)?),
+        (None, Some(b)) => clean_html(&b.content),
         (None, None) => String::new(),
     };
     let excerpt = match (body.excerpt.as_deref(), base) {
@@ -162,7 +183,7 @@ pub async fn create(app: &App, caller: &Caller, req: &Req) -> Reply {
     let post = merged(req.json()?, None)?;
     let audit = audit(caller, "blog.create", None, Some(&post));
     let stored = app.store.create_post(post, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "post": views::post(&stored)}))
+    ok(json!({"success": true, "post": shown(&stored)}))
 }
 
 pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Reply {
@@ -172,7 +193,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Reply {
     let post = merged(body, Some(&base))?;
     let audit = audit(caller, "blog.update", Some(id.to_string()), Some(&post));
     let stored = app.store.update_post(id, post, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "post": views::post(&stored)}))
+    ok(json!({"success": true, "post": shown(&stored)}))
 }
 
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
@@ -297,6 +318,19 @@ mod tests {
     fn rss_dates() {
         assert_eq!(rfc822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
         assert_eq!(rfc822(1_700_000_000_123), "Tue, 14 Nov 2023 22:13:20 +0000");
+    }
+
+    #[test]
+    fn html_is_sanitized_and_formatting_kept() {
+        let dirty = "<p>Hi <script>alert(1)</script><img src=\"x.png\" onerror=\"alert(2)\">\
+            <a href=\"javascript:alert(3)\">x</a></p>";
+        let clean = clean_html(dirty);
+        for bad in ["<script", "alert(1)", "onerror", "javascript:"] {
+            assert!(!clean.contains(bad), "{bad} in {clean}");
+        }
+        assert!(clean.contains("<img src=\"x.png\">"), "{clean}");
+        assert_eq!(clean_html(&clean), clean, "sanitizing twice changes nothing");
+        assert_eq!(clean_html("a & b > c"), "a & b > c", "text without markup is kept");
     }
 
     #[test]

@@ -668,9 +668,16 @@ pub async fn package_progress(app: &App, caller: &Caller, raw_id: &str) -> Reply
 
 /// Re-queues parts whose turn came but were never made due, and lists those stuck in
 /// `submitting` (never resent: an operator resolves them).
-pub async fn reprocess_packages(app: &App) -> Reply {
+pub async fn reprocess_packages(app: &App, caller: &Caller) -> Reply {
     let now = app.clock.now();
     let (requeued, stuck) = app.store.requeue_parts(now - jobs::SUBMISSION_LEASE_MS, now).await?;
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: "packages.reprocess".into(),
+        target: None,
+        detail: json!({"requeued": requeued, "stuck": stuck.len()}).to_string(),
+    };
+    app.store.record_audit(audit, now).await?;
     let stuck: Vec<Value> = stuck
         .iter()
         .map(|p| json!({"order_id": p.order_id, "part_index": p.part_index, "step_name": p.name, "state": p.state.as_str()}))

@@ -5,7 +5,10 @@ use serde_json::{json, Value};
 use snspmt_core::upstream::smm::{self, Form};
 
 use super::catalog::upstream_error;
+use snspmt_store::NewAudit;
+
 use super::{ok, Reply};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
 use crate::{jobs, App};
@@ -39,8 +42,29 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid_request", e.to_string())
 }
 
-pub async fn proxy(app: &App, req: &Req) -> Reply {
+/// The proxy's actions that change something at the panel (spend its balance, cancel, refill).
+/// They are audited before the call, so an attempt is on record whatever the panel answers;
+/// the reads (`services`, `balance`, `status`) are not. The key is never in the record.
+const WRITES: [&str; 3] = ["add", "refill", "cancel"];
+
+pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
     let body: Proxy = req.json()?;
+    let audit = WRITES.contains(&body.action.as_str()).then(|| NewAudit {
+        actor: caller.actor(),
+        action: format!("smm_proxy.{}", body.action),
+        target: body.order.as_ref().and_then(text).or_else(|| body.service.as_ref().and_then(text)),
+        detail: json!({
+            "service": body.service.as_ref().and_then(text),
+            "link": body.link,
+            "quantity": body.quantity,
+            "comment_lines": body.comments.as_deref().map(|c| c.lines().count()),
+            "runs": body.runs,
+            "interval": body.interval,
+            "order": body.order.as_ref().and_then(text),
+            "orders": ids(&body.orders),
+        })
+        .to_string(),
+    });
     let client = jobs::smm_client(app)?;
     let key = client.key().to_owned();
     let form: Form = match body.action.as_str() {
@@ -83,6 +107,9 @@ pub async fn proxy(app: &App, req: &Req) -> Reply {
             ))
         }
     };
+    if let Some(audit) = audit {
+        app.store.record_audit(audit, app.clock.now()).await?;
+    }
     let answer = tokio::task::spawn_blocking(move || client.raw(&form))
         .await
         .map_err(|_| ApiError::internal())?
