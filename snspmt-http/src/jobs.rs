@@ -165,10 +165,25 @@ async fn submit_claimed(app: &App, client: &SmmClient, slot: Slot, work: Claimed
     }
 }
 
+/// Awaits `f` while the submissions under way go on: they are not spawned (they borrow the
+/// app), so they move only while polled, and one of them may hold the database connection
+/// `f` waits for.
+async fn beside<F: std::future::Future>(
+    running: &mut FuturesUnordered<impl std::future::Future<Output = ()>>,
+    f: F,
+) -> F::Output {
+    tokio::pin!(f);
+    loop {
+        tokio::select! {
+            out = &mut f => return out,
+            Some(()) = running.next(), if !running.is_empty() => {}
+        }
+    }
+}
+
 /// Submits up to `max` due items, as many at once as the panel's limiter allows: each takes a
-/// slot first (waiting while the submissions under way go on; with `patience`, at most that
-/// long in all), and only then is claimed, so no claimed item ever waits for a slot. Answers
-/// how many were submitted.
+/// slot first (with `patience`, waiting at most that long in all), and only then is claimed,
+/// so no claimed item ever waits for a slot. Answers how many were submitted.
 async fn drain(
     app: &App,
     client: &SmmClient,
@@ -187,15 +202,8 @@ async fn drain(
                 None => Some(client.slot().await),
             }
         };
-        tokio::pin!(take);
-        let slot = loop {
-            tokio::select! {
-                slot = &mut take => break slot,
-                Some(()) = running.next(), if !running.is_empty() => {}
-            }
-        };
-        let Some(slot) = slot else { break };
-        match claim_one(app, due).await {
+        let Some(slot) = beside(&mut running, take).await else { break };
+        match beside(&mut running, claim_one(app, due)).await {
             Ok(Some(work)) => {
                 done += 1;
                 running.push(submit_claimed(app, client, slot, work));
