@@ -37,7 +37,10 @@ fuzz_target!(|input: (Vec<(u16, u8, Option<u16>)>, u32, Vec<(u8, u16, i16)>)| {
                 let outcome = match extra.rem_euclid(4) {
                     0 => Submitted::Accepted,
                     1 => Submitted::Rejected,
-                    2 => Submitted::RetryLater { at: now + 60_000 },
+                    2 => Submitted::NotAccepted {
+                        why: snspmt_core::order::NotAccepted::ALL[usize::from(arg % 3)],
+                        attempts: u32::from(arg),
+                    },
                     _ => Submitted::Unknown,
                 };
                 let _ = run.submitted(u32::from(arg) % n.max(1), outcome, now);

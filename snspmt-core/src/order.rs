@@ -229,11 +229,60 @@ pub fn refund_cap(final_price: Points, refunded: Points, wanted: Points) -> Poin
     Points(wanted.0.min(final_price.0.saturating_sub(refunded.0)).max(0))
 }
 
-/// Back-off before retrying a submission the upstream asked us to retry later: one minute,
-/// doubling per attempt, at most an hour.
-pub fn retry_backoff_ms(attempts: u32) -> i64 {
-    let minutes = 1i64 << attempts.saturating_sub(1).min(6);
-    minutes.min(60) * 60_000
+/// Why the panel did not take a submission. In every case it created nothing, so sending the
+/// order again cannot buy it twice (§8 step 3); only an ambiguous outcome is `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotAccepted {
+    /// Nothing reached the panel (connection refused, DNS).
+    NotSent,
+    /// The panel answered HTTP 429 Too Many Requests: a refusal, whatever its body says.
+    Throttled,
+    /// The panel refused for a reason that may pass: no funds on our account, an active order
+    /// on the same link, a wrong key, a message we do not know.
+    Refused,
+}
+
+impl NotAccepted {
+    pub const ALL: [NotAccepted; 3] = [NotAccepted::NotSent, NotAccepted::Throttled, NotAccepted::Refused];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotAccepted::NotSent => "not_sent",
+            NotAccepted::Throttled => "throttled",
+            NotAccepted::Refused => "refused",
+        }
+    }
+
+    /// The first back-off and its cap, in milliseconds. A 429 is retried sooner (the panel
+    /// only asks us to slow down; our own limiter already paces the calls); a panel that
+    /// cannot be reached or that refuses waits a minute, doubling up to an hour.
+    fn backoff(self) -> (i64, i64) {
+        match self {
+            NotAccepted::Throttled => (15_000, 10 * 60_000),
+            NotAccepted::NotSent | NotAccepted::Refused => (60_000, 60 * 60_000),
+        }
+    }
+}
+
+impl fmt::Display for NotAccepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Back-off before retrying a submission that was not accepted on its `attempts`-th try
+/// (attempts are counted from 1; 0 reads as 1): the cause's first delay, doubling per attempt,
+/// capped (see [`NotAccepted`]).
+pub fn retry_backoff_ms(why: NotAccepted, attempts: u32) -> i64 {
+    let (first, cap) = why.backoff();
+    let doublings = attempts.saturating_sub(1).min(20);
+    first.saturating_mul(1i64 << doublings).min(cap)
+}
+
+/// When a submission not accepted at `now` on its `attempts`-th try is due again: always
+/// later than `now` (saturating at the end of time).
+pub fn retry_due(now: i64, why: NotAccepted, attempts: u32) -> i64 {
+    now.saturating_add(retry_backoff_ms(why, attempts))
 }
 
 #[cfg(test)]
@@ -295,10 +344,20 @@ mod tests {
 
     #[test]
     fn backoff() {
-        assert_eq!(retry_backoff_ms(1), 60_000);
-        assert_eq!(retry_backoff_ms(2), 120_000);
-        assert_eq!(retry_backoff_ms(7), 3_600_000);
-        assert_eq!(retry_backoff_ms(u32::MAX), 3_600_000);
-        assert_eq!(retry_backoff_ms(0), 60_000);
+        use NotAccepted::*;
+        for why in [NotSent, Refused] {
+            assert_eq!(retry_backoff_ms(why, 1), 60_000);
+            assert_eq!(retry_backoff_ms(why, 2), 120_000);
+            assert_eq!(retry_backoff_ms(why, 7), 3_600_000);
+            assert_eq!(retry_backoff_ms(why, u32::MAX), 3_600_000);
+            assert_eq!(retry_backoff_ms(why, 0), 60_000);
+        }
+        assert_eq!(retry_backoff_ms(Throttled, 1), 15_000);
+        assert_eq!(retry_backoff_ms(Throttled, 3), 60_000);
+        assert_eq!(retry_backoff_ms(Throttled, 6), 480_000);
+        assert_eq!(retry_backoff_ms(Throttled, 7), 600_000);
+        assert_eq!(retry_backoff_ms(Throttled, u32::MAX), 600_000);
+        assert_eq!(retry_due(1_000, Throttled, 1), 16_000);
+        assert_eq!(retry_due(i64::MAX - 1, NotSent, 1), i64::MAX);
     }
 }

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::money::{self, MoneyError, Points};
-use crate::order::{OrderStatus, Settlement};
+use crate::order::{NotAccepted, OrderStatus, Settlement};
 
 /// The delay between package steps when a step names none: 24 hours.
 pub const DEFAULT_DELAY_MINUTES: u32 = 1440;
@@ -265,15 +265,18 @@ impl std::str::FromStr for Stage {
     }
 }
 
-/// How a submission ended, as the run sees it.
+/// How a submission ended, as the machines see it (a single order's and a run's parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Submitted {
     Accepted,
     /// Refused for good: the share is refunded.
     Rejected,
-    /// Not taken: due again at `at`.
-    RetryLater {
-        at: i64,
+    /// Not taken (nothing was sent, the panel answered 429, or it refused for a reason that may
+    /// pass): due again after the back-off [`crate::order::retry_due`] sets for `why` on this,
+    /// the `attempts`-th, try. Never `unknown`: the panel created nothing.
+    NotAccepted {
+        why: NotAccepted,
+        attempts: u32,
     },
     /// Maybe taken.
     Unknown,
@@ -440,14 +443,15 @@ impl Run {
             }
             // A run that ended while this part was in flight: the panel did not take it, and
             // it is never sent again; its share goes back.
-            Submitted::RetryLater { .. } if self.ended => {
+            Submitted::NotAccepted { .. } if self.ended => {
                 let share = self.parts[i].share;
                 self.states[i] = PartState::Ended { refunded: share, completed: false };
                 effects.refund = Some((index, share));
                 return Ok(effects);
             }
-            Submitted::RetryLater { at } => {
-                self.states[i] = PartState::Due { at };
+            // Not taken: the same part is due again after its back-off; the next one waits.
+            Submitted::NotAccepted { why, attempts } => {
+                self.states[i] = PartState::Due { at: crate::order::retry_due(now, why, attempts) };
                 return Ok(effects);
             }
         }

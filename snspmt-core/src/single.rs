@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::money::Points;
-use crate::order::{admin_transition, refund_cap, settle, OrderStatus, SettleError, Settlement};
+use crate::order::{admin_transition, refund_cap, retry_due, settle, OrderStatus, SettleError, Settlement};
 use crate::plan::Submitted;
 use crate::upstream::smm;
 
@@ -161,7 +161,8 @@ impl Single {
                 match outcome {
                     Submitted::Accepted => (OrderStatus::InProgress, Some(Job::Done), Points::ZERO),
                     Submitted::Rejected => (OrderStatus::Failed, Some(Job::Failed), rest(self)),
-                    Submitted::RetryLater { at } => {
+                    Submitted::NotAccepted { why, attempts } => {
+                        let at = retry_due(now, why, attempts);
                         (OrderStatus::Pending, Some(Job::Due { at }), Points::ZERO)
                     }
                     Submitted::Unknown => (OrderStatus::Unknown, Some(Job::Unknown), Points::ZERO),
@@ -213,6 +214,7 @@ impl Single {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::NotAccepted;
 
     fn order(at: i64) -> Single {
         Single {
@@ -250,9 +252,18 @@ mod tests {
     fn refusals_retries_and_lost_workers() {
         let mut o = order(0);
         let _ = o.handle(Input::Claim, 0).expect("claim");
-        let e = o.handle(Input::Submitted(Submitted::RetryLater { at: 60_000 }), 1).expect("retry");
-        assert_eq!((e.status, o.poll_timeout()), (OrderStatus::Pending, Some(60_000)));
-        let _ = o.handle(Input::Claim, 60_000).expect("claim again");
+        let not_sent = Submitted::NotAccepted { why: NotAccepted::NotSent, attempts: 1 };
+        let e = o.handle(Input::Submitted(not_sent), 1).expect("retry");
+        assert_eq!((e.status, o.poll_timeout()), (OrderStatus::Pending, Some(60_001)));
+        assert!(o.handle(Input::Claim, 60_000).is_err(), "not before its back-off");
+        let _ = o.handle(Input::Claim, 60_001).expect("claim again");
+        let throttled = Submitted::NotAccepted { why: NotAccepted::Throttled, attempts: 2 };
+        let e = o.handle(Input::Submitted(throttled), 60_002).expect("a 429 is not accepted");
+        assert_eq!(
+            (e.status, e.job, e.refund),
+            (OrderStatus::Pending, Some(Job::Due { at: 90_002 }), Points::ZERO)
+        );
+        let _ = o.handle(Input::Claim, 90_002).expect("claim a third time");
         let e = o.handle(Input::LeaseExpired, 400_000).expect("lost");
         assert_eq!((e.status, e.refund), (OrderStatus::Unknown, Points::ZERO));
         assert!(o.handle(Input::Claim, 500_000).is_err(), "an unknown submission is never resent");

@@ -4,7 +4,7 @@
 //! exceed a part's share or the price; the order ends in the state its parts say.
 
 use proptest::prelude::*;
-use snspmt_core::order::OrderStatus;
+use snspmt_core::order::{NotAccepted, OrderStatus};
 use snspmt_core::plan::{self, PartState, Run, Step, Submitted};
 use snspmt_core::upstream::smm::Status;
 use snspmt_core::Points;
@@ -12,17 +12,17 @@ use snspmt_core::Points;
 #[derive(Debug, Clone)]
 enum Op {
     Tick(i64),
-    Outcome { pick: usize, kind: u8, retry_in: i64 },
+    Outcome { pick: usize, kind: u8, attempts: u32 },
     Upstream { pick: usize, status: u8, remains: i64 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0i64..3000).prop_map(|m| Op::Tick(m * 60_000)),
-        (any::<usize>(), 0u8..4, 0i64..200).prop_map(|(pick, kind, retry_in)| Op::Outcome {
+        (any::<usize>(), 0u8..6, 0u32..40).prop_map(|(pick, kind, attempts)| Op::Outcome {
             pick,
             kind,
-            retry_in
+            attempts
         }),
         (any::<usize>(), 0u8..5, -5i64..1200).prop_map(|(pick, status, remains)| Op::Upstream {
             pick,
@@ -40,6 +40,19 @@ fn step() -> impl Strategy<Value = Step> {
         repeat,
         name: String::new(),
     })
+}
+
+/// The back-off, written out the long way: the cause's first delay, doubled per attempt after
+/// the first, capped.
+fn naive_backoff(why: NotAccepted, attempts: u32) -> i64 {
+    let (mut delay, cap) = match why {
+        NotAccepted::Throttled => (15_000, 600_000),
+        NotAccepted::NotSent | NotAccepted::Refused => (60_000, 3_600_000),
+    };
+    for _ in 1..attempts.max(1) {
+        delay = (delay * 2).min(cap);
+    }
+    delay
 }
 
 /// What the naive model knows of a part.
@@ -105,7 +118,7 @@ proptest! {
                         model[i] = M::Out;
                     }
                 }
-                Op::Outcome { pick, kind, retry_in } => {
+                Op::Outcome { pick, kind, attempts } => {
                     let out: Vec<usize> = (0..n).filter(|&i| model[i] == M::Out).collect();
                     if out.is_empty() {
                         prop_assert!(run.submitted(0, Submitted::Accepted, now).is_err() || model[0] == M::Out);
@@ -115,8 +128,8 @@ proptest! {
                     let outcome = match kind {
                         0 => Submitted::Accepted,
                         1 => Submitted::Rejected,
-                        2 => Submitted::RetryLater { at: now + retry_in * 60_000 },
-                        _ => Submitted::Unknown,
+                        2 => Submitted::Unknown,
+                        k => Submitted::NotAccepted { why: NotAccepted::ALL[usize::from(k - 3)], attempts: *attempts },
                     };
                     let fx = run.submitted(i as u32, outcome, now).expect("a submitting part settles");
                     let next_due = |model: &mut Vec<M>| {
@@ -137,7 +150,11 @@ proptest! {
                             prop_assert_eq!(fx.refund, Some((i as u32, parts[i].share)));
                             refunds[i] += parts[i].share.0;
                         }
-                        Submitted::RetryLater { at } => model[i] = M::Due(at),
+                        Submitted::NotAccepted { why, attempts } => {
+                            // The same part is due again after its back-off; nothing is refunded.
+                            model[i] = M::Due(now + naive_backoff(why, attempts));
+                            prop_assert_eq!(fx.refund, None);
+                        }
                     }
                     // Settling twice is refused.
                     prop_assert!(run.submitted(i as u32, Submitted::Accepted, now).is_err() || model[i] == M::Out || matches!(model[i], M::Due(_)));

@@ -54,6 +54,8 @@ pub struct Config {
     pub accounts: Accounts,
     /// The server's edge against slow and numerous clients, and cross-origin callers.
     pub edge: Edge,
+    /// How the server treats its upstream SMM panel (issue 12).
+    pub upstream_limits: UpstreamLimits,
 }
 
 // --- accounts (issue 12) ------------------------------------------------------------------
@@ -167,6 +169,32 @@ fn open_file_limit() -> Option<usize> {
     line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
+/// Manners towards the SMM panel: every path that calls it shares these limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpstreamLimits {
+    /// Calls at once (`SNSPMT_UPSTREAM_CONCURRENCY`, default 8, at least 1).
+    pub concurrency: usize,
+    /// Calls per period (`SNSPMT_UPSTREAM_RATE=N/SECONDS`; unset or `0`: no rate limit).
+    pub rate: Option<crate::upstream::limit::Rate>,
+}
+
+impl UpstreamLimits {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<UpstreamLimits, ConfigError> {
+        let concurrency = number(get, "SNSPMT_UPSTREAM_CONCURRENCY", 8)?;
+        if !(1..=1024).contains(&concurrency) {
+            return Err(ConfigError(format!(
+                "SNSPMT_UPSTREAM_CONCURRENCY must be 1..=1024, not {concurrency}"
+            )));
+        }
+        let rate = match get("SNSPMT_UPSTREAM_RATE") {
+            None => None,
+            Some(v) => crate::upstream::limit::Rate::parse(&v)
+                .map_err(|e| ConfigError(format!("SNSPMT_UPSTREAM_RATE: {e}")))?,
+        };
+        Ok(UpstreamLimits { concurrency: concurrency as usize, rate })
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Kcp {
     pub site_cd: Option<String>,
@@ -218,6 +246,7 @@ impl fmt::Debug for Config {
             .field("tz_offset_minutes", &self.tz_offset_minutes)
             .field("workers", &self.workers)
             .field("edge", &self.edge)
+            .field("upstream_limits", &self.upstream_limits)
             .finish_non_exhaustive()
     }
 }
@@ -327,6 +356,7 @@ impl Config {
             log_json: get("SNSPMT_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
             accounts: Accounts::from_lookup(&get)?,
             edge: Edge::from_lookup(&get)?,
+            upstream_limits: UpstreamLimits::from_lookup(&get)?,
             public_url,
         };
         config.refuse_simulated_money()?;
@@ -510,6 +540,24 @@ mod tests {
         assert!(config(&[("SNSPMT_CORS_ORIGINS", "app.example")]).is_err());
         assert!(config(&[("SNSPMT_CORS_ORIGINS", "https://app.example/path")]).is_err());
         assert_eq!(config(&[("SNSPMT_CORS_ORIGINS", "*")]).expect("any").edge.cors_origins, ["*"]);
+    }
+
+    #[test]
+    fn upstream_limits() {
+        use crate::upstream::limit::Rate;
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.upstream_limits, UpstreamLimits { concurrency: 8, rate: None }, "8 at once, no rate");
+        let c =
+            config(&[("SNSPMT_UPSTREAM_CONCURRENCY", "32"), ("SNSPMT_UPSTREAM_RATE", "20/1")]).expect("ok");
+        assert_eq!(c.upstream_limits.concurrency, 32);
+        assert_eq!(c.upstream_limits.rate, Rate::parse("20/1").expect("rate"));
+        assert_eq!(config(&[("SNSPMT_UPSTREAM_RATE", "0")]).expect("off").upstream_limits.rate, None);
+        for bad in [("SNSPMT_UPSTREAM_CONCURRENCY", "0"), ("SNSPMT_UPSTREAM_CONCURRENCY", "x")] {
+            assert!(config(&[bad]).is_err(), "{bad:?}");
+        }
+        for bad in ["fast", "10", "10/0"] {
+            assert!(config(&[("SNSPMT_UPSTREAM_RATE", bad)]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

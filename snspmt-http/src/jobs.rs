@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use snspmt_core::order::{self, OrderStatus};
-use snspmt_core::upstream::smm::{self, AddOrder, Drip, ErrorClass, ServiceType};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use snspmt_core::order::{self, NotAccepted, OrderStatus};
+use snspmt_core::upstream::smm::{self, AddOrder, Drip, ServiceType};
 use snspmt_core::Points;
 use snspmt_store::{
     ClaimedJob, ClaimedPart, Order, OrderId, PartKind, PartSyncTarget, StatusUpdate, SubmissionOutcome,
@@ -16,6 +17,7 @@ use snspmt_store::{
 };
 
 use crate::error::ApiError;
+use crate::upstream::limit::Slot;
 use crate::upstream::smm::{AddOutcome, SmmClient};
 use crate::{log, App};
 
@@ -54,14 +56,25 @@ fn add_form(key: &str, job: &ClaimedJob) -> Result<smm::Form, smm::BuildError> {
     smm::add_form(key, &order)
 }
 
-/// Sends one claimed job to the panel and records the outcome.
-pub async fn submit(app: &App, client: &SmmClient, job: ClaimedJob) -> Result<Order, ApiError> {
-    let outcome = send(app, client, add_form(client.key(), &job), job.order_id, job.attempts).await;
+/// How long an order's immediate submission (right after it was placed) waits for a slot of
+/// the panel's limiter. Past it the order stays `pending` and the worker, or a cron call,
+/// submits it: a burst of orders never floods the panel and never fails for want of a slot.
+pub const SUBMIT_SOON_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Sends one claimed job to the panel in `slot` and records the outcome.
+pub async fn submit(app: &App, client: &SmmClient, slot: Slot, job: ClaimedJob) -> Result<Order, ApiError> {
+    let form = add_form(client.key(), &job);
+    let outcome = send(app, client, slot, form, job.order_id, job.attempts).await;
     Ok(app.store.settle_submission(job.job_id, outcome, app.clock.now()).await?)
 }
 
-/// Sends one claimed part of a package or split order and records the outcome.
-pub async fn submit_part(app: &App, client: &SmmClient, part: ClaimedPart) -> Result<Order, ApiError> {
+/// Sends one claimed part of a package or split order in `slot` and records the outcome.
+pub async fn submit_part(
+    app: &App,
+    client: &SmmClient,
+    slot: Slot,
+    part: ClaimedPart,
+) -> Result<Order, ApiError> {
     let service_type = ServiceType::parse(&part.service_type);
     let order = AddOrder {
         service: &part.provider_service_id,
@@ -72,71 +85,149 @@ pub async fn submit_part(app: &App, client: &SmmClient, part: ClaimedPart) -> Re
         drip: None,
     };
     let form = smm::add_form(client.key(), &order);
-    let outcome = send(app, client, form, part.order_id, part.attempts).await;
+    let outcome = send(app, client, slot, form, part.order_id, part.attempts).await;
     Ok(app.store.settle_part_submission(part.part_id, outcome, app.clock.now()).await?)
 }
 
-/// Calls `add` and classifies the answer (§8 step 3).
+/// Calls `add` and turns the core's reading of the answer into what the store records (§8
+/// step 3); the store hands it to the core's machines, which set the next due time of what was
+/// not accepted.
 async fn send(
     app: &App,
     client: &SmmClient,
+    slot: Slot,
     form: Result<smm::Form, smm::BuildError>,
     order_id: OrderId,
     attempts: i64,
 ) -> SubmissionOutcome {
-    match form {
-        Err(e) => SubmissionOutcome::Rejected { message: format!("cannot build the order: {e}") },
-        Ok(form) => {
-            let c = client.clone();
-            let started = std::time::Instant::now();
-            let added = tokio::task::spawn_blocking(move || c.add(&form))
-                .await
-                .unwrap_or_else(|e| AddOutcome::Unknown(format!("submission task failed: {e}")));
-            let outcome = match &added {
-                AddOutcome::Accepted { .. } => "ok",
-                AddOutcome::Rejected(_) => "rejected",
-                AddOutcome::NotSent(_) => "not_sent",
-                AddOutcome::Unknown(_) => "unknown",
-            };
-            app.metrics.upstream("smm", "add", outcome, started.elapsed());
-            let now = app.clock.now();
-            let later = |message: String| SubmissionOutcome::RetryLater {
-                message,
-                retry_at: now + order::retry_backoff_ms(u32::try_from(attempts).unwrap_or(u32::MAX)),
-            };
-            match added {
-                AddOutcome::Accepted { order } => SubmissionOutcome::Accepted { smm_order_id: order },
-                AddOutcome::Rejected(e) => match e.class {
-                    ErrorClass::Definitive => SubmissionOutcome::Rejected { message: e.message },
-                    ErrorClass::RetryLater => {
-                        log::warn(&format!(
-                            "order {}: the panel asks to retry later: {}",
-                            order_id, e.message
-                        ));
-                        later(e.message)
-                    }
-                    ErrorClass::Configuration | ErrorClass::Unknown => {
-                        log::error(&format!(
-                            "order {}: the panel refused: {} (will retry)",
-                            order_id, e.message
-                        ));
-                        later(e.message)
-                    }
-                },
-                AddOutcome::NotSent(m) => later(format!("not sent: {m}")),
-                AddOutcome::Unknown(m) => {
-                    log::warn(&format!("order {}: outcome unknown, needs review: {m}", order_id));
-                    SubmissionOutcome::Unknown { message: m }
-                }
+    let form = match form {
+        Ok(form) => form,
+        Err(e) => return SubmissionOutcome::Rejected { message: format!("cannot build the order: {e}") },
+    };
+    let started = std::time::Instant::now();
+    let added = client.add(slot, form).await;
+    let outcome = match &added {
+        AddOutcome::Accepted { .. } => "ok",
+        AddOutcome::Rejected(_) => "rejected",
+        AddOutcome::NotAccepted { why, .. } => why.as_str(),
+        AddOutcome::Unknown(_) => "unknown",
+    };
+    app.metrics.upstream("smm", "add", outcome, started.elapsed());
+    match added {
+        AddOutcome::Accepted { order } => SubmissionOutcome::Accepted { smm_order_id: order },
+        AddOutcome::Rejected(e) => SubmissionOutcome::Rejected { message: e.message },
+        AddOutcome::NotAccepted { why, detail } => {
+            let text = format!("order {order_id}: not accepted ({why}), will retry: {detail}");
+            if why == NotAccepted::Refused {
+                log::error(&text);
+            } else {
+                log::warn(&text);
             }
+            let attempts = u32::try_from(attempts).unwrap_or(if attempts < 0 { 0 } else { u32::MAX });
+            SubmissionOutcome::NotAccepted { message: detail, why, attempts }
+        }
+        AddOutcome::Unknown(m) => {
+            log::warn(&format!("order {}: outcome unknown, needs review: {m}", order_id));
+            SubmissionOutcome::Unknown { message: m }
         }
     }
 }
 
-/// Submits the due parts of package and split orders right after one was placed.
+/// Which due work a round submits.
+#[derive(Clone, Copy)]
+enum Due {
+    /// Single orders' jobs.
+    Jobs,
+    /// Parts of package and split orders (of one kind, or all).
+    Parts(Option<PartKind>),
+}
+
+enum Claimed {
+    Job(ClaimedJob),
+    Part(ClaimedPart),
+}
+
+async fn claim_one(app: &App, due: Due) -> Result<Option<Claimed>, ApiError> {
+    let now = app.clock.now();
+    Ok(match due {
+        Due::Jobs => app.store.claim_due_jobs(now, 1).await?.pop().map(Claimed::Job),
+        Due::Parts(kind) => app.store.claim_due_parts(now, 1, kind).await?.pop().map(Claimed::Part),
+    })
+}
+
+async fn submit_claimed(app: &App, client: &SmmClient, slot: Slot, work: Claimed) {
+    let (order_id, result) = match work {
+        Claimed::Job(job) => (job.order_id, submit(app, client, slot, job).await),
+        Claimed::Part(part) => (part.order_id, submit_part(app, client, slot, part).await),
+    };
+    if let Err(e) = result {
+        log::error(&format!("order {order_id}: submission failed: {e}"));
+    }
+}
+
+/// Awaits `f` while the submissions under way go on: they are not spawned (they borrow the
+/// app), so they move only while polled, and one of them may hold the database connection
+/// `f` waits for.
+async fn beside<F: std::future::Future>(
+    running: &mut FuturesUnordered<impl std::future::Future<Output = ()>>,
+    f: F,
+) -> F::Output {
+    tokio::pin!(f);
+    loop {
+        tokio::select! {
+            out = &mut f => return out,
+            Some(()) = running.next(), if !running.is_empty() => {}
+        }
+    }
+}
+
+/// Submits up to `max` due items, as many at once as the panel's limiter allows: each takes a
+/// slot first (with `patience`, waiting at most that long in all), and only then is claimed,
+/// so no claimed item ever waits for a slot. Answers how many were submitted.
+async fn drain(
+    app: &App,
+    client: &SmmClient,
+    due: Due,
+    max: i64,
+    patience: Option<Duration>,
+) -> Result<i64, ApiError> {
+    let deadline = patience.map(|p| tokio::time::Instant::now() + p);
+    let mut running = FuturesUnordered::new();
+    let mut done = 0;
+    let mut failed = None;
+    while done < max {
+        let take = async {
+            match deadline {
+                Some(at) => tokio::time::timeout_at(at, client.slot()).await.ok(),
+                None => Some(client.slot().await),
+            }
+        };
+        let Some(slot) = beside(&mut running, take).await else { break };
+        match beside(&mut running, claim_one(app, due)).await {
+            Ok(Some(work)) => {
+                done += 1;
+                running.push(submit_claimed(app, client, slot, work));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    while running.next().await.is_some() {}
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// Submits the due parts of package and split orders right after one was placed (waiting at
+/// most [`SUBMIT_SOON_PATIENCE`] for a slot; the worker sends the rest).
 pub fn submit_parts_soon(app: Arc<App>) {
+    let Some(client) = app.smm.clone() else { return };
     tokio::spawn(async move {
-        if let Err(e) = submit_due_parts(&app, None, 50).await {
+        if let Err(e) = drain(&app, &client, Due::Parts(None), 50, Some(SUBMIT_SOON_PATIENCE)).await {
             log::error(&format!("part submission failed: {e}"));
         }
     });
@@ -149,29 +240,19 @@ pub async fn submit_due_parts(app: &App, kind: Option<PartKind>, max_parts: i64)
     for id in app.store.expire_part_submissions(now - SUBMISSION_LEASE_MS, now).await? {
         log::warn(&format!("order {id}: a part's submission lease expired; marked unknown for review"));
     }
-    let mut done = 0;
-    while done < max_parts {
-        let parts = app.store.claim_due_parts(app.clock.now(), (max_parts - done).min(50), kind).await?;
-        if parts.is_empty() {
-            break;
-        }
-        done += parts.len() as i64;
-        for part in parts {
-            if let Err(e) = submit_part(app, &client, part).await {
-                log::error(&format!("part submission failed: {e}"));
-            }
-        }
-    }
-    Ok(done)
+    drain(app, &client, Due::Parts(kind), max_parts, None).await
 }
 
-/// Submits an order's job right after it was placed, if it is due and nobody else has it.
+/// Submits an order's job right after it was placed, if it is due and nobody else has it. It
+/// waits at most [`SUBMIT_SOON_PATIENCE`] for a slot of the panel's limiter; without one the
+/// order stays `pending` for the worker.
 pub fn submit_soon(app: Arc<App>, order_id: OrderId) {
     let Some(client) = app.smm.clone() else { return };
     tokio::spawn(async move {
+        let Some(slot) = client.slot_within(SUBMIT_SOON_PATIENCE).await else { return };
         match app.store.claim_order_job(order_id, app.clock.now()).await {
             Ok(Some(job)) => {
-                if let Err(e) = submit(&app, &client, job).await {
+                if let Err(e) = submit(&app, &client, slot, job).await {
                     log::error(&format!("order {order_id}: submission failed: {e}"));
                 }
             }
@@ -181,8 +262,8 @@ pub fn submit_soon(app: Arc<App>, order_id: OrderId) {
     });
 }
 
-/// Expires lost submissions and submits every due job, in batches. Answers how many jobs were
-/// submitted.
+/// Expires lost submissions and submits due jobs, as many at once as the panel's limiter
+/// allows. Answers how many jobs were submitted.
 pub async fn submit_due(app: &App, max_jobs: i64) -> Result<i64, ApiError> {
     let client = smm_client(app)?;
     let now = app.clock.now();
@@ -190,20 +271,7 @@ pub async fn submit_due(app: &App, max_jobs: i64) -> Result<i64, ApiError> {
     for id in lost {
         log::warn(&format!("order {id}: submission lease expired; marked unknown for review"));
     }
-    let mut done = 0;
-    while done < max_jobs {
-        let jobs = app.store.claim_due_jobs(app.clock.now(), (max_jobs - done).min(50)).await?;
-        if jobs.is_empty() {
-            break;
-        }
-        done += jobs.len() as i64;
-        for job in jobs {
-            if let Err(e) = submit(app, &client, job).await {
-                log::error(&format!("submission failed: {e}"));
-            }
-        }
-    }
-    Ok(done)
+    drain(app, &client, Due::Jobs, max_jobs, None).await
 }
 
 /// What a status sync did.
@@ -266,21 +334,15 @@ pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Re
     let mut report = SyncReport::default();
     for batch in targets.chunks(smm::MAX_BULK) {
         let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
-        let c = client.clone();
         report.calls += 1;
         let started = std::time::Instant::now();
-        let answer = tokio::task::spawn_blocking(move || c.multi_status(&ids)).await;
-        let outcome = if matches!(answer, Ok(Ok(_))) { "ok" } else { "error" };
+        let answer = client.multi_status(&ids).await;
+        let outcome = if answer.is_ok() { "ok" } else { "error" };
         app.metrics.upstream("smm", "status", outcome, started.elapsed());
         let statuses = match answer {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                log::warn(&format!("status sync: a batch of {} failed: {e}", batch.len()));
-                report.failed_calls += 1;
-                continue;
-            }
+            Ok(s) => s,
             Err(e) => {
-                log::error(&format!("status sync task failed: {e}"));
+                log::warn(&format!("status sync: a batch of {} failed: {e}", batch.len()));
                 report.failed_calls += 1;
                 continue;
             }
@@ -332,13 +394,11 @@ async fn sync_parts(app: &App, client: &SmmClient, max_parts: i64) -> Result<Syn
     let targets = app.store.parts_to_sync(max_parts).await?;
     for batch in targets.chunks(smm::MAX_BULK) {
         let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
-        let c = client.clone();
         report.calls += 1;
         let started = std::time::Instant::now();
-        let answer = tokio::task::spawn_blocking(move || c.multi_status(&ids)).await;
-        let ok = matches!(answer, Ok(Ok(_)));
-        app.metrics.upstream("smm", "status", if ok { "ok" } else { "error" }, started.elapsed());
-        let Ok(Ok(statuses)) = answer else {
+        let answer = client.multi_status(&ids).await;
+        app.metrics.upstream("smm", "status", if answer.is_ok() { "ok" } else { "error" }, started.elapsed());
+        let Ok(statuses) = answer else {
             report.failed_calls += 1;
             continue;
         };

@@ -57,18 +57,23 @@ impl App {
             connect: std::time::Duration::from_millis(config.upstream_timeout_ms.min(5_000)),
             read: std::time::Duration::from_millis(config.upstream_timeout_ms),
         };
+        let limits = config.upstream_limits;
+        let limiter = move || upstream::limit::Limiter::new(limits.concurrency, limits.rate);
         let smm = match (&config.smm_api_key, config.simulate) {
             (Some(key), _) => {
                 let http = upstream::smm::HttpSmm {
                     agent: upstream::agent(timeouts),
                     url: config.smm_api_url.clone(),
                 };
-                Some(upstream::smm::SmmClient::new(Arc::new(http), key.clone()))
+                Some(upstream::smm::SmmClient::new(Arc::new(http), key.clone()).with_limiter(limiter()))
             }
-            (None, true) => Some(upstream::smm::SmmClient::new(
-                Arc::new(upstream::simulated::SimulatedSmm::default()),
-                "simulated".into(),
-            )),
+            (None, true) => Some(
+                upstream::smm::SmmClient::new(
+                    Arc::new(upstream::simulated::SimulatedSmm::default()),
+                    "simulated".into(),
+                )
+                .with_limiter(limiter()),
+            ),
             (None, false) => None,
         };
         let kcp = match (&config.kcp.site_cd, &config.kcp.cert_info, config.simulate) {

@@ -78,7 +78,7 @@ impl Metrics {
     }
 
     /// An upstream call: `upstream` (`smm`, `kcp`), `call` (`add`, `status`, `approve`, …),
-    /// `outcome` (`ok`, `rejected`, `not_sent`, `unknown`, `error`).
+    /// `outcome` (`ok`, `rejected`, `not_sent`, `throttled`, `refused`, `unknown`, `error`).
     pub fn upstream(
         &self,
         upstream: &'static str,

@@ -90,7 +90,30 @@ pub fn public_service(s: &snspmt_store::Service) -> Value {
     })
 }
 
-pub fn order(o: &snspmt_store::Order) -> Value {
+/// What a customer is told of an order's trouble: a stable code and a Korean text. Never the
+/// internal error, which may name the upstream, its URL or its answer. `None`: nothing to say.
+pub fn customer_problem(o: &snspmt_store::Order) -> Option<(&'static str, &'static str)> {
+    use snspmt_core::order::OrderStatus::*;
+    match o.status {
+        Unknown => Some(("under_review", "주문 처리 상태를 확인하고 있습니다. 확인 후 처리해 드립니다.")),
+        _ if o.error.is_none() => None,
+        Pending | Scheduled | Submitting => {
+            Some(("submission_delayed", "주문 발송이 지연되고 있습니다. 잠시 후 자동으로 다시 보냅니다."))
+        }
+        InProgress | Processing => {
+            Some(("processing_issue", "주문 처리 중 문제가 발생했습니다. 확인 중입니다."))
+        }
+        Failed | Canceled => {
+            Some(("order_failed", "주문을 처리하지 못했습니다. 사용하신 포인트는 환불되었습니다."))
+        }
+        Partial | Completed => None,
+    }
+}
+
+/// An order as its owner sees it: our prices, never the upstream's cost (`charge`) nor the
+/// internal error (`error` is [`customer_problem`]'s text, `error_code` its code).
+pub fn customer_order(o: &snspmt_store::Order) -> Value {
+    let problem = customer_problem(o);
     json!({
         "order_id": o.order_id,
         "user_id": o.user_id,
@@ -110,15 +133,35 @@ pub fn order(o: &snspmt_store::Order) -> Value {
         "smm_panel_order_id": o.smm_panel_order_id,
         "start_count": o.start_count,
         "remains": o.remains,
-        "charge": o.charge,
         "refunded_amount": o.refunded_amount.0,
         "last_status_check": o.last_status_check.map(rfc3339),
-        "error": o.error,
+        "error": problem.map(|(_, text)| text),
+        "error_code": problem.map(|(code, _)| code),
         "is_scheduled": o.scheduled_at.is_some(),
         "scheduled_at": o.scheduled_at.map(rfc3339),
         "created_at": rfc3339(o.created_at),
         "updated_at": rfc3339(o.updated_at),
     })
+}
+
+/// An order as an operator sees it: the customer's view, plus the upstream's cost (`charge`)
+/// and the internal error text (`error`).
+pub fn order(o: &snspmt_store::Order) -> Value {
+    let mut v = customer_order(o);
+    if let Value::Object(fields) = &mut v {
+        fields.insert("charge".into(), json!(o.charge));
+        fields.insert("error".into(), json!(o.error));
+    }
+    v
+}
+
+/// The operator's view for an admin, the customer's for anyone else.
+pub fn order_for(o: &snspmt_store::Order, admin: bool) -> Value {
+    if admin {
+        order(o)
+    } else {
+        customer_order(o)
+    }
 }
 
 pub fn purchase(p: &snspmt_store::Purchase) -> Value {

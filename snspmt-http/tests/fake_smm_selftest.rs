@@ -631,3 +631,51 @@ async fn raw_http_keep_alive_chunked_and_drop() {
     let text = tokio::task::spawn_blocking(move || raw_exchange(addr, payload.into_bytes())).await.unwrap();
     assert_eq!(text, "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overload_answers_429_above_the_cap_and_throttled_calls_create_nothing() {
+    let fake = FakeSmm::start().await;
+    fake.set_latency(Duration::from_secs(1));
+    fake.set_max_concurrent(Some(3));
+    let mut calls = Vec::new();
+    for i in 0..8 {
+        let fake_url = fake.url.clone();
+        calls.push(tokio::spawn(async move {
+            let link = format!("https://x.y/{i}");
+            let body = form_body(&[
+                ("key", FAKE_KEY),
+                ("action", "add"),
+                ("service", "1"),
+                ("link", &link),
+                ("quantity", "100"),
+            ]);
+            send(&client(), Method::POST, &fake_url, Some("application/x-www-form-urlencoded"), body).await
+        }));
+    }
+    let mut statuses = Vec::new();
+    for c in calls {
+        let r = c.await.expect("task").expect("transport");
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.content_type.as_deref(), Some("text/html"));
+            assert!(r.text.contains("429 Too Many Requests"), "{}", r.text);
+        }
+        statuses.push(r.status);
+    }
+    // Eight at once against a cap of three (a loaded machine may spread the arrivals).
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert!(ok >= 3 && fake.throttled() >= 1, "{statuses:?}");
+    assert_eq!(ok + fake.throttled(), 8, "{statuses:?}");
+    assert_eq!(fake.order_count(), ok, "a 429 creates nothing");
+    assert!((4..=8).contains(&fake.peak_concurrent()), "peak {}", fake.peak_concurrent());
+    assert_eq!(fake.requests_for("add").len(), 8, "every request is recorded");
+
+    // Off again; and the next k calls of an action answered 429, then normal.
+    fake.set_max_concurrent(None);
+    fake.set_latency(Duration::ZERO);
+    fake.push_throttled("add", 2);
+    let add = [("action", "add"), ("service", "1"), ("link", "https://x.y/k"), ("quantity", "100")];
+    for _ in 0..2 {
+        assert_eq!(form(&fake, &add).await.expect("transport").status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(call(&fake, &add).await["order"], json!((1000 + ok).to_string()));
+}

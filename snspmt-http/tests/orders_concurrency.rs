@@ -67,21 +67,17 @@ async fn five_hundred_concurrent_orders_charge_and_submit_once(h: Harness) {
     for (i, (u, points)) in users.iter().enumerate() {
         assert_eq!(s.points(&tokens[i]).await, points % 100, "{u} spent all it could");
     }
-    // Every accepted order reaches the panel once.
-    assert!(
-        h.smm.wait_for_orders(85, Duration::from_secs(20)).await,
-        "only {} upstream",
-        h.smm.order_count()
-    );
-    let (_, _, r) = s
-        .raw(
-            Method::POST,
-            "/api/cron/process-scheduled-orders",
-            &[("x-admin-token", common::ADMIN_TOKEN)],
-            "",
-        )
-        .await;
-    assert_eq!(r["processed"], 0, "nothing left to submit");
+    // Every accepted order reaches the panel once: at once, or — when no slot of the panel's
+    // limiter came free in time — on the next worker round (here, the cron).
+    for _ in 0..400 {
+        if h.smm.order_count() >= 85 {
+            break;
+        }
+        cron(&s).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.smm.order_count(), 85, "every accepted order upstream");
+    assert_eq!(cron(&s).await["processed"], 0, "nothing left to submit");
     let adds = h.smm.requests_for("add");
     assert_eq!(adds.len(), 85);
     let links: HashSet<String> = adds.iter().filter_map(|a| a.get("link").map(str::to_owned)).collect();

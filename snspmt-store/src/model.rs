@@ -351,8 +351,9 @@ pub enum SubmissionOutcome {
     Accepted { smm_order_id: String },
     /// Refused for good: `failed`, refunded in full.
     Rejected { message: String },
-    /// Not taken, try again at `retry_at`: back to `pending`.
-    RetryLater { message: String, retry_at: Millis },
+    /// Not taken on its `attempts`-th try (nothing sent, HTTP 429, a refusal that may pass):
+    /// back to `pending`, due again when the core says.
+    NotAccepted { message: String, why: snspmt_core::order::NotAccepted, attempts: u32 },
     /// Maybe taken: `unknown`, never resent automatically.
     Unknown { message: String },
 }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use snspmt_core::order::{admin_transition, settle, AdminTransition, OrderStatus};
+use snspmt_core::order::{admin_transition, settle, AdminTransition, NotAccepted, OrderStatus};
 use snspmt_core::plan::{self, Ender, PartState, Run, Step, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::upstream::smm;
@@ -57,7 +57,8 @@ enum Start {
 enum Outcome {
     Accepted,
     Rejected,
-    RetryLater(i64),
+    /// Not accepted on the n-th try (its cause picked by n).
+    NotAccepted(u32),
     Unknown,
 }
 
@@ -118,7 +119,7 @@ fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
         4 => Just(Outcome::Accepted),
         1 => Just(Outcome::Rejected),
-        1 => prop_oneof![Just(0i64), Just(60_000), Just(600_000)].prop_map(Outcome::RetryLater),
+        1 => (1u32..=8).prop_map(Outcome::NotAccepted),
         2 => Just(Outcome::Unknown),
     ]
 }
@@ -256,7 +257,7 @@ fn run_submitted(
     now: i64,
 ) -> Result<(), plan::RunError> {
     let i = index as usize;
-    if ended && matches!(outcome, Submitted::RetryLater { .. }) && run.states()[i] == PartState::Submitting {
+    if ended && matches!(outcome, Submitted::NotAccepted { .. }) && run.states()[i] == PartState::Submitting {
         let mut states = run.states().to_vec();
         states[i] = PartState::Ended { refunded: run.parts()[i].share, completed: false };
         *run = Run::from_states(run.parts().to_vec(), states);
@@ -357,14 +358,17 @@ fn audit() -> NewAudit {
     NewAudit { actor: "model".into(), action: "model".into(), target: None, detail: "{}".into() }
 }
 
-fn submission(o: Outcome, now: i64) -> (Submitted, SubmissionOutcome) {
+fn submission(o: Outcome) -> (Submitted, SubmissionOutcome) {
     match o {
         Outcome::Accepted => (Submitted::Accepted, SubmissionOutcome::Accepted { smm_order_id: "42".into() }),
         Outcome::Rejected => (Submitted::Rejected, SubmissionOutcome::Rejected { message: "no".into() }),
-        Outcome::RetryLater(d) => (
-            Submitted::RetryLater { at: now + d },
-            SubmissionOutcome::RetryLater { message: "later".into(), retry_at: now + d },
-        ),
+        Outcome::NotAccepted(attempts) => {
+            let why = NotAccepted::ALL[attempts as usize % NotAccepted::ALL.len()];
+            (
+                Submitted::NotAccepted { why, attempts },
+                SubmissionOutcome::NotAccepted { message: "later".into(), why, attempts },
+            )
+        }
         Outcome::Unknown => (Submitted::Unknown, SubmissionOutcome::Unknown { message: "timeout".into() }),
     }
 }
@@ -676,7 +680,7 @@ impl Harness {
                 ) else {
                     return;
                 };
-                let (submitted, outcome) = submission(*outcome, now);
+                let (submitted, outcome) = submission(*outcome);
                 let Kind::Single { m, job_id: Some(job_id), .. } = &mut self.orders[oi].kind else {
                     unreachable!()
                 };
@@ -695,7 +699,7 @@ impl Harness {
                 else {
                     return;
                 };
-                let (submitted, outcome) = submission(*outcome, now);
+                let (submitted, outcome) = submission(*outcome);
                 let Kind::Run { run, part_ids, ended, .. } = &mut self.orders[oi].kind else {
                     unreachable!()
                 };
@@ -1044,7 +1048,7 @@ fn forged_operator_transitions_of_runs_are_refused() {
 /// `Run::handle_timeout` would submit it again), while the store ends it and gives its share
 /// back (an ended order never submits again). The model test applies the store's rule
 /// (`run_submitted`); this case shows the core's own answer.
-/// Found by the model test: the core's run re-dued a part that came back `RetryLater` after an
+/// Found by the model test: the core's run re-dued a part that came back `NotAccepted` after an
 /// operator ended the run, while the store ended it with its share refunded. The core now knows
 /// an ended run ([`Run::end`]) and agrees.
 #[test]
@@ -1058,9 +1062,10 @@ fn retry_later_of_a_part_in_flight_at_an_operator_end() {
             .await
             .expect("ended");
         let _ = run.end(Ender::Operator).expect("an operator ends a run");
-        let retry = SubmissionOutcome::RetryLater { message: "later".into(), retry_at: T0 + 60_000 };
+        let why = NotAccepted::NotSent;
+        let retry = SubmissionOutcome::NotAccepted { message: "later".into(), why, attempts: 1 };
         let o = store.settle_part_submission(part_id, retry, T0 + 2).await.expect("settled");
-        let _ = run.submitted(0, Submitted::RetryLater { at: T0 + 60_000 }, T0 + 2).expect("core takes it");
+        let _ = run.submitted(0, Submitted::NotAccepted { why, attempts: 1 }, T0 + 2).expect("core takes it");
         let stored: Vec<PartState> =
             store.order_parts(order_id).await.expect("parts").iter().map(stored_state).collect();
         assert_eq!(stored, run.states(), "the part in flight");

@@ -697,6 +697,48 @@ pub fn parse_add(body: &[u8]) -> Result<AddReply, ParseError> {
     }
 }
 
+/// HTTP 429 Too Many Requests: the panel (or a proxy in front of it) refused the call.
+pub const TOO_MANY_REQUESTS: u16 = 429;
+
+/// How an `add` ended, as far as we can know (§1.4, product §8 step 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// The panel created the order with this id.
+    Accepted { order: String },
+    /// Refused for good ([`ErrorClass::Definitive`]): the customer is refunded.
+    Rejected(UpstreamError),
+    /// Not taken: the panel created nothing, so the order may be sent again after a back-off.
+    NotAccepted { why: crate::order::NotAccepted, detail: String },
+    /// Maybe taken (a 5xx, a body we cannot read, a connection lost after sending): never
+    /// resent automatically.
+    Unknown(String),
+}
+
+/// Reads the answer to an `add` that reached the panel: a 429 is a refusal whatever its body
+/// (a rate limiter answers before the panel does anything); a 5xx or a body that is not
+/// `{"order": …}` / `{"error": …}` leaves the outcome unknown; a panel error is final when
+/// [`classify`] says [`ErrorClass::Definitive`], and otherwise not accepted (to retry).
+pub fn read_add_answer(http_status: u16, body: &[u8]) -> AddOutcome {
+    use crate::order::NotAccepted;
+    if http_status == TOO_MANY_REQUESTS {
+        return AddOutcome::NotAccepted {
+            why: NotAccepted::Throttled,
+            detail: format!("HTTP 429: {}", snippet(body)),
+        };
+    }
+    if http_status >= 500 {
+        return AddOutcome::Unknown(format!("HTTP {http_status}: {}", snippet(body)));
+    }
+    match parse_add(body) {
+        Ok(AddReply::Accepted { order }) => AddOutcome::Accepted { order },
+        Ok(AddReply::Rejected(e)) if e.class == ErrorClass::Definitive => AddOutcome::Rejected(e),
+        Ok(AddReply::Rejected(e)) => {
+            AddOutcome::NotAccepted { why: NotAccepted::Refused, detail: e.message.clone() }
+        }
+        Err(e) => AddOutcome::Unknown(format!("HTTP {http_status}: {e}")),
+    }
+}
+
 /// Parses the reply to a single `status`: the status object, or the panel's error (`Incorrect
 /// order ID`). A reply without a string `status` is [`ParseError::UnexpectedShape`].
 pub fn parse_status(body: &[u8]) -> Result<Result<OrderStatus, UpstreamError>, ParseError> {

@@ -206,10 +206,7 @@ pub async fn import_services(app: &App, caller: &Caller, req: &Req) -> Reply {
         return Err(ApiError::invalid_field("markup_bps", "invalid_rate", "markup_bps must be 0..=100000"));
     }
     let client = jobs::smm_client(app)?;
-    let listed = tokio::task::spawn_blocking(move || client.services())
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(upstream_error)?;
+    let listed = client.services().await.map_err(upstream_error)?;
     let mut services = Vec::with_capacity(listed.len());
     for s in listed {
         let price = money::import_price(s.rate_micros, body.usd_krw, Bps(body.markup_bps))
@@ -241,8 +238,21 @@ pub async fn import_services(app: &App, caller: &Caller, req: &Req) -> Reply {
     ok(json!({"success": true, "inserted": counts.inserted, "updated": counts.updated}))
 }
 
-/// An upstream that answered badly is 502 `upstream_error`.
+/// An upstream that answered badly is 502 `upstream_error`; one that is busy (our limiter had
+/// no slot in time, or the panel answered 429) is 503 `unavailable`: try again later.
 pub fn upstream_error(e: crate::upstream::smm::SmmFailure) -> ApiError {
+    use crate::upstream::smm::SmmFailure;
     crate::log::warn(&format!("SMM panel: {e}"));
-    ApiError::new(hyper::StatusCode::BAD_GATEWAY, "upstream_error", "the SMM panel did not answer usefully")
+    match e {
+        SmmFailure::Busy | SmmFailure::Throttled => ApiError::new(
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the SMM panel is busy; try again later",
+        ),
+        SmmFailure::Call(_) | SmmFailure::BadAnswer { .. } | SmmFailure::Refused(_) => ApiError::new(
+            hyper::StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "the SMM panel did not answer usefully",
+        ),
+    }
 }

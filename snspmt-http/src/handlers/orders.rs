@@ -352,7 +352,7 @@ fn order_reply(
             "final_price": o.final_price.0,
             "commission_amount": o.commission_amount.0,
             "smm_panel_order_id": o.smm_panel_order_id,
-            "order": views::order(o),
+            "order": views::customer_order(o),
         })
     })
 }
@@ -369,7 +369,8 @@ pub async fn list(app: &App, caller: &Caller, req: &Req) -> Reply {
     let filter =
         OrderFilter { user_id: Some(user_id), status: None, limit: paging.limit, offset: paging.offset };
     let page = app.store.orders(filter).await?;
-    ok(json!({"orders": page.rows.iter().map(views::order).collect::<Vec<_>>(), "total": page.total}))
+    let orders: Vec<Value> = page.rows.iter().map(|o| views::order_for(o, caller.is_admin())).collect();
+    ok(json!({"orders": orders, "total": page.total}))
 }
 
 /// The order, if the caller may see it (its owner, or an admin); others get 404 as if it did
@@ -386,7 +387,7 @@ async fn visible(app: &App, caller: &Caller, raw_id: &str) -> Result<Order, ApiE
 
 pub async fn get(app: &App, caller: &Caller, raw_id: &str) -> Reply {
     let order = visible(app, caller, raw_id).await?;
-    ok(json!({"order": views::order(&order)}))
+    ok(json!({"order": views::order_for(&order, caller.is_admin())}))
 }
 
 pub async fn cancel(app: &App, caller: &Caller, raw_id: &str) -> Reply {
@@ -400,7 +401,7 @@ pub async fn cancel(app: &App, caller: &Caller, raw_id: &str) -> Reply {
         }
         e => e.into(),
     })?;
-    ok(json!({"success": true, "order": views::order(&order)}))
+    ok(json!({"success": true, "order": views::order_for(&order, caller.is_admin())}))
 }
 
 fn invalid_transition(from: OrderStatus, to: OrderStatus) -> ApiError {
@@ -603,7 +604,7 @@ pub async fn check_status(app: &App, caller: &Caller, req: &Req) -> Reply {
     let mut orders = Vec::new();
     for id in ids {
         if let Some(o) = app.store.order(id).await?.filter(|o| o.user_id == user_id) {
-            orders.push(views::order(&o));
+            orders.push(views::order_for(&o, caller.is_admin()));
         }
     }
     ok(json!({"success": true, "checked": report.checked, "orders": orders}))

@@ -110,10 +110,7 @@ pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
     if let Some(audit) = audit {
         app.store.record_audit(audit, app.clock.now()).await?;
     }
-    let answer = tokio::task::spawn_blocking(move || client.raw(&form))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(upstream_error)?;
+    let answer = client.raw(form).await.map_err(upstream_error)?;
     let value: Value = serde_json::from_slice(&answer.body).map_err(|_| {
         ApiError::new(hyper::StatusCode::BAD_GATEWAY, "upstream_error", "the SMM panel did not answer JSON")
     })?;
@@ -122,9 +119,6 @@ pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
 
 pub async fn test(app: &App) -> Reply {
     let client = jobs::smm_client(app)?;
-    let balance = tokio::task::spawn_blocking(move || client.balance())
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(upstream_error)?;
+    let balance = client.balance().await.map_err(upstream_error)?;
     ok(json!({"success": true, "balance": balance.balance, "currency": balance.currency}))
 }

@@ -2,6 +2,7 @@
 //! module only moves bytes: `ureq` on tokio's blocking pool, with explicit timeouts.
 
 pub mod kcp;
+pub mod limit;
 pub mod oauth;
 pub mod simulated;
 pub mod smm;

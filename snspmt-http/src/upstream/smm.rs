@@ -1,10 +1,16 @@
 //! The SMM panel client: builds forms with the core codec, posts them, classifies answers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use snspmt_core::upstream::smm::{self, AddReply, Form, ParseError, ServiceInfo, StatusEntry, UpstreamError};
+use snspmt_core::order::NotAccepted;
+use snspmt_core::upstream::smm::{self, Form, ParseError, ServiceInfo, StatusEntry, UpstreamError};
 
+use super::limit::{Limiter, Slot};
 use super::{Answer, CallError};
+
+/// Calls to the panel at once when `SNSPMT_UPSTREAM_CONCURRENCY` is unset.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Moves an encoded form to the panel and back. The real one is HTTP; the simulated one
 /// answers in-process.
@@ -24,19 +30,7 @@ impl SmmTransport for HttpSmm {
     }
 }
 
-/// How an `add` ended, as far as we can know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddOutcome {
-    Accepted {
-        order: String,
-    },
-    /// The panel answered `{"error": …}`: it did not create the order.
-    Rejected(UpstreamError),
-    /// Nothing was sent: retry freely.
-    NotSent(String),
-    /// It may have created the order: never resend automatically.
-    Unknown(String),
-}
+pub use snspmt_core::upstream::smm::AddOutcome;
 
 /// A call whose answer we could not use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +43,10 @@ pub enum SmmFailure {
     },
     /// The panel refused with `{"error": …}`.
     Refused(UpstreamError),
+    /// The panel answered HTTP 429: too many requests.
+    Throttled,
+    /// No slot of our own limiter came free in time: nothing was sent.
+    Busy,
 }
 
 impl std::fmt::Display for SmmFailure {
@@ -57,47 +55,89 @@ impl std::fmt::Display for SmmFailure {
             SmmFailure::Call(e) => write!(f, "{e}"),
             SmmFailure::BadAnswer { status, detail } => write!(f, "HTTP {status}: {detail}"),
             SmmFailure::Refused(e) => write!(f, "panel refused: {}", e.message),
+            SmmFailure::Throttled => f.write_str("the panel answered 429: too many requests"),
+            SmmFailure::Busy => f.write_str("every upstream slot is busy; nothing was sent"),
         }
     }
 }
 
-/// The panel, with its key. Cheap to clone; every method blocks (run it on the blocking pool).
+/// How long a call other than a submission waits for a slot before giving up with
+/// [`SmmFailure::Busy`] (a status sync tries again on its next round; an admin sees 503).
+pub const CALL_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The panel, with its key and its [`Limiter`]. Cheap to clone. Every call takes a slot of the
+/// limiter and runs on the blocking pool, so no path can call the panel around the limits.
 #[derive(Clone)]
 pub struct SmmClient {
     transport: Arc<dyn SmmTransport>,
     key: String,
+    limiter: Arc<Limiter>,
 }
 
 impl SmmClient {
+    /// A client with the default limits (8 calls at once, no rate).
     pub fn new(transport: Arc<dyn SmmTransport>, key: String) -> SmmClient {
-        SmmClient { transport, key }
+        SmmClient { transport, key, limiter: Arc::new(Limiter::new(DEFAULT_CONCURRENCY, None)) }
+    }
+
+    /// The same client with other limits.
+    pub fn with_limiter(mut self, limiter: Limiter) -> SmmClient {
+        self.limiter = Arc::new(limiter);
+        self
     }
 
     pub fn key(&self) -> &str {
         &self.key
     }
 
-    fn send(&self, form: &Form) -> Result<Answer, CallError> {
-        self.transport.post_form(&smm::encode_form(form))
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
     }
 
-    /// Places an order. Only a parsed answer settles it; a 5xx, a garbled body or a lost
-    /// connection after sending is `Unknown`.
-    pub fn add(&self, form: &Form) -> AddOutcome {
-        match self.send(form) {
-            Err(CallError::NotSent(m)) => AddOutcome::NotSent(m),
+    /// Waits for a slot for one call.
+    pub async fn slot(&self) -> Slot {
+        self.limiter.slot().await
+    }
+
+    /// A slot within `wait`, or `None`.
+    pub async fn slot_within(&self, wait: Duration) -> Option<Slot> {
+        self.limiter.slot_within(wait).await
+    }
+
+    /// A slot now, or `None`.
+    pub fn try_slot(&self) -> Option<Slot> {
+        self.limiter.try_slot()
+    }
+
+    /// Posts `form` on the blocking pool while holding `slot`.
+    async fn send(&self, slot: Slot, form: Form) -> Result<Answer, CallError> {
+        let transport = self.transport.clone();
+        let sent = tokio::task::spawn_blocking(move || transport.post_form(&smm::encode_form(&form))).await;
+        drop(slot);
+        sent.unwrap_or_else(|e| Err(CallError::Sent(format!("the call's task failed: {e}"))))
+    }
+
+    /// Places an order, in the slot the caller took (a submission takes its slot before it
+    /// claims the job, so no claimed job waits for one). The answer is read by the core
+    /// ([`smm::read_add_answer`]); nothing sent is not accepted, a lost connection after
+    /// sending is unknown.
+    pub async fn add(&self, slot: Slot, form: Form) -> AddOutcome {
+        match self.send(slot, form).await {
+            Err(CallError::NotSent(m)) => {
+                AddOutcome::NotAccepted { why: NotAccepted::NotSent, detail: format!("not sent: {m}") }
+            }
             Err(CallError::Sent(m)) => AddOutcome::Unknown(m),
-            Ok(Answer { status, .. }) if status >= 500 => AddOutcome::Unknown(format!("HTTP {status}")),
-            Ok(answer) => match smm::parse_add(&answer.body) {
-                Ok(AddReply::Accepted { order }) => AddOutcome::Accepted { order },
-                Ok(AddReply::Rejected(e)) => AddOutcome::Rejected(e),
-                Err(e) => AddOutcome::Unknown(format!("HTTP {}: {e}", answer.status)),
-            },
+            Ok(answer) => smm::read_add_answer(answer.status, &answer.body),
         }
     }
 
-    fn answer(&self, form: &Form) -> Result<Answer, SmmFailure> {
-        let answer = self.send(form).map_err(SmmFailure::Call)?;
+    /// Any other call: waits at most [`CALL_PATIENCE`] for a slot.
+    async fn answer(&self, form: Form) -> Result<Answer, SmmFailure> {
+        let slot = self.limiter.slot_within(CALL_PATIENCE).await.ok_or(SmmFailure::Busy)?;
+        let answer = self.send(slot, form).await.map_err(SmmFailure::Call)?;
+        if answer.status == smm::TOO_MANY_REQUESTS {
+            return Err(SmmFailure::Throttled);
+        }
         if answer.status >= 500 {
             return Err(SmmFailure::BadAnswer { status: answer.status, detail: "server error".into() });
         }
@@ -109,25 +149,25 @@ impl SmmClient {
     }
 
     /// Statuses of up to 100 orders.
-    pub fn multi_status(&self, ids: &[String]) -> Result<Vec<StatusEntry>, SmmFailure> {
+    pub async fn multi_status(&self, ids: &[String]) -> Result<Vec<StatusEntry>, SmmFailure> {
         let form = smm::multi_status_form(&self.key, ids)
             .map_err(|e| SmmFailure::BadAnswer { status: 0, detail: e.to_string() })?;
-        let a = self.answer(&form)?;
+        let a = self.answer(form).await?;
         Self::parsed(a.status, smm::parse_multi_status(&a.body))
     }
 
-    pub fn services(&self) -> Result<Vec<ServiceInfo>, SmmFailure> {
-        let a = self.answer(&smm::services_form(&self.key))?;
+    pub async fn services(&self) -> Result<Vec<ServiceInfo>, SmmFailure> {
+        let a = self.answer(smm::services_form(&self.key)).await?;
         Self::parsed(a.status, smm::parse_services(&a.body))
     }
 
-    pub fn balance(&self) -> Result<smm::Balance, SmmFailure> {
-        let a = self.answer(&smm::balance_form(&self.key))?;
+    pub async fn balance(&self) -> Result<smm::Balance, SmmFailure> {
+        let a = self.answer(smm::balance_form(&self.key)).await?;
         Self::parsed(a.status, smm::parse_balance(&a.body))?.map_err(SmmFailure::Refused)
     }
 
     /// Sends a form as it is and answers the raw body (the admin proxy).
-    pub fn raw(&self, form: &Form) -> Result<Answer, SmmFailure> {
-        self.answer(form)
+    pub async fn raw(&self, form: Form) -> Result<Answer, SmmFailure> {
+        self.answer(form).await
     }
 }

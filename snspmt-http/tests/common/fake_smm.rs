@@ -12,7 +12,9 @@
 //! request bodies, and always answers with `Content-Length`.
 //!
 //! Faults are queued per action and consumed (FIFO) before the normal logic, including the
-//! key check. Every request is recorded when received, faulted or not.
+//! key check. Every request is recorded when received, faulted or not. Overload knobs: a
+//! latency for every request, and a cap on requests answered at once beyond which the fake
+//! answers 429 like a rate-limiting proxy in front of a panel.
 
 #![allow(dead_code)]
 
@@ -203,6 +205,14 @@ struct State {
     /// Raw `status` entries that replace the computed one for an order (see
     /// [`FakeSmm::set_status_entry`]).
     status_overrides: HashMap<i64, Value>,
+    /// Overload: requests beyond this many at once are answered 429 (see
+    /// [`FakeSmm::set_max_concurrent`]).
+    max_concurrent: Option<usize>,
+    /// How long every request takes (see [`FakeSmm::set_latency`]).
+    latency: Duration,
+    in_flight: usize,
+    peak_in_flight: usize,
+    throttled: usize,
 }
 
 impl State {
@@ -219,6 +229,11 @@ impl State {
             faults: HashMap::new(),
             requests: Vec::new(),
             status_overrides: HashMap::new(),
+            max_concurrent: None,
+            latency: Duration::ZERO,
+            in_flight: 0,
+            peak_in_flight: 0,
+            throttled: 0,
         }
     }
 }
@@ -385,6 +400,38 @@ impl FakeSmm {
         self.lock().reject_duplicate_links = on;
     }
 
+    /// Overload like a panel behind a rate-limiting proxy: a request arriving while `limit`
+    /// others are being answered gets HTTP 429 with an HTML page (nginx's), before the key
+    /// check or any queued fault, and creates nothing. `None` (the default) takes any number.
+    pub fn set_max_concurrent(&self, limit: Option<usize>) {
+        self.lock().max_concurrent = limit;
+    }
+
+    /// Every request takes `latency` before it is answered (so that requests overlap).
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// The most requests that were being answered at once (including those answered 429).
+    pub fn peak_concurrent(&self) -> usize {
+        self.lock().peak_in_flight
+    }
+
+    /// How many requests were answered 429 for overload.
+    pub fn throttled(&self) -> usize {
+        self.lock().throttled
+    }
+
+    /// Answers the next `k` requests for `action` with HTTP 429 and an HTML page (queued faults).
+    pub fn push_throttled(&self, action: &str, k: usize) {
+        for _ in 0..k {
+            self.push_fault(
+                action,
+                Fault::Http { status: 429, content_type: "text/html", body: too_many_requests() },
+            );
+        }
+    }
+
     /// Waits until at least `n` orders exist; false on timeout.
     pub async fn wait_for_orders(&self, n: usize, within: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + within;
@@ -466,14 +513,34 @@ fn decode_params(req: &HttpRequest) -> (BTreeMap<String, String>, bool) {
     }
 }
 
+/// nginx's page for a request its `limit_req`/`limit_conn` refused.
+fn too_many_requests() -> String {
+    "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n".into()
+}
+
+/// Counts a request in flight until it is answered.
+struct InFlight<'a>(&'a Mutex<State>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(self.0).in_flight -= 1;
+    }
+}
+
 async fn handle(state: &Mutex<State>, req: HttpRequest) -> Outcome {
     let path = req.target.split('?').next().unwrap_or_default().to_owned();
     let (form, decoded) = decode_params(&req);
     let action = form.get("action").cloned().unwrap_or_default();
     let on_route = path == "/api/v2" || path == "/api/v2/";
     let method_ok = req.method == "POST" || req.method == "GET";
-    let fault = {
+    let (fault, overloaded, latency) = {
         let mut st = lock(state);
+        st.in_flight += 1;
+        st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
+        let overloaded = st.max_concurrent.is_some_and(|limit| st.in_flight > limit);
+        if overloaded {
+            st.throttled += 1;
+        }
         st.requests.push(Recorded {
             method: req.method.clone(),
             content_type: req.header("content-type").map(str::to_owned),
@@ -481,12 +548,24 @@ async fn handle(state: &Mutex<State>, req: HttpRequest) -> Outcome {
             path: path.clone(),
             body: String::from_utf8_lossy(&req.body).into_owned(),
         });
-        if on_route && method_ok {
+        let fault = if on_route && method_ok && !overloaded {
             st.faults.get_mut(&action).and_then(VecDeque::pop_front)
         } else {
             None
-        }
+        };
+        (fault, overloaded, st.latency)
     };
+    let _in_flight = InFlight(state);
+    if overloaded {
+        return Outcome::Respond(HttpResponse {
+            status: 429,
+            content_type: "text/html",
+            body: too_many_requests(),
+        });
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if !on_route {
         return Outcome::Respond(HttpResponse {
             status: 404,

@@ -206,8 +206,8 @@ fn outcome_of(outcome: &SubmissionOutcome) -> (Submitted, Option<String>, Option
             (Submitted::Accepted, Some(clean_text(smm_order_id)), None)
         }
         SubmissionOutcome::Rejected { message } => (Submitted::Rejected, None, Some(clean_text(message))),
-        SubmissionOutcome::RetryLater { message, retry_at } => {
-            (Submitted::RetryLater { at: *retry_at }, None, Some(clean_text(message)))
+        SubmissionOutcome::NotAccepted { message, why, attempts } => {
+            (Submitted::NotAccepted { why: *why, attempts: *attempts }, None, Some(clean_text(message)))
         }
         SubmissionOutcome::Unknown { message } => (Submitted::Unknown, None, Some(clean_text(message))),
     }
