@@ -394,13 +394,15 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         // The one thread is busy; the second job takes the one queue place, the third is refused.
-        let g = gate.clone();
-        let second = g.jobs.try_send(Box::new(|| ()));
+        let (second_ran, second_done) = std::sync::mpsc::channel::<()>();
+        let second = gate.jobs.try_send(Box::new(move || drop(second_ran.send(()))));
         assert!(second.is_ok());
         let e = gate.run(|| true).await.map_err(|e| (e.code, e.retry_after)).err();
         assert_eq!(e, Some(("overloaded", Some(OVERLOAD_RETRY_AFTER))));
         release.send(()).expect("release");
         assert!(first.await.expect("join"));
+        // The queued job has left the queue once it runs: the gate takes work again.
+        second_done.recv_timeout(Duration::from_secs(10)).expect("the queued job ran");
         assert_eq!(gate.run(|| 7).await.ok(), Some(7));
         assert_eq!(gate.run(|| panic!("boom")).await.map_err(|e| e.code).err(), Some("internal"));
         assert_eq!(gate.run(|| 8).await.ok(), Some(8), "a panic does not kill the thread");

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, Caller};
+use crate::conns::{self, Conns, Working};
 use crate::error::ApiError;
 use crate::handlers::{
     self, accounts, admin, blog, catalog, coupons, cron, notices, orders, packages, points, purchases,
@@ -38,7 +39,9 @@ pub const SLOW_REQUEST: Duration = Duration::from_secs(5);
 /// The edge against slow and numerous clients (`Config::edge`):
 /// - at most `max_connections` connections are served at once; one more is accepted, answered
 ///   503 `too_many_connections` with `Retry-After` and closed at once (see [`refuse`]), so the
-///   process never runs out of descriptors and an attack cannot queue work;
+///   process never runs out of descriptors and an attack cannot queue work — unless an open
+///   connection is idle or still receiving its request, in which case the oldest such one is
+///   closed to make room ([`crate::conns`]): idle and trickling clients cannot hold every slot;
 /// - a request head (and an idle keep-alive connection's next one) must arrive within
 ///   `header_timeout_ms`, or hyper closes the connection (slowloris);
 /// - a body must arrive within `body_timeout_ms` of its head, or the answer is 408
@@ -53,6 +56,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(app.config.edge.max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let conns = Arc::new(Conns::default());
     let header_timeout = Duration::from_millis(app.config.edge.header_timeout_ms);
     tokio::pin!(shutdown);
     loop {
@@ -67,24 +71,38 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                let slot = match slots.clone().try_acquire_owned() {
+                    Ok(slot) => Some(slot),
+                    // A full house: the slowest idle client makes room, when there is one.
+                    Err(_) if conns.shed_one(conns::SHED_MIN_AGE) => {
+                        let freed = tokio::time::timeout(SHED_WAIT, slots.clone().acquire_owned()).await;
+                        freed.ok().and_then(Result::ok)
+                    }
+                    Err(_) => None,
+                };
+                let Some(slot) = slot else {
                     app.metrics.request("connection_refused", 503, Duration::ZERO);
                     refuse(stream, &refusals);
                     continue;
                 };
+                let conn_state = conns.open();
                 let _ = stream.set_nodelay(true);
                 let framing = framing::Shared::new();
                 let app = app.clone();
                 let seen = framing.clone();
+                let this = conn_state.clone();
                 let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(Peer(peer));
-                    let app = app.clone();
+                    req.extensions_mut().insert(Working(this.clone()));
+                    let (app, this) = (app.clone(), this.clone());
                     let refused = seen.take(req.uri().path());
                     async move {
-                        Ok::<_, Infallible>(match refused {
+                        let resp = match refused {
                             Some(e) => framing_response(&app, e),
                             None => handle(&app, req).await,
-                        })
+                        };
+                        this.set_working(false);
+                        Ok::<_, Infallible>(resp)
                     }
                 });
                 let conn = http1::Builder::new()
@@ -92,8 +110,13 @@ pub async fn serve(
                     .header_read_timeout(header_timeout)
                     .serve_connection(TokioIo::new(framing::Guarded::new(stream, framing)), service);
                 let conn = graceful.watch(conn);
+                let conns = conns.clone();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    tokio::select! {
+                        _ = conn => {}
+                        () = conn_state.shed() => {}
+                    }
+                    conns.close(&conn_state);
                     drop(slot);
                 });
             }
@@ -107,6 +130,9 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// How long a newcomer waits for the slot of a connection asked to make room.
+const SHED_WAIT: Duration = Duration::from_millis(200);
 
 /// Refused connections being answered at once; beyond them, a refused connection is closed
 /// without an answer.
@@ -247,6 +273,10 @@ where
     let deadline = Duration::from_millis(app.config.edge.body_timeout_ms);
     let body =
         read_body(&parts.headers, body, endpoint.body_limit(), deadline).await.map_err(|e| (name, e))?;
+    if let Some(Working(conn)) = parts.extensions.get::<Working>() {
+        // The request is whole: its connection is working, not to be shed.
+        conn.set_working(true);
+    }
     let mut req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
     req.peer = parts.extensions.get::<Peer>().map(|p| p.0);
     req.refuse_nul().map_err(|e| (name, e))?;

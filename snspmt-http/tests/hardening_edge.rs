@@ -24,6 +24,7 @@ on_each_backend!(
     trickled_bodies_are_cut_off_and_health_still_answers,
     slow_heads_and_idle_connections_are_closed,
     connections_over_the_cap_are_refused_early,
+    trickling_clients_at_the_cap_make_room,
     framing_errors_get_the_json_error_body,
     valid_requests_still_pipeline_through_the_checks,
     cors_answers_listed_origins_only,
@@ -197,19 +198,39 @@ async fn connections_over_the_cap_are_refused_early(backend: Backend) {
     assert_eq!(answers[0].0, 503, "{raw}");
     assert_error_body(&answers[0].1, "too_many_connections");
     assert!(raw.to_ascii_lowercase().contains("\r\nretry-after: "), "{raw}");
-    // A freed slot serves again.
-    drop(held.pop());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    // Once the held connections have idled past the shedding age, a newcomer is served in the
+    // place of the oldest, which is closed.
+    tokio::time::sleep(snspmt_http::conns::SHED_MIN_AGE + Duration::from_millis(100)).await;
+    let raw = exchange(s.addr, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
+    assert!(raw.starts_with("HTTP/1.1 200"), "an idle connection makes room: {raw}");
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), held[0].read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the oldest idle connection was closed: {closed:?}");
+}
+
+/// Trickling clients holding every slot do not lock the health probe out: the slowest make room.
+async fn trickling_clients_at_the_cap_make_room(backend: Backend) {
+    let Some(s) =
+        start(backend, "trickling_clients_at_the_cap_make_room", &[("SNSPMT_MAX_CONNECTIONS", "16")]).await
+    else {
+        return;
+    };
+    let mut tricklers = Vec::new();
+    for _ in 0..40 {
+        let Ok(mut c) = TcpStream::connect(s.addr).await else { continue };
+        let head = b"POST /api/auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+        let _ = c.write_all(head).await;
+        tricklers.push(c);
+    }
+    tokio::time::sleep(snspmt_http::conns::SHED_MIN_AGE + Duration::from_millis(100)).await;
+    for _ in 0..5 {
         let raw =
             exchange(s.addr, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(5))
                 .await
                 .unwrap_or_default();
-        if raw.starts_with("HTTP/1.1 200") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "a freed slot is served again: {raw}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(raw.starts_with("HTTP/1.1 200"), "health beside 40 tricklers and a cap of 16: {raw}");
     }
 }
 
@@ -458,6 +479,8 @@ struct World {
     unknown_order: i64,
     live_order: i64,
     purchase: i64,
+    /// A card purchase whose approval answer was lost (`approval_unknown`).
+    unknown_purchase: i64,
     withdrawal: Value,
 }
 
@@ -498,6 +521,9 @@ fn call_for(w: &World, method: &str, pattern: &str) -> Option<(String, Body)> {
             (path(w.unknown_order), json(json!({"action": "fail"})))
         }
         ("PUT", "/api/admin/purchases/{id}") => (path(w.purchase), json(json!({"status": "approved"}))),
+        ("POST", "/api/admin/purchases/{id}/settle") => {
+            (path(w.unknown_purchase), json(json!({"tno": "23732987373372", "outcome": "approved"})))
+        }
         ("POST", "/api/admin/packages") => (
             pattern.into(),
             json(json!({"name": "p2", "price": 50, "steps": [{"service_id": w.service, "quantity": 10}]})),
@@ -660,6 +686,7 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> World {
         ["purchase_id"]
         .as_i64()
         .expect("id");
+    let unknown_purchase = approval_unknown_purchase(s).await;
     World {
         service,
         spare_service,
@@ -671,8 +698,31 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> World {
         unknown_order,
         live_order,
         purchase,
+        unknown_purchase,
         withdrawal,
     }
+}
+
+/// A card purchase of bob's left `approval_unknown`, written through the store as the approval
+/// task would leave it.
+async fn approval_unknown_purchase(s: &TestServer) -> i64 {
+    use snspmt_core::purchase::{ApprovalOutcome, PurchaseMethod};
+    let new = snspmt_store::NewPurchase {
+        user_id: "bob".into(),
+        method: PurchaseMethod::Kcp,
+        amount: snspmt_core::Points(5000),
+        price: snspmt_core::Won(5000),
+        buyer_name: None,
+        bank_info: None,
+        ordr_idxx: Some("AUDITWALK0001".into()),
+        good_name: Some("points".into()),
+        pay_method: Some("CARD".into()),
+    };
+    let p = s.store.create_purchase(new, None, 0).await.expect("purchase").into_inner();
+    s.store.begin_approval("AUDITWALK0001", 1).await.expect("begin").expect("approving");
+    let lost = ApprovalOutcome::Unknown { reason: "connection dropped".into() };
+    s.store.settle_approval(p.purchase_id, &lost, 2).await.expect("unknown");
+    p.purchase_id
 }
 
 async fn audit_total(s: &TestServer) -> (i64, Value) {

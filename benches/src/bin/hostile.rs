@@ -267,13 +267,18 @@ async fn trickle(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut slowest = Duration::ZERO;
     let (mut probes, mut failed) = (0u32, 0u32);
+    let mut failures: HashMap<String, usize> = HashMap::new();
     while Instant::now() < deadline {
         let at = Instant::now();
         let answer = call(&http, server.url("/health"), Method::GET, &[], None, Duration::from_secs(5)).await;
         probes += 1;
         match answer {
             Some((200, _)) => slowest = slowest.max(at.elapsed()),
-            _ => failed += 1,
+            other => {
+                failed += 1;
+                let why = other.map_or_else(|| "no answer".to_owned(), |(s, b)| format!("{s} {}", b["code"]));
+                *failures.entry(why).or_default() += 1;
+            }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -289,7 +294,10 @@ async fn trickle(
     Ok(vec![Figure {
         scenario,
         name: "slowest /health",
-        value: format!("{:.1} ms over {probes} probes, {failed} failed", slowest.as_secs_f64() * 1000.0),
+        value: format!(
+            "{:.1} ms over {probes} probes, {failed} failed {failures:?}",
+            slowest.as_secs_f64() * 1000.0
+        ),
         target: "< 100 ms, none failed",
         met: slowest < Duration::from_millis(100) && failed == 0,
     }])
