@@ -395,7 +395,9 @@ mod tests {
         }
         // The one thread is busy; the second job takes the one queue place, the third is refused.
         let (second_ran, second_done) = std::sync::mpsc::channel::<()>();
-        let second = gate.jobs.try_send(Box::new(move || drop(second_ran.send(()))));
+        let second = gate.jobs.try_send(Box::new(move || {
+            let _ = second_ran.send(());
+        }));
         assert!(second.is_ok());
         let e = gate.run(|| true).await.map_err(|e| (e.code, e.retry_after)).err();
         assert_eq!(e, Some(("overloaded", Some(OVERLOAD_RETRY_AFTER))));
