@@ -1,7 +1,8 @@
 //! Embedded, per-dialect migrations, recorded with a SHA-256 checksum.
 //!
 //! `migrations/sqlite/NNNN_name.sql` and `migrations/postgres/NNNN_name.sql` carry the same
-//! names (a test checks it). An applied migration whose text changed is refused: the fix for a
+//! names (a test checks it); a migration whose text both dialects accept is written once, in
+//! `migrations/common/NNNN_name.sql`, and applied by both. An applied migration whose text changed is refused: the fix for a
 //! released migration is a new migration.
 
 use sha2::{Digest, Sha256};
@@ -24,17 +25,23 @@ impl Migration {
 }
 
 macro_rules! migrations {
-    ($dialect:literal: $($version:literal => $name:literal),* $(,)?) => {
+    ($dialect:literal: $($version:literal => $dir:ident $name:literal),* $(,)?) => {
         &[$(Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!("../migrations/", $dialect, "/", $name, ".sql")),
+            sql: migrations!(@file $dialect, $dir, $name),
         }),*]
+    };
+    (@file $dialect:literal, own, $name:literal) => {
+        include_str!(concat!("../migrations/", $dialect, "/", $name, ".sql"))
+    };
+    (@file $dialect:literal, common, $name:literal) => {
+        include_str!(concat!("../migrations/common/", $name, ".sql"))
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_foundation", 2 => "0002_orders", 3 => "0003_purchases", 4 => "0004_scheduling", 5 => "0005_parts", 6 => "0006_content", 7 => "0007_referrals", 8 => "0008_accounts");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_foundation", 2 => "0002_orders", 3 => "0003_purchases", 4 => "0004_scheduling", 5 => "0005_parts", 6 => "0006_content", 7 => "0007_referrals", 8 => "0008_accounts");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts");
 
 /// An applied migration as recorded in `schema_migrations`.
 #[derive(Debug, Clone)]
@@ -94,8 +101,10 @@ mod tests {
             v
         };
         assert_eq!(dir("sqlite"), dir("postgres"));
+        let mut files = [dir("sqlite"), dir("common")].concat();
+        files.sort();
         let listed: Vec<String> = SQLITE.iter().map(|m| format!("{}.sql", m.name)).collect();
-        assert_eq!(dir("sqlite"), listed, "every migration file is embedded");
+        assert_eq!(files, listed, "every migration file is embedded, once");
         for (i, m) in SQLITE.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1);
             assert!(m.name.starts_with(&format!("{:04}_", m.version)));
