@@ -127,7 +127,7 @@ pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access)
         let admin_ok = headers
             .get("x-admin-token")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| token_matches(p, &app.config.admin_token));
+            .is_some_and(|p| app.config.is_admin_token(p));
         return if admin_ok { Ok(Caller::AdminToken) } else { Err(ApiError::unauthorized()) };
     }
     if access == Access::Cron {
@@ -135,15 +135,15 @@ pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access)
             headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|p| token_matches(p, expected))
         };
         let cron = app.config.cron_token.as_deref().is_some_and(|t| ok("x-cron-token", t));
-        return if cron || ok("x-admin-token", &app.config.admin_token) {
-            Ok(Caller::AdminToken)
-        } else {
-            Err(ApiError::unauthorized())
-        };
+        let admin = headers
+            .get("x-admin-token")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| app.config.is_admin_token(p));
+        return if cron || admin { Ok(Caller::AdminToken) } else { Err(ApiError::unauthorized()) };
     }
     if matches!(access, Access::Admin | Access::UserOrAdmin) {
         if let Some(presented) = headers.get("x-admin-token") {
-            let ok = presented.to_str().is_ok_and(|p| token_matches(p, &app.config.admin_token));
+            let ok = presented.to_str().is_ok_and(|p| app.config.is_admin_token(p));
             return if ok { Ok(Caller::AdminToken) } else { Err(ApiError::unauthorized()) };
         }
     }

@@ -1,10 +1,67 @@
 //! Configuration from the environment (product contract §3).
 
 use std::fmt;
+
+use sha2::Digest;
 use std::net::SocketAddr;
 
 /// The admin token published with the original; refused at start-up.
 pub const PUBLISHED_ADMIN_TOKEN: &str = "admin_sociality_2024";
+
+/// Every variable the configuration reads, with its default or meaning (`snspmt --help`).
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("SNSPMT_ADDR", "listen address (127.0.0.1:8080); or PORT=N for 0.0.0.0:N"),
+    ("PORT", "port on 0.0.0.0 when SNSPMT_ADDR is unset"),
+    ("DATABASE_URL", "sqlite://snspmt.db (default), sqlite::memory:, postgres://user:pw@host:5432/db"),
+    ("DB_HOST", "PostgreSQL host, when DATABASE_URL is unset (with DB_PORT, DB_USER, DB_PASSWORD, DB_NAME)"),
+    ("DB_PORT", "5432"),
+    ("DB_USER", "postgres"),
+    ("DB_PASSWORD", "(none)"),
+    ("DB_NAME", "snspmt"),
+    ("ADMIN_TOKEN", "admin token, 16+ characters (default: a new one each run, printed on stderr)"),
+    ("ADMIN_TOKEN_SHA256", "the admin token's SHA-256 in hex, instead of ADMIN_TOKEN (snspmt admin token)"),
+    ("CRON_TOKEN", "token for /api/cron/* (X-Cron-Token); the admin token works too"),
+    ("METRICS_TOKEN", "bearer token that may read /metrics"),
+    ("SNSPMT_SIMULATE", "1: simulated SMM panel and KCP, no accounts needed (off)"),
+    ("SMMKINGS_API_URL", "https://smmkings.com/api/v2"),
+    ("SMMKINGS_API_KEY", "the SMM panel key (unset: orders cannot be submitted unless simulated)"),
+    ("SNSPMT_UPSTREAM_TIMEOUT_MS", "15000"),
+    ("SNSPMT_UPSTREAM_CONCURRENCY", "8 calls to the panel at once"),
+    ("SNSPMT_UPSTREAM_RATE", "N/SECONDS calls to the panel (off)"),
+    ("SNSPMT_SYNC_INTERVAL_SECS", "60"),
+    ("SNSPMT_WORKERS", "1: in-process workers; 0: drive /api/cron/* yourself"),
+    ("KCP_SITE_CD", "KCP merchant code"),
+    ("KCP_SITE_KEY", "KCP site key"),
+    ("KCP_CERT_INFO", "KCP service certificate (PEM)"),
+    ("KCP_CERT_PASSWORD", "password of the KCP private key"),
+    ("KCP_ENCRYPT_KEY", "KCP private key (encrypted PKCS#8 PEM), for cancels"),
+    ("KCP_REGISTER_URL", "https://stg-spl.kcp.co.kr/std/tradeReg/register"),
+    ("KCP_PAYMENT_URL", "https://stg-spl.kcp.co.kr/gw/enc/v1/payment"),
+    ("KCP_RET_URL", "SNSPMT_PUBLIC_URL + /api/points/purchase-kcp/return"),
+    ("SNSPMT_PUBLIC_URL", "http://127.0.0.1:8080 (links in mail, redirects, sitemap)"),
+    ("KAKAO_API_URL", "https://kapi.kakao.com"),
+    ("KAKAO_APP_ID", "Kakao app id (unset: Kakao login is off)"),
+    ("GOOGLE_CLIENT_ID", "Google client id (unset: Google login is off)"),
+    ("GOOGLE_CLIENT_SECRET", "Google client secret"),
+    ("GOOGLE_TOKENINFO_URL", "https://oauth2.googleapis.com/tokeninfo"),
+    ("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+    ("FIREBASE_API_KEY", "served by /api/config"),
+    ("FIREBASE_AUTH_DOMAIN", "served by /api/config"),
+    ("FIREBASE_PROJECT_ID", "served by /api/config"),
+    ("SNSPMT_UPLOAD_DIR", "./uploads"),
+    ("SNSPMT_TZ_OFFSET", "+09:00 (how \"YYYY-MM-DD HH:MM\" times are read)"),
+    ("SNSPMT_LOG", "info; warn logs only slow requests and errors"),
+    ("SNSPMT_LOG_FORMAT", "text; json for one JSON object a line"),
+    ("SNSPMT_LOGIN_RATE", "20/60 per client address and per e-mail; 0 = off"),
+    ("SNSPMT_REGISTER_RATE", "10/3600 per client address and per e-mail; 0 = off"),
+    ("SNSPMT_TRUSTED_PROXIES", "IPs/CIDRs whose X-Forwarded-For is believed (none)"),
+    ("SNSPMT_SMTP_URL", "smtp://user:pw@host:587 (unset: verification links go to the log)"),
+    ("SNSPMT_MAIL_FROM", "snspmt <no-reply@localhost>"),
+    ("SNSPMT_MAX_CONNECTIONS", "half the open-file limit, at most 1024"),
+    ("SNSPMT_BODY_TIMEOUT_MS", "15000"),
+    ("SNSPMT_HEADER_TIMEOUT_MS", "15000"),
+    ("SNSPMT_CORS_ORIGINS", "origins allowed to call the API from a browser (none: same-origin)"),
+];
 
 /// Why the configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +83,9 @@ pub struct Config {
     /// The admin token; `admin_token_generated` when it was not configured.
     pub admin_token: String,
     pub admin_token_generated: bool,
+    /// SHA-256 of the admin token (from `ADMIN_TOKEN`, or given as hex in `ADMIN_TOKEN_SHA256`
+    /// so that the configuration need not hold the token itself).
+    pub admin_token_sha256: [u8; 32],
     pub cron_token: Option<String>,
     pub smm_api_url: String,
     pub smm_api_key: Option<String>,
@@ -291,17 +351,27 @@ impl Config {
             }
             (None, None) => "sqlite://snspmt.db".to_owned(),
         };
-        let (admin_token, admin_token_generated) = match get("ADMIN_TOKEN") {
-            Some(t) if t == PUBLISHED_ADMIN_TOKEN => {
-                return Err(ConfigError(
-                    "ADMIN_TOKEN is the published default token; choose a secret one".into(),
-                ))
-            }
-            Some(t) if t.len() < 16 => {
-                return Err(ConfigError("ADMIN_TOKEN must be at least 16 characters".into()))
-            }
-            Some(t) => (t, false),
-            None => (random_token(), true),
+        let (admin_token, admin_token_generated) =
+            match (get("ADMIN_TOKEN"), get("ADMIN_TOKEN_SHA256")) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError("set ADMIN_TOKEN or ADMIN_TOKEN_SHA256, not both".into()))
+                }
+                (Some(t), None) if t == PUBLISHED_ADMIN_TOKEN => return Err(ConfigError(
+                    "ADMIN_TOKEN is the published default token; choose a secret one (snspmt admin token)"
+                        .into(),
+                )),
+                (Some(t), None) if t.len() < 16 => {
+                    return Err(ConfigError("ADMIN_TOKEN must be at least 16 characters".into()))
+                }
+                (Some(t), None) => (t, false),
+                (None, Some(_)) => (String::new(), false),
+                (None, None) => (random_token(), true),
+            };
+        let admin_token_sha256 = match get("ADMIN_TOKEN_SHA256") {
+            Some(hex) => parse_sha256(&hex).ok_or_else(|| {
+                ConfigError("ADMIN_TOKEN_SHA256 must be 64 hex digits (snspmt admin token prints one)".into())
+            })?,
+            None => sha2::Sha256::digest(admin_token.as_bytes()).into(),
         };
         let public_url = get("SNSPMT_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
         let public_url = public_url.trim_end_matches('/').to_owned();
@@ -314,6 +384,7 @@ impl Config {
             database_url,
             admin_token,
             admin_token_generated,
+            admin_token_sha256,
             cron_token: get("CRON_TOKEN"),
             smm_api_url: get("SMMKINGS_API_URL").unwrap_or_else(|| "https://smmkings.com/api/v2".into()),
             smm_api_key: get("SMMKINGS_API_KEY"),
@@ -384,6 +455,13 @@ impl Config {
         Ok(())
     }
 
+    /// Whether `presented` is the admin token (compared in constant time, over digests).
+    pub fn is_admin_token(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let digest: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
+        digest.ct_eq(&self.admin_token_sha256).into()
+    }
+
     /// Whether the SMM panel can be called (a key, or simulation).
     pub fn smm_configured(&self) -> bool {
         self.smm_api_key.is_some() || self.simulate
@@ -393,6 +471,18 @@ impl Config {
     pub fn kcp_configured(&self) -> bool {
         (self.kcp.site_cd.is_some() && self.kcp.cert_info.is_some()) || self.simulate
     }
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 fn number(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64) -> Result<u64, ConfigError> {
@@ -558,6 +648,47 @@ mod tests {
         for bad in ["fast", "10", "10/0"] {
             assert!(config(&[("SNSPMT_UPSTREAM_RATE", bad)]).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn every_variable_read_is_listed_for_help() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let _ = Config::from_lookup(
+            |k| {
+                asked.lock().expect("lock").push(k.to_owned());
+                None
+            },
+            || "generated-token-0123456789".into(),
+        );
+        let _ = Config::from_lookup(
+            |k| {
+                asked.lock().expect("lock").push(k.to_owned());
+                (k == "DB_HOST").then(|| "db".to_owned())
+            },
+            || "generated-token-0123456789".into(),
+        );
+        let listed: Vec<&str> = ENVIRONMENT.iter().map(|(k, _)| *k).collect();
+        for k in asked.into_inner().expect("lock") {
+            assert!(listed.contains(&k.as_str()), "{k} is read but not in ENVIRONMENT (snspmt --help)");
+        }
+    }
+
+    #[test]
+    fn admin_token_by_its_digest() {
+        let c = config(&[("ADMIN_TOKEN", "a-long-enough-secret-token")]).expect("token");
+        assert!(c.is_admin_token("a-long-enough-secret-token") && !c.is_admin_token("a-long-enough-secret"));
+        let hex = crate::auth::token_hash("a-long-enough-secret-token");
+        let c = config(&[("ADMIN_TOKEN_SHA256", hex.as_str())]).expect("digest");
+        assert!(!c.admin_token_generated && c.admin_token.is_empty());
+        assert!(c.is_admin_token("a-long-enough-secret-token") && !c.is_admin_token(""));
+        assert!(config(&[("ADMIN_TOKEN_SHA256", "abc")]).is_err());
+        assert!(config(&[
+            ("ADMIN_TOKEN_SHA256", hex.as_str()),
+            ("ADMIN_TOKEN", "a-long-enough-secret-token")
+        ])
+        .is_err());
+        let generated = config(&[]).expect("generated");
+        assert!(generated.is_admin_token("generated-token-0123456789"));
     }
 
     #[test]

@@ -157,7 +157,9 @@ impl From<r2d2::Error> for StoreError {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         if e.is_closed() || e.as_db_error().is_none() {
-            StoreError::Unavailable(e.to_string())
+            // "error connecting to server" alone hides the cause ("Connection refused", …).
+            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            StoreError::Unavailable(format!("{e}{cause}"))
         } else if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
             // `e.to_string()` is only "db error": name the constraint, which callers tell apart.
             let d = e.as_db_error();
@@ -186,7 +188,14 @@ impl From<tokio_postgres::Error> for StoreError {
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string())
+        match e {
+            // A connection that could not be made: say why (unknown database or role, refused…).
+            deadpool_postgres::PoolError::Backend(e) => match StoreError::from(e) {
+                StoreError::Backend(why) | StoreError::Unavailable(why) => StoreError::Unavailable(why),
+                other => other,
+            },
+            other => StoreError::Unavailable(other.to_string()),
+        }
     }
 }
 

@@ -23,9 +23,14 @@ impl PgStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| StoreError::Backend(format!("DATABASE_URL: {e}")))?;
-        let store = Self::from_config(config, max_connections)?;
-        store.ping().await?;
-        Ok(store)
+        let store = Self::from_config(config.clone(), max_connections)?;
+        match store.ping().await {
+            Ok(()) => Ok(store),
+            Err(StoreError::Unavailable(why) | StoreError::Backend(why)) => {
+                Err(StoreError::Unavailable(format!("{}: {why}", describe(&config))))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// A pool over an already parsed configuration (tests set `search_path` through it).
@@ -74,4 +79,25 @@ impl PgStore {
     pub(crate) fn dialect_name(&self) -> &'static str {
         "postgres"
     }
+}
+
+/// Where a configuration points, without its password: `PostgreSQL at host:port, database d as
+/// user u (DATABASE_URL)`.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(h, port)| match h {
+            tokio_postgres::config::Host::Tcp(h) => format!("{h}:{port}"),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(p) => format!("{}:{port}", p.display()),
+        })
+        .collect();
+    format!(
+        "PostgreSQL at {}, database {:?} as user {:?} (check DATABASE_URL)",
+        if hosts.is_empty() { "localhost:5432".to_owned() } else { hosts.join(",") },
+        config.get_dbname().unwrap_or("(the user's name)"),
+        config.get_user().unwrap_or("(unset)")
+    )
 }
