@@ -64,6 +64,9 @@ pub struct User {
     pub created_at: Millis,
     /// Whether the e-mail was proven (a mailed token, or a provider's verified address).
     pub email_verified: bool,
+    /// The user's own referral code, when they are a referrer.
+    #[serde(default)]
+    pub referral_code: Option<String>,
 }
 
 /// What registration stores.
@@ -414,6 +417,9 @@ pub struct Purchase {
     pub updated_at: Millis,
     pub approving_at: Option<Millis>,
     pub approved_at: Option<Millis>,
+    /// The buyer's account e-mail (read with the purchase, not stored on it).
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// A purchase to record: a bank transfer (`pending`) or a KCP attempt (`kcp_registered`).
@@ -689,6 +695,9 @@ pub struct Referrer {
     /// How many users used the code.
     pub referral_count: i64,
     pub created_at: Millis,
+    /// The referrer's account name.
+    #[serde(default)]
+    pub name: String,
 }
 
 impl Referrer {

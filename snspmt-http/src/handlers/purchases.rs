@@ -219,7 +219,7 @@ pub async fn history(app: &App, caller: &Caller, req: &Req) -> Reply {
         .iter()
         .map(|p| {
             json!({
-                "purchase_id": p.purchase_id, "method": p.method.as_str(), "amount": p.amount.0, "price": p.price.0,
+                "id": p.purchase_id, "purchase_id": p.purchase_id, "method": p.method.as_str(), "amount": p.amount.0, "price": p.price.0,
                 "status": p.status.as_str(), "created_at": views::rfc3339(p.created_at),
                 "approved_at": p.approved_at.map(views::rfc3339),
             })
