@@ -509,8 +509,10 @@ pub async fn admin_process_withdrawal(app: &App, caller: &Caller, req: &Req) -> 
             StoreError::Conflict(Conflict::AlreadyProcessed) => ApiError::new(
                 hyper::StatusCode::CONFLICT,
                 "already_processed",
-                "이미 처리된 출금 요청입니다 (already processed)",
-            ),
+                "이미 처리된 출금 요청입니다 (already approved or rejected)",
+            )
+            .naming(&format!("withdrawal request {id}"), None)
+            .with("request_id", id),
             e => e.into(),
         },
     )?;
