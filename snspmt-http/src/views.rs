@@ -208,6 +208,7 @@ pub fn notice(n: &snspmt_store::Notice) -> Value {
         "content": n.content,
         "image_url": n.image_url,
         "popup_type": n.popup_type,
+        "login_popup_image_url": n.login_popup_image_url,
         "is_active": n.is_active,
         "starts_at": n.starts_at.map(rfc3339),
         "ends_at": n.ends_at.map(rfc3339),

@@ -603,6 +603,9 @@ pub struct Notice {
     pub ends_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The image of a `login` popup (the original client's field).
+    #[serde(default)]
+    pub login_popup_image_url: Option<String>,
 }
 
 /// The editable fields of a notice.
@@ -615,6 +618,7 @@ pub struct NewNotice {
     pub is_active: bool,
     pub starts_at: Option<Millis>,
     pub ends_at: Option<Millis>,
+    pub login_popup_image_url: Option<String>,
 }
 
 /// A blog post.
