@@ -179,7 +179,9 @@ impl From<StoreError> for ApiError {
 /// What each refusal tells the client (every variant decided here, so a new one must be).
 pub(crate) fn conflict_message(c: Conflict) -> &'static str {
     match c {
-        Conflict::UserIdTaken => "이미 사용 중인 아이디입니다 (user_id taken: another account has this user_id)",
+        Conflict::UserIdTaken => {
+            "이미 사용 중인 아이디입니다 (user_id taken: another account has this user_id)"
+        }
         Conflict::EmailTaken => "이미 사용 중인 이메일입니다 (email taken: another account has this e-mail)",
         Conflict::IdentityTaken => "this sign-in (provider account) is linked to another account",
         Conflict::AlreadyProcessed => "the request was processed already and cannot be processed again",
@@ -195,7 +197,9 @@ pub(crate) fn conflict_message(c: Conflict) -> &'static str {
         Conflict::CouponExhausted => "쿠폰이 모두 소진되었습니다 (coupon exhausted: max_uses reached)",
         Conflict::DuplicateTno => "this KCP transaction (tno) was recorded for another purchase",
         Conflict::OrdrIdxxTaken => "a purchase with this order number (ordr_idxx) exists",
-        Conflict::ProviderServiceIdTaken => "a service with this upstream service id (provider_service_id) exists",
+        Conflict::ProviderServiceIdTaken => {
+            "a service with this upstream service id (provider_service_id) exists"
+        }
     }
 }
 

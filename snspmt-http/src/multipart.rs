@@ -69,9 +69,7 @@ pub fn boundary_from_body(body: &[u8]) -> Option<String> {
         return None;
     }
     let b = std::str::from_utf8(&rest[..end]).ok()?;
-    let ok = !b.is_empty()
-        && !b.ends_with(' ')
-        && b.bytes().all(|c| c.is_ascii_graphic() || c == b' ');
+    let ok = !b.is_empty() && !b.ends_with(' ') && b.bytes().all(|c| c.is_ascii_graphic() || c == b' ');
     ok.then(|| b.to_owned())
 }
 
@@ -213,11 +211,20 @@ mod tests {
 
     #[test]
     fn boundaries_from_the_body() {
-        let body = b"------WebKitFormBoundaryAbC123\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n";
+        let body =
+            b"------WebKitFormBoundaryAbC123\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n";
         assert_eq!(boundary_from_body(body).as_deref(), Some("----WebKitFormBoundaryAbC123"));
         assert_eq!(boundary_from_body(b"--a b\r\n").as_deref(), Some("a b"));
         let long = format!("--{}\r\n", "x".repeat(71));
-        for bad in [&b"{\"image\": 1}"[..], b"--\r\n", b"--abc", b"--abc\rx", b"--ab \r\n", b"--a\x01\r\n", long.as_bytes()] {
+        for bad in [
+            &b"{\"image\": 1}"[..],
+            b"--\r\n",
+            b"--abc",
+            b"--abc\rx",
+            b"--ab \r\n",
+            b"--a\x01\r\n",
+            long.as_bytes(),
+        ] {
             assert_eq!(boundary_from_body(bad), None, "{bad:?}");
         }
         let seventy = format!("--{}\r\n", "y".repeat(70));

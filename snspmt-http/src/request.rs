@@ -218,7 +218,8 @@ mod tests {
             (e.code, e.extra.get("field").and_then(|v| v.as_str())),
             ("missing_field", Some("steps[0].amount"))
         );
-        let e = req(b"{\"amount\": 5, \"note\": 1, \"x\": \"\\u0000\"}").json::<Body>().expect_err("nul path");
+        let e =
+            req(b"{\"amount\": 5, \"note\": 1, \"x\": \"\\u0000\"}").json::<Body>().expect_err("nul path");
         assert_eq!(e.extra.get("field").and_then(|v| v.as_str()), Some("x"));
     }
 

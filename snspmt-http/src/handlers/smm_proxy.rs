@@ -38,7 +38,9 @@ fn text(v: &Value) -> Option<String> {
 fn ids(v: &Option<Value>) -> Vec<String> {
     match v {
         Some(Value::Array(items)) => items.iter().filter_map(text).collect(),
-        Some(Value::String(s)) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Some(Value::String(s)) => {
+            s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        }
         Some(other) => text(other).into_iter().collect(),
         None => Vec::new(),
     }

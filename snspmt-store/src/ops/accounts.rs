@@ -201,7 +201,8 @@ macro_rules! impl_accounts {
                 let email = email.to_owned();
                 self.rd(async move |c| {
                     let row = c.query_opt(CREDENTIALS_BY_EMAIL, &[&email]).await?;
-                    row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(10)? })).transpose()
+                    row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(10)? }))
+                        .transpose()
                 })
                 .await
             }
