@@ -286,6 +286,7 @@ mod tests {
             has_password: false,
             created_at: 0,
             email_verified: false,
+            referral_code: None,
         }
     }
 

@@ -31,6 +31,19 @@ impl ApiError {
         self
     }
 
+    /// Names what a 409 is about: `subject` ("purchase 12") and its state now, when known, in
+    /// the text and as `status`.
+    pub fn naming(mut self, subject: &str, state: Option<&str>) -> ApiError {
+        self.message = match state {
+            Some(state) => format!("{subject} is {state}: {}", self.message),
+            None => format!("{subject}: {}", self.message),
+        };
+        match state {
+            Some(state) => self.with("status", state),
+            None => self,
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
@@ -118,7 +131,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("resource"),
-            StoreError::Conflict(c) => ApiError::new(StatusCode::CONFLICT, c.code(), conflict_message(c)),
+            StoreError::Conflict(c) => {
+                let e = ApiError::new(StatusCode::CONFLICT, c.code(), conflict_message(c));
+                match conflict_field(c) {
+                    Some(field) => e.with("field", field),
+                    None => e,
+                }
+            }
             StoreError::InsufficientPoints { balance } => {
                 ApiError::bad_request("insufficient_points", "포인트가 부족합니다 (insufficient points)")
                     .with("points", balance.0)
@@ -128,9 +147,11 @@ impl From<StoreError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was used with another request",
             ),
-            StoreError::AlreadyPosted => {
-                ApiError::new(StatusCode::CONFLICT, "already_processed", "this was processed already")
-            }
+            StoreError::AlreadyPosted => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_processed",
+                "this points movement was recorded already (its reference was used)",
+            ),
             StoreError::Migration(m) => {
                 log_internal("migration", &m);
                 ApiError::internal()
@@ -144,7 +165,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(
                     StatusCode::CONFLICT,
                     "conflict",
-                    "a concurrent request changed this; try again",
+                    "a concurrent request created or changed the same record; try again",
                 )
             }
             StoreError::Backend(m) => {
@@ -158,10 +179,12 @@ impl From<StoreError> for ApiError {
 /// What each refusal tells the client (every variant decided here, so a new one must be).
 pub(crate) fn conflict_message(c: Conflict) -> &'static str {
     match c {
-        Conflict::UserIdTaken => "이미 사용 중인 아이디입니다 (user_id taken)",
-        Conflict::EmailTaken => "이미 사용 중인 이메일입니다 (email taken)",
-        Conflict::IdentityTaken => "this sign-in is linked to another account",
-        Conflict::AlreadyProcessed => "this was processed already",
+        Conflict::UserIdTaken => {
+            "이미 사용 중인 아이디입니다 (user_id taken: another account has this user_id)"
+        }
+        Conflict::EmailTaken => "이미 사용 중인 이메일입니다 (email taken: another account has this e-mail)",
+        Conflict::IdentityTaken => "this sign-in (provider account) is linked to another account",
+        Conflict::AlreadyProcessed => "the request was processed already and cannot be processed again",
         Conflict::InvalidTransition => "the order cannot make this change in its current state",
         Conflict::AlreadyReferred => "이미 다른 추천 코드를 사용했습니다 (already referred)",
         Conflict::InvalidCode => "유효하지 않은 추천 코드입니다 (invalid referral code)",
@@ -170,11 +193,36 @@ pub(crate) fn conflict_message(c: Conflict) -> &'static str {
         Conflict::InvalidAmount => "the amount is outside the allowed range",
         Conflict::InvalidCoupon => "유효하지 않은 쿠폰입니다 (invalid coupon)",
         Conflict::CouponAlreadyAdded => "이미 등록한 쿠폰입니다 (coupon already added)",
-        Conflict::CouponCodeTaken => "a coupon with this code exists",
-        Conflict::CouponExhausted => "쿠폰이 모두 소진되었습니다 (coupon exhausted)",
-        Conflict::DuplicateTno => "this KCP transaction was recorded for another purchase",
-        Conflict::OrdrIdxxTaken => "a purchase with this order number exists",
-        Conflict::ProviderServiceIdTaken => "a service with this upstream service id exists",
+        Conflict::CouponCodeTaken => "a coupon with this code exists (code taken)",
+        Conflict::CouponExhausted => "쿠폰이 모두 소진되었습니다 (coupon exhausted: max_uses reached)",
+        Conflict::DuplicateTno => "this KCP transaction (tno) was recorded for another purchase",
+        Conflict::OrdrIdxxTaken => "a purchase with this order number (ordr_idxx) exists",
+        Conflict::ProviderServiceIdTaken => {
+            "a service with this upstream service id (provider_service_id) exists"
+        }
+    }
+}
+
+/// The request field a refusal is about, when it is one (sent as `field` beside the code).
+pub(crate) fn conflict_field(c: Conflict) -> Option<&'static str> {
+    match c {
+        Conflict::UserIdTaken => Some("user_id"),
+        Conflict::EmailTaken => Some("email"),
+        Conflict::CouponCodeTaken => Some("code"),
+        Conflict::DuplicateTno => Some("tno"),
+        Conflict::OrdrIdxxTaken => Some("ordr_idxx"),
+        Conflict::ProviderServiceIdTaken => Some("provider_service_id"),
+        Conflict::InsufficientCommission | Conflict::InvalidAmount => Some("amount"),
+        // Named by the endpoint (a coupon, a referral code, a sign-in, the path's id).
+        Conflict::CouponAlreadyAdded
+        | Conflict::CouponExhausted
+        | Conflict::InvalidCoupon
+        | Conflict::AlreadyReferred
+        | Conflict::InvalidCode
+        | Conflict::SelfReferral
+        | Conflict::IdentityTaken
+        | Conflict::AlreadyProcessed
+        | Conflict::InvalidTransition => None,
     }
 }
 

@@ -60,6 +60,19 @@ pub fn boundary(content_type: &str) -> Result<String, MultipartError> {
     Ok(b)
 }
 
+/// The boundary a body opens with (`--<boundary>\r\n`), for a client that sent a form under
+/// another content type or without its boundary. The same limits as [`boundary`] hold.
+pub fn boundary_from_body(body: &[u8]) -> Option<String> {
+    let rest = body.strip_prefix(b"--")?;
+    let end = rest.iter().take(71).position(|&c| c == b'\r')?;
+    if rest.get(end + 1) != Some(&b'\n') {
+        return None;
+    }
+    let b = std::str::from_utf8(&rest[..end]).ok()?;
+    let ok = !b.is_empty() && !b.ends_with(' ') && b.bytes().all(|c| c.is_ascii_graphic() || c == b' ');
+    ok.then(|| b.to_owned())
+}
+
 /// Splits `a; b="x;y"; c` on the semicolons outside quotes.
 fn split_params(s: &str) -> impl Iterator<Item = String> + '_ {
     let mut out = Vec::new();
@@ -194,6 +207,28 @@ mod tests {
         assert_eq!(boundary("multipart/form-data; boundary="), Err(MultipartError::NotMultipart));
         let long = format!("multipart/form-data; boundary={}", "x".repeat(71));
         assert_eq!(boundary(&long), Err(MultipartError::NotMultipart));
+    }
+
+    #[test]
+    fn boundaries_from_the_body() {
+        let body =
+            b"------WebKitFormBoundaryAbC123\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n";
+        assert_eq!(boundary_from_body(body).as_deref(), Some("----WebKitFormBoundaryAbC123"));
+        assert_eq!(boundary_from_body(b"--a b\r\n").as_deref(), Some("a b"));
+        let long = format!("--{}\r\n", "x".repeat(71));
+        for bad in [
+            &b"{\"image\": 1}"[..],
+            b"--\r\n",
+            b"--abc",
+            b"--abc\rx",
+            b"--ab \r\n",
+            b"--a\x01\r\n",
+            long.as_bytes(),
+        ] {
+            assert_eq!(boundary_from_body(bad), None, "{bad:?}");
+        }
+        let seventy = format!("--{}\r\n", "y".repeat(70));
+        assert_eq!(boundary_from_body(seventy.as_bytes()).map(|b| b.len()), Some(70));
     }
 
     #[test]

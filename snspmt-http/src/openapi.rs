@@ -329,6 +329,7 @@ const NOTICE: &[Field] = &[
     ("content", "string", false),
     ("image_url", "string", false),
     ("popup_type", "string", false),
+    ("login_popup_image_url", "string", false),
     ("is_active", "boolean", false),
     ("starts_at", "string", false),
     ("ends_at", "string", false),

@@ -64,13 +64,16 @@ impl Req {
         let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &self.body };
         // In valid JSON a NUL can only come from the escape `\u0000`: look closer only then.
         if body.windows(6).any(|w| w == br"\u0000") {
-            let value: serde_json::Value = serde_json::from_slice(body).map_err(json_error)?;
+            let value: serde_json::Value = serde_json::from_slice(body).map_err(syntax_error)?;
             if let Some(field) = nul_field(&value) {
                 return Err(invalid_text(&field));
             }
-            return serde_json::from_value(value).map_err(json_error);
+            return serde_path_to_error::deserialize(value).map_err(json_error);
         }
-        serde_json::from_slice(body).map_err(json_error)
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let parsed = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+        de.end().map_err(syntax_error)?;
+        Ok(parsed)
     }
 
     /// Refuses a query whose names or values hold NUL (400 `invalid_text`).
@@ -102,9 +105,20 @@ fn nul_field(v: &serde_json::Value) -> Option<String> {
     }
 }
 
+fn syntax_error(e: serde_json::Error) -> ApiError {
+    serde_error(None, &e)
+}
+
+fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let path = (!path.is_empty() && path != ".").then_some(path);
+    serde_error(path, e.inner())
+}
+
 /// A serde error as a 400: syntax → `invalid_json`; a missing field → `missing_field`; a wrong
-/// type or an out-of-range number → `invalid_type`, naming the field when serde does.
-fn json_error(e: serde_json::Error) -> ApiError {
+/// type or an out-of-range number → `invalid_type`, naming the field by its path (`amount`,
+/// `steps[0].quantity`) and what it expects, never the value sent.
+fn serde_error(path: Option<String>, e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     let text = e.to_string();
     match e.classify() {
@@ -112,17 +126,27 @@ fn json_error(e: serde_json::Error) -> ApiError {
             ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {text}"))
         }
         Category::Data => {
-            let quoted = text.split('`').nth(1).map(str::to_owned);
-            if text.starts_with("missing field") {
-                let field = quoted.unwrap_or_default();
-                ApiError::invalid_field(&field, "missing_field", format!("{field} is required"))
-            } else {
-                let mut err =
-                    ApiError::bad_request("invalid_type", format!("a field has the wrong type: {text}"));
-                if let Some(field) = quoted {
-                    err = err.with("field", field);
-                }
-                err
+            if let Some(missing) = text.strip_prefix("missing field `").and_then(|t| t.split('`').next()) {
+                let field = match &path {
+                    Some(parent) => format!("{parent}.{missing}"),
+                    None => missing.to_owned(),
+                };
+                return ApiError::invalid_field(&field, "missing_field", format!("{field} is required"));
+            }
+            // serde's text is `invalid type: string "…", expected i64 at line 1 column 9`: keep
+            // what is expected, drop the value and the position.
+            let expected = text
+                .split_once("expected ")
+                .map(|(_, rest)| rest.split(" at line ").next().unwrap_or(rest).trim().to_owned());
+            let subject = path.as_deref().unwrap_or("the body");
+            let message = match expected {
+                Some(expected) => format!("{subject} has the wrong type or value: expected {expected}"),
+                None => format!("{subject} has the wrong type or value"),
+            };
+            let err = ApiError::bad_request("invalid_type", message);
+            match path {
+                Some(field) => err.with("field", field),
+                None => err,
             }
         }
     }
@@ -171,6 +195,32 @@ mod tests {
         );
         assert_eq!(req(b"{\"amount\": 1e30}").json::<Body>().map_err(|e| e.code).err(), Some("invalid_type"));
         assert_eq!(req(b"[1]").json::<Body>().map_err(|e| e.code).err(), Some("invalid_type"));
+        assert_eq!(req(b"{\"amount\": 5} x").json::<Body>().map_err(|e| e.code).err(), Some("invalid_json"));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field_not_the_value() {
+        let e = req(br#"{"amount": "secret-value-123"}"#).json::<Body>().expect_err("type");
+        assert_eq!((e.code, e.extra.get("field").and_then(|v| v.as_str())), ("invalid_type", Some("amount")));
+        assert_eq!(e.message, "amount has the wrong type or value: expected i64");
+        let e = req(br#"{"amount": 1, "note": 7}"#).json::<Body>().expect_err("type");
+        assert_eq!(e.extra.get("field").and_then(|v| v.as_str()), Some("note"));
+        assert!(!e.message.contains('7'), "{}", e.message);
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Outer {
+            steps: Vec<Body>,
+        }
+        let e = req(br#"{"steps": [{"amount": 1}, {"amount": true}]}"#).json::<Outer>().expect_err("nested");
+        assert_eq!(e.extra.get("field").and_then(|v| v.as_str()), Some("steps[1].amount"));
+        let e = req(br#"{"steps": [{}]}"#).json::<Outer>().expect_err("missing");
+        assert_eq!(
+            (e.code, e.extra.get("field").and_then(|v| v.as_str())),
+            ("missing_field", Some("steps[0].amount"))
+        );
+        let e =
+            req(b"{\"amount\": 5, \"note\": 1, \"x\": \"\\u0000\"}").json::<Body>().expect_err("nul path");
+        assert_eq!(e.extra.get("field").and_then(|v| v.as_str()), Some("x"));
     }
 
     #[test]

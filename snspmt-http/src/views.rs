@@ -24,6 +24,13 @@ pub fn user(u: &User) -> Value {
         "has_password": u.has_password,
         "email_verified": u.email_verified,
         "created_at": rfc3339(u.created_at),
+        // The names the original client reads, beside ours: `username` is the account's name,
+        // `balance` its points; accounts are never deactivated, so `is_active` is always true.
+        "displayName": u.display_name,
+        "username": u.name,
+        "balance": u.points.0,
+        "referral_code": u.referral_code,
+        "is_active": true,
     })
 }
 
@@ -164,9 +171,12 @@ pub fn order_for(o: &snspmt_store::Order, admin: bool) -> Value {
     }
 }
 
+/// A purchase as an operator sees it; `email` is the buyer's account e-mail.
 pub fn purchase(p: &snspmt_store::Purchase) -> Value {
     json!({
+        "id": p.purchase_id,
         "purchase_id": p.purchase_id,
+        "email": p.email,
         "user_id": p.user_id,
         "method": p.method.as_str(),
         "amount": p.amount.0,
@@ -198,6 +208,7 @@ pub fn notice(n: &snspmt_store::Notice) -> Value {
         "content": n.content,
         "image_url": n.image_url,
         "popup_type": n.popup_type,
+        "login_popup_image_url": n.login_popup_image_url,
         "is_active": n.is_active,
         "starts_at": n.starts_at.map(rfc3339),
         "ends_at": n.ends_at.map(rfc3339),
@@ -235,6 +246,8 @@ pub fn coupon(c: &snspmt_store::Coupon) -> Value {
         "coupon_id": c.coupon_id,
         "code": c.code,
         "name": c.name,
+        "coupon_code": c.code,
+        "coupon_name": c.name,
         "discount_type": c.discount_type.as_str(),
         "discount_value": c.discount_value,
         "min_order_amount": c.min_order_amount.0,
@@ -254,6 +267,8 @@ pub fn user_coupon(c: &snspmt_store::UserCoupon) -> Value {
         "id": c.id,
         "code": c.code,
         "name": c.name,
+        "coupon_code": c.code,
+        "coupon_name": c.name,
         "discount_type": c.discount_type.as_str(),
         "discount_value": c.discount_value,
         "min_order_amount": c.min_order_amount.0,
@@ -279,6 +294,13 @@ pub fn commission(c: &snspmt_store::Commission) -> Value {
         "status": c.status.as_str(),
         "created_at": rfc3339(c.created_at),
         "settled_at": opt_time(c.settled_at),
+        // The original client's names: the rate as a fraction (0.1 for 10 %), the date the
+        // commission was earned.
+        "referredUser": c.referred_user_id,
+        "purchaseAmount": c.purchase_amount.0,
+        "commissionAmount": c.amount.0,
+        "commissionRate": rate_fraction(c.rate),
+        "paymentDate": rfc3339(c.created_at),
     })
 }
 
@@ -294,9 +316,17 @@ pub fn commission_entry(e: &snspmt_store::CommissionEntry) -> Value {
     })
 }
 
-/// A referrer with their book: every money field a number.
+/// A rate in basis points as the fraction the original client multiplies by 100 (0.1 for 10 %).
+pub fn rate_fraction(rate: snspmt_core::Bps) -> f64 {
+    f64::from(rate.0) / 10_000.0
+}
+
+/// A referrer with their book: every money field a number. `id` is the code (a referrer has
+/// one), `name` the account's name, `commission_rate` the fraction.
 pub fn referrer(r: &snspmt_store::Referrer) -> Value {
     json!({
+        "id": r.code,
+        "name": r.name,
         "user_id": r.user_id,
         "email": r.email,
         "code": r.code,
@@ -308,6 +338,9 @@ pub fn referrer(r: &snspmt_store::Referrer) -> Value {
         "pending_withdrawal": r.reserved.0,
         "current_balance": r.balance().0,
         "created_at": rfc3339(r.created_at),
+        "createdAt": rfc3339(r.created_at),
+        "total_commission": r.earned.0,
+        "commission_rate": rate_fraction(r.commission_rate),
     })
 }
 

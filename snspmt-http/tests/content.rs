@@ -353,7 +353,7 @@ async fn uploads_are_images_by_magic_bytes_under_random_names(h: OauthHarness) {
         (form("image", "shell.png", b"<?php system($_GET['c']); ?>"), "unsupported_image_type"),
         (form("image", "../../etc/cron.d/x.png", PNG), "invalid_filename"),
         (form("image", "..\\x.png", PNG), "invalid_filename"),
-        (form("file", "photo.png", PNG), "missing_field"),
+        (form("photo", "photo.png", PNG), "missing_field"),
         (form("image", "empty.png", b""), "invalid_image"),
         (
             b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\ncut short".to_vec(),

@@ -321,7 +321,7 @@ async fn the_referral_programme_end_to_end(h: Harness) {
             stats["totalCommission"].as_i64(),
             stats["commissionRate"].as_f64()
         ),
-        (Some(1), Some(1100), Some(20.0))
+        (Some(1), Some(1100), Some(0.2))
     );
     let refs = get(s, "/api/referral/referrals", Auth::Bearer(&a)).await;
     let r0 = &refs["referrals"][0];

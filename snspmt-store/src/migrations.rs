@@ -40,8 +40,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup");
 
 /// An applied migration as recorded in `schema_migrations`.
 #[derive(Debug, Clone)]
@@ -106,7 +106,7 @@ mod tests {
         let listed: Vec<String> = SQLITE.iter().map(|m| format!("{}.sql", m.name)).collect();
         assert_eq!(files, listed, "every migration file is embedded, once");
         for (i, m) in SQLITE.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1);
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
             assert!(m.name.starts_with(&format!("{:04}_", m.version)));
         }
     }

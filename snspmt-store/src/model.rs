@@ -64,6 +64,9 @@ pub struct User {
     pub created_at: Millis,
     /// Whether the e-mail was proven (a mailed token, or a provider's verified address).
     pub email_verified: bool,
+    /// The user's own referral code, when they are a referrer.
+    #[serde(default)]
+    pub referral_code: Option<String>,
 }
 
 /// What registration stores.
@@ -414,6 +417,9 @@ pub struct Purchase {
     pub updated_at: Millis,
     pub approving_at: Option<Millis>,
     pub approved_at: Option<Millis>,
+    /// The buyer's account e-mail (read with the purchase, not stored on it).
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// A purchase to record: a bank transfer (`pending`) or a KCP attempt (`kcp_registered`).
@@ -597,6 +603,9 @@ pub struct Notice {
     pub ends_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The image of a `login` popup (the original client's field).
+    #[serde(default)]
+    pub login_popup_image_url: Option<String>,
 }
 
 /// The editable fields of a notice.
@@ -609,6 +618,7 @@ pub struct NewNotice {
     pub is_active: bool,
     pub starts_at: Option<Millis>,
     pub ends_at: Option<Millis>,
+    pub login_popup_image_url: Option<String>,
 }
 
 /// A blog post.
@@ -689,6 +699,9 @@ pub struct Referrer {
     /// How many users used the code.
     pub referral_count: i64,
     pub created_at: Millis,
+    /// The referrer's account name.
+    #[serde(default)]
+    pub name: String,
 }
 
 impl Referrer {

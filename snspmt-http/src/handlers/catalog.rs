@@ -16,9 +16,14 @@ use crate::{jobs, views, App};
 /// Every active service (the whole catalogue: customers choose from it).
 pub async fn public_services(app: &App) -> Reply {
     let page = app.store.list_services(true, 10_000, 0).await?;
-    ok(
-        json!({"services": page.rows.iter().map(views::public_service).collect::<Vec<_>>(), "total": page.total}),
-    )
+    // `service_ids`: the original client reads the ids as strings.
+    let ids: Vec<String> = page.rows.iter().map(|s| s.service_id.to_string()).collect();
+    ok(json!({
+        "success": true,
+        "services": page.rows.iter().map(views::public_service).collect::<Vec<_>>(),
+        "service_ids": ids,
+        "total": page.total,
+    }))
 }
 
 pub async fn admin_services(app: &App, req: &Req) -> Reply {

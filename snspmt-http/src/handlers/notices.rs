@@ -15,8 +15,9 @@ use crate::{views, App};
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_NOTICE_CHARS: usize = 20_000;
 pub const MAX_URL_LEN: usize = 2048;
-/// The popup styles the front end knows.
-pub const POPUP_TYPES: [&str; 3] = ["modal", "banner", "toast"];
+/// The popup types: the original client's `notice` (shown to visitors, the default) and `login`
+/// (shown after sign-in, with `login_popup_image_url`), and our display styles beside them.
+pub const POPUP_TYPES: [&str; 5] = ["notice", "login", "modal", "banner", "toast"];
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -98,6 +99,8 @@ struct NoticeBody {
     content: Option<String>,
     #[serde(default, deserialize_with = "present")]
     image_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    login_popup_image_url: Option<Option<String>>,
     popup_type: Option<String>,
     is_active: Option<bool>,
     #[serde(default, deserialize_with = "present")]
@@ -123,13 +126,18 @@ fn merged(body: NoticeBody, base: Option<&Notice>) -> Result<NewNotice, ApiError
         Some(None) => None,
         None => base.and_then(|b| b.image_url.clone()),
     };
+    let login_popup_image_url = match body.login_popup_image_url {
+        Some(Some(u)) => url("login_popup_image_url", &u)?,
+        Some(None) => None,
+        None => base.and_then(|b| b.login_popup_image_url.clone()),
+    };
     let popup_type = match (body.popup_type.as_deref(), base) {
         (Some(p), _) => {
             POPUP_TYPES.iter().find(|t| **t == p.trim()).map(|t| (*t).to_owned()).ok_or_else(|| {
                 ApiError::invalid_field(
                     "popup_type",
                     "invalid_popup_type",
-                    "popup_type must be modal, banner or toast",
+                    "popup_type must be notice, login, modal, banner or toast",
                 )
             })?
         }
@@ -160,6 +168,7 @@ fn merged(body: NoticeBody, base: Option<&Notice>) -> Result<NewNotice, ApiError
         is_active: body.is_active.or(base.map(|b| b.is_active)).unwrap_or(true),
         starts_at,
         ends_at,
+        login_popup_image_url,
     })
 }
 
@@ -170,7 +179,8 @@ fn audit(caller: &Caller, action: &str, target: Option<String>, n: Option<&NewNo
         target,
         detail: match n {
             Some(n) => json!({"title": n.title, "is_active": n.is_active, "popup_type": n.popup_type,
-                "starts_at": n.starts_at, "ends_at": n.ends_at})
+                "starts_at": n.starts_at, "ends_at": n.ends_at,
+                "login_popup_image_url": n.login_popup_image_url})
             .to_string(),
             None => "{}".into(),
         },

@@ -98,12 +98,25 @@ pub async fn decide(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
         target: Some(id.to_string()),
         detail: "{}".into(),
     };
-    let p =
-        app.store.decide_bank_purchase(id, approve, audit, app.clock.now()).await.map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("purchase"),
-            e => e.into(),
-        })?;
+    let p = match app.store.decide_bank_purchase(id, approve, audit, app.clock.now()).await {
+        Ok(p) => p,
+        Err(e) => return Err(purchase_refusal(app, id, e).await),
+    };
     ok(json!({"success": true, "purchase": views::purchase(&p)}))
+}
+
+/// A refusal about purchase `id`; a conflict names the purchase and its state as it is now.
+async fn purchase_refusal(app: &App, id: i64, e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("purchase"),
+        e @ StoreError::Conflict(_) => {
+            let status = app.store.purchase(id).await.ok().flatten().map(|p| p.status);
+            ApiError::from(e)
+                .naming(&format!("purchase {id}"), status.map(PurchaseStatus::as_str))
+                .with("purchase_id", id)
+        }
+        e => e.into(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -147,21 +160,21 @@ pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
     let stale_after = purchase::approval_stale_after_ms(app.config.upstream_timeout_ms);
     let settlement =
         purchase::operator_settlement(p.status, p.approving_at, p.price, &outcome, now, stale_after)
-            .map_err(|r| settle_refused(r, p.status))?;
+            .map_err(|r| settle_refused(r, &p))?;
     let audit = NewAudit {
         actor: caller.actor(),
         action: "purchases.settle".into(),
         target: Some(id.to_string()),
         detail: json!({"outcome": body.outcome, "tno": tno, "from": p.status.as_str()}).to_string(),
     };
-    let p = app.store.settle_by_operator(id, settlement, audit, now).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("purchase"),
-        e => e.into(),
-    })?;
+    let p = match app.store.settle_by_operator(id, settlement, audit, now).await {
+        Ok(p) => p,
+        Err(e) => return Err(purchase_refusal(app, id, e).await),
+    };
     ok(json!({"success": true, "purchase": views::purchase(&p)}))
 }
 
-fn settle_refused(r: purchase::SettleRefusal, status: PurchaseStatus) -> ApiError {
+fn settle_refused(r: purchase::SettleRefusal, p: &Purchase) -> ApiError {
     use purchase::SettleRefusal as R;
     let message = match r {
         R::MissingTno => {
@@ -171,7 +184,9 @@ fn settle_refused(r: purchase::SettleRefusal, status: PurchaseStatus) -> ApiErro
         R::InProgress => "this payment may still be being approved; try later",
         R::NotSettleable => "only a card payment whose approval never answered can be settled",
     };
-    ApiError::new(StatusCode::CONFLICT, r.code(), message).with("status", status.as_str())
+    ApiError::new(StatusCode::CONFLICT, r.code(), message)
+        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
+        .with("purchase_id", p.purchase_id)
 }
 
 pub async fn admin_list(app: &App, req: &Req) -> Reply {
@@ -219,7 +234,7 @@ pub async fn history(app: &App, caller: &Caller, req: &Req) -> Reply {
         .iter()
         .map(|p| {
             json!({
-                "purchase_id": p.purchase_id, "method": p.method.as_str(), "amount": p.amount.0, "price": p.price.0,
+                "id": p.purchase_id, "purchase_id": p.purchase_id, "method": p.method.as_str(), "amount": p.amount.0, "price": p.price.0,
                 "status": p.status.as_str(), "created_at": views::rfc3339(p.created_at),
                 "approved_at": p.approved_at.map(views::rfc3339),
             })
@@ -361,7 +376,8 @@ pub async fn kcp_payment_form(app: &App, caller: &Caller, req: &Req) -> Reply {
             "already_processed",
             "this purchase cannot be paid now",
         )
-        .with("status", p.status.as_str()));
+        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
+        .with("purchase_id", p.purchase_id));
     }
     let client = kcp_client(app)?;
     let pay_method = p.pay_method.clone().unwrap_or_else(|| "CARD".into());
@@ -527,6 +543,7 @@ fn approval_reply(a: Approval) -> Reply {
             "amount_mismatch",
             "the approved amount differs from the price; nothing was credited and an operator will review it",
         )
+        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
         .with("purchase_id", p.purchase_id)),
         Approval::Unknown(p) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -539,14 +556,17 @@ fn approval_reply(a: Approval) -> Reply {
             "approval_unknown",
             "KCP did not confirm this payment; nothing was credited and an operator will review it",
         )
+        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
         .with("purchase_id", p.purchase_id)),
         Approval::InProgress(p) => {
             Err(ApiError::new(StatusCode::CONFLICT, "approval_in_progress", "this payment is being approved")
+                .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
                 .with("purchase_id", p.purchase_id))
         }
         Approval::Ended(p) => {
             Err(ApiError::new(StatusCode::CONFLICT, "already_processed", "this purchase has ended")
-                .with("status", p.status.as_str()))
+                .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
+                .with("purchase_id", p.purchase_id))
         }
     }
 }

@@ -107,6 +107,8 @@ pub async fn use_code(app: &App, caller: &Caller, req: &Req, field: &'static str
             "id": coupon.id,
             "code": coupon.code,
             "name": coupon.name,
+            "coupon_code": coupon.code,
+            "coupon_name": coupon.name,
             "discount_type": coupon.discount_type.as_str(),
             "discount_value": coupon.discount_value,
             "expires_at": coupon.expires_at.map(views::rfc3339),
@@ -172,7 +174,7 @@ pub async fn stats(app: &App, caller: &Caller, req: &Req) -> Reply {
         "totalCommission": referrer.as_ref().map_or(0, |r| r.earned.0),
         "thisMonthReferrals": stats.this_month_referrals,
         "thisMonthCommission": stats.this_month_commission.0,
-        "commissionRate": f64::from(rate.0) / 100.0,
+        "commissionRate": views::rate_fraction(rate),
         "commission_rate_bps": rate.0,
     }))
 }
@@ -185,12 +187,19 @@ pub async fn referrals(app: &App, caller: &Caller, req: &Req) -> Reply {
         .rows
         .iter()
         .map(|r| {
+            let email = r.referred_email.as_deref().map(referral::mask_email);
             json!({
                 "user_id": r.referred_user_id,
-                "email": r.referred_email.as_deref().map(referral::mask_email),
+                "email": email,
                 "joined_at": views::rfc3339(r.joined_at),
                 "order_count": r.order_count,
                 "commission": r.commission.0,
+                // The original client's names: `user` is what it shows (the masked e-mail, or
+                // the id), `status` whether the referred user has ordered since.
+                "id": r.referred_user_id,
+                "user": email.clone().unwrap_or_else(|| r.referred_user_id.clone()),
+                "joinDate": views::rfc3339(r.joined_at),
+                "status": if r.order_count > 0 { "active" } else { "inactive" },
             })
         })
         .collect();
@@ -306,6 +315,9 @@ pub async fn admin_register(app: &App, caller: &Caller, req: &Req) -> Reply {
                 "code": r.code,
                 "user_id": r.user_id,
                 "commission_rate_bps": r.commission_rate.0,
+                "referralCode": r.code,
+                "email": r.email,
+                "name": r.name,
             }));
         }
     }
@@ -497,8 +509,10 @@ pub async fn admin_process_withdrawal(app: &App, caller: &Caller, req: &Req) -> 
             StoreError::Conflict(Conflict::AlreadyProcessed) => ApiError::new(
                 hyper::StatusCode::CONFLICT,
                 "already_processed",
-                "이미 처리된 출금 요청입니다 (already processed)",
-            ),
+                "이미 처리된 출금 요청입니다 (already approved or rejected)",
+            )
+            .naming(&format!("withdrawal request {id}"), None)
+            .with("request_id", id),
             e => e.into(),
         },
     )?;

@@ -23,7 +23,8 @@ struct Proxy {
     runs: Option<u32>,
     interval: Option<u32>,
     order: Option<Value>,
-    orders: Option<Vec<Value>>,
+    /// A list of ids, or the panel's own `"1,2,3"`.
+    orders: Option<Value>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -34,8 +35,23 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn ids(v: &Option<Vec<Value>>) -> Vec<String> {
-    v.iter().flatten().filter_map(text).collect()
+fn ids(v: &Option<Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(text).collect(),
+        Some(Value::String(s)) => {
+            s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        }
+        Some(other) => text(other).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The ids of `cancel`: `orders`, or the one `order`.
+fn cancel_ids(body: &Proxy) -> Vec<String> {
+    match &body.orders {
+        Some(_) => ids(&body.orders),
+        None => body.order.as_ref().and_then(text).into_iter().collect(),
+    }
 }
 
 fn bad(e: impl std::fmt::Display) -> ApiError {
@@ -61,7 +77,7 @@ pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
             "runs": body.runs,
             "interval": body.interval,
             "order": body.order.as_ref().and_then(text),
-            "orders": ids(&body.orders),
+            "orders": if body.action == "cancel" { cancel_ids(&body) } else { ids(&body.orders) },
         })
         .to_string(),
     });
@@ -81,14 +97,19 @@ pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
             &key,
             &body.order.as_ref().and_then(text).ok_or_else(|| bad("order is required"))?,
         ),
-        "cancel" => smm::cancel_form(&key, &ids(&body.orders)).map_err(bad)?,
+        "cancel" => smm::cancel_form(&key, &cancel_ids(&body)).map_err(bad)?,
         "add" => {
             let service = body.service.as_ref().and_then(text).ok_or_else(|| bad("service is required"))?;
-            let service_type = smm::ServiceType::Default;
-            let comments_type = smm::ServiceType::CustomComments;
+            // What the admin sent goes through: `comments` alone is a custom-comments order (its
+            // quantity is the number of lines); with a `quantity`, both are sent.
+            let kind = if body.comments.is_some() && body.quantity.is_none() {
+                smm::ServiceType::CustomComments
+            } else {
+                smm::ServiceType::Default
+            };
             let order = smm::AddOrder {
                 service: &service,
-                service_type: if body.comments.is_some() { &comments_type } else { &service_type },
+                service_type: &kind,
                 link: body.link.as_deref().unwrap_or(""),
                 quantity: body.quantity.unwrap_or(0),
                 comments: body.comments.as_deref(),
@@ -97,7 +118,11 @@ pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
                     _ => None,
                 },
             };
-            smm::add_form(&key, &order).map_err(bad)?
+            let mut form = smm::add_form(&key, &order).map_err(bad)?;
+            if let (Some(comments), false) = (&body.comments, kind.takes_comments()) {
+                form.push(("comments", comments.clone()));
+            }
+            form
         }
         _ => {
             return Err(ApiError::invalid_field(

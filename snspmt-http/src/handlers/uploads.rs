@@ -18,8 +18,9 @@ use crate::request::Req;
 use crate::router::MAX_IMAGE;
 use crate::App;
 
-/// The form field that carries the image.
+/// The form field that carries the image; the original client names it [`ALT_FIELD`].
 pub const FIELD: &str = "image";
+pub const ALT_FIELD: &str = "file";
 
 /// A stored name we generated, or `None`.
 pub fn stored_name(name: &str) -> Option<(&str, ImageKind)> {
@@ -34,14 +35,22 @@ fn invalid(code: &'static str, message: &str) -> ApiError {
 
 pub async fn upload_image(app: &App, caller: &Caller, req: &Req) -> Reply {
     let content_type = req.header("content-type").unwrap_or_default();
-    let boundary = multipart::boundary(content_type)
-        .map_err(|e| ApiError::bad_request("invalid_multipart", e.to_string()))?;
+    // The original client sends its form as `application/json` (or without the boundary): the
+    // body's first line then names the boundary.
+    let boundary = match multipart::boundary(content_type) {
+        Ok(b) => b,
+        Err(e) => multipart::boundary_from_body(&req.body)
+            .ok_or_else(|| ApiError::bad_request("invalid_multipart", e.to_string()))?,
+    };
     let parts = multipart::parse(&req.body, &boundary)
         .map_err(|e| ApiError::bad_request("invalid_multipart", e.to_string()))?;
     let part = parts
         .iter()
         .find(|p| p.name == FIELD)
-        .ok_or_else(|| ApiError::invalid_field(FIELD, "missing_field", "the form has no image field"))?;
+        .or_else(|| parts.iter().find(|p| p.name == ALT_FIELD))
+        .ok_or_else(|| {
+            ApiError::invalid_field(FIELD, "missing_field", "the form has no image (or file) field")
+        })?;
     if let Some(name) = &part.filename {
         if name.contains(['/', '\\', '\0']) || name.contains("..") {
             return Err(invalid("invalid_filename", "the file name must not contain a path"));

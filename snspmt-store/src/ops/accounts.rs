@@ -40,7 +40,8 @@ const UPDATE_PROFILE: &str = concat!(
 const INSERT_SESSION: &str =
     "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
 const SESSION_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
-    u.password_hash IS NOT NULL, u.created_at, u.email_verified FROM sessions s JOIN users u ON u.user_id = s.user_id \
+    u.password_hash IS NOT NULL, u.created_at, u.email_verified, \
+    (SELECT code FROM referral_codes rc WHERE rc.user_id = u.user_id) FROM sessions s JOIN users u ON u.user_id = s.user_id \
     WHERE s.token_hash = $1 AND s.expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = $1";
 const INSERT_LOGIN_FAILURE: &str = "INSERT INTO login_failures (email, at) VALUES ($1, $2) RETURNING id";
@@ -88,6 +89,7 @@ const LEDGER_TOTALS: &str =
 
 row_mapper!(pub(crate) user_row -> User {
     user_id, email, name, display_name, is_admin, points: Points, has_password, created_at, email_verified,
+    referral_code,
 });
 
 row_mapper!(ledger_row -> LedgerEntry {
@@ -199,7 +201,8 @@ macro_rules! impl_accounts {
                 let email = email.to_owned();
                 self.rd(async move |c| {
                     let row = c.query_opt(CREDENTIALS_BY_EMAIL, &[&email]).await?;
-                    row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(9)? })).transpose()
+                    row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(10)? }))
+                        .transpose()
                 })
                 .await
             }

@@ -15,7 +15,8 @@ use crate::{
 
 macro_rules! notice_cols {
     () => {
-        "notice_id, title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, updated_at"
+        "notice_id, title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, updated_at, \
+         login_popup_image_url"
     };
 }
 macro_rules! post_cols {
@@ -43,12 +44,12 @@ const CONSUME_OAUTH_STATE: &str =
 
 const INSERT_NOTICE: &str = concat!(
     "INSERT INTO notices (title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, ",
-    "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
+    "updated_at, login_popup_image_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
     notice_cols!()
 );
 const UPDATE_NOTICE: &str = concat!(
     "UPDATE notices SET title = $1, content = $2, image_url = $3, popup_type = $4, is_active = $5, ",
-    "starts_at = $6, ends_at = $7, updated_at = $8 WHERE notice_id = $9 RETURNING ",
+    "starts_at = $6, ends_at = $7, updated_at = $8, login_popup_image_url = $9 WHERE notice_id = $10 RETURNING ",
     notice_cols!()
 );
 const DELETE_NOTICE: &str = "DELETE FROM notices WHERE notice_id = $1";
@@ -102,7 +103,7 @@ const DASHBOARD_STATS: &str = "SELECT (SELECT COUNT(*) FROM users), (SELECT COUN
 
 row_mapper!(notice_row -> Notice {
     notice_id, title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at,
-    updated_at,
+    updated_at, login_popup_image_url,
 });
 
 row_mapper!(post_row -> Post {
@@ -189,7 +190,7 @@ async fn save_notice<C: Conn>(
     audit: NewAudit,
     now: Millis,
 ) -> StoreResult<Notice> {
-    let args: [&dyn Param; 9] = [
+    let args: [&dyn Param; 10] = [
         &n.title,
         &n.content,
         &n.image_url,
@@ -198,10 +199,11 @@ async fn save_notice<C: Conn>(
         &n.starts_at,
         &n.ends_at,
         &now,
+        &n.login_popup_image_url,
         &id,
     ];
     let found = match id {
-        None => c.query_opt(INSERT_NOTICE, &args[..8]).await?,
+        None => c.query_opt(INSERT_NOTICE, &args[..9]).await?,
         Some(_) => c.query_opt(UPDATE_NOTICE, &args).await?,
     };
     let notice = notice_row(&found.ok_or(StoreError::NotFound)?)?;

@@ -21,7 +21,8 @@ macro_rules! row_mapper {
 // The columns of the rows read back in more than one operation.
 macro_rules! user_cols {
     () => {
-        "user_id, email, name, display_name, is_admin, points, password_hash IS NOT NULL, created_at, email_verified"
+        "user_id, email, name, display_name, is_admin, points, password_hash IS NOT NULL, created_at, email_verified, \
+         (SELECT code FROM referral_codes rc WHERE rc.user_id = users.user_id)"
     };
 }
 

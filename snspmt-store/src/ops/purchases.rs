@@ -20,7 +20,8 @@ macro_rules! purchase_cols {
     () => {
         "purchase_id, user_id, method, amount, price, status, buyer_name, bank_info, ordr_idxx, good_name, \
          pay_method, approval_key, pay_url, trace_no, tno, res_cd, res_msg, approved_amount, decided_by, \
-         created_at, updated_at, approving_at, approved_at"
+         created_at, updated_at, approving_at, approved_at, \
+         (SELECT email FROM users u WHERE u.user_id = point_purchases.user_id)"
     };
 }
 
@@ -77,6 +78,7 @@ fn purchase_row(r: &Row) -> StoreResult<Purchase> {
         updated_at: r.get(20)?,
         approving_at: r.get(21)?,
         approved_at: r.get(22)?,
+        email: r.get(23)?,
     })
 }
 

@@ -24,7 +24,7 @@ use crate::{
 macro_rules! referrer_cols {
     () => {
         "r.user_id, u.email, r.code, r.commission_rate_bps, r.is_active, r.earned, r.paid, r.reserved, \
-         (SELECT COUNT(*) FROM referrals f WHERE f.code = r.code)::bigint, r.created_at \
+         (SELECT COUNT(*) FROM referrals f WHERE f.code = r.code)::bigint, r.created_at, u.name \
          FROM referral_codes r JOIN users u ON u.user_id = r.user_id"
     };
 }
@@ -194,7 +194,7 @@ fn money_err(e: money::MoneyError) -> StoreError {
 
 row_mapper!(referrer_row -> Referrer {
     user_id, email, code, commission_rate: rate, is_active, earned: Points, paid: Points, reserved: Points,
-    referral_count, created_at,
+    referral_count, created_at, name,
 });
 row_mapper!(coupon_row -> Coupon {
     coupon_id, code, name, discount_type: parse, discount_value, min_order_amount: Points, valid_from,
