@@ -65,7 +65,22 @@ pub const SUBMIT_SOON_PATIENCE: Duration = Duration::from_secs(1);
 pub async fn submit(app: &App, client: &SmmClient, slot: Slot, job: ClaimedJob) -> Result<Order, ApiError> {
     let form = add_form(client.key(), &job);
     let outcome = send(app, client, slot, form, job.order_id, job.attempts).await;
-    Ok(app.store.settle_submission(job.job_id, outcome, app.clock.now()).await?)
+    let order = app.store.settle_submission(job.job_id, outcome, app.clock.now()).await?;
+    life(app, "order.submission", &order, None);
+    Ok(order)
+}
+
+/// One life-cycle log line about `order` (not with `SNSPMT_LOG=warn`).
+fn life(app: &App, event: &str, order: &Order, part_id: Option<snspmt_store::PartId>) {
+    if app.config.log_requests {
+        log::event(
+            event,
+            serde_json::json!({
+                "order_id": order.order_id, "part_id": part_id, "user_id": order.user_id,
+                "status": order.status.as_str(), "refunded": order.refunded_amount.0,
+            }),
+        );
+    }
 }
 
 /// Sends one claimed part of a package or split order in `slot` and records the outcome.
@@ -86,7 +101,9 @@ pub async fn submit_part(
     };
     let form = smm::add_form(client.key(), &order);
     let outcome = send(app, client, slot, form, part.order_id, part.attempts).await;
-    Ok(app.store.settle_part_submission(part.part_id, outcome, app.clock.now()).await?)
+    let order = app.store.settle_part_submission(part.part_id, outcome, app.clock.now()).await?;
+    life(app, "order.part_submission", &order, Some(part.part_id));
+    Ok(order)
 }
 
 /// Calls `add` and turns the core's reading of the answer into what the store records (§8
@@ -312,7 +329,11 @@ async fn apply_one(
 ) -> Result<bool, String> {
     let update = reading(target.final_price, target.total_quantity, status)?;
     let applied = app.store.apply_status(target.order_id, update, now).await.map_err(|e| e.to_string())?;
-    Ok(applied.is_some_and(|o| o.status != OrderStatus::InProgress))
+    let ended = applied.as_ref().filter(|o| o.status != OrderStatus::InProgress);
+    if let Some(order) = ended {
+        life(app, "order.settled", order, None);
+    }
+    Ok(ended.is_some())
 }
 
 /// Settles one part on the upstream's status; `Ok(true)` when it ended.
@@ -369,6 +390,13 @@ pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Re
             }
         }
         app.store.touch_status_checks(&untouched, now).await?;
+    }
+    if app.config.log_requests && report.calls > 0 {
+        log::event(
+            "sync.batch",
+            serde_json::json!({"calls": report.calls, "checked": report.checked, "settled": report.settled,
+                               "failed_calls": report.failed_calls, "failed_rows": report.failed_rows}),
+        );
     }
     Ok(report)
 }

@@ -1,5 +1,6 @@
-//! Log lines on standard error: one per request (with its request id), and warnings and
-//! errors. Plain text, or one JSON object a line with `SNSPMT_LOG_FORMAT=json`.
+//! Log lines: one per request (with its request id), life-cycle events, warnings and errors.
+//! Plain text on standard error, or with `SNSPMT_LOG_FORMAT=json` one JSON object a line on
+//! standard output (the generated admin token, printed once on standard error, is never there).
 //! Never given a secret: callers pass paths without query strings and no header values.
 
 use std::io::Write;
@@ -20,9 +21,14 @@ fn now() -> String {
     OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
 }
 
+/// A line: JSON lines on standard output (the stream a collector reads), text on standard
+/// error.
 fn write(line: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{line}");
+    if JSON.load(Ordering::Relaxed) {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    } else {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
 }
 
 fn line(level: &str, msg: &str) {
@@ -43,6 +49,27 @@ pub fn warn(msg: &str) {
 
 pub fn error(msg: &str) {
     line("ERROR", msg);
+}
+
+/// A life-cycle event (`order.submission`, `order.settled`, `sync.batch`, `cron.run`, …)
+/// with its fields: in JSON mode one object on standard output (the log stream a collector
+/// reads; nothing secret is ever written there), otherwise a line on standard error.
+pub fn event(name: &str, fields: serde_json::Value) {
+    match fields {
+        serde_json::Value::Object(map) if JSON.load(Ordering::Relaxed) => {
+            let mut line = serde_json::Map::new();
+            line.insert("ts".into(), now().into());
+            line.insert("level".into(), "INFO".into());
+            line.insert("msg".into(), name.into());
+            line.extend(map);
+            write(&serde_json::Value::Object(line).to_string());
+        }
+        serde_json::Value::Object(map) => {
+            let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            write(&format!("{} INFO {name} {}", now(), pairs.join(" ")));
+        }
+        other => line("INFO", &format!("{name} {other}")),
+    }
 }
 
 /// The line of one request.
