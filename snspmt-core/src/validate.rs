@@ -290,7 +290,8 @@ pub enum CouponRef {
 /// another type, is refused (`invalid_id`).
 pub fn coupon_ref(v: Option<&serde_json::Value>) -> Result<CouponRef, Invalid> {
     use serde_json::Value;
-    let bad = Invalid { field: "coupon_id", code: "invalid_id", message: "coupon_id must be a positive integer" };
+    let bad =
+        Invalid { field: "coupon_id", code: "invalid_id", message: "coupon_id must be a positive integer" };
     let ignored = Ignored {
         field: "coupon_id",
         code: "ignored",
@@ -398,7 +399,9 @@ mod tests {
     #[test]
     fn seed_order_options() {
         // The seed's "no drip-feed" values, and their absence, are a plain order.
-        for (runs, interval) in [(None, None), (Some(1), Some(0)), (Some(0), Some(0)), (Some(1), None), (None, Some(0))] {
+        for (runs, interval) in
+            [(None, None), (Some(1), Some(0)), (Some(0), Some(0)), (Some(1), None), (None, Some(0))]
+        {
             assert_eq!(dripfeed(runs, interval), Ok(None), "{runs:?} {interval:?}");
         }
         assert_eq!(dripfeed(Some(3), Some(60)), Ok(Some(DripFeed { runs: 3, interval: 60 })));
@@ -414,15 +417,29 @@ mod tests {
             assert_eq!(split(days, per_day), Ok(None), "{days:?} {per_day:?}");
         }
         assert_eq!(split(Some(3), Some(100)), Ok(Some(Split { days: 3, per_day: 100 })));
-        for (days, per_day) in [(Some(1), Some(100)), (Some(31), Some(1)), (Some(3), None), (Some(0), Some(5)), (None, Some(5)), (Some(3), Some(0))] {
-            assert_eq!(split(days, per_day).map_err(|e| e.code), Err("invalid_split"), "{days:?} {per_day:?}");
+        for (days, per_day) in [
+            (Some(1), Some(100)),
+            (Some(31), Some(1)),
+            (Some(3), None),
+            (Some(0), Some(5)),
+            (None, Some(5)),
+            (Some(3), Some(0)),
+        ] {
+            assert_eq!(
+                split(days, per_day).map_err(|e| e.code),
+                Err("invalid_split"),
+                "{days:?} {per_day:?}"
+            );
         }
 
         use serde_json::json;
         assert_eq!(package_steps(None), Ok(()));
         assert_eq!(package_steps(Some(&json!([]))), Ok(()));
         assert_eq!(package_steps(Some(&json!(null))), Ok(()));
-        assert_eq!(package_steps(Some(&json!([{"service_id": 1}]))).map_err(|e| e.code), Err("unsupported_option"));
+        assert_eq!(
+            package_steps(Some(&json!([{"service_id": 1}]))).map_err(|e| e.code),
+            Err("unsupported_option")
+        );
         assert_eq!(package_steps(Some(&json!("x"))).map_err(|e| e.code), Err("unsupported_option"));
     }
 
@@ -435,9 +452,14 @@ mod tests {
         assert_eq!(coupon_ref(Some(&json!(7))), Ok(CouponRef::Id(7)));
         assert_eq!(coupon_ref(Some(&json!(" 7 "))), Ok(CouponRef::Id(7)));
         let ignored = coupon_ref(Some(&json!("manual_discount")));
-        assert!(matches!(ignored, Ok(CouponRef::Ignored(Ignored { field: "coupon_id", code: "ignored", .. }))));
+        assert!(matches!(
+            ignored,
+            Ok(CouponRef::Ignored(Ignored { field: "coupon_id", code: "ignored", .. }))
+        ));
         assert!(matches!(coupon_ref(Some(&json!("REF12345678"))), Ok(CouponRef::Ignored(_))));
-        for bad in [json!(0), json!(-3), json!(1.5), json!("0"), json!("-2"), json!(true), json!([1]), json!({})] {
+        for bad in
+            [json!(0), json!(-3), json!(1.5), json!("0"), json!("-2"), json!(true), json!([1]), json!({})]
+        {
             assert_eq!(coupon_ref(Some(&bad)).map_err(|e| e.code), Err("invalid_id"), "{bad}");
         }
     }

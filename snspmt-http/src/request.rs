@@ -56,7 +56,11 @@ impl Req {
 
     /// A list filter that must parse as `T` when present: anything else is 400 `invalid_query`
     /// naming the parameter (`expected` says what it takes), never silently no filter.
-    pub fn query_parsed<T: std::str::FromStr>(&self, name: &str, expected: &str) -> Result<Option<T>, ApiError> {
+    pub fn query_parsed<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ApiError> {
         self.query(name)
             .map(|v| {
                 v.parse::<T>().map_err(|_| {
@@ -72,7 +76,11 @@ impl Req {
             None => Ok(None),
             Some("1" | "true") => Ok(Some(true)),
             Some("0" | "false") => Ok(Some(false)),
-            Some(_) => Err(ApiError::invalid_field(name, "invalid_query", format!("{name} must be 1, 0, true or false"))),
+            Some(_) => Err(ApiError::invalid_field(
+                name,
+                "invalid_query",
+                format!("{name} must be 1, 0, true or false"),
+            )),
         }
     }
 

@@ -131,7 +131,8 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
             ));
         }
         let split = (days, per_day);
-        return place_split(app, req, &body, user_id, &service, link, split, scheduled_at, now, &warnings).await;
+        return place_split(app, req, &body, user_id, &service, link, split, scheduled_at, now, &warnings)
+            .await;
     }
     let (quantity, comments) = if service_type.takes_comments() {
         let text = body.comments.as_deref().unwrap_or("");
@@ -180,9 +181,15 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     })?;
     expect_price(&body, price)?;
     let key = idempotency_key(req, &user_id, "orders.place")?;
-    let (coupon_id, discount) =
-        super::coupons::discount_for(app, &user_id, coupon.map(Value::from).as_ref(), price, key.is_some(), now)
-            .await?;
+    let (coupon_id, discount) = super::coupons::discount_for(
+        app,
+        &user_id,
+        coupon.map(Value::from).as_ref(),
+        price,
+        key.is_some(),
+        now,
+    )
+    .await?;
     let final_price = price.checked_sub(discount).map_err(|_| ApiError::internal())?;
     let new = NewOrder {
         user_id,

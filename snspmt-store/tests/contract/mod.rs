@@ -543,7 +543,10 @@ pub async fn services_import_by_provider_id(s: Arc<dyn Store>) {
     let by_category = |c: &'static str| s.list_services(false, Some(c), 50, 0);
     assert_eq!(by_category("Instagram").await.expect("category").total, 3);
     let youtube = by_category("YouTube").await.expect("category");
-    assert_eq!((youtube.total, youtube.rows.len(), youtube.rows[0].provider_service_id.as_str()), (1, 1, "4"));
+    assert_eq!(
+        (youtube.total, youtube.rows.len(), youtube.rows[0].provider_service_id.as_str()),
+        (1, 1, "4")
+    );
     assert_eq!(by_category("TikTok").await.expect("category").total, 0);
 }
 
