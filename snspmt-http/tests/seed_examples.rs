@@ -27,7 +27,8 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 
-use common::{assert_error_body, Auth, Backend, Harness, KcpHarness, TestServer, CRON_TOKEN};
+use common::fake_oauth::{GoogleClaims, KakaoUser};
+use common::{assert_error_body, Auth, Backend, Harness, KcpHarness, OauthHarness, TestServer, CRON_TOKEN};
 
 on_each_backend!(
     seed_accounts_points_and_system,
@@ -42,6 +43,11 @@ on_each_backend!(
 );
 
 on_both_backends_with_kcp!(seed_kcp_card_payment);
+
+mod social {
+    use super::*;
+    on_both_backends_with_oauth!(seed_social_logins_and_upload);
+}
 
 /// 2024-01-01T00:00:00Z, 09:00 in Seoul (the default `SNSPMT_TZ_OFFSET`).
 const SEED_NOW: i64 = 1_704_067_200_000;
@@ -677,6 +683,41 @@ async fn seed_kcp_card_payment(h: KcpHarness) {
     documented(status, &b, &["success"]);
     assert_eq!(s.points(&token).await, 1000);
     s.assert_ledger_consistent().await;
+}
+
+/// §인증 3, 4 (Kakao and Google logins) and §관리자 19 (the image upload).
+async fn seed_social_logins_and_upload(h: OauthHarness) {
+    let s = &h.server;
+    // §인증 3. 카카오 로그인 — the seed's body as written: its access token is "string" at the
+    // fake Kakao (`id_token` is accepted and not used).
+    h.oauth.kakao_user(USER, KakaoUser::new(77));
+    let body = seed(
+        r#"{
+            "access_token": "string",
+            "id_token": "string"
+        }"#,
+        &[],
+    );
+    let (status, b) = s.call(Method::POST, "/api/auth/kakao-login", Auth::None, Some(body)).await;
+    documented(status, &b, &["success", "token", "user"]);
+
+    // §인증 4. 구글 로그인 — the id_token must be one Google signed (the fake's).
+    let id_token = h.oauth.mint_id_token(GoogleClaims::new("g-77"));
+    let body = seed(r#"{ "id_token": "string" }"#, &[("id_token", json!(id_token))]);
+    let (status, b) = s.call(Method::POST, "/api/auth/google-login", Auth::None, Some(body)).await;
+    documented(status, &b, &["success", "token", "user"]);
+
+    // §관리자 19. 이미지 업로드 — multipart/form-data (field `image`).
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82";
+    let mut form = b"--B\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\
+                     Content-Type: image/png\r\n\r\n"
+        .to_vec();
+    form.extend_from_slice(PNG);
+    form.extend_from_slice(b"\r\n--B--\r\n");
+    let headers =
+        [("content-type", "multipart/form-data; boundary=B"), ("x-admin-token", common::ADMIN_TOKEN)];
+    let (status, _, b) = s.raw(Method::POST, "/api/admin/upload-image", &headers, form).await;
+    documented(status, &b, &["success", "image_url"]);
 }
 
 /// Issue 13: every seed order body was refused. `runs` 0/1 with `interval` 0, `split_days: 0`
