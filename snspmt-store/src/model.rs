@@ -305,7 +305,8 @@ pub struct Order {
     /// Upstream submissions of a package or split order (its parts); 0 for a single order.
     #[serde(default)]
     pub total_parts: i64,
-    /// The package's steps as the catalogue defines them (empty unless a package order).
+    /// The package's steps as the catalogue defines them now (empty unless a package order);
+    /// the parts the order runs are its own (`OrderPart`), fixed when it was placed.
     #[serde(default)]
     pub package_steps: Vec<snspmt_core::plan::Step>,
 }

@@ -115,7 +115,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     let link = validate::link(body.link.as_deref().unwrap_or(""))?.to_owned();
     let service_type = ServiceType::parse(&service.service_type);
     let drip = validate::dripfeed(body.runs, body.interval);
-    if let Some(validate::Split { days, per_day }) = split {
+    if let Some(split) = split {
         if service_type.takes_comments() || !matches!(drip, Ok(None)) {
             return Err(ApiError::invalid_field(
                 "split_days",
@@ -123,14 +123,13 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
                 "split delivery is for plain quantity services, without drip-feed",
             ));
         }
-        if body.quantity.is_some_and(|q| Some(q) != days.checked_mul(per_day)) {
+        if body.quantity.is_some_and(|q| Some(q) != split.days.checked_mul(split.per_day)) {
             return Err(ApiError::invalid_field(
                 "quantity",
                 "invalid_quantity",
                 "quantity must equal split_days × split_quantity",
             ));
         }
-        let split = (days, per_day);
         return place_split(app, req, &body, user_id, &service, link, split, scheduled_at, now, &warnings)
             .await;
     }
@@ -242,7 +241,7 @@ async fn place_split(
     user_id: String,
     service: &snspmt_store::Service,
     link: String,
-    (days, per_day): (i64, i64),
+    validate::Split { days, per_day }: validate::Split,
     scheduled_at: Option<i64>,
     now: i64,
     warnings: &[validate::Ignored],
