@@ -1,4 +1,6 @@
-//! Validation of what clients send: user ids, e-mails, passwords, names and amounts.
+//! Validation of what clients send: user ids, e-mails, passwords, names and amounts, and the
+//! options of an order body (drip-feed, split, package steps, coupon) read the way the seed's
+//! own example bodies mean them.
 //!
 //! Each check returns a [`Invalid`] naming the field and a stable code, which the server
 //! turns into a 400 body without inspecting messages.
