@@ -1,4 +1,6 @@
-//! Validation of what clients send: user ids, e-mails, passwords, names and amounts.
+//! Validation of what clients send: user ids, e-mails, passwords, names and amounts, and the
+//! options of an order body (drip-feed, split, package steps, coupon) read the way the seed's
+//! own example bodies mean them.
 //!
 //! Each check returns a [`Invalid`] naming the field and a stable code, which the server
 //! turns into a 400 body without inspecting messages.
@@ -193,6 +195,127 @@ pub fn comments(s: &str) -> Result<u64, Invalid> {
     }
 }
 
+/// Something an order body asked for that was ignored rather than refused; the answer lists
+/// it under `warnings` so the client can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ignored {
+    pub field: &'static str,
+    /// Always `"ignored"`.
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+/// Drip-feed delivery: `runs` submissions of the quantity, `interval` minutes apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DripFeed {
+    pub runs: i64,
+    pub interval: i64,
+}
+
+/// `runs`/`interval` of an order. The seed's own "no drip-feed" values — `runs` 0 or 1 (or
+/// absent) with `interval` 0 (or absent), sent in every example body — mean a plain order
+/// (`Ok(None)`). Otherwise `runs` must be 2..=1000 (`invalid_runs`) and `interval` 1..=10080
+/// minutes (`invalid_interval`).
+pub fn dripfeed(runs: Option<i64>, interval: Option<i64>) -> Result<Option<DripFeed>, Invalid> {
+    let plain_runs = matches!(runs, None | Some(0 | 1));
+    let plain_interval = matches!(interval, None | Some(0));
+    if plain_runs && plain_interval {
+        return Ok(None);
+    }
+    let runs = runs.filter(|r| (2..=1000).contains(r)).ok_or(Invalid {
+        field: "runs",
+        code: "invalid_runs",
+        message: "runs must be between 2 and 1000 for drip-feed (1 or 0 with interval 0: no drip-feed)",
+    })?;
+    let interval = interval.filter(|i| (1..=10_080).contains(i)).ok_or(Invalid {
+        field: "interval",
+        code: "invalid_interval",
+        message: "interval must be 1..=10080 minutes",
+    })?;
+    Ok(Some(DripFeed { runs, interval }))
+}
+
+/// Split delivery: `days` submissions of `per_day`, one a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub days: i64,
+    pub per_day: i64,
+}
+
+/// `split_days`/`split_quantity` of an order. `split_days` 0 or absent means no split
+/// (`split_quantity` then must be 0 or absent too); otherwise `split_days` is 2..=30 with a
+/// positive `split_quantity` (`invalid_split`).
+pub fn split(days: Option<i64>, per_day: Option<i64>) -> Result<Option<Split>, Invalid> {
+    match (days, per_day) {
+        (None | Some(0), None | Some(0)) => Ok(None),
+        (Some(days), Some(per_day)) if (2..=30).contains(&days) && per_day > 0 => {
+            Ok(Some(Split { days, per_day }))
+        }
+        _ => Err(Invalid {
+            field: "split_days",
+            code: "invalid_split",
+            message: "split_days must be 2..=30 with a positive split_quantity (0: no split)",
+        }),
+    }
+}
+
+/// `package_steps` of an order: absent, `null` or `[]` mean no package. A package is ordered by
+/// `package_id`; its steps and price come from the catalogue, never from the client, so steps
+/// sent with the order are refused (`unsupported_option`).
+pub fn package_steps(v: Option<&serde_json::Value>) -> Result<(), Invalid> {
+    use serde_json::Value;
+    match v {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(steps)) if steps.is_empty() => Ok(()),
+        Some(_) => Err(Invalid {
+            field: "package_steps",
+            code: "unsupported_option",
+            message: "order a package by package_id: its steps come from the catalogue",
+        }),
+    }
+}
+
+/// How an order names its coupon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CouponRef {
+    /// No coupon (absent, `null` or an empty string).
+    None,
+    /// The caller's coupon copy with this id (a positive integer, or its decimal text).
+    Id(i64),
+    /// A name the server does not know as a coupon id (the original client sends
+    /// `"manual_discount"`): no discount, and the answer says so.
+    Ignored(Ignored),
+}
+
+/// `coupon_id` of an order: a positive integer (or its text) names a coupon copy; any other
+/// text is ignored with a warning; a number that is not a positive integer, or a value of
+/// another type, is refused (`invalid_id`).
+pub fn coupon_ref(v: Option<&serde_json::Value>) -> Result<CouponRef, Invalid> {
+    use serde_json::Value;
+    let bad =
+        Invalid { field: "coupon_id", code: "invalid_id", message: "coupon_id must be a positive integer" };
+    let ignored = Ignored {
+        field: "coupon_id",
+        code: "ignored",
+        message: "coupon_id is not a coupon of yours: no coupon was applied",
+    };
+    match v {
+        None | Some(Value::Null) => Ok(CouponRef::None),
+        Some(Value::Number(n)) => n.as_i64().filter(|n| *n > 0).map(CouponRef::Id).ok_or(bad),
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            if t.is_empty() {
+                Ok(CouponRef::None)
+            } else if t.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
+                t.parse::<i64>().ok().filter(|n| *n > 0).map(CouponRef::Id).ok_or(bad)
+            } else {
+                Ok(CouponRef::Ignored(ignored))
+            }
+        }
+        Some(_) => Err(bad),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +396,73 @@ mod tests {
         assert!(short_text("name", "a\u{7}").is_err());
         assert_eq!(short_text("name", "  홍길동 "), Ok("홍길동"));
         assert!(description("line\nline").is_ok());
+    }
+
+    #[test]
+    fn seed_order_options() {
+        // The seed's "no drip-feed" values, and their absence, are a plain order.
+        for (runs, interval) in
+            [(None, None), (Some(1), Some(0)), (Some(0), Some(0)), (Some(1), None), (None, Some(0))]
+        {
+            assert_eq!(dripfeed(runs, interval), Ok(None), "{runs:?} {interval:?}");
+        }
+        assert_eq!(dripfeed(Some(3), Some(60)), Ok(Some(DripFeed { runs: 3, interval: 60 })));
+        let code = |r, i| dripfeed(r, i).map_err(|e| e.code);
+        assert_eq!(code(Some(1), Some(5)), Err("invalid_runs"), "an interval needs runs");
+        assert_eq!(code(Some(-1), Some(0)), Err("invalid_runs"));
+        assert_eq!(code(Some(1001), Some(5)), Err("invalid_runs"));
+        assert_eq!(code(Some(3), Some(0)), Err("invalid_interval"));
+        assert_eq!(code(Some(3), None), Err("invalid_interval"));
+        assert_eq!(code(Some(3), Some(10_081)), Err("invalid_interval"));
+
+        for (days, per_day) in [(None, None), (Some(0), None), (Some(0), Some(0)), (None, Some(0))] {
+            assert_eq!(split(days, per_day), Ok(None), "{days:?} {per_day:?}");
+        }
+        assert_eq!(split(Some(3), Some(100)), Ok(Some(Split { days: 3, per_day: 100 })));
+        for (days, per_day) in [
+            (Some(1), Some(100)),
+            (Some(31), Some(1)),
+            (Some(3), None),
+            (Some(0), Some(5)),
+            (None, Some(5)),
+            (Some(3), Some(0)),
+        ] {
+            assert_eq!(
+                split(days, per_day).map_err(|e| e.code),
+                Err("invalid_split"),
+                "{days:?} {per_day:?}"
+            );
+        }
+
+        use serde_json::json;
+        assert_eq!(package_steps(None), Ok(()));
+        assert_eq!(package_steps(Some(&json!([]))), Ok(()));
+        assert_eq!(package_steps(Some(&json!(null))), Ok(()));
+        assert_eq!(
+            package_steps(Some(&json!([{"service_id": 1}]))).map_err(|e| e.code),
+            Err("unsupported_option")
+        );
+        assert_eq!(package_steps(Some(&json!("x"))).map_err(|e| e.code), Err("unsupported_option"));
+    }
+
+    #[test]
+    fn coupon_refs() {
+        use serde_json::json;
+        assert_eq!(coupon_ref(None), Ok(CouponRef::None));
+        assert_eq!(coupon_ref(Some(&json!(null))), Ok(CouponRef::None));
+        assert_eq!(coupon_ref(Some(&json!(""))), Ok(CouponRef::None));
+        assert_eq!(coupon_ref(Some(&json!(7))), Ok(CouponRef::Id(7)));
+        assert_eq!(coupon_ref(Some(&json!(" 7 "))), Ok(CouponRef::Id(7)));
+        let ignored = coupon_ref(Some(&json!("manual_discount")));
+        assert!(matches!(
+            ignored,
+            Ok(CouponRef::Ignored(Ignored { field: "coupon_id", code: "ignored", .. }))
+        ));
+        assert!(matches!(coupon_ref(Some(&json!("REF12345678"))), Ok(CouponRef::Ignored(_))));
+        for bad in
+            [json!(0), json!(-3), json!(1.5), json!("0"), json!("-2"), json!(true), json!([1]), json!({})]
+        {
+            assert_eq!(coupon_ref(Some(&bad)).map_err(|e| e.code), Err("invalid_id"), "{bad}");
+        }
     }
 }

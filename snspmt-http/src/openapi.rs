@@ -320,6 +320,7 @@ const ORDER: &[Field] = &[
     ("scheduled_datetime", "string", false),
     ("split_days", "integer", false),
     ("split_quantity", "integer", false),
+    ("package_steps", "array", false),
     ("defer_start", "boolean", false),
     ("user_id", "string", false),
 ];

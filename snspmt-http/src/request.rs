@@ -54,6 +54,36 @@ impl Req {
         }
     }
 
+    /// A list filter that must parse as `T` when present: anything else is 400 `invalid_query`
+    /// naming the parameter (`expected` says what it takes), never silently no filter.
+    pub fn query_parsed<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.query(name)
+            .map(|v| {
+                v.parse::<T>().map_err(|_| {
+                    ApiError::invalid_field(name, "invalid_query", format!("{name} must be {expected}"))
+                })
+            })
+            .transpose()
+    }
+
+    /// A yes/no list filter: `1`/`true` or `0`/`false` (400 `invalid_query` otherwise).
+    pub fn query_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.query(name) {
+            None => Ok(None),
+            Some("1" | "true") => Ok(Some(true)),
+            Some("0" | "false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::invalid_field(
+                name,
+                "invalid_query",
+                format!("{name} must be 1, 0, true or false"),
+            )),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -232,5 +262,11 @@ mod tests {
         assert_eq!(r.query_int("a", 0..=5).ok(), Some(Some(1)));
         assert_eq!(r.query_int("limit", 0..=5).map_err(|e| e.code).err(), Some("invalid_query"));
         assert_eq!(r.query_int("a", 2..=5).map_err(|e| e.code).err(), Some("invalid_query"));
+        assert_eq!(r.query_parsed::<i64>("a", "a number").map_err(|e| e.code), Ok(Some(1)));
+        assert_eq!(r.query_parsed::<i64>("c", "a number").map_err(|e| e.code), Err("invalid_query"));
+        assert_eq!(r.query_parsed::<i64>("b", "a number").map_err(|e| e.code), Ok(None));
+        assert_eq!(r.query_bool("a").map_err(|e| e.code), Ok(Some(true)));
+        assert_eq!(r.query_bool("b").map_err(|e| e.code), Ok(None));
+        assert_eq!(r.query_bool("c").map_err(|e| e.code), Err("invalid_query"));
     }
 }

@@ -117,10 +117,26 @@ pub fn customer_problem(o: &snspmt_store::Order) -> Option<(&'static str, &'stat
     }
 }
 
-/// An order as its owner sees it: our prices, never the upstream's cost (`charge`) nor the
-/// internal error (`error` is [`customer_problem`]'s text, `error_code` its code).
+/// An order as its owner sees it: our prices, never the upstream's cost nor the internal
+/// error (`error` is [`customer_problem`]'s text, `error_code` its code). Beside our fields, the
+/// ones the original web client reads: `charge` (the points we charged: `final_price`),
+/// `is_package`, `package_steps` (the package's steps, `[]` otherwise) and `total_steps` (the
+/// upstream submissions of a package or split order, 1 for a single one).
 pub fn customer_order(o: &snspmt_store::Order) -> Value {
     let problem = customer_problem(o);
+    let steps: Vec<Value> = o
+        .package_steps
+        .iter()
+        .map(|s| {
+            json!({
+                "service_id": s.service_id,
+                "name": s.name,
+                "quantity": s.quantity,
+                "repeat": s.repeat,
+                "delay_minutes": s.delay_minutes,
+            })
+        })
+        .collect();
     json!({
         "order_id": o.order_id,
         "user_id": o.user_id,
@@ -134,9 +150,15 @@ pub fn customer_order(o: &snspmt_store::Order) -> Value {
         "price": o.price.0,
         "discount_amount": o.discount_amount.0,
         "final_price": o.final_price.0,
+        "charge": o.final_price.0,
         "commission_amount": o.commission_amount.0,
         "status": o.status.as_str(),
         "status_label": o.status.label(),
+        "is_package": o.package_id.is_some(),
+        "package_id": o.package_id,
+        "package_steps": steps,
+        "total_steps": o.total_parts.max(1),
+        "split_days": o.split_days,
         "smm_panel_order_id": o.smm_panel_order_id,
         "start_count": o.start_count,
         "remains": o.remains,
@@ -151,12 +173,12 @@ pub fn customer_order(o: &snspmt_store::Order) -> Value {
     })
 }
 
-/// An order as an operator sees it: the customer's view, plus the upstream's cost (`charge`)
-/// and the internal error text (`error`).
+/// An order as an operator sees it: the customer's view, plus what the upstream reported it
+/// cost us (`upstream_charge`, its text in its currency) and the internal error text (`error`).
 pub fn order(o: &snspmt_store::Order) -> Value {
     let mut v = customer_order(o);
     if let Value::Object(fields) = &mut v {
-        fields.insert("charge".into(), json!(o.charge));
+        fields.insert("upstream_charge".into(), json!(o.charge));
         fields.insert("error".into(), json!(o.error));
     }
     v

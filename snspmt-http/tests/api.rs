@@ -226,7 +226,7 @@ async fn bad_input_changes_nothing(s: TestServer) {
     let (status, _, b) = s
         .raw(Method::GET, "/api/admin/transactions?kind=bogus", &[("x-admin-token", common::ADMIN_TOKEN)], "")
         .await;
-    assert_eq!((status, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_kind")));
+    assert_eq!((status, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
     let bad_key = [("authorization", bearer.as_str()), ("idempotency-key", "")];
     let (status, _, b) =
         s.raw(Method::POST, "/api/points/deduct", &bad_key, br#"{"amount": 1}"#.to_vec()).await;

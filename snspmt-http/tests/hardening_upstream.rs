@@ -4,8 +4,8 @@
 //!   own limiter keeps below it, nothing ends `unknown`, every order reaches the panel once;
 //! - a 429 (whatever its body) and a refused connection are "not accepted": the order (or a
 //!   split order's part) waits in `pending` and is sent on a later round, never `unknown`;
-//! - customers never see the upstream's cost (`charge`) or its internal error text (URLs); the
-//!   operator still does.
+//! - customers never see the upstream's cost (`upstream_charge`; their `charge` is our price) or
+//!   its internal error text (URLs); the operator still does.
 
 mod common;
 
@@ -294,7 +294,8 @@ async fn a_refused_connection_is_pending_and_retried(backend: Backend) {
 
 /// No field of a customer's view holds the upstream's cost or its internal text.
 fn assert_customer_view(o: &Value, internal: &str) {
-    assert!(o.get("charge").is_none(), "the upstream's cost is not shown: {o}");
+    assert!(o.get("upstream_charge").is_none(), "the upstream's cost is not shown: {o}");
+    assert!(o["charge"].is_i64() && o["charge"] == o["final_price"], "charge is the points we charged: {o}");
     let text = o.to_string();
     assert!(!text.contains(internal) && !text.contains("http://127.0.0.1"), "no internal text: {o}");
 }
@@ -315,7 +316,9 @@ async fn customers_never_see_the_upstream_cost_or_its_errors(backend: Backend) {
     let (status, _, r) =
         s.raw(Method::POST, "/api/cron/sync-order-status", &[("x-admin-token", ADMIN_TOKEN)], "").await;
     assert_eq!(status, StatusCode::OK, "{r}");
-    assert!(admin_order(&s, running).await["charge"].as_str().is_some_and(|c| c.starts_with("0.09")));
+    let o = admin_order(&s, running).await;
+    assert!(o["upstream_charge"].as_str().is_some_and(|c| c.starts_with("0.09")), "{o}");
+    assert_eq!(o["charge"], 100, "to the operator too, charge is our price in points: {o}");
     // Each next answer of the panel, for one order at a time: refused for good with an internal
     // URL in its message; throttled (back to pending); dropped after sending (unknown).
     let mut ids = Vec::new();
@@ -374,7 +377,7 @@ async fn customers_never_see_the_upstream_cost_or_its_errors(backend: Backend) {
         .is_some_and(|e| e.contains("429") && e.contains(INTERNAL)));
     let (_, all) = s.call(Method::GET, "/api/admin/orders?user_id=cy", Auth::Admin, None).await;
     let charged =
-        all["orders"].as_array().expect("orders").iter().filter(|o| o["charge"].is_string()).count();
+        all["orders"].as_array().expect("orders").iter().filter(|o| o["upstream_charge"].is_string()).count();
     assert_eq!(charged, 1, "the admin list shows the upstream's cost: {all}");
     s.assert_ledger_consistent().await;
 }

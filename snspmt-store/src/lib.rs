@@ -136,7 +136,14 @@ pub trait CatalogStore: Send + Sync {
     async fn create_service(&self, service: NewService, audit: NewAudit, now: Millis)
         -> StoreResult<Service>;
     async fn service(&self, service_id: i64) -> StoreResult<Option<Service>>;
-    async fn list_services(&self, active_only: bool, limit: i64, offset: i64) -> StoreResult<Page<Service>>;
+    /// Services by id; `active_only` drops inactive ones, `category` keeps one category.
+    async fn list_services(
+        &self,
+        active_only: bool,
+        category: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Page<Service>>;
     /// Replaces the editable fields of a service (`provider_service_id` included).
     async fn update_service(
         &self,

@@ -299,6 +299,19 @@ pub struct Order {
     pub updated_at: Millis,
     /// The customer's chosen time, for scheduled orders.
     pub scheduled_at: Option<Millis>,
+    /// The package ordered, for a package order.
+    #[serde(default)]
+    pub package_id: Option<i64>,
+    /// Days of a split delivery.
+    #[serde(default)]
+    pub split_days: Option<i64>,
+    /// Upstream submissions of a package or split order (its parts); 0 for a single order.
+    #[serde(default)]
+    pub total_parts: i64,
+    /// The package's steps as the catalogue defines them now (empty unless a package order);
+    /// the parts the order runs are its own (`OrderPart`), fixed when it was placed.
+    #[serde(default)]
+    pub package_steps: Vec<snspmt_core::plan::Step>,
 }
 
 impl Order {

@@ -112,11 +112,7 @@ pub async fn update_user(app: &App, caller: &Caller, user_id: &str, req: &Req) -
 
 pub async fn transactions(app: &App, req: &Req) -> Reply {
     let paging = Paging::from(req)?;
-    let kind = req
-        .query("kind")
-        .map(|k| k.parse::<LedgerKind>())
-        .transpose()
-        .map_err(|_| ApiError::invalid_field("kind", "invalid_kind", "unknown ledger kind"))?;
+    let kind = req.query_parsed::<LedgerKind>("kind", "a ledger kind (purchase, order_charge, …)")?;
     let filter = LedgerFilter {
         user_id: req.query("user_id").map(str::to_owned),
         kind,

@@ -15,7 +15,7 @@ use crate::{jobs, views, App};
 
 /// Every active service (the whole catalogue: customers choose from it).
 pub async fn public_services(app: &App) -> Reply {
-    let page = app.store.list_services(true, 10_000, 0).await?;
+    let page = app.store.list_services(true, None, 10_000, 0).await?;
     // `service_ids`: the original client reads the ids as strings.
     let ids: Vec<String> = page.rows.iter().map(|s| s.service_id.to_string()).collect();
     ok(json!({
@@ -28,8 +28,9 @@ pub async fn public_services(app: &App) -> Reply {
 
 pub async fn admin_services(app: &App, req: &Req) -> Reply {
     let paging = Paging::from(req)?;
-    let active_only = req.query("active").is_some_and(|v| v == "1" || v == "true");
-    let page = app.store.list_services(active_only, paging.limit, paging.offset).await?;
+    let active_only = req.query_bool("active")?.unwrap_or(false);
+    let category = req.query("category");
+    let page = app.store.list_services(active_only, category, paging.limit, paging.offset).await?;
     ok(json!({
         "services": page.rows.iter().map(views::service).collect::<Vec<_>>(),
         "total": page.total,

@@ -37,6 +37,8 @@ struct PlaceOrder {
     scheduled_datetime: Option<String>,
     split_days: Option<i64>,
     split_quantity: Option<i64>,
+    /// The seed's package steps: only `[]` (no package) is taken; packages go by `package_id`.
+    package_steps: Option<Value>,
     /// A package order that waits for `start-package-processing`.
     #[serde(default)]
     defer_start: bool,
@@ -84,24 +86,24 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     } else {
         None
     };
-    if (body.package_id.is_some() || body.split_days.is_some()) && body.coupon_id.is_some() {
+    validate::package_steps(body.package_steps.as_ref())?;
+    let split = validate::split(body.split_days, body.split_quantity)?;
+    let mut warnings = Vec::new();
+    let coupon = match validate::coupon_ref(body.coupon_id.as_ref())? {
+        validate::CouponRef::None => None,
+        validate::CouponRef::Id(id) => Some(id),
+        validate::CouponRef::Ignored(w) => {
+            warnings.push(w);
+            None
+        }
+    };
+    if (body.package_id.is_some() || split.is_some()) && coupon.is_some() {
         return Err(unsupported("coupon_id"));
     }
     if let Some(package_id) = &body.package_id {
         let package_id = int_id("package_id", package_id)?;
-        return place_package(app, req, &body, user_id, package_id, scheduled_at, now).await;
+        return place_package(app, req, &body, user_id, package_id, scheduled_at, now, &warnings).await;
     }
-    let split = match (body.split_days, body.split_quantity) {
-        (None, None) => None,
-        (Some(days), Some(per_day)) if (2..=30).contains(&days) && per_day > 0 => Some((days, per_day)),
-        _ => {
-            return Err(ApiError::invalid_field(
-                "split_days",
-                "invalid_split",
-                "split_days must be 2..=30 with a positive split_quantity",
-            ))
-        }
-    };
     let service_id = body
         .service_id
         .as_ref()
@@ -112,22 +114,23 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     })?;
     let link = validate::link(body.link.as_deref().unwrap_or(""))?.to_owned();
     let service_type = ServiceType::parse(&service.service_type);
-    if let Some((days, per_day)) = split {
-        if service_type.takes_comments() || body.runs.is_some() || body.interval.is_some() {
+    let drip = validate::dripfeed(body.runs, body.interval);
+    if let Some(split) = split {
+        if service_type.takes_comments() || !matches!(drip, Ok(None)) {
             return Err(ApiError::invalid_field(
                 "split_days",
                 "invalid_split",
                 "split delivery is for plain quantity services, without drip-feed",
             ));
         }
-        if body.quantity.is_some_and(|q| Some(q) != days.checked_mul(per_day)) {
+        if body.quantity.is_some_and(|q| Some(q) != split.days.checked_mul(split.per_day)) {
             return Err(ApiError::invalid_field(
                 "quantity",
                 "invalid_quantity",
                 "quantity must equal split_days × split_quantity",
             ));
         }
-        return place_split(app, req, &body, user_id, &service, link, (days, per_day), scheduled_at, now)
+        return place_split(app, req, &body, user_id, &service, link, split, scheduled_at, now, &warnings)
             .await;
     }
     let (quantity, comments) = if service_type.takes_comments() {
@@ -156,9 +159,9 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
         .with("min_quantity", service.min_quantity)
         .with("max_quantity", service.max_quantity));
     }
-    let drip = match (body.runs, body.interval) {
-        (None, None) => None,
-        (runs, interval) => {
+    let drip = match drip {
+        Ok(None) => None,
+        asked => {
             if !(service.dripfeed && service_type.supports_dripfeed()) {
                 return Err(ApiError::invalid_field(
                     "runs",
@@ -166,13 +169,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
                     "this service has no drip-feed",
                 ));
             }
-            let runs = runs.filter(|r| (2..=1000).contains(r)).ok_or_else(|| {
-                ApiError::invalid_field("runs", "invalid_runs", "runs must be between 2 and 1000")
-            })?;
-            let interval = interval.filter(|i| (1..=10_080).contains(i)).ok_or_else(|| {
-                ApiError::invalid_field("interval", "invalid_interval", "interval must be 1..=10080 minutes")
-            })?;
-            Some((runs, interval))
+            asked?.map(|d| (d.runs, d.interval))
         }
     };
     let runs = drip.map(|(r, _)| r).unwrap_or(1);
@@ -183,9 +180,15 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     })?;
     expect_price(&body, price)?;
     let key = idempotency_key(req, &user_id, "orders.place")?;
-    let (coupon_id, discount) =
-        super::coupons::discount_for(app, &user_id, body.coupon_id.as_ref(), price, key.is_some(), now)
-            .await?;
+    let (coupon_id, discount) = super::coupons::discount_for(
+        app,
+        &user_id,
+        coupon.map(Value::from).as_ref(),
+        price,
+        key.is_some(),
+        now,
+    )
+    .await?;
     let final_price = price.checked_sub(discount).map_err(|_| ApiError::internal())?;
     let new = NewOrder {
         user_id,
@@ -213,7 +216,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
-    Ok(order_reply(&outcome))
+    Ok(order_reply(&outcome, &warnings))
 }
 
 /// 409 `price_changed` when the client expected another (pre-discount) price.
@@ -238,9 +241,10 @@ async fn place_split(
     user_id: String,
     service: &snspmt_store::Service,
     link: String,
-    (days, per_day): (i64, i64),
+    validate::Split { days, per_day }: validate::Split,
     scheduled_at: Option<i64>,
     now: i64,
+    warnings: &[validate::Ignored],
 ) -> Reply {
     if per_day < service.min_quantity || per_day > service.max_quantity {
         return Err(ApiError::invalid_field(
@@ -285,10 +289,11 @@ async fn place_split(
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok(order_reply(&outcome))
+    Ok(order_reply(&outcome, warnings))
 }
 
 /// A package: its fixed price, its steps × repeats as parts run in order.
+#[allow(clippy::too_many_arguments)]
 async fn place_package(
     app: &Arc<App>,
     req: &Req,
@@ -297,6 +302,7 @@ async fn place_package(
     package_id: i64,
     scheduled_at: Option<i64>,
     now: i64,
+    warnings: &[validate::Ignored],
 ) -> Reply {
     let invalid =
         || ApiError::invalid_field("package_id", "invalid_package", "no such package, or it is not on sale");
@@ -333,12 +339,17 @@ async fn place_package(
     if !outcome.is_replay() && start == Some(now) {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok(order_reply(&outcome))
+    Ok(order_reply(&outcome, warnings))
 }
 
+/// The answer to a placed order (a replay's too: the same body ignores the same things, so
+/// `warnings` is computed from the request again).
 fn order_reply(
     outcome: &snspmt_store::Idempotent<Order>,
+    warnings: &[validate::Ignored],
 ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let warnings: Vec<Value> =
+        warnings.iter().map(|w| json!({"field": w.field, "code": w.code, "message": w.message})).collect();
     replayable(outcome, |o: &Order| {
         json!({
             "success": true,
@@ -353,6 +364,7 @@ fn order_reply(
             "commission_amount": o.commission_amount.0,
             "smm_panel_order_id": o.smm_panel_order_id,
             "order": views::customer_order(o),
+            "warnings": warnings,
         })
     })
 }
@@ -363,11 +375,19 @@ fn outcome_order(o: &snspmt_store::Idempotent<Order>) -> &Order {
     }
 }
 
+/// The `status` filter of an order list: one of our statuses, or `all` (no filter).
+fn status_filter(req: &Req) -> Result<Option<OrderStatus>, ApiError> {
+    if req.query("status") == Some("all") {
+        return Ok(None);
+    }
+    req.query_parsed("status", "an order status (pending, scheduled, in_progress, completed, …) or all")
+}
+
 pub async fn list(app: &App, caller: &Caller, req: &Req) -> Reply {
     let user_id = caller.subject(req.query("user_id"), true)?;
     let paging = Paging::from(req)?;
-    let filter =
-        OrderFilter { user_id: Some(user_id), status: None, limit: paging.limit, offset: paging.offset };
+    let status = status_filter(req)?;
+    let filter = OrderFilter { user_id: Some(user_id), status, limit: paging.limit, offset: paging.offset };
     let page = app.store.orders(filter).await?;
     let orders: Vec<Value> = page.rows.iter().map(|o| views::order_for(o, caller.is_admin())).collect();
     ok(json!({"orders": orders, "total": page.total}))
@@ -560,11 +580,7 @@ pub async fn admin_scheduled(app: &App, req: &Req) -> Reply {
 
 pub async fn admin_list(app: &App, req: &Req) -> Reply {
     let paging = Paging::from(req)?;
-    let status = req
-        .query("status")
-        .map(str::parse::<OrderStatus>)
-        .transpose()
-        .map_err(|_| ApiError::invalid_field("status", "invalid_status", "unknown order status"))?;
+    let status = status_filter(req)?;
     let filter = OrderFilter {
         user_id: req.query("user_id").map(str::to_owned),
         status,

@@ -191,17 +191,9 @@ fn settle_refused(r: purchase::SettleRefusal, p: &Purchase) -> ApiError {
 
 pub async fn admin_list(app: &App, req: &Req) -> Reply {
     let paging = Paging::from(req)?;
-    let status = req
-        .query("status")
-        .map(str::parse::<PurchaseStatus>)
-        .transpose()
-        .map_err(|_| ApiError::invalid_field("status", "invalid_status", "unknown purchase status"))?;
-    let method = req
-        .query("method")
-        .map(str::parse::<PurchaseMethod>)
-        .transpose()
-        .map_err(|_| ApiError::invalid_field("method", "invalid_method", "method must be bank or kcp"))?;
-    let attention = req.query("attention").is_some_and(|v| v == "1" || v == "true");
+    let status = req.query_parsed::<PurchaseStatus>("status", "a purchase status")?;
+    let method = req.query_parsed::<PurchaseMethod>("method", "bank or kcp")?;
+    let attention = req.query_bool("attention")?.unwrap_or(false);
     let filter = PurchaseFilter {
         user_id: req.query("user_id").map(str::to_owned),
         status,

@@ -447,11 +447,7 @@ pub async fn admin_set_rate(app: &App, caller: &Caller, req: &Req) -> Reply {
 
 pub async fn admin_withdrawals(app: &App, req: &Req) -> Reply {
     let paging = Paging::from(req)?;
-    let status = req
-        .query("status")
-        .map(str::parse::<WithdrawalState>)
-        .transpose()
-        .map_err(|_| ApiError::invalid_field("status", "invalid_status", "unknown withdrawal status"))?;
+    let status = req.query_parsed::<WithdrawalState>("status", "a withdrawal status")?;
     let filter = WithdrawalFilter {
         user_id: req.query("user_id").map(str::to_owned),
         status,

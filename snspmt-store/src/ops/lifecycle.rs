@@ -69,7 +69,8 @@ row_mapper!(pub(crate) order_row -> Order {
     order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments,
     price: Points, discount_amount: Points, final_price: Points, commission_amount: Points,
     status: parse, smm_panel_order_id, start_count, remains, charge, refunded_amount: Points,
-    last_status_check, error, created_at, updated_at, scheduled_at,
+    last_status_check, error, created_at, updated_at, scheduled_at, package_id, split_days, total_parts,
+    package_steps: json,
 });
 
 row_mapper!(pub(crate) part_row -> OrderPart {
@@ -222,7 +223,10 @@ async fn single<C: Conn>(
 ) -> StoreResult<Option<(Order, JobId, Single)>> {
     let Some(row) = c.query_opt(ORDER_AND_JOB, &[&order_id, &job_id]).await? else { return Ok(None) };
     let order = order_row(&row)?;
-    let (job_id, state, due_at): (JobId, String, i64) = (row.get(24)?, row.get(25)?, row.get(26)?);
+    let (job_id, state, due_at): (JobId, String, i64) = {
+        let n = super::ORDER_COLUMNS;
+        (row.get(n)?, row.get(n + 1)?, row.get(n + 2)?)
+    };
     let job = Job::from_stored(&state, due_at)
         .ok_or_else(|| StoreError::Backend(format!("job {job_id}: unknown state {state:?}")))?;
     let machine = Single {

@@ -30,9 +30,14 @@ macro_rules! order_cols {
     () => {
         "order_id, user_id, service_id, service_name, link, quantity, runs, interval_minutes, comments, price, \
          discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
-         charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at"
+         charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at, package_id, \
+         split_days, (SELECT COUNT(*) FROM order_parts p WHERE p.order_id = orders.order_id), \
+         COALESCE((SELECT steps FROM packages k WHERE k.package_id = orders.package_id), '[]')"
     };
 }
+
+/// How many columns `order_cols!` reads (a query may select more after them).
+pub(crate) const ORDER_COLUMNS: usize = 28;
 
 macro_rules! part_cols {
     () => {

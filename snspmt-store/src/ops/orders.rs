@@ -41,8 +41,8 @@ const SERVICE_BY_ID: &str = concat!("SELECT ", service_cols!(), " FROM services 
 const SERVICE_ID_BY_PROVIDER_ID: &str = "SELECT service_id FROM services WHERE provider_service_id = $1";
 const SERVICE_PAGE: (&str, &str) = paged!(
     service_cols,
-    "FROM services WHERE ($1 = FALSE OR is_active)",
-    "ORDER BY service_id LIMIT $2 OFFSET $3"
+    "FROM services WHERE ($1 = FALSE OR is_active) AND ($2::text IS NULL OR category = $2)",
+    "ORDER BY service_id LIMIT $3 OFFSET $4"
 );
 const UPDATE_SERVICE: &str = concat!(
     "UPDATE services SET provider_service_id = $2, name = $3, category = $4, platform = $5, service_type = $6, ",
@@ -463,11 +463,13 @@ macro_rules! impl_orders {
             async fn list_services(
                 &self,
                 active_only: bool,
+                category: Option<&str>,
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Service>> {
+                let category = category.map(str::to_owned);
                 self.rd(async move |c| {
-                    page(c, SERVICE_PAGE, &[&active_only], limit, offset, service_row).await
+                    page(c, SERVICE_PAGE, &[&active_only, &category], limit, offset, service_row).await
                 })
                 .await
             }

@@ -522,7 +522,7 @@ pub async fn services_import_by_provider_id(s: Arc<dyn Store>) {
     changed.price_per_1000 = Points(2500);
     let second = s.import_services(vec![changed, new_service("3")], audit(), 2).await.expect("import");
     assert_eq!((second.inserted, second.updated), (1, 1));
-    let all = s.list_services(false, 50, 0).await.expect("list");
+    let all = s.list_services(false, None, 50, 0).await.expect("list");
     assert_eq!(all.total, 3);
     assert_eq!(
         all.rows.iter().find(|x| x.provider_service_id == "2").map(|x| x.price_per_1000),
@@ -536,7 +536,18 @@ pub async fn services_import_by_provider_id(s: Arc<dyn Store>) {
     let mut off = new_service(&all.rows[0].provider_service_id);
     off.is_active = false;
     s.update_service(id, off, audit(), 4).await.expect("deactivate");
-    assert_eq!(s.list_services(true, 50, 0).await.expect("active").total, 2);
+    assert_eq!(s.list_services(true, None, 50, 0).await.expect("active").total, 2);
+    let mut other = new_service("4");
+    other.category = "YouTube".into();
+    s.import_services(vec![other], audit(), 5).await.expect("import");
+    let by_category = |c: &'static str| s.list_services(false, Some(c), 50, 0);
+    assert_eq!(by_category("Instagram").await.expect("category").total, 3);
+    let youtube = by_category("YouTube").await.expect("category");
+    assert_eq!(
+        (youtube.total, youtube.rows.len(), youtube.rows[0].provider_service_id.as_str()),
+        (1, 1, "4")
+    );
+    assert_eq!(by_category("TikTok").await.expect("category").total, 0);
 }
 
 fn new_purchase(user: &str, method: PurchaseMethod, amount: i64, ordr: Option<&str>) -> NewPurchase {
