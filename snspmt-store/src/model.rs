@@ -149,6 +149,7 @@ pub struct Posting {
 pub struct LedgerFilter {
     pub user_id: Option<String>,
     pub kind: Option<LedgerKind>,
+    /// Rows at most; `0` (the default) means [`DEFAULT_LIMIT`].
     pub limit: i64,
     pub offset: i64,
 }
@@ -222,6 +223,9 @@ pub struct MigrationReport {
     pub applied: Vec<String>,
     pub version: i64,
 }
+
+/// The rows a list returns when its filter's `limit` is left at `0`.
+pub const DEFAULT_LIMIT: i64 = 50;
 
 /// A catalogue service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -398,6 +402,7 @@ pub struct StatusUpdate {
 pub struct OrderFilter {
     pub user_id: Option<String>,
     pub status: Option<snspmt_core::order::OrderStatus>,
+    /// Rows at most; `0` (the default) means [`DEFAULT_LIMIT`].
     pub limit: i64,
     pub offset: i64,
 }
@@ -458,6 +463,7 @@ pub struct PurchaseFilter {
     /// Only those an operator must look at: `amount_mismatch`, `approval_unknown`, and
     /// `approving` since before this moment.
     pub attention_before: Option<Millis>,
+    /// Rows at most; `0` (the default) means [`DEFAULT_LIMIT`].
     pub limit: i64,
     pub offset: i64,
 }
@@ -673,6 +679,7 @@ pub struct PostFilter {
     pub search: Option<String>,
     pub category: Option<String>,
     pub tag: Option<String>,
+    /// Rows at most; `0` (the default) means [`DEFAULT_LIMIT`].
     pub limit: i64,
     pub offset: i64,
 }
@@ -926,6 +933,7 @@ pub struct Payout {
 pub struct WithdrawalFilter {
     pub user_id: Option<String>,
     pub status: Option<snspmt_core::referral::WithdrawalState>,
+    /// Rows at most; `0` (the default) means [`DEFAULT_LIMIT`].
     pub limit: i64,
     pub offset: i64,
 }

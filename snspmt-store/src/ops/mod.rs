@@ -217,7 +217,8 @@ pub(crate) async fn one<C: Conn, T>(
     c.query_opt(sql, args).await?.as_ref().map(f).transpose()
 }
 
-/// A page of `list` (its parameters: `filter`, then limit and offset) and the `count` of all rows.
+/// A page of `list` (its parameters: `filter`, then limit and offset) and the `count` of all rows;
+/// a `limit` of 0 or less is [`crate::DEFAULT_LIMIT`].
 pub(crate) async fn page<C: Conn, T>(
     c: &mut C,
     (list, count): (&'static str, &'static str),
@@ -226,6 +227,7 @@ pub(crate) async fn page<C: Conn, T>(
     offset: i64,
     f: fn(&Row) -> StoreResult<T>,
 ) -> StoreResult<Page<T>> {
+    let limit = if limit > 0 { limit } else { crate::DEFAULT_LIMIT };
     let mut args = filter.to_vec();
     args.extend([&limit as &dyn Param, &offset]);
     let found = c.query(list, &args).await?;

@@ -274,6 +274,9 @@ pub async fn ledger_filters_and_pages(s: Arc<dyn Store>) {
     }
     let all = s.ledger(LedgerFilter { limit: 50, ..Default::default() }).await.expect("all");
     assert_eq!(all.total, 7);
+    // A filter's default limit is a page of DEFAULT_LIMIT rows, not none.
+    let default = s.ledger(LedgerFilter { user_id: Some("u1".into()), ..Default::default() }).await;
+    assert_eq!(default.expect("default limit").rows.len(), 6);
     assert!(all.rows.windows(2).all(|w| w[0].id > w[1].id), "newest first");
     let u1 = s
         .ledger(LedgerFilter {
