@@ -28,7 +28,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SNSPMT_UPSTREAM_TIMEOUT_MS", "15000"),
     ("SNSPMT_UPSTREAM_CONCURRENCY", "8 calls to the panel at once"),
     ("SNSPMT_UPSTREAM_RATE", "N/SECONDS calls to the panel (off)"),
-    ("SNSPMT_SYNC_INTERVAL_SECS", "60"),
+    ("SNSPMT_SYNC_INTERVAL_SECS", "60 (5 with SNSPMT_SIMULATE=1)"),
     ("SNSPMT_WORKERS", "1: in-process workers; 0: drive /api/cron/* yourself"),
     ("KCP_SITE_CD", "KCP merchant code"),
     ("KCP_SITE_KEY", "KCP site key"),
@@ -379,6 +379,7 @@ impl Config {
         let tz_offset_minutes = parse_offset(&tz)
             .ok_or_else(|| ConfigError(format!("SNSPMT_TZ_OFFSET must look like +09:00: {tz}")))?;
         let workers = get("SNSPMT_WORKERS").map(|v| v != "0").unwrap_or(true);
+        let simulate = get("SNSPMT_SIMULATE").is_some_and(|v| v == "1" || v == "true");
         let config = Config {
             addr,
             database_url,
@@ -388,7 +389,7 @@ impl Config {
             cron_token: get("CRON_TOKEN"),
             smm_api_url: get("SMMKINGS_API_URL").unwrap_or_else(|| "https://smmkings.com/api/v2".into()),
             smm_api_key: get("SMMKINGS_API_KEY"),
-            simulate: get("SNSPMT_SIMULATE").is_some_and(|v| v == "1" || v == "true"),
+            simulate,
             kcp: Kcp {
                 site_cd: get("KCP_SITE_CD"),
                 site_key: get("KCP_SITE_KEY"),
@@ -422,7 +423,9 @@ impl Config {
             workers,
             log_requests: get("SNSPMT_LOG").is_none_or(|v| v != "warn"),
             upstream_timeout_ms: number(&get, "SNSPMT_UPSTREAM_TIMEOUT_MS", 15_000)?,
-            sync_interval_secs: number(&get, "SNSPMT_SYNC_INTERVAL_SECS", 60)?.max(1),
+            // The simulated panel ends an order after 25 s: sync often enough to show it.
+            sync_interval_secs: number(&get, "SNSPMT_SYNC_INTERVAL_SECS", if simulate { 5 } else { 60 })?
+                .max(1),
             metrics_token: get("METRICS_TOKEN"),
             log_json: get("SNSPMT_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
             accounts: Accounts::from_lookup(&get)?,
@@ -535,6 +538,9 @@ mod tests {
         assert_eq!(c.tz_offset_minutes, 540);
         assert!(c.workers && !c.simulate && !c.smm_configured());
         assert_eq!(c.kcp.ret_url, "http://127.0.0.1:8080/api/points/purchase-kcp/return");
+        assert_eq!(c.sync_interval_secs, 60);
+        let simulated = config(&[("SNSPMT_SIMULATE", "1")]).expect("simulated");
+        assert_eq!(simulated.sync_interval_secs, 5, "the simulated panel's orders show as ended soon");
     }
 
     #[test]

@@ -27,8 +27,14 @@ pub struct SimulatedSmm {
 }
 
 impl Default for SimulatedSmm {
+    /// Ids start at the current Unix time in milliseconds, so that a restarted server's panel
+    /// never hands out an id an earlier run gave (the orders stored with it would be settled
+    /// from the wrong order's status).
     fn default() -> Self {
-        SimulatedSmm { orders: Mutex::new(HashMap::new()), next_id: Mutex::new(100_000) }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(100_000, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+        SimulatedSmm { orders: Mutex::new(HashMap::new()), next_id: Mutex::new(now_ms.max(100_000)) }
     }
 }
 
@@ -143,5 +149,16 @@ mod tests {
         assert_eq!(status["5"]["error"], "Incorrect order ID");
         assert_eq!(call(&sim, "action=add&service=9&link=x&quantity=1")["error"], "Incorrect service ID");
         assert!(call(&sim, "action=add&service=1001&link=x&quantity=1")["error"].as_str().is_some());
+    }
+
+    #[test]
+    fn a_restarted_panel_never_reuses_an_id() {
+        let add = "key=k&action=add&service=1001&link=https%3A%2F%2Fx.com&quantity=100";
+        let first = SimulatedSmm::default();
+        let ids: Vec<i64> = (0..3).map(|_| call(&first, add)["order"].as_i64().expect("id")).collect();
+        std::thread::sleep(Duration::from_millis(5));
+        let restarted = SimulatedSmm::default();
+        let next = call(&restarted, add)["order"].as_i64().expect("id");
+        assert!(ids.iter().all(|id| *id < next), "{ids:?} then {next}");
     }
 }
