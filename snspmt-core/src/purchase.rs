@@ -252,7 +252,8 @@ impl Transition {
     /// `from → to` if the lifecycle allows it (see [`PurchaseStatus`]):
     /// - `pending` → `approved` | `rejected`;
     /// - `kcp_registered` → `approving` | `failed` | `canceled`;
-    /// - `approving` → `approved` | `failed` | `amount_mismatch` | `approval_unknown`;
+    /// - `approving` → `approved` | `failed` | `amount_mismatch` | `approval_unknown`, or back
+    ///   to `kcp_registered` (KCP declined what an anonymous return asked for);
     /// - `approval_unknown` → `approved` | `failed` (an operator's settlement, see
     ///   [`operator_settlement`]).
     pub fn new(from: PurchaseStatus, to: PurchaseStatus) -> Result<Transition, IllegalTransition> {
@@ -260,7 +261,7 @@ impl Transition {
         match (from, to) {
             (Pending, Approved | Rejected)
             | (KcpRegistered, Approving | Failed | Canceled)
-            | (Approving, Approved | Failed | AmountMismatch | ApprovalUnknown)
+            | (Approving, Approved | Failed | AmountMismatch | ApprovalUnknown | KcpRegistered)
             | (ApprovalUnknown, Approved | Failed) => Ok(Transition { from, to }),
             _ => Err(IllegalTransition { from, to }),
         }
@@ -334,6 +335,11 @@ pub enum ApprovalOutcome {
     Approved { tno: String, amount: i64 },
     /// KCP declined: nothing was charged; store the code and message.
     Declined { code: String, message: String },
+    /// KCP declined an approval that the anonymous return asked for: nothing was charged, and
+    /// the purchase goes back to `kcp_registered`, payable — anyone who knows an `ordr_idxx`
+    /// can post a return with made-up `enc_data`, and must not end someone else's purchase.
+    /// Only its owner's own approval (`/approve`, signed in) ends a purchase as `failed`.
+    Refused { code: String, message: String },
     /// KCP approved, but not what we expected (another or no amount, no `tno`, another order):
     /// credit nothing, cancel at KCP when `tno` is known, alert.
     AmountMismatch { tno: Option<String>, amount: Option<i64> },
@@ -342,11 +348,22 @@ pub enum ApprovalOutcome {
 }
 
 impl ApprovalOutcome {
+    /// This outcome of an approval the anonymous KCP return asked for: a decline leaves the
+    /// purchase payable ([`ApprovalOutcome::Refused`]); every other outcome is KCP's word on a
+    /// payment and stands.
+    pub fn via_anonymous_return(self) -> ApprovalOutcome {
+        match self {
+            ApprovalOutcome::Declined { code, message } => ApprovalOutcome::Refused { code, message },
+            other => other,
+        }
+    }
+
     /// The purchase status this outcome leads to.
     pub fn status(&self) -> PurchaseStatus {
         match self {
             ApprovalOutcome::Approved { .. } => PurchaseStatus::Approved,
             ApprovalOutcome::Declined { .. } => PurchaseStatus::Failed,
+            ApprovalOutcome::Refused { .. } => PurchaseStatus::KcpRegistered,
             ApprovalOutcome::AmountMismatch { .. } => PurchaseStatus::AmountMismatch,
             ApprovalOutcome::Unknown { .. } => PurchaseStatus::ApprovalUnknown,
         }
@@ -360,7 +377,7 @@ impl ApprovalOutcome {
             ApprovalOutcome::Approved { tno, amount } => {
                 (Some(tno.clone()), Some(*amount), Some(kcp::RES_OK.to_owned()), None)
             }
-            ApprovalOutcome::Declined { code, message } => {
+            ApprovalOutcome::Declined { code, message } | ApprovalOutcome::Refused { code, message } => {
                 (None, None, Some(code.clone()), Some(message.clone()))
             }
             ApprovalOutcome::AmountMismatch { tno, amount } => (
@@ -627,6 +644,7 @@ mod tests {
             (Approving, Failed),
             (Approving, AmountMismatch),
             (Approving, ApprovalUnknown),
+            (Approving, KcpRegistered),
             (ApprovalUnknown, Approved),
             (ApprovalUnknown, Failed),
         ];
@@ -719,6 +737,11 @@ mod tests {
             (
                 ApprovalOutcome::Declined { code: "8804".into(), message: "거절".into() },
                 s(Failed, None, None, Some("8804"), Some("거절"), None),
+            ),
+            (
+                ApprovalOutcome::Declined { code: "8804".into(), message: "거절".into() }
+                    .via_anonymous_return(),
+                s(KcpRegistered, None, None, Some("8804"), Some("거절"), None),
             ),
             (
                 ApprovalOutcome::AmountMismatch { tno: Some("T2".into()), amount: Some(1) },

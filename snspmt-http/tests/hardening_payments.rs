@@ -20,6 +20,7 @@ on_both_backends_with_kcp!(
     an_operator_settles_an_unknown_approval_once,
     a_stale_approving_purchase_is_settleable,
     a_strangers_failed_return_leaves_the_purchase_payable,
+    a_strangers_forged_authenticated_return_leaves_the_purchase_payable,
     concurrent_settles_decisions_and_approvals_answer_stable_codes,
 );
 
@@ -336,6 +337,34 @@ async fn a_strangers_failed_return_leaves_the_purchase_payable(h: KcpHarness) {
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "approved");
     assert_eq!(s.points(&victim).await, 9_000);
+    s.assert_ledger_consistent().await;
+}
+
+async fn a_strangers_forged_authenticated_return_leaves_the_purchase_payable(h: KcpHarness) {
+    let s = &h.server;
+    let victim = s.register("fay").await;
+    let (id, ordr) = register(s, &victim, 7_000).await;
+    // A stranger posts "authenticated" with made-up enc_data: KCP declines that approval.
+    let forged =
+        format!("ordr_idxx={ordr}&res_cd=0000&res_msg=ok&enc_data=forged&enc_info=forged&tran_cd=00100000");
+    assert_eq!(post_return(s, forged.into_bytes()).await, "failed");
+    assert_eq!(
+        purchase(s, id).await["status"],
+        "kcp_registered",
+        "KCP's decline of a forged return ends nothing"
+    );
+    // The owner still pays it.
+    let (status, b) = s
+        .call(
+            Method::POST,
+            "/api/points/purchase-kcp/payment-form",
+            Auth::Bearer(&victim),
+            Some(json!({"ordr_idxx": ordr})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "approved");
+    assert_eq!(s.points(&victim).await, 7_000);
     s.assert_ledger_consistent().await;
 }
 

@@ -433,20 +433,24 @@ impl Approval {
 /// Approves `ordr_idxx` at KCP, once: only the caller that moves it to `approving` calls KCP,
 /// with the price from our database. The approval runs in a task of its own, from the move to
 /// `approving` to the settlement, so a client that goes away (a dropped request) cannot leave
-/// a purchase that KCP charged stranded in `approving`.
+/// a purchase that KCP charged stranded in `approving`. An `anonymous` approval (asked for by
+/// the KCP return, which anyone can post) that KCP declines leaves the purchase payable.
 async fn approve(
     app: &Arc<App>,
     ordr_idxx: &str,
     enc_data: &str,
     enc_info: &str,
     tran_cd: &str,
+    anonymous: bool,
 ) -> Result<Approval, ApiError> {
     let app = app.clone();
     let (ordr_idxx, enc_data, enc_info, tran_cd) =
         (ordr_idxx.to_owned(), enc_data.to_owned(), enc_info.to_owned(), tran_cd.to_owned());
-    tokio::spawn(async move { approve_to_end(&app, &ordr_idxx, &enc_data, &enc_info, &tran_cd).await })
-        .await
-        .map_err(|_| ApiError::internal())?
+    tokio::spawn(
+        async move { approve_to_end(&app, &ordr_idxx, &enc_data, &enc_info, &tran_cd, anonymous).await },
+    )
+    .await
+    .map_err(|_| ApiError::internal())?
 }
 
 async fn approve_to_end(
@@ -455,6 +459,7 @@ async fn approve_to_end(
     enc_data: &str,
     enc_info: &str,
     tran_cd: &str,
+    anonymous: bool,
 ) -> Result<Approval, ApiError> {
     let client = kcp_client(app)?;
     let Some(p) = app.store.begin_approval(ordr_idxx, app.clock.now()).await? else {
@@ -476,9 +481,10 @@ async fn approve_to_end(
         Ok(parsed) => purchase::approval_outcome_for_order(price, ordr_idxx, parsed.as_ref()),
         Err(e) => ApprovalOutcome::Unknown { reason: e.to_string() },
     };
+    let outcome = if anonymous { outcome.via_anonymous_return() } else { outcome };
     let label = match &outcome {
         ApprovalOutcome::Approved { .. } => "ok",
-        ApprovalOutcome::Declined { .. } => "rejected",
+        ApprovalOutcome::Declined { .. } | ApprovalOutcome::Refused { .. } => "rejected",
         ApprovalOutcome::AmountMismatch { .. } => "mismatch",
         ApprovalOutcome::Unknown { .. } => "unknown",
     };
@@ -505,7 +511,7 @@ async fn approve_to_end(
     };
     Ok(match outcome {
         ApprovalOutcome::Approved { .. } => Approval::Approved(settled),
-        ApprovalOutcome::Declined { .. } => Approval::Declined(settled),
+        ApprovalOutcome::Declined { .. } | ApprovalOutcome::Refused { .. } => Approval::Declined(settled),
         ApprovalOutcome::AmountMismatch { .. } => Approval::Mismatch(settled),
         ApprovalOutcome::Unknown { .. } => Approval::Unknown(settled),
     })
@@ -569,7 +575,7 @@ pub async fn kcp_approve(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
     if body.enc_data.is_empty() || body.enc_info.is_empty() || body.tran_cd.is_empty() {
         return Err(ApiError::bad_request("missing_field", "enc_data, enc_info and tran_cd are required"));
     }
-    approval_reply(approve(app, &body.ordr_idxx, &body.enc_data, &body.enc_info, &body.tran_cd).await?)
+    approval_reply(approve(app, &body.ordr_idxx, &body.enc_data, &body.enc_info, &body.tran_cd, false).await?)
 }
 
 /// The browser's post from KCP (`Ret_URL`). Anonymous, so trusted only through KCP's approval
@@ -582,7 +588,7 @@ pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
     let form = kcp::parse_return_form(&req.body);
     let result = match form.kind() {
         ReturnKind::Authenticated => {
-            match approve(app, &form.ordr_idxx, &form.enc_data, &form.enc_info, &form.tran_cd).await {
+            match approve(app, &form.ordr_idxx, &form.enc_data, &form.enc_info, &form.tran_cd, true).await {
                 Ok(Approval::Approved(_)) => "approved",
                 Ok(Approval::Declined(_)) => "failed",
                 Ok(
