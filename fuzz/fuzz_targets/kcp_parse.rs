@@ -31,5 +31,7 @@ fuzz_target!(|data: &[u8]| {
         }
         ApprovalOutcome::Unknown { .. } => assert!(approve.is_err()),
         ApprovalOutcome::Declined { .. } | ApprovalOutcome::AmountMismatch { .. } => {}
+        // Only an anonymous return's decline becomes `Refused`, never KCP's answer itself.
+        ApprovalOutcome::Refused { .. } => panic!("approval_outcome answered Refused"),
     }
 });

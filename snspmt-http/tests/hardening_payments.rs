@@ -37,21 +37,6 @@ async fn register(s: &TestServer, token: &str, amount: i64) -> (i64, String) {
     (b["purchase_id"].as_i64().expect("id"), b["ordr_idxx"].as_str().expect("ordr").to_owned())
 }
 
-/// Posts a Ret_URL form body; answers the result named in the redirect.
-async fn post_return(s: &TestServer, body: Vec<u8>) -> String {
-    let (status, headers, _) = s
-        .raw(
-            Method::POST,
-            "/api/points/purchase-kcp/return",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            body,
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let location = headers.get("location").and_then(|v| v.to_str().ok()).expect("location").to_owned();
-    location.rsplit("result=").next().unwrap_or_default().to_owned()
-}
-
 fn field(fields: &[(String, String)], name: &str) -> String {
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
@@ -61,22 +46,11 @@ fn approve_body(ordr: &str, fields: &[(String, String)]) -> Value {
            "tran_cd": field(fields, "tran_cd")})
 }
 
-async fn purchase(s: &TestServer, id: i64) -> Value {
-    let (_, b) = s.call(Method::GET, "/api/admin/purchases?limit=200", Auth::Admin, None).await;
-    b["purchases"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|p| p["purchase_id"] == id)
-        .cloned()
-        .expect("purchase")
-}
-
 /// Polls until purchase `id` leaves `approving` (at most 10 s); answers it.
 async fn settled(s: &TestServer, id: i64) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let p = purchase(s, id).await;
+        let p = s.admin_purchase(id).await;
         if p["status"] != "approving" || tokio::time::Instant::now() >= deadline {
             return p;
         }
@@ -147,7 +121,7 @@ async fn a_disconnect_mid_approval_still_credits_once(h: KcpHarness) {
     assert_eq!(p["tno"].as_str(), Some(h.kcp.approvals()[0].tno.as_str()));
     assert_eq!(s.points(&token).await, 12_000);
     // The browser comes back and posts the return again: approved, nothing more.
-    assert_eq!(post_return(s, form).await, "approved");
+    assert_eq!(s.kcp_return(form).await, "approved");
 
     // The frontend's approve call, dropped the same way.
     let (id, ordr) = register(s, &token, 3_000).await;
@@ -187,8 +161,8 @@ async fn an_operator_settles_an_unknown_approval_once(h: KcpHarness) {
     let fields = h.kcp.authenticate(&ordr, None);
     // KCP approves and takes the money; its answer is lost.
     h.kcp.push_fault("payment", KcpFault::CommitThenDrop);
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&fields)).await, "pending");
-    assert_eq!(purchase(s, id).await["status"], "approval_unknown");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&fields)).await, "pending");
+    assert_eq!(s.admin_purchase(id).await["status"], "approval_unknown");
     let tno = h.kcp.approvals()[0].tno.clone();
 
     // Bad settlements change nothing.
@@ -229,7 +203,7 @@ async fn an_operator_settles_an_unknown_approval_once(h: KcpHarness) {
         assert_eq!(status, StatusCode::CONFLICT, "{b}");
         assert_error_body(&b, "already_processed");
     }
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&fields)).await, "approved");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&fields)).await, "approved");
     let (status, b) = s
         .call(
             Method::POST,
@@ -245,11 +219,11 @@ async fn an_operator_settles_an_unknown_approval_once(h: KcpHarness) {
     // The same tno cannot credit another purchase.
     let (id2, ordr2) = register(s, &token, 8_000).await;
     h.kcp.push_fault("payment", KcpFault::CommitThenDrop);
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr2, None))).await, "pending");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr2, None))).await, "pending");
     let (status, b) = settle(s, id2, json!({"tno": tno, "outcome": "approved"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{b}");
     assert_error_body(&b, "duplicate_tno");
-    assert_eq!(purchase(s, id2).await["status"], "approval_unknown");
+    assert_eq!(s.admin_purchase(id2).await["status"], "approval_unknown");
     // KCP shows no payment for it: the operator fails it; nothing credited.
     let (status, b) = settle(s, id2, json!({"outcome": "failed"})).await;
     assert_eq!((status, b["purchase"]["status"].as_str()), (StatusCode::OK, Some("failed")), "{b}");
@@ -278,7 +252,7 @@ async fn a_stale_approving_purchase_is_settleable(h: KcpHarness) {
     let (id, ordr) = register(s, &token, 5_000).await;
     let hour_ago = now_ms() - 3_600_000;
     s.store.begin_approval(&ordr, hour_ago).await.expect("begin").expect("won");
-    assert_eq!(purchase(s, id).await["status"], "approving");
+    assert_eq!(s.admin_purchase(id).await["status"], "approving");
     // KCP shows the payment: the operator settles it once.
     let (status, b) = settle(s, id, json!({"tno": "23732987373372", "outcome": "approved"})).await;
     assert_eq!((status, b["purchase"]["status"].as_str()), (StatusCode::OK, Some("approved")), "{b}");
@@ -320,10 +294,10 @@ async fn a_strangers_failed_return_leaves_the_purchase_payable(h: KcpHarness) {
     let (id, ordr) = register(s, &victim, 9_000).await;
     // A stranger who learnt the order number posts "the user canceled", then a failure code.
     let cancel = FakeKcp::euc_kr_body(&h.kcp.canceled_form(&ordr));
-    assert_eq!(post_return(s, cancel).await, "canceled");
+    assert_eq!(s.kcp_return(cancel).await, "canceled");
     let failed = format!("ordr_idxx={ordr}&res_cd=9999&res_msg=nope&enc_data=&enc_info=&tran_cd=");
-    assert_eq!(post_return(s, failed.into_bytes()).await, "failed");
-    assert_eq!(purchase(s, id).await["status"], "kcp_registered", "the purchase is still payable");
+    assert_eq!(s.kcp_return(failed.into_bytes()).await, "failed");
+    assert_eq!(s.admin_purchase(id).await["status"], "kcp_registered", "the purchase is still payable");
     assert!(h.kcp.approvals().is_empty());
     // The owner pays it.
     let (status, b) = s
@@ -335,7 +309,7 @@ async fn a_strangers_failed_return_leaves_the_purchase_payable(h: KcpHarness) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "approved");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "approved");
     assert_eq!(s.points(&victim).await, 9_000);
     s.assert_ledger_consistent().await;
 }
@@ -347,9 +321,9 @@ async fn a_strangers_forged_authenticated_return_leaves_the_purchase_payable(h: 
     // A stranger posts "authenticated" with made-up enc_data: KCP declines that approval.
     let forged =
         format!("ordr_idxx={ordr}&res_cd=0000&res_msg=ok&enc_data=forged&enc_info=forged&tran_cd=00100000");
-    assert_eq!(post_return(s, forged.into_bytes()).await, "failed");
+    assert_eq!(s.kcp_return(forged.into_bytes()).await, "failed");
     assert_eq!(
-        purchase(s, id).await["status"],
+        s.admin_purchase(id).await["status"],
         "kcp_registered",
         "KCP's decline of a forged return ends nothing"
     );
@@ -363,7 +337,7 @@ async fn a_strangers_forged_authenticated_return_leaves_the_purchase_payable(h: 
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "approved");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "approved");
     assert_eq!(s.points(&victim).await, 7_000);
     s.assert_ledger_consistent().await;
 }
@@ -390,7 +364,7 @@ async fn concurrent_settles_decisions_and_approvals_answer_stable_codes(h: KcpHa
     let (id, ordr) = register(&s, &token, 4_000).await;
     let fields = h.kcp.authenticate(&ordr, None);
     h.kcp.push_fault("payment", KcpFault::CommitThenDrop);
-    assert_eq!(post_return(&s, FakeKcp::utf8_body(&fields)).await, "pending");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&fields)).await, "pending");
     let tno = h.kcp.approvals()[0].tno.clone();
     let mut tasks = Vec::new();
     for i in 0..36 {
@@ -425,7 +399,7 @@ async fn concurrent_settles_decisions_and_approvals_answer_stable_codes(h: KcpHa
         }
     }
     assert_eq!(settled_ok, 1, "exactly one settlement wins");
-    let status = purchase(&s, id).await["status"].clone();
+    let status = s.admin_purchase(id).await["status"].clone();
     let want = if status == "approved" { 4_000 } else { 0 };
     assert_eq!(s.points(&token).await, want, "{status}");
 

@@ -37,33 +37,6 @@ async fn register(s: &TestServer, token: &str, amount: i64) -> Value {
     b
 }
 
-/// Posts a Ret_URL form body; answers the result named in the redirect.
-async fn post_return(s: &TestServer, body: Vec<u8>) -> String {
-    let (status, headers, _) = s
-        .raw(
-            Method::POST,
-            "/api/points/purchase-kcp/return",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            body,
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let location = headers.get("location").and_then(|v| v.to_str().ok()).expect("location").to_owned();
-    assert!(location.starts_with("https://panel.example/points?ordr_idxx="), "{location}");
-    location.rsplit("result=").next().unwrap_or_default().to_owned()
-}
-
-async fn purchase(s: &TestServer, id: i64) -> Value {
-    let (_, b) = s.call(Method::GET, "/api/admin/purchases?limit=200", Auth::Admin, None).await;
-    b["purchases"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|p| p["purchase_id"] == id)
-        .cloned()
-        .expect("purchase")
-}
-
 async fn a_card_payment_is_credited_once(h: KcpHarness) {
     let s = &h.server;
     let token = s.register("amy").await;
@@ -112,12 +85,12 @@ async fn a_card_payment_is_credited_once(h: KcpHarness) {
             *v = "99999999".into();
         }
     }
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&fields)).await, "approved");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&fields)).await, "approved");
     assert_eq!(s.points(&token).await, 15_000);
     let approval = &h.kcp.approvals()[0];
     assert_eq!(approval.amount, 15_000, "ordr_mony came from our database");
     // The return posted again, and approve called with the same data: nothing more.
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&fields)).await, "approved");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&fields)).await, "approved");
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let body = json!({"ordr_idxx": ordr, "enc_data": get("enc_data"), "enc_info": get("enc_info"), "tran_cd": get("tran_cd")});
     let (status, b) =
@@ -175,9 +148,9 @@ async fn an_amount_mismatch_credits_nothing(h: KcpHarness) {
     let reg = register(s, &token, 10_000).await;
     let ordr = reg["ordr_idxx"].as_str().expect("ordr").to_owned();
     h.kcp.set_answer_amount(Some(100));
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
     assert_eq!(s.points(&token).await, 0);
-    let p = purchase(s, reg["purchase_id"].as_i64().expect("id")).await;
+    let p = s.admin_purchase(reg["purchase_id"].as_i64().expect("id")).await;
     assert_eq!((p["status"].as_str(), p["needs_attention"].as_bool()), (Some("amount_mismatch"), Some(true)));
     let (_, attention) = s.call(Method::GET, "/api/admin/purchases?attention=1", Auth::Admin, None).await;
     assert_eq!(attention["total"], 1);
@@ -185,10 +158,10 @@ async fn an_amount_mismatch_credits_nothing(h: KcpHarness) {
     h.kcp.set_answer_amount(None);
     let reg = register(s, &token, 20_000).await;
     let ordr = reg["ordr_idxx"].as_str().expect("ordr").to_owned();
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, Some(200)))).await, "failed");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, Some(200)))).await, "failed");
     // Declined through the anonymous return, the purchase stays payable (a forged return must
     // not end it); KCP's code is kept.
-    let p = purchase(s, reg["purchase_id"].as_i64().expect("id")).await;
+    let p = s.admin_purchase(reg["purchase_id"].as_i64().expect("id")).await;
     assert_eq!(p["status"], "kcp_registered", "{p}");
     assert_eq!(s.points(&token).await, 0);
     s.assert_ledger_consistent().await;
@@ -201,8 +174,8 @@ async fn cancels_and_declines_credit_nothing(h: KcpHarness) {
     let ordr = reg["ordr_idxx"].as_str().expect("ordr").to_owned();
     // The anonymous return's "user canceled" is shown, but changes nothing by itself (anyone
     // knowing the order number could post it): the purchase stays payable, KCP is not asked.
-    assert_eq!(post_return(s, FakeKcp::euc_kr_body(&h.kcp.canceled_form(&ordr))).await, "canceled");
-    let p = purchase(s, reg["purchase_id"].as_i64().expect("id")).await;
+    assert_eq!(s.kcp_return(FakeKcp::euc_kr_body(&h.kcp.canceled_form(&ordr))).await, "canceled");
+    let p = s.admin_purchase(reg["purchase_id"].as_i64().expect("id")).await;
     assert_eq!(p["status"], "kcp_registered");
     assert!(h.kcp.approvals().is_empty());
 
@@ -230,8 +203,8 @@ async fn a_timeout_during_approval_is_flagged_not_failed(h: KcpHarness) {
     let reg = register(s, &token, 7_000).await;
     let ordr = reg["ordr_idxx"].as_str().expect("ordr").to_owned();
     h.kcp.push_fault("payment", KcpFault::Delay(Duration::from_millis(1500)));
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
-    let p = purchase(s, reg["purchase_id"].as_i64().expect("id")).await;
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
+    let p = s.admin_purchase(reg["purchase_id"].as_i64().expect("id")).await;
     assert_eq!(
         (p["status"].as_str(), p["needs_attention"].as_bool()),
         (Some("approval_unknown"), Some(true)),
@@ -241,14 +214,17 @@ async fn a_timeout_during_approval_is_flagged_not_failed(h: KcpHarness) {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(h.kcp.approvals().len(), 1, "KCP did approve: an operator must reconcile it");
     // Replays change nothing.
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
     assert_eq!(h.kcp.approvals().len(), 1);
     // A dropped connection after KCP committed is the same.
     let reg = register(s, &token, 8_000).await;
     let ordr = reg["ordr_idxx"].as_str().expect("ordr").to_owned();
     h.kcp.push_fault("payment", KcpFault::CommitThenDrop);
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
-    assert_eq!(purchase(s, reg["purchase_id"].as_i64().expect("id")).await["status"], "approval_unknown");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
+    assert_eq!(
+        s.admin_purchase(reg["purchase_id"].as_i64().expect("id")).await["status"],
+        "approval_unknown"
+    );
     // An HTML 502 from KCP: unknown too, and never a 500 to us.
     let reg = register(s, &token, 9_000).await;
     let ordr = reg["ordr_idxx"].as_str().expect("ordr").to_owned();
@@ -256,7 +232,7 @@ async fn a_timeout_during_approval_is_flagged_not_failed(h: KcpHarness) {
         "payment",
         KcpFault::Http { status: 502, content_type: "text/html", body: "<html>502</html>".into() },
     );
-    assert_eq!(post_return(s, FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&h.kcp.authenticate(&ordr, None))).await, "pending");
     assert_eq!(s.points(&token).await, 0);
     s.assert_ledger_consistent().await;
 }
@@ -269,7 +245,7 @@ async fn garbage_returns_are_handled(h: KcpHarness) {
     // EUC-KR message and raw bytes that are not UTF-8 at all.
     let mut body = FakeKcp::euc_kr_body(&h.kcp.authenticate(&ordr, None));
     body.extend_from_slice(b"&buyr_name=\xc8\xab\xb1\xe6\xb5\xbf&junk=%ZZ%\xff\xfe");
-    assert_eq!(post_return(s, body).await, "approved");
+    assert_eq!(s.kcp_return(body).await, "approved");
     assert_eq!(s.points(&token).await, 1_000);
     for junk in [
         b"\xff\xfe\x00\x01".to_vec(),
@@ -277,7 +253,7 @@ async fn garbage_returns_are_handled(h: KcpHarness) {
         b"ordr_idxx=../../etc&res_cd=0000".to_vec(),
         vec![b'a'; 100_000],
     ] {
-        assert_eq!(post_return(s, junk).await, "invalid");
+        assert_eq!(s.kcp_return(junk).await, "invalid");
     }
     assert_eq!(s.oversized("/api/points/purchase-kcp/return", 2 * 1024 * 1024, &[]).await, 413);
     s.assert_ledger_consistent().await;

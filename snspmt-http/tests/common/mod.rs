@@ -203,6 +203,29 @@ impl TestServer {
         .await
     }
 
+    /// Posts a KCP `Ret_URL` form body; answers the result named in the 303's redirect.
+    pub async fn kcp_return(&self, body: Vec<u8>) -> String {
+        let content_type = [("content-type", "application/x-www-form-urlencoded")];
+        let (status, headers, _) =
+            self.raw(Method::POST, "/api/points/purchase-kcp/return", &content_type, body).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = headers.get("location").and_then(|v| v.to_str().ok()).expect("location").to_owned();
+        assert!(location.contains("/points?ordr_idxx="), "{location}");
+        location.rsplit("result=").next().unwrap_or_default().to_owned()
+    }
+
+    /// Purchase `id` as the admin list shows it.
+    pub async fn admin_purchase(&self, id: i64) -> Value {
+        let (_, b) = self.call(Method::GET, "/api/admin/purchases?limit=200", Auth::Admin, None).await;
+        b["purchases"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|p| p["purchase_id"] == id)
+            .cloned()
+            .expect("purchase")
+    }
+
     pub async fn points(&self, token: &str) -> i64 {
         let (status, body) = self.call(Method::GET, "/api/points", Auth::Bearer(token), None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
