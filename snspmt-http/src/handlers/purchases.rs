@@ -184,9 +184,7 @@ fn settle_refused(r: purchase::SettleRefusal, p: &Purchase) -> ApiError {
         R::InProgress => "this payment may still be being approved; try later",
         R::NotSettleable => "only a card payment whose approval never answered can be settled",
     };
-    ApiError::new(StatusCode::CONFLICT, r.code(), message)
-        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
-        .with("purchase_id", p.purchase_id)
+    ApiError::new(StatusCode::CONFLICT, r.code(), message).about_purchase(p)
 }
 
 pub async fn admin_list(app: &App, req: &Req) -> Reply {
@@ -368,8 +366,7 @@ pub async fn kcp_payment_form(app: &App, caller: &Caller, req: &Req) -> Reply {
             "already_processed",
             "this purchase cannot be paid now",
         )
-        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
-        .with("purchase_id", p.purchase_id));
+        .about_purchase(&p));
     }
     let client = kcp_client(app)?;
     let pay_method = p.pay_method.clone().unwrap_or_else(|| "CARD".into());
@@ -541,8 +538,7 @@ fn approval_reply(a: Approval) -> Reply {
             "amount_mismatch",
             "the approved amount differs from the price; nothing was credited and an operator will review it",
         )
-        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
-        .with("purchase_id", p.purchase_id)),
+        .about_purchase(&p)),
         Approval::Unknown(p) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "approval_unknown",
@@ -554,17 +550,14 @@ fn approval_reply(a: Approval) -> Reply {
             "approval_unknown",
             "KCP did not confirm this payment; nothing was credited and an operator will review it",
         )
-        .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
-        .with("purchase_id", p.purchase_id)),
+        .about_purchase(&p)),
         Approval::InProgress(p) => {
             Err(ApiError::new(StatusCode::CONFLICT, "approval_in_progress", "this payment is being approved")
-                .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
-                .with("purchase_id", p.purchase_id))
+                .about_purchase(&p))
         }
         Approval::Ended(p) => {
             Err(ApiError::new(StatusCode::CONFLICT, "already_processed", "this purchase has ended")
-                .naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
-                .with("purchase_id", p.purchase_id))
+                .about_purchase(&p))
         }
     }
 }
@@ -659,4 +652,17 @@ pub async fn kcp_simulated_window(app: &App, req: &Req) -> Reply {
         hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
     );
     Ok(resp)
+}
+
+/// Names a refusal after the purchase it concerns: "purchase N is <status>: …", with
+/// `purchase_id` beside the code.
+trait AboutPurchase {
+    fn about_purchase(self, p: &snspmt_store::Purchase) -> ApiError;
+}
+
+impl AboutPurchase for ApiError {
+    fn about_purchase(self, p: &snspmt_store::Purchase) -> ApiError {
+        self.naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
+            .with("purchase_id", p.purchase_id)
+    }
 }
