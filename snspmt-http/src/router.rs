@@ -30,39 +30,61 @@ pub enum Endpoint {
     Logout,
     VerifyEmail,
     ResendVerification,
-    User { user_id: String },
+    User {
+        user_id: String,
+    },
     Points,
     DeductPoints,
     Health,
     Config,
     DeploymentStatus,
     AdminUsers,
-    AdminUpdateUser { user_id: String },
+    AdminUpdateUser {
+        user_id: String,
+    },
     AdminTransactions,
     AdminMigrateDatabase,
     AdminAuditLog,
     PublicServices,
     AdminServices,
     AdminCreateService,
-    AdminService { id: String },
-    AdminUpdateService { id: String },
-    AdminDeleteService { id: String },
+    AdminService {
+        id: String,
+    },
+    AdminUpdateService {
+        id: String,
+    },
+    AdminDeleteService {
+        id: String,
+    },
     AdminImportServices,
     PlaceOrder,
     Orders,
-    Order { id: String },
-    CancelOrder { id: String },
-    SetOrderStatus { id: String },
+    Order {
+        id: String,
+    },
+    CancelOrder {
+        id: String,
+    },
+    SetOrderStatus {
+        id: String,
+    },
     CheckOrderStatus,
     AdminOrders,
-    AdminResolveOrder { id: String },
+    AdminResolveOrder {
+        id: String,
+    },
     CronSyncOrderStatus,
     CronProcessScheduledOrders,
     SmmPanelProxy,
     SmmPanelTest,
     BankPurchase,
-    AdminDecidePurchase { id: String },
-    AdminSettlePurchase { id: String },
+    AdminDecidePurchase {
+        id: String,
+    },
+    AdminSettlePurchase {
+        id: String,
+    },
     AdminPurchases,
     KcpRegister,
     KcpPaymentForm,
@@ -76,11 +98,19 @@ pub enum Endpoint {
     PublicPackages,
     AdminPackages,
     AdminCreatePackage,
-    AdminPackage { id: String },
-    AdminUpdatePackage { id: String },
-    AdminDeletePackage { id: String },
+    AdminPackage {
+        id: String,
+    },
+    AdminUpdatePackage {
+        id: String,
+    },
+    AdminDeletePackage {
+        id: String,
+    },
     StartPackageProcessing,
-    PackageProgress { id: String },
+    PackageProgress {
+        id: String,
+    },
     AdminReprocessPackageOrders,
     CronProcessSplitDeliveries,
     CronProcessPackageSteps,
@@ -91,21 +121,35 @@ pub enum Endpoint {
     ActiveNotices,
     AdminNotices,
     AdminCreateNotice,
-    AdminNotice { id: String },
-    AdminUpdateNotice { id: String },
-    AdminDeleteNotice { id: String },
+    AdminNotice {
+        id: String,
+    },
+    AdminUpdateNotice {
+        id: String,
+    },
+    AdminDeleteNotice {
+        id: String,
+    },
     BlogPosts,
-    BlogPost { id: String },
+    BlogPost {
+        id: String,
+    },
     BlogCategories,
     BlogTags,
     AdminBlogPosts,
     AdminCreatePost,
-    AdminUpdatePost { id: String },
-    AdminDeletePost { id: String },
+    AdminUpdatePost {
+        id: String,
+    },
+    AdminDeletePost {
+        id: String,
+    },
     Sitemap,
     Rss,
     AdminUploadImage,
-    Upload { name: String },
+    Upload {
+        name: String,
+    },
     AdminStats,
     ReferralMyCodes,
     ReferralValidateCode,
@@ -121,9 +165,15 @@ pub enum Endpoint {
     AddCouponByCode,
     AdminCoupons,
     AdminCreateCoupon,
-    AdminCoupon { id: String },
-    AdminUpdateCoupon { id: String },
-    AdminDeleteCoupon { id: String },
+    AdminCoupon {
+        id: String,
+    },
+    AdminUpdateCoupon {
+        id: String,
+    },
+    AdminDeleteCoupon {
+        id: String,
+    },
     AdminReferralRegister,
     AdminReferralList,
     AdminReferralCodes,
@@ -134,6 +184,8 @@ pub enum Endpoint {
     AdminWithdrawalRequests,
     AdminProcessWithdrawal,
     OpenApi,
+    /// The reseller API (SMM panel API v2); the handler checks the API key.
+    ResellerApi,
 }
 
 impl Endpoint {
@@ -147,6 +199,7 @@ impl Endpoint {
             | Config
             | DeploymentStatus
             | PublicServices
+            | ResellerApi
             | KcpReturn
             | KcpSimulatedWindow
             | KakaoLogin
@@ -362,6 +415,7 @@ impl Endpoint {
             AdminWithdrawalRequests => "admin.withdrawal_requests",
             AdminProcessWithdrawal => "admin.process_withdrawal",
             OpenApi => "openapi",
+            ResellerApi => "v2",
         }
     }
 
@@ -411,6 +465,7 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["metrics"] => on(method, [(M::GET, E::Metrics)]),
         ["api", "openapi.json"] => on(method, [(M::GET, E::OpenApi)]),
         ["api", "health"] | ["health"] => on(method, [(M::GET, E::Health)]),
+        ["api", "v2"] => on(method, [(M::GET, E::ResellerApi), (M::POST, E::ResellerApi)]),
         ["api", "config"] => on(method, [(M::GET, E::Config)]),
         ["api", "deployment-status"] => on(method, [(M::GET, E::DeploymentStatus)]),
         ["api", "admin", "users"] => on(method, [(M::GET, E::AdminUsers)]),
@@ -607,6 +662,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/points"),
     ("POST", "/api/points/deduct"),
     ("GET", "/api/health"),
+    ("GET", "/api/v2"),
+    ("POST", "/api/v2"),
     ("GET", "/health"),
     ("GET", "/api/config"),
     ("GET", "/api/deployment-status"),

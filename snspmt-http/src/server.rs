@@ -324,6 +324,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::Points => points::balance(app, caller, req).await,
         E::DeductPoints => points::deduct(app, caller, req).await,
         E::Health => system::health(app).await,
+        E::ResellerApi => handlers::v2::handle(app, req).await,
         E::Config => system::config(app).await,
         E::DeploymentStatus => system::deployment_status(app).await,
         E::AdminUsers => admin::users(app, req).await,

@@ -11,11 +11,14 @@ pub mod orders;
 pub mod packages;
 pub mod points;
 pub mod purchases;
+pub mod rates;
 pub mod referral;
+pub mod refills;
 pub mod smm_proxy;
 pub mod social;
 pub mod system;
 pub mod uploads;
+pub mod v2;
 
 use bytes::Bytes;
 use http_body_util::Full;

@@ -19,30 +19,35 @@ use crate::error::ApiError;
 use crate::request::Req;
 use crate::{jobs, views, App};
 
-#[derive(Deserialize)]
-struct PlaceOrder {
-    user_id: Option<String>,
-    service_id: Option<Value>,
-    package_id: Option<Value>,
-    link: Option<String>,
-    quantity: Option<i64>,
-    comments: Option<String>,
-    runs: Option<i64>,
-    interval: Option<i64>,
-    coupon_id: Option<Value>,
-    price: Option<i64>,
-    total_price: Option<i64>,
+/// What an order placement asks for: the site's JSON body, or built by the reseller API and
+/// the mass order from their own inputs.
+#[derive(Deserialize, Default)]
+pub(crate) struct PlaceOrder {
+    pub user_id: Option<String>,
+    pub service_id: Option<Value>,
+    pub package_id: Option<Value>,
+    pub link: Option<String>,
+    pub quantity: Option<i64>,
+    pub comments: Option<String>,
+    pub runs: Option<i64>,
+    pub interval: Option<i64>,
+    pub coupon_id: Option<Value>,
+    pub price: Option<i64>,
+    pub total_price: Option<i64>,
     #[serde(default)]
-    is_scheduled: bool,
-    scheduled_datetime: Option<String>,
-    split_days: Option<i64>,
-    split_quantity: Option<i64>,
+    pub is_scheduled: bool,
+    pub scheduled_datetime: Option<String>,
+    pub split_days: Option<i64>,
+    pub split_quantity: Option<i64>,
     /// The seed's package steps: only `[]` (no package) is taken; packages go by `package_id`.
-    package_steps: Option<Value>,
+    pub package_steps: Option<Value>,
     /// A package order that waits for `start-package-processing`.
     #[serde(default)]
-    defer_start: bool,
+    pub defer_start: bool,
 }
+
+/// A placed order (or the replay of one) and what its request asked that was ignored.
+pub(crate) type Placed = (snspmt_store::Idempotent<Order>, Vec<validate::Ignored>);
 
 fn int_id(field: &str, v: &Value) -> Result<i64, ApiError> {
     match v {
@@ -72,6 +77,20 @@ pub async fn place_scheduled(app: &Arc<App>, caller: &Caller, req: &Req) -> Repl
 async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool) -> Reply {
     let body: PlaceOrder = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
+    let key = idempotency_key(req, &user_id, "orders.place")?;
+    let (outcome, warnings) = place_for(app, user_id, &body, key, scheduled).await?;
+    Ok(order_reply(&outcome, &warnings))
+}
+
+/// Places an order for `user_id`: every check, the server's price, one transaction, and the
+/// submission started. The one placement path of the site, the reseller API and mass orders.
+pub(crate) async fn place_for(
+    app: &Arc<App>,
+    user_id: String,
+    body: &PlaceOrder,
+    key: Option<snspmt_store::IdempotencyKey>,
+    scheduled: bool,
+) -> Result<Placed, ApiError> {
     let now = app.clock.now();
     let scheduled_at = if scheduled || body.is_scheduled {
         let text = body.scheduled_datetime.as_deref().ok_or_else(|| {
@@ -102,7 +121,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     }
     if let Some(package_id) = &body.package_id {
         let package_id = int_id("package_id", package_id)?;
-        return place_package(app, req, &body, user_id, package_id, scheduled_at, now, &warnings).await;
+        return place_package(app, key, body, user_id, package_id, scheduled_at, now, warnings).await;
     }
     let service_id = body
         .service_id
@@ -130,7 +149,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
                 "quantity must equal split_days × split_quantity",
             ));
         }
-        return place_split(app, req, &body, user_id, &service, link, split, scheduled_at, now, &warnings)
+        return place_split(app, key, body, user_id, &service, link, split, scheduled_at, now, warnings)
             .await;
     }
     let (quantity, comments) = if service_type.takes_comments() {
@@ -178,8 +197,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     let price = money::order_price(service.price_per_1000, total).map_err(|_| {
         ApiError::invalid_field("quantity", "invalid_quantity", "the price would be out of range")
     })?;
-    expect_price(&body, price)?;
-    let key = idempotency_key(req, &user_id, "orders.place")?;
+    expect_price(body, price)?;
     let (coupon_id, discount) = super::coupons::discount_for(
         app,
         &user_id,
@@ -216,7 +234,7 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
-    Ok(order_reply(&outcome, &warnings))
+    Ok((outcome, warnings))
 }
 
 /// 409 `price_changed` when the client expected another (pre-discount) price.
@@ -236,7 +254,7 @@ fn expect_price(body: &PlaceOrder, price: Points) -> Result<(), ApiError> {
 #[allow(clippy::too_many_arguments)]
 async fn place_split(
     app: &Arc<App>,
-    req: &Req,
+    key: Option<snspmt_store::IdempotencyKey>,
     body: &PlaceOrder,
     user_id: String,
     service: &snspmt_store::Service,
@@ -244,8 +262,8 @@ async fn place_split(
     validate::Split { days, per_day }: validate::Split,
     scheduled_at: Option<i64>,
     now: i64,
-    warnings: &[validate::Ignored],
-) -> Reply {
+    warnings: Vec<validate::Ignored>,
+) -> Result<Placed, ApiError> {
     if per_day < service.min_quantity || per_day > service.max_quantity {
         return Err(ApiError::invalid_field(
             "split_quantity",
@@ -283,27 +301,26 @@ async fn place_split(
         scheduled_at,
         coupon_id: None,
     };
-    let key = idempotency_key(req, &user_id, "orders.place")?;
     let start = Some(scheduled_at.unwrap_or(now));
     let outcome = app.store.place_multipart_order(new, None, Some(days), parts, start, key, now).await?;
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok(order_reply(&outcome, warnings))
+    Ok((outcome, warnings))
 }
 
 /// A package: its fixed price, its steps × repeats as parts run in order.
 #[allow(clippy::too_many_arguments)]
 async fn place_package(
     app: &Arc<App>,
-    req: &Req,
+    key: Option<snspmt_store::IdempotencyKey>,
     body: &PlaceOrder,
     user_id: String,
     package_id: i64,
     scheduled_at: Option<i64>,
     now: i64,
-    warnings: &[validate::Ignored],
-) -> Reply {
+    warnings: Vec<validate::Ignored>,
+) -> Result<Placed, ApiError> {
     let invalid =
         || ApiError::invalid_field("package_id", "invalid_package", "no such package, or it is not on sale");
     let package = app.store.package(package_id).await?.filter(|p| p.is_active).ok_or_else(invalid)?;
@@ -332,14 +349,13 @@ async fn place_package(
         scheduled_at,
         coupon_id: None,
     };
-    let key = idempotency_key(req, &user_id, "orders.place")?;
     let start = if body.defer_start { None } else { Some(scheduled_at.unwrap_or(now)) };
     let outcome =
         app.store.place_multipart_order(new, Some(package_id), None, parts, start, key, now).await?;
     if !outcome.is_replay() && start == Some(now) {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok(order_reply(&outcome, warnings))
+    Ok((outcome, warnings))
 }
 
 /// The answer to a placed order (a replay's too: the same body ignores the same things, so
@@ -369,7 +385,7 @@ fn order_reply(
     })
 }
 
-fn outcome_order(o: &snspmt_store::Idempotent<Order>) -> &Order {
+pub(crate) fn outcome_order(o: &snspmt_store::Idempotent<Order>) -> &Order {
     match o {
         snspmt_store::Idempotent::Fresh(o) | snspmt_store::Idempotent::Replay(o) => o,
     }
