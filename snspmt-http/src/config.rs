@@ -61,6 +61,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SNSPMT_BODY_TIMEOUT_MS", "15000"),
     ("SNSPMT_HEADER_TIMEOUT_MS", "15000"),
     ("SNSPMT_CORS_ORIGINS", "origins allowed to call the API from a browser (none: same-origin)"),
+    ("SNSPMT_API_RATE", "300/60 reseller API (/api/v2) calls per API key; 0 = off"),
 ];
 
 /// Why the configuration cannot be used.
@@ -116,7 +117,12 @@ pub struct Config {
     pub edge: Edge,
     /// How the server treats its upstream SMM panel (issue 12).
     pub upstream_limits: UpstreamLimits,
+    /// Reseller API calls per API key (`SNSPMT_API_RATE=N/SECONDS`; `0` = off).
+    pub api_rate: Option<crate::guard::Rate>,
 }
+
+/// Default `SNSPMT_API_RATE`: 300 reseller API calls a minute per API key.
+pub const DEFAULT_API_RATE: &str = "300/60";
 
 // --- accounts (issue 12) ------------------------------------------------------------------
 
@@ -307,6 +313,7 @@ impl fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("edge", &self.edge)
             .field("upstream_limits", &self.upstream_limits)
+            .field("api_rate", &self.api_rate)
             .finish_non_exhaustive()
     }
 }
@@ -431,6 +438,10 @@ impl Config {
             accounts: Accounts::from_lookup(&get)?,
             edge: Edge::from_lookup(&get)?,
             upstream_limits: UpstreamLimits::from_lookup(&get)?,
+            api_rate: crate::guard::Rate::parse(
+                &get("SNSPMT_API_RATE").unwrap_or_else(|| DEFAULT_API_RATE.into()),
+            )
+            .map_err(|e| ConfigError(format!("SNSPMT_API_RATE {e}")))?,
             public_url,
         };
         config.refuse_simulated_money()?;
@@ -586,6 +597,22 @@ mod tests {
         assert!(config(&[key]).is_ok_and(|c| !c.kcp_simulated() && !c.kcp_configured()));
         assert!(config(&[key, site, cert]).is_ok());
         assert!(config(&[("SNSPMT_SIMULATE", "0"), key]).is_ok());
+    }
+
+    #[test]
+    fn reseller_api_rate() {
+        use crate::guard::Rate;
+        use std::time::Duration;
+        assert_eq!(
+            config(&[]).expect("default").api_rate,
+            Some(Rate { n: 300, per: Duration::from_secs(60) })
+        );
+        assert_eq!(config(&[("SNSPMT_API_RATE", "0")]).expect("off").api_rate, None);
+        assert_eq!(
+            config(&[("SNSPMT_API_RATE", "5/1")]).expect("set").api_rate,
+            Some(Rate { n: 5, per: Duration::from_secs(1) })
+        );
+        assert!(config(&[("SNSPMT_API_RATE", "fast")]).is_err());
     }
 
     #[test]

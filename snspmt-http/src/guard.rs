@@ -301,6 +301,9 @@ pub struct Guards {
     pub register_by_account: RateLimiter,
     /// Verification e-mails a user may ask for: [`RESEND_RATE`].
     pub resend: RateLimiter,
+    /// Reseller API calls per API key (`SNSPMT_API_RATE`); no limit unless
+    /// [`Guards::with_api_rate`] sets one.
+    pub api: RateLimiter,
 }
 
 /// Resending the verification e-mail: 3 per 10 minutes per user.
@@ -315,7 +318,14 @@ impl Guards {
             register_by_ip: RateLimiter::new(register),
             register_by_account: RateLimiter::new(register),
             resend: RateLimiter::new(Some(RESEND_RATE)),
+            api: RateLimiter::new(None),
         }
+    }
+
+    /// The same guards with the reseller API's per-key rate.
+    pub fn with_api_rate(mut self, rate: Option<Rate>) -> Guards {
+        self.api = RateLimiter::new(rate);
+        self
     }
 }
 

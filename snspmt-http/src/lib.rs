@@ -114,7 +114,10 @@ impl App {
             token_url: config.google.token_url.clone(),
             redirect_uri: format!("{}/api/auth/google-callback", config.public_url),
         });
-        let guards = Arc::new(guard::Guards::new(config.accounts.login_rate, config.accounts.register_rate));
+        let guards = Arc::new(
+            guard::Guards::new(config.accounts.login_rate, config.accounts.register_rate)
+                .with_api_rate(config.api_rate),
+        );
         let mailer: Arc<dyn mailer::Mailer> = match &config.accounts.smtp_url {
             Some(url) => match mailer::SmtpMailer::new(url, &config.accounts.mail_from, timeouts.read) {
                 Ok(m) => Arc::new(m),

@@ -79,6 +79,9 @@ const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
             ("request_id", "string", false),
         ]),
     ),
+    ("POST", "/api/user/api-keys", Some(&[("name", "string", false)])),
+    ("POST", "/api/user/api-keys/{id}/rotate", None),
+    ("PUT", "/api/admin/users/{user_id}/api-access", Some(&[("enabled", "boolean", true)])),
     ("POST", "/api/auth/verify-email", Some(&[("token", "string", true)])),
     ("POST", "/api/auth/resend-verification", None),
     (

@@ -186,6 +186,20 @@ pub enum Endpoint {
     OpenApi,
     /// The reseller API (SMM panel API v2); the handler checks the API key.
     ResellerApi,
+    ApiKeys,
+    CreateApiKey,
+    RotateApiKey {
+        id: String,
+    },
+    DeleteApiKey {
+        id: String,
+    },
+    AdminRevokeApiKey {
+        id: String,
+    },
+    AdminSetApiAccess {
+        user_id: String,
+    },
 }
 
 impl Endpoint {
@@ -238,7 +252,11 @@ impl Endpoint {
             | ReferralReferrals
             | WithdrawalRequest
             | UserCoupons
-            | AddCouponByCode => Access::User,
+            | AddCouponByCode
+            | ApiKeys
+            | CreateApiKey
+            | RotateApiKey { .. }
+            | DeleteApiKey { .. } => Access::User,
             User { .. } | Order { .. } | PurchaseHistory => Access::UserOrAdmin,
             AdminUsers
             | AdminUpdateUser { .. }
@@ -298,7 +316,9 @@ impl Endpoint {
             | AdminPayCommission
             | AdminUpdateCommissionRate
             | AdminWithdrawalRequests
-            | AdminProcessWithdrawal => Access::Admin,
+            | AdminProcessWithdrawal
+            | AdminRevokeApiKey { .. }
+            | AdminSetApiAccess { .. } => Access::Admin,
         }
     }
 
@@ -416,6 +436,12 @@ impl Endpoint {
             AdminProcessWithdrawal => "admin.process_withdrawal",
             OpenApi => "openapi",
             ResellerApi => "v2",
+            ApiKeys => "api_keys",
+            CreateApiKey => "api_keys.create",
+            RotateApiKey { .. } => "api_keys.rotate",
+            DeleteApiKey { .. } => "api_keys.delete",
+            AdminRevokeApiKey { .. } => "admin.api_keys.revoke",
+            AdminSetApiAccess { .. } => "admin.users.api_access",
         }
     }
 
@@ -471,6 +497,19 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "admin", "users"] => on(method, [(M::GET, E::AdminUsers)]),
         ["api", "admin", "users", id] if !id.is_empty() => {
             on(method, [(M::PUT, E::AdminUpdateUser { user_id: decode(id)? })])
+        }
+        ["api", "admin", "users", id, "api-access"] if !id.is_empty() => {
+            on(method, [(M::PUT, E::AdminSetApiAccess { user_id: decode(id)? })])
+        }
+        ["api", "user", "api-keys"] => on(method, [(M::GET, E::ApiKeys), (M::POST, E::CreateApiKey)]),
+        ["api", "user", "api-keys", id] if !id.is_empty() => {
+            on(method, [(M::DELETE, E::DeleteApiKey { id: decode(id)? })])
+        }
+        ["api", "user", "api-keys", id, "rotate"] if !id.is_empty() => {
+            on(method, [(M::POST, E::RotateApiKey { id: decode(id)? })])
+        }
+        ["api", "admin", "api-keys", id] if !id.is_empty() => {
+            on(method, [(M::DELETE, E::AdminRevokeApiKey { id: decode(id)? })])
         }
         ["api", "admin", "transactions"] => on(method, [(M::GET, E::AdminTransactions)]),
         ["api", "admin", "migrate-database"] => on(method, [(M::POST, E::AdminMigrateDatabase)]),
@@ -664,6 +703,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/health"),
     ("GET", "/api/v2"),
     ("POST", "/api/v2"),
+    ("GET", "/api/user/api-keys"),
+    ("POST", "/api/user/api-keys"),
+    ("POST", "/api/user/api-keys/{id}/rotate"),
+    ("DELETE", "/api/user/api-keys/{id}"),
+    ("DELETE", "/api/admin/api-keys/{id}"),
+    ("PUT", "/api/admin/users/{user_id}/api-access"),
     ("GET", "/health"),
     ("GET", "/api/config"),
     ("GET", "/api/deployment-status"),

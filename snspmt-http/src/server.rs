@@ -22,8 +22,8 @@ use crate::auth::{self, Caller};
 use crate::conns::{self, Conns, Working};
 use crate::error::ApiError;
 use crate::handlers::{
-    self, accounts, admin, blog, catalog, coupons, cron, notices, orders, packages, points, purchases,
-    referral, smm_proxy, social, system, uploads,
+    self, accounts, admin, api_keys, blog, catalog, coupons, cron, notices, orders, packages, points,
+    purchases, referral, smm_proxy, social, system, uploads,
 };
 use crate::request::{Peer, Req};
 use crate::router::{self, Endpoint};
@@ -325,6 +325,12 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::DeductPoints => points::deduct(app, caller, req).await,
         E::Health => system::health(app).await,
         E::ResellerApi => handlers::v2::handle(app, req).await,
+        E::ApiKeys => api_keys::list(app, caller).await,
+        E::CreateApiKey => api_keys::create(app, caller, req).await,
+        E::RotateApiKey { id } => api_keys::rotate(app, caller, &id).await,
+        E::DeleteApiKey { id } => api_keys::delete(app, caller, &id).await,
+        E::AdminRevokeApiKey { id } => api_keys::admin_revoke(app, caller, &id).await,
+        E::AdminSetApiAccess { user_id } => api_keys::admin_set_access(app, caller, &user_id, req).await,
         E::Config => system::config(app).await,
         E::DeploymentStatus => system::deployment_status(app).await,
         E::AdminUsers => admin::users(app, req).await,

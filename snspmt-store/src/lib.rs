@@ -568,6 +568,51 @@ pub trait ReferralStore: Send + Sync {
     async fn payouts(&self, user_id: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<Payout>>;
 }
 
+// ---- api keys (issue 14) ----
+
+/// Reseller API keys, kept as the SHA-256 (hex) of the key, and the operator's per-user switch
+/// of the reseller API.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key for its user, unless the user has `max_live` live keys already
+    /// (`None`). `NotFound` for an unknown user.
+    async fn create_api_key(&self, key: NewApiKey, max_live: i64, now: Millis)
+        -> StoreResult<Option<ApiKey>>;
+    /// A user's live (unrevoked) keys, oldest first.
+    async fn api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>>;
+    /// Gives a live key of `user_id` a new hash and prefix (same id): the old key stops
+    /// working at once. `None` when `user_id` has no such live key.
+    async fn rotate_api_key(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        key_hash: &str,
+        prefix: &str,
+        now: Millis,
+    ) -> StoreResult<Option<ApiKey>>;
+    /// Revokes a live key: one of `owner`'s, or (`owner` `None`, an operator) anyone's, with
+    /// the `audit` row in the same transaction. `None` when there is no such live key.
+    async fn revoke_api_key(
+        &self,
+        key_id: &str,
+        owner: Option<&str>,
+        audit: Option<NewAudit>,
+        now: Millis,
+    ) -> StoreResult<Option<ApiKey>>;
+    /// The owner of the live key whose hash is `key_hash`.
+    async fn api_key_owner(&self, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>>;
+    /// Records that a key was used at `now`.
+    async fn touch_api_key(&self, key_id: &str, now: Millis) -> StoreResult<()>;
+    /// Turns the reseller API on or off for a user, audited. `NotFound` for an unknown user.
+    async fn set_api_access(
+        &self,
+        user_id: &str,
+        enabled: bool,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<()>;
+}
+
 /// Declares `Store`, everything the server needs from storage, as the sum of the traits listed
 /// once.
 macro_rules! store_traits {
@@ -594,7 +639,8 @@ store_traits!(
     DashboardStore,
     CouponStore,
     ReferralStore,
-    Maintenance
+    Maintenance,
+    ApiKeyStore
 );
 
 /// How to reach a database, parsed from `DATABASE_URL`.

@@ -937,3 +937,37 @@ pub struct WithdrawalFilter {
     pub limit: i64,
     pub offset: i64,
 }
+
+// ---- api keys (issue 14) ----
+
+/// A reseller API key as its owner sees it: never the key itself, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Random and stable: a rotated key keeps its id.
+    pub key_id: String,
+    pub user_id: String,
+    /// The key's first characters (`snsp_AbCdEfG`), to tell keys apart.
+    pub prefix: String,
+    pub name: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// A key to store: the SHA-256 (hex) of the key, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub key_id: String,
+    pub user_id: String,
+    pub key_hash: String,
+    pub prefix: String,
+    pub name: String,
+}
+
+/// The owner of a live key, and whether the operator lets them use the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyOwner {
+    pub key: ApiKey,
+    pub user: User,
+    pub api_enabled: bool,
+}

@@ -125,6 +125,31 @@ impl ServiceType {
         }
     }
 
+    /// The name panels print in `services` (`"Custom Comments"`, `"Web Traffic"`, as the §1.2
+    /// table spells them); [`ServiceType::Other`] gives its own text. [`ServiceType::parse`]
+    /// reads it back.
+    pub fn panel_name(&self) -> &str {
+        match self {
+            ServiceType::Default => "Default",
+            ServiceType::Package => "Package",
+            ServiceType::CustomComments => "Custom Comments",
+            ServiceType::CustomCommentsPackage => "Custom Comments Package",
+            ServiceType::Mentions => "Mentions",
+            ServiceType::MentionsWithHashtags => "Mentions with Hashtags",
+            ServiceType::MentionsCustomList => "Mentions Custom List",
+            ServiceType::MentionsHashtag => "Mentions Hashtag",
+            ServiceType::MentionsUserFollowers => "Mentions User Followers",
+            ServiceType::MentionsMediaLikers => "Mentions Media Likers",
+            ServiceType::CommentLikes => "Comment Likes",
+            ServiceType::CommentReplies => "Comment Replies",
+            ServiceType::Poll => "Poll",
+            ServiceType::InvitesFromGroups => "Invites from Groups",
+            ServiceType::Subscriptions => "Subscriptions",
+            ServiceType::WebTraffic => "Web Traffic",
+            ServiceType::Other(s) => s,
+        }
+    }
+
     /// Whether `add` takes a `quantity` for this type (§1.2). The quantity of the comment types
     /// is the number of comment lines; a package has none; a subscription has `min`/`max`.
     /// An unknown type is assumed to take one, as most do.
@@ -1184,6 +1209,16 @@ mod tests {
         assert_eq!(ServiceType::WebTraffic.as_str(), "web_traffic");
         assert_eq!(ServiceType::Other("SEO".into()).as_str(), "SEO");
         assert_eq!(ServiceType::parse("SEO").as_str(), "SEO");
+    }
+
+    #[test]
+    fn panel_names_read_back() {
+        for t in ServiceType::KNOWN {
+            assert_eq!(ServiceType::parse(t.panel_name()), t, "{}", t.panel_name());
+        }
+        assert_eq!(ServiceType::CustomComments.panel_name(), "Custom Comments");
+        assert_eq!(ServiceType::InvitesFromGroups.panel_name(), "Invites from Groups");
+        assert_eq!(ServiceType::Other("SEO".into()).panel_name(), "SEO");
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl TestServer {
         // Tests register many users from 127.0.0.1: no rate limits unless a test sets them.
         env.insert("SNSPMT_LOGIN_RATE".into(), "0".into());
         env.insert("SNSPMT_REGISTER_RATE".into(), "0".into());
+        env.insert("SNSPMT_API_RATE".into(), "0".into());
         for (k, v) in vars {
             env.insert((*k).into(), (*v).into());
         }

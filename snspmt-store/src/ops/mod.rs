@@ -56,6 +56,7 @@ macro_rules! paged {
 }
 
 pub(crate) mod accounts;
+pub(crate) mod api_keys;
 pub(crate) mod content;
 pub(crate) mod lifecycle;
 pub(crate) mod orders;
