@@ -482,6 +482,8 @@ struct World {
     /// A card purchase whose approval answer was lost (`approval_unknown`).
     unknown_purchase: i64,
     withdrawal: Value,
+    /// One of bob's reseller API keys.
+    api_key: String,
 }
 
 enum Body {
@@ -564,6 +566,10 @@ fn call_for(w: &World, method: &str, pattern: &str) -> Option<(String, Body)> {
         }
         ("POST", "/api/admin/process-withdrawal") => {
             (pattern.into(), json(json!({"request_id": w.withdrawal, "action": "approve"})))
+        }
+        ("DELETE", "/api/admin/api-keys/{id}") => (pattern.replace("{id}", &w.api_key), Body::Empty),
+        ("PUT", "/api/admin/users/{user_id}/api-access") => {
+            (pattern.replace("{user_id}", "bob"), json(json!({"enabled": false})))
         }
         _ => return None,
     })
@@ -687,6 +693,11 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> World {
         .as_i64()
         .expect("id");
     let unknown_purchase = approval_unknown_purchase(s).await;
+    let api_key = ok(s, Method::POST, "/api/user/api-keys", Auth::Bearer(&bob), Some(json!({"name": "bot"})))
+        .await["api_key"]["id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
     World {
         service,
         spare_service,
@@ -700,6 +711,7 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> World {
         purchase,
         unknown_purchase,
         withdrawal,
+        api_key,
     }
 }
 

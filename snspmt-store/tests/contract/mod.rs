@@ -58,7 +58,9 @@ macro_rules! for_each_case {
             operator_end_refunds_only_the_parts_never_submitted,
             owners_cancel_runs_that_have_not_started,
             sync_failures_are_recorded_and_move_behind,
-            upstream_text_is_cleaned_before_it_is_stored
+            upstream_text_is_cleaned_before_it_is_stored,
+            api_keys_are_looked_up_by_hash_rotated_and_revoked,
+            api_keys_are_capped_per_user_under_concurrency
         );
     };
 }
@@ -1511,4 +1513,89 @@ pub async fn upstream_text_is_cleaned_before_it_is_stored(s: Arc<dyn Store>) {
     let o = s.apply_status(o.order_id, update, 7).await.expect("apply").expect("in progress");
     assert_eq!(o.charge.as_deref(), Some("0.1"));
     assert_consistent(&*s).await;
+}
+
+// ---- api keys (issue 14) ----
+
+fn new_key(id: &str, user: &str, hash: &str) -> snspmt_store::NewApiKey {
+    snspmt_store::NewApiKey {
+        key_id: id.into(),
+        user_id: user.into(),
+        key_hash: hash.into(),
+        prefix: format!("snsp_{id}"),
+        name: format!("key {id}"),
+    }
+}
+
+pub async fn api_keys_are_looked_up_by_hash_rotated_and_revoked(s: Arc<dyn Store>) {
+    credited(&*s, "ann", 500).await;
+    credited(&*s, "bob", 0).await;
+    let k =
+        s.create_api_key(new_key("k1", "ann", "h1"), 10, 5).await.expect("create").expect("under the cap");
+    assert_eq!((k.key_id.as_str(), k.created_at, k.last_used_at, k.revoked_at), ("k1", 5, None, None));
+    assert!(matches!(
+        s.create_api_key(new_key("k2", "nobody", "h2"), 10, 5).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.create_api_key(new_key("k3", "ann", "h1"), 10, 5).await.is_err(), "hashes are unique");
+
+    let owner = s.api_key_owner("h1").await.expect("lookup").expect("live");
+    assert_eq!(
+        (owner.user.user_id.as_str(), owner.user.points, owner.api_enabled),
+        ("ann", Points(500), true)
+    );
+    assert!(s.api_key_owner("k1").await.expect("lookup").is_none(), "by hash only");
+    s.touch_api_key("k1", 9).await.expect("touch");
+    assert_eq!(s.api_keys("ann").await.expect("list")[0].last_used_at, Some(9));
+
+    // Rotation: same id, new hash; the old hash finds nothing. Only the owner rotates.
+    assert!(s.rotate_api_key("bob", "k1", "h9", "p", 10).await.expect("rotate").is_none());
+    let r = s.rotate_api_key("ann", "k1", "h1b", "snsp_new", 10).await.expect("rotate").expect("ann's");
+    assert_eq!((r.key_id.as_str(), r.prefix.as_str(), r.created_at), ("k1", "snsp_new", 5));
+    assert!(s.api_key_owner("h1").await.expect("lookup").is_none());
+    assert!(s.api_key_owner("h1b").await.expect("lookup").is_some());
+
+    // The operator's switch, audited.
+    s.set_api_access("ann", false, audit(), 11).await.expect("off");
+    assert!(!s.api_key_owner("h1b").await.expect("lookup").expect("still live").api_enabled);
+    assert!(matches!(s.set_api_access("nobody", false, audit(), 11).await, Err(StoreError::NotFound)));
+    s.set_api_access("ann", true, audit(), 12).await.expect("on");
+    assert_eq!(s.audit_log(10, 0).await.expect("audit").total, 2);
+
+    // Revocation: not by another user; by the owner once; by the operator with an audit row.
+    assert!(s.revoke_api_key("k1", Some("bob"), None, 13).await.expect("revoke").is_none());
+    let gone = s.revoke_api_key("k1", Some("ann"), None, 13).await.expect("revoke").expect("ann's");
+    assert_eq!(gone.revoked_at, Some(13));
+    assert!(s.api_key_owner("h1b").await.expect("lookup").is_none());
+    assert!(s.api_keys("ann").await.expect("list").is_empty());
+    assert!(s.revoke_api_key("k1", Some("ann"), None, 14).await.expect("again").is_none());
+    assert!(s.rotate_api_key("ann", "k1", "h1c", "p", 14).await.expect("rotate").is_none());
+    s.create_api_key(new_key("k4", "ann", "h4"), 10, 15).await.expect("create").expect("under the cap");
+    assert!(s.revoke_api_key("k4", None, Some(audit()), 16).await.expect("revoke").is_some());
+    assert!(s.revoke_api_key("k4", None, Some(audit()), 17).await.expect("revoke").is_none());
+    assert_eq!(s.audit_log(10, 0).await.expect("audit").total, 3, "one audit row per revocation");
+}
+
+pub async fn api_keys_are_capped_per_user_under_concurrency(s: Arc<dyn Store>) {
+    credited(&*s, "ann", 0).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.create_api_key(new_key(&format!("k{i}"), "ann", &format!("h{i}")), 5, i).await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        if t.await.expect("task").expect("create").is_some() {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 5);
+    assert_eq!(s.api_keys("ann").await.expect("list").len(), 5);
+    // A revoked key frees its place.
+    let first = s.api_keys("ann").await.expect("list")[0].key_id.clone();
+    s.revoke_api_key(&first, Some("ann"), None, 30).await.expect("revoke").expect("live");
+    assert!(s.create_api_key(new_key("again", "ann", "h-again"), 5, 31).await.expect("create").is_some());
+    assert!(s.create_api_key(new_key("over", "ann", "h-over"), 5, 32).await.expect("create").is_none());
 }
