@@ -150,7 +150,7 @@ async fn authenticate(app: &Arc<App>, params: &Params, req: &Req) -> Result<User
         Ok(Some(owner)) => owner,
         Ok(None) => return Err(Refusal::InvalidKey),
         Err(e) => {
-            let _ = ApiError::from(e); // logged there
+            crate::log::error(&format!("reseller API key lookup: {e}"));
             return Err(Refusal::Unavailable);
         }
     };
