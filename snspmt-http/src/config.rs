@@ -61,6 +61,8 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SNSPMT_BODY_TIMEOUT_MS", "15000"),
     ("SNSPMT_HEADER_TIMEOUT_MS", "15000"),
     ("SNSPMT_CORS_ORIGINS", "origins allowed to call the API from a browser (none: same-origin)"),
+    ("SNSPMT_REFILL_WINDOW_DAYS", "30 days after an order ended (completed/partial) in which a refill may be asked"),
+    ("SNSPMT_REFILL_COOLDOWN_SECS", "86400 seconds between two refills of one order"),
 ];
 
 /// Why the configuration cannot be used.
@@ -116,6 +118,8 @@ pub struct Config {
     pub edge: Edge,
     /// How the server treats its upstream SMM panel (issue 12).
     pub upstream_limits: UpstreamLimits,
+    /// Refill rules (`SNSPMT_REFILL_WINDOW_DAYS`, `SNSPMT_REFILL_COOLDOWN_SECS`; issue 14).
+    pub refill_policy: snspmt_core::refill::RefillPolicy,
 }
 
 // --- accounts (issue 12) ------------------------------------------------------------------
@@ -307,6 +311,7 @@ impl fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("edge", &self.edge)
             .field("upstream_limits", &self.upstream_limits)
+            .field("refill_policy", &self.refill_policy)
             .finish_non_exhaustive()
     }
 }
@@ -431,6 +436,10 @@ impl Config {
             accounts: Accounts::from_lookup(&get)?,
             edge: Edge::from_lookup(&get)?,
             upstream_limits: UpstreamLimits::from_lookup(&get)?,
+            refill_policy: snspmt_core::refill::RefillPolicy::new(
+                number(&get, "SNSPMT_REFILL_WINDOW_DAYS", snspmt_core::refill::DEFAULT_WINDOW_DAYS)?,
+                number(&get, "SNSPMT_REFILL_COOLDOWN_SECS", snspmt_core::refill::DEFAULT_COOLDOWN_SECS)?,
+            ),
             public_url,
         };
         config.refuse_simulated_money()?;
