@@ -245,7 +245,9 @@ impl RefillRefusal {
     /// A stable code for the site API.
     pub fn code(self) -> &'static str {
         match self {
-            RefillRefusal::ServiceHasNoRefill | RefillRefusal::OrderNotRefillable(_) => "refill_not_available",
+            RefillRefusal::ServiceHasNoRefill | RefillRefusal::OrderNotRefillable(_) => {
+                "refill_not_available"
+            }
             RefillRefusal::WindowClosed { .. } => "refill_window_closed",
             RefillRefusal::InFlight => "refill_in_progress",
             RefillRefusal::LimitReached { .. } => "refill_limit_reached",
@@ -272,7 +274,10 @@ impl fmt::Display for RefillRefusal {
         match self {
             RefillRefusal::ServiceHasNoRefill => f.write_str("this service has no refill"),
             RefillRefusal::OrderNotRefillable(s) => {
-                write!(f, "only a completed or partial order at the upstream can be refilled (this one is {s})")
+                write!(
+                    f,
+                    "only a completed or partial order at the upstream can be refilled (this one is {s})"
+                )
             }
             RefillRefusal::WindowClosed { .. } => f.write_str("the refill period of this order has ended"),
             RefillRefusal::InFlight => f.write_str("a refill of this order is still running"),
@@ -350,7 +355,9 @@ pub enum CancelRefusal {
 impl CancelRefusal {
     pub fn code(self) -> &'static str {
         match self {
-            CancelRefusal::ServiceHasNoCancel | CancelRefusal::OrderNotCancelable(_) => "cancel_not_available",
+            CancelRefusal::ServiceHasNoCancel | CancelRefusal::OrderNotCancelable(_) => {
+                "cancel_not_available"
+            }
             CancelRefusal::MultiPart => "cancel_multipart",
             CancelRefusal::AlreadyRequested => "cancel_already_requested",
         }
@@ -529,7 +536,12 @@ mod tests {
                 ok.updated_at + 30 * DAY_MS + 1,
                 RefillRefusal::WindowClosed { closed_at: ok.updated_at + 30 * DAY_MS },
             ),
-            (ok, RefillHistory { count: 1, open: true, last_requested_at: Some(0) }, NOW, RefillRefusal::InFlight),
+            (
+                ok,
+                RefillHistory { count: 1, open: true, last_requested_at: Some(0) },
+                NOW,
+                RefillRefusal::InFlight,
+            ),
             (
                 ok,
                 RefillHistory { count: 3, open: false, last_requested_at: Some(0) },

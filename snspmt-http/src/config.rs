@@ -61,7 +61,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SNSPMT_BODY_TIMEOUT_MS", "15000"),
     ("SNSPMT_HEADER_TIMEOUT_MS", "15000"),
     ("SNSPMT_CORS_ORIGINS", "origins allowed to call the API from a browser (none: same-origin)"),
-    ("SNSPMT_REFILL_WINDOW_DAYS", "30 days after an order ended (completed/partial) in which a refill may be asked"),
+    (
+        "SNSPMT_REFILL_WINDOW_DAYS",
+        "30 days after an order ended (completed/partial) in which a refill may be asked",
+    ),
     ("SNSPMT_REFILL_COOLDOWN_SECS", "86400 seconds between two refills of one order"),
 ];
 

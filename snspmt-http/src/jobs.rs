@@ -461,7 +461,9 @@ pub async fn sync_refills(app: &App, client: &SmmClient, max_refills: i64) -> Re
                         }
                     }
                 }
-                Some(Err(e)) => app.store.record_refill_check(refill.refill_id, Some(e.message.clone()), now).await?,
+                Some(Err(e)) => {
+                    app.store.record_refill_check(refill.refill_id, Some(e.message.clone()), now).await?
+                }
                 None => app.store.record_refill_check(refill.refill_id, None, now).await?,
             }
         }

@@ -142,7 +142,10 @@ async fn refills_follow_the_rules(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND, "{b}");
     let (status, b) = refill(s, &token, id).await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!((b["refill"]["state"].as_str(), b["refill"]["status"].as_str()), (Some("pending"), Some("Pending")));
+    assert_eq!(
+        (b["refill"]["state"].as_str(), b["refill"]["status"].as_str()),
+        (Some("pending"), Some("Pending"))
+    );
     assert!(b["refill"].get("smm_refill_id").is_none(), "the customer never sees upstream ids: {b}");
     let first = h.smm.refills();
     assert_eq!(first.len(), 1);
@@ -172,7 +175,8 @@ async fn refills_follow_the_rules(backend: Backend) {
         sync(s).await;
     }
     let hist = history(s, id).await;
-    let states: Vec<&str> = hist["refills"].as_array().expect("refills").iter().filter_map(|r| r["state"].as_str()).collect();
+    let states: Vec<&str> =
+        hist["refills"].as_array().expect("refills").iter().filter_map(|r| r["state"].as_str()).collect();
     assert_eq!(states, ["completed", "completed", "rejected"]);
     // At most three per order.
     clock.advance(DAY);
@@ -216,7 +220,8 @@ async fn a_refused_refill_is_kept_as_failed_and_does_not_count(backend: Backend)
     assert_eq!(refills.len(), 2, "a refused request neither blocks nor cools down: {hist}");
     assert!(refills.iter().all(|r| r["state"] == "failed" && r["status"] == "Rejected"), "{hist}");
     assert_eq!(refills[0]["error"], "Refill is disabled for this service");
-    let (status, b) = s.call(Method::GET, &format!("/api/orders/{id}/refills"), Auth::Bearer(&token), None).await;
+    let (status, b) =
+        s.call(Method::GET, &format!("/api/orders/{id}/refills"), Auth::Bearer(&token), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(b["refills"][0].get("error").is_none(), "the customer never sees the panel's text: {b}");
     assert!(h.smm.refills().is_empty());
@@ -249,7 +254,13 @@ async fn refill_statuses_are_synced_in_batches(backend: Backend) {
     assert_eq!(states, [json!("in_progress"), json!("completed"), json!("pending")]);
     // The ended one is no longer asked about.
     sync(s).await;
-    let list = h.smm.requests_for("refill_status").last().and_then(|a| a.get("refills")).expect("refills=").to_owned();
+    let list = h
+        .smm
+        .requests_for("refill_status")
+        .last()
+        .and_then(|a| a.get("refills"))
+        .expect("refills=")
+        .to_owned();
     assert_eq!(list.split(',').count(), 2, "{list}");
 }
 
@@ -336,7 +347,10 @@ async fn a_cancel_before_the_upstream_is_still_local(backend: Backend) {
     assert_eq!(s.points(&token).await, 500);
     let (status, b) = cancel(s, &token, id).await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!((b["order"]["status"].as_str(), b["order"]["refunded_amount"].as_i64()), (Some("canceled"), Some(500)));
+    assert_eq!(
+        (b["order"]["status"].as_str(), b["order"]["refunded_amount"].as_i64()),
+        (Some("canceled"), Some(500))
+    );
     assert!(b.get("cancel_requested").is_none(), "{b}");
     assert_eq!(s.points(&token).await, 1_000);
     assert!(h.smm.cancels().is_empty() && h.smm.requests_for("cancel").is_empty());
@@ -376,7 +390,12 @@ async fn cancels_that_are_refused(backend: Backend) {
     let cancelable = service(s, "1", false, true).await;
     let steps = json!([{"service_id": cancelable, "quantity": 100, "repeat": 2, "delay_minutes": 10}]);
     let (status, p) = s
-        .call(Method::POST, "/api/admin/packages", Auth::Admin, Some(json!({"name": "p", "price": 200, "steps": steps})))
+        .call(
+            Method::POST,
+            "/api/admin/packages",
+            Auth::Admin,
+            Some(json!({"name": "p", "price": 200, "steps": steps})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{p}");
     let package_id = p["package"]["package_id"].as_i64().expect("id");

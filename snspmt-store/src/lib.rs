@@ -593,8 +593,12 @@ pub trait RefillStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<Refill>;
     /// The status sync asked about a refill and learnt nothing new (or `error`).
-    async fn record_refill_check(&self, refill_id: RefillId, error: Option<String>, now: Millis)
-        -> StoreResult<()>;
+    async fn record_refill_check(
+        &self,
+        refill_id: RefillId,
+        error: Option<String>,
+        now: Millis,
+    ) -> StoreResult<()>;
     async fn refill(&self, refill_id: RefillId) -> StoreResult<Option<Refill>>;
     /// An order's refills, oldest first.
     async fn order_refills(&self, order_id: OrderId) -> StoreResult<Vec<Refill>>;
@@ -611,8 +615,12 @@ pub trait RefillStore: Send + Sync {
     ) -> StoreResult<Result<OwnerCancel, snspmt_core::refill::CancelRefusal>>;
     /// Records the upstream's answer to a forwarded cancel: accepted (`error` is `None`) or
     /// refused. `Conflict(AlreadyProcessed)` when it was answered already.
-    async fn settle_cancel(&self, cancel_id: CancelId, error: Option<String>, now: Millis)
-        -> StoreResult<CancelRequest>;
+    async fn settle_cancel(
+        &self,
+        cancel_id: CancelId,
+        error: Option<String>,
+        now: Millis,
+    ) -> StoreResult<CancelRequest>;
     /// An order's forwarded cancels, oldest first.
     async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>>;
 }

@@ -2110,7 +2110,11 @@ mod tests {
         let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(
             refill_status_form("k", &ids(&["1", " 2 "])).unwrap(),
-            vec![("key", "k".to_owned()), ("action", "refill_status".to_owned()), ("refills", "1,2".to_owned())]
+            vec![
+                ("key", "k".to_owned()),
+                ("action", "refill_status".to_owned()),
+                ("refills", "1,2".to_owned())
+            ]
         );
         assert_eq!(refill_status_form("k", &[]), Err(BuildError::NoIds));
         let body = br#"[{"refill":1,"status":"Completed"},{"refill":2,"status":"Rejected"},

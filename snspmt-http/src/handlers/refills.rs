@@ -91,7 +91,9 @@ impl Refused {
             Refused::ByUpstream if refill => {
                 conflict("refill_refused", "the provider refused the refill of this order".into())
             }
-            Refused::ByUpstream => conflict("cancel_refused", "the provider refused to cancel this order".into()),
+            Refused::ByUpstream => {
+                conflict("cancel_refused", "the provider refused to cancel this order".into())
+            }
             Refused::Upstream => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "upstream_error",
@@ -128,7 +130,8 @@ fn failure(what: &str, f: SmmFailure) -> (String, Refused) {
 /// upstream's answer left it (`pending`), or why not (a refused request is kept as `failed`).
 async fn refill_order(app: &App, order: &Order) -> Result<Refill, Refused> {
     let client = jobs::smm_client(app).map_err(|e| upstream("refill", &e.message))?;
-    let refill = app.store.request_refill(order.order_id, app.config.refill_policy, app.clock.now()).await??;
+    let refill =
+        app.store.request_refill(order.order_id, app.config.refill_policy, app.clock.now()).await??;
     let smm_order = order.smm_panel_order_id.clone().unwrap_or_default();
     let started = std::time::Instant::now();
     let answer = client.refill(&smm_order).await;
@@ -189,12 +192,18 @@ async fn cancel_orders(app: &App, orders: &[Order]) -> Vec<Result<Canceled, Refu
         }
     }
     for batch in forwarded.chunks(MAX_BULK) {
-        let ids: Vec<String> = batch.iter().map(|(_, o, _)| o.smm_panel_order_id.clone().unwrap_or_default()).collect();
+        let ids: Vec<String> =
+            batch.iter().map(|(_, o, _)| o.smm_panel_order_id.clone().unwrap_or_default()).collect();
         let answer = match jobs::smm_client(app) {
             Ok(client) => {
                 let started = std::time::Instant::now();
                 let answer = client.cancel(&ids).await;
-                app.metrics.upstream("smm", "cancel", if answer.is_ok() { "ok" } else { "error" }, started.elapsed());
+                app.metrics.upstream(
+                    "smm",
+                    "cancel",
+                    if answer.is_ok() { "ok" } else { "error" },
+                    started.elapsed(),
+                );
                 answer
             }
             Err(e) => Err(SmmFailure::Call(crate::upstream::CallError::NotSent(e.message))),
@@ -392,7 +401,11 @@ pub async fn v2_refill(app: &Arc<App>, user: &User, p: &Params) -> Value {
 }
 
 /// The caller's own refill's status name, or `Refill not found`.
-async fn own_refill_status(app: &App, user: &User, id: &Result<i64, String>) -> Result<RefillState, &'static str> {
+async fn own_refill_status(
+    app: &App,
+    user: &User,
+    id: &Result<i64, String>,
+) -> Result<RefillState, &'static str> {
     const NOT_FOUND: &str = "Refill not found";
     let Ok(id) = id else { return Err(NOT_FOUND) };
     match app.store.refill(RefillId(*id)).await {
@@ -441,7 +454,9 @@ fn cancel_result(r: &Result<(), &'static str>) -> Value {
 /// id. Orders not at the upstream yet are canceled and refunded now; the others are forwarded
 /// and refunded when the upstream's status says so.
 pub async fn v2_cancel(app: &Arc<App>, user: &User, p: &Params) -> Value {
-    let Some(list) = p.get("orders").or_else(|| p.get("order")) else { return v2::error("Incorrect request") };
+    let Some(list) = p.get("orders").or_else(|| p.get("order")) else {
+        return v2::error("Incorrect request");
+    };
     let Some(ids) = id_list(list) else { return v2::error("Incorrect request") };
     let mut results: Vec<Result<(), &'static str>> = Vec::with_capacity(ids.len());
     let mut mine: Vec<(usize, Order)> = Vec::new();

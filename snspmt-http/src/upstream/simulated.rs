@@ -161,7 +161,8 @@ impl SimulatedSmm {
                     return json!({"error": "Incorrect link"});
                 }
                 let id = self.next_id();
-                let order = SimOrder { created: Instant::now(), quantity: per_run * runs, service, canceled: false };
+                let order =
+                    SimOrder { created: Instant::now(), quantity: per_run * runs, service, canceled: false };
                 self.orders.lock().unwrap_or_else(|p| p.into_inner()).insert(id, order);
                 json!({"order": id})
             }
@@ -186,7 +187,10 @@ impl SimulatedSmm {
                 error => error,
             },
             "cancel" => {
-                let ids = get("orders").split(',').chain(form.get("order").map(String::as_str)).filter(|s| !s.trim().is_empty());
+                let ids = get("orders")
+                    .split(',')
+                    .chain(form.get("order").map(String::as_str))
+                    .filter(|s| !s.trim().is_empty());
                 let out: Vec<Value> = ids
                     .map(|id| json!({"order": id.trim().parse::<i64>().map_or(json!(id), Value::from), "cancel": self.cancel(id)}))
                     .collect();
@@ -235,7 +239,10 @@ mod tests {
             call(&sim, &body)["order"].as_i64().expect("order id")
         };
         let (refillable, cancelable, fixed) = (add(1001), add(1002), add(1003));
-        assert_eq!(call(&sim, &format!("action=refill&order={refillable}"))["error"], "Order is not completed");
+        assert_eq!(
+            call(&sim, &format!("action=refill&order={refillable}"))["error"],
+            "Order is not completed"
+        );
         assert_eq!(
             call(&sim, &format!("action=refill&order={fixed}"))["error"],
             "Refill is disabled for this service"

@@ -134,7 +134,8 @@ async fn update_refill<C: Conn>(
     input: &RefillInput,
     now: Millis,
 ) -> StoreResult<Refill> {
-    let refill = refill_row(&c.query_opt(REFILL_FOR_UPDATE, &[&refill_id]).await?.ok_or(StoreError::NotFound)?)?;
+    let refill =
+        refill_row(&c.query_opt(REFILL_FOR_UPDATE, &[&refill_id]).await?.ok_or(StoreError::NotFound)?)?;
     let next = refill.state.handle(input).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
     let (smm_id, upstream_status, error, checked) = match input {
         RefillInput::Accepted { smm_refill_id } => (Some(clean_text(smm_refill_id)), None, None, None),
@@ -151,7 +152,8 @@ async fn update_refill<C: Conn>(
         &checked.or(refill.last_status_check),
         &now,
     ];
-    let row = c.query_opt(WRITE_REFILL, &args).await?.ok_or(StoreError::Conflict(Conflict::InvalidTransition))?;
+    let row =
+        c.query_opt(WRITE_REFILL, &args).await?.ok_or(StoreError::Conflict(Conflict::InvalidTransition))?;
     refill_row(&row)
 }
 
@@ -164,7 +166,9 @@ async fn owner_cancel<C: Conn>(
     let open = c.scalar::<bool>(OPEN_CANCEL, &[&order_id]).await?;
     match may_cancel(&facts, open) {
         Err(refusal) => Ok(Err(refusal)),
-        Ok(CancelRoute::Local) => Ok(Ok(OwnerCancel::Canceled(lifecycle::cancel_order(c, order_id, now).await?))),
+        Ok(CancelRoute::Local) => {
+            Ok(Ok(OwnerCancel::Canceled(lifecycle::cancel_order(c, order_id, now).await?)))
+        }
         Ok(CancelRoute::Upstream) => {
             let state = CancelState::Requested.as_str();
             let row = c.query_one(INSERT_CANCEL, &[&order_id, &order.user_id, &state, &now]).await?;
@@ -181,11 +185,15 @@ async fn settle_cancel<C: Conn>(
 ) -> StoreResult<CancelRequest> {
     let request =
         cancel_row(&c.query_opt(CANCEL_FOR_UPDATE, &[&cancel_id]).await?.ok_or(StoreError::NotFound)?)?;
-    let next =
-        request.state.handle(error.is_none()).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
+    let next = request
+        .state
+        .handle(error.is_none())
+        .map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
     let error = error.map(clean_text);
-    let args: [&dyn crate::sql::Param; 5] = [&cancel_id, &request.state.as_str(), &next.as_str(), &error, &now];
-    let row = c.query_opt(WRITE_CANCEL, &args).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
+    let args: [&dyn crate::sql::Param; 5] =
+        [&cancel_id, &request.state.as_str(), &next.as_str(), &error, &now];
+    let row =
+        c.query_opt(WRITE_CANCEL, &args).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
     cancel_row(&row)
 }
 

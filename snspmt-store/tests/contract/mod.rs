@@ -1543,14 +1543,23 @@ pub async fn refills_follow_the_rules_and_their_machine(s: Arc<dyn Store>) {
     );
     s.apply_status(id, status_update(OrderStatus::Completed, 0), 20).await.expect("apply");
     s.apply_status(plain, status_update(OrderStatus::Completed, 0), 20).await.expect("apply");
-    assert_eq!(s.request_refill(plain, policy, 30).await.expect("ask"), Err(RefillRefusal::ServiceHasNoRefill));
+    assert_eq!(
+        s.request_refill(plain, policy, 30).await.expect("ask"),
+        Err(RefillRefusal::ServiceHasNoRefill)
+    );
     assert!(matches!(s.request_refill(OrderId(999), policy, 30).await, Err(StoreError::NotFound)));
 
     let r = s.request_refill(id, policy, 30).await.expect("ask").expect("allowed");
-    assert_eq!((r.order_id, r.user_id.as_str(), r.state, r.smm_refill_id.as_deref()), (id, "u1", RefillState::Requested, None));
+    assert_eq!(
+        (r.order_id, r.user_id.as_str(), r.state, r.smm_refill_id.as_deref()),
+        (id, "u1", RefillState::Requested, None)
+    );
     assert_eq!(s.request_refill(id, policy, 31).await.expect("ask"), Err(RefillRefusal::InFlight));
     assert!(s.refills_to_sync(10).await.expect("to sync").is_empty(), "not at the upstream yet");
-    let r = s.update_refill(r.refill_id, RefillInput::Accepted { smm_refill_id: "5\u{0}".into() }, 32).await.expect("accepted");
+    let r = s
+        .update_refill(r.refill_id, RefillInput::Accepted { smm_refill_id: "5\u{0}".into() }, 32)
+        .await
+        .expect("accepted");
     assert_eq!((r.state, r.smm_refill_id.as_deref()), (RefillState::Pending, Some("5")));
     assert!(matches!(
         s.update_refill(r.refill_id, RefillInput::Accepted { smm_refill_id: "6".into() }, 33).await,
@@ -1561,25 +1570,45 @@ pub async fn refills_follow_the_rules_and_their_machine(s: Arc<dyn Store>) {
     s.record_refill_check(r.refill_id, Some("Refill not found".into()), 34).await.expect("check");
     let checked = s.refill(r.refill_id).await.expect("read").expect("there");
     assert_eq!((checked.error.as_deref(), checked.last_status_check), (Some("Refill not found"), Some(34)));
-    let done = s.update_refill(r.refill_id, RefillInput::Status(RefillStatus::Completed), 40).await.expect("status");
-    assert_eq!((done.state, done.upstream_status.as_deref(), done.error), (RefillState::Completed, Some("completed"), None));
+    let done =
+        s.update_refill(r.refill_id, RefillInput::Status(RefillStatus::Completed), 40).await.expect("status");
+    assert_eq!(
+        (done.state, done.upstream_status.as_deref(), done.error),
+        (RefillState::Completed, Some("completed"), None)
+    );
     assert!(s.refills_to_sync(10).await.expect("to sync").is_empty());
     // The cooldown runs from the last refill; a refused request does not count.
-    assert_eq!(s.request_refill(id, policy, 50).await.expect("ask"), Err(RefillRefusal::Cooldown { until: 130 }));
+    assert_eq!(
+        s.request_refill(id, policy, 50).await.expect("ask"),
+        Err(RefillRefusal::Cooldown { until: 130 })
+    );
     let second = s.request_refill(id, policy, 130).await.expect("ask").expect("allowed");
-    let failed = s.update_refill(second.refill_id, RefillInput::Refused { error: "disabled".into() }, 131).await.expect("refused");
+    let failed = s
+        .update_refill(second.refill_id, RefillInput::Refused { error: "disabled".into() }, 131)
+        .await
+        .expect("refused");
     assert_eq!((failed.state, failed.error.as_deref()), (RefillState::Failed, Some("disabled")));
     let third = s.request_refill(id, policy, 132).await.expect("ask").expect("a failed one does not count");
-    s.update_refill(third.refill_id, RefillInput::Accepted { smm_refill_id: "9".into() }, 133).await.expect("accepted");
-    s.update_refill(third.refill_id, RefillInput::Status(RefillStatus::Rejected), 134).await.expect("rejected");
-    assert_eq!(s.request_refill(id, policy, 10_000).await.expect("ask"), Err(RefillRefusal::LimitReached { max: 2 }));
+    s.update_refill(third.refill_id, RefillInput::Accepted { smm_refill_id: "9".into() }, 133)
+        .await
+        .expect("accepted");
+    s.update_refill(third.refill_id, RefillInput::Status(RefillStatus::Rejected), 134)
+        .await
+        .expect("rejected");
+    assert_eq!(
+        s.request_refill(id, policy, 10_000).await.expect("ask"),
+        Err(RefillRefusal::LimitReached { max: 2 })
+    );
     let all = s.order_refills(id).await.expect("list");
     assert_eq!(
         all.iter().map(|r| r.state).collect::<Vec<_>>(),
         [RefillState::Completed, RefillState::Failed, RefillState::Rejected]
     );
     let late = RefillPolicy { max_per_order: 10, ..policy };
-    assert!(matches!(s.request_refill(id, late, 20 + 1_000_001).await.expect("ask"), Err(RefillRefusal::WindowClosed { .. })));
+    assert!(matches!(
+        s.request_refill(id, late, 20 + 1_000_001).await.expect("ask"),
+        Err(RefillRefusal::WindowClosed { .. })
+    ));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(8000)), "refills move no money");
     assert_consistent(&*s).await;
 }
@@ -1617,19 +1646,36 @@ pub async fn cancels_of_running_orders_move_no_money(s: Arc<dyn Store>) {
     };
     assert_eq!((order.order_id, request.state, request.user_id.as_str()), (id, CancelState::Requested, "u1"));
     assert_eq!(s.owner_cancel(id, 11).await.expect("ask"), Err(CancelRefusal::AlreadyRequested));
-    let refused = s.settle_cancel(request.cancel_id, Some("Order can't be canceled".into()), 12).await.expect("settle");
-    assert_eq!((refused.state, refused.error.as_deref()), (CancelState::Failed, Some("Order can't be canceled")));
-    assert!(matches!(s.settle_cancel(request.cancel_id, None, 13).await, Err(StoreError::Conflict(Conflict::AlreadyProcessed))));
+    let refused =
+        s.settle_cancel(request.cancel_id, Some("Order can't be canceled".into()), 12).await.expect("settle");
+    assert_eq!(
+        (refused.state, refused.error.as_deref()),
+        (CancelState::Failed, Some("Order can't be canceled"))
+    );
+    assert!(matches!(
+        s.settle_cancel(request.cancel_id, None, 13).await,
+        Err(StoreError::Conflict(Conflict::AlreadyProcessed))
+    ));
     let Ok(OwnerCancel::Forwarded { request, .. }) = s.owner_cancel(id, 14).await.expect("ask") else {
         panic!("after a refusal the owner may ask again");
     };
-    assert_eq!(s.settle_cancel(request.cancel_id, None, 15).await.expect("settle").state, CancelState::Accepted);
+    assert_eq!(
+        s.settle_cancel(request.cancel_id, None, 15).await.expect("settle").state,
+        CancelState::Accepted
+    );
     assert_eq!(s.order(id).await.expect("read").expect("order").status, OrderStatus::InProgress);
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(8000)), "nothing refunded yet");
     // The upstream's Canceled, seen by the sync, refunds in full once.
-    let canceled = s.apply_status(id, status_update(OrderStatus::Canceled, 1000), 20).await.expect("apply").expect("ran");
+    let canceled = s
+        .apply_status(id, status_update(OrderStatus::Canceled, 1000), 20)
+        .await
+        .expect("apply")
+        .expect("ran");
     assert_eq!((canceled.status, canceled.refunded_amount), (OrderStatus::Canceled, Points(1000)));
-    assert_eq!(s.owner_cancel(id, 21).await.expect("ask"), Err(CancelRefusal::OrderNotCancelable(OrderStatus::Canceled)));
+    assert_eq!(
+        s.owner_cancel(id, 21).await.expect("ask"),
+        Err(CancelRefusal::OrderNotCancelable(OrderStatus::Canceled))
+    );
     assert_eq!(s.order_cancels(id).await.expect("list").len(), 2);
     // A pending order is canceled here, in full.
     let svc = s.create_service(new_service("3"), audit(), 1).await.expect("service").service_id;
