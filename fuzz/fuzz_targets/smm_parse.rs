@@ -22,10 +22,12 @@ fuzz_target!(|data: &[u8]| {
     check(smm::parse_balance(data).err());
     check(smm::parse_refill(data).err());
     check(smm::parse_cancel(data).err());
+    check(smm::parse_refill_status(data).err());
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = smm::decimal_to_micros(text);
         let _ = smm::classify(text);
         let _ = smm::ServiceType::parse(text);
         let _ = smm::Status::parse(text);
+        let _ = smm::RefillStatus::parse(text);
     }
 });

@@ -15,6 +15,8 @@
 //!   an order.
 //! - [`single`]: the life cycle of a single order as a state machine (`handle`, `poll_timeout`).
 //! - [`plan`]: package and split plans, and [`plan::Run`], the multi-part run as a state machine.
+//! - [`refill`]: refill and cancel of orders at the upstream: who may ask, and the request's
+//!   life cycle.
 //! - [`purchase`]: point purchases (bank transfer, KCP card) and their transitions.
 //! - [`schedule`]: when a scheduled order is due.
 //! - [`upstream`]: codecs of the SMM panel API v2, KCP and the OAuth providers.
@@ -26,6 +28,7 @@ pub mod order;
 pub mod plan;
 pub mod purchase;
 pub mod referral;
+pub mod refill;
 pub mod schedule;
 pub mod single;
 pub mod upstream;

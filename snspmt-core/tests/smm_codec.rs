@@ -37,11 +37,13 @@ fn parse_all(body: &[u8]) {
     let _ = smm::parse_balance(body);
     let _ = smm::parse_refill(body);
     let _ = smm::parse_cancel(body);
+    let _ = smm::parse_refill_status(body);
     if let Ok(text) = std::str::from_utf8(body) {
         let _ = smm::decimal_to_micros(text);
         let _ = smm::classify(text);
         let _ = ServiceType::parse(text);
         let _ = Status::parse(text);
+        let _ = smm::RefillStatus::parse(text);
     }
 }
 
@@ -55,6 +57,7 @@ fn check_errors(body: &[u8]) -> Result<(), TestCaseError> {
         smm::parse_balance(body).err(),
         smm::parse_refill(body).err(),
         smm::parse_cancel(body).err(),
+        smm::parse_refill_status(body).err(),
     ];
     for e in errors.into_iter().flatten() {
         if let ParseError::NotJson(snippet) = &e {

@@ -62,6 +62,11 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SNSPMT_HEADER_TIMEOUT_MS", "15000"),
     ("SNSPMT_CORS_ORIGINS", "origins allowed to call the API from a browser (none: same-origin)"),
     ("SNSPMT_API_RATE", "300/60 reseller API (/api/v2) calls per API key; 0 = off"),
+    (
+        "SNSPMT_REFILL_WINDOW_DAYS",
+        "30 days after an order ended (completed/partial) in which a refill may be asked",
+    ),
+    ("SNSPMT_REFILL_COOLDOWN_SECS", "86400 seconds between two refills of one order"),
 ];
 
 /// Why the configuration cannot be used.
@@ -119,6 +124,8 @@ pub struct Config {
     pub upstream_limits: UpstreamLimits,
     /// Reseller API calls per API key (`SNSPMT_API_RATE=N/SECONDS`; `0` = off).
     pub api_rate: Option<crate::guard::Rate>,
+    /// Refill rules (`SNSPMT_REFILL_WINDOW_DAYS`, `SNSPMT_REFILL_COOLDOWN_SECS`; issue 14).
+    pub refill_policy: snspmt_core::refill::RefillPolicy,
 }
 
 /// Default `SNSPMT_API_RATE`: 300 reseller API calls a minute per API key.
@@ -314,6 +321,7 @@ impl fmt::Debug for Config {
             .field("edge", &self.edge)
             .field("upstream_limits", &self.upstream_limits)
             .field("api_rate", &self.api_rate)
+            .field("refill_policy", &self.refill_policy)
             .finish_non_exhaustive()
     }
 }
@@ -442,6 +450,10 @@ impl Config {
                 &get("SNSPMT_API_RATE").unwrap_or_else(|| DEFAULT_API_RATE.into()),
             )
             .map_err(|e| ConfigError(format!("SNSPMT_API_RATE {e}")))?,
+            refill_policy: snspmt_core::refill::RefillPolicy::new(
+                number(&get, "SNSPMT_REFILL_WINDOW_DAYS", snspmt_core::refill::DEFAULT_WINDOW_DAYS)?,
+                number(&get, "SNSPMT_REFILL_COOLDOWN_SECS", snspmt_core::refill::DEFAULT_COOLDOWN_SECS)?,
+            ),
             public_url,
         };
         config.refuse_simulated_money()?;

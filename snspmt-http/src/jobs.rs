@@ -304,6 +304,10 @@ pub struct SyncReport {
     pub failed_calls: i64,
     /// Rows whose status could not be applied (recorded on the row for the operator).
     pub failed_rows: i64,
+    /// Refills asked about.
+    pub refills_checked: i64,
+    /// Refills whose state changed.
+    pub refills_updated: i64,
 }
 
 /// The panel's answer about something that cost `paid` for `quantity` units, read by the core.
@@ -413,6 +417,57 @@ pub async fn sync_due(app: &App, max_orders: i64) -> Result<SyncReport, ApiError
     report.calls += parts.calls;
     report.failed_calls += parts.failed_calls;
     report.failed_rows += parts.failed_rows;
+    let refills = sync_refills(app, &client, max_orders).await?;
+    report.calls += refills.calls;
+    report.failed_calls += refills.failed_calls;
+    report.refills_checked = refills.refills_checked;
+    report.refills_updated = refills.refills_updated;
+    Ok(report)
+}
+
+/// Asks the panel about pending and in-progress refills, 100 per call (`refill_status` with
+/// `refills=`), and records what changed through the core's refill machine.
+pub async fn sync_refills(app: &App, client: &SmmClient, max_refills: i64) -> Result<SyncReport, ApiError> {
+    let mut report = SyncReport::default();
+    let targets = app.store.refills_to_sync(max_refills).await?;
+    for batch in targets.chunks(smm::MAX_BULK) {
+        let ids: Vec<String> = batch.iter().map(|r| r.smm_refill_id.clone().unwrap_or_default()).collect();
+        report.calls += 1;
+        let started = std::time::Instant::now();
+        let answer = client.refill_status(&ids).await;
+        let outcome = if answer.is_ok() { "ok" } else { "error" };
+        app.metrics.upstream("smm", "refill_status", outcome, started.elapsed());
+        let statuses = match answer {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn(&format!("refill sync: a batch of {} failed: {e}", batch.len()));
+                report.failed_calls += 1;
+                continue;
+            }
+        };
+        let now = app.clock.now();
+        for (refill, smm_id) in batch.iter().zip(&ids) {
+            report.refills_checked += 1;
+            let found = statuses.iter().find(|(id, _)| id == smm_id).map(|(_, r)| r);
+            match found {
+                Some(Ok(status)) => {
+                    let input = snspmt_core::refill::RefillInput::Status(status.clone());
+                    match app.store.update_refill(refill.refill_id, input, now).await {
+                        Ok(r) if r.state != refill.state => report.refills_updated += 1,
+                        Ok(_) => {}
+                        Err(e) => {
+                            report.failed_rows += 1;
+                            log::warn(&format!("refill {}: status not applied: {e}", refill.refill_id));
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    app.store.record_refill_check(refill.refill_id, Some(e.message.clone()), now).await?
+                }
+                None => app.store.record_refill_check(refill.refill_id, None, now).await?,
+            }
+        }
+    }
     Ok(report)
 }
 

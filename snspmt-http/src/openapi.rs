@@ -163,6 +163,7 @@ const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
     ("POST", "/api/orders", Some(ORDER)),
     ("POST", "/api/orders/check-status", Some(&[("order_ids", "array", true), ("user_id", "string", false)])),
     ("POST", "/api/orders/{id}/cancel", None),
+    ("POST", "/api/orders/{id}/refill", None),
     (
         "PUT",
         "/api/orders/{id}/status",

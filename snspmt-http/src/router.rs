@@ -66,6 +66,12 @@ pub enum Endpoint {
     CancelOrder {
         id: String,
     },
+    RefillOrder {
+        id: String,
+    },
+    OrderRefills {
+        id: String,
+    },
     SetOrderStatus {
         id: String,
     },
@@ -257,7 +263,9 @@ impl Endpoint {
             | CreateApiKey
             | RotateApiKey { .. }
             | DeleteApiKey { .. } => Access::User,
-            User { .. } | Order { .. } | PurchaseHistory => Access::UserOrAdmin,
+            User { .. } | Order { .. } | RefillOrder { .. } | OrderRefills { .. } | PurchaseHistory => {
+                Access::UserOrAdmin
+            }
             AdminUsers
             | AdminUpdateUser { .. }
             | AdminTransactions
@@ -353,6 +361,8 @@ impl Endpoint {
             Orders => "orders.list",
             Order { .. } => "orders.get",
             CancelOrder { .. } => "orders.cancel",
+            RefillOrder { .. } => "orders.refill",
+            OrderRefills { .. } => "orders.refills",
             SetOrderStatus { .. } => "orders.set_status",
             CheckOrderStatus => "orders.check_status",
             AdminOrders => "admin.orders",
@@ -560,6 +570,8 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "orders", "check-status"] => on(method, [(M::POST, E::CheckOrderStatus)]),
         ["api", "orders", id] if !id.is_empty() => on(method, [(M::GET, E::Order { id: decode(id)? })]),
         ["api", "orders", id, "cancel"] => on(method, [(M::POST, E::CancelOrder { id: decode(id)? })]),
+        ["api", "orders", id, "refill"] => on(method, [(M::POST, E::RefillOrder { id: decode(id)? })]),
+        ["api", "orders", id, "refills"] => on(method, [(M::GET, E::OrderRefills { id: decode(id)? })]),
         ["api", "orders", id, "status"] => on(method, [(M::PUT, E::SetOrderStatus { id: decode(id)? })]),
         ["api", "scheduled-orders"] => on(method, [(M::POST, E::PlaceScheduledOrder)]),
         ["api", "admin", "scheduled-orders"] => on(method, [(M::GET, E::AdminScheduledOrders)]),
@@ -731,6 +743,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/orders/check-status"),
     ("GET", "/api/orders/{id}"),
     ("POST", "/api/orders/{id}/cancel"),
+    ("POST", "/api/orders/{id}/refill"),
+    ("GET", "/api/orders/{id}/refills"),
     ("PUT", "/api/orders/{id}/status"),
     ("GET", "/api/admin/orders"),
     ("POST", "/api/admin/orders/{id}/resolve"),

@@ -613,6 +613,63 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+// ---- refills and cancels (issue 14) ----
+
+/// Refill and cancel requests of orders already at the upstream. The rules are the core's
+/// (`snspmt_core::refill`); no operation here moves money.
+#[async_trait]
+pub trait RefillStore: Send + Sync {
+    /// With the order locked: when `may_refill` allows it under `policy` at `now`, records a
+    /// `requested` refill (the caller forwards it and feeds the answer to
+    /// [`RefillStore::update_refill`]); otherwise answers the refusal and writes nothing.
+    /// `NotFound` for an unknown order.
+    async fn request_refill(
+        &self,
+        order_id: OrderId,
+        policy: snspmt_core::refill::RefillPolicy,
+        now: Millis,
+    ) -> StoreResult<Result<Refill, snspmt_core::refill::RefillRefusal>>;
+    /// Feeds an input (the upstream's answer, or its status) to the refill's machine and writes
+    /// the next state. `Conflict(InvalidTransition)` when the refill does not take it.
+    async fn update_refill(
+        &self,
+        refill_id: RefillId,
+        input: snspmt_core::refill::RefillInput,
+        now: Millis,
+    ) -> StoreResult<Refill>;
+    /// The status sync asked about a refill and learnt nothing new (or `error`).
+    async fn record_refill_check(
+        &self,
+        refill_id: RefillId,
+        error: Option<String>,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn refill(&self, refill_id: RefillId) -> StoreResult<Option<Refill>>;
+    /// An order's refills, oldest first.
+    async fn order_refills(&self, order_id: OrderId) -> StoreResult<Vec<Refill>>;
+    /// Pending and in-progress refills the upstream knows, least recently checked first.
+    async fn refills_to_sync(&self, limit: i64) -> StoreResult<Vec<Refill>>;
+    /// The owner's cancel, with the order locked, as `may_cancel` routes it: an order not at
+    /// the upstream yet is canceled and refunded here (as [`OrderStore::cancel_order`]); one
+    /// running there gets a `requested` cancel for the caller to forward (no money moves);
+    /// otherwise the refusal, and nothing is written. `NotFound` for an unknown order.
+    async fn owner_cancel(
+        &self,
+        order_id: OrderId,
+        now: Millis,
+    ) -> StoreResult<Result<OwnerCancel, snspmt_core::refill::CancelRefusal>>;
+    /// Records the upstream's answer to a forwarded cancel: accepted (`error` is `None`) or
+    /// refused. `Conflict(AlreadyProcessed)` when it was answered already.
+    async fn settle_cancel(
+        &self,
+        cancel_id: CancelId,
+        error: Option<String>,
+        now: Millis,
+    ) -> StoreResult<CancelRequest>;
+    /// An order's forwarded cancels, oldest first.
+    async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>>;
+}
+
 /// Declares `Store`, everything the server needs from storage, as the sum of the traits listed
 /// once.
 macro_rules! store_traits {
@@ -640,7 +697,8 @@ store_traits!(
     CouponStore,
     ReferralStore,
     Maintenance,
-    ApiKeyStore
+    ApiKeyStore,
+    RefillStore
 );
 
 /// How to reach a database, parsed from `DATABASE_URL`.

@@ -971,3 +971,53 @@ pub struct ApiKeyOwner {
     pub user: User,
     pub api_enabled: bool,
 }
+
+// ---- refills and cancels (issue 14) ----
+
+id_types! {
+    /// A refill request's id (ours, not the upstream's).
+    RefillId;
+    /// A forwarded cancel's id.
+    CancelId;
+}
+
+/// A refill of an order at the upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refill {
+    pub refill_id: RefillId,
+    pub order_id: OrderId,
+    pub user_id: String,
+    /// The upstream's refill id, once it took the request.
+    pub smm_refill_id: Option<String>,
+    pub state: snspmt_core::refill::RefillState,
+    /// The upstream's last status text, as it spelled it.
+    pub upstream_status: Option<String>,
+    /// Why the upstream refused, or why its last status could not be read.
+    pub error: Option<String>,
+    pub last_status_check: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A cancel of an order at the upstream, forwarded on the owner's request. The order itself
+/// changes (and is refunded) only when the status sync sees the upstream's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub cancel_id: CancelId,
+    pub order_id: OrderId,
+    pub user_id: String,
+    pub state: snspmt_core::refill::CancelState,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// What an owner's cancel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerCancel {
+    /// The order was not at the upstream yet: canceled here and refunded in full.
+    Canceled(Order),
+    /// The order runs at the upstream: the cancel is recorded (`requested`) for the caller to
+    /// forward; nothing is refunded until the status sync sees the upstream's answer.
+    Forwarded { order: Order, request: CancelRequest },
+}

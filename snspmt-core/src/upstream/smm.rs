@@ -360,6 +360,13 @@ pub fn cancel_form(key: &str, orders: &[String]) -> Result<Form, BuildError> {
     Ok(form)
 }
 
+/// `action=refill_status&refills=1,2,3`: statuses of up to [`MAX_BULK`] refills at once.
+pub fn refill_status_form(key: &str, refills: &[String]) -> Result<Form, BuildError> {
+    let mut form = request(key, "refill_status");
+    form.push(("refills", id_list(refills)?));
+    Ok(form)
+}
+
 /// `action=balance`: the account balance.
 pub fn balance_form(key: &str) -> Form {
     request(key, "balance")
@@ -880,6 +887,91 @@ fn cancel_item(item: &Value) -> Option<CancelEntry> {
         _ => Err(upstream_error(obj).unwrap_or_else(|| malformed("cancel entry", item))),
     };
     Some((order, result))
+}
+
+/// A refill's status upstream (§1.2: `Pending`, `In progress`, `Completed`, `Rejected`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RefillStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Rejected,
+    /// A status this codec does not know, as the panel spelled it (trimmed).
+    Other(String),
+}
+
+impl RefillStatus {
+    pub const KNOWN: [RefillStatus; 4] =
+        [RefillStatus::Pending, RefillStatus::InProgress, RefillStatus::Completed, RefillStatus::Rejected];
+
+    /// Reads a panel's refill status like [`Status::parse`] (case, spaces, `_` and `-`
+    /// ignored); `Canceled`/`Cancelled`/`Refused` read as [`RefillStatus::Rejected`].
+    pub fn parse(s: &str) -> RefillStatus {
+        let key = fold(s);
+        if matches!(key.as_str(), "canceled" | "cancelled" | "refused") {
+            return RefillStatus::Rejected;
+        }
+        RefillStatus::KNOWN
+            .into_iter()
+            .find(|t| fold(t.as_str()) == key)
+            .unwrap_or_else(|| RefillStatus::Other(s.trim().to_owned()))
+    }
+
+    /// The snake_case name; [`RefillStatus::Other`] gives its own text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RefillStatus::Pending => "pending",
+            RefillStatus::InProgress => "in_progress",
+            RefillStatus::Completed => "completed",
+            RefillStatus::Rejected => "rejected",
+            RefillStatus::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for RefillStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One refill of a multi-refill `refill_status` reply: its id, and its status or inline error.
+pub type RefillStatusEntry = (String, Result<RefillStatus, UpstreamError>);
+
+/// Parses the reply to `refill_status&refills=…`: `[{"refill": 1, "status": "Completed"},
+/// {"refill": 3, "status": {"error": "Refill not found"}}]`, in the panel's order. A single
+/// `{"refill": 1, "status": …}` object is accepted too. Items without a readable `refill` id are
+/// skipped; an item whose status is neither a string nor an error gets an
+/// [`ErrorClass::Unknown`] error. A top-level `{"error": …}` is [`ParseError::UnexpectedShape`]
+/// with the message.
+pub fn parse_refill_status(body: &[u8]) -> Result<Vec<RefillStatusEntry>, ParseError> {
+    const SHAPE: &str = r#"an array of {"refill": id, "status": text | {"error": message}}"#;
+    let value = parse_json(body)?;
+    let items: &[Value] = match &value {
+        Value::Array(items) => items,
+        Value::Object(obj) if obj.contains_key("refill") => std::slice::from_ref(&value),
+        Value::Object(obj) => {
+            return Err(match upstream_error(obj) {
+                Some(error) => ParseError::UnexpectedShape(error.message),
+                None => unexpected(SHAPE, &value),
+            });
+        }
+        _ => return Err(unexpected(SHAPE, &value)),
+    };
+    Ok(items.iter().filter_map(refill_status_item).collect())
+}
+
+fn refill_status_item(item: &Value) -> Option<RefillStatusEntry> {
+    let obj = item.as_object()?;
+    let refill = obj.get("refill").and_then(lenient_id)?;
+    let result = match obj.get("status") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(RefillStatus::parse(s)),
+        Some(Value::Object(inner)) => {
+            Err(upstream_error(inner).unwrap_or_else(|| malformed("refill status entry", item)))
+        }
+        _ => Err(upstream_error(obj).unwrap_or_else(|| malformed("refill status entry", item))),
+    };
+    Some((refill, result))
 }
 
 /// Parses a non-negative decimal string (`"0.90"`, `"8"`, `"1.234567891"`, surrounding
@@ -2046,6 +2138,73 @@ mod tests {
         for body in [&br#"{}"#[..], br#"{"refill":0}"#, br#"{"refill":{}}"#, br#"{"refill":null}"#, b"[]"] {
             assert!(matches!(parse_refill(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
         }
+    }
+
+    #[test]
+    fn refill_status_form_and_doc_sample() {
+        let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            refill_status_form("k", &ids(&["1", " 2 "])).unwrap(),
+            vec![
+                ("key", "k".to_owned()),
+                ("action", "refill_status".to_owned()),
+                ("refills", "1,2".to_owned())
+            ]
+        );
+        assert_eq!(refill_status_form("k", &[]), Err(BuildError::NoIds));
+        let body = br#"[{"refill":1,"status":"Completed"},{"refill":2,"status":"Rejected"},
+                        {"refill":3,"status":{"error":"Refill not found"}}]"#;
+        assert_eq!(
+            parse_refill_status(body),
+            Ok(vec![
+                ("1".to_owned(), Ok(RefillStatus::Completed)),
+                ("2".to_owned(), Ok(RefillStatus::Rejected)),
+                (
+                    "3".to_owned(),
+                    Err(UpstreamError { message: "Refill not found".into(), class: ErrorClass::Definitive })
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn refill_status_loose_items() {
+        let body = br#"[{"refill":"4","status":"In progress"},{"refill":5,"status":"in_progress"},
+                        {"refill":6,"status":"Queued"},{"refill":7},{"status":"Completed"},"x",
+                        {"refill":8,"status":3},{"refill":9,"error":"Refill not found"}]"#;
+        let got = parse_refill_status(body).unwrap();
+        let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["4", "5", "6", "7", "8", "9"]);
+        assert_eq!(got[0].1, Ok(RefillStatus::InProgress));
+        assert_eq!(got[1].1, Ok(RefillStatus::InProgress));
+        assert_eq!(got[2].1, Ok(RefillStatus::Other("Queued".into())));
+        assert_eq!(got[3].1.as_ref().map_err(|e| e.class), Err(ErrorClass::Unknown));
+        assert_eq!(got[4].1.as_ref().map_err(|e| e.class), Err(ErrorClass::Unknown));
+        assert_eq!(got[5].1.as_ref().map_err(|e| e.class), Err(ErrorClass::Definitive));
+        assert_eq!(
+            parse_refill_status(br#"{"refill":1,"status":"Pending"}"#),
+            Ok(vec![("1".to_owned(), Ok(RefillStatus::Pending))])
+        );
+        assert_eq!(parse_refill_status(b"[]"), Ok(vec![]));
+        assert_eq!(
+            parse_refill_status(br#"{"error":"Incorrect request"}"#),
+            Err(ParseError::UnexpectedShape("Incorrect request".into()))
+        );
+        for body in [&b"{}"[..], b"\"ok\"", b"1", br#"{"status":"Completed"}"#] {
+            assert!(matches!(parse_refill_status(body), Err(ParseError::UnexpectedShape(_))), "{body:?}");
+        }
+        assert!(matches!(parse_refill_status(b""), Err(ParseError::Empty)));
+        assert!(matches!(parse_refill_status(b"<html>"), Err(ParseError::NotJson(_))));
+    }
+
+    #[test]
+    fn refill_status_names() {
+        for s in RefillStatus::KNOWN {
+            assert_eq!(RefillStatus::parse(s.as_str()), s);
+        }
+        assert_eq!(RefillStatus::parse(" CANCELLED "), RefillStatus::Rejected);
+        assert_eq!(RefillStatus::parse("In Progress"), RefillStatus::InProgress);
+        assert_eq!(RefillStatus::parse(" Odd "), RefillStatus::Other("Odd".into()));
     }
 
     #[test]

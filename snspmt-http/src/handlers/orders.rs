@@ -426,20 +426,6 @@ pub async fn get(app: &App, caller: &Caller, raw_id: &str) -> Reply {
     ok(json!({"order": views::order_for(&order, caller.is_admin())}))
 }
 
-pub async fn cancel(app: &App, caller: &Caller, raw_id: &str) -> Reply {
-    let order = visible(app, caller, raw_id).await?;
-    if !matches!(order.status, OrderStatus::Pending | OrderStatus::Scheduled) {
-        return Err(invalid_transition(order.status, OrderStatus::Canceled));
-    }
-    let order = app.store.cancel_order(order.order_id, app.clock.now()).await.map_err(|e| match e {
-        snspmt_store::StoreError::Conflict(snspmt_store::Conflict::InvalidTransition) => {
-            invalid_transition(order.status, OrderStatus::Canceled)
-        }
-        e => e.into(),
-    })?;
-    ok(json!({"success": true, "order": views::order_for(&order, caller.is_admin())}))
-}
-
 fn invalid_transition(from: OrderStatus, to: OrderStatus) -> ApiError {
     ApiError::new(
         hyper::StatusCode::CONFLICT,

@@ -1,6 +1,7 @@
 //! A simulated SMM panel, used when `SNSPMT_SIMULATE=1` and no `SMMKINGS_API_KEY` is set, so
 //! a local server shows the whole order flow without an account: orders are accepted, run
-//! for a few seconds and complete.
+//! for a few seconds and complete; refills run the same way, and a cancel of a running order of
+//! a cancelable service makes it `Canceled`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,12 +19,16 @@ const RUNNING_FOR: Duration = Duration::from_secs(20);
 struct SimOrder {
     created: Instant,
     quantity: i64,
+    service: Value,
+    canceled: bool,
 }
 
 /// The simulated panel's state.
 pub struct SimulatedSmm {
     orders: Mutex<HashMap<i64, SimOrder>>,
     next_id: Mutex<i64>,
+    /// Refill id → when it was asked for.
+    refills: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Default for SimulatedSmm {
@@ -34,7 +39,11 @@ impl Default for SimulatedSmm {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(100_000, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
-        SimulatedSmm { orders: Mutex::new(HashMap::new()), next_id: Mutex::new(now_ms.max(100_000)) }
+        SimulatedSmm {
+            orders: Mutex::new(HashMap::new()),
+            next_id: Mutex::new(now_ms.max(100_000)),
+            refills: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -58,7 +67,9 @@ impl SimulatedSmm {
             None => json!({"error": "Incorrect order ID"}),
             Some(o) => {
                 let age = o.created.elapsed();
-                let (status, remains) = if age < PENDING_FOR {
+                let (status, remains) = if o.canceled {
+                    ("Canceled", o.quantity)
+                } else if age < PENDING_FOR {
                     ("Pending", o.quantity)
                 } else if age < PENDING_FOR + RUNNING_FOR {
                     ("In progress", o.quantity / 2)
@@ -67,6 +78,58 @@ impl SimulatedSmm {
                 };
                 json!({"charge": "0.10", "start_count": "100", "status": status,
                        "remains": remains.to_string(), "currency": "USD"})
+            }
+        }
+    }
+
+    fn next_id(&self) -> i64 {
+        let mut next = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
+        *next += 1;
+        *next
+    }
+
+    /// A refill of a completed order of a service with refill, or the panel's error.
+    fn refill(&self, id: &str) -> Value {
+        let completed = {
+            let orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+            match id.trim().parse::<i64>().ok().and_then(|id| orders.get(&id)) {
+                None => return json!({"error": "Incorrect order ID"}),
+                Some(o) if o.service["refill"] != true => {
+                    return json!({"error": "Refill is disabled for this service"})
+                }
+                Some(o) => !o.canceled && o.created.elapsed() >= PENDING_FOR + RUNNING_FOR,
+            }
+        };
+        if !completed {
+            return json!({"error": "Order is not completed"});
+        }
+        let refill = self.next_id();
+        self.refills.lock().unwrap_or_else(|p| p.into_inner()).insert(refill, Instant::now());
+        json!({"refill": refill.to_string()})
+    }
+
+    fn refill_status_of(&self, id: &str) -> Value {
+        let refills = self.refills.lock().unwrap_or_else(|p| p.into_inner());
+        match id.trim().parse::<i64>().ok().and_then(|id| refills.get(&id)) {
+            None => json!({"error": "Refill not found"}),
+            Some(at) if at.elapsed() < PENDING_FOR => json!("Pending"),
+            Some(at) if at.elapsed() < PENDING_FOR + RUNNING_FOR => json!("In progress"),
+            Some(_) => json!("Completed"),
+        }
+    }
+
+    /// Cancels a running order of a service with cancel: `1`, or the panel's error.
+    fn cancel(&self, id: &str) -> Value {
+        let mut orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        match id.trim().parse::<i64>().ok().and_then(|id| orders.get_mut(&id)) {
+            None => json!({"error": "Incorrect order ID"}),
+            Some(o) if o.service["cancel"] != true => json!({"error": "Cancel is disabled for this service"}),
+            Some(o) if o.canceled || o.created.elapsed() >= PENDING_FOR + RUNNING_FOR => {
+                json!({"error": "Order can't be canceled"})
+            }
+            Some(o) => {
+                o.canceled = true;
+                json!(1)
             }
         }
     }
@@ -97,12 +160,9 @@ impl SimulatedSmm {
                 if get("link").is_empty() {
                     return json!({"error": "Incorrect link"});
                 }
-                let id = {
-                    let mut next = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
-                    *next += 1;
-                    *next
-                };
-                let order = SimOrder { created: Instant::now(), quantity: per_run * runs };
+                let id = self.next_id();
+                let order =
+                    SimOrder { created: Instant::now(), quantity: per_run * runs, service, canceled: false };
                 self.orders.lock().unwrap_or_else(|p| p.into_inner()).insert(id, order);
                 json!({"order": id})
             }
@@ -114,8 +174,28 @@ impl SimulatedSmm {
                 Value::Object(out)
             }
             "status" => self.status_of(get("order").parse().unwrap_or(-1)),
-            "refill" => json!({"refill": "1"}),
-            "cancel" => json!([]),
+            "refill" => self.refill(get("order")),
+            "refill_status" if form.contains_key("refills") => {
+                let ids = get("refills").split(',').filter(|s| !s.trim().is_empty());
+                let out: Vec<Value> = ids
+                    .map(|id| json!({"refill": id.trim().parse::<i64>().map_or(json!(id), Value::from), "status": self.refill_status_of(id)}))
+                    .collect();
+                Value::Array(out)
+            }
+            "refill_status" => match self.refill_status_of(get("refill")) {
+                Value::String(status) => json!({"status": status}),
+                error => error,
+            },
+            "cancel" => {
+                let ids = get("orders")
+                    .split(',')
+                    .chain(form.get("order").map(String::as_str))
+                    .filter(|s| !s.trim().is_empty());
+                let out: Vec<Value> = ids
+                    .map(|id| json!({"order": id.trim().parse::<i64>().map_or(json!(id), Value::from), "cancel": self.cancel(id)}))
+                    .collect();
+                Value::Array(out)
+            }
             _ => json!({"error": "Incorrect request"}),
         }
     }
@@ -149,6 +229,39 @@ mod tests {
         assert_eq!(status["5"]["error"], "Incorrect order ID");
         assert_eq!(call(&sim, "action=add&service=9&link=x&quantity=1")["error"], "Incorrect service ID");
         assert!(call(&sim, "action=add&service=1001&link=x&quantity=1")["error"].as_str().is_some());
+    }
+
+    #[test]
+    fn refills_and_cancels_are_answered() {
+        let sim = SimulatedSmm::default();
+        let add = |service: i64| {
+            let body = format!("key=k&action=add&service={service}&link=https%3A%2F%2Fx.com&quantity=100");
+            call(&sim, &body)["order"].as_i64().expect("order id")
+        };
+        let (refillable, cancelable, fixed) = (add(1001), add(1002), add(1003));
+        assert_eq!(
+            call(&sim, &format!("action=refill&order={refillable}"))["error"],
+            "Order is not completed"
+        );
+        assert_eq!(
+            call(&sim, &format!("action=refill&order={fixed}"))["error"],
+            "Refill is disabled for this service"
+        );
+        // Completed orders take refills: age this one.
+        if let Some(o) = sim.orders.lock().expect("orders").get_mut(&refillable) {
+            o.created -= PENDING_FOR + RUNNING_FOR;
+        }
+        let refill = call(&sim, &format!("action=refill&order={refillable}"))["refill"].clone();
+        let refill: i64 = refill.as_str().and_then(|s| s.parse().ok()).expect("refill id");
+        assert_eq!(call(&sim, &format!("action=refill_status&refill={refill}"))["status"], "Pending");
+        let many = call(&sim, &format!("action=refill_status&refills={refill},5"));
+        assert_eq!(many[0]["status"], "Pending");
+        assert_eq!(many[1]["status"]["error"], "Refill not found");
+        let canceled = call(&sim, &format!("action=cancel&orders={cancelable},{fixed},{refillable}"));
+        assert_eq!(canceled[0]["cancel"], 1);
+        assert_eq!(canceled[1]["cancel"]["error"], "Cancel is disabled for this service");
+        assert_eq!(canceled[2]["cancel"]["error"], "Order can't be canceled");
+        assert_eq!(call(&sim, &format!("action=status&order={cancelable}"))["status"], "Canceled");
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use snspmt_core::order::NotAccepted;
-use snspmt_core::upstream::smm::{self, Form, ParseError, ServiceInfo, StatusEntry, UpstreamError};
+use snspmt_core::upstream::smm::{
+    self, CancelEntry, Form, ParseError, RefillStatusEntry, ServiceInfo, StatusEntry, UpstreamError,
+};
 
 use super::limit::{Limiter, Slot};
 use super::{Answer, CallError};
@@ -164,6 +166,29 @@ impl SmmClient {
     pub async fn balance(&self) -> Result<smm::Balance, SmmFailure> {
         let a = self.answer(smm::balance_form(&self.key)).await?;
         Self::parsed(a.status, smm::parse_balance(&a.body))?.map_err(SmmFailure::Refused)
+    }
+
+    /// Asks for a refill of one order: the panel's refill id, or its refusal
+    /// ([`SmmFailure::Refused`]).
+    pub async fn refill(&self, order: &str) -> Result<String, SmmFailure> {
+        let a = self.answer(smm::refill_form(&self.key, order)).await?;
+        Self::parsed(a.status, smm::parse_refill(&a.body))?.map_err(SmmFailure::Refused)
+    }
+
+    /// Statuses of up to 100 refills.
+    pub async fn refill_status(&self, ids: &[String]) -> Result<Vec<RefillStatusEntry>, SmmFailure> {
+        let form = smm::refill_status_form(&self.key, ids)
+            .map_err(|e| SmmFailure::BadAnswer { status: 0, detail: e.to_string() })?;
+        let a = self.answer(form).await?;
+        Self::parsed(a.status, smm::parse_refill_status(&a.body))
+    }
+
+    /// Cancels up to 100 orders: the panel's answer per order.
+    pub async fn cancel(&self, orders: &[String]) -> Result<Vec<CancelEntry>, SmmFailure> {
+        let form = smm::cancel_form(&self.key, orders)
+            .map_err(|e| SmmFailure::BadAnswer { status: 0, detail: e.to_string() })?;
+        let a = self.answer(form).await?;
+        Self::parsed(a.status, smm::parse_cancel(&a.body))
     }
 
     /// Sends a form as it is and answers the raw body (the admin proxy).

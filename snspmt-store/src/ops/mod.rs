@@ -62,6 +62,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod orders;
 pub(crate) mod purchases;
 pub(crate) mod referral;
+pub(crate) mod refills;
 
 use snspmt_core::Points;
 

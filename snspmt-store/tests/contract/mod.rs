@@ -60,7 +60,10 @@ macro_rules! for_each_case {
             sync_failures_are_recorded_and_move_behind,
             upstream_text_is_cleaned_before_it_is_stored,
             api_keys_are_looked_up_by_hash_rotated_and_revoked,
-            api_keys_are_capped_per_user_under_concurrency
+            api_keys_are_capped_per_user_under_concurrency,
+            refills_follow_the_rules_and_their_machine,
+            refill_requests_in_flight_are_one_under_concurrency,
+            cancels_of_running_orders_move_no_money
         );
     };
 }
@@ -1598,4 +1601,176 @@ pub async fn api_keys_are_capped_per_user_under_concurrency(s: Arc<dyn Store>) {
     s.revoke_api_key(&first, Some("ann"), None, 30).await.expect("revoke").expect("live");
     assert!(s.create_api_key(new_key("again", "ann", "h-again"), 5, 31).await.expect("create").is_some());
     assert!(s.create_api_key(new_key("over", "ann", "h-over"), 5, 32).await.expect("create").is_none());
+}
+
+// ---- refills and cancels (issue 14) ----
+
+/// An order of `u1` at 1000 points on a service with `refill`/`cancel`, accepted upstream as
+/// `smm`; answers its id.
+async fn running_order(s: &dyn Store, provider: &str, refill: bool, cancel: bool, smm: &str) -> OrderId {
+    let svc = NewService { refill, cancel, ..new_service(provider) };
+    let svc = s.create_service(svc, audit(), 1).await.expect("service").service_id;
+    let o = s.place_order(new_order("u1", svc, 1000, 1), None, 1).await.expect("order").into_inner();
+    let job = s.claim_order_job(o.order_id, 2).await.expect("claim").expect("due");
+    let accepted = SubmissionOutcome::Accepted { smm_order_id: smm.into() };
+    s.settle_submission(job.job_id, accepted, 3).await.expect("accepted");
+    o.order_id
+}
+
+pub async fn refills_follow_the_rules_and_their_machine(s: Arc<dyn Store>) {
+    use snspmt_core::refill::{RefillInput, RefillPolicy, RefillRefusal, RefillState};
+    use snspmt_core::upstream::smm::RefillStatus;
+    credited(&*s, "u1", 10_000).await;
+    let policy = RefillPolicy { window_ms: 1_000_000, cooldown_ms: 100, max_per_order: 2 };
+    let id = running_order(&*s, "1", true, false, "71").await;
+    let plain = running_order(&*s, "2", false, false, "72").await;
+    assert_eq!(
+        s.request_refill(id, policy, 10).await.expect("ask"),
+        Err(RefillRefusal::OrderNotRefillable(OrderStatus::InProgress))
+    );
+    s.apply_status(id, status_update(OrderStatus::Completed, 0), 20).await.expect("apply");
+    s.apply_status(plain, status_update(OrderStatus::Completed, 0), 20).await.expect("apply");
+    assert_eq!(
+        s.request_refill(plain, policy, 30).await.expect("ask"),
+        Err(RefillRefusal::ServiceHasNoRefill)
+    );
+    assert!(matches!(s.request_refill(OrderId(999), policy, 30).await, Err(StoreError::NotFound)));
+
+    let r = s.request_refill(id, policy, 30).await.expect("ask").expect("allowed");
+    assert_eq!(
+        (r.order_id, r.user_id.as_str(), r.state, r.smm_refill_id.as_deref()),
+        (id, "u1", RefillState::Requested, None)
+    );
+    assert_eq!(s.request_refill(id, policy, 31).await.expect("ask"), Err(RefillRefusal::InFlight));
+    assert!(s.refills_to_sync(10).await.expect("to sync").is_empty(), "not at the upstream yet");
+    let r = s
+        .update_refill(r.refill_id, RefillInput::Accepted { smm_refill_id: "5\u{0}".into() }, 32)
+        .await
+        .expect("accepted");
+    assert_eq!((r.state, r.smm_refill_id.as_deref()), (RefillState::Pending, Some("5")));
+    assert!(matches!(
+        s.update_refill(r.refill_id, RefillInput::Accepted { smm_refill_id: "6".into() }, 33).await,
+        Err(StoreError::Conflict(Conflict::InvalidTransition))
+    ));
+    let due = s.refills_to_sync(10).await.expect("to sync");
+    assert_eq!(due.iter().map(|r| r.refill_id).collect::<Vec<_>>(), [r.refill_id]);
+    s.record_refill_check(r.refill_id, Some("Refill not found".into()), 34).await.expect("check");
+    let checked = s.refill(r.refill_id).await.expect("read").expect("there");
+    assert_eq!((checked.error.as_deref(), checked.last_status_check), (Some("Refill not found"), Some(34)));
+    let done =
+        s.update_refill(r.refill_id, RefillInput::Status(RefillStatus::Completed), 40).await.expect("status");
+    assert_eq!(
+        (done.state, done.upstream_status.as_deref(), done.error),
+        (RefillState::Completed, Some("completed"), None)
+    );
+    assert!(s.refills_to_sync(10).await.expect("to sync").is_empty());
+    // The cooldown runs from the last refill; a refused request does not count.
+    assert_eq!(
+        s.request_refill(id, policy, 50).await.expect("ask"),
+        Err(RefillRefusal::Cooldown { until: 130 })
+    );
+    let second = s.request_refill(id, policy, 130).await.expect("ask").expect("allowed");
+    let failed = s
+        .update_refill(second.refill_id, RefillInput::Refused { error: "disabled".into() }, 131)
+        .await
+        .expect("refused");
+    assert_eq!((failed.state, failed.error.as_deref()), (RefillState::Failed, Some("disabled")));
+    let third = s.request_refill(id, policy, 132).await.expect("ask").expect("a failed one does not count");
+    s.update_refill(third.refill_id, RefillInput::Accepted { smm_refill_id: "9".into() }, 133)
+        .await
+        .expect("accepted");
+    s.update_refill(third.refill_id, RefillInput::Status(RefillStatus::Rejected), 134)
+        .await
+        .expect("rejected");
+    assert_eq!(
+        s.request_refill(id, policy, 10_000).await.expect("ask"),
+        Err(RefillRefusal::LimitReached { max: 2 })
+    );
+    let all = s.order_refills(id).await.expect("list");
+    assert_eq!(
+        all.iter().map(|r| r.state).collect::<Vec<_>>(),
+        [RefillState::Completed, RefillState::Failed, RefillState::Rejected]
+    );
+    let late = RefillPolicy { max_per_order: 10, ..policy };
+    assert!(matches!(
+        s.request_refill(id, late, 20 + 1_000_001).await.expect("ask"),
+        Err(RefillRefusal::WindowClosed { .. })
+    ));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(8000)), "refills move no money");
+    assert_consistent(&*s).await;
+}
+
+pub async fn refill_requests_in_flight_are_one_under_concurrency(s: Arc<dyn Store>) {
+    use snspmt_core::refill::RefillPolicy;
+    credited(&*s, "u1", 10_000).await;
+    let id = running_order(&*s, "1", true, false, "71").await;
+    s.apply_status(id, status_update(OrderStatus::Completed, 0), 20).await.expect("apply");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.request_refill(id, RefillPolicy::default(), 30).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.expect("task").expect("store").is_ok() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 1, "one refill in flight per order");
+    assert_eq!(s.order_refills(id).await.expect("list").len(), 1);
+}
+
+pub async fn cancels_of_running_orders_move_no_money(s: Arc<dyn Store>) {
+    use snspmt_core::refill::{CancelRefusal, CancelState};
+    use snspmt_store::OwnerCancel;
+    credited(&*s, "u1", 10_000).await;
+    let id = running_order(&*s, "1", false, true, "71").await;
+    let fixed = running_order(&*s, "2", false, false, "72").await;
+    assert_eq!(s.owner_cancel(fixed, 10).await.expect("ask"), Err(CancelRefusal::ServiceHasNoCancel));
+    let Ok(OwnerCancel::Forwarded { order, request }) = s.owner_cancel(id, 10).await.expect("ask") else {
+        panic!("a running order's cancel is forwarded");
+    };
+    assert_eq!((order.order_id, request.state, request.user_id.as_str()), (id, CancelState::Requested, "u1"));
+    assert_eq!(s.owner_cancel(id, 11).await.expect("ask"), Err(CancelRefusal::AlreadyRequested));
+    let refused =
+        s.settle_cancel(request.cancel_id, Some("Order can't be canceled".into()), 12).await.expect("settle");
+    assert_eq!(
+        (refused.state, refused.error.as_deref()),
+        (CancelState::Failed, Some("Order can't be canceled"))
+    );
+    assert!(matches!(
+        s.settle_cancel(request.cancel_id, None, 13).await,
+        Err(StoreError::Conflict(Conflict::AlreadyProcessed))
+    ));
+    let Ok(OwnerCancel::Forwarded { request, .. }) = s.owner_cancel(id, 14).await.expect("ask") else {
+        panic!("after a refusal the owner may ask again");
+    };
+    assert_eq!(
+        s.settle_cancel(request.cancel_id, None, 15).await.expect("settle").state,
+        CancelState::Accepted
+    );
+    assert_eq!(s.order(id).await.expect("read").expect("order").status, OrderStatus::InProgress);
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(8000)), "nothing refunded yet");
+    // The upstream's Canceled, seen by the sync, refunds in full once.
+    let canceled = s
+        .apply_status(id, status_update(OrderStatus::Canceled, 1000), 20)
+        .await
+        .expect("apply")
+        .expect("ran");
+    assert_eq!((canceled.status, canceled.refunded_amount), (OrderStatus::Canceled, Points(1000)));
+    assert_eq!(
+        s.owner_cancel(id, 21).await.expect("ask"),
+        Err(CancelRefusal::OrderNotCancelable(OrderStatus::Canceled))
+    );
+    assert_eq!(s.order_cancels(id).await.expect("list").len(), 2);
+    // A pending order is canceled here, in full.
+    let svc = s.create_service(new_service("3"), audit(), 1).await.expect("service").service_id;
+    let pending = s.place_order(new_order("u1", svc, 500, 100), None, 30).await.expect("order").into_inner();
+    let Ok(OwnerCancel::Canceled(o)) = s.owner_cancel(pending.order_id, 31).await.expect("ask") else {
+        panic!("a pending order is canceled locally");
+    };
+    assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(500)));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(9000)));
+    assert_consistent(&*s).await;
 }
