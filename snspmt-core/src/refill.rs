@@ -210,11 +210,19 @@ pub struct RefillHistory {
     pub last_requested_at: Option<i64>,
 }
 
+/// How long a refill may stay `requested` (its upstream call under way) before it is taken to
+/// be lost with its server: it then neither blocks nor counts, so that a crash between the
+/// request and the upstream's answer never locks an order out of refills.
+pub const REQUEST_LEASE_MS: i64 = 10 * 60 * 1000;
+
 impl RefillHistory {
-    /// The history of refills in `(state, created_at)` form.
-    pub fn of(refills: impl IntoIterator<Item = (RefillState, i64)>) -> RefillHistory {
+    /// The history of refills in `(state, created_at)` form, as of `now`.
+    pub fn of(refills: impl IntoIterator<Item = (RefillState, i64)>, now: i64) -> RefillHistory {
+        let lost = |s: RefillState, at: i64| {
+            s == RefillState::Requested && at < now.saturating_sub(REQUEST_LEASE_MS)
+        };
         let mut h = RefillHistory::default();
-        for (state, at) in refills.into_iter().filter(|(s, _)| s.counts()) {
+        for (state, at) in refills.into_iter().filter(|(s, at)| s.counts() && !lost(*s, *at)) {
             h.count = h.count.saturating_add(1);
             h.open |= state.is_open();
             h.last_requested_at = Some(h.last_requested_at.map_or(at, |l| l.max(at)));
@@ -566,16 +574,25 @@ mod tests {
 
     #[test]
     fn history_counts_what_the_upstream_took() {
-        let h = RefillHistory::of([
-            (RefillState::Failed, 50),
-            (RefillState::Completed, 10),
-            (RefillState::Rejected, 20),
-            (RefillState::Failed, 90),
-        ]);
+        let h = RefillHistory::of(
+            [
+                (RefillState::Failed, 50),
+                (RefillState::Completed, 10),
+                (RefillState::Rejected, 20),
+                (RefillState::Failed, 90),
+            ],
+            100,
+        );
         assert_eq!(h, RefillHistory { count: 2, open: false, last_requested_at: Some(20) });
-        let h = RefillHistory::of([(RefillState::Completed, 10), (RefillState::Requested, 30)]);
+        let h = RefillHistory::of([(RefillState::Completed, 10), (RefillState::Requested, 30)], 100);
         assert_eq!(h, RefillHistory { count: 2, open: true, last_requested_at: Some(30) });
-        assert_eq!(RefillHistory::of([]), RefillHistory::default());
+        assert_eq!(RefillHistory::of([], 100), RefillHistory::default());
+        // A request whose answer never came (its server died) stops blocking after the lease.
+        let stuck = [(RefillState::Requested, 1_000)];
+        assert!(RefillHistory::of(stuck, 1_000 + REQUEST_LEASE_MS).open);
+        assert_eq!(RefillHistory::of(stuck, 1_001 + REQUEST_LEASE_MS), RefillHistory::default());
+        // An answered one keeps counting whatever its age.
+        assert!(RefillHistory::of([(RefillState::Pending, 0)], i64::MAX).open);
     }
 
     #[test]

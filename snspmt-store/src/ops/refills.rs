@@ -119,7 +119,7 @@ async fn request_refill<C: Conn>(
         .iter()
         .map(|r| Ok((r.parse::<RefillState>(0)?, r.get::<i64>(1)?)))
         .collect::<StoreResult<Vec<_>>>()?;
-    if let Err(refusal) = may_refill(&facts, &RefillHistory::of(earlier), policy, now) {
+    if let Err(refusal) = may_refill(&facts, &RefillHistory::of(earlier, now), policy, now) {
         return Ok(Err(refusal));
     }
     let state = RefillState::Requested.as_str();

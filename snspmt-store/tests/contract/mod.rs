@@ -1719,6 +1719,10 @@ pub async fn refill_requests_in_flight_are_one_under_concurrency(s: Arc<dyn Stor
     }
     assert_eq!(granted, 1, "one refill in flight per order");
     assert_eq!(s.order_refills(id).await.expect("list").len(), 1);
+    // Never answered (its server died mid-call): after the lease it no longer blocks.
+    let lease = snspmt_core::refill::REQUEST_LEASE_MS;
+    assert!(s.request_refill(id, RefillPolicy::default(), 30 + lease).await.expect("ask").is_err());
+    assert!(s.request_refill(id, RefillPolicy::default(), 31 + lease).await.expect("ask").is_ok());
 }
 
 pub async fn cancels_of_running_orders_move_no_money(s: Arc<dyn Store>) {
