@@ -60,6 +60,7 @@ pub(crate) mod content;
 pub(crate) mod lifecycle;
 pub(crate) mod orders;
 pub(crate) mod purchases;
+pub(crate) mod rates;
 pub(crate) mod referral;
 
 use snspmt_core::Points;
