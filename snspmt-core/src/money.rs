@@ -301,11 +301,11 @@ mod tests {
             (1000, 0, 1000),
             (1000, 10_000, 0),
             (1000, 1_000, 900),
-            (999, 1_000, 900),   // 99.9 off rounds down to 99: the panel keeps the 0.9
-            (1, 9_999, 1),       // 0.9999 off rounds down to 0
+            (999, 1_000, 900), // 99.9 off rounds down to 99: the panel keeps the 0.9
+            (1, 9_999, 1),     // 0.9999 off rounds down to 0
             (1, 10_000, 0),
             (0, 5_000, 0),
-            (3, 3_334, 2),       // 1.0002 off rounds down to 1
+            (3, 3_334, 2), // 1.0002 off rounds down to 1
             (i64::MAX, 1, i64::MAX - i64::MAX / 10_000),
             (i64::MAX, 10_000, 0),
         ];

@@ -19,8 +19,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use snspmt_core::money::{
-    commission, commission_after_refund, coupon_discount, discounted_price, import_price, order_price, partial_refund,
-    split_evenly, total_quantity, Discount,
+    commission, commission_after_refund, coupon_discount, discounted_price, import_price, order_price,
+    partial_refund, split_evenly, total_quantity, Discount,
 };
 use snspmt_core::validate::{self, MAX_EMAIL_LEN};
 use snspmt_core::{Bps, MoneyError, Points, Won};

@@ -123,7 +123,10 @@ async fn rates_change_what_one_user_sees_and_pays(h: Harness) {
     assert_eq!(price_of(&own, "services", b, "price_per_1000"), 500);
     assert_eq!(price_of(&own, "packages", package, "price"), 900);
     let (_, others) = s.call(Method::GET, "/api/user/rates", Auth::Bearer(&otto), None).await;
-    assert_eq!((others["discount_bps"].as_i64(), others["service_prices"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    assert_eq!(
+        (others["discount_bps"].as_i64(), others["service_prices"].as_array().map(Vec::len)),
+        (Some(0), Some(0))
+    );
 
     // Orders: single, drip-feed, override, split and package, at rita's prices.
     let link = "https://instagram.com/rita";
@@ -138,13 +141,17 @@ async fn rates_change_what_one_user_sees_and_pays(h: Harness) {
     assert_eq!(status, StatusCode::CONFLICT, "{changed}");
     assert_error_body(&changed, "price_changed");
     assert_eq!(changed["expected_price"], 900, "the price check compares with the user's price");
-    let single = order(s, &rita, json!({"service_id": a, "link": link, "quantity": 1000, "price": 900})).await;
+    let single =
+        order(s, &rita, json!({"service_id": a, "link": link, "quantity": 1000, "price": 900})).await;
     assert_eq!((single["price"].as_i64(), single["final_price"].as_i64()), (Some(900), Some(900)));
-    let drip = order(s, &rita, json!({"service_id": a, "link": link, "quantity": 100, "runs": 2, "interval": 10})).await;
+    let drip =
+        order(s, &rita, json!({"service_id": a, "link": link, "quantity": 100, "runs": 2, "interval": 10}))
+            .await;
     assert_eq!(drip["price"], 180);
     let own_price = order(s, &rita, json!({"service_id": b, "link": link, "quantity": 1000})).await;
     assert_eq!(own_price["price"], 500);
-    let split = order(s, &rita, json!({"service_id": a, "link": link, "split_days": 2, "split_quantity": 100})).await;
+    let split =
+        order(s, &rita, json!({"service_id": a, "link": link, "split_days": 2, "split_quantity": 100})).await;
     assert_eq!(split["price"], 180);
     let pack = order(s, &rita, json!({"package_id": package, "link": link, "price": 900})).await;
     assert_eq!(pack["price"], 900, "per-service prices do not apply to packages; the discount does");
@@ -181,13 +188,14 @@ async fn admin_rate_routes_validate_and_audit(h: Harness) {
     ] {
         let (status, b) = admin(s, Method::PUT, rates, Some(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {b}");
-        assert_eq!(b["code"].as_str().is_some(), true, "{b}");
+        assert!(b["code"].is_string(), "{b}");
         if code != "invalid_type" {
             assert_error_body(&b, code);
         }
     }
     let price = |id: &str| format!("/api/admin/users/vera/service-prices/{id}");
-    let (status, b) = admin(s, Method::PUT, &price(&a.to_string()), Some(json!({"price_per_1000": -1}))).await;
+    let (status, b) =
+        admin(s, Method::PUT, &price(&a.to_string()), Some(json!({"price_per_1000": -1}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
     assert_error_body(&b, "invalid_price");
     let (status, b) = admin(s, Method::PUT, &price("abc"), Some(json!({"price_per_1000": 1}))).await;
@@ -195,7 +203,11 @@ async fn admin_rate_routes_validate_and_audit(h: Harness) {
     for (method, path, body) in [
         (Method::PUT, "/api/admin/users/nobody/rates".to_owned(), Some(json!({"discount_bps": 10}))),
         (Method::GET, "/api/admin/users/nobody/rates".to_owned(), None),
-        (Method::PUT, format!("/api/admin/users/nobody/service-prices/{a}"), Some(json!({"price_per_1000": 1}))),
+        (
+            Method::PUT,
+            format!("/api/admin/users/nobody/service-prices/{a}"),
+            Some(json!({"price_per_1000": 1})),
+        ),
         (Method::PUT, price(&(a + 1000).to_string()), Some(json!({"price_per_1000": 1}))),
         (Method::DELETE, price(&a.to_string()), None),
     ] {
@@ -204,7 +216,8 @@ async fn admin_rate_routes_validate_and_audit(h: Harness) {
         assert_error_body(&b, "not_found");
     }
     // Only operators.
-    let (status, _) = s.call(Method::PUT, rates, Auth::Bearer(&user), Some(json!({"discount_bps": 10}))).await;
+    let (status, _) =
+        s.call(Method::PUT, rates, Auth::Bearer(&user), Some(json!({"discount_bps": 10}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = s.call(Method::GET, rates, Auth::None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -213,20 +226,28 @@ async fn admin_rate_routes_validate_and_audit(h: Harness) {
 
     // Nothing refused was written or audited; each change is.
     let (_, r) = admin(s, Method::GET, rates, None).await;
-    assert_eq!((r["discount_bps"].as_i64(), r["service_prices"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    assert_eq!(
+        (r["discount_bps"].as_i64(), r["service_prices"].as_array().map(Vec::len)),
+        (Some(0), Some(0))
+    );
     let audit = |log: &Value| -> Vec<(String, String)> {
         log["entries"]
             .as_array()
             .expect("entries")
             .iter()
             .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("users.") && a != "users.update"))
-            .map(|e| (e["action"].as_str().unwrap_or("").to_owned(), e["target"].as_str().unwrap_or("").to_owned()))
+            .map(|e| {
+                (e["action"].as_str().unwrap_or("").to_owned(), e["target"].as_str().unwrap_or("").to_owned())
+            })
             .collect()
     };
     let (_, log) = admin(s, Method::GET, "/api/admin/audit-log", None).await;
     assert!(audit(&log).is_empty(), "{log}");
     assert_eq!(admin(s, Method::PUT, rates, Some(json!({"discount_bps": 10_000}))).await.0, StatusCode::OK);
-    assert_eq!(admin(s, Method::PUT, &price(&a.to_string()), Some(json!({"price_per_1000": 0}))).await.0, StatusCode::OK);
+    assert_eq!(
+        admin(s, Method::PUT, &price(&a.to_string()), Some(json!({"price_per_1000": 0}))).await.0,
+        StatusCode::OK
+    );
     assert_eq!(admin(s, Method::DELETE, &price(&a.to_string()), None).await.0, StatusCode::OK);
     let (_, log) = admin(s, Method::GET, "/api/admin/audit-log", None).await;
     let mut entries = audit(&log);
@@ -243,7 +264,12 @@ async fn admin_rate_routes_validate_and_audit(h: Harness) {
     assert_eq!(r["discount_bps"], 10_000, "100 % is allowed: {r}");
 }
 
-async fn mass(s: &TestServer, token: &str, body: Value, key: Option<&str>) -> (StatusCode, hyper::HeaderMap, Value) {
+async fn mass(
+    s: &TestServer,
+    token: &str,
+    body: Value,
+    key: Option<&str>,
+) -> (StatusCode, hyper::HeaderMap, Value) {
     let bearer = format!("Bearer {token}");
     let mut headers = vec![("content-type", "application/json"), ("authorization", bearer.as_str())];
     if let Some(key) = key {
@@ -348,7 +374,10 @@ async fn mass_orders_refuse_too_many_lines_and_short_balances(h: Harness) {
     s.adjust("nils", 100).await;
     let (status, _, r) = mass(s, &token, json!({"orders": lines.join("\n")}), Some("short")).await;
     assert_eq!(status, StatusCode::OK, "{r}");
-    assert_eq!((r["placed"].as_i64(), r["failed"].as_i64(), r["total_price"].as_i64()), (Some(11), Some(1), Some(1100)));
+    assert_eq!(
+        (r["placed"].as_i64(), r["failed"].as_i64(), r["total_price"].as_i64()),
+        (Some(11), Some(1), Some(1100))
+    );
     assert_eq!(s.points(&token).await, 0);
     assert!(h.smm.wait_for_requests("add", 11, Duration::from_secs(5)).await);
     s.assert_ledger_consistent().await;
@@ -367,12 +396,16 @@ async fn mass_order_replays_answer_the_first_answer(h: Harness) {
     assert_eq!(status, StatusCode::OK, "{first}");
     assert!(headers.get("idempotent-replayed").is_none());
     assert_eq!((first["placed"].as_i64(), first["failed"].as_i64()), (Some(4), Some(1)));
-    let (orders, rows, points) = (order_count(s, &token).await, ledger_rows(s, "rex").await, s.points(&token).await);
+    let (orders, rows, points) =
+        (order_count(s, &token).await, ledger_rows(s, "rex").await, s.points(&token).await);
     let (status, headers, again) = mass(s, &token, body.clone(), Some("batch-1")).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again, first, "a replay answers exactly the first answer");
     assert_eq!(headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
-    assert_eq!((order_count(s, &token).await, ledger_rows(s, "rex").await, s.points(&token).await), (orders, rows, points));
+    assert_eq!(
+        (order_count(s, &token).await, ledger_rows(s, "rex").await, s.points(&token).await),
+        (orders, rows, points)
+    );
     let (status, _, other) = mass(s, &token, json!({"orders": text("other")}), Some("batch-1")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{other}");
     assert_error_body(&other, "idempotency_key_reused");

@@ -80,7 +80,11 @@ fn lines(req: &Req) -> Result<Vec<(usize, String)>, ApiError> {
         .filter(|(_, t)| !t.is_empty())
         .collect();
     if lines.is_empty() {
-        return Err(ApiError::invalid_field("orders", "no_lines", "send at least one line service_id|link|quantity"));
+        return Err(ApiError::invalid_field(
+            "orders",
+            "no_lines",
+            "send at least one line service_id|link|quantity",
+        ));
     }
     if lines.len() > MAX_LINES {
         return Err(ApiError::invalid_field(
@@ -213,7 +217,8 @@ async fn run(
         };
         match priced {
             Ok(price) => {
-                total = total.checked_add(price).map_err(|_| Refusal::BeforeAnything(ApiError::internal()))?;
+                total =
+                    total.checked_add(price).map_err(|_| Refusal::BeforeAnything(ApiError::internal()))?;
             }
             Err(e) if e.status.is_server_error() => return Err(Refusal::BeforeAnything(e)),
             Err(_) => {}

@@ -94,7 +94,7 @@ pub(crate) async fn place_for(
     scheduled: bool,
 ) -> Result<Placed, ApiError> {
     match prepare(app, user_id, body, key, scheduled, false).await? {
-        Prepared::Placed(placed) => Ok(placed),
+        Prepared::Placed(placed) => Ok(*placed),
         Prepared::Quoted(_) => Err(ApiError::internal()),
     }
 }
@@ -117,7 +117,7 @@ pub(crate) async fn quote_for(
 enum Prepared {
     /// Checked and priced (`quote`): the price before any coupon.
     Quoted(Points),
-    Placed(Placed),
+    Placed(Box<Placed>),
 }
 
 /// The one body of [`place_for`] and [`quote_for`]: with `quote`, it stops once the price is
@@ -278,7 +278,7 @@ async fn prepare(
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
-    Ok(Prepared::Placed((outcome, warnings)))
+    Ok(Prepared::Placed(Box::new((outcome, warnings))))
 }
 
 /// 409 `price_changed` when the client expected another (pre-discount) price.
@@ -360,7 +360,7 @@ async fn place_split(
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok(Prepared::Placed((outcome, warnings)))
+    Ok(Prepared::Placed(Box::new((outcome, warnings))))
 }
 
 /// A package: its fixed price less the user's discount (per-service prices do not apply to
@@ -405,7 +405,7 @@ async fn place_package(o: Placement<'_>, package_id: i64) -> Result<Prepared, Ap
     if !outcome.is_replay() && start == Some(now) {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok(Prepared::Placed((outcome, warnings)))
+    Ok(Prepared::Placed(Box::new((outcome, warnings))))
 }
 
 /// The answer to a placed order (a replay's too: the same body ignores the same things, so

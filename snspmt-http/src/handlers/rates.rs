@@ -128,9 +128,9 @@ struct SetDiscount {
 /// `PUT /api/admin/users/{user_id}/rates` `{"discount_bps": N}` (0..=10000), audited.
 pub async fn admin_set_discount(app: &App, caller: &Caller, user_id: &str, req: &Req) -> Reply {
     let body: SetDiscount = req.json()?;
-    let bps = body
-        .discount_bps
-        .ok_or_else(|| ApiError::invalid_field("discount_bps", "missing_field", "discount_bps is required"))?;
+    let bps = body.discount_bps.ok_or_else(|| {
+        ApiError::invalid_field("discount_bps", "missing_field", "discount_bps is required")
+    })?;
     let discount = u32::try_from(bps).ok().and_then(|b| Bps::share(b).ok()).ok_or_else(|| {
         ApiError::invalid_field("discount_bps", "invalid_discount", "discount_bps must be 0..=10000")
     })?;
@@ -186,7 +186,12 @@ pub async fn admin_set_service_price(
 
 /// `DELETE /api/admin/users/{user_id}/service-prices/{service_id}`, audited; 404 when the user
 /// had no own price of that service.
-pub async fn admin_delete_service_price(app: &App, caller: &Caller, user_id: &str, raw_service: &str) -> Reply {
+pub async fn admin_delete_service_price(
+    app: &App,
+    caller: &Caller,
+    user_id: &str,
+    raw_service: &str,
+) -> Reply {
     let service_id = parse_id("service_id", raw_service)?;
     let audit = NewAudit {
         actor: caller.actor(),

@@ -15,12 +15,14 @@ const SERVICE_PRICES: &str = "SELECT p.service_id, s.name, s.price_per_1000, p.p
     WHERE p.user_id = $1 ORDER BY p.service_id";
 const SET_DISCOUNT: &str = "UPDATE users SET discount_bps = $2 WHERE user_id = $1";
 const SERVICE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM services WHERE service_id = $1)";
-const UPSERT_PRICE: &str = "INSERT INTO user_service_prices (user_id, service_id, price_per_1000, updated_at) \
+const UPSERT_PRICE: &str =
+    "INSERT INTO user_service_prices (user_id, service_id, price_per_1000, updated_at) \
     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, service_id) \
     DO UPDATE SET price_per_1000 = excluded.price_per_1000, updated_at = excluded.updated_at";
 const DELETE_PRICE: &str = "DELETE FROM user_service_prices WHERE user_id = $1 AND service_id = $2";
 
-const CLAIM_BATCH: &str = "INSERT INTO order_batches (user_id, batch_key, request_hash, claimed_at, created_at) \
+const CLAIM_BATCH: &str =
+    "INSERT INTO order_batches (user_id, batch_key, request_hash, claimed_at, created_at) \
     VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING";
 const BATCH: &str = "SELECT request_hash, response FROM order_batches WHERE user_id = $1 AND batch_key = $2";
 const TAKE_OVER_BATCH: &str = "UPDATE order_batches SET claimed_at = $3 \

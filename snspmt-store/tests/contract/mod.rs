@@ -1530,10 +1530,7 @@ pub async fn user_rates_are_set_audited_and_per_user(s: Arc<dyn Store>) {
     assert_eq!(set.discount, Bps(1_500));
     let set = s.set_service_price("rated", svc, Points(321), audit(), 3).await.expect("price");
     assert_eq!(set.service_prices.len(), 1);
-    assert_eq!(
-        (set.service_prices[0].service_id, set.service_prices[0].price_per_1000),
-        (svc, Points(321))
-    );
+    assert_eq!((set.service_prices[0].service_id, set.service_prices[0].price_per_1000), (svc, Points(321)));
     assert_eq!(set.service_prices[0].base_price_per_1000, Points(1000));
     let again = s.set_service_price("rated", svc, Points(0), audit(), 4).await.expect("upsert");
     assert_eq!(again.service_prices[0].price_per_1000, Points(0));
@@ -1555,10 +1552,7 @@ pub async fn user_rates_are_set_audited_and_per_user(s: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
     assert!(s.set_service_price("rated", svc, Points(-1), audit(), 5).await.is_err());
-    assert!(matches!(
-        s.delete_service_price("other", svc, audit(), 5).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(s.delete_service_price("other", svc, audit(), 5).await, Err(StoreError::NotFound)));
     assert_eq!(s.audit_log(100, 0).await.expect("audit").total, audits_before + 3);
     let kept = s.user_rates("rated").await.expect("rates").expect("known");
     assert_eq!(kept.discount, Bps(1_500));
