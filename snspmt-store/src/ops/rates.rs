@@ -9,10 +9,10 @@ use crate::{
     BatchClaim, IdempotencyKey, Millis, NewAudit, RateStore, ServicePrice, StoreError, StoreResult, UserRates,
 };
 
-const USER_DISCOUNT: &str = "SELECT discount_bps FROM users WHERE user_id = $1";
-const SERVICE_PRICES: &str = "SELECT p.service_id, s.name, s.price_per_1000, p.price_per_1000, p.updated_at \
-    FROM user_service_prices p JOIN services s ON s.service_id = p.service_id \
-    WHERE p.user_id = $1 ORDER BY p.service_id";
+/// The user's discount, and one row per own price (`NULL`s when there is none): one round trip.
+const USER_RATES: &str = "SELECT u.discount_bps, p.service_id, s.name, s.price_per_1000, p.price_per_1000, \
+    p.updated_at FROM users u LEFT JOIN user_service_prices p ON p.user_id = u.user_id \
+    LEFT JOIN services s ON s.service_id = p.service_id WHERE u.user_id = $1 ORDER BY p.service_id";
 const SET_DISCOUNT: &str = "UPDATE users SET discount_bps = $2 WHERE user_id = $1";
 const SERVICE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM services WHERE service_id = $1)";
 const UPSERT_PRICE: &str =
@@ -32,24 +32,27 @@ const FINISH_BATCH: &str = "UPDATE order_batches SET response = $3, completed_at
 const RELEASE_BATCH: &str =
     "DELETE FROM order_batches WHERE user_id = $1 AND batch_key = $2 AND response IS NULL";
 
-fn service_price_row(r: &Row) -> StoreResult<ServicePrice> {
-    Ok(ServicePrice {
-        service_id: r.get(0)?,
-        service_name: r.get(1)?,
-        base_price_per_1000: Points(r.get(2)?),
-        price_per_1000: Points(r.get(3)?),
-        updated_at: r.get(4)?,
-    })
+/// An own price from a [`USER_RATES`] row; `None` on the row of a user without any.
+fn service_price_row(r: &Row) -> StoreResult<Option<ServicePrice>> {
+    let Some(service_id) = r.get::<Option<i64>>(1)? else { return Ok(None) };
+    Ok(Some(ServicePrice {
+        service_id,
+        service_name: r.get(2)?,
+        base_price_per_1000: Points(r.get(3)?),
+        price_per_1000: Points(r.get(4)?),
+        updated_at: r.get(5)?,
+    }))
 }
 
 async fn user_rates<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<UserRates>> {
-    let Some(row) = c.query_opt(USER_DISCOUNT, &[&user_id]).await? else { return Ok(None) };
-    let bps: i32 = row.get(0)?;
+    let found = c.query(USER_RATES, &[&user_id]).await?;
+    let Some(first) = found.first() else { return Ok(None) };
+    let bps: i32 = first.get(0)?;
     let discount = u32::try_from(bps)
         .ok()
         .and_then(|b| Bps::share(b).ok())
         .ok_or_else(|| StoreError::Backend(format!("stored discount_bps {bps}")))?;
-    let service_prices = rows(c.query(SERVICE_PRICES, &[&user_id]).await?, service_price_row)?;
+    let service_prices = rows(found, service_price_row)?.into_iter().flatten().collect();
     Ok(Some(UserRates { user_id: user_id.to_owned(), discount, service_prices }))
 }
 
