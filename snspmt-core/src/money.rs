@@ -156,6 +156,19 @@ pub fn order_price(price_per_1000: Points, total_quantity: u64) -> Result<Points
     narrow(price.max(1))
 }
 
+/// A user's own price: `price` less the per-user `discount`, i.e.
+/// `price − floor(price × discount / 10000)`, used both for a price per 1000 units and for a
+/// package's fixed price.
+///
+/// Rounding: the discount is rounded **down**, so the price is rounded up; the panel keeps the
+/// remainder. Always `0 ≤ result ≤ price`; a negative `price` is [`MoneyError::Negative`], a
+/// discount above 100 % is [`MoneyError::RateOutOfRange`].
+pub fn discounted_price(price: Points, discount: Bps) -> Result<Points, MoneyError> {
+    let base = non_negative(price)?;
+    let bps = Bps::share(discount.0)?;
+    narrow(base - base * i128::from(bps.0) / 10_000)
+}
+
 /// The total quantity of an order: `quantity × runs` (drip-feed; `runs` = 1 otherwise).
 pub fn total_quantity(quantity: u64, runs: u32) -> Result<u64, MoneyError> {
     quantity.checked_mul(u64::from(runs.max(1))).ok_or(MoneyError::Overflow)
@@ -280,6 +293,27 @@ mod tests {
         assert_eq!(order_price(Points(i64::MAX), 1001), Err(MoneyError::Overflow));
         assert_eq!(order_price(Points(-1), 10), Err(MoneyError::Negative));
         assert_eq!(order_price(Points(10), 0), Err(MoneyError::ZeroQuantity));
+    }
+
+    #[test]
+    fn discounted_price_table() {
+        let cases: &[(i64, u32, i64)] = &[
+            (1000, 0, 1000),
+            (1000, 10_000, 0),
+            (1000, 1_000, 900),
+            (999, 1_000, 900), // 99.9 off rounds down to 99: the panel keeps the 0.9
+            (1, 9_999, 1),     // 0.9999 off rounds down to 0
+            (1, 10_000, 0),
+            (0, 5_000, 0),
+            (3, 3_334, 2), // 1.0002 off rounds down to 1
+            (i64::MAX, 1, i64::MAX - i64::MAX / 10_000),
+            (i64::MAX, 10_000, 0),
+        ];
+        for &(price, bps, want) in cases {
+            assert_eq!(discounted_price(Points(price), Bps(bps)), Ok(Points(want)), "{price} at {bps}");
+        }
+        assert_eq!(discounted_price(Points(-1), Bps(0)), Err(MoneyError::Negative));
+        assert_eq!(discounted_price(Points(100), Bps(10_001)), Err(MoneyError::RateOutOfRange));
     }
 
     #[test]

@@ -19,8 +19,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use snspmt_core::money::{
-    commission, commission_after_refund, coupon_discount, import_price, order_price, partial_refund,
-    split_evenly, total_quantity, Discount,
+    commission, commission_after_refund, coupon_discount, discounted_price, import_price, order_price,
+    partial_refund, split_evenly, total_quantity, Discount,
 };
 use snspmt_core::validate::{self, MAX_EMAIL_LEN};
 use snspmt_core::{Bps, MoneyError, Points, Won};
@@ -200,6 +200,13 @@ mod reference {
     pub fn fixed_discount(price: i64, value: i64) -> Expect {
         expect(&[(price < 0, MoneyError::Negative), (value < 0, MoneyError::Negative)], || {
             Some(wide(if value < price { value } else { price }))
+        })
+    }
+
+    /// A user's price: the price less the discount rounded down.
+    pub fn discounted_price(price: i64, bps: u32) -> Expect {
+        expect(&[(price < 0, MoneyError::Negative), (bps > 10_000, MoneyError::RateOutOfRange)], || {
+            Some(wide(price) - mul_div_floor(wide(price), u128::from(bps), 10_000)?)
         })
     }
 
@@ -808,5 +815,37 @@ fn email_normalised_at_the_length_limit_revalidates() {
     if let Ok(normalised) = validate::email(&input) {
         assert!(normalised.len() <= MAX_EMAIL_LEN, "normalised to {} bytes", normalised.len());
         assert_eq!(validate::email(&normalised), Ok(normalised.clone()));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-user rates: the user's price after their discount
+// ---------------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn discounted_price_never_panics(price in any::<i64>(), bps in any::<u32>()) {
+        let _ = discounted_price(Points(price), Bps(bps));
+    }
+
+    /// Never above the base price, never negative; a bigger discount never costs more.
+    #[test]
+    fn discounted_price_invariants(price in any_amount(), a in any_rate(), b in any_rate()) {
+        if let Ok(p) = discounted_price(Points(price), Bps(a)) {
+            prop_assert!(Points::ZERO <= p && p <= Points(price), "{} at {} bps: {}", price, a, p);
+            if let Ok(q) = discounted_price(Points(price), Bps(b)) {
+                prop_assert!(if a <= b { q <= p } else { p <= q }, "monotonic");
+            }
+        }
+        if price >= 0 {
+            prop_assert_eq!(discounted_price(Points(price), Bps(0)), Ok(Points(price)));
+        }
+    }
+
+    #[test]
+    fn discounted_price_matches_reference(price in any_amount(), bps in any_rate()) {
+        check(discounted_price(Points(price), Bps(bps)), reference::discounted_price(price, bps))?;
     }
 }

@@ -326,6 +326,10 @@ const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
             ("admin_notes", "string", false),
         ]),
     ),
+    // Lines `service_id|link|quantity` as one text or an array of lines (or a text/plain body).
+    ("POST", "/api/orders/mass", Some(&[("orders", "string", true)])),
+    ("PUT", "/api/admin/users/{user_id}/rates", Some(&[("discount_bps", "integer", true)])),
+    ("PUT", "/api/admin/users/{user_id}/service-prices/{id}", Some(&[("price_per_1000", "integer", true)])),
 ];
 
 const ORDER: &[Field] = &[

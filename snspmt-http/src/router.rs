@@ -206,6 +206,23 @@ pub enum Endpoint {
     AdminSetApiAccess {
         user_id: String,
     },
+    // ---- per-user rates and mass orders ----
+    MassOrder,
+    MyRates,
+    AdminUserRates {
+        user_id: String,
+    },
+    AdminSetUserDiscount {
+        user_id: String,
+    },
+    AdminSetServicePrice {
+        user_id: String,
+        id: String,
+    },
+    AdminDeleteServicePrice {
+        user_id: String,
+        id: String,
+    },
 }
 
 impl Endpoint {
@@ -327,6 +344,11 @@ impl Endpoint {
             | AdminProcessWithdrawal
             | AdminRevokeApiKey { .. }
             | AdminSetApiAccess { .. } => Access::Admin,
+            MassOrder | MyRates => Access::User,
+            AdminUserRates { .. }
+            | AdminSetUserDiscount { .. }
+            | AdminSetServicePrice { .. }
+            | AdminDeleteServicePrice { .. } => Access::Admin,
         }
     }
 
@@ -452,6 +474,12 @@ impl Endpoint {
             DeleteApiKey { .. } => "api_keys.delete",
             AdminRevokeApiKey { .. } => "admin.api_keys.revoke",
             AdminSetApiAccess { .. } => "admin.users.api_access",
+            MassOrder => "orders.mass",
+            MyRates => "rates.mine",
+            AdminUserRates { .. } => "admin.users.rates",
+            AdminSetUserDiscount { .. } => "admin.users.set_discount",
+            AdminSetServicePrice { .. } => "admin.users.set_service_price",
+            AdminDeleteServicePrice { .. } => "admin.users.delete_service_price",
         }
     }
 
@@ -568,6 +596,28 @@ pub fn route(method: &Method, path: &str) -> Result<Endpoint, ApiError> {
         ["api", "cron", "process-split-deliveries"] => on(method, [(M::POST, E::CronProcessSplitDeliveries)]),
         ["api", "cron", "process-package-steps"] => on(method, [(M::POST, E::CronProcessPackageSteps)]),
         ["api", "orders", "check-status"] => on(method, [(M::POST, E::CheckOrderStatus)]),
+        ["api", "orders", "mass"] => on(method, [(M::POST, E::MassOrder)]),
+        ["api", "user", "rates"] => on(method, [(M::GET, E::MyRates)]),
+        ["api", "admin", "users", id, "rates"] if !id.is_empty() => {
+            let user_id = decode(id)?;
+            on(
+                method,
+                [
+                    (M::GET, E::AdminUserRates { user_id: user_id.clone() }),
+                    (M::PUT, E::AdminSetUserDiscount { user_id }),
+                ],
+            )
+        }
+        ["api", "admin", "users", id, "service-prices", service] if !id.is_empty() && !service.is_empty() => {
+            let (user_id, id) = (decode(id)?, decode(service)?);
+            on(
+                method,
+                [
+                    (M::PUT, E::AdminSetServicePrice { user_id: user_id.clone(), id: id.clone() }),
+                    (M::DELETE, E::AdminDeleteServicePrice { user_id, id }),
+                ],
+            )
+        }
         ["api", "orders", id] if !id.is_empty() => on(method, [(M::GET, E::Order { id: decode(id)? })]),
         ["api", "orders", id, "cancel"] => on(method, [(M::POST, E::CancelOrder { id: decode(id)? })]),
         ["api", "orders", id, "refill"] => on(method, [(M::POST, E::RefillOrder { id: decode(id)? })]),
@@ -824,6 +874,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/admin/referral/update-commission-rate"),
     ("GET", "/api/admin/withdrawal-requests"),
     ("POST", "/api/admin/process-withdrawal"),
+    ("POST", "/api/orders/mass"),
+    ("GET", "/api/user/rates"),
+    ("GET", "/api/admin/users/{user_id}/rates"),
+    ("PUT", "/api/admin/users/{user_id}/rates"),
+    ("PUT", "/api/admin/users/{user_id}/service-prices/{id}"),
+    ("DELETE", "/api/admin/users/{user_id}/service-prices/{id}"),
 ];
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use crate::auth::{self, Caller};
 use crate::conns::{self, Conns, Working};
 use crate::error::ApiError;
 use crate::handlers::{
-    self, accounts, admin, api_keys, blog, catalog, coupons, cron, notices, orders, packages, points,
-    purchases, referral, smm_proxy, social, system, uploads,
+    self, accounts, admin, api_keys, blog, catalog, coupons, cron, mass, notices, orders, packages, points,
+    purchases, rates, referral, smm_proxy, social, system, uploads,
 };
 use crate::request::{Peer, Req};
 use crate::router::{self, Endpoint};
@@ -338,7 +338,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::AdminTransactions => admin::transactions(app, req).await,
         E::AdminMigrateDatabase => admin::migrate_database(app, caller).await,
         E::AdminAuditLog => admin::audit_log(app, req).await,
-        E::PublicServices => catalog::public_services(app).await,
+        E::PublicServices => catalog::public_services(app, req).await,
         E::AdminServices => catalog::admin_services(app, req).await,
         E::AdminCreateService => catalog::create_service(app, caller, req).await,
         E::AdminService { id } => catalog::service(app, &id).await,
@@ -373,7 +373,7 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::AdminScheduledOrders => orders::admin_scheduled(app, req).await,
         E::Metrics => system::metrics(app).await,
         E::OpenApi => handlers::ok(crate::openapi::document()),
-        E::PublicPackages => packages::public(app).await,
+        E::PublicPackages => packages::public(app, req).await,
         E::AdminPackages => packages::admin_list(app, req).await,
         E::AdminCreatePackage => packages::create(app, caller, req).await,
         E::AdminPackage { id } => packages::get(app, &id).await,
@@ -433,6 +433,16 @@ async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req
         E::AdminUpdateCommissionRate => referral::admin_set_rate(app, caller, req).await,
         E::AdminWithdrawalRequests => referral::admin_withdrawals(app, req).await,
         E::AdminProcessWithdrawal => referral::admin_process_withdrawal(app, caller, req).await,
+        E::MassOrder => mass::place(app, caller, req).await,
+        E::MyRates => rates::mine(app, caller).await,
+        E::AdminUserRates { user_id } => rates::admin_rates(app, &user_id).await,
+        E::AdminSetUserDiscount { user_id } => rates::admin_set_discount(app, caller, &user_id, req).await,
+        E::AdminSetServicePrice { user_id, id } => {
+            rates::admin_set_service_price(app, caller, &user_id, &id, req).await
+        }
+        E::AdminDeleteServicePrice { user_id, id } => {
+            rates::admin_delete_service_price(app, caller, &user_id, &id).await
+        }
     }
 }
 

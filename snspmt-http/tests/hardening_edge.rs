@@ -571,6 +571,16 @@ fn call_for(w: &World, method: &str, pattern: &str) -> Option<(String, Body)> {
         ("PUT", "/api/admin/users/{user_id}/api-access") => {
             (pattern.replace("{user_id}", "bob"), json(json!({"enabled": false})))
         }
+        ("PUT", "/api/admin/users/{user_id}/rates") => {
+            (pattern.replace("{user_id}", "bob"), json(json!({"discount_bps": 500})))
+        }
+        ("PUT", "/api/admin/users/{user_id}/service-prices/{id}") => {
+            (path(w.service).replace("{user_id}", "bob"), json(json!({"price_per_1000": 700})))
+        }
+        // Runs after the PUT above (ROUTES order), which gave bob a price to remove.
+        ("DELETE", "/api/admin/users/{user_id}/service-prices/{id}") => {
+            (path(w.service).replace("{user_id}", "bob"), Body::Empty)
+        }
         _ => return None,
     })
 }

@@ -670,6 +670,56 @@ pub trait RefillStore: Send + Sync {
     async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>>;
 }
 
+// ---- per-user rates and mass orders ----
+
+/// Per-user rates (an operator's discount and per-service prices) and the batches of mass
+/// orders.
+#[async_trait]
+pub trait RateStore: Send + Sync {
+    /// The user's discount and per-service prices; `None` for an unknown user.
+    async fn user_rates(&self, user_id: &str) -> StoreResult<Option<UserRates>>;
+    /// Sets the user's discount (0..=10000 bps), audited. `NotFound` for an unknown user.
+    async fn set_user_discount(
+        &self,
+        user_id: &str,
+        discount: snspmt_core::Bps,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<UserRates>;
+    /// Sets the user's own price of a service (≥ 0), audited. `NotFound` for an unknown user
+    /// or service.
+    async fn set_service_price(
+        &self,
+        user_id: &str,
+        service_id: i64,
+        price_per_1000: Points,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<UserRates>;
+    /// Removes the user's own price of a service, audited. `NotFound` when there was none.
+    async fn delete_service_price(
+        &self,
+        user_id: &str,
+        service_id: i64,
+        audit: NewAudit,
+        now: Millis,
+    ) -> StoreResult<UserRates>;
+    /// Claims the batch of `key` (its `scope` is not stored: batches are their own table) in a
+    /// transaction of its own: new, resumed when an earlier claim is older than
+    /// `lease_before` and never answered, in flight, or done with its stored answer. The same
+    /// key with another body is `IdempotencyKeyReused`.
+    async fn claim_order_batch(
+        &self,
+        key: &IdempotencyKey,
+        lease_before: Millis,
+        now: Millis,
+    ) -> StoreResult<BatchClaim>;
+    /// Stores the answer of a claimed batch (once; a second answer is ignored).
+    async fn finish_order_batch(&self, key: &IdempotencyKey, response: &str, now: Millis) -> StoreResult<()>;
+    /// Forgets an unanswered claim (the batch was refused before anything was placed).
+    async fn release_order_batch(&self, key: &IdempotencyKey) -> StoreResult<()>;
+}
+
 /// Declares `Store`, everything the server needs from storage, as the sum of the traits listed
 /// once.
 macro_rules! store_traits {
@@ -698,7 +748,8 @@ store_traits!(
     ReferralStore,
     Maintenance,
     ApiKeyStore,
-    RefillStore
+    RefillStore,
+    RateStore
 );
 
 /// How to reach a database, parsed from `DATABASE_URL`.

@@ -1021,3 +1021,40 @@ pub enum OwnerCancel {
     /// forward; nothing is refunded until the status sync sees the upstream's answer.
     Forwarded { order: Order, request: CancelRequest },
 }
+
+// ---- per-user rates and mass orders ----
+
+/// An operator's per-user terms: a discount on every price, and per-service prices that win
+/// over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRates {
+    pub user_id: String,
+    pub discount: snspmt_core::Bps,
+    /// By service id.
+    pub service_prices: Vec<ServicePrice>,
+}
+
+/// A user's own price of one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePrice {
+    pub service_id: i64,
+    pub service_name: String,
+    /// The catalogue's price, for comparison.
+    pub base_price_per_1000: Points,
+    pub price_per_1000: Points,
+    pub updated_at: Millis,
+}
+
+/// Where a mass order's batch stands after [`crate::RateStore::claim_order_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchClaim {
+    /// The key is new: the caller owns the batch and runs it.
+    Claimed,
+    /// An earlier run's lease expired before it answered (it died halfway): the caller owns the
+    /// batch again and runs it; lines placed before replay by their own keys.
+    Resumed,
+    /// Another run holds the lease and has not answered yet.
+    InFlight,
+    /// The batch answered already: this is its answer.
+    Done(String),
+}

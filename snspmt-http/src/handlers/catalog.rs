@@ -13,14 +13,29 @@ use crate::error::ApiError;
 use crate::request::Req;
 use crate::{jobs, views, App};
 
-/// Every active service (the whole catalogue: customers choose from it).
-pub async fn public_services(app: &App) -> Reply {
+/// Every active service (the whole catalogue: customers choose from it), at the prices of the
+/// signed-in caller when a bearer session comes with the request (per-user rates), else at the
+/// catalogue's.
+pub async fn public_services(app: &App, req: &Req) -> Reply {
+    let book = super::rates::viewer_book(app, req).await?;
     let page = app.store.list_services(true, None, 10_000, 0).await?;
     // `service_ids`: the original client reads the ids as strings.
     let ids: Vec<String> = page.rows.iter().map(|s| s.service_id.to_string()).collect();
+    let services: Vec<Value> = page
+        .rows
+        .iter()
+        .map(|s| {
+            let mut v = views::public_service(s);
+            if let Some(book) = &book {
+                v["price_per_1000"] = json!(book.rate(s).0);
+                v["base_price_per_1000"] = json!(s.price_per_1000.0);
+            }
+            v
+        })
+        .collect();
     ok(json!({
         "success": true,
-        "services": page.rows.iter().map(views::public_service).collect::<Vec<_>>(),
+        "services": services,
         "service_ids": ids,
         "total": page.total,
     }))

@@ -7,6 +7,7 @@ pub mod blog;
 pub mod catalog;
 pub mod coupons;
 pub mod cron;
+pub mod mass;
 pub mod notices;
 pub mod orders;
 pub mod packages;

@@ -13,6 +13,7 @@ use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter, OrderId};
 
 use super::catalog::parse_id;
 use super::points::{idempotency_key, replayable};
+use super::rates::{price_book, PriceBook};
 use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -82,8 +83,9 @@ async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool
     Ok(order_reply(&outcome, &warnings))
 }
 
-/// Places an order for `user_id`: every check, the server's price, one transaction, and the
-/// submission started. The one placement path of the site, the reseller API and mass orders.
+/// Places an order for `user_id`: every check, the user's price (their [`PriceBook`]), one
+/// transaction, and the submission started. The one placement path of the site, the reseller
+/// API and mass orders.
 pub(crate) async fn place_for(
     app: &Arc<App>,
     user_id: String,
@@ -91,7 +93,45 @@ pub(crate) async fn place_for(
     key: Option<snspmt_store::IdempotencyKey>,
     scheduled: bool,
 ) -> Result<Placed, ApiError> {
+    match prepare(app, user_id, body, key, scheduled, false).await? {
+        Prepared::Placed(placed) => Ok(*placed),
+        Prepared::Quoted(_) => Err(ApiError::internal()),
+    }
+}
+
+/// What [`place_for`] would charge `user_id` for `body` before any coupon, after every check it
+/// makes; nothing is placed or charged.
+pub(crate) async fn quote_for(
+    app: &Arc<App>,
+    user_id: &str,
+    body: &PlaceOrder,
+    scheduled: bool,
+) -> Result<Points, ApiError> {
+    match prepare(app, user_id.to_owned(), body, None, scheduled, true).await? {
+        Prepared::Quoted(price) => Ok(price),
+        Prepared::Placed(_) => Err(ApiError::internal()),
+    }
+}
+
+/// How far [`prepare`] went.
+enum Prepared {
+    /// Checked and priced (`quote`): the price before any coupon.
+    Quoted(Points),
+    Placed(Box<Placed>),
+}
+
+/// The one body of [`place_for`] and [`quote_for`]: with `quote`, it stops once the price is
+/// known, before the coupon and the store.
+async fn prepare(
+    app: &Arc<App>,
+    user_id: String,
+    body: &PlaceOrder,
+    key: Option<snspmt_store::IdempotencyKey>,
+    scheduled: bool,
+    quote: bool,
+) -> Result<Prepared, ApiError> {
     let now = app.clock.now();
+    let book = price_book(app, &user_id).await?;
     let scheduled_at = if scheduled || body.is_scheduled {
         let text = body.scheduled_datetime.as_deref().ok_or_else(|| {
             ApiError::invalid_field(
@@ -121,7 +161,8 @@ pub(crate) async fn place_for(
     }
     if let Some(package_id) = &body.package_id {
         let package_id = int_id("package_id", package_id)?;
-        return place_package(app, key, body, user_id, package_id, scheduled_at, now, warnings).await;
+        let order = Placement { app, key, body, user_id, scheduled_at, now, warnings, book: &book, quote };
+        return place_package(order, package_id).await;
     }
     let service_id = body
         .service_id
@@ -149,8 +190,8 @@ pub(crate) async fn place_for(
                 "quantity must equal split_days × split_quantity",
             ));
         }
-        return place_split(app, key, body, user_id, &service, link, split, scheduled_at, now, warnings)
-            .await;
+        let order = Placement { app, key, body, user_id, scheduled_at, now, warnings, book: &book, quote };
+        return place_split(order, &service, link, split).await;
     }
     let (quantity, comments) = if service_type.takes_comments() {
         let text = body.comments.as_deref().unwrap_or("");
@@ -194,10 +235,13 @@ pub(crate) async fn place_for(
     let runs = drip.map(|(r, _)| r).unwrap_or(1);
     let total = money::total_quantity(u64::try_from(quantity).unwrap_or(0), u32::try_from(runs).unwrap_or(1))
         .map_err(|_| ApiError::invalid_field("quantity", "invalid_quantity", "quantity is too large"))?;
-    let price = money::order_price(service.price_per_1000, total).map_err(|_| {
+    let price = money::order_price(book.rate(&service), total).map_err(|_| {
         ApiError::invalid_field("quantity", "invalid_quantity", "the price would be out of range")
     })?;
     expect_price(body, price)?;
+    if quote {
+        return Ok(Prepared::Quoted(price));
+    }
     let (coupon_id, discount) = super::coupons::discount_for(
         app,
         &user_id,
@@ -234,7 +278,7 @@ pub(crate) async fn place_for(
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
-    Ok((outcome, warnings))
+    Ok(Prepared::Placed(Box::new((outcome, warnings))))
 }
 
 /// 409 `price_changed` when the client expected another (pre-discount) price.
@@ -250,20 +294,28 @@ fn expect_price(body: &PlaceOrder, price: Points) -> Result<(), ApiError> {
     }
 }
 
-/// A split delivery: `days` submissions of `per_day`, one a day, priced on the total.
-#[allow(clippy::too_many_arguments)]
-async fn place_split(
-    app: &Arc<App>,
+/// What a split or package placement shares with the single one.
+struct Placement<'a> {
+    app: &'a Arc<App>,
     key: Option<snspmt_store::IdempotencyKey>,
-    body: &PlaceOrder,
+    body: &'a PlaceOrder,
     user_id: String,
-    service: &snspmt_store::Service,
-    link: String,
-    validate::Split { days, per_day }: validate::Split,
     scheduled_at: Option<i64>,
     now: i64,
     warnings: Vec<validate::Ignored>,
-) -> Result<Placed, ApiError> {
+    book: &'a PriceBook,
+    quote: bool,
+}
+
+/// A split delivery: `days` submissions of `per_day`, one a day, priced on the total at the
+/// user's rate.
+async fn place_split(
+    o: Placement<'_>,
+    service: &snspmt_store::Service,
+    link: String,
+    validate::Split { days, per_day }: validate::Split,
+) -> Result<Prepared, ApiError> {
+    let Placement { app, key, body, user_id, scheduled_at, now, warnings, book, quote } = o;
     if per_day < service.min_quantity || per_day > service.max_quantity {
         return Err(ApiError::invalid_field(
             "split_quantity",
@@ -272,11 +324,13 @@ async fn place_split(
         ));
     }
     let total = days * per_day;
-    let price =
-        money::order_price(service.price_per_1000, u64::try_from(total).unwrap_or(0)).map_err(|_| {
-            ApiError::invalid_field("split_quantity", "invalid_quantity", "the price would be out of range")
-        })?;
+    let price = money::order_price(book.rate(service), u64::try_from(total).unwrap_or(0)).map_err(|_| {
+        ApiError::invalid_field("split_quantity", "invalid_quantity", "the price would be out of range")
+    })?;
     expect_price(body, price)?;
+    if quote {
+        return Ok(Prepared::Quoted(price));
+    }
     let parts = plan::split_parts(
         service.service_id,
         u32::try_from(days).unwrap_or(0),
@@ -306,21 +360,13 @@ async fn place_split(
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok((outcome, warnings))
+    Ok(Prepared::Placed(Box::new((outcome, warnings))))
 }
 
-/// A package: its fixed price, its steps × repeats as parts run in order.
-#[allow(clippy::too_many_arguments)]
-async fn place_package(
-    app: &Arc<App>,
-    key: Option<snspmt_store::IdempotencyKey>,
-    body: &PlaceOrder,
-    user_id: String,
-    package_id: i64,
-    scheduled_at: Option<i64>,
-    now: i64,
-    warnings: Vec<validate::Ignored>,
-) -> Result<Placed, ApiError> {
+/// A package: its fixed price less the user's discount (per-service prices do not apply to
+/// packages), its steps × repeats as parts run in order.
+async fn place_package(o: Placement<'_>, package_id: i64) -> Result<Prepared, ApiError> {
+    let Placement { app, key, body, user_id, scheduled_at, now, warnings, book, quote } = o;
     let invalid =
         || ApiError::invalid_field("package_id", "invalid_package", "no such package, or it is not on sale");
     let package = app.store.package(package_id).await?.filter(|p| p.is_active).ok_or_else(invalid)?;
@@ -328,8 +374,12 @@ async fn place_package(
     for step in &package.steps {
         app.store.service(step.service_id).await?.filter(|s| s.is_active).ok_or_else(invalid)?;
     }
-    expect_price(body, package.price)?;
-    let parts = plan::package_parts(&package.steps, package.price).map_err(|_| invalid())?;
+    let price = book.package_price(&package);
+    expect_price(body, price)?;
+    if quote {
+        return Ok(Prepared::Quoted(price));
+    }
+    let parts = plan::package_parts(&package.steps, price).map_err(|_| invalid())?;
     let quantity: u64 = parts.iter().map(|p| p.quantity).sum();
     let first_service = package.steps.first().map(|s| s.service_id).ok_or_else(invalid)?;
     let new = NewOrder {
@@ -341,9 +391,9 @@ async fn place_package(
         runs: None,
         interval_minutes: None,
         comments: None,
-        price: package.price,
+        price,
         discount_amount: Points::ZERO,
-        final_price: package.price,
+        final_price: price,
         due_at: scheduled_at.unwrap_or(now),
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
@@ -355,7 +405,7 @@ async fn place_package(
     if !outcome.is_replay() && start == Some(now) {
         jobs::submit_parts_soon(app.clone());
     }
-    Ok((outcome, warnings))
+    Ok(Prepared::Placed(Box::new((outcome, warnings))))
 }
 
 /// The answer to a placed order (a replay's too: the same body ignores the same things, so

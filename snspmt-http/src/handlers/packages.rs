@@ -30,9 +30,24 @@ fn view(p: &Package) -> Value {
     })
 }
 
-pub async fn public(app: &App) -> Reply {
+/// Active packages, at the signed-in caller's price (their discount) when a bearer session
+/// comes with the request.
+pub async fn public(app: &App, req: &Req) -> Reply {
+    let book = super::rates::viewer_book(app, req).await?;
     let page = app.store.list_packages(true, 10_000, 0).await?;
-    ok(json!({"packages": page.rows.iter().map(view).collect::<Vec<_>>(), "total": page.total}))
+    let packages: Vec<Value> = page
+        .rows
+        .iter()
+        .map(|p| {
+            let mut v = view(p);
+            if let Some(book) = &book {
+                v["price"] = json!(book.package_price(p).0);
+                v["base_price"] = json!(p.price.0);
+            }
+            v
+        })
+        .collect();
+    ok(json!({"packages": packages, "total": page.total}))
 }
 
 pub async fn admin_list(app: &App, req: &Req) -> Reply {

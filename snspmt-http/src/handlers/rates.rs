@@ -1,24 +1,238 @@
 //! Per-user rates: the prices a user sees and pays (site, reseller API, mass orders) after the
 //! operator's per-user discount and per-service overrides.
+//!
+//! The rule: a per-service price (`user_service_prices`) wins; otherwise the catalogue price
+//! less the user's discount ([`money::discounted_price`]: the discount rounds down, the panel
+//! keeps the remainder). A package has one fixed price and no service of its own, so only the
+//! discount applies to it, never a per-service price. Coupons and referral commissions apply
+//! on top of these prices exactly as on catalogue prices.
 
-use snspmt_core::Points;
-use snspmt_store::Service;
+use std::collections::HashMap;
 
+use serde::Deserialize;
+use serde_json::{json, Value};
+use snspmt_core::money::{self, Bps};
+use snspmt_core::{validate, Points};
+use snspmt_store::{NewAudit, Package, Service, StoreError, UserRates};
+
+use super::catalog::parse_id;
+use super::{ok, Reply};
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
-use crate::App;
+use crate::request::Req;
+use crate::{views, App};
 
 /// A user's prices.
 #[derive(Debug, Clone, Default)]
-pub struct PriceBook {}
+pub struct PriceBook {
+    discount: Bps,
+    overrides: HashMap<i64, Points>,
+}
 
 impl PriceBook {
-    /// The user's price per 1,000 units of `service`.
+    /// The book of a user's stored terms.
+    pub fn from_rates(rates: &UserRates) -> PriceBook {
+        PriceBook {
+            discount: rates.discount,
+            overrides: rates.service_prices.iter().map(|p| (p.service_id, p.price_per_1000)).collect(),
+        }
+    }
+
+    /// The user's price per 1,000 units of `service`: their own price of it, else the catalogue
+    /// price less their discount.
     pub fn rate(&self, service: &Service) -> Points {
-        service.price_per_1000
+        match self.overrides.get(&service.service_id) {
+            Some(own) => *own,
+            None => self.discounted(service.price_per_1000),
+        }
+    }
+
+    /// The user's price of a package: its price less their discount (per-service prices do not
+    /// apply to packages).
+    pub fn package_price(&self, package: &Package) -> Points {
+        self.discounted(package.price)
+    }
+
+    /// The user's discount on catalogue prices.
+    pub fn discount(&self) -> Bps {
+        self.discount
+    }
+
+    /// Whether the user has their own price of this service.
+    pub fn has_own_price(&self, service_id: i64) -> bool {
+        self.overrides.contains_key(&service_id)
+    }
+
+    fn discounted(&self, price: Points) -> Points {
+        // Stored prices are never negative and stored discounts never above 100 %: the rule
+        // cannot refuse them; the catalogue price is the safe answer if it ever did.
+        money::discounted_price(price, self.discount).unwrap_or(price)
     }
 }
 
-/// The prices of `user_id`.
-pub async fn price_book(_app: &App, _user_id: &str) -> Result<PriceBook, ApiError> {
-    Ok(PriceBook::default())
+/// The prices of `user_id` (the catalogue's for an unknown user).
+pub async fn price_book(app: &App, user_id: &str) -> Result<PriceBook, ApiError> {
+    Ok(app.store.user_rates(user_id).await?.map(|r| PriceBook::from_rates(&r)).unwrap_or_default())
+}
+
+/// The prices of whoever calls a public listing: a valid bearer session's user's, else the
+/// catalogue's (`None`). A bad or expired token on a public page is not an error.
+pub async fn viewer_book(app: &App, req: &Req) -> Result<Option<PriceBook>, ApiError> {
+    let Some(token) = auth::bearer_token(&req.headers) else { return Ok(None) };
+    let Some(user) = app.store.session_user(&auth::token_hash(&token), app.clock.now()).await? else {
+        return Ok(None);
+    };
+    price_book(app, &user.user_id).await.map(Some)
+}
+
+fn not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("user or service"),
+        e => e.into(),
+    }
+}
+
+fn rates_view(r: &UserRates) -> Value {
+    let prices: Vec<Value> = r
+        .service_prices
+        .iter()
+        .map(|p| {
+            json!({
+                "service_id": p.service_id,
+                "service_name": p.service_name,
+                "base_price_per_1000": p.base_price_per_1000.0,
+                "price_per_1000": p.price_per_1000.0,
+                "updated_at": views::rfc3339(p.updated_at),
+            })
+        })
+        .collect();
+    json!({
+        "success": true,
+        "user_id": r.user_id,
+        "discount_bps": r.discount.0,
+        "service_prices": prices,
+    })
+}
+
+/// `GET /api/admin/users/{user_id}/rates`.
+pub async fn admin_rates(app: &App, user_id: &str) -> Reply {
+    let rates = app.store.user_rates(user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    ok(rates_view(&rates))
+}
+
+#[derive(Deserialize)]
+struct SetDiscount {
+    discount_bps: Option<i64>,
+}
+
+/// `PUT /api/admin/users/{user_id}/rates` `{"discount_bps": N}` (0..=10000), audited.
+pub async fn admin_set_discount(app: &App, caller: &Caller, user_id: &str, req: &Req) -> Reply {
+    let body: SetDiscount = req.json()?;
+    let bps = body.discount_bps.ok_or_else(|| {
+        ApiError::invalid_field("discount_bps", "missing_field", "discount_bps is required")
+    })?;
+    let discount = u32::try_from(bps).ok().and_then(|b| Bps::share(b).ok()).ok_or_else(|| {
+        ApiError::invalid_field("discount_bps", "invalid_discount", "discount_bps must be 0..=10000")
+    })?;
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: "users.set_discount".into(),
+        target: Some(user_id.to_owned()),
+        detail: json!({"discount_bps": discount.0}).to_string(),
+    };
+    let rates =
+        app.store.set_user_discount(user_id, discount, audit, app.clock.now()).await.map_err(not_found)?;
+    ok(rates_view(&rates))
+}
+
+#[derive(Deserialize)]
+struct SetServicePrice {
+    price_per_1000: Option<i64>,
+}
+
+/// `PUT /api/admin/users/{user_id}/service-prices/{service_id}` `{"price_per_1000": N}`, audited.
+pub async fn admin_set_service_price(
+    app: &App,
+    caller: &Caller,
+    user_id: &str,
+    raw_service: &str,
+    req: &Req,
+) -> Reply {
+    let service_id = parse_id("service_id", raw_service)?;
+    let body: SetServicePrice = req.json()?;
+    let price = body.price_per_1000.ok_or_else(|| {
+        ApiError::invalid_field("price_per_1000", "missing_field", "price_per_1000 is required")
+    })?;
+    if !(0..=validate::MAX_AMOUNT).contains(&price) {
+        return Err(ApiError::invalid_field(
+            "price_per_1000",
+            "invalid_price",
+            "price_per_1000 must be 0..=100000000",
+        ));
+    }
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: "users.set_service_price".into(),
+        target: Some(user_id.to_owned()),
+        detail: json!({"service_id": service_id, "price_per_1000": price}).to_string(),
+    };
+    let rates = app
+        .store
+        .set_service_price(user_id, service_id, Points(price), audit, app.clock.now())
+        .await
+        .map_err(not_found)?;
+    ok(rates_view(&rates))
+}
+
+/// `DELETE /api/admin/users/{user_id}/service-prices/{service_id}`, audited; 404 when the user
+/// had no own price of that service.
+pub async fn admin_delete_service_price(
+    app: &App,
+    caller: &Caller,
+    user_id: &str,
+    raw_service: &str,
+) -> Reply {
+    let service_id = parse_id("service_id", raw_service)?;
+    let audit = NewAudit {
+        actor: caller.actor(),
+        action: "users.delete_service_price".into(),
+        target: Some(user_id.to_owned()),
+        detail: json!({"service_id": service_id}).to_string(),
+    };
+    let rates = app
+        .store
+        .delete_service_price(user_id, service_id, audit, app.clock.now())
+        .await
+        .map_err(not_found)?;
+    ok(rates_view(&rates))
+}
+
+/// `GET /api/user/rates`: the caller's discount, own prices, and the price of every active
+/// service and package as they pay it.
+pub async fn mine(app: &App, caller: &Caller) -> Reply {
+    let user = caller.user().ok_or_else(ApiError::unauthorized)?;
+    let rates = app.store.user_rates(&user.user_id).await?.ok_or_else(ApiError::unauthorized)?;
+    let book = PriceBook::from_rates(&rates);
+    let services = app.store.list_services(true, None, 10_000, 0).await?;
+    let packages = app.store.list_packages(true, 10_000, 0).await?;
+    let mut body = rates_view(&rates);
+    body["services"] = services
+        .rows
+        .iter()
+        .map(|s| {
+            json!({
+                "service_id": s.service_id,
+                "name": s.name,
+                "base_price_per_1000": s.price_per_1000.0,
+                "price_per_1000": book.rate(s).0,
+                "own_price": book.has_own_price(s.service_id),
+            })
+        })
+        .collect();
+    body["packages"] = packages
+        .rows
+        .iter()
+        .map(|p| json!({"package_id": p.package_id, "name": p.name, "base_price": p.price.0, "price": book.package_price(p).0}))
+        .collect();
+    ok(body)
 }

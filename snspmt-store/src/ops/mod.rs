@@ -61,6 +61,7 @@ pub(crate) mod content;
 pub(crate) mod lifecycle;
 pub(crate) mod orders;
 pub(crate) mod purchases;
+pub(crate) mod rates;
 pub(crate) mod referral;
 pub(crate) mod refills;
 

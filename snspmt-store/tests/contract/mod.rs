@@ -63,7 +63,9 @@ macro_rules! for_each_case {
             api_keys_are_capped_per_user_under_concurrency,
             refills_follow_the_rules_and_their_machine,
             refill_requests_in_flight_are_one_under_concurrency,
-            cancels_of_running_orders_move_no_money
+            cancels_of_running_orders_move_no_money,
+            user_rates_are_set_audited_and_per_user,
+            order_batches_are_claimed_once_and_answer_replays
         );
     };
 }
@@ -1777,4 +1779,102 @@ pub async fn cancels_of_running_orders_move_no_money(s: Arc<dyn Store>) {
     assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(500)));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(9000)));
     assert_consistent(&*s).await;
+}
+
+// ---- per-user rates and mass orders ----
+
+pub async fn user_rates_are_set_audited_and_per_user(s: Arc<dyn Store>) {
+    credited(&*s, "rated", 0).await;
+    credited(&*s, "other", 0).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let fresh = s.user_rates("rated").await.expect("rates").expect("known user");
+    assert_eq!((fresh.discount, fresh.service_prices.len()), (Bps(0), 0));
+    assert!(s.user_rates("nobody").await.expect("rates").is_none());
+    let audits_before = s.audit_log(100, 0).await.expect("audit").total;
+
+    let set = s.set_user_discount("rated", Bps(1_500), audit(), 2).await.expect("discount");
+    assert_eq!(set.discount, Bps(1_500));
+    let set = s.set_service_price("rated", svc, Points(321), audit(), 3).await.expect("price");
+    assert_eq!(set.service_prices.len(), 1);
+    assert_eq!((set.service_prices[0].service_id, set.service_prices[0].price_per_1000), (svc, Points(321)));
+    assert_eq!(set.service_prices[0].base_price_per_1000, Points(1000));
+    let again = s.set_service_price("rated", svc, Points(0), audit(), 4).await.expect("upsert");
+    assert_eq!(again.service_prices[0].price_per_1000, Points(0));
+    assert_eq!(s.audit_log(100, 0).await.expect("audit").total, audits_before + 3);
+
+    // Another user's terms are untouched.
+    let other = s.user_rates("other").await.expect("rates").expect("known");
+    assert_eq!((other.discount, other.service_prices.len()), (Bps(0), 0));
+
+    // Refusals change nothing and audit nothing.
+    assert!(matches!(s.set_user_discount("nobody", Bps(10), audit(), 5).await, Err(StoreError::NotFound)));
+    assert!(s.set_user_discount("rated", Bps(10_001), audit(), 5).await.is_err());
+    assert!(matches!(
+        s.set_service_price("rated", svc + 1000, Points(1), audit(), 5).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.set_service_price("nobody", svc, Points(1), audit(), 5).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.set_service_price("rated", svc, Points(-1), audit(), 5).await.is_err());
+    assert!(matches!(s.delete_service_price("other", svc, audit(), 5).await, Err(StoreError::NotFound)));
+    assert_eq!(s.audit_log(100, 0).await.expect("audit").total, audits_before + 3);
+    let kept = s.user_rates("rated").await.expect("rates").expect("known");
+    assert_eq!(kept.discount, Bps(1_500));
+
+    let removed = s.delete_service_price("rated", svc, audit(), 6).await.expect("delete");
+    assert!(removed.service_prices.is_empty());
+    assert_eq!(removed.discount, Bps(1_500));
+    assert_eq!(s.audit_log(100, 0).await.expect("audit").total, audits_before + 4);
+}
+
+pub async fn order_batches_are_claimed_once_and_answer_replays(s: Arc<dyn Store>) {
+    use snspmt_store::BatchClaim;
+    credited(&*s, "mass", 0).await;
+    let batch = |k: &str, body: &str| IdempotencyKey {
+        user_id: "mass".into(),
+        scope: "orders.mass",
+        key: k.into(),
+        request_hash: body.into(),
+    };
+    // Eight claims at once: one owns the batch, the others see it in flight.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        let k = batch("b1", "h1");
+        tasks.push(tokio::spawn(async move { s.claim_order_batch(&k, 0, 100).await }));
+    }
+    let mut claims = Vec::new();
+    for t in tasks {
+        claims.push(t.await.expect("join").expect("claim"));
+    }
+    assert_eq!(claims.iter().filter(|c| **c == BatchClaim::Claimed).count(), 1, "{claims:?}");
+    assert_eq!(claims.iter().filter(|c| **c == BatchClaim::InFlight).count(), 7, "{claims:?}");
+    assert!(matches!(
+        s.claim_order_batch(&batch("b1", "other body"), 0, 101).await,
+        Err(StoreError::IdempotencyKeyReused)
+    ));
+    s.finish_order_batch(&batch("b1", "h1"), "{\"placed\":1}", 102).await.expect("finish");
+    s.finish_order_batch(&batch("b1", "h1"), "{\"placed\":2}", 103).await.expect("second answer ignored");
+    assert_eq!(
+        s.claim_order_batch(&batch("b1", "h1"), 1_000_000, 104).await.expect("replay"),
+        BatchClaim::Done("{\"placed\":1}".into())
+    );
+
+    // A claim whose run died: taken over once its lease is over, by one caller only.
+    assert_eq!(s.claim_order_batch(&batch("b2", "h2"), 0, 200).await.expect("claim"), BatchClaim::Claimed);
+    assert_eq!(s.claim_order_batch(&batch("b2", "h2"), 150, 210).await.expect("lease"), BatchClaim::InFlight);
+    assert_eq!(s.claim_order_batch(&batch("b2", "h2"), 250, 260).await.expect("take"), BatchClaim::Resumed);
+    assert_eq!(s.claim_order_batch(&batch("b2", "h2"), 250, 261).await.expect("held"), BatchClaim::InFlight);
+
+    // A released claim (refused before anything was placed) can be claimed again.
+    assert_eq!(s.claim_order_batch(&batch("b3", "h3"), 0, 300).await.expect("claim"), BatchClaim::Claimed);
+    s.release_order_batch(&batch("b3", "h3")).await.expect("release");
+    assert_eq!(s.claim_order_batch(&batch("b3", "h3"), 0, 301).await.expect("again"), BatchClaim::Claimed);
+    // Keys are per user.
+    credited(&*s, "mass2", 0).await;
+    let mut theirs = batch("b1", "h1");
+    theirs.user_id = "mass2".into();
+    assert_eq!(s.claim_order_batch(&theirs, 0, 400).await.expect("claim"), BatchClaim::Claimed);
 }
