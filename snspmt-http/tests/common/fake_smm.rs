@@ -446,6 +446,25 @@ impl FakeSmm {
         }
     }
 
+    /// Waits until at least `n` orders exist, for as long as new ones keep arriving: false once
+    /// none arrived for `stall`. For tests whose orders arrive at the machine's pace (a loaded
+    /// machine is slower, not wrong).
+    pub async fn wait_for_orders_progressing(&self, n: usize, stall: Duration) -> bool {
+        let (mut seen, mut since) = (self.order_count(), tokio::time::Instant::now());
+        loop {
+            let count = self.order_count();
+            if count >= n {
+                return true;
+            }
+            if count > seen {
+                (seen, since) = (count, tokio::time::Instant::now());
+            } else if since.elapsed() >= stall {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until at least `n` requests for `action` were received; false on timeout.
     pub async fn wait_for_requests(&self, action: &str, n: usize, within: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + within;
