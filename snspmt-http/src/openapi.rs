@@ -411,6 +411,54 @@ fn request_body(method: &str, pattern: &str) -> Option<Value> {
     Some(json!({"required": true, "content": content}))
 }
 
+/// The actions of the reseller API.
+const RESELLER_ACTIONS: [&str; 7] =
+    ["services", "add", "status", "refill", "refill_status", "cancel", "balance"];
+
+const RESELLER_DESCRIPTION: &str = "The SMM panel API v2 that reseller software speaks (see the README's \
+\"Reseller API\"). The key comes as `key` (body or query) or `X-Api-Key`. Every answer is HTTP 200 JSON; \
+a logical error is `{\"error\": \"<conventional text>\"}` (`Invalid API key`, `Incorrect order ID`, \
+`Not enough funds on balance`, `Quantity less than minimal N`, ...). Actions: `services` -> \
+`[{service, name, type, category, rate, min, max, dripfeed, refill, cancel}]`; `add` -> `{order}`; \
+`status` (`order` or `orders`) -> `{charge, start_count, status, remains, currency}` or an object keyed \
+by id; `refill` -> `{refill}`; `refill_status` -> `{status}`; `cancel` (`orders`) -> \
+`[{order, cancel}]`; `balance` -> `{balance, currency}`. Money is a decimal string in KRW.";
+
+/// The reseller API's operation: its own key, its actions, a form or JSON body (or a query
+/// string), errors as HTTP 200 `{"error"}` and 429 over the key's rate.
+fn reseller_operation(op: &mut Map<String, Value>, method: &str) {
+    op.insert("summary".into(), json!("Reseller API (SMM panel API v2)"));
+    op.insert("description".into(), json!(RESELLER_DESCRIPTION));
+    op.insert("security".into(), json!([{"resellerKey": []}, {}]));
+    let action = json!({"type": "string", "enum": RESELLER_ACTIONS});
+    if method == "GET" {
+        let mut params = vec![
+            json!({"name": "action", "in": "query", "required": true, "schema": action}),
+            json!({"name": "key", "in": "query", "required": false, "schema": {"type": "string"}}),
+        ];
+        for name in
+            ["service", "link", "quantity", "runs", "interval", "order", "orders", "refill", "refills"]
+        {
+            params
+                .push(json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}}));
+        }
+        op.insert("parameters".into(), Value::Array(params));
+    } else if let Some(mut body) = request_body(method, "/api/v2") {
+        let schema = body["content"]["application/json"]["schema"].clone();
+        let mut schema = schema;
+        schema["properties"]["action"] = action;
+        body["content"] = json!({
+            "application/x-www-form-urlencoded": {"schema": schema.clone()},
+            "application/json": {"schema": schema},
+        });
+        op.insert("requestBody".into(), body);
+    }
+    let answer = json!({"description": "The action's answer, or {\"error\": text}", "content": {"application/json": {"schema": {}}}});
+    let limited = json!({"description": "Over the key's rate (`SNSPMT_API_RATE`): {\"error\": \"Too many requests\"} with Retry-After",
+                         "content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}});
+    op.insert("responses".into(), json!({"200": answer, "429": limited}));
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -436,6 +484,9 @@ pub fn document() -> Value {
         let mut responses = error_responses();
         responses.insert("200".into(), json!({"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}}));
         op.insert("responses".into(), Value::Object(responses));
+        if *pattern == "/api/v2" {
+            reseller_operation(&mut op, method);
+        }
         let entry = paths.entry(pattern.to_string()).or_insert_with(|| json!({}));
         if let Some(obj) = entry.as_object_mut() {
             obj.insert(method.to_lowercase(), Value::Object(op));
@@ -451,6 +502,8 @@ pub fn document() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Session token from register or login"},
                 "adminToken": {"type": "apiKey", "in": "header", "name": "X-Admin-Token"},
                 "cronToken": {"type": "apiKey", "in": "header", "name": "X-Cron-Token"},
+                "resellerKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                                "description": "A key from POST /api/user/api-keys; also accepted as the `key` parameter"},
             },
             "schemas": {
                 "Error": {
@@ -563,5 +616,21 @@ mod tests {
         let described: BTreeSet<(&str, &str)> = BODIES.iter().map(|(m, p, _)| (*m, *p)).collect();
         assert_eq!(writes, described, "BODIES must name exactly the POST and PUT routes");
         assert_eq!(described.len(), BODIES.len(), "no route twice");
+    }
+
+    #[test]
+    fn the_reseller_api_is_described_with_its_key_and_actions() {
+        let doc = document();
+        let post = &doc["paths"]["/api/v2"]["post"];
+        assert_eq!(post["security"][0], json!({"resellerKey": []}));
+        let form = &post["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
+        assert_eq!(form["properties"]["action"]["enum"], json!(RESELLER_ACTIONS));
+        assert!(post["requestBody"]["content"]["application/json"].is_object());
+        assert!(post["responses"]["429"].is_object());
+        let get = &doc["paths"]["/api/v2"]["get"];
+        let names: Vec<&str> =
+            get["parameters"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+        assert!(names.contains(&"action") && names.contains(&"orders"), "{names:?}");
+        assert_eq!(doc["components"]["securitySchemes"]["resellerKey"]["name"], "X-Api-Key");
     }
 }

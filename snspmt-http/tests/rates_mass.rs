@@ -23,21 +23,11 @@ on_both_backends_with_smm!(
 );
 
 async fn service(s: &TestServer, provider: &str, price_per_1000: i64) -> i64 {
-    let body = json!({
-        "provider_service_id": provider, "name": format!("service {provider}"), "category": "Instagram",
-        "price_per_1000": price_per_1000, "min_quantity": 10, "max_quantity": 100000, "dripfeed": true,
-    });
-    let (status, b) = s.call(Method::POST, "/api/admin/services", Auth::Admin, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{b}");
-    b["service"]["service_id"].as_i64().expect("service id")
+    s.create_service(provider, price_per_1000, json!({"dripfeed": true})).await
 }
 
 async fn customer(s: &TestServer, id: &str, points: i64) -> String {
-    let token = s.register(id).await;
-    if points > 0 {
-        assert_eq!(s.adjust(id, points).await.0, StatusCode::OK);
-    }
-    token
+    s.customer(id, points).await
 }
 
 async fn admin(s: &TestServer, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {

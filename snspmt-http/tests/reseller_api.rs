@@ -30,25 +30,12 @@ on_each_backend!(the_rate_limit_answers_429_per_key);
 
 /// A service for the fake's service `provider` at `price_per_1000` points (min 10, max 100000).
 async fn service(s: &TestServer, provider: &str, price_per_1000: i64, extra: Value) -> i64 {
-    let mut body = json!({
-        "provider_service_id": provider, "name": format!("service {provider}"), "category": "Instagram",
-        "price_per_1000": price_per_1000, "min_quantity": 10, "max_quantity": 100000,
-    });
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(e.clone());
-    }
-    let (status, b) = s.call(Method::POST, "/api/admin/services", Auth::Admin, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{b}");
-    b["service"]["service_id"].as_i64().expect("service id")
+    s.create_service(provider, price_per_1000, extra).await
 }
 
 /// A user with `points`, and their session token.
 async fn customer(s: &TestServer, id: &str, points: i64) -> String {
-    let token = s.register(id).await;
-    if points > 0 {
-        assert_eq!(s.adjust(id, points).await.0, StatusCode::OK);
-    }
-    token
+    s.customer(id, points).await
 }
 
 /// A new key of the session's user: `(key id, key)`.

@@ -461,7 +461,7 @@ pub async fn list(app: &App, caller: &Caller, req: &Req) -> Reply {
 
 /// The order, if the caller may see it (its owner, or an admin); others get 404 as if it did
 /// not exist.
-async fn visible(app: &App, caller: &Caller, raw_id: &str) -> Result<Order, ApiError> {
+pub(crate) async fn visible(app: &App, caller: &Caller, raw_id: &str) -> Result<Order, ApiError> {
     let id = OrderId(parse_id("order_id", raw_id)?);
     let order = app.store.order(id).await?.ok_or_else(|| ApiError::not_found("order"))?;
     if caller.is_admin() || caller.user().is_some_and(|u| u.user_id == order.user_id) {

@@ -16,7 +16,7 @@ use snspmt_store::{
     CancelRequest, Conflict, Order, OrderId, OwnerCancel, Refill, RefillId, StoreError, User,
 };
 
-use super::catalog::parse_id;
+use super::orders::visible;
 use super::v2::{self, Params};
 use super::{ok, Reply};
 use crate::auth::Caller;
@@ -279,18 +279,6 @@ fn cancel_view(c: &CancelRequest, admin: bool) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Site routes
 // ---------------------------------------------------------------------------------------------
-
-/// The order, if the caller may see it (its owner, or an admin); others get 404 as if it did
-/// not exist.
-async fn visible(app: &App, caller: &Caller, raw_id: &str) -> Result<Order, ApiError> {
-    let id = OrderId(parse_id("order_id", raw_id)?);
-    let order = app.store.order(id).await?.ok_or_else(|| ApiError::not_found("order"))?;
-    if caller.is_admin() || caller.user().is_some_and(|u| u.user_id == order.user_id) {
-        Ok(order)
-    } else {
-        Err(ApiError::not_found("order"))
-    }
-}
 
 /// `POST /api/orders/<id>/refill` (owner or admin): the refill, forwarded to the upstream.
 pub async fn refill(app: &App, caller: &Caller, raw_id: &str) -> Reply {

@@ -171,6 +171,30 @@ impl TestServer {
 
     /// Registers `user_id` (e-mail `<user_id>@example.test`, no password) and returns its
     /// session token.
+    /// A service for the fake panel's service `provider` at `price_per_1000` points (min 10,
+    /// max 100,000, category Instagram), with the fields of `extra` over those; answers its id.
+    pub async fn create_service(&self, provider: &str, price_per_1000: i64, extra: Value) -> i64 {
+        let mut body = serde_json::json!({
+            "provider_service_id": provider, "name": format!("service {provider}"), "category": "Instagram",
+            "price_per_1000": price_per_1000, "min_quantity": 10, "max_quantity": 100000,
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (status, b) = self.call(Method::POST, "/api/admin/services", Auth::Admin, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+        b["service"]["service_id"].as_i64().expect("service id")
+    }
+
+    /// A registered user credited with `points`; answers their session token.
+    pub async fn customer(&self, user_id: &str, points: i64) -> String {
+        let token = self.register(user_id).await;
+        if points > 0 {
+            assert_eq!(self.adjust(user_id, points).await.0, StatusCode::OK);
+        }
+        token
+    }
+
     pub async fn register(&self, user_id: &str) -> String {
         let body = serde_json::json!({"user_id": user_id, "email": format!("{user_id}@example.test")});
         let (status, body) = self.call(Method::POST, "/api/register", Auth::None, Some(body)).await;
