@@ -50,7 +50,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("FIREBASE_PROJECT_ID", "served by /api/config"),
     ("SNSPMT_UPLOAD_DIR", "./uploads"),
     ("SNSPMT_TZ_OFFSET", "+09:00 (how \"YYYY-MM-DD HH:MM\" times are read)"),
-    ("SNSPMT_LOG", "info; warn logs only slow requests and errors"),
+    ("SNSPMT_LOG", "info; warn logs only slow requests, warnings and errors; error only errors"),
     ("SNSPMT_LOG_FORMAT", "text; json for one JSON object a line"),
     ("SNSPMT_LOGIN_RATE", "20/60 per client address and per e-mail; 0 = off"),
     ("SNSPMT_REGISTER_RATE", "10/3600 per client address and per e-mail; 0 = off"),
@@ -108,6 +108,8 @@ pub struct Config {
     pub workers: bool,
     /// Whether to log every request (`SNSPMT_LOG=warn` logs only slow requests and errors).
     pub log_requests: bool,
+    /// `SNSPMT_LOG=error`: nothing below ERROR is written (requests answered 5xx still are).
+    pub log_errors_only: bool,
     /// Read timeout of upstream calls (`SNSPMT_UPSTREAM_TIMEOUT_MS`, default 15 s).
     pub upstream_timeout_ms: u64,
     /// Seconds between status syncs of the in-process worker (`SNSPMT_SYNC_INTERVAL_SECS`).
@@ -436,7 +438,8 @@ impl Config {
             upload_dir: get("SNSPMT_UPLOAD_DIR").unwrap_or_else(|| "./uploads".into()),
             tz_offset_minutes,
             workers,
-            log_requests: get("SNSPMT_LOG").is_none_or(|v| v != "warn"),
+            log_requests: get("SNSPMT_LOG").is_none_or(|v| v != "warn" && v != "error"),
+            log_errors_only: get("SNSPMT_LOG").is_some_and(|v| v == "error"),
             upstream_timeout_ms: number(&get, "SNSPMT_UPSTREAM_TIMEOUT_MS", 15_000)?,
             // The simulated panel ends an order after 25 s: sync often enough to show it.
             sync_interval_secs: number(&get, "SNSPMT_SYNC_INTERVAL_SECS", if simulate { 5 } else { 60 })?
@@ -550,6 +553,18 @@ mod tests {
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned(), || "generated-token-0123456789".into())
+    }
+
+    #[test]
+    fn log_levels() {
+        let level = |v: Option<&str>| {
+            let c = config(&v.map(|v| vec![("SNSPMT_LOG", v)]).unwrap_or_default()).expect("config");
+            (c.log_requests, c.log_errors_only)
+        };
+        assert_eq!(level(None), (true, false));
+        assert_eq!(level(Some("info")), (true, false));
+        assert_eq!(level(Some("warn")), (false, false));
+        assert_eq!(level(Some("error")), (false, true));
     }
 
     #[test]

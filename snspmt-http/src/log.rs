@@ -11,6 +11,18 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 static JSON: AtomicBool = AtomicBool::new(false);
+/// `SNSPMT_LOG=error`: only errors (and requests answered 5xx) are written.
+static ERRORS_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// With `on`, every later line below ERROR is dropped (`SNSPMT_LOG=error`; what the test
+/// servers use, so that `cargo test` stays quiet).
+pub fn errors_only(on: bool) {
+    ERRORS_ONLY.store(on, Ordering::Relaxed);
+}
+
+fn dropped(level: &str) -> bool {
+    level != "ERROR" && ERRORS_ONLY.load(Ordering::Relaxed)
+}
 
 /// Switches every later line to JSON.
 pub fn use_json(on: bool) {
@@ -32,6 +44,9 @@ fn write(line: &str) {
 }
 
 fn line(level: &str, msg: &str) {
+    if dropped(level) {
+        return;
+    }
     if JSON.load(Ordering::Relaxed) {
         write(&json!({"ts": now(), "level": level, "msg": msg}).to_string());
     } else {
@@ -55,6 +70,9 @@ pub fn error(msg: &str) {
 /// with its fields: in JSON mode one object on standard output (the log stream a collector
 /// reads; nothing secret is ever written there), otherwise a line on standard error.
 pub fn event(name: &str, fields: serde_json::Value) {
+    if dropped("INFO") {
+        return;
+    }
     match fields {
         serde_json::Value::Object(map) if JSON.load(Ordering::Relaxed) => {
             let mut line = serde_json::Map::new();
@@ -84,6 +102,9 @@ pub struct RequestLine<'a> {
 }
 
 pub fn request(r: &RequestLine<'_>) {
+    if dropped(r.level) && r.status < 500 {
+        return;
+    }
     write(&request_line(r, JSON.load(Ordering::Relaxed), &now()));
 }
 

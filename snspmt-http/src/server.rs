@@ -53,6 +53,9 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    if app.config.log_errors_only {
+        log::errors_only(true);
+    }
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(app.config.edge.max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));

@@ -72,7 +72,8 @@ impl TestServer {
         };
         let mut env: HashMap<String, String> = HashMap::new();
         env.insert("ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
-        env.insert("SNSPMT_LOG".into(), "warn".into());
+        // Only errors: `cargo test` stays quiet (a failing test's own output says what happened).
+        env.insert("SNSPMT_LOG".into(), "error".into());
         // Tests register many users from 127.0.0.1: no rate limits unless a test sets them.
         env.insert("SNSPMT_LOGIN_RATE".into(), "0".into());
         env.insert("SNSPMT_REGISTER_RATE".into(), "0".into());
