@@ -424,6 +424,7 @@ proptest! {
             quantity,
             comments: comments.as_deref(),
             drip: drip.map(|(runs, interval)| Drip { runs, interval }),
+            params: &smm::NO_PARAMS,
         };
         if let Ok(form) = smm::add_form("key", &order) {
             let names: Vec<&str> = form.iter().map(|(k, _)| *k).collect();
