@@ -268,6 +268,7 @@ async fn prepare(
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
         coupon_id,
+        params,
     };
     let outcome = app.store.place_order(new, key, now).await.map_err(|e| match e {
         snspmt_store::StoreError::Conflict(snspmt_store::Conflict::InvalidCoupon) => {
@@ -354,6 +355,7 @@ async fn place_split(
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
         coupon_id: None,
+        params: Default::default(),
     };
     let start = Some(scheduled_at.unwrap_or(now));
     let outcome = app.store.place_multipart_order(new, None, Some(days), parts, start, key, now).await?;
@@ -398,6 +400,7 @@ async fn place_package(o: Placement<'_>, package_id: i64) -> Result<Prepared, Ap
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
         coupon_id: None,
+        params: Default::default(),
     };
     let start = if body.defer_start { None } else { Some(scheduled_at.unwrap_or(now)) };
     let outcome =
