@@ -365,7 +365,10 @@ async fn mentions_custom_list_is_priced_on_its_usernames(h: Harness) {
     assert_eq!(status, StatusCode::OK, "a list may be a JSON array: {b}");
     assert_eq!(b["final_price"].as_i64(), Some(2), "{b}");
     settled(s, b["order_id"].as_i64().expect("id")).await;
-    assert_eq!(h.smm.orders().last().and_then(|o| o.params.get("usernames").cloned()).as_deref(), Some("x\ny"));
+    assert_eq!(
+        h.smm.orders().last().and_then(|o| o.params.get("usernames").cloned()).as_deref(),
+        Some("x\ny")
+    );
     assert_eq!(s.points(&token).await, 10 - 5 - 2);
     s.assert_ledger_consistent().await;
 }

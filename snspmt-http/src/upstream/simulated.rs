@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn orders_are_accepted_and_reported() {
         let sim = SimulatedSmm::default();
-        assert!(call(&sim, "key=k&action=services").as_array().is_some_and(|a| a.len() == 4));
+        assert!(call(&sim, "key=k&action=services").as_array().is_some_and(|a| a.len() == 7));
         let added = call(&sim, "key=k&action=add&service=1001&link=https%3A%2F%2Fx.com&quantity=100");
         let id = added["order"].as_i64().expect("order id");
         let status = call(&sim, &format!("key=k&action=status&orders={id},5"));
@@ -245,6 +245,13 @@ mod tests {
         assert_eq!(status["5"]["error"], "Incorrect order ID");
         assert_eq!(call(&sim, "action=add&service=9&link=x&quantity=1")["error"], "Incorrect service ID");
         assert!(call(&sim, "action=add&service=1001&link=x&quantity=1")["error"].as_str().is_some());
+        // The typed services take their parameters, as a panel does.
+        let list = "key=k&action=add&service=1005&link=https%3A%2F%2Fx.com&usernames=a%0Ab";
+        assert!(call(&sim, list)["order"].as_i64().is_some());
+        let error = call(&sim, "key=k&action=add&service=1006&link=https%3A%2F%2Fx.com&quantity=10");
+        assert!(error["error"].as_str().is_some_and(|e| e.contains("answer_number")), "{error}");
+        let sub = "key=k&action=add&service=1007&username=u&min=10&max=20&posts=2&delay=0";
+        assert!(call(&sim, sub)["order"].as_i64().is_some());
     }
 
     #[test]
