@@ -684,7 +684,7 @@ pub fn services_form(key: &str) -> Form {
 /// - then the type's parameters: `comments` from [`AddOrder::comments`] (else from the
 ///   params), every other one from [`AddOrder::params`]; a [`Need::When`] parameter only when
 ///   its condition holds; an absent optional one is left out.
-/// - [`ServiceType::Other`]: [`BuildError::UnsupportedType`].
+/// - [`ServiceType::Other`] is [`BuildError::UnsupportedType`].
 ///
 /// `service` and `link` are trimmed; an empty one, a zero `quantity`, zero `runs`, a zero
 /// `interval` or a missing required parameter is [`BuildError::EmptyField`] (missing comments:
@@ -1904,7 +1904,8 @@ mod tests {
     fn type_table_checks_and_sends_exactly_the_types_parameters() {
         use ServiceType as T;
         const LINK: &str = "https://www.instagram.com/p/abc/";
-        let cases: Vec<(T, Vec<(&str, &str)>, Vec<(&str, &str)>, Option<u64>)> = vec![
+        type Pairs = Vec<(&'static str, &'static str)>;
+        let cases: Vec<(T, Pairs, Pairs, Option<u64>)> = vec![
             (T::Default, vec![("usernames", "x")], vec![("link", LINK), ("quantity", "100")], None),
             (T::Package, vec![], vec![("link", LINK)], None),
             (
@@ -2055,7 +2056,8 @@ mod tests {
         };
         let long = "m".repeat(MAX_TEXT_CHARS + 1);
         let web = |tot: &'static str| vec![("country", "KR"), ("device", "1"), ("type_of_traffic", tot)];
-        let cases: Vec<(T, Vec<(&str, &str)>, &str, P)> = vec![
+        type Case<'a> = (T, Vec<(&'a str, &'a str)>, &'static str, P);
+        let cases: Vec<Case<'_>> = vec![
             (T::Mentions, vec![], "usernames", P::Missing),
             (T::Mentions, vec![("usernames", " \n \r\n")], "usernames", P::Missing),
             (T::MentionsWithHashtags, vec![("usernames", "a")], "hashtags", P::Missing),
