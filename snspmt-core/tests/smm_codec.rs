@@ -424,6 +424,7 @@ proptest! {
             quantity,
             comments: comments.as_deref(),
             drip: drip.map(|(runs, interval)| Drip { runs, interval }),
+            params: &smm::NO_PARAMS,
         };
         if let Ok(form) = smm::add_form("key", &order) {
             let names: Vec<&str> = form.iter().map(|(k, _)| *k).collect();
@@ -473,4 +474,59 @@ fn decoder_reads_the_documented_encoding() {
         decode_form("key=a+b&comments=x%0D%0Ay"),
         Some(vec![("key".into(), "a b".into()), ("comments".into(), "x\r\ny".into())])
     );
+}
+
+/// A raw value for a type parameter: integers, blanks, lists, junk.
+fn raw_param() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0..=20u64).prop_map(|n| n.to_string()),
+        Just(String::new()),
+        "[a-z#@ \r\n]{0,30}",
+        "[0-9/]{0,12}",
+        any::<String>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `check_params` never panics; what it accepts, `add_form` sends: exactly the type's
+    /// parameters that apply (never one of another type), with a link and a quantity where the
+    /// type takes them.
+    #[test]
+    fn checked_params_are_what_add_form_sends(
+        type_index in 0..ServiceType::KNOWN.len(),
+        values in proptest::collection::vec(proptest::option::of(raw_param()), 19),
+    ) {
+        let service_type = ServiceType::KNOWN[type_index].clone();
+        let names = ServiceType::all_param_names();
+        prop_assert_eq!(names.len(), values.len());
+        let given: smm::OrderParams =
+            names.iter().zip(&values).filter_map(|(n, v)| Some((*n, v.clone()?))).collect();
+        let Ok(checked) = smm::check_params(&service_type, &given) else { return Ok(()) };
+        let spec = service_type.spec().expect("known");
+        let order = AddOrder {
+            service: "1",
+            service_type: &service_type,
+            link: "https://example.com/p/1",
+            quantity: 5,
+            comments: None,
+            drip: None,
+            params: &checked.params,
+        };
+        let form = smm::add_form("key", &order).expect("checked parameters build");
+        let sent: Vec<&str> = form.iter().map(|(k, _)| *k).skip(3).collect();
+        for name in &sent {
+            prop_assert!(
+                ["link", "quantity"].contains(name) || spec.params.iter().any(|p| p.name == *name),
+                "{} sent {}", service_type, name
+            );
+        }
+        prop_assert_eq!(sent.contains(&"link"), spec.link);
+        prop_assert_eq!(sent.contains(&"quantity"), service_type.takes_quantity());
+        prop_assert_eq!(sent.len() - usize::from(spec.link) - usize::from(service_type.takes_quantity()), checked.params.len());
+        if let smm::QuantityRule::LinesOf(_) | smm::QuantityRule::MaxTimesPosts = spec.quantity {
+            prop_assert!(checked.quantity.is_some_and(|q| q >= 1));
+        }
+    }
 }

@@ -52,6 +52,7 @@ fn add_form(key: &str, job: &ClaimedJob) -> Result<smm::Form, smm::BuildError> {
         quantity: u64::try_from(job.quantity).unwrap_or(0),
         comments: job.comments.as_deref(),
         drip,
+        params: &job.params,
     };
     smm::add_form(key, &order)
 }
@@ -98,6 +99,7 @@ pub async fn submit_part(
         quantity: u64::try_from(part.quantity).unwrap_or(0),
         comments: None,
         drip: None,
+        params: &smm::NO_PARAMS,
     };
     let form = smm::add_form(client.key(), &order);
     let outcome = send(app, client, slot, form, part.order_id, part.attempts).await;

@@ -174,12 +174,14 @@ pub fn customer_order(o: &snspmt_store::Order) -> Value {
 }
 
 /// An order as an operator sees it: the customer's view, plus what the upstream reported it
-/// cost us (`upstream_charge`, its text in its currency) and the internal error text (`error`).
+/// cost us (`upstream_charge`, its text in its currency), the internal error text (`error`) and
+/// the service type's parameters sent with it (`params`: `{"usernames": "a\nb"}`, `{}` for none).
 pub fn order(o: &snspmt_store::Order) -> Value {
     let mut v = customer_order(o);
     if let Value::Object(fields) = &mut v {
         fields.insert("upstream_charge".into(), json!(o.charge));
         fields.insert("error".into(), json!(o.error));
+        fields.insert("params".into(), json!(o.params));
     }
     v
 }

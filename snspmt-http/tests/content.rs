@@ -460,6 +460,7 @@ async fn admin_stats_are_numbers_from_the_ledger(h: OauthHarness) {
             status: snspmt_core::order::OrderStatus::Pending,
             scheduled_at: None,
             coupon_id: None,
+            params: Default::default(),
         };
         s.store.place_order(order, None, now).await.expect("order");
     }

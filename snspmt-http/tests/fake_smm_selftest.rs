@@ -301,7 +301,14 @@ async fn every_error_string() {
     .await;
     expect_error(
         &fake,
-        &[("action", "add"), ("service", "4"), ("username", "u"), ("min", "10"), ("max", "100")],
+        &[
+            ("action", "add"),
+            ("service", "4"),
+            ("username", "u"),
+            ("min", "10"),
+            ("max", "100"),
+            ("delay", "0"),
+        ],
         "Quantity less than minimal 50",
     )
     .await;
@@ -678,4 +685,37 @@ async fn overload_answers_429_above_the_cap_and_throttled_calls_create_nothing()
         assert_eq!(form(&fake, &add).await.expect("transport").status, StatusCode::TOO_MANY_REQUESTS);
     }
     assert_eq!(call(&fake, &add).await["order"], json!((1000 + ok).to_string()));
+}
+
+#[tokio::test]
+async fn typed_services_check_their_required_parameters() {
+    let fake = FakeSmm::start().await;
+    fake.set_services(fake_smm::typed_services());
+    let link = ("link", "https://x.y/p");
+    // Mentions: `usernames` is required, and recorded with the order.
+    expect_error(
+        &fake,
+        &[("action", "add"), ("service", "10"), link, ("quantity", "5")],
+        "Incorrect usernames",
+    )
+    .await;
+    let v =
+        call(&fake, &[("action", "add"), ("service", "10"), link, ("quantity", "5"), ("usernames", "a\nb")])
+            .await;
+    assert!(v["order"].is_string(), "{v}");
+    let o = fake.orders().pop().expect("order");
+    assert_eq!((o.quantity, o.params.get("usernames").map(String::as_str)), (5, Some("a\nb")));
+    // Mentions Custom List: the quantity is the number of usernames.
+    let v = call(&fake, &[("action", "add"), ("service", "12"), link, ("usernames", "a\n\nb\nc")]).await;
+    assert!(v["order"].is_string(), "{v}");
+    assert_eq!(fake.orders().pop().map(|o| o.quantity), Some(3));
+    // Web Traffic: the keyword only for Google traffic.
+    let web =
+        [("action", "add"), ("service", "20"), link, ("quantity", "5"), ("country", "KR"), ("device", "1")];
+    let mut google = web.to_vec();
+    google.push(("type_of_traffic", "1"));
+    expect_error(&fake, &google, "Incorrect google_keyword").await;
+    let mut blank = web.to_vec();
+    blank.push(("type_of_traffic", "3"));
+    assert!(call(&fake, &blank).await["order"].is_string());
 }

@@ -391,6 +391,7 @@ async fn add_takes_each_orderable_service_type(h: Harness) {
     let package =
         service(s, "3", 50_000, json!({"type": "Package", "min_quantity": 1, "max_quantity": 1})).await;
     let subscriptions = service(s, "4", 1000, json!({"type": "Subscriptions"})).await;
+    let unknown = service(s, "6", 1000, json!({"type": "SEO"})).await;
     let (token, key) = reseller(s, "ann", 100_000).await;
     let k = key.as_str();
     let add = |pairs: Vec<(&'static str, String)>| {
@@ -480,13 +481,21 @@ async fn add_takes_each_orderable_service_type(h: Harness) {
     assert_eq!((o["quantity"].as_i64(), o["final_price"].as_i64()), (Some(1), Some(50)), "{o}");
     assert_eq!(h.smm.requests_for("add").last().and_then(|r| r.get("quantity").map(str::to_owned)), None);
 
-    // A type whose parameters (usernames, …) an order cannot carry is refused, charging nothing.
+    // A type without its own parameters (a subscription's username, min, max, posts, delay) is
+    // an incorrect request; a type nobody knows cannot be ordered. Neither charges anything.
     let before = s.points(&token).await;
     let b = add(vec![
         ("service", subscriptions.to_string()),
         ("link", "https://instagram.com/sub".into()),
         ("quantity", "100".into()),
         ("usernames", "a\nb".into()),
+    ])
+    .await;
+    assert_eq!(b, err("Incorrect request"));
+    let b = add(vec![
+        ("service", unknown.to_string()),
+        ("link", "https://instagram.com/seo".into()),
+        ("quantity", "100".into()),
     ])
     .await;
     assert_eq!(b, err("This service type cannot be ordered through the API"));

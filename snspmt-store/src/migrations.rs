@@ -40,8 +40,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup", 10 => common "0010_api_keys", 11 => own "0011_refills", 12 => common "0012_user_rates");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup", 10 => common "0010_api_keys", 11 => own "0011_refills", 12 => common "0012_user_rates");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup", 10 => common "0010_api_keys", 11 => own "0011_refills", 12 => common "0012_user_rates", 13 => common "0013_order_params");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup", 10 => common "0010_api_keys", 11 => own "0011_refills", 12 => common "0012_user_rates", 13 => common "0013_order_params");
 
 /// An applied migration as recorded in `schema_migrations`.
 #[derive(Debug, Clone)]

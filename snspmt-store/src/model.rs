@@ -316,6 +316,10 @@ pub struct Order {
     /// the parts the order runs are its own (`OrderPart`), fixed when it was placed.
     #[serde(default)]
     pub package_steps: Vec<snspmt_core::plan::Step>,
+    /// The service type's own parameters (`usernames`, `answer_number`, …), as placed; empty
+    /// for the types that take none. Comments stay in [`Order::comments`].
+    #[serde(default)]
+    pub params: snspmt_core::upstream::smm::OrderParams,
 }
 
 impl Order {
@@ -347,6 +351,8 @@ pub struct NewOrder {
     /// The caller's coupon copy (`UserCoupon::id`) the discount came from: marked used in the
     /// order's transaction, or the whole order is refused (`Conflict(Conflict::InvalidCoupon)`).
     pub coupon_id: Option<i64>,
+    /// The service type's own parameters, checked (`smm::check_params`); empty for none.
+    pub params: snspmt_core::upstream::smm::OrderParams,
 }
 
 /// A submission job a worker claimed (now `submitting`), with what the upstream `add` needs.
@@ -362,6 +368,8 @@ pub struct ClaimedJob {
     pub runs: Option<i64>,
     pub interval_minutes: Option<i64>,
     pub comments: Option<String>,
+    /// The order's type parameters, sent with it.
+    pub params: snspmt_core::upstream::smm::OrderParams,
 }
 
 /// How a submission ended.

@@ -17,6 +17,7 @@
 //! (`"157"`, `" 12 "`), ids as integers or strings. Every parser accepts all of these and ignores
 //! unknown fields. None of them panics on any input, which the `smm_parse` fuzz target checks.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -150,27 +151,17 @@ impl ServiceType {
         }
     }
 
-    /// Whether `add` takes a `quantity` for this type (§1.2). The quantity of the comment types
-    /// is the number of comment lines; a package has none; a subscription has `min`/`max`.
-    /// An unknown type is assumed to take one, as most do.
+    /// Whether `add` takes a `quantity` for this type (§1.2, [`ServiceType::spec`]). The
+    /// quantity of the comment types is the number of comment lines, of Mentions Custom List the
+    /// number of usernames; a package has none; a subscription has `min`/`max`. An unknown type
+    /// is assumed to take one, as most do.
     pub fn takes_quantity(&self) -> bool {
-        !matches!(
-            self,
-            ServiceType::Package
-                | ServiceType::CustomComments
-                | ServiceType::CustomCommentsPackage
-                | ServiceType::MentionsCustomList
-                | ServiceType::CommentReplies
-                | ServiceType::Subscriptions
-        )
+        self.spec().is_none_or(|spec| spec.quantity == QuantityRule::Given)
     }
 
     /// Whether `add` takes `comments` (one per line) for this type.
     pub fn takes_comments(&self) -> bool {
-        matches!(
-            self,
-            ServiceType::CustomComments | ServiceType::CustomCommentsPackage | ServiceType::CommentReplies
-        )
+        self.spec().is_some_and(|spec| spec.params.iter().any(|p| p.name == "comments"))
     }
 
     /// Whether this type may carry `runs`/`interval` (drip-feed): Default and Web Traffic only.
@@ -196,6 +187,408 @@ fn fold(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Type parameters
+// ---------------------------------------------------------------------------------------------
+
+/// An order's type parameters (`usernames`, `answer_number`, …): parameter name → cleaned text,
+/// in name order. Empty for the types that take none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderParams(BTreeMap<String, String>);
+
+/// No parameters: what the types without any, a package's parts and an admin's raw order send.
+pub static NO_PARAMS: OrderParams = OrderParams::new();
+
+impl OrderParams {
+    pub const fn new() -> OrderParams {
+        OrderParams(BTreeMap::new())
+    }
+
+    /// A parameter's text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// Sets a parameter (the previous text is replaced).
+    pub fn insert(&mut self, name: impl Into<String>, text: impl Into<String>) {
+        self.0.insert(name.into(), text.into());
+    }
+
+    /// Takes a parameter out.
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `(name, text)` in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for OrderParams {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> OrderParams {
+        OrderParams(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+/// How a parameter's text is read and cleaned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// One line of text, trimmed (at most [`MAX_TEXT_CHARS`] characters).
+    Text,
+    /// A newline list (`\n` or `\r\n`): each line trimmed, blank lines dropped, at least one
+    /// left; stored joined by `\n`.
+    Lines,
+    /// Comments, one per line: checked and counted by [`crate::validate::comments`], kept as
+    /// given with `\r\n` made `\n`.
+    Comments,
+    /// A decimal integer in `min..=max`.
+    Int { min: u64, max: u64 },
+    /// A decimal integer from this set.
+    OneOf(&'static [u64]),
+    /// A date `d/m/Y` (`31/12/2026`; one-digit day and month allowed).
+    Date,
+}
+
+/// Whether a type needs a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Required,
+    Optional,
+    /// Required when the (already checked) parameter `.0` is `.1`, and not taken otherwise.
+    When(&'static str, &'static str),
+}
+
+/// One parameter of a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    pub need: Need,
+}
+
+/// Where an order's quantity (what it is priced on and bounded by) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantityRule {
+    /// The `quantity` given with the order (per run for drip-feed), sent as `quantity`.
+    Given,
+    /// A package: no `quantity` is sent; the order is one unit of the service.
+    Package,
+    /// The number of lines of this parameter (`comments`, `usernames`); no `quantity` is sent.
+    LinesOf(&'static str),
+    /// Subscriptions: `max × posts`, the most the panel may deliver (and bill) for the order;
+    /// no `quantity` is sent.
+    MaxTimesPosts,
+}
+
+/// What `add` takes for one service type (§1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeSpec {
+    /// Whether `link` is sent (every type but Subscriptions).
+    pub link: bool,
+    pub quantity: QuantityRule,
+    /// The type's own parameters, in the order they are sent.
+    pub params: &'static [Param],
+}
+
+/// The longest one-line parameter ([`ParamKind::Text`]), in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+/// The longest list parameter ([`ParamKind::Lines`]), in bytes.
+pub const MAX_LIST_BYTES: usize = 100_000;
+/// The most lines of a list parameter.
+pub const MAX_LIST_LINES: usize = 10_000;
+/// The minutes a subscription's `delay` may be (§1.2).
+pub const SUBSCRIPTION_DELAYS: &[u64] =
+    &[0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600];
+/// The most posts one subscription order may cover.
+pub const MAX_POSTS: u64 = 10_000;
+
+const fn param(name: &'static str, kind: ParamKind, need: Need) -> Param {
+    Param { name, kind, need }
+}
+
+const fn given(params: &'static [Param]) -> TypeSpec {
+    TypeSpec { link: true, quantity: QuantityRule::Given, params }
+}
+
+const REQ: Need = Need::Required;
+const USERNAMES: Param = param("usernames", ParamKind::Lines, REQ);
+const USERNAME: Param = param("username", ParamKind::Text, REQ);
+const COMMENTS: Param = param("comments", ParamKind::Comments, REQ);
+const COUNT: u64 = u32::MAX as u64;
+
+const DEFAULT: TypeSpec = given(&[]);
+const PACKAGE: TypeSpec = TypeSpec { link: true, quantity: QuantityRule::Package, params: &[] };
+const CUSTOM_COMMENTS: TypeSpec =
+    TypeSpec { link: true, quantity: QuantityRule::LinesOf("comments"), params: &[COMMENTS] };
+const MENTIONS: TypeSpec = given(&[USERNAMES]);
+const MENTIONS_WITH_HASHTAGS: TypeSpec = given(&[USERNAMES, param("hashtags", ParamKind::Lines, REQ)]);
+const MENTIONS_CUSTOM_LIST: TypeSpec =
+    TypeSpec { link: true, quantity: QuantityRule::LinesOf("usernames"), params: &[USERNAMES] };
+const MENTIONS_HASHTAG: TypeSpec = given(&[param("hashtag", ParamKind::Text, REQ)]);
+const MENTIONS_USER_FOLLOWERS: TypeSpec = given(&[USERNAME]);
+const MENTIONS_MEDIA_LIKERS: TypeSpec = given(&[param("media", ParamKind::Text, REQ)]);
+const COMMENT_LIKES: TypeSpec = given(&[USERNAME]);
+const COMMENT_REPLIES: TypeSpec =
+    TypeSpec { link: true, quantity: QuantityRule::LinesOf("comments"), params: &[USERNAME, COMMENTS] };
+const POLL: TypeSpec = given(&[param("answer_number", ParamKind::Int { min: 1, max: COUNT }, REQ)]);
+const INVITES_FROM_GROUPS: TypeSpec = given(&[param("groups", ParamKind::Lines, REQ)]);
+const SUBSCRIPTIONS: TypeSpec = TypeSpec {
+    link: false,
+    quantity: QuantityRule::MaxTimesPosts,
+    params: &[
+        USERNAME,
+        param("min", ParamKind::Int { min: 1, max: COUNT }, REQ),
+        param("max", ParamKind::Int { min: 1, max: COUNT }, REQ),
+        param("posts", ParamKind::Int { min: 1, max: MAX_POSTS }, REQ),
+        param("old_posts", ParamKind::Int { min: 0, max: MAX_POSTS }, Need::Optional),
+        param("delay", ParamKind::OneOf(SUBSCRIPTION_DELAYS), REQ),
+        param("expiry", ParamKind::Date, Need::Optional),
+    ],
+};
+const WEB_TRAFFIC: TypeSpec = given(&[
+    param("country", ParamKind::Text, REQ),
+    param("device", ParamKind::Int { min: 1, max: 5 }, REQ),
+    param("type_of_traffic", ParamKind::Int { min: 1, max: 3 }, REQ),
+    param("google_keyword", ParamKind::Text, Need::When("type_of_traffic", "1")),
+    param("referring_url", ParamKind::Text, Need::When("type_of_traffic", "2")),
+]);
+
+impl ServiceType {
+    /// What `add` takes for this type: THE table of §1.2. `None` for [`ServiceType::Other`],
+    /// which cannot be ordered.
+    pub fn spec(&self) -> Option<&'static TypeSpec> {
+        Some(match self {
+            ServiceType::Default => &DEFAULT,
+            ServiceType::Package => &PACKAGE,
+            ServiceType::CustomComments | ServiceType::CustomCommentsPackage => &CUSTOM_COMMENTS,
+            ServiceType::Mentions => &MENTIONS,
+            ServiceType::MentionsWithHashtags => &MENTIONS_WITH_HASHTAGS,
+            ServiceType::MentionsCustomList => &MENTIONS_CUSTOM_LIST,
+            ServiceType::MentionsHashtag => &MENTIONS_HASHTAG,
+            ServiceType::MentionsUserFollowers => &MENTIONS_USER_FOLLOWERS,
+            ServiceType::MentionsMediaLikers => &MENTIONS_MEDIA_LIKERS,
+            ServiceType::CommentLikes => &COMMENT_LIKES,
+            ServiceType::CommentReplies => &COMMENT_REPLIES,
+            ServiceType::Poll => &POLL,
+            ServiceType::InvitesFromGroups => &INVITES_FROM_GROUPS,
+            ServiceType::Subscriptions => &SUBSCRIPTIONS,
+            ServiceType::WebTraffic => &WEB_TRAFFIC,
+            ServiceType::Other(_) => return None,
+        })
+    }
+
+    /// Every parameter name some type takes (the names a request is searched for).
+    pub fn all_param_names() -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = ServiceType::KNOWN
+            .iter()
+            .filter_map(ServiceType::spec)
+            .flat_map(|spec| spec.params.iter().map(|p| p.name))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
+/// What is wrong with a parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamProblem {
+    /// Required and absent (or blank).
+    Missing,
+    NotAnInteger,
+    OutOfRange {
+        min: u64,
+        max: u64,
+    },
+    NotOneOf(&'static [u64]),
+    /// Not a `d/m/Y` date.
+    NotADate,
+    /// A one-line parameter with a line break or a control character.
+    NotOneLine,
+    /// Longer than [`MAX_TEXT_CHARS`], [`MAX_LIST_BYTES`] or [`MAX_LIST_LINES`].
+    TooLong,
+    /// Another reason, said in words (a comment check, `max` below `min`).
+    Invalid(&'static str),
+}
+
+/// A type parameter that is missing or wrong, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    pub field: &'static str,
+    pub problem: ParamProblem,
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = self.field;
+        match &self.problem {
+            ParamProblem::Missing => write!(f, "{field} is required for this service"),
+            ParamProblem::NotAnInteger => write!(f, "{field} must be an integer"),
+            ParamProblem::OutOfRange { min, max } => write!(f, "{field} must be between {min} and {max}"),
+            ParamProblem::NotOneOf(set) => {
+                let set: Vec<String> = set.iter().map(u64::to_string).collect();
+                write!(f, "{field} must be one of {}", set.join(", "))
+            }
+            ParamProblem::NotADate => write!(f, "{field} must be a date d/m/Y"),
+            ParamProblem::NotOneLine => write!(f, "{field} must be one line of text"),
+            ParamProblem::TooLong => write!(f, "{field} is too long"),
+            ParamProblem::Invalid(why) => write!(f, "{field}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+/// An order's parameters after [`check_params`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedParams {
+    /// Exactly the type's parameters that apply, cleaned.
+    pub params: OrderParams,
+    /// The quantity the parameters fix (lines counted, `max × posts`); `None` when the order's
+    /// own quantity is used ([`QuantityRule::Given`], [`QuantityRule::Package`]).
+    pub quantity: Option<u64>,
+}
+
+/// Checks `given` (parameter name → raw text; names the type does not take are ignored)
+/// against the type's row of the table: every required parameter present, every value of its
+/// kind, cleaned; and the quantity the parameters fix. [`ServiceType::Other`] takes nothing.
+pub fn check_params(kind: &ServiceType, given: &OrderParams) -> Result<CheckedParams, ParamError> {
+    let Some(spec) = kind.spec() else {
+        return Ok(CheckedParams { params: OrderParams::new(), quantity: None });
+    };
+    let mut params = OrderParams::new();
+    for p in spec.params {
+        let applies = match p.need {
+            Need::When(other, value) => params.get(other) == Some(value),
+            Need::Required | Need::Optional => true,
+        };
+        if !applies {
+            continue;
+        }
+        let raw = given.get(p.name).filter(|v| !v.trim().is_empty());
+        let Some(raw) = raw else {
+            match (p.need, p.kind) {
+                // The comment check says what is missing in its own words.
+                (_, ParamKind::Comments) => {
+                    clean(p, "")?;
+                }
+                (Need::Optional, _) => continue,
+                _ => return Err(ParamError { field: p.name, problem: ParamProblem::Missing }),
+            }
+            continue;
+        };
+        params.insert(p.name, clean(p, raw)?);
+    }
+    if let (Some(min), Some(max)) = (int_of(&params, "min"), int_of(&params, "max")) {
+        if max < min {
+            return Err(ParamError {
+                field: "max",
+                problem: ParamProblem::Invalid("max must not be below min"),
+            });
+        }
+    }
+    let quantity = match spec.quantity {
+        QuantityRule::Given | QuantityRule::Package => None,
+        QuantityRule::LinesOf(name) => Some(match params.get(name) {
+            Some(text) if name == "comments" => crate::validate::comments(text).unwrap_or(0),
+            Some(text) => text.lines().count() as u64,
+            None => 0,
+        }),
+        QuantityRule::MaxTimesPosts => {
+            let (max, posts) = (int_of(&params, "max").unwrap_or(0), int_of(&params, "posts").unwrap_or(0));
+            Some(max.checked_mul(posts).ok_or(ParamError {
+                field: "posts",
+                problem: ParamProblem::Invalid("max × posts is too large"),
+            })?)
+        }
+    };
+    Ok(CheckedParams { params, quantity })
+}
+
+fn int_of(params: &OrderParams, name: &str) -> Option<u64> {
+    params.get(name).and_then(|v| v.parse().ok())
+}
+
+/// One parameter's raw text, cleaned, or why not.
+fn clean(p: &Param, raw: &str) -> Result<String, ParamError> {
+    let err = |problem| ParamError { field: p.name, problem };
+    let int = |raw: &str| raw.trim().parse::<u64>().map_err(|_| err(ParamProblem::NotAnInteger));
+    match p.kind {
+        ParamKind::Text => {
+            let text = raw.trim();
+            if text.chars().any(char::is_control) {
+                Err(err(ParamProblem::NotOneLine))
+            } else if text.chars().count() > MAX_TEXT_CHARS {
+                Err(err(ParamProblem::TooLong))
+            } else {
+                Ok(text.to_owned())
+            }
+        }
+        ParamKind::Lines => {
+            if raw.len() > MAX_LIST_BYTES {
+                return Err(err(ParamProblem::TooLong));
+            }
+            let lines: Vec<&str> = raw.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            if lines.len() > MAX_LIST_LINES {
+                return Err(err(ParamProblem::TooLong));
+            }
+            if lines.iter().any(|l| l.chars().any(char::is_control)) {
+                return Err(err(ParamProblem::NotOneLine));
+            }
+            if lines.is_empty() {
+                return Err(err(ParamProblem::Missing));
+            }
+            Ok(lines.join("\n"))
+        }
+        ParamKind::Comments => match crate::validate::comments(raw) {
+            Ok(_) => Ok(raw.replace("\r\n", "\n")),
+            Err(e) => Err(err(ParamProblem::Invalid(e.message))),
+        },
+        ParamKind::Int { min, max } => {
+            let n = int(raw)?;
+            if n < min || n > max {
+                Err(err(ParamProblem::OutOfRange { min, max }))
+            } else {
+                Ok(n.to_string())
+            }
+        }
+        ParamKind::OneOf(set) => {
+            let n = int(raw)?;
+            if set.contains(&n) {
+                Ok(n.to_string())
+            } else {
+                Err(err(ParamProblem::NotOneOf(set)))
+            }
+        }
+        ParamKind::Date => {
+            let text = raw.trim();
+            let parts: Vec<&str> = text.split('/').collect();
+            let number = |s: &str, len: std::ops::RangeInclusive<usize>| {
+                (len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| s.parse::<u32>().ok())
+                    .flatten()
+            };
+            match parts[..] {
+                [d, m, y] => match (number(d, 1..=2), number(m, 1..=2), number(y, 4..=4)) {
+                    (Some(1..=31), Some(1..=12), Some(2000..=9999)) => Ok(text.to_owned()),
+                    _ => Err(err(ParamProblem::NotADate)),
+                },
+                _ => Err(err(ParamProblem::NotADate)),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Requests
 // ---------------------------------------------------------------------------------------------
 
@@ -214,6 +607,9 @@ pub struct AddOrder<'a> {
     pub comments: Option<&'a str>,
     /// `Some` only for a drip-feed order.
     pub drip: Option<Drip>,
+    /// The type's own parameters, as [`check_params`] cleaned them (`comments` may be here
+    /// instead of in [`AddOrder::comments`]). Parameters the type does not take are not sent.
+    pub params: &'a OrderParams,
 }
 
 /// Drip-feed: `runs` deliveries of the order's quantity, `interval` minutes apart.
@@ -235,8 +631,8 @@ pub enum BuildError {
     MissingComments,
     /// `runs`/`interval` for a type that has no drip-feed.
     DripNotSupported(ServiceType),
-    /// A type whose parameters (usernames, hashtags, answer number, …) [`AddOrder`] cannot
-    /// express.
+    /// A type this codec does not know ([`ServiceType::Other`]): which parameters it takes is
+    /// anyone's guess.
     UnsupportedType(ServiceType),
     /// A required field that is empty, blank or zero (the field's name is given).
     EmptyField(&'static str),
@@ -280,35 +676,35 @@ pub fn services_form(key: &str) -> Form {
 }
 
 /// `action=add`: one order, with **only** the parameters its type takes (§1.3: the original sent
-/// every field to every type, and `runs=1&interval=0` on plain orders).
+/// every field to every type, and `runs=1&interval=0` on plain orders), in the order of its
+/// row of the table ([`ServiceType::spec`]):
 ///
-/// - Default, Web Traffic: `service`, `link`, `quantity`, and `runs`, `interval` only when
-///   [`AddOrder::drip`] is `Some`.
-/// - Package: `service`, `link`.
-/// - Custom Comments (Package): `service`, `link`, `comments` (sent as given, `\r\n` kept).
-/// - Every other type needs fields [`AddOrder`] cannot carry: [`BuildError::UnsupportedType`].
+/// - `service`; `link` (not for Subscriptions); `quantity` only for [`QuantityRule::Given`];
+///   `runs`, `interval` only when [`AddOrder::drip`] is `Some` (Default, Web Traffic);
+/// - then the type's parameters: `comments` from [`AddOrder::comments`] (else from the
+///   params), every other one from [`AddOrder::params`]; a [`Need::When`] parameter only when
+///   its condition holds; an absent optional one is left out.
+/// - [`ServiceType::Other`] is [`BuildError::UnsupportedType`].
 ///
-/// `service` and `link` are trimmed; an empty one, a zero `quantity`, zero `runs` or a zero
-/// `interval` is [`BuildError::EmptyField`]. Comments given to a type that takes none are not
-/// sent.
+/// `service` and `link` are trimmed; an empty one, a zero `quantity`, zero `runs`, a zero
+/// `interval` or a missing required parameter is [`BuildError::EmptyField`] (missing comments:
+/// [`BuildError::MissingComments`]). The parameter values are sent as given: they were
+/// cleaned by [`check_params`] when the order was placed.
 pub fn add_form(key: &str, order: &AddOrder<'_>) -> Result<Form, BuildError> {
     let kind = order.service_type;
-    let takes_comments = match kind {
-        ServiceType::Default | ServiceType::WebTraffic | ServiceType::Package => false,
-        ServiceType::CustomComments | ServiceType::CustomCommentsPackage => true,
-        _ => return Err(BuildError::UnsupportedType(kind.clone())),
-    };
+    let spec = kind.spec().ok_or_else(|| BuildError::UnsupportedType(kind.clone()))?;
     if order.drip.is_some() && !kind.supports_dripfeed() {
         return Err(BuildError::DripNotSupported(kind.clone()));
     }
     let key = required("key", key)?;
     let service = required("service", order.service)?;
-    let link = required("link", order.link)?;
 
     let mut form = request(&key, "add");
     form.push(("service", service));
-    form.push(("link", link));
-    if kind.takes_quantity() {
+    if spec.link {
+        form.push(("link", required("link", order.link)?));
+    }
+    if spec.quantity == QuantityRule::Given {
         if order.quantity == 0 {
             return Err(BuildError::EmptyField("quantity"));
         }
@@ -324,9 +720,24 @@ pub fn add_form(key: &str, order: &AddOrder<'_>) -> Result<Form, BuildError> {
         form.push(("runs", drip.runs.to_string()));
         form.push(("interval", drip.interval.to_string()));
     }
-    if takes_comments {
-        let comments = order.comments.filter(|c| !c.trim().is_empty()).ok_or(BuildError::MissingComments)?;
-        form.push(("comments", comments.to_owned()));
+    for p in spec.params {
+        if let Need::When(other, value) = p.need {
+            if order.params.get(other).map(str::trim) != Some(value) {
+                continue;
+            }
+        }
+        let value = if p.name == "comments" {
+            order.comments.or_else(|| order.params.get("comments"))
+        } else {
+            order.params.get(p.name)
+        };
+        match value.filter(|v| !v.trim().is_empty()) {
+            Some(v) if p.kind == ParamKind::Comments => form.push((p.name, v.to_owned())),
+            Some(v) => form.push((p.name, v.trim().to_owned())),
+            None if p.kind == ParamKind::Comments => return Err(BuildError::MissingComments),
+            None if p.need == Need::Optional => {}
+            None => return Err(BuildError::EmptyField(p.name)),
+        }
     }
     Ok(form)
 }
@@ -1251,6 +1662,7 @@ mod tests {
             quantity: 100,
             comments: None,
             drip: None,
+            params: &NO_PARAMS,
         }
     }
 
@@ -1376,21 +1788,27 @@ mod tests {
 
     #[test]
     fn add_form_drip_feed() {
-        for t in [ServiceType::Default, ServiceType::WebTraffic] {
-            let o = AddOrder { quantity: 400, drip: Some(Drip { runs: 30, interval: 1440 }), ..order(&t) };
-            assert_eq!(
-                add_form(KEY, &o).unwrap(),
-                form(&[
-                    ("key", KEY),
-                    ("action", "add"),
-                    ("service", "1"),
-                    ("link", "https://www.instagram.com/p/abc/"),
-                    ("quantity", "400"),
-                    ("runs", "30"),
-                    ("interval", "1440"),
-                ]),
-                "{t:?}"
-            );
+        let web = params(&[("country", "KR"), ("device", "1"), ("type_of_traffic", "3")]);
+        for (t, p) in [(ServiceType::Default, &NO_PARAMS), (ServiceType::WebTraffic, &web)] {
+            let o = AddOrder {
+                quantity: 400,
+                drip: Some(Drip { runs: 30, interval: 1440 }),
+                params: p,
+                ..order(&t)
+            };
+            let mut want = form(&[
+                ("key", KEY),
+                ("action", "add"),
+                ("service", "1"),
+                ("link", "https://www.instagram.com/p/abc/"),
+                ("quantity", "400"),
+                ("runs", "30"),
+                ("interval", "1440"),
+            ]);
+            if t == ServiceType::WebTraffic {
+                want.extend(form(&[("country", "KR"), ("device", "1"), ("type_of_traffic", "3")]));
+            }
+            assert_eq!(add_form(KEY, &o).unwrap(), want, "{t:?}");
         }
     }
 
@@ -1467,26 +1885,271 @@ mod tests {
     }
 
     #[test]
-    fn add_form_refuses_types_it_cannot_express() {
-        use ServiceType as T;
-        let unsupported = [
-            T::Mentions,
-            T::MentionsWithHashtags,
-            T::MentionsCustomList,
-            T::MentionsHashtag,
-            T::MentionsUserFollowers,
-            T::MentionsMediaLikers,
-            T::CommentLikes,
-            T::CommentReplies,
-            T::Poll,
-            T::InvitesFromGroups,
-            T::Subscriptions,
-            T::Other("SEO".into()),
-        ];
-        for t in unsupported {
-            let o = AddOrder { comments: Some("a\nb"), ..order(&t) };
-            assert_eq!(add_form(KEY, &o), Err(BuildError::UnsupportedType(t.clone())));
+    fn add_form_refuses_only_unknown_types() {
+        let t = ServiceType::Other("SEO".into());
+        let o = AddOrder { comments: Some("a\nb"), ..order(&t) };
+        assert_eq!(add_form(KEY, &o), Err(BuildError::UnsupportedType(t.clone())));
+        for t in ServiceType::KNOWN {
+            assert!(t.spec().is_some(), "{t}");
         }
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> OrderParams {
+        pairs.iter().map(|&(k, v)| (k, v)).collect()
+    }
+
+    /// Each type: the raw parameters of a valid order, the form `add_form` sends (after the
+    /// key, action and service) from what `check_params` kept, and the quantity they fix.
+    #[test]
+    fn type_table_checks_and_sends_exactly_the_types_parameters() {
+        use ServiceType as T;
+        const LINK: &str = "https://www.instagram.com/p/abc/";
+        type Pairs = Vec<(&'static str, &'static str)>;
+        let cases: Vec<(T, Pairs, Pairs, Option<u64>)> = vec![
+            (T::Default, vec![("usernames", "x")], vec![("link", LINK), ("quantity", "100")], None),
+            (T::Package, vec![], vec![("link", LINK)], None),
+            (
+                T::CustomComments,
+                vec![("comments", "a\r\nb\n\n")],
+                vec![("link", LINK), ("comments", "a\nb\n\n")],
+                Some(2),
+            ),
+            (
+                T::Mentions,
+                vec![("usernames", " a \r\n\nb\n"), ("hashtags", "x")],
+                vec![("link", LINK), ("quantity", "100"), ("usernames", "a\nb")],
+                None,
+            ),
+            (
+                T::MentionsWithHashtags,
+                vec![("usernames", "a"), ("hashtags", "#x\n#y")],
+                vec![("link", LINK), ("quantity", "100"), ("usernames", "a"), ("hashtags", "#x\n#y")],
+                None,
+            ),
+            (
+                T::MentionsCustomList,
+                vec![("usernames", "a\nb\nc")],
+                vec![("link", LINK), ("usernames", "a\nb\nc")],
+                Some(3),
+            ),
+            (
+                T::MentionsHashtag,
+                vec![("hashtag", " #kr ")],
+                vec![("link", LINK), ("quantity", "100"), ("hashtag", "#kr")],
+                None,
+            ),
+            (
+                T::MentionsUserFollowers,
+                vec![("username", "u")],
+                vec![("link", LINK), ("quantity", "100"), ("username", "u")],
+                None,
+            ),
+            (
+                T::MentionsMediaLikers,
+                vec![("media", "m")],
+                vec![("link", LINK), ("quantity", "100"), ("media", "m")],
+                None,
+            ),
+            (
+                T::CommentLikes,
+                vec![("username", "u")],
+                vec![("link", LINK), ("quantity", "100"), ("username", "u")],
+                None,
+            ),
+            (
+                T::CommentReplies,
+                vec![("username", "u"), ("comments", "x\ny")],
+                vec![("link", LINK), ("username", "u"), ("comments", "x\ny")],
+                Some(2),
+            ),
+            (
+                T::Poll,
+                vec![("answer_number", " 02")],
+                vec![("link", LINK), ("quantity", "100"), ("answer_number", "2")],
+                None,
+            ),
+            (
+                T::InvitesFromGroups,
+                vec![("groups", "g1\ng2")],
+                vec![("link", LINK), ("quantity", "100"), ("groups", "g1\ng2")],
+                None,
+            ),
+            (
+                T::Subscriptions,
+                vec![("username", "u"), ("min", "10"), ("max", "20"), ("posts", "3"), ("delay", "30")],
+                vec![("username", "u"), ("min", "10"), ("max", "20"), ("posts", "3"), ("delay", "30")],
+                Some(60),
+            ),
+            (
+                T::Subscriptions,
+                vec![
+                    ("username", "u"),
+                    ("min", "10"),
+                    ("max", "10"),
+                    ("posts", "1"),
+                    ("old_posts", "2"),
+                    ("delay", "0"),
+                    ("expiry", "31/12/2026"),
+                ],
+                vec![
+                    ("username", "u"),
+                    ("min", "10"),
+                    ("max", "10"),
+                    ("posts", "1"),
+                    ("old_posts", "2"),
+                    ("delay", "0"),
+                    ("expiry", "31/12/2026"),
+                ],
+                Some(10),
+            ),
+            (
+                T::WebTraffic,
+                vec![
+                    ("country", "KR"),
+                    ("device", "2"),
+                    ("type_of_traffic", "1"),
+                    ("google_keyword", "k"),
+                    ("referring_url", "r"),
+                ],
+                vec![
+                    ("link", LINK),
+                    ("quantity", "100"),
+                    ("country", "KR"),
+                    ("device", "2"),
+                    ("type_of_traffic", "1"),
+                    ("google_keyword", "k"),
+                ],
+                None,
+            ),
+            (
+                T::WebTraffic,
+                vec![("country", "KR"), ("device", "5"), ("type_of_traffic", "3"), ("google_keyword", "k")],
+                vec![
+                    ("link", LINK),
+                    ("quantity", "100"),
+                    ("country", "KR"),
+                    ("device", "5"),
+                    ("type_of_traffic", "3"),
+                ],
+                None,
+            ),
+        ];
+        for (t, given, sent, quantity) in cases {
+            let checked = check_params(&t, &params(&given)).unwrap_or_else(|e| panic!("{t}: {e}"));
+            assert_eq!(checked.quantity, quantity, "{t}");
+            let o = AddOrder { link: LINK, params: &checked.params, ..order(&t) };
+            let mut want = form(&[("key", KEY), ("action", "add"), ("service", "1")]);
+            want.extend(form(&sent));
+            assert_eq!(add_form(KEY, &o).unwrap(), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn type_table_refusals_name_the_field() {
+        use ParamProblem as P;
+        use ServiceType as T;
+        let sub = |extra: &[(&'static str, &'static str)]| {
+            let mut p =
+                vec![("username", "u"), ("min", "10"), ("max", "20"), ("posts", "3"), ("delay", "30")];
+            p.extend_from_slice(extra);
+            p
+        };
+        let long = "m".repeat(MAX_TEXT_CHARS + 1);
+        let web = |tot: &'static str| vec![("country", "KR"), ("device", "1"), ("type_of_traffic", tot)];
+        type Case<'a> = (T, Vec<(&'a str, &'a str)>, &'static str, P);
+        let cases: Vec<Case<'_>> = vec![
+            (T::Mentions, vec![], "usernames", P::Missing),
+            (T::Mentions, vec![("usernames", " \n \r\n")], "usernames", P::Missing),
+            (T::MentionsWithHashtags, vec![("usernames", "a")], "hashtags", P::Missing),
+            (T::MentionsCustomList, vec![], "usernames", P::Missing),
+            (T::MentionsHashtag, vec![("hashtag", "a\nb")], "hashtag", P::NotOneLine),
+            (T::MentionsUserFollowers, vec![], "username", P::Missing),
+            (T::MentionsMediaLikers, vec![("media", &long)], "media", P::TooLong),
+            (T::CommentLikes, vec![], "username", P::Missing),
+            (T::CommentReplies, vec![("comments", "x")], "username", P::Missing),
+            (T::Poll, vec![("answer_number", "0")], "answer_number", P::OutOfRange { min: 1, max: COUNT }),
+            (T::Poll, vec![("answer_number", "two")], "answer_number", P::NotAnInteger),
+            (T::Poll, vec![("answer_number", "-1")], "answer_number", P::NotAnInteger),
+            (T::InvitesFromGroups, vec![], "groups", P::Missing),
+            (T::WebTraffic, vec![("device", "1"), ("type_of_traffic", "3")], "country", P::Missing),
+            (
+                T::WebTraffic,
+                vec![("country", "KR"), ("device", "6"), ("type_of_traffic", "3")],
+                "device",
+                P::OutOfRange { min: 1, max: 5 },
+            ),
+            (T::WebTraffic, web("4"), "type_of_traffic", P::OutOfRange { min: 1, max: 3 }),
+            (T::WebTraffic, web("1"), "google_keyword", P::Missing),
+            (T::WebTraffic, web("2"), "referring_url", P::Missing),
+            (T::Subscriptions, sub(&[("delay", "7")]), "delay", P::NotOneOf(SUBSCRIPTION_DELAYS)),
+            (T::Subscriptions, sub(&[("posts", "0")]), "posts", P::OutOfRange { min: 1, max: MAX_POSTS }),
+            (T::Subscriptions, sub(&[("max", "5")]), "max", P::Invalid("max must not be below min")),
+            (T::Subscriptions, sub(&[("expiry", "2026-12-31")]), "expiry", P::NotADate),
+            (T::Subscriptions, sub(&[("expiry", "32/1/2026")]), "expiry", P::NotADate),
+            (
+                T::Subscriptions,
+                vec![("min", "1"), ("max", "2"), ("posts", "1"), ("delay", "0")],
+                "username",
+                P::Missing,
+            ),
+            (
+                T::Subscriptions,
+                vec![("username", "u"), ("min", "1"), ("max", "2"), ("delay", "0")],
+                "posts",
+                P::Missing,
+            ),
+        ];
+        for (t, given, field, problem) in cases {
+            let got = check_params(&t, &params(&given));
+            assert_eq!(got, Err(ParamError { field, problem }), "{t} {given:?}");
+            assert!(got.unwrap_err().to_string().contains(field));
+        }
+        let missing = check_params(&T::CustomComments, &OrderParams::new()).unwrap_err();
+        assert_eq!(missing.field, "comments");
+        assert!(matches!(missing.problem, P::Invalid(_)));
+    }
+
+    #[test]
+    fn add_form_needs_the_stored_parameters() {
+        let t = ServiceType::Mentions;
+        assert_eq!(add_form(KEY, &order(&t)), Err(BuildError::EmptyField("usernames")));
+        let t = ServiceType::CommentReplies;
+        let p = params(&[("username", "u")]);
+        assert_eq!(add_form(KEY, &AddOrder { params: &p, ..order(&t) }), Err(BuildError::MissingComments));
+        let p = params(&[("username", "u"), ("comments", "x")]);
+        assert!(add_form(KEY, &AddOrder { params: &p, ..order(&t) }).is_ok());
+        let t = ServiceType::Subscriptions;
+        let p = params(&[("username", "u"), ("min", "1"), ("max", "2"), ("posts", "1"), ("delay", "0")]);
+        let got = add_form(KEY, &AddOrder { link: "", quantity: 0, params: &p, ..order(&t) }).unwrap();
+        assert!(!got.iter().any(|(k, _)| *k == "link" || *k == "quantity"));
+        let drip = Some(Drip { runs: 2, interval: 5 });
+        assert_eq!(
+            add_form(KEY, &AddOrder { drip, params: &p, ..order(&t) }),
+            Err(BuildError::DripNotSupported(t.clone()))
+        );
+    }
+
+    #[test]
+    fn type_table_is_consistent() {
+        assert!(ServiceType::all_param_names().contains(&"usernames"));
+        assert!(ServiceType::all_param_names().contains(&"comments"));
+        for t in ServiceType::KNOWN {
+            let spec = t.spec().unwrap_or_else(|| panic!("{t}"));
+            assert_eq!(spec.link, t != ServiceType::Subscriptions, "{t}");
+            for p in spec.params {
+                if let Need::When(other, _) = p.need {
+                    assert!(
+                        spec.params.iter().take_while(|q| q.name != p.name).any(|q| q.name == other),
+                        "{t}"
+                    );
+                }
+            }
+            if let QuantityRule::LinesOf(name) = spec.quantity {
+                assert!(spec.params.iter().any(|p| p.name == name), "{t}");
+            }
+        }
+        let stored = serde_json::to_string(&params(&[("b", "2"), ("a", "x\ny")])).unwrap();
+        assert_eq!(stored, r#"{"a":"x\ny","b":"2"}"#);
     }
 
     #[test]

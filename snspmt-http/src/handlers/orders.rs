@@ -7,9 +7,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use snspmt_core::order::{self, OrderStatus};
-use snspmt_core::upstream::smm::ServiceType;
+use snspmt_core::upstream::smm::{self, OrderParams, QuantityRule, ServiceType};
 use snspmt_core::{money, plan, schedule, validate, Points};
 use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter, OrderId};
+use std::collections::BTreeMap;
 
 use super::catalog::parse_id;
 use super::points::{idempotency_key, replayable};
@@ -45,6 +46,52 @@ pub(crate) struct PlaceOrder {
     /// A package order that waits for `start-package-processing`.
     #[serde(default)]
     pub defer_start: bool,
+    /// Every other top-level field: the service type's own parameters (`usernames`,
+    /// `answer_number`, … as `smm::ServiceType::spec` names them) are read from here, the rest
+    /// is ignored.
+    #[serde(flatten)]
+    pub type_params: BTreeMap<String, Value>,
+}
+
+impl PlaceOrder {
+    /// The type parameters the body carries, as text: a string as is, a number in decimal, an
+    /// array of strings one per line (`"usernames": ["a", "b"]`), anything else as its JSON (which
+    /// the check then refuses); `comments` from its own field.
+    fn given_params(&self) -> OrderParams {
+        let mut given: OrderParams = ServiceType::all_param_names()
+            .into_iter()
+            .filter_map(|name| {
+                let text = match self.type_params.get(name)? {
+                    Value::Null => return None,
+                    Value::String(s) => s.clone(),
+                    Value::Array(items) if items.iter().all(Value::is_string) => {
+                        items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")
+                    }
+                    other => other.to_string(),
+                };
+                Some((name, text))
+            })
+            .collect();
+        if let Some(comments) = &self.comments {
+            given.insert("comments", comments.clone());
+        }
+        given
+    }
+}
+
+/// 400 naming the type parameter at fault: `missing_field` when it is absent, `invalid_comments`
+/// for comments (as before there were other parameters), else `invalid_param`.
+pub(crate) fn param_error(e: &smm::ParamError) -> ApiError {
+    let code = match (&e.problem, e.field) {
+        (_, "comments") => "invalid_comments",
+        (smm::ParamProblem::Missing, _) => "missing_field",
+        _ => "invalid_param",
+    };
+    let message = match &e.problem {
+        smm::ParamProblem::Invalid(why) if e.field == "comments" => (*why).to_owned(),
+        _ => e.to_string(),
+    };
+    ApiError::invalid_field(e.field, code, message)
 }
 
 /// A placed order (or the replay of one) and what its request asked that was ignored.
@@ -172,11 +219,26 @@ async fn prepare(
     let service = app.store.service(service_id).await?.filter(|s| s.is_active).ok_or_else(|| {
         ApiError::invalid_field("service_id", "invalid_service", "no such service, or it is not on sale")
     })?;
-    let link = validate::link(body.link.as_deref().unwrap_or(""))?.to_owned();
     let service_type = ServiceType::parse(&service.service_type);
+    let spec = service_type.spec().ok_or_else(|| {
+        ApiError::invalid_field(
+            "service_id",
+            "unsupported_service_type",
+            format!("service type `{service_type}` cannot be ordered"),
+        )
+    })?;
+    let checked = smm::check_params(&service_type, &body.given_params()).map_err(|e| param_error(&e))?;
+    let mut params = checked.params;
+    let comments = params.remove("comments");
+    // A subscription has no link: it follows `username`, which the order shows as its link.
+    let link = if spec.link {
+        validate::link(body.link.as_deref().unwrap_or(""))?.to_owned()
+    } else {
+        params.get("username").unwrap_or_default().to_owned()
+    };
     let drip = validate::dripfeed(body.runs, body.interval);
     if let Some(split) = split {
-        if service_type.takes_comments() || !matches!(drip, Ok(None)) {
+        if checked.quantity.is_some() || !params.is_empty() || !matches!(drip, Ok(None)) {
             return Err(ApiError::invalid_field(
                 "split_days",
                 "invalid_split",
@@ -193,24 +255,52 @@ async fn prepare(
         let order = Placement { app, key, body, user_id, scheduled_at, now, warnings, book: &book, quote };
         return place_split(order, &service, link, split).await;
     }
-    let (quantity, comments) = if service_type.takes_comments() {
-        let text = body.comments.as_deref().unwrap_or("");
-        let n = i64::try_from(validate::comments(text)?).unwrap_or(i64::MAX);
-        if body.quantity.is_some_and(|q| q != n) {
-            return Err(ApiError::invalid_field(
-                "quantity",
-                "invalid_quantity",
-                "quantity must equal the number of comments",
-            ));
+    let quantity = match (spec.quantity, checked.quantity) {
+        (QuantityRule::LinesOf(lines), Some(n)) => {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            if body.quantity.is_some_and(|q| q != n) {
+                return Err(ApiError::invalid_field(
+                    "quantity",
+                    "invalid_quantity",
+                    format!("quantity must equal the number of {lines}"),
+                ));
+            }
+            n
         }
-        (n, Some(text.replace("\r\n", "\n")))
-    } else {
-        let q = body
+        (QuantityRule::MaxTimesPosts, Some(n)) => {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            if body.quantity.is_some_and(|q| q != n) {
+                return Err(ApiError::invalid_field(
+                    "quantity",
+                    "invalid_quantity",
+                    "quantity must equal max × posts",
+                ));
+            }
+            // The panel bounds what one post gets: `min` and `max` within the service's.
+            for (field, value) in [("min", params.get("min")), ("max", params.get("max"))] {
+                let value = value.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                if value < service.min_quantity || value > service.max_quantity {
+                    return Err(ApiError::invalid_field(
+                        field,
+                        "invalid_quantity",
+                        format!(
+                            "{field} must be between {} and {}",
+                            service.min_quantity, service.max_quantity
+                        ),
+                    )
+                    .with("min_quantity", service.min_quantity)
+                    .with("max_quantity", service.max_quantity)
+                    .with("quantity", value));
+                }
+            }
+            n
+        }
+        _ => body
             .quantity
-            .ok_or_else(|| ApiError::invalid_field("quantity", "missing_field", "quantity is required"))?;
-        (q, None)
+            .ok_or_else(|| ApiError::invalid_field("quantity", "missing_field", "quantity is required"))?,
     };
-    if quantity < service.min_quantity || quantity > service.max_quantity {
+    let per_post = spec.quantity == QuantityRule::MaxTimesPosts;
+    if !per_post && (quantity < service.min_quantity || quantity > service.max_quantity) {
         return Err(ApiError::invalid_field(
             "quantity",
             "invalid_quantity",
@@ -268,6 +358,7 @@ async fn prepare(
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
         coupon_id,
+        params,
     };
     let outcome = app.store.place_order(new, key, now).await.map_err(|e| match e {
         snspmt_store::StoreError::Conflict(snspmt_store::Conflict::InvalidCoupon) => {
@@ -354,6 +445,7 @@ async fn place_split(
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
         coupon_id: None,
+        params: Default::default(),
     };
     let start = Some(scheduled_at.unwrap_or(now));
     let outcome = app.store.place_multipart_order(new, None, Some(days), parts, start, key, now).await?;
@@ -398,6 +490,7 @@ async fn place_package(o: Placement<'_>, package_id: i64) -> Result<Prepared, Ap
         status: if scheduled_at.is_some() { OrderStatus::Scheduled } else { OrderStatus::Pending },
         scheduled_at,
         coupon_id: None,
+        params: Default::default(),
     };
     let start = if body.defer_start { None } else { Some(scheduled_at.unwrap_or(now)) };
     let outcome =

@@ -117,6 +117,7 @@ pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
                     (Some(runs), Some(interval)) => Some(smm::Drip { runs, interval }),
                     _ => None,
                 },
+                params: &smm::NO_PARAMS,
             };
             let mut form = smm::add_form(&key, &order).map_err(bad)?;
             if let (Some(comments), false) = (&body.comments, kind.takes_comments()) {

@@ -9,8 +9,8 @@ use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use snspmt_core::order::OrderStatus;
-use snspmt_core::upstream::smm::ServiceType;
-use snspmt_core::{validate, Points};
+use snspmt_core::upstream::smm::{self, OrderParams, QuantityRule, ServiceType};
+use snspmt_core::Points;
 use snspmt_store::{IdempotencyKey, Order, OrderId, Service, User};
 
 use super::orders::{outcome_order, place_for, PlaceOrder};
@@ -170,19 +170,6 @@ fn money(p: Points) -> String {
     format!("{}.00", p.0)
 }
 
-/// Whether `add` can place an order of this type: the types whose parameters an order and
-/// its upstream submission carry (`smm::add_form`).
-fn orderable(t: &ServiceType) -> bool {
-    matches!(
-        t,
-        ServiceType::Default
-            | ServiceType::WebTraffic
-            | ServiceType::Package
-            | ServiceType::CustomComments
-            | ServiceType::CustomCommentsPackage
-    )
-}
-
 /// `services`: the active catalogue at the caller's rates.
 async fn services(app: &Arc<App>, user: &User) -> Result<Value, ApiError> {
     const PAGE: i64 = 200;
@@ -233,30 +220,41 @@ async fn add(app: &Arc<App>, user: &User, p: &Params) -> Result<Value, ApiError>
         return Ok(error(text::INCORRECT_SERVICE));
     };
     let kind = ServiceType::parse(&service.service_type);
-    if !orderable(&kind) {
-        return Ok(error(text::TYPE_NOT_SUPPORTED));
+    let Some(spec) = kind.spec() else { return Ok(error(text::TYPE_NOT_SUPPORTED)) };
+    let link = p.get("link");
+    if spec.link && link.is_none() {
+        return Ok(error(text::INCORRECT_REQUEST));
     }
-    let Some(link) = p.get("link") else { return Ok(error(text::INCORRECT_REQUEST)) };
     let (Ok(runs), Ok(interval)) = (int_param(p, "runs"), int_param(p, "interval")) else {
         return Ok(error(text::INCORRECT_REQUEST));
     };
     let Ok(asked_quantity) = int_param(p, "quantity") else { return Ok(error(text::INCORRECT_QUANTITY)) };
-    let (quantity, comments) = if kind.takes_comments() {
-        let Some(comments) = p.get("comments") else { return Ok(error(text::INCORRECT_REQUEST)) };
-        (asked_quantity, Some(comments.replace("\r\n", "\n")))
-    } else if kind == ServiceType::Package {
-        // A package is one unit of the service, whatever `quantity` says.
-        (Some(service.min_quantity), None)
-    } else {
-        match asked_quantity {
-            Some(q) => (Some(q), None),
-            None => return Ok(error(text::INCORRECT_REQUEST)),
-        }
+    // The type's own parameters (comments among them), checked here so that a missing or bad
+    // one is `Incorrect request` before anything is priced.
+    let given: OrderParams =
+        ServiceType::all_param_names().into_iter().filter_map(|n| Some((n, p.get(n)?))).collect();
+    let checked = match smm::check_params(&kind, &given) {
+        Ok(checked) => checked,
+        Err(_) => return Ok(error(text::INCORRECT_REQUEST)),
     };
+    let mut params = checked.params;
+    let comments = params.remove("comments");
+    let quantity = match spec.quantity {
+        // A package is one unit of the service, whatever `quantity` says.
+        QuantityRule::Package => Some(service.min_quantity),
+        QuantityRule::Given => match asked_quantity {
+            Some(q) => Some(q),
+            None => return Ok(error(text::INCORRECT_REQUEST)),
+        },
+        // Counted from the parameters; a `quantity` sent must agree.
+        QuantityRule::LinesOf(_) | QuantityRule::MaxTimesPosts => asked_quantity,
+    };
+    let link = link.unwrap_or_default();
     let key = match p.get("request_id") {
         None => None,
         Some(id) if id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic()) => {
-            let normalised = json!([service_id, link, quantity, runs, interval, comments]).to_string();
+            let normalised =
+                json!([service_id, link, quantity, runs, interval, comments, params]).to_string();
             let request_hash =
                 Sha256::digest(normalised.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
             Some(IdempotencyKey {
@@ -272,20 +270,19 @@ async fn add(app: &Arc<App>, user: &User, p: &Params) -> Result<Value, ApiError>
         service_id: Some(Value::from(service_id)),
         link: Some(link.to_owned()),
         quantity,
-        comments: comments.clone(),
+        comments,
         runs,
         interval,
+        type_params: params.iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect(),
         ..PlaceOrder::default()
     };
     match place_for(app, user.user_id.clone(), &body, key, false).await {
         Ok((outcome, _)) => Ok(json!({ "order": outcome_order(&outcome).order_id })),
         Err(e) => {
-            // The quantity the bounds were checked against: the comment count for comments.
-            let checked = match &comments {
-                Some(c) => validate::comments(c).ok().and_then(|n| i64::try_from(n).ok()),
-                None => quantity,
-            };
-            Ok(add_refusal(&e, checked))
+            // The quantity the bounds were checked against: the line count for the types that
+            // count lines (a subscription's error names its `min` or `max` itself).
+            let counted = checked.quantity.and_then(|n| i64::try_from(n).ok());
+            Ok(add_refusal(&e, counted.or(quantity)))
         }
     }
 }
@@ -293,6 +290,7 @@ async fn add(app: &Arc<App>, user: &User, p: &Params) -> Result<Value, ApiError>
 /// The conventional answer to a placement `place_for` refused.
 fn add_refusal(e: &ApiError, quantity: Option<i64>) -> Value {
     let bound = |k: &str| e.extra.get(k).and_then(Value::as_i64);
+    let quantity = bound("quantity").or(quantity);
     match e.code {
         "invalid_service" | "invalid_id" => error(text::INCORRECT_SERVICE),
         "invalid_link" => error(text::INCORRECT_LINK),

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use snspmt_core::upstream::smm as codec;
 
 use super::smm::SmmTransport;
 use super::{Answer, CallError};
@@ -56,7 +57,13 @@ fn catalogue() -> Value {
         {"service": 1003, "name": "YouTube 조회수", "type": "Default", "category": "YouTube",
          "rate": "0.90", "min": "100", "max": "1000000", "refill": false, "cancel": false, "dripfeed": false},
         {"service": 1004, "name": "Instagram 커스텀 댓글", "type": "Custom Comments", "category": "Instagram",
-         "rate": "8", "min": "1", "max": "500", "refill": false, "cancel": false, "dripfeed": false}
+         "rate": "8", "min": "1", "max": "500", "refill": false, "cancel": false, "dripfeed": false},
+        {"service": 1005, "name": "Instagram 멘션 (사용자 목록)", "type": "Mentions Custom List", "category": "Instagram",
+         "rate": "6", "min": "1", "max": "1000", "refill": false, "cancel": false, "dripfeed": false},
+        {"service": 1006, "name": "Instagram 투표", "type": "Poll", "category": "Instagram",
+         "rate": "2", "min": "10", "max": "10000", "refill": false, "cancel": false, "dripfeed": false},
+        {"service": 1007, "name": "Instagram 자동 좋아요 (구독)", "type": "Subscriptions", "category": "Instagram",
+         "rate": "0.50", "min": "10", "max": "5000", "refill": false, "cancel": false, "dripfeed": false}
     ])
 }
 
@@ -149,15 +156,24 @@ impl SimulatedSmm {
                 }) else {
                     return json!({"error": "Incorrect service ID"});
                 };
-                let per_run: i64 = get("quantity").parse().unwrap_or_else(|_| {
-                    get("comments").lines().filter(|l| !l.trim().is_empty()).count() as i64
-                });
+                // As a panel does: the type's required parameters, checked by the same table.
+                let kind = codec::ServiceType::parse(service["type"].as_str().unwrap_or(""));
+                let given: codec::OrderParams = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let counted = match codec::check_params(&kind, &given) {
+                    Ok(checked) => checked.quantity,
+                    Err(e) => return json!({"error": format!("Incorrect request: {e}")}),
+                };
+                let per_run: i64 = get("quantity")
+                    .parse()
+                    .ok()
+                    .or_else(|| counted.and_then(|n| i64::try_from(n).ok()))
+                    .unwrap_or(1);
                 let runs: i64 = get("runs").parse().unwrap_or(1);
                 let min: i64 = service["min"].as_str().and_then(|m| m.parse().ok()).unwrap_or(1);
                 if per_run < min {
                     return json!({"error": format!("Quantity less than minimal {min}")});
                 }
-                if get("link").is_empty() {
+                if get("link").is_empty() && kind != codec::ServiceType::Subscriptions {
                     return json!({"error": "Incorrect link"});
                 }
                 let id = self.next_id();
@@ -221,7 +237,7 @@ mod tests {
     #[test]
     fn orders_are_accepted_and_reported() {
         let sim = SimulatedSmm::default();
-        assert!(call(&sim, "key=k&action=services").as_array().is_some_and(|a| a.len() == 4));
+        assert!(call(&sim, "key=k&action=services").as_array().is_some_and(|a| a.len() == 7));
         let added = call(&sim, "key=k&action=add&service=1001&link=https%3A%2F%2Fx.com&quantity=100");
         let id = added["order"].as_i64().expect("order id");
         let status = call(&sim, &format!("key=k&action=status&orders={id},5"));
@@ -229,6 +245,13 @@ mod tests {
         assert_eq!(status["5"]["error"], "Incorrect order ID");
         assert_eq!(call(&sim, "action=add&service=9&link=x&quantity=1")["error"], "Incorrect service ID");
         assert!(call(&sim, "action=add&service=1001&link=x&quantity=1")["error"].as_str().is_some());
+        // The typed services take their parameters, as a panel does.
+        let list = "key=k&action=add&service=1005&link=https%3A%2F%2Fx.com&usernames=a%0Ab";
+        assert!(call(&sim, list)["order"].as_i64().is_some());
+        let error = call(&sim, "key=k&action=add&service=1006&link=https%3A%2F%2Fx.com&quantity=10");
+        assert!(error["error"].as_str().is_some_and(|e| e.contains("answer_number")), "{error}");
+        let sub = "key=k&action=add&service=1007&username=u&min=10&max=20&posts=2&delay=0";
+        assert!(call(&sim, sub)["order"].as_i64().is_some());
     }
 
     #[test]

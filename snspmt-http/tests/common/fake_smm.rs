@@ -108,6 +108,10 @@ pub struct FakeOrder {
     pub username: Option<String>,
     /// The current charge in micros of USD.
     pub charge_micros: i64,
+    /// Every other field sent with `add` (the type's parameters: `usernames`, `answer_number`,
+    /// `min`, …), beyond `key`, `action`, `service`, `link`, `quantity`, `runs`, `interval`
+    /// and `comments`.
+    pub params: BTreeMap<String, String>,
 }
 
 /// A scripted outcome for the next request of one action.
@@ -183,6 +187,63 @@ pub fn default_services() -> Vec<FakeService> {
         s(4, "Subscriptions", "Subscriptions", "Instagram", "2", 50, 5000, false, false, false),
         s(5, "Instagram Likes", "Default", "Instagram", "0.25", 10, 50_000, false, false, false),
     ]
+}
+
+/// One service of every type an order can carry parameters for (ids 10–21, min 1, max 100000,
+/// rate 1.00), for tests to seed with [`FakeSmm::set_services`] beside [`default_services`].
+pub fn typed_services() -> Vec<FakeService> {
+    [
+        (10, "Mentions"),
+        (11, "Mentions with Hashtags"),
+        (12, "Mentions Custom List"),
+        (13, "Mentions Hashtag"),
+        (14, "Mentions User Followers"),
+        (15, "Mentions Media Likers"),
+        (16, "Comment Likes"),
+        (17, "Comment Replies"),
+        (18, "Poll"),
+        (19, "Invites from Groups"),
+        (20, "Web Traffic"),
+        (21, "Subscriptions"),
+    ]
+    .into_iter()
+    .map(|(id, kind)| FakeService {
+        id,
+        name: format!("{kind} service"),
+        kind: kind.into(),
+        category: "Instagram".into(),
+        rate: "1.00".into(),
+        min: 1,
+        max: 100_000,
+        refill: false,
+        cancel: false,
+        dripfeed: kind == "Web Traffic",
+    })
+    .collect()
+}
+
+/// The parameters a panel requires for a type (protocols §1.2), written out here on their own
+/// so that the fake checks the client rather than agreeing with it by construction. `kind` is
+/// lower-case.
+fn required_params(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "mentions" | "mentions custom list" => &["usernames"],
+        "mentions with hashtags" => &["usernames", "hashtags"],
+        "mentions hashtag" => &["hashtag"],
+        "mentions user followers" | "comment likes" => &["username"],
+        "mentions media likers" => &["media"],
+        "comment replies" => &["username", "comments"],
+        "poll" => &["answer_number"],
+        "invites from groups" => &["groups"],
+        "web traffic" => &["country", "device", "type_of_traffic"],
+        "subscriptions" => &["username", "min", "max", "delay"],
+        _ => &[],
+    }
+}
+
+/// The number of non-blank lines of a field.
+fn line_count(form: &BTreeMap<String, String>, name: &str) -> i64 {
+    form.get(name).map_or(0, |t| t.split('\n').filter(|l| !l.trim().is_empty()).count() as i64)
 }
 
 struct OrderRec {
@@ -695,9 +756,28 @@ fn add(st: &mut State, form: &BTreeMap<String, String>) -> HttpResponse {
     let (Ok(runs), Ok(interval)) = (opt_int(form, "runs"), opt_int(form, "interval")) else {
         return HttpResponse::error("Incorrect request");
     };
+    if let Some(missing) = required_params(&kind).iter().find(|name| non_empty(form, name).is_none()) {
+        return HttpResponse::error(&format!("Incorrect {missing}"));
+    }
+    if kind == "web traffic" {
+        let needs = match non_empty(form, "type_of_traffic") {
+            Some("1") => Some("google_keyword"),
+            Some("2") => Some("referring_url"),
+            _ => None,
+        };
+        if let Some(missing) = needs.filter(|name| non_empty(form, name).is_none()) {
+            return HttpResponse::error(&format!("Incorrect {missing}"));
+        }
+    }
     let mut link = String::new();
     let mut comments = None;
     let username = non_empty(form, "username").map(str::to_owned);
+    const COMMON: &[&str] = &["key", "action", "service", "link", "quantity", "runs", "interval", "comments"];
+    let params: BTreeMap<String, String> = form
+        .iter()
+        .filter(|(k, _)| !COMMON.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let quantity: i64;
     if kind == "subscriptions" {
         if username.is_none() {
@@ -721,11 +801,13 @@ fn add(st: &mut State, form: &BTreeMap<String, String>) -> HttpResponse {
         if link.is_empty() || link.chars().any(char::is_whitespace) {
             return HttpResponse::error("Incorrect link");
         }
-        quantity = if kind.starts_with("custom comments") {
+        quantity = if kind.starts_with("custom comments") || kind == "comment replies" {
             let text = form.get("comments").cloned().unwrap_or_default();
             let count = text.split('\n').filter(|l| !l.trim().is_empty()).count() as i64;
             comments = Some(text);
             count
+        } else if kind == "mentions custom list" {
+            line_count(form, "usernames")
         } else if kind == "package" {
             1
         } else {
@@ -776,6 +858,7 @@ fn add(st: &mut State, form: &BTreeMap<String, String>) -> HttpResponse {
                 start_count: 0,
                 username,
                 charge_micros: charge,
+                params,
             },
             full_charge_micros: charge,
         },

@@ -70,7 +70,7 @@ row_mapper!(pub(crate) order_row -> Order {
     price: Points, discount_amount: Points, final_price: Points, commission_amount: Points,
     status: parse, smm_panel_order_id, start_count, remains, charge, refunded_amount: Points,
     last_status_check, error, created_at, updated_at, scheduled_at, package_id, split_days, total_parts,
-    package_steps: json,
+    package_steps: json, params: json_or_default,
 });
 
 row_mapper!(pub(crate) part_row -> OrderPart {

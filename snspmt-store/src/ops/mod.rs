@@ -16,6 +16,9 @@ macro_rules! row_mapper {
     (@ $r:ident, $i:expr, $field:ident, rate) => { rate($r.get($i)?)? };
     (@ $r:ident, $i:expr, $field:ident, parse) => { $r.parse($i)? };
     (@ $r:ident, $i:expr, $field:ident, json) => { $crate::ops::json_column($r, $i, stringify!($field))? };
+    (@ $r:ident, $i:expr, $field:ident, json_or_default) => {
+        $crate::ops::json_column_or_default($r, $i, stringify!($field))?
+    };
 }
 
 // The columns of the rows read back in more than one operation.
@@ -32,12 +35,12 @@ macro_rules! order_cols {
          discount_amount, final_price, commission_amount, status, smm_panel_order_id, start_count, remains, \
          charge, refunded_amount, last_status_check, error, created_at, updated_at, scheduled_at, package_id, \
          split_days, (SELECT COUNT(*) FROM order_parts p WHERE p.order_id = orders.order_id), \
-         COALESCE((SELECT steps FROM packages k WHERE k.package_id = orders.package_id), '[]')"
+         COALESCE((SELECT steps FROM packages k WHERE k.package_id = orders.package_id), '[]'), params"
     };
 }
 
 /// How many columns `order_cols!` reads (a query may select more after them).
-pub(crate) const ORDER_COLUMNS: usize = 28;
+pub(crate) const ORDER_COLUMNS: usize = 29;
 
 macro_rules! part_cols {
     () => {
@@ -204,6 +207,28 @@ pub(crate) fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {
 /// A column of JSON text, decoded (`what` names it in the error).
 pub(crate) fn json_column<T: serde::de::DeserializeOwned>(r: &Row, i: usize, what: &str) -> StoreResult<T> {
     serde_json::from_str(&r.get::<String>(i)?).map_err(|e| StoreError::Backend(format!("stored {what}: {e}")))
+}
+
+/// A nullable JSON column: NULL is `T::default()`.
+pub(crate) fn json_column_or_default<T: serde::de::DeserializeOwned + Default>(
+    r: &Row,
+    i: usize,
+    what: &str,
+) -> StoreResult<T> {
+    match r.get::<Option<String>>(i)? {
+        None => Ok(T::default()),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| StoreError::Backend(format!("stored {what}: {e}")))
+        }
+    }
+}
+
+/// A value for a nullable JSON column: `None` (NULL) when `empty`.
+pub(crate) fn json_or_null<T: serde::Serialize>(value: &T, empty: bool) -> StoreResult<Option<String>> {
+    if empty {
+        return Ok(None);
+    }
+    serde_json::to_string(value).map(Some).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
 }
 
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {

@@ -55,8 +55,8 @@ const UPDATE_SERVICE: &str = concat!(
 const LOCK_SERVICES: &str = "LOCK TABLE services IN SHARE ROW EXCLUSIVE MODE";
 
 const INSERT_ORDER: &str = "INSERT INTO orders (user_id, service_id, service_name, link, quantity, runs, \
-    interval_minutes, comments, price, discount_amount, final_price, status, created_at, updated_at, scheduled_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING order_id";
+    interval_minutes, comments, price, discount_amount, final_price, status, created_at, updated_at, scheduled_at, \
+    params) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) RETURNING order_id";
 const INSERT_JOB: &str =
     "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES ($1, 0, 'due', $2)";
 const ORDER_PAGE: (&str, &str) = paged!(
@@ -72,7 +72,7 @@ const CLAIM_DUE_JOBS: &str = "UPDATE submission_jobs SET state = 'submitting', c
 const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting', updated_at = $2 \
     WHERE order_id = (SELECT order_id FROM submission_jobs WHERE job_id = $1)";
 const CLAIMED_JOB: &str = "SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, \
-    o.link, o.quantity, o.runs, o.interval_minutes, o.comments FROM submission_jobs j \
+    o.link, o.quantity, o.runs, o.interval_minutes, o.comments, o.params FROM submission_jobs j \
     JOIN orders o ON o.order_id = j.order_id JOIN services s ON s.service_id = o.service_id WHERE j.job_id = $1";
 const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id, final_price, quantity, runs FROM orders \
     WHERE status = 'in_progress' AND smm_panel_order_id IS NOT NULL \
@@ -141,7 +141,7 @@ row_mapper!(service_row -> Service {
 
 row_mapper!(claimed_row -> ClaimedJob {
     job_id, order_id, attempts, provider_service_id, service_type, link, quantity, runs,
-    interval_minutes, comments,
+    interval_minutes, comments, params: json_or_default,
 });
 
 row_mapper!(package_row -> Package {
@@ -234,7 +234,8 @@ async fn import_services<C: Conn>(
 /// Inserts an order and charges its price (ledger `order_charge`, the core's event key), in the
 /// caller's transaction; answers the new order's id.
 async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<OrderId> {
-    let args: [&dyn Param; 14] = [
+    let params = super::json_or_null(&o.params, o.params.is_empty())?;
+    let args: [&dyn Param; 15] = [
         &o.user_id,
         &o.service_id,
         &o.service_name,
@@ -249,6 +250,7 @@ async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) 
         &o.status.as_str(),
         &now,
         &o.scheduled_at,
+        &params,
     ];
     let order_id: OrderId = c.scalar(INSERT_ORDER, &args).await?;
     if o.final_price.0 > 0 {

@@ -22,5 +22,6 @@ pub fn new_order(user: &str, service_id: i64, price: i64, due_at: i64) -> NewOrd
         status: OrderStatus::Pending,
         scheduled_at: None,
         coupon_id: None,
+        params: Default::default(),
     }
 }

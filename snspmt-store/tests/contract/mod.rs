@@ -14,9 +14,9 @@ use snspmt_core::Won;
 use snspmt_core::{LedgerKind, Points};
 use snspmt_store::{
     Conflict, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon,
-    NewNotice, NewPost, NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter, Posting,
-    ProfilePatch, PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError, StoreResult,
-    SubmissionOutcome, UserCoupon, WithdrawalFilter,
+    NewNotice, NewOrder, NewPost, NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter,
+    Posting, ProfilePatch, PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError,
+    StoreResult, SubmissionOutcome, UserCoupon, WithdrawalFilter,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -65,7 +65,8 @@ macro_rules! for_each_case {
             refill_requests_in_flight_are_one_under_concurrency,
             cancels_of_running_orders_move_no_money,
             user_rates_are_set_audited_and_per_user,
-            order_batches_are_claimed_once_and_answer_replays
+            order_batches_are_claimed_once_and_answer_replays,
+            order_params_are_stored_and_claimed_with_the_job
         );
     };
 }
@@ -1877,4 +1878,26 @@ pub async fn order_batches_are_claimed_once_and_answer_replays(s: Arc<dyn Store>
     let mut theirs = batch("b1", "h1");
     theirs.user_id = "mass2".into();
     assert_eq!(s.claim_order_batch(&theirs, 0, 400).await.expect("claim"), BatchClaim::Claimed);
+}
+
+pub async fn order_params_are_stored_and_claimed_with_the_job(s: Arc<dyn Store>) {
+    use snspmt_core::upstream::smm::OrderParams;
+    credited(&*s, "u1", 1000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let params: OrderParams = [("usernames", "a\nb"), ("answer_number", "2")].into_iter().collect();
+    let with = NewOrder { params: params.clone(), ..new_order("u1", svc, 100, 5) };
+    let a = s.place_order(with, None, 5).await.expect("order").into_inner();
+    assert_eq!(a.params, params);
+    let b = s.place_order(new_order("u1", svc, 100, 5), None, 5).await.expect("order").into_inner();
+    assert!(b.params.is_empty(), "no params read back as none");
+    assert_eq!(s.order(a.order_id).await.expect("read").expect("a").params, params);
+    let listed =
+        s.orders(snspmt_store::OrderFilter { user_id: Some("u1".into()), limit: 50, ..Default::default() });
+    let listed = listed.await.expect("orders").rows;
+    assert_eq!(listed.iter().find(|o| o.order_id == a.order_id).map(|o| &o.params), Some(&params));
+    let job = s.claim_order_job(a.order_id, 6).await.expect("claim").expect("due");
+    assert_eq!(job.params, params, "the submission sends what was placed");
+    let job = s.claim_order_job(b.order_id, 6).await.expect("claim").expect("due");
+    assert!(job.params.is_empty());
+    assert_consistent(&*s).await;
 }
