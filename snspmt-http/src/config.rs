@@ -108,7 +108,7 @@ pub struct Config {
     pub workers: bool,
     /// Whether to log every request (`SNSPMT_LOG=warn` logs only slow requests and errors).
     pub log_requests: bool,
-    /// `SNSPMT_LOG=error`: nothing below ERROR is written (requests answered 5xx still are).
+    /// `SNSPMT_LOG=error`: nothing below ERROR is written (a request answered 500 still is).
     pub log_errors_only: bool,
     /// Read timeout of upstream calls (`SNSPMT_UPSTREAM_TIMEOUT_MS`, default 15 s).
     pub upstream_timeout_ms: u64,
