@@ -93,22 +93,9 @@ fn err(text: &str) -> Value {
     json!({ "error": text })
 }
 
-async fn order(s: &TestServer, id: i64) -> Value {
-    let (status, b) = s.call(Method::GET, &format!("/api/orders/{id}"), Auth::Admin, None).await;
-    assert_eq!(status, StatusCode::OK, "{b}");
-    b["order"].clone()
-}
-
 /// Waits until the order's submission settled.
 async fn settled(s: &TestServer, id: i64) -> Value {
-    for _ in 0..300 {
-        let o = order(s, id).await;
-        if !matches!(o["status"].as_str(), Some("pending" | "submitting")) {
-            return o;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("order {id} never settled: {}", order(s, id).await);
+    s.settled_order(id).await
 }
 
 async fn sync(s: &TestServer) {

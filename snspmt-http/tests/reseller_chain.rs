@@ -60,19 +60,12 @@ async fn sync(s: &TestServer) {
 }
 
 async fn order(s: &TestServer, id: i64) -> Value {
-    call(s, Method::GET, &format!("/api/orders/{id}"), Auth::Admin, None).await["order"].clone()
+    s.admin_order(id).await
 }
 
 /// Waits until the order left `pending`/`submitting`.
 async fn submitted(s: &TestServer, id: i64) -> Value {
-    for _ in 0..500 {
-        let o = order(s, id).await;
-        if !matches!(o["status"].as_str(), Some("pending" | "submitting")) {
-            return o;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("order {id} was never submitted: {}", order(s, id).await);
+    s.settled_order(id).await
 }
 
 async fn place(s: &TestServer, token: &str, body: Value) -> i64 {

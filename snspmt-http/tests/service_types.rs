@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -147,21 +146,12 @@ async fn v2(s: &TestServer, pairs: &[(&str, &str)]) -> Value {
 }
 
 async fn order(s: &TestServer, id: i64) -> Value {
-    let (status, b) = s.call(Method::GET, &format!("/api/orders/{id}"), Auth::Admin, None).await;
-    assert_eq!(status, StatusCode::OK, "{b}");
-    b["order"].clone()
+    s.admin_order(id).await
 }
 
 /// Waits until the order's submission settled.
 async fn settled(s: &TestServer, id: i64) -> Value {
-    for _ in 0..300 {
-        let o = order(s, id).await;
-        if !matches!(o["status"].as_str(), Some("pending" | "submitting")) {
-            return o;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("order {id} never settled: {}", order(s, id).await);
+    s.settled_order(id).await
 }
 
 /// The v2 `add` parameters of a case's valid order.

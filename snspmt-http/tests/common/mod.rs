@@ -187,6 +187,25 @@ impl TestServer {
         b["service"]["service_id"].as_i64().expect("service id")
     }
 
+    /// An order as the operator sees it.
+    pub async fn admin_order(&self, id: i64) -> Value {
+        let (status, b) = self.call(Method::GET, &format!("/api/orders/{id}"), Auth::Admin, None).await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+        b["order"].clone()
+    }
+
+    /// Waits until the order's submission settled (it left `pending` and `submitting`).
+    pub async fn settled_order(&self, id: i64) -> Value {
+        for _ in 0..500 {
+            let o = self.admin_order(id).await;
+            if !matches!(o["status"].as_str(), Some("pending" | "submitting")) {
+                return o;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("order {id} never settled: {}", self.admin_order(id).await);
+    }
+
     /// A registered user credited with `points`; answers their session token.
     pub async fn customer(&self, user_id: &str, points: i64) -> String {
         let token = self.register(user_id).await;
