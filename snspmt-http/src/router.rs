@@ -944,3 +944,19 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod dump {
+    #[test]
+    fn dump_routes() {
+        use super::*;
+        let mut out = String::new();
+        for (method, pattern) in ROUTES {
+            let path = pattern.replace("{user_id}", "u").replace("{id}", "7").replace("{name}", "a.png");
+            let e = route(&method.parse().expect("m"), &path).expect("route");
+            let v = format!("{e:?}");
+            let v = v.split(|c: char| c == ' ' || c == '{').next().unwrap().to_string();
+            out.push_str(&format!("{method}\t{pattern}\t{v}\t{:?}\t{}\n", e.access(), e.name()));
+        }
+        std::fs::write("/tmp/routes.tsv", out).unwrap();
+    }
+}
