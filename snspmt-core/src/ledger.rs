@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why a balance changed. Each change of a balance is exactly one ledger row of one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerKind {
     /// Points bought (bank transfer approved, or card payment approved).

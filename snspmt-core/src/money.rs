@@ -11,16 +11,19 @@ use serde::{Deserialize, Serialize};
 
 /// A number of points (1 point = 1 KRW). May be negative only as a ledger delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Points(pub i64);
 
 /// An amount of Korean won, as charged by a payment provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Won(pub i64);
 
 /// A rate in basis points: 10 000 = 100 %.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Bps(pub u32);
 
@@ -176,6 +179,7 @@ pub fn total_quantity(quantity: u64, runs: u32) -> Result<u64, MoneyError> {
 
 /// What a coupon takes off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "discount_type", content = "discount_value", rename_all = "snake_case")]
 pub enum Discount {
     /// A share of the price.

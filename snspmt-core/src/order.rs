@@ -13,6 +13,7 @@ use crate::upstream::smm;
 
 /// Where an order is, listed in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Charged; the submission job is due (or waiting to retry).

@@ -22,6 +22,7 @@ use crate::validate::Invalid;
 /// - KCP: `KcpRegistered` → `Approving` → `Approved` | `Failed` | `AmountMismatch` |
 ///   `ApprovalUnknown`; `KcpRegistered` → `Canceled` when the user cancels (`res_cd` 3001).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PurchaseStatus {
     /// A bank transfer waiting for the admin.
@@ -132,6 +133,7 @@ impl FromStr for PurchaseStatus {
 
 /// How the customer pays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PurchaseMethod {
     /// A bank transfer the admin confirms.

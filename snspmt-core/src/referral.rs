@@ -78,6 +78,7 @@ pub const MAX_FIXED_DISCOUNT: i64 = 10_000_000;
 
 /// A coupon's `discount_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DiscountType {
     /// `discount_value` is a percentage (1..=100).
@@ -224,6 +225,7 @@ pub fn may_issue(issued: i64, max_uses: Option<i64>) -> bool {
 /// Where a commission is, listed in lifecycle order. Only `Pending` changes; the others are
 /// final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommissionStatus {
     /// The order runs; the amount follows its refunds.
@@ -444,6 +446,7 @@ impl CommissionBook {
 
 /// Where a withdrawal request is, in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WithdrawalState {
     /// Reserved, waiting for the operator.

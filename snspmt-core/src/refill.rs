@@ -29,6 +29,7 @@ pub const DEFAULT_COOLDOWN_SECS: u64 = 86_400;
 
 /// Where a refill request is, in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefillState {
     /// Recorded; the upstream is being asked.
@@ -420,6 +421,7 @@ pub fn may_cancel(order: &OrderFacts, open_request: bool) -> Result<CancelRoute,
 
 /// A forwarded cancel, in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CancelState {
     /// Recorded; the upstream is being asked.

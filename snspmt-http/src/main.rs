@@ -31,6 +31,8 @@ enum Command {
     /// Operator tools
     #[command(subcommand)]
     Admin(Admin),
+    /// Print the OpenAPI document (the one served at /api/openapi.json) and exit
+    Openapi,
 }
 
 #[derive(Args, Default)]
@@ -150,6 +152,10 @@ async fn run(command: Command) -> Result<ExitCode, Box<dyn std::error::Error>> {
             create_user(&config, &email, password_stdin, admin, name).await?;
         }
         Command::Admin(Admin::Token) => {}
+        Command::Openapi => {
+            let doc = serde_json::to_string_pretty(&snspmt_http::openapi::document()).unwrap_or_default();
+            println!("{doc}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

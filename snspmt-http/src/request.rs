@@ -84,6 +84,24 @@ impl Req {
         }
     }
 
+    /// The query string as a `T` (its fields are the parameters; the route's `query` type
+    /// documents them). Empty values count as absent, unknown names are ignored, and a value
+    /// that does not parse is 400 `invalid_query` naming the parameter.
+    pub fn query_as<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let mut encoded = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query.iter().filter(|(_, v)| !v.is_empty()) {
+            encoded.append_pair(k, v);
+        }
+        let encoded = encoded.finish();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let field = if field == "." { "query".to_owned() } else { field };
+            let message = format!("{field}: {}", e.inner());
+            ApiError::invalid_field(&field, "invalid_query", message)
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -195,6 +213,35 @@ mod tests {
 
     fn req(body: &'static [u8]) -> Req {
         Req::new("/".into(), Some("a=1&b=&c=%ED%95%9C&limit=x"), HeaderMap::new(), Bytes::from_static(body))
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Colour {
+        Red,
+        Blue,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Filter {
+        a: Option<u32>,
+        b: Option<u32>,
+        c: Option<String>,
+        colour: Option<Colour>,
+        flag: Option<bool>,
+    }
+
+    #[test]
+    fn typed_queries() {
+        let q = |s: &'static str| Req::new("/".into(), Some(s), HeaderMap::new(), Bytes::new());
+        let f: Filter = q("a=1&b=&c=%ED%95%9C&colour=blue&flag=true&other=x").query_as().expect("parses");
+        assert_eq!((f.a, f.b, f.c.as_deref(), f.colour, f.flag), (Some(1), None, Some("한"), Some(Colour::Blue), Some(true)));
+        let e = q("a=-3").query_as::<Filter>().expect_err("negative");
+        assert_eq!((e.code, e.extra.get("field").and_then(|v| v.as_str())), ("invalid_query", Some("a")));
+        let e = q("colour=green").query_as::<Filter>().expect_err("unknown variant");
+        assert_eq!(e.extra.get("field").and_then(|v| v.as_str()), Some("colour"));
+        let none: Filter = q("").query_as().expect("empty");
+        assert!(none.a.is_none() && none.colour.is_none());
     }
 
     #[test]

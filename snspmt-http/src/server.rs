@@ -18,15 +18,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::auth::{self, Caller};
+use crate::auth;
 use crate::conns::{self, Conns, Working};
 use crate::error::ApiError;
-use crate::handlers::{
-    self, accounts, admin, api_keys, blog, catalog, coupons, cron, mass, notices, orders, packages, points,
-    purchases, rates, referral, smm_proxy, social, system, uploads,
-};
+use crate::handlers;
 use crate::request::{Peer, Req};
-use crate::router::{self, Endpoint};
+use crate::router;
 use crate::{cors, framing, log, App};
 
 pub use crate::router::MAX_BODY;
@@ -269,13 +266,13 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let endpoint = router::route(req.method(), req.uri().path()).map_err(|e| ("unrouted", e))?;
-    let name = endpoint.name();
-    let caller = auth::authenticate(app, req.headers(), endpoint.access()).await.map_err(|e| (name, e))?;
+    let matched = router::route(req.method(), req.uri().path()).map_err(|e| ("unrouted", e))?;
+    let route = matched.route;
+    let name = route.name;
+    let caller = auth::authenticate(app, req.headers(), route.access).await.map_err(|e| (name, e))?;
     let (parts, body) = req.into_parts();
     let deadline = Duration::from_millis(app.config.edge.body_timeout_ms);
-    let body =
-        read_body(&parts.headers, body, endpoint.body_limit(), deadline).await.map_err(|e| (name, e))?;
+    let body = read_body(&parts.headers, body, route.body_limit, deadline).await.map_err(|e| (name, e))?;
     if let Some(Working(conn)) = parts.extensions.get::<Working>() {
         // The request is whole: its connection is working, not to be shed.
         conn.set_working(true);
@@ -283,7 +280,7 @@ where
     let mut req = Req::new(parts.uri.path().to_owned(), parts.uri.query(), parts.headers, body);
     req.peer = parts.extensions.get::<Peer>().map(|p| p.0);
     req.refuse_nul().map_err(|e| (name, e))?;
-    dispatch(app, &caller, endpoint, &req).await.map(|r| (name, r)).map_err(|e| (name, e))
+    (route.handler)(app, &caller, &req, &matched.params).await.map(|r| (name, r)).map_err(|e| (name, e))
 }
 
 /// The body, read within `deadline` (counted from now, when the head has been read): a client
@@ -312,140 +309,6 @@ where
             Err(ApiError::payload_too_large(limit))
         }
         Err(_) => Err(ApiError::bad_request("invalid_body", "the request body could not be read")),
-    }
-}
-
-async fn dispatch(app: &Arc<App>, caller: &Caller, endpoint: Endpoint, req: &Req) -> handlers::Reply {
-    use Endpoint as E;
-    match endpoint {
-        E::Register => accounts::register(app, req).await,
-        E::Login => accounts::login(app, req).await,
-        E::Logout => accounts::logout(app, req).await,
-        E::VerifyEmail => accounts::verify_email(app, req).await,
-        E::ResendVerification => accounts::resend_verification(app, caller).await,
-        E::User { user_id } => accounts::user(app, caller, &user_id).await,
-        E::Points => points::balance(app, caller, req).await,
-        E::DeductPoints => points::deduct(app, caller, req).await,
-        E::Health => system::health(app).await,
-        E::ResellerApi => handlers::v2::handle(app, req).await,
-        E::ApiKeys => api_keys::list(app, caller).await,
-        E::CreateApiKey => api_keys::create(app, caller, req).await,
-        E::RotateApiKey { id } => api_keys::rotate(app, caller, &id).await,
-        E::DeleteApiKey { id } => api_keys::delete(app, caller, &id).await,
-        E::AdminRevokeApiKey { id } => api_keys::admin_revoke(app, caller, &id).await,
-        E::AdminSetApiAccess { user_id } => api_keys::admin_set_access(app, caller, &user_id, req).await,
-        E::Config => system::config(app).await,
-        E::DeploymentStatus => system::deployment_status(app).await,
-        E::AdminUsers => admin::users(app, req).await,
-        E::AdminUpdateUser { user_id } => admin::update_user(app, caller, &user_id, req).await,
-        E::AdminTransactions => admin::transactions(app, req).await,
-        E::AdminMigrateDatabase => admin::migrate_database(app, caller).await,
-        E::AdminAuditLog => admin::audit_log(app, req).await,
-        E::PublicServices => catalog::public_services(app, req).await,
-        E::AdminServices => catalog::admin_services(app, req).await,
-        E::AdminCreateService => catalog::create_service(app, caller, req).await,
-        E::AdminService { id } => catalog::service(app, &id).await,
-        E::AdminUpdateService { id } => catalog::update_service(app, caller, &id, req).await,
-        E::AdminDeleteService { id } => catalog::deactivate_service(app, caller, &id).await,
-        E::AdminImportServices => catalog::import_services(app, caller, req).await,
-        E::PlaceOrder => orders::place(app, caller, req).await,
-        E::Orders => orders::list(app, caller, req).await,
-        E::Order { id } => orders::get(app, caller, &id).await,
-        E::CancelOrder { id } => handlers::refills::cancel(app, caller, &id).await,
-        E::RefillOrder { id } => handlers::refills::refill(app, caller, &id).await,
-        E::OrderRefills { id } => handlers::refills::list(app, caller, &id).await,
-        E::SetOrderStatus { id } => orders::set_status(app, caller, &id, req).await,
-        E::CheckOrderStatus => orders::check_status(app, caller, req).await,
-        E::AdminOrders => orders::admin_list(app, req).await,
-        E::AdminResolveOrder { id } => orders::resolve(app, caller, &id, req).await,
-        E::CronSyncOrderStatus => cron::sync_order_status(app).await,
-        E::CronProcessScheduledOrders => cron::process_due_orders(app).await,
-        E::SmmPanelProxy => smm_proxy::proxy(app, caller, req).await,
-        E::SmmPanelTest => smm_proxy::test(app).await,
-        E::BankPurchase => purchases::bank(app, caller, req).await,
-        E::AdminDecidePurchase { id } => purchases::decide(app, caller, &id, req).await,
-        E::AdminSettlePurchase { id } => purchases::settle(app, caller, &id, req).await,
-        E::AdminPurchases => purchases::admin_list(app, req).await,
-        E::KcpRegister => purchases::kcp_register(app, caller, req).await,
-        E::KcpPaymentForm => purchases::kcp_payment_form(app, caller, req).await,
-        E::KcpReturn => purchases::kcp_return(app, req).await,
-        E::KcpApprove => purchases::kcp_approve(app, caller, req).await,
-        E::KcpSimulatedWindow => purchases::kcp_simulated_window(app, req).await,
-        E::PurchaseHistory => purchases::history(app, caller, req).await,
-        E::PlaceScheduledOrder => orders::place_scheduled(app, caller, req).await,
-        E::AdminScheduledOrders => orders::admin_scheduled(app, req).await,
-        E::Metrics => system::metrics(app).await,
-        E::OpenApi => handlers::ok(crate::openapi::document()),
-        E::PublicPackages => packages::public(app, req).await,
-        E::AdminPackages => packages::admin_list(app, req).await,
-        E::AdminCreatePackage => packages::create(app, caller, req).await,
-        E::AdminPackage { id } => packages::get(app, &id).await,
-        E::AdminUpdatePackage { id } => packages::update(app, caller, &id, req).await,
-        E::AdminDeletePackage { id } => packages::deactivate(app, caller, &id).await,
-        E::StartPackageProcessing => orders::start_package(app, caller, req).await,
-        E::PackageProgress { id } => orders::package_progress(app, caller, &id).await,
-        E::AdminReprocessPackageOrders => orders::reprocess_packages(app, caller).await,
-        E::CronProcessSplitDeliveries => cron::process_split_deliveries(app).await,
-        E::CronProcessPackageSteps => cron::process_package_steps(app).await,
-        E::KakaoLogin => social::kakao_login(app, req).await,
-        E::GoogleLogin => social::google_login(app, req).await,
-        E::GoogleState => social::google_state(app).await,
-        E::GoogleCallback => social::google_callback(app, req).await,
-        E::ActiveNotices => notices::active(app).await,
-        E::AdminNotices => notices::list(app, req).await,
-        E::AdminCreateNotice => notices::create(app, caller, req).await,
-        E::AdminNotice { id } => notices::get(app, &id).await,
-        E::AdminUpdateNotice { id } => notices::update(app, caller, &id, req).await,
-        E::AdminDeleteNotice { id } => notices::delete(app, caller, &id).await,
-        E::BlogPosts => blog::list(app, req, true).await,
-        E::BlogPost { id } => blog::view(app, &id).await,
-        E::BlogCategories => blog::categories(app).await,
-        E::BlogTags => blog::tags(app).await,
-        E::AdminBlogPosts => blog::list(app, req, false).await,
-        E::AdminCreatePost => blog::create(app, caller, req).await,
-        E::AdminUpdatePost { id } => blog::update(app, caller, &id, req).await,
-        E::AdminDeletePost { id } => blog::delete(app, caller, &id).await,
-        E::Sitemap => blog::sitemap(app).await,
-        E::Rss => blog::rss(app).await,
-        E::AdminUploadImage => uploads::upload_image(app, caller, req).await,
-        E::Upload { name } => uploads::serve(app, &name).await,
-        E::AdminStats => admin::stats(app).await,
-        E::ReferralMyCodes => referral::my_codes(app, caller, req).await,
-        E::ReferralValidateCode => referral::validate_code(app, req).await,
-        E::ReferralUseCode => referral::use_code(app, caller, req, "code").await,
-        E::ReferralIssueCoupon => referral::use_code(app, caller, req, "referral_code").await,
-        E::ReferralCommissions => referral::commissions(app, caller, req).await,
-        E::ReferralCommissionPoints => referral::commission_points(app, caller, req).await,
-        E::ReferralCommissionTransactions => referral::commission_transactions(app, caller, req).await,
-        E::ReferralStats => referral::stats(app, caller, req).await,
-        E::ReferralReferrals => referral::referrals(app, caller, req).await,
-        E::WithdrawalRequest => referral::request_withdrawal(app, caller, req).await,
-        E::UserCoupons => coupons::mine(app, caller, req).await,
-        E::AddCouponByCode => coupons::add_by_code(app, caller, req).await,
-        E::AdminCoupons => coupons::admin_list(app, req).await,
-        E::AdminCreateCoupon => coupons::create(app, caller, req).await,
-        E::AdminCoupon { id } => coupons::get(app, &id).await,
-        E::AdminUpdateCoupon { id } => coupons::update(app, caller, &id, req).await,
-        E::AdminDeleteCoupon { id } => coupons::deactivate(app, caller, &id).await,
-        E::AdminReferralRegister => referral::admin_register(app, caller, req).await,
-        E::AdminReferralList => referral::admin_referrals(app, req).await,
-        E::AdminReferralCodes => referral::admin_codes(app, req).await,
-        E::AdminCommissionOverview => referral::admin_overview(app, req).await,
-        E::AdminPaymentHistory => referral::admin_payments(app, req).await,
-        E::AdminPayCommission => referral::admin_pay(app, caller, req).await,
-        E::AdminUpdateCommissionRate => referral::admin_set_rate(app, caller, req).await,
-        E::AdminWithdrawalRequests => referral::admin_withdrawals(app, req).await,
-        E::AdminProcessWithdrawal => referral::admin_process_withdrawal(app, caller, req).await,
-        E::MassOrder => mass::place(app, caller, req).await,
-        E::MyRates => rates::mine(app, caller).await,
-        E::AdminUserRates { user_id } => rates::admin_rates(app, &user_id).await,
-        E::AdminSetUserDiscount { user_id } => rates::admin_set_discount(app, caller, &user_id, req).await,
-        E::AdminSetServicePrice { user_id, id } => {
-            rates::admin_set_service_price(app, caller, &user_id, &id, req).await
-        }
-        E::AdminDeleteServicePrice { user_id, id } => {
-            rates::admin_delete_service_price(app, caller, &user_id, &id).await
-        }
     }
 }
 

@@ -45,6 +45,7 @@ const MAX_ID_CHARS: usize = 64;
 
 /// A service's `type`: which `add` parameters it takes (§1.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum ServiceType {
     Default,
     Package,

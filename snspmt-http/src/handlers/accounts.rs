@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::guard;
 use crate::mailer::Mail;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 /// Failed logins for one e-mail allowed within [`LOGIN_WINDOW_MS`] before 429.
@@ -238,4 +239,21 @@ pub async fn user(app: &App, caller: &Caller, user_id: &str) -> Reply {
     let subject = caller.subject(Some(user_id), true)?;
     let user = app.store.user(&subject).await?.ok_or_else(|| ApiError::not_found("user"))?;
     ok(json!({"user": views::user(&user)}))
+}
+
+crate::router::route_table! {
+    Register: POST "/api/register", Public, "register", reply Raw,
+        |app, _, req| register(app, req);
+    Login: POST "/api/auth/login", Public, "login", reply Raw,
+        |app, _, req| login(app, req);
+    Logout: POST "/api/auth/logout", User, "logout", reply Raw,
+        |app, _, req| logout(app, req);
+    VerifyEmailGet: GET "/api/auth/verify-email", Public, "auth.verify_email", reply Raw,
+        |app, _, req| verify_email(app, req);
+    VerifyEmail: POST "/api/auth/verify-email", Public, "auth.verify_email", reply Raw,
+        |app, _, req| verify_email(app, req);
+    ResendVerification: POST "/api/auth/resend-verification", User, "auth.resend_verification", reply Raw,
+        |app, caller, _| resend_verification(app, caller);
+    User: GET "/api/users/{user_id}", UserOrAdmin, "user", reply Raw,
+        |app, caller, _, user_id| user(app, caller, user_id);
 }

@@ -9,6 +9,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 pub async fn users(app: &App, req: &Req) -> Reply {
@@ -191,6 +192,21 @@ pub async fn stats(app: &App) -> Reply {
             "monthly_sales": s.monthly_sales,
         },
     }))
+}
+
+crate::router::route_table! {
+    AdminUsers: GET "/api/admin/users", Admin, "admin.users", reply Raw,
+        |app, _, req| users(app, req);
+    AdminUpdateUser: PUT "/api/admin/users/{user_id}", Admin, "admin.users.update", reply Raw,
+        |app, caller, req, user_id| update_user(app, caller, user_id, req);
+    AdminTransactions: GET "/api/admin/transactions", Admin, "admin.transactions", reply Raw,
+        |app, _, req| transactions(app, req);
+    AdminMigrateDatabase: POST "/api/admin/migrate-database", Admin, "admin.migrate_database", reply Raw,
+        |app, caller, _| migrate_database(app, caller);
+    AdminAuditLog: GET "/api/admin/audit-log", Admin, "admin.audit_log", reply Raw,
+        |app, _, req| audit_log(app, req);
+    AdminStats: GET "/api/admin/stats", Admin, "admin.stats", reply Raw,
+        |app, _, _| stats(app);
 }
 
 #[cfg(test)]

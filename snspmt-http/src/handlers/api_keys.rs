@@ -17,6 +17,7 @@ use super::{ok, Reply};
 use crate::auth::{token_hash, Caller};
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 /// What every key starts with (so that a leaked key is recognisable in a scan).
@@ -159,6 +160,21 @@ pub async fn admin_set_access(app: &App, caller: &Caller, user_id: &str, req: &R
         e => e.into(),
     })?;
     ok(json!({"success": true, "user_id": user_id, "api_enabled": body.enabled}))
+}
+
+crate::router::route_table! {
+    ApiKeys: GET "/api/user/api-keys", User, "api_keys", reply Raw,
+        |app, caller, _| list(app, caller);
+    CreateApiKey: POST "/api/user/api-keys", User, "api_keys.create", reply Raw,
+        |app, caller, req| create(app, caller, req);
+    RotateApiKey: POST "/api/user/api-keys/{id}/rotate", User, "api_keys.rotate", reply Raw,
+        |app, caller, _, id| rotate(app, caller, id);
+    DeleteApiKey: DELETE "/api/user/api-keys/{id}", User, "api_keys.delete", reply Raw,
+        |app, caller, _, id| delete(app, caller, id);
+    AdminRevokeApiKey: DELETE "/api/admin/api-keys/{id}", Admin, "admin.api_keys.revoke", reply Raw,
+        |app, caller, _, id| admin_revoke(app, caller, id);
+    AdminSetApiAccess: PUT "/api/admin/users/{user_id}/api-access", Admin, "admin.users.api_access", reply Raw,
+        |app, caller, req, user_id| admin_set_access(app, caller, user_id, req);
 }
 
 #[cfg(test)]

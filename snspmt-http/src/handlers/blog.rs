@@ -10,6 +10,7 @@ use super::{bytes, ok, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 pub const MAX_POST_CHARS: usize = 200_000;
@@ -298,6 +299,29 @@ pub async fn rss(app: &App) -> Reply {
     }
     xml.push_str("</channel>\n</rss>\n");
     Ok(bytes(StatusCode::OK, "application/rss+xml; charset=utf-8", xml))
+}
+
+crate::router::route_table! {
+    BlogPosts: GET "/api/blog/posts", Public, "blog.posts", reply Raw,
+        |app, _, req| list(app, req, true);
+    AdminCreatePost: POST "/api/blog/posts", Admin, "admin.blog.posts.create", reply Raw,
+        |app, caller, req| create(app, caller, req);
+    BlogPost: GET "/api/blog/posts/{id}", Public, "blog.posts.get", reply Raw,
+        |app, _, _, id| view(app, id);
+    AdminUpdatePost: PUT "/api/blog/posts/{id}", Admin, "admin.blog.posts.update", reply Raw,
+        |app, caller, req, id| update(app, caller, id, req);
+    AdminDeletePost: DELETE "/api/blog/posts/{id}", Admin, "admin.blog.posts.delete", reply Raw,
+        |app, caller, _, id| delete(app, caller, id);
+    BlogCategories: GET "/api/blog/categories", Public, "blog.categories", reply Raw,
+        |app, _, _| categories(app);
+    BlogTags: GET "/api/blog/tags", Public, "blog.tags", reply Raw,
+        |app, _, _| tags(app);
+    AdminBlogPosts: GET "/api/admin/blog/posts", Admin, "admin.blog.posts", reply Raw,
+        |app, _, req| list(app, req, false);
+    Sitemap: GET "/sitemap.xml", Public, "sitemap", reply Raw,
+        |app, _, _| sitemap(app);
+    Rss: GET "/rss.xml", Public, "rss", reply Raw,
+        |app, _, _| rss(app);
 }
 
 #[cfg(test)]

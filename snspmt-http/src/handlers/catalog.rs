@@ -11,6 +11,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{jobs, views, App};
 
 /// Every active service (the whole catalogue: customers choose from it), at the prices of the
@@ -276,4 +277,21 @@ pub fn upstream_error(e: crate::upstream::smm::SmmFailure) -> ApiError {
             "the SMM panel did not answer usefully",
         ),
     }
+}
+
+crate::router::route_table! {
+    PublicServices: GET "/api/smm-panel/services", Public, "services.public", reply Raw,
+        |app, _, req| public_services(app, req);
+    AdminServices: GET "/api/admin/services", Admin, "admin.services", reply Raw,
+        |app, _, req| admin_services(app, req);
+    AdminCreateService: POST "/api/admin/services", Admin, "admin.services.create", reply Raw,
+        |app, caller, req| create_service(app, caller, req);
+    AdminImportServices: POST "/api/admin/services/import", Admin, "admin.services.import", reply Raw,
+        |app, caller, req| import_services(app, caller, req);
+    AdminService: GET "/api/admin/services/{id}", Admin, "admin.services.get", reply Raw,
+        |app, _, _, id| service(app, id);
+    AdminUpdateService: PUT "/api/admin/services/{id}", Admin, "admin.services.update", reply Raw,
+        |app, caller, req, id| update_service(app, caller, id, req);
+    AdminDeleteService: DELETE "/api/admin/services/{id}", Admin, "admin.services.delete", reply Raw,
+        |app, caller, _, id| deactivate_service(app, caller, id);
 }

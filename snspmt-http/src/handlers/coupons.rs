@@ -13,6 +13,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 /// A coupon as the operator sends it; on update, absent fields keep their value.
@@ -272,4 +273,21 @@ pub async fn discount_for(
         }
     })?;
     Ok((Some(id), discount))
+}
+
+crate::router::route_table! {
+    UserCoupons: GET "/api/user/coupons", User, "coupons.mine", reply Raw,
+        |app, caller, req| mine(app, caller, req);
+    AddCouponByCode: POST "/api/user/coupons/add-by-code", User, "coupons.add_by_code", reply Raw,
+        |app, caller, req| add_by_code(app, caller, req);
+    AdminCoupons: GET "/api/admin/coupons", Admin, "admin.coupons", reply Raw,
+        |app, _, req| admin_list(app, req);
+    AdminCreateCoupon: POST "/api/admin/coupons", Admin, "admin.coupons.create", reply Raw,
+        |app, caller, req| create(app, caller, req);
+    AdminCoupon: GET "/api/admin/coupons/{id}", Admin, "admin.coupons.get", reply Raw,
+        |app, _, _, id| get(app, id);
+    AdminUpdateCoupon: PUT "/api/admin/coupons/{id}", Admin, "admin.coupons.update", reply Raw,
+        |app, caller, req, id| update(app, caller, id, req);
+    AdminDeleteCoupon: DELETE "/api/admin/coupons/{id}", Admin, "admin.coupons.delete", reply Raw,
+        |app, caller, _, id| deactivate(app, caller, id);
 }

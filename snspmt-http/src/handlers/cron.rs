@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::{ok, Reply};
+use crate::router::Raw;
 use crate::{jobs, log, App};
 
 /// Answers a cron call, with one life-cycle log line of what it did.
@@ -53,4 +54,15 @@ pub async fn process_split_deliveries(app: &App) -> Reply {
 pub async fn process_package_steps(app: &App) -> Reply {
     let processed = jobs::submit_due_parts(app, Some(snspmt_store::PartKind::Package), 1_000).await?;
     ran(app, "process-package-steps", json!({"success": true, "processed": processed}))
+}
+
+crate::router::route_table! {
+    CronSyncOrderStatus: POST "/api/cron/sync-order-status", Cron, "cron.sync_order_status", reply Raw,
+        |app, _, _| sync_order_status(app);
+    CronProcessScheduledOrders: POST "/api/cron/process-scheduled-orders", Cron, "cron.process_scheduled_orders", reply Raw,
+        |app, _, _| process_due_orders(app);
+    CronProcessSplitDeliveries: POST "/api/cron/process-split-deliveries", Cron, "cron.process_split_deliveries", reply Raw,
+        |app, _, _| process_split_deliveries(app);
+    CronProcessPackageSteps: POST "/api/cron/process-package-steps", Cron, "cron.process_package_steps", reply Raw,
+        |app, _, _| process_package_steps(app);
 }

@@ -22,6 +22,7 @@ use super::{json as json_response, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::App;
 
 /// The most lines a batch may hold.
@@ -291,4 +292,9 @@ async fn run(
         "failed": failed,
         "total_price": paid.0,
     }))
+}
+
+crate::router::route_table! {
+    MassOrder: POST "/api/orders/mass", User, "orders.mass", reply Raw,
+        |app, caller, req| place(app, caller, req);
 }

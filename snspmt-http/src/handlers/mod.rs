@@ -28,6 +28,32 @@ use hyper::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::router::Route;
+
+/// The route tables of the handler modules: every route the server answers.
+pub static TABLES: &[&[Route]] = &[
+    accounts::ROUTES,
+    points::ROUTES,
+    system::ROUTES,
+    v2::ROUTES,
+    api_keys::ROUTES,
+    admin::ROUTES,
+    catalog::ROUTES,
+    smm_proxy::ROUTES,
+    orders::ROUTES,
+    refills::ROUTES,
+    cron::ROUTES,
+    purchases::ROUTES,
+    packages::ROUTES,
+    social::ROUTES,
+    notices::ROUTES,
+    blog::ROUTES,
+    uploads::ROUTES,
+    referral::ROUTES,
+    coupons::ROUTES,
+    mass::ROUTES,
+    rates::ROUTES,
+];
 
 /// What a handler answers.
 pub type Reply = Result<Response<Full<Bytes>>, ApiError>;

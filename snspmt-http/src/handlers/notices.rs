@@ -10,6 +10,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -235,4 +236,19 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
         other => other.into(),
     })?;
     ok(json!({"success": true}))
+}
+
+crate::router::route_table! {
+    ActiveNotices: GET "/api/notices/active", Public, "notices.active", reply Raw,
+        |app, _, _| active(app);
+    AdminNotices: GET "/api/admin/notices", Admin, "admin.notices", reply Raw,
+        |app, _, req| list(app, req);
+    AdminCreateNotice: POST "/api/admin/notices", Admin, "admin.notices.create", reply Raw,
+        |app, caller, req| create(app, caller, req);
+    AdminNotice: GET "/api/admin/notices/{id}", Admin, "admin.notices.get", reply Raw,
+        |app, _, _, id| get(app, id);
+    AdminUpdateNotice: PUT "/api/admin/notices/{id}", Admin, "admin.notices.update", reply Raw,
+        |app, caller, req, id| update(app, caller, id, req);
+    AdminDeleteNotice: DELETE "/api/admin/notices/{id}", Admin, "admin.notices.delete", reply Raw,
+        |app, caller, _, id| delete(app, caller, id);
 }

@@ -19,6 +19,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{jobs, views, App};
 
 /// What an order placement asks for: the site's JSON body, or built by the reseller API and
@@ -845,4 +846,31 @@ pub async fn reprocess_packages(app: &App, caller: &Caller) -> Reply {
         .map(|p| json!({"order_id": p.order_id, "part_index": p.part_index, "step_name": p.name, "state": p.state.as_str()}))
         .collect();
     ok(json!({"success": true, "requeued": requeued, "stuck": stuck}))
+}
+
+crate::router::route_table! {
+    Orders: GET "/api/orders", User, "orders.list", reply Raw,
+        |app, caller, req| list(app, caller, req);
+    PlaceOrder: POST "/api/orders", User, "orders.place", reply Raw,
+        |app, caller, req| place(app, caller, req);
+    CheckOrderStatus: POST "/api/orders/check-status", User, "orders.check_status", reply Raw,
+        |app, caller, req| check_status(app, caller, req);
+    Order: GET "/api/orders/{id}", UserOrAdmin, "orders.get", reply Raw,
+        |app, caller, _, id| get(app, caller, id);
+    SetOrderStatus: PUT "/api/orders/{id}/status", Admin, "orders.set_status", reply Raw,
+        |app, caller, req, id| set_status(app, caller, id, req);
+    AdminOrders: GET "/api/admin/orders", Admin, "admin.orders", reply Raw,
+        |app, _, req| admin_list(app, req);
+    AdminResolveOrder: POST "/api/admin/orders/{id}/resolve", Admin, "admin.orders.resolve", reply Raw,
+        |app, caller, req, id| resolve(app, caller, id, req);
+    PlaceScheduledOrder: POST "/api/scheduled-orders", User, "orders.place_scheduled", reply Raw,
+        |app, caller, req| place_scheduled(app, caller, req);
+    AdminScheduledOrders: GET "/api/admin/scheduled-orders", Admin, "admin.scheduled_orders", reply Raw,
+        |app, _, req| admin_scheduled(app, req);
+    StartPackageProcessing: POST "/api/orders/start-package-processing", User, "orders.start_package", reply Raw,
+        |app, caller, req| start_package(app, caller, req);
+    PackageProgress: GET "/api/orders/{id}/package-progress", UserOrAdmin, "orders.package_progress", reply Raw,
+        |app, caller, _, id| package_progress(app, caller, id);
+    AdminReprocessPackageOrders: POST "/api/admin/reprocess-package-orders", Admin, "admin.reprocess_package_orders", reply Raw,
+        |app, caller, _| reprocess_packages(app, caller);
 }

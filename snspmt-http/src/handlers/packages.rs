@@ -11,6 +11,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 fn view(p: &Package) -> Value {
@@ -188,4 +189,19 @@ pub async fn deactivate(app: &App, caller: &Caller, raw_id: &str) -> Reply {
     let a = audit(caller, "packages.deactivate", Some(base.package_id.to_string()));
     let package = app.store.update_package(base.package_id, p, a, app.clock.now()).await?;
     ok(json!({"success": true, "package": view(&package)}))
+}
+
+crate::router::route_table! {
+    PublicPackages: GET "/api/packages", Public, "packages.public", reply Raw,
+        |app, _, req| public(app, req);
+    AdminPackages: GET "/api/admin/packages", Admin, "admin.packages", reply Raw,
+        |app, _, req| admin_list(app, req);
+    AdminCreatePackage: POST "/api/admin/packages", Admin, "admin.packages.create", reply Raw,
+        |app, caller, req| create(app, caller, req);
+    AdminPackage: GET "/api/admin/packages/{id}", Admin, "admin.packages.get", reply Raw,
+        |app, _, _, id| get(app, id);
+    AdminUpdatePackage: PUT "/api/admin/packages/{id}", Admin, "admin.packages.update", reply Raw,
+        |app, caller, req, id| update(app, caller, id, req);
+    AdminDeletePackage: DELETE "/api/admin/packages/{id}", Admin, "admin.packages.delete", reply Raw,
+        |app, caller, _, id| deactivate(app, caller, id);
 }

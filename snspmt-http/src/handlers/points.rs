@@ -1,35 +1,69 @@
 //! The caller's points: balance and self-debit.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use snspmt_core::{validate, LedgerKind, Points};
 use snspmt_store::{IdempotencyKey, Idempotent, LedgerEntry, Posting};
 
-use super::{json, Reply};
+use super::json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::{Json, Replayed};
 use crate::App;
 
-pub async fn balance(app: &App, caller: &Caller, req: &Req) -> Reply {
-    let subject = caller.subject(req.query("user_id"), true)?;
+/// `GET /api/points`: whose balance (an admin may name another user).
+#[derive(Deserialize, JsonSchema)]
+pub struct BalanceQuery {
+    /// Another user's id (admins only); the caller by default.
+    user_id: Option<String>,
+}
+
+/// A user's balance.
+#[derive(Serialize, JsonSchema)]
+pub struct Balance {
+    user_id: String,
+    /// Points (1 point = 1 KRW).
+    points: i64,
+}
+
+pub async fn balance(app: &App, caller: &Caller, req: &Req) -> Result<Json<Balance>, ApiError> {
+    let query: BalanceQuery = req.query_as()?;
+    let subject = caller.subject(query.user_id.as_deref(), true)?;
     // The caller's own balance came with their session (one query, read in the same snapshot).
     let points = match caller.user() {
         Some(u) if u.user_id == subject => u.points,
         _ => app.store.balance(&subject).await?.ok_or_else(|| ApiError::not_found("user"))?,
     };
-    super::ok(json!({"user_id": subject, "points": points.0}))
+    Ok(Json(Balance { user_id: subject, points: points.0 }))
 }
 
-#[derive(Deserialize)]
-struct Deduct {
+/// `POST /api/points/deduct`.
+#[derive(Deserialize, JsonSchema)]
+pub struct Deduct {
+    /// Another user's id (admins only); the caller by default.
     user_id: Option<String>,
+    /// Points to take, at least 1.
     amount: i64,
     description: Option<String>,
 }
 
-pub async fn deduct(app: &App, caller: &Caller, req: &Req) -> Reply {
+/// A debit's ledger row.
+#[derive(Serialize, JsonSchema)]
+pub struct Deducted {
+    success: bool,
+    user_id: String,
+    /// Points taken.
+    amount: i64,
+    /// The balance after.
+    points: i64,
+    /// The ledger row's id.
+    transaction_id: i64,
+}
+
+pub async fn deduct(app: &App, caller: &Caller, req: &Req) -> Result<Replayed<Deducted>, ApiError> {
     let body: Deduct = req.json()?;
     let subject = caller.subject(body.user_id.as_deref(), false)?;
     let amount = validate::positive_amount("amount", body.amount)?;
@@ -45,14 +79,12 @@ pub async fn deduct(app: &App, caller: &Caller, req: &Req) -> Reply {
         audit: None,
     };
     let outcome = app.store.post(posting, key, app.clock.now()).await?;
-    Ok(replayable(&outcome, |e: &LedgerEntry| {
-        json!({
-            "success": true,
-            "user_id": e.user_id,
-            "amount": -e.amount.0,
-            "points": e.balance_after.0,
-            "transaction_id": e.id,
-        })
+    Ok(Replayed::of(&outcome, |e: &LedgerEntry| Deducted {
+        success: true,
+        user_id: e.user_id.clone(),
+        amount: -e.amount.0,
+        points: e.balance_after.0,
+        transaction_id: e.id,
     }))
 }
 
@@ -94,4 +126,11 @@ pub fn replayable<T>(
         resp.headers_mut().insert("idempotent-replayed", hyper::header::HeaderValue::from_static("true"));
     }
     resp
+}
+
+crate::router::route_table! {
+    Points: GET "/api/points", User, "points", query BalanceQuery, reply Json<Balance>,
+        |app, caller, req| balance(app, caller, req);
+    DeductPoints: POST "/api/points/deduct", User, "points.deduct", body Deduct, reply Replayed<Deducted>,
+        |app, caller, req| deduct(app, caller, req);
 }

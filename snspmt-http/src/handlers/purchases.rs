@@ -21,6 +21,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::upstream::kcp::{KcpClient, RegisterFailure};
 use crate::{log, views, App};
 
@@ -665,4 +666,27 @@ impl AboutPurchase for ApiError {
         self.naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
             .with("purchase_id", p.purchase_id)
     }
+}
+
+crate::router::route_table! {
+    BankPurchase: POST "/api/points/purchase", User, "points.purchase", reply Raw,
+        |app, caller, req| bank(app, caller, req);
+    PurchaseHistory: GET "/api/points/purchase-history", UserOrAdmin, "points.purchase_history", reply Raw,
+        |app, caller, req| history(app, caller, req);
+    KcpRegister: POST "/api/points/purchase-kcp/register", User, "kcp.register", reply Raw,
+        |app, caller, req| kcp_register(app, caller, req);
+    KcpPaymentForm: POST "/api/points/purchase-kcp/payment-form", User, "kcp.payment_form", reply Raw,
+        |app, caller, req| kcp_payment_form(app, caller, req);
+    KcpReturn: POST "/api/points/purchase-kcp/return", Public, "kcp.return", reply Raw,
+        |app, _, req| kcp_return(app, req);
+    KcpApprove: POST "/api/points/purchase-kcp/approve", User, "kcp.approve", reply Raw,
+        |app, caller, req| kcp_approve(app, caller, req);
+    KcpSimulatedWindow: GET "/api/points/purchase-kcp/simulated-window", Public, "kcp.simulated_window", reply Raw,
+        |app, _, req| kcp_simulated_window(app, req);
+    AdminPurchases: GET "/api/admin/purchases", Admin, "admin.purchases", reply Raw,
+        |app, _, req| admin_list(app, req);
+    AdminDecidePurchase: PUT "/api/admin/purchases/{id}", Admin, "admin.purchases.decide", reply Raw,
+        |app, caller, req, id| decide(app, caller, id, req);
+    AdminSettlePurchase: POST "/api/admin/purchases/{id}/settle", Admin, "admin.purchases.settle", reply Raw,
+        |app, caller, req, id| settle(app, caller, id, req);
 }

@@ -20,6 +20,7 @@ use super::{ok, Reply};
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 /// A user's prices.
@@ -235,4 +236,17 @@ pub async fn mine(app: &App, caller: &Caller) -> Reply {
         .map(|p| json!({"package_id": p.package_id, "name": p.name, "base_price": p.price.0, "price": book.package_price(p).0}))
         .collect();
     ok(body)
+}
+
+crate::router::route_table! {
+    MyRates: GET "/api/user/rates", User, "rates.mine", reply Raw,
+        |app, caller, _| mine(app, caller);
+    AdminUserRates: GET "/api/admin/users/{user_id}/rates", Admin, "admin.users.rates", reply Raw,
+        |app, _, _, user_id| admin_rates(app, user_id);
+    AdminSetUserDiscount: PUT "/api/admin/users/{user_id}/rates", Admin, "admin.users.set_discount", reply Raw,
+        |app, caller, req, user_id| admin_set_discount(app, caller, user_id, req);
+    AdminSetServicePrice: PUT "/api/admin/users/{user_id}/service-prices/{id}", Admin, "admin.users.set_service_price", reply Raw,
+        |app, caller, req, user_id, id| admin_set_service_price(app, caller, user_id, id, req);
+    AdminDeleteServicePrice: DELETE "/api/admin/users/{user_id}/service-prices/{id}", Admin, "admin.users.delete_service_price", reply Raw,
+        |app, caller, _, user_id, id| admin_delete_service_price(app, caller, user_id, id);
 }

@@ -16,6 +16,7 @@ use super::{ok, Paging, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{views, App};
 
 fn conflict_as_bad_request(e: StoreError) -> ApiError {
@@ -513,6 +514,47 @@ pub async fn admin_process_withdrawal(app: &App, caller: &Caller, req: &Req) -> 
         },
     )?;
     ok(json!({"success": true, "request": views::withdrawal(&w), "status": w.status.as_str()}))
+}
+
+crate::router::route_table! {
+    ReferralMyCodes: GET "/api/referral/my-codes", User, "referral.my_codes", reply Raw,
+        |app, caller, req| my_codes(app, caller, req);
+    ReferralValidateCode: GET "/api/referral/validate-code", Public, "referral.validate_code", reply Raw,
+        |app, _, req| validate_code(app, req);
+    ReferralUseCode: POST "/api/referral/use-code", User, "referral.use_code", reply Raw,
+        |app, caller, req| use_code(app, caller, req, "code");
+    ReferralIssueCoupon: POST "/api/referral/issue-coupon", User, "referral.issue_coupon", reply Raw,
+        |app, caller, req| use_code(app, caller, req, "referral_code");
+    ReferralCommissions: GET "/api/referral/commissions", User, "referral.commissions", reply Raw,
+        |app, caller, req| commissions(app, caller, req);
+    ReferralCommissionPoints: GET "/api/referral/commission-points", User, "referral.commission_points", reply Raw,
+        |app, caller, req| commission_points(app, caller, req);
+    ReferralCommissionTransactions: GET "/api/referral/commission-transactions", User, "referral.commission_transactions", reply Raw,
+        |app, caller, req| commission_transactions(app, caller, req);
+    ReferralStats: GET "/api/referral/stats", User, "referral.stats", reply Raw,
+        |app, caller, req| stats(app, caller, req);
+    ReferralReferrals: GET "/api/referral/referrals", User, "referral.referrals", reply Raw,
+        |app, caller, req| referrals(app, caller, req);
+    WithdrawalRequest: POST "/api/referral/withdrawal-request", User, "referral.withdrawal_request", reply Raw,
+        |app, caller, req| request_withdrawal(app, caller, req);
+    AdminReferralRegister: POST "/api/admin/referral/register", Admin, "admin.referral.register", reply Raw,
+        |app, caller, req| admin_register(app, caller, req);
+    AdminReferralList: GET "/api/admin/referral/list", Admin, "admin.referral.list", reply Raw,
+        |app, _, req| admin_referrals(app, req);
+    AdminReferralCodes: GET "/api/admin/referral/codes", Admin, "admin.referral.codes", reply Raw,
+        |app, _, req| admin_codes(app, req);
+    AdminCommissionOverview: GET "/api/admin/referral/commission-overview", Admin, "admin.referral.commission_overview", reply Raw,
+        |app, _, req| admin_overview(app, req);
+    AdminPaymentHistory: GET "/api/admin/referral/payment-history", Admin, "admin.referral.payment_history", reply Raw,
+        |app, _, req| admin_payments(app, req);
+    AdminPayCommission: POST "/api/admin/referral/pay-commission", Admin, "admin.referral.pay_commission", reply Raw,
+        |app, caller, req| admin_pay(app, caller, req);
+    AdminUpdateCommissionRate: PUT "/api/admin/referral/update-commission-rate", Admin, "admin.referral.update_commission_rate", reply Raw,
+        |app, caller, req| admin_set_rate(app, caller, req);
+    AdminWithdrawalRequests: GET "/api/admin/withdrawal-requests", Admin, "admin.withdrawal_requests", reply Raw,
+        |app, _, req| admin_withdrawals(app, req);
+    AdminProcessWithdrawal: POST "/api/admin/process-withdrawal", Admin, "admin.process_withdrawal", reply Raw,
+        |app, caller, req| admin_process_withdrawal(app, caller, req);
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use super::v2::{self, Params};
 use super::{ok, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::router::Raw;
 use crate::upstream::smm::SmmFailure;
 use crate::{jobs, views, App};
 
@@ -471,6 +472,15 @@ pub async fn v2_cancel(app: &Arc<App>, user: &User, p: &Params) -> Value {
         .map(|(id, r)| json!({"order": id_value(id), "cancel": cancel_result(r)}))
         .collect();
     Value::Array(out)
+}
+
+crate::router::route_table! {
+    CancelOrder: POST "/api/orders/{id}/cancel", User, "orders.cancel", reply Raw,
+        |app, caller, _, id| cancel(app, caller, id);
+    RefillOrder: POST "/api/orders/{id}/refill", UserOrAdmin, "orders.refill", reply Raw,
+        |app, caller, _, id| refill(app, caller, id);
+    OrderRefills: GET "/api/orders/{id}/refills", UserOrAdmin, "orders.refills", reply Raw,
+        |app, caller, _, id| list(app, caller, id);
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::{ok, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::{jobs, App};
 
 #[derive(Deserialize)]
@@ -147,4 +148,11 @@ pub async fn test(app: &App) -> Reply {
     let client = jobs::smm_client(app)?;
     let balance = client.balance().await.map_err(upstream_error)?;
     ok(json!({"success": true, "balance": balance.balance, "currency": balance.currency}))
+}
+
+crate::router::route_table! {
+    SmmPanelProxy: POST "/api/smm-panel", Admin, "smm_panel.proxy", reply Raw,
+        |app, caller, req| proxy(app, caller, req);
+    SmmPanelTest: GET "/api/smm-panel/test", Admin, "smm_panel.test", reply Raw,
+        |app, _, _| test(app);
 }

@@ -22,6 +22,7 @@ use super::{bytes, ok, Reply};
 use crate::auth;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::upstream::oauth::{GoogleClient, LoginFailure};
 use crate::{views, App};
 
@@ -285,6 +286,17 @@ pub fn handoff_page(origin: &str, message: &Value) -> String {
          <script type=\"application/json\" id=\"login-data\">{data}</script>\n\
          <script>{HANDOFF_SCRIPT}</script>\n</body></html>\n"
     )
+}
+
+crate::router::route_table! {
+    KakaoLogin: POST "/api/auth/kakao-login", Public, "auth.kakao_login", reply Raw,
+        |app, _, req| kakao_login(app, req);
+    GoogleLogin: POST "/api/auth/google-login", Public, "auth.google_login", reply Raw,
+        |app, _, req| google_login(app, req);
+    GoogleState: GET "/api/auth/google-state", Public, "auth.google_state", reply Raw,
+        |app, _, _| google_state(app);
+    GoogleCallback: GET "/api/auth/google-callback", Public, "auth.google_callback", reply Raw,
+        |app, _, req| google_callback(app, req);
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde_json::json;
 use snspmt_store::Store;
 
 use super::{json, ok, Reply};
+use crate::router::Raw;
 use crate::App;
 
 pub async fn health(app: &App) -> Reply {
@@ -69,4 +70,19 @@ pub async fn deployment_status(app: &App) -> Reply {
             "cron_token": c.cron_token.is_some(),
         },
     }))
+}
+
+crate::router::route_table! {
+    Health: GET "/api/health", Public, "health", reply Raw,
+        |app, _, _| health(app);
+    HealthRoot: GET "/health", Public, "health", reply Raw,
+        |app, _, _| health(app);
+    Config: GET "/api/config", Public, "config", reply Raw,
+        |app, _, _| config(app);
+    DeploymentStatus: GET "/api/deployment-status", Public, "deployment_status", reply Raw,
+        |app, _, _| deployment_status(app);
+    Metrics: GET "/metrics", Metrics, "metrics", reply Raw,
+        |app, _, _| metrics(app);
+    OpenApi: GET "/api/openapi.json", Public, "openapi", reply Raw,
+        |_, _, _| async { crate::handlers::ok(crate::openapi::document()) };
 }

@@ -15,6 +15,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::multipart;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::router::MAX_IMAGE;
 use crate::App;
 
@@ -119,6 +120,13 @@ pub async fn serve(app: &App, name: &str) -> Reply {
         ),
     );
     Ok(resp)
+}
+
+crate::router::route_table! {
+    AdminUploadImage: POST "/api/admin/upload-image", Admin, "admin.upload_image", limit crate::router::MAX_UPLOAD_BODY, reply Raw,
+        |app, caller, req| upload_image(app, caller, req);
+    Upload: GET "/uploads/{name}", Public, "uploads.get", reply Raw,
+        |app, _, _, name| serve(app, name);
 }
 
 #[cfg(test)]

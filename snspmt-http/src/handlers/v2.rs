@@ -18,6 +18,7 @@ use super::{ok, rates, refills, Reply};
 use crate::auth::token_hash;
 use crate::error::ApiError;
 use crate::request::Req;
+use crate::router::Raw;
 use crate::App;
 
 /// A request's parameters: the query string, then the body (form-encoded or a JSON object);
@@ -378,6 +379,13 @@ async fn status(app: &Arc<App>, user: &User, p: &Params) -> Result<Value, ApiErr
 /// `balance`.
 fn balance(user: &User) -> Value {
     json!({ "balance": money(user.points), "currency": CURRENCY })
+}
+
+crate::router::route_table! {
+    ResellerApiGet: GET "/api/v2", Public, "v2", reply Raw,
+        |app, _, req| handle(app, req);
+    ResellerApi: POST "/api/v2", Public, "v2", reply Raw,
+        |app, _, req| handle(app, req);
 }
 
 #[cfg(test)]
