@@ -96,7 +96,30 @@ pub struct Paging {
     pub offset: i64,
 }
 
+/// The `limit`/`offset` query parameters, for a list's typed query (`#[serde(flatten)]` does not
+/// work with query strings: copy these two fields into the query type and call [`Paging::of`]).
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+pub struct PageQuery {
+    /// At most this many rows: 1 to 200, default 50.
+    pub limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    pub offset: Option<u32>,
+}
+
 impl Paging {
+    /// The paging of a typed query's `limit` and `offset`: `limit` 0 is refused (400
+    /// `invalid_query`), above 200 is 200, absent is 50.
+    pub fn of(limit: Option<u32>, offset: Option<u32>) -> Result<Paging, ApiError> {
+        if limit == Some(0) {
+            return Err(ApiError::invalid_field(
+                "limit",
+                "invalid_query",
+                format!("limit must be an integer from 1 to {}", u32::MAX),
+            ));
+        }
+        Ok(Paging { limit: i64::from(limit.unwrap_or(50).min(200)), offset: i64::from(offset.unwrap_or(0)) })
+    }
+
     pub fn from(req: &crate::request::Req) -> Result<Paging, ApiError> {
         let limit = req.query_int("limit", 1..=i64::from(u32::MAX))?.unwrap_or(50).min(200);
         let offset = req.query_int("offset", 0..=i64::from(u32::MAX))?.unwrap_or(0);
