@@ -245,11 +245,12 @@ async fn drain(
 /// most [`SUBMIT_SOON_PATIENCE`] for a slot; the worker sends the rest).
 pub fn submit_parts_soon(app: Arc<App>) {
     let Some(client) = app.smm.clone() else { return };
-    tokio::spawn(async move {
+    let request_id = log::current_request_id().unwrap_or_default();
+    tokio::spawn(log::with_request_id(request_id, async move {
         if let Err(e) = drain(&app, &client, Due::Parts(None), 50, Some(SUBMIT_SOON_PATIENCE)).await {
             log::error(&format!("part submission failed: {e}"));
         }
-    });
+    }));
 }
 
 /// Expires lost part submissions and submits due parts (of one kind, or all).
@@ -267,7 +268,9 @@ pub async fn submit_due_parts(app: &App, kind: Option<PartKind>, max_parts: i64)
 /// order stays `pending` for the worker.
 pub fn submit_soon(app: Arc<App>, order_id: OrderId) {
     let Some(client) = app.smm.clone() else { return };
-    tokio::spawn(async move {
+    // The submission's line names the placing request.
+    let request_id = log::current_request_id().unwrap_or_default();
+    tokio::spawn(log::with_request_id(request_id, async move {
         let Some(slot) = client.slot_within(SUBMIT_SOON_PATIENCE).await else { return };
         match app.store.claim_order_job(order_id, app.clock.now()).await {
             Ok(Some(job)) => {
@@ -278,7 +281,7 @@ pub fn submit_soon(app: Arc<App>, order_id: OrderId) {
             Ok(None) => {}
             Err(e) => log::error(&format!("order {order_id}: claim failed: {e}")),
         }
-    });
+    }));
 }
 
 /// Expires lost submissions and submits due jobs, as many at once as the panel's limiter

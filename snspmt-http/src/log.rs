@@ -66,12 +66,32 @@ pub fn error(msg: &str) {
     line("ERROR", msg);
 }
 
+tokio::task_local! {
+    /// The id of the request being served, for the life-cycle lines it causes.
+    static REQUEST_ID: String;
+}
+
+/// Runs `fut` with `request_id` as the request of every [`event`] it logs.
+pub async fn with_request_id<F: std::future::Future>(request_id: String, fut: F) -> F::Output {
+    REQUEST_ID.scope(request_id, fut).await
+}
+
+/// The id of the request being served, if any: background work that a request starts takes
+/// it along ([`with_request_id`]) so that its lines name that request.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// A life-cycle event (`order.submission`, `order.settled`, `sync.batch`, `cron.run`, …)
-/// with its fields: in JSON mode one object on standard output (the log stream a collector
-/// reads; nothing secret is ever written there), otherwise a line on standard error.
-pub fn event(name: &str, fields: serde_json::Value) {
+/// with its fields and the id of the request that caused it (`request_id`, absent for the
+/// worker's own rounds): in JSON mode one object on standard output (the log stream a
+/// collector reads; nothing secret is ever written there), otherwise a line on standard error.
+pub fn event(name: &str, mut fields: serde_json::Value) {
     if dropped("INFO") {
         return;
+    }
+    if let (Some(map), Some(id)) = (fields.as_object_mut(), current_request_id()) {
+        map.entry("request_id").or_insert(id.into());
     }
     match fields {
         serde_json::Value::Object(map) if JSON.load(Ordering::Relaxed) => {

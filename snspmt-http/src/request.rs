@@ -235,7 +235,10 @@ mod tests {
     fn typed_queries() {
         let q = |s: &'static str| Req::new("/".into(), Some(s), HeaderMap::new(), Bytes::new());
         let f: Filter = q("a=1&b=&c=%ED%95%9C&colour=blue&flag=true&other=x").query_as().expect("parses");
-        assert_eq!((f.a, f.b, f.c.as_deref(), f.colour, f.flag), (Some(1), None, Some("한"), Some(Colour::Blue), Some(true)));
+        assert_eq!(
+            (f.a, f.b, f.c.as_deref(), f.colour, f.flag),
+            (Some(1), None, Some("한"), Some(Colour::Blue), Some(true))
+        );
         let e = q("a=-3").query_as::<Filter>().expect_err("negative");
         assert_eq!((e.code, e.extra.get("field").and_then(|v| v.as_str())), ("invalid_query", Some("a")));
         let e = q("colour=green").query_as::<Filter>().expect_err("unknown variant");

@@ -208,7 +208,7 @@ where
             .map(|r| ("cors.preflight", r))
             .map_err(|e| ("cors.preflight", e))
     } else {
-        respond(app, req).await
+        log::with_request_id(request_id.clone(), respond(app, req)).await
     };
     let (name, mut resp) = match outcome {
         Ok((name, resp)) => (name, resp),

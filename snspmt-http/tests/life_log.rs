@@ -109,5 +109,17 @@ async fn an_orders_life_is_in_the_json_log() {
     let settled = of("order.settled");
     let settled = settled.iter().find(|e| e["order_id"] == order_id).expect("the settlement");
     assert_eq!(settled["status"], "partial");
+    // Each line names the request that caused it: the submission the placement (or a cron run
+    // that found the order still pending), the settlement the sync's cron request.
+    let requests = of("request");
+    let id_of = |path: &str| -> Vec<Value> {
+        requests.iter().filter(|e| e["path"] == path).map(|e| e["request_id"].clone()).collect()
+    };
+    let submission = submitted.iter().find(|e| e["order_id"] == order_id).expect("submission");
+    let causes: Vec<Value> = [id_of("/api/orders"), id_of("/api/cron/process-scheduled-orders")].concat();
+    assert!(causes.contains(&submission["request_id"]), "{submission} not from {causes:?}");
+    assert_eq!(id_of("/api/cron/sync-order-status"), vec![settled["request_id"].clone()], "{settled}");
+    let batch = of("sync.batch");
+    assert_eq!(batch.last().map(|b| b["request_id"].clone()), Some(settled["request_id"].clone()));
     assert_eq!(settled["refunded"], 400, "400 of 1000 undelivered at 1 point each: {settled}");
 }
