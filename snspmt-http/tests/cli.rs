@@ -129,3 +129,43 @@ fn a_port_in_use_names_the_address() {
     let out = text(&o);
     assert!(out.contains(&addr) && out.contains("SNSPMT_ADDR"), "{out}");
 }
+
+/// The README's quick start, run as written (with the test's binary, a free port and a
+/// temporary database): it ends with alice holding 700 points.
+#[test]
+fn the_readme_quick_start_runs() {
+    let readme = include_str!("../../README.md");
+    let section = readme.split("## Quick start").nth(1).expect("a quick start");
+    let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("its block");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let dir = std::env::temp_dir().join(format!("snspmt-quick-start-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let script: String = block
+        .lines()
+        .filter(|l| !l.starts_with("cargo build"))
+        .map(|l| {
+            l.replace("./target/release/snspmt", BIN).replace("localhost:8080", &format!("127.0.0.1:{port}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&dir)
+        .env("SNSPMT_ADDR", format!("127.0.0.1:{port}"))
+        .env("SNSPMT_LOG", "error")
+        .env_remove("ADMIN_TOKEN")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("bash");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{}", stdout, String::from_utf8_lossy(&out.stderr));
+    // curl's answers run together; read them as a stream of JSON values.
+    let answers: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let [.., deducted, paths] = answers.as_slice() else { panic!("answers: {stdout}") };
+    assert_eq!(deducted["points"], 700, "{stdout}");
+    assert!(paths.as_u64().is_some_and(|n| n > 80), "{stdout}");
+}
