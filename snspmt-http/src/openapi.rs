@@ -6,6 +6,8 @@ use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 
+use snspmt_core::upstream::smm::{ParamKind, ServiceType, MAX_TEXT_CHARS};
+
 use crate::router::{self, Access};
 
 fn security(access: Access) -> Value {
@@ -60,43 +62,6 @@ const BODIES: &[(&str, &str, Option<&[Field]>)] = &[
     ),
     ("POST", "/api/auth/login", Some(&[("email", "string", true), ("password", "string", true)])),
     ("POST", "/api/auth/logout", None),
-    (
-        "POST",
-        "/api/v2",
-        Some(&[
-            ("key", "string", false),
-            ("action", "string", true),
-            ("service", "integer", false),
-            ("link", "string", false),
-            ("quantity", "integer", false),
-            ("runs", "integer", false),
-            ("interval", "integer", false),
-            ("comments", "string", false),
-            ("order", "integer", false),
-            ("orders", "string", false),
-            ("refill", "integer", false),
-            ("refills", "string", false),
-            ("request_id", "string", false),
-            ("usernames", "string", false),
-            ("hashtags", "string", false),
-            ("hashtag", "string", false),
-            ("username", "string", false),
-            ("media", "string", false),
-            ("answer_number", "integer", false),
-            ("groups", "string", false),
-            ("min", "integer", false),
-            ("max", "integer", false),
-            ("posts", "integer", false),
-            ("old_posts", "integer", false),
-            ("delay", "integer", false),
-            ("expiry", "string", false),
-            ("country", "string", false),
-            ("device", "integer", false),
-            ("type_of_traffic", "integer", false),
-            ("google_keyword", "string", false),
-            ("referring_url", "string", false),
-        ]),
-    ),
     ("POST", "/api/user/api-keys", Some(&[("name", "string", false)])),
     ("POST", "/api/user/api-keys/{id}/rotate", None),
     ("PUT", "/api/admin/users/{user_id}/api-access", Some(&[("enabled", "boolean", true)])),
@@ -447,6 +412,64 @@ fn request_body(method: &str, pattern: &str) -> Option<Value> {
     Some(json!({"required": true, "content": content}))
 }
 
+/// The schema of every type-specific order parameter (§1.2), from the core's table of what
+/// each service type takes ([`ServiceType::spec`]): its kind, range and the types that take it.
+pub fn type_parameters() -> Map<String, Value> {
+    let mut out: Map<String, Value> = Map::new();
+    for t in ServiceType::KNOWN.iter() {
+        let Some(spec) = t.spec() else { continue };
+        for p in spec.params {
+            let entry = out.entry(p.name).or_insert_with(|| {
+                let mut schema = match p.kind {
+                    ParamKind::Text => json!({"type": "string", "maxLength": MAX_TEXT_CHARS}),
+                    ParamKind::Lines => json!({"type": "string", "description": "one per line"}),
+                    ParamKind::Comments => json!({"type": "string", "description": "one comment per line"}),
+                    ParamKind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
+                    ParamKind::OneOf(values) => json!({"type": "integer", "enum": values}),
+                    ParamKind::Date => json!({"type": "string", "description": "a date d/m/Y (31/12/2026)"}),
+                };
+                schema["x-service-types"] = json!([]);
+                schema
+            });
+            if let Some(types) = entry["x-service-types"].as_array_mut() {
+                types.push(json!(t.as_str()));
+            }
+        }
+    }
+    out
+}
+
+/// The reseller API's own parameters, beside the type-specific ones.
+fn reseller_body() -> Value {
+    let mut properties = Map::new();
+    for (name, schema) in [
+        ("key", json!({"type": "string", "description": "the API key (or the X-Api-Key header)"})),
+        ("action", json!({"type": "string", "enum": RESELLER_ACTIONS})),
+        ("service", json!({"type": "integer", "description": "add: the service id"})),
+        ("link", json!({"type": "string"})),
+        ("quantity", json!({"type": "integer"})),
+        ("runs", json!({"type": "integer", "description": "drip-feed: how many runs"})),
+        ("interval", json!({"type": "integer", "description": "drip-feed: minutes between runs"})),
+        ("order", json!({"type": "integer", "description": "status, refill, cancel: one order id"})),
+        (
+            "orders",
+            json!({"type": "string", "description": "status, refill, cancel: comma-separated ids (at most 100)"}),
+        ),
+        ("refill", json!({"type": "integer", "description": "refill_status: one refill id"})),
+        ("refills", json!({"type": "string", "description": "refill_status: comma-separated ids"})),
+        (
+            "request_id",
+            json!({"type": "string", "description": "add: a retry with the same id replays the first answer"}),
+        ),
+    ] {
+        properties.insert(name.into(), schema);
+    }
+    for (name, schema) in type_parameters() {
+        properties.entry(name).or_insert(schema);
+    }
+    json!({"type": "object", "properties": properties, "required": ["action"]})
+}
+
 /// The actions of the reseller API.
 const RESELLER_ACTIONS: [&str; 7] =
     ["services", "add", "status", "refill", "refill_status", "cancel", "balance"];
@@ -479,20 +502,32 @@ fn reseller_operation(op: &mut Map<String, Value>, method: &str) {
                 .push(json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}}));
         }
         op.insert("parameters".into(), Value::Array(params));
-    } else if let Some(mut body) = request_body(method, "/api/v2") {
-        let schema = body["content"]["application/json"]["schema"].clone();
-        let mut schema = schema;
-        schema["properties"]["action"] = action;
-        body["content"] = json!({
-            "application/x-www-form-urlencoded": {"schema": schema.clone()},
-            "application/json": {"schema": schema},
-        });
-        op.insert("requestBody".into(), body);
+    } else {
+        let schema = reseller_body();
+        op.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": {
+                "application/x-www-form-urlencoded": {"schema": schema.clone()},
+                "application/json": {"schema": schema},
+            }}),
+        );
     }
     let answer = json!({"description": "The action's answer, or {\"error\": text}", "content": {"application/json": {"schema": {}}}});
     let limited = json!({"description": "Over the key's rate (`SNSPMT_API_RATE`): {\"error\": \"Too many requests\"} with Retry-After",
                          "content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}});
     op.insert("responses".into(), json!({"200": answer, "429": limited}));
+}
+
+/// The image upload: a multipart form with one file field.
+fn upload_body() -> Value {
+    let file = json!({"type": "string", "format": "binary", "description": "a PNG, JPEG, GIF or WebP image, at most 10 MiB"});
+    let mut properties = Map::new();
+    properties.insert(crate::handlers::uploads::FIELD.into(), file);
+    properties.insert(
+        crate::handlers::uploads::ALT_FIELD.into(),
+        json!({"description": "the same, under the original client's name"}),
+    );
+    json!({"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": properties}}}})
 }
 
 /// Follows a `$ref` into the generator's definitions.
@@ -560,6 +595,9 @@ pub fn document() -> Value {
                     "requestBody".into(),
                     json!({"required": true, "content": {content_type: {"schema": schema}}}),
                 );
+            }
+            None if route.op == "AdminUploadImage" => {
+                op.insert("requestBody".into(), upload_body());
             }
             None => {
                 if let Some(body) = request_body(method, pattern) {
