@@ -13,19 +13,27 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("snspmt-store needs a backend: enable the `sqlite` or the `postgres` feature (or both)");
+
 mod error;
 pub mod migrations;
 mod model;
 pub(crate) mod ops;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod sql;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::{Conflict, StoreError, StoreResult};
 pub use model::*;
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use sql::{clean_text, Dialect};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use snspmt_core::Points;
@@ -782,12 +790,33 @@ impl DatabaseUrl {
 }
 
 /// Opens the database named by `url` (no migrations are run).
+///
+/// A URL whose backend this build leaves out (the `sqlite` or `postgres` feature) is a
+/// [`StoreError::Backend`] that names the missing feature.
 pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
     Ok(match url {
+        #[cfg(feature = "sqlite")]
         DatabaseUrl::SqliteFile(path) => Arc::new(SqliteStore::open(path)?),
+        #[cfg(feature = "sqlite")]
         DatabaseUrl::SqliteMemory => Arc::new(SqliteStore::open_temporary()?),
+        #[cfg(not(feature = "sqlite"))]
+        DatabaseUrl::SqliteFile(_) | DatabaseUrl::SqliteMemory => {
+            return Err(not_compiled_in("SQLite", "sqlite"))
+        }
+        #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => Arc::new(PgStore::connect(url, 16).await?),
+        #[cfg(not(feature = "postgres"))]
+        DatabaseUrl::Postgres(_) => return Err(not_compiled_in("PostgreSQL", "postgres")),
     })
+}
+
+/// The error of a `DATABASE_URL` whose backend was left out of this build.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn not_compiled_in(backend: &str, feature: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "DATABASE_URL names a {backend} database, but this build of snspmt-store has no {backend} \
+         backend: build it with the `{feature}` feature"
+    ))
 }
 
 #[cfg(test)]
@@ -808,5 +837,21 @@ mod tests {
         assert!(matches!(DatabaseUrl::parse("postgres://u@h/db"), Ok(DatabaseUrl::Postgres(_))));
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    /// A URL of a backend left out of the build is an error that names the feature.
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn postgres_url_without_the_postgres_feature() {
+        let url = DatabaseUrl::parse("postgres://u@127.0.0.1:1/db").expect("parses");
+        let e = open(&url).await.err().expect("refused");
+        assert!(e.to_string().contains("build it with the `postgres` feature"), "{e}");
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn sqlite_url_without_the_sqlite_feature() {
+        let e = open(&DatabaseUrl::SqliteMemory).await.err().expect("refused");
+        assert!(e.to_string().contains("build it with the `sqlite` feature"), "{e}");
     }
 }
