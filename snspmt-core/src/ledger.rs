@@ -1,4 +1,23 @@
 //! The kinds of rows in the append-only points ledger.
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::ledger::{events, LedgerKind, UnknownLedgerKind};
+//!
+//! # fn main() -> Result<(), UnknownLedgerKind> {
+//! // Kinds are stored by name.
+//! let kind: LedgerKind = "order_refund".parse()?;
+//! assert_eq!((kind, kind.direction()), (LedgerKind::OrderRefund, Some(true)));
+//! assert_eq!(LedgerKind::AdminAdjust.direction(), None, "an adjustment goes either way");
+//! assert!("refund".parse::<LedgerKind>().is_err());
+//! // Each event has one key, unique in the ledger, so it is posted at most once.
+//! let (event_ref, description) = events::order_charge(7, "좋아요");
+//! assert_eq!((event_ref.as_str(), description.as_str()), ("order:7:charge", "주문 #7 좋아요"));
+//! assert_eq!(events::part_refund(7, 0).0, "order:7:part:0:refund");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;

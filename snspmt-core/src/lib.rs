@@ -20,6 +20,47 @@
 //! - [`purchase`]: point purchases (bank transfer, KCP card) and their transitions.
 //! - [`schedule`]: when a scheduled order is due.
 //! - [`upstream`]: codecs of the SMM panel API v2, KCP and the OAuth providers.
+//!
+//! # Example
+//!
+//! An order of 1,500 units at 2,000 points per thousand with a 10 % coupon, from its price to
+//! its refund when the panel delivers only part of it. Every time is a parameter (milliseconds
+//! since the epoch); the caller does the I/O and feeds the answers back in.
+//!
+//! ```
+//! use snspmt_core::money::{self, Bps, Discount, Points};
+//! use snspmt_core::order::OrderStatus;
+//! use snspmt_core::plan::Submitted;
+//! use snspmt_core::single::{Input, Job, Single};
+//! use snspmt_core::upstream::smm;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let price = money::order_price(Points(2_000), 1_500)?;
+//! let discount = money::coupon_discount(price, Discount::Percentage(Bps(1_000)))?;
+//! let final_price = price.checked_sub(discount)?;
+//! assert_eq!((price, final_price), (Points(3_000), Points(2_700)));
+//!
+//! let now = 1_700_000_000_000;
+//! let mut order = Single {
+//!     status: OrderStatus::Pending,
+//!     job: Job::Due { at: now },
+//!     final_price,
+//!     total_quantity: 1_500,
+//!     refunded: Points(0),
+//! };
+//! assert_eq!(order.handle(Input::Claim, now)?.status, OrderStatus::Submitting);
+//! // The caller sent `smm::add_form(..)`; the panel took it.
+//! let reply = smm::read_add_answer(200, br#"{"order": 23501}"#);
+//! assert_eq!(reply, smm::AddOutcome::Accepted { order: "23501".into() });
+//! assert_eq!(order.handle(Input::Submitted(Submitted::Accepted), now + 1)?.status, OrderStatus::InProgress);
+//!
+//! // Later, `action=status`: 500 of the 1,500 units were not delivered.
+//! let status = smm::parse_status(br#"{"status": "Partial", "remains": "500"}"#)??;
+//! let done = order.handle(Input::Upstream { status: &status.status, remains: status.remains }, now + 2)?;
+//! assert_eq!((done.status, done.refund), (OrderStatus::Partial, Points(900)));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod ledger;
 pub mod media;

@@ -1,5 +1,17 @@
 //! Uploaded images: the type is decided by the file's first bytes, never by its name or the
 //! client's `Content-Type`.
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::media::ImageKind;
+//!
+//! let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+//! assert_eq!(ImageKind::sniff(png), Some(ImageKind::Png));
+//! assert_eq!(ImageKind::sniff(png).map(ImageKind::extension), Some("png"));
+//! // A name or a Content-Type proves nothing: an HTML page is not an image.
+//! assert_eq!(ImageKind::sniff(b"<html><script>"), None);
+//! ```
 
 /// The image types the panel accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

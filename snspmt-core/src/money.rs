@@ -4,6 +4,37 @@
 //! (10 000 = 100 %). Arithmetic is checked: an overflow is a [`MoneyError`], never a wrap or
 //! a panic. Each rounding rule is one function whose documentation says who keeps the
 //! remainder.
+//!
+//! # Example
+//!
+//! An order of 101 units at 2,500 points per thousand, its discounts, and its refund when 40
+//! units were not delivered:
+//!
+//! ```
+//! use snspmt_core::money::{self, Bps, Discount, MoneyError, Points};
+//!
+//! # fn main() -> Result<(), MoneyError> {
+//! // 252.5 points: rounded up, the panel keeps the fraction.
+//! let price = money::order_price(Points(2_500), 101)?;
+//! assert_eq!(price, Points(253));
+//! // A user's own 10 % discount is rounded down, so their price is rounded up.
+//! assert_eq!(money::discounted_price(price, Bps(1_000))?, Points(228));
+//! // A 5 % coupon takes floor(12.65); a fixed coupon never takes more than the price.
+//! assert_eq!(money::coupon_discount(price, Discount::Percentage(Bps(500)))?, Points(12));
+//! assert_eq!(money::coupon_discount(price, Discount::Fixed(Points(1_000)))?, Points(253));
+//! // 40 of 101 undelivered: floor(253 × 40 / 101) goes back.
+//! let refund = money::partial_refund(price, 40, 101)?;
+//! assert_eq!(refund, Points(100));
+//! // The referrer keeps 10 % of what the customer kept paying for.
+//! assert_eq!(money::commission_after_refund(price, refund, Bps::DEFAULT_COMMISSION)?, Points(15));
+//! // A package price split in three: the shares sum to the price, the last takes the rest.
+//! assert_eq!(money::split_evenly(Points(1_000), 3)?, [Points(333), Points(333), Points(334)]);
+//! // Out of range is an error, never a wrap or a panic.
+//! assert_eq!(money::order_price(Points(i64::MAX), 1_001), Err(MoneyError::Overflow));
+//! assert_eq!(Bps::share(10_001), Err(MoneyError::RateOutOfRange));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 

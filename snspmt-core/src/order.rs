@@ -2,6 +2,28 @@
 //! an operator may make, and how an upstream status settles an order (§6, §8).
 //!
 //! Everything here is pure: the store applies a [`Settlement`] in one transaction.
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::order::{self, OrderStatus, SettleError, Settlement};
+//! use snspmt_core::upstream::smm::Status;
+//! use snspmt_core::Points;
+//!
+//! # fn main() -> Result<(), SettleError> {
+//! // 1,000 points for 100 units; the panel reports 25 undelivered.
+//! let s = order::settle(Points(1_000), 100, &Status::Partial, Some(25))?;
+//! assert_eq!(s, Settlement { status: OrderStatus::Partial, refund: Points(250) });
+//! // A partial reading without `remains` refunds nothing: the operator looks at it.
+//! let unreadable = order::settle(Points(1_000), 100, &Status::Partial, None);
+//! assert_eq!(unreadable, Err(SettleError::UnreadableRemains));
+//! // An operator may fail a pending order (refunded in full), but not reopen a completed one.
+//! let t = order::admin_transition(OrderStatus::Pending, OrderStatus::Failed).expect("allowed");
+//! assert!(t.refund_in_full);
+//! assert!(order::admin_transition(OrderStatus::Completed, OrderStatus::Pending).is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;

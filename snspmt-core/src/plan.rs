@@ -143,7 +143,7 @@ pub fn split_parts(service_id: i64, days: u32, per_day: u64, price: Points) -> R
     with_shares(parts, price)
 }
 
-/// When the part after one settled at `settled_at` is due.
+/// When the part after one settled at `settled_at` is due (both ms since the epoch).
 pub fn next_due(settled_at: i64, next_delay_minutes: u32) -> i64 {
     settled_at.saturating_add(i64::from(next_delay_minutes) * 60_000)
 }
@@ -190,7 +190,7 @@ pub fn settle_part(
 pub enum PartState {
     /// Its turn has not come.
     Waiting,
-    /// To be submitted at `at`.
+    /// To be submitted at `at` (ms since the epoch, as every time here).
     Due { at: i64 },
     /// Claimed: a submission is under way.
     Submitting,
@@ -311,6 +311,37 @@ pub struct Effects {
 /// This is the reference the store's transactions implement (claim = [`Run::handle_timeout`],
 /// settle = [`Run::submitted`], status sync = [`Run::upstream`]); the model-based property test
 /// checks it against a naive model.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::order::OrderStatus;
+/// use snspmt_core::plan::{self, Run, Step, Submitted};
+/// use snspmt_core::upstream::smm::Status;
+/// use snspmt_core::Points;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A package: one step of 100 units run twice, a minute apart, sold for 1,001 points.
+/// let step = Step { service_id: 7, quantity: 100, delay_minutes: Some(1), repeat: 2, name: String::new() };
+/// let steps = [step];
+/// let parts = plan::package_parts(&steps, Points(1_001))?;
+/// assert_eq!(parts.iter().map(|p| p.share).collect::<Vec<_>>(), [Points(500), Points(501)]);
+///
+/// let t0 = 1_700_000_000_000; // ms since the epoch
+/// let mut run = Run::new(parts, Some(t0));
+/// assert_eq!(run.poll_timeout(), Some(t0));
+/// assert_eq!(run.handle_timeout(t0).submit, [0]);
+/// // Accepted: the next part is due its delay later.
+/// assert_eq!(run.submitted(0, Submitted::Accepted, t0 + 10)?.refund, None);
+/// assert_eq!(run.poll_timeout(), Some(t0 + 10 + 60_000));
+/// // The panel delivers the first in full, and refuses the second: its share comes back.
+/// assert_eq!(run.upstream(0, &Status::Completed, Some(0))?.refund, None);
+/// assert_eq!(run.handle_timeout(t0 + 60_010).submit, [1]);
+/// assert_eq!(run.submitted(1, Submitted::Rejected, t0 + 60_011)?.refund, Some((1, Points(501))));
+/// assert_eq!((run.order_status(), run.refunded()), (OrderStatus::Partial, Points(501)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Run {
     parts: Vec<Part>,

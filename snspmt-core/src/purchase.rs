@@ -4,6 +4,36 @@
 //! Everything here is pure: the store moves a purchase between statuses in one transaction
 //! (`kcp_registered → approving` with one row affected, so only one caller approves), and the
 //! http crate talks to KCP through [`crate::upstream::kcp`].
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::purchase::{self, ApprovalOutcome, PurchaseStatus, Transition};
+//! use snspmt_core::upstream::kcp;
+//! use snspmt_core::Points;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (points, price) = purchase::validate_amounts(10_000, 10_000)?;
+//! assert_eq!(purchase::validate_amounts(10_000, 9_000).unwrap_err().code, "amount_price_mismatch");
+//!
+//! // A bank transfer: the operator approves it once, and the approval credits its points.
+//! let approval = Transition::bank_decision(true);
+//! let credit = approval.credit(42, points).ok_or("an approval credits")?;
+//! assert_eq!((credit.amount, credit.event_ref.as_str()), (Points(10_000), "purchase:42"));
+//! assert!(Transition::new(PurchaseStatus::Approved, PurchaseStatus::Rejected).is_err());
+//!
+//! // A card payment: KCP's approval answer settles it.
+//! let body = br#"{"res_cd": "0000", "res_msg": "OK", "tno": "20261130000001", "amount": "10000"}"#;
+//! let answer = kcp::parse_approve(body);
+//! let outcome = purchase::approval_outcome(price, answer.as_ref());
+//! assert_eq!(outcome, ApprovalOutcome::Approved { tno: "20261130000001".into(), amount: 10_000 });
+//! assert_eq!(outcome.status(), PurchaseStatus::Approved);
+//! // Another amount is never credited.
+//! let short = kcp::parse_approve(br#"{"res_cd": "0000", "tno": "20261130000002", "amount": 9000}"#);
+//! assert_eq!(purchase::approval_outcome(price, short.as_ref()).status(), PurchaseStatus::AmountMismatch);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;

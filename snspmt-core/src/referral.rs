@@ -4,6 +4,51 @@
 //! Everything here is pure: random bytes and `now` (milliseconds since the epoch) are
 //! parameters. The store applies each decision in one transaction, with conditional updates
 //! that re-check the same rules, so concurrent callers cannot get around them.
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::money::{Bps, Discount};
+//! use snspmt_core::order::OrderStatus;
+//! use snspmt_core::referral::{self, CommissionBook, CommissionStatus, CouponTerms};
+//! use snspmt_core::referral::{Withdrawal, WithdrawalInput};
+//! use snspmt_core::Points;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A code from random bytes the caller drew (the core draws nothing itself).
+//! let code = referral::referral_code(&[0, 1, 2, 3, 4, 5, 6, 7])?;
+//! assert_eq!(code, "REFABCDEFGH");
+//! assert_eq!(referral::normalize_code(" refabcdefgh "), Some(code));
+//!
+//! // The referred user's coupon: 5 % off for 30 days (times in ms since the epoch).
+//! let now = 1_700_000_000_000;
+//! let terms = CouponTerms {
+//!     discount: Discount::Percentage(Bps::REFERRAL_COUPON),
+//!     min_order_amount: Points(0),
+//!     valid_from: Some(now),
+//!     expires_at: Some(now + referral::REFERRAL_COUPON_VALIDITY_MS),
+//!     is_active: true,
+//!     is_used: false,
+//! };
+//! assert_eq!(referral::apply_coupon(&terms, Points(2_000), now)?, Points(100));
+//! assert!(referral::apply_coupon(&terms, Points(2_000), now + 31 * 24 * 60 * 60 * 1000).is_err());
+//!
+//! // The referrer's commission follows the order: 10 % of what was kept after a refund.
+//! let rate = Bps::DEFAULT_COMMISSION;
+//! let c = referral::commission_settlement(OrderStatus::Partial, Points(2_000), Points(500), rate)?;
+//! assert_eq!((c.status, c.amount), (CommissionStatus::Reduced, Points(150)));
+//!
+//! // The book never goes below zero: a withdrawal reserves, its approval pays.
+//! let book = CommissionBook::default().earn(c.amount)?.earn(Points(1_000))?;
+//! assert!(book.reserve(Points(2_000)).is_err(), "more than the balance");
+//! let book = book.reserve(Points(1_000))?;
+//! let mut withdrawal = Withdrawal::requested(Points(1_000));
+//! let book = book.apply(withdrawal.handle(WithdrawalInput::Approve)?)?;
+//! assert_eq!((book.paid, book.balance()?), (Points(1_000), Points(150)));
+//! assert!(withdrawal.handle(WithdrawalInput::Reject).is_err(), "decided once");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -138,9 +183,9 @@ pub struct CouponTerms {
     pub discount: Discount,
     /// The pre-discount price must be at least this.
     pub min_order_amount: Points,
-    /// Not valid before this moment.
+    /// Not valid before this moment (ms since the epoch).
     pub valid_from: Option<i64>,
-    /// Not valid from this moment on.
+    /// Not valid from this moment on (ms since the epoch).
     pub expires_at: Option<i64>,
     /// The operator has not withdrawn the coupon.
     pub is_active: bool,
@@ -193,7 +238,8 @@ impl fmt::Display for CouponRefusal {
 
 impl std::error::Error for CouponRefusal {}
 
-/// The discount a coupon gives on an order of pre-discount `price` at `now`, checked in this
+/// The discount a coupon gives on an order of pre-discount `price` at `now` (ms since the
+/// epoch), checked in this
 /// order: withdrawn, used, not yet valid, expired (`now ≥ expires_at`), below the minimum.
 /// Always `0 ≤ discount ≤ price` ([`money::coupon_discount`]).
 pub fn apply_coupon(terms: &CouponTerms, price: Points, now: i64) -> Result<Points, CouponRefusal> {

@@ -6,6 +6,52 @@
 //! of the upstream are inputs of [`RefillState::handle`] and [`CancelState::handle`]. No money
 //! moves on any of these: a cancel is refunded by the status sync when the upstream reports
 //! `Canceled` or `Partial` ([`crate::order::settle`]).
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::order::OrderStatus;
+//! use snspmt_core::refill::{self, CancelRoute, IllegalRefill, OrderFacts, RefillHistory, RefillInput};
+//! use snspmt_core::refill::{RefillPolicy, RefillRefusal, RefillState, DAY_MS};
+//! use snspmt_core::upstream::smm::RefillStatus;
+//!
+//! # fn main() -> Result<(), IllegalRefill> {
+//! let ended_at = 1_700_000_000_000; // ms since the epoch
+//! let order = OrderFacts {
+//!     status: OrderStatus::Completed,
+//!     has_upstream_id: true,
+//!     multipart: false,
+//!     service_refill: true,
+//!     service_cancel: true,
+//!     updated_at: ended_at,
+//! };
+//! let policy = RefillPolicy::default(); // 30 days, one a day, 3 at most
+//! let never = RefillHistory::default();
+//! assert_eq!(refill::may_refill(&order, &never, &policy, ended_at + DAY_MS), Ok(()));
+//! assert!(matches!(
+//!     refill::may_refill(&order, &never, &policy, ended_at + 31 * DAY_MS),
+//!     Err(RefillRefusal::WindowClosed { .. })
+//! ));
+//! // One still open: the next must wait.
+//! let now = ended_at + 60 * 60 * 1000;
+//! let history = RefillHistory::of([(RefillState::Pending, ended_at)], now);
+//! assert_eq!(refill::may_refill(&order, &history, &policy, now), Err(RefillRefusal::InFlight));
+//!
+//! // A request's life: the upstream takes it, then reports it done; nothing after that.
+//! let state = RefillState::Requested.handle(&RefillInput::Accepted { smm_refill_id: "77".into() })?;
+//! let state = state.handle(&RefillInput::Status(RefillStatus::Completed))?;
+//! assert_eq!(state, RefillState::Completed);
+//! assert!(state.handle(&RefillInput::Status(RefillStatus::Pending)).is_err());
+//!
+//! // A cancel: local (refunded now) before the upstream has the order, forwarded while it runs.
+//! let pending = OrderFacts { status: OrderStatus::Pending, has_upstream_id: false, ..order };
+//! assert_eq!(refill::may_cancel(&pending, false), Ok(CancelRoute::Local));
+//! let running = OrderFacts { status: OrderStatus::InProgress, ..order };
+//! assert_eq!(refill::may_cancel(&running, false), Ok(CancelRoute::Upstream));
+//! assert!(refill::may_cancel(&order, false).is_err(), "a completed order is not canceled");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -196,7 +242,7 @@ pub struct OrderFacts {
     pub service_refill: bool,
     /// The service's `cancel` flag (false when the service is gone).
     pub service_cancel: bool,
-    /// When the order last changed (for an ended order: when it ended).
+    /// When the order last changed (for an ended order: when it ended), in ms since the epoch.
     pub updated_at: i64,
 }
 
@@ -207,7 +253,7 @@ pub struct RefillHistory {
     pub count: u32,
     /// One of them is still open.
     pub open: bool,
-    /// When the latest counted one was asked for.
+    /// When the latest counted one was asked for (ms since the epoch).
     pub last_requested_at: Option<i64>,
 }
 
@@ -240,13 +286,13 @@ pub enum RefillRefusal {
     /// The order is not `completed` or `partial`, or the upstream does not know it (a package
     /// or split order, or one never accepted).
     OrderNotRefillable(OrderStatus),
-    /// The window closed at this time.
+    /// The window closed at this time (ms since the epoch).
     WindowClosed { closed_at: i64 },
     /// A refill of this order is still running.
     InFlight,
     /// The order had its refills.
     LimitReached { max: u32 },
-    /// Too soon after the last refill: allowed again at this time.
+    /// Too soon after the last refill: allowed again at this time (ms since the epoch).
     Cooldown { until: i64 },
 }
 

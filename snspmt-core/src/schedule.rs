@@ -1,5 +1,25 @@
 //! When scheduled work is due: reading a customer's `scheduled_datetime` and checking it is
 //! inside the allowed window (§9). Pure: `now` and the time-zone offset are inputs.
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::schedule;
+//! use snspmt_core::validate::Invalid;
+//!
+//! # fn main() -> Result<(), Invalid> {
+//! // 10:00 in Seoul (540 minutes east of UTC) is 01:00 UTC, in milliseconds since the epoch.
+//! let at = schedule::parse_datetime("2026-11-30 10:00", 540)?;
+//! assert_eq!(at, 1_796_000_400_000);
+//! assert_eq!(schedule::parse_datetime("2026-11-30T01:00:00Z", 0)?, at);
+//! // 5 minutes to 7 days ahead of `now`.
+//! let now = at - 60 * 60 * 1000;
+//! assert_eq!(schedule::check_window(at, now)?, at);
+//! assert_eq!(schedule::check_window(at, at - 60_000).unwrap_err().code, "invalid_schedule");
+//! assert!(schedule::parse_datetime("30/11/2026", 540).is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::validate::Invalid;
 

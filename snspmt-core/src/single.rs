@@ -13,7 +13,7 @@ use crate::upstream::smm;
 /// Where the submission job of an order is, in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
-    /// To be sent at `at` (or retried then).
+    /// To be sent at `at`, ms since the epoch (or retried then).
     Due { at: i64 },
     /// A worker claimed it and may be talking to the upstream.
     Submitting,
@@ -39,7 +39,7 @@ impl Job {
         }
     }
 
-    /// The job as stored: its state and, when due, its due time.
+    /// The job as stored: its state and, when due, its due time (ms since the epoch).
     pub fn from_stored(state: &str, due_at: i64) -> Option<Job> {
         Some(match state {
             "due" => Job::Due { at: due_at },
@@ -118,7 +118,7 @@ pub struct Single {
 }
 
 impl Single {
-    /// When the job is next due, if it waits for a time.
+    /// When the job is next due (ms since the epoch), if it waits for a time.
     pub fn poll_timeout(&self) -> Option<i64> {
         match self.job {
             Job::Due { at } if !self.status.is_terminal() => Some(at),
@@ -144,7 +144,42 @@ impl Single {
         Ok((s.status, None, refund))
     }
 
-    /// Takes `input` at `now`: the new state, and what to write.
+    /// Takes `input` at `now` (ms since the epoch): the new state, and what to write. An input
+    /// the order cannot take is a [`SingleError`], and changes nothing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::order::{NotAccepted, OrderStatus};
+    /// use snspmt_core::plan::Submitted;
+    /// use snspmt_core::single::{Input, Job, Single, SingleError};
+    /// use snspmt_core::Points;
+    ///
+    /// # fn main() -> Result<(), SingleError> {
+    /// let t0 = 1_700_000_000_000;
+    /// let mut order = Single {
+    ///     status: OrderStatus::Pending,
+    ///     job: Job::Due { at: t0 },
+    ///     final_price: Points(1_000),
+    ///     total_quantity: 100,
+    ///     refunded: Points(0),
+    /// };
+    /// assert_eq!(order.poll_timeout(), Some(t0));
+    /// // Claimed once: a second claim is a typed error, not a panic.
+    /// assert_eq!(order.handle(Input::Claim, t0)?.status, OrderStatus::Submitting);
+    /// assert!(order.handle(Input::Claim, t0).is_err());
+    /// // The panel answered 429: due again after a back-off, nothing refunded.
+    /// let throttled = Submitted::NotAccepted { why: NotAccepted::Throttled, attempts: 1 };
+    /// let retry = order.handle(Input::Submitted(throttled), t0 + 1)?;
+    /// assert_eq!((retry.status, retry.refund), (OrderStatus::Pending, Points(0)));
+    /// assert!(order.poll_timeout() > Some(t0 + 1));
+    /// // The owner cancels before it is sent again: everything comes back, once.
+    /// let canceled = order.handle(Input::OwnerCancel, t0 + 2)?;
+    /// assert_eq!((canceled.status, canceled.refund), (OrderStatus::Canceled, Points(1_000)));
+    /// assert!(order.handle(Input::OwnerCancel, t0 + 3).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handle(&mut self, input: Input<'_>, now: i64) -> Result<Effects, SingleError> {
         let rest = |s: &Single| refund_cap(s.final_price, s.refunded, s.final_price);
         let (status, job, refund) = match input {

@@ -4,6 +4,25 @@
 //!
 //! Each check returns a [`Invalid`] naming the field and a stable code, which the server
 //! turns into a 400 body without inspecting messages.
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::validate::{self, Invalid};
+//! use snspmt_core::Points;
+//!
+//! # fn main() -> Result<(), Invalid> {
+//! assert_eq!(validate::email(" Kim@Example.COM ")?, "kim@example.com");
+//! assert_eq!(validate::user_id("kim_01")?, "kim_01");
+//! assert_eq!(validate::positive_amount("amount", 5_000)?, Points(5_000));
+//! // A refusal names the field and a stable code for the 400 body.
+//! let refused = validate::user_id("no spaces").unwrap_err();
+//! assert_eq!((refused.field, refused.code), ("user_id", "invalid_user_id"));
+//! assert_eq!(validate::password("short").unwrap_err().code, "weak_password");
+//! assert_eq!(validate::positive_amount("amount", 0).unwrap_err().code, "invalid_amount");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 
@@ -209,6 +228,7 @@ pub struct Ignored {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DripFeed {
     pub runs: i64,
+    /// Minutes between runs.
     pub interval: i64,
 }
 
@@ -238,6 +258,7 @@ pub fn dripfeed(runs: Option<i64>, interval: Option<i64>) -> Result<Option<DripF
 /// Split delivery: `days` submissions of `per_day`, one a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Split {
+    /// Days (one submission a day).
     pub days: i64,
     pub per_day: i64,
 }

@@ -8,29 +8,122 @@
 //! replays an [`IdempotencyKey`] instead of running twice.
 //!
 //! Both backends run the same contract test suite (`tests/contract`).
+//!
+//! # Features
+//!
+//! - `sqlite` (default): [`SqliteStore`], on rusqlite (SQLite bundled) and r2d2.
+//! - `postgres` (default): [`PgStore`], on tokio-postgres and deadpool.
+//! - `testing`: the `testing` module, helpers for tests that need a database (a PostgreSQL
+//!   schema per test); not a stable API.
+//!
+//! An embedder that needs one backend takes only its feature
+//! (`default-features = false, features = ["sqlite"]`); [`open`] answers a `DATABASE_URL` of a
+//! backend left out of the build with an error that names the feature.
+//!
+//! # Example
+//!
+//! A throw-away SQLite database (a temporary file, removed when the store is dropped): migrate
+//! it, create a user, credit 5,000 points with their ledger row, and read the ledger back.
+//!
+//! ```
+//! use snspmt_core::{LedgerKind, Points};
+//! use snspmt_store::{LedgerFilter, LedgerStore, Maintenance, NewUser, Posting, SqliteStore};
+//! use snspmt_store::{StoreError, UserStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), StoreError> {
+//! let now = 1_700_000_000_000; // ms since the epoch: every operation is told the time
+//! let store = SqliteStore::open_temporary()?; // or SqliteStore::open("snspmt.db")
+//! store.migrate(now).await?;
+//!
+//! let user = NewUser {
+//!     user_id: "kim".into(),
+//!     email: Some("kim@example.com".into()),
+//!     name: "Kim".into(),
+//!     display_name: "kim".into(),
+//!     password_hash: None,
+//! };
+//! assert_eq!(store.create_user(user, now).await?.points, Points(0));
+//!
+//! // The balance and its ledger row move together, in one transaction.
+//! let credit = Posting {
+//!     user_id: "kim".into(),
+//!     kind: LedgerKind::Purchase,
+//!     amount: Points(5_000),
+//!     reference: Some("purchase:1".into()),
+//!     description: "bank transfer".into(),
+//!     event_ref: Some("purchase:1".into()),
+//!     audit: None,
+//! };
+//! let entry = store.post(credit.clone(), None, now).await?.into_inner();
+//! assert_eq!(entry.balance_after, Points(5_000));
+//! // The same business event is never posted twice.
+//! assert!(matches!(store.post(credit, None, now).await, Err(StoreError::AlreadyPosted)));
+//!
+//! // A filter left at its defaults reads a page of `DEFAULT_LIMIT` (50) rows.
+//! let page = store.ledger(LedgerFilter { user_id: Some("kim".into()), ..Default::default() }).await?;
+//! assert_eq!((page.total, page.rows), (1, vec![entry]));
+//! assert_eq!(store.balance("kim").await?, Some(Points(5_000)));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("snspmt-store needs a backend: enable the `sqlite` or the `postgres` feature (or both)");
+
 mod error;
 pub mod migrations;
 mod model;
 pub(crate) mod ops;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod sql;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::{Conflict, StoreError, StoreResult};
 pub use model::*;
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use sql::{clean_text, Dialect};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use snspmt_core::Points;
 
 /// Accounts.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::{Conflict, NewUser, StoreError, UserStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// let new_user = |id: &str, email: &str| NewUser {
+///     user_id: id.into(),
+///     email: Some(email.into()),
+///     name: id.into(),
+///     display_name: id.into(),
+///     password_hash: None,
+/// };
+/// let kim = store.create_user(new_user("kim", "kim@example.com"), 1_000).await?;
+/// assert_eq!((kim.created_at, kim.is_admin), (1_000, false));
+/// let taken = store.create_user(new_user("lee", "kim@example.com"), 1_001).await;
+/// assert!(matches!(taken, Err(StoreError::Conflict(Conflict::EmailTaken))));
+/// assert_eq!(store.user("kim").await?, Some(kim));
+/// assert_eq!(store.list_users(Some("kim"), 0, 0).await?.total, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user with a zero balance. `Conflict("user_id_taken" | "email_taken")`.
@@ -54,6 +147,33 @@ pub trait UserStore: Send + Sync {
 }
 
 /// Bearer sessions and login throttling.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::SessionStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// // Kept by the SHA-256 of the bearer token, never the token; expires at 2,000 ms.
+/// store.create_session("sha256-of-the-token", "kim", 1_000, 2_000).await?;
+/// let user = store.session_user("sha256-of-the-token", 1_500).await?;
+/// assert_eq!(user.map(|u| u.user_id).as_deref(), Some("kim"));
+/// assert_eq!(store.session_user("sha256-of-the-token", 2_000).await?, None);
+/// assert!(store.revoke_session("sha256-of-the-token").await?);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a session by the SHA-256 (hex) of its token.
@@ -85,6 +205,54 @@ pub trait SessionStore: Send + Sync {
 }
 
 /// Balances and the append-only points ledger.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::{LedgerKind, Points};
+/// use snspmt_store::{IdempotencyKey, LedgerStore, Posting, StoreError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// let posting = |kind: LedgerKind, amount: i64| Posting {
+///     user_id: "kim".into(),
+///     kind,
+///     amount: Points(amount),
+///     reference: None,
+///     description: kind.to_string(),
+///     event_ref: None,
+///     audit: None,
+/// };
+/// store.post(posting(LedgerKind::Purchase, 1_000), None, 1).await?;
+/// // A debit below zero changes nothing.
+/// let overdraft = store.post(posting(LedgerKind::Deduct, -1_001), None, 2).await;
+/// assert!(matches!(overdraft, Err(StoreError::InsufficientPoints { balance: Points(1_000) })));
+/// // A client's retry with the same Idempotency-Key replays the first answer.
+/// let key = || IdempotencyKey {
+///     user_id: "kim".into(),
+///     scope: "points.deduct",
+///     key: "k-1".into(),
+///     request_hash: "sha256-of-the-body".into(),
+/// };
+/// let first = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 3).await?;
+/// let again = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 4).await?;
+/// assert!(again.is_replay());
+/// assert_eq!(again.into_inner(), first.into_inner());
+/// assert_eq!(store.balance("kim").await?, Some(Points(700)));
+/// assert!(store.ledger_mismatches().await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
     async fn balance(&self, user_id: &str) -> StoreResult<Option<Points>>;
@@ -107,6 +275,27 @@ pub trait LedgerStore: Send + Sync {
 }
 
 /// The admin audit log.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::{AuditStore, NewAudit};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// let audit = NewAudit {
+///     actor: "admin-token".into(),
+///     action: "users.update".into(),
+///     target: Some("kim".into()),
+///     detail: r#"{"is_admin":true}"#.into(),
+/// };
+/// let entry = store.record_audit(audit, 1_000).await?;
+/// assert_eq!(store.audit_log(0, 0).await?.rows, [entry]);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn record_audit(&self, entry: NewAudit, now: Millis) -> StoreResult<AuditEntry>;
@@ -114,6 +303,23 @@ pub trait AuditStore: Send + Sync {
 }
 
 /// Health and schema.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::{DatabaseUrl, Maintenance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), snspmt_store::StoreError> {
+/// let store = snspmt_store::open(&DatabaseUrl::parse("sqlite::memory:")?).await?;
+/// let report = store.migrate(1_000).await?;
+/// assert_eq!(report.version, store.schema_version().await?);
+/// assert!(store.migrate(2_000).await?.applied.is_empty(), "nothing left to apply");
+/// store.ping().await?;
+/// assert_eq!(store.backend(), "sqlite");
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait Maintenance: Send + Sync {
     /// A round trip to the database.
@@ -130,6 +336,47 @@ pub trait Maintenance: Send + Sync {
 }
 
 /// The catalogue of services.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::Points;
+/// use snspmt_store::{CatalogStore, NewService};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// let likes = NewService {
+///     provider_service_id: "1".into(),
+///     name: "Likes".into(),
+///     category: "Instagram".into(),
+///     platform: "instagram".into(),
+///     service_type: "default".into(),
+///     price_per_1000: Points(1_000),
+///     min_quantity: 10,
+///     max_quantity: 10_000,
+///     dripfeed: false,
+///     refill: false,
+///     cancel: false,
+///     is_active: true,
+///     description: String::new(),
+/// };
+/// let created = store.create_service(likes.clone(), audit(), 1_000).await?;
+/// assert_eq!(store.service(created.service_id).await?, Some(created));
+/// // An import updates the services it knows by the upstream's id.
+/// let counts = store.import_services(vec![likes], audit(), 2_000).await?;
+/// assert_eq!((counts.inserted, counts.updated), (0, 1));
+/// assert_eq!(store.list_services(true, Some("Instagram"), 0, 0).await?.total, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
     /// `Conflict(Conflict::ProviderServiceIdTaken)` when the upstream id is catalogued already.
@@ -162,6 +409,99 @@ pub trait CatalogStore: Send + Sync {
 }
 
 /// Orders, their charges and refunds, and the submission outbox.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::order::{self, OrderStatus};
+/// use snspmt_core::upstream::smm::Status;
+/// use snspmt_core::Points;
+/// use snspmt_store::{LedgerStore, NewOrder, OrderStore, StatusUpdate, SubmissionOutcome};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// # snspmt_store::LedgerStore::post(&store, snspmt_store::Posting {
+/// #     user_id: "kim".into(),
+/// #     kind: snspmt_core::LedgerKind::Purchase,
+/// #     amount: snspmt_core::Points(1_000),
+/// #     reference: None,
+/// #     description: "credit".into(),
+/// #     event_ref: None,
+/// #     audit: None,
+/// # }, None, 0).await?;
+/// # let service = snspmt_store::NewService {
+/// #     provider_service_id: "1".into(),
+/// #     name: "Likes".into(),
+/// #     category: "Instagram".into(),
+/// #     platform: "instagram".into(),
+/// #     service_type: "default".into(),
+/// #     price_per_1000: Points(1_000),
+/// #     min_quantity: 10,
+/// #     max_quantity: 10_000,
+/// #     dripfeed: false,
+/// #     refill: false,
+/// #     cancel: false,
+/// #     is_active: true,
+/// #     description: String::new(),
+/// # };
+/// # let service = snspmt_store::CatalogStore::create_service(&store, service, audit(), 0).await?;
+/// # let service_id = service.service_id;
+/// let t0 = 1_000;
+/// let order = NewOrder {
+///     user_id: "kim".into(),
+///     service_id,
+///     service_name: "Likes".into(),
+///     link: "https://x.com/a".into(),
+///     quantity: 100,
+///     runs: None,
+///     interval_minutes: None,
+///     comments: None,
+///     price: Points(100),
+///     discount_amount: Points(0),
+///     final_price: Points(100),
+///     due_at: t0,
+///     status: OrderStatus::Pending,
+///     scheduled_at: None,
+///     coupon_id: None,
+///     params: Default::default(),
+/// };
+/// // Charged and queued in one transaction.
+/// let placed = store.place_order(order, None, t0).await?.into_inner();
+/// assert_eq!(store.balance("kim").await?, Some(Points(900)));
+///
+/// // A worker claims the due job, sends it upstream and records how that went.
+/// let jobs = store.claim_due_jobs(t0, 10).await?;
+/// assert_eq!(jobs.iter().map(|j| j.order_id).collect::<Vec<_>>(), [placed.order_id]);
+/// let accepted = SubmissionOutcome::Accepted { smm_order_id: "23501".into() };
+/// let running = store.settle_submission(jobs[0].job_id, accepted, t0 + 1).await?;
+/// assert_eq!(running.status, OrderStatus::InProgress);
+///
+/// // The status sync: 25 of 100 were not delivered. The core settles; the store applies it.
+/// let target = &store.orders_to_sync(10, None).await?[0];
+/// let settlement = order::settle(target.final_price, target.total_quantity, &Status::Partial, Some(25))?;
+/// let update = StatusUpdate { settlement, start_count: Some(0), remains: Some(25), charge: None };
+/// let ended = store.apply_status(target.order_id, update, t0 + 2).await?.ok_or("in progress")?;
+/// assert_eq!((ended.status, ended.refunded_amount), (OrderStatus::Partial, Points(25)));
+/// assert_eq!(store.balance("kim").await?, Some(Points(925)));
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait OrderStore: Send + Sync {
     /// In one transaction: charge `final_price` (ledger `order_charge`), insert the order and
@@ -236,6 +576,54 @@ pub trait OrderStore: Send + Sync {
 }
 
 /// Point purchases: bank transfers and KCP card payments, each credited at most once.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
+/// use snspmt_core::{Points, Won};
+/// use snspmt_store::{Conflict, LedgerStore, NewPurchase, PurchaseStore, StoreError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// let transfer = NewPurchase {
+///     user_id: "kim".into(),
+///     method: PurchaseMethod::Bank,
+///     amount: Points(10_000),
+///     price: Won(10_000),
+///     buyer_name: Some("김민수".into()),
+///     bank_info: None,
+///     ordr_idxx: None,
+///     good_name: None,
+///     pay_method: None,
+/// };
+/// let purchase = store.create_purchase(transfer, None, 1_000).await?.into_inner();
+/// assert_eq!(purchase.status, PurchaseStatus::Pending);
+/// // The operator approves it once; the approval credits the points in the same transaction.
+/// let approved = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 2_000).await?;
+/// assert_eq!(approved.status, PurchaseStatus::Approved);
+/// assert_eq!(store.balance("kim").await?, Some(Points(10_000)));
+/// let again = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 3_000).await;
+/// assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyProcessed))));
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait PurchaseStore: Send + Sync {
     /// Records a purchase. With a key, a repeat answers the purchase as it is now.
@@ -301,6 +689,38 @@ pub trait PurchaseStore: Send + Sync {
 }
 
 /// Packages of the catalogue.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::plan::Step;
+/// use snspmt_core::Points;
+/// use snspmt_store::{NewPackage, PackageStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// let step = Step { service_id: 1, quantity: 100, delay_minutes: Some(60), repeat: 3, name: "x".into() };
+/// let starter = NewPackage {
+///     name: "Starter".into(),
+///     description: "300 likes over three hours".into(),
+///     price: Points(2_500),
+///     steps: vec![step],
+///     is_active: true,
+/// };
+/// let package = store.create_package(starter, audit(), 1_000).await?;
+/// assert_eq!(store.package(package.package_id).await?.map(|p| p.steps), Some(package.steps));
+/// assert_eq!(store.list_packages(true, 0, 0).await?.total, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait PackageStore: Send + Sync {
     async fn create_package(&self, package: NewPackage, audit: NewAudit, now: Millis)
@@ -403,6 +823,40 @@ pub trait IdentityStore: Send + Sync {
 }
 
 /// Notices (popups) and when they show.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::{NewNotice, NoticeStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// // Shown from 1,000 ms to 2,000 ms since the epoch.
+/// let maintenance = NewNotice {
+///     title: "Maintenance".into(),
+///     content: "The panel pauses at 03:00.".into(),
+///     image_url: None,
+///     popup_type: "modal".into(),
+///     is_active: true,
+///     starts_at: Some(1_000),
+///     ends_at: Some(2_000),
+///     login_popup_image_url: None,
+/// };
+/// let notice = store.create_notice(maintenance, audit(), 500).await?;
+/// assert!(store.active_notices(999).await?.is_empty());
+/// assert_eq!(store.active_notices(1_500).await?, [notice]);
+/// assert!(store.active_notices(2_000).await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait NoticeStore: Send + Sync {
     async fn create_notice(&self, notice: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice>;
@@ -450,6 +904,21 @@ pub trait BlogStore: Send + Sync {
 }
 
 /// Figures for the admin dashboard.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::DashboardStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// let stats = store.dashboard_stats(1_000, 0).await?;
+/// assert_eq!((stats.total_users, stats.total_orders, stats.today_revenue), (0, 0, 0));
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait DashboardStore: Send + Sync {
     /// Totals, and orders and revenue since `today_start` and since `month_start`.
@@ -457,6 +926,52 @@ pub trait DashboardStore: Send + Sync {
 }
 
 /// Coupons: the operator's definitions and users' one-use copies.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::referral::DiscountType;
+/// use snspmt_core::Points;
+/// use snspmt_store::{CouponStore, NewCoupon};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// let welcome = NewCoupon {
+///     code: "WELCOME".into(),
+///     name: "10 % off".into(),
+///     discount_type: DiscountType::Percentage,
+///     discount_value: 10,
+///     min_order_amount: Points(0),
+///     valid_from: None,
+///     valid_until: None,
+///     max_uses: Some(100),
+///     is_active: true,
+/// };
+/// let coupon = store.create_coupon(welcome, audit(), 1_000).await?;
+/// let copy = store.add_coupon_by_code("kim", "WELCOME", 2_000).await?;
+/// assert_eq!(copy.coupon_id, Some(coupon.coupon_id));
+/// // One copy per user.
+/// assert!(store.add_coupon_by_code("kim", "WELCOME", 3_000).await.is_err());
+/// assert_eq!(store.user_coupons("kim", 0, 0).await?.rows, [copy]);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait CouponStore: Send + Sync {
     /// `Conflict(Conflict::CouponCodeTaken)` when the code exists.
@@ -486,6 +1001,43 @@ pub trait CouponStore: Send + Sync {
 /// referrer's balance (`earned − paid − reserved`) moves only as the core's
 /// `referral::CommissionBook` decides, on the book row locked for the transaction, so it never
 /// goes below zero.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::Bps;
+/// use snspmt_store::ReferralStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("lee"), 0).await?;
+/// // The caller draws the code (`snspmt_core::referral::referral_code`).
+/// let code = "REFABCDEFGH";
+/// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), 1_000).await?;
+/// assert_eq!(kim.map(|r| r.code).as_deref(), Some(code));
+/// assert_eq!(store.referrer_by_code(code).await?.map(|r| r.user_id).as_deref(), Some("kim"));
+/// // The code is taken: another user draws another.
+/// let lee = store.register_referrer("lee", code, Bps::DEFAULT_COMMISSION, audit(), 2_000).await?;
+/// assert!(lee.is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait ReferralStore: Send + Sync {
     /// Makes `user_id` a referrer with `code`, or answers their existing code. `None` when
@@ -572,6 +1124,40 @@ pub trait ReferralStore: Send + Sync {
 
 /// Reseller API keys, kept as the SHA-256 (hex) of the key, and the operator's per-user switch
 /// of the reseller API.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::{ApiKeyStore, NewApiKey};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// let new_key = NewApiKey {
+///     key_id: "k1".into(),
+///     user_id: "kim".into(),
+///     key_hash: "sha256-of-the-key".into(),
+///     prefix: "snsp_AbCdEfG".into(),
+///     name: "reseller".into(),
+/// };
+/// // At most 5 live keys per user.
+/// let key = store.create_api_key(new_key, 5, 1_000).await?.ok_or("under the cap")?;
+/// let owner = store.api_key_owner("sha256-of-the-key").await?.ok_or("a live key")?;
+/// assert_eq!((owner.key, owner.user.user_id.as_str()), (key, "kim"));
+/// store.revoke_api_key("k1", Some("kim"), None, 2_000).await?.ok_or("revoked")?;
+/// assert!(store.api_key_owner("sha256-of-the-key").await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key for its user, unless the user has `max_live` live keys already
@@ -674,6 +1260,38 @@ pub trait RefillStore: Send + Sync {
 
 /// Per-user rates (an operator's discount and per-service prices) and the batches of mass
 /// orders.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_core::Bps;
+/// use snspmt_store::RateStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = snspmt_store::SqliteStore::open_temporary()?;
+/// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+/// # let user = |id: &str| snspmt_store::NewUser {
+/// #     user_id: id.into(),
+/// #     email: Some(format!("{id}@example.com")),
+/// #     name: id.into(),
+/// #     display_name: id.into(),
+/// #     password_hash: None,
+/// # };
+/// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+/// # let audit = || snspmt_store::NewAudit {
+/// #     actor: "admin-token".into(),
+/// #     action: "example".into(),
+/// #     target: None,
+/// #     detail: "{}".into(),
+/// # };
+/// let rates = store.set_user_discount("kim", Bps(1_000), audit(), 1_000).await?;
+/// assert_eq!((rates.discount, rates.service_prices.len()), (Bps(1_000), 0));
+/// assert_eq!(store.user_rates("kim").await?, Some(rates));
+/// assert_eq!(store.user_rates("nobody").await?, None);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait RateStore: Send + Sync {
     /// The user's discount and per-service prices; `None` for an unknown user.
@@ -764,6 +1382,21 @@ pub enum DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// Reads `sqlite://path`, `sqlite:path`, `sqlite::memory:` or `postgres[ql]://…`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::DatabaseUrl;
+    ///
+    /// # fn main() -> Result<(), snspmt_store::StoreError> {
+    /// assert_eq!(DatabaseUrl::parse("sqlite://snspmt.db")?, DatabaseUrl::SqliteFile("snspmt.db".into()));
+    /// assert_eq!(DatabaseUrl::parse("sqlite::memory:")?, DatabaseUrl::SqliteMemory);
+    /// assert!(matches!(DatabaseUrl::parse("postgres://u@127.0.0.1/db")?, DatabaseUrl::Postgres(_)));
+    /// assert!(DatabaseUrl::parse("mysql://u@127.0.0.1/db").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn parse(url: &str) -> StoreResult<DatabaseUrl> {
         if url == "sqlite::memory:" || url == "sqlite://:memory:" {
             Ok(DatabaseUrl::SqliteMemory)
@@ -782,12 +1415,48 @@ impl DatabaseUrl {
 }
 
 /// Opens the database named by `url` (no migrations are run).
+///
+/// A URL whose backend this build leaves out (the `sqlite` or `postgres` feature) is a
+/// [`StoreError::Backend`] that names the missing feature.
+///
+/// # Example
+///
+/// ```
+/// use snspmt_store::{DatabaseUrl, Maintenance, UserStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), snspmt_store::StoreError> {
+/// let store = snspmt_store::open(&DatabaseUrl::parse("sqlite::memory:")?).await?;
+/// store.migrate(0).await?;
+/// assert_eq!(store.backend(), "sqlite");
+/// assert_eq!(store.user("nobody").await?, None);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
     Ok(match url {
+        #[cfg(feature = "sqlite")]
         DatabaseUrl::SqliteFile(path) => Arc::new(SqliteStore::open(path)?),
+        #[cfg(feature = "sqlite")]
         DatabaseUrl::SqliteMemory => Arc::new(SqliteStore::open_temporary()?),
+        #[cfg(not(feature = "sqlite"))]
+        DatabaseUrl::SqliteFile(_) | DatabaseUrl::SqliteMemory => {
+            return Err(not_compiled_in("SQLite", "sqlite"))
+        }
+        #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => Arc::new(PgStore::connect(url, 16).await?),
+        #[cfg(not(feature = "postgres"))]
+        DatabaseUrl::Postgres(_) => return Err(not_compiled_in("PostgreSQL", "postgres")),
     })
+}
+
+/// The error of a `DATABASE_URL` whose backend was left out of this build.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn not_compiled_in(backend: &str, feature: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "DATABASE_URL names a {backend} database, but this build of snspmt-store has no {backend} \
+         backend: build it with the `{feature}` feature"
+    ))
 }
 
 #[cfg(test)]
@@ -808,5 +1477,21 @@ mod tests {
         assert!(matches!(DatabaseUrl::parse("postgres://u@h/db"), Ok(DatabaseUrl::Postgres(_))));
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    /// A URL of a backend left out of the build is an error that names the feature.
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn postgres_url_without_the_postgres_feature() {
+        let url = DatabaseUrl::parse("postgres://u@127.0.0.1:1/db").expect("parses");
+        let e = open(&url).await.err().expect("refused");
+        assert!(e.to_string().contains("build it with the `postgres` feature"), "{e}");
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn sqlite_url_without_the_sqlite_feature() {
+        let e = open(&DatabaseUrl::SqliteMemory).await.err().expect("refused");
+        assert!(e.to_string().contains("build it with the `sqlite` feature"), "{e}");
     }
 }

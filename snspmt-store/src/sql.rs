@@ -17,55 +17,112 @@ pub enum Dialect {
     Postgres,
 }
 
-/// A statement parameter both drivers can bind: `i64`, `bool`, `&str`, `String` and their
-/// `Option`s.
-pub(crate) trait Param: rusqlite::ToSql + tokio_postgres::types::ToSql + Sync {
+/// A statement parameter every compiled-in driver can bind: `i64`, `bool`, `&str`, `String`
+/// and their `Option`s.
+pub(crate) trait Param: LiteParam + PgParam + Sync {}
+
+impl<T: LiteParam + PgParam + Sync> Param for T {}
+
+/// What the SQLite driver binds (anything, without the `sqlite` feature).
+#[cfg(feature = "sqlite")]
+pub(crate) trait LiteParam: rusqlite::ToSql {
     fn lite(&self) -> &dyn rusqlite::ToSql;
-    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync);
 }
 
-impl<T: rusqlite::ToSql + tokio_postgres::types::ToSql + Sync> Param for T {
+#[cfg(feature = "sqlite")]
+impl<T: rusqlite::ToSql> LiteParam for T {
     fn lite(&self) -> &dyn rusqlite::ToSql {
         self
     }
+}
+
+#[cfg(not(feature = "sqlite"))]
+pub(crate) trait LiteParam {}
+
+#[cfg(not(feature = "sqlite"))]
+impl<T: ?Sized> LiteParam for T {}
+
+/// What the PostgreSQL driver binds (anything, without the `postgres` feature).
+#[cfg(feature = "postgres")]
+pub(crate) trait PgParam: tokio_postgres::types::ToSql + Sync {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync);
+}
+
+#[cfg(feature = "postgres")]
+impl<T: tokio_postgres::types::ToSql + Sync> PgParam for T {
     fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
         self
     }
 }
 
+#[cfg(not(feature = "postgres"))]
+pub(crate) trait PgParam {}
+
+#[cfg(not(feature = "postgres"))]
+impl<T: ?Sized> PgParam for T {}
+
 /// One result row, owned.
 pub(crate) enum Row {
+    #[cfg(feature = "sqlite")]
     Lite(Vec<rusqlite::types::Value>),
+    #[cfg(feature = "postgres")]
     Pg(tokio_postgres::Row),
 }
 
-/// A column type both drivers can read.
-pub(crate) trait Col: Sized {
+/// A column type every compiled-in driver can read.
+pub(crate) trait Col: LiteCol + PgCol {}
+
+impl<T: LiteCol + PgCol> Col for T {}
+
+/// A column type the SQLite driver reads (any, without the `sqlite` feature).
+#[cfg(feature = "sqlite")]
+pub(crate) trait LiteCol: Sized {
     fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self>;
-    fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self>;
 }
 
-impl<T> Col for T
-where
-    T: rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>,
-{
+#[cfg(feature = "sqlite")]
+impl<T: rusqlite::types::FromSql> LiteCol for T {
     fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> {
         T::column_result(rusqlite::types::ValueRef::from(v))
             .map_err(|e| StoreError::Backend(format!("column: {e}")))
     }
+}
+
+#[cfg(not(feature = "sqlite"))]
+pub(crate) trait LiteCol {}
+
+#[cfg(not(feature = "sqlite"))]
+impl<T> LiteCol for T {}
+
+/// A column type the PostgreSQL driver reads (any, without the `postgres` feature).
+#[cfg(feature = "postgres")]
+pub(crate) trait PgCol: Sized {
+    fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self>;
+}
+
+#[cfg(feature = "postgres")]
+impl<T: for<'a> tokio_postgres::types::FromSql<'a>> PgCol for T {
     fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> {
         Ok(r.try_get(i)?)
     }
 }
 
+#[cfg(not(feature = "postgres"))]
+pub(crate) trait PgCol {}
+
+#[cfg(not(feature = "postgres"))]
+impl<T> PgCol for T {}
+
 impl Row {
     /// Column `i`, converted.
     pub(crate) fn get<T: Col>(&self, i: usize) -> StoreResult<T> {
         match self {
+            #[cfg(feature = "sqlite")]
             Row::Lite(values) => match values.get(i) {
                 Some(v) => T::from_lite(v),
                 None => Err(StoreError::Backend(format!("no column {i}"))),
             },
+            #[cfg(feature = "postgres")]
             Row::Pg(r) => T::from_pg(r, i),
         }
     }
@@ -134,6 +191,7 @@ pub(crate) trait Conn: Send {
 /// Rewrites a PostgreSQL-form statement for SQLite: `$N` → `?N`, `::type` casts dropped
 /// (SQLite's values carry their own types), `ILIKE` → `LIKE` (SQLite's `LIKE` ignores ASCII
 /// case), and `FOR UPDATE [SKIP LOCKED]` dropped (one writer, `IMMEDIATE` transactions).
+#[cfg(feature = "sqlite")]
 pub(crate) fn to_sqlite(sql: &str) -> String {
     let sql = drop_row_locks(&sql.replace(" ILIKE ", " LIKE "));
     let mut out = String::with_capacity(sql.len());
@@ -160,6 +218,7 @@ pub(crate) fn to_sqlite(sql: &str) -> String {
 }
 
 /// Drops every `FOR UPDATE [OF table] [SKIP LOCKED]`.
+#[cfg(feature = "sqlite")]
 fn drop_row_locks(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
@@ -192,6 +251,7 @@ pub fn clean_text(s: &str) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn rewrites_placeholders_and_locks() {
         assert_eq!(

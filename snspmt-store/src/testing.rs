@@ -1,14 +1,12 @@
-//! Support for tests that need a real database: a PostgreSQL schema of their own, created on
-//! connect and dropped afterwards, and the rule for when there is no PostgreSQL to test.
+//! Support for tests that need a real database (the `testing` feature; not a stable API): a
+//! PostgreSQL schema of their own, created on connect and dropped afterwards (with the
+//! `postgres` feature), and the rule for when there is no PostgreSQL to test.
 //!
 //! The PostgreSQL URL comes from `SNSPMT_TEST_POSTGRES_URL`. Without it a PostgreSQL test
 //! prints a notice and skips — unless `CI=true`, where a skipped PostgreSQL suite is a failure.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use tokio_postgres::NoTls;
-
-use crate::{Maintenance, PgStore, StoreError, StoreResult};
+#[cfg(feature = "postgres")]
+pub use pg::PgTestSchema;
 
 /// The variable that names the PostgreSQL server for tests.
 pub const POSTGRES_URL_VAR: &str = "SNSPMT_TEST_POSTGRES_URL";
@@ -30,63 +28,73 @@ pub fn postgres_url(test: &str) -> Option<String> {
     }
 }
 
-/// A PostgreSQL schema made for one test, with a migrated store whose connections use it.
-/// Dropping it drops the schema.
-pub struct PgTestSchema {
-    url: String,
-    schema: String,
-    pub store: PgStore,
-}
+#[cfg(feature = "postgres")]
+mod pg {
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-impl PgTestSchema {
-    /// Creates a fresh schema on `url` and a migrated store of `max_connections` on it.
-    pub async fn create(url: &str, max_connections: usize) -> StoreResult<PgTestSchema> {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let schema = format!("t_{}_{}_{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
-        run_admin(url, &format!("CREATE SCHEMA {schema}")).await?;
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
-        config.options(format!("-c search_path={schema}"));
-        let store = PgStore::from_config(config, max_connections)?;
-        store.migrate(0).await?;
-        Ok(PgTestSchema { url: url.to_owned(), schema, store })
+    use tokio_postgres::NoTls;
+
+    use crate::{Maintenance, PgStore, StoreError, StoreResult};
+
+    /// A PostgreSQL schema made for one test, with a migrated store whose connections use it.
+    /// Dropping it drops the schema.
+    pub struct PgTestSchema {
+        url: String,
+        schema: String,
+        pub store: PgStore,
     }
 
-    /// A `DATABASE_URL`-style connection string that selects this schema, for a server
-    /// process started by a test.
-    pub fn url_with_search_path(&self) -> String {
-        let sep = if self.url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.schema)
+    impl PgTestSchema {
+        /// Creates a fresh schema on `url` and a migrated store of `max_connections` on it.
+        pub async fn create(url: &str, max_connections: usize) -> StoreResult<PgTestSchema> {
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or_default();
+            let schema =
+                format!("t_{}_{}_{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
+            run_admin(url, &format!("CREATE SCHEMA {schema}")).await?;
+            let mut config: tokio_postgres::Config =
+                url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
+            config.options(format!("-c search_path={schema}"));
+            let store = PgStore::from_config(config, max_connections)?;
+            store.migrate(0).await?;
+            Ok(PgTestSchema { url: url.to_owned(), schema, store })
+        }
+
+        /// A `DATABASE_URL`-style connection string that selects this schema, for a server
+        /// process started by a test.
+        pub fn url_with_search_path(&self) -> String {
+            let sep = if self.url.contains('?') { '&' } else { '?' };
+            format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.schema)
+        }
+
+        pub fn schema(&self) -> &str {
+            &self.schema
+        }
     }
 
-    pub fn schema(&self) -> &str {
-        &self.schema
+    impl Drop for PgTestSchema {
+        fn drop(&mut self) {
+            let url = self.url.clone();
+            let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+            // Drop may run inside a runtime: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    let _ = rt.block_on(run_admin(&url, &sql));
+                }
+            })
+            .join();
+        }
     }
-}
 
-impl Drop for PgTestSchema {
-    fn drop(&mut self) {
-        let url = self.url.clone();
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
-        // Drop may run inside a runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                let _ = rt.block_on(run_admin(&url, &sql));
-            }
-        })
-        .join();
+    async fn run_admin(url: &str, sql: &str) -> StoreResult<()> {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        let conn = tokio::spawn(connection);
+        client.batch_execute(sql).await?;
+        drop(client);
+        let _ = conn.await;
+        Ok(())
     }
-}
-
-async fn run_admin(url: &str, sql: &str) -> StoreResult<()> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    let conn = tokio::spawn(connection);
-    client.batch_execute(sql).await?;
-    drop(client);
-    let _ = conn.await;
-    Ok(())
 }

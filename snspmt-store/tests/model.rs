@@ -18,6 +18,10 @@
 //!   with its share back.
 //!
 //! `PROPTEST_CASES` overrides the number of cases (48 on SQLite, 32 on PostgreSQL).
+//!
+//! It needs the `sqlite` feature; the PostgreSQL half needs `postgres` too.
+
+#![cfg(feature = "sqlite")]
 
 #[path = "contract/fixture.rs"]
 mod fixture;
@@ -33,10 +37,11 @@ use snspmt_core::plan::{self, Ender, PartState, Run, Step, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::upstream::smm;
 use snspmt_core::{LedgerKind, Points};
+#[cfg(feature = "postgres")]
 use snspmt_store::testing::{postgres_url, PgTestSchema};
 use snspmt_store::{
     JobId, Maintenance, NewAudit, NewOrder, NewPackage, NewService, NewUser, OrderId, OrderPart, PartId,
-    PgStore, Posting, SqliteStore, StatusUpdate, Store, StoreError, SubmissionOutcome,
+    Posting, SqliteStore, StatusUpdate, Store, StoreError, SubmissionOutcome,
 };
 
 const USERS: [&str; 2] = ["u0", "u1"];
@@ -282,6 +287,7 @@ fn stored_state(p: &OrderPart) -> PartState {
 
 enum Backend {
     Sqlite(PathBuf),
+    #[cfg(feature = "postgres")]
     Postgres(Box<tokio_postgres::Config>),
 }
 
@@ -293,14 +299,17 @@ impl Backend {
                 s.migrate(0).await.expect("migrate");
                 Arc::new(s)
             }
+            #[cfg(feature = "postgres")]
             Backend::Postgres(config) => {
-                Arc::new(PgStore::from_config((**config).clone(), 4).expect("open postgres"))
+                Arc::new(snspmt_store::PgStore::from_config((**config).clone(), 4).expect("open postgres"))
             }
         }
     }
 }
 
 impl Drop for Backend {
+    // Without `postgres`, SQLite is the only backend.
+    #[cfg_attr(not(feature = "postgres"), allow(irrefutable_let_patterns))]
     fn drop(&mut self) {
         if let Backend::Sqlite(path) = self {
             for suffix in ["", "-wal", "-shm"] {
@@ -324,6 +333,7 @@ fn sqlite_backend() -> Backend {
 /// Empties every table of the test schema but the migrations' record (`DELETE`, repeated
 /// until the foreign keys let every table go: much cheaper than `TRUNCATE` on tiny tables; the
 /// append-only ledger refuses a `DELETE` and is truncated).
+#[cfg(feature = "postgres")]
 async fn empty_postgres(config: &tokio_postgres::Config) {
     const EMPTY: &str = "DO $$ DECLARE t text; blocked int; passes int := 0; BEGIN LOOP blocked := 0; \
         FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() \
@@ -976,6 +986,7 @@ fn model_agrees_sqlite() {
     check_model("model_agrees_sqlite", 48, |_| sqlite_backend());
 }
 
+#[cfg(feature = "postgres")]
 #[test]
 fn model_agrees_postgres() {
     let Some(url) = postgres_url("model_agrees_postgres") else { return };

@@ -1,5 +1,8 @@
 //! The storage contract on PostgreSQL: each case in a schema of its own.
-//! Needs `SNSPMT_TEST_POSTGRES_URL`; skips without it, except under `CI=true`.
+//! Needs `SNSPMT_TEST_POSTGRES_URL`; skips without it, except under `CI=true`. Built with the
+//! `postgres` feature only.
+
+#![cfg(feature = "postgres")]
 
 #[path = "contract/mod.rs"]
 mod contract;

@@ -1,4 +1,6 @@
-//! The storage contract on SQLite.
+//! The storage contract on SQLite (with the `sqlite` feature).
+
+#![cfg(feature = "sqlite")]
 
 #[path = "contract/mod.rs"]
 mod contract;

@@ -16,6 +16,37 @@
 //! The panel's types are loose (§1.1). Numbers arrive as JSON integers, floats or numeric strings
 //! (`"157"`, `" 12 "`), ids as integers or strings. Every parser accepts all of these and ignores
 //! unknown fields. None of them panics on any input, which the `smm_parse` fuzz target checks.
+//!
+//! # Example
+//!
+//! ```
+//! use snspmt_core::upstream::smm::{self, AddOrder, AddReply, OrderParams, ServiceType, Status};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Encode: the fields of `add`, then the form body.
+//! let params = OrderParams::default();
+//! let order = AddOrder {
+//!     service: "1",
+//!     service_type: &ServiceType::Default,
+//!     link: "https://x.com/a b",
+//!     quantity: 100,
+//!     comments: None,
+//!     drip: None,
+//!     params: &params,
+//! };
+//! let body = smm::encode_form(&smm::add_form("KEY", &order)?);
+//! assert_eq!(body, "key=KEY&action=add&service=1&link=https%3A%2F%2Fx.com%2Fa+b&quantity=100");
+//!
+//! // Decode: the panel's replies, however loosely typed.
+//! assert_eq!(smm::parse_add(br#"{"order": "23501"}"#)?, AddReply::Accepted { order: "23501".into() });
+//! let reply = br#"{"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": 157}"#;
+//! let status = smm::parse_status(reply)??;
+//! assert_eq!((status.status, status.remains), (Status::Partial, Some(157)));
+//! // An HTML error page is not a reply: for `add` the outcome is unknown, never retried blindly.
+//! assert!(smm::parse_add(b"<html>502 Bad Gateway</html>").is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -267,11 +267,13 @@ pub(crate) fn rows<T>(rows: Vec<Row>, f: fn(&Row) -> StoreResult<T>) -> StoreRes
     rows.iter().map(f).collect()
 }
 
-/// Implements store traits for both backends from one body: `$body` is written once and runs
-/// inside the backend's transaction (`tx`) or on a reader (`rd`).
+/// Implements store traits for both backends (each one compiled in) from one body: `$body` is
+/// written once and runs inside the backend's transaction (`tx`) or on a reader (`rd`).
 macro_rules! both_backends {
     ($mac:ident) => {
+        #[cfg(feature = "sqlite")]
         $mac!(crate::sqlite::SqliteStore);
+        #[cfg(feature = "postgres")]
         $mac!(crate::postgres::PgStore);
     };
 }

@@ -329,7 +329,7 @@ macro_rules! impl_purchases {
 
 super::both_backends!(impl_purchases);
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
     use snspmt_core::{Points, Won};

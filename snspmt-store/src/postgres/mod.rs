@@ -19,6 +19,22 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects a pool of at most `max_connections` to `url` (`postgres://…`).
+    /// A first connection is made at once: an unreachable server, an unknown database or role
+    /// is an error here (naming host, port, database and user), not at the first query.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use snspmt_store::{Maintenance, PgStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), snspmt_store::StoreError> {
+    /// let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/snspmt", 16).await?;
+    /// store.migrate(1_700_000_000_000).await?;
+    /// assert_eq!(store.backend(), "postgres");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(url: &str, max_connections: usize) -> StoreResult<PgStore> {
         let config: tokio_postgres::Config = url
             .parse()

@@ -45,6 +45,25 @@ impl Drop for Inner {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::{Maintenance, SqliteStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let path = std::env::temp_dir().join(format!("snspmt-doc-{}.db", std::process::id()));
+    /// let path = path.to_str().ok_or("a UTF-8 path")?;
+    /// let store = SqliteStore::open(path)?;
+    /// let version = store.migrate(0).await?.version;
+    /// drop(store);
+    /// // Reopened: the schema is there.
+    /// assert_eq!(SqliteStore::open(path)?.schema_version().await?, version);
+    /// # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{path}{suffix}")); }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn open(path: &str) -> StoreResult<SqliteStore> {
         Self::open_inner(PathBuf::from(path), None)
     }
