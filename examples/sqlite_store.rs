@@ -54,12 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // An idempotent debit: the retry replays the first result and moves nothing.
-    let key = IdempotencyKey {
-        user_id: id.into(),
-        scope: "points.deduct",
-        key: "retry-me".into(),
-        request_hash: "same-body".into(),
-    };
+    let key = IdempotencyKey::new(id, "points.deduct", "retry-me", br#"{"amount":300}"#);
     for attempt in 1..=2 {
         let outcome = store
             .post(posting(id, LedgerKind::Deduct, -2_500, "self debit"), Some(key.clone()), now())

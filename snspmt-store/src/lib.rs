@@ -238,12 +238,7 @@ pub trait SessionStore: Send + Sync {
 /// let overdraft = store.post(posting(LedgerKind::Deduct, -1_001), None, 2).await;
 /// assert!(matches!(overdraft, Err(StoreError::InsufficientPoints { balance: Points(1_000) })));
 /// // A client's retry with the same Idempotency-Key replays the first answer.
-/// let key = || IdempotencyKey {
-///     user_id: "kim".into(),
-///     scope: "points.deduct",
-///     key: "k-1".into(),
-///     request_hash: "sha256-of-the-body".into(),
-/// };
+/// let key = || IdempotencyKey::new("kim", "points.deduct", "k-1", br#"{"amount":300}"#);
 /// let first = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 3).await?;
 /// let again = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 4).await?;
 /// assert!(again.is_replay());

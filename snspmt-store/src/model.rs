@@ -172,6 +172,25 @@ pub struct IdempotencyKey {
     pub request_hash: String,
 }
 
+impl IdempotencyKey {
+    /// The key `key` of `user_id` on operation `scope`, for a request whose body is `body`
+    /// (its SHA-256 becomes [`request_hash`](IdempotencyKey::request_hash)).
+    ///
+    /// ```
+    /// use snspmt_store::IdempotencyKey;
+    ///
+    /// let a = IdempotencyKey::new("alice", "points.deduct", "k1", br#"{"amount":300}"#);
+    /// let b = IdempotencyKey::new("alice", "points.deduct", "k1", br#"{"amount":301}"#);
+    /// assert_eq!(a.request_hash.len(), 64);
+    /// assert_ne!(a.request_hash, b.request_hash, "another body is another request");
+    /// ```
+    pub fn new(user_id: &str, scope: &'static str, key: &str, body: &[u8]) -> IdempotencyKey {
+        use sha2::Digest;
+        let request_hash = sha2::Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+        IdempotencyKey { user_id: user_id.to_owned(), scope, key: key.to_owned(), request_hash }
+    }
+}
+
 /// The outcome of an idempotent operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Idempotent<T> {

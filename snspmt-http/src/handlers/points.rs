@@ -3,7 +3,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use snspmt_core::{validate, LedgerKind, Points};
 use snspmt_store::{IdempotencyKey, Idempotent, LedgerEntry, Posting};
 
@@ -108,8 +107,7 @@ pub fn idempotency_key(
                 "Idempotency-Key must be 1-255 visible ASCII characters",
             )
         })?;
-    let request_hash = Sha256::digest(&req.body).iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Some(IdempotencyKey { user_id: user_id.to_owned(), scope, key: key.to_owned(), request_hash }))
+    Ok(Some(IdempotencyKey::new(user_id, scope, key, &req.body)))
 }
 
 /// Renders an idempotent outcome; a replay says so in `Idempotent-Replayed: true`.

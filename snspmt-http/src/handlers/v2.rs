@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use snspmt_core::order::OrderStatus;
 use snspmt_core::upstream::smm::{self, OrderParams, QuantityRule, ServiceType};
 use snspmt_core::Points;
@@ -256,14 +255,7 @@ async fn add(app: &Arc<App>, user: &User, p: &Params) -> Result<Value, ApiError>
         Some(id) if id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic()) => {
             let normalised =
                 json!([service_id, link, quantity, runs, interval, comments, params]).to_string();
-            let request_hash =
-                Sha256::digest(normalised.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-            Some(IdempotencyKey {
-                user_id: user.user_id.clone(),
-                scope: "v2.add",
-                key: id.to_owned(),
-                request_hash,
-            })
+            Some(IdempotencyKey::new(&user.user_id, "v2.add", id, normalised.as_bytes()))
         }
         Some(_) => return Ok(error(text::INCORRECT_REQUEST)),
     };
