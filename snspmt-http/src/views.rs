@@ -1,6 +1,13 @@
 //! JSON shapes of domain values, as the API shows them.
 
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
+use snspmt_core::order::OrderStatus;
+use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
+use snspmt_core::{Points, Won};
 use snspmt_store::{AuditEntry, LedgerEntry, Millis, User};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -59,61 +66,285 @@ pub fn audit_entry(a: &AuditEntry) -> Value {
     })
 }
 
-pub fn service(s: &snspmt_store::Service) -> Value {
-    json!({
-        "service_id": s.service_id,
-        "provider_service_id": s.provider_service_id,
-        "name": s.name,
-        "category": s.category,
-        "platform": s.platform,
-        "type": s.service_type,
-        "price_per_1000": s.price_per_1000.0,
-        "min_quantity": s.min_quantity,
-        "max_quantity": s.max_quantity,
-        "dripfeed": s.dripfeed,
-        "refill": s.refill,
-        "cancel": s.cancel,
-        "is_active": s.is_active,
-        "description": s.description,
-        "created_at": rfc3339(s.created_at),
-        "updated_at": rfc3339(s.updated_at),
-    })
+/// A service as an operator sees it: with the upstream's id.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ServiceView {
+    pub service_id: i64,
+    /// The upstream panel's id of the service.
+    pub provider_service_id: String,
+    pub name: String,
+    pub category: String,
+    pub platform: String,
+    /// The upstream type (`default`, `custom_comments`, … or the panel's own text for a type
+    /// we do not know): which parameters an order takes.
+    #[serde(rename = "type")]
+    pub service_type: String,
+    /// Points per 1000 units, the catalogue's price.
+    pub price_per_1000: Points,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    /// Whether drip-feed (`runs`, `interval`) is offered.
+    pub dripfeed: bool,
+    pub refill: bool,
+    pub cancel: bool,
+    /// Whether it is on sale (a deleted service is inactive).
+    pub is_active: bool,
+    pub description: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+pub fn service(s: &snspmt_store::Service) -> ServiceView {
+    ServiceView {
+        service_id: s.service_id,
+        provider_service_id: s.provider_service_id.clone(),
+        name: s.name.clone(),
+        category: s.category.clone(),
+        platform: s.platform.clone(),
+        service_type: s.service_type.clone(),
+        price_per_1000: s.price_per_1000,
+        min_quantity: s.min_quantity,
+        max_quantity: s.max_quantity,
+        dripfeed: s.dripfeed,
+        refill: s.refill,
+        cancel: s.cancel,
+        is_active: s.is_active,
+        description: s.description.clone(),
+        created_at: rfc3339(s.created_at),
+        updated_at: rfc3339(s.updated_at),
+    }
 }
 
 /// A service as customers see it: our price, never the upstream's id or rate.
-pub fn public_service(s: &snspmt_store::Service) -> Value {
-    json!({
-        "service_id": s.service_id,
-        "name": s.name,
-        "category": s.category,
-        "platform": s.platform,
-        "type": s.service_type,
-        "price_per_1000": s.price_per_1000.0,
-        "min_quantity": s.min_quantity,
-        "max_quantity": s.max_quantity,
-        "dripfeed": s.dripfeed,
-        "refill": s.refill,
-        "description": s.description,
-    })
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PublicServiceView {
+    pub service_id: i64,
+    pub name: String,
+    pub category: String,
+    pub platform: String,
+    /// The upstream type (`default`, `custom_comments`, …): which parameters an order takes.
+    #[serde(rename = "type")]
+    pub service_type: String,
+    /// Points per 1000 units: the signed-in caller's price when the list was asked for with a
+    /// session, else the catalogue's.
+    pub price_per_1000: Points,
+    /// The catalogue's points per 1000 units, beside the caller's own price; only in a list
+    /// asked for with a session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_price_per_1000: Option<Points>,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    /// Whether drip-feed (`runs`, `interval`) is offered.
+    pub dripfeed: bool,
+    pub refill: bool,
+    pub description: String,
+}
+
+/// A service as customers see it: our price, never the upstream's id or rate.
+pub fn public_service(s: &snspmt_store::Service) -> PublicServiceView {
+    PublicServiceView {
+        service_id: s.service_id,
+        name: s.name.clone(),
+        category: s.category.clone(),
+        platform: s.platform.clone(),
+        service_type: s.service_type.clone(),
+        price_per_1000: s.price_per_1000,
+        base_price_per_1000: None,
+        min_quantity: s.min_quantity,
+        max_quantity: s.max_quantity,
+        dripfeed: s.dripfeed,
+        refill: s.refill,
+        description: s.description.clone(),
+    }
 }
 
 /// What a customer is told of an order's trouble: a stable code and a Korean text. Never the
-/// internal error, which may name the upstream, its URL or its answer. `None`: nothing to say.
-pub fn customer_problem(o: &snspmt_store::Order) -> Option<(&'static str, &'static str)> {
+/// internal error, which may name the upstream, its URL or its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerProblem {
+    /// `under_review`, `submission_delayed`, `processing_issue` or `order_failed`.
+    pub code: &'static str,
+    /// What the customer reads (Korean).
+    pub text: &'static str,
+}
+
+/// What a customer is told of an order's trouble; `None`: nothing to say.
+pub fn customer_problem(o: &snspmt_store::Order) -> Option<CustomerProblem> {
     use snspmt_core::order::OrderStatus::*;
-    match o.status {
-        Unknown => Some(("under_review", "주문 처리 상태를 확인하고 있습니다. 확인 후 처리해 드립니다.")),
-        _ if o.error.is_none() => None,
+    let (code, text) = match o.status {
+        Unknown => ("under_review", "주문 처리 상태를 확인하고 있습니다. 확인 후 처리해 드립니다."),
+        _ if o.error.is_none() => return None,
         Pending | Scheduled | Submitting => {
-            Some(("submission_delayed", "주문 발송이 지연되고 있습니다. 잠시 후 자동으로 다시 보냅니다."))
+            ("submission_delayed", "주문 발송이 지연되고 있습니다. 잠시 후 자동으로 다시 보냅니다.")
         }
-        InProgress | Processing => {
-            Some(("processing_issue", "주문 처리 중 문제가 발생했습니다. 확인 중입니다."))
-        }
+        InProgress | Processing => ("processing_issue", "주문 처리 중 문제가 발생했습니다. 확인 중입니다."),
         Failed | Canceled => {
-            Some(("order_failed", "주문을 처리하지 못했습니다. 사용하신 포인트는 환불되었습니다."))
+            ("order_failed", "주문을 처리하지 못했습니다. 사용하신 포인트는 환불되었습니다.")
         }
-        Partial | Completed => None,
+        Partial | Completed => return None,
+    };
+    Some(CustomerProblem { code, text })
+}
+
+/// The codes [`customer_problem`] gives, for the schema of `error_code`.
+const PROBLEM_CODES: [&str; 4] = ["under_review", "submission_delayed", "processing_issue", "order_failed"];
+
+/// One step of a package order, as the catalogue defines the package now.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PackageStepView {
+    pub service_id: i64,
+    pub name: String,
+    /// Units per run of the step.
+    pub quantity: u64,
+    /// How many times the step runs (at least 1).
+    pub repeat: u32,
+    /// Minutes after the previous part was accepted; `null` means 1440 (a day).
+    pub delay_minutes: Option<u32>,
+}
+
+/// The fields both views of an order show.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OrderFields {
+    pub order_id: i64,
+    pub user_id: String,
+    /// The service ordered (a package order: its first step's).
+    pub service_id: Option<i64>,
+    /// The service's name (a package order: the package's).
+    pub service_name: String,
+    pub link: String,
+    /// Units per run (drip-feed), or in all.
+    pub quantity: i64,
+    /// Drip-feed runs; `null` for a single run.
+    pub runs: Option<i64>,
+    /// Drip-feed: minutes between runs.
+    pub interval: Option<i64>,
+    /// Units in all: `quantity × runs`.
+    pub total_quantity: u64,
+    /// Points, before the coupon.
+    pub price: Points,
+    /// Points the coupon took off.
+    pub discount_amount: Points,
+    /// Points charged: `price - discount_amount`.
+    pub final_price: Points,
+    /// The points we charged (`final_price`), under the original web client's name.
+    pub charge: Points,
+    /// Points credited to the referrer.
+    pub commission_amount: Points,
+    pub status: OrderStatus,
+    /// The status as the Korean UI shows it.
+    pub status_label: &'static str,
+    pub is_package: bool,
+    pub package_id: Option<i64>,
+    /// A package order's steps; `[]` otherwise.
+    pub package_steps: Vec<PackageStepView>,
+    /// Upstream submissions of a package or split order; 1 for a single one.
+    pub total_steps: i64,
+    /// Days of a split delivery.
+    pub split_days: Option<i64>,
+    /// The upstream panel's order id, once it accepted the order.
+    pub smm_panel_order_id: Option<String>,
+    /// The count the panel reported when it started.
+    pub start_count: Option<i64>,
+    /// Units the panel reported undelivered.
+    pub remains: Option<i64>,
+    /// Points refunded so far.
+    pub refunded_amount: Points,
+    /// When the panel was last asked (RFC 3339 UTC).
+    pub last_status_check: Option<String>,
+    /// A stable code for the order's trouble (`error` says it in words); `null` when none.
+    #[schemars(extend("enum" = problem_codes()))]
+    pub error_code: Option<&'static str>,
+    pub is_scheduled: bool,
+    /// The customer's chosen time, for a scheduled order (RFC 3339 UTC).
+    pub scheduled_at: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+fn problem_codes() -> Vec<Option<&'static str>> {
+    PROBLEM_CODES.iter().copied().map(Some).chain([None]).collect()
+}
+
+/// An order as its owner sees it: our prices, never the upstream's cost nor the internal
+/// error.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CustomerOrderView {
+    #[serde(flatten)]
+    pub order: OrderFields,
+    /// What the customer is told of the order's trouble (Korean); `null` when nothing.
+    pub error: Option<&'static str>,
+}
+
+/// An order as an operator sees it: the customer's view, plus what the upstream reported it
+/// cost us and the internal error text.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OrderView {
+    #[serde(flatten)]
+    pub order: OrderFields,
+    /// What the upstream reported the order cost us: its text, in its currency.
+    pub upstream_charge: Option<String>,
+    /// The internal error text (may name the upstream and its answer).
+    pub error: Option<String>,
+    /// The service type's parameters sent with it (`{"usernames": "a\nb"}`; `{}` for none).
+    pub params: BTreeMap<String, String>,
+}
+
+/// The operator's view of an order for an admin, the customer's for anyone else.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OrderForView {
+    Operator(OrderView),
+    Customer(CustomerOrderView),
+}
+
+fn order_fields(o: &snspmt_store::Order) -> OrderFields {
+    let steps = o
+        .package_steps
+        .iter()
+        .map(|s| PackageStepView {
+            service_id: s.service_id,
+            name: s.name.clone(),
+            quantity: s.quantity,
+            repeat: s.repeat,
+            delay_minutes: s.delay_minutes,
+        })
+        .collect();
+    OrderFields {
+        order_id: o.order_id.0,
+        user_id: o.user_id.clone(),
+        service_id: o.service_id,
+        service_name: o.service_name.clone(),
+        link: o.link.clone(),
+        quantity: o.quantity,
+        runs: o.runs,
+        interval: o.interval_minutes,
+        total_quantity: o.total_quantity(),
+        price: o.price,
+        discount_amount: o.discount_amount,
+        final_price: o.final_price,
+        charge: o.final_price,
+        commission_amount: o.commission_amount,
+        status: o.status,
+        status_label: o.status.label(),
+        is_package: o.package_id.is_some(),
+        package_id: o.package_id,
+        package_steps: steps,
+        total_steps: o.total_parts.max(1),
+        split_days: o.split_days,
+        smm_panel_order_id: o.smm_panel_order_id.clone(),
+        start_count: o.start_count,
+        remains: o.remains,
+        refunded_amount: o.refunded_amount,
+        last_status_check: o.last_status_check.map(rfc3339),
+        error_code: customer_problem(o).map(|p| p.code),
+        is_scheduled: o.scheduled_at.is_some(),
+        scheduled_at: o.scheduled_at.map(rfc3339),
+        created_at: rfc3339(o.created_at),
+        updated_at: rfc3339(o.updated_at),
     }
 }
 
@@ -122,106 +353,103 @@ pub fn customer_problem(o: &snspmt_store::Order) -> Option<(&'static str, &'stat
 /// ones the original web client reads: `charge` (the points we charged: `final_price`),
 /// `is_package`, `package_steps` (the package's steps, `[]` otherwise) and `total_steps` (the
 /// upstream submissions of a package or split order, 1 for a single one).
-pub fn customer_order(o: &snspmt_store::Order) -> Value {
-    let problem = customer_problem(o);
-    let steps: Vec<Value> = o
-        .package_steps
-        .iter()
-        .map(|s| {
-            json!({
-                "service_id": s.service_id,
-                "name": s.name,
-                "quantity": s.quantity,
-                "repeat": s.repeat,
-                "delay_minutes": s.delay_minutes,
-            })
-        })
-        .collect();
-    json!({
-        "order_id": o.order_id,
-        "user_id": o.user_id,
-        "service_id": o.service_id,
-        "service_name": o.service_name,
-        "link": o.link,
-        "quantity": o.quantity,
-        "runs": o.runs,
-        "interval": o.interval_minutes,
-        "total_quantity": o.total_quantity(),
-        "price": o.price.0,
-        "discount_amount": o.discount_amount.0,
-        "final_price": o.final_price.0,
-        "charge": o.final_price.0,
-        "commission_amount": o.commission_amount.0,
-        "status": o.status.as_str(),
-        "status_label": o.status.label(),
-        "is_package": o.package_id.is_some(),
-        "package_id": o.package_id,
-        "package_steps": steps,
-        "total_steps": o.total_parts.max(1),
-        "split_days": o.split_days,
-        "smm_panel_order_id": o.smm_panel_order_id,
-        "start_count": o.start_count,
-        "remains": o.remains,
-        "refunded_amount": o.refunded_amount.0,
-        "last_status_check": o.last_status_check.map(rfc3339),
-        "error": problem.map(|(_, text)| text),
-        "error_code": problem.map(|(code, _)| code),
-        "is_scheduled": o.scheduled_at.is_some(),
-        "scheduled_at": o.scheduled_at.map(rfc3339),
-        "created_at": rfc3339(o.created_at),
-        "updated_at": rfc3339(o.updated_at),
-    })
+pub fn customer_order(o: &snspmt_store::Order) -> CustomerOrderView {
+    CustomerOrderView { order: order_fields(o), error: customer_problem(o).map(|p| p.text) }
 }
 
 /// An order as an operator sees it: the customer's view, plus what the upstream reported it
 /// cost us (`upstream_charge`, its text in its currency), the internal error text (`error`) and
 /// the service type's parameters sent with it (`params`: `{"usernames": "a\nb"}`, `{}` for none).
-pub fn order(o: &snspmt_store::Order) -> Value {
-    let mut v = customer_order(o);
-    if let Value::Object(fields) = &mut v {
-        fields.insert("upstream_charge".into(), json!(o.charge));
-        fields.insert("error".into(), json!(o.error));
-        fields.insert("params".into(), json!(o.params));
+pub fn order(o: &snspmt_store::Order) -> OrderView {
+    OrderView {
+        order: order_fields(o),
+        upstream_charge: o.charge.clone(),
+        error: o.error.clone(),
+        params: o.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
     }
-    v
 }
 
 /// The operator's view for an admin, the customer's for anyone else.
-pub fn order_for(o: &snspmt_store::Order, admin: bool) -> Value {
+pub fn order_for(o: &snspmt_store::Order, admin: bool) -> OrderForView {
     if admin {
-        order(o)
+        OrderForView::Operator(order(o))
     } else {
-        customer_order(o)
+        OrderForView::Customer(customer_order(o))
     }
 }
 
+/// A purchase as an operator sees it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PurchaseView {
+    /// The purchase id (also as `purchase_id`).
+    pub id: i64,
+    pub purchase_id: i64,
+    /// The buyer's account e-mail.
+    pub email: Option<String>,
+    pub user_id: String,
+    pub method: PurchaseMethod,
+    /// Points bought.
+    pub amount: Points,
+    /// Won paid.
+    pub price: Won,
+    pub status: PurchaseStatus,
+    /// An operator should look at it (a payment whose outcome is unknown, or an amount mismatch).
+    pub needs_attention: bool,
+    /// A bank transfer: the name the transfer comes from.
+    pub buyer_name: Option<String>,
+    pub bank_info: Option<String>,
+    /// A KCP payment: our order number at KCP.
+    pub ordr_idxx: Option<String>,
+    pub good_name: Option<String>,
+    /// A KCP payment: `CARD`, `BANK`, `VCNT`, `MOBX`, `TPNT` or `GIFT`.
+    pub pay_method: Option<String>,
+    /// KCP's transaction number.
+    pub tno: Option<String>,
+    /// KCP's result code.
+    pub res_cd: Option<String>,
+    /// KCP's result text.
+    pub res_msg: Option<String>,
+    /// Won KCP reported approving.
+    pub approved_amount: Option<i64>,
+    /// Who approved, rejected or settled it.
+    pub decided_by: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+    /// When the approval at KCP began (RFC 3339 UTC).
+    pub approving_at: Option<String>,
+    /// RFC 3339 UTC.
+    pub approved_at: Option<String>,
+}
+
 /// A purchase as an operator sees it; `email` is the buyer's account e-mail.
-pub fn purchase(p: &snspmt_store::Purchase) -> Value {
-    json!({
-        "id": p.purchase_id,
-        "purchase_id": p.purchase_id,
-        "email": p.email,
-        "user_id": p.user_id,
-        "method": p.method.as_str(),
-        "amount": p.amount.0,
-        "price": p.price.0,
-        "status": p.status.as_str(),
-        "needs_attention": p.status.needs_attention(),
-        "buyer_name": p.buyer_name,
-        "bank_info": p.bank_info,
-        "ordr_idxx": p.ordr_idxx,
-        "good_name": p.good_name,
-        "pay_method": p.pay_method,
-        "tno": p.tno,
-        "res_cd": p.res_cd,
-        "res_msg": p.res_msg,
-        "approved_amount": p.approved_amount,
-        "decided_by": p.decided_by,
-        "created_at": rfc3339(p.created_at),
-        "updated_at": rfc3339(p.updated_at),
-        "approving_at": p.approving_at.map(rfc3339),
-        "approved_at": p.approved_at.map(rfc3339),
-    })
+pub fn purchase(p: &snspmt_store::Purchase) -> PurchaseView {
+    PurchaseView {
+        id: p.purchase_id,
+        purchase_id: p.purchase_id,
+        email: p.email.clone(),
+        user_id: p.user_id.clone(),
+        method: p.method,
+        amount: p.amount,
+        price: p.price,
+        status: p.status,
+        needs_attention: p.status.needs_attention(),
+        buyer_name: p.buyer_name.clone(),
+        bank_info: p.bank_info.clone(),
+        ordr_idxx: p.ordr_idxx.clone(),
+        good_name: p.good_name.clone(),
+        pay_method: p.pay_method.clone(),
+        tno: p.tno.clone(),
+        res_cd: p.res_cd.clone(),
+        res_msg: p.res_msg.clone(),
+        approved_amount: p.approved_amount,
+        decided_by: p.decided_by.clone(),
+        created_at: rfc3339(p.created_at),
+        updated_at: rfc3339(p.updated_at),
+        approving_at: p.approving_at.map(rfc3339),
+        approved_at: p.approved_at.map(rfc3339),
+    }
 }
 
 pub fn notice(n: &snspmt_store::Notice) -> Value {
