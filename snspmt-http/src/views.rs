@@ -393,7 +393,8 @@ pub struct PurchaseView {
     /// Won paid.
     pub price: Won,
     pub status: PurchaseStatus,
-    /// An operator should look at it (a payment whose outcome is unknown, or an amount mismatch).
+    /// An operator should look at it: an approval that never finished (`approving`), one for
+    /// the wrong amount, or one whose answer was lost. Money may have moved at KCP.
     pub needs_attention: bool,
     /// A bank transfer: the name the transfer comes from.
     pub buyer_name: Option<String>,
@@ -449,6 +450,199 @@ pub fn purchase(p: &snspmt_store::Purchase) -> PurchaseView {
         updated_at: rfc3339(p.updated_at),
         approving_at: p.approving_at.map(rfc3339),
         approved_at: p.approved_at.map(rfc3339),
+    }
+}
+
+#[cfg(test)]
+mod typed_view_tests {
+    use serde_json::{json, Value};
+
+    fn keys(v: &impl serde::Serialize) -> Vec<String> {
+        let mut keys: Vec<String> = match serde_json::to_value(v) {
+            Ok(Value::Object(m)) => m.keys().cloned().collect(),
+            other => panic!("not an object: {other:?}"),
+        };
+        keys.sort();
+        keys
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    fn order() -> snspmt_store::Order {
+        serde_json::from_value(json!({
+            "order_id": 7, "user_id": "u", "service_id": 3, "service_name": "likes", "link": "https://x",
+            "quantity": 100, "runs": null, "interval_minutes": null, "comments": null, "price": 500,
+            "discount_amount": 50, "final_price": 450, "commission_amount": 0, "status": "in_progress",
+            "smm_panel_order_id": "99", "start_count": null, "remains": null, "charge": "0.12",
+            "refunded_amount": 0, "last_status_check": null, "error": "panel said: no", "created_at": 0,
+            "updated_at": 1, "scheduled_at": null, "params": {"usernames": "a\nb"},
+            "package_steps": [{"service_id": 3, "quantity": 10, "delay_minutes": null, "repeat": 2, "name": "s"}],
+        }))
+        .expect("an order")
+    }
+
+    /// The keys the untyped views had (and the original client reads).
+    const CUSTOMER_ORDER: [&str; 32] = [
+        "order_id",
+        "user_id",
+        "service_id",
+        "service_name",
+        "link",
+        "quantity",
+        "runs",
+        "interval",
+        "total_quantity",
+        "price",
+        "discount_amount",
+        "final_price",
+        "charge",
+        "commission_amount",
+        "status",
+        "status_label",
+        "is_package",
+        "package_id",
+        "package_steps",
+        "total_steps",
+        "split_days",
+        "smm_panel_order_id",
+        "start_count",
+        "remains",
+        "refunded_amount",
+        "last_status_check",
+        "error",
+        "error_code",
+        "is_scheduled",
+        "scheduled_at",
+        "created_at",
+        "updated_at",
+    ];
+
+    #[test]
+    fn order_views_keep_their_keys() {
+        let o = order();
+        assert_eq!(keys(&super::customer_order(&o)), sorted(&CUSTOMER_ORDER));
+        let operator: Vec<&str> =
+            CUSTOMER_ORDER.iter().copied().chain(["upstream_charge", "params"]).collect();
+        assert_eq!(keys(&super::order(&o)), sorted(&operator));
+        assert_eq!(keys(&super::order_for(&o, true)), sorted(&operator));
+        assert_eq!(keys(&super::order_for(&o, false)), sorted(&CUSTOMER_ORDER));
+        let customer = serde_json::to_value(super::customer_order(&o)).expect("json");
+        // The customer reads our words for the trouble, never the internal error.
+        assert_eq!(customer["error_code"], "processing_issue");
+        assert!(customer["error"].as_str().is_some_and(|t| !t.contains("panel")), "{customer}");
+        assert_eq!(
+            (customer["status"].as_str(), customer["charge"].as_i64()),
+            (Some("in_progress"), Some(450))
+        );
+        assert_eq!(
+            customer["package_steps"],
+            json!([{"service_id": 3, "name": "s", "quantity": 10, "repeat": 2, "delay_minutes": null}])
+        );
+        let operator = serde_json::to_value(super::order(&o)).expect("json");
+        assert_eq!(
+            (operator["error"].as_str(), operator["upstream_charge"].as_str(), &operator["params"]),
+            (Some("panel said: no"), Some("0.12"), &json!({"usernames": "a\nb"}))
+        );
+        let mut failed = o.clone();
+        failed.status = snspmt_core::order::OrderStatus::Failed;
+        let customer = serde_json::to_value(super::customer_order(&failed)).expect("json");
+        assert_eq!(customer["error_code"], "order_failed");
+        let mut fine = o.clone();
+        fine.error = None;
+        let customer = serde_json::to_value(super::customer_order(&fine)).expect("json");
+        assert_eq!((&customer["error"], &customer["error_code"]), (&Value::Null, &Value::Null));
+    }
+
+    #[test]
+    fn service_and_purchase_views_keep_their_keys() {
+        let s: snspmt_store::Service = serde_json::from_value(json!({
+            "service_id": 3, "provider_service_id": "p1", "name": "likes", "category": "Instagram",
+            "platform": "instagram", "service_type": "default", "price_per_1000": 1000, "min_quantity": 10,
+            "max_quantity": 1000, "dripfeed": false, "refill": true, "cancel": false, "is_active": true,
+            "description": "", "created_at": 0, "updated_at": 0,
+        }))
+        .expect("a service");
+        assert_eq!(
+            keys(&super::service(&s)),
+            sorted(&[
+                "service_id",
+                "provider_service_id",
+                "name",
+                "category",
+                "platform",
+                "type",
+                "price_per_1000",
+                "min_quantity",
+                "max_quantity",
+                "dripfeed",
+                "refill",
+                "cancel",
+                "is_active",
+                "description",
+                "created_at",
+                "updated_at",
+            ])
+        );
+        let public = [
+            "service_id",
+            "name",
+            "category",
+            "platform",
+            "type",
+            "price_per_1000",
+            "min_quantity",
+            "max_quantity",
+            "dripfeed",
+            "refill",
+            "description",
+        ];
+        assert_eq!(keys(&super::public_service(&s)), sorted(&public));
+        let p: snspmt_store::Purchase = serde_json::from_value(json!({
+            "purchase_id": 4, "user_id": "u", "method": "kcp", "amount": 1000, "price": 1000,
+            "status": "approval_unknown", "buyer_name": null, "bank_info": null, "ordr_idxx": "POINT_1",
+            "good_name": null, "pay_method": "CARD", "approval_key": "k", "pay_url": null, "trace_no": null,
+            "tno": null, "res_cd": null, "res_msg": null, "approved_amount": null, "decided_by": null,
+            "created_at": 0, "updated_at": 0, "approving_at": 5, "approved_at": null,
+        }))
+        .expect("a purchase");
+        assert_eq!(
+            keys(&super::purchase(&p)),
+            sorted(&[
+                "id",
+                "purchase_id",
+                "email",
+                "user_id",
+                "method",
+                "amount",
+                "price",
+                "status",
+                "needs_attention",
+                "buyer_name",
+                "bank_info",
+                "ordr_idxx",
+                "good_name",
+                "pay_method",
+                "tno",
+                "res_cd",
+                "res_msg",
+                "approved_amount",
+                "decided_by",
+                "created_at",
+                "updated_at",
+                "approving_at",
+                "approved_at",
+            ])
+        );
+        let v = serde_json::to_value(super::purchase(&p)).expect("json");
+        assert_eq!(
+            (v["method"].as_str(), v["status"].as_str(), v["needs_attention"].as_bool()),
+            (Some("kcp"), Some("approval_unknown"), Some(true))
+        );
+        assert_eq!(v["approving_at"], "1970-01-01T00:00:00.005Z");
     }
 }
 
