@@ -36,6 +36,7 @@ enum IdValue {
 /// the mass order from their own inputs. A service order names `service_id`, a package order
 /// `package_id`.
 #[derive(Deserialize, Default, JsonSchema)]
+#[schemars(transform = with_type_params)]
 pub struct PlaceOrder {
     /// Another user's id (admins only); the caller by default.
     pub user_id: Option<String>,
@@ -85,6 +86,24 @@ pub struct PlaceOrder {
     /// is ignored.
     #[serde(flatten)]
     pub type_params: BTreeMap<String, Value>,
+}
+
+/// Names the service types' own parameters in the schema of [`PlaceOrder`], which reads them
+/// from the body's other fields.
+fn with_type_params(schema: &mut schemars::Schema) {
+    let object = schema.ensure_object();
+    let Some(props) = object.entry("properties").or_insert_with(|| json!({})).as_object_mut() else {
+        return;
+    };
+    for name in ServiceType::all_param_names() {
+        props.entry(name).or_insert_with(|| {
+            json!({
+                "description": "A parameter of the service's `type` (as the panel's API names it): \
+                                text, a number, or an array of lines.",
+                "anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "array", "items": {"type": "string"}}],
+            })
+        });
+    }
 }
 
 impl PlaceOrder {
