@@ -1,6 +1,13 @@
 //! JSON shapes of domain values, as the API shows them.
 
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
+use snspmt_core::order::OrderStatus;
+use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
+use snspmt_core::{Points, Won};
 use snspmt_store::{AuditEntry, LedgerEntry, Millis, User};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -59,61 +66,285 @@ pub fn audit_entry(a: &AuditEntry) -> Value {
     })
 }
 
-pub fn service(s: &snspmt_store::Service) -> Value {
-    json!({
-        "service_id": s.service_id,
-        "provider_service_id": s.provider_service_id,
-        "name": s.name,
-        "category": s.category,
-        "platform": s.platform,
-        "type": s.service_type,
-        "price_per_1000": s.price_per_1000.0,
-        "min_quantity": s.min_quantity,
-        "max_quantity": s.max_quantity,
-        "dripfeed": s.dripfeed,
-        "refill": s.refill,
-        "cancel": s.cancel,
-        "is_active": s.is_active,
-        "description": s.description,
-        "created_at": rfc3339(s.created_at),
-        "updated_at": rfc3339(s.updated_at),
-    })
+/// A service as an operator sees it: with the upstream's id.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ServiceView {
+    pub service_id: i64,
+    /// The upstream panel's id of the service.
+    pub provider_service_id: String,
+    pub name: String,
+    pub category: String,
+    pub platform: String,
+    /// The upstream type (`default`, `custom_comments`, … or the panel's own text for a type
+    /// we do not know): which parameters an order takes.
+    #[serde(rename = "type")]
+    pub service_type: String,
+    /// Points per 1000 units, the catalogue's price.
+    pub price_per_1000: Points,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    /// Whether drip-feed (`runs`, `interval`) is offered.
+    pub dripfeed: bool,
+    pub refill: bool,
+    pub cancel: bool,
+    /// Whether it is on sale (a deleted service is inactive).
+    pub is_active: bool,
+    pub description: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+pub fn service(s: &snspmt_store::Service) -> ServiceView {
+    ServiceView {
+        service_id: s.service_id,
+        provider_service_id: s.provider_service_id.clone(),
+        name: s.name.clone(),
+        category: s.category.clone(),
+        platform: s.platform.clone(),
+        service_type: s.service_type.clone(),
+        price_per_1000: s.price_per_1000,
+        min_quantity: s.min_quantity,
+        max_quantity: s.max_quantity,
+        dripfeed: s.dripfeed,
+        refill: s.refill,
+        cancel: s.cancel,
+        is_active: s.is_active,
+        description: s.description.clone(),
+        created_at: rfc3339(s.created_at),
+        updated_at: rfc3339(s.updated_at),
+    }
 }
 
 /// A service as customers see it: our price, never the upstream's id or rate.
-pub fn public_service(s: &snspmt_store::Service) -> Value {
-    json!({
-        "service_id": s.service_id,
-        "name": s.name,
-        "category": s.category,
-        "platform": s.platform,
-        "type": s.service_type,
-        "price_per_1000": s.price_per_1000.0,
-        "min_quantity": s.min_quantity,
-        "max_quantity": s.max_quantity,
-        "dripfeed": s.dripfeed,
-        "refill": s.refill,
-        "description": s.description,
-    })
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PublicServiceView {
+    pub service_id: i64,
+    pub name: String,
+    pub category: String,
+    pub platform: String,
+    /// The upstream type (`default`, `custom_comments`, …): which parameters an order takes.
+    #[serde(rename = "type")]
+    pub service_type: String,
+    /// Points per 1000 units: the signed-in caller's price when the list was asked for with a
+    /// session, else the catalogue's.
+    pub price_per_1000: Points,
+    /// The catalogue's points per 1000 units, beside the caller's own price; only in a list
+    /// asked for with a session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_price_per_1000: Option<Points>,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    /// Whether drip-feed (`runs`, `interval`) is offered.
+    pub dripfeed: bool,
+    pub refill: bool,
+    pub description: String,
+}
+
+/// A service as customers see it: our price, never the upstream's id or rate.
+pub fn public_service(s: &snspmt_store::Service) -> PublicServiceView {
+    PublicServiceView {
+        service_id: s.service_id,
+        name: s.name.clone(),
+        category: s.category.clone(),
+        platform: s.platform.clone(),
+        service_type: s.service_type.clone(),
+        price_per_1000: s.price_per_1000,
+        base_price_per_1000: None,
+        min_quantity: s.min_quantity,
+        max_quantity: s.max_quantity,
+        dripfeed: s.dripfeed,
+        refill: s.refill,
+        description: s.description.clone(),
+    }
 }
 
 /// What a customer is told of an order's trouble: a stable code and a Korean text. Never the
-/// internal error, which may name the upstream, its URL or its answer. `None`: nothing to say.
-pub fn customer_problem(o: &snspmt_store::Order) -> Option<(&'static str, &'static str)> {
+/// internal error, which may name the upstream, its URL or its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerProblem {
+    /// `under_review`, `submission_delayed`, `processing_issue` or `order_failed`.
+    pub code: &'static str,
+    /// What the customer reads (Korean).
+    pub text: &'static str,
+}
+
+/// What a customer is told of an order's trouble; `None`: nothing to say.
+pub fn customer_problem(o: &snspmt_store::Order) -> Option<CustomerProblem> {
     use snspmt_core::order::OrderStatus::*;
-    match o.status {
-        Unknown => Some(("under_review", "주문 처리 상태를 확인하고 있습니다. 확인 후 처리해 드립니다.")),
-        _ if o.error.is_none() => None,
+    let (code, text) = match o.status {
+        Unknown => ("under_review", "주문 처리 상태를 확인하고 있습니다. 확인 후 처리해 드립니다."),
+        _ if o.error.is_none() => return None,
         Pending | Scheduled | Submitting => {
-            Some(("submission_delayed", "주문 발송이 지연되고 있습니다. 잠시 후 자동으로 다시 보냅니다."))
+            ("submission_delayed", "주문 발송이 지연되고 있습니다. 잠시 후 자동으로 다시 보냅니다.")
         }
-        InProgress | Processing => {
-            Some(("processing_issue", "주문 처리 중 문제가 발생했습니다. 확인 중입니다."))
-        }
+        InProgress | Processing => ("processing_issue", "주문 처리 중 문제가 발생했습니다. 확인 중입니다."),
         Failed | Canceled => {
-            Some(("order_failed", "주문을 처리하지 못했습니다. 사용하신 포인트는 환불되었습니다."))
+            ("order_failed", "주문을 처리하지 못했습니다. 사용하신 포인트는 환불되었습니다.")
         }
-        Partial | Completed => None,
+        Partial | Completed => return None,
+    };
+    Some(CustomerProblem { code, text })
+}
+
+/// The codes [`customer_problem`] gives, for the schema of `error_code`.
+const PROBLEM_CODES: [&str; 4] = ["under_review", "submission_delayed", "processing_issue", "order_failed"];
+
+/// One step of a package order, as the catalogue defines the package now.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PackageStepView {
+    pub service_id: i64,
+    pub name: String,
+    /// Units per run of the step.
+    pub quantity: u64,
+    /// How many times the step runs (at least 1).
+    pub repeat: u32,
+    /// Minutes after the previous part was accepted; `null` means 1440 (a day).
+    pub delay_minutes: Option<u32>,
+}
+
+/// The fields both views of an order show.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OrderFields {
+    pub order_id: i64,
+    pub user_id: String,
+    /// The service ordered (a package order: its first step's).
+    pub service_id: Option<i64>,
+    /// The service's name (a package order: the package's).
+    pub service_name: String,
+    pub link: String,
+    /// Units per run (drip-feed), or in all.
+    pub quantity: i64,
+    /// Drip-feed runs; `null` for a single run.
+    pub runs: Option<i64>,
+    /// Drip-feed: minutes between runs.
+    pub interval: Option<i64>,
+    /// Units in all: `quantity × runs`.
+    pub total_quantity: u64,
+    /// Points, before the coupon.
+    pub price: Points,
+    /// Points the coupon took off.
+    pub discount_amount: Points,
+    /// Points charged: `price - discount_amount`.
+    pub final_price: Points,
+    /// The points we charged (`final_price`), under the original web client's name.
+    pub charge: Points,
+    /// Points credited to the referrer.
+    pub commission_amount: Points,
+    pub status: OrderStatus,
+    /// The status as the Korean UI shows it.
+    pub status_label: &'static str,
+    pub is_package: bool,
+    pub package_id: Option<i64>,
+    /// A package order's steps; `[]` otherwise.
+    pub package_steps: Vec<PackageStepView>,
+    /// Upstream submissions of a package or split order; 1 for a single one.
+    pub total_steps: i64,
+    /// Days of a split delivery.
+    pub split_days: Option<i64>,
+    /// The upstream panel's order id, once it accepted the order.
+    pub smm_panel_order_id: Option<String>,
+    /// The count the panel reported when it started.
+    pub start_count: Option<i64>,
+    /// Units the panel reported undelivered.
+    pub remains: Option<i64>,
+    /// Points refunded so far.
+    pub refunded_amount: Points,
+    /// When the panel was last asked (RFC 3339 UTC).
+    pub last_status_check: Option<String>,
+    /// A stable code for the order's trouble (`error` says it in words); `null` when none.
+    #[schemars(extend("enum" = problem_codes()))]
+    pub error_code: Option<&'static str>,
+    pub is_scheduled: bool,
+    /// The customer's chosen time, for a scheduled order (RFC 3339 UTC).
+    pub scheduled_at: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+fn problem_codes() -> Vec<Option<&'static str>> {
+    PROBLEM_CODES.iter().copied().map(Some).chain([None]).collect()
+}
+
+/// An order as its owner sees it: our prices, never the upstream's cost nor the internal
+/// error.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CustomerOrderView {
+    #[serde(flatten)]
+    pub order: OrderFields,
+    /// What the customer is told of the order's trouble (Korean); `null` when nothing.
+    pub error: Option<&'static str>,
+}
+
+/// An order as an operator sees it: the customer's view, plus what the upstream reported it
+/// cost us and the internal error text.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OrderView {
+    #[serde(flatten)]
+    pub order: OrderFields,
+    /// What the upstream reported the order cost us: its text, in its currency.
+    pub upstream_charge: Option<String>,
+    /// The internal error text (may name the upstream and its answer).
+    pub error: Option<String>,
+    /// The service type's parameters sent with it (`{"usernames": "a\nb"}`; `{}` for none).
+    pub params: BTreeMap<String, String>,
+}
+
+/// The operator's view of an order for an admin, the customer's for anyone else.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OrderForView {
+    Operator(OrderView),
+    Customer(CustomerOrderView),
+}
+
+fn order_fields(o: &snspmt_store::Order) -> OrderFields {
+    let steps = o
+        .package_steps
+        .iter()
+        .map(|s| PackageStepView {
+            service_id: s.service_id,
+            name: s.name.clone(),
+            quantity: s.quantity,
+            repeat: s.repeat,
+            delay_minutes: s.delay_minutes,
+        })
+        .collect();
+    OrderFields {
+        order_id: o.order_id.0,
+        user_id: o.user_id.clone(),
+        service_id: o.service_id,
+        service_name: o.service_name.clone(),
+        link: o.link.clone(),
+        quantity: o.quantity,
+        runs: o.runs,
+        interval: o.interval_minutes,
+        total_quantity: o.total_quantity(),
+        price: o.price,
+        discount_amount: o.discount_amount,
+        final_price: o.final_price,
+        charge: o.final_price,
+        commission_amount: o.commission_amount,
+        status: o.status,
+        status_label: o.status.label(),
+        is_package: o.package_id.is_some(),
+        package_id: o.package_id,
+        package_steps: steps,
+        total_steps: o.total_parts.max(1),
+        split_days: o.split_days,
+        smm_panel_order_id: o.smm_panel_order_id.clone(),
+        start_count: o.start_count,
+        remains: o.remains,
+        refunded_amount: o.refunded_amount,
+        last_status_check: o.last_status_check.map(rfc3339),
+        error_code: customer_problem(o).map(|p| p.code),
+        is_scheduled: o.scheduled_at.is_some(),
+        scheduled_at: o.scheduled_at.map(rfc3339),
+        created_at: rfc3339(o.created_at),
+        updated_at: rfc3339(o.updated_at),
     }
 }
 
@@ -122,106 +353,297 @@ pub fn customer_problem(o: &snspmt_store::Order) -> Option<(&'static str, &'stat
 /// ones the original web client reads: `charge` (the points we charged: `final_price`),
 /// `is_package`, `package_steps` (the package's steps, `[]` otherwise) and `total_steps` (the
 /// upstream submissions of a package or split order, 1 for a single one).
-pub fn customer_order(o: &snspmt_store::Order) -> Value {
-    let problem = customer_problem(o);
-    let steps: Vec<Value> = o
-        .package_steps
-        .iter()
-        .map(|s| {
-            json!({
-                "service_id": s.service_id,
-                "name": s.name,
-                "quantity": s.quantity,
-                "repeat": s.repeat,
-                "delay_minutes": s.delay_minutes,
-            })
-        })
-        .collect();
-    json!({
-        "order_id": o.order_id,
-        "user_id": o.user_id,
-        "service_id": o.service_id,
-        "service_name": o.service_name,
-        "link": o.link,
-        "quantity": o.quantity,
-        "runs": o.runs,
-        "interval": o.interval_minutes,
-        "total_quantity": o.total_quantity(),
-        "price": o.price.0,
-        "discount_amount": o.discount_amount.0,
-        "final_price": o.final_price.0,
-        "charge": o.final_price.0,
-        "commission_amount": o.commission_amount.0,
-        "status": o.status.as_str(),
-        "status_label": o.status.label(),
-        "is_package": o.package_id.is_some(),
-        "package_id": o.package_id,
-        "package_steps": steps,
-        "total_steps": o.total_parts.max(1),
-        "split_days": o.split_days,
-        "smm_panel_order_id": o.smm_panel_order_id,
-        "start_count": o.start_count,
-        "remains": o.remains,
-        "refunded_amount": o.refunded_amount.0,
-        "last_status_check": o.last_status_check.map(rfc3339),
-        "error": problem.map(|(_, text)| text),
-        "error_code": problem.map(|(code, _)| code),
-        "is_scheduled": o.scheduled_at.is_some(),
-        "scheduled_at": o.scheduled_at.map(rfc3339),
-        "created_at": rfc3339(o.created_at),
-        "updated_at": rfc3339(o.updated_at),
-    })
+pub fn customer_order(o: &snspmt_store::Order) -> CustomerOrderView {
+    CustomerOrderView { order: order_fields(o), error: customer_problem(o).map(|p| p.text) }
 }
 
 /// An order as an operator sees it: the customer's view, plus what the upstream reported it
 /// cost us (`upstream_charge`, its text in its currency), the internal error text (`error`) and
 /// the service type's parameters sent with it (`params`: `{"usernames": "a\nb"}`, `{}` for none).
-pub fn order(o: &snspmt_store::Order) -> Value {
-    let mut v = customer_order(o);
-    if let Value::Object(fields) = &mut v {
-        fields.insert("upstream_charge".into(), json!(o.charge));
-        fields.insert("error".into(), json!(o.error));
-        fields.insert("params".into(), json!(o.params));
+pub fn order(o: &snspmt_store::Order) -> OrderView {
+    OrderView {
+        order: order_fields(o),
+        upstream_charge: o.charge.clone(),
+        error: o.error.clone(),
+        params: o.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
     }
-    v
 }
 
 /// The operator's view for an admin, the customer's for anyone else.
-pub fn order_for(o: &snspmt_store::Order, admin: bool) -> Value {
+pub fn order_for(o: &snspmt_store::Order, admin: bool) -> OrderForView {
     if admin {
-        order(o)
+        OrderForView::Operator(order(o))
     } else {
-        customer_order(o)
+        OrderForView::Customer(customer_order(o))
     }
 }
 
+/// A purchase as an operator sees it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PurchaseView {
+    /// The purchase id (also as `purchase_id`).
+    pub id: i64,
+    pub purchase_id: i64,
+    /// The buyer's account e-mail.
+    pub email: Option<String>,
+    pub user_id: String,
+    pub method: PurchaseMethod,
+    /// Points bought.
+    pub amount: Points,
+    /// Won paid.
+    pub price: Won,
+    pub status: PurchaseStatus,
+    /// An operator should look at it: an approval that never finished (`approving`), one for
+    /// the wrong amount, or one whose answer was lost. Money may have moved at KCP.
+    pub needs_attention: bool,
+    /// A bank transfer: the name the transfer comes from.
+    pub buyer_name: Option<String>,
+    pub bank_info: Option<String>,
+    /// A KCP payment: our order number at KCP.
+    pub ordr_idxx: Option<String>,
+    pub good_name: Option<String>,
+    /// A KCP payment: `CARD`, `BANK`, `VCNT`, `MOBX`, `TPNT` or `GIFT`.
+    pub pay_method: Option<String>,
+    /// KCP's transaction number.
+    pub tno: Option<String>,
+    /// KCP's result code.
+    pub res_cd: Option<String>,
+    /// KCP's result text.
+    pub res_msg: Option<String>,
+    /// Won KCP reported approving.
+    pub approved_amount: Option<i64>,
+    /// Who approved, rejected or settled it.
+    pub decided_by: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+    /// When the approval at KCP began (RFC 3339 UTC).
+    pub approving_at: Option<String>,
+    /// RFC 3339 UTC.
+    pub approved_at: Option<String>,
+}
+
 /// A purchase as an operator sees it; `email` is the buyer's account e-mail.
-pub fn purchase(p: &snspmt_store::Purchase) -> Value {
-    json!({
-        "id": p.purchase_id,
-        "purchase_id": p.purchase_id,
-        "email": p.email,
-        "user_id": p.user_id,
-        "method": p.method.as_str(),
-        "amount": p.amount.0,
-        "price": p.price.0,
-        "status": p.status.as_str(),
-        "needs_attention": p.status.needs_attention(),
-        "buyer_name": p.buyer_name,
-        "bank_info": p.bank_info,
-        "ordr_idxx": p.ordr_idxx,
-        "good_name": p.good_name,
-        "pay_method": p.pay_method,
-        "tno": p.tno,
-        "res_cd": p.res_cd,
-        "res_msg": p.res_msg,
-        "approved_amount": p.approved_amount,
-        "decided_by": p.decided_by,
-        "created_at": rfc3339(p.created_at),
-        "updated_at": rfc3339(p.updated_at),
-        "approving_at": p.approving_at.map(rfc3339),
-        "approved_at": p.approved_at.map(rfc3339),
-    })
+pub fn purchase(p: &snspmt_store::Purchase) -> PurchaseView {
+    PurchaseView {
+        id: p.purchase_id,
+        purchase_id: p.purchase_id,
+        email: p.email.clone(),
+        user_id: p.user_id.clone(),
+        method: p.method,
+        amount: p.amount,
+        price: p.price,
+        status: p.status,
+        needs_attention: p.status.needs_attention(),
+        buyer_name: p.buyer_name.clone(),
+        bank_info: p.bank_info.clone(),
+        ordr_idxx: p.ordr_idxx.clone(),
+        good_name: p.good_name.clone(),
+        pay_method: p.pay_method.clone(),
+        tno: p.tno.clone(),
+        res_cd: p.res_cd.clone(),
+        res_msg: p.res_msg.clone(),
+        approved_amount: p.approved_amount,
+        decided_by: p.decided_by.clone(),
+        created_at: rfc3339(p.created_at),
+        updated_at: rfc3339(p.updated_at),
+        approving_at: p.approving_at.map(rfc3339),
+        approved_at: p.approved_at.map(rfc3339),
+    }
+}
+
+#[cfg(test)]
+mod typed_view_tests {
+    use serde_json::{json, Value};
+
+    fn keys(v: &impl serde::Serialize) -> Vec<String> {
+        let mut keys: Vec<String> = match serde_json::to_value(v) {
+            Ok(Value::Object(m)) => m.keys().cloned().collect(),
+            other => panic!("not an object: {other:?}"),
+        };
+        keys.sort();
+        keys
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    fn order() -> snspmt_store::Order {
+        serde_json::from_value(json!({
+            "order_id": 7, "user_id": "u", "service_id": 3, "service_name": "likes", "link": "https://x",
+            "quantity": 100, "runs": null, "interval_minutes": null, "comments": null, "price": 500,
+            "discount_amount": 50, "final_price": 450, "commission_amount": 0, "status": "in_progress",
+            "smm_panel_order_id": "99", "start_count": null, "remains": null, "charge": "0.12",
+            "refunded_amount": 0, "last_status_check": null, "error": "panel said: no", "created_at": 0,
+            "updated_at": 1, "scheduled_at": null, "params": {"usernames": "a\nb"},
+            "package_steps": [{"service_id": 3, "quantity": 10, "delay_minutes": null, "repeat": 2, "name": "s"}],
+        }))
+        .expect("an order")
+    }
+
+    /// The keys the untyped views had (and the original client reads).
+    const CUSTOMER_ORDER: [&str; 32] = [
+        "order_id",
+        "user_id",
+        "service_id",
+        "service_name",
+        "link",
+        "quantity",
+        "runs",
+        "interval",
+        "total_quantity",
+        "price",
+        "discount_amount",
+        "final_price",
+        "charge",
+        "commission_amount",
+        "status",
+        "status_label",
+        "is_package",
+        "package_id",
+        "package_steps",
+        "total_steps",
+        "split_days",
+        "smm_panel_order_id",
+        "start_count",
+        "remains",
+        "refunded_amount",
+        "last_status_check",
+        "error",
+        "error_code",
+        "is_scheduled",
+        "scheduled_at",
+        "created_at",
+        "updated_at",
+    ];
+
+    #[test]
+    fn order_views_keep_their_keys() {
+        let o = order();
+        assert_eq!(keys(&super::customer_order(&o)), sorted(&CUSTOMER_ORDER));
+        let operator: Vec<&str> =
+            CUSTOMER_ORDER.iter().copied().chain(["upstream_charge", "params"]).collect();
+        assert_eq!(keys(&super::order(&o)), sorted(&operator));
+        assert_eq!(keys(&super::order_for(&o, true)), sorted(&operator));
+        assert_eq!(keys(&super::order_for(&o, false)), sorted(&CUSTOMER_ORDER));
+        let customer = serde_json::to_value(super::customer_order(&o)).expect("json");
+        // The customer reads our words for the trouble, never the internal error.
+        assert_eq!(customer["error_code"], "processing_issue");
+        assert!(customer["error"].as_str().is_some_and(|t| !t.contains("panel")), "{customer}");
+        assert_eq!(
+            (customer["status"].as_str(), customer["charge"].as_i64()),
+            (Some("in_progress"), Some(450))
+        );
+        assert_eq!(
+            customer["package_steps"],
+            json!([{"service_id": 3, "name": "s", "quantity": 10, "repeat": 2, "delay_minutes": null}])
+        );
+        let operator = serde_json::to_value(super::order(&o)).expect("json");
+        assert_eq!(
+            (operator["error"].as_str(), operator["upstream_charge"].as_str(), &operator["params"]),
+            (Some("panel said: no"), Some("0.12"), &json!({"usernames": "a\nb"}))
+        );
+        let mut failed = o.clone();
+        failed.status = snspmt_core::order::OrderStatus::Failed;
+        let customer = serde_json::to_value(super::customer_order(&failed)).expect("json");
+        assert_eq!(customer["error_code"], "order_failed");
+        let mut fine = o.clone();
+        fine.error = None;
+        let customer = serde_json::to_value(super::customer_order(&fine)).expect("json");
+        assert_eq!((&customer["error"], &customer["error_code"]), (&Value::Null, &Value::Null));
+    }
+
+    #[test]
+    fn service_and_purchase_views_keep_their_keys() {
+        let s: snspmt_store::Service = serde_json::from_value(json!({
+            "service_id": 3, "provider_service_id": "p1", "name": "likes", "category": "Instagram",
+            "platform": "instagram", "service_type": "default", "price_per_1000": 1000, "min_quantity": 10,
+            "max_quantity": 1000, "dripfeed": false, "refill": true, "cancel": false, "is_active": true,
+            "description": "", "created_at": 0, "updated_at": 0,
+        }))
+        .expect("a service");
+        assert_eq!(
+            keys(&super::service(&s)),
+            sorted(&[
+                "service_id",
+                "provider_service_id",
+                "name",
+                "category",
+                "platform",
+                "type",
+                "price_per_1000",
+                "min_quantity",
+                "max_quantity",
+                "dripfeed",
+                "refill",
+                "cancel",
+                "is_active",
+                "description",
+                "created_at",
+                "updated_at",
+            ])
+        );
+        let public = [
+            "service_id",
+            "name",
+            "category",
+            "platform",
+            "type",
+            "price_per_1000",
+            "min_quantity",
+            "max_quantity",
+            "dripfeed",
+            "refill",
+            "description",
+        ];
+        assert_eq!(keys(&super::public_service(&s)), sorted(&public));
+        let p: snspmt_store::Purchase = serde_json::from_value(json!({
+            "purchase_id": 4, "user_id": "u", "method": "kcp", "amount": 1000, "price": 1000,
+            "status": "approval_unknown", "buyer_name": null, "bank_info": null, "ordr_idxx": "POINT_1",
+            "good_name": null, "pay_method": "CARD", "approval_key": "k", "pay_url": null, "trace_no": null,
+            "tno": null, "res_cd": null, "res_msg": null, "approved_amount": null, "decided_by": null,
+            "created_at": 0, "updated_at": 0, "approving_at": 5, "approved_at": null,
+        }))
+        .expect("a purchase");
+        assert_eq!(
+            keys(&super::purchase(&p)),
+            sorted(&[
+                "id",
+                "purchase_id",
+                "email",
+                "user_id",
+                "method",
+                "amount",
+                "price",
+                "status",
+                "needs_attention",
+                "buyer_name",
+                "bank_info",
+                "ordr_idxx",
+                "good_name",
+                "pay_method",
+                "tno",
+                "res_cd",
+                "res_msg",
+                "approved_amount",
+                "decided_by",
+                "created_at",
+                "updated_at",
+                "approving_at",
+                "approved_at",
+            ])
+        );
+        let v = serde_json::to_value(super::purchase(&p)).expect("json");
+        assert_eq!(
+            (v["method"].as_str(), v["status"].as_str(), v["needs_attention"].as_bool()),
+            (Some("kcp"), Some("approval_unknown"), Some(true))
+        );
+        assert_eq!(v["approving_at"], "1970-01-01T00:00:00.005Z");
+    }
 }
 
 pub fn notice(n: &snspmt_store::Notice) -> Value {

@@ -1,75 +1,165 @@
 //! The service catalogue: admin CRUD, import from the panel, the public list.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snspmt_core::money::{self, Bps};
 use snspmt_core::upstream::smm::ServiceType;
 use snspmt_core::{validate, Points};
 use snspmt_store::{NewAudit, NewService, Service};
 
-use super::{ok, Paging, Reply};
+use super::Paging;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
+use crate::router::Json;
 use crate::{jobs, views, App};
+
+/// The catalogue on sale.
+#[derive(Serialize, JsonSchema)]
+pub struct PublicServices {
+    pub success: bool,
+    pub services: Vec<views::PublicServiceView>,
+    /// The services' ids as text (the original client reads them so).
+    pub service_ids: Vec<String>,
+    /// Services on sale.
+    pub total: i64,
+}
 
 /// Every active service (the whole catalogue: customers choose from it), at the prices of the
 /// signed-in caller when a bearer session comes with the request (per-user rates), else at the
 /// catalogue's.
-pub async fn public_services(app: &App, req: &Req) -> Reply {
+pub async fn public_services(app: &App, req: &Req) -> Result<Json<PublicServices>, ApiError> {
     let book = super::rates::viewer_book(app, req).await?;
     let page = app.store.list_services(true, None, 10_000, 0).await?;
     // `service_ids`: the original client reads the ids as strings.
-    let ids: Vec<String> = page.rows.iter().map(|s| s.service_id.to_string()).collect();
-    let services: Vec<Value> = page
+    let service_ids: Vec<String> = page.rows.iter().map(|s| s.service_id.to_string()).collect();
+    let services = page
         .rows
         .iter()
         .map(|s| {
             let mut v = views::public_service(s);
             if let Some(book) = &book {
-                v["price_per_1000"] = json!(book.rate(s).0);
-                v["base_price_per_1000"] = json!(s.price_per_1000.0);
+                v.price_per_1000 = book.rate(s);
+                v.base_price_per_1000 = Some(s.price_per_1000);
             }
             v
         })
         .collect();
-    ok(json!({
-        "success": true,
-        "services": services,
-        "service_ids": ids,
-        "total": page.total,
+    Ok(Json(PublicServices { success: true, services, service_ids, total: page.total }))
+}
+
+/// `GET /api/admin/services`: the catalogue, active or not.
+#[derive(Deserialize, JsonSchema)]
+pub struct AdminServicesQuery {
+    /// `1`/`true`: only the services on sale.
+    #[schemars(extend("enum" = ["1", "0", "true", "false"]))]
+    active: Option<String>,
+    /// Only this category (exactly).
+    category: Option<String>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+/// A yes/no list filter: `1`/`true` or `0`/`false` (400 `invalid_query` naming it otherwise).
+pub(crate) fn yes_no(name: &str, value: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some("1" | "true") => Ok(Some(true)),
+        Some("0" | "false") => Ok(Some(false)),
+        Some(_) => {
+            Err(ApiError::invalid_field(name, "invalid_query", format!("{name} must be 1, 0, true or false")))
+        }
+    }
+}
+
+/// A page of the catalogue as the operator sees it.
+#[derive(Serialize, JsonSchema)]
+pub struct ServicePage {
+    pub services: Vec<views::ServiceView>,
+    /// Services matching the filter, in all.
+    pub total: i64,
+    /// The page size used.
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn admin_services(app: &App, req: &Req) -> Result<Json<ServicePage>, ApiError> {
+    let query: AdminServicesQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
+    let active_only = yes_no("active", query.active.as_deref())?.unwrap_or(false);
+    let page =
+        app.store.list_services(active_only, query.category.as_deref(), paging.limit, paging.offset).await?;
+    Ok(Json(ServicePage {
+        services: page.rows.iter().map(views::service).collect(),
+        total: page.total,
+        limit: paging.limit,
+        offset: paging.offset,
     }))
 }
 
-pub async fn admin_services(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
-    let active_only = req.query_bool("active")?.unwrap_or(false);
-    let category = req.query("category");
-    let page = app.store.list_services(active_only, category, paging.limit, paging.offset).await?;
-    ok(json!({
-        "services": page.rows.iter().map(views::service).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
-    }))
+/// A service as it is now.
+#[derive(Serialize, JsonSchema)]
+pub struct ServiceAnswer {
+    pub service: views::ServiceView,
 }
 
-/// A service as an admin sends it; on update, absent fields keep their value.
-#[derive(Deserialize, Default)]
-struct ServiceBody {
+/// A service an operator created or changed.
+#[derive(Serialize, JsonSchema)]
+pub struct ServiceChanged {
+    pub success: bool,
+    pub service: views::ServiceView,
+}
+
+/// Services imported from the panel.
+#[derive(Serialize, JsonSchema)]
+pub struct Imported {
+    pub success: bool,
+    /// New services.
+    pub inserted: i64,
+    /// Services already known (by the panel's id), updated.
+    pub updated: i64,
+}
+
+/// The upstream panel's id of a service: its text, or a non-negative integer.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ProviderId {
+    Number(u64),
+    Text(String),
+}
+
+/// A service as an admin sends it; on creation `provider_service_id`, `name`,
+/// `price_per_1000`, `min_quantity` and `max_quantity` are required, on update absent fields
+/// keep their value.
+#[derive(Deserialize, Default, JsonSchema)]
+pub struct ServiceBody {
+    /// The upstream panel's id of the service (up to 64 characters).
+    #[schemars(with = "Option<ProviderId>")]
     provider_service_id: Option<Value>,
     name: Option<String>,
     category: Option<String>,
     platform: Option<String>,
+    /// The upstream type (`default`, `custom_comments`, …; spaces, case and hyphens do not
+    /// matter); `default` when a new service has none.
     #[serde(rename = "type")]
     service_type: Option<String>,
+    /// Points per 1000 units, 0 to 100000000.
     price_per_1000: Option<i64>,
+    /// At least 1.
     min_quantity: Option<i64>,
+    /// At least `min_quantity`, at most 1000000000.
     max_quantity: Option<i64>,
+    /// Drip-feed offered (default no).
     dripfeed: Option<bool>,
+    /// Refills offered (default no).
     refill: Option<bool>,
+    /// Cancels offered (default no).
     cancel: Option<bool>,
+    /// On sale (default yes).
     is_active: Option<bool>,
     description: Option<String>,
 }
@@ -158,11 +248,11 @@ fn audit(caller: &Caller, action: &str, target: Option<String>, detail: Value) -
     NewAudit { actor: caller.actor(), action: action.into(), target, detail: detail.to_string() }
 }
 
-pub async fn create_service(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn create_service(app: &App, caller: &Caller, req: &Req) -> Result<Json<ServiceChanged>, ApiError> {
     let s = merged(req.json()?, None)?;
     let a = audit(caller, "services.create", Some(s.provider_service_id.clone()), json!({"name": s.name}));
     let service = app.store.create_service(s, a, app.clock.now()).await?;
-    ok(json!({"success": true, "service": views::service(&service)}))
+    Ok(Json(ServiceChanged { success: true, service: views::service(&service) }))
 }
 
 pub fn parse_id(field: &str, raw: &str) -> Result<i64, ApiError> {
@@ -175,12 +265,17 @@ async fn existing(app: &App, id: i64) -> Result<Service, ApiError> {
     app.store.service(id).await?.ok_or_else(|| ApiError::not_found("service"))
 }
 
-pub async fn service(app: &App, raw_id: &str) -> Reply {
+pub async fn service(app: &App, raw_id: &str) -> Result<Json<ServiceAnswer>, ApiError> {
     let s = existing(app, parse_id("service_id", raw_id)?).await?;
-    ok(json!({"service": views::service(&s)}))
+    Ok(Json(ServiceAnswer { service: views::service(&s) }))
 }
 
-pub async fn update_service(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+pub async fn update_service(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+    req: &Req,
+) -> Result<Json<ServiceChanged>, ApiError> {
     let id = parse_id("service_id", raw_id)?;
     let base = existing(app, id).await?;
     let s = merged(req.json()?, Some(&base))?;
@@ -191,22 +286,29 @@ pub async fn update_service(app: &App, caller: &Caller, raw_id: &str, req: &Req)
         json!({"name": s.name, "price_per_1000": s.price_per_1000.0}),
     );
     let service = app.store.update_service(id, s, a, app.clock.now()).await?;
-    ok(json!({"success": true, "service": views::service(&service)}))
+    Ok(Json(ServiceChanged { success: true, service: views::service(&service) }))
 }
 
 /// Delete = deactivate: orders keep naming the service.
-pub async fn deactivate_service(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+pub async fn deactivate_service(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Json<ServiceChanged>, ApiError> {
     let id = parse_id("service_id", raw_id)?;
     let base = existing(app, id).await?;
     let s = merged(ServiceBody { is_active: Some(false), ..Default::default() }, Some(&base))?;
     let a = audit(caller, "services.deactivate", Some(id.to_string()), json!({}));
     let service = app.store.update_service(id, s, a, app.clock.now()).await?;
-    ok(json!({"success": true, "service": views::service(&service)}))
+    Ok(Json(ServiceChanged { success: true, service: views::service(&service) }))
 }
 
-#[derive(Deserialize)]
-struct Import {
+/// `POST /api/admin/services/import`: the panel's services, priced in points.
+#[derive(Deserialize, JsonSchema)]
+pub struct Import {
+    /// Won per US dollar, 1 to 100000 (the panel's rates are in USD).
     usd_krw: u32,
+    /// The markup on the panel's rate, in basis points (0 to 100000; 10000 = +100 %).
     markup_bps: u32,
 }
 
@@ -219,7 +321,7 @@ fn platform_of(name: &str, category: &str) -> String {
         .to_owned()
 }
 
-pub async fn import_services(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn import_services(app: &App, caller: &Caller, req: &Req) -> Result<Json<Imported>, ApiError> {
     let body: Import = req.json()?;
     if !(1..=100_000).contains(&body.usd_krw) {
         return Err(ApiError::invalid_field("usd_krw", "invalid_rate", "usd_krw must be 1..=100000"));
@@ -257,7 +359,7 @@ pub async fn import_services(app: &App, caller: &Caller, req: &Req) -> Reply {
         json!({"usd_krw": body.usd_krw, "markup_bps": body.markup_bps, "count": services.len()}),
     );
     let counts = app.store.import_services(services, a, app.clock.now()).await?;
-    ok(json!({"success": true, "inserted": counts.inserted, "updated": counts.updated}))
+    Ok(Json(Imported { success: true, inserted: counts.inserted, updated: counts.updated }))
 }
 
 /// An upstream that answered badly is 502 `upstream_error`; one that is busy (our limiter had
@@ -280,18 +382,23 @@ pub fn upstream_error(e: crate::upstream::smm::SmmFailure) -> ApiError {
 }
 
 crate::router::route_table! {
-    PublicServices: GET "/api/smm-panel/services", Public, "services.public", reply Raw,
+    PublicServices: GET "/api/smm-panel/services", Public, "services.public", reply Json<PublicServices>,
         |app, _, req| public_services(app, req);
-    AdminServices: GET "/api/admin/services", Admin, "admin.services", reply Raw,
+    AdminServices: GET "/api/admin/services", Admin, "admin.services", query AdminServicesQuery,
+        reply Json<ServicePage>,
         |app, _, req| admin_services(app, req);
-    AdminCreateService: POST "/api/admin/services", Admin, "admin.services.create", reply Raw,
+    AdminCreateService: POST "/api/admin/services", Admin, "admin.services.create", body ServiceBody,
+        reply Json<ServiceChanged>,
         |app, caller, req| create_service(app, caller, req);
-    AdminImportServices: POST "/api/admin/services/import", Admin, "admin.services.import", reply Raw,
+    AdminImportServices: POST "/api/admin/services/import", Admin, "admin.services.import", body Import,
+        reply Json<Imported>,
         |app, caller, req| import_services(app, caller, req);
-    AdminService: GET "/api/admin/services/{id}", Admin, "admin.services.get", reply Raw,
+    AdminService: GET "/api/admin/services/{id}", Admin, "admin.services.get", reply Json<ServiceAnswer>,
         |app, _, _, id| service(app, id);
-    AdminUpdateService: PUT "/api/admin/services/{id}", Admin, "admin.services.update", reply Raw,
+    AdminUpdateService: PUT "/api/admin/services/{id}", Admin, "admin.services.update", body ServiceBody,
+        reply Json<ServiceChanged>,
         |app, caller, req, id| update_service(app, caller, id, req);
-    AdminDeleteService: DELETE "/api/admin/services/{id}", Admin, "admin.services.delete", reply Raw,
+    AdminDeleteService: DELETE "/api/admin/services/{id}", Admin, "admin.services.delete",
+        reply Json<ServiceChanged>,
         |app, caller, _, id| deactivate_service(app, caller, id);
 }

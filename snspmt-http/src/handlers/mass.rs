@@ -11,18 +11,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use snspmt_core::order::OrderStatus;
 use snspmt_core::Points;
 use snspmt_store::{BatchClaim, IdempotencyKey};
 
 use super::orders::{outcome_order, place_for, quote_for, PlaceOrder};
 use super::points::idempotency_key;
-use super::{json as json_response, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
+use crate::router::Replayed;
 use crate::App;
 
 /// The most lines a batch may hold.
@@ -34,6 +36,83 @@ const LEASE_MS: i64 = 120_000;
 /// How long a replay waits for a run in flight to answer before it answers 409.
 const REPLAY_WAIT: Duration = Duration::from_secs(30);
 const REPLAY_POLL: Duration = Duration::from_millis(50);
+
+/// The lines of a mass order, as one text or one string per line.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Lines {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// `POST /api/orders/mass`: lines `service_id|link|quantity` (the link may hold `|`), at most
+/// 500. The body may also be a bare JSON array of lines, or the lines as a `text/plain` body.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct MassBody {
+    /// The lines: one text (split on newlines) or an array of lines; blank lines are skipped.
+    #[schemars(with = "Lines")]
+    orders: Value,
+}
+
+/// Why a line was not placed.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct LineError {
+    /// The error code, as a whole request would have had it (`invalid_line`,
+    /// `invalid_quantity`, `insufficient_points`, …).
+    pub code: String,
+    pub message: String,
+    /// The field at fault, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// A line placed as an order.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct LinePlaced {
+    /// The line's number in the request (1-based, blank lines counted).
+    pub line: usize,
+    pub order_id: i64,
+    pub service_id: Option<i64>,
+    pub link: String,
+    pub quantity: i64,
+    /// Points, before any coupon.
+    pub price: Points,
+    /// Points charged.
+    pub final_price: Points,
+    pub status: OrderStatus,
+}
+
+/// A line that was not placed.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct LineFailed {
+    /// The line's number in the request (1-based, blank lines counted).
+    pub line: usize,
+    pub error: LineError,
+}
+
+/// What became of one line.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LineResult {
+    Placed(LinePlaced),
+    Failed(LineFailed),
+}
+
+/// What a mass order placed (a replay answers the first run's answer).
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct MassPlaced {
+    pub success: bool,
+    /// One result per non-blank line, in order.
+    pub results: Vec<LineResult>,
+    /// Lines placed.
+    pub placed: u64,
+    /// Lines not placed.
+    pub failed: u64,
+    /// Points charged for the placed lines.
+    pub total_price: Points,
+}
 
 /// The non-empty lines of the request, with their 1-based line numbers: `{"orders": "text"}`,
 /// `{"orders": ["line", …]}`, a bare JSON array of lines, or a `text/plain` body.
@@ -120,16 +199,19 @@ fn parse_line(text: &str) -> Result<PlaceOrder, ApiError> {
     })
 }
 
-fn line_error(line: usize, e: &ApiError) -> Value {
-    let mut error = json!({"code": e.code, "message": e.message});
-    if let Some(field) = e.extra.get("field") {
-        error["field"] = field.clone();
-    }
-    json!({"line": line, "error": error})
+fn line_error(line: usize, e: &ApiError) -> LineResult {
+    LineResult::Failed(LineFailed {
+        line,
+        error: LineError {
+            code: e.code.to_owned(),
+            message: e.message.clone(),
+            field: e.extra.get("field").and_then(Value::as_str).map(str::to_owned),
+        },
+    })
 }
 
 /// `POST /api/orders/mass`.
-pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Result<Replayed<MassPlaced>, ApiError> {
     let user_id = caller.user().map(|u| u.user_id.clone()).ok_or_else(ApiError::unauthorized)?;
     let lines = lines(req)?;
     let key = idempotency_key(req, &user_id, SCOPE)?;
@@ -143,9 +225,10 @@ pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
     match run(app, &user_id, &lines, key.as_ref(), resumed).await {
         Ok(answer) => {
             if let Some(key) = &key {
-                app.store.finish_order_batch(key, &answer.to_string(), app.clock.now()).await?;
+                let text = serde_json::to_string(&answer).map_err(|_| ApiError::internal())?;
+                app.store.finish_order_batch(key, &text, app.clock.now()).await?;
             }
-            Ok(json_response(hyper::StatusCode::OK, &answer))
+            Ok(Replayed { body: answer, replay: false })
         }
         Err(Refusal::BeforeAnything(e)) => {
             if let Some(key) = &key {
@@ -186,11 +269,10 @@ async fn claim(app: &App, key: &IdempotencyKey) -> Result<Claimed, ApiError> {
     }
 }
 
-fn replay(answer: &str) -> Reply {
-    let value: Value = serde_json::from_str(answer).map_err(|_| ApiError::internal())?;
-    let mut resp = json_response(hyper::StatusCode::OK, &value);
-    resp.headers_mut().insert("idempotent-replayed", hyper::header::HeaderValue::from_static("true"));
-    Ok(resp)
+/// The stored answer of a batch run before, answered again.
+fn replay(answer: &str) -> Result<Replayed<MassPlaced>, ApiError> {
+    let body: MassPlaced = serde_json::from_str(answer).map_err(|_| ApiError::internal())?;
+    Ok(Replayed { body, replay: true })
 }
 
 enum Refusal {
@@ -206,7 +288,7 @@ async fn run(
     lines: &[(usize, String)],
     batch: Option<&IdempotencyKey>,
     resumed: bool,
-) -> Result<Value, Refusal> {
+) -> Result<MassPlaced, Refusal> {
     // Parse and price every line first.
     let mut checked = Vec::with_capacity(lines.len());
     let mut total = Points::ZERO;
@@ -267,15 +349,15 @@ async fn run(
                 let o = outcome_order(&outcome);
                 placed += 1;
                 paid = paid.checked_add(o.final_price).map_err(|_| Refusal::Halfway(ApiError::internal()))?;
-                results.push(json!({
-                    "line": n,
-                    "order_id": o.order_id,
-                    "service_id": o.service_id,
-                    "link": o.link,
-                    "quantity": o.quantity,
-                    "price": o.price.0,
-                    "final_price": o.final_price.0,
-                    "status": o.status.as_str(),
+                results.push(LineResult::Placed(LinePlaced {
+                    line: n,
+                    order_id: o.order_id.0,
+                    service_id: o.service_id,
+                    link: o.link.clone(),
+                    quantity: o.quantity,
+                    price: o.price,
+                    final_price: o.final_price,
+                    status: o.status,
                 }));
             }
             Err(e) if e.status.is_server_error() => return Err(Refusal::Halfway(e)),
@@ -285,16 +367,10 @@ async fn run(
             }
         }
     }
-    Ok(json!({
-        "success": true,
-        "results": results,
-        "placed": placed,
-        "failed": failed,
-        "total_price": paid.0,
-    }))
+    Ok(MassPlaced { success: true, results, placed, failed, total_price: paid })
 }
 
 crate::router::route_table! {
-    MassOrder: POST "/api/orders/mass", User, "orders.mass", reply Raw,
+    MassOrder: POST "/api/orders/mass", User, "orders.mass", body MassBody, reply Replayed<MassPlaced>,
         |app, caller, req| place(app, caller, req);
 }

@@ -4,7 +4,8 @@
 use snspmt_core::plan::Stage;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::{self, OrderParams, QuantityRule, ServiceType};
@@ -13,36 +14,69 @@ use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter, OrderId};
 use std::collections::BTreeMap;
 
 use super::catalog::parse_id;
-use super::points::{idempotency_key, replayable};
+use super::points::idempotency_key;
 use super::rates::{price_book, PriceBook};
-use super::{ok, Paging, Reply};
+use super::{PageQuery, Paging};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
+use crate::router::{Json, Replayed};
 use crate::{jobs, views, App};
 
+/// A positive integer id, as a number or as its decimal text.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum IdValue {
+    Number(i64),
+    Text(String),
+}
+
 /// What an order placement asks for: the site's JSON body, or built by the reseller API and
-/// the mass order from their own inputs.
-#[derive(Deserialize, Default)]
-pub(crate) struct PlaceOrder {
+/// the mass order from their own inputs. A service order names `service_id`, a package order
+/// `package_id`.
+#[derive(Deserialize, Default, JsonSchema)]
+#[schemars(transform = with_type_params)]
+pub struct PlaceOrder {
+    /// Another user's id (admins only); the caller by default.
     pub user_id: Option<String>,
+    /// The service to order (a positive integer, or its text).
+    #[schemars(with = "Option<IdValue>")]
     pub service_id: Option<Value>,
+    /// The package to order instead of a service (a positive integer, or its text).
+    #[schemars(with = "Option<IdValue>")]
     pub package_id: Option<Value>,
+    /// The target URL (a subscription follows `username` instead).
     pub link: Option<String>,
+    /// Units (per run with drip-feed). Required unless the service type derives it (one
+    /// comment or username per line, `max × posts`) or the order is split or a package.
     pub quantity: Option<i64>,
+    /// Custom comments, one per line.
     pub comments: Option<String>,
+    /// Drip-feed: how many runs.
     pub runs: Option<i64>,
+    /// Drip-feed: minutes between runs.
     pub interval: Option<i64>,
+    /// The id of one of the caller's coupons (`GET /api/user/coupons`); not with packages or
+    /// split orders.
+    #[schemars(with = "Option<IdValue>")]
     pub coupon_id: Option<Value>,
+    /// The points the client expects to pay before any coupon: a different price is 409
+    /// `price_changed` with `expected_price`.
     pub price: Option<i64>,
+    /// The same as `price` (the original client's name).
     pub total_price: Option<i64>,
+    /// Place it for `scheduled_datetime`.
     #[serde(default)]
     pub is_scheduled: bool,
+    /// When a scheduled order runs: `YYYY-MM-DD HH:MM` in the site's time zone, or RFC 3339.
     pub scheduled_datetime: Option<String>,
+    /// Split delivery: over how many days (2 to 30), `split_quantity` a day.
     pub split_days: Option<i64>,
+    /// Split delivery: units a day.
     pub split_quantity: Option<i64>,
     /// The seed's package steps: only `[]` (no package) is taken; packages go by `package_id`.
+    #[schemars(with = "Option<Vec<Value>>")]
     pub package_steps: Option<Value>,
     /// A package order that waits for `start-package-processing`.
     #[serde(default)]
@@ -52,6 +86,24 @@ pub(crate) struct PlaceOrder {
     /// is ignored.
     #[serde(flatten)]
     pub type_params: BTreeMap<String, Value>,
+}
+
+/// Names the service types' own parameters in the schema of [`PlaceOrder`], which reads them
+/// from the body's other fields.
+fn with_type_params(schema: &mut schemars::Schema) {
+    let object = schema.ensure_object();
+    let Some(props) = object.entry("properties").or_insert_with(|| json!({})).as_object_mut() else {
+        return;
+    };
+    for name in ServiceType::all_param_names() {
+        props.entry(name).or_insert_with(|| {
+            json!({
+                "description": "A parameter of the service's `type` (as the panel's API names it): \
+                                text, a number, or an array of lines.",
+                "anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "array", "items": {"type": "string"}}],
+            })
+        });
+    }
 }
 
 impl PlaceOrder {
@@ -114,16 +166,25 @@ fn unsupported(field: &str) -> ApiError {
 }
 
 /// `POST /api/orders`: an order now, or at `scheduled_datetime` with `is_scheduled`.
-pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+pub async fn place(app: &Arc<App>, caller: &Caller, req: &Req) -> Result<Replayed<OrderPlaced>, ApiError> {
     place_order(app, caller, req, false).await
 }
 
 /// `POST /api/scheduled-orders`: an order at `scheduled_datetime`.
-pub async fn place_scheduled(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+pub async fn place_scheduled(
+    app: &Arc<App>,
+    caller: &Caller,
+    req: &Req,
+) -> Result<Replayed<OrderPlaced>, ApiError> {
     place_order(app, caller, req, true).await
 }
 
-async fn place_order(app: &Arc<App>, caller: &Caller, req: &Req, scheduled: bool) -> Reply {
+async fn place_order(
+    app: &Arc<App>,
+    caller: &Caller,
+    req: &Req,
+    scheduled: bool,
+) -> Result<Replayed<OrderPlaced>, ApiError> {
     let body: PlaceOrder = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
     let key = idempotency_key(req, &user_id, "orders.place")?;
@@ -502,30 +563,68 @@ async fn place_package(o: Placement<'_>, package_id: i64) -> Result<Prepared, Ap
     Ok(Prepared::Placed(Box::new((outcome, warnings))))
 }
 
+/// A field of the request that was ignored, and why.
+#[derive(Serialize, JsonSchema)]
+pub struct Warning {
+    pub field: &'static str,
+    /// Always `ignored`.
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+/// A placed order (or the replay of one).
+#[derive(Serialize, JsonSchema)]
+pub struct OrderPlaced {
+    pub success: bool,
+    /// What the customer reads (Korean): placed, or scheduled.
+    pub message: &'static str,
+    /// When a scheduled order runs (RFC 3339 UTC); `null` for an order now.
+    pub scheduled_datetime: Option<String>,
+    pub order_id: i64,
+    pub status: OrderStatus,
+    /// The status as the Korean UI shows it.
+    pub status_label: &'static str,
+    /// Points, before the coupon.
+    pub price: Points,
+    /// Points the coupon took off.
+    pub discount_amount: Points,
+    /// Points charged.
+    pub final_price: Points,
+    /// Points credited to the referrer.
+    pub commission_amount: Points,
+    pub smm_panel_order_id: Option<String>,
+    pub order: views::CustomerOrderView,
+    /// What the request asked that was ignored.
+    pub warnings: Vec<Warning>,
+}
+
 /// The answer to a placed order (a replay's too: the same body ignores the same things, so
 /// `warnings` is computed from the request again).
 fn order_reply(
     outcome: &snspmt_store::Idempotent<Order>,
     warnings: &[validate::Ignored],
-) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-    let warnings: Vec<Value> =
-        warnings.iter().map(|w| json!({"field": w.field, "code": w.code, "message": w.message})).collect();
-    replayable(outcome, |o: &Order| {
-        json!({
-            "success": true,
-            "message": if o.scheduled_at.is_some() { "예약 발송이 설정되었습니다." } else { "주문이 접수되었습니다." },
-            "scheduled_datetime": o.scheduled_at.map(views::rfc3339),
-            "order_id": o.order_id,
-            "status": o.status.as_str(),
-            "status_label": o.status.label(),
-            "price": o.price.0,
-            "discount_amount": o.discount_amount.0,
-            "final_price": o.final_price.0,
-            "commission_amount": o.commission_amount.0,
-            "smm_panel_order_id": o.smm_panel_order_id,
-            "order": views::customer_order(o),
-            "warnings": warnings,
-        })
+) -> Replayed<OrderPlaced> {
+    Replayed::of(outcome, |o: &Order| OrderPlaced {
+        success: true,
+        message: if o.scheduled_at.is_some() {
+            "예약 발송이 설정되었습니다."
+        } else {
+            "주문이 접수되었습니다."
+        },
+        scheduled_datetime: o.scheduled_at.map(views::rfc3339),
+        order_id: o.order_id.0,
+        status: o.status,
+        status_label: o.status.label(),
+        price: o.price,
+        discount_amount: o.discount_amount,
+        final_price: o.final_price,
+        commission_amount: o.commission_amount,
+        smm_panel_order_id: o.smm_panel_order_id.clone(),
+        order: views::customer_order(o),
+        warnings: warnings
+            .iter()
+            .map(|w| Warning { field: w.field, code: w.code, message: w.message })
+            .collect(),
     })
 }
 
@@ -535,22 +634,56 @@ pub(crate) fn outcome_order(o: &snspmt_store::Idempotent<Order>) -> &Order {
     }
 }
 
-/// The `status` filter of an order list: one of our statuses, or `all` (no filter).
-fn status_filter(req: &Req) -> Result<Option<OrderStatus>, ApiError> {
-    if req.query("status") == Some("all") {
-        return Ok(None);
-    }
-    req.query_parsed("status", "an order status (pending, scheduled, in_progress, completed, …) or all")
+/// The values `status` takes in an order list: `all`, or one of our statuses.
+fn status_filter_names() -> Vec<&'static str> {
+    std::iter::once("all").chain(OrderStatus::ALL.iter().map(|s| s.as_str())).collect()
 }
 
-pub async fn list(app: &App, caller: &Caller, req: &Req) -> Reply {
-    let user_id = caller.subject(req.query("user_id"), true)?;
-    let paging = Paging::from(req)?;
-    let status = status_filter(req)?;
+/// The `status` filter of an order list: one of our statuses, or `all` (no filter).
+fn status_filter(status: Option<&str>) -> Result<Option<OrderStatus>, ApiError> {
+    match status {
+        None | Some("all") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            ApiError::invalid_field(
+                "status",
+                "invalid_query",
+                "status must be an order status (pending, scheduled, in_progress, completed, …) or all",
+            )
+        }),
+    }
+}
+
+/// `GET /api/orders`: the caller's orders (an admin may name another user).
+#[derive(Deserialize, JsonSchema)]
+pub struct OrdersQuery {
+    /// Another user's id (admins only); the caller by default.
+    user_id: Option<String>,
+    /// Only orders in this status; `all` (the default) for every one.
+    #[schemars(extend("enum" = status_filter_names()))]
+    status: Option<String>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+/// A page of orders, newest first: the operator's view for an admin, the owner's otherwise.
+#[derive(Serialize, JsonSchema)]
+pub struct OrderList {
+    pub orders: Vec<views::OrderForView>,
+    /// Orders matching the filter, in all.
+    pub total: i64,
+}
+
+pub async fn list(app: &App, caller: &Caller, req: &Req) -> Result<Json<OrderList>, ApiError> {
+    let query: OrdersQuery = req.query_as()?;
+    let user_id = caller.subject(query.user_id.as_deref(), true)?;
+    let paging = Paging::of(query.limit, query.offset)?;
+    let status = status_filter(query.status.as_deref())?;
     let filter = OrderFilter { user_id: Some(user_id), status, limit: paging.limit, offset: paging.offset };
     let page = app.store.orders(filter).await?;
-    let orders: Vec<Value> = page.rows.iter().map(|o| views::order_for(o, caller.is_admin())).collect();
-    ok(json!({"orders": orders, "total": page.total}))
+    let orders = page.rows.iter().map(|o| views::order_for(o, caller.is_admin())).collect();
+    Ok(Json(OrderList { orders, total: page.total }))
 }
 
 /// The order, if the caller may see it (its owner, or an admin); others get 404 as if it did
@@ -565,9 +698,15 @@ pub(crate) async fn visible(app: &App, caller: &Caller, raw_id: &str) -> Result<
     }
 }
 
-pub async fn get(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+/// One order: the operator's view for an admin, the owner's otherwise.
+#[derive(Serialize, JsonSchema)]
+pub struct OrderAnswer {
+    pub order: views::OrderForView,
+}
+
+pub async fn get(app: &App, caller: &Caller, raw_id: &str) -> Result<Json<OrderAnswer>, ApiError> {
     let order = visible(app, caller, raw_id).await?;
-    ok(json!({"order": views::order_for(&order, caller.is_admin())}))
+    Ok(Json(OrderAnswer { order: views::order_for(&order, caller.is_admin()) }))
 }
 
 fn invalid_transition(from: OrderStatus, to: OrderStatus) -> ApiError {
@@ -579,9 +718,21 @@ fn invalid_transition(from: OrderStatus, to: OrderStatus) -> ApiError {
     .with("status", from.as_str())
 }
 
-#[derive(Deserialize)]
-struct SetStatus {
+/// The names of our order statuses.
+fn status_names() -> Vec<&'static str> {
+    OrderStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+/// `PUT /api/orders/{id}/status`: an operator moves an order.
+#[derive(Deserialize, JsonSchema)]
+pub struct SetStatus {
+    /// The new status (an unknown name is 400 `invalid_status`; a move the order cannot make
+    /// is 409 `invalid_transition`).
+    #[schemars(extend("enum" = status_names()))]
     status: String,
+    /// The panel's order id (a text or a non-negative integer): needed to move an order to
+    /// `in_progress` that has none.
+    #[schemars(with = "Option<IdValue>")]
     smm_panel_order_id: Option<Value>,
 }
 
@@ -598,6 +749,13 @@ fn smm_id(v: Option<&Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// An order an operator changed, as the operator sees it.
+#[derive(Serialize, JsonSchema)]
+pub struct OrderChanged {
+    pub success: bool,
+    pub order: views::OrderView,
+}
+
 async fn transition(
     app: &App,
     caller: &Caller,
@@ -605,7 +763,7 @@ async fn transition(
     to: OrderStatus,
     smm_order_id: Option<String>,
     action: &str,
-) -> Reply {
+) -> Result<Json<OrderChanged>, ApiError> {
     let t = order::admin_transition(order.status, to).map_err(|e| invalid_transition(e.from, e.to))?;
     if to == OrderStatus::InProgress && smm_order_id.is_none() && order.smm_panel_order_id.is_none() {
         return Err(ApiError::invalid_field(
@@ -632,10 +790,15 @@ async fn transition(
             }
             e => e.into(),
         })?;
-    ok(json!({"success": true, "order": views::order(&updated)}))
+    Ok(Json(OrderChanged { success: true, order: views::order(&updated) }))
 }
 
-pub async fn set_status(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+pub async fn set_status(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+    req: &Req,
+) -> Result<Json<OrderChanged>, ApiError> {
     let body: SetStatus = req.json()?;
     let to: OrderStatus = body
         .status
@@ -646,9 +809,15 @@ pub async fn set_status(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> 
     transition(app, caller, order, to, smm_order_id, "orders.set_status").await
 }
 
-#[derive(Deserialize)]
-struct Resolve {
+/// `POST /api/admin/orders/{id}/resolve`: what became of an order (or a part) whose submission
+/// has no known outcome. Send either `smm_panel_order_id` or `action: "fail"`.
+#[derive(Deserialize, JsonSchema)]
+pub struct Resolve {
+    /// The panel accepted it, under this id (a text or a non-negative integer).
+    #[schemars(with = "Option<IdValue>")]
     smm_panel_order_id: Option<Value>,
+    /// `fail`: the panel never took it (refunded in full).
+    #[schemars(extend("enum" = ["fail"]))]
     action: Option<String>,
     /// For a package or split order: which part.
     part_index: Option<i64>,
@@ -656,7 +825,12 @@ struct Resolve {
 
 /// Settles an `unknown` order: it was accepted (`smm_panel_order_id`), or it failed
 /// (`action: "fail"`, full refund).
-pub async fn resolve(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+pub async fn resolve(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+    req: &Req,
+) -> Result<Json<OrderChanged>, ApiError> {
     let body: Resolve = req.json()?;
     let order = visible(app, caller, raw_id).await?;
     if let Some(part_index) = body.part_index {
@@ -687,7 +861,7 @@ pub async fn resolve(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Rep
                     e => e.into(),
                 },
             )?;
-        return ok(json!({"success": true, "order": views::order(&updated)}));
+        return Ok(Json(OrderChanged { success: true, order: views::order(&updated) }));
     }
     if order.status != OrderStatus::Unknown {
         return Err(invalid_transition(order.status, OrderStatus::InProgress));
@@ -706,9 +880,21 @@ pub async fn resolve(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Rep
     }
 }
 
+/// A page of orders as the operator sees them, newest first.
+#[derive(Serialize, JsonSchema)]
+pub struct OrderPage {
+    pub orders: Vec<views::OrderView>,
+    /// Orders matching the filter, in all.
+    pub total: i64,
+    /// The page size used.
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// The orders waiting for their time.
-pub async fn admin_scheduled(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
+pub async fn admin_scheduled(app: &App, req: &Req) -> Result<Json<OrderPage>, ApiError> {
+    let query: PageQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
     let filter = OrderFilter {
         user_id: None,
         status: Some(OrderStatus::Scheduled),
@@ -716,40 +902,64 @@ pub async fn admin_scheduled(app: &App, req: &Req) -> Reply {
         offset: paging.offset,
     };
     let page = app.store.orders(filter).await?;
-    ok(json!({
-        "orders": page.rows.iter().map(views::order).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
-    }))
-}
-
-pub async fn admin_list(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
-    let status = status_filter(req)?;
-    let filter = OrderFilter {
-        user_id: req.query("user_id").map(str::to_owned),
-        status,
+    Ok(Json(OrderPage {
+        orders: page.rows.iter().map(views::order).collect(),
+        total: page.total,
         limit: paging.limit,
         offset: paging.offset,
-    };
-    let page = app.store.orders(filter).await?;
-    ok(json!({
-        "orders": page.rows.iter().map(views::order).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
     }))
 }
 
-#[derive(Deserialize)]
-struct CheckStatus {
+/// `GET /api/admin/orders`: every user's orders.
+#[derive(Deserialize, JsonSchema)]
+pub struct AdminOrdersQuery {
+    /// Only this user's orders.
+    user_id: Option<String>,
+    /// Only orders in this status; `all` (the default) for every one.
+    #[schemars(extend("enum" = status_filter_names()))]
+    status: Option<String>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+pub async fn admin_list(app: &App, req: &Req) -> Result<Json<OrderPage>, ApiError> {
+    let query: AdminOrdersQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
+    let status = status_filter(query.status.as_deref())?;
+    let filter = OrderFilter { user_id: query.user_id, status, limit: paging.limit, offset: paging.offset };
+    let page = app.store.orders(filter).await?;
+    Ok(Json(OrderPage {
+        orders: page.rows.iter().map(views::order).collect(),
+        total: page.total,
+        limit: paging.limit,
+        offset: paging.offset,
+    }))
+}
+
+/// `POST /api/orders/check-status`: ask the panel about some of the caller's orders now.
+#[derive(Deserialize, JsonSchema)]
+pub struct CheckStatus {
+    /// 1 to 100 order ids (positive integers, or their text).
+    #[schemars(with = "Vec<IdValue>")]
     order_ids: Vec<Value>,
+    /// Another user's id (admins only); the caller by default.
     user_id: Option<String>,
 }
 
+/// The orders asked about, as they are after the check.
+#[derive(Serialize, JsonSchema)]
+pub struct StatusChecked {
+    pub success: bool,
+    /// Orders the panel was asked about (those still running).
+    pub checked: i64,
+    /// The orders named that are the user's, in the order named.
+    pub orders: Vec<views::OrderForView>,
+}
+
 /// Asks the panel about some of the caller's own orders now.
-pub async fn check_status(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn check_status(app: &App, caller: &Caller, req: &Req) -> Result<Json<StatusChecked>, ApiError> {
     let body: CheckStatus = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
     if body.order_ids.is_empty() || body.order_ids.len() > 100 {
@@ -769,16 +979,32 @@ pub async fn check_status(app: &App, caller: &Caller, req: &Req) -> Reply {
             orders.push(views::order_for(&o, caller.is_admin()));
         }
     }
-    ok(json!({"success": true, "checked": report.checked, "orders": orders}))
+    Ok(Json(StatusChecked { success: true, checked: report.checked, orders }))
 }
 
-#[derive(Deserialize)]
-struct StartPackage {
+/// `POST /api/orders/start-package-processing`.
+#[derive(Deserialize, JsonSchema)]
+pub struct StartPackage {
+    /// A package order placed with `defer_start` (a positive integer, or its text).
+    #[schemars(with = "IdValue")]
     order_id: Value,
 }
 
+/// Whether a deferred package order was started.
+#[derive(Serialize, JsonSchema)]
+pub struct PackageStarted {
+    pub success: bool,
+    pub order_id: i64,
+    /// `false` when it had started before: nothing was done.
+    pub started: bool,
+}
+
 /// Starts a package order placed with `defer_start` (idempotent: a second call starts nothing).
-pub async fn start_package(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+pub async fn start_package(
+    app: &Arc<App>,
+    caller: &Caller,
+    req: &Req,
+) -> Result<Json<PackageStarted>, ApiError> {
     let body: StartPackage = req.json()?;
     let id = int_id("order_id", &body.order_id)?;
     let order = visible(app, caller, &id.to_string()).await?;
@@ -786,11 +1012,65 @@ pub async fn start_package(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply 
     if started {
         jobs::submit_parts_soon(app.clone());
     }
-    ok(json!({"success": true, "order_id": order.order_id, "started": started}))
+    Ok(Json(PackageStarted { success: true, order_id: order.order_id.0, started }))
+}
+
+/// The names of a part's `status` in a package's progress.
+fn part_status_names() -> Vec<&'static str> {
+    Stage::ALL
+        .iter()
+        .filter(|s| **s != Stage::Ended)
+        .map(|s| s.as_str())
+        .chain(["completed", "refunded"])
+        .collect()
+}
+
+/// One part (one upstream submission) of a package or split order.
+#[derive(Serialize, JsonSchema)]
+pub struct PartProgress {
+    /// The package step it belongs to (0-based).
+    pub step_index: i64,
+    pub step_name: String,
+    /// Which run of its step (0-based).
+    pub repeat_index: i64,
+    /// Its place among all the parts (0-based).
+    pub part_index: i64,
+    pub service_id: i64,
+    pub quantity: i64,
+    /// Points of the order's price this part carries.
+    pub share: Points,
+    /// Where it is (`waiting`, `due`, `submitting`, `accepted`, `unknown`), or how it ended
+    /// (`completed`, `refunded`).
+    #[schemars(extend("enum" = part_status_names()))]
+    pub status: String,
+    /// The panel's order id for this part.
+    pub smm_order_id: Option<String>,
+    /// Points refunded for this part.
+    pub refunded_amount: Points,
+    /// When it is (or was) due to be sent (RFC 3339 UTC).
+    pub due_at: Option<String>,
+    /// When it ended (RFC 3339 UTC).
+    pub completed_at: Option<String>,
+}
+
+/// A package or split order's parts.
+#[derive(Serialize, JsonSchema)]
+pub struct PackageProgress {
+    pub order_id: i64,
+    pub status: OrderStatus,
+    /// The index of the first part not ended (`total_steps` when all have).
+    pub current_step: i64,
+    /// The number of parts.
+    pub total_steps: usize,
+    pub progress: Vec<PartProgress>,
 }
 
 /// `GET /api/orders/<id>/package-progress`.
-pub async fn package_progress(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+pub async fn package_progress(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Json<PackageProgress>, ApiError> {
     let order = visible(app, caller, raw_id).await?;
     let parts = app.store.order_parts(order.order_id).await?;
     if parts.is_empty() {
@@ -798,40 +1078,58 @@ pub async fn package_progress(app: &App, caller: &Caller, raw_id: &str) -> Reply
     }
     let current =
         parts.iter().find(|p| p.state != Stage::Ended).map(|p| p.part_index).unwrap_or(parts.len() as i64);
-    let progress: Vec<Value> = parts
+    let progress = parts
         .iter()
-        .map(|p| {
-            json!({
-                "step_index": p.step_index,
-                "step_name": p.name,
-                "repeat_index": p.repeat_index,
-                "part_index": p.part_index,
-                "service_id": p.service_id,
-                "quantity": p.quantity,
-                "share": p.share.0,
-                "status": match (p.state.as_str(), p.outcome.as_deref()) {
-                    ("ended", Some(outcome)) => outcome.to_owned(),
-                    (state, _) => state.to_owned(),
-                },
-                "smm_order_id": p.smm_order_id,
-                "refunded_amount": p.refunded.0,
-                "due_at": p.due_at.map(views::rfc3339),
-                "completed_at": p.settled_at.filter(|_| p.state == Stage::Ended).map(views::rfc3339),
-            })
+        .map(|p| PartProgress {
+            step_index: p.step_index,
+            step_name: p.name.clone(),
+            repeat_index: p.repeat_index,
+            part_index: p.part_index,
+            service_id: p.service_id,
+            quantity: p.quantity,
+            share: p.share,
+            status: match (p.state.as_str(), p.outcome.as_deref()) {
+                ("ended", Some(outcome)) => outcome.to_owned(),
+                (state, _) => state.to_owned(),
+            },
+            smm_order_id: p.smm_order_id.clone(),
+            refunded_amount: p.refunded,
+            due_at: p.due_at.map(views::rfc3339),
+            completed_at: p.settled_at.filter(|_| p.state == Stage::Ended).map(views::rfc3339),
         })
         .collect();
-    ok(json!({
-        "order_id": order.order_id,
-        "status": order.status.as_str(),
-        "current_step": current,
-        "total_steps": parts.len(),
-        "progress": progress,
+    Ok(Json(PackageProgress {
+        order_id: order.order_id.0,
+        status: order.status,
+        current_step: current,
+        total_steps: parts.len(),
+        progress,
     }))
+}
+
+/// A part left in `submitting` (an operator resolves it).
+#[derive(Serialize, JsonSchema)]
+pub struct StuckPart {
+    pub order_id: i64,
+    pub part_index: i64,
+    pub step_name: String,
+    /// Always `submitting`.
+    pub state: &'static str,
+}
+
+/// What reprocessing did.
+#[derive(Serialize, JsonSchema)]
+pub struct Reprocessed {
+    pub success: bool,
+    /// Parts made due again.
+    pub requeued: i64,
+    /// Parts stuck in `submitting`: never resent.
+    pub stuck: Vec<StuckPart>,
 }
 
 /// Re-queues parts whose turn came but were never made due, and lists those stuck in
 /// `submitting` (never resent: an operator resolves them).
-pub async fn reprocess_packages(app: &App, caller: &Caller) -> Reply {
+pub async fn reprocess_packages(app: &App, caller: &Caller) -> Result<Json<Reprocessed>, ApiError> {
     let now = app.clock.now();
     let (requeued, stuck) = app.store.requeue_parts(now - jobs::SUBMISSION_LEASE_MS, now).await?;
     let audit = NewAudit {
@@ -841,36 +1139,49 @@ pub async fn reprocess_packages(app: &App, caller: &Caller) -> Reply {
         detail: json!({"requeued": requeued, "stuck": stuck.len()}).to_string(),
     };
     app.store.record_audit(audit, now).await?;
-    let stuck: Vec<Value> = stuck
+    let stuck = stuck
         .iter()
-        .map(|p| json!({"order_id": p.order_id, "part_index": p.part_index, "step_name": p.name, "state": p.state.as_str()}))
+        .map(|p| StuckPart {
+            order_id: p.order_id.0,
+            part_index: p.part_index,
+            step_name: p.name.clone(),
+            state: p.state.as_str(),
+        })
         .collect();
-    ok(json!({"success": true, "requeued": requeued, "stuck": stuck}))
+    Ok(Json(Reprocessed { success: true, requeued, stuck }))
 }
 
 crate::router::route_table! {
-    Orders: GET "/api/orders", User, "orders.list", reply Raw,
+    Orders: GET "/api/orders", User, "orders.list", query OrdersQuery, reply Json<OrderList>,
         |app, caller, req| list(app, caller, req);
-    PlaceOrder: POST "/api/orders", User, "orders.place", reply Raw,
+    PlaceOrder: POST "/api/orders", User, "orders.place", body PlaceOrder, reply Replayed<OrderPlaced>,
         |app, caller, req| place(app, caller, req);
-    CheckOrderStatus: POST "/api/orders/check-status", User, "orders.check_status", reply Raw,
+    CheckOrderStatus: POST "/api/orders/check-status", User, "orders.check_status", body CheckStatus,
+        reply Json<StatusChecked>,
         |app, caller, req| check_status(app, caller, req);
-    Order: GET "/api/orders/{id}", UserOrAdmin, "orders.get", reply Raw,
+    Order: GET "/api/orders/{id}", UserOrAdmin, "orders.get", reply Json<OrderAnswer>,
         |app, caller, _, id| get(app, caller, id);
-    SetOrderStatus: PUT "/api/orders/{id}/status", Admin, "orders.set_status", reply Raw,
+    SetOrderStatus: PUT "/api/orders/{id}/status", Admin, "orders.set_status", body SetStatus,
+        reply Json<OrderChanged>,
         |app, caller, req, id| set_status(app, caller, id, req);
-    AdminOrders: GET "/api/admin/orders", Admin, "admin.orders", reply Raw,
+    AdminOrders: GET "/api/admin/orders", Admin, "admin.orders", query AdminOrdersQuery, reply Json<OrderPage>,
         |app, _, req| admin_list(app, req);
-    AdminResolveOrder: POST "/api/admin/orders/{id}/resolve", Admin, "admin.orders.resolve", reply Raw,
+    AdminResolveOrder: POST "/api/admin/orders/{id}/resolve", Admin, "admin.orders.resolve", body Resolve,
+        reply Json<OrderChanged>,
         |app, caller, req, id| resolve(app, caller, id, req);
-    PlaceScheduledOrder: POST "/api/scheduled-orders", User, "orders.place_scheduled", reply Raw,
+    PlaceScheduledOrder: POST "/api/scheduled-orders", User, "orders.place_scheduled", body PlaceOrder,
+        reply Replayed<OrderPlaced>,
         |app, caller, req| place_scheduled(app, caller, req);
-    AdminScheduledOrders: GET "/api/admin/scheduled-orders", Admin, "admin.scheduled_orders", reply Raw,
+    AdminScheduledOrders: GET "/api/admin/scheduled-orders", Admin, "admin.scheduled_orders", query PageQuery,
+        reply Json<OrderPage>,
         |app, _, req| admin_scheduled(app, req);
-    StartPackageProcessing: POST "/api/orders/start-package-processing", User, "orders.start_package", reply Raw,
+    StartPackageProcessing: POST "/api/orders/start-package-processing", User, "orders.start_package",
+        body StartPackage, reply Json<PackageStarted>,
         |app, caller, req| start_package(app, caller, req);
-    PackageProgress: GET "/api/orders/{id}/package-progress", UserOrAdmin, "orders.package_progress", reply Raw,
+    PackageProgress: GET "/api/orders/{id}/package-progress", UserOrAdmin, "orders.package_progress",
+        reply Json<PackageProgress>,
         |app, caller, _, id| package_progress(app, caller, id);
-    AdminReprocessPackageOrders: POST "/api/admin/reprocess-package-orders", Admin, "admin.reprocess_package_orders", reply Raw,
+    AdminReprocessPackageOrders: POST "/api/admin/reprocess-package-orders", Admin,
+        "admin.reprocess_package_orders", reply Json<Reprocessed>,
         |app, caller, _| reprocess_packages(app, caller);
 }

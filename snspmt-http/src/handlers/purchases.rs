@@ -7,21 +7,22 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use rand::RngCore;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use snspmt_core::purchase::{self, ApprovalOutcome, PurchaseMethod, PurchaseStatus};
 use snspmt_core::upstream::kcp::{self, ReturnKind};
-use snspmt_core::validate;
+use snspmt_core::{validate, Points, Won};
 use snspmt_store::{NewAudit, NewPurchase, Purchase, PurchaseFilter, StoreError};
 use time::OffsetDateTime;
 
-use super::catalog::parse_id;
-use super::points::{idempotency_key, replayable};
-use super::{ok, Paging, Reply};
+use super::catalog::{parse_id, yes_no};
+use super::points::idempotency_key;
+use super::Paging;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
+use crate::router::{Json, Raw, Replayed};
 use crate::upstream::kcp::{KcpClient, RegisterFailure};
 use crate::{log, views, App};
 
@@ -42,16 +43,32 @@ fn optional_text(field: &'static str, v: Option<&str>) -> Result<Option<String>,
     Ok(v.map(|t| validate::short_text(field, t)).transpose()?.filter(|t| !t.is_empty()).map(str::to_owned))
 }
 
-#[derive(Deserialize)]
-struct BankPurchase {
+/// `POST /api/points/purchase`: points bought by bank transfer, credited once an operator
+/// approves.
+#[derive(Deserialize, JsonSchema)]
+pub struct BankPurchase {
+    /// Another user's id (admins only); the caller by default.
     user_id: Option<String>,
+    /// Points to buy.
     amount: i64,
+    /// Won to pay.
     price: i64,
+    /// The name the transfer comes from.
     buyer_name: Option<String>,
+    /// The bank the transfer comes from.
     bank_info: Option<String>,
 }
 
-pub async fn bank(app: &App, caller: &Caller, req: &Req) -> Reply {
+/// A recorded purchase (or the replay of one).
+#[derive(Serialize, JsonSchema)]
+pub struct Purchased {
+    pub success: bool,
+    pub purchase_id: i64,
+    pub status: PurchaseStatus,
+    pub purchase: views::PurchaseView,
+}
+
+pub async fn bank(app: &App, caller: &Caller, req: &Req) -> Result<Replayed<Purchased>, ApiError> {
     let body: BankPurchase = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
     let (amount, price) = purchase::validate_amounts(body.amount, body.price)?;
@@ -68,18 +85,35 @@ pub async fn bank(app: &App, caller: &Caller, req: &Req) -> Reply {
     };
     let key = idempotency_key(req, &user_id, "points.purchase")?;
     let outcome = app.store.create_purchase(new, key, app.clock.now()).await?;
-    Ok(replayable(
-        &outcome,
-        |p: &Purchase| json!({"success": true, "purchase_id": p.purchase_id, "status": p.status.as_str(), "purchase": views::purchase(p)}),
-    ))
+    Ok(Replayed::of(&outcome, |p: &Purchase| Purchased {
+        success: true,
+        purchase_id: p.purchase_id,
+        status: p.status,
+        purchase: views::purchase(p),
+    }))
 }
 
-#[derive(Deserialize)]
-struct Decide {
+/// `PUT /api/admin/purchases/{id}`: an operator decides a bank transfer.
+#[derive(Deserialize, JsonSchema)]
+pub struct Decide {
+    /// `approved` (credits the points once) or `rejected`.
+    #[schemars(extend("enum" = ["approved", "rejected"]))]
     status: String,
 }
 
-pub async fn decide(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+/// A purchase an operator decided or settled.
+#[derive(Serialize, JsonSchema)]
+pub struct PurchaseChanged {
+    pub success: bool,
+    pub purchase: views::PurchaseView,
+}
+
+pub async fn decide(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+    req: &Req,
+) -> Result<Json<PurchaseChanged>, ApiError> {
     let id = parse_id("purchase_id", raw_id)?;
     let body: Decide = req.json()?;
     let approve = match body.status.as_str() {
@@ -103,7 +137,7 @@ pub async fn decide(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
         Ok(p) => p,
         Err(e) => return Err(purchase_refusal(app, id, e).await),
     };
-    ok(json!({"success": true, "purchase": views::purchase(&p)}))
+    Ok(Json(PurchaseChanged { success: true, purchase: views::purchase(&p) }))
 }
 
 /// A refusal about purchase `id`; a conflict names the purchase and its state as it is now.
@@ -120,9 +154,14 @@ async fn purchase_refusal(app: &App, id: i64, e: StoreError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
-struct Settle {
+/// `POST /api/admin/purchases/{id}/settle`: what KCP's admin shows of a card payment whose
+/// approval never answered.
+#[derive(Deserialize, JsonSchema)]
+pub struct Settle {
+    /// KCP's transaction number (up to 40 letters and digits); required for `approved`.
     tno: Option<String>,
+    /// `approved` (credits the points once) or `failed`.
+    #[schemars(extend("enum" = ["approved", "failed"]))]
     outcome: String,
 }
 
@@ -130,7 +169,12 @@ struct Settle {
 /// settles a card payment whose approval never answered (`approval_unknown`, or `approving`
 /// left by a crash) with what KCP's admin shows. `approved` needs KCP's `tno` and credits
 /// once; the core decides which purchases may be settled.
-pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+pub async fn settle(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+    req: &Req,
+) -> Result<Json<PurchaseChanged>, ApiError> {
     let id = parse_id("purchase_id", raw_id)?;
     let body: Settle = req.json()?;
     let tno = body.tno.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
@@ -172,7 +216,7 @@ pub async fn settle(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Repl
         Ok(p) => p,
         Err(e) => return Err(purchase_refusal(app, id, e).await),
     };
-    ok(json!({"success": true, "purchase": views::purchase(&p)}))
+    Ok(Json(PurchaseChanged { success: true, purchase: views::purchase(&p) }))
 }
 
 fn settle_refused(r: purchase::SettleRefusal, p: &Purchase) -> ApiError {
@@ -188,31 +232,99 @@ fn settle_refused(r: purchase::SettleRefusal, p: &Purchase) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, r.code(), message).about_purchase(p)
 }
 
-pub async fn admin_list(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
-    let status = req.query_parsed::<PurchaseStatus>("status", "a purchase status")?;
-    let method = req.query_parsed::<PurchaseMethod>("method", "bank or kcp")?;
-    let attention = req.query_bool("attention")?.unwrap_or(false);
+/// `GET /api/admin/purchases`: every user's purchases, newest first.
+#[derive(Deserialize, JsonSchema)]
+pub struct AdminPurchasesQuery {
+    /// Only this user's purchases.
+    user_id: Option<String>,
+    /// Only purchases in this status.
+    status: Option<PurchaseStatus>,
+    /// Only purchases paid this way.
+    method: Option<PurchaseMethod>,
+    /// `1`/`true`: only those an operator should look at (an amount mismatch, an approval whose
+    /// answer was lost, or one approving for more than 10 minutes).
+    #[schemars(extend("enum" = ["1", "0", "true", "false"]))]
+    attention: Option<String>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+/// A page of purchases as the operator sees them.
+#[derive(Serialize, JsonSchema)]
+pub struct PurchasePage {
+    pub purchases: Vec<views::PurchaseView>,
+    /// Purchases matching the filter, in all.
+    pub total: i64,
+    /// The page size used.
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn admin_list(app: &App, req: &Req) -> Result<Json<PurchasePage>, ApiError> {
+    let query: AdminPurchasesQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
+    let attention = yes_no("attention", query.attention.as_deref())?.unwrap_or(false);
     let filter = PurchaseFilter {
-        user_id: req.query("user_id").map(str::to_owned),
-        status,
-        method,
+        user_id: query.user_id,
+        status: query.status,
+        method: query.method,
         attention_before: attention.then(|| app.clock.now() - APPROVING_TOO_LONG_MS),
         limit: paging.limit,
         offset: paging.offset,
     };
     let page = app.store.purchases(filter).await?;
-    ok(json!({
-        "purchases": page.rows.iter().map(views::purchase).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
+    Ok(Json(PurchasePage {
+        purchases: page.rows.iter().map(views::purchase).collect(),
+        total: page.total,
+        limit: paging.limit,
+        offset: paging.offset,
     }))
 }
 
-pub async fn history(app: &App, caller: &Caller, req: &Req) -> Reply {
-    let user_id = caller.subject(req.query("user_id"), true)?;
-    let paging = Paging::from(req)?;
+/// `GET /api/points/purchase-history`: the caller's purchases (an admin may name another
+/// user), newest first.
+#[derive(Deserialize, JsonSchema)]
+pub struct HistoryQuery {
+    /// Another user's id (admins only); the caller by default.
+    user_id: Option<String>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+/// A purchase as its buyer sees it.
+#[derive(Serialize, JsonSchema)]
+pub struct PurchaseSummary {
+    /// The purchase id (also as `purchase_id`).
+    pub id: i64,
+    pub purchase_id: i64,
+    pub method: PurchaseMethod,
+    /// Points bought.
+    pub amount: Points,
+    /// Won paid.
+    pub price: Won,
+    pub status: PurchaseStatus,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub approved_at: Option<String>,
+}
+
+/// A page of the user's purchases.
+#[derive(Serialize, JsonSchema)]
+pub struct PurchaseHistory {
+    pub purchases: Vec<PurchaseSummary>,
+    /// The user's purchases in all.
+    pub total: i64,
+}
+
+pub async fn history(app: &App, caller: &Caller, req: &Req) -> Result<Json<PurchaseHistory>, ApiError> {
+    let query: HistoryQuery = req.query_as()?;
+    let user_id = caller.subject(query.user_id.as_deref(), true)?;
+    let paging = Paging::of(query.limit, query.offset)?;
     let filter = PurchaseFilter {
         user_id: Some(user_id),
         limit: paging.limit,
@@ -220,26 +332,37 @@ pub async fn history(app: &App, caller: &Caller, req: &Req) -> Reply {
         ..Default::default()
     };
     let page = app.store.purchases(filter).await?;
-    let purchases: Vec<Value> = page
+    let purchases = page
         .rows
         .iter()
-        .map(|p| {
-            json!({
-                "id": p.purchase_id, "purchase_id": p.purchase_id, "method": p.method.as_str(), "amount": p.amount.0, "price": p.price.0,
-                "status": p.status.as_str(), "created_at": views::rfc3339(p.created_at),
-                "approved_at": p.approved_at.map(views::rfc3339),
-            })
+        .map(|p| PurchaseSummary {
+            id: p.purchase_id,
+            purchase_id: p.purchase_id,
+            method: p.method,
+            amount: p.amount,
+            price: p.price,
+            status: p.status,
+            created_at: views::rfc3339(p.created_at),
+            approved_at: p.approved_at.map(views::rfc3339),
         })
         .collect();
-    ok(json!({"purchases": purchases, "total": page.total}))
+    Ok(Json(PurchaseHistory { purchases, total: page.total }))
 }
 
-#[derive(Deserialize)]
-struct Register {
+/// `POST /api/points/purchase-kcp/register`: a card (or other KCP) payment, registered with
+/// KCP before the payment window opens.
+#[derive(Deserialize, JsonSchema)]
+pub struct Register {
+    /// Another user's id (admins only); the caller by default.
     user_id: Option<String>,
+    /// Points to buy.
     amount: i64,
+    /// Won to pay.
     price: i64,
+    /// What the payment window names (default `포인트 구매`).
     good_name: Option<String>,
+    /// KCP's method (case-insensitive; default `CARD`).
+    #[schemars(extend("enum" = PAY_METHODS))]
     pay_method: Option<String>,
 }
 
@@ -253,20 +376,47 @@ fn new_ordr_idxx(now_ms: i64) -> String {
     kcp::new_ordr_idxx(t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second(), random)
 }
 
-fn registration_answer(p: &Purchase) -> Value {
-    json!({
-        "success": true,
-        "purchase_id": p.purchase_id,
-        "ordr_idxx": p.ordr_idxx,
-        "approval_key": p.approval_key,
-        "pay_url": p.pay_url,
-        "trace_no": p.trace_no,
-        "status": p.status.as_str(),
-        "kcp_response": {"approvalKey": p.approval_key, "PayUrl": p.pay_url, "traceNo": p.trace_no},
-    })
+/// KCP's registration, under the names KCP gives them.
+#[derive(Serialize, JsonSchema)]
+#[allow(non_snake_case)]
+pub struct KcpResponse {
+    pub approvalKey: Option<String>,
+    pub PayUrl: Option<String>,
+    pub traceNo: Option<String>,
 }
 
-pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Reply {
+/// A KCP payment registered (or the replay of one): what opens the payment window.
+#[derive(Serialize, JsonSchema)]
+pub struct Registration {
+    pub success: bool,
+    pub purchase_id: i64,
+    /// Our order number at KCP.
+    pub ordr_idxx: Option<String>,
+    pub approval_key: Option<String>,
+    pub pay_url: Option<String>,
+    pub trace_no: Option<String>,
+    pub status: PurchaseStatus,
+    pub kcp_response: KcpResponse,
+}
+
+fn registration_answer(p: &Purchase) -> Registration {
+    Registration {
+        success: true,
+        purchase_id: p.purchase_id,
+        ordr_idxx: p.ordr_idxx.clone(),
+        approval_key: p.approval_key.clone(),
+        pay_url: p.pay_url.clone(),
+        trace_no: p.trace_no.clone(),
+        status: p.status,
+        kcp_response: KcpResponse {
+            approvalKey: p.approval_key.clone(),
+            PayUrl: p.pay_url.clone(),
+            traceNo: p.trace_no.clone(),
+        },
+    }
+}
+
+pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Result<Replayed<Registration>, ApiError> {
     let body: Register = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
     let (amount, price) = purchase::validate_amounts(body.amount, body.price)?;
@@ -292,7 +442,7 @@ pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Reply {
     };
     let created = app.store.create_purchase(new, key, now).await?;
     if created.is_replay() {
-        return Ok(replayable(&created, registration_answer));
+        return Ok(Replayed::of(&created, registration_answer));
     }
     let p = created.into_inner();
     let ordr = p.ordr_idxx.clone().unwrap_or_default();
@@ -322,7 +472,7 @@ pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Reply {
                     now,
                 )
                 .await?;
-            ok(registration_answer(&p))
+            Ok(Replayed { body: registration_answer(&p), replay: false })
         }
         Err(RegisterFailure::Refused { code, message }) => {
             log::warn(&format!("KCP refused registration of purchase {}: {code} {message}", p.purchase_id));
@@ -341,9 +491,46 @@ pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Reply {
     }
 }
 
-#[derive(Deserialize)]
-struct PaymentForm {
+/// `POST /api/points/purchase-kcp/payment-form`.
+#[derive(Deserialize, JsonSchema)]
+pub struct PaymentForm {
+    /// The registered purchase's order number.
     ordr_idxx: String,
+}
+
+/// The fields of KCP's payment window form, under KCP's names.
+#[derive(Serialize, JsonSchema)]
+#[allow(non_snake_case)]
+pub struct PaymentFormData {
+    pub site_cd: String,
+    pub ordr_idxx: Option<String>,
+    pub good_name: Option<String>,
+    /// Won, as decimal text.
+    pub good_mny: String,
+    pub pay_method: String,
+    /// `card`, `acnt`, `vcnt`, `mobx` or `tpnt`.
+    pub ActionResult: &'static str,
+    pub approval_key: Option<String>,
+    pub traceNo: Option<String>,
+    pub PayUrl: Option<String>,
+    /// Where KCP posts the result (`POST /api/points/purchase-kcp/return`).
+    pub Ret_URL: String,
+    /// Always `pay`.
+    pub req_tx: &'static str,
+    /// Always `410` (KRW).
+    pub currency: &'static str,
+    pub shop_name: &'static str,
+    /// Always `N`.
+    pub escw_used: &'static str,
+    /// Always `UTF-8`.
+    pub encoding_trans: &'static str,
+}
+
+/// What the browser posts to KCP's payment window.
+#[derive(Serialize, JsonSchema)]
+pub struct PaymentFormAnswer {
+    pub success: bool,
+    pub payment_form_data: PaymentFormData,
 }
 
 async fn own_kcp_purchase(app: &App, caller: &Caller, ordr_idxx: &str) -> Result<Purchase, ApiError> {
@@ -358,7 +545,11 @@ async fn own_kcp_purchase(app: &App, caller: &Caller, ordr_idxx: &str) -> Result
     }
 }
 
-pub async fn kcp_payment_form(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn kcp_payment_form(
+    app: &App,
+    caller: &Caller,
+    req: &Req,
+) -> Result<Json<PaymentFormAnswer>, ApiError> {
     let body: PaymentForm = req.json()?;
     let p = own_kcp_purchase(app, caller, &body.ordr_idxx).await?;
     if p.status != PurchaseStatus::KcpRegistered || p.approval_key.is_none() {
@@ -378,24 +569,24 @@ pub async fn kcp_payment_form(app: &App, caller: &Caller, req: &Req) -> Reply {
         "TPNT" => "tpnt",
         _ => "card",
     };
-    ok(json!({
-        "success": true,
-        "payment_form_data": {
-            "site_cd": client.site_cd,
-            "ordr_idxx": p.ordr_idxx,
-            "good_name": p.good_name,
-            "good_mny": p.price.0.to_string(),
-            "pay_method": pay_method,
-            "ActionResult": action,
-            "approval_key": p.approval_key,
-            "traceNo": p.trace_no,
-            "PayUrl": p.pay_url,
-            "Ret_URL": client.ret_url,
-            "req_tx": "pay",
-            "currency": "410",
-            "shop_name": "snspmt",
-            "escw_used": "N",
-            "encoding_trans": "UTF-8",
+    Ok(Json(PaymentFormAnswer {
+        success: true,
+        payment_form_data: PaymentFormData {
+            site_cd: client.site_cd.clone(),
+            ordr_idxx: p.ordr_idxx.clone(),
+            good_name: p.good_name.clone(),
+            good_mny: p.price.0.to_string(),
+            pay_method,
+            ActionResult: action,
+            approval_key: p.approval_key.clone(),
+            traceNo: p.trace_no.clone(),
+            PayUrl: p.pay_url.clone(),
+            Ret_URL: client.ret_url.clone(),
+            req_tx: "pay",
+            currency: "410",
+            shop_name: "snspmt",
+            escw_used: "N",
+            encoding_trans: "UTF-8",
         },
     }))
 }
@@ -515,19 +706,42 @@ async fn approve_to_end(
     })
 }
 
-#[derive(Deserialize)]
-struct Approve {
+/// `POST /api/points/purchase-kcp/approve`: the payment window's result, approved at KCP
+/// server-side.
+#[derive(Deserialize, JsonSchema)]
+pub struct Approve {
+    /// The purchase's order number.
     ordr_idxx: String,
+    /// KCP's opaque result, passed on unchanged.
     enc_data: String,
+    /// KCP's opaque result, passed on unchanged.
     enc_info: String,
+    /// KCP's transaction code.
     tran_cd: String,
 }
 
-fn approval_reply(a: Approval) -> Reply {
+/// A card payment approved and credited.
+#[derive(Serialize, JsonSchema)]
+pub struct Approved {
+    pub success: bool,
+    pub purchase_id: i64,
+    pub status: PurchaseStatus,
+    /// Points credited.
+    pub amount: Points,
+    /// KCP's transaction number.
+    pub tno: Option<String>,
+    pub purchase: views::PurchaseView,
+}
+
+fn approval_reply(a: Approval) -> Result<Json<Approved>, ApiError> {
     match a {
-        Approval::Approved(p) => ok(json!({
-            "success": true, "purchase_id": p.purchase_id, "status": p.status.as_str(), "amount": p.amount.0,
-            "tno": p.tno, "purchase": views::purchase(&p),
+        Approval::Approved(p) => Ok(Json(Approved {
+            success: true,
+            purchase_id: p.purchase_id,
+            status: p.status,
+            amount: p.amount,
+            tno: p.tno.clone(),
+            purchase: views::purchase(&p),
         })),
         Approval::Declined(p) => {
             Err(ApiError::bad_request("kcp_declined", "결제가 거절되었습니다 (payment declined)")
@@ -563,7 +777,7 @@ fn approval_reply(a: Approval) -> Reply {
     }
 }
 
-pub async fn kcp_approve(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
+pub async fn kcp_approve(app: &Arc<App>, caller: &Caller, req: &Req) -> Result<Json<Approved>, ApiError> {
     let body: Approve = req.json()?;
     own_kcp_purchase(app, caller, &body.ordr_idxx).await?;
     if body.enc_data.is_empty() || body.enc_info.is_empty() || body.tran_cd.is_empty() {
@@ -578,7 +792,7 @@ pub async fn kcp_approve(app: &Arc<App>, caller: &Caller, req: &Req) -> Reply {
 /// "user canceled", a failure) changes nothing: anyone who knows an `ordr_idxx` could post
 /// it, so the purchase stays `kcp_registered` and payable. Answers a 303 to the points page
 /// with the result.
-pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
+pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Result<Raw, ApiError> {
     let form = kcp::parse_return_form(&req.body);
     let result = match form.kind() {
         ReturnKind::Authenticated => {
@@ -627,17 +841,44 @@ pub async fn kcp_return(app: &Arc<App>, req: &Req) -> Reply {
     Ok(resp)
 }
 
+/// The fields of KCP's post to `Ret_URL` that are read (any others are ignored). Values may be
+/// UTF-8 or EUC-KR.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct KcpReturnForm {
+    ordr_idxx: String,
+    /// `0000` for an authenticated result, `3001` when the user canceled.
+    res_cd: String,
+    res_msg: Option<String>,
+    /// Opaque; passed to the approval unchanged.
+    enc_data: Option<String>,
+    /// Opaque; passed to the approval unchanged.
+    enc_info: Option<String>,
+    tran_cd: Option<String>,
+    trace_no: Option<String>,
+    /// KCP's 12-character method bitmask.
+    use_pay_method: Option<String>,
+}
+
+/// `GET /api/points/purchase-kcp/simulated-window`.
+#[derive(Deserialize, JsonSchema)]
+pub struct SimulatedWindowQuery {
+    /// The registered purchase's order number.
+    ordr_idxx: Option<String>,
+}
+
 /// The simulated payment window (only with `SNSPMT_SIMULATE=1` and no KCP settings): a page
 /// whose button posts an authenticated result to our `Ret_URL`.
-pub async fn kcp_simulated_window(app: &App, req: &Req) -> Reply {
+pub async fn kcp_simulated_window(app: &App, req: &Req) -> Result<Raw, ApiError> {
     let client = kcp_client(app)?;
     if !client.simulated {
         return Err(ApiError::no_such_route());
     }
-    let ordr = req
-        .query("ordr_idxx")
-        .filter(|o| kcp::valid_ordr_idxx(o))
-        .ok_or_else(|| ApiError::invalid_field("ordr_idxx", "invalid_ordr_idxx", "not an order number"))?;
+    let query: SimulatedWindowQuery = req.query_as()?;
+    let ordr =
+        query.ordr_idxx.as_deref().filter(|o| kcp::valid_ordr_idxx(o)).ok_or_else(|| {
+            ApiError::invalid_field("ordr_idxx", "invalid_ordr_idxx", "not an order number")
+        })?;
     let enc = crate::upstream::kcp::simulated_enc_data(ordr);
     let page = format!(
         "<!doctype html><meta charset=\"utf-8\"><title>KCP (simulated)</title>\
@@ -669,24 +910,33 @@ impl AboutPurchase for ApiError {
 }
 
 crate::router::route_table! {
-    BankPurchase: POST "/api/points/purchase", User, "points.purchase", reply Raw,
+    BankPurchase: POST "/api/points/purchase", User, "points.purchase", body BankPurchase,
+        reply Replayed<Purchased>,
         |app, caller, req| bank(app, caller, req);
-    PurchaseHistory: GET "/api/points/purchase-history", UserOrAdmin, "points.purchase_history", reply Raw,
+    PurchaseHistory: GET "/api/points/purchase-history", UserOrAdmin, "points.purchase_history",
+        query HistoryQuery, reply Json<PurchaseHistory>,
         |app, caller, req| history(app, caller, req);
-    KcpRegister: POST "/api/points/purchase-kcp/register", User, "kcp.register", reply Raw,
+    KcpRegister: POST "/api/points/purchase-kcp/register", User, "kcp.register", body Register,
+        reply Replayed<Registration>,
         |app, caller, req| kcp_register(app, caller, req);
-    KcpPaymentForm: POST "/api/points/purchase-kcp/payment-form", User, "kcp.payment_form", reply Raw,
+    KcpPaymentForm: POST "/api/points/purchase-kcp/payment-form", User, "kcp.payment_form", body PaymentForm,
+        reply Json<PaymentFormAnswer>,
         |app, caller, req| kcp_payment_form(app, caller, req);
-    KcpReturn: POST "/api/points/purchase-kcp/return", Public, "kcp.return", reply Raw,
+    KcpReturn: POST "/api/points/purchase-kcp/return", Public, "kcp.return",
+        body KcpReturnForm as "application/x-www-form-urlencoded", reply Raw,
         |app, _, req| kcp_return(app, req);
-    KcpApprove: POST "/api/points/purchase-kcp/approve", User, "kcp.approve", reply Raw,
+    KcpApprove: POST "/api/points/purchase-kcp/approve", User, "kcp.approve", body Approve, reply Json<Approved>,
         |app, caller, req| kcp_approve(app, caller, req);
-    KcpSimulatedWindow: GET "/api/points/purchase-kcp/simulated-window", Public, "kcp.simulated_window", reply Raw,
+    KcpSimulatedWindow: GET "/api/points/purchase-kcp/simulated-window", Public, "kcp.simulated_window",
+        query SimulatedWindowQuery, reply Raw,
         |app, _, req| kcp_simulated_window(app, req);
-    AdminPurchases: GET "/api/admin/purchases", Admin, "admin.purchases", reply Raw,
+    AdminPurchases: GET "/api/admin/purchases", Admin, "admin.purchases", query AdminPurchasesQuery,
+        reply Json<PurchasePage>,
         |app, _, req| admin_list(app, req);
-    AdminDecidePurchase: PUT "/api/admin/purchases/{id}", Admin, "admin.purchases.decide", reply Raw,
+    AdminDecidePurchase: PUT "/api/admin/purchases/{id}", Admin, "admin.purchases.decide", body Decide,
+        reply Json<PurchaseChanged>,
         |app, caller, req, id| decide(app, caller, id, req);
-    AdminSettlePurchase: POST "/api/admin/purchases/{id}/settle", Admin, "admin.purchases.settle", reply Raw,
+    AdminSettlePurchase: POST "/api/admin/purchases/{id}/settle", Admin, "admin.purchases.settle", body Settle,
+        reply Json<PurchaseChanged>,
         |app, caller, req, id| settle(app, caller, id, req);
 }

@@ -9,18 +9,18 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use snspmt_core::money::{self, Bps};
 use snspmt_core::{validate, Points};
 use snspmt_store::{NewAudit, Package, Service, StoreError, UserRates};
 
 use super::catalog::parse_id;
-use super::{ok, Reply};
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
+use crate::router::Json;
 use crate::{views, App};
 
 /// A user's prices.
@@ -93,41 +93,69 @@ fn not_found(e: StoreError) -> ApiError {
     }
 }
 
-fn rates_view(r: &UserRates) -> Value {
-    let prices: Vec<Value> = r
-        .service_prices
-        .iter()
-        .map(|p| {
-            json!({
-                "service_id": p.service_id,
-                "service_name": p.service_name,
-                "base_price_per_1000": p.base_price_per_1000.0,
-                "price_per_1000": p.price_per_1000.0,
-                "updated_at": views::rfc3339(p.updated_at),
+/// A user's own price of a service.
+#[derive(Serialize, JsonSchema)]
+pub struct ServicePriceView {
+    pub service_id: i64,
+    pub service_name: String,
+    /// The catalogue's points per 1000 units.
+    pub base_price_per_1000: Points,
+    /// The user's points per 1000 units.
+    pub price_per_1000: Points,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// A user's terms: their discount on catalogue prices and their own prices of services.
+#[derive(Serialize, JsonSchema)]
+pub struct RatesView {
+    pub success: bool,
+    pub user_id: String,
+    /// The discount on catalogue prices, in basis points (100 = 1 %).
+    pub discount_bps: Bps,
+    pub service_prices: Vec<ServicePriceView>,
+}
+
+fn rates_view(r: &UserRates) -> RatesView {
+    RatesView {
+        success: true,
+        user_id: r.user_id.clone(),
+        discount_bps: r.discount,
+        service_prices: r
+            .service_prices
+            .iter()
+            .map(|p| ServicePriceView {
+                service_id: p.service_id,
+                service_name: p.service_name.clone(),
+                base_price_per_1000: p.base_price_per_1000,
+                price_per_1000: p.price_per_1000,
+                updated_at: views::rfc3339(p.updated_at),
             })
-        })
-        .collect();
-    json!({
-        "success": true,
-        "user_id": r.user_id,
-        "discount_bps": r.discount.0,
-        "service_prices": prices,
-    })
+            .collect(),
+    }
 }
 
 /// `GET /api/admin/users/{user_id}/rates`.
-pub async fn admin_rates(app: &App, user_id: &str) -> Reply {
+pub async fn admin_rates(app: &App, user_id: &str) -> Result<Json<RatesView>, ApiError> {
     let rates = app.store.user_rates(user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    ok(rates_view(&rates))
+    Ok(Json(rates_view(&rates)))
 }
 
-#[derive(Deserialize)]
-struct SetDiscount {
+/// `PUT /api/admin/users/{user_id}/rates`.
+#[derive(Deserialize, JsonSchema)]
+pub struct SetDiscount {
+    /// The user's discount on catalogue prices, in basis points: 0 to 10000.
+    #[schemars(required)]
     discount_bps: Option<i64>,
 }
 
 /// `PUT /api/admin/users/{user_id}/rates` `{"discount_bps": N}` (0..=10000), audited.
-pub async fn admin_set_discount(app: &App, caller: &Caller, user_id: &str, req: &Req) -> Reply {
+pub async fn admin_set_discount(
+    app: &App,
+    caller: &Caller,
+    user_id: &str,
+    req: &Req,
+) -> Result<Json<RatesView>, ApiError> {
     let body: SetDiscount = req.json()?;
     let bps = body.discount_bps.ok_or_else(|| {
         ApiError::invalid_field("discount_bps", "missing_field", "discount_bps is required")
@@ -143,11 +171,14 @@ pub async fn admin_set_discount(app: &App, caller: &Caller, user_id: &str, req: 
     };
     let rates =
         app.store.set_user_discount(user_id, discount, audit, app.clock.now()).await.map_err(not_found)?;
-    ok(rates_view(&rates))
+    Ok(Json(rates_view(&rates)))
 }
 
-#[derive(Deserialize)]
-struct SetServicePrice {
+/// `PUT /api/admin/users/{user_id}/service-prices/{id}`.
+#[derive(Deserialize, JsonSchema)]
+pub struct SetServicePrice {
+    /// The user's own points per 1000 units of the service: 0 to 100000000.
+    #[schemars(required)]
     price_per_1000: Option<i64>,
 }
 
@@ -158,7 +189,7 @@ pub async fn admin_set_service_price(
     user_id: &str,
     raw_service: &str,
     req: &Req,
-) -> Reply {
+) -> Result<Json<RatesView>, ApiError> {
     let service_id = parse_id("service_id", raw_service)?;
     let body: SetServicePrice = req.json()?;
     let price = body.price_per_1000.ok_or_else(|| {
@@ -182,7 +213,7 @@ pub async fn admin_set_service_price(
         .set_service_price(user_id, service_id, Points(price), audit, app.clock.now())
         .await
         .map_err(not_found)?;
-    ok(rates_view(&rates))
+    Ok(Json(rates_view(&rates)))
 }
 
 /// `DELETE /api/admin/users/{user_id}/service-prices/{service_id}`, audited; 404 when the user
@@ -192,7 +223,7 @@ pub async fn admin_delete_service_price(
     caller: &Caller,
     user_id: &str,
     raw_service: &str,
-) -> Reply {
+) -> Result<Json<RatesView>, ApiError> {
     let service_id = parse_id("service_id", raw_service)?;
     let audit = NewAudit {
         actor: caller.actor(),
@@ -205,48 +236,88 @@ pub async fn admin_delete_service_price(
         .delete_service_price(user_id, service_id, audit, app.clock.now())
         .await
         .map_err(not_found)?;
-    ok(rates_view(&rates))
+    Ok(Json(rates_view(&rates)))
+}
+
+/// A service at the caller's price.
+#[derive(Serialize, JsonSchema)]
+pub struct MyServicePrice {
+    pub service_id: i64,
+    pub name: String,
+    /// The catalogue's points per 1000 units.
+    pub base_price_per_1000: Points,
+    /// The caller's points per 1000 units.
+    pub price_per_1000: Points,
+    /// Whether it is the caller's own price (else the catalogue's less their discount).
+    pub own_price: bool,
+}
+
+/// A package at the caller's price.
+#[derive(Serialize, JsonSchema)]
+pub struct MyPackagePrice {
+    pub package_id: i64,
+    pub name: String,
+    /// The catalogue's price in points.
+    pub base_price: Points,
+    /// The caller's price in points.
+    pub price: Points,
+}
+
+/// The caller's terms, and what they pay for everything on sale.
+#[derive(Serialize, JsonSchema)]
+pub struct MyRates {
+    #[serde(flatten)]
+    pub rates: RatesView,
+    pub services: Vec<MyServicePrice>,
+    pub packages: Vec<MyPackagePrice>,
 }
 
 /// `GET /api/user/rates`: the caller's discount, own prices, and the price of every active
 /// service and package as they pay it.
-pub async fn mine(app: &App, caller: &Caller) -> Reply {
+pub async fn mine(app: &App, caller: &Caller) -> Result<Json<MyRates>, ApiError> {
     let user = caller.user().ok_or_else(ApiError::unauthorized)?;
     let rates = app.store.user_rates(&user.user_id).await?.ok_or_else(ApiError::unauthorized)?;
     let book = PriceBook::from_rates(&rates);
     let services = app.store.list_services(true, None, 10_000, 0).await?;
     let packages = app.store.list_packages(true, 10_000, 0).await?;
-    let mut body = rates_view(&rates);
-    body["services"] = services
-        .rows
-        .iter()
-        .map(|s| {
-            json!({
-                "service_id": s.service_id,
-                "name": s.name,
-                "base_price_per_1000": s.price_per_1000.0,
-                "price_per_1000": book.rate(s).0,
-                "own_price": book.has_own_price(s.service_id),
+    Ok(Json(MyRates {
+        rates: rates_view(&rates),
+        services: services
+            .rows
+            .iter()
+            .map(|s| MyServicePrice {
+                service_id: s.service_id,
+                name: s.name.clone(),
+                base_price_per_1000: s.price_per_1000,
+                price_per_1000: book.rate(s),
+                own_price: book.has_own_price(s.service_id),
             })
-        })
-        .collect();
-    body["packages"] = packages
-        .rows
-        .iter()
-        .map(|p| json!({"package_id": p.package_id, "name": p.name, "base_price": p.price.0, "price": book.package_price(p).0}))
-        .collect();
-    ok(body)
+            .collect(),
+        packages: packages
+            .rows
+            .iter()
+            .map(|p| MyPackagePrice {
+                package_id: p.package_id,
+                name: p.name.clone(),
+                base_price: p.price,
+                price: book.package_price(p),
+            })
+            .collect(),
+    }))
 }
 
 crate::router::route_table! {
-    MyRates: GET "/api/user/rates", User, "rates.mine", reply Raw,
+    MyRates: GET "/api/user/rates", User, "rates.mine", reply Json<MyRates>,
         |app, caller, _| mine(app, caller);
-    AdminUserRates: GET "/api/admin/users/{user_id}/rates", Admin, "admin.users.rates", reply Raw,
+    AdminUserRates: GET "/api/admin/users/{user_id}/rates", Admin, "admin.users.rates", reply Json<RatesView>,
         |app, _, _, user_id| admin_rates(app, user_id);
-    AdminSetUserDiscount: PUT "/api/admin/users/{user_id}/rates", Admin, "admin.users.set_discount", reply Raw,
+    AdminSetUserDiscount: PUT "/api/admin/users/{user_id}/rates", Admin, "admin.users.set_discount",
+        body SetDiscount, reply Json<RatesView>,
         |app, caller, req, user_id| admin_set_discount(app, caller, user_id, req);
-    AdminSetServicePrice: PUT "/api/admin/users/{user_id}/service-prices/{id}", Admin, "admin.users.set_service_price", reply Raw,
+    AdminSetServicePrice: PUT "/api/admin/users/{user_id}/service-prices/{id}", Admin,
+        "admin.users.set_service_price", body SetServicePrice, reply Json<RatesView>,
         |app, caller, req, user_id, id| admin_set_service_price(app, caller, user_id, id, req);
-    AdminDeleteServicePrice: DELETE "/api/admin/users/{user_id}/service-prices/{id}", Admin, "admin.users.delete_service_price", reply Raw,
+    AdminDeleteServicePrice: DELETE "/api/admin/users/{user_id}/service-prices/{id}", Admin,
+        "admin.users.delete_service_price", reply Json<RatesView>,
         |app, caller, _, user_id, id| admin_delete_service_price(app, caller, user_id, id);
 }

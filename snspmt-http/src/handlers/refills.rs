@@ -8,9 +8,11 @@
 use std::sync::Arc;
 
 use hyper::StatusCode;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde::Serialize;
 use serde_json::{json, Value};
 use snspmt_core::order::OrderStatus;
-use snspmt_core::refill::{CancelRefusal, RefillInput, RefillRefusal, RefillState};
+use snspmt_core::refill::{CancelRefusal, CancelState, RefillInput, RefillRefusal, RefillState};
 use snspmt_core::upstream::smm::MAX_BULK;
 use snspmt_store::{
     CancelRequest, Conflict, Order, OrderId, OwnerCancel, Refill, RefillId, StoreError, User,
@@ -18,10 +20,9 @@ use snspmt_store::{
 
 use super::orders::visible;
 use super::v2::{self, Params};
-use super::{ok, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::router::Raw;
+use crate::router::{Answer, Json};
 use crate::upstream::smm::SmmFailure;
 use crate::{jobs, views, App};
 
@@ -243,83 +244,186 @@ async fn cancel_orders(app: &App, orders: &[Order]) -> Vec<Result<Canceled, Refu
 // Views
 // ---------------------------------------------------------------------------------------------
 
-/// A refill as its owner sees it; an operator also sees the upstream's id, status and error.
-fn refill_view(r: &Refill, admin: bool) -> Value {
-    let mut v = json!({
-        "refill_id": r.refill_id,
-        "order_id": r.order_id,
-        "state": r.state.as_str(),
-        "status": r.state.api_name(),
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
-    });
-    if admin {
-        v["user_id"] = json!(r.user_id);
-        v["smm_refill_id"] = json!(r.smm_refill_id);
-        v["upstream_status"] = json!(r.upstream_status);
-        v["error"] = json!(r.error);
-        v["last_status_check"] = json!(r.last_status_check);
-    }
-    v
+/// What an operator also sees of a refill.
+#[derive(Serialize, JsonSchema)]
+pub struct RefillOperatorView {
+    pub user_id: String,
+    /// The upstream's refill id, once it took the request.
+    pub smm_refill_id: Option<String>,
+    /// The upstream's last status text, as it spelled it.
+    pub upstream_status: Option<String>,
+    /// Why the upstream refused, or why its last status could not be read.
+    pub error: Option<String>,
+    /// When the upstream was last asked (milliseconds since the epoch).
+    pub last_status_check: Option<i64>,
 }
 
-fn cancel_view(c: &CancelRequest, admin: bool) -> Value {
-    let mut v = json!({
-        "cancel_id": c.cancel_id,
-        "order_id": c.order_id,
-        "state": c.state.as_str(),
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    });
-    if admin {
-        v["error"] = json!(c.error);
+/// The names a refill's `status` takes (the reseller API's).
+fn refill_status_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = RefillState::ALL.iter().map(|s| s.api_name()).collect();
+    names.dedup();
+    names
+}
+
+/// A refill as its owner sees it; an operator also sees the upstream's id, status and error.
+#[derive(Serialize, JsonSchema)]
+pub struct RefillView {
+    pub refill_id: i64,
+    pub order_id: i64,
+    pub state: RefillState,
+    /// The state under the reseller API's name.
+    #[schemars(extend("enum" = refill_status_names()))]
+    pub status: &'static str,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
+    /// Only for an operator.
+    #[serde(flatten)]
+    pub operator: Option<RefillOperatorView>,
+}
+
+fn refill_view(r: &Refill, admin: bool) -> RefillView {
+    RefillView {
+        refill_id: r.refill_id.0,
+        order_id: r.order_id.0,
+        state: r.state,
+        status: r.state.api_name(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        operator: admin.then(|| RefillOperatorView {
+            user_id: r.user_id.clone(),
+            smm_refill_id: r.smm_refill_id.clone(),
+            upstream_status: r.upstream_status.clone(),
+            error: r.error.clone(),
+            last_status_check: r.last_status_check,
+        }),
     }
-    v
+}
+
+/// What an operator also sees of a forwarded cancel.
+#[derive(Serialize, JsonSchema)]
+pub struct CancelOperatorView {
+    /// Why the upstream refused it, or why it could not be sent.
+    pub error: Option<String>,
+}
+
+/// A cancel forwarded to the upstream; an operator also sees its error.
+#[derive(Serialize, JsonSchema)]
+pub struct CancelView {
+    pub cancel_id: i64,
+    pub order_id: i64,
+    pub state: CancelState,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
+    /// Only for an operator.
+    #[serde(flatten)]
+    pub operator: Option<CancelOperatorView>,
+}
+
+fn cancel_view(c: &CancelRequest, admin: bool) -> CancelView {
+    CancelView {
+        cancel_id: c.cancel_id.0,
+        order_id: c.order_id.0,
+        state: c.state,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        operator: admin.then(|| CancelOperatorView { error: c.error.clone() }),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Site routes
 // ---------------------------------------------------------------------------------------------
 
+/// A refill forwarded to the upstream.
+#[derive(Serialize, JsonSchema)]
+pub struct RefillRequested {
+    pub success: bool,
+    pub refill: RefillView,
+}
+
 /// `POST /api/orders/<id>/refill` (owner or admin): the refill, forwarded to the upstream.
-pub async fn refill(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+pub async fn refill(app: &App, caller: &Caller, raw_id: &str) -> Result<Json<RefillRequested>, ApiError> {
     let order = visible(app, caller, raw_id).await?;
     match refill_order(app, &order).await {
-        Ok(r) => ok(json!({"success": true, "refill": refill_view(&r, caller.is_admin())})),
+        Ok(r) => Ok(Json(RefillRequested { success: true, refill: refill_view(&r, caller.is_admin()) })),
         Err(e) => Err(e.into_api(&order, true)),
     }
 }
 
+/// An order's refills and forwarded cancels, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub struct OrderRefills {
+    pub order_id: i64,
+    pub refills: Vec<RefillView>,
+    pub cancel_requests: Vec<CancelView>,
+}
+
 /// `GET /api/orders/<id>/refills` (owner or admin): the order's refills and forwarded cancels.
-pub async fn list(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+pub async fn list(app: &App, caller: &Caller, raw_id: &str) -> Result<Json<OrderRefills>, ApiError> {
     let order = visible(app, caller, raw_id).await?;
     let admin = caller.is_admin();
-    let refills: Vec<Value> =
+    let refills =
         app.store.order_refills(order.order_id).await?.iter().map(|r| refill_view(r, admin)).collect();
-    let cancels: Vec<Value> =
+    let cancel_requests =
         app.store.order_cancels(order.order_id).await?.iter().map(|c| cancel_view(c, admin)).collect();
-    ok(json!({"order_id": order.order_id, "refills": refills, "cancel_requests": cancels}))
+    Ok(Json(OrderRefills { order_id: order.order_id.0, refills, cancel_requests }))
+}
+
+/// An order canceled here (200) or whose cancel was forwarded to the upstream (202).
+#[derive(Serialize, JsonSchema)]
+pub struct CancelOutcome {
+    pub success: bool,
+    /// `true` (and HTTP 202) when the cancel was forwarded: the refund waits for the upstream's
+    /// status. Absent when the order was canceled and refunded here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_requested: Option<bool>,
+    /// The order: the operator's view for an admin, the owner's otherwise.
+    pub order: views::OrderForView,
+    /// The forwarded cancel; absent when the order was canceled here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelView>,
+}
+
+/// The answer of `POST /api/orders/<id>/cancel`: 200 when canceled here, 202 when forwarded.
+/// (The router's answer types give one status each; this one picks its status itself.)
+pub struct CancelAnswer(CancelOutcome);
+
+impl Answer for CancelAnswer {
+    fn into_response(self) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        let status = if self.0.cancel.is_some() { StatusCode::ACCEPTED } else { StatusCode::OK };
+        super::json(status, &serde_json::to_value(&self.0).unwrap_or_default())
+    }
+
+    fn describe(gen: &mut SchemaGenerator) -> Option<(&'static str, Value)> {
+        Some(("application/json", gen.subschema_for::<CancelOutcome>().to_value()))
+    }
 }
 
 /// `POST /api/orders/<id>/cancel` (owner): an order not at the upstream yet is canceled and
 /// refunded in full now (200); one running at the upstream, of a service with cancel, has its
 /// cancel forwarded (202, `cancel_requested`), and is refunded when the status sync sees the
 /// upstream's `Canceled` or `Partial`.
-pub async fn cancel(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+pub async fn cancel(app: &App, caller: &Caller, raw_id: &str) -> Result<CancelAnswer, ApiError> {
     let order = visible(app, caller, raw_id).await?;
     let admin = caller.is_admin();
     let result = cancel_orders(app, std::slice::from_ref(&order)).await.pop();
     match result.unwrap_or(Err(Refused::Upstream)) {
-        Ok(Canceled::Here(o)) => ok(json!({"success": true, "order": views::order_for(&o, admin)})),
-        Ok(Canceled::Requested(o, request)) => Ok(super::json(
-            StatusCode::ACCEPTED,
-            &json!({
-                "success": true,
-                "cancel_requested": true,
-                "order": views::order_for(&o, admin),
-                "cancel": cancel_view(&request, admin),
-            }),
-        )),
+        Ok(Canceled::Here(o)) => Ok(CancelAnswer(CancelOutcome {
+            success: true,
+            cancel_requested: None,
+            order: views::order_for(&o, admin),
+            cancel: None,
+        })),
+        Ok(Canceled::Requested(o, request)) => Ok(CancelAnswer(CancelOutcome {
+            success: true,
+            cancel_requested: Some(true),
+            order: views::order_for(&o, admin),
+            cancel: Some(cancel_view(&request, admin)),
+        })),
         Err(e) => Err(e.into_api(&order, false)),
     }
 }
@@ -475,11 +579,11 @@ pub async fn v2_cancel(app: &Arc<App>, user: &User, p: &Params) -> Value {
 }
 
 crate::router::route_table! {
-    CancelOrder: POST "/api/orders/{id}/cancel", User, "orders.cancel", reply Raw,
+    CancelOrder: POST "/api/orders/{id}/cancel", User, "orders.cancel", reply CancelAnswer,
         |app, caller, _, id| cancel(app, caller, id);
-    RefillOrder: POST "/api/orders/{id}/refill", UserOrAdmin, "orders.refill", reply Raw,
+    RefillOrder: POST "/api/orders/{id}/refill", UserOrAdmin, "orders.refill", reply Json<RefillRequested>,
         |app, caller, _, id| refill(app, caller, id);
-    OrderRefills: GET "/api/orders/{id}/refills", UserOrAdmin, "orders.refills", reply Raw,
+    OrderRefills: GET "/api/orders/{id}/refills", UserOrAdmin, "orders.refills", reply Json<OrderRefills>,
         |app, caller, _, id| list(app, caller, id);
 }
 

@@ -1,31 +1,80 @@
 //! The admin-only SMM panel proxy (it spends the panel's balance) and its connection test.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snspmt_core::upstream::smm::{self, Form};
 
 use super::catalog::upstream_error;
 use snspmt_store::NewAudit;
 
-use super::{ok, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
+use crate::router::Json;
 use crate::{jobs, App};
 
-#[derive(Deserialize)]
-struct Proxy {
+/// An id at the panel: its text, or a number.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum PanelId {
+    Number(u64),
+    Text(String),
+}
+
+/// Ids at the panel: a list, or the panel's own `"1,2,3"`.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum PanelIds {
+    List(Vec<PanelId>),
+    One(PanelId),
+}
+
+/// `POST /api/smm-panel`: one call of the SMM panel's API, with the panel's key added. `add`,
+/// `refill` and `cancel` are audited.
+#[derive(Deserialize, JsonSchema)]
+pub struct Proxy {
+    #[schemars(extend("enum" = ["services", "balance", "add", "status", "refill", "cancel"]))]
     action: String,
+    /// `add`: the panel's service id.
+    #[schemars(with = "Option<PanelId>")]
     service: Option<Value>,
+    /// `add`: the target URL.
     link: Option<String>,
+    /// `add`: units.
     quantity: Option<u64>,
+    /// `add`: custom comments, one per line.
     comments: Option<String>,
+    /// `add`: drip-feed runs (with `interval`).
     runs: Option<u32>,
+    /// `add`: drip-feed minutes between runs.
     interval: Option<u32>,
+    /// `status`, `refill`, `cancel`: the panel's order id.
+    #[schemars(with = "Option<PanelId>")]
     order: Option<Value>,
-    /// A list of ids, or the panel's own `"1,2,3"`.
+    /// `status`, `cancel`: several of the panel's order ids.
+    #[schemars(with = "Option<PanelIds>")]
     orders: Option<Value>,
+}
+
+/// The panel's answer, relayed.
+#[derive(Serialize, JsonSchema)]
+pub struct Relayed {
+    /// `false` when the panel answered `{"error": …}`.
+    pub success: bool,
+    /// The panel's JSON answer, as it gave it.
+    pub data: Value,
+}
+
+/// The panel's balance: the connection works.
+#[derive(Serialize, JsonSchema)]
+pub struct PanelBalance {
+    pub success: bool,
+    /// The panel's balance as a plain decimal string (`"100.84292"`), in its currency.
+    pub balance: String,
+    pub currency: Option<String>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -64,7 +113,7 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
 /// the reads (`services`, `balance`, `status`) are not. The key is never in the record.
 const WRITES: [&str; 3] = ["add", "refill", "cancel"];
 
-pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Result<Json<Relayed>, ApiError> {
     let body: Proxy = req.json()?;
     let audit = WRITES.contains(&body.action.as_str()).then(|| NewAudit {
         actor: caller.actor(),
@@ -141,18 +190,18 @@ pub async fn proxy(app: &App, caller: &Caller, req: &Req) -> Reply {
     let value: Value = serde_json::from_slice(&answer.body).map_err(|_| {
         ApiError::new(hyper::StatusCode::BAD_GATEWAY, "upstream_error", "the SMM panel did not answer JSON")
     })?;
-    ok(json!({"success": value.get("error").is_none(), "data": value}))
+    Ok(Json(Relayed { success: value.get("error").is_none(), data: value }))
 }
 
-pub async fn test(app: &App) -> Reply {
+pub async fn test(app: &App) -> Result<Json<PanelBalance>, ApiError> {
     let client = jobs::smm_client(app)?;
     let balance = client.balance().await.map_err(upstream_error)?;
-    ok(json!({"success": true, "balance": balance.balance, "currency": balance.currency}))
+    Ok(Json(PanelBalance { success: true, balance: balance.balance, currency: balance.currency }))
 }
 
 crate::router::route_table! {
-    SmmPanelProxy: POST "/api/smm-panel", Admin, "smm_panel.proxy", reply Raw,
+    SmmPanelProxy: POST "/api/smm-panel", Admin, "smm_panel.proxy", body Proxy, reply Json<Relayed>,
         |app, caller, req| proxy(app, caller, req);
-    SmmPanelTest: GET "/api/smm-panel/test", Admin, "smm_panel.test", reply Raw,
+    SmmPanelTest: GET "/api/smm-panel/test", Admin, "smm_panel.test", reply Json<PanelBalance>,
         |app, _, _| test(app);
 }
