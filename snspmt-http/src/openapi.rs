@@ -2,13 +2,13 @@
 //! tables ([`router::routes`]): each row's access level, path parameters, and the JSON schemas
 //! of its query, body and answer types (derived with `schemars`).
 
-use schemars::generate::SchemaSettings;
+use schemars::generate::{Contract, SchemaSettings};
 use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 
 use snspmt_core::upstream::smm::{ParamKind, ServiceType, MAX_TEXT_CHARS};
 
-use crate::router::{self, Access};
+use crate::router::{self, Access, Generators};
 
 fn security(access: Access) -> Value {
     match access {
@@ -558,22 +558,45 @@ fn query_parameters(gen: &SchemaGenerator, schema: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// A generator whose references point into `#/components/schemas`.
-fn generator() -> SchemaGenerator {
-    let settings = SchemaSettings::draft2020_12().with(|s| {
-        s.definitions_path = "/components/schemas".into();
-    });
-    settings.into_generator()
+/// The generators of the document, their references pointing into `#/components/schemas`.
+fn generators() -> Generators {
+    let settings = |contract: Contract| {
+        SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.contract = contract;
+        })
+    };
+    Generators {
+        input: settings(Contract::Deserialize).into_generator(),
+        output: settings(Contract::Serialize).into_generator(),
+    }
+}
+
+/// The definitions of both generators, and the names of types whose read and written schemas
+/// differ (a test requires none: such a type would need two names).
+fn definitions(gens: &mut Generators) -> (Map<String, Value>, Vec<String>) {
+    let mut out: Map<String, Value> = gens.output.take_definitions(true).into_iter().collect();
+    let mut differ = Vec::new();
+    for (name, schema) in gens.input.take_definitions(true) {
+        match out.get(&name) {
+            Some(existing) if *existing != schema => differ.push(name),
+            Some(_) => {}
+            None => {
+                out.insert(name, schema);
+            }
+        }
+    }
+    (out, differ)
 }
 
 /// The document.
 pub fn document() -> Value {
-    let mut gen = generator();
+    let mut gens = generators();
     let mut paths = Map::new();
     for route in router::routes() {
         let method = route.method.as_str();
         let pattern = route.pattern;
-        let doc = (route.doc)(&mut gen);
+        let doc = (route.doc)(&mut gens);
         let mut op = Map::new();
         op.insert("operationId".into(), json!(route.op));
         op.insert("summary".into(), json!(route.name));
@@ -584,7 +607,7 @@ pub fn document() -> Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         if let Some(query) = &doc.query {
-            params.extend(query_parameters(&gen, query));
+            params.extend(query_parameters(&gens.input, query));
         }
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
@@ -622,7 +645,7 @@ pub fn document() -> Value {
             obj.insert(method.to_lowercase(), Value::Object(op));
         }
     }
-    let mut schemas: Map<String, Value> = gen.take_definitions(true).into_iter().collect();
+    let (mut schemas, _) = definitions(&mut gens);
     schemas.insert(
         "Error".into(),
         json!({
@@ -659,6 +682,17 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn no_type_is_read_and_written_with_two_schemas() {
+        let mut gens = generators();
+        for route in router::routes() {
+            (route.doc)(&mut gens);
+        }
+        let (schemas, differ) = definitions(&mut gens);
+        assert!(differ.is_empty(), "read and written differently: {differ:?}");
+        assert!(schemas.len() > 50, "{} schemas", schemas.len());
+    }
 
     #[test]
     fn every_route_is_an_operation() {

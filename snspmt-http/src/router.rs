@@ -58,6 +58,14 @@ pub struct OpDoc {
     pub status: u16,
 }
 
+/// The schema generators of the document: what clients send is described as it is read
+/// (serde's deserialize contract: an `Option` field may be left out), what the server answers
+/// as it is written (the serialize contract: a field always sent is required, even as `null`).
+pub struct Generators {
+    pub input: SchemaGenerator,
+    pub output: SchemaGenerator,
+}
+
 /// One route: a row of a [`route_table!`].
 pub struct Route {
     /// The row's identifier (`PlaceOrder`), the OpenAPI `operationId`.
@@ -73,7 +81,7 @@ pub struct Route {
     /// The largest body read: [`MAX_BODY`], or [`MAX_UPLOAD_BODY`] for image uploads.
     pub body_limit: usize,
     /// The route's OpenAPI description, from its types.
-    pub doc: fn(&mut SchemaGenerator) -> OpDoc,
+    pub doc: fn(&mut Generators) -> OpDoc,
     pub handler: Handler,
 }
 
@@ -271,11 +279,11 @@ macro_rules! route_table {
                 access: $crate::router::Access::$access,
                 name: $name,
                 body_limit: $crate::router::route_table!(@limit $($limit)?),
-                doc: |gen| $crate::router::OpDoc {
-                    query: $crate::router::route_table!(@schema gen $($query)?),
-                    body: $crate::router::route_table!(@schema gen $($body)?)
+                doc: |gens| $crate::router::OpDoc {
+                    query: $crate::router::route_table!(@schema (&mut gens.input) $($query)?),
+                    body: $crate::router::route_table!(@schema (&mut gens.input) $($body)?)
                         .map(|s| ($crate::router::route_table!(@content $($($content)?)?), s)),
-                    reply: <$reply as $crate::router::Answer>::describe(gen),
+                    reply: <$reply as $crate::router::Answer>::describe(&mut gens.output),
                     status: <$reply as $crate::router::Answer>::status(),
                 },
                 handler: route_handlers::$op,
@@ -286,8 +294,8 @@ macro_rules! route_table {
     (@content $content:literal) => { $content };
     (@limit) => { $crate::router::MAX_BODY };
     (@limit $limit:expr) => { $limit };
-    (@schema $gen:ident) => { None };
-    (@schema $gen:ident $t:ty) => { Some($crate::router::schema_of::<$t>($gen)) };
+    (@schema $gen:tt) => { None };
+    (@schema $gen:tt $t:ty) => { Some($crate::router::schema_of::<$t>($gen)) };
 }
 pub(crate) use route_table;
 
