@@ -56,9 +56,9 @@ pub fn clean_html(html: &str) -> String {
 }
 
 /// A post as answered, its content sanitized.
-fn shown(p: &Post) -> Value {
+fn shown(p: &Post) -> views::PostView {
     let mut v = views::post(p);
-    v["content"] = Value::String(clean_html(&p.content));
+    v.content = clean_html(&p.content);
     v
 }
 

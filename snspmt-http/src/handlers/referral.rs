@@ -415,7 +415,7 @@ pub async fn admin_pay(app: &App, caller: &Caller, req: &Req) -> Reply {
     let referrer = app.store.referrer(&user_id).await?;
     let mut body = book_view(referrer.as_ref());
     body["success"] = json!(true);
-    body["payout"] = views::payout(&payout);
+    body["payout"] = json!(views::payout(&payout));
     ok(body)
 }
 
