@@ -273,7 +273,12 @@ pub async fn create(app: &App, caller: &Caller, req: &Req) -> Result<Json<Notice
     Ok(Json(NoticeChanged { success: true, notice: views::notice(&stored) }))
 }
 
-pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Result<Json<NoticeChanged>, ApiError> {
+pub async fn update(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    req: &Req,
+) -> Result<Json<NoticeChanged>, ApiError> {
     let id = path_id("notice", id)?;
     let body: NoticeBody = req.json()?;
     let base = app.store.notice(id).await?.ok_or_else(|| ApiError::not_found("notice"))?;
