@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use snspmt_core::{validate, LedgerKind};
 use snspmt_store::{LedgerFilter, NewAudit, Posting, ProfilePatch};
 
-use super::Paging;
+use super::{PageQuery, Paging};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
@@ -213,15 +213,6 @@ pub async fn migrate_database(app: &App, caller: &Caller) -> Result<Json<Migrate
     Ok(Json(Migrated { success: true, applied: report.applied, version: report.version }))
 }
 
-/// `GET /api/admin/audit-log`.
-#[derive(Deserialize, JsonSchema)]
-pub struct AuditLogQuery {
-    /// At most this many rows: 1 to 200, default 50.
-    limit: Option<u32>,
-    /// Skip this many rows first (default 0).
-    offset: Option<u32>,
-}
-
 /// A page of the audit log, newest first.
 #[derive(Serialize, JsonSchema)]
 pub struct AuditLogPage {
@@ -233,7 +224,7 @@ pub struct AuditLogPage {
 }
 
 pub async fn audit_log(app: &App, req: &Req) -> Result<Json<AuditLogPage>, ApiError> {
-    let query: AuditLogQuery = req.query_as()?;
+    let query: PageQuery = req.query_as()?;
     let paging = Paging::of(query.limit, query.offset)?;
     let page = app.store.audit_log(paging.limit, paging.offset).await?;
     Ok(Json(AuditLogPage {
@@ -315,7 +306,7 @@ crate::router::route_table! {
     AdminMigrateDatabase: POST "/api/admin/migrate-database", Admin, "admin.migrate_database",
         reply Json<Migrated>,
         |app, caller, _| migrate_database(app, caller);
-    AdminAuditLog: GET "/api/admin/audit-log", Admin, "admin.audit_log", query AuditLogQuery,
+    AdminAuditLog: GET "/api/admin/audit-log", Admin, "admin.audit_log", query PageQuery,
         reply Json<AuditLogPage>,
         |app, _, req| audit_log(app, req);
     AdminStats: GET "/api/admin/stats", Admin, "admin.stats", reply Json<Dashboard>,
