@@ -1,30 +1,47 @@
 //! Registration, login, logout, and reading a user.
 
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use snspmt_core::validate;
 use snspmt_store::{EmailToken, NewUser, User};
 
-use super::{ok, Reply};
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::guard;
 use crate::mailer::Mail;
 use crate::request::Req;
-use crate::router::Raw;
-use crate::{views, App};
+use crate::router::Json;
+use crate::views::{self, UserView};
+use crate::App;
 
 /// Failed logins for one e-mail allowed within [`LOGIN_WINDOW_MS`] before 429.
 pub const MAX_LOGIN_FAILURES: i64 = 10;
 pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
 
-#[derive(Deserialize)]
-struct Register {
+/// `POST /api/register`.
+#[derive(Deserialize, JsonSchema)]
+pub struct Register {
+    /// The account's id; a random `u_…` id by default.
     user_id: Option<String>,
+    /// Required: the address a verification link is mailed to.
     email: Option<String>,
     name: Option<String>,
+    /// `name` by default.
     display_name: Option<String>,
+    /// Without one, the account signs in through the e-mail's provider only.
     password: Option<String>,
+}
+
+/// A new account and its first session.
+#[derive(Serialize, JsonSchema)]
+pub struct Registered {
+    success: bool,
+    message: String,
+    /// The session's bearer token.
+    token: String,
+    user: UserView,
+    /// Whether the verification mail went out (the user may ask again).
+    verification_sent: bool,
 }
 
 /// How long a verification link works: 24 hours.
@@ -40,7 +57,7 @@ fn limit(limiter: &guard::RateLimiter, key: &str) -> Result<(), ApiError> {
     limiter.check(key).map_err(guard::rate_limited)
 }
 
-pub async fn register(app: &App, req: &Req) -> Reply {
+pub async fn register(app: &App, req: &Req) -> Result<Json<Registered>, ApiError> {
     if let Some(ip) = client_key(app, req) {
         limit(&app.guards.register_by_ip, &ip)?;
     }
@@ -76,12 +93,12 @@ pub async fn register(app: &App, req: &Req) -> Reply {
     let user = app.store.create_user(new_user, now).await?;
     let sent = send_verification(app, &user, now).await?;
     let token = start_session(app, &user.user_id, now).await?;
-    ok(json!({
-        "success": true,
-        "message": "회원가입 완료",
-        "token": token,
-        "user": views::user(&user),
-        "verification_sent": sent,
+    Ok(Json(Registered {
+        success: true,
+        message: "회원가입 완료".into(),
+        token,
+        user: views::user(&user),
+        verification_sent: sent,
     }))
 }
 
@@ -119,15 +136,35 @@ async fn send_verification(app: &App, user: &User, now: i64) -> Result<bool, Api
     }
 }
 
-#[derive(Deserialize)]
-struct VerifyEmail {
+/// `POST /api/auth/verify-email`: the token of the mailed link.
+#[derive(Deserialize, JsonSchema)]
+pub struct VerifyEmail {
+    /// The token of the mailed link (a `token` query parameter wins over it).
     token: Option<String>,
 }
 
+/// `GET /api/auth/verify-email?token=` (the mailed link).
+#[derive(Deserialize, JsonSchema)]
+pub struct VerifyEmailQuery {
+    /// The token of the mailed link.
+    token: Option<String>,
+}
+
+/// A verified e-mail.
+#[derive(Serialize, JsonSchema)]
+pub struct EmailVerified {
+    success: bool,
+    message: String,
+    user_id: String,
+    email: Option<String>,
+    email_verified: bool,
+}
+
 /// `POST /api/auth/verify-email {token}`, or `GET …?token=` (the mailed link).
-pub async fn verify_email(app: &App, req: &Req) -> Reply {
-    let token = match req.query("token") {
-        Some(t) => Some(t.to_owned()),
+pub async fn verify_email(app: &App, req: &Req) -> Result<Json<EmailVerified>, ApiError> {
+    let query: VerifyEmailQuery = req.query_as()?;
+    let token = match query.token {
+        Some(t) => Some(t),
         None => req.json::<VerifyEmail>()?.token,
     };
     let token = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
@@ -140,27 +177,41 @@ pub async fn verify_email(app: &App, req: &Req) -> Reply {
     }
     let user =
         app.store.verify_email(&auth::token_hash(&token), app.clock.now()).await?.ok_or_else(refused)?;
-    ok(json!({
-        "success": true,
-        "message": "이메일이 확인되었습니다 (e-mail verified)",
-        "user_id": user.user_id,
-        "email": user.email,
-        "email_verified": user.email_verified,
+    Ok(Json(EmailVerified {
+        success: true,
+        message: "이메일이 확인되었습니다 (e-mail verified)".into(),
+        user_id: user.user_id,
+        email: user.email,
+        email_verified: user.email_verified,
     }))
 }
 
+/// Whether a new verification link went out.
+#[derive(Serialize, JsonSchema)]
+pub struct VerificationResent {
+    success: bool,
+    /// Already verified: no link is sent.
+    email_verified: bool,
+    /// Whether the mail went out.
+    verification_sent: bool,
+}
+
 /// `POST /api/auth/resend-verification`: a new link for the caller's unverified e-mail.
-pub async fn resend_verification(app: &App, caller: &Caller) -> Reply {
+pub async fn resend_verification(app: &App, caller: &Caller) -> Result<Json<VerificationResent>, ApiError> {
     let user = caller.user().ok_or_else(ApiError::unauthorized)?;
     if user.email.is_none() {
         return Err(ApiError::bad_request("no_email", "this account has no e-mail to verify"));
     }
     if user.email_verified {
-        return ok(json!({"success": true, "email_verified": true, "verification_sent": false}));
+        return Ok(Json(VerificationResent {
+            success: true,
+            email_verified: true,
+            verification_sent: false,
+        }));
     }
     limit(&app.guards.resend, &user.user_id)?;
     let sent = send_verification(app, user, app.clock.now()).await?;
-    ok(json!({"success": true, "email_verified": false, "verification_sent": sent}))
+    Ok(Json(VerificationResent { success: true, email_verified: false, verification_sent: sent }))
 }
 
 async fn start_session(app: &App, user_id: &str, now: i64) -> Result<String, ApiError> {
@@ -169,10 +220,20 @@ async fn start_session(app: &App, user_id: &str, now: i64) -> Result<String, Api
     Ok(token)
 }
 
-#[derive(Deserialize)]
-struct Login {
+/// `POST /api/auth/login`.
+#[derive(Deserialize, JsonSchema)]
+pub struct Login {
     email: String,
     password: String,
+}
+
+/// A new session.
+#[derive(Serialize, JsonSchema)]
+pub struct LoggedIn {
+    success: bool,
+    /// The session's bearer token.
+    token: String,
+    user: UserView,
 }
 
 fn too_many_failures() -> ApiError {
@@ -189,7 +250,7 @@ fn too_many_failures() -> ApiError {
 /// failure *before* its password is checked, and judged only if at most
 /// [`MAX_LOGIN_FAILURES`] are recorded in the window: the k-th recorded attempt counts at
 /// least k, so parallel guesses cannot all slip under the limit. A success clears them.
-pub async fn login(app: &App, req: &Req) -> Reply {
+pub async fn login(app: &App, req: &Req) -> Result<Json<LoggedIn>, ApiError> {
     if let Some(ip) = client_key(app, req) {
         limit(&app.guards.login_by_ip, &ip)?;
     }
@@ -225,35 +286,50 @@ pub async fn login(app: &App, req: &Req) -> Reply {
     let Some(creds) = creds else { return Err(ApiError::unauthorized()) };
     app.store.clear_login_failures(&email).await?;
     let token = start_session(app, &creds.user.user_id, now).await?;
-    ok(json!({"success": true, "token": token, "user": views::user(&creds.user)}))
+    Ok(Json(LoggedIn { success: true, token, user: views::user(&creds.user) }))
 }
 
-pub async fn logout(app: &App, req: &Req) -> Reply {
+/// The session is over.
+#[derive(Serialize, JsonSchema)]
+pub struct LoggedOut {
+    success: bool,
+}
+
+pub async fn logout(app: &App, req: &Req) -> Result<Json<LoggedOut>, ApiError> {
     if let Some(token) = auth::bearer_token(&req.headers) {
         app.store.revoke_session(&auth::token_hash(&token)).await?;
     }
-    ok(json!({"success": true}))
+    Ok(Json(LoggedOut { success: true }))
 }
 
-pub async fn user(app: &App, caller: &Caller, user_id: &str) -> Reply {
+/// One account.
+#[derive(Serialize, JsonSchema)]
+pub struct OneUser {
+    user: UserView,
+}
+
+pub async fn user(app: &App, caller: &Caller, user_id: &str) -> Result<Json<OneUser>, ApiError> {
     let subject = caller.subject(Some(user_id), true)?;
     let user = app.store.user(&subject).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    ok(json!({"user": views::user(&user)}))
+    Ok(Json(OneUser { user: views::user(&user) }))
 }
 
 crate::router::route_table! {
-    Register: POST "/api/register", Public, "register", reply Raw,
+    Register: POST "/api/register", Public, "register", body Register, reply Json<Registered>,
         |app, _, req| register(app, req);
-    Login: POST "/api/auth/login", Public, "login", reply Raw,
+    Login: POST "/api/auth/login", Public, "login", body Login, reply Json<LoggedIn>,
         |app, _, req| login(app, req);
-    Logout: POST "/api/auth/logout", User, "logout", reply Raw,
+    Logout: POST "/api/auth/logout", User, "logout", reply Json<LoggedOut>,
         |app, _, req| logout(app, req);
-    VerifyEmailGet: GET "/api/auth/verify-email", Public, "auth.verify_email", reply Raw,
+    VerifyEmailGet: GET "/api/auth/verify-email", Public, "auth.verify_email", query VerifyEmailQuery,
+        reply Json<EmailVerified>,
         |app, _, req| verify_email(app, req);
-    VerifyEmail: POST "/api/auth/verify-email", Public, "auth.verify_email", reply Raw,
+    VerifyEmail: POST "/api/auth/verify-email", Public, "auth.verify_email", query VerifyEmailQuery,
+        body VerifyEmail, reply Json<EmailVerified>,
         |app, _, req| verify_email(app, req);
-    ResendVerification: POST "/api/auth/resend-verification", User, "auth.resend_verification", reply Raw,
+    ResendVerification: POST "/api/auth/resend-verification", User, "auth.resend_verification",
+        reply Json<VerificationResent>,
         |app, caller, _| resend_verification(app, caller);
-    User: GET "/api/users/{user_id}", UserOrAdmin, "user", reply Raw,
+    User: GET "/api/users/{user_id}", UserOrAdmin, "user", reply Json<OneUser>,
         |app, caller, _, user_id| user(app, caller, user_id);
 }

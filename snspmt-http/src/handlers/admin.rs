@@ -1,25 +1,49 @@
 //! The admin API of the foundation: users, the points ledger, migrations, the audit log.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snspmt_core::{validate, LedgerKind};
 use snspmt_store::{LedgerFilter, NewAudit, Posting, ProfilePatch};
 
-use super::{ok, Paging, Reply};
+use super::{PageQuery, Paging};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
-use crate::{views, App};
+use crate::router::Json;
+use crate::views::{self, AuditEntryView, LedgerEntryView, UserView};
+use crate::App;
 
-pub async fn users(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
-    let page = app.store.list_users(req.query("search"), paging.limit, paging.offset).await?;
-    ok(json!({
-        "users": page.rows.iter().map(views::user).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
+/// `GET /api/admin/users`.
+#[derive(Deserialize, JsonSchema)]
+pub struct UsersQuery {
+    /// Only users whose id, e-mail, name or display name contains this text (any case).
+    search: Option<String>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+/// A page of users.
+#[derive(Serialize, JsonSchema)]
+pub struct UsersPage {
+    users: Vec<UserView>,
+    /// How many users match in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+pub async fn users(app: &App, req: &Req) -> Result<Json<UsersPage>, ApiError> {
+    let query: UsersQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
+    let page = app.store.list_users(query.search.as_deref(), paging.limit, paging.offset).await?;
+    Ok(Json(UsersPage {
+        users: page.rows.iter().map(views::user).collect(),
+        total: page.total,
+        limit: paging.limit,
+        offset: paging.offset,
     }))
 }
 
@@ -28,22 +52,40 @@ fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>
     Value::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
-struct UpdateUser {
+/// `PUT /api/admin/users/{user_id}`: the fields to change; at least one.
+#[derive(Deserialize, JsonSchema)]
+pub struct UpdateUser {
     /// Absent: unchanged; `null`: removed; a string: the new address.
     #[serde(default, deserialize_with = "present_value")]
+    #[schemars(with = "Option<String>")]
     email: Option<Value>,
     name: Option<String>,
     display_name: Option<String>,
     is_admin: Option<bool>,
+    /// Points to add (negative: to take) through the ledger; needs `reason`.
     points_adjustment: Option<i64>,
+    /// Why the balance changes (kept in the ledger and the audit log).
     reason: Option<String>,
-    /// Refused: a balance is never overwritten, only adjusted through the ledger.
+    /// Refused (400 `balance_not_writable`): a balance is never overwritten, only adjusted
+    /// through the ledger with `points_adjustment`.
     points: Option<Value>,
+    /// Refused like `points`.
     balance: Option<Value>,
 }
 
-pub async fn update_user(app: &App, caller: &Caller, user_id: &str, req: &Req) -> Reply {
+/// The account after the change.
+#[derive(Serialize, JsonSchema)]
+pub struct UserUpdated {
+    success: bool,
+    user: UserView,
+}
+
+pub async fn update_user(
+    app: &App,
+    caller: &Caller,
+    user_id: &str,
+    req: &Req,
+) -> Result<Json<UserUpdated>, ApiError> {
     let body: UpdateUser = req.json()?;
     if body.points.is_some() || body.balance.is_some() {
         return Err(ApiError::invalid_field(
@@ -108,28 +150,57 @@ pub async fn update_user(app: &App, caller: &Caller, user_id: &str, req: &Req) -
         .to_string(),
     };
     let user = app.store.update_user(user_id, patch, adjustment, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "user": views::user(&user)}))
+    Ok(Json(UserUpdated { success: true, user: views::user(&user) }))
 }
 
-pub async fn transactions(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
-    let kind = req.query_parsed::<LedgerKind>("kind", "a ledger kind (purchase, order_charge, …)")?;
-    let filter = LedgerFilter {
-        user_id: req.query("user_id").map(str::to_owned),
-        kind,
+/// `GET /api/admin/transactions`.
+#[derive(Deserialize, JsonSchema)]
+pub struct TransactionsQuery {
+    /// Only this user's rows.
+    user_id: Option<String>,
+    /// Only rows of this kind.
+    kind: Option<LedgerKind>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+/// A page of the points ledger, newest first.
+#[derive(Serialize, JsonSchema)]
+pub struct TransactionsPage {
+    transactions: Vec<LedgerEntryView>,
+    /// How many rows match in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+pub async fn transactions(app: &App, req: &Req) -> Result<Json<TransactionsPage>, ApiError> {
+    let query: TransactionsQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
+    let filter =
+        LedgerFilter { user_id: query.user_id, kind: query.kind, limit: paging.limit, offset: paging.offset };
+    let page = app.store.ledger(filter).await?;
+    Ok(Json(TransactionsPage {
+        transactions: page.rows.iter().map(views::ledger_entry).collect(),
+        total: page.total,
         limit: paging.limit,
         offset: paging.offset,
-    };
-    let page = app.store.ledger(filter).await?;
-    ok(json!({
-        "transactions": page.rows.iter().map(views::ledger_entry).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
     }))
 }
 
-pub async fn migrate_database(app: &App, caller: &Caller) -> Reply {
+/// What the migration did.
+#[derive(Serialize, JsonSchema)]
+pub struct Migrated {
+    success: bool,
+    /// The migrations applied now (none when the schema was current).
+    applied: Vec<String>,
+    /// The schema version after.
+    version: i64,
+}
+
+pub async fn migrate_database(app: &App, caller: &Caller) -> Result<Json<Migrated>, ApiError> {
     let now = app.clock.now();
     let report = app.store.migrate(now).await?;
     let audit = NewAudit {
@@ -139,17 +210,28 @@ pub async fn migrate_database(app: &App, caller: &Caller) -> Reply {
         detail: json!({"applied": report.applied, "version": report.version}).to_string(),
     };
     app.store.record_audit(audit, now).await?;
-    ok(json!({"success": true, "applied": report.applied, "version": report.version}))
+    Ok(Json(Migrated { success: true, applied: report.applied, version: report.version }))
 }
 
-pub async fn audit_log(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
+/// A page of the audit log, newest first.
+#[derive(Serialize, JsonSchema)]
+pub struct AuditLogPage {
+    entries: Vec<AuditEntryView>,
+    /// How many entries there are in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+pub async fn audit_log(app: &App, req: &Req) -> Result<Json<AuditLogPage>, ApiError> {
+    let query: PageQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
     let page = app.store.audit_log(paging.limit, paging.offset).await?;
-    ok(json!({
-        "entries": page.rows.iter().map(views::audit_entry).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
+    Ok(Json(AuditLogPage {
+        entries: page.rows.iter().map(views::audit_entry).collect(),
+        total: page.total,
+        limit: paging.limit,
+        offset: paging.offset,
     }))
 }
 
@@ -168,44 +250,66 @@ pub fn day_and_month_start(now: i64, tz_offset_minutes: i32) -> (i64, i64) {
     (today_start, month_start)
 }
 
+/// The dashboard's figures. Revenue is in points, as the ledger defines it; "today" and "this
+/// month" are in the configured time zone (`SNSPMT_TZ_OFFSET`).
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct Figures {
+    total_users: i64,
+    total_orders: i64,
+    /// Points, all time.
+    total_revenue: i64,
+    /// Purchases waiting for an operator.
+    pending_purchases: i64,
+    today_orders: i64,
+    /// Points.
+    today_revenue: i64,
+    /// Points, this month.
+    monthly_sales: i64,
+}
+
+/// The dashboard: the figures, once at the top and once under `stats` (the original client's
+/// place).
+#[derive(Serialize, JsonSchema)]
+pub struct Dashboard {
+    success: bool,
+    #[serde(flatten)]
+    figures: Figures,
+    stats: Figures,
+}
+
 /// The dashboard: totals, and today's and this month's orders and revenue (ledger-defined).
-pub async fn stats(app: &App) -> Reply {
+pub async fn stats(app: &App) -> Result<Json<Dashboard>, ApiError> {
     let now = app.clock.now();
     let (today_start, month_start) = day_and_month_start(now, app.config.tz_offset_minutes);
     let s = app.store.dashboard_stats(today_start, month_start).await?;
-    ok(json!({
-        "success": true,
-        "total_users": s.total_users,
-        "total_orders": s.total_orders,
-        "total_revenue": s.total_revenue,
-        "pending_purchases": s.pending_purchases,
-        "today_orders": s.today_orders,
-        "today_revenue": s.today_revenue,
-        "monthly_sales": s.monthly_sales,
-        "stats": {
-            "total_users": s.total_users,
-            "total_orders": s.total_orders,
-            "total_revenue": s.total_revenue,
-            "pending_purchases": s.pending_purchases,
-            "today_orders": s.today_orders,
-            "today_revenue": s.today_revenue,
-            "monthly_sales": s.monthly_sales,
-        },
-    }))
+    let figures = Figures {
+        total_users: s.total_users,
+        total_orders: s.total_orders,
+        total_revenue: s.total_revenue,
+        pending_purchases: s.pending_purchases,
+        today_orders: s.today_orders,
+        today_revenue: s.today_revenue,
+        monthly_sales: s.monthly_sales,
+    };
+    Ok(Json(Dashboard { success: true, stats: figures.clone(), figures }))
 }
 
 crate::router::route_table! {
-    AdminUsers: GET "/api/admin/users", Admin, "admin.users", reply Raw,
+    AdminUsers: GET "/api/admin/users", Admin, "admin.users", query UsersQuery, reply Json<UsersPage>,
         |app, _, req| users(app, req);
-    AdminUpdateUser: PUT "/api/admin/users/{user_id}", Admin, "admin.users.update", reply Raw,
+    AdminUpdateUser: PUT "/api/admin/users/{user_id}", Admin, "admin.users.update", body UpdateUser,
+        reply Json<UserUpdated>,
         |app, caller, req, user_id| update_user(app, caller, user_id, req);
-    AdminTransactions: GET "/api/admin/transactions", Admin, "admin.transactions", reply Raw,
+    AdminTransactions: GET "/api/admin/transactions", Admin, "admin.transactions", query TransactionsQuery,
+        reply Json<TransactionsPage>,
         |app, _, req| transactions(app, req);
-    AdminMigrateDatabase: POST "/api/admin/migrate-database", Admin, "admin.migrate_database", reply Raw,
+    AdminMigrateDatabase: POST "/api/admin/migrate-database", Admin, "admin.migrate_database",
+        reply Json<Migrated>,
         |app, caller, _| migrate_database(app, caller);
-    AdminAuditLog: GET "/api/admin/audit-log", Admin, "admin.audit_log", reply Raw,
+    AdminAuditLog: GET "/api/admin/audit-log", Admin, "admin.audit_log", query PageQuery,
+        reply Json<AuditLogPage>,
         |app, _, req| audit_log(app, req);
-    AdminStats: GET "/api/admin/stats", Admin, "admin.stats", reply Raw,
+    AdminStats: GET "/api/admin/stats", Admin, "admin.stats", reply Json<Dashboard>,
         |app, _, _| stats(app);
 }
 

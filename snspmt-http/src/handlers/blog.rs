@@ -1,17 +1,19 @@
 //! The blog: public reads (published posts only), admin writes, the sitemap and the RSS feed.
 
 use hyper::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use snspmt_store::{NewAudit, NewPost, Post, PostFilter, StoreError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use snspmt_store::{LabelCount, NewAudit, NewPost, Post, PostFilter, StoreError};
 
+use super::bytes;
 use super::notices::{body_text, line, path_id, present, url, MAX_TITLE_CHARS};
-use super::{bytes, ok, Reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
-use crate::{views, App};
+use crate::router::{Json, Raw};
+use crate::views::{self, PostView};
+use crate::App;
 
 pub const MAX_POST_CHARS: usize = 200_000;
 pub const MAX_EXCERPT_CHARS: usize = 500;
@@ -21,23 +23,77 @@ pub const MAX_TAGS: usize = 20;
 pub const FEED_POSTS: i64 = 1000;
 pub const RSS_ITEMS: i64 = 50;
 
-pub async fn list(app: &App, req: &Req, published_only: bool) -> Reply {
-    let page = req.query_int("page", 1..=1_000_000)?.unwrap_or(1);
-    let limit = req.query_int("limit", 1..=100)?.unwrap_or(10);
+/// The largest `page` of a post list.
+const MAX_PAGE: u32 = 1_000_000;
+/// The largest `limit` of a post list.
+const MAX_PAGE_SIZE: u32 = 100;
+
+/// `GET /api/blog/posts` and `GET /api/admin/blog/posts`.
+#[derive(Deserialize, JsonSchema)]
+pub struct PostsQuery {
+    /// The page, from 1 (the default) to 1,000,000.
+    #[schemars(range(min = 1, max = 1_000_000))]
+    page: Option<u32>,
+    /// Posts per page, from 1 to 100 (default 10).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<u32>,
+    /// Only posts whose title, excerpt or content contains this text.
+    search: Option<String>,
+    /// Only posts of this category.
+    category: Option<String>,
+    /// Only posts with this tag.
+    tag: Option<String>,
+}
+
+/// `value` of the query parameter `name`, which must be in `1..=max` (400 `invalid_query`).
+fn in_range(name: &str, value: Option<u32>, max: u32) -> Result<Option<i64>, ApiError> {
+    match value {
+        Some(v) if !(1..=max).contains(&v) => Err(ApiError::invalid_field(
+            name,
+            "invalid_query",
+            format!("{name} must be an integer from 1 to {max}"),
+        )),
+        v => Ok(v.map(i64::from)),
+    }
+}
+
+/// Where a page of posts sits in the whole list.
+#[derive(Serialize, JsonSchema)]
+pub struct Pagination {
+    page: i64,
+    limit: i64,
+    /// Posts matching in all.
+    total: i64,
+    /// Pages in all.
+    pages: i64,
+}
+
+/// A page of posts.
+#[derive(Serialize, JsonSchema)]
+pub struct Posts {
+    success: bool,
+    posts: Vec<PostView>,
+    pagination: Pagination,
+}
+
+pub async fn list(app: &App, req: &Req, published_only: bool) -> Result<Json<Posts>, ApiError> {
+    let query: PostsQuery = req.query_as()?;
+    let page = in_range("page", query.page, MAX_PAGE)?.unwrap_or(1);
+    let limit = in_range("limit", query.limit, MAX_PAGE_SIZE)?.unwrap_or(10);
     let filter = PostFilter {
         published_only,
-        search: req.query("search").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
-        category: req.query("category").map(str::to_owned),
-        tag: req.query("tag").map(str::to_owned),
+        search: query.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        category: query.category,
+        tag: query.tag,
         limit,
         offset: (page - 1) * limit,
     };
     let found = app.store.posts(filter).await?;
     let pages = (found.total + limit - 1) / limit;
-    ok(json!({
-        "success": true,
-        "posts": found.rows.iter().map(shown).collect::<Vec<_>>(),
-        "pagination": {"page": page, "limit": limit, "total": found.total, "pages": pages},
+    Ok(Json(Posts {
+        success: true,
+        posts: found.rows.iter().map(shown).collect(),
+        pagination: Pagination { page, limit, total: found.total, pages },
     }))
 }
 
@@ -56,55 +112,97 @@ pub fn clean_html(html: &str) -> String {
 }
 
 /// A post as answered, its content sanitized.
-fn shown(p: &Post) -> Value {
+fn shown(p: &Post) -> PostView {
     let mut v = views::post(p);
-    v["content"] = Value::String(clean_html(&p.content));
+    v.content = clean_html(&p.content);
     v
 }
 
 /// A published post; each read counts a view.
-pub async fn view(app: &App, id: &str) -> Reply {
+/// One post, and whatever its change or read did.
+#[derive(Serialize, JsonSchema)]
+pub struct OnePost {
+    success: bool,
+    /// Its content sanitized.
+    post: PostView,
+}
+
+/// A published post; each read counts a view.
+pub async fn view(app: &App, id: &str) -> Result<Json<OnePost>, ApiError> {
     let id = path_id("post", id)?;
     let post = app.store.view_post(id).await?.ok_or_else(|| ApiError::not_found("post"))?;
-    ok(json!({"success": true, "post": shown(&post)}))
+    Ok(Json(OnePost { success: true, post: shown(&post) }))
 }
 
-pub async fn categories(app: &App) -> Reply {
+/// A category or a tag, and how many published posts have it.
+#[derive(Serialize, JsonSchema)]
+pub struct Label {
+    name: String,
+    count: i64,
+}
+
+fn labels(found: &[LabelCount]) -> Vec<Label> {
+    found.iter().map(|c| Label { name: c.name.clone(), count: c.count }).collect()
+}
+
+/// The blog's categories.
+#[derive(Serialize, JsonSchema)]
+pub struct Categories {
+    success: bool,
+    categories: Vec<Label>,
+}
+
+pub async fn categories(app: &App) -> Result<Json<Categories>, ApiError> {
     let found = app.store.blog_categories().await?;
-    let list: Vec<Value> = found.iter().map(|c| json!({"name": c.name, "count": c.count})).collect();
-    ok(json!({"success": true, "categories": list}))
+    Ok(Json(Categories { success: true, categories: labels(&found) }))
 }
 
-pub async fn tags(app: &App) -> Reply {
+/// The blog's tags.
+#[derive(Serialize, JsonSchema)]
+pub struct Tags {
+    success: bool,
+    tags: Vec<Label>,
+}
+
+pub async fn tags(app: &App) -> Result<Json<Tags>, ApiError> {
     let found = app.store.blog_tags().await?;
-    let list: Vec<Value> = found.iter().map(|c| json!({"name": c.name, "count": c.count})).collect();
-    ok(json!({"success": true, "tags": list}))
+    Ok(Json(Tags { success: true, tags: labels(&found) }))
 }
 
 /// Tags as a JSON list or as one comma-separated string.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
-enum Tags {
+pub enum TagList {
     List(Vec<String>),
     Text(String),
 }
 
-#[derive(Deserialize)]
-struct PostBody {
+/// A post as the operator sends it; on update, absent fields keep their value. On create,
+/// `title` is required.
+#[derive(Deserialize, JsonSchema)]
+pub struct PostBody {
+    /// One line, 1 to 200 characters.
     title: Option<String>,
+    /// HTML (sanitized when stored), at most 200,000 characters.
     content: Option<String>,
+    /// At most 500 characters; derived from the content when not given.
     excerpt: Option<String>,
+    /// At most 50 characters; empty for none.
     category: Option<String>,
-    tags: Option<Tags>,
+    /// At most 20 distinct tags of at most 50 characters each.
+    tags: Option<TagList>,
+    /// Our own path (`/uploads/…`) or an http(s) URL; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     thumbnail_url: Option<Option<String>>,
+    /// A new post is a draft unless this is `true`.
     is_published: Option<bool>,
 }
 
-fn parse_tags(t: Tags) -> Result<Vec<String>, ApiError> {
+fn parse_tags(t: TagList) -> Result<Vec<String>, ApiError> {
     let raw: Vec<String> = match t {
-        Tags::List(v) => v,
-        Tags::Text(s) => s.split(',').map(str::to_owned).collect(),
+        TagList::List(v) => v,
+        TagList::Text(s) => s.split(',').map(str::to_owned).collect(),
     };
     let mut out: Vec<String> = Vec::new();
     for tag in raw {
@@ -180,31 +278,37 @@ fn audit(caller: &Caller, action: &str, target: Option<String>, p: Option<&NewPo
     }
 }
 
-pub async fn create(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn create(app: &App, caller: &Caller, req: &Req) -> Result<Json<OnePost>, ApiError> {
     let post = merged(req.json()?, None)?;
     let audit = audit(caller, "blog.create", None, Some(&post));
     let stored = app.store.create_post(post, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "post": shown(&stored)}))
+    Ok(Json(OnePost { success: true, post: shown(&stored) }))
 }
 
-pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Reply {
+pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Result<Json<OnePost>, ApiError> {
     let id = path_id("post", id)?;
     let body: PostBody = req.json()?;
     let base = app.store.blog_post(id).await?.ok_or_else(|| ApiError::not_found("post"))?;
     let post = merged(body, Some(&base))?;
     let audit = audit(caller, "blog.update", Some(id.to_string()), Some(&post));
     let stored = app.store.update_post(id, post, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "post": shown(&stored)}))
+    Ok(Json(OnePost { success: true, post: shown(&stored) }))
 }
 
-pub async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
+/// The post is gone.
+#[derive(Serialize, JsonSchema)]
+pub struct PostDeleted {
+    success: bool,
+}
+
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<Json<PostDeleted>, ApiError> {
     let id = path_id("post", id)?;
     let audit = audit(caller, "blog.delete", Some(id.to_string()), None);
     app.store.delete_post(id, audit, app.clock.now()).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("post"),
         other => other.into(),
     })?;
-    ok(json!({"success": true}))
+    Ok(Json(PostDeleted { success: true }))
 }
 
 /// Text for XML character data and attribute values: the five special characters escaped,
@@ -236,7 +340,7 @@ fn post_url(app: &App, p: &Post) -> String {
 }
 
 /// `/sitemap.xml`: the site's pages and every published post.
-pub async fn sitemap(app: &App) -> Reply {
+pub async fn sitemap(app: &App) -> Result<Raw, ApiError> {
     let posts = published(app, FEED_POSTS).await?;
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
@@ -270,7 +374,7 @@ fn rfc822(ms: i64) -> String {
 }
 
 /// `/rss.xml`: the newest published posts.
-pub async fn rss(app: &App) -> Reply {
+pub async fn rss(app: &App) -> Result<Raw, ApiError> {
     let posts = published(app, RSS_ITEMS).await?;
     let base = &app.config.public_url;
     let mut xml = format!(
@@ -302,21 +406,29 @@ pub async fn rss(app: &App) -> Reply {
 }
 
 crate::router::route_table! {
-    BlogPosts: GET "/api/blog/posts", Public, "blog.posts", reply Raw,
+    BlogPosts: GET "/api/blog/posts", Public, "blog.posts",
+        query PostsQuery, reply Json<Posts>,
         |app, _, req| list(app, req, true);
-    AdminCreatePost: POST "/api/blog/posts", Admin, "admin.blog.posts.create", reply Raw,
+    AdminCreatePost: POST "/api/blog/posts", Admin, "admin.blog.posts.create",
+        body PostBody, reply Json<OnePost>,
         |app, caller, req| create(app, caller, req);
-    BlogPost: GET "/api/blog/posts/{id}", Public, "blog.posts.get", reply Raw,
+    BlogPost: GET "/api/blog/posts/{id}", Public, "blog.posts.get",
+        reply Json<OnePost>,
         |app, _, _, id| view(app, id);
-    AdminUpdatePost: PUT "/api/blog/posts/{id}", Admin, "admin.blog.posts.update", reply Raw,
+    AdminUpdatePost: PUT "/api/blog/posts/{id}", Admin, "admin.blog.posts.update",
+        body PostBody, reply Json<OnePost>,
         |app, caller, req, id| update(app, caller, id, req);
-    AdminDeletePost: DELETE "/api/blog/posts/{id}", Admin, "admin.blog.posts.delete", reply Raw,
+    AdminDeletePost: DELETE "/api/blog/posts/{id}", Admin, "admin.blog.posts.delete",
+        reply Json<PostDeleted>,
         |app, caller, _, id| delete(app, caller, id);
-    BlogCategories: GET "/api/blog/categories", Public, "blog.categories", reply Raw,
+    BlogCategories: GET "/api/blog/categories", Public, "blog.categories",
+        reply Json<Categories>,
         |app, _, _| categories(app);
-    BlogTags: GET "/api/blog/tags", Public, "blog.tags", reply Raw,
+    BlogTags: GET "/api/blog/tags", Public, "blog.tags",
+        reply Json<Tags>,
         |app, _, _| tags(app);
-    AdminBlogPosts: GET "/api/admin/blog/posts", Admin, "admin.blog.posts", reply Raw,
+    AdminBlogPosts: GET "/api/admin/blog/posts", Admin, "admin.blog.posts",
+        query PostsQuery, reply Json<Posts>,
         |app, _, req| list(app, req, false);
     Sitemap: GET "/sitemap.xml", Public, "sitemap", reply Raw,
         |app, _, _| sitemap(app);

@@ -1,6 +1,7 @@
 //! Coupons (§11): the operator's CRUD of coupon definitions, and users' own copies.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snspmt_core::referral::{self, DiscountType};
 use snspmt_core::{validate, Points};
@@ -9,27 +10,41 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::catalog::parse_id;
-use super::{ok, Paging, Reply};
+use super::{PageQuery, Paging};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
-use crate::{views, App};
+use crate::router::Json;
+use crate::views::{self, CouponView, UserCouponView};
+use crate::App;
 
-/// A coupon as the operator sends it; on update, absent fields keep their value.
-#[derive(Deserialize, Default)]
-struct CouponBody {
+/// A coupon as the operator sends it; on update, absent fields keep their value. On create,
+/// `code`, `discount_type` and `discount_value` are required.
+#[derive(Deserialize, Default, JsonSchema)]
+pub struct CouponBody {
+    /// 2 to 50 of `A-Z 0-9 _ -` (upper-cased).
     code: Option<String>,
+    /// The code by default.
     name: Option<String>,
+    #[schemars(extend("enum" = ["percentage", "fixed", null]))]
     discount_type: Option<String>,
+    /// Percent (1 to 100) or points, by `discount_type`.
     discount_value: Option<i64>,
+    /// The smallest order price (points) it applies to: 0 (the default) to 100,000,000.
     min_order_amount: Option<i64>,
+    /// RFC 3339; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     valid_from: Option<Value>,
+    /// RFC 3339, after `valid_from`; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     valid_until: Option<Value>,
+    /// How many copies may be handed out (1 to 1,000,000,000); `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<i64>")]
     max_uses: Option<Value>,
+    /// `true` by default.
     is_active: Option<bool>,
 }
 
@@ -149,23 +164,47 @@ fn audit(caller: &Caller, action: &str, target: Option<i64>, c: &NewCoupon) -> N
     }
 }
 
-pub async fn admin_list(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
+/// A page of coupon definitions.
+#[derive(Serialize, JsonSchema)]
+pub struct Coupons {
+    coupons: Vec<CouponView>,
+    /// How many there are in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+pub async fn admin_list(app: &App, req: &Req) -> Result<Json<Coupons>, ApiError> {
+    let query: PageQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
     let page = app.store.coupons(paging.limit, paging.offset).await?;
-    ok(json!({
-        "coupons": page.rows.iter().map(views::coupon).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
+    Ok(Json(Coupons {
+        coupons: page.rows.iter().map(views::coupon).collect(),
+        total: page.total,
+        limit: paging.limit,
+        offset: paging.offset,
     }))
 }
 
-pub async fn create(app: &App, caller: &Caller, req: &Req) -> Reply {
+/// A coupon definition after a change.
+#[derive(Serialize, JsonSchema)]
+pub struct CouponChanged {
+    success: bool,
+    coupon: CouponView,
+}
+
+/// One coupon definition.
+#[derive(Serialize, JsonSchema)]
+pub struct OneCoupon {
+    coupon: CouponView,
+}
+
+pub async fn create(app: &App, caller: &Caller, req: &Req) -> Result<Json<CouponChanged>, ApiError> {
     let body: CouponBody = req.json()?;
     let new = merged(body, None)?;
     let audit = audit(caller, "coupons.create", None, &new);
     let coupon = app.store.create_coupon(new, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "coupon": views::coupon(&coupon)}))
+    Ok(Json(CouponChanged { success: true, coupon: views::coupon(&coupon) }))
 }
 
 async fn existing(app: &App, raw_id: &str) -> Result<Coupon, ApiError> {
@@ -173,22 +212,27 @@ async fn existing(app: &App, raw_id: &str) -> Result<Coupon, ApiError> {
     app.store.coupon(id).await?.ok_or_else(|| ApiError::not_found("coupon"))
 }
 
-pub async fn get(app: &App, raw_id: &str) -> Reply {
+pub async fn get(app: &App, raw_id: &str) -> Result<Json<OneCoupon>, ApiError> {
     let coupon = existing(app, raw_id).await?;
-    ok(json!({"coupon": views::coupon(&coupon)}))
+    Ok(Json(OneCoupon { coupon: views::coupon(&coupon) }))
 }
 
-pub async fn update(app: &App, caller: &Caller, raw_id: &str, req: &Req) -> Reply {
+pub async fn update(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+    req: &Req,
+) -> Result<Json<CouponChanged>, ApiError> {
     let body: CouponBody = req.json()?;
     let base = existing(app, raw_id).await?;
     let new = merged(body, Some(&base))?;
     let audit = audit(caller, "coupons.update", Some(base.coupon_id), &new);
     let coupon = app.store.update_coupon(base.coupon_id, new, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "coupon": views::coupon(&coupon)}))
+    Ok(Json(CouponChanged { success: true, coupon: views::coupon(&coupon) }))
 }
 
 /// Withdraws a coupon (its copies stop applying); the row stays for the history.
-pub async fn deactivate(app: &App, caller: &Caller, raw_id: &str) -> Reply {
+pub async fn deactivate(app: &App, caller: &Caller, raw_id: &str) -> Result<Json<CouponChanged>, ApiError> {
     let base = existing(app, raw_id).await?;
     let audit = NewAudit {
         actor: caller.actor(),
@@ -197,24 +241,55 @@ pub async fn deactivate(app: &App, caller: &Caller, raw_id: &str) -> Reply {
         detail: json!({"code": base.code}).to_string(),
     };
     let coupon = app.store.deactivate_coupon(base.coupon_id, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "coupon": views::coupon(&coupon)}))
+    Ok(Json(CouponChanged { success: true, coupon: views::coupon(&coupon) }))
 }
 
-pub async fn mine(app: &App, caller: &Caller, req: &Req) -> Reply {
-    let user_id = caller.subject(req.query("user_id"), true)?;
-    let paging = Paging::from(req)?;
+/// `GET /api/user/coupons`.
+#[derive(Deserialize, JsonSchema)]
+pub struct MineQuery {
+    /// Another user's id (admins only); the caller by default.
+    user_id: Option<String>,
+    /// At most this many rows: 1 to 200, default 50.
+    limit: Option<u32>,
+    /// Skip this many rows first (default 0).
+    offset: Option<u32>,
+}
+
+/// A page of the user's coupon copies.
+#[derive(Serialize, JsonSchema)]
+pub struct UserCoupons {
+    coupons: Vec<UserCouponView>,
+    /// How many there are in all.
+    total: i64,
+}
+
+pub async fn mine(app: &App, caller: &Caller, req: &Req) -> Result<Json<UserCoupons>, ApiError> {
+    let query: MineQuery = req.query_as()?;
+    let user_id = caller.subject(query.user_id.as_deref(), true)?;
+    let paging = Paging::of(query.limit, query.offset)?;
     let page = app.store.user_coupons(&user_id, paging.limit, paging.offset).await?;
-    ok(json!({"coupons": page.rows.iter().map(views::user_coupon).collect::<Vec<_>>(), "total": page.total}))
+    Ok(Json(UserCoupons { coupons: page.rows.iter().map(views::user_coupon).collect(), total: page.total }))
 }
 
-#[derive(Deserialize)]
-struct AddByCode {
+/// `POST /api/user/coupons/add-by-code`: `coupon_code` (or `code`) is required.
+#[derive(Deserialize, JsonSchema)]
+pub struct AddByCode {
+    /// The coupon's code.
     coupon_code: Option<String>,
+    /// The same, under another name.
     code: Option<String>,
+    /// Must be the caller's own id when given.
     user_id: Option<String>,
 }
 
-pub async fn add_by_code(app: &App, caller: &Caller, req: &Req) -> Reply {
+/// The caller's new copy of the coupon.
+#[derive(Serialize, JsonSchema)]
+pub struct CouponAdded {
+    success: bool,
+    coupon: UserCouponView,
+}
+
+pub async fn add_by_code(app: &App, caller: &Caller, req: &Req) -> Result<Json<CouponAdded>, ApiError> {
     let body: AddByCode = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
     let raw = body
@@ -226,7 +301,7 @@ pub async fn add_by_code(app: &App, caller: &Caller, req: &Req) -> Reply {
         StoreError::Conflict(snspmt_store::Conflict::InvalidCoupon) => invalid_coupon("unknown_code"),
         e => e.into(),
     })?;
-    ok(json!({"success": true, "coupon": views::user_coupon(&copy)}))
+    Ok(Json(CouponAdded { success: true, coupon: views::user_coupon(&copy) }))
 }
 
 /// 400 `invalid_coupon`, with why.
@@ -276,18 +351,25 @@ pub async fn discount_for(
 }
 
 crate::router::route_table! {
-    UserCoupons: GET "/api/user/coupons", User, "coupons.mine", reply Raw,
+    UserCoupons: GET "/api/user/coupons", User, "coupons.mine",
+        query MineQuery, reply Json<UserCoupons>,
         |app, caller, req| mine(app, caller, req);
-    AddCouponByCode: POST "/api/user/coupons/add-by-code", User, "coupons.add_by_code", reply Raw,
+    AddCouponByCode: POST "/api/user/coupons/add-by-code", User, "coupons.add_by_code",
+        body AddByCode, reply Json<CouponAdded>,
         |app, caller, req| add_by_code(app, caller, req);
-    AdminCoupons: GET "/api/admin/coupons", Admin, "admin.coupons", reply Raw,
+    AdminCoupons: GET "/api/admin/coupons", Admin, "admin.coupons",
+        query PageQuery, reply Json<Coupons>,
         |app, _, req| admin_list(app, req);
-    AdminCreateCoupon: POST "/api/admin/coupons", Admin, "admin.coupons.create", reply Raw,
+    AdminCreateCoupon: POST "/api/admin/coupons", Admin, "admin.coupons.create",
+        body CouponBody, reply Json<CouponChanged>,
         |app, caller, req| create(app, caller, req);
-    AdminCoupon: GET "/api/admin/coupons/{id}", Admin, "admin.coupons.get", reply Raw,
+    AdminCoupon: GET "/api/admin/coupons/{id}", Admin, "admin.coupons.get",
+        reply Json<OneCoupon>,
         |app, _, _, id| get(app, id);
-    AdminUpdateCoupon: PUT "/api/admin/coupons/{id}", Admin, "admin.coupons.update", reply Raw,
+    AdminUpdateCoupon: PUT "/api/admin/coupons/{id}", Admin, "admin.coupons.update",
+        body CouponBody, reply Json<CouponChanged>,
         |app, caller, req, id| update(app, caller, id, req);
-    AdminDeleteCoupon: DELETE "/api/admin/coupons/{id}", Admin, "admin.coupons.delete", reply Raw,
+    AdminDeleteCoupon: DELETE "/api/admin/coupons/{id}", Admin, "admin.coupons.delete",
+        reply Json<CouponChanged>,
         |app, caller, _, id| deactivate(app, caller, id);
 }

@@ -1,17 +1,19 @@
 //! Notices: admin CRUD, and the ones showing now. Also the input checks shared with the blog.
 
-use serde::{Deserialize, Deserializer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use snspmt_store::{Millis, NewAudit, NewNotice, Notice};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{ok, Paging, Reply};
+use super::{PageQuery, Paging};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
-use crate::{views, App};
+use crate::router::Json;
+use crate::views::{self, NoticeView};
+use crate::App;
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_NOTICE_CHARS: usize = 20_000;
@@ -94,19 +96,34 @@ pub fn path_id(what: &str, id: &str) -> Result<i64, ApiError> {
     id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::not_found(what))
 }
 
-#[derive(Deserialize)]
-struct NoticeBody {
+/// A notice as the operator sends it; on update, absent fields keep their value and `null`
+/// clears a nullable one. On create, `title` is required.
+#[derive(Deserialize, JsonSchema)]
+pub struct NoticeBody {
+    /// One line, 1 to 200 characters.
     title: Option<String>,
+    /// At most 20,000 characters; empty by default.
     content: Option<String>,
+    /// Our own path (`/uploads/…`) or an http(s) URL.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     image_url: Option<Option<String>>,
+    /// The image of a `login` popup: our own path or an http(s) URL.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     login_popup_image_url: Option<Option<String>>,
+    /// `notice` by default.
+    #[schemars(extend("enum" = ["notice", "login", "modal", "banner", "toast", null]))]
     popup_type: Option<String>,
+    /// `true` by default.
     is_active: Option<bool>,
+    /// RFC 3339; `null`: shown from the start.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     starts_at: Option<Option<String>>,
+    /// RFC 3339, after `starts_at`; `null`: never ends.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     ends_at: Option<Option<String>>,
 }
 
@@ -188,67 +205,116 @@ fn audit(caller: &Caller, action: &str, target: Option<String>, n: Option<&NewNo
     }
 }
 
-pub async fn active(app: &App) -> Reply {
-    let notices = app.store.active_notices(app.clock.now()).await?;
-    ok(json!({"success": true, "notices": notices.iter().map(views::notice).collect::<Vec<_>>()}))
+/// The notices showing now.
+#[derive(Serialize, JsonSchema)]
+pub struct ActiveNotices {
+    success: bool,
+    notices: Vec<NoticeView>,
 }
 
-pub async fn list(app: &App, req: &Req) -> Reply {
-    let paging = Paging::from(req)?;
+pub async fn active(app: &App) -> Result<Json<ActiveNotices>, ApiError> {
+    let notices = app.store.active_notices(app.clock.now()).await?;
+    Ok(Json(ActiveNotices { success: true, notices: notices.iter().map(views::notice).collect() }))
+}
+
+/// A page of notices.
+#[derive(Serialize, JsonSchema)]
+pub struct Notices {
+    success: bool,
+    notices: Vec<NoticeView>,
+    /// How many there are in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+pub async fn list(app: &App, req: &Req) -> Result<Json<Notices>, ApiError> {
+    let query: PageQuery = req.query_as()?;
+    let paging = Paging::of(query.limit, query.offset)?;
     let page = app.store.notices(paging.limit, paging.offset).await?;
-    ok(json!({
-        "success": true,
-        "notices": page.rows.iter().map(views::notice).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": paging.limit,
-        "offset": paging.offset,
+    Ok(Json(Notices {
+        success: true,
+        notices: page.rows.iter().map(views::notice).collect(),
+        total: page.total,
+        limit: paging.limit,
+        offset: paging.offset,
     }))
 }
 
-pub async fn get(app: &App, id: &str) -> Reply {
-    let id = path_id("notice", id)?;
-    let notice = app.store.notice(id).await?.ok_or_else(|| ApiError::not_found("notice"))?;
-    ok(json!({"notice": views::notice(&notice)}))
+/// One notice.
+#[derive(Serialize, JsonSchema)]
+pub struct OneNotice {
+    notice: NoticeView,
 }
 
-pub async fn create(app: &App, caller: &Caller, req: &Req) -> Reply {
+pub async fn get(app: &App, id: &str) -> Result<Json<OneNotice>, ApiError> {
+    let id = path_id("notice", id)?;
+    let notice = app.store.notice(id).await?.ok_or_else(|| ApiError::not_found("notice"))?;
+    Ok(Json(OneNotice { notice: views::notice(&notice) }))
+}
+
+/// A notice after a change.
+#[derive(Serialize, JsonSchema)]
+pub struct NoticeChanged {
+    success: bool,
+    notice: NoticeView,
+}
+
+/// The notice is gone.
+#[derive(Serialize, JsonSchema)]
+pub struct NoticeDeleted {
+    success: bool,
+}
+
+pub async fn create(app: &App, caller: &Caller, req: &Req) -> Result<Json<NoticeChanged>, ApiError> {
     let notice = merged(req.json()?, None)?;
     let audit = audit(caller, "notices.create", None, Some(&notice));
     let stored = app.store.create_notice(notice, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "notice": views::notice(&stored)}))
+    Ok(Json(NoticeChanged { success: true, notice: views::notice(&stored) }))
 }
 
-pub async fn update(app: &App, caller: &Caller, id: &str, req: &Req) -> Reply {
+pub async fn update(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    req: &Req,
+) -> Result<Json<NoticeChanged>, ApiError> {
     let id = path_id("notice", id)?;
     let body: NoticeBody = req.json()?;
     let base = app.store.notice(id).await?.ok_or_else(|| ApiError::not_found("notice"))?;
     let notice = merged(body, Some(&base))?;
     let audit = audit(caller, "notices.update", Some(id.to_string()), Some(&notice));
     let stored = app.store.update_notice(id, notice, audit, app.clock.now()).await?;
-    ok(json!({"success": true, "notice": views::notice(&stored)}))
+    Ok(Json(NoticeChanged { success: true, notice: views::notice(&stored) }))
 }
 
-pub async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<Json<NoticeDeleted>, ApiError> {
     let id = path_id("notice", id)?;
     let audit = audit(caller, "notices.delete", Some(id.to_string()), None);
     app.store.delete_notice(id, audit, app.clock.now()).await.map_err(|e| match e {
         snspmt_store::StoreError::NotFound => ApiError::not_found("notice"),
         other => other.into(),
     })?;
-    ok(json!({"success": true}))
+    Ok(Json(NoticeDeleted { success: true }))
 }
 
 crate::router::route_table! {
-    ActiveNotices: GET "/api/notices/active", Public, "notices.active", reply Raw,
+    ActiveNotices: GET "/api/notices/active", Public, "notices.active",
+        reply Json<ActiveNotices>,
         |app, _, _| active(app);
-    AdminNotices: GET "/api/admin/notices", Admin, "admin.notices", reply Raw,
+    AdminNotices: GET "/api/admin/notices", Admin, "admin.notices",
+        query PageQuery, reply Json<Notices>,
         |app, _, req| list(app, req);
-    AdminCreateNotice: POST "/api/admin/notices", Admin, "admin.notices.create", reply Raw,
+    AdminCreateNotice: POST "/api/admin/notices", Admin, "admin.notices.create",
+        body NoticeBody, reply Json<NoticeChanged>,
         |app, caller, req| create(app, caller, req);
-    AdminNotice: GET "/api/admin/notices/{id}", Admin, "admin.notices.get", reply Raw,
+    AdminNotice: GET "/api/admin/notices/{id}", Admin, "admin.notices.get",
+        reply Json<OneNotice>,
         |app, _, _, id| get(app, id);
-    AdminUpdateNotice: PUT "/api/admin/notices/{id}", Admin, "admin.notices.update", reply Raw,
+    AdminUpdateNotice: PUT "/api/admin/notices/{id}", Admin, "admin.notices.update",
+        body NoticeBody, reply Json<NoticeChanged>,
         |app, caller, req, id| update(app, caller, id, req);
-    AdminDeleteNotice: DELETE "/api/admin/notices/{id}", Admin, "admin.notices.delete", reply Raw,
+    AdminDeleteNotice: DELETE "/api/admin/notices/{id}", Admin, "admin.notices.delete",
+        reply Json<NoticeDeleted>,
         |app, caller, _, id| delete(app, caller, id);
 }

@@ -13,18 +13,20 @@
 use base64::Engine;
 use hyper::StatusCode;
 use rand::RngCore;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use snspmt_store::{Conflict, NewUser, SocialLink, SocialLogin, StoreError, User};
 
-use super::{bytes, ok, Reply};
+use super::bytes;
 use crate::auth;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::Raw;
+use crate::router::{Json, Raw};
 use crate::upstream::oauth::{GoogleClient, LoginFailure};
-use crate::{views, App};
+use crate::views::{self, UserView};
+use crate::App;
 
 /// How long an issued Google `state` may be used: 10 minutes.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
@@ -124,25 +126,41 @@ async fn sign_in(
     Ok((token, user, link))
 }
 
-fn session_body(provider: &str, token: &str, user: &User, link: SocialLink) -> Value {
-    json!({
-        "success": true,
-        "token": token,
-        "user": views::user(user),
-        "provider": provider,
-        "is_new_user": link == SocialLink::Created,
-    })
+/// A session from a provider's login.
+#[derive(Serialize, JsonSchema)]
+pub struct SocialSession {
+    success: bool,
+    /// The session's bearer token.
+    token: String,
+    user: UserView,
+    /// `kakao` or `google`.
+    #[schemars(extend("enum" = ["kakao", "google"]))]
+    provider: &'static str,
+    /// Whether this login created the account.
+    is_new_user: bool,
 }
 
-#[derive(Deserialize)]
-struct KakaoBody {
+fn session_body(provider: &'static str, token: String, user: &User, link: SocialLink) -> SocialSession {
+    SocialSession {
+        success: true,
+        token,
+        user: views::user(user),
+        provider,
+        is_new_user: link == SocialLink::Created,
+    }
+}
+
+/// `POST /api/auth/kakao-login`.
+#[derive(Deserialize, JsonSchema)]
+pub struct KakaoBody {
+    /// The Kakao access token; verified with Kakao.
     access_token: Option<String>,
     /// Accepted and not used: the access token is verified with Kakao instead.
     #[allow(dead_code)]
     id_token: Option<Value>,
 }
 
-pub async fn kakao_login(app: &App, req: &Req) -> Reply {
+pub async fn kakao_login(app: &App, req: &Req) -> Result<Json<SocialSession>, ApiError> {
     let body: KakaoBody = req.json()?;
     let access_token = token("access_token", body.access_token)?;
     let client = app.kakao.clone();
@@ -153,7 +171,7 @@ pub async fn kakao_login(app: &App, req: &Req) -> Reply {
     let name = display(profile.nickname.as_deref());
     let (token, user, link) =
         sign_in(app, "kakao", profile.id.to_string(), profile.verified_email, name).await?;
-    ok(session_body("kakao", &token, &user, link))
+    Ok(Json(session_body("kakao", token, &user, link)))
 }
 
 fn google(app: &App) -> Result<GoogleClient, ApiError> {
@@ -172,12 +190,14 @@ async fn verify_google(
         .map_err(|e| login_error("Google", e))
 }
 
-#[derive(Deserialize)]
-struct GoogleBody {
+/// `POST /api/auth/google-login`.
+#[derive(Deserialize, JsonSchema)]
+pub struct GoogleBody {
+    /// The Google ID token (a JWT); verified against Google's keys and our client id.
     id_token: Option<String>,
 }
 
-pub async fn google_login(app: &App, req: &Req) -> Reply {
+pub async fn google_login(app: &App, req: &Req) -> Result<Json<SocialSession>, ApiError> {
     let client = google(app)?;
     let body: GoogleBody = req.json()?;
     let id_token = token("id_token", body.id_token)?;
@@ -185,11 +205,22 @@ pub async fn google_login(app: &App, req: &Req) -> Reply {
     let name = display(claims.name.as_deref());
     let (token, user, link) =
         sign_in(app, "google", claims.sub.clone(), claims.verified_email(), name).await?;
-    ok(session_body("google", &token, &user, link))
+    Ok(Json(session_body("google", token, &user, link)))
+}
+
+/// A single-use `state` for the Google code flow, and the URL to open.
+#[derive(Serialize, JsonSchema)]
+pub struct GoogleState {
+    success: bool,
+    state: String,
+    /// Seconds the state may be used.
+    expires_in: i64,
+    /// Google's authorization page with our client id, redirect URI, scope and the state.
+    authorization_url: String,
 }
 
 /// Issues a single-use `state` for the Google code flow, with the URL to open.
-pub async fn google_state(app: &App) -> Reply {
+pub async fn google_state(app: &App) -> Result<Json<GoogleState>, ApiError> {
     let client = google(app)?;
     let state = random_token(32);
     let now = app.clock.now();
@@ -201,30 +232,43 @@ pub async fn google_state(app: &App) -> Reply {
         .append_pair("scope", "openid email profile")
         .append_pair("state", &state)
         .finish();
-    ok(json!({
-        "success": true,
-        "state": state,
-        "expires_in": STATE_TTL_MS / 1000,
-        "authorization_url": format!("{GOOGLE_AUTHORIZE_URL}?{query}"),
+    Ok(Json(GoogleState {
+        success: true,
+        state,
+        expires_in: STATE_TTL_MS / 1000,
+        authorization_url: format!("{GOOGLE_AUTHORIZE_URL}?{query}"),
     }))
 }
 
-pub async fn google_callback(app: &App, req: &Req) -> Reply {
+/// `GET /api/auth/google-callback`: where Google sends the login popup back.
+#[derive(Deserialize, JsonSchema)]
+pub struct GoogleCallbackQuery {
+    /// The `state` of `GET /api/auth/google-state`; it works once.
+    state: Option<String>,
+    /// The authorization code.
+    code: Option<String>,
+    /// Set by Google when the person canceled.
+    error: Option<String>,
+}
+
+/// Answers an HTML page that posts the session (the body of `POST /api/auth/google-login`) to
+/// the window that opened the popup.
+pub async fn google_callback(app: &App, req: &Req) -> Result<Raw, ApiError> {
     let client = google(app)?;
     if client.client_secret.is_none() {
         return Err(not_configured("Google login (GOOGLE_CLIENT_SECRET)"));
     }
-    let state = req
-        .query("state")
-        .ok_or_else(|| ApiError::invalid_field("state", "missing_field", "state is required"))?;
+    let query: GoogleCallbackQuery = req.query_as()?;
+    let state =
+        query.state.ok_or_else(|| ApiError::invalid_field("state", "missing_field", "state is required"))?;
     // The state is used up first, whatever follows: a callback URL works once.
-    if !app.store.consume_oauth_state(&auth::token_hash(state), "google", app.clock.now()).await? {
+    if !app.store.consume_oauth_state(&auth::token_hash(&state), "google", app.clock.now()).await? {
         return Err(ApiError::invalid_field("state", "invalid_state", "unknown, used or expired state"));
     }
-    if req.query("error").is_some() {
+    if query.error.is_some() {
         return Err(ApiError::bad_request("access_denied", "the Google login was canceled"));
     }
-    let code = token("code", req.query("code").map(str::to_owned))?;
+    let code = token("code", query.code)?;
     let exchange = client.clone();
     let id_token = tokio::task::spawn_blocking(move || exchange.exchange_code(&code))
         .await
@@ -234,7 +278,7 @@ pub async fn google_callback(app: &App, req: &Req) -> Reply {
     let name = display(claims.name.as_deref());
     let (token, user, link) =
         sign_in(app, "google", claims.sub.clone(), claims.verified_email(), name).await?;
-    let page = handoff_page(&app.config.public_url, &session_body("google", &token, &user, link));
+    let page = handoff_page(&app.config.public_url, &json!(session_body("google", token, &user, link)));
     let mut resp = bytes(StatusCode::OK, "text/html; charset=utf-8", page);
     let headers = resp.headers_mut();
     headers.insert("referrer-policy", hyper::header::HeaderValue::from_static("no-referrer"));
@@ -289,13 +333,17 @@ pub fn handoff_page(origin: &str, message: &Value) -> String {
 }
 
 crate::router::route_table! {
-    KakaoLogin: POST "/api/auth/kakao-login", Public, "auth.kakao_login", reply Raw,
+    KakaoLogin: POST "/api/auth/kakao-login", Public, "auth.kakao_login",
+        body KakaoBody, reply Json<SocialSession>,
         |app, _, req| kakao_login(app, req);
-    GoogleLogin: POST "/api/auth/google-login", Public, "auth.google_login", reply Raw,
+    GoogleLogin: POST "/api/auth/google-login", Public, "auth.google_login",
+        body GoogleBody, reply Json<SocialSession>,
         |app, _, req| google_login(app, req);
-    GoogleState: GET "/api/auth/google-state", Public, "auth.google_state", reply Raw,
+    GoogleState: GET "/api/auth/google-state", Public, "auth.google_state",
+        reply Json<GoogleState>,
         |app, _, _| google_state(app);
-    GoogleCallback: GET "/api/auth/google-callback", Public, "auth.google_callback", reply Raw,
+    GoogleCallback: GET "/api/auth/google-callback", Public, "auth.google_callback",
+        query GoogleCallbackQuery, reply Raw,
         |app, _, req| google_callback(app, req);
 }
 

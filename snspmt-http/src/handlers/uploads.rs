@@ -6,17 +6,18 @@ use std::io::Write;
 
 use hyper::StatusCode;
 use rand::RngCore;
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::json;
 use snspmt_core::media::ImageKind;
 use snspmt_store::NewAudit;
 
-use super::{bytes, ok, Reply};
+use super::bytes;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::multipart;
 use crate::request::Req;
-use crate::router::Raw;
-use crate::router::MAX_IMAGE;
+use crate::router::{Json, Raw, MAX_IMAGE};
 use crate::App;
 
 /// The form field that carries the image; the original client names it [`ALT_FIELD`].
@@ -34,7 +35,24 @@ fn invalid(code: &'static str, message: &str) -> ApiError {
     ApiError::invalid_field(FIELD, code, message)
 }
 
-pub async fn upload_image(app: &App, caller: &Caller, req: &Req) -> Reply {
+/// A stored image.
+#[derive(Serialize, JsonSchema)]
+pub struct Uploaded {
+    success: bool,
+    /// Where it is served: `/uploads/<filename>`.
+    image_url: String,
+    /// The stored name: 32 random hex digits and the type's extension.
+    filename: String,
+    /// The type found in the file's bytes.
+    #[schemars(extend("enum" = ["image/png", "image/jpeg", "image/gif", "image/webp"]))]
+    content_type: &'static str,
+    /// Bytes.
+    size: usize,
+}
+
+/// `POST /api/admin/upload-image`: a `multipart/form-data` body whose `image` (or `file`) field
+/// holds a PNG, JPEG, GIF or WebP image of at most 10 MiB.
+pub async fn upload_image(app: &App, caller: &Caller, req: &Req) -> Result<Json<Uploaded>, ApiError> {
     let content_type = req.header("content-type").unwrap_or_default();
     // The original client sends its form as `application/json` (or without the boundary): the
     // body's first line then names the boundary.
@@ -92,16 +110,16 @@ pub async fn upload_image(app: &App, caller: &Caller, req: &Req) -> Reply {
         detail: json!({"content_type": kind.content_type(), "size": size}).to_string(),
     };
     app.store.record_audit(audit, app.clock.now()).await?;
-    ok(json!({
-        "success": true,
-        "image_url": format!("/uploads/{name}"),
-        "filename": name,
-        "content_type": kind.content_type(),
-        "size": size,
+    Ok(Json(Uploaded {
+        success: true,
+        image_url: format!("/uploads/{name}"),
+        filename: name,
+        content_type: kind.content_type(),
+        size,
     }))
 }
 
-pub async fn serve(app: &App, name: &str) -> Reply {
+pub async fn serve(app: &App, name: &str) -> Result<Raw, ApiError> {
     let (_, kind) = stored_name(name).ok_or_else(|| ApiError::not_found("upload"))?;
     let path = std::path::PathBuf::from(&app.config.upload_dir).join(name);
     let data = tokio::task::spawn_blocking(move || std::fs::read(path))
@@ -123,7 +141,8 @@ pub async fn serve(app: &App, name: &str) -> Reply {
 }
 
 crate::router::route_table! {
-    AdminUploadImage: POST "/api/admin/upload-image", Admin, "admin.upload_image", limit crate::router::MAX_UPLOAD_BODY, reply Raw,
+    AdminUploadImage: POST "/api/admin/upload-image", Admin, "admin.upload_image", limit crate::router::MAX_UPLOAD_BODY,
+        reply Json<Uploaded>,
         |app, caller, req| upload_image(app, caller, req);
     Upload: GET "/uploads/{name}", Public, "uploads.get", reply Raw,
         |app, _, _, name| serve(app, name);
