@@ -71,8 +71,9 @@ pub async fn submit(app: &App, client: &SmmClient, slot: Slot, job: ClaimedJob) 
     Ok(order)
 }
 
-/// One life-cycle log line about `order` (not with `SNSPMT_LOG=warn`).
-fn life(app: &App, event: &str, order: &Order, part_id: Option<snspmt_store::PartId>) {
+/// One life-cycle log line about `order` (`order.placed`, `order.submission`, `order.settled`,
+/// …; not with `SNSPMT_LOG=warn`).
+pub(crate) fn life(app: &App, event: &str, order: &Order, part_id: Option<snspmt_store::PartId>) {
     if app.config.log_requests {
         log::event(
             event,

@@ -149,6 +149,41 @@ impl Answer for Raw {
     }
 }
 
+/// Answers built by the handler that are not JSON: the document gives their content type.
+macro_rules! raw_answers {
+    ($($(#[doc = $doc:literal])* $name:ident => $content:literal, $status:literal;)*) => {$(
+        $(#[doc = $doc])*
+        pub struct $name(pub Raw);
+
+        impl Answer for $name {
+            fn into_response(self) -> Response<Full<Bytes>> {
+                self.0
+            }
+
+            fn describe(_: &mut SchemaGenerator) -> Option<(&'static str, Value)> {
+                Some(($content, serde_json::json!({"type": "string"})))
+            }
+
+            fn status() -> u16 {
+                $status
+            }
+        }
+    )*};
+}
+
+raw_answers! {
+    /// An HTML page.
+    Html => "text/html", 200;
+    /// An XML document (the sitemap, the RSS feed).
+    Xml => "application/xml", 200;
+    /// Plain text (the metrics).
+    Text => "text/plain", 200;
+    /// An uploaded image (`image/png`, `image/jpeg`, `image/gif` or `image/webp`).
+    Image => "image/*", 200;
+    /// A redirect (303 See Other) to the page named in `Location`.
+    SeeOther => "text/plain", 303;
+}
+
 /// A 200 JSON answer of type `T`; its schema comes from `T`.
 #[derive(Debug, Clone)]
 pub struct Json<T>(pub T);

@@ -12,71 +12,8 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
 use common::fake_oauth::KakaoUser;
+use common::openapi::Document;
 use common::{assert_error_body, Auth, Backend, Harness, OauthHarness, TestServer};
-
-/// The OpenAPI document, with every object schema closed (`additionalProperties: false`).
-struct Document {
-    doc: Value,
-    components: Value,
-}
-
-/// Closes every object schema that lists its properties and says nothing of others.
-fn close(schema: &mut Value) {
-    match schema {
-        Value::Object(map) => {
-            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
-                map.insert("additionalProperties".into(), Value::Bool(false));
-            }
-            map.values_mut().for_each(close);
-        }
-        Value::Array(items) => items.iter_mut().for_each(close),
-        _ => {}
-    }
-}
-
-impl Document {
-    fn new() -> Document {
-        let doc = snspmt_http::openapi::document();
-        let mut components = doc["components"].clone();
-        close(&mut components);
-        Document { doc, components }
-    }
-
-    /// Asserts that `body` is the documented successful answer of `method pattern`.
-    fn check(&self, method: &str, pattern: &str, body: &Value) {
-        let op = &self.doc["paths"][pattern][method.to_lowercase()];
-        let responses =
-            op["responses"].as_object().unwrap_or_else(|| panic!("{method} {pattern} documented"));
-        let (_, success) = responses
-            .iter()
-            .find(|(code, _)| code.starts_with('2'))
-            .unwrap_or_else(|| panic!("{method} {pattern}: a success answer"));
-        let mut schema = success["content"]["application/json"]["schema"].clone();
-        assert!(schema.is_object(), "{method} {pattern}: the answer has a schema");
-        close(&mut schema);
-        let root = json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "allOf": [schema],
-            "components": self.components,
-        });
-        let validator = jsonschema::validator_for(&root).expect("a valid schema");
-        let errors: Vec<String> =
-            validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-        assert!(errors.is_empty(), "{method} {pattern} answered {body}\nnot as documented: {errors:#?}");
-    }
-
-    /// The names of the documented query parameters of `method pattern`.
-    fn query_names(&self, method: &str, pattern: &str) -> Vec<String> {
-        let params = &self.doc["paths"][pattern][method.to_lowercase()]["parameters"];
-        params
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p["in"] == "query")
-            .filter_map(|p| p["name"].as_str().map(str::to_owned))
-            .collect()
-    }
-}
 
 /// Calls `method path` and checks a 200 answer against the route `pattern`.
 async fn documented(
@@ -90,7 +27,7 @@ async fn documented(
 ) -> Value {
     let (status, answer) = s.call(method.clone(), path, auth, body).await;
     assert_eq!(status, StatusCode::OK, "{method} {path}: {answer}");
-    d.check(method.as_str(), pattern, &answer);
+    d.check_success(method.as_str(), pattern, &answer);
     answer
 }
 
@@ -464,7 +401,7 @@ async fn referral_and_coupons(h: &Harness) {
         s.raw(post.clone(), "/api/referral/withdrawal-request", &headers, request.to_string()).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert!(first_headers.get("idempotent-replayed").is_none());
-    d.check("POST", "/api/referral/withdrawal-request", &first);
+    d.check_success("POST", "/api/referral/withdrawal-request", &first);
     let (status, again_headers, again) =
         s.raw(post.clone(), "/api/referral/withdrawal-request", &headers, request.to_string()).await;
     assert_eq!((status, &again), (StatusCode::OK, &first), "a replay answers the same");
@@ -667,7 +604,7 @@ async fn content_social_and_uploads(h: &OauthHarness) {
         [("content-type", "multipart/form-data; boundary=BOUNDARY"), ("x-admin-token", common::ADMIN_TOKEN)];
     let (status, _, up) = s.raw(post.clone(), "/api/admin/upload-image", &headers, form).await;
     assert_eq!(status, StatusCode::OK, "{up}");
-    d.check("POST", "/api/admin/upload-image", &up);
+    d.check_success("POST", "/api/admin/upload-image", &up);
     assert_eq!(up["size"].as_u64(), Some(PNG.len() as u64));
 
     // Social logins.
@@ -722,22 +659,22 @@ async fn postgres_content_social_and_uploads_answer_as_documented() {
 #[test]
 fn the_check_refuses_an_undocumented_key_a_missing_key_and_a_wrong_type() {
     let d = Document::new();
-    d.check("GET", "/api/health", &json!({"status": "ok", "database": "ok"}));
+    d.check_success("GET", "/api/health", &json!({"status": "ok", "database": "ok"}));
     for wrong in [
         json!({"status": "ok", "database": "ok", "extra": 1}),
         json!({"status": "ok"}),
         json!({"status": "ok", "database": 1}),
     ] {
-        let refused = std::panic::catch_unwind(|| d.check("GET", "/api/health", &wrong));
+        let refused = std::panic::catch_unwind(|| d.check_success("GET", "/api/health", &wrong));
         assert!(refused.is_err(), "{wrong} passed");
     }
     let user = json!({"user": {"user_id": "u", "email": null, "name": "n", "display_name": "n",
         "is_admin": false, "points": 1, "has_password": false, "email_verified": false,
         "created_at": "2024-01-01T00:00:00Z", "displayName": "n", "username": "n", "balance": 1,
         "referral_code": null, "is_active": true}});
-    d.check("GET", "/api/users/{user_id}", &user);
+    d.check_success("GET", "/api/users/{user_id}", &user);
     let mut nested = user.clone();
     nested["user"]["points"] = json!("1");
-    let refused = std::panic::catch_unwind(|| d.check("GET", "/api/users/{user_id}", &nested));
+    let refused = std::panic::catch_unwind(|| d.check_success("GET", "/api/users/{user_id}", &nested));
     assert!(refused.is_err(), "a nested wrong type passed");
 }

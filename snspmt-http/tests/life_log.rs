@@ -99,6 +99,9 @@ async fn an_orders_life_is_in_the_json_log() {
     let of = |msg: &str| events.iter().filter(|e| e["msg"] == msg).cloned().collect::<Vec<_>>();
     let placement = of("request").into_iter().find(|e| e["path"] == "/api/orders").expect("the placement");
     assert!(placement["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{placement}");
+    let placed = of("order.placed");
+    let placed = placed.iter().find(|e| e["order_id"] == order_id).expect("the placement's line");
+    assert_eq!((&placed["status"], &placed["request_id"]), (&json!("pending"), &placement["request_id"]));
     let submitted = of("order.submission");
     assert!(
         submitted.iter().any(|e| e["order_id"] == order_id && e["status"] == "in_progress"),

@@ -13,95 +13,17 @@ use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 
 use common::fake_kcp::FakeKcp;
+use common::openapi::Document;
 use common::{Auth, Backend, Harness, KcpHarness, TestServer, ADMIN_TOKEN};
 
 on_each_backend!(order_catalogue_and_package_answers_match_the_document, purchase_answers_match_the_document);
 
 const START: i64 = 1_795_737_600_000;
 
-/// The OpenAPI document, as the server serves it.
-struct Doc(Value);
-
-impl Doc {
-    async fn fetch(s: &TestServer) -> Doc {
-        let (status, doc) = s.call(Method::GET, "/api/openapi.json", Auth::None, None).await;
-        assert_eq!(status, StatusCode::OK);
-        Doc(doc)
-    }
-
-    /// Follows a `$ref` into `components/schemas`.
-    fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
-        match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
-            Some(name) => self.resolve(&self.0["components"]["schemas"][name]),
-            None => schema,
-        }
-    }
-
-    /// Asserts that `body`, answered with `status` by `method pattern`, is what the document
-    /// says: valid against the schema, no key the schema does not name.
-    fn check(&self, method: &str, pattern: &str, status: StatusCode, body: &Value) {
-        let problems = self.problems(method, pattern, status, body);
-        assert!(problems.is_empty(), "{method} {pattern}: {problems:?}\n{body:#}");
-    }
-
-    /// What in `body` differs from the document's answer of `method pattern` with `status`.
-    fn problems(&self, method: &str, pattern: &str, status: StatusCode, body: &Value) -> Vec<String> {
-        let op = &self.0["paths"][pattern][method.to_lowercase()];
-        let schema = &op["responses"][status.as_str()]["content"]["application/json"]["schema"];
-        assert!(schema.is_object(), "{method} {pattern}: no {status} JSON answer documented");
-        let mut root = schema.as_object().cloned().unwrap_or_default();
-        root.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-        root.insert("components".into(), self.0["components"].clone());
-        let validator = jsonschema::draft202012::new(&Value::Object(root))
-            .unwrap_or_else(|e| panic!("{method} {pattern}: the schema does not compile: {e}"));
-        let mut problems: Vec<String> =
-            validator.iter_errors(body).map(|e| format!("{}: {e}", e.instance_path)).collect();
-        let mut extra = Vec::new();
-        self.undocumented(schema, body, "", &mut extra);
-        problems.extend(extra.into_iter().map(|k| format!("{k}: not in the schema")));
-        problems
-    }
-
-    /// The keys of `value` (at `path`) that `schema` does not name, into `out`.
-    fn undocumented(&self, schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
-        let schema = self.resolve(schema);
-        if let Some(branches) = schema["anyOf"].as_array().or_else(|| schema["oneOf"].as_array()) {
-            // The value fits one of the branches: take the one that leaves nothing unnamed.
-            let fits = branches.iter().map(|b| {
-                let mut found = Vec::new();
-                self.undocumented(b, value, path, &mut found);
-                found
-            });
-            if let Some(best) = fits.min_by_key(Vec::len) {
-                out.extend(best);
-            }
-            return;
-        }
-        match value {
-            Value::Object(fields) => {
-                let Some(props) = schema["properties"].as_object() else { return };
-                for (k, v) in fields {
-                    let at = format!("{path}/{k}");
-                    match props.get(k) {
-                        Some(s) => self.undocumented(s, v, &at, out),
-                        None => out.push(at),
-                    }
-                }
-            }
-            Value::Array(items) if schema["items"].is_object() => {
-                for (i, v) in items.iter().enumerate() {
-                    self.undocumented(&schema["items"], v, &format!("{path}/{i}"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Calls `method path` and checks the answer against the document's `pattern`.
 async fn checked(
     s: &TestServer,
-    doc: &Doc,
+    doc: &Document,
     method: Method,
     (path, pattern): (&str, &str),
     auth: Auth<'_>,
@@ -109,15 +31,15 @@ async fn checked(
 ) -> Value {
     let (status, b) = s.call(method.clone(), path, auth, body).await;
     assert!(status.is_success(), "{method} {path}: {status} {b}");
-    doc.check(method.as_str(), pattern, status, &b);
+    doc.check(method.as_str(), pattern, status.as_u16(), &b);
     b
 }
 
 /// Runs a cron endpoint and checks its answer.
-async fn cron(s: &TestServer, doc: &Doc, path: &str) -> Value {
+async fn cron(s: &TestServer, doc: &Document, path: &str) -> Value {
     let (status, _, b) = s.raw(Method::POST, path, &[("x-admin-token", ADMIN_TOKEN)], "").await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    doc.check("POST", path, status, &b);
+    doc.check("POST", path, status.as_u16(), &b);
     b
 }
 
@@ -139,7 +61,7 @@ async fn order_catalogue_and_package_answers_match_the_document(backend: Backend
         return;
     };
     let s = &h.server;
-    let doc = Doc::fetch(s).await;
+    let doc = Document::new();
     let admin = Auth::Admin;
 
     // The catalogue.
@@ -188,7 +110,7 @@ async fn order_catalogue_and_package_answers_match_the_document(backend: Backend
     let mut tampered = placed.clone();
     tampered["order"]["internal_note"] = json!("x");
     tampered["price"] = json!("100");
-    let problems = doc.problems("POST", "/api/orders", StatusCode::OK, &tampered);
+    let problems = doc.problems("POST", "/api/orders", 200, &tampered);
     assert_eq!(problems.len(), 2, "{problems:?}");
     let order_path = format!("/api/orders/{id}");
     let order = (order_path.as_str(), "/api/orders/{id}");
@@ -219,7 +141,7 @@ async fn order_catalogue_and_package_answers_match_the_document(backend: Backend
         (b["cancel_requested"].as_bool(), b["cancel"]["state"].as_str()),
         (Some(true), Some("accepted"))
     );
-    doc.check("POST", "/api/orders/{id}/cancel", StatusCode::OK, &b);
+    doc.check("POST", "/api/orders/{id}/cancel", 200, &b);
     let other = json!({"service_id": svc, "link": "https://instagram.com/tia2", "quantity": 100});
     let placed = checked(s, &doc, Method::POST, ("/api/orders", "/api/orders"), me, Some(other)).await;
     let done = placed["order_id"].as_i64().expect("order id");
@@ -314,7 +236,7 @@ async fn order_catalogue_and_package_answers_match_the_document(backend: Backend
         s.raw(Method::POST, "/api/orders/mass", &headers, lines.to_string()).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert!(first_headers.get("idempotent-replayed").is_none());
-    doc.check("POST", "/api/orders/mass", status, &first);
+    doc.check("POST", "/api/orders/mass", status.as_u16(), &first);
     assert_eq!((first["placed"].as_i64(), first["failed"].as_i64()), (Some(1), Some(1)), "{first}");
     assert_eq!(first["results"][1]["error"]["code"], "invalid_line");
     let (status, again_headers, again) =
@@ -333,7 +255,7 @@ async fn order_catalogue_and_package_answers_match_the_document(backend: Backend
 async fn purchase_answers_match_the_document(backend: Backend) {
     let Some(h) = KcpHarness::start(backend, "typed_answers_purchases").await else { return };
     let s = &h.server;
-    let doc = Doc::fetch(s).await;
+    let doc = Document::new();
     let token = s.register("pia").await;
     let me = Auth::Bearer(&token);
 

@@ -20,6 +20,7 @@ pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// `POST /api/register`.
 #[derive(Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({"user_id": "alice", "email": "alice@example.com", "password": "correct horse", "display_name": "앨리스"}))]
 pub struct Register {
     /// The account's id; a random `u_…` id by default.
     user_id: Option<String>,
@@ -222,6 +223,7 @@ async fn start_session(app: &App, user_id: &str, now: i64) -> Result<String, Api
 
 /// `POST /api/auth/login`.
 #[derive(Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({"email": "alice@example.com", "password": "correct horse"}))]
 pub struct Login {
     email: String,
     password: String,

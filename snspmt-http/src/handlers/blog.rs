@@ -11,7 +11,7 @@ use super::notices::{body_text, line, path_id, present, url, MAX_TITLE_CHARS};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::{Json, Raw};
+use crate::router::{Json, Raw, Xml};
 use crate::views::{self, PostView};
 use crate::App;
 
@@ -430,10 +430,10 @@ crate::router::route_table! {
     AdminBlogPosts: GET "/api/admin/blog/posts", Admin, "admin.blog.posts",
         query PostsQuery, reply Json<Posts>,
         |app, _, req| list(app, req, false);
-    Sitemap: GET "/sitemap.xml", Public, "sitemap", reply Raw,
-        |app, _, _| sitemap(app);
-    Rss: GET "/rss.xml", Public, "rss", reply Raw,
-        |app, _, _| rss(app);
+    Sitemap: GET "/sitemap.xml", Public, "sitemap", reply Xml,
+        |app, _, _| async move { sitemap(app).await.map(Xml) };
+    Rss: GET "/rss.xml", Public, "rss", reply Xml,
+        |app, _, _| async move { rss(app).await.map(Xml) };
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use snspmt_core::order::OrderStatus;
 use snspmt_core::Points;
 use snspmt_store::{BatchClaim, IdempotencyKey};
@@ -338,12 +337,8 @@ async fn run(
                 continue;
             }
         };
-        let key = batch.map(|b| IdempotencyKey {
-            user_id: user_id.to_owned(),
-            scope: LINE_SCOPE,
-            key: format!("{}#{n}", b.key),
-            request_hash: Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
-        });
+        let key = batch
+            .map(|b| IdempotencyKey::new(user_id, LINE_SCOPE, &format!("{}#{n}", b.key), text.as_bytes()));
         match place_for(app, user_id.to_owned(), &order, key, false).await {
             Ok((outcome, _)) => {
                 let o = outcome_order(&outcome);

@@ -37,6 +37,7 @@ enum IdValue {
 /// `package_id`.
 #[derive(Deserialize, Default, JsonSchema)]
 #[schemars(transform = with_type_params)]
+#[schemars(example = serde_json::json!({"service_id": 12, "link": "https://instagram.com/p/abc", "quantity": 1000, "coupon_id": 3}))]
 pub struct PlaceOrder {
     /// Another user's id (admins only); the caller by default.
     pub user_id: Option<String>,
@@ -428,6 +429,9 @@ async fn prepare(
         }
         e => e.into(),
     })?;
+    if !outcome.is_replay() {
+        jobs::life(app, "order.placed", outcome_order(&outcome), None);
+    }
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_soon(app.clone(), outcome_order(&outcome).order_id);
     }
@@ -511,6 +515,9 @@ async fn place_split(
     };
     let start = Some(scheduled_at.unwrap_or(now));
     let outcome = app.store.place_multipart_order(new, None, Some(days), parts, start, key, now).await?;
+    if !outcome.is_replay() {
+        jobs::life(app, "order.placed", outcome_order(&outcome), None);
+    }
     if !outcome.is_replay() && scheduled_at.is_none() {
         jobs::submit_parts_soon(app.clone());
     }
@@ -557,6 +564,9 @@ async fn place_package(o: Placement<'_>, package_id: i64) -> Result<Prepared, Ap
     let start = if body.defer_start { None } else { Some(scheduled_at.unwrap_or(now)) };
     let outcome =
         app.store.place_multipart_order(new, Some(package_id), None, parts, start, key, now).await?;
+    if !outcome.is_replay() {
+        jobs::life(app, "order.placed", outcome_order(&outcome), None);
+    }
     if !outcome.is_replay() && start == Some(now) {
         jobs::submit_parts_soon(app.clone());
     }

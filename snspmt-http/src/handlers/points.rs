@@ -2,11 +2,9 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use snspmt_core::{validate, LedgerKind, Points};
-use snspmt_store::{IdempotencyKey, Idempotent, LedgerEntry, Posting};
+use snspmt_store::{IdempotencyKey, LedgerEntry, Posting};
 
-use super::json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
@@ -41,6 +39,7 @@ pub async fn balance(app: &App, caller: &Caller, req: &Req) -> Result<Json<Balan
 
 /// `POST /api/points/deduct`.
 #[derive(Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({"amount": 300, "description": "포인트 차감"}))]
 pub struct Deduct {
     /// Another user's id (admins only); the caller by default.
     user_id: Option<String>,
@@ -108,22 +107,6 @@ pub fn idempotency_key(
             )
         })?;
     Ok(Some(IdempotencyKey::new(user_id, scope, key, &req.body)))
-}
-
-/// Renders an idempotent outcome; a replay says so in `Idempotent-Replayed: true`.
-pub fn replayable<T>(
-    outcome: &Idempotent<T>,
-    render: impl Fn(&T) -> Value,
-) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-    let (value, replay) = match outcome {
-        Idempotent::Fresh(v) => (v, false),
-        Idempotent::Replay(v) => (v, true),
-    };
-    let mut resp = json(hyper::StatusCode::OK, &render(value));
-    if replay {
-        resp.headers_mut().insert("idempotent-replayed", hyper::header::HeaderValue::from_static("true"));
-    }
-    resp
 }
 
 crate::router::route_table! {

@@ -22,7 +22,7 @@ use super::Paging;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::{Json, Raw, Replayed};
+use crate::router::{Html, Json, Raw, Replayed, SeeOther};
 use crate::upstream::kcp::{KcpClient, RegisterFailure};
 use crate::{log, views, App};
 
@@ -46,6 +46,7 @@ fn optional_text(field: &'static str, v: Option<&str>) -> Result<Option<String>,
 /// `POST /api/points/purchase`: points bought by bank transfer, credited once an operator
 /// approves.
 #[derive(Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({"amount": 30000, "price": 30000, "buyer_name": "홍길동"}))]
 pub struct BankPurchase {
     /// Another user's id (admins only); the caller by default.
     user_id: Option<String>,
@@ -352,7 +353,7 @@ pub async fn history(app: &App, caller: &Caller, req: &Req) -> Result<Json<Purch
 /// `POST /api/points/purchase-kcp/register`: a card (or other KCP) payment, registered with
 /// KCP before the payment window opens.
 #[derive(Deserialize, JsonSchema)]
-pub struct Register {
+pub struct KcpRegisterBody {
     /// Another user's id (admins only); the caller by default.
     user_id: Option<String>,
     /// Points to buy.
@@ -417,7 +418,7 @@ fn registration_answer(p: &Purchase) -> Registration {
 }
 
 pub async fn kcp_register(app: &App, caller: &Caller, req: &Req) -> Result<Replayed<Registration>, ApiError> {
-    let body: Register = req.json()?;
+    let body: KcpRegisterBody = req.json()?;
     let user_id = caller.subject(body.user_id.as_deref(), false)?;
     let (amount, price) = purchase::validate_amounts(body.amount, body.price)?;
     let pay_method = body.pay_method.as_deref().unwrap_or("CARD").trim().to_ascii_uppercase();
@@ -916,20 +917,20 @@ crate::router::route_table! {
     PurchaseHistory: GET "/api/points/purchase-history", UserOrAdmin, "points.purchase_history",
         query HistoryQuery, reply Json<PurchaseHistory>,
         |app, caller, req| history(app, caller, req);
-    KcpRegister: POST "/api/points/purchase-kcp/register", User, "kcp.register", body Register,
+    KcpRegister: POST "/api/points/purchase-kcp/register", User, "kcp.register", body KcpRegisterBody,
         reply Replayed<Registration>,
         |app, caller, req| kcp_register(app, caller, req);
     KcpPaymentForm: POST "/api/points/purchase-kcp/payment-form", User, "kcp.payment_form", body PaymentForm,
         reply Json<PaymentFormAnswer>,
         |app, caller, req| kcp_payment_form(app, caller, req);
     KcpReturn: POST "/api/points/purchase-kcp/return", Public, "kcp.return",
-        body KcpReturnForm as "application/x-www-form-urlencoded", reply Raw,
-        |app, _, req| kcp_return(app, req);
+        body KcpReturnForm as "application/x-www-form-urlencoded", reply SeeOther,
+        |app, _, req| async move { kcp_return(app, req).await.map(SeeOther) };
     KcpApprove: POST "/api/points/purchase-kcp/approve", User, "kcp.approve", body Approve, reply Json<Approved>,
         |app, caller, req| kcp_approve(app, caller, req);
     KcpSimulatedWindow: GET "/api/points/purchase-kcp/simulated-window", Public, "kcp.simulated_window",
-        query SimulatedWindowQuery, reply Raw,
-        |app, _, req| kcp_simulated_window(app, req);
+        query SimulatedWindowQuery, reply Html,
+        |app, _, req| async move { kcp_simulated_window(app, req).await.map(Html) };
     AdminPurchases: GET "/api/admin/purchases", Admin, "admin.purchases", query AdminPurchasesQuery,
         reply Json<PurchasePage>,
         |app, _, req| admin_list(app, req);

@@ -117,6 +117,7 @@ pub async fn validate_code(app: &App, req: &Req) -> Result<Json<CodeValidity>, A
 /// `POST /api/referral/use-code` (`code`) and `POST /api/referral/issue-coupon`
 /// (`referral_code`): one of the two is required.
 #[derive(Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({"code": "REF1A2B3C4D"}))]
 pub struct UseCode {
     /// The referral code (`use-code`).
     code: Option<String>,
@@ -406,6 +407,7 @@ pub async fn referrals(app: &App, caller: &Caller, req: &Req) -> Result<Json<Ref
 
 /// `POST /api/referral/withdrawal-request`.
 #[derive(Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({"amount": 10000, "bank_name": "국민은행", "account_number": "123-45-678", "account_holder": "홍길동"}))]
 pub struct WithdrawalBody {
     /// Must be the caller's own id when given.
     user_id: Option<String>,

@@ -23,7 +23,7 @@ use super::bytes;
 use crate::auth;
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::router::{Json, Raw};
+use crate::router::{Html, Json, Raw};
 use crate::upstream::oauth::{GoogleClient, LoginFailure};
 use crate::views::{self, UserView};
 use crate::App;
@@ -343,8 +343,8 @@ crate::router::route_table! {
         reply Json<GoogleState>,
         |app, _, _| google_state(app);
     GoogleCallback: GET "/api/auth/google-callback", Public, "auth.google_callback",
-        query GoogleCallbackQuery, reply Raw,
-        |app, _, req| google_callback(app, req);
+        query GoogleCallbackQuery, reply Html,
+        |app, _, req| async move { google_callback(app, req).await.map(Html) };
 }
 
 #[cfg(test)]

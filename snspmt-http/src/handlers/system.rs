@@ -6,7 +6,7 @@ use serde::Serialize;
 use snspmt_store::Store;
 
 use crate::error::ApiError;
-use crate::router::{Json, Raw};
+use crate::router::{Json, Raw, Text};
 use crate::App;
 
 /// The server and its database answer.
@@ -133,8 +133,8 @@ crate::router::route_table! {
         |app, _, _| config(app);
     DeploymentStatus: GET "/api/deployment-status", Public, "deployment_status", reply Json<DeploymentStatus>,
         |app, _, _| deployment_status(app);
-    Metrics: GET "/metrics", Metrics, "metrics", reply Raw,
-        |app, _, _| metrics(app);
-    OpenApi: GET "/api/openapi.json", Public, "openapi", reply Raw,
-        |_, _, _| async { crate::handlers::ok(crate::openapi::document()) };
+    Metrics: GET "/metrics", Metrics, "metrics", reply Text,
+        |app, _, _| async move { metrics(app).await.map(Text) };
+    OpenApi: GET "/api/openapi.json", Public, "openapi", reply Json<serde_json::Value>,
+        |_, _, _| async { Ok(Json(crate::openapi::document())) };
 }

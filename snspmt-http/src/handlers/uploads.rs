@@ -17,7 +17,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::multipart;
 use crate::request::Req;
-use crate::router::{Json, Raw, MAX_IMAGE};
+use crate::router::{Image, Json, Raw, MAX_IMAGE};
 use crate::App;
 
 /// The form field that carries the image; the original client names it [`ALT_FIELD`].
@@ -144,8 +144,8 @@ crate::router::route_table! {
     AdminUploadImage: POST "/api/admin/upload-image", Admin, "admin.upload_image", limit crate::router::MAX_UPLOAD_BODY,
         reply Json<Uploaded>,
         |app, caller, req| upload_image(app, caller, req);
-    Upload: GET "/uploads/{name}", Public, "uploads.get", reply Raw,
-        |app, _, _, name| serve(app, name);
+    Upload: GET "/uploads/{name}", Public, "uploads.get", reply Image,
+        |app, _, _, name| async move { serve(app, name).await.map(Image) };
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod fake_kcp;
 pub mod fake_oauth;
 pub mod fake_smm;
+pub mod openapi;
 pub mod world;
 
 use std::collections::HashMap;
