@@ -800,6 +800,7 @@ async fn transition(
             }
             e => e.into(),
         })?;
+    jobs::life(app, "order.operator_transition", &updated, None);
     Ok(Json(OrderChanged { success: true, order: views::order(&updated) }))
 }
 

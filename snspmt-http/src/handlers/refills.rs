@@ -180,7 +180,10 @@ async fn cancel_orders(app: &App, orders: &[Order]) -> Vec<Result<Canceled, Refu
     let mut forwarded: Vec<(usize, Order, CancelRequest)> = Vec::new();
     for (i, order) in orders.iter().enumerate() {
         match app.store.owner_cancel(order.order_id, app.clock.now()).await {
-            Ok(Ok(OwnerCancel::Canceled(o))) => results.push(Some(Ok(Canceled::Here(o)))),
+            Ok(Ok(OwnerCancel::Canceled(o))) => {
+                jobs::life(app, "order.canceled", &o, None);
+                results.push(Some(Ok(Canceled::Here(o))))
+            }
             Ok(Ok(OwnerCancel::Forwarded { order, request })) => {
                 results.push(None);
                 forwarded.push((i, order, request));
