@@ -41,10 +41,9 @@ fn world() -> &'static World {
         let body = rt.block_on(resp.into_body().collect()).expect("body").to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
         let token = json["token"].as_str().expect("token").to_owned();
-        let routes = snspmt_http::router::ROUTES
-            .iter()
-            .filter(|(m, p)| matches!(*m, "POST" | "PUT") && !p.contains("upload"))
-            .map(|(m, p)| (m.parse().expect("method"), p.replace("{user_id}", "fuzz").replace("{id}", "1")))
+        let routes = snspmt_http::router::routes()
+            .filter(|r| matches!(r.method.as_str(), "POST" | "PUT") && !r.pattern.contains("upload"))
+            .map(|r| (r.method.clone(), r.pattern.replace("{user_id}", "fuzz").replace("{id}", "1")))
             .collect();
         World { rt, app, token, routes }
     })
