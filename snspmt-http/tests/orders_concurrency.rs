@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 use snspmt_http::upstream::smm::{HttpSmm, SmmClient, SmmTransport};
 use snspmt_http::upstream::{agent, Answer, CallError, Timeouts};
@@ -85,8 +85,17 @@ async fn five_hundred_concurrent_orders_charge_and_submit_once(h: Harness) {
     let (_, charges) =
         s.call(Method::GET, "/api/admin/transactions?kind=order_charge&limit=1", Auth::Admin, None).await;
     assert_eq!(charges["total"], 85, "one charge per accepted order");
-    let (_, progressing) =
-        s.call(Method::GET, "/api/admin/orders?status=in_progress&limit=1", Auth::Admin, None).await;
+    // The panel has every order; each submission records the panel's answer just after it
+    // (on a loaded machine, a moment after).
+    let mut progressing = Value::Null;
+    for _ in 0..200 {
+        (_, progressing) =
+            s.call(Method::GET, "/api/admin/orders?status=in_progress&limit=1", Auth::Admin, None).await;
+        if progressing["total"] == 85 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(progressing["total"], 85);
     s.assert_ledger_consistent().await;
 }
