@@ -29,6 +29,7 @@ struct Inner {
     writer: Mutex<Connection>,
     /// A temporary database file removed when the store is dropped (`sqlite::memory:`).
     temporary: Option<PathBuf>,
+    watchers: crate::sql::Watchers,
 }
 
 impl Drop for Inner {
@@ -95,7 +96,14 @@ impl SqliteStore {
             .max_size(8)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(manager)?;
-        Ok(SqliteStore { inner: Arc::new(Inner { readers, writer: Mutex::new(writer), temporary }) })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                readers,
+                writer: Mutex::new(writer),
+                temporary,
+                watchers: crate::sql::Watchers::default(),
+            }),
+        })
     }
 
     /// Runs the operation `f` in an `IMMEDIATE` transaction on the writer, on the blocking
@@ -114,9 +122,15 @@ impl SqliteStore {
                 conn.execute_batch("ROLLBACK")?;
             }
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            let out = conn::run_now(f(&mut conn::LiteConn(conn)));
+            let mut lite = conn::LiteConn::new(conn);
+            let out = conn::run_now(f(&mut lite));
+            let changes = std::mem::take(&mut lite.changes);
             match out.and_then(|v| conn.execute_batch("COMMIT").map(|()| v).map_err(StoreError::from)) {
-                Ok(v) => Ok(v),
+                Ok(v) => {
+                    // Told while the writer is still held: watchers hear commits in their order.
+                    inner.watchers.tell(&changes);
+                    Ok(v)
+                }
                 Err(e) => {
                     if !conn.is_autocommit() {
                         let _ = conn.execute_batch("ROLLBACK");
@@ -135,18 +149,32 @@ impl SqliteStore {
         F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
     {
         if let Some(mut c) = self.inner.readers.try_get() {
-            return conn::run_now(f(&mut conn::LiteConn(&mut c)));
+            return conn::run_now(f(&mut conn::LiteConn::new(&mut c)));
         }
         let inner = self.inner.clone();
         blocking(move || {
             let mut c = inner.readers.get()?;
-            conn::run_now(f(&mut conn::LiteConn(&mut c)))
+            conn::run_now(f(&mut conn::LiteConn::new(&mut c)))
         })
         .await
     }
 
+    /// Runs `f`, whose statements must commit together, in a transaction (SQLite has no
+    /// cheaper way; PostgreSQL runs a single statement in autocommit).
+    pub(crate) async fn autocommit<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.tx(f).await
+    }
+
     pub(crate) fn dialect_name(&self) -> &'static str {
         "sqlite"
+    }
+
+    pub(crate) fn watchers(&self) -> &crate::sql::Watchers {
+        &self.inner.watchers
     }
 }
 
