@@ -130,7 +130,9 @@ impl SessionCache {
             inner.sessions.clear();
         }
         let Inner { sessions, users, .. } = inner;
-        users.retain(|id, u| now - u.cached_at < ttl && sessions.values().any(|s| &s.user_id == id));
+        let referenced: std::collections::HashSet<&str> =
+            sessions.values().map(|s| s.user_id.as_str()).collect();
+        users.retain(|id, u| now - u.cached_at < ttl && referenced.contains(id.as_str()));
     }
 
     /// Sessions and users held now.
