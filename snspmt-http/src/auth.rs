@@ -150,15 +150,26 @@ pub async fn authenticate(app: &App, headers: &hyper::HeaderMap, access: Access)
     let Some(token) = bearer(headers) else {
         return Err(ApiError::unauthorized());
     };
-    let user = app
-        .store
-        .session_user(&token_hash(token), app.clock.now())
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let user = session_user(app, &token_hash(token)).await?.ok_or_else(ApiError::unauthorized)?;
     if access == Access::Admin && !user.is_admin {
         return Err(ApiError::forbidden());
     }
     Ok(Caller::User(user))
+}
+
+/// The user of an unexpired session: from the session cache, or read (and cached).
+pub async fn session_user(app: &App, hash: &str) -> Result<Option<User>, ApiError> {
+    let now = app.clock.now();
+    if !app.sessions.enabled() {
+        return Ok(app.store.session_user(hash, now).await?);
+    }
+    if let Some(user) = app.sessions.get(hash, now) {
+        return Ok(Some(user));
+    }
+    let epoch = app.sessions.epoch();
+    let Some(snap) = app.store.session_snapshot(hash, now).await? else { return Ok(None) };
+    app.sessions.put(hash, &snap, now, epoch);
+    Ok(Some(snap.user))
 }
 
 /// Hashes a password with argon2id on the password gate's threads (it is deliberately slow

@@ -67,6 +67,12 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "30 days after an order ended (completed/partial) in which a refill may be asked",
     ),
     ("SNSPMT_REFILL_COOLDOWN_SECS", "86400 seconds between two refills of one order"),
+    (
+        "SNSPMT_SESSION_CACHE_SECS",
+        "5 seconds a session, its user and balance are kept in process (0..=300; 0 = off); \
+         other processes' changes are seen after this",
+    ),
+    ("SNSPMT_SESSION_CACHE_SIZE", "10000 sessions kept in process at most"),
 ];
 
 /// Why the configuration cannot be used.
@@ -128,6 +134,41 @@ pub struct Config {
     pub api_rate: Option<crate::guard::Rate>,
     /// Refill rules (`SNSPMT_REFILL_WINDOW_DAYS`, `SNSPMT_REFILL_COOLDOWN_SECS`; issue 14).
     pub refill_policy: snspmt_core::refill::RefillPolicy,
+    /// The in-process session cache (`SNSPMT_SESSION_CACHE_SECS`, `SNSPMT_SESSION_CACHE_SIZE`).
+    pub session_cache: SessionCache,
+}
+
+/// Default `SNSPMT_SESSION_CACHE_SECS`.
+pub const DEFAULT_SESSION_CACHE_SECS: u64 = 5;
+/// Default `SNSPMT_SESSION_CACHE_SIZE`.
+pub const DEFAULT_SESSION_CACHE_SIZE: u64 = 10_000;
+/// The longest `SNSPMT_SESSION_CACHE_SECS` allowed: what another process changes (a logout,
+/// a balance) may go unseen here this long.
+pub const MAX_SESSION_CACHE_SECS: u64 = 300;
+
+/// How long and how many sessions are kept in process (see `crate::sessions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionCache {
+    /// Seconds a cached session (and its user and balance) is trusted; 0 = no cache.
+    pub secs: u64,
+    /// Sessions kept at most.
+    pub size: usize,
+}
+
+impl SessionCache {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<SessionCache, ConfigError> {
+        let secs = number(get, "SNSPMT_SESSION_CACHE_SECS", DEFAULT_SESSION_CACHE_SECS)?;
+        if secs > MAX_SESSION_CACHE_SECS {
+            return Err(ConfigError(format!(
+                "SNSPMT_SESSION_CACHE_SECS must be at most {MAX_SESSION_CACHE_SECS}: {secs}"
+            )));
+        }
+        let size = number(get, "SNSPMT_SESSION_CACHE_SIZE", DEFAULT_SESSION_CACHE_SIZE)?;
+        if size == 0 {
+            return Err(ConfigError("SNSPMT_SESSION_CACHE_SIZE must be at least 1".into()));
+        }
+        Ok(SessionCache { secs, size: usize::try_from(size).unwrap_or(usize::MAX) })
+    }
 }
 
 /// Default `SNSPMT_API_RATE`: 300 reseller API calls a minute per API key.
@@ -324,6 +365,7 @@ impl fmt::Debug for Config {
             .field("upstream_limits", &self.upstream_limits)
             .field("api_rate", &self.api_rate)
             .field("refill_policy", &self.refill_policy)
+            .field("session_cache", &self.session_cache)
             .finish_non_exhaustive()
     }
 }
@@ -457,6 +499,7 @@ impl Config {
                 number(&get, "SNSPMT_REFILL_WINDOW_DAYS", snspmt_core::refill::DEFAULT_WINDOW_DAYS)?,
                 number(&get, "SNSPMT_REFILL_COOLDOWN_SECS", snspmt_core::refill::DEFAULT_COOLDOWN_SECS)?,
             ),
+            session_cache: SessionCache::from_lookup(&get)?,
             public_url,
         };
         config.refuse_simulated_money()?;

@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod request;
 pub mod router;
 pub mod server;
+pub mod sessions;
 pub mod upstream;
 pub mod views;
 
@@ -50,6 +51,9 @@ pub struct App {
     pub guards: Arc<guard::Guards>,
     /// Verification mail: SMTP when `SNSPMT_SMTP_URL` is set, else the log.
     pub mailer: Arc<dyn mailer::Mailer>,
+    /// Signed-in callers without a round trip (`SNSPMT_SESSION_CACHE_SECS`); the store tells it
+    /// every revocation, user change and balance of this process.
+    pub sessions: Arc<sessions::SessionCache>,
 }
 
 impl App {
@@ -128,7 +132,13 @@ impl App {
             },
             None => Arc::new(mailer::LogMailer),
         };
+        let sessions =
+            Arc::new(sessions::SessionCache::new(config.session_cache.secs, config.session_cache.size));
+        let weak: std::sync::Weak<sessions::SessionCache> = Arc::downgrade(&sessions);
+        let watcher: std::sync::Weak<dyn snspmt_store::ChangeWatcher> = weak;
+        store.watch(watcher);
         App {
+            sessions,
             guards,
             mailer,
             store,

@@ -186,6 +186,9 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<()>;
     /// The user of an unexpired session.
     async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>>;
+    /// The user of an unexpired session with the session's expiry and the user's ledger mark
+    /// (the id of their last ledger row), all read in one snapshot: what a session cache keeps.
+    async fn session_snapshot(&self, token_hash: &str, now: Millis) -> StoreResult<Option<SessionSnapshot>>;
     /// Revokes a session; `true` if it existed.
     async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool>;
     /// Records a login attempt as a failure, before it is judged (so that parallel guesses
@@ -328,6 +331,37 @@ pub trait Maintenance: Send + Sync {
     async fn ops_counts(&self, attention_before: Millis) -> StoreResult<OpsCounts>;
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
+    /// Tells `watcher`, after each commit of this store (this process), what it changed in
+    /// balances, users and sessions ([`Change`]). Held weakly: a dropped watcher is forgotten.
+    fn watch(&self, watcher: std::sync::Weak<dyn ChangeWatcher>);
+}
+
+/// What a committed transaction changed that a cache of sessions and users must know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A posting: the balance as its ledger row `ledger_id` left it. Per user, ledger ids grow
+    /// in commit order (the balance row is locked before the ledger row takes its id).
+    Balance { user_id: String, points: Points, ledger_id: i64 },
+    /// A user's profile, rights or referral code changed.
+    User(String),
+    /// A session (by token hash) was revoked.
+    Session(String),
+}
+
+/// Told about each commit's [`Change`]s (see [`Maintenance::watch`]); called on the committing
+/// task or thread, after the commit: it must be quick and must not block.
+pub trait ChangeWatcher: Send + Sync {
+    fn committed(&self, changes: &[Change]);
+}
+
+/// A session as [`SessionStore::session_snapshot`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    pub user: User,
+    /// When the session expires (ms).
+    pub expires_at: Millis,
+    /// The id of the user's last ledger row (0 when none), read with `user.points`.
+    pub ledger_mark: i64,
 }
 
 /// The catalogue of services.

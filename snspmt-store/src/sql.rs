@@ -8,7 +8,30 @@
 
 use std::future::Future;
 
-use crate::{StoreError, StoreResult};
+use crate::{Change, ChangeWatcher, StoreError, StoreResult};
+
+/// The watchers of a store's commits ([`crate::Maintenance::watch`]).
+#[derive(Default)]
+pub(crate) struct Watchers(std::sync::RwLock<Vec<std::sync::Weak<dyn ChangeWatcher>>>);
+
+impl Watchers {
+    pub(crate) fn add(&self, w: std::sync::Weak<dyn ChangeWatcher>) {
+        let mut list = self.0.write().unwrap_or_else(|p| p.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        list.push(w);
+    }
+
+    /// Tells every live watcher what a commit changed (nothing when `changes` is empty).
+    pub(crate) fn tell(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        let list = self.0.read().unwrap_or_else(|p| p.into_inner());
+        for w in list.iter().filter_map(std::sync::Weak::upgrade) {
+            w.committed(changes);
+        }
+    }
+}
 
 /// Which SQL dialect a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +163,9 @@ impl Row {
 /// A connection (inside a transaction for writes) that runs portable statements.
 pub(crate) trait Conn: Send {
     fn dialect(&self) -> Dialect;
+
+    /// Notes a change for the store's watchers, told once the transaction commits.
+    fn note(&mut self, change: Change);
 
     fn query(
         &mut self,

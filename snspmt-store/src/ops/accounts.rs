@@ -4,14 +4,17 @@ use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::{LedgerKind, Points};
 
-use super::{insert_audit, one, page, post_in, remember, replay, BALANCE};
+use super::{
+    deserialize, insert_audit, note_balance, one, page, post_in, refusal, remember, replay, stored_answer,
+    BALANCE,
+};
 use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
 use crate::sql::{Conn, Dialect, Row};
 use crate::{
-    AuditEntry, AuditStore, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
-    LedgerStore, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch,
-    SessionStore, StoreError, StoreResult, User, UserStore,
+    AuditEntry, AuditStore, Change, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry,
+    LedgerFilter, LedgerStore, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting,
+    ProfilePatch, SessionSnapshot, SessionStore, StoreError, StoreResult, User, UserStore,
 };
 
 pub(crate) const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
@@ -43,6 +46,11 @@ const SESSION_USER: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u
     u.password_hash IS NOT NULL, u.created_at, u.email_verified, \
     (SELECT code FROM referral_codes rc WHERE rc.user_id = u.user_id) FROM sessions s JOIN users u ON u.user_id = s.user_id \
     WHERE s.token_hash = $1 AND s.expires_at > $2";
+const SESSION_SNAPSHOT: &str = "SELECT u.user_id, u.email, u.name, u.display_name, u.is_admin, u.points, \
+    u.password_hash IS NOT NULL, u.created_at, u.email_verified, \
+    (SELECT code FROM referral_codes rc WHERE rc.user_id = u.user_id), s.expires_at, \
+    COALESCE((SELECT MAX(l.id) FROM points_ledger l WHERE l.user_id = u.user_id), 0)::bigint \
+    FROM sessions s JOIN users u ON u.user_id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = $1";
 const INSERT_LOGIN_FAILURE: &str = "INSERT INTO login_failures (email, at) VALUES ($1, $2) RETURNING id";
 const DELETE_LOGIN_FAILURE: &str = "DELETE FROM login_failures WHERE id = $1";
@@ -57,6 +65,27 @@ const MARK_EMAIL_VERIFIED: &str = concat!(
 );
 const COUNT_LOGIN_FAILURES: &str = "SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $2";
 const DELETE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE email = $1";
+
+/// PostgreSQL, a posting under an idempotency key in one statement (autocommit, one round
+/// trip): the balance moves unless the key is known, the ledger row is appended, and the key is
+/// stored with its answer (the ledger row as JSON, read back as a [`LedgerEntry`] on replay).
+/// No row: the key is known, or the balance is too small; nothing was written. A key stored
+/// meanwhile by a concurrent request fails the key's insert (a unique violation), which undoes
+/// the whole statement.
+const KEYED_POSTING: &str = "WITH moved AS (UPDATE users SET points = points + $2 \
+    WHERE user_id = $1 AND points + $2 >= 0 AND NOT EXISTS (SELECT 1 FROM idempotency_keys \
+    WHERE user_id = $8::text AND scope = $9::text AND key = $10::text) RETURNING points), \
+    entry AS (INSERT INTO points_ledger \
+    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
+    SELECT $1, $3::text, $2, points, $4::text, $5::text, $6::text, $7::bigint FROM moved \
+    RETURNING id, user_id, kind, amount, balance_after, reference, description, created_at), \
+    claim AS (INSERT INTO idempotency_keys (user_id, scope, key, request_hash, created_at, response) \
+    SELECT $8::text, $9::text, $10::text, $11::text, $7::bigint, json_build_object('id', id, \
+    'user_id', user_id, 'kind', kind, 'amount', amount, 'balance_after', balance_after, \
+    'reference', reference, 'description', description, 'created_at', created_at)::text FROM entry) \
+    SELECT id, balance_after FROM entry";
+const KEY_KNOWN: &str =
+    "SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND scope = $2 AND key = $3)";
 
 const LEDGER_PAGE: &str =
     "SELECT id, user_id, kind, amount, balance_after, reference, description, created_at \
@@ -156,7 +185,77 @@ async fn update_user<C: Conn>(
         user.points = post_in(c, p, now).await?.balance_after;
     }
     insert_audit(c, audit, now).await?;
+    c.note(Change::User(user.user_id.clone()));
     Ok(user)
+}
+
+/// A plain posting under a key on PostgreSQL, in one statement ([`KEYED_POSTING`]), run in
+/// autocommit.
+async fn post_keyed<C: Conn>(
+    c: &mut C,
+    p: &Posting,
+    key: &IdempotencyKey,
+    now: Millis,
+) -> StoreResult<Idempotent<LedgerEntry>> {
+    let args: [&dyn crate::sql::Param; 11] = [
+        &p.user_id,
+        &p.amount.0,
+        &p.kind.as_str(),
+        &p.reference,
+        &p.description,
+        &p.event_ref,
+        &now,
+        &key.user_id,
+        &key.scope,
+        &key.key,
+        &key.request_hash,
+    ];
+    let row = match c.query_opt(KEYED_POSTING, &args).await {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            if c.scalar::<bool>(KEY_KNOWN, &[&key.user_id, &key.scope, &key.key]).await? {
+                return replay_stored(c, key).await;
+            }
+            return Err(refusal(c, &p.user_id).await);
+        }
+        // A concurrent request with the same key stored it first: nothing of this one stays.
+        Err(StoreError::UniqueViolation(_)) => return replay_stored(c, key).await,
+        Err(e) => return Err(e),
+    };
+    let (id, balance_after): (i64, i64) = (row.get(0)?, row.get(1)?);
+    note_balance(c, &p.user_id, balance_after, id);
+    Ok(Idempotent::Fresh(LedgerEntry {
+        id,
+        user_id: p.user_id.clone(),
+        kind: p.kind,
+        amount: p.amount,
+        balance_after: Points(balance_after),
+        reference: p.reference.clone(),
+        description: p.description.clone(),
+        created_at: now,
+    }))
+}
+
+async fn replay_stored<C: Conn>(c: &mut C, key: &IdempotencyKey) -> StoreResult<Idempotent<LedgerEntry>> {
+    Ok(Idempotent::Replay(deserialize(&stored_answer(c, key).await?)?))
+}
+
+/// A posting, replayed under its key when that was seen: a plain one under a key on PostgreSQL
+/// in one statement ([`post_keyed`]), else the key's claim, the posting and its answer.
+async fn post_any<C: Conn>(
+    c: &mut C,
+    p: &Posting,
+    key: Option<&IdempotencyKey>,
+    now: Millis,
+) -> StoreResult<Idempotent<LedgerEntry>> {
+    if let (Dialect::Postgres, Some(k), None, None) = (c.dialect(), key, &p.audit, &p.event_ref) {
+        return post_keyed(c, p, k, now).await;
+    }
+    if let Some(entry) = replay(c, key, now).await? {
+        return Ok(Idempotent::Replay(entry));
+    }
+    let entry = post_in(c, p, now).await?;
+    remember(c, key, entry).await
 }
 
 async fn migrate<C: Conn>(c: &mut C, now: Millis) -> StoreResult<MigrationReport> {
@@ -252,9 +351,31 @@ macro_rules! impl_accounts {
                 self.rd(async move |c| one(c, SESSION_USER, &[&h, &now], user_row).await).await
             }
 
+            async fn session_snapshot(
+                &self,
+                token_hash: &str,
+                now: Millis,
+            ) -> StoreResult<Option<SessionSnapshot>> {
+                let h = token_hash.to_owned();
+                self.rd(async move |c| {
+                    let Some(r) = c.query_opt(SESSION_SNAPSHOT, &[&h, &now]).await? else { return Ok(None) };
+                    Ok(Some(SessionSnapshot {
+                        user: user_row(&r)?,
+                        expires_at: r.get(10)?,
+                        ledger_mark: r.get(11)?,
+                    }))
+                })
+                .await
+            }
+
             async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool> {
                 let h = token_hash.to_owned();
-                self.tx(async move |c| Ok(c.execute(DELETE_SESSION, &[&h]).await? > 0)).await
+                self.tx(async move |c| {
+                    let revoked = c.execute(DELETE_SESSION, &[&h]).await? > 0;
+                    c.note(Change::Session(h));
+                    Ok(revoked)
+                })
+                .await
             }
 
             async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<i64> {
@@ -285,7 +406,9 @@ macro_rules! impl_accounts {
                     if expires_at <= now {
                         return Ok(None);
                     }
-                    one(c, MARK_EMAIL_VERIFIED, &[&user_id, &email], user_row).await
+                    let user = one(c, MARK_EMAIL_VERIFIED, &[&user_id, &email], user_row).await?;
+                    c.note(Change::User(user_id));
+                    Ok(user)
                 })
                 .await
             }
@@ -317,14 +440,14 @@ macro_rules! impl_accounts {
                 key: Option<IdempotencyKey>,
                 now: Millis,
             ) -> StoreResult<Idempotent<LedgerEntry>> {
-                self.tx(async move |c| {
-                    if let Some(entry) = replay(c, key.as_ref(), now).await? {
-                        return Ok(Idempotent::Replay(entry));
-                    }
-                    let entry = post_in(c, &posting, now).await?;
-                    remember(c, key.as_ref(), entry).await
-                })
-                .await
+                if posting.audit.is_none() && posting.event_ref.is_none() {
+                    // One statement on PostgreSQL (with its key, if any): no transaction around
+                    // it, one round trip. SQLite runs it in a transaction all the same.
+                    return self
+                        .autocommit(async move |c| post_any(c, &posting, key.as_ref(), now).await)
+                        .await;
+                }
+                self.tx(async move |c| post_any(c, &posting, key.as_ref(), now).await).await
             }
 
             async fn ledger(&self, f: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
@@ -413,6 +536,10 @@ macro_rules! impl_accounts {
 
             fn backend(&self) -> &'static str {
                 self.dialect_name()
+            }
+
+            fn watch(&self, watcher: std::sync::Weak<dyn crate::ChangeWatcher>) {
+                self.watchers().add(watcher);
             }
         }
     };

@@ -89,6 +89,12 @@ pub(crate) const BALANCE: &str = "SELECT points FROM users WHERE user_id = $1";
 const INSERT_LEDGER_ENTRY: &str = "INSERT INTO points_ledger \
     (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+/// PostgreSQL: [`MOVE_BALANCE`] and [`INSERT_LEDGER_ENTRY`] in one statement (one round trip);
+/// no row when the balance would go below zero (or the user is unknown).
+const MOVE_AND_RECORD: &str = "WITH moved AS (UPDATE users SET points = points + $2 \
+    WHERE user_id = $1 AND points + $2 >= 0 RETURNING points) \
+    INSERT INTO points_ledger (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
+    SELECT $1, $3::text, $2, points, $4::text, $5::text, $6::text, $7::bigint FROM moved RETURNING id, balance_after";
 
 /// Appends an audit entry in the caller's transaction.
 pub(crate) async fn insert_audit<C: Conn>(c: &mut C, a: &NewAudit, now: Millis) -> StoreResult<i64> {
@@ -120,11 +126,17 @@ pub(crate) async fn claim_key<C: Conn>(
     {
         return Ok(None);
     }
+    stored_answer(c, key).await.map(Some)
+}
+
+/// The answer stored for a key another request claimed first: it, when that request was the
+/// same and finished; [`StoreError::IdempotencyKeyReused`] otherwise.
+pub(crate) async fn stored_answer<C: Conn>(c: &mut C, key: &IdempotencyKey) -> StoreResult<String> {
     let row = c.query_one(IDEMPOTENCY_KEY, &[&key.user_id, &key.scope, &key.key]).await?;
     let hash: String = row.get(0)?;
     let response: Option<String> = row.get(1)?;
     match response {
-        Some(body) if hash == key.request_hash => Ok(Some(body)),
+        Some(body) if hash == key.request_hash => Ok(body),
         _ => Err(StoreError::IdempotencyKeyReused),
     }
 }
@@ -167,24 +179,36 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
             return Err(StoreError::AlreadyPosted);
         }
     }
-    let Some(row) = c.query_opt(MOVE_BALANCE, &[&p.user_id, &p.amount.0]).await? else {
-        return Err(match c.query_opt(BALANCE, &[&p.user_id]).await? {
-            None => StoreError::NotFound,
-            Some(r) => StoreError::insufficient(Points(r.get(0)?)),
-        });
+    let (id, balance_after): (i64, i64) = match c.dialect() {
+        crate::sql::Dialect::Postgres => {
+            let args: [&dyn crate::sql::Param; 7] =
+                [&p.user_id, &p.amount.0, &p.kind.as_str(), &p.reference, &p.description, &p.event_ref, &now];
+            match c.query_opt(MOVE_AND_RECORD, &args).await.map_err(unique_as(StoreError::AlreadyPosted))? {
+                Some(row) => (row.get(0)?, row.get(1)?),
+                None => return Err(refusal(c, &p.user_id).await),
+            }
+        }
+        crate::sql::Dialect::Sqlite => {
+            let Some(row) = c.query_opt(MOVE_BALANCE, &[&p.user_id, &p.amount.0]).await? else {
+                return Err(refusal(c, &p.user_id).await);
+            };
+            let balance_after: i64 = row.get(0)?;
+            let args: [&dyn crate::sql::Param; 8] = [
+                &p.user_id,
+                &p.kind.as_str(),
+                &p.amount.0,
+                &balance_after,
+                &p.reference,
+                &p.description,
+                &p.event_ref,
+                &now,
+            ];
+            let id =
+                c.scalar(INSERT_LEDGER_ENTRY, &args).await.map_err(unique_as(StoreError::AlreadyPosted))?;
+            (id, balance_after)
+        }
     };
-    let balance_after: i64 = row.get(0)?;
-    let args: [&dyn crate::sql::Param; 8] = [
-        &p.user_id,
-        &p.kind.as_str(),
-        &p.amount.0,
-        &balance_after,
-        &p.reference,
-        &p.description,
-        &p.event_ref,
-        &now,
-    ];
-    let id: i64 = c.scalar(INSERT_LEDGER_ENTRY, &args).await.map_err(unique_as(StoreError::AlreadyPosted))?;
+    note_balance(c, &p.user_id, balance_after, id);
     if let Some(audit) = &p.audit {
         insert_audit(c, audit, now).await?;
     }
@@ -198,6 +222,25 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
         description: p.description.clone(),
         created_at: now,
     })
+}
+
+/// Notes a posting's new balance for the store's watchers (the server's session cache writes it
+/// through). Every statement that moves `users.points` must be followed by this, in the same
+/// transaction: a balance moved without it stays stale in that cache until its TTL.
+pub(crate) fn note_balance<C: Conn>(c: &mut C, user_id: &str, balance_after: i64, ledger_id: i64) {
+    c.note(crate::Change::Balance { user_id: user_id.to_owned(), points: Points(balance_after), ledger_id });
+}
+
+/// Why a balance did not move: the user is unknown, or the balance is too small.
+pub(crate) async fn refusal<C: Conn>(c: &mut C, user_id: &str) -> StoreError {
+    match c.query_opt(BALANCE, &[&user_id]).await {
+        Ok(None) => StoreError::NotFound,
+        Ok(Some(r)) => match r.get(0) {
+            Ok(points) => StoreError::insufficient(Points(points)),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    }
 }
 
 pub(crate) fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {

@@ -429,6 +429,8 @@ async fn register_referrer<C: Conn>(
     let referrer = referrer_in(c, user_id).await?;
     if inserted == 1 {
         insert_audit(c, audit, now).await?;
+        // The user's referral code is part of their session's user.
+        c.note(crate::Change::User(user_id.to_owned()));
     }
     Ok(referrer)
 }

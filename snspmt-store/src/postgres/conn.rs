@@ -3,14 +3,27 @@
 use deadpool_postgres::GenericClient;
 
 use crate::sql::{Conn, Dialect, Param, Row};
-use crate::StoreResult;
+use crate::{Change, StoreResult};
 
-/// A pooled PostgreSQL client, or a transaction on one.
-pub(crate) struct PgConn<'a, C: GenericClient + Sync>(pub(crate) &'a C);
+/// A pooled PostgreSQL client, or a transaction on one, and the changes noted on it.
+pub(crate) struct PgConn<'a, C: GenericClient + Sync> {
+    c: &'a C,
+    pub(crate) changes: Vec<Change>,
+}
+
+impl<'a, C: GenericClient + Sync> PgConn<'a, C> {
+    pub(crate) fn new(c: &'a C) -> Self {
+        PgConn { c, changes: Vec::new() }
+    }
+}
 
 impl<C: GenericClient + Sync> Conn for PgConn<'_, C> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn note(&mut self, change: Change) {
+        self.changes.push(change);
     }
 
     fn query(
@@ -19,7 +32,7 @@ impl<C: GenericClient + Sync> Conn for PgConn<'_, C> {
         args: &[&dyn Param],
     ) -> impl std::future::Future<Output = StoreResult<Vec<Row>>> + Send {
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a.pg()).collect();
-        let c = self.0;
+        let c = self.c;
         async move {
             let st = c.prepare_cached(sql).await?;
             Ok(c.query(&st, &params).await?.into_iter().map(Row::Pg).collect())
@@ -32,7 +45,7 @@ impl<C: GenericClient + Sync> Conn for PgConn<'_, C> {
         args: &[&dyn Param],
     ) -> impl std::future::Future<Output = StoreResult<u64>> + Send {
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a.pg()).collect();
-        let c = self.0;
+        let c = self.c;
         async move {
             let st = c.prepare_cached(sql).await?;
             Ok(c.execute(&st, &params).await?)
@@ -40,7 +53,7 @@ impl<C: GenericClient + Sync> Conn for PgConn<'_, C> {
     }
 
     fn batch(&mut self, sql: &str) -> impl std::future::Future<Output = StoreResult<()>> + Send {
-        let c = self.0;
+        let c = self.c;
         async move { Ok(c.batch_execute(sql).await?) }
     }
 }

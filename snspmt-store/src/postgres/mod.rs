@@ -15,6 +15,7 @@ use crate::{Maintenance, StoreError, StoreResult};
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    watchers: std::sync::Arc<crate::sql::Watchers>,
 }
 
 impl PgStore {
@@ -61,7 +62,7 @@ impl PgStore {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| StoreError::Backend(format!("pool: {e}")))?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, watchers: Default::default() })
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
@@ -76,8 +77,24 @@ impl PgStore {
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let out = f(&mut conn::PgConn(&tx)).await?;
+        let mut c = conn::PgConn::new(&tx);
+        let out = f(&mut c).await?;
+        let changes = std::mem::take(&mut c.changes);
         tx.commit().await?;
+        self.watchers.tell(&changes);
+        Ok(out)
+    }
+
+    /// Runs `f` on a pooled connection in autocommit: for an operation that is one statement
+    /// (its reads on failure aside), which commits by itself, saving `BEGIN` and `COMMIT`.
+    pub(crate) async fn autocommit<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: AsyncFnOnce(&mut conn::PgConn<'_, deadpool_postgres::Client>) -> StoreResult<T>,
+    {
+        let client = self.client().await?;
+        let mut c = conn::PgConn::new(&client);
+        let out = f(&mut c).await?;
+        self.watchers.tell(&c.changes);
         Ok(out)
     }
 
@@ -87,13 +104,17 @@ impl PgStore {
         F: AsyncFnOnce(&mut conn::PgConn<'_, deadpool_postgres::Client>) -> StoreResult<T>,
     {
         let client = self.client().await?;
-        f(&mut conn::PgConn(&client)).await
+        f(&mut conn::PgConn::new(&client)).await
     }
 }
 
 impl PgStore {
     pub(crate) fn dialect_name(&self) -> &'static str {
         "postgres"
+    }
+
+    pub(crate) fn watchers(&self) -> &crate::sql::Watchers {
+        &self.watchers
     }
 }
 

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use rusqlite::Connection;
 
 use crate::sql::{to_sqlite, Conn, Dialect, Param, Row};
-use crate::StoreResult;
+use crate::{Change, StoreResult};
 
 thread_local! {
     static REWRITTEN: RefCell<HashMap<(usize, usize), Rc<str>>> = RefCell::new(HashMap::new());
@@ -23,13 +23,20 @@ fn rewritten(sql: &'static str) -> Rc<str> {
     })
 }
 
-/// A SQLite connection, inside the writer's `IMMEDIATE` transaction or on a reader.
-pub(crate) struct LiteConn<'a>(pub(crate) &'a mut Connection);
+/// A SQLite connection, inside the writer's `IMMEDIATE` transaction or on a reader, and the
+/// changes noted on it.
+pub(crate) struct LiteConn<'a> {
+    c: &'a mut Connection,
+    pub(crate) changes: Vec<Change>,
+}
 
-impl LiteConn<'_> {
+impl<'a> LiteConn<'a> {
+    pub(crate) fn new(c: &'a mut Connection) -> Self {
+        LiteConn { c, changes: Vec::new() }
+    }
     fn run(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Vec<Row>> {
         let sql = rewritten(sql);
-        let mut st = self.0.prepare_cached(&sql)?;
+        let mut st = self.c.prepare_cached(&sql)?;
         let n = st.column_count();
         let mut rows = st.query(rusqlite::params_from_iter(args.iter().map(|a| a.lite())))?;
         let mut out = Vec::new();
@@ -45,7 +52,7 @@ impl LiteConn<'_> {
 
     fn run_execute(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<u64> {
         let sql = rewritten(sql);
-        let mut st = self.0.prepare_cached(&sql)?;
+        let mut st = self.c.prepare_cached(&sql)?;
         let params = rusqlite::params_from_iter(args.iter().map(|a| a.lite()));
         if st.column_count() == 0 {
             return Ok(st.execute(params)? as u64);
@@ -65,6 +72,10 @@ impl Conn for LiteConn<'_> {
         Dialect::Sqlite
     }
 
+    fn note(&mut self, change: Change) {
+        self.changes.push(change);
+    }
+
     fn query(
         &mut self,
         sql: &'static str,
@@ -82,7 +93,7 @@ impl Conn for LiteConn<'_> {
     }
 
     fn batch(&mut self, sql: &str) -> impl std::future::Future<Output = StoreResult<()>> + Send {
-        std::future::ready(self.0.execute_batch(sql).map_err(Into::into))
+        std::future::ready(self.c.execute_batch(sql).map_err(Into::into))
     }
 }
 

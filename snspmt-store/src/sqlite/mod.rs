@@ -29,6 +29,7 @@ struct Inner {
     writer: Mutex<Connection>,
     /// A temporary database file removed when the store is dropped (`sqlite::memory:`).
     temporary: Option<PathBuf>,
+    watchers: crate::sql::Watchers,
 }
 
 impl Drop for Inner {
@@ -95,7 +96,14 @@ impl SqliteStore {
             .max_size(8)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(manager)?;
-        Ok(SqliteStore { inner: Arc::new(Inner { readers, writer: Mutex::new(writer), temporary }) })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                readers,
+                writer: Mutex::new(writer),
+                temporary,
+                watchers: crate::sql::Watchers::default(),
+            }),
+        })
     }
 
     /// Runs the operation `f` in an `IMMEDIATE` transaction on the writer, on the blocking
@@ -108,24 +116,37 @@ impl SqliteStore {
         let inner = self.inner.clone();
         blocking(move || {
             let mut guard = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let conn: &mut Connection = &mut guard;
-            if !conn.is_autocommit() {
-                // A writer panicked mid-transaction: nothing of it was committed.
-                conn.execute_batch("ROLLBACK")?;
-            }
-            conn.execute_batch("BEGIN IMMEDIATE")?;
-            let out = conn::run_now(f(&mut conn::LiteConn(conn)));
-            match out.and_then(|v| conn.execute_batch("COMMIT").map(|()| v).map_err(StoreError::from)) {
-                Ok(v) => Ok(v),
-                Err(e) => {
-                    if !conn.is_autocommit() {
-                        let _ = conn.execute_batch("ROLLBACK");
-                    }
-                    Err(e)
-                }
-            }
+            in_transaction(&inner.watchers, &mut guard, f)
         })
         .await
+    }
+
+    /// Runs `f`, a short operation whose statements must commit together (a plain posting), in
+    /// a transaction: in place when the writer is free (as [`SqliteStore::rd`] reads), saving
+    /// the hop to the blocking pool, else there like [`SqliteStore::tx`].
+    pub(crate) async fn autocommit<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let f = match self.in_place(f) {
+            Ok(out) => return out,
+            Err(f) => f,
+        };
+        self.tx(f).await
+    }
+
+    /// Runs `f` in a transaction here when the writer is free; gives `f` back when it is not.
+    fn in_place<T, F>(&self, f: F) -> Result<StoreResult<T>, F>
+    where
+        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T>,
+    {
+        let mut guard = match self.inner.writer.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(f),
+        };
+        Ok(in_transaction(&self.inner.watchers, &mut guard, f))
     }
 
     /// Runs the read-only operation `f` on a reader (in place when one is free).
@@ -135,18 +156,51 @@ impl SqliteStore {
         F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
     {
         if let Some(mut c) = self.inner.readers.try_get() {
-            return conn::run_now(f(&mut conn::LiteConn(&mut c)));
+            return conn::run_now(f(&mut conn::LiteConn::new(&mut c)));
         }
         let inner = self.inner.clone();
         blocking(move || {
             let mut c = inner.readers.get()?;
-            conn::run_now(f(&mut conn::LiteConn(&mut c)))
+            conn::run_now(f(&mut conn::LiteConn::new(&mut c)))
         })
         .await
     }
 
     pub(crate) fn dialect_name(&self) -> &'static str {
         "sqlite"
+    }
+
+    pub(crate) fn watchers(&self) -> &crate::sql::Watchers {
+        &self.inner.watchers
+    }
+}
+
+/// Runs `f` in an `IMMEDIATE` transaction on the writer `conn` (held by the caller): committed
+/// when it returns `Ok` (and then told to the watchers), rolled back otherwise.
+fn in_transaction<T, F>(watchers: &crate::sql::Watchers, conn: &mut Connection, f: F) -> StoreResult<T>
+where
+    F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T>,
+{
+    if !conn.is_autocommit() {
+        // A writer panicked mid-transaction: nothing of it was committed.
+        conn.execute_batch("ROLLBACK")?;
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let mut lite = conn::LiteConn::new(conn);
+    let out = conn::run_now(f(&mut lite));
+    let changes = std::mem::take(&mut lite.changes);
+    match out.and_then(|v| conn.execute_batch("COMMIT").map(|()| v).map_err(StoreError::from)) {
+        Ok(v) => {
+            // Told while the writer is still held: watchers hear commits in their order.
+            watchers.tell(&changes);
+            Ok(v)
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            Err(e)
+        }
     }
 }
 

@@ -66,7 +66,8 @@ macro_rules! for_each_case {
             cancels_of_running_orders_move_no_money,
             user_rates_are_set_audited_and_per_user,
             order_batches_are_claimed_once_and_answer_replays,
-            order_params_are_stored_and_claimed_with_the_job
+            order_params_are_stored_and_claimed_with_the_job,
+            commits_are_told_to_watchers
         );
     };
 }
@@ -1899,5 +1900,73 @@ pub async fn order_params_are_stored_and_claimed_with_the_job(s: Arc<dyn Store>)
     assert_eq!(job.params, params, "the submission sends what was placed");
     let job = s.claim_order_job(b.order_id, 6).await.expect("claim").expect("due");
     assert!(job.params.is_empty());
+    assert_consistent(&*s).await;
+}
+
+/// Keeps what a store tells its watchers.
+#[derive(Default)]
+struct Told(std::sync::Mutex<Vec<snspmt_store::Change>>);
+
+impl snspmt_store::ChangeWatcher for Told {
+    fn committed(&self, changes: &[snspmt_store::Change]) {
+        self.0.lock().expect("told").extend_from_slice(changes);
+    }
+}
+
+impl Told {
+    fn take(&self) -> Vec<snspmt_store::Change> {
+        std::mem::take(&mut *self.0.lock().expect("told"))
+    }
+}
+
+pub async fn commits_are_told_to_watchers(s: Arc<dyn Store>) {
+    use snspmt_store::Change;
+    let told = Arc::new(Told::default());
+    let weak: std::sync::Weak<Told> = Arc::downgrade(&told);
+    let watcher: std::sync::Weak<dyn snspmt_store::ChangeWatcher> = weak;
+    s.watch(watcher);
+    credited(&*s, "u1", 1000).await;
+    let credit = match told.take().as_slice() {
+        [Change::Balance { user_id, points, ledger_id }] => {
+            assert_eq!((user_id.as_str(), *points), ("u1", Points(1000)));
+            *ledger_id
+        }
+        other => panic!("expected one balance, got {other:?}"),
+    };
+    s.create_session("hash-1", "u1", 100, 10_000).await.expect("session");
+    let snap = s.session_snapshot("hash-1", 150).await.expect("snapshot").expect("live");
+    assert_eq!((snap.user.points, snap.ledger_mark, snap.expires_at), (Points(1000), credit, 10_000));
+    assert!(s.session_snapshot("hash-1", 10_000).await.expect("snapshot").is_none(), "expired");
+    // A plain debit and a keyed one: each told with its ledger row, ids growing.
+    let plain = s.post(posting("u1", LedgerKind::Deduct, -10), None, 5).await.expect("debit").into_inner();
+    let keyed = s.post(posting("u1", LedgerKind::Deduct, -20), Some(key("u1", "k1", "h")), 6).await;
+    let keyed = keyed.expect("keyed").into_inner();
+    assert!(credit < plain.id && plain.id < keyed.id);
+    assert_eq!(
+        told.take(),
+        vec![
+            Change::Balance { user_id: "u1".into(), points: Points(990), ledger_id: plain.id },
+            Change::Balance { user_id: "u1".into(), points: Points(970), ledger_id: keyed.id },
+        ]
+    );
+    let snap = s.session_snapshot("hash-1", 150).await.expect("snapshot").expect("live");
+    assert_eq!((snap.user.points, snap.ledger_mark), (Points(970), keyed.id));
+    // A replay, a refusal and a rolled-back posting tell nothing.
+    let replay = s.post(posting("u1", LedgerKind::Deduct, -20), Some(key("u1", "k1", "h")), 7).await;
+    assert!(matches!(replay, Ok(Idempotent::Replay(ref e)) if *e == keyed));
+    let refused = s.post(posting("u1", LedgerKind::Deduct, -971), Some(key("u1", "k2", "h")), 8).await;
+    assert!(matches!(refused, Err(StoreError::InsufficientPoints { .. })));
+    let refused = s.post(posting("u1", LedgerKind::Deduct, -971), None, 8).await;
+    assert!(matches!(refused, Err(StoreError::InsufficientPoints { .. })));
+    assert!(told.take().is_empty());
+    // User changes and revocations.
+    let patch = ProfilePatch { is_admin: Some(true), ..Default::default() };
+    s.update_user("u1", patch, None, audit(), 9).await.expect("update");
+    assert_eq!(told.take(), vec![Change::User("u1".into())]);
+    assert!(s.revoke_session("hash-1").await.expect("revoke"));
+    assert_eq!(told.take(), vec![Change::Session("hash-1".into())]);
+    // A dropped watcher is forgotten.
+    drop(told);
+    s.post(posting("u1", LedgerKind::Deduct, -1), None, 10).await.expect("debit");
     assert_consistent(&*s).await;
 }
