@@ -121,6 +121,23 @@ fn judge(samples: &[(Duration, f64)], warmup: Duration) -> Option<Memory> {
     })
 }
 
+/// The first sample, the first of every later minute, and the last.
+fn by_minute(samples: &[(Duration, f64)]) -> Vec<(Duration, f64)> {
+    let mut picked: Vec<(Duration, f64)> = Vec::new();
+    for &(at, v) in samples {
+        let minute = at.as_secs() / 60;
+        if picked.last().is_none_or(|(last, _)| last.as_secs() / 60 < minute) {
+            picked.push((at, v));
+        }
+    }
+    if let (Some(&last), Some(picked_last)) = (samples.last(), picked.last()) {
+        if last.0 != picked_last.0 {
+            picked.push(last);
+        }
+    }
+    picked
+}
+
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse(&raw) {
@@ -282,10 +299,9 @@ async fn soak(args: Args) -> Result<bool, BoxError> {
     if let Some(line) = server_errors {
         println!("{line}");
     }
-    let minutes: Vec<String> = samples
+    let minutes: Vec<String> = by_minute(&samples)
         .iter()
-        .filter(|(at, _)| at.as_secs() % 60 < args.sample.as_secs().max(1))
-        .map(|(at, v)| format!("{:.0}m {v:.1}", at.as_secs_f64() / 60.0))
+        .map(|(at, v)| format!("{:.1} min {v:.1}", at.as_secs_f64() / 60.0))
         .collect();
     println!("RSS by minute (MiB): {}", minutes.join(", "));
     let answered = Answered {
@@ -314,6 +330,15 @@ mod tests {
         let m = judge(&s(&[5.0, 20.0, 30.0, 33.5]), Duration::from_secs(20)).unwrap();
         assert!(!m.flat);
         assert!(judge(&s(&[5.0]), Duration::from_secs(20)).is_none());
+    }
+
+    #[test]
+    fn one_sample_a_minute() {
+        let at = |s: u64, v: f64| (Duration::from_secs(s), v);
+        let samples = [at(5, 1.0), at(30, 2.0), at(62, 3.0), at(65, 4.0), at(125, 5.0), at(130, 6.0)];
+        assert_eq!(by_minute(&samples), vec![at(5, 1.0), at(62, 3.0), at(125, 5.0), at(130, 6.0)]);
+        assert_eq!(by_minute(&samples[..1]), vec![at(5, 1.0)]);
+        assert!(by_minute(&[]).is_empty());
     }
 
     #[test]
