@@ -1,1 +1,3 @@
+//! Shared code of the benches.
 
+pub mod ext;
