@@ -722,17 +722,7 @@ macro_rules! impl_orders {
                 untouched: Vec<OrderId>,
                 now: Millis,
             ) -> StoreResult<Vec<Option<Order>>> {
-                self.tx(async move |c| {
-                    let mut applied = Vec::with_capacity(updates.len());
-                    for (order_id, u) in &updates {
-                        applied.push(lifecycle::apply_status(c, *order_id, u, now).await?);
-                    }
-                    for id in &untouched {
-                        c.execute(TOUCH_STATUS_CHECK, &[id, &now]).await?;
-                    }
-                    Ok(applied)
-                })
-                .await
+                self.tx(async move |c| lifecycle::apply_statuses(c, &updates, &untouched, now).await).await
             }
 
             async fn settle_submission(
