@@ -222,6 +222,9 @@ async fn settle_sent(app: &App, sent: Vec<Sent>) {
             Claimed::Part(p) => parts.push((p.part_id, p.order_id, s.outcome)),
         }
     }
+    // Batches settling at once lock their orders in the same order.
+    jobs.sort_by_key(|j| j.1);
+    parts.sort_by_key(|p| p.1);
     if !jobs.is_empty() {
         let batch = jobs.iter().map(|(id, _, o)| (*id, o.clone())).collect();
         let settled = if jobs.len() > 1 { app.store.settle_submissions(batch, now).await.ok() } else { None };
@@ -259,28 +262,34 @@ async fn settle_sent(app: &App, sent: Vec<Sent>) {
     }
 }
 
-/// Awaits `f` while the submissions under way go on (their answers are kept in `sent`): they
-/// are not spawned (they borrow the app), so they move only while polled, and one of them may
-/// hold the database connection `f` waits for.
-async fn beside<F: std::future::Future>(
-    running: &mut FuturesUnordered<impl std::future::Future<Output = Sent>>,
-    sent: &mut Vec<Sent>,
-    f: F,
-) -> F::Output {
-    tokio::pin!(f);
-    loop {
-        tokio::select! {
-            out = &mut f => return out,
-            Some(s) = running.next(), if !running.is_empty() => sent.push(s),
+/// The submissions and settlements under way in a [`drain`]. They are not spawned (they borrow
+/// the app), so they move only while polled, and one of them may hold the database connection
+/// another future waits for: [`Flight::beside`] polls them while it awaits.
+struct Flight<R, S> {
+    running: FuturesUnordered<R>,
+    /// What the panel answered and is not yet being settled.
+    sent: Vec<Sent>,
+    settling: FuturesUnordered<S>,
+}
+
+impl<R: std::future::Future<Output = Sent>, S: std::future::Future<Output = ()>> Flight<R, S> {
+    async fn beside<F: std::future::Future>(&mut self, f: F) -> F::Output {
+        tokio::pin!(f);
+        loop {
+            tokio::select! {
+                out = &mut f => return out,
+                Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
+                Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
+            }
         }
     }
 }
 
 /// Submits up to `max` due items, as many at once as the panel's limiter allows. A round takes
 /// one slot (waiting at most `patience` for it, if given) and every other slot free at that
-/// moment, settles what the panel answered since the last round (one transaction), and claims
-/// as many items as it holds slots (one statement), so no claimed item ever waits for a slot.
-/// Answers how many were submitted.
+/// moment, starts settling what the panel answered since the last round (one transaction, while
+/// the round goes on), and claims as many items as it holds slots (one statement), so no claimed
+/// item ever waits for a slot. Answers how many were submitted.
 async fn drain(
     app: &App,
     client: &SmmClient,
@@ -288,8 +297,8 @@ async fn drain(
     max: i64,
     patience: Option<Duration>,
 ) -> Result<i64, ApiError> {
-    let mut running = FuturesUnordered::new();
-    let mut sent = Vec::new();
+    let mut flight =
+        Flight { running: FuturesUnordered::new(), sent: Vec::new(), settling: FuturesUnordered::new() };
     let mut done = 0;
     let mut failed = None;
     while done < max {
@@ -299,7 +308,7 @@ async fn drain(
                 None => Some(client.slot().await),
             }
         };
-        let Some(slot) = beside(&mut running, &mut sent, take).await else { break };
+        let Some(slot) = flight.beside(take).await else { break };
         let mut slots = vec![slot];
         while (slots.len() as i64) < max - done {
             match client.try_slot() {
@@ -307,17 +316,17 @@ async fn drain(
                 None => break,
             }
         }
-        if !sent.is_empty() {
-            let answered = std::mem::take(&mut sent);
-            beside(&mut running, &mut sent, settle_sent(app, answered)).await;
+        if !flight.sent.is_empty() {
+            let answered = std::mem::take(&mut flight.sent);
+            flight.settling.push(settle_sent(app, answered));
         }
         let wanted = slots.len() as i64;
-        match beside(&mut running, &mut sent, claim_many(app, due, wanted)).await {
+        match flight.beside(claim_many(app, due, wanted)).await {
             Ok(claimed) if claimed.is_empty() => break,
             Ok(claimed) => {
                 done += claimed.len() as i64;
                 for (work, slot) in claimed.into_iter().zip(slots.drain(..)) {
-                    running.push(send_claimed(app, client, slot, work));
+                    flight.running.push(send_claimed(app, client, slot, work));
                 }
             }
             Err(e) => {
@@ -326,10 +335,11 @@ async fn drain(
             }
         }
     }
-    while let Some(s) = running.next().await {
-        sent.push(s);
+    while let Some(s) = flight.running.next().await {
+        flight.sent.push(s);
     }
-    settle_sent(app, sent).await;
+    flight.settling.push(settle_sent(app, std::mem::take(&mut flight.sent)));
+    while flight.settling.next().await.is_some() {}
     match failed {
         Some(e) => Err(e),
         None => Ok(done),
