@@ -262,60 +262,22 @@ async fn settle_sent(app: &App, sent: Vec<Sent>) {
     }
 }
 
-/// What a claim answered, with the slots it holds for its items.
-type ClaimAnswer = (Result<Vec<Claimed>, ApiError>, Vec<Slot>);
-
-/// The claims, submissions and settlements under way in a [`drain`]. They are not spawned (they
-/// borrow the app), so they move only while polled, and one of them may hold the database
-/// connection another future waits for: [`Flight::beside`] polls them while it awaits.
-struct Flight<C, R, S> {
-    claiming: FuturesUnordered<C>,
+/// The submissions and settlements under way in a [`drain`]. They are not spawned (they borrow
+/// the app), so they move only while polled, and one of them may hold the database connection
+/// another future waits for: [`Flight::beside`] polls them while it awaits.
+struct Flight<R, S> {
     running: FuturesUnordered<R>,
     /// What the panel answered and is not yet being settled.
     sent: Vec<Sent>,
     settling: FuturesUnordered<S>,
-    /// Items asked for by the claims under way.
-    asked: i64,
-    /// Claimed items handed to the panel.
-    done: i64,
-    /// A claim found nothing due.
-    exhausted: bool,
-    failed: Option<ApiError>,
 }
 
-impl<C, R, S> Flight<C, R, S>
-where
-    C: std::future::Future<Output = ClaimAnswer>,
-    R: std::future::Future<Output = Sent>,
-    S: std::future::Future<Output = ()>,
-{
-    /// A claim answered: its items go to the panel (`send`) in the slots it holds; the slots
-    /// it holds beyond them are free again.
-    fn claimed(&mut self, (answer, slots): ClaimAnswer, send: impl Fn(Slot, Claimed) -> R) {
-        self.asked -= slots.len() as i64;
-        match answer {
-            Ok(claimed) => {
-                self.exhausted |= claimed.is_empty();
-                self.done += claimed.len() as i64;
-                for (work, slot) in claimed.into_iter().zip(slots) {
-                    self.running.push(send(slot, work));
-                }
-            }
-            Err(e) => self.failed = Some(e),
-        }
-    }
-
-    /// Awaits `f` while the rest goes on.
-    async fn beside<F: std::future::Future>(
-        &mut self,
-        f: F,
-        send: impl Fn(Slot, Claimed) -> R + Copy,
-    ) -> F::Output {
+impl<R: std::future::Future<Output = Sent>, S: std::future::Future<Output = ()>> Flight<R, S> {
+    async fn beside<F: std::future::Future>(&mut self, f: F) -> F::Output {
         tokio::pin!(f);
         loop {
             tokio::select! {
                 out = &mut f => return out,
-                Some(answer) = self.claiming.next(), if !self.claiming.is_empty() => self.claimed(answer, send),
                 Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
                 Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
             }
@@ -325,10 +287,9 @@ where
 
 /// Submits up to `max` due items, as many at once as the panel's limiter allows. A round takes
 /// one slot (waiting at most `patience` for it, if given) and every other slot free at that
-/// moment, starts settling what the panel answered since the last round (one transaction), and
-/// starts a claim of as many items as it holds slots (one statement), so no claimed item ever
-/// waits for a slot. Claims, submissions and settlements overlap. Answers how many were
-/// submitted.
+/// moment, starts settling what the panel answered since the last round (one transaction, while
+/// the round goes on), and claims as many items as it holds slots (one statement), so no claimed
+/// item ever waits for a slot. Answers how many were submitted.
 async fn drain(
     app: &App,
     client: &SmmClient,
@@ -336,31 +297,20 @@ async fn drain(
     max: i64,
     patience: Option<Duration>,
 ) -> Result<i64, ApiError> {
-    let mut flight = Flight {
-        claiming: FuturesUnordered::new(),
-        running: FuturesUnordered::new(),
-        sent: Vec::new(),
-        settling: FuturesUnordered::new(),
-        asked: 0,
-        done: 0,
-        exhausted: false,
-        failed: None,
-    };
-    let send = |slot: Slot, work: Claimed| send_claimed(app, client, slot, work);
-    let claim = |slots: Vec<Slot>| async move { (claim_many(app, due, slots.len() as i64).await, slots) };
-    while flight.done + flight.asked < max {
+    let mut flight =
+        Flight { running: FuturesUnordered::new(), sent: Vec::new(), settling: FuturesUnordered::new() };
+    let mut done = 0;
+    let mut failed = None;
+    while done < max {
         let take = async {
             match patience {
                 Some(p) => client.slot_within(p).await,
                 None => Some(client.slot().await),
             }
         };
-        let Some(slot) = flight.beside(take, send).await else { break };
-        if flight.exhausted || flight.failed.is_some() || flight.done + flight.asked >= max {
-            break;
-        }
+        let Some(slot) = flight.beside(take).await else { break };
         let mut slots = vec![slot];
-        while flight.done + flight.asked + (slots.len() as i64) < max {
+        while (slots.len() as i64) < max - done {
             match client.try_slot() {
                 Some(slot) => slots.push(slot),
                 None => break,
@@ -370,20 +320,29 @@ async fn drain(
             let answered = std::mem::take(&mut flight.sent);
             flight.settling.push(settle_sent(app, answered));
         }
-        flight.asked += slots.len() as i64;
-        flight.claiming.push(claim(slots));
-    }
-    while let Some(answer) = flight.claiming.next().await {
-        flight.claimed(answer, send);
+        let wanted = slots.len() as i64;
+        match flight.beside(claim_many(app, due, wanted)).await {
+            Ok(claimed) if claimed.is_empty() => break,
+            Ok(claimed) => {
+                done += claimed.len() as i64;
+                for (work, slot) in claimed.into_iter().zip(slots.drain(..)) {
+                    flight.running.push(send_claimed(app, client, slot, work));
+                }
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
     }
     while let Some(s) = flight.running.next().await {
         flight.sent.push(s);
     }
     flight.settling.push(settle_sent(app, std::mem::take(&mut flight.sent)));
     while flight.settling.next().await.is_some() {}
-    match flight.failed {
+    match failed {
         Some(e) => Err(e),
-        None => Ok(flight.done),
+        None => Ok(done),
     }
 }
 
