@@ -265,19 +265,51 @@ async fn settle_sent(app: &App, sent: Vec<Sent>) {
 /// The submissions and settlements under way in a [`drain`]. They are not spawned (they borrow
 /// the app), so they move only while polled, and one of them may hold the database connection
 /// another future waits for: [`Flight::beside`] polls them while it awaits.
-struct Flight<R, S> {
+struct Flight<R, S, T> {
     running: FuturesUnordered<R>,
     /// What the panel answered and is not yet being settled.
     sent: Vec<Sent>,
+    /// At most one settlement at a time: what is answered meanwhile waits for the next one, so
+    /// a lone answer is settled at once and a crowd in one transaction.
     settling: FuturesUnordered<S>,
+    settle: T,
 }
 
-impl<R: std::future::Future<Output = Sent>, S: std::future::Future<Output = ()>> Flight<R, S> {
+impl<R, S, T> Flight<R, S, T>
+where
+    R: std::future::Future<Output = Sent>,
+    S: std::future::Future<Output = ()>,
+    T: Fn(Vec<Sent>) -> S,
+{
+    /// Starts settling what was answered, unless a settlement is under way.
+    fn settle_answered(&mut self) {
+        if self.settling.is_empty() && !self.sent.is_empty() {
+            let answered = std::mem::take(&mut self.sent);
+            self.settling.push((self.settle)(answered));
+        }
+    }
+
+    /// Awaits `f` while the rest goes on.
     async fn beside<F: std::future::Future>(&mut self, f: F) -> F::Output {
         tokio::pin!(f);
         loop {
             tokio::select! {
                 out = &mut f => return out,
+                Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
+                Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
+            }
+            self.settle_answered();
+        }
+    }
+
+    /// Awaits every submission and settlement under way.
+    async fn finish(&mut self) {
+        loop {
+            self.settle_answered();
+            if self.running.is_empty() && self.settling.is_empty() {
+                return;
+            }
+            tokio::select! {
                 Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
                 Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
             }
@@ -287,9 +319,9 @@ impl<R: std::future::Future<Output = Sent>, S: std::future::Future<Output = ()>>
 
 /// Submits up to `max` due items, as many at once as the panel's limiter allows. A round takes
 /// one slot (waiting at most `patience` for it, if given) and every other slot free at that
-/// moment, starts settling what the panel answered since the last round (one transaction, while
-/// the round goes on), and claims as many items as it holds slots (one statement), so no claimed
-/// item ever waits for a slot. Answers how many were submitted.
+/// moment, and claims as many items as it holds slots (one statement), so no claimed item ever
+/// waits for a slot. What the panel answers is settled beside it, one transaction at a time
+/// (all that was answered meanwhile in the next). Answers how many were submitted.
 async fn drain(
     app: &App,
     client: &SmmClient,
@@ -297,8 +329,12 @@ async fn drain(
     max: i64,
     patience: Option<Duration>,
 ) -> Result<i64, ApiError> {
-    let mut flight =
-        Flight { running: FuturesUnordered::new(), sent: Vec::new(), settling: FuturesUnordered::new() };
+    let mut flight = Flight {
+        running: FuturesUnordered::new(),
+        sent: Vec::new(),
+        settling: FuturesUnordered::new(),
+        settle: |answered| settle_sent(app, answered),
+    };
     let mut done = 0;
     let mut failed = None;
     while done < max {
@@ -316,10 +352,7 @@ async fn drain(
                 None => break,
             }
         }
-        if !flight.sent.is_empty() {
-            let answered = std::mem::take(&mut flight.sent);
-            flight.settling.push(settle_sent(app, answered));
-        }
+        flight.settle_answered();
         let wanted = slots.len() as i64;
         match flight.beside(claim_many(app, due, wanted)).await {
             Ok(claimed) if claimed.is_empty() => break,
@@ -335,11 +368,7 @@ async fn drain(
             }
         }
     }
-    while let Some(s) = flight.running.next().await {
-        flight.sent.push(s);
-    }
-    flight.settling.push(settle_sent(app, std::mem::take(&mut flight.sent)));
-    while flight.settling.next().await.is_some() {}
+    flight.finish().await;
     match failed {
         Some(e) => Err(e),
         None => Ok(done),
