@@ -4,6 +4,7 @@
 //! The outbox discipline (§8): a job is claimed (`submitting`, committed) before the upstream
 //! is called, and settled after; a job whose outcome is unknown is never resent.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -167,43 +168,160 @@ enum Claimed {
     Part(ClaimedPart),
 }
 
-async fn claim_one(app: &App, due: Due) -> Result<Option<Claimed>, ApiError> {
+/// A claimed item the panel answered, waiting to be settled.
+struct Sent {
+    work: Claimed,
+    outcome: SubmissionOutcome,
+}
+
+/// Claims up to `n` due items in one statement.
+async fn claim_many(app: &App, due: Due, n: i64) -> Result<Vec<Claimed>, ApiError> {
     let now = app.clock.now();
     Ok(match due {
-        Due::Jobs => app.store.claim_due_jobs(now, 1).await?.pop().map(Claimed::Job),
-        Due::Parts(kind) => app.store.claim_due_parts(now, 1, kind).await?.pop().map(Claimed::Part),
+        Due::Jobs => app.store.claim_due_jobs(now, n).await?.into_iter().map(Claimed::Job).collect(),
+        Due::Parts(kind) => {
+            app.store.claim_due_parts(now, n, kind).await?.into_iter().map(Claimed::Part).collect()
+        }
     })
 }
 
-async fn submit_claimed(app: &App, client: &SmmClient, slot: Slot, work: Claimed) {
-    let (order_id, result) = match work {
-        Claimed::Job(job) => (job.order_id, submit(app, client, slot, job).await),
-        Claimed::Part(part) => (part.order_id, submit_part(app, client, slot, part).await),
+/// Sends one claimed item to the panel in `slot` (the slot is free again when `add` answers).
+async fn send_claimed(app: &App, client: &SmmClient, slot: Slot, work: Claimed) -> Sent {
+    let outcome = match &work {
+        Claimed::Job(job) => {
+            let form = add_form(client.key(), job);
+            send(app, client, slot, form, job.order_id, job.attempts).await
+        }
+        Claimed::Part(part) => {
+            let service_type = ServiceType::parse(&part.service_type);
+            let order = AddOrder {
+                service: &part.provider_service_id,
+                service_type: &service_type,
+                link: &part.link,
+                quantity: u64::try_from(part.quantity).unwrap_or(0),
+                comments: None,
+                drip: None,
+                params: &smm::NO_PARAMS,
+            };
+            let form = smm::add_form(client.key(), &order);
+            send(app, client, slot, form, part.order_id, part.attempts).await
+        }
     };
-    if let Err(e) = result {
-        log::error(&format!("order {order_id}: submission failed: {e}"));
-    }
+    Sent { work, outcome }
 }
 
-/// Awaits `f` while the submissions under way go on: they are not spawned (they borrow the
-/// app), so they move only while polled, and one of them may hold the database connection
-/// `f` waits for.
-async fn beside<F: std::future::Future>(
-    running: &mut FuturesUnordered<impl std::future::Future<Output = ()>>,
-    f: F,
-) -> F::Output {
-    tokio::pin!(f);
-    loop {
-        tokio::select! {
-            out = &mut f => return out,
-            Some(()) = running.next(), if !running.is_empty() => {}
+/// Records the outcomes of `sent`: the jobs in one transaction and the parts in another. If a
+/// batch is refused as a whole (one item settled meanwhile, say), each item is settled on its
+/// own, so that one refusal never holds back the others.
+async fn settle_sent(app: &App, sent: Vec<Sent>) {
+    let now = app.clock.now();
+    let (mut jobs, mut parts) = (Vec::new(), Vec::new());
+    for s in sent {
+        match s.work {
+            Claimed::Job(j) => jobs.push((j.job_id, j.order_id, s.outcome)),
+            Claimed::Part(p) => parts.push((p.part_id, p.order_id, s.outcome)),
+        }
+    }
+    // Batches settling at once lock their orders in the same order.
+    jobs.sort_by_key(|j| j.1);
+    parts.sort_by_key(|p| p.1);
+    if !jobs.is_empty() {
+        let batch = jobs.iter().map(|(id, _, o)| (*id, o.clone())).collect();
+        let settled = if jobs.len() > 1 { app.store.settle_submissions(batch, now).await.ok() } else { None };
+        match settled {
+            Some(orders) => orders.iter().for_each(|o| life(app, "order.submission", o, None)),
+            None => {
+                for (job_id, order_id, outcome) in jobs {
+                    match app.store.settle_submission(job_id, outcome, now).await {
+                        Ok(order) => life(app, "order.submission", &order, None),
+                        Err(e) => log::error(&format!("order {order_id}: submission failed: {e}")),
+                    }
+                }
+            }
+        }
+    }
+    if !parts.is_empty() {
+        let batch = parts.iter().map(|(id, _, o)| (*id, o.clone())).collect();
+        let settled =
+            if parts.len() > 1 { app.store.settle_part_submissions(batch, now).await.ok() } else { None };
+        match settled {
+            Some(orders) => {
+                for (order, (part_id, _, _)) in orders.iter().zip(&parts) {
+                    life(app, "order.part_submission", order, Some(*part_id));
+                }
+            }
+            None => {
+                for (part_id, order_id, outcome) in parts {
+                    match app.store.settle_part_submission(part_id, outcome, now).await {
+                        Ok(order) => life(app, "order.part_submission", &order, Some(part_id)),
+                        Err(e) => log::error(&format!("order {order_id}: submission failed: {e}")),
+                    }
+                }
+            }
         }
     }
 }
 
-/// Submits up to `max` due items, as many at once as the panel's limiter allows: each takes a
-/// slot first (with `patience`, waiting at most that long in all), and only then is claimed,
-/// so no claimed item ever waits for a slot. Answers how many were submitted.
+/// The submissions and settlements under way in a [`drain`]. They are not spawned (they borrow
+/// the app), so they move only while polled, and one of them may hold the database connection
+/// another future waits for: [`Flight::beside`] polls them while it awaits.
+struct Flight<R, S, T> {
+    running: FuturesUnordered<R>,
+    /// What the panel answered and is not yet being settled.
+    sent: Vec<Sent>,
+    /// At most one settlement at a time: what is answered meanwhile waits for the next one, so
+    /// a lone answer is settled at once and a crowd in one transaction.
+    settling: FuturesUnordered<S>,
+    settle: T,
+}
+
+impl<R, S, T> Flight<R, S, T>
+where
+    R: std::future::Future<Output = Sent>,
+    S: std::future::Future<Output = ()>,
+    T: Fn(Vec<Sent>) -> S,
+{
+    /// Starts settling what was answered, unless a settlement is under way.
+    fn settle_answered(&mut self) {
+        if self.settling.is_empty() && !self.sent.is_empty() {
+            let answered = std::mem::take(&mut self.sent);
+            self.settling.push((self.settle)(answered));
+        }
+    }
+
+    /// Awaits `f` while the rest goes on.
+    async fn beside<F: std::future::Future>(&mut self, f: F) -> F::Output {
+        tokio::pin!(f);
+        loop {
+            tokio::select! {
+                out = &mut f => return out,
+                Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
+                Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
+            }
+            self.settle_answered();
+        }
+    }
+
+    /// Awaits every submission and settlement under way.
+    async fn finish(&mut self) {
+        loop {
+            self.settle_answered();
+            if self.running.is_empty() && self.settling.is_empty() {
+                return;
+            }
+            tokio::select! {
+                Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
+                Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
+            }
+        }
+    }
+}
+
+/// Submits up to `max` due items, as many at once as the panel's limiter allows. A round takes
+/// one slot (waiting at most `patience` for it, if given) and every other slot free at that
+/// moment, and claims as many items as it holds slots (one statement), so no claimed item ever
+/// waits for a slot. What the panel answers is settled beside it, one transaction at a time
+/// (all that was answered meanwhile in the next). Answers how many were submitted.
 async fn drain(
     app: &App,
     client: &SmmClient,
@@ -211,47 +329,93 @@ async fn drain(
     max: i64,
     patience: Option<Duration>,
 ) -> Result<i64, ApiError> {
-    let deadline = patience.map(|p| tokio::time::Instant::now() + p);
-    let mut running = FuturesUnordered::new();
+    let mut flight = Flight {
+        running: FuturesUnordered::new(),
+        sent: Vec::new(),
+        settling: FuturesUnordered::new(),
+        settle: |answered| settle_sent(app, answered),
+    };
     let mut done = 0;
     let mut failed = None;
     while done < max {
         let take = async {
-            match deadline {
-                Some(at) => tokio::time::timeout_at(at, client.slot()).await.ok(),
+            match patience {
+                Some(p) => client.slot_within(p).await,
                 None => Some(client.slot().await),
             }
         };
-        let Some(slot) = beside(&mut running, take).await else { break };
-        match beside(&mut running, claim_one(app, due)).await {
-            Ok(Some(work)) => {
-                done += 1;
-                running.push(submit_claimed(app, client, slot, work));
+        let Some(slot) = flight.beside(take).await else { break };
+        let mut slots = vec![slot];
+        while (slots.len() as i64) < max - done {
+            match client.try_slot() {
+                Some(slot) => slots.push(slot),
+                None => break,
             }
-            Ok(None) => break,
+        }
+        flight.settle_answered();
+        let wanted = slots.len() as i64;
+        match flight.beside(claim_many(app, due, wanted)).await {
+            Ok(claimed) if claimed.is_empty() => break,
+            Ok(claimed) => {
+                done += claimed.len() as i64;
+                for (work, slot) in claimed.into_iter().zip(slots.drain(..)) {
+                    flight.running.push(send_claimed(app, client, slot, work));
+                }
+            }
             Err(e) => {
                 failed = Some(e);
                 break;
             }
         }
     }
-    while running.next().await.is_some() {}
+    flight.finish().await;
     match failed {
         Some(e) => Err(e),
         None => Ok(done),
     }
 }
 
-/// Submits the due parts of package and split orders right after one was placed (waiting at
-/// most [`SUBMIT_SOON_PATIENCE`] for a slot; the worker sends the rest).
-pub fn submit_parts_soon(app: Arc<App>) {
+/// The immediate submission rounds under way, one per app and kind of work: a placement while
+/// one runs asks it for one more round instead of starting its own (`true`: asked).
+static ROUNDS: std::sync::Mutex<Vec<(usize, u8, bool)>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `drain` for `due` right after a placement, unless a round for the same app and kind
+/// is under way: then that round runs once more when it ends, so that the placement's work is
+/// seen. One round claims and settles the work of many placements at once.
+fn drain_soon(app: Arc<App>, due: Due) {
     let Some(client) = app.smm.clone() else { return };
+    let key = (Arc::as_ptr(&app) as usize, if matches!(due, Due::Jobs) { 0 } else { 1 });
+    {
+        let mut rounds = ROUNDS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(round) = rounds.iter_mut().find(|r| (r.0, r.1) == key) {
+            round.2 = true;
+            return;
+        }
+        rounds.push((key.0, key.1, false));
+    }
+    // The submission's lines name the placing request.
     let request_id = log::current_request_id().unwrap_or_default();
     tokio::spawn(log::with_request_id(request_id, async move {
-        if let Err(e) = drain(&app, &client, Due::Parts(None), 50, Some(SUBMIT_SOON_PATIENCE)).await {
-            log::error(&format!("part submission failed: {e}"));
+        loop {
+            if let Err(e) = drain(&app, &client, due, i64::MAX, Some(SUBMIT_SOON_PATIENCE)).await {
+                log::error(&format!("submission failed: {e}"));
+            }
+            let mut rounds = ROUNDS.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(at) = rounds.iter().position(|r| (r.0, r.1) == key) else { return };
+            if rounds[at].2 {
+                rounds[at].2 = false;
+            } else {
+                rounds.swap_remove(at);
+                return;
+            }
         }
     }));
+}
+
+/// Submits the due parts of package and split orders right after one was placed (waiting at
+/// most [`SUBMIT_SOON_PATIENCE`] for each slot; the worker sends the rest).
+pub fn submit_parts_soon(app: Arc<App>) {
+    drain_soon(app, Due::Parts(None));
 }
 
 /// Expires lost part submissions and submits due parts (of one kind, or all).
@@ -264,25 +428,12 @@ pub async fn submit_due_parts(app: &App, kind: Option<PartKind>, max_parts: i64)
     drain(app, &client, Due::Parts(kind), max_parts, None).await
 }
 
-/// Submits an order's job right after it was placed, if it is due and nobody else has it. It
-/// waits at most [`SUBMIT_SOON_PATIENCE`] for a slot of the panel's limiter; without one the
-/// order stays `pending` for the worker.
-pub fn submit_soon(app: Arc<App>, order_id: OrderId) {
-    let Some(client) = app.smm.clone() else { return };
-    // The submission's line names the placing request.
-    let request_id = log::current_request_id().unwrap_or_default();
-    tokio::spawn(log::with_request_id(request_id, async move {
-        let Some(slot) = client.slot_within(SUBMIT_SOON_PATIENCE).await else { return };
-        match app.store.claim_order_job(order_id, app.clock.now()).await {
-            Ok(Some(job)) => {
-                if let Err(e) = submit(&app, &client, slot, job).await {
-                    log::error(&format!("order {order_id}: submission failed: {e}"));
-                }
-            }
-            Ok(None) => {}
-            Err(e) => log::error(&format!("order {order_id}: claim failed: {e}")),
-        }
-    }));
+/// Submits the due jobs right after an order was placed (the order's among them, if it is
+/// due), in rounds that claim and settle many at once. Each round waits at most
+/// [`SUBMIT_SOON_PATIENCE`] for a slot of the panel's limiter; without one the orders stay
+/// `pending` for the worker.
+pub fn submit_soon(app: Arc<App>, _order_id: OrderId) {
+    drain_soon(app, Due::Jobs);
 }
 
 /// Expires lost submissions and submits due jobs, as many at once as the panel's limiter
@@ -329,15 +480,9 @@ fn reading(paid: Points, quantity: u64, status: &smm::OrderStatus) -> Result<Sta
     })
 }
 
-/// Settles one order on the upstream's status, as the core says; `Ok(true)` when it ended.
-/// An `Err` is the reason it could not be applied (an unreadable reading, a store refusal).
-async fn apply_one(
-    app: &App,
-    target: &SyncTarget,
-    status: &smm::OrderStatus,
-    now: i64,
-) -> Result<bool, String> {
-    let update = reading(target.final_price, target.total_quantity, status)?;
+/// Settles one order on the upstream's status (read by the core); `Ok(true)` when it ended.
+/// An `Err` is why the store refused it.
+async fn apply_one(app: &App, target: &SyncTarget, update: StatusUpdate, now: i64) -> Result<bool, String> {
     let applied = app.store.apply_status(target.order_id, update, now).await.map_err(|e| e.to_string())?;
     let ended = applied.as_ref().filter(|o| o.status != OrderStatus::InProgress);
     if let Some(order) = ended {
@@ -346,14 +491,13 @@ async fn apply_one(
     Ok(ended.is_some())
 }
 
-/// Settles one part on the upstream's status; `Ok(true)` when it ended.
+/// Settles one part on the upstream's status (read by the core); `Ok(true)` when it ended.
 async fn apply_part(
     app: &App,
     target: &PartSyncTarget,
-    status: &smm::OrderStatus,
+    update: StatusUpdate,
     now: i64,
 ) -> Result<bool, String> {
-    let update = reading(target.share, u64::try_from(target.quantity).unwrap_or(0), status)?;
     let terminal = update.settlement.status != OrderStatus::InProgress;
     let applied =
         app.store.apply_part_status(target.part_id, update, now).await.map_err(|e| e.to_string())?;
@@ -379,27 +523,52 @@ pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Re
             }
         };
         let now = app.clock.now();
-        let mut untouched = Vec::new();
+        let found = statuses.iter().map(|(id, r)| (id.as_str(), r)).collect::<HashMap<_, _>>();
+        // The core reads each answer; the store applies the batch in one transaction.
+        let (mut updates, mut untouched, mut unreadable) = (Vec::new(), Vec::new(), Vec::new());
         for target in batch {
             report.checked += 1;
-            let found = statuses.iter().find(|(id, _)| *id == target.smm_order_id).map(|(_, r)| r);
-            let Some(Ok(status)) = found else {
-                untouched.push(target.order_id);
-                continue;
-            };
-            // One row that cannot be applied never stops the batch: its error is recorded for
-            // the operator and it moves behind the others.
-            match apply_one(app, target, status, now).await {
-                Ok(true) => report.settled += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    report.failed_rows += 1;
-                    log::warn(&format!("order {}: status not applied: {e}", target.order_id));
-                    app.store.record_sync_failure(target.order_id, None, &e, now).await?;
-                }
+            match found.get(target.smm_order_id.as_str()) {
+                Some(Ok(status)) => match reading(target.final_price, target.total_quantity, status) {
+                    Ok(update) => updates.push((target, update)),
+                    Err(e) => unreadable.push((target, e)),
+                },
+                _ => untouched.push(target.order_id),
             }
         }
-        app.store.touch_status_checks(&untouched, now).await?;
+        let batched = app
+            .store
+            .apply_statuses(
+                updates.iter().map(|(t, u)| (t.order_id, u.clone())).collect(),
+                untouched.clone(),
+                now,
+            )
+            .await;
+        match batched {
+            Ok(applied) => {
+                for order in applied.iter().flatten().filter(|o| o.status != OrderStatus::InProgress) {
+                    report.settled += 1;
+                    life(app, "order.settled", order, None);
+                }
+            }
+            // One row the store refuses never stops the batch: they are applied one by one, and
+            // the refused row's error is recorded for the operator (it moves behind the others).
+            Err(_) => {
+                for (target, update) in updates {
+                    match apply_one(app, target, update, now).await {
+                        Ok(true) => report.settled += 1,
+                        Ok(false) => {}
+                        Err(e) => unreadable.push((target, e)),
+                    }
+                }
+                app.store.touch_status_checks(&untouched, now).await?;
+            }
+        }
+        for (target, e) in unreadable {
+            report.failed_rows += 1;
+            log::warn(&format!("order {}: status not applied: {e}", target.order_id));
+            app.store.record_sync_failure(target.order_id, None, &e, now).await?;
+        }
     }
     if app.config.log_requests && report.calls > 0 {
         log::event(
@@ -492,28 +661,46 @@ async fn sync_parts(app: &App, client: &SmmClient, max_parts: i64) -> Result<Syn
             continue;
         };
         let now = app.clock.now();
-        let mut untouched = Vec::new();
+        let found = statuses.iter().map(|(id, r)| (id.as_str(), r)).collect::<HashMap<_, _>>();
+        let (mut updates, mut untouched, mut unreadable) = (Vec::new(), Vec::new(), Vec::new());
         for target in batch {
             report.checked += 1;
-            let found = statuses.iter().find(|(id, _)| *id == target.smm_order_id).map(|(_, r)| r);
-            let Some(Ok(status)) = found else {
-                untouched.push(target.part_id);
-                continue;
-            };
-            match apply_part(app, target, status, now).await {
-                Ok(true) => report.settled += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    report.failed_rows += 1;
-                    log::warn(&format!(
-                        "order {} part {}: status not applied: {e}",
-                        target.order_id, target.part_id
-                    ));
-                    app.store.record_sync_failure(target.order_id, Some(target.part_id), &e, now).await?;
+            match found.get(target.smm_order_id.as_str()) {
+                Some(Ok(status)) => {
+                    let quantity = u64::try_from(target.quantity).unwrap_or(0);
+                    match reading(target.share, quantity, status) {
+                        Ok(update) => updates.push((target, update)),
+                        Err(e) => unreadable.push((target, e)),
+                    }
                 }
+                _ => untouched.push(target.part_id),
             }
         }
-        app.store.touch_part_checks(&untouched, now).await?;
+        let batch_updates = updates.iter().map(|(t, u)| (t.part_id, u.clone())).collect();
+        match app.store.apply_part_statuses(batch_updates, untouched.clone(), now).await {
+            Ok(applied) => {
+                for (applied, (_, update)) in applied.iter().zip(&updates) {
+                    if applied.is_some() && update.settlement.status != OrderStatus::InProgress {
+                        report.settled += 1;
+                    }
+                }
+            }
+            Err(_) => {
+                for (target, update) in updates {
+                    match apply_part(app, target, update, now).await {
+                        Ok(true) => report.settled += 1,
+                        Ok(false) => {}
+                        Err(e) => unreadable.push((target, e)),
+                    }
+                }
+                app.store.touch_part_checks(&untouched, now).await?;
+            }
+        }
+        for (target, e) in unreadable {
+            report.failed_rows += 1;
+            log::warn(&format!("order {} part {}: status not applied: {e}", target.order_id, target.part_id));
+            app.store.record_sync_failure(target.order_id, Some(target.part_id), &e, now).await?;
+        }
     }
     Ok(report)
 }

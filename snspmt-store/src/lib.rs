@@ -587,6 +587,37 @@ pub trait OrderStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Marks orders as checked now (the upstream did not know them, or said nothing new).
     async fn touch_status_checks(&self, order_ids: &[OrderId], now: Millis) -> StoreResult<()>;
+    /// Records how several claimed submissions ended, in one transaction (each as
+    /// [`settle_submission`](OrderStore::settle_submission) would): all or none. An `Err` (one
+    /// job refused, say) changes nothing; the caller settles them one at a time instead.
+    async fn settle_submissions(
+        &self,
+        outcomes: Vec<(JobId, SubmissionOutcome)>,
+        now: Millis,
+    ) -> StoreResult<Vec<Order>> {
+        let mut settled = Vec::with_capacity(outcomes.len());
+        for (job_id, outcome) in outcomes {
+            settled.push(self.settle_submission(job_id, outcome, now).await?);
+        }
+        Ok(settled)
+    }
+    /// Applies the upstream's statuses of several orders (each as
+    /// [`apply_status`](OrderStore::apply_status) would) and marks `untouched` as checked, in
+    /// one transaction: all or none. An `Err` changes nothing; the caller applies them one at a
+    /// time instead, to record which row failed.
+    async fn apply_statuses(
+        &self,
+        updates: Vec<(OrderId, StatusUpdate)>,
+        untouched: Vec<OrderId>,
+        now: Millis,
+    ) -> StoreResult<Vec<Option<Order>>> {
+        let mut applied = Vec::with_capacity(updates.len());
+        for (order_id, update) in updates {
+            applied.push(self.apply_status(order_id, update, now).await?);
+        }
+        self.touch_status_checks(&untouched, now).await?;
+        Ok(applied)
+    }
     /// The owner's cancel: only while the job is due and unclaimed → `canceled`, full refund.
     /// `Conflict(Conflict::InvalidTransition)` otherwise.
     async fn cancel_order(&self, order_id: OrderId, now: Millis) -> StoreResult<Order>;
@@ -813,6 +844,35 @@ pub trait PartStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<Option<Order>>;
     async fn touch_part_checks(&self, part_ids: &[PartId], now: Millis) -> StoreResult<()>;
+    /// Records how several claimed part submissions ended, in one transaction (each as
+    /// [`settle_part_submission`](PartStore::settle_part_submission) would): all or none.
+    async fn settle_part_submissions(
+        &self,
+        outcomes: Vec<(PartId, SubmissionOutcome)>,
+        now: Millis,
+    ) -> StoreResult<Vec<Order>> {
+        let mut settled = Vec::with_capacity(outcomes.len());
+        for (part_id, outcome) in outcomes {
+            settled.push(self.settle_part_submission(part_id, outcome, now).await?);
+        }
+        Ok(settled)
+    }
+    /// Applies the upstream's statuses of several parts (each as
+    /// [`apply_part_status`](PartStore::apply_part_status) would) and marks `untouched` as
+    /// checked, in one transaction: all or none.
+    async fn apply_part_statuses(
+        &self,
+        updates: Vec<(PartId, StatusUpdate)>,
+        untouched: Vec<PartId>,
+        now: Millis,
+    ) -> StoreResult<Vec<Option<Order>>> {
+        let mut applied = Vec::with_capacity(updates.len());
+        for (part_id, update) in updates {
+            applied.push(self.apply_part_status(part_id, update, now).await?);
+        }
+        self.touch_part_checks(&untouched, now).await?;
+        Ok(applied)
+    }
     /// An operator settles an `unknown` part: it was accepted (`smm_order_id`), or it failed
     /// (`None`: its share is refunded). `Conflict(Conflict::InvalidTransition)` unless it is `unknown`.
     async fn resolve_part(

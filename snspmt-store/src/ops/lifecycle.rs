@@ -11,7 +11,7 @@ use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::{LedgerKind, Points};
 
 use super::{insert_audit, post_in};
-use crate::sql::{clean_text, Conn, Row};
+use crate::sql::{clean_text, Conn, Dialect, Row};
 use crate::{JobId, Millis, OrderId, PartId};
 use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, StoreResult, SubmissionOutcome};
 
@@ -28,6 +28,19 @@ const APPLY_STATUS: &str = concat!(
     "charge = COALESCE($4, charge), last_status_check = $5 WHERE order_id = $1 AND status = 'in_progress' RETURNING ",
     order_cols!()
 );
+/// PostgreSQL: [`APPLY_STATUS`] for a batch of orders in one statement (`$1`: a JSON array of
+/// `{"id", "sc", "rem", "ch"}`).
+const APPLY_STATUSES: &str = concat!(
+    "UPDATE orders SET start_count = COALESCE(u.sc, start_count), remains = COALESCE(u.rem, remains), ",
+    "charge = COALESCE(u.ch, charge), last_status_check = $2 ",
+    "FROM json_to_recordset($1::text::json) AS u(id bigint, sc bigint, rem bigint, ch text) ",
+    "WHERE orders.order_id = u.id AND orders.status = 'in_progress' RETURNING ",
+    order_cols!()
+);
+/// PostgreSQL: marks a batch of orders (`$1`: a JSON array of ids) checked at `$2`.
+const TOUCH_STATUS_CHECKS: &str = "UPDATE orders SET last_status_check = $2 \
+    WHERE order_id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))";
+const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
 const LOST_JOBS: &str =
     "SELECT order_id FROM submission_jobs WHERE state = 'submitting' AND claimed_at < $1 \
     ORDER BY job_id";
@@ -369,6 +382,16 @@ pub(crate) async fn apply_status<C: Conn>(
         // Still running: only what the panel reported changes (one round trip per order).
         return order_row(&row).map(Some);
     }
+    settle_on_status(c, order_id, u, now).await
+}
+
+/// The core's settlement of an order whose reported status was just applied and is terminal.
+async fn settle_on_status<C: Conn>(
+    c: &mut C,
+    order_id: OrderId,
+    u: &StatusUpdate,
+    now: Millis,
+) -> StoreResult<Option<Order>> {
     let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
     if loaded.0.status != OrderStatus::InProgress {
         return Ok(None); // an operator ended it meanwhile
@@ -376,6 +399,58 @@ pub(crate) async fn apply_status<C: Conn>(
     drive(c, loaded, Input::Settled(u.settlement), Written::default(), Conflict::InvalidTransition, now)
         .await
         .map(Some)
+}
+
+/// [`apply_status`] for a batch of orders, and marks `untouched` checked. On PostgreSQL what the
+/// panel reported is written for the whole batch in one statement (and `untouched` in another);
+/// only the orders that ended take more, each settled by the core as in [`apply_status`].
+pub(crate) async fn apply_statuses<C: Conn>(
+    c: &mut C,
+    updates: &[(OrderId, StatusUpdate)],
+    untouched: &[OrderId],
+    now: Millis,
+) -> StoreResult<Vec<Option<Order>>> {
+    let mut applied = Vec::with_capacity(updates.len());
+    if c.dialect() != Dialect::Postgres {
+        for (order_id, u) in updates {
+            applied.push(apply_status(c, *order_id, u, now).await?);
+        }
+        for id in untouched {
+            c.execute(TOUCH_STATUS_CHECK, &[id, &now]).await?;
+        }
+        return Ok(applied);
+    }
+    if !updates.is_empty() {
+        let reported = updates
+            .iter()
+            .map(|(id, u)| {
+                serde_json::json!({"id": id.0, "sc": u.start_count, "rem": u.remains,
+                                   "ch": u.charge.as_deref().map(clean_text)})
+            })
+            .collect::<Vec<_>>();
+        let reported = super::serialize(&reported)?;
+        let mut running = std::collections::HashMap::new();
+        for row in c.query(APPLY_STATUSES, &[&reported, &now]).await? {
+            let order = order_row(&row)?;
+            running.insert(order.order_id, order);
+        }
+        for (order_id, u) in updates {
+            let Some(order) = running.remove(order_id) else {
+                applied.push(None); // not in progress
+                continue;
+            };
+            if u.settlement.status.is_terminal() {
+                applied.push(settle_on_status(c, *order_id, u, now).await?);
+            } else {
+                applied.push(Some(order));
+            }
+        }
+    }
+    if !untouched.is_empty() {
+        let ids = super::serialize(&untouched)?;
+        c.execute(TOUCH_STATUS_CHECKS, &[&ids, &now]).await?;
+    }
+    Ok(applied)
 }
 
 /// Lost submissions (claimed before `claimed_before`, never settled) become `unknown`: never

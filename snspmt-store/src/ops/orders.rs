@@ -9,13 +9,13 @@ use snspmt_core::plan::{Part, PartState, Run, Stage};
 use snspmt_core::{LedgerKind, Points};
 
 use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
-use super::{audited, one, page, post_in, remember, replay, rows, serialize};
-use crate::sql::{Conn, Dialect, Param, Row};
+use super::{audited, note_balance, one, page, remember, replay, rows, serialize};
+use crate::sql::{unique_as, Conn, Dialect, Param, Row};
 use crate::{
     CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, JobId, Millis, NewAudit,
     NewOrder, NewPackage, NewService, Order, OrderFilter, OrderId, OrderPart, OrderStore, Package,
-    PackageStore, Page, PartId, PartKind, PartStore, PartSyncTarget, Posting, Service, StatusUpdate,
-    StoreError, StoreResult, SubmissionOutcome, SyncTarget,
+    PackageStore, Page, PartId, PartKind, PartStore, PartSyncTarget, Service, StatusUpdate, StoreError,
+    StoreResult, SubmissionOutcome, SyncTarget,
 };
 
 macro_rules! service_cols {
@@ -59,6 +59,27 @@ const INSERT_ORDER: &str = "INSERT INTO orders (user_id, service_id, service_nam
     params) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) RETURNING order_id";
 const INSERT_JOB: &str =
     "INSERT INTO submission_jobs (order_id, part, state, due_at) VALUES ($1, 0, 'due', $2)";
+/// PostgreSQL: the order and its submission job (the outbox row) in one round trip.
+const INSERT_ORDER_AND_JOB: &str = "WITH o AS (INSERT INTO orders (user_id, service_id, service_name, link, \
+    quantity, runs, interval_minutes, comments, price, discount_amount, final_price, status, created_at, updated_at, \
+    scheduled_at, params) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) \
+    RETURNING order_id), j AS (INSERT INTO submission_jobs (order_id, part, state, due_at) \
+    SELECT order_id, 0, 'due', $16::bigint FROM o) SELECT order_id FROM o";
+/// A new order's charge: the balance moves (never below zero) and its ledger row is appended.
+/// The order is new in this transaction, so no earlier posting of its event can exist (the
+/// ledger's unique `event_ref` still guards it).
+const CHARGE_BALANCE: &str =
+    "UPDATE users SET points = points + $2 WHERE user_id = $1 AND points + $2 >= 0 RETURNING points";
+const CHARGE_LEDGER_ROW: &str = "INSERT INTO points_ledger \
+    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+/// PostgreSQL: [`CHARGE_BALANCE`] and [`CHARGE_LEDGER_ROW`] in one round trip (no row: the
+/// balance did not move).
+const CHARGE_FUSED: &str = "WITH b AS (UPDATE users SET points = points + $3 WHERE user_id = $1 \
+    AND points + $3 >= 0 RETURNING points) INSERT INTO points_ledger \
+    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
+    SELECT $1, $2, $3, b.points, $4, $5, $6, $7 FROM b RETURNING id, balance_after";
+const CHARGE_BALANCE_OF: &str = "SELECT points FROM users WHERE user_id = $1";
 const ORDER_PAGE: (&str, &str) = paged!(
     order_cols,
     "FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
@@ -66,11 +87,29 @@ const ORDER_PAGE: (&str, &str) = paged!(
 );
 const CLAIM_ORDER_JOB: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $2, \
     attempts = attempts + 1 WHERE order_id = $1 AND state = 'due' AND due_at <= $2 RETURNING job_id";
-const CLAIM_DUE_JOBS: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
-    attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM submission_jobs \
-    WHERE state = 'due' AND due_at <= $1 ORDER BY due_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING job_id";
+/// The due jobs are picked once, in a materialised CTE: as an `IN (subquery … LIMIT)` the
+/// planner may rescan the subquery per row, and with `SKIP LOCKED` each rescan picks other
+/// rows, so one claim of `LIMIT 1` took every due job (found by the issue 16 benchmark).
+const CLAIM_DUE_JOBS: &str = "WITH pick AS MATERIALIZED (SELECT job_id FROM submission_jobs \
+    WHERE state = 'due' AND due_at <= $1 ORDER BY due_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+    UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
+    attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM pick) RETURNING job_id";
 const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting', updated_at = $2 \
     WHERE order_id = (SELECT order_id FROM submission_jobs WHERE job_id = $1)";
+/// PostgreSQL: claims up to `$2` due jobs (`$3`: only the job of order `$3`), marks their orders
+/// `submitting` and reads what the submission needs, in one statement.
+const CLAIM_JOBS_FUSED: &str = "WITH pick AS MATERIALIZED (SELECT job_id FROM submission_jobs \
+    WHERE state = 'due' AND due_at <= $1 AND ($3::bigint IS NULL OR order_id = $3) \
+    ORDER BY due_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+    j AS (UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
+    attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM pick) \
+    RETURNING job_id, order_id, attempts), \
+    o AS (UPDATE orders SET status = 'submitting', updated_at = $1 FROM j WHERE orders.order_id = j.order_id \
+    RETURNING orders.order_id, orders.service_id, orders.link, orders.quantity, orders.runs, \
+    orders.interval_minutes, orders.comments, orders.params) \
+    SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, o.link, o.quantity, o.runs, \
+    o.interval_minutes, o.comments, o.params, s.service_id FROM j JOIN o ON o.order_id = j.order_id \
+    LEFT JOIN services s ON s.service_id = o.service_id ORDER BY j.job_id";
 const CLAIMED_JOB: &str = "SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, \
     o.link, o.quantity, o.runs, o.interval_minutes, o.comments, o.params FROM submission_jobs j \
     JOIN orders o ON o.order_id = j.order_id JOIN services s ON s.service_id = o.service_id WHERE j.job_id = $1";
@@ -103,12 +142,29 @@ const INSERT_PART: &str = "INSERT INTO order_parts (order_id, part_index, step_i
     service_id, quantity, share, delay_minutes, state, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const START_PARTS: &str = "UPDATE order_parts SET state = 'due', due_at = $2 WHERE order_id = $1 \
     AND part_index = 0 AND state = 'waiting'";
-const CLAIM_DUE_PARTS: &str = "UPDATE order_parts SET state = 'submitting', claimed_at = $1, \
-    attempts = attempts + 1 WHERE state = 'due' AND part_id IN (SELECT p.part_id FROM order_parts p \
+/// Picked once in a materialised CTE, as [`CLAIM_DUE_JOBS`].
+const CLAIM_DUE_PARTS: &str = "WITH pick AS MATERIALIZED (SELECT p.part_id FROM order_parts p \
     JOIN orders o ON o.order_id = p.order_id WHERE p.state = 'due' AND p.due_at <= $1 \
     AND o.status NOT IN ('partial', 'completed', 'canceled', 'failed') AND ($3::text IS NULL \
     OR ($3 = 'package' AND o.package_id IS NOT NULL) OR ($3 = 'split' AND o.split_days IS NOT NULL)) \
-    ORDER BY p.due_at, p.part_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED) RETURNING part_id";
+    ORDER BY p.due_at, p.part_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED) \
+    UPDATE order_parts SET state = 'submitting', claimed_at = $1, \
+    attempts = attempts + 1 WHERE state = 'due' AND part_id IN (SELECT part_id FROM pick) RETURNING part_id";
+/// PostgreSQL: [`CLAIM_DUE_PARTS`], their orders made `processing` and what the submissions
+/// need, in one statement.
+const CLAIM_PARTS_FUSED: &str = "WITH pick AS MATERIALIZED (SELECT p.part_id FROM order_parts p \
+    JOIN orders o ON o.order_id = p.order_id WHERE p.state = 'due' AND p.due_at <= $1 \
+    AND o.status NOT IN ('partial', 'completed', 'canceled', 'failed') AND ($3::text IS NULL \
+    OR ($3 = 'package' AND o.package_id IS NOT NULL) OR ($3 = 'split' AND o.split_days IS NOT NULL)) \
+    ORDER BY p.due_at, p.part_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED), \
+    p AS (UPDATE order_parts SET state = 'submitting', claimed_at = $1, \
+    attempts = attempts + 1 WHERE state = 'due' AND part_id IN (SELECT part_id FROM pick) \
+    RETURNING part_id, order_id, attempts, service_id, quantity), \
+    m AS (UPDATE orders SET status = 'processing', updated_at = $1 WHERE order_id IN (SELECT order_id FROM p) \
+    AND status IN ('pending', 'scheduled')) \
+    SELECT p.part_id, p.order_id, p.attempts, s.provider_service_id, s.service_type, o.link, p.quantity, \
+    s.service_id FROM p JOIN orders o ON o.order_id = p.order_id LEFT JOIN services s ON s.service_id = p.service_id \
+    ORDER BY p.part_id";
 const CLAIMED_PART: &str =
     "SELECT p.part_id, p.order_id, p.attempts, s.provider_service_id, s.service_type, \
     o.link, p.quantity FROM order_parts p JOIN orders o ON o.order_id = p.order_id \
@@ -231,11 +287,17 @@ async fn import_services<C: Conn>(
     audited(c, audit, now, counts).await
 }
 
-/// Inserts an order and charges its price (ledger `order_charge`, the core's event key), in the
-/// caller's transaction; answers the new order's id.
-async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) -> StoreResult<OrderId> {
+/// Inserts an order (and, for a single order, its submission job: `job_due`) and charges its
+/// price (ledger `order_charge`, the core's event key), in the caller's transaction; answers the
+/// new order's id and its referral commission.
+async fn insert_order_and_charge<C: Conn>(
+    c: &mut C,
+    o: &NewOrder,
+    job_due: Option<Millis>,
+    now: Millis,
+) -> StoreResult<(OrderId, Points)> {
     let params = super::json_or_null(&o.params, o.params.is_empty())?;
-    let args: [&dyn Param; 15] = [
+    let args: [&dyn Param; 16] = [
         &o.user_id,
         &o.service_id,
         &o.service_name,
@@ -251,24 +313,104 @@ async fn insert_order_and_charge<C: Conn>(c: &mut C, o: &NewOrder, now: Millis) 
         &now,
         &o.scheduled_at,
         &params,
+        &job_due,
     ];
-    let order_id: OrderId = c.scalar(INSERT_ORDER, &args).await?;
+    let order_id: OrderId = match (c.dialect(), job_due) {
+        (Dialect::Postgres, Some(_)) => c.scalar(INSERT_ORDER_AND_JOB, &args).await?,
+        (_, due) => {
+            let order_id = c.scalar(INSERT_ORDER, &args[..15]).await?;
+            if let Some(due) = due {
+                c.execute(INSERT_JOB, &[&order_id, &due]).await?;
+            }
+            order_id
+        }
+    };
     if o.final_price.0 > 0 {
-        let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
-        let charge = Posting {
-            user_id: o.user_id.clone(),
-            kind: LedgerKind::OrderCharge,
-            amount: Points(-o.final_price.0),
-            reference: Some(events::order_reference(order_id.0)),
-            description,
-            event_ref: Some(event_ref),
-            audit: None,
-        };
-        post_in(c, &charge, now).await?;
+        charge_new_order(c, o, order_id, now).await?;
     }
-    super::referral::referral_on_order(c, order_id, &o.user_id, o.coupon_id, o.price, o.final_price, now)
-        .await?;
-    Ok(order_id)
+    let commission =
+        super::referral::referral_on_order(c, order_id, &o.user_id, o.coupon_id, o.price, o.final_price, now)
+            .await?;
+    Ok((order_id, commission))
+}
+
+/// Charges a new order's price: the balance (never below zero) and its ledger row, one round
+/// trip on PostgreSQL. `InsufficientPoints` (or `NotFound`) changes nothing.
+async fn charge_new_order<C: Conn>(
+    c: &mut C,
+    o: &NewOrder,
+    order_id: OrderId,
+    now: Millis,
+) -> StoreResult<()> {
+    let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
+    let reference = Some(events::order_reference(order_id.0));
+    let amount = -o.final_price.0;
+    let kind = LedgerKind::OrderCharge.as_str();
+    let moved: Option<(i64, i64)> = match c.dialect() {
+        Dialect::Postgres => {
+            let args: [&dyn Param; 7] =
+                [&o.user_id, &kind, &amount, &reference, &description, &event_ref, &now];
+            match c.query_opt(CHARGE_FUSED, &args).await.map_err(unique_as(StoreError::AlreadyPosted))? {
+                Some(row) => Some((row.get(0)?, row.get(1)?)),
+                None => None,
+            }
+        }
+        Dialect::Sqlite => match c.query_opt(CHARGE_BALANCE, &[&o.user_id, &amount]).await? {
+            None => None,
+            Some(row) => {
+                let balance_after: i64 = row.get(0)?;
+                let args: [&dyn Param; 8] =
+                    [&o.user_id, &kind, &amount, &balance_after, &reference, &description, &event_ref, &now];
+                let id: i64 =
+                    c.scalar(CHARGE_LEDGER_ROW, &args).await.map_err(unique_as(StoreError::AlreadyPosted))?;
+                Some((id, balance_after))
+            }
+        },
+    };
+    if let Some((ledger_id, balance_after)) = moved {
+        // The session cache's balance follows the charge (as for every posting).
+        note_balance(c, &o.user_id, balance_after, ledger_id);
+        return Ok(());
+    }
+    Err(match c.query_opt(CHARGE_BALANCE_OF, &[&o.user_id]).await? {
+        None => StoreError::NotFound,
+        Some(r) => StoreError::insufficient(Points(r.get(0)?)),
+    })
+}
+
+/// A single order as [`place`] just wrote it, without reading it back.
+fn placed(o: &NewOrder, order_id: OrderId, commission: Points, now: Millis) -> Order {
+    Order {
+        order_id,
+        user_id: o.user_id.clone(),
+        service_id: Some(o.service_id),
+        service_name: o.service_name.clone(),
+        link: o.link.clone(),
+        quantity: o.quantity,
+        runs: o.runs,
+        interval_minutes: o.interval_minutes,
+        comments: o.comments.clone(),
+        price: o.price,
+        discount_amount: o.discount_amount,
+        final_price: o.final_price,
+        commission_amount: commission,
+        status: o.status,
+        smm_panel_order_id: None,
+        start_count: None,
+        remains: None,
+        charge: None,
+        refunded_amount: Points(0),
+        last_status_check: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+        scheduled_at: o.scheduled_at,
+        package_id: None,
+        split_days: None,
+        total_parts: 0,
+        package_steps: Vec::new(),
+        params: o.params.clone(),
+    }
 }
 
 /// What a placement creates besides the order and its charge.
@@ -291,17 +433,19 @@ async fn place<C: Conn>(
     if let Some(order) = replay(c, key, now).await? {
         return Ok(Idempotent::Replay(order));
     }
-    let order_id = insert_order_and_charge(c, o, now).await?;
-    match work {
+    let order = match work {
         Work::Job => {
-            c.execute(INSERT_JOB, &[&order_id, &o.due_at]).await?;
+            // The order and its job in one statement where the dialect allows; not read back.
+            let (order_id, commission) = insert_order_and_charge(c, o, Some(o.due_at), now).await?;
+            placed(o, order_id, commission, now)
         }
         Work::Parts { package_id, split_days, parts, start_at } => {
+            let (order_id, _) = insert_order_and_charge(c, o, None, now).await?;
             c.execute(SET_ORDER_PLAN, &[&order_id, &package_id, &split_days]).await?;
             insert_parts(c, order_id, parts, start_at).await?;
+            order_in(c, order_id).await?
         }
-    }
-    let order = order_in(c, order_id).await?;
+    };
     remember(c, key, order).await
 }
 
@@ -346,6 +490,34 @@ async fn claimed<C: Conn>(c: &mut C, job_id: JobId, now: Millis) -> StoreResult<
     claimed_row(&c.query_one(CLAIMED_JOB, &[&job_id]).await?)
 }
 
+/// Claims up to `limit` due jobs (`only`: the job of that order), marks their orders
+/// `submitting` and reads what their submissions need: one statement on PostgreSQL.
+async fn claim_jobs<C: Conn>(
+    c: &mut C,
+    now: Millis,
+    limit: i64,
+    only: Option<OrderId>,
+) -> StoreResult<Vec<ClaimedJob>> {
+    if c.dialect() == Dialect::Postgres {
+        let rows = c.query(CLAIM_JOBS_FUSED, &[&now, &limit, &only]).await?;
+        return rows
+            .iter()
+            .map(|r| match r.get::<Option<i64>>(11)? {
+                // The order's service is gone: nothing to submit; the claim rolls back.
+                None => Err(StoreError::NotFound),
+                Some(_) => claimed_row(r),
+            })
+            .collect();
+    }
+    match only {
+        None => claim_due_jobs(c, now, limit).await,
+        Some(order_id) => match c.query_opt(CLAIM_ORDER_JOB, &[&order_id, &now]).await? {
+            None => Ok(Vec::new()),
+            Some(row) => Ok(vec![claimed(c, row.get(0)?, now).await?]),
+        },
+    }
+}
+
 async fn claim_due_jobs<C: Conn>(c: &mut C, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
     let ids = c.query(CLAIM_DUE_JOBS, &[&now, &limit]).await?;
     let mut jobs = Vec::with_capacity(ids.len());
@@ -361,12 +533,8 @@ async fn claim_due_parts<C: Conn>(
     limit: i64,
     kind: Option<&str>,
 ) -> StoreResult<Vec<ClaimedPart>> {
-    let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
-    let mut claimed = Vec::with_capacity(ids.len());
-    for id in ids {
-        let id: PartId = id.get(0)?;
-        let r = c.query_one(CLAIMED_PART, &[&id]).await?;
-        let part = ClaimedPart {
+    let part = |r: &Row| -> StoreResult<ClaimedPart> {
+        Ok(ClaimedPart {
             part_id: r.get(0)?,
             order_id: r.get(1)?,
             attempts: r.get(2)?,
@@ -374,7 +542,24 @@ async fn claim_due_parts<C: Conn>(
             service_type: r.get(4)?,
             link: r.get(5)?,
             quantity: r.get(6)?,
-        };
+        })
+    };
+    if c.dialect() == Dialect::Postgres {
+        let rows = c.query(CLAIM_PARTS_FUSED, &[&now, &limit, &kind]).await?;
+        return rows
+            .iter()
+            .map(|r| match r.get::<Option<i64>>(7)? {
+                // The part's service is gone: nothing to submit; the claim rolls back.
+                None => Err(StoreError::NotFound),
+                Some(_) => part(r),
+            })
+            .collect();
+    }
+    let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
+    let mut claimed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id: PartId = id.get(0)?;
+        let part = part(&c.query_one(CLAIMED_PART, &[&id]).await?)?;
         c.execute(MARK_ORDER_PROCESSING, &[&part.order_id, &now]).await?;
         claimed.push(part);
     }
@@ -524,17 +709,35 @@ macro_rules! impl_orders {
                 order_id: OrderId,
                 now: Millis,
             ) -> StoreResult<Option<ClaimedJob>> {
+                self.tx(async move |c| Ok(claim_jobs(c, now, 1, Some(order_id)).await?.pop())).await
+            }
+
+            async fn claim_due_jobs(&self, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
+                self.tx(async move |c| claim_jobs(c, now, limit, None).await).await
+            }
+
+            async fn settle_submissions(
+                &self,
+                outcomes: Vec<(JobId, SubmissionOutcome)>,
+                now: Millis,
+            ) -> StoreResult<Vec<Order>> {
                 self.tx(async move |c| {
-                    let Some(row) = c.query_opt(CLAIM_ORDER_JOB, &[&order_id, &now]).await? else {
-                        return Ok(None);
-                    };
-                    Ok(Some(claimed(c, row.get(0)?, now).await?))
+                    let mut settled = Vec::with_capacity(outcomes.len());
+                    for (job_id, outcome) in &outcomes {
+                        settled.push(lifecycle::settle_submission(c, *job_id, outcome, now).await?);
+                    }
+                    Ok(settled)
                 })
                 .await
             }
 
-            async fn claim_due_jobs(&self, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
-                self.tx(async move |c| claim_due_jobs(c, now, limit).await).await
+            async fn apply_statuses(
+                &self,
+                updates: Vec<(OrderId, StatusUpdate)>,
+                untouched: Vec<OrderId>,
+                now: Millis,
+            ) -> StoreResult<Vec<Option<Order>>> {
+                self.tx(async move |c| lifecycle::apply_statuses(c, &updates, &untouched, now).await).await
             }
 
             async fn settle_submission(
@@ -743,6 +946,40 @@ macro_rules! impl_orders {
                 now: Millis,
             ) -> StoreResult<Option<Order>> {
                 self.tx(async move |c| lifecycle::apply_part_status(c, part_id, &u, now).await).await
+            }
+
+            async fn settle_part_submissions(
+                &self,
+                outcomes: Vec<(PartId, SubmissionOutcome)>,
+                now: Millis,
+            ) -> StoreResult<Vec<Order>> {
+                self.tx(async move |c| {
+                    let mut settled = Vec::with_capacity(outcomes.len());
+                    for (part_id, outcome) in &outcomes {
+                        settled.push(lifecycle::settle_part_submission(c, *part_id, outcome, now).await?);
+                    }
+                    Ok(settled)
+                })
+                .await
+            }
+
+            async fn apply_part_statuses(
+                &self,
+                updates: Vec<(PartId, StatusUpdate)>,
+                untouched: Vec<PartId>,
+                now: Millis,
+            ) -> StoreResult<Vec<Option<Order>>> {
+                self.tx(async move |c| {
+                    let mut applied = Vec::with_capacity(updates.len());
+                    for (part_id, u) in &updates {
+                        applied.push(lifecycle::apply_part_status(c, *part_id, u, now).await?);
+                    }
+                    for id in &untouched {
+                        c.execute(TOUCH_PART_CHECK, &[id, &now]).await?;
+                    }
+                    Ok(applied)
+                })
+                .await
             }
 
             async fn touch_part_checks(&self, part_ids: &[PartId], now: Millis) -> StoreResult<()> {

@@ -288,7 +288,8 @@ async fn referrer_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<Re
 
 /// In `place_order`'s transaction: marks the caller's coupon copy used by this order (else
 /// `Conflict(Conflict::InvalidCoupon)`, and the whole order rolls back), and records the pending
-/// commission of the user's referrer at the referrer's rate now.
+/// commission of the user's referrer at the referrer's rate now. Answers that commission (0
+/// when the user has no active referrer).
 pub(crate) async fn referral_on_order<C: Conn>(
     c: &mut C,
     order_id: crate::OrderId,
@@ -297,7 +298,7 @@ pub(crate) async fn referral_on_order<C: Conn>(
     price: Points,
     final_price: Points,
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<Points> {
     if let Some(coupon) = coupon_id {
         if c.query_opt(USE_COUPON, &[&coupon, &user_id, &order_id, &now, &price.0]).await?.is_none() {
             return Err(StoreError::Conflict(Conflict::InvalidCoupon));
@@ -313,8 +314,9 @@ pub(crate) async fn referral_on_order<C: Conn>(
         )
         .await?;
         c.execute(SET_ORDER_COMMISSION, &[&order_id, &amount.0]).await?;
+        return Ok(amount);
     }
-    Ok(())
+    Ok(Points(0))
 }
 
 /// In the transaction of any refund or settlement of an order: brings its pending commission

@@ -67,7 +67,8 @@ macro_rules! for_each_case {
             user_rates_are_set_audited_and_per_user,
             order_batches_are_claimed_once_and_answer_replays,
             order_params_are_stored_and_claimed_with_the_job,
-            commits_are_told_to_watchers
+            commits_are_told_to_watchers,
+            batches_settle_and_apply_all_or_none
         );
     };
 }
@@ -1969,4 +1970,87 @@ pub async fn commits_are_told_to_watchers(s: Arc<dyn Store>) {
     drop(told);
     s.post(posting("u1", LedgerKind::Deduct, -1), None, 10).await.expect("debit");
     assert_consistent(&*s).await;
+}
+
+/// The batched forms of the life cycle (issue 16): a placement answers the order as stored,
+/// several submissions settle and several statuses apply in one transaction each, all or none.
+pub async fn batches_settle_and_apply_all_or_none(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 10_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    let mut ids = Vec::new();
+    for price in [1000, 2000, 3000, 400] {
+        let placed =
+            s.place_order(new_order("u1", svc, price, 1), None, 1).await.expect("order").into_inner();
+        // The placement is not read back: what it answers is what a read finds.
+        assert_eq!(s.order(placed.order_id).await.expect("order").as_ref(), Some(&placed));
+        ids.push(placed.order_id);
+    }
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000 - 6400)));
+    let jobs = s.claim_due_jobs(2, 3).await.expect("claim");
+    assert_eq!(jobs.iter().map(|j| j.order_id).collect::<Vec<_>>(), ids[..3]);
+    assert!(jobs
+        .iter()
+        .all(|j| j.link == "https://x.com/a" && j.provider_service_id == "1" && j.attempts == 1));
+    for id in &ids[..3] {
+        assert_eq!(s.order(*id).await.expect("order").expect("there").status, OrderStatus::Submitting);
+    }
+    let accepted = |id: &str| SubmissionOutcome::Accepted { smm_order_id: id.into() };
+    let rejected = SubmissionOutcome::Rejected { message: "no".into() };
+    let settled = s
+        .settle_submissions(
+            vec![
+                (jobs[0].job_id, accepted("71")),
+                (jobs[1].job_id, accepted("72")),
+                (jobs[2].job_id, rejected),
+            ],
+            3,
+        )
+        .await
+        .expect("settle");
+    assert_eq!(
+        settled.iter().map(|o| (o.status, o.refunded_amount)).collect::<Vec<_>>(),
+        [
+            (OrderStatus::InProgress, Points(0)),
+            (OrderStatus::InProgress, Points(0)),
+            (OrderStatus::Failed, Points(3000))
+        ]
+    );
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000 - 6400 + 3000)));
+    // One settled job in a batch refuses the whole batch: the other one stays claimed.
+    let last = s.claim_due_jobs(2, 10).await.expect("claim");
+    assert_eq!(last.iter().map(|j| j.order_id).collect::<Vec<_>>(), [ids[3]]);
+    let mixed = vec![(last[0].job_id, accepted("74")), (jobs[0].job_id, accepted("71"))];
+    assert!(matches!(s.settle_submissions(mixed, 4).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.order(ids[3]).await.expect("order").expect("there").status, OrderStatus::Submitting);
+    s.settle_submissions(vec![(last[0].job_id, accepted("74"))], 4).await.expect("settle alone");
+    // Statuses: one ends partial (its refund once), one goes on, one is untouched but checked.
+    let partial = StatusUpdate {
+        settlement: Settlement { status: OrderStatus::Partial, refund: Points(500) },
+        start_count: Some(1),
+        remains: Some(50),
+        charge: None,
+    };
+    let running = StatusUpdate { remains: Some(7), ..status_update(OrderStatus::InProgress, 0) };
+    let applied = s
+        .apply_statuses(vec![(ids[0], partial.clone()), (ids[1], running)], vec![ids[3]], 5)
+        .await
+        .expect("apply");
+    assert_eq!(
+        applied
+            .iter()
+            .map(|o| o.as_ref().map(|o| (o.status, o.refunded_amount, o.remains)))
+            .collect::<Vec<_>>(),
+        [
+            Some((OrderStatus::Partial, Points(500), Some(50))),
+            Some((OrderStatus::InProgress, Points(0), Some(7)))
+        ]
+    );
+    assert_eq!(s.order(ids[3]).await.expect("order").expect("there").last_status_check, Some(5));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000 - 6400 + 3000 + 500)));
+    // Applied again: the ended order is no longer in progress (None), nothing is paid twice.
+    let again = s.apply_statuses(vec![(ids[0], partial)], Vec::new(), 6).await.expect("apply");
+    assert_eq!(again, [None]);
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000 - 6400 + 3000 + 500)));
+    let targets = s.orders_to_sync(10, None).await.expect("targets");
+    assert_eq!(targets.iter().map(|t| t.order_id).collect::<Vec<_>>(), [ids[1], ids[3]]);
 }
