@@ -68,7 +68,8 @@ macro_rules! for_each_case {
             order_batches_are_claimed_once_and_answer_replays,
             order_params_are_stored_and_claimed_with_the_job,
             commits_are_told_to_watchers,
-            batches_settle_and_apply_all_or_none
+            batches_settle_and_apply_all_or_none,
+            a_claim_takes_at_most_its_limit
         );
     };
 }
@@ -463,6 +464,45 @@ pub async fn due_jobs_are_claimed_once_under_concurrency(s: Arc<dyn Store>) {
         ..Default::default()
     });
     assert_eq!(submitting.await.expect("orders").total, 200);
+}
+
+/// A claim of `limit` rows takes at most `limit` and leaves the rest due (issue 16: written as
+/// `IN (subquery … LIMIT … SKIP LOCKED)`, PostgreSQL could rescan the subquery per row and one
+/// claim of 1 took every due row, the rest never sent).
+pub async fn a_claim_takes_at_most_its_limit(s: Arc<dyn Store>) {
+    use snspmt_core::plan::{self, Step};
+    credited(&*s, "u1", 1_000_000).await;
+    let svc = s.create_service(new_service("1"), audit(), 1).await.expect("service").service_id;
+    for i in 0..20 {
+        s.place_order(new_order("u1", svc, 10, i), None, i).await.expect("order");
+    }
+    for round in 1..=3 {
+        let claimed = s.claim_due_jobs(1_000, 1).await.expect("claim");
+        assert_eq!(claimed.len(), 1, "round {round}: one job");
+        let submitting = s.orders(snspmt_store::OrderFilter {
+            status: Some(OrderStatus::Submitting),
+            limit: 1,
+            ..Default::default()
+        });
+        assert_eq!(submitting.await.expect("orders").total, round, "the others stay due");
+    }
+    assert_eq!(s.claim_due_jobs(1_000, 5).await.expect("claim").len(), 5);
+    let steps = [Step { service_id: svc, quantity: 100, delay_minutes: None, repeat: 1, name: "s".into() }];
+    let parts = plan::package_parts(&steps, Points(100)).expect("plan");
+    let mut order = new_order("u1", svc, 100, 0);
+    order.quantity = 100;
+    for _ in 0..12 {
+        s.place_multipart_order(order.clone(), None, Some(1), parts.clone(), Some(0), None, 0)
+            .await
+            .expect("placed");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for round in 0..12 {
+        let claimed = s.claim_due_parts(5, 1, None).await.expect("claim");
+        assert_eq!(claimed.len(), 1, "round {round}: one part");
+        assert!(seen.insert(claimed[0].part_id), "a new part each time");
+    }
+    assert!(s.claim_due_parts(5, 1, None).await.expect("claim").is_empty(), "all twelve taken");
 }
 
 pub async fn submissions_and_statuses_settle_once(s: Arc<dyn Store>) {
