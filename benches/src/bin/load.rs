@@ -178,7 +178,7 @@ fn main() -> Result<ExitCode, BoxError> {
     load_rt.shutdown_timeout(Duration::from_secs(5));
 
     let pgbench = if args.backends.iter().any(|b| b.name() == "postgres") {
-        Some(pgbench_tps(args.connections, args.seconds))
+        Some(snspmt_benches::ext::pgbench_tps(args.connections, args.seconds))
     } else {
         None
     };
@@ -1276,37 +1276,6 @@ enum Line {
 
 fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
-}
-
-/// pgbench's TPC-B-like transactions per second against the same server, with as many clients
-/// as the load generator has connections, in a throw-away database.
-fn pgbench_tps(clients: usize, seconds: u64) -> Result<f64, String> {
-    use std::process::Command;
-    let db = format!("snspmt_pgbench_{}", std::process::id());
-    let conn = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"];
-    let run = |program: &str, args: &[&str]| -> Result<String, String> {
-        let out =
-            Command::new(program).args(conn).args(args).output().map_err(|e| format!("{program}: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(format!("{program}: {}", String::from_utf8_lossy(&out.stderr).trim()))
-        }
-    };
-    run("createdb", &[&db])?;
-    let result = (|| {
-        run("pgbench", &["-i", "-q", "-s", "1", &db])?;
-        let clients = clients.to_string();
-        let seconds = seconds.to_string();
-        let out = run("pgbench", &["-c", &clients, "-j", "2", "-T", &seconds, &db])?;
-        out.lines()
-            .find_map(|l| l.strip_prefix("tps = "))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|t| t.parse::<f64>().ok())
-            .ok_or_else(|| "pgbench printed no tps".to_owned())
-    })();
-    let _ = run("dropdb", &[&db]);
-    result
 }
 
 fn print_table(lines: &[Line], hello_rps: f64, pgbench_tps: Option<f64>) {
