@@ -12,6 +12,8 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod conns;
+#[cfg(feature = "console")]
+pub mod console;
 pub mod cors;
 pub mod error;
 pub mod framing;

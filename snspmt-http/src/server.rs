@@ -266,6 +266,10 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    #[cfg(feature = "console")]
+    if crate::console::claims(req.uri().path()) {
+        return crate::console::respond(app, req).await;
+    }
     let matched = router::route(req.method(), req.uri().path()).map_err(|e| ("unrouted", e))?;
     let route = matched.route;
     let name = route.name;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fake_kcp;
 pub mod fake_oauth;
 pub mod fake_smm;
@@ -72,6 +73,9 @@ impl TestServer {
                 (Arc::new(schema.store.clone()), Some(schema))
             }
         };
+        // Bound first, so that a variable may name the server's own address (`{addr}`).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
         let mut env: HashMap<String, String> = HashMap::new();
         env.insert("ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
         // Only errors: `cargo test` stays quiet (a failing test's own output says what happened).
@@ -81,14 +85,12 @@ impl TestServer {
         env.insert("SNSPMT_REGISTER_RATE".into(), "0".into());
         env.insert("SNSPMT_API_RATE".into(), "0".into());
         for (k, v) in vars {
-            env.insert((*k).into(), (*v).into());
+            env.insert((*k).into(), v.replace("{addr}", &addr.to_string()));
         }
         let config =
             Config::from_lookup(|k| env.get(k).cloned(), || unreachable!("token set")).expect("config");
         let outbox = Arc::new(Outbox::default());
         let app = Arc::new(customize(App::new(store.clone(), config).with_mailer(outbox.clone())));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(snspmt_http::serve(listener, app, async move {
             let _ = rx.await;

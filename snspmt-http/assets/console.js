@@ -1,0 +1,57 @@
+// snspmt console: the little behaviour the pages need beyond htmx. No inline script anywhere
+// (the Content-Security-Policy forbids it); everything hangs off data- attributes.
+(function () {
+  "use strict";
+
+  // <form data-confirm="…">: ask before money moves.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      e.preventDefault();
+    }
+  }, true);
+
+  // <dialog data-popup="key">: notices shown once per browser session, closable.
+  function popups() {
+    document.querySelectorAll("dialog[data-popup]").forEach(function (d) {
+      var key = "snspmt-popup-" + d.getAttribute("data-popup");
+      if (!sessionStorage.getItem(key) && typeof d.showModal === "function") {
+        d.showModal();
+      }
+      d.querySelectorAll("[data-close]").forEach(function (b) {
+        b.addEventListener("click", function () {
+          sessionStorage.setItem(key, "1");
+          d.close();
+        });
+      });
+    });
+  }
+
+  // <form data-autosubmit>: a hand-off form (the payment window) that goes on by itself.
+  function autosubmit() {
+    document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
+  }
+
+  // <select data-show-for="name"> shows the elements whose data-when lists the chosen value.
+  function toggles() {
+    document.querySelectorAll("[data-toggle-group]").forEach(function (sel) {
+      var group = sel.getAttribute("data-toggle-group");
+      function apply() {
+        document.querySelectorAll("[data-when-" + group + "]").forEach(function (el) {
+          var values = el.getAttribute("data-when-" + group).split(" ");
+          el.hidden = values.indexOf(sel.value) < 0;
+        });
+      }
+      sel.addEventListener("change", apply);
+      apply();
+    });
+  }
+
+  function ready() { popups(); toggles(); autosubmit(); }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
+  }
+})();
