@@ -181,6 +181,11 @@ async fn run_server(config: Config, store: Arc<dyn Store>) -> Result<(), Box<dyn
         store.backend(),
         config.simulate
     ));
+    #[cfg(feature = "console")]
+    log::info(&format!(
+        "web console: http://{addr}/ (customers), http://{addr}/admin (operators: an admin account or the admin token)",
+        addr = listener.local_addr()?
+    ));
     if config.accounts.smtp_url.is_none() {
         log::warn("SNSPMT_SMTP_URL is not set: verification links are written to this log, not mailed");
     }

@@ -345,7 +345,10 @@ async fn every_action_in_every_encoding(h: Harness) {
     assert_eq!(v2_get(s, &[("key", k), ("action", "status"), ("order", &first)]).await, expected);
     assert_eq!(v2_header(s, k, &[("action", "status"), ("order", &first)]).await, expected);
 
-    // status, multi
+    // status, multi (every order submitted first: two reads must see the same states)
+    for id in &ids[1..] {
+        settled(s, *id).await;
+    }
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let multi = v2(s, &[("key", k), ("action", "status"), ("orders", &list)]).await;
     let multi = multi.as_object().expect("an object");

@@ -13,7 +13,7 @@ pub const EN: &[(&str, &str)] = &[
     ("회원", "Users"),
     ("충전 신청", "Purchases"),
     ("주문", "Orders"),
-    ("서비스", "Services"),
+    ("서비스 관리", "Services"),
     ("패키지", "Packages"),
     ("쿠폰", "Coupons"),
     ("블로그", "Blog"),
