@@ -202,7 +202,7 @@ fn order_body(v: &Visit) -> Result<(Value, bool), FormError> {
         }
         _ => {}
     }
-    if let Some(coupon) = number(v, "coupon_id")? {
+    if let Some(coupon) = number(v, "coupon_id")?.filter(|_| !package && mode != "split") {
         body["coupon_id"] = json!(coupon);
     }
     Ok((body, scheduled))

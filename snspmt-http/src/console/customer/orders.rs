@@ -138,9 +138,11 @@ async fn act(v: &mut Visit, id: &str, action: &str, done: &str) -> Answer {
     v.check_csrf()?;
     v.me()?;
     let id = segment(id)?.to_owned();
+    // An order that is not the visitor's (or no order) is the error page, as when shown.
+    v.api(Method::GET, &format!("/api/orders/{id}"), None).await?;
     let msg = match v.api(Method::POST, &format!("/api/orders/{id}/{action}"), None).await {
         Ok(_) => v.lang.t(done).to_owned(),
-        Err(e) if e.status == hyper::StatusCode::NOT_FOUND => return Err(Failure::Api(e)),
+        Err(e) if e.status == hyper::StatusCode::UNAUTHORIZED => return Err(Failure::SignIn),
         Err(e) => e.message,
     };
     Ok(v.redirect_with(&format!("/orders/{id}"), &msg))
