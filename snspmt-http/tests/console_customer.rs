@@ -77,6 +77,7 @@ async fn fill_service_order(b: &Browser, service: i64, link: &str, quantity: &st
     b.fill("#order-link", link).await;
     b.fill("#order-quantity", quantity).await;
     wait_text(b, "#price-final", price).await;
+    b.shot("order-priced").await;
 }
 
 /// Scenario A: sign up → buy points by simulated card → a normal and a package order through
@@ -113,9 +114,10 @@ async fn card_points_then_orders_complete(c: Console) {
     assert_eq!(b.text("#order-paid").await, "1,000 P");
 
     // A package order.
+    // Chosen from the catalogue beside the form, which fills the form's selects.
     b.goto("/order").await;
-    b.select("#order-kind", "package").await;
-    b.select("#order-package", &package.to_string()).await;
+    b.find(&format!("button[data-pick$='order-package:{package}']")).await.click().await.expect("pick");
+    assert_eq!(b.find("#order-kind").await.prop("value").await.expect("value").as_deref(), Some("package"));
     b.fill("#order-link", "https://instagram.com/p/console-pkg").await;
     wait_text(b, "#price-final", "3,000 P").await;
     b.click_confirmed("#order-submit").await;
@@ -189,6 +191,7 @@ async fn referral_coupon_at_checkout(c: Console) {
     b.select("#order-coupon", &coupon).await;
     wait_text(b, "#price-discount", "-50 P").await;
     wait_text(b, "#price-final", "950 P").await;
+    b.shot("order-with-coupon").await;
     b.click_confirmed("#order-submit").await;
     let id = order_on_page(b).await;
     assert_eq!(b.text("#order-paid").await, "950 P");

@@ -5,7 +5,7 @@ use askama::Template;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{number, segment, Errs};
+use super::{local_time, number, segment, Errs};
 use crate::console::{form_key, form_status, int, list, text, Answer, Chrome, Failure, FormError, Pager, Visit};
 
 /// A ledger row.
@@ -52,7 +52,7 @@ pub async fn ledger(v: &mut Visit) -> Answer {
             amount: e.amount.0,
             balance_after: e.balance_after.0,
             description: e.description.clone(),
-            created_at: crate::views::rfc3339(e.created_at),
+            created_at: local_time(v, &crate::views::rfc3339(e.created_at)),
         })
         .collect();
     let page = LedgerPage { c: v.chrome("포인트 내역"), rows, pager };
@@ -131,7 +131,7 @@ async fn show_referral(v: &Visit, which: &str, err: Option<(StatusCode, FormErro
             .map(|c| CommissionRow {
                 amount: int(c, "commission_amount"),
                 status: text(c, "status"),
-                created_at: text(c, "created_at"),
+                created_at: local_time(v, &text(c, "created_at")),
             })
             .collect(),
         coupons: list(&coupons, "coupons")
@@ -244,8 +244,8 @@ async fn show_keys(v: &Visit, secret: Option<String>, err: Option<(StatusCode, F
                 id: text(k, "id"),
                 name: text(k, "name"),
                 prefix: text(k, "prefix"),
-                created_at: text(k, "created_at"),
-                last_used_at: text(k, "last_used_at"),
+                created_at: local_time(v, &text(k, "created_at")),
+                last_used_at: local_time(v, &text(k, "last_used_at")),
             })
             .collect(),
         secret,

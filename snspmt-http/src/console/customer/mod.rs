@@ -291,7 +291,7 @@ pub struct OrderRow {
 }
 
 impl OrderRow {
-    pub fn of(o: &Value) -> OrderRow {
+    pub fn of(v: &Visit, o: &Value) -> OrderRow {
         OrderRow {
             order_id: int(o, "order_id"),
             service_name: text(o, "service_name"),
@@ -299,7 +299,7 @@ impl OrderRow {
             quantity: int(o, "quantity"),
             final_price: int(o, "final_price"),
             status: text(o, "status"),
-            created_at: text(o, "created_at"),
+            created_at: local_time(v, &text(o, "created_at")),
         }
     }
 }
@@ -329,7 +329,7 @@ async fn dashboard(v: &mut Visit) -> Answer {
     let page = DashboardPage {
         c: v.chrome("대시보드"),
         points: points.get("points").and_then(Value::as_i64).unwrap_or(me.points),
-        orders: list(&orders, "orders").iter().map(OrderRow::of).collect(),
+        orders: list(&orders, "orders").iter().map(|o| OrderRow::of(v, o)).collect(),
         total_orders: int(&orders, "total"),
         notices: list(&notices, "notices")
             .iter()
@@ -387,5 +387,40 @@ fn segment(id: &str) -> Result<&str, Failure> {
         Ok(id)
     } else {
         Err(Failure::Api(ApiError::not_found("page")))
+    }
+}
+
+/// An API time (RFC 3339 UTC) as the site's local `YYYY-MM-DD HH:MM`; other text unchanged.
+fn local_time(v: &Visit, rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(t) = time::OffsetDateTime::parse(rfc3339, &Rfc3339) else { return rfc3339.to_owned() };
+    let offset = time::UtcOffset::from_whole_seconds(v.app.config.tz_offset_minutes.saturating_mul(60))
+        .unwrap_or(time::UtcOffset::UTC);
+    let t = t.to_offset(offset);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{safe_next, Errs};
+    use crate::console::FormError;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/orders?page=2")), "/orders?page=2");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", ""] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn errors_go_next_to_their_field() {
+        let e = Errs(Some(FormError { field: Some("quantity".into()), message: "m".into() }));
+        assert_eq!(e.on("quantity"), Some("m"));
+        assert_eq!(e.on("link"), None);
+        assert_eq!(e.general("link quantity"), None);
+        assert_eq!(e.general("link"), Some("m"));
+        assert_eq!(Errs::default().general("link"), None);
     }
 }

@@ -104,7 +104,7 @@ async fn show(v: &Visit, err: Option<(StatusCode, FormError)>) -> Answer {
     rows.sort_by_key(|s| (text(s, "platform"), text(s, "category"), int(s, "service_id")));
     for s in rows {
         let label = match (text(s, "platform"), text(s, "category")) {
-            (p, c) if p.is_empty() => c,
+            (p, c) if p.is_empty() || p.eq_ignore_ascii_case(&c) => c,
             (p, c) => format!("{p} · {c}"),
         };
         let row = ServiceRow {

@@ -6,7 +6,7 @@ use askama::Template;
 use hyper::Method;
 use serde_json::Value;
 
-use super::{segment, OrderRow};
+use super::{local_time, segment, OrderRow};
 use crate::console::{int, list, text, Answer, Chrome, Failure, Pager, Visit};
 
 /// The statuses the filter offers (the API's names).
@@ -40,7 +40,7 @@ pub async fn index(v: &mut Visit) -> Answer {
     let mut rows = Vec::new();
     for o in list(&answer, "orders") {
         let parts = if int(o, "total_steps") > 1 { progress(v, int(o, "order_id")).await } else { None };
-        rows.push(ListRow { o: OrderRow::of(o), parts });
+        rows.push(ListRow { o: OrderRow::of(v, o), parts });
     }
     let page = OrdersPage { c: v.chrome("주문 내역"), rows, pager, status, filter: &FILTER };
     v.page(&page)
@@ -87,7 +87,7 @@ pub async fn detail(v: &mut Visit, id: &str) -> Answer {
     let id = segment(id)?;
     let answer = v.api(Method::GET, &format!("/api/orders/{id}"), None).await?;
     let o = answer.get("order").cloned().unwrap_or(Value::Null);
-    let row = OrderRow::of(&o);
+    let row = OrderRow::of(v, &o);
     let parts = if int(&o, "total_steps") > 1 {
         let p = v.api(Method::GET, &format!("/api/orders/{}/package-progress", row.order_id), None).await?;
         list(&p, "progress")
@@ -96,7 +96,7 @@ pub async fn detail(v: &mut Visit, id: &str) -> Answer {
                 name: text(x, "step_name"),
                 quantity: int(x, "quantity"),
                 status: text(x, "status"),
-                due_at: text(x, "due_at"),
+                due_at: local_time(v, &text(x, "due_at")),
             })
             .collect()
     } else {
@@ -113,7 +113,7 @@ pub async fn detail(v: &mut Visit, id: &str) -> Answer {
         start_count: text(&o, "start_count"),
         remains: text(&o, "remains"),
         refunded: int(&o, "refunded_amount"),
-        scheduled_at: text(&o, "scheduled_at"),
+        scheduled_at: local_time(v, &text(&o, "scheduled_at")),
         problem: text(&o, "error"),
         parts,
         can_cancel: matches!(status, "pending" | "scheduled" | "processing" | "in_progress"),

@@ -6,7 +6,7 @@ use askama::Template;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{number, Errs};
+use super::{local_time, number, Errs};
 use crate::console::{form_key, form_status, int, list, text, Answer, Chrome, FormError, Pager, Visit};
 
 /// A purchase of the history.
@@ -82,7 +82,7 @@ async fn show(v: &Visit, which: &str, err: Option<(StatusCode, FormError)>) -> A
                 method: text(p, "method"),
                 amount: int(p, "amount"),
                 status: text(p, "status"),
-                created_at: text(p, "created_at"),
+                created_at: local_time(v, &text(p, "created_at")),
             })
             .collect(),
         pager,
