@@ -67,7 +67,9 @@ async fn balance_of(s: &TestServer, user_id: &str) -> i64 {
 /// The order id of the `/orders/{id}` page the browser is on.
 async fn order_on_page(b: &Browser) -> i64 {
     let path = b.path().await;
-    path.strip_prefix("/orders/").and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("not an order page: {path}"))
+    path.strip_prefix("/orders/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not an order page: {path}"))
 }
 
 /// Fills the order form for `quantity` of `service` at `link` and waits for the live price.
@@ -140,14 +142,20 @@ async fn card_points_then_orders_complete(c: Console) {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     for id in [normal, pkg] {
-        assert!(b.reload_until("/orders", &format!("#order-{id} .badge"), "완료", 10).await, "order {id} 완료");
+        assert!(
+            b.reload_until("/orders", &format!("#order-{id} .badge"), "완료", 10).await,
+            "order {id} 완료"
+        );
     }
     assert!(b.text(&format!("#order-{pkg}")).await.contains("2/2"), "the package's parts are all done");
     b.goto(&format!("/orders/{pkg}")).await;
     assert!(b.text("#order-status").await.contains("완료"));
     b.goto("/ledger").await;
     let ledger = b.text("#ledger-table").await;
-    assert!(ledger.contains("+10,000 P") && ledger.contains("-1,000 P") && ledger.contains("-3,000 P"), "{ledger}");
+    assert!(
+        ledger.contains("+10,000 P") && ledger.contains("-1,000 P") && ledger.contains("-3,000 P"),
+        "{ledger}"
+    );
     b.goto("/").await;
     assert_eq!(b.text("#dashboard-points").await, "6,000 P");
     s.assert_ledger_consistent().await;
@@ -197,7 +205,10 @@ async fn referral_coupon_at_checkout(c: Console) {
     assert_eq!(b.text("#order-paid").await, "950 P");
     assert_eq!(b.text("#order-discount").await, "-50 P");
     let o = s.admin_order(id).await;
-    assert_eq!((o["price"].as_i64(), o["discount_amount"].as_i64(), o["final_price"].as_i64()), (Some(1000), Some(50), Some(950)));
+    assert_eq!(
+        (o["price"].as_i64(), o["discount_amount"].as_i64(), o["final_price"].as_i64()),
+        (Some(1000), Some(50), Some(950))
+    );
     assert_eq!(balance_of(s, &user).await, 4_050);
     // The coupon is spent: the order form no longer offers it.
     b.goto("/order").await;
@@ -351,7 +362,10 @@ async fn odd_input_to_every_form(c: Console) {
         assert_ne!(status, StatusCode::SEE_OTHER, "POST {path} {:.80} was taken", body);
         // Without the token, refused before anything.
         let (status, _, _) = s.raw(Method::POST, path, &form, body.clone()).await;
-        assert!(status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND, "POST {path} without csrf: {status}");
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+            "POST {path} without csrf: {status}"
+        );
     }
     // The live price answers every query with a page (its problem said in words).
     for (path, body) in posts.iter().filter(|(p, _)| *p == "/order") {
@@ -374,7 +388,8 @@ async fn odd_input_to_every_form(c: Console) {
         assert!(!status.is_server_error(), "GET {path}: {status}");
     }
     assert_eq!(balance_of(s, &user).await, 5_000, "no odd input moved money");
-    let (_, orders) = s.call(Method::GET, &format!("/api/admin/orders?user_id={user}"), Auth::Admin, None).await;
+    let (_, orders) =
+        s.call(Method::GET, &format!("/api/admin/orders?user_id={user}"), Auth::Admin, None).await;
     assert_eq!(orders["total"], 0, "no odd input placed an order: {orders}");
     let (_, purchases) =
         s.call(Method::GET, &format!("/api/points/purchase-history?user_id={user}"), Auth::Admin, None).await;
@@ -391,7 +406,10 @@ async fn odd_input_to_every_form(c: Console) {
     b.click_confirmed("#order-submit").await;
     assert_eq!(b.path().await, "/order");
     assert!(b.text("label .field-error").await.contains("숫자"), "text in a number field is said so");
-    assert_eq!(b.find("#order-link").await.prop("value").await.expect("value").as_deref(), Some("https://instagram.com/p/odd"));
+    assert_eq!(
+        b.find("#order-link").await.prop("value").await.expect("value").as_deref(),
+        Some("https://instagram.com/p/odd")
+    );
     b.fill("#order-quantity", "1").await;
     b.click_confirmed("#order-submit").await;
     assert!(b.has(".field-error").await, "a quantity under the minimum is refused next to the field");

@@ -6,7 +6,9 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::{local_time, number, segment, Errs};
-use crate::console::{form_key, form_status, int, list, text, Answer, Chrome, Failure, FormError, Pager, Visit};
+use crate::console::{
+    form_key, form_status, int, list, text, Answer, Chrome, Failure, FormError, Pager, Visit,
+};
 
 /// A ledger row.
 pub struct LedgerRow {
@@ -106,10 +108,19 @@ async fn show_referral(v: &Visit, which: &str, err: Option<(StatusCode, FormErro
     let book = v.api(Method::GET, "/api/referral/commission-points", None).await?;
     let commissions = v.api(Method::GET, "/api/referral/commissions?limit=50", None).await?;
     let coupons = v.api(Method::GET, "/api/user/coupons?limit=200", None).await?;
-    let code = list(&codes, "codes").iter().find(|c| c.get("is_active") != Some(&Value::Bool(false))).map(|c| text(c, "code"));
+    let code = list(&codes, "codes")
+        .iter()
+        .find(|c| c.get("is_active") != Some(&Value::Bool(false)))
+        .map(|c| text(c, "code"));
     let link = code
         .as_ref()
-        .map(|c| format!("{}/signup?ref={}", v.app.config.public_url.trim_end_matches('/'), crate::console::urlencode(c)))
+        .map(|c| {
+            format!(
+                "{}/signup?ref={}",
+                v.app.config.public_url.trim_end_matches('/'),
+                crate::console::urlencode(c)
+            )
+        })
         .unwrap_or_default();
     let bps = int(&stats, "commission_rate_bps");
     let (status, err) = match err {
@@ -161,7 +172,14 @@ async fn show_referral(v: &Visit, which: &str, err: Option<(StatusCode, FormErro
 
 /// Posts `body` to the API's `path` and goes back to `/referral` saying `done`, or shows the
 /// referral page again with the refusal next to form `which`.
-async fn referral_action(v: &mut Visit, which: &str, path: &str, body: Value, key: Option<String>, done: &str) -> Answer {
+async fn referral_action(
+    v: &mut Visit,
+    which: &str,
+    path: &str,
+    body: Value,
+    key: Option<String>,
+    done: &str,
+) -> Answer {
     match v.api_keyed(Method::POST, path, Some(&body), key.as_deref()).await {
         Ok(_) => {
             let msg = v.lang.t(done).to_owned();
@@ -177,7 +195,8 @@ pub async fn use_code(v: &mut Visit) -> Answer {
     v.check_csrf()?;
     v.me()?;
     let body = json!({"code": v.f("code").unwrap_or("")});
-    referral_action(v, "use", "/api/referral/use-code", body, None, "추천 코드를 등록하고 쿠폰을 받았습니다.").await
+    referral_action(v, "use", "/api/referral/use-code", body, None, "추천 코드를 등록하고 쿠폰을 받았습니다.")
+        .await
 }
 
 /// `POST /referral/coupon`: a coupon added by its code.
@@ -203,7 +222,8 @@ pub async fn withdraw(v: &mut Visit) -> Answer {
         "account_holder": v.f("account_holder").unwrap_or(""),
     });
     let key = v.f("key").filter(|k| k.len() <= 64).map(str::to_owned);
-    referral_action(v, "withdraw", "/api/referral/withdrawal-request", body, key, "출금을 신청했습니다.").await
+    referral_action(v, "withdraw", "/api/referral/withdrawal-request", body, key, "출금을 신청했습니다.")
+        .await
 }
 
 /// An API key of the list.
@@ -253,7 +273,8 @@ async fn show_keys(v: &Visit, secret: Option<String>, err: Option<(StatusCode, F
     };
     let mut resp = v.page_status(status, &page)?;
     // The page may carry a secret: no cache keeps it.
-    resp.headers_mut().insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 

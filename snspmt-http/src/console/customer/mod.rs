@@ -49,7 +49,10 @@ pub const EN: &[(&str, &str)] = &[
     ("쿠폰 할인", "Coupon discount"),
     ("결제 금액", "To pay"),
     ("가격을 계산하는 중…", "Working out the price…"),
-    ("주문을 결제할까요? 보유 포인트에서 차감됩니다.", "Pay for this order? The points are taken from your balance."),
+    (
+        "주문을 결제할까요? 보유 포인트에서 차감됩니다.",
+        "Pay for this order? The points are taken from your balance.",
+    ),
     ("결제하고 주문하기", "Pay and order"),
     ("주문했습니다.", "Order placed."),
     ("숫자를 입력하세요.", "Enter a whole number."),
@@ -61,7 +64,10 @@ pub const EN: &[(&str, &str)] = &[
     ("단계", "Step"),
     ("주문 취소", "Cancel order"),
     ("리필 요청", "Request refill"),
-    ("이 주문을 취소할까요? 처리되지 않은 만큼 포인트가 환불됩니다.", "Cancel this order? What was not delivered is refunded."),
+    (
+        "이 주문을 취소할까요? 처리되지 않은 만큼 포인트가 환불됩니다.",
+        "Cancel this order? What was not delivered is refunded.",
+    ),
     ("취소를 요청했습니다.", "Cancellation requested."),
     ("리필을 요청했습니다.", "Refill requested."),
     ("시작 수량", "Start count"),
@@ -78,9 +84,15 @@ pub const EN: &[(&str, &str)] = &[
     ("은행", "Bank"),
     ("입금 신청", "Request"),
     ("카드로 결제", "Pay by card"),
-    ("입금 신청을 할까요? 입금이 확인되면 포인트가 충전됩니다.", "Send this request? Points are added once the transfer is confirmed."),
+    (
+        "입금 신청을 할까요? 입금이 확인되면 포인트가 충전됩니다.",
+        "Send this request? Points are added once the transfer is confirmed.",
+    ),
     ("카드 결제 창으로 이동할까요?", "Go to the card payment window?"),
-    ("입금 신청을 받았습니다. 입금이 확인되면 충전됩니다.", "Request received. Points are added once the transfer is confirmed."),
+    (
+        "입금 신청을 받았습니다. 입금이 확인되면 충전됩니다.",
+        "Request received. Points are added once the transfer is confirmed.",
+    ),
     ("결제 창으로 이동합니다…", "Opening the payment window…"),
     ("결제 창 열기", "Open the payment window"),
     ("충전 내역", "Purchases"),
@@ -88,7 +100,10 @@ pub const EN: &[(&str, &str)] = &[
     ("결제가 완료되어 포인트가 충전되었습니다.", "Paid: the points were added."),
     ("결제를 취소했습니다.", "The payment was canceled."),
     ("결제에 실패했습니다.", "The payment failed."),
-    ("결제를 확인하는 중입니다. 잠시 뒤 다시 확인하세요.", "The payment is being confirmed. Check again shortly."),
+    (
+        "결제를 확인하는 중입니다. 잠시 뒤 다시 확인하세요.",
+        "The payment is being confirmed. Check again shortly.",
+    ),
     ("결제 결과를 확인할 수 없습니다.", "The payment's result is not known."),
     // Ledger.
     ("종류", "Kind"),
@@ -129,12 +144,18 @@ pub const EN: &[(&str, &str)] = &[
     // API keys.
     ("키 이름", "Key name"),
     ("새 키 만들기", "Create a key"),
-    ("새 API 키입니다. 지금만 보여 드리니 안전한 곳에 보관하세요.", "Your new API key. It is shown only now: keep it somewhere safe."),
+    (
+        "새 API 키입니다. 지금만 보여 드리니 안전한 곳에 보관하세요.",
+        "Your new API key. It is shown only now: keep it somewhere safe.",
+    ),
     ("접두어", "Prefix"),
     ("마지막 사용", "Last used"),
     ("재발급", "Rotate"),
     ("폐기", "Revoke"),
-    ("이 키를 재발급할까요? 지금 키는 더 이상 쓸 수 없습니다.", "Rotate this key? The current key stops working."),
+    (
+        "이 키를 재발급할까요? 지금 키는 더 이상 쓸 수 없습니다.",
+        "Rotate this key? The current key stops working.",
+    ),
     ("이 키를 폐기할까요?", "Revoke this key?"),
     ("키를 폐기했습니다.", "Key revoked."),
     ("API 키가 없습니다.", "No API keys."),
@@ -142,7 +163,8 @@ pub const EN: &[(&str, &str)] = &[
 
 /// Routes a customer page.
 pub async fn dispatch(v: &mut Visit) -> Answer {
-    match (v.method.clone(), v.path.as_str()) {
+    let path = v.path.clone();
+    match (v.method.clone(), path.as_str()) {
         (Method::GET | Method::HEAD, "/") => dashboard(v).await,
         (Method::GET | Method::HEAD, "/login") => login_form(v, None),
         (Method::POST, "/login") => login(v).await,
@@ -164,11 +186,11 @@ pub async fn dispatch(v: &mut Visit) -> Answer {
         (Method::GET | Method::HEAD, "/keys") => account::keys(v).await,
         (Method::POST, "/keys") => account::create_key(v).await,
         (method, path) => match (method, path.split('/').collect::<Vec<_>>().as_slice()) {
-            (Method::GET | Method::HEAD, ["", "orders", id]) => orders::detail(v, &id.to_string()).await,
-            (Method::POST, ["", "orders", id, "cancel"]) => orders::cancel(v, &id.to_string()).await,
-            (Method::POST, ["", "orders", id, "refill"]) => orders::refill(v, &id.to_string()).await,
-            (Method::POST, ["", "keys", id, "rotate"]) => account::rotate_key(v, &id.to_string()).await,
-            (Method::POST, ["", "keys", id, "revoke"]) => account::revoke_key(v, &id.to_string()).await,
+            (Method::GET | Method::HEAD, ["", "orders", id]) => orders::detail(v, id).await,
+            (Method::POST, ["", "orders", id, "cancel"]) => orders::cancel(v, id).await,
+            (Method::POST, ["", "orders", id, "refill"]) => orders::refill(v, id).await,
+            (Method::POST, ["", "keys", id, "rotate"]) => account::rotate_key(v, id).await,
+            (Method::POST, ["", "keys", id, "revoke"]) => account::revoke_key(v, id).await,
             _ => Err(Failure::Api(ApiError::not_found("page"))),
         },
     }
@@ -371,7 +393,11 @@ fn input<'a>(v: &'a Visit, name: &str) -> Option<&'a str> {
 fn number(v: &Visit, name: &str) -> Result<Option<i64>, FormError> {
     match input(v, name) {
         None => Ok(None),
-        Some(s) => s.replace(',', "").parse::<i64>().map(Some).map_err(|_| field_error(v, name, "숫자를 입력하세요.")),
+        Some(s) => s
+            .replace(',', "")
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| field_error(v, name, "숫자를 입력하세요.")),
     }
 }
 
@@ -383,7 +409,10 @@ fn field_error(v: &Visit, field: &str, korean: &str) -> FormError {
 /// A path segment the API is asked about: digits and the characters of an API key id only,
 /// so a visitor's text never changes which API path is called.
 fn segment(id: &str) -> Result<&str, Failure> {
-    if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         Ok(id)
     } else {
         Err(Failure::Api(ApiError::not_found("page")))

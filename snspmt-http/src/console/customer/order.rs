@@ -121,7 +121,9 @@ async fn show(v: &Visit, err: Option<(StatusCode, FormError)>) -> Answer {
     }
     let coupons = list(&coupons, "coupons")
         .iter()
-        .filter(|c| c.get("is_used") == Some(&Value::Bool(false)) && c.get("is_active") != Some(&Value::Bool(false)))
+        .filter(|c| {
+            c.get("is_used") == Some(&Value::Bool(false)) && c.get("is_active") != Some(&Value::Bool(false))
+        })
         .map(|c| {
             let value = int(c, "discount_value");
             let label = if text(c, "discount_type") == "percentage" {
@@ -166,10 +168,12 @@ fn order_body(v: &Visit) -> Result<(Value, bool), FormError> {
     let mut body = json!({});
     let package = input(v, "kind") == Some("package");
     if package {
-        let id = number(v, "package_id")?.ok_or_else(|| field_error(v, "package_id", "서비스나 패키지를 고르세요."))?;
+        let id = number(v, "package_id")?
+            .ok_or_else(|| field_error(v, "package_id", "서비스나 패키지를 고르세요."))?;
         body["package_id"] = json!(id);
     } else {
-        let id = number(v, "service_id")?.ok_or_else(|| field_error(v, "service_id", "서비스나 패키지를 고르세요."))?;
+        let id = number(v, "service_id")?
+            .ok_or_else(|| field_error(v, "service_id", "서비스나 패키지를 고르세요."))?;
         body["service_id"] = json!(id);
     }
     if let Some(link) = input(v, "link") {
@@ -245,7 +249,8 @@ async fn quote(v: &Visit, user_id: &str) -> Result<(i64, i64), FormError> {
     let coupon = body.as_object_mut().and_then(|b| b.remove("coupon_id"));
     let asked: orders::PlaceOrder = serde_json::from_value(body)
         .map_err(|_| FormError { field: None, message: v.lang.t("숫자를 입력하세요.").to_owned() })?;
-    let price = orders::quote_for(&v.app, user_id, &asked, scheduled).await.map_err(|e| FormError::from(&e))?;
+    let price =
+        orders::quote_for(&v.app, user_id, &asked, scheduled).await.map_err(|e| FormError::from(&e))?;
     let discount = match coupon {
         None => 0,
         Some(id) => {

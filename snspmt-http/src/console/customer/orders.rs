@@ -10,8 +10,17 @@ use super::{local_time, segment, OrderRow};
 use crate::console::{int, list, text, Answer, Chrome, Failure, Pager, Visit};
 
 /// The statuses the filter offers (the API's names).
-const FILTER: [&str; 9] =
-    ["pending", "scheduled", "processing", "in_progress", "completed", "partial", "canceled", "failed", "unknown"];
+const FILTER: [&str; 9] = [
+    "pending",
+    "scheduled",
+    "processing",
+    "in_progress",
+    "completed",
+    "partial",
+    "canceled",
+    "failed",
+    "unknown",
+];
 
 /// An order of the list, with the progress of its parts when it has several.
 pub struct ListRow {
@@ -50,7 +59,8 @@ pub async fn index(v: &mut Visit) -> Answer {
 async fn progress(v: &Visit, id: i64) -> Option<(i64, i64)> {
     let p = v.api(Method::GET, &format!("/api/orders/{id}/package-progress"), None).await.ok()?;
     let parts = list(&p, "progress");
-    let ended = parts.iter().filter(|x| matches!(text(x, "status").as_str(), "completed" | "refunded")).count();
+    let ended =
+        parts.iter().filter(|x| matches!(text(x, "status").as_str(), "completed" | "refunded")).count();
     Some((i64::try_from(ended).unwrap_or(0), i64::try_from(parts.len()).unwrap_or(0)))
 }
 

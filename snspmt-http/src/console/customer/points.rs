@@ -46,14 +46,17 @@ pub async fn page(v: &mut Visit) -> Answer {
 async fn show(v: &Visit, which: &str, err: Option<(StatusCode, FormError)>) -> Answer {
     let points = v.api(Method::GET, "/api/points", None).await?;
     let mut pager = Pager::from_visit(v, 20);
-    let history = v.api(Method::GET, &format!("/api/points/purchase-history?{}", pager.api_query()), None).await?;
+    let history =
+        v.api(Method::GET, &format!("/api/points/purchase-history?{}", pager.api_query()), None).await?;
     pager.total = int(&history, "total");
     let result = v.q("result").map(|r| {
         let (ok, korean) = match r {
             "approved" => (true, "결제가 완료되어 포인트가 충전되었습니다."),
             "canceled" => (false, "결제를 취소했습니다."),
             "failed" | "rejected" => (false, "결제에 실패했습니다."),
-            "pending" | "approving" | "kcp_registered" => (false, "결제를 확인하는 중입니다. 잠시 뒤 다시 확인하세요."),
+            "pending" | "approving" | "kcp_registered" => {
+                (false, "결제를 확인하는 중입니다. 잠시 뒤 다시 확인하세요.")
+            }
             _ => (false, "결제 결과를 확인할 수 없습니다."),
         };
         (ok, v.lang.t(korean).to_owned())
@@ -148,11 +151,13 @@ pub async fn card(v: &mut Visit) -> Answer {
         Err(e) => return show(v, "card", Some((StatusCode::BAD_REQUEST, e))).await,
     };
     let body = json!({"amount": amount, "price": amount, "pay_method": "CARD"});
-    let registered =
-        match v.api_keyed(Method::POST, "/api/points/purchase-kcp/register", Some(&body), key(v).as_deref()).await {
-            Ok(r) => r,
-            Err(e) => return show(v, "card", Some((form_status(&e), FormError::from(&e)))).await,
-        };
+    let registered = match v
+        .api_keyed(Method::POST, "/api/points/purchase-kcp/register", Some(&body), key(v).as_deref())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return show(v, "card", Some((form_status(&e), FormError::from(&e)))).await,
+    };
     let ordr = text(&registered, "ordr_idxx");
     let form = match v
         .api(Method::POST, "/api/points/purchase-kcp/payment-form", Some(&json!({"ordr_idxx": ordr})))
