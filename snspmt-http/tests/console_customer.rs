@@ -37,7 +37,7 @@ async fn catalogue(s: &TestServer) -> (i64, i64) {
         .create_service(
             "1001",
             1000,
-            json!({"name": "인스타 팔로워", "platform": "instagram", "max_quantity": 50000}),
+            json!({"name": "인스타 팔로워", "platform": "instagram", "max_quantity": 50000, "dripfeed": true}),
         )
         .await;
     let package = json!({"name": "스타터 패키지", "price": 3000, "steps": [
@@ -213,6 +213,81 @@ async fn referral_coupon_at_checkout(c: Console) {
     // The coupon is spent: the order form no longer offers it.
     b.goto("/order").await;
     assert!(!b.has("#order-coupon option:nth-child(2)").await, "a used coupon is not offered again");
+}
+
+/// Drip-feed, scheduled and split orders through the form's delivery options, each priced live
+/// and stored as asked; a scheduled order canceled from its page is refunded.
+async fn drip_scheduled_and_split_orders(c: Console) {
+    let (b, s) = (&c.browser, &c.server);
+    let (service, _) = catalogue(s).await;
+    b.sign_up("options@example.com", "correct-horse-1").await;
+    let user = user_id_of(s, "options@example.com").await;
+    assert_eq!(s.adjust(&user, 10_000).await.0, StatusCode::OK);
+    let start = |mode: &'static str| async move {
+        b.goto("/order").await;
+        b.select("#order-service", &service.to_string()).await;
+        b.fill("#order-link", &format!("https://instagram.com/p/{mode}")).await;
+        b.select("#order-mode", mode).await;
+    };
+
+    start("drip").await;
+    b.fill("#order-quantity", "100").await;
+    b.fill("#order-runs", "3").await;
+    b.fill("#order-interval", "30").await;
+    wait_text(b, "#price-final", "300 P").await;
+    b.click_confirmed("#order-submit").await;
+    let drip = s.admin_order(order_on_page(b).await).await;
+    assert_eq!(
+        (drip["runs"].as_i64(), drip["interval"].as_i64(), drip["final_price"].as_i64()),
+        (Some(3), Some(30), Some(300)),
+        "{drip}"
+    );
+
+    start("scheduled").await;
+    b.fill("#order-quantity", "200").await;
+    let tomorrow = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let at = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        tomorrow.year(),
+        u8::from(tomorrow.month()),
+        tomorrow.day(),
+        tomorrow.hour(),
+        tomorrow.minute()
+    );
+    b.client
+        .execute(
+            "var f = document.getElementById('order-scheduled'); f.value = arguments[0]; f.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![json!(at)],
+        )
+        .await
+        .expect("set the time");
+    wait_text(b, "#price-final", "200 P").await;
+    b.click_confirmed("#order-submit").await;
+    let scheduled = order_on_page(b).await;
+    let o = s.admin_order(scheduled).await;
+    assert_eq!((o["status"].as_str(), o["is_scheduled"].as_bool()), (Some("scheduled"), Some(true)), "{o}");
+    assert!(b.text("#order-status").await.contains("예약됨"));
+
+    start("split").await;
+    b.fill("#order-split-days", "3").await;
+    b.fill("#order-split-quantity", "100").await;
+    wait_text(b, "#price-final", "300 P").await;
+    b.click_confirmed("#order-submit").await;
+    let split = s.admin_order(order_on_page(b).await).await;
+    assert_eq!((split["split_days"].as_i64(), split["total_steps"].as_i64()), (Some(3), Some(3)), "{split}");
+    assert!(b.has("#order-parts").await, "a split order shows its days");
+    assert_eq!(balance_of(s, &user).await, 10_000 - 300 - 200 - 300);
+
+    // The scheduled order has not reached the panel: canceled from its page, refunded in full.
+    b.goto(&format!("/orders/{scheduled}")).await;
+    b.click_confirmed("#order-cancel").await;
+    assert!(b.html().await.contains("취소를 요청했습니다."));
+    assert_eq!(s.admin_order(scheduled).await["status"], "canceled");
+    assert_eq!(balance_of(s, &user).await, 10_000 - 300 - 300);
+    b.goto("/orders?status=canceled").await;
+    assert!(b.has(&format!("#order-{scheduled}")).await, "the filter shows the canceled order");
+    assert!(!b.html().await.contains("/p/drip"), "and only those");
+    s.assert_ledger_consistent().await;
 }
 
 /// The cookie jar and CSRF token of a customer signed up through the form.
@@ -447,5 +522,6 @@ console_tests!(
     referral_coupon_at_checkout,
     users_see_only_their_own,
     odd_input_to_every_form,
-    api_keys_lifecycle
+    api_keys_lifecycle,
+    drip_scheduled_and_split_orders
 );

@@ -5,7 +5,7 @@ use askama::Template;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{local_time, number, segment, Errs};
+use super::{form_error, local_time, number, segment, Errs};
 use crate::console::{
     form_key, form_status, int, list, text, Answer, Chrome, Failure, FormError, Pager, Visit,
 };
@@ -186,7 +186,7 @@ async fn referral_action(
             Ok(v.redirect_with("/referral", &msg))
         }
         Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(Failure::SignIn),
-        Err(e) => show_referral(v, which, Some((form_status(&e), FormError::from(&e)))).await,
+        Err(e) => show_referral(v, which, Some((form_status(&e), form_error(v, &e)))).await,
     }
 }
 
@@ -283,7 +283,7 @@ async fn key_answer(v: &Visit, answer: Result<Value, crate::error::ApiError>) ->
     match answer {
         Ok(a) => show_keys(v, Some(text(&a, "key")), None).await,
         Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(Failure::SignIn),
-        Err(e) => show_keys(v, None, Some((form_status(&e), FormError::from(&e)))).await,
+        Err(e) => show_keys(v, None, Some((form_status(&e), form_error(v, &e)))).await,
     }
 }
 
@@ -319,6 +319,6 @@ pub async fn revoke_key(v: &mut Visit, id: &str) -> Answer {
             Ok(v.redirect_with("/keys", &msg))
         }
         Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(Failure::SignIn),
-        Err(e) => show_keys(v, None, Some((form_status(&e), FormError::from(&e)))).await,
+        Err(e) => show_keys(v, None, Some((form_status(&e), form_error(v, &e)))).await,
     }
 }

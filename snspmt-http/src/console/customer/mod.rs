@@ -453,3 +453,46 @@ mod tests {
         assert_eq!(Errs::default().general("link"), None);
     }
 }
+
+/// A refusal of the API as a form shows it: in Korean for the validation codes whose API text is
+/// English only (the business refusals already carry their Korean), else the API's words.
+fn form_error(v: &Visit, e: &ApiError) -> FormError {
+    let mut out = FormError::from(e);
+    if v.lang == super::Lang::Ko {
+        if let Some(korean) = korean_refusal(e) {
+            out.message = korean;
+        }
+    }
+    out
+}
+
+/// The Korean of the API's validation refusal `e`, when it is one the forms meet.
+fn korean_refusal(e: &ApiError) -> Option<String> {
+    let extra = |k: &str| e.extra.get(k).and_then(Value::as_i64);
+    Some(match e.code {
+        "invalid_quantity" => match (extra("min_quantity"), extra("max_quantity")) {
+            (Some(min), Some(max)) => {
+                format!(
+                    "수량은 {}~{} 사이로 입력하세요.",
+                    super::group_thousands(min),
+                    super::group_thousands(max)
+                )
+            }
+            _ => "수량이 너무 크거나 맞지 않습니다.".to_owned(),
+        },
+        "missing_field" => "꼭 입력해야 하는 항목입니다.".to_owned(),
+        "invalid_service" => "판매 중인 서비스가 아닙니다.".to_owned(),
+        "invalid_package" => "판매 중인 패키지가 아닙니다.".to_owned(),
+        "invalid_link" => "올바른 링크(https://…)나 사용자 이름을 입력하세요.".to_owned(),
+        "dripfeed_not_supported" => "이 서비스는 드립피드를 지원하지 않습니다.".to_owned(),
+        "invalid_runs" => "반복 횟수는 2~1,000 사이로 입력하세요.".to_owned(),
+        "invalid_interval" => "간격은 1~10,080분 사이로 입력하세요.".to_owned(),
+        "invalid_split" => "분할 주문은 2~30일, 하루 수량은 1 이상이어야 합니다.".to_owned(),
+        "invalid_schedule" => "예약 일시를 확인하세요 (지금 이후, 예약 가능한 기간 안).".to_owned(),
+        "invalid_amount" => "충전 포인트는 1~1,000,000 사이로 입력하세요.".to_owned(),
+        "invalid_price" | "amount_price_mismatch" => "충전 금액을 확인하세요.".to_owned(),
+        "invalid_id" => "목록에서 골라 주세요.".to_owned(),
+        "invalid_text" => "입력한 내용이 너무 길거나 쓸 수 없는 문자가 있습니다.".to_owned(),
+        _ => return None,
+    })
+}

@@ -6,7 +6,7 @@ use askama::Template;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{field_error, input, number, Errs};
+use super::{field_error, form_error, input, number, Errs};
 use crate::console::{form_key, form_status, int, list, text, Answer, Chrome, Failure, FormError, Visit};
 use crate::handlers::{coupons, orders};
 
@@ -249,14 +249,13 @@ async fn quote(v: &Visit, user_id: &str) -> Result<(i64, i64), FormError> {
     let coupon = body.as_object_mut().and_then(|b| b.remove("coupon_id"));
     let asked: orders::PlaceOrder = serde_json::from_value(body)
         .map_err(|_| FormError { field: None, message: v.lang.t("숫자를 입력하세요.").to_owned() })?;
-    let price =
-        orders::quote_for(&v.app, user_id, &asked, scheduled).await.map_err(|e| FormError::from(&e))?;
+    let price = orders::quote_for(&v.app, user_id, &asked, scheduled).await.map_err(|e| form_error(v, &e))?;
     let discount = match coupon {
         None => 0,
         Some(id) => {
             let (_, d) = coupons::discount_for(&v.app, user_id, Some(&id), price, false, v.app.clock.now())
                 .await
-                .map_err(|e| FormError::from(&e))?;
+                .map_err(|e| form_error(v, &e))?;
             d.0
         }
     };
@@ -280,6 +279,6 @@ pub async fn place(v: &mut Visit) -> Answer {
             Ok(v.redirect_with(&format!("/orders/{id}"), &msg))
         }
         Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(Failure::SignIn),
-        Err(e) => show(v, Some((form_status(&e), FormError::from(&e)))).await,
+        Err(e) => show(v, Some((form_status(&e), form_error(v, &e)))).await,
     }
 }

@@ -6,7 +6,7 @@ use askama::Template;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{local_time, number, Errs};
+use super::{form_error, local_time, number, Errs};
 use crate::console::{form_key, form_status, int, list, text, Answer, Chrome, FormError, Pager, Visit};
 
 /// A purchase of the history.
@@ -122,7 +122,7 @@ pub async fn bank(v: &mut Visit) -> Answer {
             let msg = v.lang.t("입금 신청을 받았습니다. 입금이 확인되면 충전됩니다.").to_owned();
             Ok(v.redirect_with("/points", &msg))
         }
-        Err(e) => show(v, "bank", Some((form_status(&e), FormError::from(&e)))).await,
+        Err(e) => show(v, "bank", Some((form_status(&e), form_error(v, &e)))).await,
     }
 }
 
@@ -156,7 +156,7 @@ pub async fn card(v: &mut Visit) -> Answer {
         .await
     {
         Ok(r) => r,
-        Err(e) => return show(v, "card", Some((form_status(&e), FormError::from(&e)))).await,
+        Err(e) => return show(v, "card", Some((form_status(&e), form_error(v, &e)))).await,
     };
     let ordr = text(&registered, "ordr_idxx");
     let form = match v
@@ -164,7 +164,7 @@ pub async fn card(v: &mut Visit) -> Answer {
         .await
     {
         Ok(f) => f,
-        Err(e) => return show(v, "card", Some((form_status(&e), FormError::from(&e)))).await,
+        Err(e) => return show(v, "card", Some((form_status(&e), form_error(v, &e)))).await,
     };
     let data = form.get("payment_form_data").cloned().unwrap_or(Value::Null);
     let pay_url = text(&data, "PayUrl");
