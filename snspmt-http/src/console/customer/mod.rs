@@ -18,7 +18,6 @@ use crate::error::ApiError;
 pub const EN: &[(&str, &str)] = &[
     ("최근 주문", "Recent orders"),
     ("주문 번호", "Order no."),
-    ("서비스", "Service"),
     ("수량", "Quantity"),
     ("링크", "Link"),
     ("가격", "Price"),
@@ -28,7 +27,6 @@ pub const EN: &[(&str, &str)] = &[
     ("8자 이상", "8 characters or more"),
     // The order page.
     ("주문 종류", "Order type"),
-    ("패키지", "Package"),
     ("서비스를 고르세요", "Choose a service"),
     ("패키지를 고르세요", "Choose a package"),
     ("판매 중인 서비스가 없습니다.", "Nothing is on sale yet."),
@@ -44,7 +42,6 @@ pub const EN: &[(&str, &str)] = &[
     ("예약 일시", "Run at"),
     ("며칠에 걸쳐", "Days"),
     ("하루 수량", "Per day"),
-    ("쿠폰", "Coupon"),
     ("쿠폰 사용 안 함", "No coupon"),
     ("쿠폰 할인", "Coupon discount"),
     ("결제 금액", "To pay"),
