@@ -213,6 +213,23 @@ async fn referral_coupon_at_checkout(c: Console) {
     // The coupon is spent: the order form no longer offers it.
     b.goto("/order").await;
     assert!(!b.has("#order-coupon option:nth-child(2)").await, "a used coupon is not offered again");
+
+    // The referrer's link: sign-up with the code filled in gives the coupon at once.
+    b.sign_out().await;
+    b.goto(&format!("/signup?ref={code}")).await;
+    assert_eq!(
+        b.find("#signup-ref").await.prop("value").await.expect("value").as_deref(),
+        Some(code.as_str())
+    );
+    b.fill("input[name=email]", "linked@example.com").await;
+    b.fill("input[name=password]", "correct-horse-1").await;
+    b.click("#signup-submit").await;
+    assert_eq!(b.path().await, "/");
+    assert!(b.html().await.contains("쿠폰을 받았습니다"), "the welcome says the coupon came");
+    b.goto("/referral").await;
+    assert!(b.text("#coupons-table").await.contains("5%"));
+    let (_, referrals) = s.call(Method::GET, "/api/admin/referral/list", Auth::Admin, None).await;
+    assert!(referrals.to_string().contains("linked"), "the new user is the referrer's: {referrals}");
 }
 
 /// Drip-feed, scheduled and split orders through the form's delivery options, each priced live
@@ -461,6 +478,15 @@ async fn odd_input_to_every_form(c: Console) {
     ] {
         let (status, _, _) = s.raw(Method::GET, path, &form[..1], "").await;
         assert!(!status.is_server_error(), "GET {path}: {status}");
+    }
+    // A sign-up whose referral code is odd still makes the account (the code is only refused).
+    for (email, code) in [("odd-ref1@example.com", huge.as_str()), ("odd-ref2@example.com", "%00'\"<b>")] {
+        let body = format!(
+            "csrf={csrf}&email={email}&password=correct-horse-1&ref={}",
+            form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
+        );
+        let (status, _, _) = s.raw(Method::POST, "/signup", &form, body).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "sign-up with ref {:.20}", code);
     }
     assert_eq!(balance_of(s, &user).await, 5_000, "no odd input moved money");
     let (_, orders) =

@@ -113,6 +113,8 @@ pub const EN: &[(&str, &str)] = &[
     ("관리자 조정", "Adjustment"),
     // Referral.
     ("내 추천 코드", "My referral code"),
+    ("추천 코드 (선택)", "Referral code (optional)"),
+    ("추천 코드를 쓰지 못했습니다.", "The referral code could not be used."),
     ("추천 링크", "Referral link"),
     ("추천 코드가 아직 없습니다. 운영자에게 문의하세요.", "No referral code yet: ask the operator."),
     ("가입자", "Referred users"),
@@ -251,6 +253,8 @@ struct SignupPage {
     c: Chrome,
     email: String,
     name: String,
+    /// A referral code, from the referrer's link (`/signup?ref=…`) or typed.
+    referral: String,
     err: Option<FormError>,
 }
 
@@ -263,6 +267,7 @@ fn signup_form(v: &Visit, err: Option<(StatusCode, FormError)>) -> Answer {
         c: v.chrome("회원가입"),
         email: v.f("email").unwrap_or("").to_owned(),
         name: v.f("name").unwrap_or("").to_owned(),
+        referral: v.f("ref").or(v.q("ref")).unwrap_or("").chars().take(64).collect(),
         err,
     };
     v.page_status(status, &page)
@@ -280,7 +285,24 @@ async fn signup(v: &mut Visit) -> Answer {
     match v.api(Method::POST, "/api/register", Some(&body)).await {
         Ok(answer) => {
             v.sign_in(&text(&answer, "token"));
-            let msg = v.lang.t("가입을 환영합니다!").to_owned();
+            let mut msg = v.lang.t("가입을 환영합니다!").to_owned();
+            if let Some(code) = v.f("ref").map(str::to_owned) {
+                // The new account uses the code as `/referral` would: its coupon, or why not.
+                let user = answer.get("user").cloned().unwrap_or(Value::Null);
+                v.visitor = super::Visitor::User(super::Me {
+                    user_id: text(&user, "user_id"),
+                    name: text(&user, "display_name"),
+                    email: text(&user, "email"),
+                    points: 0,
+                    is_admin: false,
+                });
+                let used = v.api(Method::POST, "/api/referral/use-code", Some(&json!({"code": code}))).await;
+                let note = match used {
+                    Ok(_) => v.lang.t("추천 코드를 등록하고 쿠폰을 받았습니다.").to_owned(),
+                    Err(e) => format!("{} ({})", v.lang.t("추천 코드를 쓰지 못했습니다."), e.message),
+                };
+                msg = format!("{msg} {note}");
+            }
             Ok(v.redirect_with("/", &msg))
         }
         Err(e) => signup_form(v, Some((form_status(&e), FormError::from(&e)))),
