@@ -448,31 +448,6 @@ fn local_time(v: &Visit, rfc3339: &str) -> String {
     format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{safe_next, Errs};
-    use crate::console::FormError;
-
-    #[test]
-    fn next_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/orders?page=2")), "/orders?page=2");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", ""] {
-            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
-        }
-        assert_eq!(safe_next(None), "/");
-    }
-
-    #[test]
-    fn errors_go_next_to_their_field() {
-        let e = Errs(Some(FormError { field: Some("quantity".into()), message: "m".into() }));
-        assert_eq!(e.on("quantity"), Some("m"));
-        assert_eq!(e.on("link"), None);
-        assert_eq!(e.general("link quantity"), None);
-        assert_eq!(e.general("link"), Some("m"));
-        assert_eq!(Errs::default().general("link"), None);
-    }
-}
-
 /// A refusal of the API as a form shows it: in Korean for the validation codes whose API text is
 /// English only (the business refusals already carry their Korean), else the API's words.
 fn form_error(v: &Visit, e: &ApiError) -> FormError {
@@ -514,4 +489,43 @@ fn korean_refusal(e: &ApiError) -> Option<String> {
         "invalid_text" => "입력한 내용이 너무 길거나 쓸 수 없는 문자가 있습니다.".to_owned(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{korean_refusal, safe_next, Errs};
+    use crate::console::FormError;
+    use crate::error::ApiError;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/orders?page=2")), "/orders?page=2");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", ""] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn errors_go_next_to_their_field() {
+        let e = Errs(Some(FormError { field: Some("quantity".into()), message: "m".into() }));
+        assert_eq!(e.on("quantity"), Some("m"));
+        assert_eq!(e.on("link"), None);
+        assert_eq!(e.general("link quantity"), None);
+        assert_eq!(e.general("link"), Some("m"));
+        assert_eq!(Errs::default().general("link"), None);
+    }
+
+    #[test]
+    fn validation_refusals_read_in_korean() {
+        let e =
+            ApiError::invalid_field("quantity", "invalid_quantity", "quantity must be between 10 and 50000")
+                .with("min_quantity", 10)
+                .with("max_quantity", 50_000);
+        assert_eq!(korean_refusal(&e).as_deref(), Some("수량은 10~50,000 사이로 입력하세요."));
+        let plain = ApiError::invalid_field("quantity", "invalid_quantity", "quantity is too large");
+        assert_eq!(korean_refusal(&plain).as_deref(), Some("수량이 너무 크거나 맞지 않습니다."));
+        let other = ApiError::bad_request("insufficient_points", "포인트가 부족합니다 (insufficient points)");
+        assert_eq!(korean_refusal(&other), None, "a refusal already in Korean keeps the API's words");
+    }
 }
