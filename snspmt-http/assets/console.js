@@ -48,6 +48,22 @@
     });
   }
 
+  // <button data-pick="select-id:value …">: a click chooses those values in those selects
+  // (the order page's catalogue fills the form), as if the visitor had.
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest ? e.target.closest("[data-pick]") : null;
+    if (!el) { return; }
+    e.preventDefault();
+    el.getAttribute("data-pick").split(" ").forEach(function (pair) {
+      var at = pair.indexOf(":");
+      var sel = document.getElementById(pair.slice(0, at));
+      if (sel) {
+        sel.value = pair.slice(at + 1);
+        sel.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+  });
+
   function ready() { popups(); toggles(); autosubmit(); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);
