@@ -619,3 +619,105 @@ async fn odd_input_is_never_a_server_error_sqlite() {
 async fn odd_input_is_never_a_server_error_postgres() {
     odd_input_is_never_a_server_error(Backend::Postgres).await;
 }
+
+/// Every operator page in the browser (a screenshot of each), and the everyday forms: import
+/// the panel's services with a markup, edit and stop one, adjust a user's points (a bad
+/// number is said next to its field), create a coupon and a notice.
+async fn every_operator_page_in_the_browser(backend: Backend) {
+    let Some((c, smm)) = console_with_panel(backend, "every_operator_page").await else { return };
+    let (s, b) = (&c.server, &c.browser);
+    let pages = world(s, &smm).await;
+    b.admin_login().await;
+    for path in &pages {
+        b.goto(path).await;
+        assert!(!b.text("h1").await.is_empty(), "{path} has a title");
+        assert!(!b.has(".error").await, "{path} shows no error");
+    }
+    // English on demand.
+    b.goto("/admin/purchases?lang=en").await;
+    assert!(b.text("h1").await.contains("Purchases"));
+    b.goto("/admin/purchases?lang=ko").await;
+
+    // Import the panel's catalogue with a 50 % markup.
+    b.goto("/admin/services").await;
+    b.fill("#import input[name=usd_krw]", "1000").await;
+    b.fill("#import input[name=markup_bps]", "5000").await;
+    b.click_confirmed("#import-submit").await;
+    assert_eq!(
+        b.text(".flash").await,
+        "새 서비스 4 / 갱신 1",
+        "the panel's five services, one known already"
+    );
+    let (_, list) = s.call(Method::GET, "/api/admin/services?limit=200", Auth::Admin, None).await;
+    let imported = list["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|x| x["provider_service_id"] == "5")
+        .cloned()
+        .expect("the panel's service 5");
+    assert_eq!(imported["price_per_1000"], 375, "0.25 USD × 1000 KRW × 1.5");
+    let id = imported["service_id"].as_i64().expect("id");
+    // Edit it, then stop selling it.
+    b.goto(&format!("/admin/services/{id}")).await;
+    b.fill("#edit-service input[name=price_per_1000]", "400").await;
+    b.click_confirmed("#edit-service-submit").await;
+    assert_eq!(
+        s.call(Method::GET, &format!("/api/admin/services/{id}"), Auth::Admin, None).await.1["service"]
+            ["price_per_1000"],
+        400
+    );
+    b.goto("/admin/services").await;
+    b.click_confirmed(&format!("#deactivate-{id}-submit")).await;
+    assert_eq!(
+        s.call(Method::GET, &format!("/api/admin/services/{id}"), Auth::Admin, None).await.1["service"]
+            ["is_active"],
+        false
+    );
+
+    // Points adjustment: a bad number is refused next to its field, then a good one is credited.
+    let (_, users) =
+        s.call(Method::GET, "/api/admin/users?search=buyer@example.com", Auth::Admin, None).await;
+    let buyer = users["users"][0].clone();
+    let (uid, before) =
+        (buyer["user_id"].as_str().expect("id").to_owned(), buyer["points"].as_i64().expect("points"));
+    b.goto(&format!("/admin/users/{uid}")).await;
+    b.fill("#adjust input[name=points_adjustment]", "12abc").await;
+    b.fill("#adjust input[name=reason]", "보상").await;
+    b.click_confirmed("#adjust-submit").await;
+    assert!(b.has("#adjust .field-error").await, "the error is next to the field");
+    assert_eq!(
+        b.find("#adjust input[name=reason]").await.prop("value").await.expect("value").as_deref(),
+        Some("보상"),
+        "what was typed is kept"
+    );
+    b.fill("#adjust input[name=points_adjustment]", "1,500").await;
+    b.click_confirmed("#adjust-submit").await;
+    assert!(b.has(".flash").await);
+    let (_, u) = s.call(Method::GET, &format!("/api/users/{uid}"), Auth::Admin, None).await;
+    assert_eq!(u["user"]["points"].as_i64(), Some(before + 1500));
+
+    // A coupon and a notice.
+    b.goto("/admin/coupons").await;
+    b.fill("#create-coupon input[name=code]", "SPRING").await;
+    b.fill("#create-coupon input[name=discount_value]", "15").await;
+    b.click("#create-coupon-submit").await;
+    assert!(b.has("#coupon-2").await || b.html().await.contains("SPRING"), "the new coupon is listed");
+    b.goto("/admin/notices").await;
+    b.fill("#create-notice input[name=title]", "점검 안내").await;
+    b.click("#create-notice-submit").await;
+    assert!(b.html().await.contains("점검 안내"));
+    let (_, active) = s.call(Method::GET, "/api/notices/active", Auth::None, None).await;
+    assert!(active.to_string().contains("점검 안내"), "{active}");
+    s.assert_ledger_consistent().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_operator_page_in_the_browser_sqlite() {
+    every_operator_page_in_the_browser(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_operator_page_in_the_browser_postgres() {
+    every_operator_page_in_the_browser(Backend::Postgres).await;
+}

@@ -19,7 +19,7 @@ pub async fn page(v: &Visit) -> Result<Page, Failure> {
     let totals = overview.get("totals").cloned().unwrap_or(Value::Null);
     let mut referrers = Table::new(
         v.lang,
-        &["코드", "회원", "#요율 (bp)", "#사용", "#적립", "#지급", "#출금 대기", "#잔액", ""],
+        &["코드", "회원", "#요율 (bp)", "#사용 횟수", "#적립", "#지급", "#출금 대기", "#잔액", ""],
         t(v, "등록된 추천인 코드가 없습니다."),
     );
     for r in rows(&overview, "referrers") {
