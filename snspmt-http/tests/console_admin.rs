@@ -92,7 +92,11 @@ async fn console_with_panel(backend: Backend, test: &str) -> Option<(Console, Fa
 
 /// Places an order as `token` and waits until its submission settled; answers the order.
 async fn placed(s: &TestServer, token: &str, service: i64, link: &str) -> Value {
-    let body = json!({"service_id": service, "link": link, "quantity": 1000});
+    placed_n(s, token, service, link, 1000).await
+}
+
+async fn placed_n(s: &TestServer, token: &str, service: i64, link: &str, quantity: i64) -> Value {
+    let body = json!({"service_id": service, "link": link, "quantity": quantity});
     let (status, b) = s.call(Method::POST, "/api/orders", Auth::Bearer(token), Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{b}");
     s.settled_order(b["order_id"].as_i64().expect("order id")).await
@@ -327,18 +331,27 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> Vec<String> {
         .call(Method::POST, "/api/referral/use-code", Auth::Bearer(&buyer), Some(json!({"code": r["code"]})))
         .await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    let done = placed(s, &buyer, service, "https://instagram.com/done").await;
+    // A completed order earns the referrer 2,000 points of commission; 1,000 are asked for.
+    let done = placed_n(s, &buyer, service, "https://instagram.com/done", 20_000).await;
+    let upstream = done["smm_panel_order_id"].as_str().expect("accepted").parse::<i64>().expect("panel id");
+    smm.set_status(upstream, "Completed", 0);
+    let (status, _, _) =
+        s.raw(Method::POST, "/api/cron/sync-order-status", &[("x-cron-token", CRON_TOKEN)], "").await;
+    assert_eq!(status, StatusCode::OK);
     smm.push_fault("add", Fault::DropConnection);
     let unknown = placed(s, &buyer, service, "https://instagram.com/lost").await;
     assert_eq!(unknown["status"], "unknown");
-    let _ = s
+    let (status, w) = s
         .call(
             Method::POST,
             "/api/referral/withdrawal-request",
             Auth::Bearer(&referrer),
-            Some(json!({"amount": 1, "bank_name": "은행", "account_number": "123", "account_holder": "김"})),
+            Some(
+                json!({"amount": 1000, "bank_name": "은행", "account_number": "123", "account_holder": "김"}),
+            ),
         )
         .await;
+    assert_eq!(status, StatusCode::OK, "{w}");
     let (status, p) = s
         .call(
             Method::POST,
