@@ -363,15 +363,34 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> Vec<String> {
     assert_eq!(status, StatusCode::OK, "{p}");
     let created =
         |b: &Value, what: &str, id: &str| b[what][id].as_i64().unwrap_or_else(|| panic!("{what}: {b}"));
+    let steps = json!([{"service_id": service, "quantity": 100, "repeat": 2, "delay_minutes": 10}]);
     let (_, b) = s
         .call(
             Method::POST,
             "/api/admin/packages",
             Auth::Admin,
-            Some(json!({"name": "세트", "price": 5000, "steps": [{"service_id": service, "quantity": 100}]})),
+            Some(json!({"name": "세트", "price": 5000, "steps": steps})),
         )
         .await;
     let package = created(&b, "package", "package_id");
+    // A package order whose first part's answer is lost: the part is `unknown`.
+    smm.push_fault("add", Fault::Delay(Duration::from_millis(1500)));
+    let body = json!({"package_id": package, "link": "https://instagram.com/set"});
+    let (status, o) = s.call(Method::POST, "/api/orders", Auth::Bearer(&buyer), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{o}");
+    let package_order = o["order_id"].as_i64().expect("id");
+    let mut part = Value::Null;
+    for _ in 0..200 {
+        let (_, p) = s
+            .call(Method::GET, &format!("/api/orders/{package_order}/package-progress"), Auth::Admin, None)
+            .await;
+        part = p["progress"][0].clone();
+        if part["status"] == "unknown" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(part["status"], "unknown", "{part}");
     let (_, b) = s
         .call(
             Method::POST,
@@ -405,6 +424,7 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> Vec<String> {
         "/admin/orders".to_owned(),
         format!("/admin/orders/{}", unknown["order_id"]),
         format!("/admin/orders/{}", done["order_id"]),
+        format!("/admin/orders/{package_order}"),
         "/admin/users".to_owned(),
         format!("/admin/users/{buyer_id}"),
         format!("/admin/users/{referrer_id}"),
@@ -422,6 +442,14 @@ async fn world(s: &TestServer, smm: &FakeSmm) -> Vec<String> {
         "/admin/audit".to_owned(),
     ]
     .to_vec()
+}
+
+/// A session of the world's buyer.
+async fn buyer_token(s: &TestServer) -> String {
+    let body = json!({"email": "buyer@example.com", "password": PASSWORD});
+    let (status, b) = s.call(Method::POST, "/api/auth/login", Auth::None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    b["token"].as_str().expect("token").to_owned()
 }
 
 /// A server wired to a fake panel, without a browser.
@@ -709,6 +737,23 @@ async fn every_operator_page_in_the_browser(backend: Backend) {
     assert!(b.has(".flash").await);
     let (_, u) = s.call(Method::GET, &format!("/api/users/{uid}"), Auth::Admin, None).await;
     assert_eq!(u["user"]["points"].as_i64(), Some(before + 1500));
+
+    // The unknown part of the package order: it never reached the panel, refunded its share.
+    let (_, orders) = s.call(Method::GET, "/api/admin/orders?limit=200", Auth::Admin, None).await;
+    let package_order = orders["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .find(|o| o["is_package"] == true)
+        .and_then(|o| o["order_id"].as_i64())
+        .expect("the package order");
+    let before = s.points(&buyer_token(s).await).await;
+    b.goto(&format!("/admin/orders/{package_order}")).await;
+    assert!(b.text("#part-0").await.contains("확인 필요"));
+    b.select("#resolve-part-0 select[name=outcome]", "fail").await;
+    b.click_confirmed("#resolve-part-0-submit").await;
+    assert!(!b.has("#resolve-part-0").await, "a resolved part has no form");
+    assert_eq!(s.points(&buyer_token(s).await).await, before + 2500, "the part's share came back");
 
     // A coupon and a notice.
     b.goto("/admin/coupons").await;
