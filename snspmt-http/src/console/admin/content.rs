@@ -39,8 +39,7 @@ fn notice_form(v: &Visit, id: &str, here: &str, op: &str, n: Option<&Value>) -> 
 }
 
 fn notice_body(v: &Visit) -> Value {
-    let mut b =
-        Body::of(&v.form).text("title").text_or_empty("content").text("popup_type").check("is_active");
+    let mut b = Body::of(v).text("title").text_or_empty("content").text("popup_type").check("is_active");
     for field in ["image_url", "starts_at", "ends_at"] {
         b = match b.raw(field) {
             Some(x) => b.set(field, x),
@@ -99,7 +98,7 @@ pub async fn notices_act(v: &Visit, op: &str) -> Result<Done, ApiError> {
             Ok(Done::said(v, "저장했습니다."))
         }
         "delete" => {
-            let id = parse_int("notice_id", v.f("notice_id").unwrap_or(""))?;
+            let id = parse_int(v.lang, "notice_id", v.f("notice_id").unwrap_or(""))?;
             v.api(Method::DELETE, &format!("/api/admin/notices/{id}"), None).await?;
             Ok(Done::said(v, "삭제했습니다."))
         }
@@ -158,7 +157,7 @@ fn post_form(v: &Visit, id: &str, here: &str, op: &str, p: Option<&Value>) -> Fo
 fn post_body(v: &Visit) -> Value {
     let tags: Vec<&str> =
         v.f("tags").unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
-    let mut b = Body::of(&v.form)
+    let mut b = Body::of(v)
         .text("title")
         .text_or_empty("content")
         .text("excerpt")
@@ -222,7 +221,7 @@ pub async fn posts_act(v: &Visit, op: &str) -> Result<Done, ApiError> {
             Ok(Done::said(v, "저장했습니다.").to(format!("/admin/blog/{id}")))
         }
         "delete" => {
-            let id = parse_int("post_id", v.f("post_id").unwrap_or(""))?;
+            let id = parse_int(v.lang, "post_id", v.f("post_id").unwrap_or(""))?;
             v.api(Method::DELETE, &format!("/api/blog/posts/{id}"), None).await?;
             Ok(Done::said(v, "삭제했습니다."))
         }

@@ -366,13 +366,19 @@ impl Field {
 /// A JSON body read from a posted form, field by field; a value that is not what the field
 /// takes is refused naming the field (400), before the API is called.
 pub struct Body<'a> {
+    lang: Lang,
     form: &'a [(String, String)],
     pub json: Map<String, Value>,
 }
 
 impl<'a> Body<'a> {
-    pub fn of(form: &'a [(String, String)]) -> Body<'a> {
-        Body { form, json: Map::new() }
+    /// The posted form of a visit.
+    pub fn of(v: &'a crate::console::Visit) -> Body<'a> {
+        Body::new(v.lang, &v.form)
+    }
+
+    pub fn new(lang: Lang, form: &'a [(String, String)]) -> Body<'a> {
+        Body { lang, form, json: Map::new() }
     }
 
     /// The field's trimmed text, `None` when absent or empty.
@@ -398,7 +404,7 @@ impl<'a> Body<'a> {
     /// Copies an integer field (when filled).
     pub fn int(mut self, name: &str) -> Result<Body<'a>, ApiError> {
         if let Some(v) = self.raw(name) {
-            let n = parse_int(name, v)?;
+            let n = parse_int(self.lang, name, v)?;
             self.json.insert(name.to_owned(), Value::from(n));
         }
         Ok(self)
@@ -407,7 +413,7 @@ impl<'a> Body<'a> {
     /// An integer field that must be filled.
     pub fn int_required(self, name: &str) -> Result<Body<'a>, ApiError> {
         if self.raw(name).is_none() {
-            return Err(ApiError::invalid_field(name, "missing_field", format!("{name} is required")));
+            return Err(ApiError::invalid_field(name, "missing_field", self.lang.t("입력하세요.")));
         }
         self.int(name)
     }
@@ -430,11 +436,11 @@ impl<'a> Body<'a> {
 }
 
 /// An integer typed into a form (`1,000` and spaces allowed), or 400 naming the field.
-pub fn parse_int(name: &str, v: &str) -> Result<i64, ApiError> {
+pub fn parse_int(lang: Lang, name: &str, v: &str) -> Result<i64, ApiError> {
     let clean: String = v.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
-    clean.parse::<i64>().map_err(|_| {
-        ApiError::invalid_field(name, "invalid_number", format!("{name} must be a whole number"))
-    })
+    clean
+        .parse::<i64>()
+        .map_err(|_| ApiError::invalid_field(name, "invalid_number", lang.t("숫자(정수)로 입력하세요.")))
 }
 
 /// A path id (`/admin/orders/12`) that is a positive integer, or 404.
@@ -453,14 +459,19 @@ mod tests {
     #[test]
     fn bodies_from_forms() {
         let f = form(&[("a", " x "), ("n", "1,000"), ("e", ""), ("on", "1")]);
-        let b = Body::of(&f).text("a").text("e").int("n").expect("n").check("on").check("off").value();
+        let b =
+            Body::new(Lang::Ko, &f).text("a").text("e").int("n").expect("n").check("on").check("off").value();
         assert_eq!(b, serde_json::json!({"a": "x", "n": 1000, "on": true, "off": false}));
         let bad = form(&[("n", "12abc")]);
-        let e = Body::of(&bad).int("n").err().expect("refused");
+        let e = Body::new(Lang::En, &bad).int("n").err().expect("refused");
         assert_eq!((e.status.as_u16(), e.extra.get("field")), (400, Some(&Value::from("n"))));
-        let e = Body::of(&[]).int_required("n").err().expect("missing");
+        assert_eq!(e.message, "Enter a whole number.");
+        let e = Body::new(Lang::Ko, &[]).int_required("n").err().expect("missing");
         assert_eq!(e.code, "missing_field");
-        assert!(parse_int("n", "99999999999999999999").is_err(), "overflow is refused, not wrapped");
+        assert!(
+            parse_int(Lang::Ko, "n", "99999999999999999999").is_err(),
+            "overflow is refused, not wrapped"
+        );
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub const EN: &[(&str, &str)] = &[
     ("번호", "No."),
     ("방법", "Method"),
     ("작업", "Action"),
+    ("입력하세요.", "This field is required."),
+    ("숫자(정수)로 입력하세요.", "Enter a whole number."),
     ("예정", "Due"),
     ("접수됨", "Accepted"),
     ("승인", "Approve"),
@@ -579,6 +581,7 @@ mod tests {
     fn every_operator_text_has_its_english() {
         let sources = [
             include_str!("mod.rs"),
+            include_str!("kit.rs"),
             include_str!("content.rs"),
             include_str!("orders.rs"),
             include_str!("purchases.rs"),

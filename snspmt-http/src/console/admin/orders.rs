@@ -225,7 +225,7 @@ pub async fn act(v: &Visit, raw_id: &str, op: &str) -> Result<Done, ApiError> {
             Ok(Done::said(v, "실패로 처리하고 환불했습니다."))
         }
         "resolve_part" => {
-            let part = parse_int("part_index", v.f("part_index").unwrap_or(""))?;
+            let part = parse_int(v.lang, "part_index", v.f("part_index").unwrap_or(""))?;
             let body = match v.f("outcome") {
                 Some("fail") => json!({"action": "fail", "part_index": part}),
                 _ => json!({"smm_panel_order_id": smm_id(v)?, "part_index": part}),

@@ -176,7 +176,7 @@ fn user_cell(p: &Value) -> Cell {
 }
 
 pub async fn act(v: &Visit, op: &str) -> Result<Done, ApiError> {
-    let id = parse_int("purchase_id", v.f("purchase_id").unwrap_or(""))?;
+    let id = parse_int(v.lang, "purchase_id", v.f("purchase_id").unwrap_or(""))?;
     match op {
         "decide" => {
             let status = v.f("status").unwrap_or("");

@@ -136,24 +136,24 @@ pub async fn page(v: &Visit) -> Result<Page, Failure> {
 pub async fn act(v: &Visit, op: &str) -> Result<Done, ApiError> {
     match op {
         "register" => {
-            let body = Body::of(&v.form).text("user_id").text("email").int("commission_rate_bps")?.value();
+            let body = Body::of(v).text("user_id").text("email").int("commission_rate_bps")?.value();
             let r = v.api(Method::POST, "/api/admin/referral/register", Some(&body)).await?;
             Ok(Done {
                 flash: format!("{} {}", t(v, "코드를 등록했습니다:"), text(&r, "code")), to: None
             })
         }
         "rate" => {
-            let body = Body::of(&v.form).text("user_id").int_required("commission_rate_bps")?.value();
+            let body = Body::of(v).text("user_id").int_required("commission_rate_bps")?.value();
             v.api(Method::PUT, "/api/admin/referral/update-commission-rate", Some(&body)).await?;
             Ok(Done::said(v, "저장했습니다."))
         }
         "pay" => {
-            let body = Body::of(&v.form).text("user_id").int_required("amount")?.text("notes").value();
+            let body = Body::of(v).text("user_id").int_required("amount")?.text("notes").value();
             v.api_keyed(Method::POST, "/api/admin/referral/pay-commission", Some(&body), key(v)).await?;
             Ok(Done::said(v, "수수료를 지급했습니다."))
         }
         "withdrawal" => {
-            let id = parse_int("request_id", v.f("request_id").unwrap_or(""))?;
+            let id = parse_int(v.lang, "request_id", v.f("request_id").unwrap_or(""))?;
             let mut body = json!({"request_id": id, "action": v.f("action").unwrap_or("")});
             if let Some(n) = v.f("admin_notes") {
                 body["admin_notes"] = Value::from(n);

@@ -51,7 +51,7 @@ fn service_form(v: &Visit, id: &str, here: &str, op: &str, s: Option<&Value>) ->
 }
 
 fn service_body(v: &Visit, editing: bool) -> Result<Value, ApiError> {
-    let mut b = Body::of(&v.form)
+    let mut b = Body::of(v)
         .text("provider_service_id")
         .text("name")
         .text("category")
@@ -134,7 +134,7 @@ pub async fn services(v: &Visit) -> Result<Page, Failure> {
 pub async fn services_act(v: &Visit, op: &str) -> Result<Done, ApiError> {
     match op {
         "import" => {
-            let body = Body::of(&v.form).int_required("usd_krw")?.int_required("markup_bps")?.value();
+            let body = Body::of(v).int_required("usd_krw")?.int_required("markup_bps")?.value();
             let r = v.api(Method::POST, "/api/admin/services/import", Some(&body)).await?;
             Ok(Done {
                 flash: format!(
@@ -153,7 +153,7 @@ pub async fn services_act(v: &Visit, op: &str) -> Result<Done, ApiError> {
             Ok(Done::said(v, "저장했습니다.").to(format!("/admin/services/{id}")))
         }
         "deactivate" => {
-            let id = parse_int("service_id", v.f("service_id").unwrap_or(""))?;
+            let id = parse_int(v.lang, "service_id", v.f("service_id").unwrap_or(""))?;
             v.api(Method::DELETE, &format!("/api/admin/services/{id}"), None).await?;
             Ok(Done::said(v, "판매를 중지했습니다."))
         }
@@ -273,7 +273,7 @@ fn package_form(v: &Visit, id: &str, here: &str, op: &str, p: Option<&Value>) ->
 
 fn package_body(v: &Visit, editing: bool) -> Result<Value, ApiError> {
     let steps = parse_steps(v, v.f("steps").unwrap_or(""))?;
-    let mut b = Body::of(&v.form).text("name").text_or_empty("description").int("price")?.set("steps", steps);
+    let mut b = Body::of(v).text("name").text_or_empty("description").int("price")?.set("steps", steps);
     if editing {
         b = b.check("is_active");
     }
@@ -329,7 +329,7 @@ pub async fn packages_act(v: &Visit, op: &str) -> Result<Done, ApiError> {
             Ok(Done::said(v, "저장했습니다.").to(format!("/admin/packages/{id}")))
         }
         "deactivate" => {
-            let id = parse_int("package_id", v.f("package_id").unwrap_or(""))?;
+            let id = parse_int(v.lang, "package_id", v.f("package_id").unwrap_or(""))?;
             v.api(Method::DELETE, &format!("/api/admin/packages/{id}"), None).await?;
             Ok(Done::said(v, "판매를 중지했습니다."))
         }
@@ -397,7 +397,7 @@ fn coupon_form(v: &Visit, id: &str, here: &str, op: &str, c: Option<&Value>) -> 
 }
 
 fn coupon_body(v: &Visit) -> Result<Value, ApiError> {
-    let mut b = Body::of(&v.form)
+    let mut b = Body::of(v)
         .text("code")
         .text("name")
         .text("discount_type")
@@ -479,7 +479,7 @@ pub async fn coupons_act(v: &Visit, op: &str) -> Result<Done, ApiError> {
             Ok(Done::said(v, "저장했습니다."))
         }
         "delete" => {
-            let id = parse_int("coupon_id", v.f("coupon_id").unwrap_or(""))?;
+            let id = parse_int(v.lang, "coupon_id", v.f("coupon_id").unwrap_or(""))?;
             v.api(Method::DELETE, &format!("/api/admin/coupons/{id}"), None).await?;
             Ok(Done::said(v, "사용 중지했습니다."))
         }

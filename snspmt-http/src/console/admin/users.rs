@@ -188,12 +188,12 @@ pub async fn act(v: &Visit, id: &str, op: &str) -> Result<Done, ApiError> {
     let user = format!("/api/admin/users/{enc}");
     match op {
         "adjust" => {
-            let body = Body::of(&v.form).int_required("points_adjustment")?.text("reason").value();
+            let body = Body::of(v).int_required("points_adjustment")?.text("reason").value();
             v.api_keyed(Method::PUT, &user, Some(&body), key(v)).await?;
             Ok(Done::said(v, "포인트를 조정했습니다."))
         }
         "profile" => {
-            let mut body = Body::of(&v.form).text("display_name").check("is_admin").value();
+            let mut body = Body::of(v).text("display_name").check("is_admin").value();
             body["email"] = match v.f("email") {
                 Some(e) => Value::from(e),
                 None => Value::Null,
@@ -202,15 +202,15 @@ pub async fn act(v: &Visit, id: &str, op: &str) -> Result<Done, ApiError> {
             Ok(Done::said(v, "저장했습니다."))
         }
         "discount" => {
-            let body = Body::of(&v.form).int_required("discount_bps")?.value();
+            let body = Body::of(v).int_required("discount_bps")?.value();
             v.api(Method::PUT, &format!("{user}/rates"), Some(&body)).await?;
             Ok(Done::said(v, "저장했습니다."))
         }
         "price" | "unprice" => {
-            let service = super::kit::parse_int("service_id", v.f("service_id").unwrap_or(""))?;
+            let service = super::kit::parse_int(v.lang, "service_id", v.f("service_id").unwrap_or(""))?;
             let path = format!("{user}/service-prices/{service}");
             if op == "price" {
-                let body = Body::of(&v.form).int_required("price_per_1000")?.value();
+                let body = Body::of(v).int_required("price_per_1000")?.value();
                 v.api(Method::PUT, &path, Some(&body)).await?;
                 Ok(Done::said(v, "저장했습니다."))
             } else {
