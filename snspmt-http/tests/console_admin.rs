@@ -7,8 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::browser::Console;
+use common::fake_kcp::{FakeKcp, KcpFault};
 use common::fake_smm::{self, FakeSmm, Fault};
-use common::{Auth, Backend, TestServer, ADMIN_TOKEN, CRON_TOKEN};
+use common::{Auth, Backend, KcpHarness, TestServer, ADMIN_TOKEN, CRON_TOKEN};
 use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -778,4 +779,67 @@ async fn every_operator_page_in_the_browser_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_operator_page_in_the_browser_postgres() {
     every_operator_page_in_the_browser(Backend::Postgres).await;
+}
+
+/// The KCP attention list: a card payment whose approval answer was lost is listed, a
+/// settlement without KCP's transaction number is refused next to its field, and the one with
+/// it credits the points once.
+async fn a_lost_card_approval_is_settled_on_the_purchases_page(backend: Backend) {
+    let Some(h) = KcpHarness::start(backend, "console_admin_kcp_settle").await else { return };
+    let s = &h.server;
+    let token = s.register("carda").await;
+    let (status, r) = s
+        .call(
+            Method::POST,
+            "/api/points/purchase-kcp/register",
+            Auth::Bearer(&token),
+            Some(json!({"amount": 8000, "price": 8000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let id = r["purchase_id"].as_i64().expect("id");
+    let fields = h.kcp.authenticate(r["ordr_idxx"].as_str().expect("ordr"), None);
+    h.kcp.push_fault("payment", KcpFault::CommitThenDrop);
+    assert_eq!(s.kcp_return(FakeKcp::utf8_body(&fields)).await, "pending");
+    assert_eq!(s.admin_purchase(id).await["status"], "approval_unknown");
+    let tno = h.kcp.approvals()[0].tno.clone();
+
+    let op = operator(s).await;
+    let (status, _, html) = page(s, Some(&op), "/admin/purchases").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("id=\"attention-{id}\"")), "listed for attention");
+    let form = post_forms(&html)
+        .into_iter()
+        .find(|f| f.hidden.iter().any(|(k, v)| k == "form" && *v == format!("settle-{id}")))
+        .expect("a settlement form");
+    let with = |outcome: &str, tno: &str| -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> = form.hidden.clone();
+        fields.push(("outcome".into(), outcome.into()));
+        fields.push(("tno".into(), tno.into()));
+        fields
+    };
+    let (status, html) = post(s, &op, &form.action, &with("approved", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("field-error"), "the refusal is next to the tno field");
+    assert_eq!(s.points(&token).await, 0);
+    let (status, _) = post(s, &op, &form.action, &with("approved", &tno)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(s.points(&token).await, 8000);
+    // The same form again (a double submit): refused, credited once.
+    let (status, _) = post(s, &op, &form.action, &with("approved", &tno)).await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(s.points(&token).await, 8000);
+    let (_, _, html) = page(s, Some(&op), "/admin/purchases").await;
+    assert!(!html.contains(&format!("settle-{id}")), "settled: off the attention list");
+    s.assert_ledger_consistent().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_card_approval_is_settled_on_the_purchases_page_sqlite() {
+    a_lost_card_approval_is_settled_on_the_purchases_page(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_card_approval_is_settled_on_the_purchases_page_postgres() {
+    a_lost_card_approval_is_settled_on_the_purchases_page(Backend::Postgres).await;
 }
