@@ -26,6 +26,13 @@ fn active(v: &Visit, o: &Value, field: &str) -> Cell {
 const POPUP_TYPES: &[(&str, &str)] =
     &[("notice", "공지"), ("modal", "팝업"), ("banner", "배너"), ("toast", "알림"), ("login", "로그인 팝업")];
 
+fn popup_type(v: &Visit, kind: &str) -> String {
+    match POPUP_TYPES.iter().find(|(k, _)| *k == kind) {
+        Some((_, ko)) => t(v, ko),
+        None => kind.to_owned(),
+    }
+}
+
 fn notice_form(v: &Visit, id: &str, here: &str, op: &str, n: Option<&Value>) -> Form {
     let types = POPUP_TYPES.iter().map(|(k, ko)| ((*k).to_owned(), t(v, ko))).collect();
     Form::post(id, here, op, if n.is_some() { t(v, "저장") } else { t(v, "만들기") })
@@ -64,7 +71,7 @@ pub async fn notices(v: &Visit) -> Result<Page, Failure> {
                 vec![
                     Cell::link(format!("/admin/notices/{id}"), format!("#{id}")),
                     Cell::text(text(n, "title")),
-                    Cell::text(text(n, "popup_type")),
+                    Cell::text(popup_type(v, &text(n, "popup_type"))),
                     Cell::muted(format!("{} ~ {}", text(n, "starts_at"), text(n, "ends_at"))),
                     active(v, n, "is_active"),
                 ],

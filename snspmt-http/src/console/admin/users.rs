@@ -125,11 +125,18 @@ pub async fn detail(v: &Visit, id: &str) -> Result<Page, Failure> {
 
     let access = Section::new("api-access", t(v, "API 사용")).form(
         Form::post("api-access", &here, "api_access", t(v, "저장"))
-            .field(Field::select(
-                "enabled",
-                t(v, "리셀러 API"),
-                vec![("1".into(), t(v, "허용")), ("0".into(), t(v, "차단"))],
-            ))
+            .field(
+                Field::select(
+                    "enabled",
+                    t(v, "리셀러 API"),
+                    vec![
+                        (String::new(), t(v, "선택하세요")),
+                        ("1".into(), t(v, "허용")),
+                        ("0".into(), t(v, "차단")),
+                    ],
+                )
+                .required(),
+            )
             .confirm(t(v, "이 회원의 API 사용을 바꿀까요?")),
     );
 
@@ -161,7 +168,7 @@ pub async fn detail(v: &Visit, id: &str) -> Result<Page, Failure> {
             format!("ledger-{}", int(e, "id")),
             vec![
                 Cell::muted(text(e, "created_at")),
-                Cell::text(text(e, "kind")),
+                Cell::text(ledger_kind(v, &text(e, "kind"))),
                 points(int(e, "amount")),
                 points(int(e, "balance_after")),
                 Cell::text(text(e, "description")),
@@ -181,6 +188,18 @@ pub async fn detail(v: &Visit, id: &str) -> Result<Page, Failure> {
             group_thousands(int(&orders, "total"))
         )))
         .section(Section::new("ledger", t(v, "포인트 내역")).table(ledger_table)))
+}
+
+/// A ledger row's kind, as the operator reads it.
+fn ledger_kind(v: &Visit, kind: &str) -> String {
+    match kind {
+        "purchase" => t(v, "충전"),
+        "order_charge" => t(v, "주문 결제"),
+        "order_refund" => t(v, "주문 환불"),
+        "deduct" => t(v, "차감"),
+        "admin_adjust" => t(v, "관리자 조정"),
+        other => other.to_owned(),
+    }
 }
 
 pub async fn act(v: &Visit, id: &str, op: &str) -> Result<Done, ApiError> {
@@ -219,7 +238,12 @@ pub async fn act(v: &Visit, id: &str, op: &str) -> Result<Done, ApiError> {
             }
         }
         "api_access" => {
-            let body = json!({"enabled": v.f("enabled") == Some("1")});
+            let enabled = match v.f("enabled") {
+                Some("1") => true,
+                Some("0") => false,
+                _ => return Err(ApiError::invalid_field("enabled", "missing_field", t(v, "선택하세요"))),
+            };
+            let body = json!({"enabled": enabled});
             v.api(Method::PUT, &format!("{user}/api-access"), Some(&body)).await?;
             Ok(Done::said(v, "저장했습니다."))
         }
