@@ -72,7 +72,7 @@ pub async fn notices(v: &Visit) -> Result<Page, Failure> {
                     Cell::link(format!("/admin/notices/{id}"), format!("#{id}")),
                     Cell::text(text(n, "title")),
                     Cell::text(popup_type(v, &text(n, "popup_type"))),
-                    Cell::muted(format!("{} ~ {}", text(n, "starts_at"), text(n, "ends_at"))),
+                    Cell::muted(super::shop::period(v, n, "starts_at", "ends_at")),
                     active(v, n, "is_active"),
                 ],
             )

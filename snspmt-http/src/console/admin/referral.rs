@@ -111,6 +111,30 @@ pub async fn page(v: &Visit) -> Result<Page, Failure> {
         );
     }
 
+    let paid = v.api(Method::GET, "/api/admin/referral/payment-history?limit=20", None).await?;
+    let mut payments = Table::new(
+        v.lang,
+        &["일시", "회원", "#금액", "종류", "메모", "처리자"],
+        t(v, "지급 내역이 없습니다."),
+    );
+    for p in rows(&paid, "payments") {
+        let user = text(p, "user_id");
+        payments.row(Row::new(
+            format!("payment-{}", int(p, "id")),
+            vec![
+                Cell::muted(text(p, "created_at")),
+                Cell::link(format!("/admin/users/{}", urlencode(&user)), user.clone()),
+                points(int(p, "amount")),
+                Cell::text(match text(p, "kind").as_str() {
+                    "withdrawal" => t(v, "출금"),
+                    _ => t(v, "직접 지급"),
+                }),
+                Cell::text(text(p, "notes")),
+                Cell::muted(text(p, "paid_by")),
+            ],
+        ));
+    }
+
     Ok(Page::new(t(v, "추천인"))
         .section(
             Section::new("totals", t(v, "수수료 합계"))
@@ -121,6 +145,7 @@ pub async fn page(v: &Visit) -> Result<Page, Failure> {
         )
         .section(Section::new("withdrawals", t(v, "출금 신청")).table(withdrawals))
         .section(Section::new("referrers", t(v, "추천인 코드")).table(referrers).pager(pager))
+        .section(Section::new("payments", t(v, "최근 지급 내역")).table(payments))
         .section(
             Section::new("register", t(v, "추천인 코드 등록"))
                 .note(t(v, "회원 ID나 이메일로 회원을 지정합니다. 요율은 bp 단위입니다 (1000 = 10%)."))

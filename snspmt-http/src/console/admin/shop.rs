@@ -23,6 +23,14 @@ fn field_text(o: Option<&Value>, field: &str) -> String {
     o.map(|o| text(o, field)).unwrap_or_default()
 }
 
+/// `from ~ until`, or "always" when neither is set.
+pub fn period(v: &Visit, o: &Value, from: &str, until: &str) -> String {
+    match (text(o, from), text(o, until)) {
+        (f, u) if f.is_empty() && u.is_empty() => t(v, "상시"),
+        (f, u) => format!("{f} ~ {u}"),
+    }
+}
+
 // ---- services ----
 
 fn service_form(v: &Visit, id: &str, here: &str, op: &str, s: Option<&Value>) -> Form {
@@ -439,27 +447,28 @@ pub async fn coupons(v: &Visit) -> Result<Page, Failure> {
             Some(m) => format!("{} / {m}", int(c, "used_count")),
             None => int(c, "used_count").to_string(),
         };
-        table.row(
-            Row::new(
-                format!("coupon-{id}"),
-                vec![
-                    Cell::link(format!("/admin/coupons/{id}"), text(c, "code")),
-                    Cell::text(text(c, "name")),
-                    Cell::text(discount),
-                    points(int(c, "min_order_amount")),
-                    Cell::Num(uses),
-                    Cell::muted(format!("{} ~ {}", text(c, "valid_from"), text(c, "valid_until"))),
-                    active(v, c, "is_active"),
-                ],
-            )
-            .action(
+        let mut row = Row::new(
+            format!("coupon-{id}"),
+            vec![
+                Cell::link(format!("/admin/coupons/{id}"), text(c, "code")),
+                Cell::text(text(c, "name")),
+                Cell::text(discount),
+                points(int(c, "min_order_amount")),
+                Cell::Num(uses),
+                Cell::muted(period(v, c, "valid_from", "valid_until")),
+                active(v, c, "is_active"),
+            ],
+        );
+        if c.get("is_active") == Some(&Value::Bool(true)) {
+            row = row.action(
                 Form::post(format!("delete-{id}"), &here, "delete", t(v, "사용 중지"))
                     .hidden("coupon_id", id.to_string())
                     .confirm(t(v, "이 쿠폰을 사용 중지할까요? 이미 받은 쿠폰은 그대로입니다."))
                     .inline()
                     .danger(),
-            ),
-        );
+            );
+        }
+        table.row(row);
     }
     Ok(Page::new(t(v, "쿠폰")).section(Section::new("coupons", "").table(table).pager(pager)).section(
         Section::new("create", t(v, "쿠폰 추가")).form(coupon_form(
