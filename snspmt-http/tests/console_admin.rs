@@ -818,6 +818,21 @@ async fn a_lost_card_approval_is_settled_on_the_purchases_page(backend: Backend)
         fields.push(("tno".into(), tno.into()));
         fields
     };
+    // Odd values in every field of the settlement form: refused, never a 5xx, nothing credited
+    // (letters and digits are a transaction number KCP could have given, so not odd here).
+    let not_a_tno = |t: &str| t.is_empty() || !t.bytes().all(|b| b.is_ascii_alphanumeric());
+    for odd in ODD.iter().filter(|o| not_a_tno(o)) {
+        for (outcome, tno) in [(*odd, tno.as_str()), ("approved", *odd), (*odd, *odd)] {
+            let (status, html) = post(s, &op, &form.action, &with(outcome, tno)).await;
+            assert!(status.is_client_error(), "{outcome:?} {tno:?}: {status} {html}");
+        }
+        let mut fields = with("approved", &tno);
+        fields.retain(|(k, _)| k != "purchase_id");
+        fields.push(("purchase_id".into(), (*odd).to_owned()));
+        let (status, _) = post(s, &op, &form.action, &fields).await;
+        assert!(status.is_client_error(), "purchase_id {odd:?}: {status}");
+    }
+    assert_eq!(s.points(&token).await, 0);
     let (status, html) = post(s, &op, &form.action, &with("approved", "")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("field-error"), "the refusal is next to the tno field");
