@@ -558,6 +558,32 @@ async fn admin_pages_are_for_operators_only(backend: Backend) {
     let (status, _) = post(&s, &op, &approve.action, &fields).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_ne!(state(&s).await, before);
+    // An admin account (not the admin token) is an operator too, through its own session.
+    let (status, b) =
+        s.call(Method::GET, "/api/admin/users?search=referrer@example.com", Auth::Admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let referrer = b["users"][0]["user_id"].as_str().expect("id").to_owned();
+    let (status, _) = s
+        .call(
+            Method::PUT,
+            &format!("/api/admin/users/{referrer}"),
+            Auth::Admin,
+            Some(json!({"is_admin": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let staff = signed_in(&s, "referrer@example.com").await;
+    let (status, _, html) = page(&s, Some(&staff), "/admin/users").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let reject = forms
+        .iter()
+        .find(|f| f.hidden.iter().any(|(k, v)| k == "form" && v.starts_with("reject-withdrawal-")))
+        .expect("a withdrawal to reject");
+    let fields: Vec<(String, String)> = reject.hidden.iter().chain(&reject.visible).cloned().collect();
+    let (status, _) = post(&s, &staff, &reject.action, &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, log) = s.call(Method::GET, "/api/admin/audit-log?limit=1", Auth::Admin, None).await;
+    assert!(log.to_string().contains(&referrer), "the audit log names the admin account: {log}");
     s.assert_ledger_consistent().await;
 }
 
