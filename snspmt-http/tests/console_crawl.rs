@@ -198,7 +198,9 @@ async fn hostile_forms(v: &Visitor<'_>, pages: &[(String, String)]) -> usize {
             if !tried.insert((form.action.clone(), form.method.clone(), format!("{names:?}"))) {
                 continue;
             }
-            for round in 0..4 {
+            // A query string of 10 kB values is past any URL limit: GET forms get rounds 0–2.
+            let rounds = if form.method == "post" { 4 } else { 3 };
+            for round in 0..rounds {
                 let body = hostile_body(&form, round);
                 let (status, answer) = if form.method == "post" {
                     v.post(&form.action, body).await
@@ -315,7 +317,13 @@ async fn every_page_and_form(backend: Backend) {
 
     // Hostile values in every form, as the customer and as the operator.
     let posted = hostile_forms(&bob, &bob_pages).await + hostile_forms(&operator, &admin_pages).await;
-    assert!(posted >= 8, "only {posted} form posts");
+    eprintln!(
+        "crawled {} customer pages, {} operator pages; {posted} hostile form posts",
+        bob_pages.len(),
+        admin_pages.len()
+    );
+    assert!(bob_pages.len() >= 10 && admin_pages.len() >= 20, "the crawls were short");
+    assert!(posted >= 100, "only {posted} form posts");
     s.assert_ledger_consistent().await;
 }
 

@@ -137,7 +137,7 @@ pub struct Chrome {
 impl Chrome {
     /// The text in the visitor's language (Korean is the key; see [`i18n`]).
     pub fn t<'a>(&self, korean: &'a str) -> &'a str {
-        self.lang.t(korean)
+        self.lang.in_area(self.admin_area, korean)
     }
 
     /// Whether `prefix` is the active menu entry.
@@ -361,7 +361,7 @@ impl Visit {
             operator: self.is_operator(),
             admin_area: self.path.starts_with("/admin"),
             path: self.path.clone(),
-            title: self.lang.t(title).to_owned(),
+            title: self.lang.in_area(self.path.starts_with("/admin"), title).to_owned(),
         }
     }
 

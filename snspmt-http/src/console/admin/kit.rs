@@ -150,8 +150,8 @@ impl Table {
         let head = head
             .iter()
             .map(|h| match h.strip_prefix('#') {
-                Some(t) => Head { text: lang.t(t).to_owned(), num: true },
-                None => Head { text: lang.t(h).to_owned(), num: false },
+                Some(t) => Head { text: lang.admin_t(t).to_owned(), num: true },
+                None => Head { text: lang.admin_t(h).to_owned(), num: false },
             })
             .collect();
         Table { head, rows: Vec::new(), empty: empty.into() }
@@ -413,7 +413,7 @@ impl<'a> Body<'a> {
     /// An integer field that must be filled.
     pub fn int_required(self, name: &str) -> Result<Body<'a>, ApiError> {
         if self.raw(name).is_none() {
-            return Err(ApiError::invalid_field(name, "missing_field", self.lang.t("입력하세요.")));
+            return Err(ApiError::invalid_field(name, "missing_field", self.lang.admin_t("입력하세요.")));
         }
         self.int(name)
     }
@@ -438,9 +438,9 @@ impl<'a> Body<'a> {
 /// An integer typed into a form (`1,000` and spaces allowed), or 400 naming the field.
 pub fn parse_int(lang: Lang, name: &str, v: &str) -> Result<i64, ApiError> {
     let clean: String = v.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
-    clean
-        .parse::<i64>()
-        .map_err(|_| ApiError::invalid_field(name, "invalid_number", lang.t("숫자(정수)로 입력하세요.")))
+    clean.parse::<i64>().map_err(|_| {
+        ApiError::invalid_field(name, "invalid_number", lang.admin_t("숫자(정수)로 입력하세요."))
+    })
 }
 
 /// A path id (`/admin/orders/12`) that is a positive integer, or 404.

@@ -321,7 +321,7 @@ pub struct Done {
 
 impl Done {
     pub fn said(v: &Visit, korean: &str) -> Done {
-        Done { flash: v.lang.t(korean).to_owned(), to: None }
+        Done { flash: v.lang.admin_t(korean).to_owned(), to: None }
     }
 
     pub fn to(mut self, path: impl Into<String>) -> Done {
@@ -352,7 +352,7 @@ pub async fn dispatch(v: &mut Visit) -> Answer {
             v.check_csrf()?;
             let op = v.f("op").unwrap_or("").to_owned();
             let outcome = if target == Target::Dashboard {
-                Err(ApiError::bad_request("unknown_action", v.lang.t("알 수 없는 작업입니다.")))
+                Err(ApiError::bad_request("unknown_action", v.lang.admin_t("알 수 없는 작업입니다.")))
             } else {
                 act(&target, v, &op).await
             };
@@ -426,7 +426,7 @@ async fn act(target: &Target, v: &Visit, op: &str) -> Result<Done, ApiError> {
 
 /// An `op` the page does not have.
 fn unknown_op(v: &Visit) -> ApiError {
-    ApiError::bad_request("unknown_action", v.lang.t("알 수 없는 작업입니다."))
+    ApiError::bad_request("unknown_action", v.lang.admin_t("알 수 없는 작업입니다."))
 }
 
 /// This page's path and query (without the language switch): where its forms post.
@@ -446,7 +446,7 @@ fn here(v: &Visit) -> String {
 
 /// `korean` in the visitor's language, owned.
 fn t(v: &Visit, korean: &str) -> String {
-    v.lang.t(korean).to_owned()
+    v.lang.admin_t(korean).to_owned()
 }
 
 /// A status badge cell.
@@ -485,7 +485,7 @@ fn require_operator(v: &Visit) -> Result<(), Failure> {
         _ => Err(Failure::Api(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            v.lang.t("관리자만 볼 수 있는 페이지입니다."),
+            v.lang.admin_t("관리자만 볼 수 있는 페이지입니다."),
         ))),
     }
 }
@@ -517,7 +517,7 @@ async fn login(v: &mut Visit) -> Answer {
             Some(n) if n.starts_with("/admin") => n.to_owned(),
             _ => "/admin".to_owned(),
         };
-        let msg = v.lang.t("로그인했습니다.").to_owned();
+        let msg = v.lang.admin_t("로그인했습니다.").to_owned();
         return Ok(v.redirect_with(&next, &msg));
     }
     let e = ApiError::unauthorized();
@@ -607,7 +607,7 @@ mod tests {
         ];
         let korean = |s: &str| s.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
         let missing: Vec<String> =
-            sources.iter().flat_map(|s| korean_literals(s)).filter(|k| korean(Lang::En.t(k))).collect();
+            sources.iter().flat_map(|s| korean_literals(s)).filter(|k| korean(Lang::En.admin_t(k))).collect();
         assert!(missing.is_empty(), "no English for {missing:?}");
     }
 
