@@ -64,7 +64,24 @@
     });
   });
 
-  function ready() { popups(); toggles(); autosubmit(); }
+  // <a data-social-login>: the provider's window is a pop-up; the API's hand-off page in it
+  // posts the new session back here (same origin only), and the hidden form signs us in.
+  function socialLogin() {
+    var link = document.querySelector("a[data-social-login]");
+    var form = document.getElementById("social-session");
+    if (!link || !form) { return; }
+    link.addEventListener("click", function (e) {
+      e.preventDefault();
+      window.open(link.href, "social-login", "width=520,height=680");
+    });
+    window.addEventListener("message", function (e) {
+      if (e.origin !== window.location.origin || !e.data || typeof e.data.token !== "string") { return; }
+      form.querySelector("input[name=token]").value = e.data.token;
+      form.submit();
+    });
+  }
+
+  function ready() { popups(); toggles(); autosubmit(); socialLogin(); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);
   } else {

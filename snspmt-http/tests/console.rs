@@ -187,3 +187,61 @@ async fn static_files_come_from_the_binary() {
     let (status, _, _) = s.raw(Method::GET, "/static/nothing.js", &[], "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Google sign-in from the console: the button opens `/login/google` (on to Google with a
+/// one-time state); the API's callback hands the session to the console's window, which posts
+/// it to `/login/session` with its CSRF token.
+#[tokio::test]
+async fn google_sign_in_hands_its_session_to_the_console() {
+    use common::fake_oauth::GoogleClaims;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(h) = common::OauthHarness::start(backend, "console_google").await else { continue };
+        let s = &h.server;
+        let (status, h_login, page) = s.raw_bytes(Method::GET, "/login", &[], "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&page).contains("id=\"google-login\""), "the button is shown");
+        let csrf = cookie_value(&h_login, "snspmt_csrf").expect("csrf");
+        let (status, headers, _) = s.raw(Method::GET, "/login/google", &[], "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let to = headers.get("location").and_then(|v| v.to_str().ok()).expect("location").to_owned();
+        assert!(to.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"), "{to}");
+        let state = to.split("state=").nth(1).and_then(|r| r.split('&').next()).expect("state").to_owned();
+        let redirect = format!("{}/api/auth/google-callback", common::PUBLIC_URL);
+        h.oauth.google_code(
+            "code-console",
+            &redirect,
+            GoogleClaims::new("g-console").verified_email("g@example.com"),
+        );
+        let (status, _, page) = s
+            .raw_bytes(
+                Method::GET,
+                &format!("/api/auth/google-callback?code=code-console&state={state}"),
+                &[],
+                "",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let page = String::from_utf8_lossy(&page).into_owned();
+        let token =
+            page.split("\"token\":\"").nth(1).and_then(|r| r.split('"').next()).expect("token").to_owned();
+
+        let jar = format!("snspmt_csrf={csrf}");
+        let headers = [("cookie", jar.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        // A token that names no session, or no CSRF token: refused, not signed in.
+        let (status, h_bad, _) =
+            s.raw(Method::POST, "/login/session", &headers, format!("csrf={csrf}&token=forged")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(cookie_value(&h_bad, "snspmt_session").is_none());
+        let (status, _, _) = s.raw(Method::POST, "/login/session", &headers, format!("token={token}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // The hand-off: signed in as the Google account.
+        let (status, h_ok, _) =
+            s.raw(Method::POST, "/login/session", &headers, format!("csrf={csrf}&token={token}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(cookie_value(&h_ok, "snspmt_session").as_deref(), Some(token.as_str()));
+        let jar = format!("snspmt_csrf={csrf}; snspmt_session={token}");
+        let (status, _, page) = s.raw_bytes(Method::GET, "/", &[("cookie", jar.as_str())], "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&page).contains("dashboard-points"));
+    }
+}

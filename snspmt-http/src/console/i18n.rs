@@ -110,7 +110,6 @@ pub const COMMON: &[(&str, &str)] = &[
     ("관리자 토큰으로 로그인", "Sign in with the admin token"),
     ("계정이 없으신가요?", "No account yet?"),
     ("이미 계정이 있으신가요?", "Already have an account?"),
-    ("카카오로 로그인", "Sign in with Kakao"),
     ("구글로 로그인", "Sign in with Google"),
     (
         "보안 토큰이 맞지 않습니다. 페이지를 새로 고친 뒤 다시 시도하세요.",
