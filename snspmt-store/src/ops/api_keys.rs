@@ -1,12 +1,10 @@
 //! Reseller API keys and the per-user switch of the reseller API, once for both backends.
 //! A key is stored only as its SHA-256 (hex); the store never sees the key itself.
 
-use async_trait::async_trait;
-
 use super::accounts::user_row;
 use super::{insert_audit, one, rows};
 use crate::sql::{Conn, Row};
-use crate::{ApiKey, ApiKeyOwner, ApiKeyStore, Millis, NewApiKey, NewAudit, StoreError, StoreResult};
+use crate::{ApiKey, ApiKeyOwner, Millis, NewApiKey, NewAudit, StoreError, StoreResult};
 
 macro_rules! key_cols {
     () => {
@@ -76,86 +74,128 @@ fn key_rows(found: Vec<Row>) -> StoreResult<Vec<ApiKey>> {
     rows(found, key_row)
 }
 
-macro_rules! impl_api_keys {
-    ($store:ty) => {
-        #[async_trait]
-        impl ApiKeyStore for $store {
-            async fn create_api_key(
-                &self,
-                key: NewApiKey,
-                max_live: i64,
-                now: Millis,
-            ) -> StoreResult<Option<ApiKey>> {
-                self.tx(async move |c| create_key(c, &key, max_live, now).await).await
-            }
-
-            async fn api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
-                let id = user_id.to_owned();
-                self.rd(async move |c| key_rows(c.query(LIVE_KEYS, &[&id]).await?)).await
-            }
-
-            async fn rotate_api_key(
-                &self,
-                user_id: &str,
-                key_id: &str,
-                key_hash: &str,
-                prefix: &str,
-                _now: Millis,
-            ) -> StoreResult<Option<ApiKey>> {
-                let args = (key_id.to_owned(), user_id.to_owned(), key_hash.to_owned(), prefix.to_owned());
-                self.tx(async move |c| {
-                    let (key_id, user_id, key_hash, prefix) = &args;
-                    one(c, ROTATE_KEY, &[key_id, user_id, key_hash, prefix], key_row).await
-                })
-                .await
-            }
-
-            async fn revoke_api_key(
-                &self,
-                key_id: &str,
-                owner: Option<&str>,
-                audit: Option<NewAudit>,
-                now: Millis,
-            ) -> StoreResult<Option<ApiKey>> {
-                let (key_id, owner) = (key_id.to_owned(), owner.map(str::to_owned));
-                self.tx(async move |c| {
-                    let revoked = one(c, REVOKE_KEY, &[&key_id, &owner, &now], key_row).await?;
-                    if let (Some(_), Some(audit)) = (&revoked, &audit) {
-                        insert_audit(c, audit, now).await?;
-                    }
-                    Ok(revoked)
-                })
-                .await
-            }
-
-            async fn api_key_owner(&self, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>> {
-                let h = key_hash.to_owned();
-                self.rd(async move |c| owner(c, &h).await).await
-            }
-
-            async fn touch_api_key(&self, key_id: &str, now: Millis) -> StoreResult<()> {
-                let id = key_id.to_owned();
-                self.tx(async move |c| c.execute(TOUCH_KEY, &[&id, &now]).await.map(drop)).await
-            }
-
-            async fn set_api_access(
-                &self,
-                user_id: &str,
-                enabled: bool,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<()> {
-                let id = user_id.to_owned();
-                self.tx(async move |c| {
-                    if c.execute(SET_API_ACCESS, &[&id, &enabled]).await? == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_audit(c, &audit, now).await.map(drop)
-                })
-                .await
-            }
+store_trait! {
+    /// Reseller API keys, kept as the SHA-256 (hex) of the key, and the operator's per-user switch
+    /// of the reseller API.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::{ApiKeyStore, NewApiKey};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
+    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// # let user = |id: &str| snspmt_store::NewUser {
+    /// #     user_id: id.into(),
+    /// #     email: Some(format!("{id}@example.com")),
+    /// #     name: id.into(),
+    /// #     display_name: id.into(),
+    /// #     password_hash: None,
+    /// # };
+    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+    /// let new_key = NewApiKey {
+    ///     key_id: "k1".into(),
+    ///     user_id: "kim".into(),
+    ///     key_hash: "sha256-of-the-key".into(),
+    ///     prefix: "snsp_AbCdEfG".into(),
+    ///     name: "reseller".into(),
+    /// };
+    /// // At most 5 live keys per user.
+    /// let key = store.create_api_key(new_key, 5, 1_000).await?.ok_or("under the cap")?;
+    /// let owner = store.api_key_owner("sha256-of-the-key").await?.ok_or("a live key")?;
+    /// assert_eq!((owner.key, owner.user.user_id.as_str()), (key, "kim"));
+    /// store.revoke_api_key("k1", Some("kim"), None, 2_000).await?.ok_or("revoked")?;
+    /// assert!(store.api_key_owner("sha256-of-the-key").await?.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait ApiKeyStore {
+        /// Stores a new key for its user, unless the user has `max_live` live keys already
+        /// (`None`). `NotFound` for an unknown user.
+        async fn create_api_key(
+            &self,
+            key: NewApiKey,
+            max_live: i64,
+            now: Millis,
+        ) -> StoreResult<Option<ApiKey>> {
+            self.tx(async move |c| create_key(c, &key, max_live, now).await).await
         }
-    };
-}
 
-super::both_backends!(impl_api_keys);
+        /// A user's live (unrevoked) keys, oldest first.
+        async fn api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
+            let id = user_id.to_owned();
+            self.rd(async move |c| key_rows(c.query(LIVE_KEYS, &[&id]).await?)).await
+        }
+
+        /// Gives a live key of `user_id` a new hash and prefix (same id): the old key stops
+        /// working at once. `None` when `user_id` has no such live key.
+        async fn rotate_api_key(
+            &self,
+            user_id: &str,
+            key_id: &str,
+            key_hash: &str,
+            prefix: &str,
+            now: Millis,
+        ) -> StoreResult<Option<ApiKey>> {
+            let _ = now; // a rotated key keeps its dates
+            let args = (key_id.to_owned(), user_id.to_owned(), key_hash.to_owned(), prefix.to_owned());
+            self.tx(async move |c| {
+                let (key_id, user_id, key_hash, prefix) = &args;
+                one(c, ROTATE_KEY, &[key_id, user_id, key_hash, prefix], key_row).await
+            })
+            .await
+        }
+
+        /// Revokes a live key: one of `owner`'s, or (`owner` `None`, an operator) anyone's, with
+        /// the `audit` row in the same transaction. `None` when there is no such live key.
+        async fn revoke_api_key(
+            &self,
+            key_id: &str,
+            owner: Option<&str>,
+            audit: Option<NewAudit>,
+            now: Millis,
+        ) -> StoreResult<Option<ApiKey>> {
+            let (key_id, owner) = (key_id.to_owned(), owner.map(str::to_owned));
+            self.tx(async move |c| {
+                let revoked = one(c, REVOKE_KEY, &[&key_id, &owner, &now], key_row).await?;
+                if let (Some(_), Some(audit)) = (&revoked, &audit) {
+                    insert_audit(c, audit, now).await?;
+                }
+                Ok(revoked)
+            })
+            .await
+        }
+
+        /// The owner of the live key whose hash is `key_hash`.
+        async fn api_key_owner(&self, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>> {
+            let h = key_hash.to_owned();
+            self.rd(async move |c| owner(c, &h).await).await
+        }
+
+        /// Records that a key was used at `now`.
+        async fn touch_api_key(&self, key_id: &str, now: Millis) -> StoreResult<()> {
+            let id = key_id.to_owned();
+            self.tx(async move |c| c.execute(TOUCH_KEY, &[&id, &now]).await.map(drop)).await
+        }
+
+        /// Turns the reseller API on or off for a user, audited. `NotFound` for an unknown user.
+        async fn set_api_access(
+            &self,
+            user_id: &str,
+            enabled: bool,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<()> {
+            let id = user_id.to_owned();
+            self.tx(async move |c| {
+                if c.execute(SET_API_ACCESS, &[&id, &enabled]).await? == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(c, &audit, now).await.map(drop)
+            })
+            .await
+        }
+    }
+}

@@ -1,16 +1,14 @@
 //! Social identities, OAuth states, notices, the blog and the dashboard, once for both backends.
 
 use crate::Conflict;
-use async_trait::async_trait;
 
 use super::{audited, insert_audit, one, page, rows, serialize};
 use crate::model::like_pattern;
 use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
-    BlogStore, DashboardStats, DashboardStore, IdentityStore, LabelCount, Millis, NewAudit, NewNotice,
-    NewPost, Notice, NoticeStore, Page, Post, PostFilter, SocialLink, SocialLogin, StoreError, StoreResult,
-    User,
+    DashboardStats, LabelCount, Millis, NewAudit, NewNotice, NewPost, Notice, Page, Post, PostFilter,
+    SocialLink, SocialLogin, StoreError, StoreResult, User,
 };
 
 macro_rules! notice_cols {
@@ -251,153 +249,225 @@ fn has_nul(filter: Option<&str>) -> bool {
     filter.is_some_and(|s| s.contains('\0'))
 }
 
-macro_rules! impl_content {
-    ($store:ty) => {
-        #[async_trait]
-        impl IdentityStore for $store {
-            async fn social_login(&self, login: SocialLogin, now: Millis) -> StoreResult<(User, SocialLink)> {
-                self.tx(async move |c| social_login(c, &login, now).await).await
-            }
-
-            async fn create_oauth_state(
-                &self,
-                state_hash: &str,
-                provider: &str,
-                now: Millis,
-                expires_at: Millis,
-            ) -> StoreResult<()> {
-                let (h, p) = (state_hash.to_owned(), provider.to_owned());
-                self.tx(async move |c| {
-                    c.execute(DELETE_EXPIRED_OAUTH_STATES, &[&now]).await?;
-                    c.execute(INSERT_OAUTH_STATE, &[&h, &p, &now, &expires_at]).await.map(drop)
-                })
-                .await
-            }
-
-            async fn consume_oauth_state(
-                &self,
-                state_hash: &str,
-                provider: &str,
-                now: Millis,
-            ) -> StoreResult<bool> {
-                let (h, p) = (state_hash.to_owned(), provider.to_owned());
-                self.tx(async move |c| Ok(c.execute(CONSUME_OAUTH_STATE, &[&h, &p, &now]).await? == 1)).await
-            }
+store_trait! {
+    /// Sign-in through identity providers (Kakao, Google) and the OAuth `state`s we issue.
+    pub trait IdentityStore {
+        /// Finds or creates the account of a verified provider identity, in one transaction:
+        /// the account already linked to `(provider, subject)`; else the account whose e-mail is
+        /// `verified_email` when that account's own e-mail is verified too (then the identity is
+        /// linked to it, unless that account has another identity of this provider); else a new
+        /// account (`new_user`, with `verified_email`, marked verified, when no account has it; an
+        /// address only claimed by an unverified account stays there, and the new account has
+        /// none). Nothing else in a request can choose the account.
+        async fn social_login(&self, login: SocialLogin, now: Millis) -> StoreResult<(User, SocialLink)> {
+            self.tx(async move |c| social_login(c, &login, now).await).await
         }
 
-        #[async_trait]
-        impl NoticeStore for $store {
-            async fn create_notice(&self, n: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice> {
-                self.tx(async move |c| save_notice(c, None, &n, audit, now).await).await
-            }
-
-            async fn update_notice(
-                &self,
-                id: i64,
-                n: NewNotice,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Notice> {
-                self.tx(async move |c| save_notice(c, Some(id), &n, audit, now).await).await
-            }
-
-            async fn delete_notice(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
-                self.tx(async move |c| delete(c, DELETE_NOTICE, id, &audit, now).await).await
-            }
-
-            async fn notice(&self, id: i64) -> StoreResult<Option<Notice>> {
-                self.rd(async move |c| one(c, NOTICE_BY_ID, &[&id], notice_row).await).await
-            }
-
-            async fn notices(&self, limit: i64, offset: i64) -> StoreResult<Page<Notice>> {
-                self.rd(async move |c| {
-                    page(c, (LIST_NOTICES, COUNT_NOTICES), &[], limit, offset, notice_row).await
-                })
-                .await
-            }
-
-            async fn active_notices(&self, now: Millis) -> StoreResult<Vec<Notice>> {
-                self.rd(async move |c| rows(c.query(ACTIVE_NOTICES, &[&now]).await?, notice_row)).await
-            }
+        /// Stores an issued OAuth `state` (by its hash) until `expires_at`; forgets expired ones.
+        async fn create_oauth_state(
+            &self,
+            state_hash: &str,
+            provider: &str,
+            now: Millis,
+            expires_at: Millis,
+        ) -> StoreResult<()> {
+            let (h, p) = (state_hash.to_owned(), provider.to_owned());
+            self.tx(async move |c| {
+                c.execute(DELETE_EXPIRED_OAUTH_STATES, &[&now]).await?;
+                c.execute(INSERT_OAUTH_STATE, &[&h, &p, &now, &expires_at]).await.map(drop)
+            })
+            .await
         }
 
-        #[async_trait]
-        impl BlogStore for $store {
-            async fn create_post(&self, p: NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
-                self.tx(async move |c| save_post(c, None, &p, audit, now).await).await
-            }
-
-            async fn update_post(
-                &self,
-                id: i64,
-                p: NewPost,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Post> {
-                self.tx(async move |c| save_post(c, Some(id), &p, audit, now).await).await
-            }
-
-            async fn delete_post(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
-                self.tx(async move |c| {
-                    c.execute(DELETE_POST_TAGS, &[&id]).await?;
-                    delete(c, DELETE_POST, id, &audit, now).await
-                })
-                .await
-            }
-
-            async fn blog_post(&self, id: i64) -> StoreResult<Option<Post>> {
-                self.rd(async move |c| one(c, POST_BY_ID, &[&id], post_row).await).await
-            }
-
-            async fn view_post(&self, id: i64) -> StoreResult<Option<Post>> {
-                self.tx(async move |c| one(c, VIEW_POST, &[&id], post_row).await).await
-            }
-
-            async fn posts(&self, f: PostFilter) -> StoreResult<Page<Post>> {
-                if has_nul(f.search.as_deref()) || has_nul(f.category.as_deref()) || has_nul(f.tag.as_deref())
-                {
-                    return Ok(Page { rows: Vec::new(), total: 0 });
-                }
-                let pattern = like_pattern(f.search.as_deref());
-                self.rd(async move |c| {
-                    let filter: [&dyn Param; 4] = [&f.published_only, &pattern, &f.category, &f.tag];
-                    page(c, POST_PAGE, &filter, f.limit, f.offset, post_row).await
-                })
-                .await
-            }
-
-            async fn blog_categories(&self) -> StoreResult<Vec<LabelCount>> {
-                self.rd(async move |c| rows(c.query(BLOG_CATEGORIES, &[]).await?, label_row)).await
-            }
-
-            async fn blog_tags(&self) -> StoreResult<Vec<LabelCount>> {
-                self.rd(async move |c| rows(c.query(BLOG_TAGS, &[]).await?, label_row)).await
-            }
+        /// Uses up a state: `true` once, for an unexpired state of `provider` we issued.
+        async fn consume_oauth_state(
+            &self,
+            state_hash: &str,
+            provider: &str,
+            now: Millis,
+        ) -> StoreResult<bool> {
+            let (h, p) = (state_hash.to_owned(), provider.to_owned());
+            self.tx(async move |c| Ok(c.execute(CONSUME_OAUTH_STATE, &[&h, &p, &now]).await? == 1)).await
         }
-
-        #[async_trait]
-        impl DashboardStore for $store {
-            async fn dashboard_stats(
-                &self,
-                today_start: Millis,
-                month_start: Millis,
-            ) -> StoreResult<DashboardStats> {
-                self.rd(async move |c| {
-                    let r = c.query_one(DASHBOARD_STATS, &[&today_start, &month_start]).await?;
-                    Ok(DashboardStats {
-                        total_users: r.get(0)?,
-                        total_orders: r.get(1)?,
-                        total_revenue: r.get(2)?,
-                        pending_purchases: r.get(3)?,
-                        today_orders: r.get(4)?,
-                        today_revenue: r.get(5)?,
-                        monthly_sales: r.get(6)?,
-                    })
-                })
-                .await
-            }
-        }
-    };
+    }
 }
 
-super::both_backends!(impl_content);
+store_trait! {
+    /// Notices (popups) and when they show.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::{NewNotice, NoticeStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
+    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// # let audit = || snspmt_store::NewAudit {
+    /// #     actor: "admin-token".into(),
+    /// #     action: "example".into(),
+    /// #     target: None,
+    /// #     detail: "{}".into(),
+    /// # };
+    /// // Shown from 1,000 ms to 2,000 ms since the epoch.
+    /// let maintenance = NewNotice {
+    ///     title: "Maintenance".into(),
+    ///     content: "The panel pauses at 03:00.".into(),
+    ///     image_url: None,
+    ///     popup_type: "modal".into(),
+    ///     is_active: true,
+    ///     starts_at: Some(1_000),
+    ///     ends_at: Some(2_000),
+    ///     login_popup_image_url: None,
+    /// };
+    /// let notice = store.create_notice(maintenance, audit(), 500).await?;
+    /// assert!(store.active_notices(999).await?.is_empty());
+    /// assert_eq!(store.active_notices(1_500).await?, [notice]);
+    /// assert!(store.active_notices(2_000).await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait NoticeStore {
+        async fn create_notice(&self, notice: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice> {
+            self.tx(async move |c| save_notice(c, None, &notice, audit, now).await).await
+        }
+
+        /// Replaces the editable fields. `NotFound` for an unknown notice.
+        async fn update_notice(
+            &self,
+            notice_id: i64,
+            notice: NewNotice,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Notice> {
+            self.tx(async move |c| save_notice(c, Some(notice_id), &notice, audit, now).await).await
+        }
+
+        /// `NotFound` for an unknown notice.
+        async fn delete_notice(&self, notice_id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
+            self.tx(async move |c| delete(c, DELETE_NOTICE, notice_id, &audit, now).await).await
+        }
+
+        async fn notice(&self, notice_id: i64) -> StoreResult<Option<Notice>> {
+            self.rd(async move |c| one(c, NOTICE_BY_ID, &[&notice_id], notice_row).await).await
+        }
+
+        /// Every notice, newest first.
+        async fn notices(&self, limit: i64, offset: i64) -> StoreResult<Page<Notice>> {
+            self.rd(async move |c| {
+                page(c, (LIST_NOTICES, COUNT_NOTICES), &[], limit, offset, notice_row).await
+            })
+            .await
+        }
+
+        /// Active notices whose window contains `now` (`starts_at <= now < ends_at`, an open end
+        /// when unset), newest first.
+        async fn active_notices(&self, now: Millis) -> StoreResult<Vec<Notice>> {
+            self.rd(async move |c| rows(c.query(ACTIVE_NOTICES, &[&now]).await?, notice_row)).await
+        }
+    }
+}
+
+store_trait! {
+    /// The blog.
+    pub trait BlogStore {
+        async fn create_post(&self, post: NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
+            self.tx(async move |c| save_post(c, None, &post, audit, now).await).await
+        }
+
+        /// Replaces the editable fields (and the tags). `NotFound` for an unknown post.
+        async fn update_post(
+            &self,
+            post_id: i64,
+            post: NewPost,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Post> {
+            self.tx(async move |c| save_post(c, Some(post_id), &post, audit, now).await).await
+        }
+
+        /// `NotFound` for an unknown post.
+        async fn delete_post(&self, post_id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
+            self.tx(async move |c| {
+                c.execute(DELETE_POST_TAGS, &[&post_id]).await?;
+                delete(c, DELETE_POST, post_id, &audit, now).await
+            })
+            .await
+        }
+
+        /// Any post, published or not (for operators).
+        async fn blog_post(&self, post_id: i64) -> StoreResult<Option<Post>> {
+            self.rd(async move |c| one(c, POST_BY_ID, &[&post_id], post_row).await).await
+        }
+
+        /// A published post, counting one view; `None` for an unknown or unpublished post.
+        async fn view_post(&self, post_id: i64) -> StoreResult<Option<Post>> {
+            self.tx(async move |c| one(c, VIEW_POST, &[&post_id], post_row).await).await
+        }
+
+        async fn posts(&self, filter: PostFilter) -> StoreResult<Page<Post>> {
+            if has_nul(filter.search.as_deref()) || has_nul(filter.category.as_deref()) || has_nul(filter.tag.as_deref())
+            {
+                return Ok(Page { rows: Vec::new(), total: 0 });
+            }
+            let pattern = like_pattern(filter.search.as_deref());
+            self.rd(async move |c| {
+                let args: [&dyn Param; 4] = [&filter.published_only, &pattern, &filter.category, &filter.tag];
+                page(c, POST_PAGE, &args, filter.limit, filter.offset, post_row).await
+            })
+            .await
+        }
+
+        /// Categories of published posts with their counts, by name.
+        async fn blog_categories(&self) -> StoreResult<Vec<LabelCount>> {
+            self.rd(async move |c| rows(c.query(BLOG_CATEGORIES, &[]).await?, label_row)).await
+        }
+
+        /// Tags of published posts with their counts, by name.
+        async fn blog_tags(&self) -> StoreResult<Vec<LabelCount>> {
+            self.rd(async move |c| rows(c.query(BLOG_TAGS, &[]).await?, label_row)).await
+        }
+    }
+}
+
+store_trait! {
+    /// Figures for the admin dashboard.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::DashboardStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
+    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// let stats = store.dashboard_stats(1_000, 0).await?;
+    /// assert_eq!((stats.total_users, stats.total_orders, stats.today_revenue), (0, 0, 0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait DashboardStore {
+        /// Totals, and orders and revenue since `today_start` and since `month_start`.
+        async fn dashboard_stats(
+            &self,
+            today_start: Millis,
+            month_start: Millis,
+        ) -> StoreResult<DashboardStats> {
+            self.rd(async move |c| {
+                let r = c.query_one(DASHBOARD_STATS, &[&today_start, &month_start]).await?;
+                Ok(DashboardStats {
+                    total_users: r.get(0)?,
+                    total_orders: r.get(1)?,
+                    total_revenue: r.get(2)?,
+                    pending_purchases: r.get(3)?,
+                    today_orders: r.get(4)?,
+                    today_revenue: r.get(5)?,
+                    monthly_sales: r.get(6)?,
+                })
+            })
+            .await
+        }
+    }
+}

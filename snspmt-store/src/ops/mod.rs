@@ -58,6 +58,40 @@ macro_rules! paged {
     };
 }
 
+/// Declares a store trait and implements it for each compiled-in backend from one list, so
+/// that an operation's signature and body are written once. A body runs on the backend's
+/// `tx` (a write transaction), `autocommit` or `rd` (a reader), each of which hands it a
+/// [`Conn`](crate::sql::Conn).
+macro_rules! store_trait {
+    (
+        $(#[$attr:meta])*
+        pub trait $name:ident {
+            $(
+                $(#[$mattr:meta])*
+                async fn $method:ident(&$self:ident $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty $body:block
+            )*
+        }
+    ) => {
+        $(#[$attr])*
+        #[async_trait::async_trait]
+        pub trait $name: Send + Sync {
+            $($(#[$mattr])* async fn $method(&$self $(, $arg: $ty)*) -> $ret;)*
+        }
+
+        #[cfg(feature = "sqlite")]
+        #[async_trait::async_trait]
+        impl $name for crate::sqlite::SqliteStore {
+            $(async fn $method(&$self $(, $arg: $ty)*) -> $ret $body)*
+        }
+
+        #[cfg(feature = "postgres")]
+        #[async_trait::async_trait]
+        impl $name for crate::postgres::PgStore {
+            $(async fn $method(&$self $(, $arg: $ty)*) -> $ret $body)*
+        }
+    };
+}
+
 pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod content;

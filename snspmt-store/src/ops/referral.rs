@@ -6,7 +6,6 @@
 //! writes what it answered. No interleaving can overdraw a referrer.
 
 use crate::Conflict;
-use async_trait::async_trait;
 use snspmt_core::order::OrderStatus;
 use snspmt_core::referral::{
     self, entries, BookEntry, BookError, CommissionBook, CommissionStatus, WithdrawalInput, WithdrawalState,
@@ -16,9 +15,9 @@ use snspmt_core::{money, Bps, Points};
 use super::{insert_audit, one, page, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
-    Commission, CommissionEntry, Coupon, CouponStore, IdempotencyKey, Idempotent, Millis, NewAudit,
-    NewCoupon, NewWithdrawal, Page, Payout, Referral, ReferralStats, ReferralStore, Referrer, StoreError,
-    StoreResult, UserCoupon, Withdrawal, WithdrawalFilter,
+    Commission, CommissionEntry, Coupon, IdempotencyKey, Idempotent, Millis, NewAudit, NewCoupon,
+    NewWithdrawal, Page, Payout, Referral, ReferralStats, Referrer, StoreError, StoreResult, UserCoupon,
+    Withdrawal, WithdrawalFilter,
 };
 
 macro_rules! referrer_cols {
@@ -556,225 +555,335 @@ async fn pay_commission<C: Conn>(
     Ok(payout)
 }
 
-macro_rules! impl_referral {
-    ($store:ty) => {
-        #[async_trait]
-        impl CouponStore for $store {
-            async fn create_coupon(
-                &self,
-                coupon: NewCoupon,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Coupon> {
-                self.tx(async move |c| save_coupon(c, None, &coupon, &audit, now).await).await
-            }
-
-            async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>> {
-                self.rd(async move |c| one(c, COUPON_BY_ID, &[&coupon_id], coupon_row).await).await
-            }
-
-            async fn coupons(&self, limit: i64, offset: i64) -> StoreResult<Page<Coupon>> {
-                let sql = (LIST_COUPONS, COUNT_COUPONS);
-                self.rd(async move |c| page(c, sql, &[], limit, offset, coupon_row).await).await
-            }
-
-            async fn update_coupon(
-                &self,
-                coupon_id: i64,
-                coupon: NewCoupon,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Coupon> {
-                self.tx(async move |c| save_coupon(c, Some(coupon_id), &coupon, &audit, now).await).await
-            }
-
-            async fn deactivate_coupon(
-                &self,
-                coupon_id: i64,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Coupon> {
-                self.tx(async move |c| deactivate_coupon(c, coupon_id, &audit, now).await).await
-            }
-
-            async fn add_coupon_by_code(
-                &self,
-                user_id: &str,
-                code: &str,
-                now: Millis,
-            ) -> StoreResult<UserCoupon> {
-                let (user_id, code) = (user_id.to_owned(), code.to_owned());
-                self.tx(async move |c| add_coupon_by_code(c, &user_id, &code, now).await).await
-            }
-
-            async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>> {
-                self.rd(async move |c| one(c, USER_COUPON_BY_ID, &[&id], user_coupon_row).await).await
-            }
-
-            async fn user_coupons(
-                &self,
-                user_id: &str,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<UserCoupon>> {
-                let (id, sql) = (user_id.to_owned(), (LIST_USER_COUPONS, COUNT_USER_COUPONS));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, user_coupon_row).await).await
-            }
+store_trait! {
+    /// Coupons: the operator's definitions and users' one-use copies.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::referral::DiscountType;
+    /// use snspmt_core::Points;
+    /// use snspmt_store::{CouponStore, NewCoupon};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
+    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// # let user = |id: &str| snspmt_store::NewUser {
+    /// #     user_id: id.into(),
+    /// #     email: Some(format!("{id}@example.com")),
+    /// #     name: id.into(),
+    /// #     display_name: id.into(),
+    /// #     password_hash: None,
+    /// # };
+    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+    /// # let audit = || snspmt_store::NewAudit {
+    /// #     actor: "admin-token".into(),
+    /// #     action: "example".into(),
+    /// #     target: None,
+    /// #     detail: "{}".into(),
+    /// # };
+    /// let welcome = NewCoupon {
+    ///     code: "WELCOME".into(),
+    ///     name: "10 % off".into(),
+    ///     discount_type: DiscountType::Percentage,
+    ///     discount_value: 10,
+    ///     min_order_amount: Points(0),
+    ///     valid_from: None,
+    ///     valid_until: None,
+    ///     max_uses: Some(100),
+    ///     is_active: true,
+    /// };
+    /// let coupon = store.create_coupon(welcome, audit(), 1_000).await?;
+    /// let copy = store.add_coupon_by_code("kim", "WELCOME", 2_000).await?;
+    /// assert_eq!(copy.coupon_id, Some(coupon.coupon_id));
+    /// // One copy per user.
+    /// assert!(store.add_coupon_by_code("kim", "WELCOME", 3_000).await.is_err());
+    /// assert_eq!(store.user_coupons("kim", 0, 0).await?.rows, [copy]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait CouponStore {
+        /// `Conflict(Conflict::CouponCodeTaken)` when the code exists.
+        async fn create_coupon(
+            &self,
+            coupon: NewCoupon,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Coupon> {
+            self.tx(async move |c| save_coupon(c, None, &coupon, &audit, now).await).await
         }
 
-        #[async_trait]
-        impl ReferralStore for $store {
-            async fn register_referrer(
-                &self,
-                user_id: &str,
-                code: &str,
-                rate: Bps,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Option<Referrer>> {
-                let (user_id, code) = (user_id.to_owned(), code.to_owned());
-                self.tx(async move |c| register_referrer(c, &user_id, &code, rate, &audit, now).await).await
-            }
-
-            async fn referrer(&self, user_id: &str) -> StoreResult<Option<Referrer>> {
-                let id = user_id.to_owned();
-                self.rd(async move |c| referrer_in(c, &id).await).await
-            }
-
-            async fn referrer_by_code(&self, code: &str) -> StoreResult<Option<Referrer>> {
-                let code = code.to_owned();
-                self.rd(async move |c| one(c, REFERRER_BY_CODE, &[&code], referrer_row).await).await
-            }
-
-            async fn referrers(&self, limit: i64, offset: i64) -> StoreResult<Page<Referrer>> {
-                let sql = (LIST_REFERRERS, COUNT_REFERRERS);
-                self.rd(async move |c| page(c, sql, &[], limit, offset, referrer_row).await).await
-            }
-
-            async fn use_referral_code(
-                &self,
-                user_id: &str,
-                code: &str,
-                coupon: UserCoupon,
-                now: Millis,
-            ) -> StoreResult<UserCoupon> {
-                let (user_id, code) = (user_id.to_owned(), code.to_owned());
-                self.tx(async move |c| use_referral_code(c, &user_id, &code, coupon, now).await).await
-            }
-
-            async fn set_commission_rate(
-                &self,
-                user_id: &str,
-                rate: Bps,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Referrer> {
-                let id = user_id.to_owned();
-                self.tx(async move |c| set_commission_rate(c, &id, rate, &audit, now).await).await
-            }
-
-            async fn commissions(
-                &self,
-                referrer: &str,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Commission>> {
-                let id = referrer.to_owned();
-                self.rd(async move |c| page(c, COMMISSION_PAGE, &[&id], limit, offset, commission_row).await)
-                    .await
-            }
-
-            async fn commission_entries(
-                &self,
-                user_id: &str,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<CommissionEntry>> {
-                let (id, sql) = (user_id.to_owned(), (COMMISSION_ENTRIES, COUNT_COMMISSION_ENTRIES));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, entry_row).await).await
-            }
-
-            async fn referral_stats(
-                &self,
-                referrer: &str,
-                month_start: Millis,
-            ) -> StoreResult<ReferralStats> {
-                let id = referrer.to_owned();
-                self.rd(async move |c| {
-                    let r = c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?;
-                    Ok(ReferralStats {
-                        total_referrals: r.get(0)?,
-                        active_referrals: r.get(1)?,
-                        this_month_referrals: r.get(2)?,
-                        this_month_commission: Points(r.get(3)?),
-                    })
-                })
-                .await
-            }
-
-            async fn referrals(
-                &self,
-                referrer: Option<&str>,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Referral>> {
-                let (id, sql) = (referrer.map(str::to_owned), (LIST_REFERRALS, COUNT_REFERRALS));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, referral_row).await).await
-            }
-
-            async fn request_withdrawal(
-                &self,
-                w: NewWithdrawal,
-                key: Option<IdempotencyKey>,
-                now: Millis,
-            ) -> StoreResult<Idempotent<Withdrawal>> {
-                self.tx(async move |c| request_withdrawal(c, &w, key.as_ref(), now).await).await
-            }
-
-            async fn withdrawals(&self, f: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
-                self.rd(async move |c| {
-                    let status = f.status.map(WithdrawalState::as_str);
-                    page(c, WITHDRAWAL_PAGE, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
-                })
-                .await
-            }
-
-            async fn decide_withdrawal(
-                &self,
-                id: i64,
-                approve: bool,
-                notes: Option<String>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Withdrawal> {
-                self.tx(async move |c| decide_withdrawal(c, id, approve, notes.as_deref(), &audit, now).await)
-                    .await
-            }
-
-            async fn pay_commission(
-                &self,
-                user_id: &str,
-                amount: Points,
-                notes: Option<String>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Payout> {
-                let id = user_id.to_owned();
-                self.tx(async move |c| pay_commission(c, &id, amount, notes.as_deref(), &audit, now).await)
-                    .await
-            }
-
-            async fn payouts(
-                &self,
-                user_id: Option<&str>,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Payout>> {
-                let id = user_id.map(str::to_owned);
-                self.rd(async move |c| page(c, PAYOUT_PAGE, &[&id], limit, offset, payout_row).await).await
-            }
+        async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>> {
+            self.rd(async move |c| one(c, COUPON_BY_ID, &[&coupon_id], coupon_row).await).await
         }
-    };
+
+        /// Newest first.
+        async fn coupons(&self, limit: i64, offset: i64) -> StoreResult<Page<Coupon>> {
+            let sql = (LIST_COUPONS, COUNT_COUPONS);
+            self.rd(async move |c| page(c, sql, &[], limit, offset, coupon_row).await).await
+        }
+
+        /// Replaces the fields of a coupon (copies already handed out keep their terms).
+        async fn update_coupon(
+            &self,
+            coupon_id: i64,
+            coupon: NewCoupon,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Coupon> {
+            self.tx(async move |c| save_coupon(c, Some(coupon_id), &coupon, &audit, now).await).await
+        }
+
+        /// Withdraws a coupon: its unused copies stop applying.
+        async fn deactivate_coupon(
+            &self,
+            coupon_id: i64,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Coupon> {
+            self.tx(async move |c| deactivate_coupon(c, coupon_id, &audit, now).await).await
+        }
+
+        /// Gives `user_id` a copy of the coupon with this code, once, within `max_uses`:
+        /// `Conflict("invalid_coupon" | "coupon_already_added" | "coupon_exhausted")`.
+        async fn add_coupon_by_code(
+            &self,
+            user_id: &str,
+            code: &str,
+            now: Millis,
+        ) -> StoreResult<UserCoupon> {
+            let (user_id, code) = (user_id.to_owned(), code.to_owned());
+            self.tx(async move |c| add_coupon_by_code(c, &user_id, &code, now).await).await
+        }
+
+        async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>> {
+            self.rd(async move |c| one(c, USER_COUPON_BY_ID, &[&id], user_coupon_row).await).await
+        }
+
+        /// A user's copies, newest first.
+        async fn user_coupons(
+            &self,
+            user_id: &str,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<UserCoupon>> {
+            let (id, sql) = (user_id.to_owned(), (LIST_USER_COUPONS, COUNT_USER_COUPONS));
+            self.rd(async move |c| page(c, sql, &[&id], limit, offset, user_coupon_row).await).await
+        }
+    }
 }
 
-super::both_backends!(impl_referral);
+store_trait! {
+    /// The referral programme: codes, referrals, commissions, withdrawals and payouts. A
+    /// referrer's balance (`earned − paid − reserved`) moves only as the core's
+    /// `referral::CommissionBook` decides, on the book row locked for the transaction, so it never
+    /// goes below zero.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::Bps;
+    /// use snspmt_store::ReferralStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
+    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// # let user = |id: &str| snspmt_store::NewUser {
+    /// #     user_id: id.into(),
+    /// #     email: Some(format!("{id}@example.com")),
+    /// #     name: id.into(),
+    /// #     display_name: id.into(),
+    /// #     password_hash: None,
+    /// # };
+    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+    /// # let audit = || snspmt_store::NewAudit {
+    /// #     actor: "admin-token".into(),
+    /// #     action: "example".into(),
+    /// #     target: None,
+    /// #     detail: "{}".into(),
+    /// # };
+    /// # snspmt_store::UserStore::create_user(&store, user("lee"), 0).await?;
+    /// // The caller draws the code (`snspmt_core::referral::referral_code`).
+    /// let code = "REFABCDEFGH";
+    /// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), 1_000).await?;
+    /// assert_eq!(kim.map(|r| r.code).as_deref(), Some(code));
+    /// assert_eq!(store.referrer_by_code(code).await?.map(|r| r.user_id).as_deref(), Some("kim"));
+    /// // The code is taken: another user draws another.
+    /// let lee = store.register_referrer("lee", code, Bps::DEFAULT_COMMISSION, audit(), 2_000).await?;
+    /// assert!(lee.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait ReferralStore {
+        /// Makes `user_id` a referrer with `code`, or answers their existing code. `None` when
+        /// `code` belongs to someone else already (draw another). Audited.
+        async fn register_referrer(
+            &self,
+            user_id: &str,
+            code: &str,
+            rate: Bps,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Option<Referrer>> {
+            let (user_id, code) = (user_id.to_owned(), code.to_owned());
+            self.tx(async move |c| register_referrer(c, &user_id, &code, rate, &audit, now).await).await
+        }
+
+        async fn referrer(&self, user_id: &str) -> StoreResult<Option<Referrer>> {
+            let id = user_id.to_owned();
+            self.rd(async move |c| referrer_in(c, &id).await).await
+        }
+
+        async fn referrer_by_code(&self, code: &str) -> StoreResult<Option<Referrer>> {
+            let code = code.to_owned();
+            self.rd(async move |c| one(c, REFERRER_BY_CODE, &[&code], referrer_row).await).await
+        }
+
+        /// Newest first.
+        async fn referrers(&self, limit: i64, offset: i64) -> StoreResult<Page<Referrer>> {
+            let sql = (LIST_REFERRERS, COUNT_REFERRERS);
+            self.rd(async move |c| page(c, sql, &[], limit, offset, referrer_row).await).await
+        }
+
+        /// `user_id` becomes referred by the owner of `code` and receives the referral coupon
+        /// (`coupon` terms, owner and id filled in here), in one transaction. Repeating the same
+        /// code answers the same coupon. `Conflict("invalid_code" | "self_referral" |
+        /// "already_referred")`.
+        async fn use_referral_code(
+            &self,
+            user_id: &str,
+            code: &str,
+            coupon: UserCoupon,
+            now: Millis,
+        ) -> StoreResult<UserCoupon> {
+            let (user_id, code) = (user_id.to_owned(), code.to_owned());
+            self.tx(async move |c| use_referral_code(c, &user_id, &code, coupon, now).await).await
+        }
+
+        /// Changes a referrer's rate for later orders. Audited. `NotFound` for a non-referrer.
+        async fn set_commission_rate(
+            &self,
+            user_id: &str,
+            rate: Bps,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Referrer> {
+            let id = user_id.to_owned();
+            self.tx(async move |c| set_commission_rate(c, &id, rate, &audit, now).await).await
+        }
+
+        /// A referrer's commissions, newest first.
+        async fn commissions(
+            &self,
+            referrer: &str,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<Commission>> {
+            let id = referrer.to_owned();
+            self.rd(async move |c| page(c, COMMISSION_PAGE, &[&id], limit, offset, commission_row).await)
+                .await
+        }
+
+        /// A referrer's balance movements, newest first.
+        async fn commission_entries(
+            &self,
+            user_id: &str,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<CommissionEntry>> {
+            let (id, sql) = (user_id.to_owned(), (COMMISSION_ENTRIES, COUNT_COMMISSION_ENTRIES));
+            self.rd(async move |c| page(c, sql, &[&id], limit, offset, entry_row).await).await
+        }
+
+        /// Counts for a referrer; "this month" starts at `month_start`.
+        async fn referral_stats(
+            &self,
+            referrer: &str,
+            month_start: Millis,
+        ) -> StoreResult<ReferralStats> {
+            let id = referrer.to_owned();
+            self.rd(async move |c| {
+                let r = c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?;
+                Ok(ReferralStats {
+                    total_referrals: r.get(0)?,
+                    active_referrals: r.get(1)?,
+                    this_month_referrals: r.get(2)?,
+                    this_month_commission: Points(r.get(3)?),
+                })
+            })
+            .await
+        }
+
+        /// Referred users (of one referrer, or all), newest first.
+        async fn referrals(
+            &self,
+            referrer: Option<&str>,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<Referral>> {
+            let (id, sql) = (referrer.map(str::to_owned), (LIST_REFERRALS, COUNT_REFERRALS));
+            self.rd(async move |c| page(c, sql, &[&id], limit, offset, referral_row).await).await
+        }
+
+        /// Reserves `amount` of the balance and records the request, in one transaction.
+        /// `Conflict(Conflict::InsufficientCommission)` when the balance is short (nothing changes).
+        async fn request_withdrawal(
+            &self,
+            withdrawal: NewWithdrawal,
+            key: Option<IdempotencyKey>,
+            now: Millis,
+        ) -> StoreResult<Idempotent<Withdrawal>> {
+            self.tx(async move |c| request_withdrawal(c, &withdrawal, key.as_ref(), now).await).await
+        }
+
+        async fn withdrawals(&self, filter: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
+            self.rd(async move |c| {
+                let status = filter.status.map(WithdrawalState::as_str);
+                page(c, WITHDRAWAL_PAGE, &[&filter.user_id, &status], filter.limit, filter.offset, withdrawal_row).await
+            })
+            .await
+        }
+
+        /// Decides a `requested` withdrawal once: approval pays the reserved amount (a payout),
+        /// rejection releases it. Audited. `Conflict(Conflict::AlreadyProcessed)` after.
+        async fn decide_withdrawal(
+            &self,
+            withdrawal_id: i64,
+            approve: bool,
+            notes: Option<String>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Withdrawal> {
+            self.tx(async move |c| decide_withdrawal(c, withdrawal_id, approve, notes.as_deref(), &audit, now).await)
+                .await
+        }
+
+        /// A manual payout of `amount` (> 0, ≤ balance). Audited.
+        /// `Conflict(Conflict::InsufficientCommission)` when the balance is short.
+        async fn pay_commission(
+            &self,
+            user_id: &str,
+            amount: Points,
+            notes: Option<String>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Payout> {
+            let id = user_id.to_owned();
+            self.tx(async move |c| pay_commission(c, &id, amount, notes.as_deref(), &audit, now).await)
+                .await
+        }
+
+        /// Payouts (of one user, or all), newest first.
+        async fn payouts(
+            &self,
+            user_id: Option<&str>,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<Payout>> {
+            let id = user_id.map(str::to_owned);
+            self.rd(async move |c| page(c, PAYOUT_PAGE, &[&id], limit, offset, payout_row).await).await
+        }
+    }
+}

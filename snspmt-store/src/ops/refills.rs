@@ -3,7 +3,6 @@
 //! ([`snspmt_core::refill`]), and writes the request or its next state. None of them moves
 //! money: a forwarded cancel is refunded by the status sync ([`super::lifecycle::apply_status`]).
 
-use async_trait::async_trait;
 use snspmt_core::refill::{
     may_cancel, may_refill, CancelRefusal, CancelRoute, CancelState, OrderFacts, RefillHistory, RefillInput,
     RefillPolicy, RefillRefusal, RefillState,
@@ -13,8 +12,8 @@ use super::lifecycle::{self, order_row};
 use super::{one, rows};
 use crate::sql::{clean_text, Conn, Row};
 use crate::{
-    CancelId, CancelRequest, Conflict, Millis, Order, OrderId, OwnerCancel, Refill, RefillId, RefillStore,
-    StoreError, StoreResult,
+    CancelId, CancelRequest, Conflict, Millis, Order, OrderId, OwnerCancel, Refill, RefillId, StoreError,
+    StoreResult,
 };
 
 macro_rules! refill_cols {
@@ -201,76 +200,89 @@ fn refill_rows(found: Vec<Row>) -> StoreResult<Vec<Refill>> {
     rows(found, refill_row)
 }
 
-macro_rules! impl_refills {
-    ($store:ty) => {
-        #[async_trait]
-        impl RefillStore for $store {
-            async fn request_refill(
-                &self,
-                order_id: OrderId,
-                policy: RefillPolicy,
-                now: Millis,
-            ) -> StoreResult<Result<Refill, RefillRefusal>> {
-                self.tx(async move |c| request_refill(c, order_id, &policy, now).await).await
-            }
-
-            async fn update_refill(
-                &self,
-                refill_id: RefillId,
-                input: RefillInput,
-                now: Millis,
-            ) -> StoreResult<Refill> {
-                self.tx(async move |c| update_refill(c, refill_id, &input, now).await).await
-            }
-
-            async fn record_refill_check(
-                &self,
-                refill_id: RefillId,
-                error: Option<String>,
-                now: Millis,
-            ) -> StoreResult<()> {
-                let error = error.as_deref().map(clean_text);
-                self.tx(async move |c| {
-                    c.execute(RECORD_REFILL_CHECK, &[&refill_id, &error, &now]).await?;
-                    Ok(())
-                })
-                .await
-            }
-
-            async fn refill(&self, refill_id: RefillId) -> StoreResult<Option<Refill>> {
-                self.rd(async move |c| one(c, REFILL_BY_ID, &[&refill_id], refill_row).await).await
-            }
-
-            async fn order_refills(&self, order_id: OrderId) -> StoreResult<Vec<Refill>> {
-                self.rd(async move |c| refill_rows(c.query(ORDER_REFILLS, &[&order_id]).await?)).await
-            }
-
-            async fn refills_to_sync(&self, limit: i64) -> StoreResult<Vec<Refill>> {
-                self.rd(async move |c| refill_rows(c.query(REFILLS_TO_SYNC, &[&limit]).await?)).await
-            }
-
-            async fn owner_cancel(
-                &self,
-                order_id: OrderId,
-                now: Millis,
-            ) -> StoreResult<Result<OwnerCancel, CancelRefusal>> {
-                self.tx(async move |c| owner_cancel(c, order_id, now).await).await
-            }
-
-            async fn settle_cancel(
-                &self,
-                cancel_id: CancelId,
-                error: Option<String>,
-                now: Millis,
-            ) -> StoreResult<CancelRequest> {
-                self.tx(async move |c| settle_cancel(c, cancel_id, error.as_deref(), now).await).await
-            }
-
-            async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>> {
-                self.rd(async move |c| rows(c.query(ORDER_CANCELS, &[&order_id]).await?, cancel_row)).await
-            }
+store_trait! {
+    /// Refill and cancel requests of orders already at the upstream. The rules are the core's
+    /// (`snspmt_core::refill`); no operation here moves money.
+    pub trait RefillStore {
+        /// With the order locked: when `may_refill` allows it under `policy` at `now`, records a
+        /// `requested` refill (the caller forwards it and feeds the answer to
+        /// [`RefillStore::update_refill`]); otherwise answers the refusal and writes nothing.
+        /// `NotFound` for an unknown order.
+        async fn request_refill(
+            &self,
+            order_id: OrderId,
+            policy: RefillPolicy,
+            now: Millis,
+        ) -> StoreResult<Result<Refill, RefillRefusal>> {
+            self.tx(async move |c| request_refill(c, order_id, &policy, now).await).await
         }
-    };
-}
 
-super::both_backends!(impl_refills);
+        /// Feeds an input (the upstream's answer, or its status) to the refill's machine and writes
+        /// the next state. `Conflict(InvalidTransition)` when the refill does not take it.
+        async fn update_refill(
+            &self,
+            refill_id: RefillId,
+            input: RefillInput,
+            now: Millis,
+        ) -> StoreResult<Refill> {
+            self.tx(async move |c| update_refill(c, refill_id, &input, now).await).await
+        }
+
+        /// The status sync asked about a refill and learnt nothing new (or `error`).
+        async fn record_refill_check(
+            &self,
+            refill_id: RefillId,
+            error: Option<String>,
+            now: Millis,
+        ) -> StoreResult<()> {
+            let error = error.as_deref().map(clean_text);
+            self.tx(async move |c| {
+                c.execute(RECORD_REFILL_CHECK, &[&refill_id, &error, &now]).await?;
+                Ok(())
+            })
+            .await
+        }
+
+        async fn refill(&self, refill_id: RefillId) -> StoreResult<Option<Refill>> {
+            self.rd(async move |c| one(c, REFILL_BY_ID, &[&refill_id], refill_row).await).await
+        }
+
+        /// An order's refills, oldest first.
+        async fn order_refills(&self, order_id: OrderId) -> StoreResult<Vec<Refill>> {
+            self.rd(async move |c| refill_rows(c.query(ORDER_REFILLS, &[&order_id]).await?)).await
+        }
+
+        /// Pending and in-progress refills the upstream knows, least recently checked first.
+        async fn refills_to_sync(&self, limit: i64) -> StoreResult<Vec<Refill>> {
+            self.rd(async move |c| refill_rows(c.query(REFILLS_TO_SYNC, &[&limit]).await?)).await
+        }
+
+        /// The owner's cancel, with the order locked, as `may_cancel` routes it: an order not at
+        /// the upstream yet is canceled and refunded here (as [`OrderStore::cancel_order`]); one
+        /// running there gets a `requested` cancel for the caller to forward (no money moves);
+        /// otherwise the refusal, and nothing is written. `NotFound` for an unknown order.
+        async fn owner_cancel(
+            &self,
+            order_id: OrderId,
+            now: Millis,
+        ) -> StoreResult<Result<OwnerCancel, CancelRefusal>> {
+            self.tx(async move |c| owner_cancel(c, order_id, now).await).await
+        }
+
+        /// Records the upstream's answer to a forwarded cancel: accepted (`error` is `None`) or
+        /// refused. `Conflict(AlreadyProcessed)` when it was answered already.
+        async fn settle_cancel(
+            &self,
+            cancel_id: CancelId,
+            error: Option<String>,
+            now: Millis,
+        ) -> StoreResult<CancelRequest> {
+            self.tx(async move |c| settle_cancel(c, cancel_id, error.as_deref(), now).await).await
+        }
+
+        /// An order's forwarded cancels, oldest first.
+        async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>> {
+            self.rd(async move |c| rows(c.query(ORDER_CANCELS, &[&order_id]).await?, cancel_row)).await
+        }
+    }
+}
