@@ -327,19 +327,13 @@ store_trait! {
             let email = email.to_owned();
             self.rd(async move |c| {
                 let row = c.query_opt(CREDENTIALS_BY_EMAIL, &[&email]).await?;
-                row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(10)? }))
-                    .transpose()
+                row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(10)? })).transpose()
             })
             .await
         }
 
         /// Users whose id, e-mail or names contain `search`, newest first.
-        async fn list_users(
-            &self,
-            search: Option<&str>,
-            limit: i64,
-            offset: i64,
-        ) -> StoreResult<Page<User>> {
+        async fn list_users(&self, search: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<User>> {
             let pattern = like_pattern(search);
             self.rd(async move |c| page(c, USER_PAGE, &[&pattern], limit, offset, user_row).await).await
         }
@@ -356,8 +350,7 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<User> {
             let id = user_id.to_owned();
-            self.tx(async move |c| update_user(c, &id, &patch, adjustment.as_ref(), &audit, now).await)
-                .await
+            self.tx(async move |c| update_user(c, &id, &patch, adjustment.as_ref(), &audit, now).await).await
         }
     }
 }
@@ -401,10 +394,8 @@ store_trait! {
             expires_at: Millis,
         ) -> StoreResult<()> {
             let (h, u) = (token_hash.to_owned(), user_id.to_owned());
-            self.tx(async move |c| {
-                c.execute(INSERT_SESSION, &[&h, &u, &now, &expires_at]).await.map(drop)
-            })
-            .await
+            self.tx(async move |c| c.execute(INSERT_SESSION, &[&h, &u, &now, &expires_at]).await.map(drop))
+                .await
         }
 
         /// The user of an unexpired session.
@@ -472,8 +463,7 @@ store_trait! {
             let h = token_hash.to_owned();
             self.tx(async move |c| {
                 let Some(t) = c.query_opt(TAKE_EMAIL_TOKEN, &[&h]).await? else { return Ok(None) };
-                let (user_id, email, expires_at): (String, String, i64) =
-                    (t.get(0)?, t.get(1)?, t.get(2)?);
+                let (user_id, email, expires_at): (String, String, i64) = (t.get(0)?, t.get(1)?, t.get(2)?);
                 if expires_at <= now {
                     return Ok(None);
                 }
@@ -567,9 +557,7 @@ store_trait! {
             if posting.audit.is_none() && posting.event_ref.is_none() {
                 // One statement on PostgreSQL (with its key, if any): no transaction around
                 // it, one round trip. SQLite runs it in a transaction all the same.
-                return self
-                    .autocommit(async move |c| post_any(c, &posting, key.as_ref(), now).await)
-                    .await;
+                return self.autocommit(async move |c| post_any(c, &posting, key.as_ref(), now).await).await;
             }
             self.tx(async move |c| post_any(c, &posting, key.as_ref(), now).await).await
         }
@@ -577,8 +565,15 @@ store_trait! {
         async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
             self.rd(async move |c| {
                 let kind = filter.kind.map(LedgerKind::as_str);
-                page(c, (LEDGER_PAGE, LEDGER_COUNT), &[&filter.user_id, &kind], filter.limit, filter.offset, ledger_row)
-                    .await
+                page(
+                    c,
+                    (LEDGER_PAGE, LEDGER_COUNT),
+                    &[&filter.user_id, &kind],
+                    filter.limit,
+                    filter.offset,
+                    ledger_row,
+                )
+                .await
             })
             .await
         }
@@ -638,10 +633,8 @@ store_trait! {
         }
 
         async fn audit_log(&self, limit: i64, offset: i64) -> StoreResult<Page<AuditEntry>> {
-            self.rd(async move |c| {
-                page(c, (AUDIT_PAGE, AUDIT_COUNT), &[], limit, offset, audit_row).await
-            })
-            .await
+            self.rd(async move |c| page(c, (AUDIT_PAGE, AUDIT_COUNT), &[], limit, offset, audit_row).await)
+                .await
         }
     }
 }

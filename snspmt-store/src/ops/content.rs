@@ -329,7 +329,12 @@ store_trait! {
     /// # }
     /// ```
     pub trait NoticeStore {
-        async fn create_notice(&self, notice: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice> {
+        async fn create_notice(
+            &self,
+            notice: NewNotice,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Notice> {
             self.tx(async move |c| save_notice(c, None, &notice, audit, now).await).await
         }
 
@@ -407,7 +412,9 @@ store_trait! {
         }
 
         async fn posts(&self, filter: PostFilter) -> StoreResult<Page<Post>> {
-            if has_nul(filter.search.as_deref()) || has_nul(filter.category.as_deref()) || has_nul(filter.tag.as_deref())
+            if has_nul(filter.search.as_deref())
+                || has_nul(filter.category.as_deref())
+                || has_nul(filter.tag.as_deref())
             {
                 return Ok(Page { rows: Vec::new(), total: 0 });
             }

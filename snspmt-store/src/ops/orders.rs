@@ -846,11 +846,7 @@ store_trait! {
 
         /// Claims the due job of one order (`due` → `submitting`); `None` if someone else has it
         /// or it is not due.
-        async fn claim_order_job(
-            &self,
-            order_id: OrderId,
-            now: Millis,
-        ) -> StoreResult<Option<ClaimedJob>> {
+        async fn claim_order_job(&self, order_id: OrderId, now: Millis) -> StoreResult<Option<ClaimedJob>> {
             self.tx(async move |c| Ok(claim_jobs(c, now, 1, Some(order_id)).await?.pop())).await
         }
 
@@ -872,11 +868,7 @@ store_trait! {
 
         /// Jobs claimed before `claimed_before` and never settled (a worker died mid-call) become
         /// `unknown`: they are never resent. Answers the orders concerned.
-        async fn expire_submissions(
-            &self,
-            claimed_before: Millis,
-            now: Millis,
-        ) -> StoreResult<Vec<OrderId>> {
+        async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<OrderId>> {
             self.tx(async move |c| lifecycle::expire_submissions(c, claimed_before, now).await).await
         }
 
@@ -913,10 +905,8 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<()> {
             let error = error.to_owned();
-            self.tx(async move |c| {
-                lifecycle::record_sync_failure(c, order_id, part_id, &error, now).await
-            })
-            .await
+            self.tx(async move |c| lifecycle::record_sync_failure(c, order_id, part_id, &error, now).await)
+                .await
         }
 
         /// Marks orders as checked now (the upstream did not know them, or said nothing new).
@@ -1042,10 +1032,8 @@ store_trait! {
             limit: i64,
             offset: i64,
         ) -> StoreResult<Page<Package>> {
-            self.rd(async move |c| {
-                page(c, PACKAGE_PAGE, &[&active_only], limit, offset, package_row).await
-            })
-            .await
+            self.rd(async move |c| page(c, PACKAGE_PAGE, &[&active_only], limit, offset, package_row).await)
+                .await
         }
 
         async fn update_package(
@@ -1118,8 +1106,7 @@ store_trait! {
             outcome: SubmissionOutcome,
             now: Millis,
         ) -> StoreResult<Order> {
-            self.tx(async move |c| lifecycle::settle_part_submission(c, part_id, &outcome, now).await)
-                .await
+            self.tx(async move |c| lifecycle::settle_part_submission(c, part_id, &outcome, now).await).await
         }
 
         /// Parts claimed before `claimed_before` and never settled become `unknown` (never resent).

@@ -315,8 +315,10 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<Purchase> {
             let (k, u, t) = (clean_text(approval_key), clean_text(pay_url), clean_text(trace_no));
-            self.tx(async move |c| moved(c, purchase_id, RECORD_REGISTRATION, &[&purchase_id, &k, &u, &t, &now]).await)
-                .await
+            self.tx(async move |c| {
+                moved(c, purchase_id, RECORD_REGISTRATION, &[&purchase_id, &k, &u, &t, &now]).await
+            })
+            .await
         }
 
         /// A `kcp_registered` purchase ends without an approval: `failed` (registration refused)

@@ -798,11 +798,7 @@ store_trait! {
         }
 
         /// Counts for a referrer; "this month" starts at `month_start`.
-        async fn referral_stats(
-            &self,
-            referrer: &str,
-            month_start: Millis,
-        ) -> StoreResult<ReferralStats> {
+        async fn referral_stats(&self, referrer: &str, month_start: Millis) -> StoreResult<ReferralStats> {
             let id = referrer.to_owned();
             self.rd(async move |c| {
                 let r = c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?;
@@ -841,7 +837,15 @@ store_trait! {
         async fn withdrawals(&self, filter: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
             self.rd(async move |c| {
                 let status = filter.status.map(WithdrawalState::as_str);
-                page(c, WITHDRAWAL_PAGE, &[&filter.user_id, &status], filter.limit, filter.offset, withdrawal_row).await
+                page(
+                    c,
+                    WITHDRAWAL_PAGE,
+                    &[&filter.user_id, &status],
+                    filter.limit,
+                    filter.offset,
+                    withdrawal_row,
+                )
+                .await
             })
             .await
         }
@@ -856,8 +860,10 @@ store_trait! {
             audit: NewAudit,
             now: Millis,
         ) -> StoreResult<Withdrawal> {
-            self.tx(async move |c| decide_withdrawal(c, withdrawal_id, approve, notes.as_deref(), &audit, now).await)
-                .await
+            self.tx(async move |c| {
+                decide_withdrawal(c, withdrawal_id, approve, notes.as_deref(), &audit, now).await
+            })
+            .await
         }
 
         /// A manual payout of `amount` (> 0, ≤ balance). Audited.
@@ -871,17 +877,11 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<Payout> {
             let id = user_id.to_owned();
-            self.tx(async move |c| pay_commission(c, &id, amount, notes.as_deref(), &audit, now).await)
-                .await
+            self.tx(async move |c| pay_commission(c, &id, amount, notes.as_deref(), &audit, now).await).await
         }
 
         /// Payouts (of one user, or all), newest first.
-        async fn payouts(
-            &self,
-            user_id: Option<&str>,
-            limit: i64,
-            offset: i64,
-        ) -> StoreResult<Page<Payout>> {
+        async fn payouts(&self, user_id: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<Payout>> {
             let id = user_id.map(str::to_owned);
             self.rd(async move |c| page(c, PAYOUT_PAGE, &[&id], limit, offset, payout_row).await).await
         }
