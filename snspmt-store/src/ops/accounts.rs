@@ -10,7 +10,7 @@ use super::{
 };
 use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
-use crate::sql::{Conn, Dialect, Row};
+use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
     AuditEntry, Change, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
     Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionSnapshot,
@@ -129,10 +129,6 @@ row_mapper!(audit_row -> AuditEntry {
     id, actor, action, target, detail, created_at,
 });
 
-pub(crate) async fn user_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<User>> {
-    one(c, USER_BY_ID, &[&user_id], user_row).await
-}
-
 async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResult<User> {
     if c.scalar::<bool>(USER_ID_EXISTS, &[&u.user_id]).await? {
         return Err(StoreError::Conflict(Conflict::UserIdTaken));
@@ -157,36 +153,6 @@ async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResul
             e => e,
         })?;
     user_row(&row)
-}
-
-async fn update_user<C: Conn>(
-    c: &mut C,
-    id: &str,
-    patch: &ProfilePatch,
-    adjustment: Option<&Posting>,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<User> {
-    if let Some(Some(email)) = &patch.email {
-        if c.scalar::<bool>(EMAIL_EXISTS, &[email, &id]).await? {
-            return Err(StoreError::Conflict(Conflict::EmailTaken));
-        }
-    }
-    let email = patch.email.clone().flatten();
-    let row = c
-        .query_opt(
-            UPDATE_PROFILE,
-            &[&id, &patch.email.is_some(), &email, &patch.name, &patch.display_name, &patch.is_admin],
-        )
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let mut user = user_row(&row)?;
-    if let Some(p) = adjustment {
-        user.points = post_in(c, p, now).await?.balance_after;
-    }
-    insert_audit(c, audit, now).await?;
-    c.note(Change::User(user.user_id.clone()));
-    Ok(user)
 }
 
 /// A plain posting under a key on PostgreSQL, in one statement ([`KEYED_POSTING`]), run in
@@ -224,16 +190,7 @@ async fn post_keyed<C: Conn>(
     };
     let (id, balance_after): (i64, i64) = (row.get(0)?, row.get(1)?);
     note_balance(c, &p.user_id, balance_after, id);
-    Ok(Idempotent::Fresh(LedgerEntry {
-        id,
-        user_id: p.user_id.clone(),
-        kind: p.kind,
-        amount: p.amount,
-        balance_after: Points(balance_after),
-        reference: p.reference.clone(),
-        description: p.description.clone(),
-        created_at: now,
-    }))
+    Ok(Idempotent::Fresh(p.entry(id, balance_after, now)))
 }
 
 async fn replay_stored<C: Conn>(c: &mut C, key: &IdempotencyKey) -> StoreResult<Idempotent<LedgerEntry>> {
@@ -319,7 +276,7 @@ store_trait! {
 
         async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
             let id = user_id.to_owned();
-            self.rd(async move |c| user_in(c, &id).await).await
+            self.rd(async move |c| one(c, USER_BY_ID, &[&id], user_row).await).await
         }
 
         /// Looks a user up by (lower-case) e-mail, with the password hash for a login.
@@ -350,7 +307,25 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<User> {
             let id = user_id.to_owned();
-            self.tx(async move |c| update_user(c, &id, &patch, adjustment.as_ref(), &audit, now).await).await
+            self.tx(async move |c| {
+                if let Some(Some(email)) = &patch.email {
+                    if c.scalar::<bool>(EMAIL_EXISTS, &[email, &id]).await? {
+                        return Err(StoreError::Conflict(Conflict::EmailTaken));
+                    }
+                }
+                let email = patch.email.clone().flatten();
+                let args: [&dyn Param; 6] =
+                    [&id, &patch.email.is_some(), &email, &patch.name, &patch.display_name, &patch.is_admin];
+                let row = c.query_opt(UPDATE_PROFILE, &args).await?.ok_or(StoreError::NotFound)?;
+                let mut user = user_row(&row)?;
+                if let Some(p) = &adjustment {
+                    user.points = post_in(c, p, now).await?.balance_after;
+                }
+                insert_audit(c, &audit, now).await?;
+                c.note(Change::User(user.user_id.clone()));
+                Ok(user)
+            })
+            .await
         }
     }
 }

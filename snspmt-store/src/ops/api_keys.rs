@@ -46,34 +46,6 @@ row_mapper!(key_row -> ApiKey {
     key_id, user_id, prefix, name, created_at, last_used_at, revoked_at,
 });
 
-async fn create_key<C: Conn>(
-    c: &mut C,
-    k: &NewApiKey,
-    max_live: i64,
-    now: Millis,
-) -> StoreResult<Option<ApiKey>> {
-    if c.query_opt(LOCK_USER, &[&k.user_id]).await?.is_none() {
-        return Err(StoreError::NotFound);
-    }
-    if c.scalar::<i64>(COUNT_LIVE_KEYS, &[&k.user_id]).await? >= max_live {
-        return Ok(None);
-    }
-    let args: [&dyn crate::sql::Param; 6] = [&k.key_id, &k.user_id, &k.key_hash, &k.prefix, &k.name, &now];
-    one(c, INSERT_KEY, &args, key_row).await
-}
-
-async fn owner<C: Conn>(c: &mut C, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>> {
-    let Some(key) = one(c, KEY_BY_HASH, &[&key_hash], key_row).await? else { return Ok(None) };
-    let Some(row) = c.query_opt(USER_WITH_ACCESS, &[&key.user_id]).await? else { return Ok(None) };
-    let user = user_row(&row)?;
-    let api_enabled: bool = row.get(10)?;
-    Ok(Some(ApiKeyOwner { key, user, api_enabled }))
-}
-
-fn key_rows(found: Vec<Row>) -> StoreResult<Vec<ApiKey>> {
-    rows(found, key_row)
-}
-
 store_trait! {
     /// Reseller API keys, kept as the SHA-256 (hex) of the key, and the operator's per-user switch
     /// of the reseller API.
@@ -120,13 +92,25 @@ store_trait! {
             max_live: i64,
             now: Millis,
         ) -> StoreResult<Option<ApiKey>> {
-            self.tx(async move |c| create_key(c, &key, max_live, now).await).await
+            let k = key;
+            self.tx(async move |c| {
+                if c.query_opt(LOCK_USER, &[&k.user_id]).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                if c.scalar::<i64>(COUNT_LIVE_KEYS, &[&k.user_id]).await? >= max_live {
+                    return Ok(None);
+                }
+                let args: [&dyn crate::sql::Param; 6] =
+                    [&k.key_id, &k.user_id, &k.key_hash, &k.prefix, &k.name, &now];
+                one(c, INSERT_KEY, &args, key_row).await
+            })
+            .await
         }
 
         /// A user's live (unrevoked) keys, oldest first.
         async fn api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
             let id = user_id.to_owned();
-            self.rd(async move |c| key_rows(c.query(LIVE_KEYS, &[&id]).await?)).await
+            self.rd(async move |c| rows(c.query(LIVE_KEYS, &[&id]).await?, key_row)).await
         }
 
         /// Gives a live key of `user_id` a new hash and prefix (same id): the old key stops
@@ -171,7 +155,15 @@ store_trait! {
         /// The owner of the live key whose hash is `key_hash`.
         async fn api_key_owner(&self, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>> {
             let h = key_hash.to_owned();
-            self.rd(async move |c| owner(c, &h).await).await
+            self.rd(async move |c| {
+                let Some(key) = one(c, KEY_BY_HASH, &[&h], key_row).await? else { return Ok(None) };
+                let Some(row) = c.query_opt(USER_WITH_ACCESS, &[&key.user_id]).await? else {
+                    return Ok(None);
+                };
+                let (user, api_enabled) = (user_row(&row)?, row.get(10)?);
+                Ok(Some(ApiKeyOwner { key, user, api_enabled }))
+            })
+            .await
         }
 
         /// Records that a key was used at `now`.

@@ -40,7 +40,7 @@ const APPLY_STATUSES: &str = concat!(
 /// PostgreSQL: marks a batch of orders (`$1`: a JSON array of ids) checked at `$2`.
 const TOUCH_STATUS_CHECKS: &str = "UPDATE orders SET last_status_check = $2 \
     WHERE order_id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))";
-const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
+pub(crate) const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
 const LOST_JOBS: &str =
     "SELECT order_id FROM submission_jobs WHERE state = 'submitting' AND claimed_at < $1 \
     ORDER BY job_id";
@@ -415,9 +415,7 @@ pub(crate) async fn apply_statuses<C: Conn>(
         for (order_id, u) in updates {
             applied.push(apply_status(c, *order_id, u, now).await?);
         }
-        for id in untouched {
-            c.execute(TOUCH_STATUS_CHECK, &[id, &now]).await?;
-        }
+        super::touch(c, TOUCH_STATUS_CHECK, untouched, now).await?;
         return Ok(applied);
     }
     if !updates.is_empty() {

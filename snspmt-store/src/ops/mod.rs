@@ -213,6 +213,11 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
             return Err(StoreError::AlreadyPosted);
         }
     }
+    post_new_event(c, p, now).await
+}
+
+/// [`post_in`] for a posting whose `event_ref` cannot have been posted yet.
+pub(crate) async fn post_new_event<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> StoreResult<LedgerEntry> {
     let (id, balance_after): (i64, i64) = match c.dialect() {
         crate::sql::Dialect::Postgres => {
             let args: [&dyn crate::sql::Param; 7] =
@@ -246,16 +251,7 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
     if let Some(audit) = &p.audit {
         insert_audit(c, audit, now).await?;
     }
-    Ok(LedgerEntry {
-        id,
-        user_id: p.user_id.clone(),
-        kind: p.kind,
-        amount: p.amount,
-        balance_after: Points(balance_after),
-        reference: p.reference.clone(),
-        description: p.description.clone(),
-        created_at: now,
-    })
+    Ok(p.entry(id, balance_after, now))
 }
 
 /// Notes a posting's new balance for the store's watchers (the server's session cache writes it
@@ -337,6 +333,19 @@ pub(crate) async fn page<C: Conn, T>(
     args.extend([&limit as &dyn Param, &offset]);
     let found = c.query(list, &args).await?;
     Ok(Page { rows: rows(found, f)?, total: c.scalar(count, filter).await? })
+}
+
+/// Runs `sql` (`$1` an id, `$2` the time) once for each of `ids`.
+pub(crate) async fn touch<C: Conn, I: Param>(
+    c: &mut C,
+    sql: &'static str,
+    ids: &[I],
+    now: Millis,
+) -> StoreResult<()> {
+    for id in ids {
+        c.execute(sql, &[id, &now]).await?;
+    }
+    Ok(())
 }
 
 /// Maps every row with `f`.

@@ -8,12 +8,12 @@ use snspmt_core::plan::{Part, PartState, Run, Stage};
 use snspmt_core::{LedgerKind, Points};
 
 use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
-use super::{audited, note_balance, one, page, remember, replay, rows, serialize};
-use crate::sql::{unique_as, Conn, Dialect, Param, Row};
+use super::{audited, one, page, remember, replay, rows, serialize, touch};
+use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
     ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, JobId, Millis, NewAudit, NewOrder,
     NewPackage, NewService, Order, OrderFilter, OrderId, OrderPart, Package, Page, PartId, PartKind,
-    PartSyncTarget, Service, StatusUpdate, StoreError, StoreResult, SubmissionOutcome, SyncTarget,
+    PartSyncTarget, Posting, Service, StatusUpdate, StoreError, StoreResult, SubmissionOutcome, SyncTarget,
 };
 
 macro_rules! service_cols {
@@ -63,21 +63,6 @@ const INSERT_ORDER_AND_JOB: &str = "WITH o AS (INSERT INTO orders (user_id, serv
     scheduled_at, params) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) \
     RETURNING order_id), j AS (INSERT INTO submission_jobs (order_id, part, state, due_at) \
     SELECT order_id, 0, 'due', $16::bigint FROM o) SELECT order_id FROM o";
-/// A new order's charge: the balance moves (never below zero) and its ledger row is appended.
-/// The order is new in this transaction, so no earlier posting of its event can exist (the
-/// ledger's unique `event_ref` still guards it).
-const CHARGE_BALANCE: &str =
-    "UPDATE users SET points = points + $2 WHERE user_id = $1 AND points + $2 >= 0 RETURNING points";
-const CHARGE_LEDGER_ROW: &str = "INSERT INTO points_ledger \
-    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
-/// PostgreSQL: [`CHARGE_BALANCE`] and [`CHARGE_LEDGER_ROW`] in one round trip (no row: the
-/// balance did not move).
-const CHARGE_FUSED: &str = "WITH b AS (UPDATE users SET points = points + $3 WHERE user_id = $1 \
-    AND points + $3 >= 0 RETURNING points) INSERT INTO points_ledger \
-    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
-    SELECT $1, $2, $3, b.points, $4, $5, $6, $7 FROM b RETURNING id, balance_after";
-const CHARGE_BALANCE_OF: &str = "SELECT points FROM users WHERE user_id = $1";
 const ORDER_PAGE: (&str, &str) = paged!(
     order_cols,
     "FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
@@ -117,7 +102,6 @@ const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id, final_price, 
 const USER_ORDER_TO_SYNC: &str =
     "SELECT order_id, smm_panel_order_id, final_price, quantity, runs FROM orders \
     WHERE order_id = $1 AND user_id = $2 AND status = 'in_progress' AND smm_panel_order_id IS NOT NULL";
-const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
 
 const INSERT_PACKAGE: &str = concat!(
     "INSERT INTO packages (name, description, price, steps, is_active, created_at, updated_at) ",
@@ -332,8 +316,9 @@ async fn insert_order_and_charge<C: Conn>(
     Ok((order_id, commission))
 }
 
-/// Charges a new order's price: the balance (never below zero) and its ledger row, one round
-/// trip on PostgreSQL. `InsufficientPoints` (or `NotFound`) changes nothing.
+/// Charges a new order's price (ledger `order_charge`, the core's event key): the balance (never
+/// below zero) and its ledger row, one round trip on PostgreSQL. `InsufficientPoints` (or
+/// `NotFound`) changes nothing.
 async fn charge_new_order<C: Conn>(
     c: &mut C,
     o: &NewOrder,
@@ -341,39 +326,18 @@ async fn charge_new_order<C: Conn>(
     now: Millis,
 ) -> StoreResult<()> {
     let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
-    let reference = Some(events::order_reference(order_id.0));
-    let amount = -o.final_price.0;
-    let kind = LedgerKind::OrderCharge.as_str();
-    let moved: Option<(i64, i64)> = match c.dialect() {
-        Dialect::Postgres => {
-            let args: [&dyn Param; 7] =
-                [&o.user_id, &kind, &amount, &reference, &description, &event_ref, &now];
-            match c.query_opt(CHARGE_FUSED, &args).await.map_err(unique_as(StoreError::AlreadyPosted))? {
-                Some(row) => Some((row.get(0)?, row.get(1)?)),
-                None => None,
-            }
-        }
-        Dialect::Sqlite => match c.query_opt(CHARGE_BALANCE, &[&o.user_id, &amount]).await? {
-            None => None,
-            Some(row) => {
-                let balance_after: i64 = row.get(0)?;
-                let args: [&dyn Param; 8] =
-                    [&o.user_id, &kind, &amount, &balance_after, &reference, &description, &event_ref, &now];
-                let id: i64 =
-                    c.scalar(CHARGE_LEDGER_ROW, &args).await.map_err(unique_as(StoreError::AlreadyPosted))?;
-                Some((id, balance_after))
-            }
-        },
+    let charge = Posting {
+        user_id: o.user_id.clone(),
+        kind: LedgerKind::OrderCharge,
+        amount: Points(-o.final_price.0),
+        reference: Some(events::order_reference(order_id.0)),
+        description,
+        event_ref: Some(event_ref),
+        audit: None,
     };
-    if let Some((ledger_id, balance_after)) = moved {
-        // The session cache's balance follows the charge (as for every posting).
-        note_balance(c, &o.user_id, balance_after, ledger_id);
-        return Ok(());
-    }
-    Err(match c.query_opt(CHARGE_BALANCE_OF, &[&o.user_id]).await? {
-        None => StoreError::NotFound,
-        Some(r) => StoreError::insufficient(Points(r.get(0)?)),
-    })
+    // The order is new in this transaction: no earlier posting of its event can exist (the
+    // ledger's unique `event_ref` still guards it).
+    super::post_new_event(c, &charge, now).await.map(drop)
 }
 
 /// A single order as [`place`] just wrote it, without reading it back.
@@ -912,13 +876,7 @@ store_trait! {
         /// Marks orders as checked now (the upstream did not know them, or said nothing new).
         async fn touch_status_checks(&self, order_ids: &[OrderId], now: Millis) -> StoreResult<()> {
             let ids = order_ids.to_vec();
-            self.tx(async move |c| {
-                for id in &ids {
-                    c.execute(TOUCH_STATUS_CHECK, &[id, &now]).await?;
-                }
-                Ok(())
-            })
-            .await
+            self.tx(async move |c| touch(c, lifecycle::TOUCH_STATUS_CHECK, &ids, now).await).await
         }
 
         /// Records how several claimed submissions ended, in one transaction (each as
@@ -1151,13 +1109,7 @@ store_trait! {
 
         async fn touch_part_checks(&self, part_ids: &[PartId], now: Millis) -> StoreResult<()> {
             let ids = part_ids.to_vec();
-            self.tx(async move |c| {
-                for id in &ids {
-                    c.execute(TOUCH_PART_CHECK, &[id, &now]).await?;
-                }
-                Ok(())
-            })
-            .await
+            self.tx(async move |c| touch(c, TOUCH_PART_CHECK, &ids, now).await).await
         }
 
         /// Records how several claimed part submissions ended, in one transaction (each as
@@ -1191,9 +1143,7 @@ store_trait! {
                 for (part_id, u) in &updates {
                     applied.push(lifecycle::apply_part_status(c, *part_id, u, now).await?);
                 }
-                for id in &untouched {
-                    c.execute(TOUCH_PART_CHECK, &[id, &now]).await?;
-                }
+                touch(c, TOUCH_PART_CHECK, &untouched, now).await?;
                 Ok(applied)
             })
             .await

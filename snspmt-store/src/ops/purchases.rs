@@ -120,44 +120,6 @@ async fn credit<C: Conn>(
     post_in(c, &posting, now).await.map(drop)
 }
 
-async fn create_purchase<C: Conn>(
-    c: &mut C,
-    p: &NewPurchase,
-    key: Option<&IdempotencyKey>,
-    now: Millis,
-) -> StoreResult<Idempotent<Purchase>> {
-    if let Some(first) = replay::<_, Purchase>(c, key, now).await? {
-        return Ok(Idempotent::Replay(purchase_in(c, first.purchase_id).await?));
-    }
-    let status = p.method.initial_status();
-    let args: [&dyn Param; 11] = [
-        &p.user_id,
-        &p.method.as_str(),
-        &p.amount.0,
-        &p.price.0,
-        &status.as_str(),
-        &p.buyer_name,
-        &p.bank_info,
-        &p.ordr_idxx,
-        &p.good_name,
-        &p.pay_method,
-        &now,
-    ];
-    let id: i64 = c
-        .scalar(INSERT_PURCHASE, &args)
-        .await
-        .map_err(unique_as(StoreError::Conflict(Conflict::OrdrIdxxTaken)))?;
-    let purchase = purchase_in(c, id).await?;
-    remember(c, key, purchase).await
-}
-
-async fn purchases<C: Conn>(c: &mut C, f: &PurchaseFilter) -> StoreResult<Page<Purchase>> {
-    let status = f.status.map(PurchaseStatus::as_str);
-    let method = f.method.map(PurchaseMethod::as_str);
-    let filter: [&dyn Param; 4] = [&f.user_id, &status, &method, &f.attention_before];
-    page(c, PURCHASE_PAGE, &filter, f.limit, f.offset, purchase_row).await
-}
-
 /// Runs `sql`, a guarded move of purchase `id`, and reads the purchase back; when the guard
 /// does not hold, why not.
 async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Purchase> {
@@ -165,32 +127,6 @@ async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Para
         return Err(not_matched(c, id).await);
     }
     purchase_in(c, id).await
-}
-
-async fn decide_bank_purchase<C: Conn>(
-    c: &mut C,
-    id: i64,
-    approve: bool,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Purchase> {
-    let t = Transition::bank_decision(approve);
-    let args: [&dyn Param; 6] =
-        [&id, &t.to.as_str(), &audit.actor, &now, &t.approved_at(now), &t.from.as_str()];
-    let Some(row) = c.query_opt(DECIDE_BANK_PURCHASE, &args).await? else {
-        return Err(not_matched(c, id).await);
-    };
-    credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
-    insert_audit(c, audit, now).await?;
-    purchase_in(c, id).await
-}
-
-async fn begin_approval<C: Conn>(c: &mut C, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>> {
-    let t = Transition::begin_approval();
-    match c.query_opt(BEGIN_APPROVAL, &[&ordr_idxx, &t.to.as_str(), &now, &t.from.as_str()]).await? {
-        None => Ok(None),
-        Some(r) => Ok(Some(purchase_in(c, r.get(0)?).await?)),
-    }
 }
 
 /// Applies settlement `s` of purchase `id` (KCP's answer, or an operator's decision with its
@@ -288,7 +224,33 @@ store_trait! {
             key: Option<IdempotencyKey>,
             now: Millis,
         ) -> StoreResult<Idempotent<Purchase>> {
-            self.tx(async move |c| create_purchase(c, &purchase, key.as_ref(), now).await).await
+            let p = purchase;
+            self.tx(async move |c| {
+                if let Some(first) = replay::<_, Purchase>(c, key.as_ref(), now).await? {
+                    return Ok(Idempotent::Replay(purchase_in(c, first.purchase_id).await?));
+                }
+                let status = p.method.initial_status();
+                let args: [&dyn Param; 11] = [
+                    &p.user_id,
+                    &p.method.as_str(),
+                    &p.amount.0,
+                    &p.price.0,
+                    &status.as_str(),
+                    &p.buyer_name,
+                    &p.bank_info,
+                    &p.ordr_idxx,
+                    &p.good_name,
+                    &p.pay_method,
+                    &now,
+                ];
+                let id: i64 = c
+                    .scalar(INSERT_PURCHASE, &args)
+                    .await
+                    .map_err(unique_as(StoreError::Conflict(Conflict::OrdrIdxxTaken)))?;
+                let purchase = purchase_in(c, id).await?;
+                remember(c, key.as_ref(), purchase).await
+            })
+            .await
         }
 
         async fn purchase(&self, purchase_id: i64) -> StoreResult<Option<Purchase>> {
@@ -302,7 +264,13 @@ store_trait! {
 
         /// Newest first.
         async fn purchases(&self, filter: PurchaseFilter) -> StoreResult<Page<Purchase>> {
-            self.rd(async move |c| purchases(c, &filter).await).await
+            self.rd(async move |c| {
+                let status = filter.status.map(PurchaseStatus::as_str);
+                let method = filter.method.map(PurchaseMethod::as_str);
+                let args: [&dyn Param; 4] = [&filter.user_id, &status, &method, &filter.attention_before];
+                page(c, PURCHASE_PAGE, &args, filter.limit, filter.offset, purchase_row).await
+            })
+            .await
         }
 
         /// KCP accepted the trade registration.
@@ -351,13 +319,30 @@ store_trait! {
             audit: NewAudit,
             now: Millis,
         ) -> StoreResult<Purchase> {
-            self.tx(async move |c| decide_bank_purchase(c, purchase_id, approve, &audit, now).await).await
+            let (id, t) = (purchase_id, Transition::bank_decision(approve));
+            self.tx(async move |c| {
+                let args: [&dyn Param; 6] =
+                    [&id, &t.to.as_str(), &audit.actor, &now, &t.approved_at(now), &t.from.as_str()];
+                let Some(row) = c.query_opt(DECIDE_BANK_PURCHASE, &args).await? else {
+                    return Err(not_matched(c, id).await);
+                };
+                credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
+                insert_audit(c, &audit, now).await?;
+                purchase_in(c, id).await
+            })
+            .await
         }
 
         /// `kcp_registered` → `approving`: only one caller wins; `None` for everyone else.
         async fn begin_approval(&self, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>> {
-            let o = ordr_idxx.to_owned();
-            self.tx(async move |c| begin_approval(c, &o, now).await).await
+            let (o, t) = (ordr_idxx.to_owned(), Transition::begin_approval());
+            self.tx(async move |c| {
+                match c.query_opt(BEGIN_APPROVAL, &[&o, &t.to.as_str(), &now, &t.from.as_str()]).await? {
+                    None => Ok(None),
+                    Some(r) => Ok(Some(purchase_in(c, r.get(0)?).await?)),
+                }
+            })
+            .await
         }
 
         /// Settles an `approving` purchase (once): approved (credit in the same transaction, the

@@ -12,7 +12,7 @@ use snspmt_core::referral::{
 };
 use snspmt_core::{money, Bps, Points};
 
-use super::{insert_audit, one, page, remember, replay};
+use super::{audited, insert_audit, one, page, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     Commission, CommissionEntry, Coupon, IdempotencyKey, Idempotent, Millis, NewAudit, NewCoupon,
@@ -386,175 +386,6 @@ async fn save_coupon<C: Conn>(
     Ok(coupon)
 }
 
-async fn deactivate_coupon<C: Conn>(
-    c: &mut C,
-    id: i64,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Coupon> {
-    let coupon = one(c, DEACTIVATE_COUPON, &[&id, &now], coupon_row).await?.ok_or(StoreError::NotFound)?;
-    insert_audit(c, audit, now).await?;
-    Ok(coupon)
-}
-
-async fn add_coupon_by_code<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    code: &str,
-    now: Millis,
-) -> StoreResult<UserCoupon> {
-    let coupon = one(c, COUPON_BY_CODE, &[&code], coupon_row)
-        .await?
-        .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
-        .ok_or(StoreError::Conflict(Conflict::InvalidCoupon))?;
-    if c.scalar::<bool>(HAS_COUPON_COPY, &[&coupon.coupon_id, &user_id]).await? {
-        return Err(StoreError::Conflict(Conflict::CouponAlreadyAdded));
-    }
-    if c.query_opt(ISSUE_COUPON, &[&coupon.coupon_id]).await?.is_none() {
-        return Err(StoreError::Conflict(Conflict::CouponExhausted));
-    }
-    let copy = crate::model::coupon_copy(&coupon, user_id, now);
-    let id = insert_user_coupon(c, &copy, now).await?;
-    user_coupon_in(c, id).await
-}
-
-async fn register_referrer<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    code: &str,
-    rate: Bps,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Option<Referrer>> {
-    let inserted = c.execute(INSERT_REFERRAL_CODE, &[&code, &user_id, &i64::from(rate.0), &now]).await?;
-    let referrer = referrer_in(c, user_id).await?;
-    if inserted == 1 {
-        insert_audit(c, audit, now).await?;
-        // The user's referral code is part of their session's user.
-        c.note(crate::Change::User(user_id.to_owned()));
-    }
-    Ok(referrer)
-}
-
-async fn use_referral_code<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    code: &str,
-    coupon: UserCoupon,
-    now: Millis,
-) -> StoreResult<UserCoupon> {
-    let owner: Option<String> =
-        c.query_opt(ACTIVE_CODE_OWNER, &[&code]).await?.map(|r| r.get(0)).transpose()?;
-    let inserted = match &owner {
-        Some(owner) if owner != user_id => {
-            c.query_opt(INSERT_REFERRAL, &[&user_id, owner, &code, &now]).await?.is_some()
-        }
-        _ => false,
-    };
-    if !inserted {
-        // Referred already (perhaps a moment ago by a concurrent call: on PostgreSQL the insert
-        // waited for it), or the code is unusable.
-        if let Some(row) = c.query_opt(REFERRAL_OF, &[&user_id]).await? {
-            let (used, coupon_id): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
-            return match coupon_id {
-                Some(id) if used == code => user_coupon_in(c, id).await,
-                _ => Err(StoreError::Conflict(Conflict::AlreadyReferred)),
-            };
-        }
-        return Err(match owner {
-            None => StoreError::Conflict(Conflict::InvalidCode),
-            Some(_) => StoreError::Conflict(Conflict::SelfReferral),
-        });
-    }
-    let copy = UserCoupon { user_id: user_id.to_owned(), ..coupon };
-    let id = insert_user_coupon(c, &copy, now).await?;
-    c.execute(SET_REFERRAL_COUPON, &[&user_id, &id]).await?;
-    user_coupon_in(c, id).await
-}
-
-async fn set_commission_rate<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    rate: Bps,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Referrer> {
-    if c.query_opt(SET_COMMISSION_RATE, &[&user_id, &i64::from(rate.0)]).await?.is_none() {
-        return Err(StoreError::NotFound);
-    }
-    insert_audit(c, audit, now).await?;
-    referrer_in(c, user_id).await?.ok_or(StoreError::NotFound)
-}
-
-async fn request_withdrawal<C: Conn>(
-    c: &mut C,
-    w: &NewWithdrawal,
-    key: Option<&IdempotencyKey>,
-    now: Millis,
-) -> StoreResult<Idempotent<Withdrawal>> {
-    if let Some(first) = replay(c, key, now).await? {
-        return Ok(Idempotent::Replay(first));
-    }
-    let before =
-        book_in(c, &w.user_id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
-    let after = before.reserve(w.amount).map_err(refused)?;
-    let args: [&dyn Param; 6] =
-        [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
-    let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
-    let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id);
-    write_book(c, &w.user_id, (before, after), entry, now).await?;
-    remember(c, key, row).await
-}
-
-async fn decide_withdrawal<C: Conn>(
-    c: &mut C,
-    id: i64,
-    approve: bool,
-    notes: Option<&str>,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Withdrawal> {
-    let row = c.query_opt(WITHDRAWAL_FOR_UPDATE, &[&id]).await?.ok_or(StoreError::NotFound)?;
-    let mut w = referral::Withdrawal { state: row.parse(0)?, amount: Points(row.get(1)?) };
-    let input = if approve { WithdrawalInput::Approve } else { WithdrawalInput::Reject };
-    let effects = w.handle(input).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    // The race guard: only a request still `requested` is decided.
-    let args: [&dyn Param; 5] = [&id, &w.state.as_str(), &notes, &audit.actor, &now];
-    let row = c
-        .query_opt(DECIDE_WITHDRAWAL, &args)
-        .await?
-        .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    let decided = withdrawal_row(&row)?;
-    let user = decided.user_id.as_str();
-    let before = book_in(c, user).await?.ok_or_else(|| refused(BookError::ExceedsReserved))?;
-    let after = before.apply(effects).map_err(refused)?;
-    if effects.pay > Points::ZERO {
-        let args: [&dyn Param; 7] =
-            [&user, &effects.pay.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now];
-        c.query_one(INSERT_PAYOUT, &args).await?;
-    }
-    write_book(c, user, (before, after), w.entry(id), now).await?;
-    insert_audit(c, audit, now).await?;
-    Ok(decided)
-}
-
-async fn pay_commission<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    amount: Points,
-    notes: Option<&str>,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Payout> {
-    let before = book_in(c, user_id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
-    let after = before.pay(amount).map_err(refused)?;
-    let args: [&dyn Param; 7] = [&user_id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
-    let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
-    write_book(c, user_id, (before, after), entries::payout(payout.payout_id), now).await?;
-    insert_audit(c, audit, now).await?;
-    Ok(payout)
-}
-
 store_trait! {
     /// Coupons: the operator's definitions and users' one-use copies.
     ///
@@ -642,7 +473,11 @@ store_trait! {
             audit: NewAudit,
             now: Millis,
         ) -> StoreResult<Coupon> {
-            self.tx(async move |c| deactivate_coupon(c, coupon_id, &audit, now).await).await
+            self.tx(async move |c| {
+                let coupon = one(c, DEACTIVATE_COUPON, &[&coupon_id, &now], coupon_row).await?;
+                audited(c, &audit, now, coupon.ok_or(StoreError::NotFound)?).await
+            })
+            .await
         }
 
         /// Gives `user_id` a copy of the coupon with this code, once, within `max_uses`:
@@ -654,7 +489,22 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<UserCoupon> {
             let (user_id, code) = (user_id.to_owned(), code.to_owned());
-            self.tx(async move |c| add_coupon_by_code(c, &user_id, &code, now).await).await
+            self.tx(async move |c| {
+                let coupon = one(c, COUPON_BY_CODE, &[&code], coupon_row)
+                    .await?
+                    .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
+                    .ok_or(StoreError::Conflict(Conflict::InvalidCoupon))?;
+                if c.scalar::<bool>(HAS_COUPON_COPY, &[&coupon.coupon_id, &user_id]).await? {
+                    return Err(StoreError::Conflict(Conflict::CouponAlreadyAdded));
+                }
+                if c.query_opt(ISSUE_COUPON, &[&coupon.coupon_id]).await?.is_none() {
+                    return Err(StoreError::Conflict(Conflict::CouponExhausted));
+                }
+                let id =
+                    insert_user_coupon(c, &crate::model::coupon_copy(&coupon, &user_id, now), now).await?;
+                user_coupon_in(c, id).await
+            })
+            .await
         }
 
         async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>> {
@@ -728,7 +578,18 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<Option<Referrer>> {
             let (user_id, code) = (user_id.to_owned(), code.to_owned());
-            self.tx(async move |c| register_referrer(c, &user_id, &code, rate, &audit, now).await).await
+            self.tx(async move |c| {
+                let rate = i64::from(rate.0);
+                let inserted = c.execute(INSERT_REFERRAL_CODE, &[&code, &user_id, &rate, &now]).await?;
+                let referrer = referrer_in(c, &user_id).await?;
+                if inserted == 1 {
+                    insert_audit(c, &audit, now).await?;
+                    // The user's referral code is part of their session's user.
+                    c.note(crate::Change::User(user_id));
+                }
+                Ok(referrer)
+            })
+            .await
         }
 
         async fn referrer(&self, user_id: &str) -> StoreResult<Option<Referrer>> {
@@ -759,7 +620,36 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<UserCoupon> {
             let (user_id, code) = (user_id.to_owned(), code.to_owned());
-            self.tx(async move |c| use_referral_code(c, &user_id, &code, coupon, now).await).await
+            self.tx(async move |c| {
+                let owner: Option<String> =
+                    c.query_opt(ACTIVE_CODE_OWNER, &[&code]).await?.map(|r| r.get(0)).transpose()?;
+                let inserted = match &owner {
+                    Some(owner) if *owner != user_id => {
+                        c.query_opt(INSERT_REFERRAL, &[&user_id, owner, &code, &now]).await?.is_some()
+                    }
+                    _ => false,
+                };
+                if !inserted {
+                    // Referred already (perhaps a moment ago by a concurrent call: on PostgreSQL
+                    // the insert waited for it), or the code is unusable.
+                    if let Some(row) = c.query_opt(REFERRAL_OF, &[&user_id]).await? {
+                        let (used, coupon_id): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
+                        return match coupon_id {
+                            Some(id) if used == code => user_coupon_in(c, id).await,
+                            _ => Err(StoreError::Conflict(Conflict::AlreadyReferred)),
+                        };
+                    }
+                    return Err(StoreError::Conflict(match owner {
+                        None => Conflict::InvalidCode,
+                        Some(_) => Conflict::SelfReferral,
+                    }));
+                }
+                let id =
+                    insert_user_coupon(c, &UserCoupon { user_id: user_id.clone(), ..coupon }, now).await?;
+                c.execute(SET_REFERRAL_COUPON, &[&user_id, &id]).await?;
+                user_coupon_in(c, id).await
+            })
+            .await
         }
 
         /// Changes a referrer's rate for later orders. Audited. `NotFound` for a non-referrer.
@@ -771,7 +661,14 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<Referrer> {
             let id = user_id.to_owned();
-            self.tx(async move |c| set_commission_rate(c, &id, rate, &audit, now).await).await
+            self.tx(async move |c| {
+                if c.query_opt(SET_COMMISSION_RATE, &[&id, &i64::from(rate.0)]).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(c, &audit, now).await?;
+                referrer_in(c, &id).await?.ok_or(StoreError::NotFound)
+            })
+            .await
         }
 
         /// A referrer's commissions, newest first.
@@ -831,7 +728,22 @@ store_trait! {
             key: Option<IdempotencyKey>,
             now: Millis,
         ) -> StoreResult<Idempotent<Withdrawal>> {
-            self.tx(async move |c| request_withdrawal(c, &withdrawal, key.as_ref(), now).await).await
+            let w = withdrawal;
+            self.tx(async move |c| {
+                if let Some(first) = replay(c, key.as_ref(), now).await? {
+                    return Ok(Idempotent::Replay(first));
+                }
+                let before = book_in(c, &w.user_id).await?;
+                let before = before.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
+                let after = before.reserve(w.amount).map_err(refused)?;
+                let args: [&dyn Param; 6] =
+                    [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
+                let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
+                let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id);
+                write_book(c, &w.user_id, (before, after), entry, now).await?;
+                remember(c, key.as_ref(), row).await
+            })
+            .await
         }
 
         async fn withdrawals(&self, filter: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
@@ -860,8 +772,30 @@ store_trait! {
             audit: NewAudit,
             now: Millis,
         ) -> StoreResult<Withdrawal> {
+            let id = withdrawal_id;
             self.tx(async move |c| {
-                decide_withdrawal(c, withdrawal_id, approve, notes.as_deref(), &audit, now).await
+                let row = c.query_opt(WITHDRAWAL_FOR_UPDATE, &[&id]).await?.ok_or(StoreError::NotFound)?;
+                let mut w = referral::Withdrawal { state: row.parse(0)?, amount: Points(row.get(1)?) };
+                let input = if approve { WithdrawalInput::Approve } else { WithdrawalInput::Reject };
+                let effects =
+                    w.handle(input).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
+                // The race guard: only a request still `requested` is decided.
+                let args: [&dyn Param; 5] = [&id, &w.state.as_str(), &notes, &audit.actor, &now];
+                let row = c
+                    .query_opt(DECIDE_WITHDRAWAL, &args)
+                    .await?
+                    .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
+                let decided = withdrawal_row(&row)?;
+                let user = decided.user_id.as_str();
+                let before = book_in(c, user).await?.ok_or_else(|| refused(BookError::ExceedsReserved))?;
+                let after = before.apply(effects).map_err(refused)?;
+                if effects.pay > Points::ZERO {
+                    let args: [&dyn Param; 7] =
+                        [&user, &effects.pay.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now];
+                    c.query_one(INSERT_PAYOUT, &args).await?;
+                }
+                write_book(c, user, (before, after), w.entry(id), now).await?;
+                audited(c, &audit, now, decided).await
             })
             .await
         }
@@ -877,7 +811,17 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<Payout> {
             let id = user_id.to_owned();
-            self.tx(async move |c| pay_commission(c, &id, amount, notes.as_deref(), &audit, now).await).await
+            self.tx(async move |c| {
+                let before =
+                    book_in(c, &id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
+                let after = before.pay(amount).map_err(refused)?;
+                let args: [&dyn Param; 7] =
+                    [&id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
+                let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
+                write_book(c, &id, (before, after), entries::payout(payout.payout_id), now).await?;
+                audited(c, &audit, now, payout).await
+            })
+            .await
         }
 
         /// Payouts (of one user, or all), newest first.

@@ -105,97 +105,6 @@ async fn order_facts<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Orde
     Ok((order, facts))
 }
 
-async fn request_refill<C: Conn>(
-    c: &mut C,
-    order_id: OrderId,
-    policy: &RefillPolicy,
-    now: Millis,
-) -> StoreResult<Result<Refill, RefillRefusal>> {
-    let (order, facts) = order_facts(c, order_id).await?;
-    let earlier = c
-        .query(REFILL_HISTORY, &[&order_id])
-        .await?
-        .iter()
-        .map(|r| Ok((r.parse::<RefillState>(0)?, r.get::<i64>(1)?)))
-        .collect::<StoreResult<Vec<_>>>()?;
-    if let Err(refusal) = may_refill(&facts, &RefillHistory::of(earlier, now), policy, now) {
-        return Ok(Err(refusal));
-    }
-    let state = RefillState::Requested.as_str();
-    let row = c.query_one(INSERT_REFILL, &[&order_id, &order.user_id, &state, &now]).await?;
-    Ok(Ok(refill_row(&row)?))
-}
-
-/// Feeds `input` to the refill's machine and writes the next state with what the input carried.
-async fn update_refill<C: Conn>(
-    c: &mut C,
-    refill_id: RefillId,
-    input: &RefillInput,
-    now: Millis,
-) -> StoreResult<Refill> {
-    let refill =
-        refill_row(&c.query_opt(REFILL_FOR_UPDATE, &[&refill_id]).await?.ok_or(StoreError::NotFound)?)?;
-    let next = refill.state.handle(input).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-    let (smm_id, upstream_status, error, checked) = match input {
-        RefillInput::Accepted { smm_refill_id } => (Some(clean_text(smm_refill_id)), None, None, None),
-        RefillInput::Refused { error } => (None, None, Some(clean_text(error)), None),
-        RefillInput::Status(s) => (None, Some(clean_text(s.as_str())), None, Some(now)),
-    };
-    let args: [&dyn crate::sql::Param; 8] = [
-        &refill_id,
-        &refill.state.as_str(),
-        &next.as_str(),
-        &smm_id,
-        &upstream_status,
-        &error,
-        &checked.or(refill.last_status_check),
-        &now,
-    ];
-    let row =
-        c.query_opt(WRITE_REFILL, &args).await?.ok_or(StoreError::Conflict(Conflict::InvalidTransition))?;
-    refill_row(&row)
-}
-
-async fn owner_cancel<C: Conn>(
-    c: &mut C,
-    order_id: OrderId,
-    now: Millis,
-) -> StoreResult<Result<OwnerCancel, CancelRefusal>> {
-    let (order, facts) = order_facts(c, order_id).await?;
-    let open = c.scalar::<bool>(OPEN_CANCEL, &[&order_id]).await?;
-    match may_cancel(&facts, open) {
-        Err(refusal) => Ok(Err(refusal)),
-        Ok(CancelRoute::Local) => {
-            Ok(Ok(OwnerCancel::Canceled(lifecycle::cancel_order(c, order_id, now).await?)))
-        }
-        Ok(CancelRoute::Upstream) => {
-            let state = CancelState::Requested.as_str();
-            let row = c.query_one(INSERT_CANCEL, &[&order_id, &order.user_id, &state, &now]).await?;
-            Ok(Ok(OwnerCancel::Forwarded { request: cancel_row(&row)?, order }))
-        }
-    }
-}
-
-async fn settle_cancel<C: Conn>(
-    c: &mut C,
-    cancel_id: CancelId,
-    error: Option<&str>,
-    now: Millis,
-) -> StoreResult<CancelRequest> {
-    let request =
-        cancel_row(&c.query_opt(CANCEL_FOR_UPDATE, &[&cancel_id]).await?.ok_or(StoreError::NotFound)?)?;
-    let next = request
-        .state
-        .handle(error.is_none())
-        .map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    let error = error.map(clean_text);
-    let args: [&dyn crate::sql::Param; 5] =
-        [&cancel_id, &request.state.as_str(), &next.as_str(), &error, &now];
-    let row =
-        c.query_opt(WRITE_CANCEL, &args).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    cancel_row(&row)
-}
-
 fn refill_rows(found: Vec<Row>) -> StoreResult<Vec<Refill>> {
     rows(found, refill_row)
 }
@@ -214,7 +123,22 @@ store_trait! {
             policy: RefillPolicy,
             now: Millis,
         ) -> StoreResult<Result<Refill, RefillRefusal>> {
-            self.tx(async move |c| request_refill(c, order_id, &policy, now).await).await
+            self.tx(async move |c| {
+                let (order, facts) = order_facts(c, order_id).await?;
+                let earlier = c
+                    .query(REFILL_HISTORY, &[&order_id])
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.parse::<RefillState>(0)?, r.get::<i64>(1)?)))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                if let Err(refusal) = may_refill(&facts, &RefillHistory::of(earlier, now), &policy, now) {
+                    return Ok(Err(refusal));
+                }
+                let state = RefillState::Requested.as_str();
+                let row = c.query_one(INSERT_REFILL, &[&order_id, &order.user_id, &state, &now]).await?;
+                Ok(Ok(refill_row(&row)?))
+            })
+            .await
         }
 
         /// Feeds an input (the upstream's answer, or its status) to the refill's machine and writes
@@ -225,7 +149,34 @@ store_trait! {
             input: RefillInput,
             now: Millis,
         ) -> StoreResult<Refill> {
-            self.tx(async move |c| update_refill(c, refill_id, &input, now).await).await
+            self.tx(async move |c| {
+                let found = c.query_opt(REFILL_FOR_UPDATE, &[&refill_id]).await?;
+                let refill = refill_row(&found.ok_or(StoreError::NotFound)?)?;
+                let next = refill
+                    .state
+                    .handle(&input)
+                    .map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
+                let (smm_id, upstream_status, error, checked) = match &input {
+                    RefillInput::Accepted { smm_refill_id } => {
+                        (Some(clean_text(smm_refill_id)), None, None, None)
+                    }
+                    RefillInput::Refused { error } => (None, None, Some(clean_text(error)), None),
+                    RefillInput::Status(s) => (None, Some(clean_text(s.as_str())), None, Some(now)),
+                };
+                let args: [&dyn crate::sql::Param; 8] = [
+                    &refill_id,
+                    &refill.state.as_str(),
+                    &next.as_str(),
+                    &smm_id,
+                    &upstream_status,
+                    &error,
+                    &checked.or(refill.last_status_check),
+                    &now,
+                ];
+                let row = c.query_opt(WRITE_REFILL, &args).await?;
+                refill_row(&row.ok_or(StoreError::Conflict(Conflict::InvalidTransition))?)
+            })
+            .await
         }
 
         /// The status sync asked about a refill and learnt nothing new (or `error`).
@@ -266,7 +217,23 @@ store_trait! {
             order_id: OrderId,
             now: Millis,
         ) -> StoreResult<Result<OwnerCancel, CancelRefusal>> {
-            self.tx(async move |c| owner_cancel(c, order_id, now).await).await
+            self.tx(async move |c| {
+                let (order, facts) = order_facts(c, order_id).await?;
+                let open = c.scalar::<bool>(OPEN_CANCEL, &[&order_id]).await?;
+                match may_cancel(&facts, open) {
+                    Err(refusal) => Ok(Err(refusal)),
+                    Ok(CancelRoute::Local) => {
+                        Ok(Ok(OwnerCancel::Canceled(lifecycle::cancel_order(c, order_id, now).await?)))
+                    }
+                    Ok(CancelRoute::Upstream) => {
+                        let state = CancelState::Requested.as_str();
+                        let row =
+                            c.query_one(INSERT_CANCEL, &[&order_id, &order.user_id, &state, &now]).await?;
+                        Ok(Ok(OwnerCancel::Forwarded { request: cancel_row(&row)?, order }))
+                    }
+                }
+            })
+            .await
         }
 
         /// Records the upstream's answer to a forwarded cancel: accepted (`error` is `None`) or
@@ -277,7 +244,20 @@ store_trait! {
             error: Option<String>,
             now: Millis,
         ) -> StoreResult<CancelRequest> {
-            self.tx(async move |c| settle_cancel(c, cancel_id, error.as_deref(), now).await).await
+            self.tx(async move |c| {
+                let found = c.query_opt(CANCEL_FOR_UPDATE, &[&cancel_id]).await?;
+                let request = cancel_row(&found.ok_or(StoreError::NotFound)?)?;
+                let next = request
+                    .state
+                    .handle(error.is_none())
+                    .map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
+                let error = error.as_deref().map(clean_text);
+                let args: [&dyn crate::sql::Param; 5] =
+                    [&cancel_id, &request.state.as_str(), &next.as_str(), &error, &now];
+                let row = c.query_opt(WRITE_CANCEL, &args).await?;
+                cancel_row(&row.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?)
+            })
+            .await
         }
 
         /// An order's forwarded cancels, oldest first.
