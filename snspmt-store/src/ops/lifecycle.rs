@@ -180,21 +180,6 @@ async fn refund_part<C: Conn>(
     Ok(())
 }
 
-/// The order's status follows its parts (the core's rule) — unless it has ended already: an
-/// operator's end is final, whatever its parts in flight do afterwards.
-async fn recompute<C: Conn>(c: &mut C, order_id: OrderId, now: Millis) -> StoreResult<Order> {
-    let order = order_in(c, order_id).await?;
-    if !order.status.is_terminal() {
-        let (_, run) = load_run(c, order_id).await?;
-        let status = run.order_status();
-        if status != order.status {
-            c.execute(SET_ORDER_STATUS, &[&order_id, &status.as_str(), &now]).await?;
-        }
-    }
-    super::referral::referral_on_settlement(c, order_id, now).await?;
-    order_in(c, order_id).await
-}
-
 /// Ends a multi-part order before its time: the core decides which parts end and what each
 /// gives back; the order takes `to`.
 async fn end_run<C: Conn>(
@@ -203,13 +188,13 @@ async fn end_run<C: Conn>(
     by: Ender,
     to: OrderStatus,
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<Order> {
     let (parts, mut run) = load_run(c, order.order_id).await?;
     let refunds = run.end(by).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-    // The order takes `to` directly: its commission settles once, on that status.
-    write_run(c, order, &parts, &run, &refunds, now).await?;
+    // The order takes `to` first: ended, it does not follow its parts (and its commission
+    // settles once, on that status).
     c.execute(SET_ORDER_STATUS, &[&order.order_id, &to.as_str(), &now]).await?;
-    super::referral::referral_on_settlement(c, order.order_id, now).await
+    apply_run(c, order, &parts, &run, &refunds, now).await
 }
 
 /// A submission's outcome as the core's machines take it, with the panel's id and the error
@@ -310,8 +295,7 @@ pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: OrderId, now: Mil
     // The machines refuse an order that has ended (a run's parts are no longer waiting).
     let order = order_locked(c, order_id).await?;
     if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
-        end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await?;
-        return order_in(c, order_id).await;
+        return end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await;
     }
     let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
     drive(c, loaded, Input::OwnerCancel, Written::default(), Conflict::InvalidTransition, now).await
@@ -339,8 +323,7 @@ pub(crate) async fn admin_set_status<C: Conn>(
         if !t.to.is_terminal() {
             return Err(StoreError::Conflict(Conflict::InvalidTransition));
         }
-        end_run(c, &order, Ender::Operator, t.to, now).await?;
-        order_in(c, order_id).await?
+        end_run(c, &order, Ender::Operator, t.to, now).await?
     } else {
         let extra = Written { smm_order_id: smm_order_id.as_deref().map(clean_text), ..Written::default() };
         let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
@@ -507,15 +490,17 @@ async fn run_of<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Order, Ve
 }
 
 /// Writes the parts whose state the run changed (each from the state it was read in: a
-/// concurrent writer makes it a conflict) and posts the refunds the run decided.
-async fn write_run<C: Conn>(
+/// concurrent writer makes it a conflict), posts the refunds the run decided, and then the
+/// order's status follows its parts (the core's rule) — unless it has ended already: an
+/// operator's end is final, whatever its parts in flight do afterwards.
+async fn apply_run<C: Conn>(
     c: &mut C,
     order: &Order,
     before: &[OrderPart],
     run: &Run,
     refunds: &[(u32, Points)],
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<Order> {
     for (p, after) in before.iter().zip(run.states()) {
         if p.run_state() == *after {
             continue;
@@ -541,20 +526,16 @@ async fn write_run<C: Conn>(
         let p = &before[*index as usize];
         refund_part(c, order, p.part_id, p.part_index, *amount, now).await?;
     }
-    Ok(())
-}
-
-/// [`write_run`], then the order's status follows its parts.
-async fn apply_run<C: Conn>(
-    c: &mut C,
-    order: &Order,
-    before: &[OrderPart],
-    run: &Run,
-    refunds: &[(u32, Points)],
-    now: Millis,
-) -> StoreResult<Order> {
-    write_run(c, order, before, run, refunds, now).await?;
-    recompute(c, order.order_id, now).await
+    let order_id = order.order_id;
+    let order = order_in(c, order_id).await?;
+    if !order.status.is_terminal() {
+        let status = load_run(c, order_id).await?.1.order_status();
+        if status != order.status {
+            c.execute(SET_ORDER_STATUS, &[&order_id, &status.as_str(), &now]).await?;
+        }
+    }
+    super::referral::referral_on_settlement(c, order_id, now).await?;
+    order_in(c, order_id).await
 }
 
 /// Records how a part's submission ended (once); the core's run decides the part's state, its

@@ -182,6 +182,10 @@ row_mapper!(claimed_row -> ClaimedJob {
     interval_minutes, comments, params: json_or_default,
 });
 
+row_mapper!(claimed_part_row -> ClaimedPart {
+    part_id, order_id, attempts, provider_service_id, service_type, link, quantity,
+});
+
 row_mapper!(package_row -> Package {
     package_id, name, description, price: Points, steps: json, is_active, created_at, updated_at,
 });
@@ -241,32 +245,6 @@ async fn save_service<C: Conn>(
 ) -> StoreResult<Service> {
     let saved = write_service(c, id, s, now).await?;
     audited(c, audit, now, saved).await
-}
-
-/// Inserts the services new to the catalogue and rewrites the known ones. Audited.
-async fn import_services<C: Conn>(
-    c: &mut C,
-    services: &[NewService],
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<ImportCounts> {
-    if c.dialect() == Dialect::Postgres {
-        c.execute(LOCK_SERVICES, &[]).await?;
-    }
-    let mut counts = ImportCounts { inserted: 0, updated: 0 };
-    for s in services {
-        match provider_id_owner(c, &s.provider_service_id).await? {
-            Some(id) => {
-                write_service(c, Some(id), s, now).await?;
-                counts.updated += 1;
-            }
-            None => {
-                write_service(c, None, s, now).await?;
-                counts.inserted += 1;
-            }
-        }
-    }
-    audited(c, audit, now, counts).await
 }
 
 /// Inserts an order (and, for a single order, its submission job: `job_due`) and charges its
@@ -489,91 +467,6 @@ async fn claim_due_jobs<C: Conn>(c: &mut C, now: Millis, limit: i64) -> StoreRes
     Ok(jobs)
 }
 
-async fn claim_due_parts<C: Conn>(
-    c: &mut C,
-    now: Millis,
-    limit: i64,
-    kind: Option<&str>,
-) -> StoreResult<Vec<ClaimedPart>> {
-    let part = |r: &Row| -> StoreResult<ClaimedPart> {
-        Ok(ClaimedPart {
-            part_id: r.get(0)?,
-            order_id: r.get(1)?,
-            attempts: r.get(2)?,
-            provider_service_id: r.get(3)?,
-            service_type: r.get(4)?,
-            link: r.get(5)?,
-            quantity: r.get(6)?,
-        })
-    };
-    if c.dialect() == Dialect::Postgres {
-        let rows = c.query(CLAIM_PARTS_FUSED, &[&now, &limit, &kind]).await?;
-        return rows
-            .iter()
-            .map(|r| match r.get::<Option<i64>>(7)? {
-                // The part's service is gone: nothing to submit; the claim rolls back.
-                None => Err(StoreError::NotFound),
-                Some(_) => part(r),
-            })
-            .collect();
-    }
-    let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
-    let mut claimed = Vec::with_capacity(ids.len());
-    for id in ids {
-        let id: PartId = id.get(0)?;
-        let part = part(&c.query_one(CLAIMED_PART, &[&id]).await?)?;
-        c.execute(MARK_ORDER_PROCESSING, &[&part.order_id, &now]).await?;
-        claimed.push(part);
-    }
-    Ok(claimed)
-}
-
-async fn orders_to_sync<C: Conn>(
-    c: &mut C,
-    limit: i64,
-    only: Option<(String, Vec<OrderId>)>,
-) -> StoreResult<Vec<SyncTarget>> {
-    let row = |r: &Row| -> StoreResult<SyncTarget> {
-        Ok(SyncTarget {
-            order_id: r.get(0)?,
-            smm_order_id: r.get(1)?,
-            final_price: Points(r.get(2)?),
-            total_quantity: snspmt_core::order::total_quantity(r.get(3)?, r.get(4)?),
-        })
-    };
-    match only {
-        None => c.query(ORDERS_TO_SYNC, &[&limit]).await?.iter().map(row).collect(),
-        Some((user, ids)) => {
-            let mut out = Vec::new();
-            for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
-                if let Some(r) = c.query_opt(USER_ORDER_TO_SYNC, &[id, &user]).await? {
-                    out.push(row(&r)?);
-                }
-            }
-            Ok(out)
-        }
-    }
-}
-
-/// Makes due the parts whose turn came (by the core's due-time rule) but were never made due,
-/// and lists the parts stuck in `submitting` since before `claimed_before`.
-async fn requeue_parts<C: Conn>(
-    c: &mut C,
-    claimed_before: Millis,
-    now: Millis,
-) -> StoreResult<(i64, Vec<OrderPart>)> {
-    let mut requeued = 0;
-    for r in c.query(PARTS_TO_REQUEUE, &[]).await? {
-        let (part_id, settled_at, delay): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let due = snspmt_core::plan::next_due(settled_at, u32::try_from(delay).unwrap_or(u32::MAX));
-        if due <= now {
-            requeued += c.execute(REQUEUE_PART, &[&part_id, &now]).await? as i64;
-        }
-    }
-    let stuck = rows(c.query(STUCK_PARTS, &[&claimed_before]).await?, part_row)?;
-    Ok((requeued, stuck))
-}
-
 /// Creates a package (`id` is `None`) or rewrites package `id`. Audited.
 async fn save_package<C: Conn>(
     c: &mut C,
@@ -683,7 +576,19 @@ store_trait! {
             audit: NewAudit,
             now: Millis,
         ) -> StoreResult<ImportCounts> {
-            self.tx(async move |c| import_services(c, &services, &audit, now).await).await
+            self.tx(async move |c| {
+                if c.dialect() == Dialect::Postgres {
+                    c.execute(LOCK_SERVICES, &[]).await?;
+                }
+                let mut counts = ImportCounts { inserted: 0, updated: 0 };
+                for s in &services {
+                    let known = provider_id_owner(c, &s.provider_service_id).await?;
+                    write_service(c, known, s, now).await?;
+                    *(if known.is_some() { &mut counts.updated } else { &mut counts.inserted }) += 1;
+                }
+                audited(c, &audit, now, counts).await
+            })
+            .await
         }
     }
 }
@@ -844,7 +749,27 @@ store_trait! {
             only: Option<(&str, &[OrderId])>,
         ) -> StoreResult<Vec<SyncTarget>> {
             let only = only.map(|(u, ids)| (u.to_owned(), ids.to_vec()));
-            self.rd(async move |c| orders_to_sync(c, limit, only).await).await
+            self.rd(async move |c| {
+                let row = |r: &Row| -> StoreResult<SyncTarget> {
+                    Ok(SyncTarget {
+                        order_id: r.get(0)?,
+                        smm_order_id: r.get(1)?,
+                        final_price: Points(r.get(2)?),
+                        total_quantity: snspmt_core::order::total_quantity(r.get(3)?, r.get(4)?),
+                    })
+                };
+                let Some((user, ids)) = only else {
+                    return c.query(ORDERS_TO_SYNC, &[&limit]).await?.iter().map(row).collect();
+                };
+                let mut out = Vec::new();
+                for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
+                    if let Some(r) = c.query_opt(USER_ORDER_TO_SYNC, &[id, &user]).await? {
+                        out.push(row(&r)?);
+                    }
+                }
+                Ok(out)
+            })
+            .await
         }
 
         /// Applies the upstream's status to an `in_progress` order; a terminal settlement (and its
@@ -1053,7 +978,29 @@ store_trait! {
                 PartKind::Package => "package",
                 PartKind::Split => "split",
             });
-            self.tx(async move |c| claim_due_parts(c, now, limit, kind).await).await
+            self.tx(async move |c| {
+                if c.dialect() == Dialect::Postgres {
+                    let rows = c.query(CLAIM_PARTS_FUSED, &[&now, &limit, &kind]).await?;
+                    return rows
+                        .iter()
+                        .map(|r| match r.get::<Option<i64>>(7)? {
+                            // The part's service is gone: nothing to submit; the claim rolls back.
+                            None => Err(StoreError::NotFound),
+                            Some(_) => claimed_part_row(r),
+                        })
+                        .collect();
+                }
+                let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
+                let mut claimed = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let id: PartId = id.get(0)?;
+                    let part = claimed_part_row(&c.query_one(CLAIMED_PART, &[&id]).await?)?;
+                    c.execute(MARK_ORDER_PROCESSING, &[&part.order_id, &now]).await?;
+                    claimed.push(part);
+                }
+                Ok(claimed)
+            })
+            .await
         }
 
         /// Records how a part's submission ended (once), refunds a rejected part's share, makes
@@ -1172,7 +1119,20 @@ store_trait! {
             claimed_before: Millis,
             now: Millis,
         ) -> StoreResult<(i64, Vec<OrderPart>)> {
-            self.tx(async move |c| requeue_parts(c, claimed_before, now).await).await
+            self.tx(async move |c| {
+                let mut requeued = 0;
+                for r in c.query(PARTS_TO_REQUEUE, &[]).await? {
+                    let (part_id, settled_at, delay): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    let due =
+                        snspmt_core::plan::next_due(settled_at, u32::try_from(delay).unwrap_or(u32::MAX));
+                    if due <= now {
+                        requeued += c.execute(REQUEUE_PART, &[&part_id, &now]).await? as i64;
+                    }
+                }
+                let stuck = rows(c.query(STUCK_PARTS, &[&claimed_before]).await?, part_row)?;
+                Ok((requeued, stuck))
+            })
+            .await
         }
     }
 }
