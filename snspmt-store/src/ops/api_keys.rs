@@ -12,36 +12,6 @@ macro_rules! key_cols {
     };
 }
 
-/// Locks the user's row, so that two creations of the same user count each other's keys.
-const LOCK_USER: &str = "SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE";
-const COUNT_LIVE_KEYS: &str = "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL";
-const INSERT_KEY: &str = concat!(
-    "INSERT INTO api_keys (key_id, user_id, key_hash, prefix, name, created_at) ",
-    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-    key_cols!()
-);
-const LIVE_KEYS: &str = concat!(
-    "SELECT ",
-    key_cols!(),
-    " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, key_id"
-);
-const ROTATE_KEY: &str = concat!(
-    "UPDATE api_keys SET key_hash = $3, prefix = $4, last_used_at = NULL ",
-    "WHERE key_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING ",
-    key_cols!()
-);
-const REVOKE_KEY: &str = concat!(
-    "UPDATE api_keys SET revoked_at = $3 ",
-    "WHERE key_id = $1 AND ($2::text IS NULL OR user_id = $2) AND revoked_at IS NULL RETURNING ",
-    key_cols!()
-);
-const KEY_BY_HASH: &str =
-    concat!("SELECT ", key_cols!(), " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
-const USER_WITH_ACCESS: &str =
-    concat!("SELECT ", user_cols!(), ", api_enabled FROM users WHERE user_id = $1");
-const TOUCH_KEY: &str = "UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1";
-const SET_API_ACCESS: &str = "UPDATE users SET api_enabled = $2 WHERE user_id = $1";
-
 row_mapper!(key_row -> ApiKey {
     key_id, user_id, prefix, name, created_at, last_used_at, revoked_at,
 });
@@ -94,15 +64,23 @@ store_trait! {
         ) -> StoreResult<Option<ApiKey>> {
             let k = key;
             self.tx(async move |c| {
-                if c.query_opt(LOCK_USER, &[&k.user_id]).await?.is_none() {
+                // The user's row is locked: two creations for one user count each other's keys.
+                let lock = "SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE";
+                if c.query_opt(lock, &[&k.user_id]).await?.is_none() {
                     return Err(StoreError::NotFound);
                 }
-                if c.scalar::<i64>(COUNT_LIVE_KEYS, &[&k.user_id]).await? >= max_live {
+                let live = "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL";
+                if c.scalar::<i64>(live, &[&k.user_id]).await? >= max_live {
                     return Ok(None);
                 }
+                let insert = concat!(
+                    "INSERT INTO api_keys (key_id, user_id, key_hash, prefix, name, created_at) ",
+                    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                    key_cols!()
+                );
                 let args: [&dyn crate::sql::Param; 6] =
                     [&k.key_id, &k.user_id, &k.key_hash, &k.prefix, &k.name, &now];
-                one(c, INSERT_KEY, &args, key_row).await
+                one(c, insert, &args, key_row).await
             })
             .await
         }
@@ -110,7 +88,12 @@ store_trait! {
         /// A user's live (unrevoked) keys, oldest first.
         async fn api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
             let id = user_id.to_owned();
-            self.rd(async move |c| rows(c.query(LIVE_KEYS, &[&id]).await?, key_row)).await
+            let sql = concat!(
+                "SELECT ",
+                key_cols!(),
+                " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, key_id"
+            );
+            self.rd(async move |c| rows(c.query(sql, &[&id]).await?, key_row)).await
         }
 
         /// Gives a live key of `user_id` a new hash and prefix (same id): the old key stops
@@ -127,7 +110,12 @@ store_trait! {
             let args = (key_id.to_owned(), user_id.to_owned(), key_hash.to_owned(), prefix.to_owned());
             self.tx(async move |c| {
                 let (key_id, user_id, key_hash, prefix) = &args;
-                one(c, ROTATE_KEY, &[key_id, user_id, key_hash, prefix], key_row).await
+                let sql = concat!(
+                    "UPDATE api_keys SET key_hash = $3, prefix = $4, last_used_at = NULL ",
+                    "WHERE key_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING ",
+                    key_cols!()
+                );
+                one(c, sql, &[key_id, user_id, key_hash, prefix], key_row).await
             })
             .await
         }
@@ -143,7 +131,12 @@ store_trait! {
         ) -> StoreResult<Option<ApiKey>> {
             let (key_id, owner) = (key_id.to_owned(), owner.map(str::to_owned));
             self.tx(async move |c| {
-                let revoked = one(c, REVOKE_KEY, &[&key_id, &owner, &now], key_row).await?;
+                let sql = concat!(
+                    "UPDATE api_keys SET revoked_at = $3 WHERE key_id = $1 ",
+                    "AND ($2::text IS NULL OR user_id = $2) AND revoked_at IS NULL RETURNING ",
+                    key_cols!()
+                );
+                let revoked = one(c, sql, &[&key_id, &owner, &now], key_row).await?;
                 if let (Some(_), Some(audit)) = (&revoked, &audit) {
                     insert_audit(c, audit, now).await?;
                 }
@@ -156,8 +149,14 @@ store_trait! {
         async fn api_key_owner(&self, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>> {
             let h = key_hash.to_owned();
             self.rd(async move |c| {
-                let Some(key) = one(c, KEY_BY_HASH, &[&h], key_row).await? else { return Ok(None) };
-                let Some(row) = c.query_opt(USER_WITH_ACCESS, &[&key.user_id]).await? else {
+                let sql = concat!(
+                    "SELECT ",
+                    key_cols!(),
+                    " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+                );
+                let Some(key) = one(c, sql, &[&h], key_row).await? else { return Ok(None) };
+                let sql = concat!("SELECT ", user_cols!(), ", api_enabled FROM users WHERE user_id = $1");
+                let Some(row) = c.query_opt(sql, &[&key.user_id]).await? else {
                     return Ok(None);
                 };
                 let (user, api_enabled) = (user_row(&row)?, row.get(10)?);
@@ -169,7 +168,8 @@ store_trait! {
         /// Records that a key was used at `now`.
         async fn touch_api_key(&self, key_id: &str, now: Millis) -> StoreResult<()> {
             let id = key_id.to_owned();
-            self.tx(async move |c| c.execute(TOUCH_KEY, &[&id, &now]).await.map(drop)).await
+            let sql = "UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1";
+            self.tx(async move |c| c.execute(sql, &[&id, &now]).await.map(drop)).await
         }
 
         /// Turns the reseller API on or off for a user, audited. `NotFound` for an unknown user.
@@ -182,7 +182,9 @@ store_trait! {
         ) -> StoreResult<()> {
             let id = user_id.to_owned();
             self.tx(async move |c| {
-                if c.execute(SET_API_ACCESS, &[&id, &enabled]).await? == 0 {
+                if c.execute("UPDATE users SET api_enabled = $2 WHERE user_id = $1", &[&id, &enabled]).await?
+                    == 0
+                {
                     return Err(StoreError::NotFound);
                 }
                 insert_audit(c, &audit, now).await.map(drop)

@@ -31,49 +31,6 @@ macro_rules! cancel_cols {
 
 const ORDER_FOR_UPDATE: &str =
     concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1 FOR UPDATE");
-const SERVICE_FLAGS: &str = "SELECT refill, cancel FROM services WHERE service_id = $1";
-const REFILL_HISTORY: &str = "SELECT state, created_at FROM refills WHERE order_id = $1";
-const INSERT_REFILL: &str = concat!(
-    "INSERT INTO refills (order_id, user_id, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ",
-    "RETURNING ",
-    refill_cols!()
-);
-const REFILL_BY_ID: &str = concat!("SELECT ", refill_cols!(), " FROM refills WHERE refill_id = $1");
-const REFILL_FOR_UPDATE: &str =
-    concat!("SELECT ", refill_cols!(), " FROM refills WHERE refill_id = $1 FOR UPDATE");
-const ORDER_REFILLS: &str =
-    concat!("SELECT ", refill_cols!(), " FROM refills WHERE order_id = $1 ORDER BY refill_id");
-const REFILLS_TO_SYNC: &str = concat!(
-    "SELECT ",
-    refill_cols!(),
-    " FROM refills WHERE state IN ('pending', 'in_progress') AND smm_refill_id IS NOT NULL ",
-    "ORDER BY last_status_check ASC NULLS FIRST, refill_id LIMIT $1"
-);
-/// The next state and what the input carried; the state moves only from the one read.
-const WRITE_REFILL: &str = concat!(
-    "UPDATE refills SET state = $3, smm_refill_id = COALESCE($4, smm_refill_id), ",
-    "upstream_status = COALESCE($5, upstream_status), error = $6, last_status_check = $7, updated_at = $8 ",
-    "WHERE refill_id = $1 AND state = $2 RETURNING ",
-    refill_cols!()
-);
-const RECORD_REFILL_CHECK: &str =
-    "UPDATE refills SET error = COALESCE($2, error), last_status_check = $3 WHERE refill_id = $1";
-const OPEN_CANCEL: &str =
-    "SELECT EXISTS (SELECT 1 FROM cancel_requests WHERE order_id = $1 AND state IN ('requested', 'accepted'))";
-const INSERT_CANCEL: &str = concat!(
-    "INSERT INTO cancel_requests (order_id, user_id, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ",
-    "RETURNING ",
-    cancel_cols!()
-);
-const CANCEL_FOR_UPDATE: &str =
-    concat!("SELECT ", cancel_cols!(), " FROM cancel_requests WHERE cancel_id = $1 FOR UPDATE");
-const WRITE_CANCEL: &str = concat!(
-    "UPDATE cancel_requests SET state = $3, error = $4, updated_at = $5 WHERE cancel_id = $1 AND state = $2 ",
-    "RETURNING ",
-    cancel_cols!()
-);
-const ORDER_CANCELS: &str =
-    concat!("SELECT ", cancel_cols!(), " FROM cancel_requests WHERE order_id = $1 ORDER BY cancel_id");
 
 row_mapper!(refill_row -> Refill {
     refill_id, order_id, user_id, smm_refill_id, state: parse, upstream_status, error, last_status_check,
@@ -88,10 +45,12 @@ row_mapper!(cancel_row -> CancelRequest {
 async fn order_facts<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Order, OrderFacts)> {
     let order = order_row(&c.query_opt(ORDER_FOR_UPDATE, &[&order_id]).await?.ok_or(StoreError::NotFound)?)?;
     let (refill, cancel) = match order.service_id {
-        Some(id) => match c.query_opt(SERVICE_FLAGS, &[&id]).await? {
-            Some(r) => (r.get(0)?, r.get(1)?),
-            None => (false, false),
-        },
+        Some(id) => {
+            match c.query_opt("SELECT refill, cancel FROM services WHERE service_id = $1", &[&id]).await? {
+                Some(r) => (r.get(0)?, r.get(1)?),
+                None => (false, false),
+            }
+        }
         None => (false, false),
     };
     let facts = OrderFacts {
@@ -103,10 +62,6 @@ async fn order_facts<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Orde
         updated_at: order.updated_at,
     };
     Ok((order, facts))
-}
-
-fn refill_rows(found: Vec<Row>) -> StoreResult<Vec<Refill>> {
-    rows(found, refill_row)
 }
 
 store_trait! {
@@ -126,7 +81,7 @@ store_trait! {
             self.tx(async move |c| {
                 let (order, facts) = order_facts(c, order_id).await?;
                 let earlier = c
-                    .query(REFILL_HISTORY, &[&order_id])
+                    .query("SELECT state, created_at FROM refills WHERE order_id = $1", &[&order_id])
                     .await?
                     .iter()
                     .map(|r| Ok((r.parse::<RefillState>(0)?, r.get::<i64>(1)?)))
@@ -135,7 +90,12 @@ store_trait! {
                     return Ok(Err(refusal));
                 }
                 let state = RefillState::Requested.as_str();
-                let row = c.query_one(INSERT_REFILL, &[&order_id, &order.user_id, &state, &now]).await?;
+                let sql = concat!(
+                    "INSERT INTO refills (order_id, user_id, state, created_at, updated_at) ",
+                    "VALUES ($1, $2, $3, $4, $4) RETURNING ",
+                    refill_cols!()
+                );
+                let row = c.query_one(sql, &[&order_id, &order.user_id, &state, &now]).await?;
                 Ok(Ok(refill_row(&row)?))
             })
             .await
@@ -150,7 +110,8 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<Refill> {
             self.tx(async move |c| {
-                let found = c.query_opt(REFILL_FOR_UPDATE, &[&refill_id]).await?;
+                let sql = concat!("SELECT ", refill_cols!(), " FROM refills WHERE refill_id = $1 FOR UPDATE");
+                let found = c.query_opt(sql, &[&refill_id]).await?;
                 let refill = refill_row(&found.ok_or(StoreError::NotFound)?)?;
                 let next = refill
                     .state
@@ -173,7 +134,14 @@ store_trait! {
                     &checked.or(refill.last_status_check),
                     &now,
                 ];
-                let row = c.query_opt(WRITE_REFILL, &args).await?;
+                // The state moves only from the one read.
+                let sql = concat!(
+                    "UPDATE refills SET state = $3, smm_refill_id = COALESCE($4, smm_refill_id), ",
+                    "upstream_status = COALESCE($5, upstream_status), error = $6, last_status_check = $7, ",
+                    "updated_at = $8 WHERE refill_id = $1 AND state = $2 RETURNING ",
+                    refill_cols!()
+                );
+                let row = c.query_opt(sql, &args).await?;
                 refill_row(&row.ok_or(StoreError::Conflict(Conflict::InvalidTransition))?)
             })
             .await
@@ -187,25 +155,32 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<()> {
             let error = error.as_deref().map(clean_text);
-            self.tx(async move |c| {
-                c.execute(RECORD_REFILL_CHECK, &[&refill_id, &error, &now]).await?;
-                Ok(())
-            })
-            .await
+            let sql =
+                "UPDATE refills SET error = COALESCE($2, error), last_status_check = $3 WHERE refill_id = $1";
+            self.tx(async move |c| c.execute(sql, &[&refill_id, &error, &now]).await.map(drop)).await
         }
 
         async fn refill(&self, refill_id: RefillId) -> StoreResult<Option<Refill>> {
-            self.rd(async move |c| one(c, REFILL_BY_ID, &[&refill_id], refill_row).await).await
+            let sql = concat!("SELECT ", refill_cols!(), " FROM refills WHERE refill_id = $1");
+            self.rd(async move |c| one(c, sql, &[&refill_id], refill_row).await).await
         }
 
         /// An order's refills, oldest first.
         async fn order_refills(&self, order_id: OrderId) -> StoreResult<Vec<Refill>> {
-            self.rd(async move |c| refill_rows(c.query(ORDER_REFILLS, &[&order_id]).await?)).await
+            let sql =
+                concat!("SELECT ", refill_cols!(), " FROM refills WHERE order_id = $1 ORDER BY refill_id");
+            self.rd(async move |c| rows(c.query(sql, &[&order_id]).await?, refill_row)).await
         }
 
         /// Pending and in-progress refills the upstream knows, least recently checked first.
         async fn refills_to_sync(&self, limit: i64) -> StoreResult<Vec<Refill>> {
-            self.rd(async move |c| refill_rows(c.query(REFILLS_TO_SYNC, &[&limit]).await?)).await
+            let sql = concat!(
+                "SELECT ",
+                refill_cols!(),
+                " FROM refills WHERE state IN ('pending', 'in_progress') AND smm_refill_id IS NOT NULL ",
+                "ORDER BY last_status_check ASC NULLS FIRST, refill_id LIMIT $1"
+            );
+            self.rd(async move |c| rows(c.query(sql, &[&limit]).await?, refill_row)).await
         }
 
         /// The owner's cancel, with the order locked, as `may_cancel` routes it: an order not at
@@ -219,7 +194,9 @@ store_trait! {
         ) -> StoreResult<Result<OwnerCancel, CancelRefusal>> {
             self.tx(async move |c| {
                 let (order, facts) = order_facts(c, order_id).await?;
-                let open = c.scalar::<bool>(OPEN_CANCEL, &[&order_id]).await?;
+                let open = "SELECT EXISTS (SELECT 1 FROM cancel_requests \
+                    WHERE order_id = $1 AND state IN ('requested', 'accepted'))";
+                let open = c.scalar::<bool>(open, &[&order_id]).await?;
                 match may_cancel(&facts, open) {
                     Err(refusal) => Ok(Err(refusal)),
                     Ok(CancelRoute::Local) => {
@@ -227,8 +204,12 @@ store_trait! {
                     }
                     Ok(CancelRoute::Upstream) => {
                         let state = CancelState::Requested.as_str();
-                        let row =
-                            c.query_one(INSERT_CANCEL, &[&order_id, &order.user_id, &state, &now]).await?;
+                        let sql = concat!(
+                            "INSERT INTO cancel_requests (order_id, user_id, state, created_at, updated_at) ",
+                            "VALUES ($1, $2, $3, $4, $4) RETURNING ",
+                            cancel_cols!()
+                        );
+                        let row = c.query_one(sql, &[&order_id, &order.user_id, &state, &now]).await?;
                         Ok(Ok(OwnerCancel::Forwarded { request: cancel_row(&row)?, order }))
                     }
                 }
@@ -245,7 +226,12 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<CancelRequest> {
             self.tx(async move |c| {
-                let found = c.query_opt(CANCEL_FOR_UPDATE, &[&cancel_id]).await?;
+                let sql = concat!(
+                    "SELECT ",
+                    cancel_cols!(),
+                    " FROM cancel_requests WHERE cancel_id = $1 FOR UPDATE"
+                );
+                let found = c.query_opt(sql, &[&cancel_id]).await?;
                 let request = cancel_row(&found.ok_or(StoreError::NotFound)?)?;
                 let next = request
                     .state
@@ -254,7 +240,12 @@ store_trait! {
                 let error = error.as_deref().map(clean_text);
                 let args: [&dyn crate::sql::Param; 5] =
                     [&cancel_id, &request.state.as_str(), &next.as_str(), &error, &now];
-                let row = c.query_opt(WRITE_CANCEL, &args).await?;
+                let sql = concat!(
+                    "UPDATE cancel_requests SET state = $3, error = $4, updated_at = $5 ",
+                    "WHERE cancel_id = $1 AND state = $2 RETURNING ",
+                    cancel_cols!()
+                );
+                let row = c.query_opt(sql, &args).await?;
                 cancel_row(&row.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?)
             })
             .await
@@ -262,7 +253,12 @@ store_trait! {
 
         /// An order's forwarded cancels, oldest first.
         async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>> {
-            self.rd(async move |c| rows(c.query(ORDER_CANCELS, &[&order_id]).await?, cancel_row)).await
+            let sql = concat!(
+                "SELECT ",
+                cancel_cols!(),
+                " FROM cancel_requests WHERE order_id = $1 ORDER BY cancel_id"
+            );
+            self.rd(async move |c| rows(c.query(sql, &[&order_id]).await?, cancel_row)).await
         }
     }
 }
