@@ -24,32 +24,6 @@ macro_rules! post_cols {
     };
 }
 
-const USER_BY_EMAIL: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1");
-const IDENTITY_USER: &str = concat!(
-    "SELECT ",
-    user_cols!(),
-    " FROM users WHERE user_id = (SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2)"
-);
-const PROVIDER_LINKED: &str =
-    "SELECT EXISTS (SELECT 1 FROM user_identities WHERE provider = $1 AND user_id = $2)";
-const INSERT_IDENTITY: &str =
-    "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)";
-const DELETE_EXPIRED_OAUTH_STATES: &str = "DELETE FROM oauth_states WHERE expires_at <= $1";
-const INSERT_OAUTH_STATE: &str =
-    "INSERT INTO oauth_states (state_hash, provider, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-const CONSUME_OAUTH_STATE: &str =
-    "DELETE FROM oauth_states WHERE state_hash = $1 AND provider = $2 AND expires_at > $3";
-
-const INSERT_NOTICE: &str = concat!(
-    "INSERT INTO notices (title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, ",
-    "updated_at, login_popup_image_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
-    notice_cols!()
-);
-const UPDATE_NOTICE: &str = concat!(
-    "UPDATE notices SET title = $1, content = $2, image_url = $3, popup_type = $4, is_active = $5, ",
-    "starts_at = $6, ends_at = $7, updated_at = $8, login_popup_image_url = $9 WHERE notice_id = $10 RETURNING ",
-    notice_cols!()
-);
 const DELETE_NOTICE: &str = "DELETE FROM notices WHERE notice_id = $1";
 const NOTICE_BY_ID: &str = concat!("SELECT ", notice_cols!(), " FROM notices WHERE notice_id = $1");
 const LIST_NOTICES: &str =
@@ -114,7 +88,8 @@ fn label_row(r: &Row) -> StoreResult<LabelCount> {
 }
 
 async fn link<C: Conn>(c: &mut C, login: &SocialLogin, user_id: &str, now: Millis) -> StoreResult<()> {
-    c.execute(INSERT_IDENTITY, &[&login.provider, &login.subject, &user_id, &now])
+    let sql = "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)";
+    c.execute(sql, &[&login.provider, &login.subject, &user_id, &now])
         .await
         .map_err(unique_as(StoreError::Conflict(Conflict::IdentityTaken)))?;
     Ok(())
@@ -125,15 +100,27 @@ async fn social_login<C: Conn>(
     login: &SocialLogin,
     now: Millis,
 ) -> StoreResult<(User, SocialLink)> {
-    if let Some(row) = c.query_opt(IDENTITY_USER, &[&login.provider, &login.subject]).await? {
+    let sql = concat!(
+        "SELECT ",
+        user_cols!(),
+        " FROM users WHERE user_id = ",
+        "(SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2)"
+    );
+    if let Some(row) = c.query_opt(sql, &[&login.provider, &login.subject]).await? {
         return Ok((user_row(&row)?, SocialLink::Known));
     }
     let mut email = login.verified_email.clone();
     if let Some(address) = &login.verified_email {
-        if let Some(row) = c.query_opt(USER_BY_EMAIL, &[address]).await? {
+        let sql = concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1");
+        if let Some(row) = c.query_opt(sql, &[address]).await? {
             let owner = user_row(&row)?;
             if owner.email_verified
-                && !c.scalar::<bool>(PROVIDER_LINKED, &[&login.provider, &owner.user_id]).await?
+                && !c
+                    .scalar::<bool>(
+                        "SELECT EXISTS (SELECT 1 FROM user_identities WHERE provider = $1 AND user_id = $2)",
+                        &[&login.provider, &owner.user_id],
+                    )
+                    .await?
             {
                 link(c, login, &owner.user_id, now).await?;
                 return Ok((owner, SocialLink::LinkedByEmail));
@@ -201,8 +188,24 @@ async fn save_notice<C: Conn>(
         &id,
     ];
     let found = match id {
-        None => c.query_opt(INSERT_NOTICE, &args[..9]).await?,
-        Some(_) => c.query_opt(UPDATE_NOTICE, &args).await?,
+        None => {
+            let sql = concat!(
+                "INSERT INTO notices (title, content, image_url, popup_type, is_active, starts_at, ",
+                "ends_at, created_at, updated_at, login_popup_image_url) ",
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
+                notice_cols!()
+            );
+            c.query_opt(sql, &args[..9]).await?
+        }
+        Some(_) => {
+            let sql = concat!(
+                "UPDATE notices SET title = $1, content = $2, image_url = $3, popup_type = $4, ",
+                "is_active = $5, starts_at = $6, ends_at = $7, updated_at = $8, login_popup_image_url = $9 ",
+                "WHERE notice_id = $10 RETURNING ",
+                notice_cols!()
+            );
+            c.query_opt(sql, &args).await?
+        }
     };
     let notice = notice_row(&found.ok_or(StoreError::NotFound)?)?;
     audited(c, &audit_of_save(audit, id, notice.notice_id), now, notice).await
@@ -273,8 +276,11 @@ store_trait! {
         ) -> StoreResult<()> {
             let (h, p) = (state_hash.to_owned(), provider.to_owned());
             self.tx(async move |c| {
-                c.execute(DELETE_EXPIRED_OAUTH_STATES, &[&now]).await?;
-                c.execute(INSERT_OAUTH_STATE, &[&h, &p, &now, &expires_at]).await.map(drop)
+                // Expired states are forgotten as new ones come.
+                c.execute("DELETE FROM oauth_states WHERE expires_at <= $1", &[&now]).await?;
+                let sql = "INSERT INTO oauth_states (state_hash, provider, created_at, expires_at) \
+                    VALUES ($1, $2, $3, $4)";
+                c.execute(sql, &[&h, &p, &now, &expires_at]).await.map(drop)
             })
             .await
         }
@@ -287,7 +293,8 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<bool> {
             let (h, p) = (state_hash.to_owned(), provider.to_owned());
-            self.tx(async move |c| Ok(c.execute(CONSUME_OAUTH_STATE, &[&h, &p, &now]).await? == 1)).await
+            let sql = "DELETE FROM oauth_states WHERE state_hash = $1 AND provider = $2 AND expires_at > $3";
+            self.tx(async move |c| Ok(c.execute(sql, &[&h, &p, &now]).await? == 1)).await
         }
     }
 }
