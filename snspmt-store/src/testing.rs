@@ -28,6 +28,37 @@ pub fn postgres_url(test: &str) -> Option<String> {
     }
 }
 
+/// A migrated throw-away SQLite store (its file is removed when it is dropped) with the users
+/// `ids` (`{id}@example.com`, no password): where the crate's examples start.
+#[cfg(feature = "sqlite")]
+pub async fn example_store(ids: &[&str]) -> crate::StoreResult<crate::SqliteStore> {
+    use crate::{Maintenance, UserStore};
+    let store = crate::SqliteStore::open_temporary()?;
+    store.migrate(0).await?;
+    for id in ids.iter().map(|id| id.to_string()) {
+        let email = Some(format!("{id}@example.com"));
+        let user = crate::NewUser {
+            email,
+            name: id.clone(),
+            display_name: id.clone(),
+            user_id: id,
+            password_hash: None,
+        };
+        store.create_user(user, 0).await?;
+    }
+    Ok(store)
+}
+
+/// An operator's audit entry, as the crate's examples record one.
+pub fn example_audit() -> crate::NewAudit {
+    crate::NewAudit {
+        actor: "admin-token".into(),
+        action: "example".into(),
+        target: None,
+        detail: "{}".into(),
+    }
+}
+
 #[cfg(feature = "postgres")]
 mod pg {
     use std::sync::atomic::{AtomicU64, Ordering};

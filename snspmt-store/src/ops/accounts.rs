@@ -250,8 +250,7 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
     /// let new_user = |id: &str, email: &str| NewUser {
     ///     user_id: id.into(),
     ///     email: Some(email.into()),
@@ -340,16 +339,7 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let user = |id: &str| snspmt_store::NewUser {
-    /// #     user_id: id.into(),
-    /// #     email: Some(format!("{id}@example.com")),
-    /// #     name: id.into(),
-    /// #     display_name: id.into(),
-    /// #     password_hash: None,
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
     /// // Kept by the SHA-256 of the bearer token, never the token; expires at 2,000 ms.
     /// store.create_session("sha256-of-the-token", "kim", 1_000, 2_000).await?;
     /// let user = store.session_user("sha256-of-the-token", 1_500).await?;
@@ -474,16 +464,7 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let user = |id: &str| snspmt_store::NewUser {
-    /// #     user_id: id.into(),
-    /// #     email: Some(format!("{id}@example.com")),
-    /// #     name: id.into(),
-    /// #     display_name: id.into(),
-    /// #     password_hash: None,
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
     /// let posting = |kind: LedgerKind, amount: i64| Posting {
     ///     user_id: "kim".into(),
     ///     kind,
@@ -578,8 +559,7 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
     /// let audit = NewAudit {
     ///     actor: "admin-token".into(),
     ///     action: "users.update".into(),

@@ -27,16 +27,7 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let user = |id: &str| snspmt_store::NewUser {
-    /// #     user_id: id.into(),
-    /// #     email: Some(format!("{id}@example.com")),
-    /// #     name: id.into(),
-    /// #     display_name: id.into(),
-    /// #     password_hash: None,
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
     /// let new_key = NewApiKey {
     ///     key_id: "k1".into(),
     ///     user_id: "kim".into(),

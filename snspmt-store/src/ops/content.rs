@@ -309,14 +309,8 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let audit = || snspmt_store::NewAudit {
-    /// #     actor: "admin-token".into(),
-    /// #     action: "example".into(),
-    /// #     target: None,
-    /// #     detail: "{}".into(),
-    /// # };
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
     /// // Shown from 1,000 ms to 2,000 ms since the epoch.
     /// let maintenance = NewNotice {
     ///     title: "Maintenance".into(),
@@ -455,8 +449,7 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
     /// let stats = store.dashboard_stats(1_000, 0).await?;
     /// assert_eq!((stats.total_users, stats.total_orders, stats.today_revenue), (0, 0, 0));
     /// # Ok(())

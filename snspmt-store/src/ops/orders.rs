@@ -496,14 +496,8 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let audit = || snspmt_store::NewAudit {
-    /// #     actor: "admin-token".into(),
-    /// #     action: "example".into(),
-    /// #     target: None,
-    /// #     detail: "{}".into(),
-    /// # };
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
     /// let likes = NewService {
     ///     provider_service_id: "1".into(),
     ///     name: "Likes".into(),
@@ -606,22 +600,8 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let user = |id: &str| snspmt_store::NewUser {
-    /// #     user_id: id.into(),
-    /// #     email: Some(format!("{id}@example.com")),
-    /// #     name: id.into(),
-    /// #     display_name: id.into(),
-    /// #     password_hash: None,
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
-    /// # let audit = || snspmt_store::NewAudit {
-    /// #     actor: "admin-token".into(),
-    /// #     action: "example".into(),
-    /// #     target: None,
-    /// #     detail: "{}".into(),
-    /// # };
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
     /// # snspmt_store::LedgerStore::post(&store, snspmt_store::Posting {
     /// #     user_id: "kim".into(),
     /// #     kind: snspmt_core::LedgerKind::Purchase,
@@ -873,14 +853,8 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let audit = || snspmt_store::NewAudit {
-    /// #     actor: "admin-token".into(),
-    /// #     action: "example".into(),
-    /// #     target: None,
-    /// #     detail: "{}".into(),
-    /// # };
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
     /// let step = Step { service_id: 1, quantity: 100, delay_minutes: Some(60), repeat: 3, name: "x".into() };
     /// let starter = NewPackage {
     ///     name: "Starter".into(),

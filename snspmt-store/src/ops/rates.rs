@@ -93,22 +93,8 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let user = |id: &str| snspmt_store::NewUser {
-    /// #     user_id: id.into(),
-    /// #     email: Some(format!("{id}@example.com")),
-    /// #     name: id.into(),
-    /// #     display_name: id.into(),
-    /// #     password_hash: None,
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
-    /// # let audit = || snspmt_store::NewAudit {
-    /// #     actor: "admin-token".into(),
-    /// #     action: "example".into(),
-    /// #     target: None,
-    /// #     detail: "{}".into(),
-    /// # };
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
     /// let rates = store.set_user_discount("kim", Bps(1_000), audit(), 1_000).await?;
     /// assert_eq!((rates.discount, rates.service_prices.len()), (Bps(1_000), 0));
     /// assert_eq!(store.user_rates("kim").await?, Some(rates));

@@ -398,22 +398,8 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let user = |id: &str| snspmt_store::NewUser {
-    /// #     user_id: id.into(),
-    /// #     email: Some(format!("{id}@example.com")),
-    /// #     name: id.into(),
-    /// #     display_name: id.into(),
-    /// #     password_hash: None,
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
-    /// # let audit = || snspmt_store::NewAudit {
-    /// #     actor: "admin-token".into(),
-    /// #     action: "example".into(),
-    /// #     target: None,
-    /// #     detail: "{}".into(),
-    /// # };
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
     /// let welcome = NewCoupon {
     ///     code: "WELCOME".into(),
     ///     name: "10 % off".into(),
@@ -538,23 +524,8 @@ store_trait! {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let store = snspmt_store::SqliteStore::open_temporary()?;
-    /// # snspmt_store::Maintenance::migrate(&store, 0).await?;
-    /// # let user = |id: &str| snspmt_store::NewUser {
-    /// #     user_id: id.into(),
-    /// #     email: Some(format!("{id}@example.com")),
-    /// #     name: id.into(),
-    /// #     display_name: id.into(),
-    /// #     password_hash: None,
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("kim"), 0).await?;
-    /// # let audit = || snspmt_store::NewAudit {
-    /// #     actor: "admin-token".into(),
-    /// #     action: "example".into(),
-    /// #     target: None,
-    /// #     detail: "{}".into(),
-    /// # };
-    /// # snspmt_store::UserStore::create_user(&store, user("lee"), 0).await?;
+    /// # let store = snspmt_store::testing::example_store(&["kim", "lee"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
     /// // The caller draws the code (`snspmt_core::referral::referral_code`).
     /// let code = "REFABCDEFGH";
     /// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), 1_000).await?;
