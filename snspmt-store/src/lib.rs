@@ -281,6 +281,18 @@ pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
     })
 }
 
+/// A name unlike any other this process or another makes: `prefix`, the process id, the time
+/// (ns) and a sequence number, joined by `sep` (temporary databases, test schemas).
+#[cfg(any(feature = "sqlite", feature = "testing"))]
+pub(crate) fn unique_name(prefix: &str, sep: char) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{sep}{}{sep}{nanos}{sep}{seq}", std::process::id())
+}
+
 /// The error of a `DATABASE_URL` whose backend was left out of this build.
 #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
 fn not_compiled_in(backend: &str, feature: &str) -> StoreError {

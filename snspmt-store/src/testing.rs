@@ -61,8 +61,6 @@ pub fn example_audit() -> crate::NewAudit {
 
 #[cfg(feature = "postgres")]
 mod pg {
-    use std::sync::atomic::{AtomicU64, Ordering};
-
     use tokio_postgres::NoTls;
 
     use crate::{Maintenance, PgStore, StoreError, StoreResult};
@@ -78,13 +76,7 @@ mod pg {
     impl PgTestSchema {
         /// Creates a fresh schema on `url` and a migrated store of `max_connections` on it.
         pub async fn create(url: &str, max_connections: usize) -> StoreResult<PgTestSchema> {
-            static SEQ: AtomicU64 = AtomicU64::new(0);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or_default();
-            let schema =
-                format!("t_{}_{}_{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
+            let schema = crate::unique_name("t", '_');
             run_admin(url, &format!("CREATE SCHEMA {schema}")).await?;
             let mut config: tokio_postgres::Config =
                 url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;

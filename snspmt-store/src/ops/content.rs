@@ -147,18 +147,6 @@ async fn social_login<C: Conn>(
     Ok((user, SocialLink::Created))
 }
 
-async fn post_by_id<C: Conn>(c: &mut C, id: i64) -> StoreResult<Post> {
-    post_row(&c.query_opt(POST_BY_ID, &[&id]).await?.ok_or(StoreError::NotFound)?)
-}
-
-async fn replace_tags<C: Conn>(c: &mut C, id: i64, tags: &[String]) -> StoreResult<()> {
-    c.execute(DELETE_POST_TAGS, &[&id]).await?;
-    for tag in tags {
-        c.execute(INSERT_POST_TAG, &[&id, tag]).await?;
-    }
-    Ok(())
-}
-
 /// The audit of a save: a new row (`id` is `None`) is named by the id it was given.
 fn audit_of_save(audit: NewAudit, id: Option<i64>, saved_id: i64) -> NewAudit {
     match id {
@@ -227,9 +215,12 @@ async fn save_post<C: Conn>(
         Some(_) => c.query_opt(UPDATE_POST, &args).await?,
     };
     let post_id: i64 = found.ok_or(StoreError::NotFound)?.get(0)?;
-    replace_tags(c, post_id, &p.tags).await?;
+    c.execute(DELETE_POST_TAGS, &[&post_id]).await?;
+    for tag in &p.tags {
+        c.execute(INSERT_POST_TAG, &[&post_id, tag]).await?;
+    }
     insert_audit(c, &audit_of_save(audit, id, post_id), now).await?;
-    post_by_id(c, post_id).await
+    post_row(&c.query_opt(POST_BY_ID, &[&post_id]).await?.ok_or(StoreError::NotFound)?)
 }
 
 /// Deletes row `id` with `sql` and audits it; `NotFound` when there was no such row.

@@ -10,7 +10,7 @@ use snspmt_core::plan::{Ender, Part, PartState, Run, Stage, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::{LedgerKind, Points};
 
-use super::{insert_audit, post_in};
+use super::{audited, post_in};
 use crate::sql::{clean_text, Conn, Dialect, Row};
 use crate::{JobId, Millis, OrderId, PartId};
 use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, StoreResult, SubmissionOutcome};
@@ -329,8 +329,7 @@ pub(crate) async fn admin_set_status<C: Conn>(
         let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
         drive(c, loaded, Input::Operator(t.to), extra, Conflict::InvalidTransition, now).await?
     };
-    insert_audit(c, audit, now).await?;
-    Ok(order)
+    audited(c, audit, now, order).await
 }
 
 /// Records how a claimed submission of a single order ended; a rejection refunds in full.
@@ -616,6 +615,5 @@ pub(crate) async fn resolve_part<C: Conn>(
         c.execute(PART_SUBMISSION, &[&p.part_id, &smm_order_id, &None::<String>]).await?;
     }
     let order = apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await?;
-    insert_audit(c, audit, now).await?;
-    Ok(order)
+    audited(c, audit, now, order).await
 }

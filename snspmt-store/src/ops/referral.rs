@@ -382,8 +382,7 @@ async fn save_coupon<C: Conn>(
             .map_err(unique_as(StoreError::Conflict(Conflict::CouponCodeTaken)))?
             .ok_or(StoreError::NotFound)?,
     )?;
-    insert_audit(c, audit, now).await?;
-    Ok(coupon)
+    audited(c, audit, now, coupon).await
 }
 
 store_trait! {
