@@ -184,7 +184,7 @@ store_trait! {
         }
 
         /// The owner's cancel, with the order locked, as `may_cancel` routes it: an order not at
-        /// the upstream yet is canceled and refunded here (as [`OrderStore::cancel_order`]); one
+        /// the upstream yet is canceled and refunded here (as [`crate::OrderStore::cancel_order`]); one
         /// running there gets a `requested` cancel for the caller to forward (no money moves);
         /// otherwise the refusal, and nothing is written. `NotFound` for an unknown order.
         async fn owner_cancel(
