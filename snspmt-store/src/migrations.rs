@@ -1,47 +1,104 @@
-//! Embedded, per-dialect migrations, recorded with a SHA-256 checksum.
+//! Embedded migrations, recorded with a SHA-256 checksum, each written once for both dialects.
 //!
-//! `migrations/sqlite/NNNN_name.sql` and `migrations/postgres/NNNN_name.sql` carry the same
-//! names (a test checks it); a migration whose text both dialects accept is written once, in
-//! `migrations/common/NNNN_name.sql`, and applied by both. An applied migration whose text changed is refused: the fix for a
-//! released migration is a new migration.
+//! `migrations/common/NNNN_name.sql` is text both dialects run as it is.
+//! `migrations/typed/NNNN_name.sql` is written with PostgreSQL's column types; SQLite runs it with
+//! its own ([`sqlite_types`]), and where the dialects differ more, the file holds both versions
+//! of those lines, each between `--@postgres` or `--@sqlite` and `--@end` ([`for_dialect`]).
+//! An applied migration whose text changed is refused: the fix for a released migration is a
+//! new migration (and a test pins the released ones' checksums).
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
-use crate::{StoreError, StoreResult};
+use crate::{Dialect, StoreError, StoreResult};
 
-/// One migration file.
-#[derive(Debug, Clone, Copy)]
+/// One migration, as one dialect runs it.
+#[derive(Debug, Clone)]
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
-    pub sql: &'static str,
+    pub sql: Cow<'static, str>,
 }
 
 impl Migration {
-    /// SHA-256 of the file text, hex.
+    /// SHA-256 of the text the dialect runs, hex.
     pub fn checksum(&self) -> String {
         hex(&Sha256::digest(self.sql.as_bytes()))
     }
 }
 
 macro_rules! migrations {
-    ($dialect:literal: $($version:literal => $dir:ident $name:literal),* $(,)?) => {
-        &[$(Migration {
-            version: $version,
-            name: $name,
-            sql: migrations!(@file $dialect, $dir, $name),
-        }),*]
+    ($($version:literal => $dir:ident $name:literal),* $(,)?) => {
+        /// Each migration's version, name, text, and whether it is a `typed` one.
+        const FILES: &[(i64, &str, &str, bool)] = &[$((
+            $version,
+            $name,
+            include_str!(concat!("../migrations/", stringify!($dir), "/", $name, ".sql")),
+            migrations!(@typed $dir),
+        )),*];
     };
-    (@file $dialect:literal, own, $name:literal) => {
-        include_str!(concat!("../migrations/", $dialect, "/", $name, ".sql"))
-    };
-    (@file $dialect:literal, common, $name:literal) => {
-        include_str!(concat!("../migrations/common/", $name, ".sql"))
-    };
+    (@typed typed) => { true };
+    (@typed common) => { false };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup", 10 => common "0010_api_keys", 11 => own "0011_refills", 12 => common "0012_user_rates", 13 => common "0013_order_params");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => own "0001_foundation", 2 => own "0002_orders", 3 => own "0003_purchases", 4 => own "0004_scheduling", 5 => own "0005_parts", 6 => own "0006_content", 7 => own "0007_referrals", 8 => common "0008_accounts", 9 => common "0009_notice_login_popup", 10 => common "0010_api_keys", 11 => own "0011_refills", 12 => common "0012_user_rates", 13 => common "0013_order_params");
+migrations! {
+    1 => typed "0001_foundation",
+    2 => typed "0002_orders",
+    3 => typed "0003_purchases",
+    4 => typed "0004_scheduling",
+    5 => typed "0005_parts",
+    6 => typed "0006_content",
+    7 => typed "0007_referrals",
+    8 => common "0008_accounts",
+    9 => common "0009_notice_login_popup",
+    10 => common "0010_api_keys",
+    11 => typed "0011_refills",
+    12 => common "0012_user_rates",
+    13 => common "0013_order_params",
+}
+
+pub static POSTGRES: LazyLock<Vec<Migration>> = LazyLock::new(|| all(Dialect::Postgres));
+pub static SQLITE: LazyLock<Vec<Migration>> = LazyLock::new(|| all(Dialect::Sqlite));
+
+fn all(dialect: Dialect) -> Vec<Migration> {
+    let text = |sql: &'static str, typed: bool| match (typed, dialect) {
+        (false, _) => Cow::Borrowed(sql),
+        (true, Dialect::Postgres) => for_dialect(sql, dialect),
+        (true, Dialect::Sqlite) => Cow::Owned(sqlite_types(&for_dialect(sql, dialect))),
+    };
+    FILES
+        .iter()
+        .map(|&(version, name, sql, typed)| Migration { version, name, sql: text(sql, typed) })
+        .collect()
+}
+
+/// The text of a `typed` migration for `dialect`: the lines of the other dialect's blocks, and
+/// the `--@postgres`, `--@sqlite` and `--@end` lines themselves, left out.
+pub fn for_dialect(sql: &'static str, dialect: Dialect) -> Cow<'static, str> {
+    if !sql.contains("\n--@") {
+        return Cow::Borrowed(sql);
+    }
+    let mut only = None;
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.split_inclusive('\n') {
+        match line.trim_end() {
+            "--@postgres" => only = Some(Dialect::Postgres),
+            "--@sqlite" => only = Some(Dialect::Sqlite),
+            "--@end" => only = None,
+            _ if only.is_none_or(|d| d == dialect) => out.push_str(line),
+            _ => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// SQLite's types in a `typed` migration: `BIGSERIAL PRIMARY KEY` becomes
+/// `INTEGER PRIMARY KEY AUTOINCREMENT` and `BIGINT` becomes `INTEGER` (SQLite's 64-bit integer).
+pub fn sqlite_types(sql: &str) -> String {
+    sql.replace("BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT").replace("BIGINT", "INTEGER")
+}
 
 /// An applied migration as recorded in `schema_migrations`.
 #[derive(Debug, Clone)]
@@ -85,9 +142,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dialects_have_the_same_migrations() {
+    fn every_file_is_embedded_once_in_order() {
         let names = |ms: &[Migration]| ms.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
-        assert_eq!(names(SQLITE), names(POSTGRES));
+        assert_eq!(names(&SQLITE), names(&POSTGRES));
         let dir = |d: &str| {
             let mut v: Vec<String> =
                 std::fs::read_dir(format!("{}/migrations/{d}", env!("CARGO_MANIFEST_DIR")))
@@ -100,8 +157,7 @@ mod tests {
             v.sort();
             v
         };
-        assert_eq!(dir("sqlite"), dir("postgres"));
-        let mut files = [dir("sqlite"), dir("common")].concat();
+        let mut files = [dir("common"), dir("typed")].concat();
         files.sort();
         let listed: Vec<String> = SQLITE.iter().map(|m| format!("{}.sql", m.name)).collect();
         assert_eq!(files, listed, "every migration file is embedded, once");
@@ -111,15 +167,45 @@ mod tests {
         }
     }
 
+    /// A released migration never changes what it runs (a deployed database would refuse it).
+    #[test]
+    fn released_migrations_keep_their_checksums() {
+        // Each version, then the first 16 hex digits of its PostgreSQL and its SQLite checksum.
+        let released = "1 97aded2378ac192c 707694edf13f9a04  2 92ada276b0c91a08 50d882eb5b98e08b \
+            3 2868295e1ed9d09f 66c37d1674a906f0  4 830e84b873aefa49 d98bae3ab271bff5 \
+            5 8f5f1675fc291637 98cb04102633cfcc  6 405164dac0eacd9b 536771c1aebc34ef \
+            7 54801c780eda4930 44b0dc8999c9b900  8 9f92d3750464c9b9 9f92d3750464c9b9 \
+            9 2d93acd636a8ea6f 2d93acd636a8ea6f  10 e8542b31ce20294f e8542b31ce20294f \
+            11 94f2ba474f7bd3ff 7c02a9b7052d48ba  12 2829f9b518ff92f1 2829f9b518ff92f1 \
+            13 e38d5f264f882e77 e38d5f264f882e77";
+        let words: Vec<&str> = released.split_whitespace().collect();
+        assert_eq!(words.len(), 39);
+        for w in words.chunks(3) {
+            let at =
+                |ms: &[Migration]| ms.iter().find(|m| m.version.to_string() == w[0]).map(|m| m.checksum());
+            assert!(at(&POSTGRES).is_some_and(|c| c.starts_with(w[1])), "PostgreSQL migration {}", w[0]);
+            assert!(at(&SQLITE).is_some_and(|c| c.starts_with(w[2])), "SQLite migration {}", w[0]);
+        }
+    }
+
+    #[test]
+    fn dialect_blocks_are_kept_for_their_dialect_only() {
+        let sql = "a BIGINT\n--@postgres\nb BOOLEAN\n--@sqlite\nb INTEGER\n--@end\nc\n";
+        assert_eq!(for_dialect(sql, Dialect::Postgres), "a BIGINT\nb BOOLEAN\nc\n");
+        assert_eq!(sqlite_types(&for_dialect(sql, Dialect::Sqlite)), "a INTEGER\nb INTEGER\nc\n");
+        for m in POSTGRES.iter().chain(SQLITE.iter()) {
+            assert!(!m.sql.contains("--@"), "{}: a dialect marker is left", m.name);
+        }
+    }
+
     #[test]
     fn changed_or_unknown_migrations_are_refused() {
-        let m = SQLITE[0];
-        let ok = Applied { version: 1, checksum: m.checksum() };
-        assert_eq!(pending(SQLITE, &[ok]).map(|p| p.len()).ok(), Some(SQLITE.len() - 1));
-        assert_eq!(pending(SQLITE, &[]).map(|p| p.len()).ok(), Some(SQLITE.len()));
+        let ok = Applied { version: 1, checksum: SQLITE[0].checksum() };
+        assert_eq!(pending(&SQLITE, &[ok]).map(|p| p.len()).ok(), Some(SQLITE.len() - 1));
+        assert_eq!(pending(&SQLITE, &[]).map(|p| p.len()).ok(), Some(SQLITE.len()));
         let changed = Applied { version: 1, checksum: "00".into() };
-        assert!(matches!(pending(SQLITE, &[changed]), Err(StoreError::Migration(_))));
+        assert!(matches!(pending(&SQLITE, &[changed]), Err(StoreError::Migration(_))));
         let unknown = Applied { version: 999, checksum: "00".into() };
-        assert!(matches!(pending(SQLITE, &[unknown]), Err(StoreError::Migration(_))));
+        assert!(matches!(pending(&SQLITE, &[unknown]), Err(StoreError::Migration(_))));
     }
 }

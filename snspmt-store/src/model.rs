@@ -150,6 +150,22 @@ pub struct Posting {
     pub audit: Option<NewAudit>,
 }
 
+impl Posting {
+    /// The ledger row of this posting, appended as `id` with the balance it left.
+    pub(crate) fn entry(&self, id: i64, balance_after: i64, now: Millis) -> LedgerEntry {
+        LedgerEntry {
+            id,
+            user_id: self.user_id.clone(),
+            kind: self.kind,
+            amount: self.amount,
+            balance_after: Points(balance_after),
+            reference: self.reference.clone(),
+            description: self.description.clone(),
+            created_at: now,
+        }
+    }
+}
+
 /// Which ledger rows to list.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerFilter {

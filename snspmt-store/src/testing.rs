@@ -28,10 +28,39 @@ pub fn postgres_url(test: &str) -> Option<String> {
     }
 }
 
+/// A migrated throw-away SQLite store (its file is removed when it is dropped) with the users
+/// `ids` (`{id}@example.com`, no password): where the crate's examples start.
+#[cfg(feature = "sqlite")]
+pub async fn example_store(ids: &[&str]) -> crate::StoreResult<crate::SqliteStore> {
+    use crate::{Maintenance, UserStore};
+    let store = crate::SqliteStore::open_temporary()?;
+    store.migrate(0).await?;
+    for id in ids.iter().map(|id| id.to_string()) {
+        let email = Some(format!("{id}@example.com"));
+        let user = crate::NewUser {
+            email,
+            name: id.clone(),
+            display_name: id.clone(),
+            user_id: id,
+            password_hash: None,
+        };
+        store.create_user(user, 0).await?;
+    }
+    Ok(store)
+}
+
+/// An operator's audit entry, as the crate's examples record one.
+pub fn example_audit() -> crate::NewAudit {
+    crate::NewAudit {
+        actor: "admin-token".into(),
+        action: "example".into(),
+        target: None,
+        detail: "{}".into(),
+    }
+}
+
 #[cfg(feature = "postgres")]
 mod pg {
-    use std::sync::atomic::{AtomicU64, Ordering};
-
     use tokio_postgres::NoTls;
 
     use crate::{Maintenance, PgStore, StoreError, StoreResult};
@@ -47,13 +76,7 @@ mod pg {
     impl PgTestSchema {
         /// Creates a fresh schema on `url` and a migrated store of `max_connections` on it.
         pub async fn create(url: &str, max_connections: usize) -> StoreResult<PgTestSchema> {
-            static SEQ: AtomicU64 = AtomicU64::new(0);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or_default();
-            let schema =
-                format!("t_{}_{}_{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
+            let schema = crate::unique_name("t", '_');
             run_admin(url, &format!("CREATE SCHEMA {schema}")).await?;
             let mut config: tokio_postgres::Config =
                 url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;

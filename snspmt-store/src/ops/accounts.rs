@@ -10,11 +10,11 @@ use super::{
 };
 use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
-use crate::sql::{Conn, Dialect, Row};
+use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
-    AuditEntry, AuditStore, Change, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry,
-    LedgerFilter, LedgerStore, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting,
-    ProfilePatch, SessionSnapshot, SessionStore, StoreError, StoreResult, User, UserStore,
+    AuditEntry, Change, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
+    Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionSnapshot,
+    StoreError, StoreResult, User,
 };
 
 pub(crate) const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
@@ -129,10 +129,6 @@ row_mapper!(audit_row -> AuditEntry {
     id, actor, action, target, detail, created_at,
 });
 
-pub(crate) async fn user_in<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<User>> {
-    one(c, USER_BY_ID, &[&user_id], user_row).await
-}
-
 async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResult<User> {
     if c.scalar::<bool>(USER_ID_EXISTS, &[&u.user_id]).await? {
         return Err(StoreError::Conflict(Conflict::UserIdTaken));
@@ -157,36 +153,6 @@ async fn create_user<C: Conn>(c: &mut C, u: &NewUser, now: Millis) -> StoreResul
             e => e,
         })?;
     user_row(&row)
-}
-
-async fn update_user<C: Conn>(
-    c: &mut C,
-    id: &str,
-    patch: &ProfilePatch,
-    adjustment: Option<&Posting>,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<User> {
-    if let Some(Some(email)) = &patch.email {
-        if c.scalar::<bool>(EMAIL_EXISTS, &[email, &id]).await? {
-            return Err(StoreError::Conflict(Conflict::EmailTaken));
-        }
-    }
-    let email = patch.email.clone().flatten();
-    let row = c
-        .query_opt(
-            UPDATE_PROFILE,
-            &[&id, &patch.email.is_some(), &email, &patch.name, &patch.display_name, &patch.is_admin],
-        )
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let mut user = user_row(&row)?;
-    if let Some(p) = adjustment {
-        user.points = post_in(c, p, now).await?.balance_after;
-    }
-    insert_audit(c, audit, now).await?;
-    c.note(Change::User(user.user_id.clone()));
-    Ok(user)
 }
 
 /// A plain posting under a key on PostgreSQL, in one statement ([`KEYED_POSTING`]), run in
@@ -224,16 +190,7 @@ async fn post_keyed<C: Conn>(
     };
     let (id, balance_after): (i64, i64) = (row.get(0)?, row.get(1)?);
     note_balance(c, &p.user_id, balance_after, id);
-    Ok(Idempotent::Fresh(LedgerEntry {
-        id,
-        user_id: p.user_id.clone(),
-        kind: p.kind,
-        amount: p.amount,
-        balance_after: Points(balance_after),
-        reference: p.reference.clone(),
-        description: p.description.clone(),
-        created_at: now,
-    }))
+    Ok(Idempotent::Fresh(p.entry(id, balance_after, now)))
 }
 
 async fn replay_stored<C: Conn>(c: &mut C, key: &IdempotencyKey) -> StoreResult<Idempotent<LedgerEntry>> {
@@ -262,9 +219,9 @@ async fn migrate<C: Conn>(c: &mut C, now: Millis) -> StoreResult<MigrationReport
     let set = match c.dialect() {
         Dialect::Postgres => {
             c.execute(MIGRATION_LOCK, &[]).await?;
-            migrations::POSTGRES
+            &migrations::POSTGRES
         }
-        Dialect::Sqlite => migrations::SQLITE,
+        Dialect::Sqlite => &migrations::SQLITE,
     };
     c.batch(CREATE_MIGRATIONS_TABLE).await?;
     let applied = c
@@ -275,7 +232,7 @@ async fn migrate<C: Conn>(c: &mut C, now: Millis) -> StoreResult<MigrationReport
         .collect::<StoreResult<Vec<_>>>()?;
     let mut report = MigrationReport { applied: Vec::new(), version: 0 };
     for m in migrations::pending(set, &applied)? {
-        c.batch(m.sql).await.map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
+        c.batch(&m.sql).await.map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
         c.execute(RECORD_MIGRATION, &[&m.version, &m.name, &m.checksum(), &now]).await?;
         report.applied.push(m.name.to_owned());
     }
@@ -283,219 +240,362 @@ async fn migrate<C: Conn>(c: &mut C, now: Millis) -> StoreResult<MigrationReport
     Ok(report)
 }
 
+store_trait! {
+    /// Accounts.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::{Conflict, NewUser, StoreError, UserStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// let new_user = |id: &str, email: &str| NewUser {
+    ///     user_id: id.into(),
+    ///     email: Some(email.into()),
+    ///     name: id.into(),
+    ///     display_name: id.into(),
+    ///     password_hash: None,
+    /// };
+    /// let kim = store.create_user(new_user("kim", "kim@example.com"), 1_000).await?;
+    /// assert_eq!((kim.created_at, kim.is_admin), (1_000, false));
+    /// let taken = store.create_user(new_user("lee", "kim@example.com"), 1_001).await;
+    /// assert!(matches!(taken, Err(StoreError::Conflict(Conflict::EmailTaken))));
+    /// assert_eq!(store.user("kim").await?, Some(kim));
+    /// assert_eq!(store.list_users(Some("kim"), 0, 0).await?.total, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait UserStore {
+        /// Creates a user with a zero balance. `Conflict("user_id_taken" | "email_taken")`.
+        async fn create_user(&self, user: NewUser, now: Millis) -> StoreResult<User> {
+            self.tx(async move |c| create_user(c, &user, now).await).await
+        }
+
+        async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
+            let id = user_id.to_owned();
+            self.rd(async move |c| one(c, USER_BY_ID, &[&id], user_row).await).await
+        }
+
+        /// Looks a user up by (lower-case) e-mail, with the password hash for a login.
+        async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
+            let email = email.to_owned();
+            self.rd(async move |c| {
+                let row = c.query_opt(CREDENTIALS_BY_EMAIL, &[&email]).await?;
+                row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(10)? })).transpose()
+            })
+            .await
+        }
+
+        /// Users whose id, e-mail or names contain `search`, newest first.
+        async fn list_users(&self, search: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<User>> {
+            let pattern = like_pattern(search);
+            self.rd(async move |c| page(c, USER_PAGE, &[&pattern], limit, offset, user_row).await).await
+        }
+
+        /// An operator's change of a user, in one transaction: the profile fields of `patch`, then
+        /// the balance `adjustment` (a ledger posting), then the audit entry. Nothing changes if
+        /// any part is refused (`email_taken`, insufficient points, unknown user).
+        async fn update_user(
+            &self,
+            user_id: &str,
+            patch: ProfilePatch,
+            adjustment: Option<Posting>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<User> {
+            let id = user_id.to_owned();
+            self.tx(async move |c| {
+                if let Some(Some(email)) = &patch.email {
+                    if c.scalar::<bool>(EMAIL_EXISTS, &[email, &id]).await? {
+                        return Err(StoreError::Conflict(Conflict::EmailTaken));
+                    }
+                }
+                let email = patch.email.clone().flatten();
+                let args: [&dyn Param; 6] =
+                    [&id, &patch.email.is_some(), &email, &patch.name, &patch.display_name, &patch.is_admin];
+                let row = c.query_opt(UPDATE_PROFILE, &args).await?.ok_or(StoreError::NotFound)?;
+                let mut user = user_row(&row)?;
+                if let Some(p) = &adjustment {
+                    user.points = post_in(c, p, now).await?.balance_after;
+                }
+                insert_audit(c, &audit, now).await?;
+                c.note(Change::User(user.user_id.clone()));
+                Ok(user)
+            })
+            .await
+        }
+    }
+}
+
+store_trait! {
+    /// Bearer sessions and login throttling.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::SessionStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// // Kept by the SHA-256 of the bearer token, never the token; expires at 2,000 ms.
+    /// store.create_session("sha256-of-the-token", "kim", 1_000, 2_000).await?;
+    /// let user = store.session_user("sha256-of-the-token", 1_500).await?;
+    /// assert_eq!(user.map(|u| u.user_id).as_deref(), Some("kim"));
+    /// assert_eq!(store.session_user("sha256-of-the-token", 2_000).await?, None);
+    /// assert!(store.revoke_session("sha256-of-the-token").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait SessionStore {
+        /// Stores a session by the SHA-256 (hex) of its token.
+        async fn create_session(
+            &self,
+            token_hash: &str,
+            user_id: &str,
+            now: Millis,
+            expires_at: Millis,
+        ) -> StoreResult<()> {
+            let (h, u) = (token_hash.to_owned(), user_id.to_owned());
+            self.tx(async move |c| c.execute(INSERT_SESSION, &[&h, &u, &now, &expires_at]).await.map(drop))
+                .await
+        }
+
+        /// The user of an unexpired session.
+        async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
+            let h = token_hash.to_owned();
+            self.rd(async move |c| one(c, SESSION_USER, &[&h, &now], user_row).await).await
+        }
+
+        /// The user of an unexpired session with the session's expiry and the user's ledger mark
+        /// (the id of their last ledger row), all read in one snapshot: what a session cache keeps.
+        async fn session_snapshot(
+            &self,
+            token_hash: &str,
+            now: Millis,
+        ) -> StoreResult<Option<SessionSnapshot>> {
+            let h = token_hash.to_owned();
+            self.rd(async move |c| {
+                let Some(r) = c.query_opt(SESSION_SNAPSHOT, &[&h, &now]).await? else { return Ok(None) };
+                Ok(Some(SessionSnapshot {
+                    user: user_row(&r)?,
+                    expires_at: r.get(10)?,
+                    ledger_mark: r.get(11)?,
+                }))
+            })
+            .await
+        }
+
+        /// Revokes a session; `true` if it existed.
+        async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool> {
+            let h = token_hash.to_owned();
+            self.tx(async move |c| {
+                let revoked = c.execute(DELETE_SESSION, &[&h]).await? > 0;
+                c.note(Change::Session(h));
+                Ok(revoked)
+            })
+            .await
+        }
+
+        /// Records a login attempt as a failure, before it is judged (so that parallel guesses
+        /// count each other); answers its id, for [`SessionStore::forget_login_failure`].
+        async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<i64> {
+            let e = email.to_owned();
+            self.tx(async move |c| c.scalar(INSERT_LOGIN_FAILURE, &[&e, &now]).await).await
+        }
+
+        /// Forgets one recorded attempt (one refused before its password was checked).
+        async fn forget_login_failure(&self, id: i64) -> StoreResult<()> {
+            self.tx(async move |c| c.execute(DELETE_LOGIN_FAILURE, &[&id]).await.map(drop)).await
+        }
+
+        /// Stores an e-mail verification token (by hash), replacing the user's earlier ones.
+        async fn create_email_token(&self, token: EmailToken) -> StoreResult<()> {
+            self.tx(async move |c| {
+                c.execute(REPLACE_EMAIL_TOKENS, &[&token.user_id, &token.created_at]).await?;
+                let args: [&dyn crate::sql::Param; 5] =
+                    [&token.token_hash, &token.user_id, &token.email, &token.created_at, &token.expires_at];
+                c.execute(INSERT_EMAIL_TOKEN, &args).await.map(drop)
+            })
+            .await
+        }
+
+        /// Uses up a verification token: when it is unexpired and the user's e-mail is still the
+        /// one it was sent to, marks that e-mail verified and answers the user.
+        async fn verify_email(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
+            let h = token_hash.to_owned();
+            self.tx(async move |c| {
+                let Some(t) = c.query_opt(TAKE_EMAIL_TOKEN, &[&h]).await? else { return Ok(None) };
+                let (user_id, email, expires_at): (String, String, i64) = (t.get(0)?, t.get(1)?, t.get(2)?);
+                if expires_at <= now {
+                    return Ok(None);
+                }
+                let user = one(c, MARK_EMAIL_VERIFIED, &[&user_id, &email], user_row).await?;
+                c.note(Change::User(user_id));
+                Ok(user)
+            })
+            .await
+        }
+
+        /// How many failed logins for `email` since `since`.
+        async fn login_failures(&self, email: &str, since: Millis) -> StoreResult<i64> {
+            let e = email.to_owned();
+            self.rd(async move |c| c.scalar(COUNT_LOGIN_FAILURES, &[&e, &since]).await).await
+        }
+
+        /// Forgets the failures of `email` (after a successful login).
+        async fn clear_login_failures(&self, email: &str) -> StoreResult<()> {
+            let e = email.to_owned();
+            self.tx(async move |c| c.execute(DELETE_LOGIN_FAILURES, &[&e]).await.map(drop)).await
+        }
+    }
+}
+
+store_trait! {
+    /// Balances and the append-only points ledger.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::{LedgerKind, Points};
+    /// use snspmt_store::{IdempotencyKey, LedgerStore, Posting, StoreError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// let posting = |kind: LedgerKind, amount: i64| Posting {
+    ///     user_id: "kim".into(),
+    ///     kind,
+    ///     amount: Points(amount),
+    ///     reference: None,
+    ///     description: kind.to_string(),
+    ///     event_ref: None,
+    ///     audit: None,
+    /// };
+    /// store.post(posting(LedgerKind::Purchase, 1_000), None, 1).await?;
+    /// // A debit below zero changes nothing.
+    /// let overdraft = store.post(posting(LedgerKind::Deduct, -1_001), None, 2).await;
+    /// assert!(matches!(overdraft, Err(StoreError::InsufficientPoints { balance: Points(1_000) })));
+    /// // A client's retry with the same Idempotency-Key replays the first answer.
+    /// let key = || IdempotencyKey::new("kim", "points.deduct", "k-1", br#"{"amount":300}"#);
+    /// let first = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 3).await?;
+    /// let again = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 4).await?;
+    /// assert!(again.is_replay());
+    /// assert_eq!(again.into_inner(), first.into_inner());
+    /// assert_eq!(store.balance("kim").await?, Some(Points(700)));
+    /// assert!(store.ledger_mismatches().await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait LedgerStore {
+        async fn balance(&self, user_id: &str) -> StoreResult<Option<Points>> {
+            let id = user_id.to_owned();
+            self.rd(async move |c| {
+                c.query_opt(BALANCE, &[&id]).await?.map(|r| r.get(0).map(Points)).transpose()
+            })
+            .await
+        }
+
+        /// Moves a balance and appends its ledger row in one transaction.
+        ///
+        /// `InsufficientPoints` if the balance would go below zero, `NotFound` for an unknown
+        /// user, `AlreadyPosted` for an `event_ref` seen before. With an idempotency key, a repeat
+        /// of the same request returns the first entry as `Replay` and moves nothing; the same key
+        /// with another body is `IdempotencyKeyReused`.
+        async fn post(
+            &self,
+            posting: Posting,
+            key: Option<IdempotencyKey>,
+            now: Millis,
+        ) -> StoreResult<Idempotent<LedgerEntry>> {
+            if posting.audit.is_none() && posting.event_ref.is_none() {
+                // One statement on PostgreSQL (with its key, if any): no transaction around
+                // it, one round trip. SQLite runs it in a transaction all the same.
+                return self.autocommit(async move |c| post_any(c, &posting, key.as_ref(), now).await).await;
+            }
+            self.tx(async move |c| post_any(c, &posting, key.as_ref(), now).await).await
+        }
+
+        async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
+            self.rd(async move |c| {
+                let kind = filter.kind.map(LedgerKind::as_str);
+                page(
+                    c,
+                    (LEDGER_PAGE, LEDGER_COUNT),
+                    &[&filter.user_id, &kind],
+                    filter.limit,
+                    filter.offset,
+                    ledger_row,
+                )
+                .await
+            })
+            .await
+        }
+
+        /// Users whose balance differs from the sum of their ledger rows (always empty unless
+        /// something is badly wrong): `(user_id, balance, ledger_sum)`.
+        async fn ledger_mismatches(&self) -> StoreResult<Vec<(String, Points, Points)>> {
+            self.rd(async move |c| {
+                c.query(LEDGER_MISMATCHES, &[])
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?))))
+                    .collect()
+            })
+            .await
+        }
+    }
+}
+
+store_trait! {
+    /// The admin audit log.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::{AuditStore, NewAudit};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// let audit = NewAudit {
+    ///     actor: "admin-token".into(),
+    ///     action: "users.update".into(),
+    ///     target: Some("kim".into()),
+    ///     detail: r#"{"is_admin":true}"#.into(),
+    /// };
+    /// let entry = store.record_audit(audit, 1_000).await?;
+    /// assert_eq!(store.audit_log(0, 0).await?.rows, [entry]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait AuditStore {
+        async fn record_audit(&self, entry: NewAudit, now: Millis) -> StoreResult<AuditEntry> {
+            self.tx(async move |c| {
+                let id = insert_audit(c, &entry, now).await?;
+                Ok(AuditEntry {
+                    id,
+                    actor: entry.actor,
+                    action: entry.action,
+                    target: entry.target,
+                    detail: entry.detail,
+                    created_at: now,
+                })
+            })
+            .await
+        }
+
+        async fn audit_log(&self, limit: i64, offset: i64) -> StoreResult<Page<AuditEntry>> {
+            self.rd(async move |c| page(c, (AUDIT_PAGE, AUDIT_COUNT), &[], limit, offset, audit_row).await)
+                .await
+        }
+    }
+}
+
 macro_rules! impl_accounts {
     ($store:ty) => {
-        #[async_trait]
-        impl UserStore for $store {
-            async fn create_user(&self, u: NewUser, now: Millis) -> StoreResult<User> {
-                self.tx(async move |c| create_user(c, &u, now).await).await
-            }
-
-            async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
-                let id = user_id.to_owned();
-                self.rd(async move |c| user_in(c, &id).await).await
-            }
-
-            async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
-                let email = email.to_owned();
-                self.rd(async move |c| {
-                    let row = c.query_opt(CREDENTIALS_BY_EMAIL, &[&email]).await?;
-                    row.map(|r| Ok(Credentials { user: user_row(&r)?, password_hash: r.get(10)? }))
-                        .transpose()
-                })
-                .await
-            }
-
-            async fn list_users(
-                &self,
-                search: Option<&str>,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<User>> {
-                let pattern = like_pattern(search);
-                self.rd(async move |c| page(c, USER_PAGE, &[&pattern], limit, offset, user_row).await).await
-            }
-
-            async fn update_user(
-                &self,
-                user_id: &str,
-                patch: ProfilePatch,
-                adjustment: Option<Posting>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<User> {
-                let id = user_id.to_owned();
-                self.tx(async move |c| update_user(c, &id, &patch, adjustment.as_ref(), &audit, now).await)
-                    .await
-            }
-        }
-
-        #[async_trait]
-        impl SessionStore for $store {
-            async fn create_session(
-                &self,
-                token_hash: &str,
-                user_id: &str,
-                now: Millis,
-                expires_at: Millis,
-            ) -> StoreResult<()> {
-                let (h, u) = (token_hash.to_owned(), user_id.to_owned());
-                self.tx(async move |c| {
-                    c.execute(INSERT_SESSION, &[&h, &u, &now, &expires_at]).await.map(drop)
-                })
-                .await
-            }
-
-            async fn session_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
-                let h = token_hash.to_owned();
-                self.rd(async move |c| one(c, SESSION_USER, &[&h, &now], user_row).await).await
-            }
-
-            async fn session_snapshot(
-                &self,
-                token_hash: &str,
-                now: Millis,
-            ) -> StoreResult<Option<SessionSnapshot>> {
-                let h = token_hash.to_owned();
-                self.rd(async move |c| {
-                    let Some(r) = c.query_opt(SESSION_SNAPSHOT, &[&h, &now]).await? else { return Ok(None) };
-                    Ok(Some(SessionSnapshot {
-                        user: user_row(&r)?,
-                        expires_at: r.get(10)?,
-                        ledger_mark: r.get(11)?,
-                    }))
-                })
-                .await
-            }
-
-            async fn revoke_session(&self, token_hash: &str) -> StoreResult<bool> {
-                let h = token_hash.to_owned();
-                self.tx(async move |c| {
-                    let revoked = c.execute(DELETE_SESSION, &[&h]).await? > 0;
-                    c.note(Change::Session(h));
-                    Ok(revoked)
-                })
-                .await
-            }
-
-            async fn record_login_failure(&self, email: &str, now: Millis) -> StoreResult<i64> {
-                let e = email.to_owned();
-                self.tx(async move |c| c.scalar(INSERT_LOGIN_FAILURE, &[&e, &now]).await).await
-            }
-
-            async fn forget_login_failure(&self, id: i64) -> StoreResult<()> {
-                self.tx(async move |c| c.execute(DELETE_LOGIN_FAILURE, &[&id]).await.map(drop)).await
-            }
-
-            async fn create_email_token(&self, t: EmailToken) -> StoreResult<()> {
-                self.tx(async move |c| {
-                    c.execute(REPLACE_EMAIL_TOKENS, &[&t.user_id, &t.created_at]).await?;
-                    let args: [&dyn crate::sql::Param; 5] =
-                        [&t.token_hash, &t.user_id, &t.email, &t.created_at, &t.expires_at];
-                    c.execute(INSERT_EMAIL_TOKEN, &args).await.map(drop)
-                })
-                .await
-            }
-
-            async fn verify_email(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
-                let h = token_hash.to_owned();
-                self.tx(async move |c| {
-                    let Some(t) = c.query_opt(TAKE_EMAIL_TOKEN, &[&h]).await? else { return Ok(None) };
-                    let (user_id, email, expires_at): (String, String, i64) =
-                        (t.get(0)?, t.get(1)?, t.get(2)?);
-                    if expires_at <= now {
-                        return Ok(None);
-                    }
-                    let user = one(c, MARK_EMAIL_VERIFIED, &[&user_id, &email], user_row).await?;
-                    c.note(Change::User(user_id));
-                    Ok(user)
-                })
-                .await
-            }
-
-            async fn login_failures(&self, email: &str, since: Millis) -> StoreResult<i64> {
-                let e = email.to_owned();
-                self.rd(async move |c| c.scalar(COUNT_LOGIN_FAILURES, &[&e, &since]).await).await
-            }
-
-            async fn clear_login_failures(&self, email: &str) -> StoreResult<()> {
-                let e = email.to_owned();
-                self.tx(async move |c| c.execute(DELETE_LOGIN_FAILURES, &[&e]).await.map(drop)).await
-            }
-        }
-
-        #[async_trait]
-        impl LedgerStore for $store {
-            async fn balance(&self, user_id: &str) -> StoreResult<Option<Points>> {
-                let id = user_id.to_owned();
-                self.rd(async move |c| {
-                    c.query_opt(BALANCE, &[&id]).await?.map(|r| r.get(0).map(Points)).transpose()
-                })
-                .await
-            }
-
-            async fn post(
-                &self,
-                posting: Posting,
-                key: Option<IdempotencyKey>,
-                now: Millis,
-            ) -> StoreResult<Idempotent<LedgerEntry>> {
-                if posting.audit.is_none() && posting.event_ref.is_none() {
-                    // One statement on PostgreSQL (with its key, if any): no transaction around
-                    // it, one round trip. SQLite runs it in a transaction all the same.
-                    return self
-                        .autocommit(async move |c| post_any(c, &posting, key.as_ref(), now).await)
-                        .await;
-                }
-                self.tx(async move |c| post_any(c, &posting, key.as_ref(), now).await).await
-            }
-
-            async fn ledger(&self, f: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
-                self.rd(async move |c| {
-                    let kind = f.kind.map(LedgerKind::as_str);
-                    page(c, (LEDGER_PAGE, LEDGER_COUNT), &[&f.user_id, &kind], f.limit, f.offset, ledger_row)
-                        .await
-                })
-                .await
-            }
-
-            async fn ledger_mismatches(&self) -> StoreResult<Vec<(String, Points, Points)>> {
-                self.rd(async move |c| {
-                    c.query(LEDGER_MISMATCHES, &[])
-                        .await?
-                        .iter()
-                        .map(|r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?))))
-                        .collect()
-                })
-                .await
-            }
-        }
-
-        #[async_trait]
-        impl AuditStore for $store {
-            async fn record_audit(&self, entry: NewAudit, now: Millis) -> StoreResult<AuditEntry> {
-                self.tx(async move |c| {
-                    let id = insert_audit(c, &entry, now).await?;
-                    Ok(AuditEntry {
-                        id,
-                        actor: entry.actor,
-                        action: entry.action,
-                        target: entry.target,
-                        detail: entry.detail,
-                        created_at: now,
-                    })
-                })
-                .await
-            }
-
-            async fn audit_log(&self, limit: i64, offset: i64) -> StoreResult<Page<AuditEntry>> {
-                self.rd(async move |c| {
-                    page(c, (AUDIT_PAGE, AUDIT_COUNT), &[], limit, offset, audit_row).await
-                })
-                .await
-            }
-        }
-
         #[async_trait]
         impl Maintenance for $store {
             async fn ping(&self) -> StoreResult<()> {

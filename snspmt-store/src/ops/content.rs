@@ -1,16 +1,14 @@
 //! Social identities, OAuth states, notices, the blog and the dashboard, once for both backends.
 
 use crate::Conflict;
-use async_trait::async_trait;
 
 use super::{audited, insert_audit, one, page, rows, serialize};
 use crate::model::like_pattern;
 use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
-    BlogStore, DashboardStats, DashboardStore, IdentityStore, LabelCount, Millis, NewAudit, NewNotice,
-    NewPost, Notice, NoticeStore, Page, Post, PostFilter, SocialLink, SocialLogin, StoreError, StoreResult,
-    User,
+    DashboardStats, LabelCount, Millis, NewAudit, NewNotice, NewPost, Notice, Page, Post, PostFilter,
+    SocialLink, SocialLogin, StoreError, StoreResult, User,
 };
 
 macro_rules! notice_cols {
@@ -26,32 +24,6 @@ macro_rules! post_cols {
     };
 }
 
-const USER_BY_EMAIL: &str = concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1");
-const IDENTITY_USER: &str = concat!(
-    "SELECT ",
-    user_cols!(),
-    " FROM users WHERE user_id = (SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2)"
-);
-const PROVIDER_LINKED: &str =
-    "SELECT EXISTS (SELECT 1 FROM user_identities WHERE provider = $1 AND user_id = $2)";
-const INSERT_IDENTITY: &str =
-    "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)";
-const DELETE_EXPIRED_OAUTH_STATES: &str = "DELETE FROM oauth_states WHERE expires_at <= $1";
-const INSERT_OAUTH_STATE: &str =
-    "INSERT INTO oauth_states (state_hash, provider, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-const CONSUME_OAUTH_STATE: &str =
-    "DELETE FROM oauth_states WHERE state_hash = $1 AND provider = $2 AND expires_at > $3";
-
-const INSERT_NOTICE: &str = concat!(
-    "INSERT INTO notices (title, content, image_url, popup_type, is_active, starts_at, ends_at, created_at, ",
-    "updated_at, login_popup_image_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
-    notice_cols!()
-);
-const UPDATE_NOTICE: &str = concat!(
-    "UPDATE notices SET title = $1, content = $2, image_url = $3, popup_type = $4, is_active = $5, ",
-    "starts_at = $6, ends_at = $7, updated_at = $8, login_popup_image_url = $9 WHERE notice_id = $10 RETURNING ",
-    notice_cols!()
-);
 const DELETE_NOTICE: &str = "DELETE FROM notices WHERE notice_id = $1";
 const NOTICE_BY_ID: &str = concat!("SELECT ", notice_cols!(), " FROM notices WHERE notice_id = $1");
 const LIST_NOTICES: &str =
@@ -116,7 +88,8 @@ fn label_row(r: &Row) -> StoreResult<LabelCount> {
 }
 
 async fn link<C: Conn>(c: &mut C, login: &SocialLogin, user_id: &str, now: Millis) -> StoreResult<()> {
-    c.execute(INSERT_IDENTITY, &[&login.provider, &login.subject, &user_id, &now])
+    let sql = "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)";
+    c.execute(sql, &[&login.provider, &login.subject, &user_id, &now])
         .await
         .map_err(unique_as(StoreError::Conflict(Conflict::IdentityTaken)))?;
     Ok(())
@@ -127,15 +100,27 @@ async fn social_login<C: Conn>(
     login: &SocialLogin,
     now: Millis,
 ) -> StoreResult<(User, SocialLink)> {
-    if let Some(row) = c.query_opt(IDENTITY_USER, &[&login.provider, &login.subject]).await? {
+    let sql = concat!(
+        "SELECT ",
+        user_cols!(),
+        " FROM users WHERE user_id = ",
+        "(SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2)"
+    );
+    if let Some(row) = c.query_opt(sql, &[&login.provider, &login.subject]).await? {
         return Ok((user_row(&row)?, SocialLink::Known));
     }
     let mut email = login.verified_email.clone();
     if let Some(address) = &login.verified_email {
-        if let Some(row) = c.query_opt(USER_BY_EMAIL, &[address]).await? {
+        let sql = concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1");
+        if let Some(row) = c.query_opt(sql, &[address]).await? {
             let owner = user_row(&row)?;
             if owner.email_verified
-                && !c.scalar::<bool>(PROVIDER_LINKED, &[&login.provider, &owner.user_id]).await?
+                && !c
+                    .scalar::<bool>(
+                        "SELECT EXISTS (SELECT 1 FROM user_identities WHERE provider = $1 AND user_id = $2)",
+                        &[&login.provider, &owner.user_id],
+                    )
+                    .await?
             {
                 link(c, login, &owner.user_id, now).await?;
                 return Ok((owner, SocialLink::LinkedByEmail));
@@ -160,18 +145,6 @@ async fn social_login<C: Conn>(
     let user = user_row(&row)?;
     link(c, login, &user.user_id, now).await?;
     Ok((user, SocialLink::Created))
-}
-
-async fn post_by_id<C: Conn>(c: &mut C, id: i64) -> StoreResult<Post> {
-    post_row(&c.query_opt(POST_BY_ID, &[&id]).await?.ok_or(StoreError::NotFound)?)
-}
-
-async fn replace_tags<C: Conn>(c: &mut C, id: i64, tags: &[String]) -> StoreResult<()> {
-    c.execute(DELETE_POST_TAGS, &[&id]).await?;
-    for tag in tags {
-        c.execute(INSERT_POST_TAG, &[&id, tag]).await?;
-    }
-    Ok(())
 }
 
 /// The audit of a save: a new row (`id` is `None`) is named by the id it was given.
@@ -203,8 +176,24 @@ async fn save_notice<C: Conn>(
         &id,
     ];
     let found = match id {
-        None => c.query_opt(INSERT_NOTICE, &args[..9]).await?,
-        Some(_) => c.query_opt(UPDATE_NOTICE, &args).await?,
+        None => {
+            let sql = concat!(
+                "INSERT INTO notices (title, content, image_url, popup_type, is_active, starts_at, ",
+                "ends_at, created_at, updated_at, login_popup_image_url) ",
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
+                notice_cols!()
+            );
+            c.query_opt(sql, &args[..9]).await?
+        }
+        Some(_) => {
+            let sql = concat!(
+                "UPDATE notices SET title = $1, content = $2, image_url = $3, popup_type = $4, ",
+                "is_active = $5, starts_at = $6, ends_at = $7, updated_at = $8, login_popup_image_url = $9 ",
+                "WHERE notice_id = $10 RETURNING ",
+                notice_cols!()
+            );
+            c.query_opt(sql, &args).await?
+        }
     };
     let notice = notice_row(&found.ok_or(StoreError::NotFound)?)?;
     audited(c, &audit_of_save(audit, id, notice.notice_id), now, notice).await
@@ -226,9 +215,12 @@ async fn save_post<C: Conn>(
         Some(_) => c.query_opt(UPDATE_POST, &args).await?,
     };
     let post_id: i64 = found.ok_or(StoreError::NotFound)?.get(0)?;
-    replace_tags(c, post_id, &p.tags).await?;
+    c.execute(DELETE_POST_TAGS, &[&post_id]).await?;
+    for tag in &p.tags {
+        c.execute(INSERT_POST_TAG, &[&post_id, tag]).await?;
+    }
     insert_audit(c, &audit_of_save(audit, id, post_id), now).await?;
-    post_by_id(c, post_id).await
+    post_row(&c.query_opt(POST_BY_ID, &[&post_id]).await?.ok_or(StoreError::NotFound)?)
 }
 
 /// Deletes row `id` with `sql` and audits it; `NotFound` when there was no such row.
@@ -251,153 +243,229 @@ fn has_nul(filter: Option<&str>) -> bool {
     filter.is_some_and(|s| s.contains('\0'))
 }
 
-macro_rules! impl_content {
-    ($store:ty) => {
-        #[async_trait]
-        impl IdentityStore for $store {
-            async fn social_login(&self, login: SocialLogin, now: Millis) -> StoreResult<(User, SocialLink)> {
-                self.tx(async move |c| social_login(c, &login, now).await).await
-            }
-
-            async fn create_oauth_state(
-                &self,
-                state_hash: &str,
-                provider: &str,
-                now: Millis,
-                expires_at: Millis,
-            ) -> StoreResult<()> {
-                let (h, p) = (state_hash.to_owned(), provider.to_owned());
-                self.tx(async move |c| {
-                    c.execute(DELETE_EXPIRED_OAUTH_STATES, &[&now]).await?;
-                    c.execute(INSERT_OAUTH_STATE, &[&h, &p, &now, &expires_at]).await.map(drop)
-                })
-                .await
-            }
-
-            async fn consume_oauth_state(
-                &self,
-                state_hash: &str,
-                provider: &str,
-                now: Millis,
-            ) -> StoreResult<bool> {
-                let (h, p) = (state_hash.to_owned(), provider.to_owned());
-                self.tx(async move |c| Ok(c.execute(CONSUME_OAUTH_STATE, &[&h, &p, &now]).await? == 1)).await
-            }
+store_trait! {
+    /// Sign-in through identity providers (Kakao, Google) and the OAuth `state`s we issue.
+    pub trait IdentityStore {
+        /// Finds or creates the account of a verified provider identity, in one transaction:
+        /// the account already linked to `(provider, subject)`; else the account whose e-mail is
+        /// `verified_email` when that account's own e-mail is verified too (then the identity is
+        /// linked to it, unless that account has another identity of this provider); else a new
+        /// account (`new_user`, with `verified_email`, marked verified, when no account has it; an
+        /// address only claimed by an unverified account stays there, and the new account has
+        /// none). Nothing else in a request can choose the account.
+        async fn social_login(&self, login: SocialLogin, now: Millis) -> StoreResult<(User, SocialLink)> {
+            self.tx(async move |c| social_login(c, &login, now).await).await
         }
 
-        #[async_trait]
-        impl NoticeStore for $store {
-            async fn create_notice(&self, n: NewNotice, audit: NewAudit, now: Millis) -> StoreResult<Notice> {
-                self.tx(async move |c| save_notice(c, None, &n, audit, now).await).await
-            }
-
-            async fn update_notice(
-                &self,
-                id: i64,
-                n: NewNotice,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Notice> {
-                self.tx(async move |c| save_notice(c, Some(id), &n, audit, now).await).await
-            }
-
-            async fn delete_notice(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
-                self.tx(async move |c| delete(c, DELETE_NOTICE, id, &audit, now).await).await
-            }
-
-            async fn notice(&self, id: i64) -> StoreResult<Option<Notice>> {
-                self.rd(async move |c| one(c, NOTICE_BY_ID, &[&id], notice_row).await).await
-            }
-
-            async fn notices(&self, limit: i64, offset: i64) -> StoreResult<Page<Notice>> {
-                self.rd(async move |c| {
-                    page(c, (LIST_NOTICES, COUNT_NOTICES), &[], limit, offset, notice_row).await
-                })
-                .await
-            }
-
-            async fn active_notices(&self, now: Millis) -> StoreResult<Vec<Notice>> {
-                self.rd(async move |c| rows(c.query(ACTIVE_NOTICES, &[&now]).await?, notice_row)).await
-            }
+        /// Stores an issued OAuth `state` (by its hash) until `expires_at`; forgets expired ones.
+        async fn create_oauth_state(
+            &self,
+            state_hash: &str,
+            provider: &str,
+            now: Millis,
+            expires_at: Millis,
+        ) -> StoreResult<()> {
+            let (h, p) = (state_hash.to_owned(), provider.to_owned());
+            self.tx(async move |c| {
+                // Expired states are forgotten as new ones come.
+                c.execute("DELETE FROM oauth_states WHERE expires_at <= $1", &[&now]).await?;
+                let sql = "INSERT INTO oauth_states (state_hash, provider, created_at, expires_at) \
+                    VALUES ($1, $2, $3, $4)";
+                c.execute(sql, &[&h, &p, &now, &expires_at]).await.map(drop)
+            })
+            .await
         }
 
-        #[async_trait]
-        impl BlogStore for $store {
-            async fn create_post(&self, p: NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
-                self.tx(async move |c| save_post(c, None, &p, audit, now).await).await
-            }
-
-            async fn update_post(
-                &self,
-                id: i64,
-                p: NewPost,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Post> {
-                self.tx(async move |c| save_post(c, Some(id), &p, audit, now).await).await
-            }
-
-            async fn delete_post(&self, id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
-                self.tx(async move |c| {
-                    c.execute(DELETE_POST_TAGS, &[&id]).await?;
-                    delete(c, DELETE_POST, id, &audit, now).await
-                })
-                .await
-            }
-
-            async fn blog_post(&self, id: i64) -> StoreResult<Option<Post>> {
-                self.rd(async move |c| one(c, POST_BY_ID, &[&id], post_row).await).await
-            }
-
-            async fn view_post(&self, id: i64) -> StoreResult<Option<Post>> {
-                self.tx(async move |c| one(c, VIEW_POST, &[&id], post_row).await).await
-            }
-
-            async fn posts(&self, f: PostFilter) -> StoreResult<Page<Post>> {
-                if has_nul(f.search.as_deref()) || has_nul(f.category.as_deref()) || has_nul(f.tag.as_deref())
-                {
-                    return Ok(Page { rows: Vec::new(), total: 0 });
-                }
-                let pattern = like_pattern(f.search.as_deref());
-                self.rd(async move |c| {
-                    let filter: [&dyn Param; 4] = [&f.published_only, &pattern, &f.category, &f.tag];
-                    page(c, POST_PAGE, &filter, f.limit, f.offset, post_row).await
-                })
-                .await
-            }
-
-            async fn blog_categories(&self) -> StoreResult<Vec<LabelCount>> {
-                self.rd(async move |c| rows(c.query(BLOG_CATEGORIES, &[]).await?, label_row)).await
-            }
-
-            async fn blog_tags(&self) -> StoreResult<Vec<LabelCount>> {
-                self.rd(async move |c| rows(c.query(BLOG_TAGS, &[]).await?, label_row)).await
-            }
+        /// Uses up a state: `true` once, for an unexpired state of `provider` we issued.
+        async fn consume_oauth_state(
+            &self,
+            state_hash: &str,
+            provider: &str,
+            now: Millis,
+        ) -> StoreResult<bool> {
+            let (h, p) = (state_hash.to_owned(), provider.to_owned());
+            let sql = "DELETE FROM oauth_states WHERE state_hash = $1 AND provider = $2 AND expires_at > $3";
+            self.tx(async move |c| Ok(c.execute(sql, &[&h, &p, &now]).await? == 1)).await
         }
-
-        #[async_trait]
-        impl DashboardStore for $store {
-            async fn dashboard_stats(
-                &self,
-                today_start: Millis,
-                month_start: Millis,
-            ) -> StoreResult<DashboardStats> {
-                self.rd(async move |c| {
-                    let r = c.query_one(DASHBOARD_STATS, &[&today_start, &month_start]).await?;
-                    Ok(DashboardStats {
-                        total_users: r.get(0)?,
-                        total_orders: r.get(1)?,
-                        total_revenue: r.get(2)?,
-                        pending_purchases: r.get(3)?,
-                        today_orders: r.get(4)?,
-                        today_revenue: r.get(5)?,
-                        monthly_sales: r.get(6)?,
-                    })
-                })
-                .await
-            }
-        }
-    };
+    }
 }
 
-super::both_backends!(impl_content);
+store_trait! {
+    /// Notices (popups) and when they show.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::{NewNotice, NoticeStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// // Shown from 1,000 ms to 2,000 ms since the epoch.
+    /// let maintenance = NewNotice {
+    ///     title: "Maintenance".into(),
+    ///     content: "The panel pauses at 03:00.".into(),
+    ///     image_url: None,
+    ///     popup_type: "modal".into(),
+    ///     is_active: true,
+    ///     starts_at: Some(1_000),
+    ///     ends_at: Some(2_000),
+    ///     login_popup_image_url: None,
+    /// };
+    /// let notice = store.create_notice(maintenance, audit(), 500).await?;
+    /// assert!(store.active_notices(999).await?.is_empty());
+    /// assert_eq!(store.active_notices(1_500).await?, [notice]);
+    /// assert!(store.active_notices(2_000).await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait NoticeStore {
+        async fn create_notice(
+            &self,
+            notice: NewNotice,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Notice> {
+            self.tx(async move |c| save_notice(c, None, &notice, audit, now).await).await
+        }
+
+        /// Replaces the editable fields. `NotFound` for an unknown notice.
+        async fn update_notice(
+            &self,
+            notice_id: i64,
+            notice: NewNotice,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Notice> {
+            self.tx(async move |c| save_notice(c, Some(notice_id), &notice, audit, now).await).await
+        }
+
+        /// `NotFound` for an unknown notice.
+        async fn delete_notice(&self, notice_id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
+            self.tx(async move |c| delete(c, DELETE_NOTICE, notice_id, &audit, now).await).await
+        }
+
+        async fn notice(&self, notice_id: i64) -> StoreResult<Option<Notice>> {
+            self.rd(async move |c| one(c, NOTICE_BY_ID, &[&notice_id], notice_row).await).await
+        }
+
+        /// Every notice, newest first.
+        async fn notices(&self, limit: i64, offset: i64) -> StoreResult<Page<Notice>> {
+            self.rd(async move |c| {
+                page(c, (LIST_NOTICES, COUNT_NOTICES), &[], limit, offset, notice_row).await
+            })
+            .await
+        }
+
+        /// Active notices whose window contains `now` (`starts_at <= now < ends_at`, an open end
+        /// when unset), newest first.
+        async fn active_notices(&self, now: Millis) -> StoreResult<Vec<Notice>> {
+            self.rd(async move |c| rows(c.query(ACTIVE_NOTICES, &[&now]).await?, notice_row)).await
+        }
+    }
+}
+
+store_trait! {
+    /// The blog.
+    pub trait BlogStore {
+        async fn create_post(&self, post: NewPost, audit: NewAudit, now: Millis) -> StoreResult<Post> {
+            self.tx(async move |c| save_post(c, None, &post, audit, now).await).await
+        }
+
+        /// Replaces the editable fields (and the tags). `NotFound` for an unknown post.
+        async fn update_post(
+            &self,
+            post_id: i64,
+            post: NewPost,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Post> {
+            self.tx(async move |c| save_post(c, Some(post_id), &post, audit, now).await).await
+        }
+
+        /// `NotFound` for an unknown post.
+        async fn delete_post(&self, post_id: i64, audit: NewAudit, now: Millis) -> StoreResult<()> {
+            self.tx(async move |c| {
+                c.execute(DELETE_POST_TAGS, &[&post_id]).await?;
+                delete(c, DELETE_POST, post_id, &audit, now).await
+            })
+            .await
+        }
+
+        /// Any post, published or not (for operators).
+        async fn blog_post(&self, post_id: i64) -> StoreResult<Option<Post>> {
+            self.rd(async move |c| one(c, POST_BY_ID, &[&post_id], post_row).await).await
+        }
+
+        /// A published post, counting one view; `None` for an unknown or unpublished post.
+        async fn view_post(&self, post_id: i64) -> StoreResult<Option<Post>> {
+            self.tx(async move |c| one(c, VIEW_POST, &[&post_id], post_row).await).await
+        }
+
+        async fn posts(&self, filter: PostFilter) -> StoreResult<Page<Post>> {
+            if has_nul(filter.search.as_deref())
+                || has_nul(filter.category.as_deref())
+                || has_nul(filter.tag.as_deref())
+            {
+                return Ok(Page { rows: Vec::new(), total: 0 });
+            }
+            let pattern = like_pattern(filter.search.as_deref());
+            self.rd(async move |c| {
+                let args: [&dyn Param; 4] = [&filter.published_only, &pattern, &filter.category, &filter.tag];
+                page(c, POST_PAGE, &args, filter.limit, filter.offset, post_row).await
+            })
+            .await
+        }
+
+        /// Categories of published posts with their counts, by name.
+        async fn blog_categories(&self) -> StoreResult<Vec<LabelCount>> {
+            self.rd(async move |c| rows(c.query(BLOG_CATEGORIES, &[]).await?, label_row)).await
+        }
+
+        /// Tags of published posts with their counts, by name.
+        async fn blog_tags(&self) -> StoreResult<Vec<LabelCount>> {
+            self.rd(async move |c| rows(c.query(BLOG_TAGS, &[]).await?, label_row)).await
+        }
+    }
+}
+
+store_trait! {
+    /// Figures for the admin dashboard.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_store::DashboardStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// let stats = store.dashboard_stats(1_000, 0).await?;
+    /// assert_eq!((stats.total_users, stats.total_orders, stats.today_revenue), (0, 0, 0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait DashboardStore {
+        /// Totals, and orders and revenue since `today_start` and since `month_start`.
+        async fn dashboard_stats(
+            &self,
+            today_start: Millis,
+            month_start: Millis,
+        ) -> StoreResult<DashboardStats> {
+            self.rd(async move |c| {
+                let r = c.query_one(DASHBOARD_STATS, &[&today_start, &month_start]).await?;
+                Ok(DashboardStats {
+                    total_users: r.get(0)?,
+                    total_orders: r.get(1)?,
+                    total_revenue: r.get(2)?,
+                    pending_purchases: r.get(3)?,
+                    today_orders: r.get(4)?,
+                    today_revenue: r.get(5)?,
+                    monthly_sales: r.get(6)?,
+                })
+            })
+            .await
+        }
+    }
+}

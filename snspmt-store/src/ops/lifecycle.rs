@@ -10,7 +10,7 @@ use snspmt_core::plan::{Ender, Part, PartState, Run, Stage, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::{LedgerKind, Points};
 
-use super::{insert_audit, post_in};
+use super::{audited, post_in};
 use crate::sql::{clean_text, Conn, Dialect, Row};
 use crate::{JobId, Millis, OrderId, PartId};
 use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, StoreResult, SubmissionOutcome};
@@ -40,7 +40,7 @@ const APPLY_STATUSES: &str = concat!(
 /// PostgreSQL: marks a batch of orders (`$1`: a JSON array of ids) checked at `$2`.
 const TOUCH_STATUS_CHECKS: &str = "UPDATE orders SET last_status_check = $2 \
     WHERE order_id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))";
-const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
+pub(crate) const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
 const LOST_JOBS: &str =
     "SELECT order_id FROM submission_jobs WHERE state = 'submitting' AND claimed_at < $1 \
     ORDER BY job_id";
@@ -180,21 +180,6 @@ async fn refund_part<C: Conn>(
     Ok(())
 }
 
-/// The order's status follows its parts (the core's rule) — unless it has ended already: an
-/// operator's end is final, whatever its parts in flight do afterwards.
-async fn recompute<C: Conn>(c: &mut C, order_id: OrderId, now: Millis) -> StoreResult<Order> {
-    let order = order_in(c, order_id).await?;
-    if !order.status.is_terminal() {
-        let (_, run) = load_run(c, order_id).await?;
-        let status = run.order_status();
-        if status != order.status {
-            c.execute(SET_ORDER_STATUS, &[&order_id, &status.as_str(), &now]).await?;
-        }
-    }
-    super::referral::referral_on_settlement(c, order_id, now).await?;
-    order_in(c, order_id).await
-}
-
 /// Ends a multi-part order before its time: the core decides which parts end and what each
 /// gives back; the order takes `to`.
 async fn end_run<C: Conn>(
@@ -203,13 +188,13 @@ async fn end_run<C: Conn>(
     by: Ender,
     to: OrderStatus,
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<Order> {
     let (parts, mut run) = load_run(c, order.order_id).await?;
     let refunds = run.end(by).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-    // The order takes `to` directly: its commission settles once, on that status.
-    write_run(c, order, &parts, &run, &refunds, now).await?;
+    // The order takes `to` first: ended, it does not follow its parts (and its commission
+    // settles once, on that status).
     c.execute(SET_ORDER_STATUS, &[&order.order_id, &to.as_str(), &now]).await?;
-    super::referral::referral_on_settlement(c, order.order_id, now).await
+    apply_run(c, order, &parts, &run, &refunds, now).await
 }
 
 /// A submission's outcome as the core's machines take it, with the panel's id and the error
@@ -310,8 +295,7 @@ pub(crate) async fn cancel_order<C: Conn>(c: &mut C, order_id: OrderId, now: Mil
     // The machines refuse an order that has ended (a run's parts are no longer waiting).
     let order = order_locked(c, order_id).await?;
     if c.scalar::<bool>(HAS_PARTS, &[&order_id]).await? {
-        end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await?;
-        return order_in(c, order_id).await;
+        return end_run(c, &order, Ender::Owner, OrderStatus::Canceled, now).await;
     }
     let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
     drive(c, loaded, Input::OwnerCancel, Written::default(), Conflict::InvalidTransition, now).await
@@ -339,15 +323,13 @@ pub(crate) async fn admin_set_status<C: Conn>(
         if !t.to.is_terminal() {
             return Err(StoreError::Conflict(Conflict::InvalidTransition));
         }
-        end_run(c, &order, Ender::Operator, t.to, now).await?;
-        order_in(c, order_id).await?
+        end_run(c, &order, Ender::Operator, t.to, now).await?
     } else {
         let extra = Written { smm_order_id: smm_order_id.as_deref().map(clean_text), ..Written::default() };
         let loaded = single(c, Some(order_id), None).await?.ok_or(StoreError::NotFound)?;
         drive(c, loaded, Input::Operator(t.to), extra, Conflict::InvalidTransition, now).await?
     };
-    insert_audit(c, audit, now).await?;
-    Ok(order)
+    audited(c, audit, now, order).await
 }
 
 /// Records how a claimed submission of a single order ended; a rejection refunds in full.
@@ -415,9 +397,7 @@ pub(crate) async fn apply_statuses<C: Conn>(
         for (order_id, u) in updates {
             applied.push(apply_status(c, *order_id, u, now).await?);
         }
-        for id in untouched {
-            c.execute(TOUCH_STATUS_CHECK, &[id, &now]).await?;
-        }
+        super::touch(c, TOUCH_STATUS_CHECK, untouched, now).await?;
         return Ok(applied);
     }
     if !updates.is_empty() {
@@ -509,15 +489,17 @@ async fn run_of<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Order, Ve
 }
 
 /// Writes the parts whose state the run changed (each from the state it was read in: a
-/// concurrent writer makes it a conflict) and posts the refunds the run decided.
-async fn write_run<C: Conn>(
+/// concurrent writer makes it a conflict), posts the refunds the run decided, and then the
+/// order's status follows its parts (the core's rule) — unless it has ended already: an
+/// operator's end is final, whatever its parts in flight do afterwards.
+async fn apply_run<C: Conn>(
     c: &mut C,
     order: &Order,
     before: &[OrderPart],
     run: &Run,
     refunds: &[(u32, Points)],
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<Order> {
     for (p, after) in before.iter().zip(run.states()) {
         if p.run_state() == *after {
             continue;
@@ -543,20 +525,16 @@ async fn write_run<C: Conn>(
         let p = &before[*index as usize];
         refund_part(c, order, p.part_id, p.part_index, *amount, now).await?;
     }
-    Ok(())
-}
-
-/// [`write_run`], then the order's status follows its parts.
-async fn apply_run<C: Conn>(
-    c: &mut C,
-    order: &Order,
-    before: &[OrderPart],
-    run: &Run,
-    refunds: &[(u32, Points)],
-    now: Millis,
-) -> StoreResult<Order> {
-    write_run(c, order, before, run, refunds, now).await?;
-    recompute(c, order.order_id, now).await
+    let order_id = order.order_id;
+    let order = order_in(c, order_id).await?;
+    if !order.status.is_terminal() {
+        let status = load_run(c, order_id).await?.1.order_status();
+        if status != order.status {
+            c.execute(SET_ORDER_STATUS, &[&order_id, &status.as_str(), &now]).await?;
+        }
+    }
+    super::referral::referral_on_settlement(c, order_id, now).await?;
+    order_in(c, order_id).await
 }
 
 /// Records how a part's submission ended (once); the core's run decides the part's state, its
@@ -637,6 +615,5 @@ pub(crate) async fn resolve_part<C: Conn>(
         c.execute(PART_SUBMISSION, &[&p.part_id, &smm_order_id, &None::<String>]).await?;
     }
     let order = apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await?;
-    insert_audit(c, audit, now).await?;
-    Ok(order)
+    audited(c, audit, now, order).await
 }

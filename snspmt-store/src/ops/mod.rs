@@ -58,6 +58,40 @@ macro_rules! paged {
     };
 }
 
+/// Declares a store trait and implements it for each compiled-in backend from one list, so
+/// that an operation's signature and body are written once. A body runs on the backend's
+/// `tx` (a write transaction), `autocommit` or `rd` (a reader), each of which hands it a
+/// [`Conn`](crate::sql::Conn).
+macro_rules! store_trait {
+    (
+        $(#[$attr:meta])*
+        pub trait $name:ident {
+            $(
+                $(#[$mattr:meta])*
+                async fn $method:ident(&$self:ident $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty $body:block
+            )*
+        }
+    ) => {
+        $(#[$attr])*
+        #[async_trait::async_trait]
+        pub trait $name: Send + Sync {
+            $($(#[$mattr])* async fn $method(&$self $(, $arg: $ty)*) -> $ret;)*
+        }
+
+        #[cfg(feature = "sqlite")]
+        #[async_trait::async_trait]
+        impl $name for crate::sqlite::SqliteStore {
+            $(async fn $method(&$self $(, $arg: $ty)*) -> $ret $body)*
+        }
+
+        #[cfg(feature = "postgres")]
+        #[async_trait::async_trait]
+        impl $name for crate::postgres::PgStore {
+            $(async fn $method(&$self $(, $arg: $ty)*) -> $ret $body)*
+        }
+    };
+}
+
 pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod content;
@@ -179,6 +213,11 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
             return Err(StoreError::AlreadyPosted);
         }
     }
+    post_new_event(c, p, now).await
+}
+
+/// [`post_in`] for a posting whose `event_ref` cannot have been posted yet.
+pub(crate) async fn post_new_event<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> StoreResult<LedgerEntry> {
     let (id, balance_after): (i64, i64) = match c.dialect() {
         crate::sql::Dialect::Postgres => {
             let args: [&dyn crate::sql::Param; 7] =
@@ -212,16 +251,7 @@ pub(crate) async fn post_in<C: Conn>(c: &mut C, p: &Posting, now: Millis) -> Sto
     if let Some(audit) = &p.audit {
         insert_audit(c, audit, now).await?;
     }
-    Ok(LedgerEntry {
-        id,
-        user_id: p.user_id.clone(),
-        kind: p.kind,
-        amount: p.amount,
-        balance_after: Points(balance_after),
-        reference: p.reference.clone(),
-        description: p.description.clone(),
-        created_at: now,
-    })
+    Ok(p.entry(id, balance_after, now))
 }
 
 /// Notes a posting's new balance for the store's watchers (the server's session cache writes it
@@ -303,6 +333,19 @@ pub(crate) async fn page<C: Conn, T>(
     args.extend([&limit as &dyn Param, &offset]);
     let found = c.query(list, &args).await?;
     Ok(Page { rows: rows(found, f)?, total: c.scalar(count, filter).await? })
+}
+
+/// Runs `sql` (`$1` an id, `$2` the time) once for each of `ids`.
+pub(crate) async fn touch<C: Conn, I: Param>(
+    c: &mut C,
+    sql: &'static str,
+    ids: &[I],
+    now: Millis,
+) -> StoreResult<()> {
+    for id in ids {
+        c.execute(sql, &[id, &now]).await?;
+    }
+    Ok(())
 }
 
 /// Maps every row with `f`.

@@ -2,20 +2,18 @@
 //! once for both backends. The life cycle after placement is in [`super::lifecycle`].
 
 use crate::Conflict;
-use async_trait::async_trait;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{AdminTransition, OrderStatus};
 use snspmt_core::plan::{Part, PartState, Run, Stage};
 use snspmt_core::{LedgerKind, Points};
 
 use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_PARTS};
-use super::{audited, note_balance, one, page, remember, replay, rows, serialize};
-use crate::sql::{unique_as, Conn, Dialect, Param, Row};
+use super::{audited, one, page, remember, replay, rows, serialize, touch};
+use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
-    CatalogStore, ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, JobId, Millis, NewAudit,
-    NewOrder, NewPackage, NewService, Order, OrderFilter, OrderId, OrderPart, OrderStore, Package,
-    PackageStore, Page, PartId, PartKind, PartStore, PartSyncTarget, Service, StatusUpdate, StoreError,
-    StoreResult, SubmissionOutcome, SyncTarget,
+    ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, JobId, Millis, NewAudit, NewOrder,
+    NewPackage, NewService, Order, OrderFilter, OrderId, OrderPart, Package, Page, PartId, PartKind,
+    PartSyncTarget, Posting, Service, StatusUpdate, StoreError, StoreResult, SubmissionOutcome, SyncTarget,
 };
 
 macro_rules! service_cols {
@@ -65,21 +63,6 @@ const INSERT_ORDER_AND_JOB: &str = "WITH o AS (INSERT INTO orders (user_id, serv
     scheduled_at, params) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) \
     RETURNING order_id), j AS (INSERT INTO submission_jobs (order_id, part, state, due_at) \
     SELECT order_id, 0, 'due', $16::bigint FROM o) SELECT order_id FROM o";
-/// A new order's charge: the balance moves (never below zero) and its ledger row is appended.
-/// The order is new in this transaction, so no earlier posting of its event can exist (the
-/// ledger's unique `event_ref` still guards it).
-const CHARGE_BALANCE: &str =
-    "UPDATE users SET points = points + $2 WHERE user_id = $1 AND points + $2 >= 0 RETURNING points";
-const CHARGE_LEDGER_ROW: &str = "INSERT INTO points_ledger \
-    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
-/// PostgreSQL: [`CHARGE_BALANCE`] and [`CHARGE_LEDGER_ROW`] in one round trip (no row: the
-/// balance did not move).
-const CHARGE_FUSED: &str = "WITH b AS (UPDATE users SET points = points + $3 WHERE user_id = $1 \
-    AND points + $3 >= 0 RETURNING points) INSERT INTO points_ledger \
-    (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
-    SELECT $1, $2, $3, b.points, $4, $5, $6, $7 FROM b RETURNING id, balance_after";
-const CHARGE_BALANCE_OF: &str = "SELECT points FROM users WHERE user_id = $1";
 const ORDER_PAGE: (&str, &str) = paged!(
     order_cols,
     "FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
@@ -119,7 +102,6 @@ const ORDERS_TO_SYNC: &str = "SELECT order_id, smm_panel_order_id, final_price, 
 const USER_ORDER_TO_SYNC: &str =
     "SELECT order_id, smm_panel_order_id, final_price, quantity, runs FROM orders \
     WHERE order_id = $1 AND user_id = $2 AND status = 'in_progress' AND smm_panel_order_id IS NOT NULL";
-const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
 
 const INSERT_PACKAGE: &str = concat!(
     "INSERT INTO packages (name, description, price, steps, is_active, created_at, updated_at) ",
@@ -200,6 +182,10 @@ row_mapper!(claimed_row -> ClaimedJob {
     interval_minutes, comments, params: json_or_default,
 });
 
+row_mapper!(claimed_part_row -> ClaimedPart {
+    part_id, order_id, attempts, provider_service_id, service_type, link, quantity,
+});
+
 row_mapper!(package_row -> Package {
     package_id, name, description, price: Points, steps: json, is_active, created_at, updated_at,
 });
@@ -261,32 +247,6 @@ async fn save_service<C: Conn>(
     audited(c, audit, now, saved).await
 }
 
-/// Inserts the services new to the catalogue and rewrites the known ones. Audited.
-async fn import_services<C: Conn>(
-    c: &mut C,
-    services: &[NewService],
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<ImportCounts> {
-    if c.dialect() == Dialect::Postgres {
-        c.execute(LOCK_SERVICES, &[]).await?;
-    }
-    let mut counts = ImportCounts { inserted: 0, updated: 0 };
-    for s in services {
-        match provider_id_owner(c, &s.provider_service_id).await? {
-            Some(id) => {
-                write_service(c, Some(id), s, now).await?;
-                counts.updated += 1;
-            }
-            None => {
-                write_service(c, None, s, now).await?;
-                counts.inserted += 1;
-            }
-        }
-    }
-    audited(c, audit, now, counts).await
-}
-
 /// Inserts an order (and, for a single order, its submission job: `job_due`) and charges its
 /// price (ledger `order_charge`, the core's event key), in the caller's transaction; answers the
 /// new order's id and its referral commission.
@@ -334,8 +294,9 @@ async fn insert_order_and_charge<C: Conn>(
     Ok((order_id, commission))
 }
 
-/// Charges a new order's price: the balance (never below zero) and its ledger row, one round
-/// trip on PostgreSQL. `InsufficientPoints` (or `NotFound`) changes nothing.
+/// Charges a new order's price (ledger `order_charge`, the core's event key): the balance (never
+/// below zero) and its ledger row, one round trip on PostgreSQL. `InsufficientPoints` (or
+/// `NotFound`) changes nothing.
 async fn charge_new_order<C: Conn>(
     c: &mut C,
     o: &NewOrder,
@@ -343,39 +304,18 @@ async fn charge_new_order<C: Conn>(
     now: Millis,
 ) -> StoreResult<()> {
     let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
-    let reference = Some(events::order_reference(order_id.0));
-    let amount = -o.final_price.0;
-    let kind = LedgerKind::OrderCharge.as_str();
-    let moved: Option<(i64, i64)> = match c.dialect() {
-        Dialect::Postgres => {
-            let args: [&dyn Param; 7] =
-                [&o.user_id, &kind, &amount, &reference, &description, &event_ref, &now];
-            match c.query_opt(CHARGE_FUSED, &args).await.map_err(unique_as(StoreError::AlreadyPosted))? {
-                Some(row) => Some((row.get(0)?, row.get(1)?)),
-                None => None,
-            }
-        }
-        Dialect::Sqlite => match c.query_opt(CHARGE_BALANCE, &[&o.user_id, &amount]).await? {
-            None => None,
-            Some(row) => {
-                let balance_after: i64 = row.get(0)?;
-                let args: [&dyn Param; 8] =
-                    [&o.user_id, &kind, &amount, &balance_after, &reference, &description, &event_ref, &now];
-                let id: i64 =
-                    c.scalar(CHARGE_LEDGER_ROW, &args).await.map_err(unique_as(StoreError::AlreadyPosted))?;
-                Some((id, balance_after))
-            }
-        },
+    let charge = Posting {
+        user_id: o.user_id.clone(),
+        kind: LedgerKind::OrderCharge,
+        amount: Points(-o.final_price.0),
+        reference: Some(events::order_reference(order_id.0)),
+        description,
+        event_ref: Some(event_ref),
+        audit: None,
     };
-    if let Some((ledger_id, balance_after)) = moved {
-        // The session cache's balance follows the charge (as for every posting).
-        note_balance(c, &o.user_id, balance_after, ledger_id);
-        return Ok(());
-    }
-    Err(match c.query_opt(CHARGE_BALANCE_OF, &[&o.user_id]).await? {
-        None => StoreError::NotFound,
-        Some(r) => StoreError::insufficient(Points(r.get(0)?)),
-    })
+    // The order is new in this transaction: no earlier posting of its event can exist (the
+    // ledger's unique `event_ref` still guards it).
+    super::post_new_event(c, &charge, now).await.map(drop)
 }
 
 /// A single order as [`place`] just wrote it, without reading it back.
@@ -527,91 +467,6 @@ async fn claim_due_jobs<C: Conn>(c: &mut C, now: Millis, limit: i64) -> StoreRes
     Ok(jobs)
 }
 
-async fn claim_due_parts<C: Conn>(
-    c: &mut C,
-    now: Millis,
-    limit: i64,
-    kind: Option<&str>,
-) -> StoreResult<Vec<ClaimedPart>> {
-    let part = |r: &Row| -> StoreResult<ClaimedPart> {
-        Ok(ClaimedPart {
-            part_id: r.get(0)?,
-            order_id: r.get(1)?,
-            attempts: r.get(2)?,
-            provider_service_id: r.get(3)?,
-            service_type: r.get(4)?,
-            link: r.get(5)?,
-            quantity: r.get(6)?,
-        })
-    };
-    if c.dialect() == Dialect::Postgres {
-        let rows = c.query(CLAIM_PARTS_FUSED, &[&now, &limit, &kind]).await?;
-        return rows
-            .iter()
-            .map(|r| match r.get::<Option<i64>>(7)? {
-                // The part's service is gone: nothing to submit; the claim rolls back.
-                None => Err(StoreError::NotFound),
-                Some(_) => part(r),
-            })
-            .collect();
-    }
-    let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
-    let mut claimed = Vec::with_capacity(ids.len());
-    for id in ids {
-        let id: PartId = id.get(0)?;
-        let part = part(&c.query_one(CLAIMED_PART, &[&id]).await?)?;
-        c.execute(MARK_ORDER_PROCESSING, &[&part.order_id, &now]).await?;
-        claimed.push(part);
-    }
-    Ok(claimed)
-}
-
-async fn orders_to_sync<C: Conn>(
-    c: &mut C,
-    limit: i64,
-    only: Option<(String, Vec<OrderId>)>,
-) -> StoreResult<Vec<SyncTarget>> {
-    let row = |r: &Row| -> StoreResult<SyncTarget> {
-        Ok(SyncTarget {
-            order_id: r.get(0)?,
-            smm_order_id: r.get(1)?,
-            final_price: Points(r.get(2)?),
-            total_quantity: snspmt_core::order::total_quantity(r.get(3)?, r.get(4)?),
-        })
-    };
-    match only {
-        None => c.query(ORDERS_TO_SYNC, &[&limit]).await?.iter().map(row).collect(),
-        Some((user, ids)) => {
-            let mut out = Vec::new();
-            for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
-                if let Some(r) = c.query_opt(USER_ORDER_TO_SYNC, &[id, &user]).await? {
-                    out.push(row(&r)?);
-                }
-            }
-            Ok(out)
-        }
-    }
-}
-
-/// Makes due the parts whose turn came (by the core's due-time rule) but were never made due,
-/// and lists the parts stuck in `submitting` since before `claimed_before`.
-async fn requeue_parts<C: Conn>(
-    c: &mut C,
-    claimed_before: Millis,
-    now: Millis,
-) -> StoreResult<(i64, Vec<OrderPart>)> {
-    let mut requeued = 0;
-    for r in c.query(PARTS_TO_REQUEUE, &[]).await? {
-        let (part_id, settled_at, delay): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let due = snspmt_core::plan::next_due(settled_at, u32::try_from(delay).unwrap_or(u32::MAX));
-        if due <= now {
-            requeued += c.execute(REQUEUE_PART, &[&part_id, &now]).await? as i64;
-        }
-    }
-    let stuck = rows(c.query(STUCK_PARTS, &[&claimed_before]).await?, part_row)?;
-    Ok((requeued, stuck))
-}
-
 /// Creates a package (`id` is `None`) or rewrites package `id`. Audited.
 async fn save_package<C: Conn>(
     c: &mut C,
@@ -630,392 +485,628 @@ async fn save_package<C: Conn>(
     audited(c, audit, now, package).await
 }
 
-macro_rules! impl_orders {
-    ($store:ty) => {
-        #[async_trait]
-        impl CatalogStore for $store {
-            async fn create_service(
-                &self,
-                service: NewService,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Service> {
-                self.tx(async move |c| save_service(c, None, &service, &audit, now).await).await
-            }
-
-            async fn service(&self, service_id: i64) -> StoreResult<Option<Service>> {
-                self.rd(async move |c| one(c, SERVICE_BY_ID, &[&service_id], service_row).await).await
-            }
-
-            async fn list_services(
-                &self,
-                active_only: bool,
-                category: Option<&str>,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Service>> {
-                let category = category.map(str::to_owned);
-                self.rd(async move |c| {
-                    page(c, SERVICE_PAGE, &[&active_only, &category], limit, offset, service_row).await
-                })
-                .await
-            }
-
-            async fn update_service(
-                &self,
-                id: i64,
-                service: NewService,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Service> {
-                self.tx(async move |c| save_service(c, Some(id), &service, &audit, now).await).await
-            }
-
-            async fn import_services(
-                &self,
-                services: Vec<NewService>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<ImportCounts> {
-                self.tx(async move |c| import_services(c, &services, &audit, now).await).await
-            }
+store_trait! {
+    /// The catalogue of services.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::Points;
+    /// use snspmt_store::{CatalogStore, NewService};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// let likes = NewService {
+    ///     provider_service_id: "1".into(),
+    ///     name: "Likes".into(),
+    ///     category: "Instagram".into(),
+    ///     platform: "instagram".into(),
+    ///     service_type: "default".into(),
+    ///     price_per_1000: Points(1_000),
+    ///     min_quantity: 10,
+    ///     max_quantity: 10_000,
+    ///     dripfeed: false,
+    ///     refill: false,
+    ///     cancel: false,
+    ///     is_active: true,
+    ///     description: String::new(),
+    /// };
+    /// let created = store.create_service(likes.clone(), audit(), 1_000).await?;
+    /// assert_eq!(store.service(created.service_id).await?, Some(created));
+    /// // An import updates the services it knows by the upstream's id.
+    /// let counts = store.import_services(vec![likes], audit(), 2_000).await?;
+    /// assert_eq!((counts.inserted, counts.updated), (0, 1));
+    /// assert_eq!(store.list_services(true, Some("Instagram"), 0, 0).await?.total, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait CatalogStore {
+        /// `Conflict(Conflict::ProviderServiceIdTaken)` when the upstream id is catalogued already.
+        async fn create_service(
+            &self,
+            service: NewService,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Service> {
+            self.tx(async move |c| save_service(c, None, &service, &audit, now).await).await
         }
 
-        #[async_trait]
-        impl OrderStore for $store {
-            async fn place_order(
-                &self,
-                o: NewOrder,
-                key: Option<IdempotencyKey>,
-                now: Millis,
-            ) -> StoreResult<Idempotent<Order>> {
-                self.tx(async move |c| place(c, &o, Work::Job, key.as_ref(), now).await).await
-            }
-
-            async fn order(&self, order_id: OrderId) -> StoreResult<Option<Order>> {
-                self.rd(async move |c| one(c, ORDER_BY_ID, &[&order_id], order_row).await).await
-            }
-
-            async fn orders(&self, f: OrderFilter) -> StoreResult<Page<Order>> {
-                self.rd(async move |c| {
-                    let status = f.status.map(OrderStatus::as_str);
-                    page(c, ORDER_PAGE, &[&f.user_id, &status], f.limit, f.offset, order_row).await
-                })
-                .await
-            }
-
-            async fn claim_order_job(
-                &self,
-                order_id: OrderId,
-                now: Millis,
-            ) -> StoreResult<Option<ClaimedJob>> {
-                self.tx(async move |c| Ok(claim_jobs(c, now, 1, Some(order_id)).await?.pop())).await
-            }
-
-            async fn claim_due_jobs(&self, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
-                self.tx(async move |c| claim_jobs(c, now, limit, None).await).await
-            }
-
-            async fn settle_submissions(
-                &self,
-                outcomes: Vec<(JobId, SubmissionOutcome)>,
-                now: Millis,
-            ) -> StoreResult<Vec<Order>> {
-                self.tx(async move |c| {
-                    let mut settled = Vec::with_capacity(outcomes.len());
-                    for (job_id, outcome) in &outcomes {
-                        settled.push(lifecycle::settle_submission(c, *job_id, outcome, now).await?);
-                    }
-                    Ok(settled)
-                })
-                .await
-            }
-
-            async fn apply_statuses(
-                &self,
-                updates: Vec<(OrderId, StatusUpdate)>,
-                untouched: Vec<OrderId>,
-                now: Millis,
-            ) -> StoreResult<Vec<Option<Order>>> {
-                self.tx(async move |c| lifecycle::apply_statuses(c, &updates, &untouched, now).await).await
-            }
-
-            async fn settle_submission(
-                &self,
-                job_id: JobId,
-                outcome: SubmissionOutcome,
-                now: Millis,
-            ) -> StoreResult<Order> {
-                self.tx(async move |c| lifecycle::settle_submission(c, job_id, &outcome, now).await).await
-            }
-
-            async fn expire_submissions(
-                &self,
-                claimed_before: Millis,
-                now: Millis,
-            ) -> StoreResult<Vec<OrderId>> {
-                self.tx(async move |c| lifecycle::expire_submissions(c, claimed_before, now).await).await
-            }
-
-            async fn orders_to_sync(
-                &self,
-                limit: i64,
-                only: Option<(&str, &[OrderId])>,
-            ) -> StoreResult<Vec<SyncTarget>> {
-                let only = only.map(|(u, ids)| (u.to_owned(), ids.to_vec()));
-                self.rd(async move |c| orders_to_sync(c, limit, only).await).await
-            }
-
-            async fn apply_status(
-                &self,
-                order_id: OrderId,
-                u: StatusUpdate,
-                now: Millis,
-            ) -> StoreResult<Option<Order>> {
-                self.tx(async move |c| lifecycle::apply_status(c, order_id, &u, now).await).await
-            }
-
-            async fn record_sync_failure(
-                &self,
-                order_id: OrderId,
-                part_id: Option<PartId>,
-                error: &str,
-                now: Millis,
-            ) -> StoreResult<()> {
-                let error = error.to_owned();
-                self.tx(async move |c| {
-                    lifecycle::record_sync_failure(c, order_id, part_id, &error, now).await
-                })
-                .await
-            }
-
-            async fn touch_status_checks(&self, order_ids: &[OrderId], now: Millis) -> StoreResult<()> {
-                let ids = order_ids.to_vec();
-                self.tx(async move |c| {
-                    for id in &ids {
-                        c.execute(TOUCH_STATUS_CHECK, &[id, &now]).await?;
-                    }
-                    Ok(())
-                })
-                .await
-            }
-
-            async fn cancel_order(&self, order_id: OrderId, now: Millis) -> StoreResult<Order> {
-                self.tx(async move |c| lifecycle::cancel_order(c, order_id, now).await).await
-            }
-
-            async fn admin_set_status(
-                &self,
-                order_id: OrderId,
-                from: OrderStatus,
-                t: AdminTransition,
-                smm_order_id: Option<String>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Order> {
-                self.tx(async move |c| {
-                    lifecycle::admin_set_status(c, order_id, from, t, smm_order_id, &audit, now).await
-                })
-                .await
-            }
+        async fn service(&self, service_id: i64) -> StoreResult<Option<Service>> {
+            self.rd(async move |c| one(c, SERVICE_BY_ID, &[&service_id], service_row).await).await
         }
 
-        #[async_trait]
-        impl PackageStore for $store {
-            async fn create_package(
-                &self,
-                p: NewPackage,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Package> {
-                self.tx(async move |c| save_package(c, None, &p, &audit, now).await).await
-            }
-
-            async fn package(&self, id: i64) -> StoreResult<Option<Package>> {
-                self.rd(async move |c| one(c, PACKAGE_BY_ID, &[&id], package_row).await).await
-            }
-
-            async fn list_packages(
-                &self,
-                active_only: bool,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Package>> {
-                self.rd(async move |c| {
-                    page(c, PACKAGE_PAGE, &[&active_only], limit, offset, package_row).await
-                })
-                .await
-            }
-
-            async fn update_package(
-                &self,
-                id: i64,
-                p: NewPackage,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Package> {
-                self.tx(async move |c| save_package(c, Some(id), &p, &audit, now).await).await
-            }
+        /// Services by id; `active_only` drops inactive ones, `category` keeps one category.
+        async fn list_services(
+            &self,
+            active_only: bool,
+            category: Option<&str>,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<Service>> {
+            let category = category.map(str::to_owned);
+            self.rd(async move |c| {
+                page(c, SERVICE_PAGE, &[&active_only, &category], limit, offset, service_row).await
+            })
+            .await
         }
 
-        #[async_trait]
-        impl PartStore for $store {
-            async fn place_multipart_order(
-                &self,
-                o: NewOrder,
-                package_id: Option<i64>,
-                split_days: Option<i64>,
-                parts: Vec<Part>,
-                start_at: Option<Millis>,
-                key: Option<IdempotencyKey>,
-                now: Millis,
-            ) -> StoreResult<Idempotent<Order>> {
-                self.tx(async move |c| {
-                    let work = Work::Parts { package_id, split_days, parts: &parts, start_at };
-                    place(c, &o, work, key.as_ref(), now).await
-                })
-                .await
-            }
-
-            async fn start_parts(&self, order_id: OrderId, now: Millis) -> StoreResult<bool> {
-                self.tx(async move |c| {
-                    order_in(c, order_id).await?;
-                    Ok(c.execute(START_PARTS, &[&order_id, &now]).await? > 0)
-                })
-                .await
-            }
-
-            async fn order_parts(&self, order_id: OrderId) -> StoreResult<Vec<OrderPart>> {
-                self.rd(async move |c| rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)).await
-            }
-
-            async fn claim_due_parts(
-                &self,
-                now: Millis,
-                limit: i64,
-                kind: Option<PartKind>,
-            ) -> StoreResult<Vec<ClaimedPart>> {
-                let kind = kind.map(|k| match k {
-                    PartKind::Package => "package",
-                    PartKind::Split => "split",
-                });
-                self.tx(async move |c| claim_due_parts(c, now, limit, kind).await).await
-            }
-
-            async fn settle_part_submission(
-                &self,
-                part_id: PartId,
-                outcome: SubmissionOutcome,
-                now: Millis,
-            ) -> StoreResult<Order> {
-                self.tx(async move |c| lifecycle::settle_part_submission(c, part_id, &outcome, now).await)
-                    .await
-            }
-
-            async fn expire_part_submissions(
-                &self,
-                claimed_before: Millis,
-                now: Millis,
-            ) -> StoreResult<Vec<OrderId>> {
-                self.tx(async move |c| lifecycle::expire_part_submissions(c, claimed_before, now).await).await
-            }
-
-            async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>> {
-                self.rd(async move |c| {
-                    c.query(PARTS_TO_SYNC, &[&limit])
-                        .await?
-                        .iter()
-                        .map(|r| {
-                            Ok(PartSyncTarget {
-                                part_id: r.get(0)?,
-                                order_id: r.get(1)?,
-                                smm_order_id: r.get(2)?,
-                                share: Points(r.get(3)?),
-                                quantity: r.get(4)?,
-                            })
-                        })
-                        .collect()
-                })
-                .await
-            }
-
-            async fn apply_part_status(
-                &self,
-                part_id: PartId,
-                u: StatusUpdate,
-                now: Millis,
-            ) -> StoreResult<Option<Order>> {
-                self.tx(async move |c| lifecycle::apply_part_status(c, part_id, &u, now).await).await
-            }
-
-            async fn settle_part_submissions(
-                &self,
-                outcomes: Vec<(PartId, SubmissionOutcome)>,
-                now: Millis,
-            ) -> StoreResult<Vec<Order>> {
-                self.tx(async move |c| {
-                    let mut settled = Vec::with_capacity(outcomes.len());
-                    for (part_id, outcome) in &outcomes {
-                        settled.push(lifecycle::settle_part_submission(c, *part_id, outcome, now).await?);
-                    }
-                    Ok(settled)
-                })
-                .await
-            }
-
-            async fn apply_part_statuses(
-                &self,
-                updates: Vec<(PartId, StatusUpdate)>,
-                untouched: Vec<PartId>,
-                now: Millis,
-            ) -> StoreResult<Vec<Option<Order>>> {
-                self.tx(async move |c| {
-                    let mut applied = Vec::with_capacity(updates.len());
-                    for (part_id, u) in &updates {
-                        applied.push(lifecycle::apply_part_status(c, *part_id, u, now).await?);
-                    }
-                    for id in &untouched {
-                        c.execute(TOUCH_PART_CHECK, &[id, &now]).await?;
-                    }
-                    Ok(applied)
-                })
-                .await
-            }
-
-            async fn touch_part_checks(&self, part_ids: &[PartId], now: Millis) -> StoreResult<()> {
-                let ids = part_ids.to_vec();
-                self.tx(async move |c| {
-                    for id in &ids {
-                        c.execute(TOUCH_PART_CHECK, &[id, &now]).await?;
-                    }
-                    Ok(())
-                })
-                .await
-            }
-
-            async fn resolve_part(
-                &self,
-                order_id: OrderId,
-                part_index: i64,
-                smm_order_id: Option<String>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Order> {
-                self.tx(async move |c| {
-                    lifecycle::resolve_part(c, order_id, part_index, smm_order_id, &audit, now).await
-                })
-                .await
-            }
-
-            async fn requeue_parts(
-                &self,
-                claimed_before: Millis,
-                now: Millis,
-            ) -> StoreResult<(i64, Vec<OrderPart>)> {
-                self.tx(async move |c| requeue_parts(c, claimed_before, now).await).await
-            }
+        /// Replaces the editable fields of a service (`provider_service_id` included).
+        async fn update_service(
+            &self,
+            service_id: i64,
+            service: NewService,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Service> {
+            self.tx(async move |c| save_service(c, Some(service_id), &service, &audit, now).await).await
         }
-    };
+
+        /// Inserts or updates services by `provider_service_id`, in one transaction.
+        async fn import_services(
+            &self,
+            services: Vec<NewService>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<ImportCounts> {
+            self.tx(async move |c| {
+                if c.dialect() == Dialect::Postgres {
+                    c.execute(LOCK_SERVICES, &[]).await?;
+                }
+                let mut counts = ImportCounts { inserted: 0, updated: 0 };
+                for s in &services {
+                    let known = provider_id_owner(c, &s.provider_service_id).await?;
+                    write_service(c, known, s, now).await?;
+                    *(if known.is_some() { &mut counts.updated } else { &mut counts.inserted }) += 1;
+                }
+                audited(c, &audit, now, counts).await
+            })
+            .await
+        }
+    }
 }
 
-super::both_backends!(impl_orders);
+store_trait! {
+    /// Orders, their charges and refunds, and the submission outbox.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::order::{self, OrderStatus};
+    /// use snspmt_core::upstream::smm::Status;
+    /// use snspmt_core::Points;
+    /// use snspmt_store::{LedgerStore, NewOrder, OrderStore, StatusUpdate, SubmissionOutcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// # snspmt_store::LedgerStore::post(&store, snspmt_store::Posting {
+    /// #     user_id: "kim".into(),
+    /// #     kind: snspmt_core::LedgerKind::Purchase,
+    /// #     amount: snspmt_core::Points(1_000),
+    /// #     reference: None,
+    /// #     description: "credit".into(),
+    /// #     event_ref: None,
+    /// #     audit: None,
+    /// # }, None, 0).await?;
+    /// # let service = snspmt_store::NewService {
+    /// #     provider_service_id: "1".into(),
+    /// #     name: "Likes".into(),
+    /// #     category: "Instagram".into(),
+    /// #     platform: "instagram".into(),
+    /// #     service_type: "default".into(),
+    /// #     price_per_1000: Points(1_000),
+    /// #     min_quantity: 10,
+    /// #     max_quantity: 10_000,
+    /// #     dripfeed: false,
+    /// #     refill: false,
+    /// #     cancel: false,
+    /// #     is_active: true,
+    /// #     description: String::new(),
+    /// # };
+    /// # let service = snspmt_store::CatalogStore::create_service(&store, service, audit(), 0).await?;
+    /// # let service_id = service.service_id;
+    /// let t0 = 1_000;
+    /// let order = NewOrder {
+    ///     user_id: "kim".into(),
+    ///     service_id,
+    ///     service_name: "Likes".into(),
+    ///     link: "https://x.com/a".into(),
+    ///     quantity: 100,
+    ///     runs: None,
+    ///     interval_minutes: None,
+    ///     comments: None,
+    ///     price: Points(100),
+    ///     discount_amount: Points(0),
+    ///     final_price: Points(100),
+    ///     due_at: t0,
+    ///     status: OrderStatus::Pending,
+    ///     scheduled_at: None,
+    ///     coupon_id: None,
+    ///     params: Default::default(),
+    /// };
+    /// // Charged and queued in one transaction.
+    /// let placed = store.place_order(order, None, t0).await?.into_inner();
+    /// assert_eq!(store.balance("kim").await?, Some(Points(900)));
+    ///
+    /// // A worker claims the due job, sends it upstream and records how that went.
+    /// let jobs = store.claim_due_jobs(t0, 10).await?;
+    /// assert_eq!(jobs.iter().map(|j| j.order_id).collect::<Vec<_>>(), [placed.order_id]);
+    /// let accepted = SubmissionOutcome::Accepted { smm_order_id: "23501".into() };
+    /// let running = store.settle_submission(jobs[0].job_id, accepted, t0 + 1).await?;
+    /// assert_eq!(running.status, OrderStatus::InProgress);
+    ///
+    /// // The status sync: 25 of 100 were not delivered. The core settles; the store applies it.
+    /// let target = &store.orders_to_sync(10, None).await?[0];
+    /// let settlement = order::settle(target.final_price, target.total_quantity, &Status::Partial, Some(25))?;
+    /// let update = StatusUpdate { settlement, start_count: Some(0), remains: Some(25), charge: None };
+    /// let ended = store.apply_status(target.order_id, update, t0 + 2).await?.ok_or("in progress")?;
+    /// assert_eq!((ended.status, ended.refunded_amount), (OrderStatus::Partial, Points(25)));
+    /// assert_eq!(store.balance("kim").await?, Some(Points(925)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait OrderStore {
+        /// In one transaction: charge `final_price` (ledger `order_charge`), insert the order and
+        /// its submission job. `InsufficientPoints` changes nothing.
+        async fn place_order(
+            &self,
+            order: NewOrder,
+            key: Option<IdempotencyKey>,
+            now: Millis,
+        ) -> StoreResult<Idempotent<Order>> {
+            self.tx(async move |c| place(c, &order, Work::Job, key.as_ref(), now).await).await
+        }
+
+        async fn order(&self, order_id: OrderId) -> StoreResult<Option<Order>> {
+            self.rd(async move |c| one(c, ORDER_BY_ID, &[&order_id], order_row).await).await
+        }
+
+        /// Newest first.
+        async fn orders(&self, filter: OrderFilter) -> StoreResult<Page<Order>> {
+            self.rd(async move |c| {
+                let status = filter.status.map(OrderStatus::as_str);
+                page(c, ORDER_PAGE, &[&filter.user_id, &status], filter.limit, filter.offset, order_row).await
+            })
+            .await
+        }
+
+        /// Claims the due job of one order (`due` → `submitting`); `None` if someone else has it
+        /// or it is not due.
+        async fn claim_order_job(&self, order_id: OrderId, now: Millis) -> StoreResult<Option<ClaimedJob>> {
+            self.tx(async move |c| Ok(claim_jobs(c, now, 1, Some(order_id)).await?.pop())).await
+        }
+
+        /// Claims up to `limit` due jobs, oldest due first; each job is handed to one caller only.
+        async fn claim_due_jobs(&self, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
+            self.tx(async move |c| claim_jobs(c, now, limit, None).await).await
+        }
+
+        /// Records how a claimed submission ended. Only a `submitting` job settles (once); the
+        /// refund of a rejection is posted in the same transaction.
+        async fn settle_submission(
+            &self,
+            job_id: JobId,
+            outcome: SubmissionOutcome,
+            now: Millis,
+        ) -> StoreResult<Order> {
+            self.tx(async move |c| lifecycle::settle_submission(c, job_id, &outcome, now).await).await
+        }
+
+        /// Jobs claimed before `claimed_before` and never settled (a worker died mid-call) become
+        /// `unknown`: they are never resent. Answers the orders concerned.
+        async fn expire_submissions(&self, claimed_before: Millis, now: Millis) -> StoreResult<Vec<OrderId>> {
+            self.tx(async move |c| lifecycle::expire_submissions(c, claimed_before, now).await).await
+        }
+
+        /// `in_progress` orders to ask the upstream about, least recently checked first;
+        /// optionally only `order_ids` of `user_id`.
+        async fn orders_to_sync(
+            &self,
+            limit: i64,
+            only: Option<(&str, &[OrderId])>,
+        ) -> StoreResult<Vec<SyncTarget>> {
+            let only = only.map(|(u, ids)| (u.to_owned(), ids.to_vec()));
+            self.rd(async move |c| {
+                let row = |r: &Row| -> StoreResult<SyncTarget> {
+                    Ok(SyncTarget {
+                        order_id: r.get(0)?,
+                        smm_order_id: r.get(1)?,
+                        final_price: Points(r.get(2)?),
+                        total_quantity: snspmt_core::order::total_quantity(r.get(3)?, r.get(4)?),
+                    })
+                };
+                let Some((user, ids)) = only else {
+                    return c.query(ORDERS_TO_SYNC, &[&limit]).await?.iter().map(row).collect();
+                };
+                let mut out = Vec::new();
+                for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
+                    if let Some(r) = c.query_opt(USER_ORDER_TO_SYNC, &[id, &user]).await? {
+                        out.push(row(&r)?);
+                    }
+                }
+                Ok(out)
+            })
+            .await
+        }
+
+        /// Applies the upstream's status to an `in_progress` order; a terminal settlement (and its
+        /// refund) happens once. `None` if the order was not `in_progress`.
+        async fn apply_status(
+            &self,
+            order_id: OrderId,
+            update: StatusUpdate,
+            now: Millis,
+        ) -> StoreResult<Option<Order>> {
+            self.tx(async move |c| lifecycle::apply_status(c, order_id, &update, now).await).await
+        }
+
+        /// Records that the upstream's status of an order (or of one of its parts) could not be
+        /// applied: the error is kept on the row for the operator, and the row moves behind the
+        /// others in the sync order, so that one bad row never stops a batch.
+        async fn record_sync_failure(
+            &self,
+            order_id: OrderId,
+            part_id: Option<PartId>,
+            error: &str,
+            now: Millis,
+        ) -> StoreResult<()> {
+            let error = error.to_owned();
+            self.tx(async move |c| lifecycle::record_sync_failure(c, order_id, part_id, &error, now).await)
+                .await
+        }
+
+        /// Marks orders as checked now (the upstream did not know them, or said nothing new).
+        async fn touch_status_checks(&self, order_ids: &[OrderId], now: Millis) -> StoreResult<()> {
+            let ids = order_ids.to_vec();
+            self.tx(async move |c| touch(c, lifecycle::TOUCH_STATUS_CHECK, &ids, now).await).await
+        }
+
+        /// Records how several claimed submissions ended, in one transaction (each as
+        /// [`settle_submission`](OrderStore::settle_submission) would): all or none. An `Err` (one
+        /// job refused, say) changes nothing; the caller settles them one at a time instead.
+        async fn settle_submissions(
+            &self,
+            outcomes: Vec<(JobId, SubmissionOutcome)>,
+            now: Millis,
+        ) -> StoreResult<Vec<Order>> {
+            self.tx(async move |c| {
+                let mut settled = Vec::with_capacity(outcomes.len());
+                for (job_id, outcome) in &outcomes {
+                    settled.push(lifecycle::settle_submission(c, *job_id, outcome, now).await?);
+                }
+                Ok(settled)
+            })
+            .await
+        }
+
+        /// Applies the upstream's statuses of several orders (each as
+        /// [`apply_status`](OrderStore::apply_status) would) and marks `untouched` as checked, in
+        /// one transaction: all or none. An `Err` changes nothing; the caller applies them one at a
+        /// time instead, to record which row failed.
+        async fn apply_statuses(
+            &self,
+            updates: Vec<(OrderId, StatusUpdate)>,
+            untouched: Vec<OrderId>,
+            now: Millis,
+        ) -> StoreResult<Vec<Option<Order>>> {
+            self.tx(async move |c| lifecycle::apply_statuses(c, &updates, &untouched, now).await).await
+        }
+
+        /// The owner's cancel: only while the job is due and unclaimed → `canceled`, full refund.
+        /// `Conflict(Conflict::InvalidTransition)` otherwise.
+        async fn cancel_order(&self, order_id: OrderId, now: Millis) -> StoreResult<Order> {
+            self.tx(async move |c| lifecycle::cancel_order(c, order_id, now).await).await
+        }
+
+        /// An operator's transition (checked by the core): status, optional upstream id, refund of
+        /// what is not yet refunded, withdrawal of an unclaimed job, audit — in one transaction.
+        /// `Conflict(Conflict::InvalidTransition)` if the order moved meanwhile.
+        async fn admin_set_status(
+            &self,
+            order_id: OrderId,
+            from: OrderStatus,
+            transition: AdminTransition,
+            smm_order_id: Option<String>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Order> {
+            self.tx(async move |c| {
+                lifecycle::admin_set_status(c, order_id, from, transition, smm_order_id, &audit, now).await
+            })
+            .await
+        }
+    }
+}
+
+store_trait! {
+    /// Packages of the catalogue.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::plan::Step;
+    /// use snspmt_core::Points;
+    /// use snspmt_store::{NewPackage, PackageStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&[]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// let step = Step { service_id: 1, quantity: 100, delay_minutes: Some(60), repeat: 3, name: "x".into() };
+    /// let starter = NewPackage {
+    ///     name: "Starter".into(),
+    ///     description: "300 likes over three hours".into(),
+    ///     price: Points(2_500),
+    ///     steps: vec![step],
+    ///     is_active: true,
+    /// };
+    /// let package = store.create_package(starter, audit(), 1_000).await?;
+    /// assert_eq!(store.package(package.package_id).await?.map(|p| p.steps), Some(package.steps));
+    /// assert_eq!(store.list_packages(true, 0, 0).await?.total, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait PackageStore {
+        async fn create_package(
+            &self,
+            package: NewPackage,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Package> {
+            self.tx(async move |c| save_package(c, None, &package, &audit, now).await).await
+        }
+
+        async fn package(&self, package_id: i64) -> StoreResult<Option<Package>> {
+            self.rd(async move |c| one(c, PACKAGE_BY_ID, &[&package_id], package_row).await).await
+        }
+
+        async fn list_packages(
+            &self,
+            active_only: bool,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<Package>> {
+            self.rd(async move |c| page(c, PACKAGE_PAGE, &[&active_only], limit, offset, package_row).await)
+                .await
+        }
+
+        async fn update_package(
+            &self,
+            package_id: i64,
+            package: NewPackage,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Package> {
+            self.tx(async move |c| save_package(c, Some(package_id), &package, &audit, now).await).await
+        }
+    }
+}
+
+store_trait! {
+    /// Multi-part orders (packages, split delivery): each part one submission, run in order.
+    pub trait PartStore {
+        /// In one transaction: charge, insert the order and its parts. The first part is due at
+        /// `start_at` (`None`: deferred until `start_parts`); the others wait for their turn.
+        #[allow(clippy::too_many_arguments)]
+        async fn place_multipart_order(
+            &self,
+            order: NewOrder,
+            package_id: Option<i64>,
+            split_days: Option<i64>,
+            parts: Vec<Part>,
+            start_at: Option<Millis>,
+            key: Option<IdempotencyKey>,
+            now: Millis,
+        ) -> StoreResult<Idempotent<Order>> {
+            self.tx(async move |c| {
+                let work = Work::Parts { package_id, split_days, parts: &parts, start_at };
+                place(c, &order, work, key.as_ref(), now).await
+            })
+            .await
+        }
+
+        /// Makes the first part of a deferred order due now; `false` if it had started already.
+        async fn start_parts(&self, order_id: OrderId, now: Millis) -> StoreResult<bool> {
+            self.tx(async move |c| {
+                order_in(c, order_id).await?;
+                Ok(c.execute(START_PARTS, &[&order_id, &now]).await? > 0)
+            })
+            .await
+        }
+
+        async fn order_parts(&self, order_id: OrderId) -> StoreResult<Vec<OrderPart>> {
+            self.rd(async move |c| rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)).await
+        }
+
+        /// Claims due parts (`submitting`), oldest due first, each for one caller only.
+        async fn claim_due_parts(
+            &self,
+            now: Millis,
+            limit: i64,
+            kind: Option<PartKind>,
+        ) -> StoreResult<Vec<ClaimedPart>> {
+            let kind = kind.map(|k| match k {
+                PartKind::Package => "package",
+                PartKind::Split => "split",
+            });
+            self.tx(async move |c| {
+                if c.dialect() == Dialect::Postgres {
+                    let rows = c.query(CLAIM_PARTS_FUSED, &[&now, &limit, &kind]).await?;
+                    return rows
+                        .iter()
+                        .map(|r| match r.get::<Option<i64>>(7)? {
+                            // The part's service is gone: nothing to submit; the claim rolls back.
+                            None => Err(StoreError::NotFound),
+                            Some(_) => claimed_part_row(r),
+                        })
+                        .collect();
+                }
+                let ids = c.query(CLAIM_DUE_PARTS, &[&now, &limit, &kind]).await?;
+                let mut claimed = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let id: PartId = id.get(0)?;
+                    let part = claimed_part_row(&c.query_one(CLAIMED_PART, &[&id]).await?)?;
+                    c.execute(MARK_ORDER_PROCESSING, &[&part.order_id, &now]).await?;
+                    claimed.push(part);
+                }
+                Ok(claimed)
+            })
+            .await
+        }
+
+        /// Records how a part's submission ended (once), refunds a rejected part's share, makes
+        /// the next part due after its delay, and updates the order's status.
+        async fn settle_part_submission(
+            &self,
+            part_id: PartId,
+            outcome: SubmissionOutcome,
+            now: Millis,
+        ) -> StoreResult<Order> {
+            self.tx(async move |c| lifecycle::settle_part_submission(c, part_id, &outcome, now).await).await
+        }
+
+        /// Parts claimed before `claimed_before` and never settled become `unknown` (never resent).
+        async fn expire_part_submissions(
+            &self,
+            claimed_before: Millis,
+            now: Millis,
+        ) -> StoreResult<Vec<OrderId>> {
+            self.tx(async move |c| lifecycle::expire_part_submissions(c, claimed_before, now).await).await
+        }
+
+        /// Accepted parts to ask the upstream about, least recently checked first.
+        async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>> {
+            self.rd(async move |c| {
+                c.query(PARTS_TO_SYNC, &[&limit])
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(PartSyncTarget {
+                            part_id: r.get(0)?,
+                            order_id: r.get(1)?,
+                            smm_order_id: r.get(2)?,
+                            share: Points(r.get(3)?),
+                            quantity: r.get(4)?,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+        }
+
+        /// Applies the upstream's status to an accepted part; a terminal one settles (once) with
+        /// its refund, and the order's status follows.
+        async fn apply_part_status(
+            &self,
+            part_id: PartId,
+            update: StatusUpdate,
+            now: Millis,
+        ) -> StoreResult<Option<Order>> {
+            self.tx(async move |c| lifecycle::apply_part_status(c, part_id, &update, now).await).await
+        }
+
+        async fn touch_part_checks(&self, part_ids: &[PartId], now: Millis) -> StoreResult<()> {
+            let ids = part_ids.to_vec();
+            self.tx(async move |c| touch(c, TOUCH_PART_CHECK, &ids, now).await).await
+        }
+
+        /// Records how several claimed part submissions ended, in one transaction (each as
+        /// [`settle_part_submission`](PartStore::settle_part_submission) would): all or none.
+        async fn settle_part_submissions(
+            &self,
+            outcomes: Vec<(PartId, SubmissionOutcome)>,
+            now: Millis,
+        ) -> StoreResult<Vec<Order>> {
+            self.tx(async move |c| {
+                let mut settled = Vec::with_capacity(outcomes.len());
+                for (part_id, outcome) in &outcomes {
+                    settled.push(lifecycle::settle_part_submission(c, *part_id, outcome, now).await?);
+                }
+                Ok(settled)
+            })
+            .await
+        }
+
+        /// Applies the upstream's statuses of several parts (each as
+        /// [`apply_part_status`](PartStore::apply_part_status) would) and marks `untouched` as
+        /// checked, in one transaction: all or none.
+        async fn apply_part_statuses(
+            &self,
+            updates: Vec<(PartId, StatusUpdate)>,
+            untouched: Vec<PartId>,
+            now: Millis,
+        ) -> StoreResult<Vec<Option<Order>>> {
+            self.tx(async move |c| {
+                let mut applied = Vec::with_capacity(updates.len());
+                for (part_id, u) in &updates {
+                    applied.push(lifecycle::apply_part_status(c, *part_id, u, now).await?);
+                }
+                touch(c, TOUCH_PART_CHECK, &untouched, now).await?;
+                Ok(applied)
+            })
+            .await
+        }
+
+        /// An operator settles an `unknown` part: it was accepted (`smm_order_id`), or it failed
+        /// (`None`: its share is refunded). `Conflict(Conflict::InvalidTransition)` unless it is `unknown`.
+        async fn resolve_part(
+            &self,
+            order_id: OrderId,
+            part_index: i64,
+            smm_order_id: Option<String>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Order> {
+            self.tx(async move |c| {
+                lifecycle::resolve_part(c, order_id, part_index, smm_order_id, &audit, now).await
+            })
+            .await
+        }
+
+        /// Makes due the parts whose turn has come but which were never made due (repair), and
+        /// lists the parts stuck in `submitting` since before `claimed_before` (never resent).
+        async fn requeue_parts(
+            &self,
+            claimed_before: Millis,
+            now: Millis,
+        ) -> StoreResult<(i64, Vec<OrderPart>)> {
+            self.tx(async move |c| {
+                let mut requeued = 0;
+                for r in c.query(PARTS_TO_REQUEUE, &[]).await? {
+                    let (part_id, settled_at, delay): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    let due =
+                        snspmt_core::plan::next_due(settled_at, u32::try_from(delay).unwrap_or(u32::MAX));
+                    if due <= now {
+                        requeued += c.execute(REQUEUE_PART, &[&part_id, &now]).await? as i64;
+                    }
+                }
+                let stuck = rows(c.query(STUCK_PARTS, &[&claimed_before]).await?, part_row)?;
+                Ok((requeued, stuck))
+            })
+            .await
+        }
+    }
+}

@@ -3,7 +3,6 @@
 //! in its `from` status, so of concurrent callers exactly one wins.
 
 use crate::Conflict;
-use async_trait::async_trait;
 use snspmt_core::purchase::{
     ApprovalOutcome, ApprovalSettlement, PurchaseMethod, PurchaseStatus, Transition,
 };
@@ -13,7 +12,7 @@ use super::{insert_audit, one, page, post_in, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
-    PurchaseFilter, PurchaseStore, StoreError, StoreResult,
+    PurchaseFilter, StoreError, StoreResult,
 };
 
 macro_rules! purchase_cols {
@@ -121,44 +120,6 @@ async fn credit<C: Conn>(
     post_in(c, &posting, now).await.map(drop)
 }
 
-async fn create_purchase<C: Conn>(
-    c: &mut C,
-    p: &NewPurchase,
-    key: Option<&IdempotencyKey>,
-    now: Millis,
-) -> StoreResult<Idempotent<Purchase>> {
-    if let Some(first) = replay::<_, Purchase>(c, key, now).await? {
-        return Ok(Idempotent::Replay(purchase_in(c, first.purchase_id).await?));
-    }
-    let status = p.method.initial_status();
-    let args: [&dyn Param; 11] = [
-        &p.user_id,
-        &p.method.as_str(),
-        &p.amount.0,
-        &p.price.0,
-        &status.as_str(),
-        &p.buyer_name,
-        &p.bank_info,
-        &p.ordr_idxx,
-        &p.good_name,
-        &p.pay_method,
-        &now,
-    ];
-    let id: i64 = c
-        .scalar(INSERT_PURCHASE, &args)
-        .await
-        .map_err(unique_as(StoreError::Conflict(Conflict::OrdrIdxxTaken)))?;
-    let purchase = purchase_in(c, id).await?;
-    remember(c, key, purchase).await
-}
-
-async fn purchases<C: Conn>(c: &mut C, f: &PurchaseFilter) -> StoreResult<Page<Purchase>> {
-    let status = f.status.map(PurchaseStatus::as_str);
-    let method = f.method.map(PurchaseMethod::as_str);
-    let filter: [&dyn Param; 4] = [&f.user_id, &status, &method, &f.attention_before];
-    page(c, PURCHASE_PAGE, &filter, f.limit, f.offset, purchase_row).await
-}
-
 /// Runs `sql`, a guarded move of purchase `id`, and reads the purchase back; when the guard
 /// does not hold, why not.
 async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Purchase> {
@@ -166,32 +127,6 @@ async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Para
         return Err(not_matched(c, id).await);
     }
     purchase_in(c, id).await
-}
-
-async fn decide_bank_purchase<C: Conn>(
-    c: &mut C,
-    id: i64,
-    approve: bool,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Purchase> {
-    let t = Transition::bank_decision(approve);
-    let args: [&dyn Param; 6] =
-        [&id, &t.to.as_str(), &audit.actor, &now, &t.approved_at(now), &t.from.as_str()];
-    let Some(row) = c.query_opt(DECIDE_BANK_PURCHASE, &args).await? else {
-        return Err(not_matched(c, id).await);
-    };
-    credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
-    insert_audit(c, audit, now).await?;
-    purchase_in(c, id).await
-}
-
-async fn begin_approval<C: Conn>(c: &mut C, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>> {
-    let t = Transition::begin_approval();
-    match c.query_opt(BEGIN_APPROVAL, &[&ordr_idxx, &t.to.as_str(), &now, &t.from.as_str()]).await? {
-        None => Ok(None),
-        Some(r) => Ok(Some(purchase_in(c, r.get(0)?).await?)),
-    }
 }
 
 /// Applies settlement `s` of purchase `id` (KCP's answer, or an operator's decision with its
@@ -231,103 +166,198 @@ async fn settle<C: Conn>(
     purchase_in(c, id).await
 }
 
-macro_rules! impl_purchases {
-    ($store:ty) => {
-        #[async_trait]
-        impl PurchaseStore for $store {
-            async fn create_purchase(
-                &self,
-                p: NewPurchase,
-                key: Option<IdempotencyKey>,
-                now: Millis,
-            ) -> StoreResult<Idempotent<Purchase>> {
-                self.tx(async move |c| create_purchase(c, &p, key.as_ref(), now).await).await
-            }
-
-            async fn purchase(&self, purchase_id: i64) -> StoreResult<Option<Purchase>> {
-                self.rd(async move |c| purchase_opt(c, purchase_id).await).await
-            }
-
-            async fn purchase_by_ordr(&self, ordr_idxx: &str) -> StoreResult<Option<Purchase>> {
-                let o = ordr_idxx.to_owned();
-                self.rd(async move |c| one(c, PURCHASE_BY_ORDR, &[&o], purchase_row).await).await
-            }
-
-            async fn purchases(&self, f: PurchaseFilter) -> StoreResult<Page<Purchase>> {
-                self.rd(async move |c| purchases(c, &f).await).await
-            }
-
-            async fn record_registration(
-                &self,
-                id: i64,
-                approval_key: &str,
-                pay_url: &str,
-                trace_no: &str,
-                now: Millis,
-            ) -> StoreResult<Purchase> {
-                let (k, u, t) = (clean_text(approval_key), clean_text(pay_url), clean_text(trace_no));
-                self.tx(async move |c| moved(c, id, RECORD_REGISTRATION, &[&id, &k, &u, &t, &now]).await)
+store_trait! {
+    /// Point purchases: bank transfers and KCP card payments, each credited at most once.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
+    /// use snspmt_core::{Points, Won};
+    /// use snspmt_store::{Conflict, LedgerStore, NewPurchase, PurchaseStore, StoreError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// let transfer = NewPurchase {
+    ///     user_id: "kim".into(),
+    ///     method: PurchaseMethod::Bank,
+    ///     amount: Points(10_000),
+    ///     price: Won(10_000),
+    ///     buyer_name: Some("김민수".into()),
+    ///     bank_info: None,
+    ///     ordr_idxx: None,
+    ///     good_name: None,
+    ///     pay_method: None,
+    /// };
+    /// let purchase = store.create_purchase(transfer, None, 1_000).await?.into_inner();
+    /// assert_eq!(purchase.status, PurchaseStatus::Pending);
+    /// // The operator approves it once; the approval credits the points in the same transaction.
+    /// let approved = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 2_000).await?;
+    /// assert_eq!(approved.status, PurchaseStatus::Approved);
+    /// assert_eq!(store.balance("kim").await?, Some(Points(10_000)));
+    /// let again = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 3_000).await;
+    /// assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyProcessed))));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait PurchaseStore {
+        /// Records a purchase. With a key, a repeat answers the purchase as it is now.
+        async fn create_purchase(
+            &self,
+            purchase: NewPurchase,
+            key: Option<IdempotencyKey>,
+            now: Millis,
+        ) -> StoreResult<Idempotent<Purchase>> {
+            let p = purchase;
+            self.tx(async move |c| {
+                if let Some(first) = replay::<_, Purchase>(c, key.as_ref(), now).await? {
+                    return Ok(Idempotent::Replay(purchase_in(c, first.purchase_id).await?));
+                }
+                let status = p.method.initial_status();
+                let args: [&dyn Param; 11] = [
+                    &p.user_id,
+                    &p.method.as_str(),
+                    &p.amount.0,
+                    &p.price.0,
+                    &status.as_str(),
+                    &p.buyer_name,
+                    &p.bank_info,
+                    &p.ordr_idxx,
+                    &p.good_name,
+                    &p.pay_method,
+                    &now,
+                ];
+                let id: i64 = c
+                    .scalar(INSERT_PURCHASE, &args)
                     .await
-            }
-
-            async fn end_registration(
-                &self,
-                id: i64,
-                status: PurchaseStatus,
-                code: &str,
-                message: &str,
-                now: Millis,
-            ) -> StoreResult<Purchase> {
-                let t = Transition::end_registration(status)
-                    .map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-                let (code, message) = (clean_text(code), clean_text(message));
-                self.tx(async move |c| {
-                    let args: [&dyn Param; 6] =
-                        [&id, &t.to.as_str(), &code, &message, &now, &t.from.as_str()];
-                    moved(c, id, END_REGISTRATION, &args).await
-                })
-                .await
-            }
-
-            async fn decide_bank_purchase(
-                &self,
-                id: i64,
-                approve: bool,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Purchase> {
-                self.tx(async move |c| decide_bank_purchase(c, id, approve, &audit, now).await).await
-            }
-
-            async fn begin_approval(&self, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>> {
-                let o = ordr_idxx.to_owned();
-                self.tx(async move |c| begin_approval(c, &o, now).await).await
-            }
-
-            async fn settle_approval(
-                &self,
-                id: i64,
-                outcome: &ApprovalOutcome,
-                now: Millis,
-            ) -> StoreResult<Purchase> {
-                let s = outcome.settlement(now);
-                self.tx(async move |c| settle(c, id, &s, None, now).await).await
-            }
-
-            async fn settle_by_operator(
-                &self,
-                id: i64,
-                settlement: ApprovalSettlement,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Purchase> {
-                self.tx(async move |c| settle(c, id, &settlement, Some(&audit), now).await).await
-            }
+                    .map_err(unique_as(StoreError::Conflict(Conflict::OrdrIdxxTaken)))?;
+                let purchase = purchase_in(c, id).await?;
+                remember(c, key.as_ref(), purchase).await
+            })
+            .await
         }
-    };
-}
 
-super::both_backends!(impl_purchases);
+        async fn purchase(&self, purchase_id: i64) -> StoreResult<Option<Purchase>> {
+            self.rd(async move |c| purchase_opt(c, purchase_id).await).await
+        }
+
+        async fn purchase_by_ordr(&self, ordr_idxx: &str) -> StoreResult<Option<Purchase>> {
+            let o = ordr_idxx.to_owned();
+            self.rd(async move |c| one(c, PURCHASE_BY_ORDR, &[&o], purchase_row).await).await
+        }
+
+        /// Newest first.
+        async fn purchases(&self, filter: PurchaseFilter) -> StoreResult<Page<Purchase>> {
+            self.rd(async move |c| {
+                let status = filter.status.map(PurchaseStatus::as_str);
+                let method = filter.method.map(PurchaseMethod::as_str);
+                let args: [&dyn Param; 4] = [&filter.user_id, &status, &method, &filter.attention_before];
+                page(c, PURCHASE_PAGE, &args, filter.limit, filter.offset, purchase_row).await
+            })
+            .await
+        }
+
+        /// KCP accepted the trade registration.
+        async fn record_registration(
+            &self,
+            purchase_id: i64,
+            approval_key: &str,
+            pay_url: &str,
+            trace_no: &str,
+            now: Millis,
+        ) -> StoreResult<Purchase> {
+            let (k, u, t) = (clean_text(approval_key), clean_text(pay_url), clean_text(trace_no));
+            self.tx(async move |c| {
+                moved(c, purchase_id, RECORD_REGISTRATION, &[&purchase_id, &k, &u, &t, &now]).await
+            })
+            .await
+        }
+
+        /// A `kcp_registered` purchase ends without an approval: `failed` (registration refused)
+        /// or `canceled` (the user canceled at KCP), with KCP's code and message.
+        async fn end_registration(
+            &self,
+            purchase_id: i64,
+            status: PurchaseStatus,
+            code: &str,
+            message: &str,
+            now: Millis,
+        ) -> StoreResult<Purchase> {
+            let t = Transition::end_registration(status)
+                .map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
+            let (code, message) = (clean_text(code), clean_text(message));
+            self.tx(async move |c| {
+                let args: [&dyn Param; 6] =
+                    [&purchase_id, &t.to.as_str(), &code, &message, &now, &t.from.as_str()];
+                moved(c, purchase_id, END_REGISTRATION, &args).await
+            })
+            .await
+        }
+
+        /// An operator decides a `pending` bank transfer once: approval credits `amount` (ledger
+        /// `purchase`) in the same transaction. `Conflict(Conflict::AlreadyProcessed)` after.
+        async fn decide_bank_purchase(
+            &self,
+            purchase_id: i64,
+            approve: bool,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Purchase> {
+            let (id, t) = (purchase_id, Transition::bank_decision(approve));
+            self.tx(async move |c| {
+                let args: [&dyn Param; 6] =
+                    [&id, &t.to.as_str(), &audit.actor, &now, &t.approved_at(now), &t.from.as_str()];
+                let Some(row) = c.query_opt(DECIDE_BANK_PURCHASE, &args).await? else {
+                    return Err(not_matched(c, id).await);
+                };
+                credit(c, t, id, row.get(0)?, row.get(1)?, now).await?;
+                insert_audit(c, &audit, now).await?;
+                purchase_in(c, id).await
+            })
+            .await
+        }
+
+        /// `kcp_registered` → `approving`: only one caller wins; `None` for everyone else.
+        async fn begin_approval(&self, ordr_idxx: &str, now: Millis) -> StoreResult<Option<Purchase>> {
+            let (o, t) = (ordr_idxx.to_owned(), Transition::begin_approval());
+            self.tx(async move |c| {
+                match c.query_opt(BEGIN_APPROVAL, &[&o, &t.to.as_str(), &now, &t.from.as_str()]).await? {
+                    None => Ok(None),
+                    Some(r) => Ok(Some(purchase_in(c, r.get(0)?).await?)),
+                }
+            })
+            .await
+        }
+
+        /// Settles an `approving` purchase (once): approved (credit in the same transaction, the
+        /// `tno` unique), failed, amount mismatch, or unknown.
+        async fn settle_approval(
+            &self,
+            purchase_id: i64,
+            outcome: &ApprovalOutcome,
+            now: Millis,
+        ) -> StoreResult<Purchase> {
+            let s = outcome.settlement(now);
+            self.tx(async move |c| settle(c, purchase_id, &s, None, now).await).await
+        }
+
+        /// An operator's settlement (decided by `snspmt_core::purchase::operator_settlement`),
+        /// applied while the purchase is still in its `from` status, with its audit row: `approved`
+        /// credits once (`Conflict(DuplicateTno)` when the `tno` is another purchase's),
+        /// `Conflict(AlreadyProcessed)` when someone moved it first.
+        async fn settle_by_operator(
+            &self,
+            purchase_id: i64,
+            settlement: ApprovalSettlement,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Purchase> {
+            self.tx(async move |c| settle(c, purchase_id, &settlement, Some(&audit), now).await).await
+        }
+    }
+}
 
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {

@@ -1,13 +1,10 @@
 //! Per-user rates and the batches of mass orders, once for both backends.
 
-use async_trait::async_trait;
 use snspmt_core::{Bps, Points};
 
 use super::{audited, rows};
 use crate::sql::{Conn, Row};
-use crate::{
-    BatchClaim, IdempotencyKey, Millis, NewAudit, RateStore, ServicePrice, StoreError, StoreResult, UserRates,
-};
+use crate::{BatchClaim, IdempotencyKey, Millis, NewAudit, ServicePrice, StoreError, StoreResult, UserRates};
 
 /// The user's discount, and one row per own price (`NULL`s when there is none): one round trip.
 const USER_RATES: &str = "SELECT u.discount_bps, p.service_id, s.name, s.price_per_1000, p.price_per_1000, \
@@ -84,109 +81,135 @@ async fn claim_batch<C: Conn>(
     }
 }
 
-macro_rules! impl_rates {
-    ($store:ty) => {
-        #[async_trait]
-        impl RateStore for $store {
-            async fn user_rates(&self, user_id: &str) -> StoreResult<Option<UserRates>> {
-                let user_id = user_id.to_owned();
-                self.rd(async move |c| user_rates(c, &user_id).await).await
-            }
-
-            async fn set_user_discount(
-                &self,
-                user_id: &str,
-                discount: Bps,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<UserRates> {
-                let user_id = user_id.to_owned();
-                let bps = Bps::share(discount.0)
-                    .ok()
-                    .and_then(|b| i32::try_from(b.0).ok())
-                    .ok_or(StoreError::Conflict(crate::Conflict::InvalidAmount))?;
-                self.tx(async move |c| {
-                    if c.execute(SET_DISCOUNT, &[&user_id, &bps]).await? == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    let rates = rates_of(c, &user_id).await?;
-                    audited(c, &audit, now, rates).await
-                })
-                .await
-            }
-
-            async fn set_service_price(
-                &self,
-                user_id: &str,
-                service_id: i64,
-                price_per_1000: Points,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<UserRates> {
-                if price_per_1000.is_negative() {
-                    return Err(StoreError::Conflict(crate::Conflict::InvalidAmount));
-                }
-                let user_id = user_id.to_owned();
-                self.tx(async move |c| {
-                    if user_rates(c, &user_id).await?.is_none()
-                        || !c.scalar::<bool>(SERVICE_EXISTS, &[&service_id]).await?
-                    {
-                        return Err(StoreError::NotFound);
-                    }
-                    c.execute(UPSERT_PRICE, &[&user_id, &service_id, &price_per_1000.0, &now]).await?;
-                    let rates = rates_of(c, &user_id).await?;
-                    audited(c, &audit, now, rates).await
-                })
-                .await
-            }
-
-            async fn delete_service_price(
-                &self,
-                user_id: &str,
-                service_id: i64,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<UserRates> {
-                let user_id = user_id.to_owned();
-                self.tx(async move |c| {
-                    if c.execute(DELETE_PRICE, &[&user_id, &service_id]).await? == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    let rates = rates_of(c, &user_id).await?;
-                    audited(c, &audit, now, rates).await
-                })
-                .await
-            }
-
-            async fn claim_order_batch(
-                &self,
-                key: &IdempotencyKey,
-                lease_before: Millis,
-                now: Millis,
-            ) -> StoreResult<BatchClaim> {
-                let key = key.clone();
-                self.tx(async move |c| claim_batch(c, &key, lease_before, now).await).await
-            }
-
-            async fn finish_order_batch(
-                &self,
-                key: &IdempotencyKey,
-                response: &str,
-                now: Millis,
-            ) -> StoreResult<()> {
-                let (user_id, batch, response) = (key.user_id.clone(), key.key.clone(), response.to_owned());
-                self.tx(async move |c| {
-                    c.execute(FINISH_BATCH, &[&user_id, &batch, &response, &now]).await.map(drop)
-                })
-                .await
-            }
-
-            async fn release_order_batch(&self, key: &IdempotencyKey) -> StoreResult<()> {
-                let (user_id, batch) = (key.user_id.clone(), key.key.clone());
-                self.tx(async move |c| c.execute(RELEASE_BATCH, &[&user_id, &batch]).await.map(drop)).await
-            }
+store_trait! {
+    /// Per-user rates (an operator's discount and per-service prices) and the batches of mass
+    /// orders.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::Bps;
+    /// use snspmt_store::RateStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// let rates = store.set_user_discount("kim", Bps(1_000), audit(), 1_000).await?;
+    /// assert_eq!((rates.discount, rates.service_prices.len()), (Bps(1_000), 0));
+    /// assert_eq!(store.user_rates("kim").await?, Some(rates));
+    /// assert_eq!(store.user_rates("nobody").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait RateStore {
+        /// The user's discount and per-service prices; `None` for an unknown user.
+        async fn user_rates(&self, user_id: &str) -> StoreResult<Option<UserRates>> {
+            let user_id = user_id.to_owned();
+            self.rd(async move |c| user_rates(c, &user_id).await).await
         }
-    };
-}
 
-super::both_backends!(impl_rates);
+        /// Sets the user's discount (0..=10000 bps), audited. `NotFound` for an unknown user.
+        async fn set_user_discount(
+            &self,
+            user_id: &str,
+            discount: Bps,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<UserRates> {
+            let user_id = user_id.to_owned();
+            let bps = Bps::share(discount.0)
+                .ok()
+                .and_then(|b| i32::try_from(b.0).ok())
+                .ok_or(StoreError::Conflict(crate::Conflict::InvalidAmount))?;
+            self.tx(async move |c| {
+                if c.execute(SET_DISCOUNT, &[&user_id, &bps]).await? == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let rates = rates_of(c, &user_id).await?;
+                audited(c, &audit, now, rates).await
+            })
+            .await
+        }
+
+        /// Sets the user's own price of a service (≥ 0), audited. `NotFound` for an unknown user
+        /// or service.
+        async fn set_service_price(
+            &self,
+            user_id: &str,
+            service_id: i64,
+            price_per_1000: Points,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<UserRates> {
+            if price_per_1000.is_negative() {
+                return Err(StoreError::Conflict(crate::Conflict::InvalidAmount));
+            }
+            let user_id = user_id.to_owned();
+            self.tx(async move |c| {
+                if user_rates(c, &user_id).await?.is_none()
+                    || !c.scalar::<bool>(SERVICE_EXISTS, &[&service_id]).await?
+                {
+                    return Err(StoreError::NotFound);
+                }
+                c.execute(UPSERT_PRICE, &[&user_id, &service_id, &price_per_1000.0, &now]).await?;
+                let rates = rates_of(c, &user_id).await?;
+                audited(c, &audit, now, rates).await
+            })
+            .await
+        }
+
+        /// Removes the user's own price of a service, audited. `NotFound` when there was none.
+        async fn delete_service_price(
+            &self,
+            user_id: &str,
+            service_id: i64,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<UserRates> {
+            let user_id = user_id.to_owned();
+            self.tx(async move |c| {
+                if c.execute(DELETE_PRICE, &[&user_id, &service_id]).await? == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let rates = rates_of(c, &user_id).await?;
+                audited(c, &audit, now, rates).await
+            })
+            .await
+        }
+
+        /// Claims the batch of `key` (its `scope` is not stored: batches are their own table) in a
+        /// transaction of its own: new, resumed when an earlier claim is older than
+        /// `lease_before` and never answered, in flight, or done with its stored answer. The same
+        /// key with another body is `IdempotencyKeyReused`.
+        async fn claim_order_batch(
+            &self,
+            key: &IdempotencyKey,
+            lease_before: Millis,
+            now: Millis,
+        ) -> StoreResult<BatchClaim> {
+            let key = key.clone();
+            self.tx(async move |c| claim_batch(c, &key, lease_before, now).await).await
+        }
+
+        /// Stores the answer of a claimed batch (once; a second answer is ignored).
+        async fn finish_order_batch(
+            &self,
+            key: &IdempotencyKey,
+            response: &str,
+            now: Millis,
+        ) -> StoreResult<()> {
+            let (user_id, batch, response) = (key.user_id.clone(), key.key.clone(), response.to_owned());
+            self.tx(async move |c| {
+                c.execute(FINISH_BATCH, &[&user_id, &batch, &response, &now]).await.map(drop)
+            })
+            .await
+        }
+
+        /// Forgets an unanswered claim (the batch was refused before anything was placed).
+        async fn release_order_batch(&self, key: &IdempotencyKey) -> StoreResult<()> {
+            let (user_id, batch) = (key.user_id.clone(), key.key.clone());
+            self.tx(async move |c| c.execute(RELEASE_BATCH, &[&user_id, &batch]).await.map(drop)).await
+        }
+    }
+}

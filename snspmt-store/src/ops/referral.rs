@@ -6,19 +6,18 @@
 //! writes what it answered. No interleaving can overdraw a referrer.
 
 use crate::Conflict;
-use async_trait::async_trait;
 use snspmt_core::order::OrderStatus;
 use snspmt_core::referral::{
     self, entries, BookEntry, BookError, CommissionBook, CommissionStatus, WithdrawalInput, WithdrawalState,
 };
 use snspmt_core::{money, Bps, Points};
 
-use super::{insert_audit, one, page, remember, replay};
+use super::{audited, insert_audit, one, page, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
-    Commission, CommissionEntry, Coupon, CouponStore, IdempotencyKey, Idempotent, Millis, NewAudit,
-    NewCoupon, NewWithdrawal, Page, Payout, Referral, ReferralStats, ReferralStore, Referrer, StoreError,
-    StoreResult, UserCoupon, Withdrawal, WithdrawalFilter,
+    Commission, CommissionEntry, Coupon, IdempotencyKey, Idempotent, Millis, NewAudit, NewCoupon,
+    NewWithdrawal, Page, Payout, Referral, ReferralStats, Referrer, StoreError, StoreResult, UserCoupon,
+    Withdrawal, WithdrawalFilter,
 };
 
 macro_rules! referrer_cols {
@@ -383,398 +382,422 @@ async fn save_coupon<C: Conn>(
             .map_err(unique_as(StoreError::Conflict(Conflict::CouponCodeTaken)))?
             .ok_or(StoreError::NotFound)?,
     )?;
-    insert_audit(c, audit, now).await?;
-    Ok(coupon)
+    audited(c, audit, now, coupon).await
 }
 
-async fn deactivate_coupon<C: Conn>(
-    c: &mut C,
-    id: i64,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Coupon> {
-    let coupon = one(c, DEACTIVATE_COUPON, &[&id, &now], coupon_row).await?.ok_or(StoreError::NotFound)?;
-    insert_audit(c, audit, now).await?;
-    Ok(coupon)
-}
-
-async fn add_coupon_by_code<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    code: &str,
-    now: Millis,
-) -> StoreResult<UserCoupon> {
-    let coupon = one(c, COUPON_BY_CODE, &[&code], coupon_row)
-        .await?
-        .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
-        .ok_or(StoreError::Conflict(Conflict::InvalidCoupon))?;
-    if c.scalar::<bool>(HAS_COUPON_COPY, &[&coupon.coupon_id, &user_id]).await? {
-        return Err(StoreError::Conflict(Conflict::CouponAlreadyAdded));
-    }
-    if c.query_opt(ISSUE_COUPON, &[&coupon.coupon_id]).await?.is_none() {
-        return Err(StoreError::Conflict(Conflict::CouponExhausted));
-    }
-    let copy = crate::model::coupon_copy(&coupon, user_id, now);
-    let id = insert_user_coupon(c, &copy, now).await?;
-    user_coupon_in(c, id).await
-}
-
-async fn register_referrer<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    code: &str,
-    rate: Bps,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Option<Referrer>> {
-    let inserted = c.execute(INSERT_REFERRAL_CODE, &[&code, &user_id, &i64::from(rate.0), &now]).await?;
-    let referrer = referrer_in(c, user_id).await?;
-    if inserted == 1 {
-        insert_audit(c, audit, now).await?;
-        // The user's referral code is part of their session's user.
-        c.note(crate::Change::User(user_id.to_owned()));
-    }
-    Ok(referrer)
-}
-
-async fn use_referral_code<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    code: &str,
-    coupon: UserCoupon,
-    now: Millis,
-) -> StoreResult<UserCoupon> {
-    let owner: Option<String> =
-        c.query_opt(ACTIVE_CODE_OWNER, &[&code]).await?.map(|r| r.get(0)).transpose()?;
-    let inserted = match &owner {
-        Some(owner) if owner != user_id => {
-            c.query_opt(INSERT_REFERRAL, &[&user_id, owner, &code, &now]).await?.is_some()
-        }
-        _ => false,
-    };
-    if !inserted {
-        // Referred already (perhaps a moment ago by a concurrent call: on PostgreSQL the insert
-        // waited for it), or the code is unusable.
-        if let Some(row) = c.query_opt(REFERRAL_OF, &[&user_id]).await? {
-            let (used, coupon_id): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
-            return match coupon_id {
-                Some(id) if used == code => user_coupon_in(c, id).await,
-                _ => Err(StoreError::Conflict(Conflict::AlreadyReferred)),
-            };
-        }
-        return Err(match owner {
-            None => StoreError::Conflict(Conflict::InvalidCode),
-            Some(_) => StoreError::Conflict(Conflict::SelfReferral),
-        });
-    }
-    let copy = UserCoupon { user_id: user_id.to_owned(), ..coupon };
-    let id = insert_user_coupon(c, &copy, now).await?;
-    c.execute(SET_REFERRAL_COUPON, &[&user_id, &id]).await?;
-    user_coupon_in(c, id).await
-}
-
-async fn set_commission_rate<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    rate: Bps,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Referrer> {
-    if c.query_opt(SET_COMMISSION_RATE, &[&user_id, &i64::from(rate.0)]).await?.is_none() {
-        return Err(StoreError::NotFound);
-    }
-    insert_audit(c, audit, now).await?;
-    referrer_in(c, user_id).await?.ok_or(StoreError::NotFound)
-}
-
-async fn request_withdrawal<C: Conn>(
-    c: &mut C,
-    w: &NewWithdrawal,
-    key: Option<&IdempotencyKey>,
-    now: Millis,
-) -> StoreResult<Idempotent<Withdrawal>> {
-    if let Some(first) = replay(c, key, now).await? {
-        return Ok(Idempotent::Replay(first));
-    }
-    let before =
-        book_in(c, &w.user_id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
-    let after = before.reserve(w.amount).map_err(refused)?;
-    let args: [&dyn Param; 6] =
-        [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
-    let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
-    let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id);
-    write_book(c, &w.user_id, (before, after), entry, now).await?;
-    remember(c, key, row).await
-}
-
-async fn decide_withdrawal<C: Conn>(
-    c: &mut C,
-    id: i64,
-    approve: bool,
-    notes: Option<&str>,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Withdrawal> {
-    let row = c.query_opt(WITHDRAWAL_FOR_UPDATE, &[&id]).await?.ok_or(StoreError::NotFound)?;
-    let mut w = referral::Withdrawal { state: row.parse(0)?, amount: Points(row.get(1)?) };
-    let input = if approve { WithdrawalInput::Approve } else { WithdrawalInput::Reject };
-    let effects = w.handle(input).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    // The race guard: only a request still `requested` is decided.
-    let args: [&dyn Param; 5] = [&id, &w.state.as_str(), &notes, &audit.actor, &now];
-    let row = c
-        .query_opt(DECIDE_WITHDRAWAL, &args)
-        .await?
-        .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    let decided = withdrawal_row(&row)?;
-    let user = decided.user_id.as_str();
-    let before = book_in(c, user).await?.ok_or_else(|| refused(BookError::ExceedsReserved))?;
-    let after = before.apply(effects).map_err(refused)?;
-    if effects.pay > Points::ZERO {
-        let args: [&dyn Param; 7] =
-            [&user, &effects.pay.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now];
-        c.query_one(INSERT_PAYOUT, &args).await?;
-    }
-    write_book(c, user, (before, after), w.entry(id), now).await?;
-    insert_audit(c, audit, now).await?;
-    Ok(decided)
-}
-
-async fn pay_commission<C: Conn>(
-    c: &mut C,
-    user_id: &str,
-    amount: Points,
-    notes: Option<&str>,
-    audit: &NewAudit,
-    now: Millis,
-) -> StoreResult<Payout> {
-    let before = book_in(c, user_id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
-    let after = before.pay(amount).map_err(refused)?;
-    let args: [&dyn Param; 7] = [&user_id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
-    let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
-    write_book(c, user_id, (before, after), entries::payout(payout.payout_id), now).await?;
-    insert_audit(c, audit, now).await?;
-    Ok(payout)
-}
-
-macro_rules! impl_referral {
-    ($store:ty) => {
-        #[async_trait]
-        impl CouponStore for $store {
-            async fn create_coupon(
-                &self,
-                coupon: NewCoupon,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Coupon> {
-                self.tx(async move |c| save_coupon(c, None, &coupon, &audit, now).await).await
-            }
-
-            async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>> {
-                self.rd(async move |c| one(c, COUPON_BY_ID, &[&coupon_id], coupon_row).await).await
-            }
-
-            async fn coupons(&self, limit: i64, offset: i64) -> StoreResult<Page<Coupon>> {
-                let sql = (LIST_COUPONS, COUNT_COUPONS);
-                self.rd(async move |c| page(c, sql, &[], limit, offset, coupon_row).await).await
-            }
-
-            async fn update_coupon(
-                &self,
-                coupon_id: i64,
-                coupon: NewCoupon,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Coupon> {
-                self.tx(async move |c| save_coupon(c, Some(coupon_id), &coupon, &audit, now).await).await
-            }
-
-            async fn deactivate_coupon(
-                &self,
-                coupon_id: i64,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Coupon> {
-                self.tx(async move |c| deactivate_coupon(c, coupon_id, &audit, now).await).await
-            }
-
-            async fn add_coupon_by_code(
-                &self,
-                user_id: &str,
-                code: &str,
-                now: Millis,
-            ) -> StoreResult<UserCoupon> {
-                let (user_id, code) = (user_id.to_owned(), code.to_owned());
-                self.tx(async move |c| add_coupon_by_code(c, &user_id, &code, now).await).await
-            }
-
-            async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>> {
-                self.rd(async move |c| one(c, USER_COUPON_BY_ID, &[&id], user_coupon_row).await).await
-            }
-
-            async fn user_coupons(
-                &self,
-                user_id: &str,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<UserCoupon>> {
-                let (id, sql) = (user_id.to_owned(), (LIST_USER_COUPONS, COUNT_USER_COUPONS));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, user_coupon_row).await).await
-            }
+store_trait! {
+    /// Coupons: the operator's definitions and users' one-use copies.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::referral::DiscountType;
+    /// use snspmt_core::Points;
+    /// use snspmt_store::{CouponStore, NewCoupon};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// let welcome = NewCoupon {
+    ///     code: "WELCOME".into(),
+    ///     name: "10 % off".into(),
+    ///     discount_type: DiscountType::Percentage,
+    ///     discount_value: 10,
+    ///     min_order_amount: Points(0),
+    ///     valid_from: None,
+    ///     valid_until: None,
+    ///     max_uses: Some(100),
+    ///     is_active: true,
+    /// };
+    /// let coupon = store.create_coupon(welcome, audit(), 1_000).await?;
+    /// let copy = store.add_coupon_by_code("kim", "WELCOME", 2_000).await?;
+    /// assert_eq!(copy.coupon_id, Some(coupon.coupon_id));
+    /// // One copy per user.
+    /// assert!(store.add_coupon_by_code("kim", "WELCOME", 3_000).await.is_err());
+    /// assert_eq!(store.user_coupons("kim", 0, 0).await?.rows, [copy]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait CouponStore {
+        /// `Conflict(Conflict::CouponCodeTaken)` when the code exists.
+        async fn create_coupon(
+            &self,
+            coupon: NewCoupon,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Coupon> {
+            self.tx(async move |c| save_coupon(c, None, &coupon, &audit, now).await).await
         }
 
-        #[async_trait]
-        impl ReferralStore for $store {
-            async fn register_referrer(
-                &self,
-                user_id: &str,
-                code: &str,
-                rate: Bps,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Option<Referrer>> {
-                let (user_id, code) = (user_id.to_owned(), code.to_owned());
-                self.tx(async move |c| register_referrer(c, &user_id, &code, rate, &audit, now).await).await
-            }
+        async fn coupon(&self, coupon_id: i64) -> StoreResult<Option<Coupon>> {
+            self.rd(async move |c| one(c, COUPON_BY_ID, &[&coupon_id], coupon_row).await).await
+        }
 
-            async fn referrer(&self, user_id: &str) -> StoreResult<Option<Referrer>> {
-                let id = user_id.to_owned();
-                self.rd(async move |c| referrer_in(c, &id).await).await
-            }
+        /// Newest first.
+        async fn coupons(&self, limit: i64, offset: i64) -> StoreResult<Page<Coupon>> {
+            let sql = (LIST_COUPONS, COUNT_COUPONS);
+            self.rd(async move |c| page(c, sql, &[], limit, offset, coupon_row).await).await
+        }
 
-            async fn referrer_by_code(&self, code: &str) -> StoreResult<Option<Referrer>> {
-                let code = code.to_owned();
-                self.rd(async move |c| one(c, REFERRER_BY_CODE, &[&code], referrer_row).await).await
-            }
+        /// Replaces the fields of a coupon (copies already handed out keep their terms).
+        async fn update_coupon(
+            &self,
+            coupon_id: i64,
+            coupon: NewCoupon,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Coupon> {
+            self.tx(async move |c| save_coupon(c, Some(coupon_id), &coupon, &audit, now).await).await
+        }
 
-            async fn referrers(&self, limit: i64, offset: i64) -> StoreResult<Page<Referrer>> {
-                let sql = (LIST_REFERRERS, COUNT_REFERRERS);
-                self.rd(async move |c| page(c, sql, &[], limit, offset, referrer_row).await).await
-            }
+        /// Withdraws a coupon: its unused copies stop applying.
+        async fn deactivate_coupon(
+            &self,
+            coupon_id: i64,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Coupon> {
+            self.tx(async move |c| {
+                let coupon = one(c, DEACTIVATE_COUPON, &[&coupon_id, &now], coupon_row).await?;
+                audited(c, &audit, now, coupon.ok_or(StoreError::NotFound)?).await
+            })
+            .await
+        }
 
-            async fn use_referral_code(
-                &self,
-                user_id: &str,
-                code: &str,
-                coupon: UserCoupon,
-                now: Millis,
-            ) -> StoreResult<UserCoupon> {
-                let (user_id, code) = (user_id.to_owned(), code.to_owned());
-                self.tx(async move |c| use_referral_code(c, &user_id, &code, coupon, now).await).await
-            }
+        /// Gives `user_id` a copy of the coupon with this code, once, within `max_uses`:
+        /// `Conflict("invalid_coupon" | "coupon_already_added" | "coupon_exhausted")`.
+        async fn add_coupon_by_code(
+            &self,
+            user_id: &str,
+            code: &str,
+            now: Millis,
+        ) -> StoreResult<UserCoupon> {
+            let (user_id, code) = (user_id.to_owned(), code.to_owned());
+            self.tx(async move |c| {
+                let coupon = one(c, COUPON_BY_CODE, &[&code], coupon_row)
+                    .await?
+                    .filter(|c| c.is_active && c.valid_until.is_none_or(|u| now < u))
+                    .ok_or(StoreError::Conflict(Conflict::InvalidCoupon))?;
+                if c.scalar::<bool>(HAS_COUPON_COPY, &[&coupon.coupon_id, &user_id]).await? {
+                    return Err(StoreError::Conflict(Conflict::CouponAlreadyAdded));
+                }
+                if c.query_opt(ISSUE_COUPON, &[&coupon.coupon_id]).await?.is_none() {
+                    return Err(StoreError::Conflict(Conflict::CouponExhausted));
+                }
+                let id =
+                    insert_user_coupon(c, &crate::model::coupon_copy(&coupon, &user_id, now), now).await?;
+                user_coupon_in(c, id).await
+            })
+            .await
+        }
 
-            async fn set_commission_rate(
-                &self,
-                user_id: &str,
-                rate: Bps,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Referrer> {
-                let id = user_id.to_owned();
-                self.tx(async move |c| set_commission_rate(c, &id, rate, &audit, now).await).await
-            }
+        async fn user_coupon(&self, id: i64) -> StoreResult<Option<UserCoupon>> {
+            self.rd(async move |c| one(c, USER_COUPON_BY_ID, &[&id], user_coupon_row).await).await
+        }
 
-            async fn commissions(
-                &self,
-                referrer: &str,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Commission>> {
-                let id = referrer.to_owned();
-                self.rd(async move |c| page(c, COMMISSION_PAGE, &[&id], limit, offset, commission_row).await)
-                    .await
-            }
+        /// A user's copies, newest first.
+        async fn user_coupons(
+            &self,
+            user_id: &str,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<UserCoupon>> {
+            let (id, sql) = (user_id.to_owned(), (LIST_USER_COUPONS, COUNT_USER_COUPONS));
+            self.rd(async move |c| page(c, sql, &[&id], limit, offset, user_coupon_row).await).await
+        }
+    }
+}
 
-            async fn commission_entries(
-                &self,
-                user_id: &str,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<CommissionEntry>> {
-                let (id, sql) = (user_id.to_owned(), (COMMISSION_ENTRIES, COUNT_COMMISSION_ENTRIES));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, entry_row).await).await
-            }
+store_trait! {
+    /// The referral programme: codes, referrals, commissions, withdrawals and payouts. A
+    /// referrer's balance (`earned − paid − reserved`) moves only as the core's
+    /// `referral::CommissionBook` decides, on the book row locked for the transaction, so it never
+    /// goes below zero.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use snspmt_core::Bps;
+    /// use snspmt_store::ReferralStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = snspmt_store::testing::example_store(&["kim", "lee"]).await?;
+    /// # let audit = snspmt_store::testing::example_audit;
+    /// // The caller draws the code (`snspmt_core::referral::referral_code`).
+    /// let code = "REFABCDEFGH";
+    /// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), 1_000).await?;
+    /// assert_eq!(kim.map(|r| r.code).as_deref(), Some(code));
+    /// assert_eq!(store.referrer_by_code(code).await?.map(|r| r.user_id).as_deref(), Some("kim"));
+    /// // The code is taken: another user draws another.
+    /// let lee = store.register_referrer("lee", code, Bps::DEFAULT_COMMISSION, audit(), 2_000).await?;
+    /// assert!(lee.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait ReferralStore {
+        /// Makes `user_id` a referrer with `code`, or answers their existing code. `None` when
+        /// `code` belongs to someone else already (draw another). Audited.
+        async fn register_referrer(
+            &self,
+            user_id: &str,
+            code: &str,
+            rate: Bps,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Option<Referrer>> {
+            let (user_id, code) = (user_id.to_owned(), code.to_owned());
+            self.tx(async move |c| {
+                let rate = i64::from(rate.0);
+                let inserted = c.execute(INSERT_REFERRAL_CODE, &[&code, &user_id, &rate, &now]).await?;
+                let referrer = referrer_in(c, &user_id).await?;
+                if inserted == 1 {
+                    insert_audit(c, &audit, now).await?;
+                    // The user's referral code is part of their session's user.
+                    c.note(crate::Change::User(user_id));
+                }
+                Ok(referrer)
+            })
+            .await
+        }
 
-            async fn referral_stats(
-                &self,
-                referrer: &str,
-                month_start: Millis,
-            ) -> StoreResult<ReferralStats> {
-                let id = referrer.to_owned();
-                self.rd(async move |c| {
-                    let r = c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?;
-                    Ok(ReferralStats {
-                        total_referrals: r.get(0)?,
-                        active_referrals: r.get(1)?,
-                        this_month_referrals: r.get(2)?,
-                        this_month_commission: Points(r.get(3)?),
-                    })
-                })
+        async fn referrer(&self, user_id: &str) -> StoreResult<Option<Referrer>> {
+            let id = user_id.to_owned();
+            self.rd(async move |c| referrer_in(c, &id).await).await
+        }
+
+        async fn referrer_by_code(&self, code: &str) -> StoreResult<Option<Referrer>> {
+            let code = code.to_owned();
+            self.rd(async move |c| one(c, REFERRER_BY_CODE, &[&code], referrer_row).await).await
+        }
+
+        /// Newest first.
+        async fn referrers(&self, limit: i64, offset: i64) -> StoreResult<Page<Referrer>> {
+            let sql = (LIST_REFERRERS, COUNT_REFERRERS);
+            self.rd(async move |c| page(c, sql, &[], limit, offset, referrer_row).await).await
+        }
+
+        /// `user_id` becomes referred by the owner of `code` and receives the referral coupon
+        /// (`coupon` terms, owner and id filled in here), in one transaction. Repeating the same
+        /// code answers the same coupon. `Conflict("invalid_code" | "self_referral" |
+        /// "already_referred")`.
+        async fn use_referral_code(
+            &self,
+            user_id: &str,
+            code: &str,
+            coupon: UserCoupon,
+            now: Millis,
+        ) -> StoreResult<UserCoupon> {
+            let (user_id, code) = (user_id.to_owned(), code.to_owned());
+            self.tx(async move |c| {
+                let owner: Option<String> =
+                    c.query_opt(ACTIVE_CODE_OWNER, &[&code]).await?.map(|r| r.get(0)).transpose()?;
+                let inserted = match &owner {
+                    Some(owner) if *owner != user_id => {
+                        c.query_opt(INSERT_REFERRAL, &[&user_id, owner, &code, &now]).await?.is_some()
+                    }
+                    _ => false,
+                };
+                if !inserted {
+                    // Referred already (perhaps a moment ago by a concurrent call: on PostgreSQL
+                    // the insert waited for it), or the code is unusable.
+                    if let Some(row) = c.query_opt(REFERRAL_OF, &[&user_id]).await? {
+                        let (used, coupon_id): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
+                        return match coupon_id {
+                            Some(id) if used == code => user_coupon_in(c, id).await,
+                            _ => Err(StoreError::Conflict(Conflict::AlreadyReferred)),
+                        };
+                    }
+                    return Err(StoreError::Conflict(match owner {
+                        None => Conflict::InvalidCode,
+                        Some(_) => Conflict::SelfReferral,
+                    }));
+                }
+                let id =
+                    insert_user_coupon(c, &UserCoupon { user_id: user_id.clone(), ..coupon }, now).await?;
+                c.execute(SET_REFERRAL_COUPON, &[&user_id, &id]).await?;
+                user_coupon_in(c, id).await
+            })
+            .await
+        }
+
+        /// Changes a referrer's rate for later orders. Audited. `NotFound` for a non-referrer.
+        async fn set_commission_rate(
+            &self,
+            user_id: &str,
+            rate: Bps,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Referrer> {
+            let id = user_id.to_owned();
+            self.tx(async move |c| {
+                if c.query_opt(SET_COMMISSION_RATE, &[&id, &i64::from(rate.0)]).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(c, &audit, now).await?;
+                referrer_in(c, &id).await?.ok_or(StoreError::NotFound)
+            })
+            .await
+        }
+
+        /// A referrer's commissions, newest first.
+        async fn commissions(
+            &self,
+            referrer: &str,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<Commission>> {
+            let id = referrer.to_owned();
+            self.rd(async move |c| page(c, COMMISSION_PAGE, &[&id], limit, offset, commission_row).await)
                 .await
-            }
-
-            async fn referrals(
-                &self,
-                referrer: Option<&str>,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Referral>> {
-                let (id, sql) = (referrer.map(str::to_owned), (LIST_REFERRALS, COUNT_REFERRALS));
-                self.rd(async move |c| page(c, sql, &[&id], limit, offset, referral_row).await).await
-            }
-
-            async fn request_withdrawal(
-                &self,
-                w: NewWithdrawal,
-                key: Option<IdempotencyKey>,
-                now: Millis,
-            ) -> StoreResult<Idempotent<Withdrawal>> {
-                self.tx(async move |c| request_withdrawal(c, &w, key.as_ref(), now).await).await
-            }
-
-            async fn withdrawals(&self, f: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
-                self.rd(async move |c| {
-                    let status = f.status.map(WithdrawalState::as_str);
-                    page(c, WITHDRAWAL_PAGE, &[&f.user_id, &status], f.limit, f.offset, withdrawal_row).await
-                })
-                .await
-            }
-
-            async fn decide_withdrawal(
-                &self,
-                id: i64,
-                approve: bool,
-                notes: Option<String>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Withdrawal> {
-                self.tx(async move |c| decide_withdrawal(c, id, approve, notes.as_deref(), &audit, now).await)
-                    .await
-            }
-
-            async fn pay_commission(
-                &self,
-                user_id: &str,
-                amount: Points,
-                notes: Option<String>,
-                audit: NewAudit,
-                now: Millis,
-            ) -> StoreResult<Payout> {
-                let id = user_id.to_owned();
-                self.tx(async move |c| pay_commission(c, &id, amount, notes.as_deref(), &audit, now).await)
-                    .await
-            }
-
-            async fn payouts(
-                &self,
-                user_id: Option<&str>,
-                limit: i64,
-                offset: i64,
-            ) -> StoreResult<Page<Payout>> {
-                let id = user_id.map(str::to_owned);
-                self.rd(async move |c| page(c, PAYOUT_PAGE, &[&id], limit, offset, payout_row).await).await
-            }
         }
-    };
-}
 
-super::both_backends!(impl_referral);
+        /// A referrer's balance movements, newest first.
+        async fn commission_entries(
+            &self,
+            user_id: &str,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<CommissionEntry>> {
+            let (id, sql) = (user_id.to_owned(), (COMMISSION_ENTRIES, COUNT_COMMISSION_ENTRIES));
+            self.rd(async move |c| page(c, sql, &[&id], limit, offset, entry_row).await).await
+        }
+
+        /// Counts for a referrer; "this month" starts at `month_start`.
+        async fn referral_stats(&self, referrer: &str, month_start: Millis) -> StoreResult<ReferralStats> {
+            let id = referrer.to_owned();
+            self.rd(async move |c| {
+                let r = c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?;
+                Ok(ReferralStats {
+                    total_referrals: r.get(0)?,
+                    active_referrals: r.get(1)?,
+                    this_month_referrals: r.get(2)?,
+                    this_month_commission: Points(r.get(3)?),
+                })
+            })
+            .await
+        }
+
+        /// Referred users (of one referrer, or all), newest first.
+        async fn referrals(
+            &self,
+            referrer: Option<&str>,
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<Page<Referral>> {
+            let (id, sql) = (referrer.map(str::to_owned), (LIST_REFERRALS, COUNT_REFERRALS));
+            self.rd(async move |c| page(c, sql, &[&id], limit, offset, referral_row).await).await
+        }
+
+        /// Reserves `amount` of the balance and records the request, in one transaction.
+        /// `Conflict(Conflict::InsufficientCommission)` when the balance is short (nothing changes).
+        async fn request_withdrawal(
+            &self,
+            withdrawal: NewWithdrawal,
+            key: Option<IdempotencyKey>,
+            now: Millis,
+        ) -> StoreResult<Idempotent<Withdrawal>> {
+            let w = withdrawal;
+            self.tx(async move |c| {
+                if let Some(first) = replay(c, key.as_ref(), now).await? {
+                    return Ok(Idempotent::Replay(first));
+                }
+                let before = book_in(c, &w.user_id).await?;
+                let before = before.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
+                let after = before.reserve(w.amount).map_err(refused)?;
+                let args: [&dyn Param; 6] =
+                    [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
+                let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
+                let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id);
+                write_book(c, &w.user_id, (before, after), entry, now).await?;
+                remember(c, key.as_ref(), row).await
+            })
+            .await
+        }
+
+        async fn withdrawals(&self, filter: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
+            self.rd(async move |c| {
+                let status = filter.status.map(WithdrawalState::as_str);
+                page(
+                    c,
+                    WITHDRAWAL_PAGE,
+                    &[&filter.user_id, &status],
+                    filter.limit,
+                    filter.offset,
+                    withdrawal_row,
+                )
+                .await
+            })
+            .await
+        }
+
+        /// Decides a `requested` withdrawal once: approval pays the reserved amount (a payout),
+        /// rejection releases it. Audited. `Conflict(Conflict::AlreadyProcessed)` after.
+        async fn decide_withdrawal(
+            &self,
+            withdrawal_id: i64,
+            approve: bool,
+            notes: Option<String>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Withdrawal> {
+            let id = withdrawal_id;
+            self.tx(async move |c| {
+                let row = c.query_opt(WITHDRAWAL_FOR_UPDATE, &[&id]).await?.ok_or(StoreError::NotFound)?;
+                let mut w = referral::Withdrawal { state: row.parse(0)?, amount: Points(row.get(1)?) };
+                let input = if approve { WithdrawalInput::Approve } else { WithdrawalInput::Reject };
+                let effects =
+                    w.handle(input).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
+                // The race guard: only a request still `requested` is decided.
+                let args: [&dyn Param; 5] = [&id, &w.state.as_str(), &notes, &audit.actor, &now];
+                let row = c
+                    .query_opt(DECIDE_WITHDRAWAL, &args)
+                    .await?
+                    .ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
+                let decided = withdrawal_row(&row)?;
+                let user = decided.user_id.as_str();
+                let before = book_in(c, user).await?.ok_or_else(|| refused(BookError::ExceedsReserved))?;
+                let after = before.apply(effects).map_err(refused)?;
+                if effects.pay > Points::ZERO {
+                    let args: [&dyn Param; 7] =
+                        [&user, &effects.pay.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now];
+                    c.query_one(INSERT_PAYOUT, &args).await?;
+                }
+                write_book(c, user, (before, after), w.entry(id), now).await?;
+                audited(c, &audit, now, decided).await
+            })
+            .await
+        }
+
+        /// A manual payout of `amount` (> 0, ≤ balance). Audited.
+        /// `Conflict(Conflict::InsufficientCommission)` when the balance is short.
+        async fn pay_commission(
+            &self,
+            user_id: &str,
+            amount: Points,
+            notes: Option<String>,
+            audit: NewAudit,
+            now: Millis,
+        ) -> StoreResult<Payout> {
+            let id = user_id.to_owned();
+            self.tx(async move |c| {
+                let before =
+                    book_in(c, &id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
+                let after = before.pay(amount).map_err(refused)?;
+                let args: [&dyn Param; 7] =
+                    [&id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
+                let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
+                write_book(c, &id, (before, after), entries::payout(payout.payout_id), now).await?;
+                audited(c, &audit, now, payout).await
+            })
+            .await
+        }
+
+        /// Payouts (of one user, or all), newest first.
+        async fn payouts(&self, user_id: Option<&str>, limit: i64, offset: i64) -> StoreResult<Page<Payout>> {
+            let id = user_id.map(str::to_owned);
+            self.rd(async move |c| page(c, PAYOUT_PAGE, &[&id], limit, offset, payout_row).await).await
+        }
+    }
+}

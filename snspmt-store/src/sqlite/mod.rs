@@ -71,15 +71,7 @@ impl SqliteStore {
 
     /// A throw-away database in a temporary file, removed when the store is dropped.
     pub fn open_temporary() -> StoreResult<SqliteStore> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name =
-            format!("snspmt-{}-{nanos}-{}.db", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
+        let path = std::env::temp_dir().join(format!("{}.db", crate::unique_name("snspmt", '-')));
         Self::open_inner(path.clone(), Some(path))
     }
 

@@ -5,7 +5,11 @@ CREATE TABLE users (
     name          TEXT NOT NULL DEFAULT '',
     display_name  TEXT NOT NULL DEFAULT '',
     password_hash TEXT,
+--@postgres
     is_admin      BOOLEAN NOT NULL DEFAULT FALSE,
+--@sqlite
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+--@end
     points        BIGINT NOT NULL DEFAULT 0 CHECK (points >= 0),
     created_at    BIGINT NOT NULL
 );
@@ -40,10 +44,17 @@ CREATE TABLE points_ledger (
 CREATE INDEX points_ledger_user ON points_ledger (user_id, id);
 CREATE INDEX points_ledger_kind ON points_ledger (kind, id);
 
+--@postgres
 CREATE FUNCTION points_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'points_ledger is append-only'; END $$;
 CREATE TRIGGER points_ledger_no_update BEFORE UPDATE OR DELETE ON points_ledger
 FOR EACH ROW EXECUTE FUNCTION points_ledger_append_only();
+--@sqlite
+CREATE TRIGGER points_ledger_no_update BEFORE UPDATE ON points_ledger
+BEGIN SELECT RAISE(ABORT, 'points_ledger is append-only'); END;
+CREATE TRIGGER points_ledger_no_delete BEFORE DELETE ON points_ledger
+BEGIN SELECT RAISE(ABORT, 'points_ledger is append-only'); END;
+--@end
 
 CREATE TABLE idempotency_keys (
     user_id      TEXT NOT NULL,

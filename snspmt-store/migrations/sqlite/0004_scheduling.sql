@@ -1,2 +1,0 @@
--- Scheduled orders: the customer's chosen time.
-ALTER TABLE orders ADD COLUMN scheduled_at INTEGER;
