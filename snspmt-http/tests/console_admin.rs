@@ -24,21 +24,25 @@ async fn customer_with_password(s: &TestServer, email: &str) -> (String, String)
     (b["token"].as_str().expect("token").to_owned(), b["user"]["user_id"].as_str().expect("id").to_owned())
 }
 
-/// Scenario B: a customer asks for a bank transfer; the operator approves it in the browser
+/// Scenario B: a customer asks for a bank transfer on the points page; the operator approves it in the browser
 /// (after the confirmation); the customer's dashboard shows the points.
 async fn bank_transfer_approved_by_the_operator(c: Console) {
     let (s, b) = (&c.server, &c.browser);
     let (token, _) = customer_with_password(s, "bank@example.com").await;
-    let (status, p) = s
-        .call(
-            Method::POST,
-            "/api/points/purchase",
-            Auth::Bearer(&token),
-            Some(json!({"amount": 30000, "price": 30000, "buyer_name": "홍길동"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{p}");
-    let id = p["purchase_id"].as_i64().expect("purchase id");
+    // The customer asks for the transfer on the points page (after its confirmation).
+    b.sign_in("bank@example.com", PASSWORD).await;
+    b.goto("/points").await;
+    b.fill("#bank-amount", "30000").await;
+    b.fill("#bank-buyer", "홍길동").await;
+    b.click_confirmed("#bank-submit").await;
+    assert!(b.has(".flash").await, "the request is confirmed on the page");
+    let (status, list) = s.call(Method::GET, "/api/admin/purchases?status=pending", Auth::Admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let purchases = list["purchases"].as_array().expect("purchases");
+    assert_eq!(purchases.len(), 1, "one transfer asked for: {list}");
+    let id = purchases[0]["purchase_id"].as_i64().expect("purchase id");
+    assert_eq!(s.points(&token).await, 0, "nothing is credited before the operator approves");
+    b.sign_out().await;
 
     b.admin_login().await;
     assert_eq!(b.text("#pending-purchases").await, "1", "the dashboard counts the pending transfer");
