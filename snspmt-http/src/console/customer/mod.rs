@@ -491,6 +491,42 @@ fn korean_refusal(e: &ApiError) -> Option<String> {
     })
 }
 
+/// `GET /login/google` (opened as a pop-up by the sign-in page): on to Google's consent page,
+/// with a one-time state from the API. Google comes back to the API's callback, whose page
+/// hands the session to this window's opener (`console.js`), which posts it to
+/// [`social_session`].
+async fn google_start(v: &mut Visit) -> Answer {
+    let state = v.api(Method::GET, "/api/auth/google-state", None).await?;
+    let url = text(&state, "authorization_url");
+    if !url.starts_with("https://") && !url.starts_with("http://") {
+        return Err(Failure::Api(ApiError::internal()));
+    }
+    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    let location =
+        hyper::header::HeaderValue::from_str(&url).map_err(|_| Failure::Api(ApiError::internal()))?;
+    resp.headers_mut().insert(hyper::header::LOCATION, location);
+    Ok(resp)
+}
+
+/// `POST /login/session`: signs the browser in with a session token the API issued (a social
+/// login's hand-off). The token must name a live session; the CSRF token keeps other sites
+/// from signing a visitor into an account of theirs.
+async fn social_session(v: &mut Visit) -> Answer {
+    v.check_csrf()?;
+    let token = v.f("token").unwrap_or("").to_owned();
+    let live = !token.is_empty()
+        && token.len() <= 256
+        && matches!(crate::auth::session_user(&v.app, &crate::auth::token_hash(&token)).await, Ok(Some(_)));
+    if !live {
+        let e = ApiError::unauthorized();
+        return login_form(v, Some((StatusCode::UNAUTHORIZED, FormError::from(&e))));
+    }
+    v.sign_in(&token);
+    let msg = v.lang.t("로그인했습니다.").to_owned();
+    Ok(v.redirect_with("/", &msg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{korean_refusal, safe_next, Errs};
@@ -528,40 +564,4 @@ mod tests {
         let other = ApiError::bad_request("insufficient_points", "포인트가 부족합니다 (insufficient points)");
         assert_eq!(korean_refusal(&other), None, "a refusal already in Korean keeps the API's words");
     }
-}
-
-/// `GET /login/google` (opened as a pop-up by the sign-in page): on to Google's consent page,
-/// with a one-time state from the API. Google comes back to the API's callback, whose page
-/// hands the session to this window's opener (`console.js`), which posts it to
-/// [`social_session`].
-async fn google_start(v: &mut Visit) -> Answer {
-    let state = v.api(Method::GET, "/api/auth/google-state", None).await?;
-    let url = text(&state, "authorization_url");
-    if !url.starts_with("https://") && !url.starts_with("http://") {
-        return Err(Failure::Api(ApiError::internal()));
-    }
-    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-    *resp.status_mut() = StatusCode::SEE_OTHER;
-    let location =
-        hyper::header::HeaderValue::from_str(&url).map_err(|_| Failure::Api(ApiError::internal()))?;
-    resp.headers_mut().insert(hyper::header::LOCATION, location);
-    Ok(resp)
-}
-
-/// `POST /login/session`: signs the browser in with a session token the API issued (a social
-/// login's hand-off). The token must name a live session; the CSRF token keeps other sites
-/// from signing a visitor into an account of theirs.
-async fn social_session(v: &mut Visit) -> Answer {
-    v.check_csrf()?;
-    let token = v.f("token").unwrap_or("").to_owned();
-    let live = !token.is_empty()
-        && token.len() <= 256
-        && matches!(crate::auth::session_user(&v.app, &crate::auth::token_hash(&token)).await, Ok(Some(_)));
-    if !live {
-        let e = ApiError::unauthorized();
-        return login_form(v, Some((StatusCode::UNAUTHORIZED, FormError::from(&e))));
-    }
-    v.sign_in(&token);
-    let msg = v.lang.t("로그인했습니다.").to_owned();
-    Ok(v.redirect_with("/", &msg))
 }
