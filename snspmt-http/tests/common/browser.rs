@@ -8,6 +8,7 @@
 //! they fail (`.ci/run` installs the packages).
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,12 +76,21 @@ pub struct Browser {
     shots: PathBuf,
     taken: AtomicUsize,
     driver: Child,
+    /// Chromium's profile directory.
+    profile: Option<PathBuf>,
 }
 
 impl Drop for Browser {
+    /// Ends ChromeDriver and the Chromium it started: they run in a process group of their
+    /// own, and the whole group is killed (killing ChromeDriver alone leaves Chromium running).
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        if let Some(dir) = self.profile.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -99,20 +109,29 @@ impl Browser {
             let l = TcpListener::bind("127.0.0.1:0").expect("free port");
             l.local_addr().expect("addr").port()
         };
+        // Chromium's temporary files go under the profile directory too.
+        let tmp =
+            std::env::temp_dir().join(format!("snspmt-chromium-{}-{port}", std::process::id())).join("tmp");
+        std::fs::create_dir_all(&tmp).expect("chromium's temporary directory");
         let child = Command::new(&driver.0)
+            .env("TMPDIR", &tmp)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
         let chromium = std::env::var("SNSPMT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        // A profile directory of our own, removed with the browser.
+        let profile = std::env::temp_dir().join(format!("snspmt-chromium-{}-{port}", std::process::id()));
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,900", "--lang=ko-KR", "--no-first-run", "--disable-extensions"],
+                         "--window-size=1280,900", "--lang=ko-KR", "--no-first-run", "--disable-extensions",
+                         format!("--user-data-dir={}", profile.display())],
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
@@ -131,7 +150,14 @@ impl Browser {
         let shots = screenshot_root().join(test);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot directory");
-        Browser { client, base: base.to_owned(), shots, taken: AtomicUsize::new(0), driver: child }
+        Browser {
+            client,
+            base: base.to_owned(),
+            shots,
+            taken: AtomicUsize::new(0),
+            driver: child,
+            profile: Some(profile),
+        }
     }
 
     /// Opens `path` on the server and saves its screenshot.
