@@ -11,18 +11,9 @@ use crate::console::{i18n, list as rows, urlencode, Failure, Pager, Visit};
 use crate::error::ApiError;
 
 /// Our order statuses, in lifecycle order.
-const STATUSES: &[&str] = &[
-    "pending",
-    "scheduled",
-    "submitting",
-    "unknown",
-    "in_progress",
-    "processing",
-    "partial",
-    "completed",
-    "canceled",
-    "failed",
-];
+fn statuses() -> impl Iterator<Item = &'static str> {
+    snspmt_core::order::OrderStatus::ALL.iter().map(|s| s.as_str())
+}
 
 /// An order in a short list (the dashboard's).
 pub struct Brief {
@@ -47,14 +38,14 @@ impl Brief {
 
 fn status_options(v: &Visit, all: bool) -> Vec<(String, String)> {
     let mut options = if all { vec![(String::new(), t(v, "전체"))] } else { Vec::new() };
-    options.extend(STATUSES.iter().map(|s| ((*s).to_owned(), i18n::status_label(v.lang, s).to_owned())));
+    options.extend(statuses().map(|s| ((*s).to_owned(), i18n::status_label(v.lang, s).to_owned())));
     options
 }
 
 pub async fn list(v: &Visit) -> Result<Page, Failure> {
     let mut pager = Pager::from_visit(v, 20);
     let mut query = pager.api_query();
-    let status = v.q("status").filter(|s| STATUSES.contains(s));
+    let status = v.q("status").filter(|s| statuses().any(|k| k == *s));
     let user = v.q("user_id");
     if let Some(s) = status {
         query.push_str(&format!("&status={s}"));

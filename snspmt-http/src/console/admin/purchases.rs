@@ -11,17 +11,9 @@ use crate::console::{list as rows, urlencode, Failure, Pager, Visit};
 use crate::error::ApiError;
 
 /// The purchase statuses, in lifecycle order, for the filter.
-const STATUSES: &[&str] = &[
-    "pending",
-    "kcp_registered",
-    "approving",
-    "approved",
-    "rejected",
-    "failed",
-    "amount_mismatch",
-    "approval_unknown",
-    "canceled",
-];
+fn statuses() -> impl Iterator<Item = &'static str> {
+    snspmt_core::purchase::PurchaseStatus::ALL.iter().map(|s| s.as_str())
+}
 
 /// A purchase status badge (two statuses only purchases have get their own labels).
 fn purchase_badge(v: &Visit, status: &str) -> Cell {
@@ -43,7 +35,7 @@ pub async fn list(v: &Visit) -> Result<Page, Failure> {
     let here = here(v);
     let mut pager = Pager::from_visit(v, 20);
     let mut query = pager.api_query();
-    let status = v.q("status").filter(|s| STATUSES.contains(s));
+    let status = v.q("status").filter(|s| statuses().any(|k| k == *s));
     let method = v.q("method").filter(|m| matches!(*m, "bank" | "kcp"));
     let user = v.q("user_id");
     if let Some(s) = status {
@@ -96,7 +88,7 @@ pub async fn list(v: &Visit) -> Result<Page, Failure> {
     }
 
     let mut options = vec![(String::new(), t(v, "전체"))];
-    options.extend(STATUSES.iter().map(|s| ((*s).to_owned(), status_label(v, s))));
+    options.extend(statuses().map(|s| ((*s).to_owned(), status_label(v, s))));
     let filters = Form::get("purchase-filter", &v.path, t(v, "적용"))
         .field(Field::select("status", t(v, "상태"), options).value(status.unwrap_or("")))
         .field(
