@@ -148,6 +148,8 @@ pub fn status_label(lang: Lang, status: &str) -> &'static str {
         "accepted" => ("접수됨", "Accepted"),
         "expired" => ("만료", "Expired"),
         "used" => ("사용됨", "Used"),
+        "refunded" => ("환불됨", "Refunded"),
+        "ended" => ("종료", "Ended"),
         "active" => ("사용 중", "Active"),
         "inactive" => ("중지", "Inactive"),
         _ => ("기타", "Other"),
@@ -169,6 +171,7 @@ mod tests {
         assert_eq!(Lang::En.t("없는 문구"), "없는 문구");
         assert_eq!(status_label(Lang::Ko, "completed"), "완료");
         assert_eq!(status_label(Lang::En, "unknown"), "Needs attention");
+        assert_eq!(status_label(Lang::Ko, "refunded"), "환불됨");
     }
 
     #[test]
