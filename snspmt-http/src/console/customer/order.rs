@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use super::{field_error, form_error, input, number, Errs};
 use crate::console::{form_key, form_status, int, list, text, Answer, Chrome, Failure, FormError, Visit};
+use crate::error::ApiError;
 use crate::handlers::{coupons, orders};
+use snspmt_core::money::Points;
 
 /// A service on sale, as the order form lists it.
 pub struct ServiceRow {
@@ -229,18 +231,19 @@ pub async fn price(v: &mut Visit) -> Answer {
     let mut fragment =
         PriceFragment { c: v.chrome("가격"), problem: None, price: 0, discount: 0, final_price: 0 };
     match quote(v, &me.user_id).await {
-        Ok((price, discount)) => {
-            fragment.price = price;
-            fragment.discount = discount;
-            fragment.final_price = price.saturating_sub(discount);
+        Ok((price, discount, final_price)) => {
+            fragment.price = price.0;
+            fragment.discount = discount.0;
+            fragment.final_price = final_price.0;
         }
         Err(e) => fragment.problem = Some(e.message),
     }
     v.page(&fragment)
 }
 
-/// The order's price and its coupon's discount, in points.
-async fn quote(v: &Visit, user_id: &str) -> Result<(i64, i64), FormError> {
+/// The order's price, its coupon's discount and what would be paid, as placing it reckons
+/// them (the same core `Points` subtraction as the placement).
+async fn quote(v: &Visit, user_id: &str) -> Result<(Points, Points, Points), FormError> {
     let (mut body, scheduled) = order_body(v)?;
     // The price does not depend on the link: quote before one is typed.
     if body.get("link").is_none() {
@@ -251,15 +254,16 @@ async fn quote(v: &Visit, user_id: &str) -> Result<(i64, i64), FormError> {
         .map_err(|_| FormError { field: None, message: v.lang.t("숫자를 입력하세요.").to_owned() })?;
     let price = orders::quote_for(&v.app, user_id, &asked, scheduled).await.map_err(|e| form_error(v, &e))?;
     let discount = match coupon {
-        None => 0,
+        None => Points(0),
         Some(id) => {
             let (_, d) = coupons::discount_for(&v.app, user_id, Some(&id), price, false, v.app.clock.now())
                 .await
                 .map_err(|e| form_error(v, &e))?;
-            d.0
+            d
         }
     };
-    Ok((price.0, discount))
+    let final_price = price.checked_sub(discount).map_err(|_| form_error(v, &ApiError::internal()))?;
+    Ok((price, discount, final_price))
 }
 
 /// `POST /order`: the order, paid through the API with the form's idempotency key.
