@@ -4,69 +4,58 @@ use std::fmt;
 
 use snspmt_core::Points;
 
-/// Which rule a refused operation hit. Every variant has a stable code (`code()`), and the
-/// server maps each one explicitly to an HTTP answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Conflict {
-    /// The purchase, withdrawal or submission was decided already.
-    AlreadyProcessed,
-    /// The user was referred by someone already.
-    AlreadyReferred,
-    /// The user has a copy of this coupon already.
-    CouponAlreadyAdded,
-    /// Another coupon has this code.
-    CouponCodeTaken,
-    /// The coupon's copies are all handed out.
-    CouponExhausted,
-    /// KCP's transaction number was credited to another purchase.
-    DuplicateTno,
-    /// Another account has this e-mail.
-    EmailTaken,
-    /// The provider identity belongs to another account.
-    IdentityTaken,
-    /// The commission balance is short (or the user is not a referrer).
-    InsufficientCommission,
-    /// The amount is outside what the rule allows.
-    InvalidAmount,
-    /// No such referral code.
-    InvalidCode,
-    /// The coupon does not exist, is not the user's, or does not apply.
-    InvalidCoupon,
-    /// The life cycle does not allow this from the current state.
-    InvalidTransition,
-    /// Another purchase has this KCP order number.
-    OrdrIdxxTaken,
-    /// Another service has this upstream service id.
-    ProviderServiceIdTaken,
-    /// One's own referral code.
-    SelfReferral,
-    /// Another account has this user id.
-    UserIdTaken,
+/// Declares [`Conflict`] with each variant's stable code.
+macro_rules! conflicts {
+    ($($(#[$doc:meta])* $name:ident = $code:literal,)+) => {
+        /// Which rule a refused operation hit. Every variant has a stable code (`code()`), and the
+        /// server maps each one explicitly to an HTTP answer.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Conflict { $($(#[$doc])* $name,)+ }
+
+        impl Conflict {
+            /// The stable code clients see.
+            pub fn code(self) -> &'static str {
+                match self { $(Conflict::$name => $code,)+ }
+            }
+        }
+    };
 }
 
-impl Conflict {
-    /// The stable code clients see.
-    pub fn code(self) -> &'static str {
-        match self {
-            Conflict::AlreadyProcessed => "already_processed",
-            Conflict::AlreadyReferred => "already_referred",
-            Conflict::CouponAlreadyAdded => "coupon_already_added",
-            Conflict::CouponCodeTaken => "coupon_code_taken",
-            Conflict::CouponExhausted => "coupon_exhausted",
-            Conflict::DuplicateTno => "duplicate_tno",
-            Conflict::EmailTaken => "email_taken",
-            Conflict::IdentityTaken => "identity_taken",
-            Conflict::InsufficientCommission => "insufficient_commission",
-            Conflict::InvalidAmount => "invalid_amount",
-            Conflict::InvalidCode => "invalid_code",
-            Conflict::InvalidCoupon => "invalid_coupon",
-            Conflict::InvalidTransition => "invalid_transition",
-            Conflict::OrdrIdxxTaken => "ordr_idxx_taken",
-            Conflict::ProviderServiceIdTaken => "provider_service_id_taken",
-            Conflict::SelfReferral => "self_referral",
-            Conflict::UserIdTaken => "user_id_taken",
-        }
-    }
+conflicts! {
+    /// The purchase, withdrawal or submission was decided already.
+    AlreadyProcessed = "already_processed",
+    /// The user was referred by someone already.
+    AlreadyReferred = "already_referred",
+    /// The user has a copy of this coupon already.
+    CouponAlreadyAdded = "coupon_already_added",
+    /// Another coupon has this code.
+    CouponCodeTaken = "coupon_code_taken",
+    /// The coupon's copies are all handed out.
+    CouponExhausted = "coupon_exhausted",
+    /// KCP's transaction number was credited to another purchase.
+    DuplicateTno = "duplicate_tno",
+    /// Another account has this e-mail.
+    EmailTaken = "email_taken",
+    /// The provider identity belongs to another account.
+    IdentityTaken = "identity_taken",
+    /// The commission balance is short (or the user is not a referrer).
+    InsufficientCommission = "insufficient_commission",
+    /// The amount is outside what the rule allows.
+    InvalidAmount = "invalid_amount",
+    /// No such referral code.
+    InvalidCode = "invalid_code",
+    /// The coupon does not exist, is not the user's, or does not apply.
+    InvalidCoupon = "invalid_coupon",
+    /// The life cycle does not allow this from the current state.
+    InvalidTransition = "invalid_transition",
+    /// Another purchase has this KCP order number.
+    OrdrIdxxTaken = "ordr_idxx_taken",
+    /// Another service has this upstream service id.
+    ProviderServiceIdTaken = "provider_service_id_taken",
+    /// One's own referral code.
+    SelfReferral = "self_referral",
+    /// Another account has this user id.
+    UserIdTaken = "user_id_taken",
 }
 
 impl fmt::Display for Conflict {

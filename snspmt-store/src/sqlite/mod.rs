@@ -1,12 +1,17 @@
 //! The SQLite backend: one writer connection behind a mutex (write transactions are
 //! `BEGIN IMMEDIATE`, so other processes are excluded too), and an r2d2 pool of readers.
-//! WAL, `synchronous=NORMAL`, `foreign_keys=ON`, `busy_timeout`. The blocking calls run on
-//! tokio's blocking pool.
+//! WAL, `synchronous=NORMAL`, `foreign_keys=ON`, `busy_timeout`.
+//!
+//! Writes are group-committed: a writer thread takes every operation queued while it was busy
+//! and runs them one after another in one transaction, each inside its own savepoint (an
+//! operation that fails is rolled back alone), then commits once and answers them all. One
+//! commit, one WAL append, and one hand-off per batch instead of per operation. A short posting
+//! runs in place when the writer is free ([`SqliteStore::autocommit`]).
 
 mod conn;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -26,11 +31,36 @@ pub struct SqliteStore {
 
 struct Inner {
     readers: r2d2::Pool<SqliteConnectionManager>,
-    writer: Mutex<Connection>,
+    writer: Arc<Writer>,
+    /// The writer thread's queue; the thread ends when the store is dropped.
+    queue: mpsc::Sender<Queued>,
     /// A temporary database file removed when the store is dropped (`sqlite::memory:`).
     temporary: Option<PathBuf>,
+}
+
+/// The writer connection and the watchers of its commits.
+struct Writer {
+    conn: Mutex<Connection>,
     watchers: crate::sql::Watchers,
 }
+
+/// The most operations one group commit takes.
+const MAX_BATCH: usize = 64;
+
+/// A queued write: runs the operation on the writer (inside the batch's transaction) and hands
+/// back how it went.
+/// Given an error instead of a connection, it does not run and answers that error.
+type Queued = Box<dyn for<'a, 'b> FnOnce(Result<&'a mut conn::LiteConn<'b>, &'a StoreError>) -> Ran + Send>;
+
+/// A queued write that ran: whether it succeeded, and its answer, given once the batch is
+/// decided (`None`: committed; `Some(e)`: the batch failed with `e`, and so did it).
+struct Ran {
+    ok: bool,
+    answer: Answer,
+}
+
+/// Answers a queued write's caller, once its batch is decided.
+type Answer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -88,57 +118,52 @@ impl SqliteStore {
             .max_size(8)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(manager)?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                readers,
-                writer: Mutex::new(writer),
-                temporary,
-                watchers: crate::sql::Watchers::default(),
-            }),
-        })
+        let writer = Arc::new(Writer { conn: Mutex::new(writer), watchers: crate::sql::Watchers::default() });
+        let (queue, queued) = mpsc::channel();
+        let w = writer.clone();
+        std::thread::Builder::new()
+            .name("snspmt-sqlite-writer".into())
+            .spawn(move || group_commits(&w, &queued))
+            .map_err(|e| StoreError::Backend(format!("writer thread: {e}")))?;
+        Ok(SqliteStore { inner: Arc::new(Inner { readers, writer, queue, temporary }) })
     }
 
-    /// Runs the operation `f` in an `IMMEDIATE` transaction on the writer, on the blocking
-    /// pool: committed when it returns `Ok`, rolled back otherwise.
+    /// Runs the operation `f` on the writer thread, in the transaction of its next group
+    /// commit: its writes are committed when it returns `Ok` (and answered after the commit),
+    /// rolled back otherwise.
     pub(crate) async fn tx<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        blocking(move || {
-            let mut guard = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            in_transaction(&inner.watchers, &mut guard, f)
-        })
-        .await
+        let (queued, answered) = queue(f);
+        self.inner.queue.send(queued).map_err(|_| StoreError::Backend("the writer thread ended".into()))?;
+        answered.await.map_err(|_| panicked())?
     }
 
     /// Runs `f`, a short operation whose statements must commit together (a plain posting), in
     /// a transaction: in place when the writer is free (as [`SqliteStore::rd`] reads), saving
-    /// the hop to the blocking pool, else there like [`SqliteStore::tx`].
+    /// the hop to the writer thread, else there like [`SqliteStore::tx`].
     pub(crate) async fn autocommit<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
     {
-        let f = match self.in_place(f) {
-            Ok(out) => return out,
-            Err(f) => f,
+        let (queued, mut answered) = queue(f);
+        let queued = match self.inner.writer.conn.try_lock() {
+            Err(std::sync::TryLockError::WouldBlock) => queued,
+            held => {
+                let mut conn = held.unwrap_or_else(|e| match e {
+                    std::sync::TryLockError::Poisoned(p) => p.into_inner(),
+                    std::sync::TryLockError::WouldBlock => unreachable!("matched above"),
+                });
+                group_commit(&self.inner.writer.watchers, &mut conn, &mut std::iter::once(queued));
+                drop(conn);
+                return answered.try_recv().map_err(|_| panicked())?;
+            }
         };
-        self.tx(f).await
-    }
-
-    /// Runs `f` in a transaction here when the writer is free; gives `f` back when it is not.
-    fn in_place<T, F>(&self, f: F) -> Result<StoreResult<T>, F>
-    where
-        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T>,
-    {
-        let mut guard = match self.inner.writer.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(f),
-        };
-        Ok(in_transaction(&self.inner.watchers, &mut guard, f))
+        self.inner.queue.send(queued).map_err(|_| StoreError::Backend("the writer thread ended".into()))?;
+        answered.await.map_err(|_| panicked())?
     }
 
     /// Runs the read-only operation `f` on a reader (in place when one is free).
@@ -163,36 +188,124 @@ impl SqliteStore {
     }
 
     pub(crate) fn watchers(&self) -> &crate::sql::Watchers {
-        &self.inner.watchers
+        &self.inner.writer.watchers
     }
 }
 
-/// Runs `f` in an `IMMEDIATE` transaction on the writer `conn` (held by the caller): committed
-/// when it returns `Ok` (and then told to the watchers), rolled back otherwise.
-fn in_transaction<T, F>(watchers: &crate::sql::Watchers, conn: &mut Connection, f: F) -> StoreResult<T>
+/// `f` as a queued write, and where its answer comes.
+fn queue<T, F>(f: F) -> (Queued, tokio::sync::oneshot::Receiver<StoreResult<T>>)
 where
-    F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T>,
+    T: Send + 'static,
+    F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
 {
-    if !conn.is_autocommit() {
-        // A writer panicked mid-transaction: nothing of it was committed.
-        conn.execute_batch("ROLLBACK")?;
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let queued: Queued = Box::new(move |c| match c.map_err(batch_failed).and_then(|c| conn::run_now(f(c))) {
+        Ok(v) => Ran {
+            ok: true,
+            answer: Box::new(move |failed| drop(answer.send(failed.map_or(Ok(v), |e| Err(batch_failed(e)))))),
+        },
+        Err(e) => Ran { ok: false, answer: Box::new(move |_| drop(answer.send(Err(e)))) },
+    });
+    (queued, answered)
+}
+
+/// What the caller of a write hears when its operation panicked (its savepoint was rolled back
+/// and its answer dropped).
+fn panicked() -> StoreError {
+    StoreError::Backend("a write operation failed".into())
+}
+
+/// The writer thread: takes what is queued (up to [`MAX_BATCH`]) and group-commits it, until
+/// the store is dropped.
+fn group_commits(writer: &Writer, queued: &mpsc::Receiver<Queued>) {
+    while let Ok(first) = queued.recv() {
+        let mut batch = vec![first];
+        batch.extend(queued.try_iter().take(MAX_BATCH - 1));
+        let mut conn = writer.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = batch.into_iter();
+        // A batch ends early only when SQLite rolled back the whole transaction (disk full, I/O
+        // error): the operations before that point are answered with the failure, the rest run
+        // in the next transaction.
+        while pending.len() > 0 {
+            group_commit(&writer.watchers, &mut conn, &mut pending);
+        }
     }
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let mut lite = conn::LiteConn::new(conn);
-    let out = conn::run_now(f(&mut lite));
-    let changes = std::mem::take(&mut lite.changes);
-    match out.and_then(|v| conn.execute_batch("COMMIT").map(|()| v).map_err(StoreError::from)) {
-        Ok(v) => {
+}
+
+/// Runs queued operations in one `IMMEDIATE` transaction, each in a savepoint, commits, and
+/// answers them.
+fn group_commit(
+    watchers: &crate::sql::Watchers,
+    conn: &mut Connection,
+    pending: &mut impl Iterator<Item = Queued>,
+) {
+    let begun = if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("ROLLBACK") };
+    if let Err(e) = begun.and_then(|()| conn.execute_batch("BEGIN IMMEDIATE")) {
+        let e = StoreError::from(e);
+        pending.for_each(|q| (q(Err(&e)).answer)(None));
+        return;
+    }
+    let mut answers = Vec::new();
+    let mut changes = Vec::new();
+    for q in pending.by_ref() {
+        if let Err(e) = statement(conn, "SAVEPOINT op") {
+            (q(Err(&e)).answer)(None);
+            continue;
+        }
+        let mut lite = conn::LiteConn::new(conn);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q(Ok(&mut lite))));
+        let noted = std::mem::take(&mut lite.changes);
+        let ok = matches!(&ran, Ok(ran) if ran.ok);
+        let undone = ok || conn.is_autocommit() || conn.execute_batch("ROLLBACK TO op").is_ok();
+        if !undone || conn.is_autocommit() || statement(conn, "RELEASE op").is_err() {
+            // The transaction cannot be trusted (SQLite rolled it back, or the savepoint would
+            // not undo): what ran in it is answered as failed, nothing of it is committed.
+            let e = StoreError::Backend("the write transaction was rolled back".into());
+            answers.extend(ran.ok().map(|ran| ran.answer));
+            answers.drain(..).for_each(|a| a(Some(&e)));
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            return;
+        }
+        match ran {
+            Ok(ran) if ok => {
+                changes.extend(noted);
+                answers.push(ran.answer);
+            }
+            // Refused (answered now: it changed nothing), or panicked (its caller hears of it
+            // through the dropped answer).
+            Ok(ran) => (ran.answer)(None),
+            Err(_) => {}
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
             // Told while the writer is still held: watchers hear commits in their order.
             watchers.tell(&changes);
-            Ok(v)
+            answers.into_iter().for_each(|a| a(None));
         }
         Err(e) => {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
-            Err(e)
+            let e = StoreError::from(e);
+            answers.into_iter().for_each(|a| a(Some(&e)));
         }
+    }
+}
+
+/// Runs one statement without parameters, prepared once.
+fn statement(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// The error to answer each operation of a batch that failed with `e`.
+fn batch_failed(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        other => StoreError::Backend(other.to_string()),
     }
 }
 
@@ -204,4 +317,54 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Conn;
+
+    /// Operations queued while the writer is busy commit together, and each one that fails or
+    /// panics is undone alone: its rows are gone, the others' stay, every caller hears its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::await_holding_lock)] // held on purpose: the operations queue up behind it
+    async fn a_group_commit_undoes_only_what_failed() {
+        let store = SqliteStore::open_temporary().expect("store");
+        store.tx(async |c| c.batch("CREATE TABLE t (x INTEGER NOT NULL)").await).await.expect("table");
+        let busy = store.inner.writer.conn.lock().expect("writer");
+        let tasks: Vec<_> = (0..150_i64)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    s.tx(async move |c| {
+                        c.execute("INSERT INTO t (x) VALUES ($1)", &[&i]).await?;
+                        assert!(i != 7, "an operation panics");
+                        if i % 3 == 0 {
+                            Err(StoreError::NotFound)
+                        } else {
+                            Ok(i)
+                        }
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(busy);
+        for (i, t) in (0..).zip(tasks) {
+            match (i, t.await.expect("task")) {
+                (7, Err(StoreError::Backend(_))) | (_, Err(StoreError::NotFound)) if i % 3 == 0 || i == 7 => {
+                }
+                (i, Ok(v)) if i % 3 != 0 && i != 7 => assert_eq!(v, i),
+                (i, other) => panic!("operation {i}: {other:?}"),
+            }
+        }
+        let kept: Vec<i64> = store
+            .rd(async |c| {
+                c.query("SELECT x FROM t ORDER BY x", &[]).await?.iter().map(|r| r.get(0)).collect()
+            })
+            .await
+            .expect("rows");
+        assert_eq!(kept, (0..150).filter(|i| i % 3 != 0 && *i != 7).collect::<Vec<i64>>());
+    }
 }
