@@ -294,9 +294,4 @@ mod tests {
             "SELECT COALESCE(SUM(a), 0) FROM t WHERE (?1 IS NULL OR n LIKE ?1) AND s = 'a::b'"
         );
     }
-
-    #[test]
-    fn cleans_control_bytes() {
-        assert_eq!(clean_text("a\u{0}b\u{7}c\nd\te"), "abc\nd\te");
-    }
 }

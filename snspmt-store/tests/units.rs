@@ -98,3 +98,8 @@ async fn sqlite_url_without_the_sqlite_feature() {
     let e = snspmt_store::open(&DatabaseUrl::SqliteMemory).await.err().expect("refused");
     assert!(e.to_string().contains("build it with the `sqlite` feature"), "{e}");
 }
+
+#[test]
+fn cleans_control_bytes() {
+    assert_eq!(snspmt_store::clean_text("a\u{0}b\u{7}c\nd\te"), "abc\nd\te");
+}

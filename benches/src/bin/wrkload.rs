@@ -4,7 +4,8 @@
 //! ```text
 //! cargo build --release -p snspmt-http --bin snspmt
 //! cargo run --release -p snspmt-benches --bin wrkload -- [--seconds 6] [--warmup 1] \
-//!     [--connections 32] [--users 16] [--backends sqlite,postgres] [--parts 10000] [--sync-orders 10000]
+//!     [--connections 32] [--users 16] [--backends sqlite,postgres] [--parts 10000] [--sync-orders 10000] \
+//!     [--flamegraph DIR]
 //! ```
 //!
 //! Per backend, on a fresh database (an SQLite file in a temporary directory, or a PostgreSQL
@@ -29,7 +30,7 @@ use snspmt_benches::ext::{
 use snspmt_core::order::OrderStatus;
 
 const USAGE: &str = "usage: wrkload [--seconds N] [--warmup N] [--connections C] [--users U] \
-[--backends sqlite,postgres] [--parts N] [--sync-orders N]
+[--backends sqlite,postgres] [--parts N] [--sync-orders N] [--flamegraph DIR]
 
   --seconds N       measured seconds per wrk run (default 6)
   --warmup N        un-measured seconds of wrk before each (default 1; 0 for none)
@@ -38,6 +39,8 @@ const USAGE: &str = "usage: wrkload [--seconds N] [--warmup N] [--connections C]
   --backends LIST   sqlite, postgres (default both)
   --parts N         due split-order parts submitted in the parts scenario (default 10000)
   --sync-orders N   orders in progress when the status sync is timed (default 10000)
+  --flamegraph DIR  profile the server during each order run (perf record, dwarf call graphs)
+                    and write DIR/orders-<pid>.svg (needs perf, and inferno: cargo install inferno)
 
 The snspmt binary is looked up next to this program (or SNSPMT_BIN). PostgreSQL comes from
 SNSPMT_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).";
@@ -65,6 +68,8 @@ struct Args {
     backends: Vec<String>,
     parts: usize,
     sync_orders: usize,
+    /// Where to write a flame graph of each backend's order run (`perf` and inferno's tools).
+    flamegraph: Option<PathBuf>,
 }
 
 impl Args {
@@ -77,6 +82,7 @@ impl Args {
             backends: vec!["sqlite".into(), "postgres".into()],
             parts: 10_000,
             sync_orders: 10_000,
+            flamegraph: None,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -92,6 +98,7 @@ impl Args {
                 "--users" => a.users = num()?.max(1),
                 "--parts" => a.parts = num()?,
                 "--sync-orders" => a.sync_orders = num()?,
+                "--flamegraph" => a.flamegraph = Some(PathBuf::from(value)),
                 "--backends" => {
                     a.backends = value.split(',').map(str::to_owned).collect();
                     if let Some(b) = a.backends.iter().find(|b| !matches!(b.as_str(), "sqlite" | "postgres"))
@@ -276,10 +283,63 @@ async fn measure(
         answered.1 += warm.errors() + args.connections as u64;
     }
     server.reset_peak();
+    let profile = match &args.flamegraph {
+        Some(dir) if path == "/api/orders" => Some(Profile::start(dir, server.pid(), args.seconds)?),
+        _ => None,
+    };
     let run = run_wrk(&url, Some(&script("m")?), args.connections, args.seconds).await?;
+    if let Some(profile) = profile {
+        profile.finish().await;
+    }
     answered.0 += run.ok();
     answered.1 += run.errors() + args.connections as u64;
     Ok((run, server.peak_mib()))
+}
+
+/// `perf record` of the server during a measured run, folded into a flame graph
+/// (`<dir>/orders-<pid>.svg`) by inferno's `inferno-collapse-perf` and `inferno-flamegraph`.
+struct Profile {
+    record: tokio::process::Child,
+    data: PathBuf,
+    svg: PathBuf,
+}
+
+impl Profile {
+    fn start(dir: &Path, pid: u32, seconds: u64) -> Result<Profile, BoxError> {
+        std::fs::create_dir_all(dir)?;
+        let data = dir.join(format!("orders-{pid}.perf.data"));
+        let record = tokio::process::Command::new("perf")
+            .args(["record", "-F", "499", "--call-graph", "dwarf,16384", "-o"])
+            .arg(&data)
+            .args(["-p", &pid.to_string(), "--", "sleep", &seconds.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("perf record: {e} (install perf)"))?;
+        Ok(Profile { record, data, svg: dir.join(format!("orders-{pid}.svg")) })
+    }
+
+    /// Waits for `perf record` and writes the SVG; says on stderr what failed, never fails the run.
+    async fn finish(mut self) {
+        let folded = async {
+            self.record.wait().await?;
+            let shell = format!(
+                "perf script -i '{}' 2>/dev/null | inferno-collapse-perf | inferno-flamegraph > '{}'",
+                self.data.display(),
+                self.svg.display()
+            );
+            let status = tokio::process::Command::new("sh").args(["-c", &shell]).status().await?;
+            if !status.success() {
+                return Err(format!("{shell}: {status} (cargo install inferno)").into());
+            }
+            Ok::<_, BoxError>(())
+        };
+        match folded.await {
+            Ok(()) => eprintln!("wrkload: flame graph of the order run: {}", self.svg.display()),
+            Err(e) => eprintln!("wrkload: no flame graph: {e}"),
+        }
+        let _ = std::fs::remove_file(&self.data);
+    }
 }
 
 fn rss_verdict(row: &mut Row) {

@@ -20,6 +20,10 @@ use crate::{StoreError, StoreResult};
 
 const STATEMENT_CACHE: usize = 256;
 
+/// A reader's page cache (SQLite's default is 2 MiB per connection): the readers' caches filled
+/// one by one as the database grew, and the server's memory with them.
+const READER_CACHE: &str = "PRAGMA cache_size = -512;";
+
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
@@ -112,7 +116,8 @@ impl SqliteStore {
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let manager = SqliteConnectionManager::file(&path).with_init(|c| {
             c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-            c.execute_batch(PRAGMAS)
+            c.execute_batch(PRAGMAS)?;
+            c.execute_batch(READER_CACHE)
         });
         let readers = r2d2::Pool::builder()
             .max_size(8)
@@ -176,11 +181,11 @@ impl SqliteStore {
             return conn::run_now(f(&mut conn::LiteConn::new(&mut c)));
         }
         let inner = self.inner.clone();
-        blocking(move || {
-            let mut c = inner.readers.get()?;
-            conn::run_now(f(&mut conn::LiteConn::new(&mut c)))
+        tokio::task::spawn_blocking(move || {
+            conn::run_now(f(&mut conn::LiteConn::new(&mut *inner.readers.get()?)))
         })
         .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
 
     pub(crate) fn dialect_name(&self) -> &'static str {
@@ -237,8 +242,10 @@ fn group_commits(writer: &Writer, queued: &mpsc::Receiver<Queued>) {
 fn group_commit(
     watchers: &crate::sql::Watchers,
     conn: &mut Connection,
-    pending: &mut impl Iterator<Item = Queued>,
+    pending: &mut impl ExactSizeIterator<Item = Queued>,
 ) {
+    // An operation alone in its transaction needs no savepoint: it is undone with it.
+    let alone = pending.len() == 1;
     let begun = if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("ROLLBACK") };
     if let Err(e) = begun.and_then(|()| conn.execute_batch("BEGIN IMMEDIATE")) {
         let e = StoreError::from(e);
@@ -248,7 +255,7 @@ fn group_commit(
     let mut answers = Vec::new();
     let mut changes = Vec::new();
     for q in pending.by_ref() {
-        if let Err(e) = statement(conn, "SAVEPOINT op") {
+        if let Err(e) = if alone { Ok(()) } else { statement(conn, "SAVEPOINT op") } {
             (q(Err(&e)).answer)(None);
             continue;
         }
@@ -256,8 +263,18 @@ fn group_commit(
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q(Ok(&mut lite))));
         let noted = std::mem::take(&mut lite.changes);
         let ok = matches!(&ran, Ok(ran) if ran.ok);
+        if alone && !ok {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            if let Ok(ran) = ran {
+                (ran.answer)(None);
+            }
+            return;
+        }
         let undone = ok || conn.is_autocommit() || conn.execute_batch("ROLLBACK TO op").is_ok();
-        if !undone || conn.is_autocommit() || statement(conn, "RELEASE op").is_err() {
+        let released = alone || statement(conn, "RELEASE op").is_ok();
+        if !undone || conn.is_autocommit() || !released {
             // The transaction cannot be trusted (SQLite rolled it back, or the savepoint would
             // not undo): what ran in it is answered as failed, nothing of it is committed.
             let e = StoreError::Backend("the write transaction was rolled back".into());
@@ -309,16 +326,6 @@ fn batch_failed(e: &StoreError) -> StoreError {
     }
 }
 
-async fn blocking<T, F>(f: F) -> StoreResult<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> StoreResult<T> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +366,14 @@ mod tests {
                 (i, other) => panic!("operation {i}: {other:?}"),
             }
         }
+        // Alone in its transaction (the writer is free: it runs in place), undone with it.
+        let alone = store
+            .autocommit(async |c| {
+                c.execute("INSERT INTO t (x) VALUES (1000)", &[]).await?;
+                Err::<(), _>(StoreError::NotFound)
+            })
+            .await;
+        assert!(matches!(alone, Err(StoreError::NotFound)), "{alone:?}");
         let kept: Vec<i64> = store
             .rd(async |c| {
                 c.query("SELECT x FROM t ORDER BY x", &[]).await?.iter().map(|r| r.get(0)).collect()
