@@ -296,8 +296,9 @@ async fn measure(
     Ok((run, server.peak_mib()))
 }
 
-/// `perf record` of the server during a measured run, folded into a flame graph
-/// (`<dir>/orders-<pid>.svg`) by inferno's `inferno-collapse-perf` and `inferno-flamegraph`.
+/// `perf record` of the server during a measured run, folded (`<dir>/orders-<pid>.folded`, one
+/// stack per line) and drawn (`<dir>/orders-<pid>.svg`) by inferno's `inferno-collapse-perf` and
+/// `inferno-flamegraph`.
 struct Profile {
     record: tokio::process::Child,
     data: PathBuf,
@@ -323,9 +324,11 @@ impl Profile {
     async fn finish(mut self) {
         let folded = async {
             self.record.wait().await?;
+            let folded = self.svg.with_extension("folded");
             let shell = format!(
-                "perf script -i '{}' 2>/dev/null | inferno-collapse-perf | inferno-flamegraph > '{}'",
+                "perf script -i '{}' 2>/dev/null | inferno-collapse-perf > '{}' && inferno-flamegraph < '{1}' > '{}'",
                 self.data.display(),
+                folded.display(),
                 self.svg.display()
             );
             let status = tokio::process::Command::new("sh").args(["-c", &shell]).status().await?;

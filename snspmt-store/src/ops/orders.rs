@@ -68,15 +68,19 @@ const ORDER_PAGE: (&str, &str) = paged!(
     "FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
     "ORDER BY order_id DESC LIMIT $3 OFFSET $4"
 );
+/// `part >= 0` (always true) steers SQLite's planner to the `(order_id, part)` index: without
+/// it, it took the `(state, due_at)` one and read every due job to find this order's.
 const CLAIM_ORDER_JOB: &str = "UPDATE submission_jobs SET state = 'submitting', claimed_at = $2, \
-    attempts = attempts + 1 WHERE order_id = $1 AND state = 'due' AND due_at <= $2 RETURNING job_id";
+    attempts = attempts + 1 WHERE order_id = $1 AND part >= 0 AND state = 'due' AND due_at <= $2 RETURNING job_id";
 /// The due jobs are picked once, in a materialised CTE: as an `IN (subquery … LIMIT)` the
 /// planner may rescan the subquery per row, and with `SKIP LOCKED` each rescan picks other
 /// rows, so one claim of `LIMIT 1` took every due job (found by the issue 16 benchmark).
+/// The update finds the picked rows by id alone (they are locked, and still due): with
+/// `state = 'due'` beside it, SQLite walked every due job to test each against the pick.
 const CLAIM_DUE_JOBS: &str = "WITH pick AS MATERIALIZED (SELECT job_id FROM submission_jobs \
     WHERE state = 'due' AND due_at <= $1 ORDER BY due_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
     UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
-    attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM pick) RETURNING job_id";
+    attempts = attempts + 1 WHERE job_id IN (SELECT job_id FROM pick) RETURNING job_id";
 const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting', updated_at = $2 \
     WHERE order_id = (SELECT order_id FROM submission_jobs WHERE job_id = $1)";
 /// PostgreSQL: claims up to `$2` due jobs (`$3`: only the job of order `$3`), marks their orders
@@ -131,7 +135,7 @@ const CLAIM_DUE_PARTS: &str = "WITH pick AS MATERIALIZED (SELECT p.part_id FROM 
     OR ($3 = 'package' AND o.package_id IS NOT NULL) OR ($3 = 'split' AND o.split_days IS NOT NULL)) \
     ORDER BY p.due_at, p.part_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED) \
     UPDATE order_parts SET state = 'submitting', claimed_at = $1, \
-    attempts = attempts + 1 WHERE state = 'due' AND part_id IN (SELECT part_id FROM pick) RETURNING part_id";
+    attempts = attempts + 1 WHERE part_id IN (SELECT part_id FROM pick) RETURNING part_id";
 /// PostgreSQL: [`CLAIM_DUE_PARTS`], their orders made `processing` and what the submissions
 /// need, in one statement.
 const CLAIM_PARTS_FUSED: &str = "WITH pick AS MATERIALIZED (SELECT p.part_id FROM order_parts p \

@@ -24,8 +24,10 @@ const STATEMENT_CACHE: usize = 256;
 /// one by one as the database grew, and the server's memory with them.
 const READER_CACHE: &str = "PRAGMA cache_size = -512;";
 
+/// `temp_store = MEMORY`: the savepoints of a group commit keep their sub-journals in memory
+/// (in a temporary file, writing them was an eighth of an order's time).
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;";
 
 /// A SQLite database file.
 #[derive(Clone)]
