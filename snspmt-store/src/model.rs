@@ -2,14 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 use snspmt_core::{LedgerKind, Points};
-#[cfg(feature = "postgres")]
-use tokio_postgres::types as pg;
 
-/// A moment, as milliseconds since the Unix epoch (UTC). Both dialects store it as a 64-bit
-/// integer so that queries and comparisons are the same on each.
-pub type Millis = i64;
+/// A moment: the core's instant, milliseconds since the Unix epoch (UTC). Both dialects store
+/// it as a 64-bit integer so that queries and comparisons are the same on each.
+pub use snspmt_core::Millis;
 
-/// Declares integer id newtypes: a bare number in JSON, bound and read as `i64` by both drivers.
+/// Declares integer id newtypes: a bare number in JSON, bound and read as `i64` by both drivers
+/// (`sql.rs`).
 macro_rules! id_types {
     ($($(#[$doc:meta])* $name:ident;)+) => {$(
         $(#[$doc])*
@@ -19,34 +18,8 @@ macro_rules! id_types {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.fmt(f) }
         }
-        #[cfg(feature = "sqlite")]
-        impl rusqlite::ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> { self.0.to_sql() }
-        }
-        #[cfg(feature = "sqlite")]
-        impl rusqlite::types::FromSql for $name {
-            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-                i64::column_result(v).map($name)
-            }
-        }
-        #[cfg(feature = "postgres")]
-        impl pg::ToSql for $name {
-            fn to_sql(&self, ty: &pg::Type, out: &mut bytes::BytesMut) -> Result<pg::IsNull, PgError> {
-                self.0.to_sql(ty, out)
-            }
-            fn accepts(ty: &pg::Type) -> bool { <i64 as pg::ToSql>::accepts(ty) }
-            pg::to_sql_checked!();
-        }
-        #[cfg(feature = "postgres")]
-        impl<'a> pg::FromSql<'a> for $name {
-            fn from_sql(ty: &pg::Type, raw: &'a [u8]) -> Result<Self, PgError> { i64::from_sql(ty, raw).map($name) }
-            fn accepts(ty: &pg::Type) -> bool { <i64 as pg::FromSql>::accepts(ty) }
-        }
     )+};
 }
-
-#[cfg(feature = "postgres")]
-type PgError = Box<dyn std::error::Error + Sync + Send>;
 
 id_types! {
     /// An order's id.

@@ -428,7 +428,7 @@ store_trait! {
             let h = token_hash.to_owned();
             self.tx(async move |c| {
                 let Some(t) = c.query_opt(TAKE_EMAIL_TOKEN, &[&h]).await? else { return Ok(None) };
-                let (user_id, email, expires_at): (String, String, i64) = (t.get(0)?, t.get(1)?, t.get(2)?);
+                let (user_id, email, expires_at): (String, String, Millis) = (t.get(0)?, t.get(1)?, t.get(2)?);
                 if expires_at <= now {
                     return Ok(None);
                 }

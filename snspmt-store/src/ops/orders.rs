@@ -1096,7 +1096,7 @@ store_trait! {
             self.tx(async move |c| {
                 let mut requeued = 0;
                 for r in c.query(PARTS_TO_REQUEUE, &[]).await? {
-                    let (part_id, settled_at, delay): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    let (part_id, settled_at, delay): (i64, Millis, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
                     let due =
                         snspmt_core::plan::next_due(settled_at, u32::try_from(delay).unwrap_or(u32::MAX));
                     if due <= now {

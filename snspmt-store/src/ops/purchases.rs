@@ -362,7 +362,7 @@ store_trait! {
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
-    use snspmt_core::{Points, Won};
+    use snspmt_core::{Millis, Points, Won};
 
     use crate::{
         Conflict, Maintenance, NewPurchase, NewUser, PurchaseStore, SqliteStore, StoreError, UserStore,
@@ -371,7 +371,7 @@ mod tests {
     #[tokio::test]
     async fn kcp_text_is_cleaned_and_illegal_moves_are_refused() {
         let s = SqliteStore::open_temporary().expect("open");
-        s.migrate(0).await.expect("migrate");
+        s.migrate(Millis(0)).await.expect("migrate");
         let u = NewUser {
             user_id: "u1".into(),
             email: None,
@@ -379,7 +379,7 @@ mod tests {
             display_name: "d".into(),
             password_hash: None,
         };
-        s.create_user(u, 0).await.expect("user");
+        s.create_user(u, Millis(0)).await.expect("user");
         let p = NewPurchase {
             user_id: "u1".into(),
             method: PurchaseMethod::Kcp,
@@ -391,16 +391,18 @@ mod tests {
             good_name: None,
             pay_method: None,
         };
-        let p = s.create_purchase(p, None, 1).await.expect("create").into_inner();
-        let p =
-            s.record_registration(p.purchase_id, "k\0ey", "https://pay\u{7}", "T\r1", 2).await.expect("reg");
+        let p = s.create_purchase(p, None, Millis(1)).await.expect("create").into_inner();
+        let p = s
+            .record_registration(p.purchase_id, "k\0ey", "https://pay\u{7}", "T\r1", Millis(2))
+            .await
+            .expect("reg");
         assert_eq!(
             (p.approval_key.as_deref(), p.pay_url.as_deref(), p.trace_no.as_deref()),
             (Some("key"), Some("https://pay"), Some("T1"))
         );
         for to in [PurchaseStatus::Approved, PurchaseStatus::Approving, PurchaseStatus::Pending] {
             assert!(matches!(
-                s.end_registration(p.purchase_id, to, "0000", "x", 3).await,
+                s.end_registration(p.purchase_id, to, "0000", "x", Millis(3)).await,
                 Err(StoreError::Conflict(Conflict::InvalidTransition))
             ));
         }
@@ -410,7 +412,7 @@ mod tests {
                 PurchaseStatus::Failed,
                 "99\u{0}99",
                 "bad\u{0}\u{1b} answer\n",
-                4,
+                Millis(4),
             )
             .await
             .expect("end");
