@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 /// Milliseconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(ms: Millis) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
@@ -1113,9 +1113,11 @@ pub fn payout(p: &snspmt_store::Payout) -> PayoutView {
 
 #[cfg(test)]
 mod tests {
+    use super::Millis;
+
     #[test]
     fn times() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(super::rfc3339(Millis(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(Millis(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
     }
 }

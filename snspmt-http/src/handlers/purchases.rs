@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use snspmt_core::purchase::{self, ApprovalOutcome, PurchaseMethod, PurchaseStatus};
 use snspmt_core::upstream::kcp::{self, ReturnKind};
-use snspmt_core::{validate, Points, Won};
+use snspmt_core::{validate, Millis, Points, Won};
 use snspmt_store::{NewAudit, NewPurchase, Purchase, PurchaseFilter, StoreError};
 use time::OffsetDateTime;
 
@@ -271,7 +271,7 @@ pub async fn admin_list(app: &App, req: &Req) -> Result<Json<PurchasePage>, ApiE
         user_id: query.user_id,
         status: query.status,
         method: query.method,
-        attention_before: attention.then(|| app.clock.now() - APPROVING_TOO_LONG_MS),
+        attention_before: attention.then(|| app.clock.now().minus_ms(APPROVING_TOO_LONG_MS)),
         limit: paging.limit,
         offset: paging.offset,
     };
@@ -369,8 +369,8 @@ pub struct KcpRegisterBody {
 
 const PAY_METHODS: [&str; 6] = ["CARD", "BANK", "VCNT", "MOBX", "TPNT", "GIFT"];
 
-fn new_ordr_idxx(now_ms: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
+fn new_ordr_idxx(now: Millis) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now.0) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let mut random = [0u8; 6];
     rand::rngs::OsRng.fill_bytes(&mut random);

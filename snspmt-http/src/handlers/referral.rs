@@ -184,7 +184,7 @@ pub async fn use_code(
         discount_value: referral::REFERRAL_COUPON_PERCENT,
         min_order_amount: Points::ZERO,
         valid_from: Some(now),
-        expires_at: now.checked_add(referral::REFERRAL_COUPON_VALIDITY_MS),
+        expires_at: now.0.checked_add(referral::REFERRAL_COUPON_VALIDITY_MS).map(Millis),
         is_active: true,
         is_used: false,
         used_order_id: None,
@@ -294,11 +294,11 @@ pub async fn commission_transactions(
 
 /// The first moment of `now`'s month, UTC.
 fn month_start(now: Millis) -> Millis {
-    OffsetDateTime::from_unix_timestamp(now.div_euclid(1000))
+    OffsetDateTime::from_unix_timestamp(now.0.div_euclid(1000))
         .ok()
         .and_then(|t| t.replace_day(1).ok())
         .map(|t| t.replace_time(time::Time::MIDNIGHT))
-        .map_or(0, |t| t.unix_timestamp().saturating_mul(1000))
+        .map_or(Millis::EPOCH, |t| Millis(t.unix_timestamp().saturating_mul(1000)))
 }
 
 /// A referrer's figures, in the original client's names.
@@ -976,10 +976,12 @@ crate::router::route_table! {
 
 #[cfg(test)]
 mod tests {
+    use super::Millis;
+
     #[test]
     fn month_starts() {
         // 2023-11-14T22:13:20Z → 2023-11-01T00:00:00Z
-        assert_eq!(super::month_start(1_700_000_000_123), 1_698_796_800_000);
-        assert_eq!(super::month_start(0), 0);
+        assert_eq!(super::month_start(Millis(1_700_000_000_123)), Millis(1_698_796_800_000));
+        assert_eq!(super::month_start(Millis(0)), Millis(0));
     }
 }
