@@ -175,6 +175,7 @@ store_trait! {
     /// use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
     /// use snspmt_core::{Points, Won};
     /// use snspmt_store::{Conflict, LedgerStore, NewPurchase, PurchaseStore, StoreError};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -191,13 +192,13 @@ store_trait! {
     ///     good_name: None,
     ///     pay_method: None,
     /// };
-    /// let purchase = store.create_purchase(transfer, None, 1_000).await?.into_inner();
+    /// let purchase = store.create_purchase(transfer, None, Millis(1_000)).await?.into_inner();
     /// assert_eq!(purchase.status, PurchaseStatus::Pending);
     /// // The operator approves it once; the approval credits the points in the same transaction.
-    /// let approved = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 2_000).await?;
+    /// let approved = store.decide_bank_purchase(purchase.purchase_id, true, audit(), Millis(2_000)).await?;
     /// assert_eq!(approved.status, PurchaseStatus::Approved);
     /// assert_eq!(store.balance("kim").await?, Some(Points(10_000)));
-    /// let again = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 3_000).await;
+    /// let again = store.decide_bank_purchase(purchase.purchase_id, true, audit(), Millis(3_000)).await;
     /// assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyProcessed))));
     /// # Ok(())
     /// # }

@@ -394,6 +394,7 @@ store_trait! {
     /// use snspmt_core::referral::DiscountType;
     /// use snspmt_core::Points;
     /// use snspmt_store::{CouponStore, NewCoupon};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -410,11 +411,11 @@ store_trait! {
     ///     max_uses: Some(100),
     ///     is_active: true,
     /// };
-    /// let coupon = store.create_coupon(welcome, audit(), 1_000).await?;
-    /// let copy = store.add_coupon_by_code("kim", "WELCOME", 2_000).await?;
+    /// let coupon = store.create_coupon(welcome, audit(), Millis(1_000)).await?;
+    /// let copy = store.add_coupon_by_code("kim", "WELCOME", Millis(2_000)).await?;
     /// assert_eq!(copy.coupon_id, Some(coupon.coupon_id));
     /// // One copy per user.
-    /// assert!(store.add_coupon_by_code("kim", "WELCOME", 3_000).await.is_err());
+    /// assert!(store.add_coupon_by_code("kim", "WELCOME", Millis(3_000)).await.is_err());
     /// assert_eq!(store.user_coupons("kim", 0, 0).await?.rows, [copy]);
     /// # Ok(())
     /// # }
@@ -520,6 +521,7 @@ store_trait! {
     /// ```
     /// use snspmt_core::Bps;
     /// use snspmt_store::ReferralStore;
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -527,11 +529,11 @@ store_trait! {
     /// # let audit = snspmt_store::testing::example_audit;
     /// // The caller draws the code (`snspmt_core::referral::referral_code`).
     /// let code = "REFABCDEFGH";
-    /// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), 1_000).await?;
+    /// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), Millis(1_000)).await?;
     /// assert_eq!(kim.map(|r| r.code).as_deref(), Some(code));
     /// assert_eq!(store.referrer_by_code(code).await?.map(|r| r.user_id).as_deref(), Some("kim"));
     /// // The code is taken: another user draws another.
-    /// let lee = store.register_referrer("lee", code, Bps::DEFAULT_COMMISSION, audit(), 2_000).await?;
+    /// let lee = store.register_referrer("lee", code, Bps::DEFAULT_COMMISSION, audit(), Millis(2_000)).await?;
     /// assert!(lee.is_none());
     /// # Ok(())
     /// # }
