@@ -489,8 +489,8 @@ pub struct PurchaseView {
 /// A purchase as an operator sees it; `email` is the buyer's account e-mail.
 pub fn purchase(p: &snspmt_store::Purchase) -> PurchaseView {
     PurchaseView {
-        id: p.purchase_id,
-        purchase_id: p.purchase_id,
+        id: p.purchase_id.0,
+        purchase_id: p.purchase_id.0,
         email: p.email.clone(),
         user_id: p.user_id.clone(),
         method: p.method,
@@ -888,7 +888,7 @@ pub fn user_coupon(c: &snspmt_store::UserCoupon) -> UserCouponView {
         source: c.source.clone(),
         valid_from: c.valid_from.map(rfc3339),
         expires_at: c.expires_at.map(rfc3339),
-        used_order_id: c.used_order_id,
+        used_order_id: c.used_order_id.map(|o| o.0),
         created_at: rfc3339(c.created_at),
     }
 }
@@ -932,8 +932,8 @@ pub struct CommissionView {
 
 pub fn commission(c: &snspmt_store::Commission) -> CommissionView {
     CommissionView {
-        id: c.commission_id,
-        order_id: c.order_id,
+        id: c.commission_id.0,
+        order_id: c.order_id.0,
         referrer_user_id: c.referrer_user_id.clone(),
         referred_user: c.referred_user_id.clone(),
         purchase_amount: c.purchase_amount,
@@ -1065,8 +1065,8 @@ pub struct WithdrawalView {
 
 pub fn withdrawal(w: &snspmt_store::Withdrawal) -> WithdrawalView {
     WithdrawalView {
-        id: w.withdrawal_id,
-        request_id: w.withdrawal_id,
+        id: w.withdrawal_id.0,
+        request_id: w.withdrawal_id.0,
         user_id: w.user_id.clone(),
         amount: w.amount,
         bank_name: w.bank_name.clone(),
@@ -1100,11 +1100,11 @@ pub struct PayoutView {
 
 pub fn payout(p: &snspmt_store::Payout) -> PayoutView {
     PayoutView {
-        id: p.payout_id,
+        id: p.payout_id.0,
         user_id: p.user_id.clone(),
         amount: p.amount,
         kind: p.kind.clone(),
-        withdrawal_id: p.withdrawal_id,
+        withdrawal_id: p.withdrawal_id.map(|w| w.0),
         notes: p.notes.clone(),
         paid_by: p.paid_by.clone(),
         created_at: rfc3339(p.created_at),

@@ -28,6 +28,18 @@ id_types! {
     PartId;
     /// A submission job's id.
     JobId;
+    /// A point purchase's id.
+    PurchaseId;
+    /// A commission's id.
+    CommissionId;
+    /// A withdrawal request's id.
+    WithdrawalId;
+    /// A payout's id (an approved withdrawal or a manual payment).
+    PayoutId;
+    /// A refill request's id (ours, not the upstream's).
+    RefillId;
+    /// A forwarded cancel's id.
+    CancelId;
 }
 
 /// An account.
@@ -432,7 +444,7 @@ pub struct OrderFilter {
 /// A purchase of points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purchase {
-    pub purchase_id: i64,
+    pub purchase_id: PurchaseId,
     pub user_id: String,
     pub method: snspmt_core::purchase::PurchaseMethod,
     /// Points bought.
@@ -815,7 +827,7 @@ pub struct UserCoupon {
     /// The coupon it came from is still active.
     pub is_active: bool,
     pub is_used: bool,
-    pub used_order_id: Option<i64>,
+    pub used_order_id: Option<OrderId>,
     pub created_at: Millis,
 }
 
@@ -857,8 +869,8 @@ pub(crate) fn coupon_copy(c: &Coupon, user_id: &str, now: Millis) -> UserCoupon 
 /// The commission a referrer earns on one order of a referred user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commission {
-    pub commission_id: i64,
-    pub order_id: i64,
+    pub commission_id: CommissionId,
+    pub order_id: OrderId,
     pub referrer_user_id: String,
     pub referred_user_id: String,
     /// The order's final price.
@@ -913,7 +925,7 @@ pub struct ReferralStats {
 /// A withdrawal request of commission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Withdrawal {
-    pub withdrawal_id: i64,
+    pub withdrawal_id: WithdrawalId,
     pub user_id: String,
     pub amount: Points,
     pub bank_name: String,
@@ -939,12 +951,12 @@ pub struct NewWithdrawal {
 /// A payout of commission: an approved withdrawal or a manual payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
-    pub payout_id: i64,
+    pub payout_id: PayoutId,
     pub user_id: String,
     pub amount: Points,
     /// `"withdrawal"` or `"manual"`.
     pub kind: String,
-    pub withdrawal_id: Option<i64>,
+    pub withdrawal_id: Option<WithdrawalId>,
     pub notes: Option<String>,
     pub paid_by: String,
     pub created_at: Millis,
@@ -995,13 +1007,6 @@ pub struct ApiKeyOwner {
 }
 
 // ---- refills and cancels (issue 14) ----
-
-id_types! {
-    /// A refill request's id (ours, not the upstream's).
-    RefillId;
-    /// A forwarded cancel's id.
-    CancelId;
-}
 
 /// A refill of an order at the upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,9 +8,7 @@
 
 use std::future::Future;
 
-use crate::{
-    CancelId, Change, ChangeWatcher, JobId, Millis, OrderId, PartId, RefillId, StoreError, StoreResult,
-};
+use crate::{Change, ChangeWatcher, StoreError, StoreResult};
 
 /// The watchers of a store's commits ([`crate::Maintenance::watch`]).
 #[derive(Default)]
@@ -43,7 +41,7 @@ pub enum Dialect {
 }
 
 /// A statement parameter every compiled-in driver can bind: `i64`, `bool`, `&str`, `String`,
-/// the core's [`Millis`] and the id newtypes, and their `Option`s.
+/// the core's [`Millis`](crate::Millis) and the id newtypes, and their `Option`s.
 pub(crate) trait Param: LiteParam + PgParam + Sync {}
 
 impl<T: LiteParam + PgParam + Sync> Param for T {}
@@ -111,18 +109,14 @@ impl<T> PgCol for T {}
 
 /// The types both drivers bind and read natively: parameters and columns pass straight through.
 /// (An explicit list, not a blanket impl over the drivers' traits, so that the core's types,
-/// which cannot implement them, fit in too: see [`int_newtypes!`].)
+/// which cannot implement them, fit in too: see `int_newtypes!`.)
 macro_rules! native {
     (params: $($p:ty),+; cols: $($c:ty),+) => {
         $(
             #[cfg(feature = "sqlite")]
-            impl LiteParam for $p {
-                fn lite(&self) -> &dyn rusqlite::ToSql { self }
-            }
+            impl LiteParam for $p { fn lite(&self) -> &dyn rusqlite::ToSql { self } }
             #[cfg(feature = "postgres")]
-            impl PgParam for $p {
-                fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { self }
-            }
+            impl PgParam for $p { fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { self } }
         )+
         $(
             #[cfg(feature = "sqlite")]
@@ -145,46 +139,44 @@ native! {
     cols: i64, i32, bool, String, Option<i64>, Option<bool>, Option<String>
 }
 
-/// Newtypes over `i64` (the core's [`Millis`], the store's ids), bound and read as their `i64`
+/// Newtypes over `i64` (the core's [`Millis`](crate::Millis), the store's ids), bound and read as their `i64`
 /// by reference: no conversion on the hot path. `None` binds a `NULL` of type `bigint`.
 macro_rules! int_newtypes {
     ($($t:ident),+) => {$(
         #[cfg(feature = "sqlite")]
-        impl LiteParam for $t {
-            fn lite(&self) -> &dyn rusqlite::ToSql { &self.0 }
-        }
+        impl LiteParam for crate::$t { fn lite(&self) -> &dyn rusqlite::ToSql { &self.0 } }
         #[cfg(feature = "sqlite")]
-        impl LiteParam for Option<$t> {
+        impl LiteParam for Option<crate::$t> {
             fn lite(&self) -> &dyn rusqlite::ToSql { self.as_ref().map_or(&None::<i64>, |v| &v.0) }
         }
         #[cfg(feature = "postgres")]
-        impl PgParam for $t {
-            fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { &self.0 }
-        }
+        impl PgParam for crate::$t { fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { &self.0 } }
         #[cfg(feature = "postgres")]
-        impl PgParam for Option<$t> {
+        impl PgParam for Option<crate::$t> {
             fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { self.as_ref().map_or(&None::<i64>, |v| &v.0) }
         }
         #[cfg(feature = "sqlite")]
-        impl LiteCol for $t {
+        impl LiteCol for crate::$t {
             fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> { i64::from_lite(v).map(Self) }
         }
         #[cfg(feature = "sqlite")]
-        impl LiteCol for Option<$t> {
-            fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> { Ok(Option::<i64>::from_lite(v)?.map($t)) }
+        impl LiteCol for Option<crate::$t> {
+            fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> { Ok(Option::<i64>::from_lite(v)?.map(crate::$t)) }
         }
         #[cfg(feature = "postgres")]
-        impl PgCol for $t {
+        impl PgCol for crate::$t {
             fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> { i64::from_pg(r, i).map(Self) }
         }
         #[cfg(feature = "postgres")]
-        impl PgCol for Option<$t> {
-            fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> { Ok(Option::<i64>::from_pg(r, i)?.map($t)) }
+        impl PgCol for Option<crate::$t> {
+            fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> { Ok(Option::<i64>::from_pg(r, i)?.map(crate::$t)) }
         }
     )+};
 }
 
-int_newtypes!(Millis, OrderId, PartId, JobId, RefillId, CancelId);
+int_newtypes! {
+    Millis, OrderId, PartId, JobId, RefillId, CancelId, PurchaseId, CommissionId, WithdrawalId, PayoutId
+}
 
 impl Row {
     /// Column `i`, converted.

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use snspmt_core::referral::{self, DiscountType, WithdrawalState};
 use snspmt_core::{validate, Bps, Points};
 use snspmt_store::{
-    Conflict, Millis, NewAudit, NewWithdrawal, Referrer, StoreError, UserCoupon, Withdrawal, WithdrawalFilter,
+    Conflict, Millis, NewAudit, NewWithdrawal, Referrer, StoreError, UserCoupon, Withdrawal,
+    WithdrawalFilter, WithdrawalId,
 };
 use time::OffsetDateTime;
 
@@ -469,7 +470,7 @@ pub async fn request_withdrawal(
         app.store.request_withdrawal(new, key, app.clock.now()).await.map_err(conflict_as_bad_request)?;
     Ok(Replayed::of(&outcome, |w: &Withdrawal| WithdrawalRequested {
         success: true,
-        request_id: w.withdrawal_id,
+        request_id: w.withdrawal_id.0,
         status: WithdrawalState::Requested,
         amount: w.amount.0,
     }))
@@ -898,19 +899,20 @@ pub async fn admin_process_withdrawal(
         target: Some(id.to_string()),
         detail: json!({"action": body.action, "admin_notes": notes}).to_string(),
     };
-    let w = app.store.decide_withdrawal(id, approve, notes, audit, app.clock.now()).await.map_err(
-        |e| match e {
-            StoreError::NotFound => ApiError::not_found("withdrawal request"),
-            StoreError::Conflict(Conflict::AlreadyProcessed) => ApiError::new(
-                hyper::StatusCode::CONFLICT,
-                "already_processed",
-                "이미 처리된 출금 요청입니다 (already approved or rejected)",
-            )
-            .naming(&format!("withdrawal request {id}"), None)
-            .with("request_id", id),
-            e => e.into(),
-        },
-    )?;
+    let w =
+        app.store.decide_withdrawal(WithdrawalId(id), approve, notes, audit, app.clock.now()).await.map_err(
+            |e| match e {
+                StoreError::NotFound => ApiError::not_found("withdrawal request"),
+                StoreError::Conflict(Conflict::AlreadyProcessed) => ApiError::new(
+                    hyper::StatusCode::CONFLICT,
+                    "already_processed",
+                    "이미 처리된 출금 요청입니다 (already approved or rejected)",
+                )
+                .naming(&format!("withdrawal request {id}"), None)
+                .with("request_id", id),
+                e => e.into(),
+            },
+        )?;
     Ok(Json(WithdrawalProcessed { success: true, request: views::withdrawal(&w), status: w.status }))
 }
 

@@ -194,5 +194,5 @@ pub async fn approval_unknown_purchase(s: &TestServer) -> i64 {
     s.store.begin_approval("AUDITWALK0001", Millis(1)).await.expect("begin").expect("approving");
     let lost = ApprovalOutcome::Unknown { reason: "connection dropped".into() };
     s.store.settle_approval(p.purchase_id, &lost, Millis(2)).await.expect("unknown");
-    p.purchase_id
+    p.purchase_id.0
 }

@@ -12,7 +12,7 @@ use super::{insert_audit, one, page, post_in, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
-    PurchaseFilter, StoreError, StoreResult,
+    PurchaseFilter, PurchaseId, StoreError, StoreResult,
 };
 
 macro_rules! purchase_cols {
@@ -81,16 +81,16 @@ fn purchase_row(r: &Row) -> StoreResult<Purchase> {
     })
 }
 
-async fn purchase_opt<C: Conn>(c: &mut C, id: i64) -> StoreResult<Option<Purchase>> {
+async fn purchase_opt<C: Conn>(c: &mut C, id: PurchaseId) -> StoreResult<Option<Purchase>> {
     one(c, PURCHASE_BY_ID, &[&id], purchase_row).await
 }
 
-async fn purchase_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<Purchase> {
+async fn purchase_in<C: Conn>(c: &mut C, id: PurchaseId) -> StoreResult<Purchase> {
     purchase_opt(c, id).await?.ok_or(StoreError::NotFound)
 }
 
 /// Why a conditional update did not match: `NotFound`, or `Conflict(Conflict::AlreadyProcessed)`.
-async fn not_matched<C: Conn>(c: &mut C, id: i64) -> StoreError {
+async fn not_matched<C: Conn>(c: &mut C, id: PurchaseId) -> StoreError {
     match purchase_in(c, id).await {
         Ok(_) => StoreError::Conflict(Conflict::AlreadyProcessed),
         Err(e) => e,
@@ -102,12 +102,12 @@ async fn not_matched<C: Conn>(c: &mut C, id: i64) -> StoreError {
 async fn credit<C: Conn>(
     c: &mut C,
     t: Transition,
-    id: i64,
+    id: PurchaseId,
     user_id: String,
     amount: i64,
     now: Millis,
 ) -> StoreResult<()> {
-    let Some(credit) = t.credit(id, Points(amount)) else { return Ok(()) };
+    let Some(credit) = t.credit(id.0, Points(amount)) else { return Ok(()) };
     let posting = Posting {
         user_id,
         kind: credit.kind,
@@ -122,7 +122,12 @@ async fn credit<C: Conn>(
 
 /// Runs `sql`, a guarded move of purchase `id`, and reads the purchase back; when the guard
 /// does not hold, why not.
-async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Purchase> {
+async fn moved<C: Conn>(
+    c: &mut C,
+    id: PurchaseId,
+    sql: &'static str,
+    args: &[&dyn Param],
+) -> StoreResult<Purchase> {
     if c.query_opt(sql, args).await?.is_none() {
         return Err(not_matched(c, id).await);
     }
@@ -133,7 +138,7 @@ async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Para
 /// audit row) while it is still in `s.transition.from`.
 async fn settle<C: Conn>(
     c: &mut C,
-    id: i64,
+    id: PurchaseId,
     s: &ApprovalSettlement,
     audit: Option<&NewAudit>,
     now: Millis,
@@ -230,7 +235,7 @@ store_trait! {
                     &p.pay_method,
                     &now,
                 ];
-                let id: i64 = c
+                let id: PurchaseId = c
                     .scalar(INSERT_PURCHASE, &args)
                     .await
                     .map_err(unique_as(StoreError::Conflict(Conflict::OrdrIdxxTaken)))?;
@@ -240,7 +245,7 @@ store_trait! {
             .await
         }
 
-        async fn purchase(&self, purchase_id: i64) -> StoreResult<Option<Purchase>> {
+        async fn purchase(&self, purchase_id: PurchaseId) -> StoreResult<Option<Purchase>> {
             self.rd(async move |c| purchase_opt(c, purchase_id).await).await
         }
 
@@ -263,7 +268,7 @@ store_trait! {
         /// KCP accepted the trade registration.
         async fn record_registration(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             approval_key: &str,
             pay_url: &str,
             trace_no: &str,
@@ -280,7 +285,7 @@ store_trait! {
         /// or `canceled` (the user canceled at KCP), with KCP's code and message.
         async fn end_registration(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             status: PurchaseStatus,
             code: &str,
             message: &str,
@@ -301,7 +306,7 @@ store_trait! {
         /// `purchase`) in the same transaction. `Conflict(Conflict::AlreadyProcessed)` after.
         async fn decide_bank_purchase(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             approve: bool,
             audit: NewAudit,
             now: Millis,
@@ -336,7 +341,7 @@ store_trait! {
         /// `tno` unique), failed, amount mismatch, or unknown.
         async fn settle_approval(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             outcome: &ApprovalOutcome,
             now: Millis,
         ) -> StoreResult<Purchase> {
@@ -350,7 +355,7 @@ store_trait! {
         /// `Conflict(AlreadyProcessed)` when someone moved it first.
         async fn settle_by_operator(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             settlement: ApprovalSettlement,
             audit: NewAudit,
             now: Millis,

@@ -17,7 +17,7 @@ use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     Commission, CommissionEntry, Coupon, IdempotencyKey, Idempotent, Millis, NewAudit, NewCoupon,
     NewWithdrawal, Page, Payout, Referral, ReferralStats, Referrer, StoreError, StoreResult, UserCoupon,
-    Withdrawal, WithdrawalFilter,
+    Withdrawal, WithdrawalFilter, WithdrawalId,
 };
 
 macro_rules! referrer_cols {
@@ -711,7 +711,7 @@ store_trait! {
                 let args: [&dyn Param; 6] =
                     [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
                 let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
-                let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id);
+                let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id.0);
                 write_book(c, &w.user_id, (before, after), entry, now).await?;
                 remember(c, key.as_ref(), row).await
             })
@@ -738,7 +738,7 @@ store_trait! {
         /// rejection releases it. Audited. `Conflict(Conflict::AlreadyProcessed)` after.
         async fn decide_withdrawal(
             &self,
-            withdrawal_id: i64,
+            withdrawal_id: WithdrawalId,
             approve: bool,
             notes: Option<String>,
             audit: NewAudit,
@@ -766,7 +766,7 @@ store_trait! {
                         [&user, &effects.pay.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now];
                     c.query_one(INSERT_PAYOUT, &args).await?;
                 }
-                write_book(c, user, (before, after), w.entry(id), now).await?;
+                write_book(c, user, (before, after), w.entry(id.0), now).await?;
                 audited(c, &audit, now, decided).await
             })
             .await
@@ -788,9 +788,9 @@ store_trait! {
                     book_in(c, &id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
                 let after = before.pay(amount).map_err(refused)?;
                 let args: [&dyn Param; 7] =
-                    [&id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
+                    [&id, &amount.0, &"manual", &None::<WithdrawalId>, &notes, &audit.actor, &now];
                 let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
-                write_book(c, &id, (before, after), entries::payout(payout.payout_id), now).await?;
+                write_book(c, &id, (before, after), entries::payout(payout.payout_id.0), now).await?;
                 audited(c, &audit, now, payout).await
             })
             .await

@@ -15,8 +15,8 @@ use snspmt_core::{LedgerKind, Millis, Points};
 use snspmt_store::{
     Conflict, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter, NewAudit, NewCoupon,
     NewNotice, NewOrder, NewPost, NewPurchase, NewService, NewUser, NewWithdrawal, OrderId, PostFilter,
-    Posting, ProfilePatch, PurchaseFilter, SocialLink, SocialLogin, StatusUpdate, Store, StoreError,
-    StoreResult, SubmissionOutcome, UserCoupon, WithdrawalFilter,
+    Posting, ProfilePatch, PurchaseFilter, PurchaseId, SocialLink, SocialLogin, StatusUpdate, Store,
+    StoreError, StoreResult, SubmissionOutcome, UserCoupon, WithdrawalFilter, WithdrawalId,
 };
 
 /// Calls `$m!(case, case, …)` with every contract case, so each backend lists them once.
@@ -693,7 +693,7 @@ pub async fn bank_purchases_are_decided_once(s: Arc<dyn Store>) {
         Err(StoreError::Conflict(Conflict::AlreadyProcessed))
     ));
     assert!(matches!(
-        s.decide_bank_purchase(9999, true, audit(), Millis(6)).await,
+        s.decide_bank_purchase(PurchaseId(9999), true, audit(), Millis(6)).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(5000)));
@@ -769,7 +769,7 @@ pub async fn kcp_approvals_credit_once(s: Arc<dyn Store>) {
     assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000)));
     // Attention: the mismatch, and C approving since 11 (older than 20).
     let attention = PurchaseFilter { attention_before: Some(Millis(20)), limit: 50, ..Default::default() };
-    let ids: Vec<i64> =
+    let ids: Vec<PurchaseId> =
         s.purchases(attention).await.expect("list").rows.iter().map(|p| p.purchase_id).collect();
     assert_eq!(ids, [c.purchase_id, b.purchase_id]);
     let recent = PurchaseFilter { attention_before: Some(Millis(5)), limit: 50, ..Default::default() };
@@ -1257,8 +1257,7 @@ pub async fn commissions_follow_their_orders(s: Arc<dyn Store>) {
     settle(&*s, canceled.order_id, Settlement { status: OrderStatus::Canceled, refund: Points(1000) }, 600)
         .await;
     let all = s.commissions("a", 50, 0).await.expect("commissions").rows;
-    let by_order =
-        |id: OrderId| all.iter().find(|c| c.order_id == id.0).map(|c| (c.status, c.amount, c.rate));
+    let by_order = |id: OrderId| all.iter().find(|c| c.order_id == id).map(|c| (c.status, c.amount, c.rate));
     assert_eq!(by_order(first.order_id), Some((CommissionStatus::Confirmed, Points(950), Bps(1000))));
     assert_eq!(by_order(partial.order_id), Some((CommissionStatus::Reduced, Points(150), Bps(2000))));
     assert_eq!(by_order(canceled.order_id), Some((CommissionStatus::Canceled, Points(0), Bps(2000))));
@@ -1299,14 +1298,8 @@ pub async fn a_coupon_is_used_by_one_order_under_concurrency(s: Arc<dyn Store>) 
     assert_eq!(s.balance("b").await.expect("balance"), Some(Points(100_000 - 950)));
     assert_eq!(s.commissions("a", 50, 0).await.expect("commissions").total, 1);
     // A failed order refunded in full gives the coupon back.
-    let order_id = s
-        .user_coupon(coupon.id)
-        .await
-        .expect("coupon")
-        .expect("exists")
-        .used_order_id
-        .map(OrderId)
-        .expect("used");
+    let order_id =
+        s.user_coupon(coupon.id).await.expect("coupon").expect("exists").used_order_id.expect("used");
     let job = s.claim_order_job(order_id, Millis(200)).await.expect("claim").expect("due");
     let rejected = SubmissionOutcome::Rejected { message: "Incorrect link".into() };
     s.settle_submission(job.job_id, rejected, Millis(200)).await.expect("rejected");
@@ -1350,7 +1343,7 @@ pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn S
     assert_eq!((a.reserved, a.balance()), (Points(9_000), Points(1_000)));
     assert_book_agrees(&*s, "a").await;
     // Decisions: each once, concurrently.
-    let ids: Vec<i64> = fresh.into_iter().collect();
+    let ids: Vec<WithdrawalId> = fresh.into_iter().collect();
     let mut tasks = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         for _ in 0..3 {
@@ -1363,7 +1356,7 @@ pub async fn withdrawals_never_exceed_the_balance_under_concurrency(s: Arc<dyn S
     }
     assert_eq!(winners(tasks, Conflict::AlreadyProcessed).await.len(), 6);
     assert!(matches!(
-        s.decide_withdrawal(999_999, true, None, audit(), Millis(300)).await,
+        s.decide_withdrawal(WithdrawalId(999_999), true, None, audit(), Millis(300)).await,
         Err(StoreError::NotFound)
     ));
     let a = s.referrer("a").await.expect("a").expect("a");
