@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, UTC: an instant. A bare number in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Millis(pub i64);
 
@@ -64,6 +63,27 @@ impl Millis {
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The schema of an `i64`, inlined: the OpenAPI document shows an instant as the integer it is
+/// on the wire, as it did when `Millis` was an alias (a derived schema would add a component).
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Millis {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        i64::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        i64::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        i64::json_schema(generator)
     }
 }
 
