@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p snspmt-examples --example sqlite_store [PATH]` (a temporary file by default).
 
-use snspmt_core::{LedgerKind, Points};
+use snspmt_core::{LedgerKind, Millis, Points};
 use snspmt_store::{
     IdempotencyKey, LedgerFilter, LedgerStore, Maintenance, NewUser, Posting, SqliteStore, StoreError,
     UserStore,
@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => SqliteStore::open(&path)?,
         None => SqliteStore::open_temporary()?,
     };
-    let report = store.migrate(now()).await?;
+    let report = store.migrate(Millis(now())).await?;
     println!("schema version {} (applied now: {:?})", report.version, report.applied);
 
     let user = NewUser {
@@ -41,14 +41,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         display_name: "example".into(),
         password_hash: None,
     };
-    let user = store.create_user(user, now()).await?;
+    let user = store.create_user(user, Millis(now())).await?;
     let id = user.user_id.as_str();
 
     // A purchase, posted with a unique event reference: posting the same event again is refused.
     let mut purchase = posting(id, LedgerKind::Purchase, 10_000, "bank transfer approved");
     purchase.event_ref = Some(format!("purchase:{id}"));
-    store.post(purchase.clone(), None, now()).await?;
-    match store.post(purchase, None, now()).await {
+    store.post(purchase.clone(), None, Millis(now())).await?;
+    match store.post(purchase, None, Millis(now())).await {
         Err(StoreError::AlreadyPosted) => println!("second credit of the same purchase refused"),
         other => println!("unexpected: {other:?}"),
     }
@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = IdempotencyKey::new(id, "points.deduct", "retry-me", br#"{"amount":300}"#);
     for attempt in 1..=2 {
         let outcome = store
-            .post(posting(id, LedgerKind::Deduct, -2_500, "self debit"), Some(key.clone()), now())
+            .post(posting(id, LedgerKind::Deduct, -2_500, "self debit"), Some(key.clone()), Millis(now()))
             .await?;
         println!(
             "attempt {attempt}: replay={} balance_after={}",
@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Overdrawing is refused and changes nothing.
-    match store.post(posting(id, LedgerKind::Deduct, -1_000_000, "too much"), None, now()).await {
+    match store.post(posting(id, LedgerKind::Deduct, -1_000_000, "too much"), None, Millis(now())).await {
         Err(StoreError::InsufficientPoints { balance }) => println!("overdraw refused; balance is {balance}"),
         other => println!("unexpected: {other:?}"),
     }

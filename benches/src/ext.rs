@@ -77,7 +77,7 @@ impl Db {
                 std::fs::create_dir_all(&dir)?;
                 let path = dir.join("bench.db");
                 let store = SqliteStore::open(&path.to_string_lossy())?;
-                store.migrate(0).await?;
+                store.migrate(snspmt_store::Millis::EPOCH).await?;
                 Ok(Db {
                     backend: "sqlite",
                     url: format!("sqlite://{}", path.display()),

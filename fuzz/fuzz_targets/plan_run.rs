@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use snspmt_core::plan::{self, PartState, Run, Step, Submitted};
 use snspmt_core::upstream::smm::Status;
-use snspmt_core::Points;
+use snspmt_core::{Millis, Points};
 
 fuzz_target!(|input: (Vec<(u16, u8, Option<u16>)>, u32, Vec<(u8, u16, i16)>)| {
     let (raw_steps, price, ops) = input;
@@ -23,12 +23,12 @@ fuzz_target!(|input: (Vec<(u16, u8, Option<u16>)>, u32, Vec<(u8, u16, i16)>)| {
     let price = i64::from(price);
     let Ok(parts) = plan::package_parts(&steps, Points(price)) else { return };
     let n = parts.len() as u32;
-    let mut run = Run::new(parts.clone(), Some(0));
-    let mut now = 0i64;
+    let mut run = Run::new(parts.clone(), Some(Millis::EPOCH));
+    let mut now = Millis::EPOCH;
     for (kind, arg, extra) in ops.into_iter().take(200) {
         match kind % 3 {
             0 => {
-                now += i64::from(arg) * 60_000;
+                now = now.plus_minutes(i64::from(arg));
                 for i in run.handle_timeout(now).submit {
                     assert_eq!(run.states()[i as usize], PartState::Submitting);
                 }

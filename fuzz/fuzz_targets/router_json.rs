@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
 use libfuzzer_sys::fuzz_target;
 use snspmt_http::{App, Config};
-use snspmt_store::{Maintenance, SqliteStore};
+use snspmt_store::{Maintenance, Millis, SqliteStore};
 
 const ADMIN: &str = "fuzz-admin-token-0123456789";
 
@@ -26,7 +26,7 @@ fn world() -> &'static World {
     WORLD.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let store = SqliteStore::open_temporary().expect("store");
-        rt.block_on(store.migrate(0)).expect("migrate");
+        rt.block_on(store.migrate(Millis::EPOCH)).expect("migrate");
         let vars = [("ADMIN_TOKEN", ADMIN), ("SNSPMT_LOG", "warn")];
         let config = Config::from_lookup(
             |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()),

@@ -19,6 +19,7 @@
 //!   life cycle.
 //! - [`purchase`]: point purchases (bank transfer, KCP card) and their transitions.
 //! - [`schedule`]: when a scheduled order is due.
+//! - [`time`]: [`Millis`], an instant in milliseconds since the epoch.
 //! - [`upstream`]: codecs of the SMM panel API v2, KCP and the OAuth providers.
 //!
 //! # Example
@@ -33,6 +34,7 @@
 //! use snspmt_core::plan::Submitted;
 //! use snspmt_core::single::{Input, Job, Single};
 //! use snspmt_core::upstream::smm;
+//! use snspmt_core::Millis;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let price = money::order_price(Points(2_000), 1_500)?;
@@ -40,7 +42,7 @@
 //! let final_price = price.checked_sub(discount)?;
 //! assert_eq!((price, final_price), (Points(3_000), Points(2_700)));
 //!
-//! let now = 1_700_000_000_000;
+//! let now = Millis(1_700_000_000_000);
 //! let mut order = Single {
 //!     status: OrderStatus::Pending,
 //!     job: Job::Due { at: now },
@@ -52,11 +54,11 @@
 //! // The caller sent `smm::add_form(..)`; the panel took it.
 //! let reply = smm::read_add_answer(200, br#"{"order": 23501}"#);
 //! assert_eq!(reply, smm::AddOutcome::Accepted { order: "23501".into() });
-//! assert_eq!(order.handle(Input::Submitted(Submitted::Accepted), now + 1)?.status, OrderStatus::InProgress);
+//! assert_eq!(order.handle(Input::Submitted(Submitted::Accepted), now.plus_ms(1))?.status, OrderStatus::InProgress);
 //!
 //! // Later, `action=status`: 500 of the 1,500 units were not delivered.
 //! let status = smm::parse_status(br#"{"status": "Partial", "remains": "500"}"#)??;
-//! let done = order.handle(Input::Upstream { status: &status.status, remains: status.remains }, now + 2)?;
+//! let done = order.handle(Input::Upstream { status: &status.status, remains: status.remains }, now.plus_ms(2))?;
 //! assert_eq!((done.status, done.refund), (OrderStatus::Partial, Points(900)));
 //! # Ok(())
 //! # }
@@ -72,8 +74,10 @@ pub mod referral;
 pub mod refill;
 pub mod schedule;
 pub mod single;
+pub mod time;
 pub mod upstream;
 pub mod validate;
 
 pub use ledger::LedgerKind;
 pub use money::{Bps, MoneyError, Points, Won};
+pub use time::Millis;

@@ -31,6 +31,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{self, MoneyError, Points};
+use crate::time::Millis;
 use crate::upstream::smm;
 
 /// Where an order is, listed in lifecycle order.
@@ -304,8 +305,8 @@ pub fn retry_backoff_ms(why: NotAccepted, attempts: u32) -> i64 {
 
 /// When a submission not accepted at `now` on its `attempts`-th try is due again: always
 /// later than `now` (saturating at the end of time).
-pub fn retry_due(now: i64, why: NotAccepted, attempts: u32) -> i64 {
-    now.saturating_add(retry_backoff_ms(why, attempts))
+pub fn retry_due(now: Millis, why: NotAccepted, attempts: u32) -> Millis {
+    now.plus_ms(retry_backoff_ms(why, attempts))
 }
 
 #[cfg(test)]
@@ -380,7 +381,7 @@ mod tests {
         assert_eq!(retry_backoff_ms(Throttled, 6), 480_000);
         assert_eq!(retry_backoff_ms(Throttled, 7), 600_000);
         assert_eq!(retry_backoff_ms(Throttled, u32::MAX), 600_000);
-        assert_eq!(retry_due(1_000, Throttled, 1), 16_000);
-        assert_eq!(retry_due(i64::MAX - 1, NotSent, 1), i64::MAX);
+        assert_eq!(retry_due(Millis(1_000), Throttled, 1), Millis(16_000));
+        assert_eq!(retry_due(Millis(i64::MAX - 1), NotSent, 1), Millis::MAX);
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::money::{self, MoneyError, Points};
 use crate::order::{NotAccepted, OrderStatus, Settlement};
+use crate::time::Millis;
 
 /// The delay between package steps when a step names none: 24 hours.
 pub const DEFAULT_DELAY_MINUTES: u32 = 1440;
@@ -144,8 +145,8 @@ pub fn split_parts(service_id: i64, days: u32, per_day: u64, price: Points) -> R
 }
 
 /// When the part after one settled at `settled_at` is due (both ms since the epoch).
-pub fn next_due(settled_at: i64, next_delay_minutes: u32) -> i64 {
-    settled_at.saturating_add(i64::from(next_delay_minutes) * 60_000)
+pub fn next_due(settled_at: Millis, next_delay_minutes: u32) -> Millis {
+    settled_at.plus_minutes(i64::from(next_delay_minutes))
 }
 
 /// How a part ended, for the order's status.
@@ -191,13 +192,13 @@ pub enum PartState {
     /// Its turn has not come.
     Waiting,
     /// To be submitted at `at` (ms since the epoch, as every time here).
-    Due { at: i64 },
+    Due { at: Millis },
     /// Claimed: a submission is under way.
     Submitting,
     /// The upstream took it at `at`.
-    Accepted { at: i64 },
+    Accepted { at: Millis },
     /// The submission's outcome is unknown (never resent).
-    Unknown { at: i64 },
+    Unknown { at: Millis },
     /// Over: `refunded` of its share given back.
     Ended { refunded: Points, completed: bool },
 }
@@ -318,7 +319,7 @@ pub struct Effects {
 /// use snspmt_core::order::OrderStatus;
 /// use snspmt_core::plan::{self, Run, Step, Submitted};
 /// use snspmt_core::upstream::smm::Status;
-/// use snspmt_core::Points;
+/// use snspmt_core::{Millis, Points};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // A package: one step of 100 units run twice, a minute apart, sold for 1,001 points.
@@ -327,17 +328,17 @@ pub struct Effects {
 /// let parts = plan::package_parts(&steps, Points(1_001))?;
 /// assert_eq!(parts.iter().map(|p| p.share).collect::<Vec<_>>(), [Points(500), Points(501)]);
 ///
-/// let t0 = 1_700_000_000_000; // ms since the epoch
+/// let t0 = Millis(1_700_000_000_000); // ms since the epoch
 /// let mut run = Run::new(parts, Some(t0));
 /// assert_eq!(run.poll_timeout(), Some(t0));
 /// assert_eq!(run.handle_timeout(t0).submit, [0]);
 /// // Accepted: the next part is due its delay later.
-/// assert_eq!(run.submitted(0, Submitted::Accepted, t0 + 10)?.refund, None);
-/// assert_eq!(run.poll_timeout(), Some(t0 + 10 + 60_000));
+/// assert_eq!(run.submitted(0, Submitted::Accepted, t0.plus_ms(10))?.refund, None);
+/// assert_eq!(run.poll_timeout(), Some(t0.plus_ms(10 + 60_000)));
 /// // The panel delivers the first in full, and refuses the second: its share comes back.
 /// assert_eq!(run.upstream(0, &Status::Completed, Some(0))?.refund, None);
-/// assert_eq!(run.handle_timeout(t0 + 60_010).submit, [1]);
-/// assert_eq!(run.submitted(1, Submitted::Rejected, t0 + 60_011)?.refund, Some((1, Points(501))));
+/// assert_eq!(run.handle_timeout(t0.plus_ms(60_010)).submit, [1]);
+/// assert_eq!(run.submitted(1, Submitted::Rejected, t0.plus_ms(60_011))?.refund, Some((1, Points(501))));
 /// assert_eq!((run.order_status(), run.refunded()), (OrderStatus::Partial, Points(501)));
 /// # Ok(())
 /// # }
@@ -394,7 +395,7 @@ impl Run {
     }
 
     /// A run whose first part is due at `start` (`None`: deferred).
-    pub fn new(parts: Vec<Part>, start: Option<i64>) -> Run {
+    pub fn new(parts: Vec<Part>, start: Option<Millis>) -> Run {
         let mut states = vec![PartState::Waiting; parts.len()];
         if let (Some(at), Some(first)) = (start, states.first_mut()) {
             *first = PartState::Due { at };
@@ -411,7 +412,7 @@ impl Run {
     }
 
     /// Starts a deferred run; `false` if it had started.
-    pub fn start(&mut self, now: i64) -> bool {
+    pub fn start(&mut self, now: Millis) -> bool {
         match self.states.first_mut() {
             Some(s @ PartState::Waiting) => {
                 *s = PartState::Due { at: now };
@@ -422,7 +423,7 @@ impl Run {
     }
 
     /// When the next part is due, if any is waiting for a time.
-    pub fn poll_timeout(&self) -> Option<i64> {
+    pub fn poll_timeout(&self) -> Option<Millis> {
         self.states
             .iter()
             .filter_map(|s| match s {
@@ -433,7 +434,7 @@ impl Run {
     }
 
     /// Claims every part due by `now`.
-    pub fn handle_timeout(&mut self, now: i64) -> Effects {
+    pub fn handle_timeout(&mut self, now: Millis) -> Effects {
         let mut effects = Effects::default();
         for (i, s) in self.states.iter_mut().enumerate() {
             if matches!(s, PartState::Due { at } if *at <= now) {
@@ -449,7 +450,7 @@ impl Run {
     }
 
     /// The part after `index` becomes due its delay after `now`.
-    fn advance(&mut self, index: u32, now: i64) {
+    fn advance(&mut self, index: u32, now: Millis) {
         let next = index as usize + 1;
         if let (Some(s @ PartState::Waiting), Some(p)) = (self.states.get_mut(next), self.parts.get(next)) {
             *s = PartState::Due { at: next_due(now, p.delay_minutes) };
@@ -457,7 +458,7 @@ impl Run {
     }
 
     /// How part `index`'s submission ended.
-    pub fn submitted(&mut self, index: u32, outcome: Submitted, now: i64) -> Result<Effects, RunError> {
+    pub fn submitted(&mut self, index: u32, outcome: Submitted, now: Millis) -> Result<Effects, RunError> {
         let state = self.state(index)?;
         if state != PartState::Submitting {
             return Err(RunError { index, state });
@@ -603,29 +604,29 @@ mod tests {
         );
         assert_eq!(split_parts(7, 1, 100, Points(1)), Err(PlanError::SplitDays(1)));
         assert_eq!(split_parts(7, 31, 100, Points(1)), Err(PlanError::SplitDays(31)));
-        assert_eq!(next_due(1_000, 2), 121_000);
+        assert_eq!(next_due(Millis(1_000), 2), Millis(121_000));
     }
 
     #[test]
     fn ending_refunds_only_the_parts_never_submitted() {
         let parts = package_parts(&[step(1, 100, Some(1), 4)], Points(1000)).expect("plan");
-        let mut run = Run::new(parts.clone(), Some(0));
-        let claimed = run.handle_timeout(0);
+        let mut run = Run::new(parts.clone(), Some(Millis(0)));
+        let claimed = run.handle_timeout(Millis(0));
         assert_eq!(claimed.submit, vec![0]);
-        let _ = run.submitted(0, Submitted::Accepted, 10).expect("accepted");
+        let _ = run.submitted(0, Submitted::Accepted, Millis(10)).expect("accepted");
         // The owner may not end a run that reached the upstream.
         assert!(run.clone().end(Ender::Owner).is_err());
         let refunds = run.end(Ender::Operator).expect("operator end");
         assert_eq!(refunds, vec![(1, Points(250)), (2, Points(250)), (3, Points(250))]);
         assert_eq!(run.poll_timeout(), None, "nothing is due after the end");
-        assert!(run.handle_timeout(i64::MAX).submit.is_empty());
+        assert!(run.handle_timeout(Millis::MAX).submit.is_empty());
         assert_eq!(run.refunded(), Points(750));
         // The accepted part still settles with its own share.
         let e = run.upstream(0, &crate::upstream::smm::Status::Canceled, None).expect("settles");
         assert_eq!(e.refund, Some((0, Points(250))));
         assert_eq!(run.refunded(), Points(1000));
 
-        let mut scheduled = Run::new(parts, Some(5_000));
+        let mut scheduled = Run::new(parts, Some(Millis(5_000)));
         assert_eq!(scheduled.end(Ender::Owner).expect("owner").iter().map(|r| r.1 .0).sum::<i64>(), 1000);
         assert_eq!(scheduled.order_status(), OrderStatus::Canceled);
     }
@@ -636,7 +637,7 @@ mod tests {
             assert_eq!(stage.as_str().parse::<Stage>(), Ok(stage));
         }
         assert!("done".parse::<Stage>().is_err());
-        assert_eq!(Stage::of(&PartState::Due { at: 5 }), Stage::Due);
+        assert_eq!(Stage::of(&PartState::Due { at: Millis(5) }), Stage::Due);
     }
 
     #[test]

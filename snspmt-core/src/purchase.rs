@@ -512,7 +512,7 @@ pub fn operator_settlement(
     use PurchaseStatus::*;
     match status {
         ApprovalUnknown => {}
-        Approving if approving_at.is_none_or(|at| now.saturating_sub(at) >= stale_after_ms) => {}
+        Approving if approving_at.is_none_or(|at| now.ms_since(at) >= stale_after_ms) => {}
         Approving => return Err(SettleRefusal::InProgress),
         s if s.is_final() => return Err(SettleRefusal::AlreadyProcessed),
         _ => return Err(SettleRefusal::NotSettleable),
@@ -729,21 +729,21 @@ mod tests {
             description: "포인트 구매 #42".into(),
         };
         let cases: &[(PurchaseStatus, PurchaseStatus, Option<Millis>, Option<&PurchaseCredit>)] = &[
-            (Pending, Approved, Some(7), Some(&credit)),
+            (Pending, Approved, Some(Millis(7)), Some(&credit)),
             (Pending, Rejected, None, None),
             (KcpRegistered, Approving, None, None),
             (KcpRegistered, Failed, None, None),
             (KcpRegistered, Canceled, None, None),
-            (Approving, Approved, Some(7), Some(&credit)),
+            (Approving, Approved, Some(Millis(7)), Some(&credit)),
             (Approving, Failed, None, None),
             (Approving, AmountMismatch, None, None),
             (Approving, ApprovalUnknown, None, None),
-            (ApprovalUnknown, Approved, Some(7), Some(&credit)),
+            (ApprovalUnknown, Approved, Some(Millis(7)), Some(&credit)),
             (ApprovalUnknown, Failed, None, None),
         ];
         for (from, to, at, want) in cases {
             let t = Transition::new(*from, *to).expect("legal");
-            assert_eq!(t.approved_at(7), *at, "{from} -> {to}");
+            assert_eq!(t.approved_at(Millis(7)), *at, "{from} -> {to}");
             assert_eq!(t.credit(42, Points(5000)).as_ref(), *want, "{from} -> {to}");
         }
         assert_eq!(PurchaseCredit::new(42, Points(5000)), credit);
@@ -764,7 +764,7 @@ mod tests {
         let cases = [
             (
                 ApprovalOutcome::Approved { tno: "T1".into(), amount: 1100 },
-                s(Approved, Some("T1"), Some(1100), Some("0000"), None, Some(9)),
+                s(Approved, Some("T1"), Some(1100), Some("0000"), None, Some(Millis(9))),
             ),
             (
                 ApprovalOutcome::Declined { code: "8804".into(), message: "거절".into() },
@@ -803,7 +803,7 @@ mod tests {
             ),
         ];
         for (outcome, want) in cases {
-            let got = outcome.settlement(9);
+            let got = outcome.settlement(Millis(9));
             assert_eq!(got, want, "{outcome:?}");
             assert_eq!(got.transition.to, outcome.status());
             assert_eq!(Transition::new(got.transition.from, got.transition.to), Ok(got.transition));
@@ -818,9 +818,9 @@ mod tests {
         assert!(approval_stale_after_ms(u64::MAX) > i64::MAX / 4, "no overflow");
         let approved = OperatorOutcome::Approved { tno: " 23732987373372 ".into() };
         let failed = OperatorOutcome::Failed { tno: None };
-        let now = 100_000;
+        let now = Millis(100_000);
         let settle = |status, at: Option<i64>, o: &OperatorOutcome| {
-            operator_settlement(status, at, Won(5000), o, now, stale)
+            operator_settlement(status, at.map(Millis), Won(5000), o, now, stale)
         };
         let want_approved = |from| ApprovalSettlement {
             transition: Transition { from, to: Approved },
@@ -831,10 +831,13 @@ mod tests {
             approved_at: Some(now),
         };
         assert_eq!(settle(ApprovalUnknown, Some(1), &approved), Ok(want_approved(ApprovalUnknown)));
-        assert_eq!(settle(Approving, Some(now - stale), &approved), Ok(want_approved(Approving)));
+        assert_eq!(settle(Approving, Some(now.as_ms() - stale), &approved), Ok(want_approved(Approving)));
         assert_eq!(settle(Approving, None, &approved), Ok(want_approved(Approving)));
-        assert_eq!(settle(Approving, Some(now - stale + 1), &approved), Err(SettleRefusal::InProgress));
-        assert_eq!(settle(Approving, Some(now), &failed), Err(SettleRefusal::InProgress));
+        assert_eq!(
+            settle(Approving, Some(now.as_ms() - stale + 1), &approved),
+            Err(SettleRefusal::InProgress)
+        );
+        assert_eq!(settle(Approving, Some(now.as_ms()), &failed), Err(SettleRefusal::InProgress));
         let want_failed = ApprovalSettlement {
             transition: Transition { from: ApprovalUnknown, to: Failed },
             tno: None,

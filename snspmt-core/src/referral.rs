@@ -12,7 +12,7 @@
 //! use snspmt_core::order::OrderStatus;
 //! use snspmt_core::referral::{self, CommissionBook, CommissionStatus, CouponTerms};
 //! use snspmt_core::referral::{Withdrawal, WithdrawalInput};
-//! use snspmt_core::Points;
+//! use snspmt_core::{Millis, Points};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A code from random bytes the caller drew (the core draws nothing itself).
@@ -21,17 +21,17 @@
 //! assert_eq!(referral::normalize_code(" refabcdefgh "), Some(code));
 //!
 //! // The referred user's coupon: 5 % off for 30 days (times in ms since the epoch).
-//! let now = 1_700_000_000_000;
+//! let now = Millis(1_700_000_000_000);
 //! let terms = CouponTerms {
 //!     discount: Discount::Percentage(Bps::REFERRAL_COUPON),
 //!     min_order_amount: Points(0),
 //!     valid_from: Some(now),
-//!     expires_at: Some(now + referral::REFERRAL_COUPON_VALIDITY_MS),
+//!     expires_at: Some(now.plus_ms(referral::REFERRAL_COUPON_VALIDITY_MS)),
 //!     is_active: true,
 //!     is_used: false,
 //! };
 //! assert_eq!(referral::apply_coupon(&terms, Points(2_000), now)?, Points(100));
-//! assert!(referral::apply_coupon(&terms, Points(2_000), now + 31 * 24 * 60 * 60 * 1000).is_err());
+//! assert!(referral::apply_coupon(&terms, Points(2_000), now.plus_ms(31 * 24 * 60 * 60 * 1000)).is_err());
 //!
 //! // The referrer's commission follows the order: 10 % of what was kept after a refund.
 //! let rate = Bps::DEFAULT_COMMISSION;
@@ -57,6 +57,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::{self, Bps, Discount, MoneyError, Points};
 use crate::order::OrderStatus;
+use crate::time::Millis;
 use crate::validate::Invalid;
 
 /// Every referral code starts with this.
@@ -184,9 +185,9 @@ pub struct CouponTerms {
     /// The pre-discount price must be at least this.
     pub min_order_amount: Points,
     /// Not valid before this moment (ms since the epoch).
-    pub valid_from: Option<i64>,
+    pub valid_from: Option<Millis>,
     /// Not valid from this moment on (ms since the epoch).
-    pub expires_at: Option<i64>,
+    pub expires_at: Option<Millis>,
     /// The operator has not withdrawn the coupon.
     pub is_active: bool,
     /// This copy was spent on an order.
@@ -242,7 +243,7 @@ impl std::error::Error for CouponRefusal {}
 /// epoch), checked in this
 /// order: withdrawn, used, not yet valid, expired (`now ≥ expires_at`), below the minimum.
 /// Always `0 ≤ discount ≤ price` ([`money::coupon_discount`]).
-pub fn apply_coupon(terms: &CouponTerms, price: Points, now: i64) -> Result<Points, CouponRefusal> {
+pub fn apply_coupon(terms: &CouponTerms, price: Points, now: Millis) -> Result<Points, CouponRefusal> {
     if !terms.is_active {
         return Err(CouponRefusal::Inactive);
     }
@@ -698,30 +699,30 @@ mod tests {
         let base = CouponTerms {
             discount: Discount::Percentage(Bps(500)),
             min_order_amount: Points(1000),
-            valid_from: Some(100),
-            expires_at: Some(200),
+            valid_from: Some(Millis(100)),
+            expires_at: Some(Millis(200)),
             is_active: true,
             is_used: false,
         };
-        assert_eq!(apply_coupon(&base, Points(10_000), 100), Ok(Points(500)));
-        assert_eq!(apply_coupon(&base, Points(1000), 199), Ok(Points(50)));
-        assert_eq!(apply_coupon(&base, Points(10_000), 99), Err(CouponRefusal::NotYetValid));
-        assert_eq!(apply_coupon(&base, Points(10_000), 200), Err(CouponRefusal::Expired));
+        assert_eq!(apply_coupon(&base, Points(10_000), Millis(100)), Ok(Points(500)));
+        assert_eq!(apply_coupon(&base, Points(1000), Millis(199)), Ok(Points(50)));
+        assert_eq!(apply_coupon(&base, Points(10_000), Millis(99)), Err(CouponRefusal::NotYetValid));
+        assert_eq!(apply_coupon(&base, Points(10_000), Millis(200)), Err(CouponRefusal::Expired));
         assert_eq!(
-            apply_coupon(&base, Points(999), 150),
+            apply_coupon(&base, Points(999), Millis(150)),
             Err(CouponRefusal::BelowMinimum { min_order_amount: Points(1000) })
         );
         let used = CouponTerms { is_used: true, ..base };
-        assert_eq!(apply_coupon(&used, Points(10_000), 150), Err(CouponRefusal::Used));
+        assert_eq!(apply_coupon(&used, Points(10_000), Millis(150)), Err(CouponRefusal::Used));
         let off = CouponTerms { is_active: false, ..used };
-        assert_eq!(apply_coupon(&off, Points(10_000), 150), Err(CouponRefusal::Inactive));
+        assert_eq!(apply_coupon(&off, Points(10_000), Millis(150)), Err(CouponRefusal::Inactive));
         let open = CouponTerms {
             valid_from: None,
             expires_at: None,
             discount: Discount::Fixed(Points(5000)),
             ..base
         };
-        assert_eq!(apply_coupon(&open, Points(3000), i64::MIN), Ok(Points(3000)));
+        assert_eq!(apply_coupon(&open, Points(3000), Millis::MIN), Ok(Points(3000)));
         assert!(may_issue(0, Some(1)) && !may_issue(1, Some(1)) && may_issue(i64::MAX, None));
         for r in [CouponRefusal::NotYours, CouponRefusal::Expired, CouponRefusal::Used] {
             assert!(!r.reason().is_empty() && !r.to_string().is_empty());

@@ -14,9 +14,10 @@
 //! use snspmt_core::refill::{self, CancelRoute, IllegalRefill, OrderFacts, RefillHistory, RefillInput};
 //! use snspmt_core::refill::{RefillPolicy, RefillRefusal, RefillState, DAY_MS};
 //! use snspmt_core::upstream::smm::RefillStatus;
+//! use snspmt_core::Millis;
 //!
 //! # fn main() -> Result<(), IllegalRefill> {
-//! let ended_at = 1_700_000_000_000; // ms since the epoch
+//! let ended_at = Millis(1_700_000_000_000); // ms since the epoch
 //! let order = OrderFacts {
 //!     status: OrderStatus::Completed,
 //!     has_upstream_id: true,
@@ -27,13 +28,13 @@
 //! };
 //! let policy = RefillPolicy::default(); // 30 days, one a day, 3 at most
 //! let never = RefillHistory::default();
-//! assert_eq!(refill::may_refill(&order, &never, &policy, ended_at + DAY_MS), Ok(()));
+//! assert_eq!(refill::may_refill(&order, &never, &policy, ended_at.plus_ms(DAY_MS)), Ok(()));
 //! assert!(matches!(
-//!     refill::may_refill(&order, &never, &policy, ended_at + 31 * DAY_MS),
+//!     refill::may_refill(&order, &never, &policy, ended_at.plus_ms(31 * DAY_MS)),
 //!     Err(RefillRefusal::WindowClosed { .. })
 //! ));
 //! // One still open: the next must wait.
-//! let now = ended_at + 60 * 60 * 1000;
+//! let now = ended_at.plus_minutes(60);
 //! let history = RefillHistory::of([(RefillState::Pending, ended_at)], now);
 //! assert_eq!(refill::may_refill(&order, &history, &policy, now), Err(RefillRefusal::InFlight));
 //!
@@ -59,6 +60,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::order::OrderStatus;
+use crate::time::Millis;
 use crate::upstream::smm::RefillStatus;
 
 /// Milliseconds in a day.
@@ -243,7 +245,7 @@ pub struct OrderFacts {
     /// The service's `cancel` flag (false when the service is gone).
     pub service_cancel: bool,
     /// When the order last changed (for an ended order: when it ended), in ms since the epoch.
-    pub updated_at: i64,
+    pub updated_at: Millis,
 }
 
 /// The order's earlier refills, as far as the rules care.
@@ -254,7 +256,7 @@ pub struct RefillHistory {
     /// One of them is still open.
     pub open: bool,
     /// When the latest counted one was asked for (ms since the epoch).
-    pub last_requested_at: Option<i64>,
+    pub last_requested_at: Option<Millis>,
 }
 
 /// How long a refill may stay `requested` (its upstream call under way) before it is taken to
@@ -264,10 +266,9 @@ pub const REQUEST_LEASE_MS: i64 = 10 * 60 * 1000;
 
 impl RefillHistory {
     /// The history of refills in `(state, created_at)` form, as of `now`.
-    pub fn of(refills: impl IntoIterator<Item = (RefillState, i64)>, now: i64) -> RefillHistory {
-        let lost = |s: RefillState, at: i64| {
-            s == RefillState::Requested && at < now.saturating_sub(REQUEST_LEASE_MS)
-        };
+    pub fn of(refills: impl IntoIterator<Item = (RefillState, Millis)>, now: Millis) -> RefillHistory {
+        let lost =
+            |s: RefillState, at: Millis| s == RefillState::Requested && at < now.minus_ms(REQUEST_LEASE_MS);
         let mut h = RefillHistory::default();
         for (state, at) in refills.into_iter().filter(|(s, at)| s.counts() && !lost(*s, *at)) {
             h.count = h.count.saturating_add(1);
@@ -287,13 +288,13 @@ pub enum RefillRefusal {
     /// or split order, or one never accepted).
     OrderNotRefillable(OrderStatus),
     /// The window closed at this time (ms since the epoch).
-    WindowClosed { closed_at: i64 },
+    WindowClosed { closed_at: Millis },
     /// A refill of this order is still running.
     InFlight,
     /// The order had its refills.
     LimitReached { max: u32 },
     /// Too soon after the last refill: allowed again at this time (ms since the epoch).
-    Cooldown { until: i64 },
+    Cooldown { until: Millis },
 }
 
 impl RefillRefusal {
@@ -352,7 +353,7 @@ pub fn may_refill(
     order: &OrderFacts,
     history: &RefillHistory,
     policy: &RefillPolicy,
-    now: i64,
+    now: Millis,
 ) -> Result<(), RefillRefusal> {
     if !order.service_refill {
         return Err(RefillRefusal::ServiceHasNoRefill);
@@ -361,7 +362,7 @@ pub fn may_refill(
     if !ended || !order.has_upstream_id || order.multipart {
         return Err(RefillRefusal::OrderNotRefillable(order.status));
     }
-    let closed_at = order.updated_at.saturating_add(policy.window_ms);
+    let closed_at = order.updated_at.plus_ms(policy.window_ms);
     if now > closed_at {
         return Err(RefillRefusal::WindowClosed { closed_at });
     }
@@ -372,7 +373,7 @@ pub fn may_refill(
         return Err(RefillRefusal::LimitReached { max: policy.max_per_order });
     }
     if let Some(last) = history.last_requested_at {
-        let until = last.saturating_add(policy.cooldown_ms);
+        let until = last.plus_ms(policy.cooldown_ms);
         if now < until {
             return Err(RefillRefusal::Cooldown { until });
         }
@@ -540,7 +541,7 @@ impl std::error::Error for IllegalCancel {}
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_800_000_000_000;
+    const NOW: Millis = Millis(1_800_000_000_000);
 
     fn facts(status: OrderStatus) -> OrderFacts {
         OrderFacts {
@@ -549,7 +550,7 @@ mod tests {
             multipart: false,
             service_refill: true,
             service_cancel: true,
-            updated_at: NOW - DAY_MS,
+            updated_at: NOW.minus_ms(DAY_MS),
         }
     }
 
@@ -560,7 +561,7 @@ mod tests {
         let ok = facts(OrderStatus::Completed);
         assert_eq!(may_refill(&ok, &fresh, &p, NOW), Ok(()));
         assert_eq!(may_refill(&facts(OrderStatus::Partial), &fresh, &p, NOW), Ok(()));
-        let cases: Vec<(OrderFacts, RefillHistory, i64, RefillRefusal)> = vec![
+        let cases: Vec<(OrderFacts, RefillHistory, Millis, RefillRefusal)> = vec![
             (OrderFacts { service_refill: false, ..ok }, fresh, NOW, RefillRefusal::ServiceHasNoRefill),
             (
                 facts(OrderStatus::InProgress),
@@ -589,34 +590,34 @@ mod tests {
             (
                 ok,
                 fresh,
-                ok.updated_at + 30 * DAY_MS + 1,
-                RefillRefusal::WindowClosed { closed_at: ok.updated_at + 30 * DAY_MS },
+                ok.updated_at.plus_ms(30 * DAY_MS + 1),
+                RefillRefusal::WindowClosed { closed_at: ok.updated_at.plus_ms(30 * DAY_MS) },
             ),
             (
                 ok,
-                RefillHistory { count: 1, open: true, last_requested_at: Some(0) },
+                RefillHistory { count: 1, open: true, last_requested_at: Some(Millis(0)) },
                 NOW,
                 RefillRefusal::InFlight,
             ),
             (
                 ok,
-                RefillHistory { count: 3, open: false, last_requested_at: Some(0) },
+                RefillHistory { count: 3, open: false, last_requested_at: Some(Millis(0)) },
                 NOW,
                 RefillRefusal::LimitReached { max: 3 },
             ),
             (
                 ok,
-                RefillHistory { count: 1, open: false, last_requested_at: Some(NOW - 1000) },
+                RefillHistory { count: 1, open: false, last_requested_at: Some(NOW.minus_ms(1000)) },
                 NOW,
-                RefillRefusal::Cooldown { until: NOW - 1000 + 3_600_000 },
+                RefillRefusal::Cooldown { until: NOW.plus_ms(3_600_000 - 1000) },
             ),
         ];
         for (f, h, now, want) in cases {
             assert_eq!(may_refill(&f, &h, &p, now), Err(want), "{f:?} {h:?}");
         }
         // Boundaries are inclusive: the last moment of the window, the first after the cooldown.
-        assert_eq!(may_refill(&ok, &fresh, &p, ok.updated_at + 30 * DAY_MS), Ok(()));
-        let h = RefillHistory { count: 2, open: false, last_requested_at: Some(NOW - 3_600_000) };
+        assert_eq!(may_refill(&ok, &fresh, &p, ok.updated_at.plus_ms(30 * DAY_MS)), Ok(()));
+        let h = RefillHistory { count: 2, open: false, last_requested_at: Some(NOW.minus_ms(3_600_000)) };
         assert_eq!(may_refill(&ok, &h, &p, NOW), Ok(()));
     }
 
@@ -624,23 +625,26 @@ mod tests {
     fn history_counts_what_the_upstream_took() {
         let h = RefillHistory::of(
             [
-                (RefillState::Failed, 50),
-                (RefillState::Completed, 10),
-                (RefillState::Rejected, 20),
-                (RefillState::Failed, 90),
+                (RefillState::Failed, Millis(50)),
+                (RefillState::Completed, Millis(10)),
+                (RefillState::Rejected, Millis(20)),
+                (RefillState::Failed, Millis(90)),
             ],
-            100,
+            Millis(100),
         );
-        assert_eq!(h, RefillHistory { count: 2, open: false, last_requested_at: Some(20) });
-        let h = RefillHistory::of([(RefillState::Completed, 10), (RefillState::Requested, 30)], 100);
-        assert_eq!(h, RefillHistory { count: 2, open: true, last_requested_at: Some(30) });
-        assert_eq!(RefillHistory::of([], 100), RefillHistory::default());
+        assert_eq!(h, RefillHistory { count: 2, open: false, last_requested_at: Some(Millis(20)) });
+        let h = RefillHistory::of(
+            [(RefillState::Completed, Millis(10)), (RefillState::Requested, Millis(30))],
+            Millis(100),
+        );
+        assert_eq!(h, RefillHistory { count: 2, open: true, last_requested_at: Some(Millis(30)) });
+        assert_eq!(RefillHistory::of([], Millis(100)), RefillHistory::default());
         // A request whose answer never came (its server died) stops blocking after the lease.
-        let stuck = [(RefillState::Requested, 1_000)];
-        assert!(RefillHistory::of(stuck, 1_000 + REQUEST_LEASE_MS).open);
-        assert_eq!(RefillHistory::of(stuck, 1_001 + REQUEST_LEASE_MS), RefillHistory::default());
+        let stuck = [(RefillState::Requested, Millis(1_000))];
+        assert!(RefillHistory::of(stuck, Millis(1_000 + REQUEST_LEASE_MS)).open);
+        assert_eq!(RefillHistory::of(stuck, Millis(1_001 + REQUEST_LEASE_MS)), RefillHistory::default());
         // An answered one keeps counting whatever its age.
-        assert!(RefillHistory::of([(RefillState::Pending, 0)], i64::MAX).open);
+        assert!(RefillHistory::of([(RefillState::Pending, Millis(0))], Millis::MAX).open);
     }
 
     #[test]
@@ -716,6 +720,6 @@ mod tests {
         let p = RefillPolicy::new(u64::MAX, u64::MAX);
         assert_eq!((p.window_ms, p.cooldown_ms), (i64::MAX, i64::MAX));
         let f = facts(OrderStatus::Completed);
-        assert_eq!(may_refill(&f, &RefillHistory::default(), &p, i64::MAX), Ok(()));
+        assert_eq!(may_refill(&f, &RefillHistory::default(), &p, Millis::MAX), Ok(()));
     }
 }

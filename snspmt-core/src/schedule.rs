@@ -10,12 +10,12 @@
 //! # fn main() -> Result<(), Invalid> {
 //! // 10:00 in Seoul (540 minutes east of UTC) is 01:00 UTC, in milliseconds since the epoch.
 //! let at = schedule::parse_datetime("2026-11-30 10:00", 540)?;
-//! assert_eq!(at, 1_796_000_400_000);
+//! assert_eq!(at, snspmt_core::Millis(1_796_000_400_000));
 //! assert_eq!(schedule::parse_datetime("2026-11-30T01:00:00Z", 0)?, at);
 //! // 5 minutes to 7 days ahead of `now`.
-//! let now = at - 60 * 60 * 1000;
+//! let now = at.minus_ms(60 * 60 * 1000);
 //! assert_eq!(schedule::check_window(at, now)?, at);
-//! assert_eq!(schedule::check_window(at, at - 60_000).unwrap_err().code, "invalid_schedule");
+//! assert_eq!(schedule::check_window(at, at.minus_ms(60_000)).unwrap_err().code, "invalid_schedule");
 //! assert!(schedule::parse_datetime("30/11/2026", 540).is_err());
 //! # Ok(())
 //! # }
@@ -23,8 +23,7 @@
 
 use crate::validate::Invalid;
 
-/// Milliseconds since the Unix epoch, UTC.
-pub type Millis = i64;
+pub use crate::time::Millis;
 
 /// The earliest a scheduled order may be due: 5 minutes ahead.
 pub const MIN_AHEAD_MS: i64 = 5 * 60 * 1000;
@@ -100,15 +99,15 @@ pub fn parse_datetime(s: &str, offset_minutes: i32) -> Result<Millis, Invalid> {
             }
             (t, sign * (h * 60 + m))
         };
-        return Ok(wall_clock(date, time).ok_or_else(bad)? - offset * 60_000);
+        return Ok(Millis(wall_clock(date, time).ok_or_else(bad)? - offset * 60_000));
     }
     let (date, time) = s.split_once(' ').ok_or_else(bad)?;
-    Ok(wall_clock(date, time.trim()).ok_or_else(bad)? - i64::from(offset_minutes) * 60_000)
+    Ok(Millis(wall_clock(date, time.trim()).ok_or_else(bad)? - i64::from(offset_minutes) * 60_000))
 }
 
 /// A scheduled time must be 5 minutes to 7 days after `now`.
 pub fn check_window(at: Millis, now: Millis) -> Result<Millis, Invalid> {
-    let ahead = at.saturating_sub(now);
+    let ahead = at.ms_since(now);
     if ahead < MIN_AHEAD_MS {
         Err(invalid("the time must be at least 5 minutes from now"))
     } else if ahead > MAX_AHEAD_MS {
@@ -127,13 +126,13 @@ mod tests {
     #[test]
     fn reads_both_forms() {
         // 2026-11-27 10:00 KST = 01:00 UTC.
-        let utc = 1_795_741_200_000;
+        let utc = Millis(1_795_741_200_000);
         assert_eq!(parse_datetime("2026-11-27 10:00", KST), Ok(utc));
         assert_eq!(parse_datetime("2026-11-27T10:00:00+09:00", 0), Ok(utc));
         assert_eq!(parse_datetime("2026-11-27T01:00:00Z", KST), Ok(utc));
         assert_eq!(parse_datetime("2026-11-27T01:00:00.250Z", KST), Ok(utc));
         assert_eq!(parse_datetime("2026-11-26T20:00:00-05:00", KST), Ok(utc));
-        assert_eq!(parse_datetime("1970-01-01 00:00", 0), Ok(0));
+        assert_eq!(parse_datetime("1970-01-01 00:00", 0), Ok(Millis(0)));
         assert!(parse_datetime("2024-02-29 12:00", 0).is_ok());
     }
 
@@ -161,12 +160,12 @@ mod tests {
 
     #[test]
     fn window() {
-        let now = 1_000_000_000_000;
-        assert!(check_window(now + 4 * 60_000, now).is_err());
-        assert!(check_window(now + MIN_AHEAD_MS, now).is_ok());
-        assert!(check_window(now + MAX_AHEAD_MS, now).is_ok());
-        assert!(check_window(now + 8 * 24 * 3_600_000, now).is_err());
-        assert!(check_window(now - 1, now).is_err());
-        assert!(check_window(i64::MIN, i64::MAX).is_err());
+        let now = Millis(1_000_000_000_000);
+        assert!(check_window(now.plus_ms(4 * 60_000), now).is_err());
+        assert!(check_window(now.plus_ms(MIN_AHEAD_MS), now).is_ok());
+        assert!(check_window(now.plus_ms(MAX_AHEAD_MS), now).is_ok());
+        assert!(check_window(now.plus_ms(8 * 24 * 3_600_000), now).is_err());
+        assert!(check_window(now.minus_ms(1), now).is_err());
+        assert!(check_window(Millis::MIN, Millis::MAX).is_err());
     }
 }

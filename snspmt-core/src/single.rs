@@ -8,13 +8,14 @@ use std::fmt;
 use crate::money::Points;
 use crate::order::{admin_transition, refund_cap, retry_due, settle, OrderStatus, SettleError, Settlement};
 use crate::plan::Submitted;
+use crate::time::Millis;
 use crate::upstream::smm;
 
 /// Where the submission job of an order is, in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     /// To be sent at `at`, ms since the epoch (or retried then).
-    Due { at: i64 },
+    Due { at: Millis },
     /// A worker claimed it and may be talking to the upstream.
     Submitting,
     /// The upstream took it.
@@ -40,7 +41,7 @@ impl Job {
     }
 
     /// The job as stored: its state and, when due, its due time (ms since the epoch).
-    pub fn from_stored(state: &str, due_at: i64) -> Option<Job> {
+    pub fn from_stored(state: &str, due_at: Millis) -> Option<Job> {
         Some(match state {
             "due" => Job::Due { at: due_at },
             "submitting" => Job::Submitting,
@@ -119,7 +120,7 @@ pub struct Single {
 
 impl Single {
     /// When the job is next due (ms since the epoch), if it waits for a time.
-    pub fn poll_timeout(&self) -> Option<i64> {
+    pub fn poll_timeout(&self) -> Option<Millis> {
         match self.job {
             Job::Due { at } if !self.status.is_terminal() => Some(at),
             _ => None,
@@ -153,10 +154,10 @@ impl Single {
     /// use snspmt_core::order::{NotAccepted, OrderStatus};
     /// use snspmt_core::plan::Submitted;
     /// use snspmt_core::single::{Input, Job, Single, SingleError};
-    /// use snspmt_core::Points;
+    /// use snspmt_core::{Millis, Points};
     ///
     /// # fn main() -> Result<(), SingleError> {
-    /// let t0 = 1_700_000_000_000;
+    /// let t0 = Millis(1_700_000_000_000);
     /// let mut order = Single {
     ///     status: OrderStatus::Pending,
     ///     job: Job::Due { at: t0 },
@@ -170,17 +171,17 @@ impl Single {
     /// assert!(order.handle(Input::Claim, t0).is_err());
     /// // The panel answered 429: due again after a back-off, nothing refunded.
     /// let throttled = Submitted::NotAccepted { why: NotAccepted::Throttled, attempts: 1 };
-    /// let retry = order.handle(Input::Submitted(throttled), t0 + 1)?;
+    /// let retry = order.handle(Input::Submitted(throttled), t0.plus_ms(1))?;
     /// assert_eq!((retry.status, retry.refund), (OrderStatus::Pending, Points(0)));
-    /// assert!(order.poll_timeout() > Some(t0 + 1));
+    /// assert!(order.poll_timeout() > Some(t0.plus_ms(1)));
     /// // The owner cancels before it is sent again: everything comes back, once.
-    /// let canceled = order.handle(Input::OwnerCancel, t0 + 2)?;
+    /// let canceled = order.handle(Input::OwnerCancel, t0.plus_ms(2))?;
     /// assert_eq!((canceled.status, canceled.refund), (OrderStatus::Canceled, Points(1_000)));
-    /// assert!(order.handle(Input::OwnerCancel, t0 + 3).is_err());
+    /// assert!(order.handle(Input::OwnerCancel, t0.plus_ms(3)).is_err());
     /// # Ok(())
     /// # }
     /// ```
-    pub fn handle(&mut self, input: Input<'_>, now: i64) -> Result<Effects, SingleError> {
+    pub fn handle(&mut self, input: Input<'_>, now: Millis) -> Result<Effects, SingleError> {
         let rest = |s: &Single| refund_cap(s.final_price, s.refunded, s.final_price);
         let (status, job, refund) = match input {
             Input::Claim => match self.job {
@@ -254,7 +255,7 @@ mod tests {
     fn order(at: i64) -> Single {
         Single {
             status: OrderStatus::Pending,
-            job: Job::Due { at },
+            job: Job::Due { at: Millis(at) },
             final_price: Points(1000),
             total_quantity: 100,
             refunded: Points::ZERO,
@@ -264,73 +265,76 @@ mod tests {
     #[test]
     fn a_submission_runs_once_and_settles_once() {
         let mut o = order(10);
-        assert_eq!(o.poll_timeout(), Some(10));
-        assert!(o.handle(Input::Claim, 9).is_err(), "not before it is due");
-        assert_eq!(o.handle(Input::Claim, 10).map(|e| e.status), Ok(OrderStatus::Submitting));
-        assert!(o.handle(Input::Claim, 11).is_err(), "claimed once");
-        let e = o.handle(Input::Submitted(Submitted::Accepted), 12).expect("accepted");
+        assert_eq!(o.poll_timeout(), Some(Millis(10)));
+        assert!(o.handle(Input::Claim, Millis(9)).is_err(), "not before it is due");
+        assert_eq!(o.handle(Input::Claim, Millis(10)).map(|e| e.status), Ok(OrderStatus::Submitting));
+        assert!(o.handle(Input::Claim, Millis(11)).is_err(), "claimed once");
+        let e = o.handle(Input::Submitted(Submitted::Accepted), Millis(12)).expect("accepted");
         assert_eq!((e.status, e.job), (OrderStatus::InProgress, Some(Job::Done)));
         let partial = smm::Status::Partial;
         assert_eq!(
-            o.handle(Input::Upstream { status: &partial, remains: None }, 13),
+            o.handle(Input::Upstream { status: &partial, remains: None }, Millis(13)),
             Err(SingleError::Settle(SettleError::UnreadableRemains)),
             "an unreadable reading settles nothing"
         );
         assert_eq!(o.status, OrderStatus::InProgress);
-        let e = o.handle(Input::Upstream { status: &partial, remains: Some(25) }, 14).expect("partial");
+        let e =
+            o.handle(Input::Upstream { status: &partial, remains: Some(25) }, Millis(14)).expect("partial");
         assert_eq!((e.status, e.refund), (OrderStatus::Partial, Points(250)));
-        assert!(o.handle(Input::Upstream { status: &smm::Status::Canceled, remains: None }, 15).is_err());
+        assert!(o
+            .handle(Input::Upstream { status: &smm::Status::Canceled, remains: None }, Millis(15))
+            .is_err());
         assert_eq!(o.poll_timeout(), None);
     }
 
     #[test]
     fn refusals_retries_and_lost_workers() {
         let mut o = order(0);
-        let _ = o.handle(Input::Claim, 0).expect("claim");
+        let _ = o.handle(Input::Claim, Millis(0)).expect("claim");
         let not_sent = Submitted::NotAccepted { why: NotAccepted::NotSent, attempts: 1 };
-        let e = o.handle(Input::Submitted(not_sent), 1).expect("retry");
-        assert_eq!((e.status, o.poll_timeout()), (OrderStatus::Pending, Some(60_001)));
-        assert!(o.handle(Input::Claim, 60_000).is_err(), "not before its back-off");
-        let _ = o.handle(Input::Claim, 60_001).expect("claim again");
+        let e = o.handle(Input::Submitted(not_sent), Millis(1)).expect("retry");
+        assert_eq!((e.status, o.poll_timeout()), (OrderStatus::Pending, Some(Millis(60_001))));
+        assert!(o.handle(Input::Claim, Millis(60_000)).is_err(), "not before its back-off");
+        let _ = o.handle(Input::Claim, Millis(60_001)).expect("claim again");
         let throttled = Submitted::NotAccepted { why: NotAccepted::Throttled, attempts: 2 };
-        let e = o.handle(Input::Submitted(throttled), 60_002).expect("a 429 is not accepted");
+        let e = o.handle(Input::Submitted(throttled), Millis(60_002)).expect("a 429 is not accepted");
         assert_eq!(
             (e.status, e.job, e.refund),
-            (OrderStatus::Pending, Some(Job::Due { at: 90_002 }), Points::ZERO)
+            (OrderStatus::Pending, Some(Job::Due { at: Millis(90_002) }), Points::ZERO)
         );
-        let _ = o.handle(Input::Claim, 90_002).expect("claim a third time");
-        let e = o.handle(Input::LeaseExpired, 400_000).expect("lost");
+        let _ = o.handle(Input::Claim, Millis(90_002)).expect("claim a third time");
+        let e = o.handle(Input::LeaseExpired, Millis(400_000)).expect("lost");
         assert_eq!((e.status, e.refund), (OrderStatus::Unknown, Points::ZERO));
-        assert!(o.handle(Input::Claim, 500_000).is_err(), "an unknown submission is never resent");
-        let e = o.handle(Input::Operator(OrderStatus::Failed), 500_001).expect("operator");
+        assert!(o.handle(Input::Claim, Millis(500_000)).is_err(), "an unknown submission is never resent");
+        let e = o.handle(Input::Operator(OrderStatus::Failed), Millis(500_001)).expect("operator");
         assert_eq!((e.status, e.job, e.refund), (OrderStatus::Failed, Some(Job::Failed), Points(1000)));
 
         let mut r = order(0);
-        let _ = r.handle(Input::Claim, 0).expect("claim");
-        let e = r.handle(Input::Submitted(Submitted::Rejected), 1).expect("rejected");
+        let _ = r.handle(Input::Claim, Millis(0)).expect("claim");
+        let e = r.handle(Input::Submitted(Submitted::Rejected), Millis(1)).expect("rejected");
         assert_eq!((e.status, e.refund), (OrderStatus::Failed, Points(1000)));
-        assert!(r.handle(Input::Operator(OrderStatus::Canceled), 2).is_err(), "terminal");
+        assert!(r.handle(Input::Operator(OrderStatus::Canceled), Millis(2)).is_err(), "terminal");
     }
 
     #[test]
     fn cancels_and_operator_ends() {
         let mut o = order(100);
-        let e = o.handle(Input::OwnerCancel, 1).expect("owner cancel");
+        let e = o.handle(Input::OwnerCancel, Millis(1)).expect("owner cancel");
         assert_eq!((e.status, e.job, e.refund), (OrderStatus::Canceled, Some(Job::Canceled), Points(1000)));
-        assert!(o.handle(Input::OwnerCancel, 2).is_err());
+        assert!(o.handle(Input::OwnerCancel, Millis(2)).is_err());
 
         let mut claimed = order(0);
-        let _ = claimed.handle(Input::Claim, 0).expect("claim");
-        assert!(claimed.handle(Input::OwnerCancel, 1).is_err(), "a worker is on it");
-        assert!(claimed.handle(Input::Operator(OrderStatus::Canceled), 1).is_err(), "submitting");
+        let _ = claimed.handle(Input::Claim, Millis(0)).expect("claim");
+        assert!(claimed.handle(Input::OwnerCancel, Millis(1)).is_err(), "a worker is on it");
+        assert!(claimed.handle(Input::Operator(OrderStatus::Canceled), Millis(1)).is_err(), "submitting");
 
         let mut running = order(0);
-        let _ = running.handle(Input::Claim, 0).expect("claim");
-        let _ = running.handle(Input::Submitted(Submitted::Accepted), 1).expect("accepted");
-        let e = running.handle(Input::Operator(OrderStatus::Canceled), 2).expect("operator");
+        let _ = running.handle(Input::Claim, Millis(0)).expect("claim");
+        let _ = running.handle(Input::Submitted(Submitted::Accepted), Millis(1)).expect("accepted");
+        let e = running.handle(Input::Operator(OrderStatus::Canceled), Millis(2)).expect("operator");
         assert_eq!((e.status, e.job, e.refund), (OrderStatus::Canceled, None, Points(1000)));
         assert!(running
-            .handle(Input::Upstream { status: &smm::Status::Canceled, remains: None }, 3)
+            .handle(Input::Upstream { status: &smm::Status::Canceled, remains: None }, Millis(3))
             .is_err());
     }
 }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use snspmt_core::order::{NotAccepted, OrderStatus};
 use snspmt_core::plan::{self, PartState, Run, Step, Submitted};
 use snspmt_core::upstream::smm::Status;
-use snspmt_core::Points;
+use snspmt_core::{Millis, Points};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -95,7 +95,7 @@ proptest! {
         let n = parts.len();
         prop_assert_eq!(parts.iter().map(|p| p.share.0).sum::<i64>(), price);
         let mut now = 0i64;
-        let mut run = Run::new(parts.clone(), Some(now));
+        let mut run = Run::new(parts.clone(), Some(Millis(now)));
         let mut model = vec![M::Waiting; n];
         model[0] = M::Due(0);
         let mut placed_upstream = vec![0u32; n];
@@ -105,7 +105,7 @@ proptest! {
             match op {
                 Op::Tick(d) => {
                     now += d;
-                    let fx = run.handle_timeout(now);
+                    let fx = run.handle_timeout(Millis(now));
                     let expect: Vec<u32> = (0..n).filter(|&i| matches!(model[i], M::Due(at) if at <= now)).map(|i| i as u32).collect();
                     prop_assert_eq!(&fx.submit, &expect);
                     for &i in &fx.submit {
@@ -121,7 +121,7 @@ proptest! {
                 Op::Outcome { pick, kind, attempts } => {
                     let out: Vec<usize> = (0..n).filter(|&i| model[i] == M::Out).collect();
                     if out.is_empty() {
-                        prop_assert!(run.submitted(0, Submitted::Accepted, now).is_err() || model[0] == M::Out);
+                        prop_assert!(run.submitted(0, Submitted::Accepted, Millis(now)).is_err() || model[0] == M::Out);
                         continue;
                     }
                     let i = out[pick % out.len()];
@@ -131,7 +131,7 @@ proptest! {
                         2 => Submitted::Unknown,
                         k => Submitted::NotAccepted { why: NotAccepted::ALL[usize::from(k - 3)], attempts: *attempts },
                     };
-                    let fx = run.submitted(i as u32, outcome, now).expect("a submitting part settles");
+                    let fx = run.submitted(i as u32, outcome, Millis(now)).expect("a submitting part settles");
                     let next_due = |model: &mut Vec<M>| {
                         if i + 1 < n && model[i + 1] == M::Waiting {
                             model[i + 1] = M::Due(now + i64::from(parts[i + 1].delay_minutes) * 60_000);
@@ -157,7 +157,7 @@ proptest! {
                         }
                     }
                     // Settling twice is refused.
-                    prop_assert!(run.submitted(i as u32, Submitted::Accepted, now).is_err() || model[i] == M::Out || matches!(model[i], M::Due(_)));
+                    prop_assert!(run.submitted(i as u32, Submitted::Accepted, Millis(now)).is_err() || model[i] == M::Out || matches!(model[i], M::Due(_)));
                 }
                 Op::Upstream { pick, status, remains } => {
                     let i = pick % n;
@@ -192,7 +192,7 @@ proptest! {
             }
             // The clock's next wake-up is the earliest due part.
             let due = model.iter().filter_map(|m| match m { M::Due(at) => Some(*at), _ => None }).min();
-            prop_assert_eq!(run.poll_timeout(), due);
+            prop_assert_eq!(run.poll_timeout().map(Millis::as_ms), due);
             for (i, r) in refunds.iter().enumerate() {
                 prop_assert!(*r <= parts[i].share.0, "part {} refunded {} of {}", i, r, parts[i].share.0);
             }
@@ -205,16 +205,16 @@ proptest! {
         // completes upstream.
         for (i, placed) in placed_upstream.iter_mut().enumerate() {
             if run.states()[i] == PartState::Submitting {
-                let _ = run.submitted(i as u32, Submitted::Accepted, now).expect("settle");
+                let _ = run.submitted(i as u32, Submitted::Accepted, Millis(now)).expect("settle");
                 *placed += 1;
             }
         }
         for _ in 0..(4 * n + 4) {
             if let Some(at) = run.poll_timeout() {
-                now = now.max(at);
+                now = now.max(at.as_ms());
             }
-            for i in run.handle_timeout(now).submit {
-                let _ = run.submitted(i, Submitted::Accepted, now).expect("settle");
+            for i in run.handle_timeout(Millis(now)).submit {
+                let _ = run.submitted(i, Submitted::Accepted, Millis(now)).expect("settle");
                 placed_upstream[i as usize] += 1;
             }
             for i in 0..n {
@@ -250,9 +250,10 @@ proptest! {
         let parts = plan::package_parts(&steps, Points(price)).expect("plan");
         let mut run = Run::new(parts, None);
         prop_assert_eq!(run.poll_timeout(), None);
-        prop_assert!(run.handle_timeout(i64::MAX).submit.is_empty());
+        prop_assert!(run.handle_timeout(Millis::MAX).submit.is_empty());
+        let t = Millis(t);
         prop_assert!(run.start(t));
-        prop_assert!(!run.start(t + 1), "starting twice does nothing");
+        prop_assert!(!run.start(t.plus_ms(1)), "starting twice does nothing");
         prop_assert_eq!(run.poll_timeout(), Some(t));
         prop_assert_eq!(run.handle_timeout(t).submit, vec![0]);
     }

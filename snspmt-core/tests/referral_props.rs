@@ -10,7 +10,7 @@ use snspmt_core::referral::{
     apply_coupon, commission_settlement, normalize_code, referral_code, BookError, CommissionBook,
     CommissionStatus, CouponTerms, Withdrawal, WithdrawalInput, WithdrawalState, MIN_WITHDRAWAL,
 };
-use snspmt_core::{Bps, Points};
+use snspmt_core::{Bps, Millis, Points};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -135,12 +135,12 @@ proptest! {
         let terms = CouponTerms {
             discount,
             min_order_amount: Points(min),
-            valid_from: from,
-            expires_at: until,
+            valid_from: from.map(Millis),
+            expires_at: until.map(Millis),
             is_active: true,
             is_used: false,
         };
-        match apply_coupon(&terms, Points(price), now) {
+        match apply_coupon(&terms, Points(price), Millis(now)) {
             Ok(d) => {
                 prop_assert!(d.0 >= 0 && d.0 <= price);
                 prop_assert!(price >= min);

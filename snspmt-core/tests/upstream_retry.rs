@@ -7,7 +7,7 @@ use snspmt_core::order::{retry_backoff_ms, retry_due, NotAccepted, OrderStatus};
 use snspmt_core::plan::{self, PartState, Run, Step, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::upstream::smm::{read_add_answer, AddOutcome, ErrorClass};
-use snspmt_core::Points;
+use snspmt_core::{Millis, Points};
 
 fn why() -> impl Strategy<Value = NotAccepted> {
     prop_oneof![Just(NotAccepted::NotSent), Just(NotAccepted::Throttled), Just(NotAccepted::Refused)]
@@ -64,15 +64,15 @@ fn a_run_retries_the_part_that_was_not_taken() {
     let steps =
         [Step { service_id: 1, quantity: 10, delay_minutes: Some(5), repeat: 2, name: String::new() }];
     let parts = plan::package_parts(&steps, Points(100)).expect("plan");
-    let mut run = Run::new(parts, Some(0));
-    assert_eq!(run.handle_timeout(0).submit, vec![0]);
+    let mut run = Run::new(parts, Some(Millis(0)));
+    assert_eq!(run.handle_timeout(Millis(0)).submit, vec![0]);
     let fx = run
-        .submitted(0, Submitted::NotAccepted { why: NotAccepted::Throttled, attempts: 1 }, 10)
+        .submitted(0, Submitted::NotAccepted { why: NotAccepted::Throttled, attempts: 1 }, Millis(10))
         .expect("not accepted");
     assert_eq!(fx.refund, None);
-    assert_eq!(run.states()[..], [PartState::Due { at: 15_010 }, PartState::Waiting]);
-    assert!(run.handle_timeout(15_009).submit.is_empty(), "not before its back-off");
-    assert_eq!(run.handle_timeout(15_010).submit, vec![0]);
+    assert_eq!(run.states()[..], [PartState::Due { at: Millis(15_010) }, PartState::Waiting]);
+    assert!(run.handle_timeout(Millis(15_009)).submit.is_empty(), "not before its back-off");
+    assert_eq!(run.handle_timeout(Millis(15_010)).submit, vec![0]);
     assert_eq!(run.order_status(), OrderStatus::Processing);
 }
 
@@ -83,8 +83,8 @@ proptest! {
         let d = retry_backoff_ms(why, attempts);
         prop_assert!(d >= retry_backoff_ms(why, 1) && d <= cap(why));
         prop_assert!(retry_backoff_ms(why, attempts.saturating_add(1)) >= d);
-        let due = retry_due(now, why, attempts);
-        prop_assert!(due > now || now == i64::MAX);
+        let (now, due) = (Millis(now), retry_due(Millis(now), why, attempts));
+        prop_assert!(due > now || now == Millis::MAX);
     }
 
     /// Any answer to `add` reads without a panic; a 429 is never unknown, a 5xx always is.
@@ -107,22 +107,22 @@ proptest! {
     ) {
         let mut o = Single {
             status: OrderStatus::Pending,
-            job: Job::Due { at: start },
+            job: Job::Due { at: Millis(start) },
             final_price: Points(1000),
             total_quantity: 100,
             refunded: Points::ZERO,
         };
-        let mut now = start;
+        let mut now = Millis(start);
         for (attempt, (why, late)) in tries.into_iter().enumerate() {
             let due = o.poll_timeout().expect("due");
-            prop_assert!(o.handle(Input::Claim, due - 1).is_err(), "claimed before its time");
-            now = now.max(due) + late;
+            prop_assert!(o.handle(Input::Claim, due.minus_ms(1)).is_err(), "claimed before its time");
+            now = now.max(due).plus_ms(late);
             prop_assert_eq!(o.handle(Input::Claim, now).map(|e| e.status), Ok(OrderStatus::Submitting));
             let attempts = u32::try_from(attempt + 1).expect("small");
             let e = o.handle(Input::Submitted(Submitted::NotAccepted { why, attempts }), now).expect("taken");
             let at = retry_due(now, why, attempts);
             prop_assert_eq!((e.status, e.job, e.refund), (OrderStatus::Pending, Some(Job::Due { at }), Points::ZERO));
-            prop_assert!(at > now && at - now <= cap(why));
+            prop_assert!(at > now && at.ms_since(now) <= cap(why));
             prop_assert_eq!(o.poll_timeout(), Some(at));
         }
         prop_assert_eq!(o.refunded, Points::ZERO);

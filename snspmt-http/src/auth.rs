@@ -260,6 +260,8 @@ fn dummy_hash() -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use snspmt_store::Millis;
+
     use super::*;
 
     #[test]
@@ -295,7 +297,7 @@ mod tests {
             is_admin: admin,
             points: snspmt_core::Points(0),
             has_password: false,
-            created_at: 0,
+            created_at: Millis(0),
             email_verified: false,
             referral_code: None,
         }

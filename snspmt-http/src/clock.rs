@@ -16,8 +16,7 @@ impl Clock for SystemClock {
     fn now(&self) -> Millis {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0)
+            .map_or(Millis::EPOCH, |d| Millis(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 }
 
@@ -26,7 +25,7 @@ pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
     pub fn new(start: Millis) -> ManualClock {
-        ManualClock(AtomicI64::new(start))
+        ManualClock(AtomicI64::new(start.0))
     }
 
     pub fn advance(&self, millis: i64) {
@@ -36,6 +35,6 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Millis {
-        self.0.load(Ordering::SeqCst)
+        Millis(self.0.load(Ordering::SeqCst))
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use snspmt_core::order::{self, NotAccepted, OrderStatus};
 use snspmt_core::upstream::smm::{self, AddOrder, Drip, ServiceType};
-use snspmt_core::Points;
+use snspmt_core::{Millis, Points};
 use snspmt_store::{
     ClaimedJob, ClaimedPart, Order, OrderId, PartKind, PartSyncTarget, StatusUpdate, SubmissionOutcome,
     SyncTarget,
@@ -422,7 +422,7 @@ pub fn submit_parts_soon(app: Arc<App>) {
 pub async fn submit_due_parts(app: &App, kind: Option<PartKind>, max_parts: i64) -> Result<i64, ApiError> {
     let client = smm_client(app)?;
     let now = app.clock.now();
-    for id in app.store.expire_part_submissions(now - SUBMISSION_LEASE_MS, now).await? {
+    for id in app.store.expire_part_submissions(now.minus_ms(SUBMISSION_LEASE_MS), now).await? {
         log::warn(&format!("order {id}: a part's submission lease expired; marked unknown for review"));
     }
     drain(app, &client, Due::Parts(kind), max_parts, None).await
@@ -441,7 +441,7 @@ pub fn submit_soon(app: Arc<App>, _order_id: OrderId) {
 pub async fn submit_due(app: &App, max_jobs: i64) -> Result<i64, ApiError> {
     let client = smm_client(app)?;
     let now = app.clock.now();
-    let lost = app.store.expire_submissions(now - SUBMISSION_LEASE_MS, now).await?;
+    let lost = app.store.expire_submissions(now.minus_ms(SUBMISSION_LEASE_MS), now).await?;
     for id in lost {
         log::warn(&format!("order {id}: submission lease expired; marked unknown for review"));
     }
@@ -482,7 +482,12 @@ fn reading(paid: Points, quantity: u64, status: &smm::OrderStatus) -> Result<Sta
 
 /// Settles one order on the upstream's status (read by the core); `Ok(true)` when it ended.
 /// An `Err` is why the store refused it.
-async fn apply_one(app: &App, target: &SyncTarget, update: StatusUpdate, now: i64) -> Result<bool, String> {
+async fn apply_one(
+    app: &App,
+    target: &SyncTarget,
+    update: StatusUpdate,
+    now: Millis,
+) -> Result<bool, String> {
     let applied = app.store.apply_status(target.order_id, update, now).await.map_err(|e| e.to_string())?;
     let ended = applied.as_ref().filter(|o| o.status != OrderStatus::InProgress);
     if let Some(order) = ended {
@@ -496,7 +501,7 @@ async fn apply_part(
     app: &App,
     target: &PartSyncTarget,
     update: StatusUpdate,
-    now: i64,
+    now: Millis,
 ) -> Result<bool, String> {
     let terminal = update.settlement.status != OrderStatus::InProgress;
     let applied =

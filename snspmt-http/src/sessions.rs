@@ -82,11 +82,11 @@ impl SessionCache {
         }
         let inner = self.lock();
         let s = inner.sessions.get(token_hash)?;
-        if now >= s.expires_at || now - s.cached_at >= self.ttl_ms {
+        if now >= s.expires_at || now.ms_since(s.cached_at) >= self.ttl_ms {
             return None;
         }
         let u = inner.users.get(&s.user_id)?;
-        (now - u.cached_at < self.ttl_ms).then(|| u.user.clone())
+        (now.ms_since(u.cached_at) < self.ttl_ms).then(|| u.user.clone())
     }
 
     /// The epoch to hand to [`SessionCache::put`], taken before a load's query.
@@ -125,14 +125,14 @@ impl SessionCache {
     /// next requests reload).
     fn make_room(&self, inner: &mut Inner, now: Millis) {
         let ttl = self.ttl_ms;
-        inner.sessions.retain(|_, s| now < s.expires_at && now - s.cached_at < ttl);
+        inner.sessions.retain(|_, s| now < s.expires_at && now.ms_since(s.cached_at) < ttl);
         if inner.sessions.len() >= self.capacity {
             inner.sessions.clear();
         }
         let Inner { sessions, users, .. } = inner;
         let referenced: std::collections::HashSet<&str> =
             sessions.values().map(|s| s.user_id.as_str()).collect();
-        users.retain(|id, u| now - u.cached_at < ttl && referenced.contains(id.as_str()));
+        users.retain(|id, u| now.ms_since(u.cached_at) < ttl && referenced.contains(id.as_str()));
     }
 
     /// Sessions and users held now.
@@ -193,11 +193,11 @@ mod tests {
                 is_admin: false,
                 points: Points(points),
                 has_password: false,
-                created_at: 0,
+                created_at: Millis(0),
                 email_verified: false,
                 referral_code: None,
             },
-            expires_at: 1_000_000,
+            expires_at: Millis(1_000_000),
             ledger_mark: mark,
         }
     }
@@ -210,42 +210,42 @@ mod tests {
     fn hit_until_the_ttl_or_the_session_expiry() {
         let cache = SessionCache::new(5, 10);
         let e = cache.epoch();
-        cache.put("t", &snap("kim", 100, 3), 1_000, e);
-        assert_eq!(cache.get("t", 1_000).map(|u| u.points), Some(Points(100)));
-        assert_eq!(cache.get("t", 5_999).map(|u| u.user_id), Some("kim".into()));
-        assert!(cache.get("t", 6_000).is_none(), "5 s after the load began");
-        assert!(cache.get("other", 1_000).is_none());
+        cache.put("t", &snap("kim", 100, 3), Millis(1_000), e);
+        assert_eq!(cache.get("t", Millis(1_000)).map(|u| u.points), Some(Points(100)));
+        assert_eq!(cache.get("t", Millis(5_999)).map(|u| u.user_id), Some("kim".into()));
+        assert!(cache.get("t", Millis(6_000)).is_none(), "5 s after the load began");
+        assert!(cache.get("other", Millis(1_000)).is_none());
         let mut short = snap("lee", 1, 0);
-        short.expires_at = 2_000;
-        cache.put("s", &short, 1_000, e);
-        assert!(cache.get("s", 1_999).is_some());
-        assert!(cache.get("s", 2_000).is_none(), "the session itself expired");
+        short.expires_at = Millis(2_000);
+        cache.put("s", &short, Millis(1_000), e);
+        assert!(cache.get("s", Millis(1_999)).is_some());
+        assert!(cache.get("s", Millis(2_000)).is_none(), "the session itself expired");
     }
 
     #[test]
     fn off_keeps_nothing() {
         let cache = SessionCache::new(0, 10);
-        cache.put("t", &snap("kim", 100, 3), 1_000, cache.epoch());
-        assert!(cache.get("t", 1_000).is_none());
+        cache.put("t", &snap("kim", 100, 3), Millis(1_000), cache.epoch());
+        assert!(cache.get("t", Millis(1_000)).is_none());
         assert!(cache.is_empty());
     }
 
     #[test]
     fn balances_move_forward_only() {
         let cache = SessionCache::new(5, 10);
-        cache.put("t", &snap("kim", 100, 3), 0, cache.epoch());
+        cache.put("t", &snap("kim", 100, 3), Millis(0), cache.epoch());
         cache.committed(&[balance("kim", 90, 5)]);
-        assert_eq!(cache.get("t", 1).map(|u| u.points), Some(Points(90)));
+        assert_eq!(cache.get("t", Millis(1)).map(|u| u.points), Some(Points(90)));
         // A posting told late (an older ledger row) does not take the balance back.
         cache.committed(&[balance("kim", 95, 4)]);
-        assert_eq!(cache.get("t", 1).map(|u| u.points), Some(Points(90)));
+        assert_eq!(cache.get("t", Millis(1)).map(|u| u.points), Some(Points(90)));
         // A load that read an older snapshot keeps the newer told balance.
-        cache.put("t2", &snap("kim", 100, 3), 2, cache.epoch());
-        assert_eq!(cache.get("t2", 3).map(|u| u.points), Some(Points(90)));
-        assert_eq!(cache.get("t", 3).map(|u| u.points), Some(Points(90)));
+        cache.put("t2", &snap("kim", 100, 3), Millis(2), cache.epoch());
+        assert_eq!(cache.get("t2", Millis(3)).map(|u| u.points), Some(Points(90)));
+        assert_eq!(cache.get("t", Millis(3)).map(|u| u.points), Some(Points(90)));
         // A newer load wins.
-        cache.put("t", &snap("kim", 70, 9), 4, cache.epoch());
-        assert_eq!(cache.get("t2", 5).map(|u| u.points), Some(Points(70)));
+        cache.put("t", &snap("kim", 70, 9), Millis(4), cache.epoch());
+        assert_eq!(cache.get("t2", Millis(5)).map(|u| u.points), Some(Points(70)));
     }
 
     #[test]
@@ -254,49 +254,49 @@ mod tests {
         // A posting of a user not cached, while their load is in flight.
         let e = cache.epoch();
         cache.committed(&[balance("kim", 90, 5)]);
-        cache.put("t", &snap("kim", 100, 4), 0, e);
-        assert!(cache.get("t", 1).is_none());
+        cache.put("t", &snap("kim", 100, 4), Millis(0), e);
+        assert!(cache.get("t", Millis(1)).is_none());
         // A revocation while a load is in flight.
         let e = cache.epoch();
         cache.committed(&[Change::Session("t".into())]);
-        cache.put("t", &snap("kim", 90, 5), 0, e);
-        assert!(cache.get("t", 1).is_none());
+        cache.put("t", &snap("kim", 90, 5), Millis(0), e);
+        assert!(cache.get("t", Millis(1)).is_none());
         // A load that began after them is kept.
-        cache.put("t", &snap("kim", 90, 5), 0, cache.epoch());
-        assert!(cache.get("t", 1).is_some());
+        cache.put("t", &snap("kim", 90, 5), Millis(0), cache.epoch());
+        assert!(cache.get("t", Millis(1)).is_some());
     }
 
     #[test]
     fn revocations_and_user_changes_evict() {
         let cache = SessionCache::new(5, 10);
         let e = cache.epoch();
-        cache.put("a", &snap("kim", 1, 0), 0, e);
-        cache.put("b", &snap("kim", 1, 0), 0, e);
-        cache.put("c", &snap("lee", 1, 0), 0, e);
+        cache.put("a", &snap("kim", 1, 0), Millis(0), e);
+        cache.put("b", &snap("kim", 1, 0), Millis(0), e);
+        cache.put("c", &snap("lee", 1, 0), Millis(0), e);
         cache.committed(&[Change::Session("a".into())]);
-        assert!(cache.get("a", 1).is_none());
-        assert!(cache.get("b", 1).is_some());
+        assert!(cache.get("a", Millis(1)).is_none());
+        assert!(cache.get("b", Millis(1)).is_some());
         cache.committed(&[Change::User("kim".into())]);
-        assert!(cache.get("b", 1).is_none(), "every session of a changed user");
-        assert!(cache.get("c", 1).is_some());
+        assert!(cache.get("b", Millis(1)).is_none(), "every session of a changed user");
+        assert!(cache.get("c", Millis(1)).is_some());
     }
 
     #[test]
     fn bounded() {
         let cache = SessionCache::new(5, 3);
         for i in 0..10 {
-            cache.put(&format!("t{i}"), &snap(&format!("u{i}"), 1, 0), 0, cache.epoch());
+            cache.put(&format!("t{i}"), &snap(&format!("u{i}"), 1, 0), Millis(0), cache.epoch());
             let (sessions, users) = cache.len();
             assert!(sessions <= 3 && users <= 3, "{sessions} sessions, {users} users");
         }
-        assert!(cache.get("t9", 1).is_some(), "the newest is kept");
+        assert!(cache.get("t9", Millis(1)).is_some(), "the newest is kept");
         // Expired entries make room first.
         let cache = SessionCache::new(5, 2);
-        cache.put("old", &snap("u0", 1, 0), 0, cache.epoch());
-        cache.put("mid", &snap("u1", 1, 0), 4_000, cache.epoch());
-        cache.put("new", &snap("u2", 1, 0), 6_000, cache.epoch());
-        assert!(cache.get("mid", 6_001).is_some());
-        assert!(cache.get("new", 6_001).is_some());
+        cache.put("old", &snap("u0", 1, 0), Millis(0), cache.epoch());
+        cache.put("mid", &snap("u1", 1, 0), Millis(4_000), cache.epoch());
+        cache.put("new", &snap("u2", 1, 0), Millis(6_000), cache.epoch());
+        assert!(cache.get("mid", Millis(6_001)).is_some());
+        assert!(cache.get("new", Millis(6_001)).is_some());
         assert_eq!(cache.len(), (2, 2));
     }
 }

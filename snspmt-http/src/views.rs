@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 /// Milliseconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(ms: Millis) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
@@ -489,8 +489,8 @@ pub struct PurchaseView {
 /// A purchase as an operator sees it; `email` is the buyer's account e-mail.
 pub fn purchase(p: &snspmt_store::Purchase) -> PurchaseView {
     PurchaseView {
-        id: p.purchase_id,
-        purchase_id: p.purchase_id,
+        id: p.purchase_id.0,
+        purchase_id: p.purchase_id.0,
         email: p.email.clone(),
         user_id: p.user_id.clone(),
         method: p.method,
@@ -888,7 +888,7 @@ pub fn user_coupon(c: &snspmt_store::UserCoupon) -> UserCouponView {
         source: c.source.clone(),
         valid_from: c.valid_from.map(rfc3339),
         expires_at: c.expires_at.map(rfc3339),
-        used_order_id: c.used_order_id,
+        used_order_id: c.used_order_id.map(|o| o.0),
         created_at: rfc3339(c.created_at),
     }
 }
@@ -932,8 +932,8 @@ pub struct CommissionView {
 
 pub fn commission(c: &snspmt_store::Commission) -> CommissionView {
     CommissionView {
-        id: c.commission_id,
-        order_id: c.order_id,
+        id: c.commission_id.0,
+        order_id: c.order_id.0,
         referrer_user_id: c.referrer_user_id.clone(),
         referred_user: c.referred_user_id.clone(),
         purchase_amount: c.purchase_amount,
@@ -1065,8 +1065,8 @@ pub struct WithdrawalView {
 
 pub fn withdrawal(w: &snspmt_store::Withdrawal) -> WithdrawalView {
     WithdrawalView {
-        id: w.withdrawal_id,
-        request_id: w.withdrawal_id,
+        id: w.withdrawal_id.0,
+        request_id: w.withdrawal_id.0,
         user_id: w.user_id.clone(),
         amount: w.amount,
         bank_name: w.bank_name.clone(),
@@ -1100,11 +1100,11 @@ pub struct PayoutView {
 
 pub fn payout(p: &snspmt_store::Payout) -> PayoutView {
     PayoutView {
-        id: p.payout_id,
+        id: p.payout_id.0,
         user_id: p.user_id.clone(),
         amount: p.amount,
         kind: p.kind.clone(),
-        withdrawal_id: p.withdrawal_id,
+        withdrawal_id: p.withdrawal_id.map(|w| w.0),
         notes: p.notes.clone(),
         paid_by: p.paid_by.clone(),
         created_at: rfc3339(p.created_at),
@@ -1113,9 +1113,11 @@ pub fn payout(p: &snspmt_store::Payout) -> PayoutView {
 
 #[cfg(test)]
 mod tests {
+    use super::Millis;
+
     #[test]
     fn times() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(super::rfc3339(Millis(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(Millis(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
     }
 }

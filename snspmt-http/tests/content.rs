@@ -7,6 +7,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use snspmt_core::purchase::PurchaseMethod;
 use snspmt_core::{Points, Won};
+use snspmt_store::Millis;
 use snspmt_store::{NewAudit, NewOrder, NewPurchase, NewService};
 
 use common::{assert_error_body, Auth, OauthHarness, TestServer};
@@ -439,7 +440,7 @@ async fn admin_stats_are_numbers_from_the_ledger(h: OauthHarness) {
                 description: String::new(),
             },
             audit,
-            now,
+            Millis(now),
         )
         .await
         .expect("service");
@@ -456,18 +457,18 @@ async fn admin_stats_are_numbers_from_the_ledger(h: OauthHarness) {
             price: Points(price),
             discount_amount: Points(0),
             final_price: Points(price),
-            due_at: now + 3_600_000,
+            due_at: Millis(now + 3_600_000),
             status: snspmt_core::order::OrderStatus::Pending,
             scheduled_at: None,
             coupon_id: None,
             params: Default::default(),
         };
-        s.store.place_order(order, None, now).await.expect("order");
+        s.store.place_order(order, None, Millis(now)).await.expect("order");
     }
     let first =
         s.store.orders(snspmt_store::OrderFilter { limit: 10, ..Default::default() }).await.expect("orders");
     let cheap = first.rows.iter().find(|o| o.final_price == Points(700)).expect("order").order_id;
-    s.store.cancel_order(cheap, now).await.expect("refund");
+    s.store.cancel_order(cheap, Millis(now)).await.expect("refund");
     let purchase = NewPurchase {
         user_id: "buyer".into(),
         method: PurchaseMethod::Bank,
@@ -479,7 +480,7 @@ async fn admin_stats_are_numbers_from_the_ledger(h: OauthHarness) {
         good_name: None,
         pay_method: None,
     };
-    s.store.create_purchase(purchase, None, now).await.expect("purchase");
+    s.store.create_purchase(purchase, None, Millis(now)).await.expect("purchase");
     let body = stats(s).await;
     assert_eq!(body["total_users"], 1);
     assert_eq!(body["total_orders"], 2);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
+use snspmt_store::Millis;
 
 use common::fake_oauth::{GoogleClaims, KakaoUser};
 use common::{assert_error_body, Auth, Backend, OauthHarness, TestServer};
@@ -196,7 +197,7 @@ async fn verification_flow_end_to_end(s: TestServer) {
 }
 
 async fn verification_links_expire(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let clock = Arc::new(ManualClock::new(Millis(1_700_000_000_000)));
     let c = clock.clone();
     let Some(s) =
         TestServer::start_app(backend, "verification_links_expire", &[], move |app| app.with_clock(c)).await

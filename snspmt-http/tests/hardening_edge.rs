@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
+use snspmt_store::Millis;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -433,7 +434,7 @@ async fn blog_html_is_sanitized_on_write_and_read(backend: Backend) {
         target: None,
         detail: "{}".into(),
     };
-    let old = s.store.create_post(old, audit, 1_700_000_000_000).await.expect("old row");
+    let old = s.store.create_post(old, audit, Millis(1_700_000_000_000)).await.expect("old row");
     let (_, b) = s.call(Method::GET, &format!("/api/blog/posts/{}", old.post_id), Auth::None, None).await;
     assert_clean(b["post"]["content"].as_str().expect("content"));
     let (_, list) = s.call(Method::GET, "/api/blog/posts", Auth::None, None).await;

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
+use snspmt_store::Millis;
 use tokio::io::AsyncWriteExt;
 
 use common::fake_kcp::{FakeKcp, KcpFault};
@@ -251,7 +252,7 @@ async fn a_stale_approving_purchase_is_settleable(h: KcpHarness) {
     // A crash while KCP was being asked: the purchase was left `approving` an hour ago.
     let (id, ordr) = register(s, &token, 5_000).await;
     let hour_ago = now_ms() - 3_600_000;
-    s.store.begin_approval(&ordr, hour_ago).await.expect("begin").expect("won");
+    s.store.begin_approval(&ordr, Millis(hour_ago)).await.expect("begin").expect("won");
     assert_eq!(s.admin_purchase(id).await["status"], "approving");
     // KCP shows the payment: the operator settles it once.
     let (status, b) = settle(s, id, json!({"tno": "23732987373372", "outcome": "approved"})).await;
@@ -263,7 +264,7 @@ async fn a_stale_approving_purchase_is_settleable(h: KcpHarness) {
 
     // One that is being approved right now cannot be settled under its feet.
     let (id, ordr) = register(s, &token, 6_000).await;
-    s.store.begin_approval(&ordr, now_ms()).await.expect("begin").expect("won");
+    s.store.begin_approval(&ordr, Millis(now_ms())).await.expect("begin").expect("won");
     let (status, b) = settle(s, id, json!({"outcome": "failed"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{b}");
     assert_error_body(&b, "approval_in_progress");

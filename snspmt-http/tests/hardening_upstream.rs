@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 use snspmt_http::upstream::smm::{HttpSmm, SmmClient, SmmTransport};
 use snspmt_http::upstream::{agent, Answer, CallError, Timeouts};
+use snspmt_store::Millis;
 
 use common::fake_smm::{FakeSmm, Fault, FAKE_KEY};
 use common::{Auth, Backend, TestServer, ADMIN_TOKEN};
@@ -165,7 +166,7 @@ async fn a_burst_against_a_panel_limited_to_64_leaves_nothing_unknown(backend: B
 
 async fn a_429_is_not_accepted_and_retried_on_a_later_round(backend: Backend) {
     let smm = FakeSmm::start().await;
-    let clock = Arc::new(ManualClock::new(START));
+    let clock = Arc::new(ManualClock::new(Millis(START)));
     let Some(s) = server(backend, "upstream_429", &smm, &[], Some(clock.clone())).await else { return };
     let svc = service(&s).await;
     let token = customer(&s, "tia", 10_000).await;
@@ -236,7 +237,7 @@ impl SmmTransport for Switch {
 
 async fn a_refused_connection_is_pending_and_retried(backend: Backend) {
     let smm = FakeSmm::start().await;
-    let clock = Arc::new(ManualClock::new(START));
+    let clock = Arc::new(ManualClock::new(Millis(START)));
     let down = Arc::new(AtomicBool::new(true));
     let timeouts = Timeouts { connect: Duration::from_millis(500), read: Duration::from_millis(500) };
     let closed_port =

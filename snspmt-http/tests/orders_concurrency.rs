@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 use snspmt_http::upstream::smm::{HttpSmm, SmmClient, SmmTransport};
 use snspmt_http::upstream::{agent, Answer, CallError, Timeouts};
+use snspmt_store::Millis;
 
 use common::fake_smm::{FakeSmm, FAKE_KEY};
 use common::{Auth, Backend, Harness, TestServer};
@@ -135,7 +136,7 @@ fn closed_port() -> u16 {
 
 async fn a_refused_connection_is_retried_until_the_panel_has_it_once(backend: Backend) {
     let fake = FakeSmm::start().await;
-    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let clock = Arc::new(ManualClock::new(Millis(1_800_000_000_000)));
     let timeouts = Timeouts { connect: Duration::from_millis(500), read: Duration::from_millis(500) };
     let transport = RefusingFirst {
         refusals: 2,

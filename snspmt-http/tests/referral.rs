@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
+use snspmt_store::Millis;
 
 use common::{assert_error_body, Auth, Harness, TestServer};
 use snspmt_http::clock::ManualClock;
@@ -774,7 +775,7 @@ async fn an_expired_referral_coupon_is_refused_and_a_failed_order_returns_it(
 }
 
 async fn with_clock(backend: common::Backend, test: &str) -> Option<(Harness, Arc<ManualClock>)> {
-    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let clock = Arc::new(ManualClock::new(Millis(1_800_000_000_000)));
     let c = clock.clone();
     let h = Harness::start_app(backend, test, move |app| app.with_clock(c)).await?;
     Some((h, clock))

@@ -12,7 +12,7 @@ use serde_json::json;
 use snspmt_http::clock::{Clock, ManualClock};
 use snspmt_http::{App, Config};
 use snspmt_store::testing::{postgres_url, PgTestSchema};
-use snspmt_store::{PgStore, Store};
+use snspmt_store::{Millis, PgStore, Store};
 
 use common::fake_smm::{FakeSmm, FAKE_KEY};
 use common::{assert_error_body, Auth, Backend, Harness, TestServer, ADMIN_TOKEN};
@@ -174,7 +174,7 @@ async fn four_instances_and_eight_crons_send_each_due_job_once() {
     let Some(url) = postgres_url("four_instances_and_eight_crons_send_each_due_job_once") else { return };
     let schema = PgTestSchema::create(&url, 4).await.expect("schema");
     let fake = FakeSmm::start().await;
-    let clock = Arc::new(ManualClock::new(START));
+    let clock = Arc::new(ManualClock::new(Millis(START)));
     let mut addrs = Vec::new();
     let mut stops = Vec::new();
     for _ in 0..4 {
@@ -292,6 +292,6 @@ async fn four_instances_and_eight_crons_send_each_due_job_once() {
     assert_eq!(b["total"], 1000);
     let mismatches = schema.store.clone();
     assert!(snspmt_store::LedgerStore::ledger_mismatches(&mismatches).await.expect("ledger").is_empty());
-    assert!(clock.now() > START);
+    assert!(clock.now() > Millis(START));
     drop(stops);
 }

@@ -17,6 +17,7 @@ use snspmt_core::{LedgerKind, Points};
 use snspmt_http::clock::ManualClock;
 use snspmt_http::{App, Config};
 use snspmt_store::testing::{postgres_url, PgTestSchema};
+use snspmt_store::Millis;
 use snspmt_store::{Maintenance, PgStore, Posting, SqliteStore, Store};
 use tokio::sync::oneshot;
 
@@ -71,7 +72,7 @@ impl Server {
                 let file = TempFile(path.clone());
                 let path = path.to_str().expect("utf-8 path").to_owned();
                 let store = SqliteStore::open(&path).expect("sqlite");
-                store.migrate(0).await.expect("migrate");
+                store.migrate(Millis(0)).await.expect("migrate");
                 let other = SqliteStore::open(&path).expect("second sqlite");
                 (Arc::new(store), Arc::new(other), None, Some(file))
             }
@@ -97,7 +98,7 @@ impl Server {
         }
         let config =
             Config::from_lookup(|k| env.get(k).cloned(), || unreachable!("token set")).expect("config");
-        let clock = Arc::new(ManualClock::new(START));
+        let clock = Arc::new(ManualClock::new(Millis(START)));
         let app = Arc::new(App::new(store, config).with_clock(clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -187,7 +188,7 @@ async fn logout_revokes_at_once(s: Server) {
     let other = s.register("lee").await;
     assert_eq!(s.points(&token).await, (StatusCode::OK, 0));
     assert_eq!(
-        s.app.sessions.get(&snspmt_http::auth::token_hash(&token), START).map(|u| u.user_id),
+        s.app.sessions.get(&snspmt_http::auth::token_hash(&token), Millis(START)).map(|u| u.user_id),
         Some("kim".into())
     );
     let (status, _) = s.call(Method::POST, "/api/auth/logout", Some(&token), None).await;
@@ -241,7 +242,7 @@ async fn balances_are_written_through(s: Server) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(s.points(&token).await, (StatusCode::OK, 980));
     // A posting of this process outside any request (a job, a refund) is seen too.
-    s.app.store.post(Server::credit("kim", 20, "job:1"), None, START).await.expect("post");
+    s.app.store.post(Server::credit("kim", 20, "job:1"), None, Millis(START)).await.expect("post");
     assert_eq!(s.points(&token).await, (StatusCode::OK, 1_000));
 }
 
@@ -249,7 +250,7 @@ async fn another_process_is_seen_after_the_ttl(s: Server) {
     let token = s.register("kim").await;
     assert_eq!(s.points(&token).await, (StatusCode::OK, 0));
     // Another process credits kim and revokes the session: not told to this one.
-    s.other.post(Server::credit("kim", 300, "other:1"), None, START).await.expect("post");
+    s.other.post(Server::credit("kim", 300, "other:1"), None, Millis(START)).await.expect("post");
     assert_eq!(s.points(&token).await, (StatusCode::OK, 0), "cached");
     s.clock.advance(4_999);
     assert_eq!(s.points(&token).await, (StatusCode::OK, 0), "still within the TTL");
@@ -264,7 +265,7 @@ async fn cache_off_reads_every_time(s: Server) {
     assert!(!s.app.sessions.enabled());
     let token = s.register("kim").await;
     assert_eq!(s.points(&token).await, (StatusCode::OK, 0));
-    s.other.post(Server::credit("kim", 300, "other:1"), None, START).await.expect("post");
+    s.other.post(Server::credit("kim", 300, "other:1"), None, Millis(START)).await.expect("post");
     assert_eq!(s.points(&token).await, (StatusCode::OK, 300), "no cache: read at once");
     assert!(s.app.sessions.is_empty());
 }

@@ -26,13 +26,13 @@
 //! it, create a user, credit 5,000 points with their ledger row, and read the ledger back.
 //!
 //! ```
-//! use snspmt_core::{LedgerKind, Points};
+//! use snspmt_core::{LedgerKind, Millis, Points};
 //! use snspmt_store::{LedgerFilter, LedgerStore, Maintenance, NewUser, Posting, SqliteStore};
 //! use snspmt_store::{StoreError, UserStore};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), StoreError> {
-//! let now = 1_700_000_000_000; // ms since the epoch: every operation is told the time
+//! let now = Millis(1_700_000_000_000); // ms since the epoch: every operation is told the time
 //! let store = SqliteStore::open_temporary()?; // or SqliteStore::open("snspmt.db")
 //! store.migrate(now).await?;
 //!
@@ -110,14 +110,14 @@ use snspmt_core::Points;
 /// # Example
 ///
 /// ```
-/// use snspmt_store::{DatabaseUrl, Maintenance};
+/// use snspmt_store::{DatabaseUrl, Maintenance, Millis};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), snspmt_store::StoreError> {
 /// let store = snspmt_store::open(&DatabaseUrl::parse("sqlite::memory:")?).await?;
-/// let report = store.migrate(1_000).await?;
+/// let report = store.migrate(Millis(1_000)).await?;
 /// assert_eq!(report.version, store.schema_version().await?);
-/// assert!(store.migrate(2_000).await?.applied.is_empty(), "nothing left to apply");
+/// assert!(store.migrate(Millis(2_000)).await?.applied.is_empty(), "nothing left to apply");
 /// store.ping().await?;
 /// assert_eq!(store.backend(), "sqlite");
 /// # Ok(())
@@ -253,12 +253,12 @@ impl DatabaseUrl {
 /// # Example
 ///
 /// ```
-/// use snspmt_store::{DatabaseUrl, Maintenance, UserStore};
+/// use snspmt_store::{DatabaseUrl, Maintenance, Millis, UserStore};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), snspmt_store::StoreError> {
 /// let store = snspmt_store::open(&DatabaseUrl::parse("sqlite::memory:")?).await?;
-/// store.migrate(0).await?;
+/// store.migrate(Millis(0)).await?;
 /// assert_eq!(store.backend(), "sqlite");
 /// assert_eq!(store.user("nobody").await?, None);
 /// # Ok(())

@@ -2,14 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 use snspmt_core::{LedgerKind, Points};
-#[cfg(feature = "postgres")]
-use tokio_postgres::types as pg;
 
-/// A moment, as milliseconds since the Unix epoch (UTC). Both dialects store it as a 64-bit
-/// integer so that queries and comparisons are the same on each.
-pub type Millis = i64;
+/// A moment: the core's instant, milliseconds since the Unix epoch (UTC). Both dialects store
+/// it as a 64-bit integer so that queries and comparisons are the same on each.
+pub use snspmt_core::Millis;
 
-/// Declares integer id newtypes: a bare number in JSON, bound and read as `i64` by both drivers.
+/// Declares integer id newtypes: a bare number in JSON, bound and read as `i64` by both drivers
+/// (`sql.rs`).
 macro_rules! id_types {
     ($($(#[$doc:meta])* $name:ident;)+) => {$(
         $(#[$doc])*
@@ -19,34 +18,8 @@ macro_rules! id_types {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.fmt(f) }
         }
-        #[cfg(feature = "sqlite")]
-        impl rusqlite::ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> { self.0.to_sql() }
-        }
-        #[cfg(feature = "sqlite")]
-        impl rusqlite::types::FromSql for $name {
-            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-                i64::column_result(v).map($name)
-            }
-        }
-        #[cfg(feature = "postgres")]
-        impl pg::ToSql for $name {
-            fn to_sql(&self, ty: &pg::Type, out: &mut bytes::BytesMut) -> Result<pg::IsNull, PgError> {
-                self.0.to_sql(ty, out)
-            }
-            fn accepts(ty: &pg::Type) -> bool { <i64 as pg::ToSql>::accepts(ty) }
-            pg::to_sql_checked!();
-        }
-        #[cfg(feature = "postgres")]
-        impl<'a> pg::FromSql<'a> for $name {
-            fn from_sql(ty: &pg::Type, raw: &'a [u8]) -> Result<Self, PgError> { i64::from_sql(ty, raw).map($name) }
-            fn accepts(ty: &pg::Type) -> bool { <i64 as pg::FromSql>::accepts(ty) }
-        }
     )+};
 }
-
-#[cfg(feature = "postgres")]
-type PgError = Box<dyn std::error::Error + Sync + Send>;
 
 id_types! {
     /// An order's id.
@@ -55,6 +28,18 @@ id_types! {
     PartId;
     /// A submission job's id.
     JobId;
+    /// A point purchase's id.
+    PurchaseId;
+    /// A commission's id.
+    CommissionId;
+    /// A withdrawal request's id.
+    WithdrawalId;
+    /// A payout's id (an approved withdrawal or a manual payment).
+    PayoutId;
+    /// A refill request's id (ours, not the upstream's).
+    RefillId;
+    /// A forwarded cancel's id.
+    CancelId;
 }
 
 /// An account.
@@ -459,7 +444,7 @@ pub struct OrderFilter {
 /// A purchase of points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purchase {
-    pub purchase_id: i64,
+    pub purchase_id: PurchaseId,
     pub user_id: String,
     pub method: snspmt_core::purchase::PurchaseMethod,
     /// Points bought.
@@ -842,7 +827,7 @@ pub struct UserCoupon {
     /// The coupon it came from is still active.
     pub is_active: bool,
     pub is_used: bool,
-    pub used_order_id: Option<i64>,
+    pub used_order_id: Option<OrderId>,
     pub created_at: Millis,
 }
 
@@ -884,8 +869,8 @@ pub(crate) fn coupon_copy(c: &Coupon, user_id: &str, now: Millis) -> UserCoupon 
 /// The commission a referrer earns on one order of a referred user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commission {
-    pub commission_id: i64,
-    pub order_id: i64,
+    pub commission_id: CommissionId,
+    pub order_id: OrderId,
     pub referrer_user_id: String,
     pub referred_user_id: String,
     /// The order's final price.
@@ -940,7 +925,7 @@ pub struct ReferralStats {
 /// A withdrawal request of commission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Withdrawal {
-    pub withdrawal_id: i64,
+    pub withdrawal_id: WithdrawalId,
     pub user_id: String,
     pub amount: Points,
     pub bank_name: String,
@@ -966,12 +951,12 @@ pub struct NewWithdrawal {
 /// A payout of commission: an approved withdrawal or a manual payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
-    pub payout_id: i64,
+    pub payout_id: PayoutId,
     pub user_id: String,
     pub amount: Points,
     /// `"withdrawal"` or `"manual"`.
     pub kind: String,
-    pub withdrawal_id: Option<i64>,
+    pub withdrawal_id: Option<WithdrawalId>,
     pub notes: Option<String>,
     pub paid_by: String,
     pub created_at: Millis,
@@ -1022,13 +1007,6 @@ pub struct ApiKeyOwner {
 }
 
 // ---- refills and cancels (issue 14) ----
-
-id_types! {
-    /// A refill request's id (ours, not the upstream's).
-    RefillId;
-    /// A forwarded cancel's id.
-    CancelId;
-}
 
 /// A refill of an order at the upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

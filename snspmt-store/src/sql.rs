@@ -40,23 +40,16 @@ pub enum Dialect {
     Postgres,
 }
 
-/// A statement parameter every compiled-in driver can bind: `i64`, `bool`, `&str`, `String`
-/// and their `Option`s.
+/// A statement parameter every compiled-in driver can bind: `i64`, `bool`, `&str`, `String`,
+/// the core's [`Millis`](crate::Millis) and the id newtypes, and their `Option`s.
 pub(crate) trait Param: LiteParam + PgParam + Sync {}
 
 impl<T: LiteParam + PgParam + Sync> Param for T {}
 
 /// What the SQLite driver binds (anything, without the `sqlite` feature).
 #[cfg(feature = "sqlite")]
-pub(crate) trait LiteParam: rusqlite::ToSql {
+pub(crate) trait LiteParam {
     fn lite(&self) -> &dyn rusqlite::ToSql;
-}
-
-#[cfg(feature = "sqlite")]
-impl<T: rusqlite::ToSql> LiteParam for T {
-    fn lite(&self) -> &dyn rusqlite::ToSql {
-        self
-    }
 }
 
 #[cfg(not(feature = "sqlite"))]
@@ -67,15 +60,8 @@ impl<T: ?Sized> LiteParam for T {}
 
 /// What the PostgreSQL driver binds (anything, without the `postgres` feature).
 #[cfg(feature = "postgres")]
-pub(crate) trait PgParam: tokio_postgres::types::ToSql + Sync {
+pub(crate) trait PgParam {
     fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync);
-}
-
-#[cfg(feature = "postgres")]
-impl<T: tokio_postgres::types::ToSql + Sync> PgParam for T {
-    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
-        self
-    }
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -103,14 +89,6 @@ pub(crate) trait LiteCol: Sized {
     fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self>;
 }
 
-#[cfg(feature = "sqlite")]
-impl<T: rusqlite::types::FromSql> LiteCol for T {
-    fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> {
-        T::column_result(rusqlite::types::ValueRef::from(v))
-            .map_err(|e| StoreError::Backend(format!("column: {e}")))
-    }
-}
-
 #[cfg(not(feature = "sqlite"))]
 pub(crate) trait LiteCol {}
 
@@ -123,18 +101,82 @@ pub(crate) trait PgCol: Sized {
     fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self>;
 }
 
-#[cfg(feature = "postgres")]
-impl<T: for<'a> tokio_postgres::types::FromSql<'a>> PgCol for T {
-    fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> {
-        Ok(r.try_get(i)?)
-    }
-}
-
 #[cfg(not(feature = "postgres"))]
 pub(crate) trait PgCol {}
 
 #[cfg(not(feature = "postgres"))]
 impl<T> PgCol for T {}
+
+/// The types both drivers bind and read natively: parameters and columns pass straight through.
+/// (An explicit list, not a blanket impl over the drivers' traits, so that the core's types,
+/// which cannot implement them, fit in too: see `int_newtypes!`.)
+macro_rules! native {
+    (params: $($p:ty),+; cols: $($c:ty),+) => {
+        $(
+            #[cfg(feature = "sqlite")]
+            impl LiteParam for $p { fn lite(&self) -> &dyn rusqlite::ToSql { self } }
+            #[cfg(feature = "postgres")]
+            impl PgParam for $p { fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { self } }
+        )+
+        $(
+            #[cfg(feature = "sqlite")]
+            impl LiteCol for $c {
+                fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> {
+                    rusqlite::types::FromSql::column_result(v.into())
+                        .map_err(|e| StoreError::Backend(format!("column: {e}")))
+                }
+            }
+            #[cfg(feature = "postgres")]
+            impl PgCol for $c {
+                fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> { Ok(r.try_get(i)?) }
+            }
+        )+
+    };
+}
+
+native! {
+    params: i64, i32, bool, &str, String, Option<i64>, Option<bool>, Option<&str>, Option<String>;
+    cols: i64, i32, bool, String, Option<i64>, Option<bool>, Option<String>
+}
+
+/// Newtypes over `i64` (the core's [`Millis`](crate::Millis), the store's ids), bound and read as their `i64`
+/// by reference: no conversion on the hot path. `None` binds a `NULL` of type `bigint`.
+macro_rules! int_newtypes {
+    ($($t:ident),+) => {$(
+        #[cfg(feature = "sqlite")]
+        impl LiteParam for crate::$t { fn lite(&self) -> &dyn rusqlite::ToSql { &self.0 } }
+        #[cfg(feature = "sqlite")]
+        impl LiteParam for Option<crate::$t> {
+            fn lite(&self) -> &dyn rusqlite::ToSql { self.as_ref().map_or(&None::<i64>, |v| &v.0) }
+        }
+        #[cfg(feature = "postgres")]
+        impl PgParam for crate::$t { fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { &self.0 } }
+        #[cfg(feature = "postgres")]
+        impl PgParam for Option<crate::$t> {
+            fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) { self.as_ref().map_or(&None::<i64>, |v| &v.0) }
+        }
+        #[cfg(feature = "sqlite")]
+        impl LiteCol for crate::$t {
+            fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> { i64::from_lite(v).map(Self) }
+        }
+        #[cfg(feature = "sqlite")]
+        impl LiteCol for Option<crate::$t> {
+            fn from_lite(v: &rusqlite::types::Value) -> StoreResult<Self> { Ok(Option::<i64>::from_lite(v)?.map(crate::$t)) }
+        }
+        #[cfg(feature = "postgres")]
+        impl PgCol for crate::$t {
+            fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> { i64::from_pg(r, i).map(Self) }
+        }
+        #[cfg(feature = "postgres")]
+        impl PgCol for Option<crate::$t> {
+            fn from_pg(r: &tokio_postgres::Row, i: usize) -> StoreResult<Self> { Ok(Option::<i64>::from_pg(r, i)?.map(crate::$t)) }
+        }
+    )+};
+}
+
+int_newtypes! {
+    Millis, OrderId, PartId, JobId, RefillId, CancelId, PurchaseId, CommissionId, WithdrawalId, PayoutId
+}
 
 impl Row {
     /// Column `i`, converted.

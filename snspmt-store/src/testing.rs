@@ -34,7 +34,7 @@ pub fn postgres_url(test: &str) -> Option<String> {
 pub async fn example_store(ids: &[&str]) -> crate::StoreResult<crate::SqliteStore> {
     use crate::{Maintenance, UserStore};
     let store = crate::SqliteStore::open_temporary()?;
-    store.migrate(0).await?;
+    store.migrate(crate::Millis::EPOCH).await?;
     for id in ids.iter().map(|id| id.to_string()) {
         let email = Some(format!("{id}@example.com"));
         let user = crate::NewUser {
@@ -44,7 +44,7 @@ pub async fn example_store(ids: &[&str]) -> crate::StoreResult<crate::SqliteStor
             user_id: id,
             password_hash: None,
         };
-        store.create_user(user, 0).await?;
+        store.create_user(user, crate::Millis::EPOCH).await?;
     }
     Ok(store)
 }
@@ -82,7 +82,7 @@ mod pg {
                 url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
             config.options(format!("-c search_path={schema}"));
             let store = PgStore::from_config(config, max_connections)?;
-            store.migrate(0).await?;
+            store.migrate(crate::Millis::EPOCH).await?;
             Ok(PgTestSchema { url: url.to_owned(), schema, store })
         }
 

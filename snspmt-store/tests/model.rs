@@ -36,7 +36,7 @@ use snspmt_core::order::{admin_transition, settle, AdminTransition, NotAccepted,
 use snspmt_core::plan::{self, Ender, PartState, Run, Step, Submitted};
 use snspmt_core::single::{Input, Job, Single};
 use snspmt_core::upstream::smm;
-use snspmt_core::{LedgerKind, Points};
+use snspmt_core::{LedgerKind, Millis, Points};
 #[cfg(feature = "postgres")]
 use snspmt_store::testing::{postgres_url, PgTestSchema};
 use snspmt_store::{
@@ -268,7 +268,7 @@ fn run_submitted(
         *run = Run::from_states(run.parts().to_vec(), states);
         return Ok(());
     }
-    run.submitted(index, outcome, now).map(|_| ())
+    run.submitted(index, outcome, Millis(now)).map(|_| ())
 }
 
 fn set_part_state(run: &mut Run, i: usize, state: PartState) {
@@ -296,7 +296,7 @@ impl Backend {
         match self {
             Backend::Sqlite(path) => {
                 let s = SqliteStore::open(path.to_str().expect("utf-8 path")).expect("open sqlite");
-                s.migrate(0).await.expect("migrate");
+                s.migrate(Millis(0)).await.expect("migrate");
                 Arc::new(s)
             }
             #[cfg(feature = "postgres")]
@@ -392,7 +392,12 @@ fn choose<T: Copy>(all: &[T], pick: usize, any: bool, eligible: impl Fn(&T) -> b
 
 fn new_order(user: usize, price: i64, quantity: i64, status: OrderStatus, due_at: i64) -> NewOrder {
     let scheduled_at = (status == OrderStatus::Scheduled).then_some(due_at);
-    NewOrder { quantity, status, scheduled_at, ..fixture::new_order(USERS[user], 0, price, due_at) }
+    NewOrder {
+        quantity,
+        status,
+        scheduled_at: scheduled_at.map(Millis),
+        ..fixture::new_order(USERS[user], 0, price, due_at)
+    }
 }
 
 impl Harness {
@@ -406,7 +411,7 @@ impl Harness {
                 display_name: u.into(),
                 password_hash: None,
             };
-            store.create_user(user, T0).await.expect("user");
+            store.create_user(user, Millis(T0)).await.expect("user");
             let p = Posting {
                 user_id: u.into(),
                 kind: LedgerKind::Purchase,
@@ -416,7 +421,7 @@ impl Harness {
                 event_ref: None,
                 audit: None,
             };
-            store.post(p, None, T0).await.expect("credit");
+            store.post(p, None, Millis(T0)).await.expect("credit");
         }
         let service = NewService {
             provider_service_id: "1".into(),
@@ -433,7 +438,7 @@ impl Harness {
             is_active: true,
             description: String::new(),
         };
-        let svc = store.create_service(service, audit(), T0).await.expect("service").service_id;
+        let svc = store.create_service(service, audit(), Millis(T0)).await.expect("service").service_id;
         let steps = vec![Step {
             service_id: svc,
             quantity: 100,
@@ -448,7 +453,7 @@ impl Harness {
             steps,
             is_active: true,
         };
-        let pkg = store.create_package(package, audit(), T0).await.expect("package").package_id;
+        let pkg = store.create_package(package, audit(), Millis(T0)).await.expect("package").package_id;
         Harness {
             store,
             now: T0,
@@ -523,7 +528,7 @@ impl Harness {
         o.service_id = self.svc;
         o.runs = runs;
         o.interval_minutes = runs.map(|_| 10);
-        let r = self.store.place_order(o, None, self.now).await;
+        let r = self.store.place_order(o, None, Millis(self.now)).await;
         if self.unaffordable(user, price, &r) {
             return;
         }
@@ -531,7 +536,7 @@ impl Harness {
         let total_quantity = u64::try_from(quantity * runs.unwrap_or(1)).expect("quantity");
         let m = Single {
             status,
-            job: Job::Due { at: due },
+            job: Job::Due { at: Millis(due) },
             final_price: Points(price),
             total_quantity,
             refunded: Points::ZERO,
@@ -566,7 +571,15 @@ impl Harness {
         let package_id = split_days.is_none().then_some(self.pkg);
         let r = self
             .store
-            .place_multipart_order(o, package_id, split_days, parts.clone(), start_at, None, self.now)
+            .place_multipart_order(
+                o,
+                package_id,
+                split_days,
+                parts.clone(),
+                start_at.map(Millis),
+                None,
+                Millis(self.now),
+            )
             .await;
         if self.unaffordable(user, price, &r) {
             return;
@@ -580,7 +593,7 @@ impl Harness {
             user,
             final_price: Points(price),
             kind: Kind::Run {
-                run: Run::new(parts, start_at),
+                run: Run::new(parts, start_at.map(Millis)),
                 part_ids: stored.iter().map(|p| p.part_id).collect(),
                 placed: status,
                 claimed: false,
@@ -603,7 +616,7 @@ impl Harness {
                     event_ref: None,
                     audit: None,
                 };
-                self.accepted("a credit", self.store.post(p, None, now).await);
+                self.accepted("a credit", self.store.post(p, None, Millis(now)).await);
                 self.credits[*user] += amount;
             }
             Op::Single { user, price, quantity, runs, delay } => {
@@ -633,8 +646,8 @@ impl Harness {
                     .collect();
                 let Some(oi) = choose(&runs, *pick, true, |_| true) else { return };
                 let Kind::Run { run, .. } = &mut self.orders[oi].kind else { unreachable!() };
-                let expected = run.start(now);
-                let got = self.store.start_parts(self.orders[oi].id, now).await.expect("start_parts");
+                let expected = run.start(Millis(now));
+                let got = self.store.start_parts(self.orders[oi].id, Millis(now)).await.expect("start_parts");
                 assert_eq!(got, expected, "{}: start_parts", self.ctx);
             }
             Op::Advance(ms) => self.now += ms,
@@ -642,13 +655,13 @@ impl Harness {
                 let mut expected = BTreeSet::new();
                 for o in &mut self.orders {
                     if let Kind::Single { m, claimed_at, .. } = &mut o.kind {
-                        if m.handle(Input::Claim, now).is_ok() {
+                        if m.handle(Input::Claim, Millis(now)).is_ok() {
                             expected.insert(o.id);
                             *claimed_at = now;
                         }
                     }
                 }
-                let claimed = self.store.claim_due_jobs(now, 1_000).await.expect("claim jobs");
+                let claimed = self.store.claim_due_jobs(Millis(now), 1_000).await.expect("claim jobs");
                 let got: BTreeSet<OrderId> = claimed.iter().map(|j| j.order_id).collect();
                 assert_eq!(got.len(), claimed.len(), "{}: one job per order", self.ctx);
                 assert_eq!(got, expected, "{}: claimed jobs", self.ctx);
@@ -663,7 +676,7 @@ impl Harness {
                 let mut expected = BTreeSet::new();
                 for o in &mut self.orders {
                     if let Kind::Run { run, part_ids, claimed, claimed_at, .. } = &mut o.kind {
-                        let e = run.handle_timeout(now);
+                        let e = run.handle_timeout(Millis(now));
                         for i in e.submit {
                             expected.insert(part_ids[i as usize]);
                             claimed_at[i as usize] = now;
@@ -671,7 +684,8 @@ impl Harness {
                         }
                     }
                 }
-                let claimed = self.store.claim_due_parts(now, 1_000, None).await.expect("claim parts");
+                let claimed =
+                    self.store.claim_due_parts(Millis(now), 1_000, None).await.expect("claim parts");
                 let got: BTreeSet<PartId> = claimed.iter().map(|p| p.part_id).collect();
                 assert_eq!(got.len(), claimed.len(), "{}: each part once", self.ctx);
                 assert_eq!(got, expected, "{}: claimed parts", self.ctx);
@@ -695,8 +709,8 @@ impl Harness {
                     unreachable!()
                 };
                 let job_id = *job_id;
-                let model = m.handle(Input::Submitted(submitted), now);
-                let r = self.store.settle_submission(job_id, outcome, now).await;
+                let model = m.handle(Input::Submitted(submitted), Millis(now));
+                let r = self.store.settle_submission(job_id, outcome, Millis(now)).await;
                 match model {
                     Ok(_) => drop(self.accepted("the submission outcome", r)),
                     Err(_) => self.refused("the submission outcome", r),
@@ -715,7 +729,7 @@ impl Harness {
                 };
                 let part_id = part_ids[pi];
                 let model = run_submitted(run, ended.is_some(), pi as u32, submitted, now);
-                let r = self.store.settle_part_submission(part_id, outcome, now).await;
+                let r = self.store.settle_part_submission(part_id, outcome, Millis(now)).await;
                 match model {
                     Ok(()) => drop(self.accepted("the part's outcome", r)),
                     Err(_) => self.refused("the part's outcome", r),
@@ -727,12 +741,14 @@ impl Harness {
                 for o in &mut self.orders {
                     if let Kind::Single { m, claimed_at, .. } = &mut o.kind {
                         if m.job == Job::Submitting && *claimed_at < before {
-                            let _ = m.handle(Input::LeaseExpired, now).expect("a submitting job expires");
+                            let _ =
+                                m.handle(Input::LeaseExpired, Millis(now)).expect("a submitting job expires");
                             expected.push(o.id);
                         }
                     }
                 }
-                let mut got = self.store.expire_submissions(before, now).await.expect("expire");
+                let mut got =
+                    self.store.expire_submissions(Millis(before), Millis(now)).await.expect("expire");
                 got.sort_unstable();
                 expected.sort_unstable();
                 assert_eq!(got, expected, "{}: expired jobs", self.ctx);
@@ -751,7 +767,11 @@ impl Harness {
                         }
                     }
                 }
-                let mut got = self.store.expire_part_submissions(before, now).await.expect("expire parts");
+                let mut got = self
+                    .store
+                    .expire_part_submissions(Millis(before), Millis(now))
+                    .await
+                    .expect("expire parts");
                 got.sort_unstable();
                 expected.sort_unstable();
                 assert_eq!(got, expected, "{}: expired parts", self.ctx);
@@ -769,7 +789,7 @@ impl Harness {
                 let Ok(settlement) = settle(m.final_price, m.total_quantity, &status, *remains) else {
                     // Unreadable: the sync records a failure and settles nothing; so does the model.
                     let mut probe = *m;
-                    let r = probe.handle(Input::Upstream { status: &status, remains: *remains }, now);
+                    let r = probe.handle(Input::Upstream { status: &status, remains: *remains }, Millis(now));
                     assert!(
                         r.is_err() && probe == *m,
                         "{}: an unreadable reading settled the model",
@@ -777,10 +797,10 @@ impl Harness {
                     );
                     return;
                 };
-                let model = m.handle(Input::Upstream { status: &status, remains: *remains }, now);
+                let model = m.handle(Input::Upstream { status: &status, remains: *remains }, Millis(now));
                 let update =
                     StatusUpdate { settlement, start_count: Some(1), remains: *remains, charge: None };
-                let r = self.store.apply_status(id, update, now).await;
+                let r = self.store.apply_status(id, update, Millis(now)).await;
                 match (model, r) {
                     (Ok(_), Ok(Some(_))) | (Err(_), Ok(None)) => {}
                     (model, r) => panic!("{}: upstream status: model {model:?}, store {r:?}", self.ctx),
@@ -801,7 +821,7 @@ impl Harness {
                 };
                 let model = run.upstream(pi as u32, &status, *remains);
                 let update = StatusUpdate { settlement, start_count: None, remains: *remains, charge: None };
-                let r = self.store.apply_part_status(part_ids[pi], update, now).await;
+                let r = self.store.apply_part_status(part_ids[pi], update, Millis(now)).await;
                 match (model, r) {
                     (Ok(_), Ok(Some(_))) | (Err(_), Ok(None)) => {}
                     (model, r) => panic!("{}: part status: model {model:?}, store {r:?}", self.ctx),
@@ -831,7 +851,7 @@ impl Harness {
                 let model_ok = legal.is_ok()
                     && !*stale
                     && match &mut self.orders[oi].kind {
-                        Kind::Single { m, .. } => m.handle(Input::Operator(*to), now).is_ok(),
+                        Kind::Single { m, .. } => m.handle(Input::Operator(*to), Millis(now)).is_ok(),
                         Kind::Run { run, ended, .. } => {
                             // A run ends (the parts never submitted give their shares back).
                             let _ = run.end(Ender::Operator).expect("an operator may always end a run");
@@ -839,7 +859,7 @@ impl Harness {
                             true
                         }
                     };
-                let r = self.store.admin_set_status(id, from, t, smm, audit(), now).await;
+                let r = self.store.admin_set_status(id, from, t, smm, audit(), Millis(now)).await;
                 if model_ok {
                     let o = self.accepted("the operator's transition", r);
                     assert_eq!(o.status, *to, "{}: the operator's status", self.ctx);
@@ -853,7 +873,7 @@ impl Harness {
                 let status = self.orders[oi].status();
                 let id = self.orders[oi].id;
                 let model_ok = match &mut self.orders[oi].kind {
-                    Kind::Single { m, .. } => m.handle(Input::OwnerCancel, now).is_ok(),
+                    Kind::Single { m, .. } => m.handle(Input::OwnerCancel, Millis(now)).is_ok(),
                     Kind::Run { run, ended, .. } => {
                         !status.is_terminal() && {
                             let mut r = run.clone();
@@ -865,7 +885,7 @@ impl Harness {
                         }
                     }
                 };
-                let r = self.store.cancel_order(id, now).await;
+                let r = self.store.cancel_order(id, Millis(now)).await;
                 if model_ok {
                     self.accepted("the owner's cancel", r);
                 } else {
@@ -894,7 +914,7 @@ impl Harness {
                     _ => false,
                 };
                 let smm = accepted.then(|| "resolved".to_owned());
-                let r = self.store.resolve_part(id, pi as i64, smm, audit(), now).await;
+                let r = self.store.resolve_part(id, pi as i64, smm, audit(), Millis(now)).await;
                 if model_ok {
                     self.accepted("the resolution", r);
                 } else {
@@ -1015,12 +1035,15 @@ async fn run_in_flight(backend: &Backend) -> (Arc<dyn Store>, OrderId, PartId, R
     let parts = plan::package_parts(&steps, Points(1000)).expect("plan");
     let mut o = new_order(0, 1000, 200, OrderStatus::Pending, T0);
     o.service_id = h.svc;
-    let placed = h.store.place_multipart_order(o, Some(h.pkg), None, parts.clone(), Some(T0), None, T0).await;
+    let placed = h
+        .store
+        .place_multipart_order(o, Some(h.pkg), None, parts.clone(), Some(Millis(T0)), None, Millis(T0))
+        .await;
     let order_id = placed.expect("placed").into_inner().order_id;
-    let claimed = h.store.claim_due_parts(T0, 10, None).await.expect("claim");
+    let claimed = h.store.claim_due_parts(Millis(T0), 10, None).await.expect("claim");
     assert_eq!(claimed.len(), 1);
-    let mut run = Run::new(parts, Some(T0));
-    assert_eq!(run.handle_timeout(T0).submit, [0]);
+    let mut run = Run::new(parts, Some(Millis(T0)));
+    assert_eq!(run.handle_timeout(Millis(T0)).submit, [0]);
     (h.store.clone(), order_id, claimed[0].part_id, run)
 }
 
@@ -1033,13 +1056,15 @@ fn forged_operator_transitions_of_runs_are_refused() {
         let backend = sqlite_backend();
         let (store, order_id, _, _) = run_in_flight(&backend).await;
         let t = admin_transition(OrderStatus::Processing, OrderStatus::Canceled).expect("legal");
-        let o = store.admin_set_status(order_id, OrderStatus::Processing, t, None, audit(), T0 + 1).await;
+        let o =
+            store.admin_set_status(order_id, OrderStatus::Processing, t, None, audit(), Millis(T0 + 1)).await;
         assert_eq!(o.expect("ended").status, OrderStatus::Canceled);
         for to in [OrderStatus::Completed, OrderStatus::Failed, OrderStatus::Canceled] {
             assert!(admin_transition(OrderStatus::Canceled, to).is_err());
             let forged = AdminTransition { to, refund_in_full: false, cancel_job: false };
-            let r =
-                store.admin_set_status(order_id, OrderStatus::Canceled, forged, None, audit(), T0 + 2).await;
+            let r = store
+                .admin_set_status(order_id, OrderStatus::Canceled, forged, None, audit(), Millis(T0 + 2))
+                .await;
             assert!(
                 matches!(r, Err(StoreError::Conflict(snspmt_store::Conflict::InvalidTransition))),
                 "{to}: {r:?}"
@@ -1049,7 +1074,8 @@ fn forged_operator_transitions_of_runs_are_refused() {
         assert_eq!((o.status, o.refunded_amount), (OrderStatus::Canceled, Points(500)));
         // A transition the core would make from another status is refused as well.
         let t = admin_transition(OrderStatus::Pending, OrderStatus::Failed).expect("legal from pending");
-        let r = store.admin_set_status(order_id, OrderStatus::Canceled, t, None, audit(), T0 + 3).await;
+        let r =
+            store.admin_set_status(order_id, OrderStatus::Canceled, t, None, audit(), Millis(T0 + 3)).await;
         assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     });
 }
@@ -1069,18 +1095,20 @@ fn retry_later_of_a_part_in_flight_at_an_operator_end() {
         let (store, order_id, part_id, mut run) = run_in_flight(&backend).await;
         let t = admin_transition(OrderStatus::Processing, OrderStatus::Canceled).expect("legal");
         store
-            .admin_set_status(order_id, OrderStatus::Processing, t, None, audit(), T0 + 1)
+            .admin_set_status(order_id, OrderStatus::Processing, t, None, audit(), Millis(T0 + 1))
             .await
             .expect("ended");
         let _ = run.end(Ender::Operator).expect("an operator ends a run");
         let why = NotAccepted::NotSent;
         let retry = SubmissionOutcome::NotAccepted { message: "later".into(), why, attempts: 1 };
-        let o = store.settle_part_submission(part_id, retry, T0 + 2).await.expect("settled");
-        let _ = run.submitted(0, Submitted::NotAccepted { why, attempts: 1 }, T0 + 2).expect("core takes it");
+        let o = store.settle_part_submission(part_id, retry, Millis(T0 + 2)).await.expect("settled");
+        let _ = run
+            .submitted(0, Submitted::NotAccepted { why, attempts: 1 }, Millis(T0 + 2))
+            .expect("core takes it");
         let stored: Vec<PartState> =
             store.order_parts(order_id).await.expect("parts").iter().map(stored_state).collect();
         assert_eq!(stored, run.states(), "the part in flight");
         assert_eq!(o.refunded_amount, run.refunded(), "the refund");
-        assert!(run.handle_timeout(T0 + 60_000).submit.is_empty(), "never submitted again");
+        assert!(run.handle_timeout(Millis(T0 + 60_000)).submit.is_empty(), "never submitted again");
     });
 }

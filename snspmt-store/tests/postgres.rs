@@ -10,7 +10,7 @@ mod contract;
 use std::sync::Arc;
 
 use snspmt_store::testing::{postgres_url, PgTestSchema};
-use snspmt_store::{Maintenance, Store};
+use snspmt_store::{Maintenance, Millis, Store};
 
 macro_rules! postgres_cases {
     ($($case:ident),*) => {$(
@@ -35,7 +35,7 @@ async fn concurrent_migrations_of_several_instances_agree() {
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let s = schema.store.clone();
-        tasks.push(tokio::spawn(async move { s.migrate(1).await }));
+        tasks.push(tokio::spawn(async move { s.migrate(Millis(1)).await }));
     }
     for t in tasks {
         assert!(t.await.expect("task").expect("migrate").applied.is_empty());

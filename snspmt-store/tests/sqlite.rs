@@ -7,11 +7,11 @@ mod contract;
 
 use std::sync::Arc;
 
-use snspmt_store::{Maintenance, SqliteStore, Store};
+use snspmt_store::{Maintenance, Millis, SqliteStore, Store};
 
 async fn store() -> Arc<dyn Store> {
     let s = SqliteStore::open_temporary().expect("open");
-    s.migrate(0).await.expect("migrate");
+    s.migrate(Millis(0)).await.expect("migrate");
     Arc::new(s)
 }
 
@@ -29,7 +29,7 @@ contract::for_each_case!(sqlite_cases);
 #[tokio::test]
 async fn temporary_database_is_removed() {
     let s = SqliteStore::open_temporary().expect("open");
-    s.migrate(0).await.expect("migrate");
+    s.migrate(Millis(0)).await.expect("migrate");
     let before = std::fs::read_dir(std::env::temp_dir()).map(|d| d.count()).unwrap_or(0);
     drop(s);
     let after = std::fs::read_dir(std::env::temp_dir()).map(|d| d.count()).unwrap_or(0);

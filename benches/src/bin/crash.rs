@@ -317,7 +317,7 @@ fn main() -> ExitCode {
                     let path = std::env::temp_dir().join(format!("snspmt-crash-{}.db", std::process::id()));
                     let url = format!("sqlite://{}", path.display());
                     let store = SqliteStore::open(&path.to_string_lossy())?;
-                    snspmt_store::Maintenance::migrate(&store, 0).await?;
+                    snspmt_store::Maintenance::migrate(&store, snspmt_store::Millis::EPOCH).await?;
                     let store: Arc<dyn Store> = Arc::new(store);
                     problems.extend(run("sqlite", url, store, kills, &binary).await?);
                     for suffix in ["", "-wal", "-shm"] {

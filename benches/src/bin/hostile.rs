@@ -532,7 +532,7 @@ fn main() -> ExitCode {
                         let path = std::env::temp_dir()
                             .join(format!("snspmt-hostile-{}-{scenario}.db", std::process::id()));
                         let store = SqliteStore::open(&path.to_string_lossy())?;
-                        snspmt_store::Maintenance::migrate(&store, 0).await?;
+                        snspmt_store::Maintenance::migrate(&store, snspmt_store::Millis::EPOCH).await?;
                         (format!("sqlite://{}", path.display()), Arc::new(store), None)
                     }
                     "postgres" => {

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use snspmt_core::validate;
-use snspmt_store::{EmailToken, NewUser, User};
+use snspmt_store::{EmailToken, Millis, NewUser, User};
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
@@ -105,7 +105,7 @@ pub async fn register(app: &App, req: &Req) -> Result<Json<Registered>, ApiError
 
 /// Issues a verification token for the user's e-mail (replacing earlier ones) and mails the
 /// link. `Ok(false)` when the mail could not be sent (logged; the user may ask again).
-async fn send_verification(app: &App, user: &User, now: i64) -> Result<bool, ApiError> {
+async fn send_verification(app: &App, user: &User, now: Millis) -> Result<bool, ApiError> {
     let Some(email) = user.email.clone() else { return Ok(false) };
     let (token, token_hash) = auth::new_session_token();
     let record = EmailToken {
@@ -113,7 +113,7 @@ async fn send_verification(app: &App, user: &User, now: i64) -> Result<bool, Api
         user_id: user.user_id.clone(),
         email: email.clone(),
         created_at: now,
-        expires_at: now + VERIFY_TTL_MS,
+        expires_at: now.plus_ms(VERIFY_TTL_MS),
     };
     app.store.create_email_token(record).await?;
     let link = format!("{}/api/auth/verify-email?token={token}", app.config.public_url);
@@ -215,9 +215,9 @@ pub async fn resend_verification(app: &App, caller: &Caller) -> Result<Json<Veri
     Ok(Json(VerificationResent { success: true, email_verified: false, verification_sent: sent }))
 }
 
-async fn start_session(app: &App, user_id: &str, now: i64) -> Result<String, ApiError> {
+async fn start_session(app: &App, user_id: &str, now: Millis) -> Result<String, ApiError> {
     let (token, hash) = auth::new_session_token();
-    app.store.create_session(&hash, user_id, now, now + auth::SESSION_TTL_MS).await?;
+    app.store.create_session(&hash, user_id, now, now.plus_ms(auth::SESSION_TTL_MS)).await?;
     Ok(token)
 }
 
@@ -264,7 +264,7 @@ pub async fn login(app: &App, req: &Req) -> Result<Json<LoggedIn>, ApiError> {
     limit(&app.guards.login_by_account, &email)?;
     let now = app.clock.now();
     let attempt = app.store.record_login_failure(&email, now).await?;
-    if app.store.login_failures(&email, now - LOGIN_WINDOW_MS).await? > MAX_LOGIN_FAILURES {
+    if app.store.login_failures(&email, now.minus_ms(LOGIN_WINDOW_MS)).await? > MAX_LOGIN_FAILURES {
         app.store.forget_login_failure(attempt).await?;
         return Err(too_many_failures());
     }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use snspmt_core::{validate, LedgerKind};
+use snspmt_core::{validate, LedgerKind, Millis};
 use snspmt_store::{LedgerFilter, NewAudit, Posting, ProfilePatch};
 
 use super::{PageQuery, Paging};
@@ -237,9 +237,9 @@ pub async fn audit_log(app: &App, req: &Req) -> Result<Json<AuditLogPage>, ApiEr
 
 /// Milliseconds of the start of the day and of the month containing `now`, in the
 /// configured time zone (`SNSPMT_TZ_OFFSET`).
-pub fn day_and_month_start(now: i64, tz_offset_minutes: i32) -> (i64, i64) {
+pub fn day_and_month_start(now: Millis, tz_offset_minutes: i32) -> (Millis, Millis) {
     let offset = i64::from(tz_offset_minutes) * 60_000;
-    let local = now + offset;
+    let local = now.plus_ms(offset).0;
     let day = local.div_euclid(86_400_000);
     let today_start = day * 86_400_000 - offset;
     let date = time::OffsetDateTime::from_unix_timestamp(day * 86_400).map(|t| t.date()).ok();
@@ -247,7 +247,7 @@ pub fn day_and_month_start(now: i64, tz_offset_minutes: i32) -> (i64, i64) {
         .and_then(|d| d.replace_day(1).ok())
         .map(|first| first.midnight().assume_utc().unix_timestamp() * 1000 - offset)
         .unwrap_or(today_start);
-    (today_start, month_start)
+    (Millis(today_start), Millis(month_start))
 }
 
 /// The dashboard's figures. Revenue is in points, as the ledger defines it; "today" and "this
@@ -315,17 +315,17 @@ crate::router::route_table! {
 
 #[cfg(test)]
 mod tests {
-    use super::day_and_month_start;
+    use super::{day_and_month_start, Millis};
 
     #[test]
     fn days_and_months_in_the_configured_zone() {
         // 2024-03-01T00:30:00+09:00 is 2024-02-29T15:30:00Z.
         let now = 1_709_220_600_000;
-        let (day, month) = day_and_month_start(now, 540);
-        assert_eq!(day, 1_709_218_800_000, "2024-03-01T00:00+09:00");
+        let (day, month) = day_and_month_start(Millis(now), 540);
+        assert_eq!(day, Millis(1_709_218_800_000), "2024-03-01T00:00+09:00");
         assert_eq!(month, day, "the first of the month");
-        let (day, month) = day_and_month_start(now, 0);
-        assert_eq!(day, 1_709_164_800_000, "2024-02-29T00:00Z");
-        assert_eq!(month, 1_706_745_600_000, "2024-02-01T00:00Z");
+        let (day, month) = day_and_month_start(Millis(now), 0);
+        assert_eq!(day, Millis(1_709_164_800_000), "2024-02-29T00:00Z");
+        assert_eq!(month, Millis(1_706_745_600_000), "2024-02-01T00:00Z");
     }
 }

@@ -4,7 +4,7 @@ use hyper::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use snspmt_store::{LabelCount, NewAudit, NewPost, Post, PostFilter, StoreError};
+use snspmt_store::{LabelCount, Millis, NewAudit, NewPost, Post, PostFilter, StoreError};
 
 use super::bytes;
 use super::notices::{body_text, line, path_id, present, url, MAX_TITLE_CHARS};
@@ -363,11 +363,11 @@ pub async fn sitemap(app: &App) -> Result<Raw, ApiError> {
 }
 
 /// RFC 822 date for RSS.
-fn rfc822(ms: i64) -> String {
+fn rfc822(ms: Millis) -> String {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] +0000"
     );
-    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+    time::OffsetDateTime::from_unix_timestamp(ms.0.div_euclid(1000))
         .ok()
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_default()
@@ -452,8 +452,8 @@ mod tests {
 
     #[test]
     fn rss_dates() {
-        assert_eq!(rfc822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc822(1_700_000_000_123), "Tue, 14 Nov 2023 22:13:20 +0000");
+        assert_eq!(rfc822(Millis(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc822(Millis(1_700_000_000_123)), "Tue, 14 Nov 2023 22:13:20 +0000");
     }
 
     #[test]

@@ -72,7 +72,7 @@ fn moment(field: &str, v: &Value) -> Result<Option<Millis>, ApiError> {
         Value::String(s) => OffsetDateTime::parse(s.trim(), &Rfc3339)
             .ok()
             .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
-            .map(Some)
+            .map(|ms| Some(Millis(ms)))
             .ok_or_else(|| {
                 ApiError::invalid_field(field, "invalid_time", format!("{field} must be RFC 3339"))
             }),

@@ -250,7 +250,7 @@ async fn claim(app: &App, key: &IdempotencyKey) -> Result<Claimed, ApiError> {
     let waited = tokio::time::Instant::now();
     loop {
         let now = app.clock.now();
-        match app.store.claim_order_batch(key, now - LEASE_MS, now).await? {
+        match app.store.claim_order_batch(key, now.minus_ms(LEASE_MS), now).await? {
             BatchClaim::Claimed => return Ok(Claimed::Run { resumed: false }),
             BatchClaim::Resumed => return Ok(Claimed::Run { resumed: true }),
             BatchClaim::Done(answer) => return Ok(Claimed::Replay(answer)),

@@ -86,6 +86,7 @@ pub fn time(field: &'static str, s: &str) -> Result<Millis, ApiError> {
     OffsetDateTime::parse(s.trim(), &Rfc3339)
         .ok()
         .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
+        .map(Millis)
         .ok_or_else(|| {
             ApiError::invalid_field(field, "invalid_time", format!("{field} must be an RFC 3339 time"))
         })

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snspmt_core::order::{self, OrderStatus};
 use snspmt_core::upstream::smm::{self, OrderParams, QuantityRule, ServiceType};
-use snspmt_core::{money, plan, schedule, validate, Points};
+use snspmt_core::{money, plan, schedule, validate, Millis, Points};
 use snspmt_store::{NewAudit, NewOrder, Order, OrderFilter, OrderId};
 use std::collections::BTreeMap;
 
@@ -457,8 +457,8 @@ struct Placement<'a> {
     key: Option<snspmt_store::IdempotencyKey>,
     body: &'a PlaceOrder,
     user_id: String,
-    scheduled_at: Option<i64>,
-    now: i64,
+    scheduled_at: Option<Millis>,
+    now: Millis,
     warnings: Vec<validate::Ignored>,
     book: &'a PriceBook,
     quote: bool,
@@ -1142,7 +1142,7 @@ pub struct Reprocessed {
 /// `submitting` (never resent: an operator resolves them).
 pub async fn reprocess_packages(app: &App, caller: &Caller) -> Result<Json<Reprocessed>, ApiError> {
     let now = app.clock.now();
-    let (requeued, stuck) = app.store.requeue_parts(now - jobs::SUBMISSION_LEASE_MS, now).await?;
+    let (requeued, stuck) = app.store.requeue_parts(now.minus_ms(jobs::SUBMISSION_LEASE_MS), now).await?;
     let audit = NewAudit {
         actor: caller.actor(),
         action: "packages.reprocess".into(),

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use snspmt_core::purchase::{self, ApprovalOutcome, PurchaseMethod, PurchaseStatus};
 use snspmt_core::upstream::kcp::{self, ReturnKind};
-use snspmt_core::{validate, Points, Won};
-use snspmt_store::{NewAudit, NewPurchase, Purchase, PurchaseFilter, StoreError};
+use snspmt_core::{validate, Millis, Points, Won};
+use snspmt_store::{NewAudit, NewPurchase, Purchase, PurchaseFilter, PurchaseId, StoreError};
 use time::OffsetDateTime;
 
 use super::catalog::{parse_id, yes_no};
@@ -88,7 +88,7 @@ pub async fn bank(app: &App, caller: &Caller, req: &Req) -> Result<Replayed<Purc
     let outcome = app.store.create_purchase(new, key, app.clock.now()).await?;
     Ok(Replayed::of(&outcome, |p: &Purchase| Purchased {
         success: true,
-        purchase_id: p.purchase_id,
+        purchase_id: p.purchase_id.0,
         status: p.status,
         purchase: views::purchase(p),
     }))
@@ -134,7 +134,7 @@ pub async fn decide(
         target: Some(id.to_string()),
         detail: "{}".into(),
     };
-    let p = match app.store.decide_bank_purchase(id, approve, audit, app.clock.now()).await {
+    let p = match app.store.decide_bank_purchase(PurchaseId(id), approve, audit, app.clock.now()).await {
         Ok(p) => p,
         Err(e) => return Err(purchase_refusal(app, id, e).await),
     };
@@ -146,7 +146,7 @@ async fn purchase_refusal(app: &App, id: i64, e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::not_found("purchase"),
         e @ StoreError::Conflict(_) => {
-            let status = app.store.purchase(id).await.ok().flatten().map(|p| p.status);
+            let status = app.store.purchase(PurchaseId(id)).await.ok().flatten().map(|p| p.status);
             ApiError::from(e)
                 .naming(&format!("purchase {id}"), status.map(PurchaseStatus::as_str))
                 .with("purchase_id", id)
@@ -201,7 +201,7 @@ pub async fn settle(
             ))
         }
     };
-    let p = app.store.purchase(id).await?.ok_or_else(|| ApiError::not_found("purchase"))?;
+    let p = app.store.purchase(PurchaseId(id)).await?.ok_or_else(|| ApiError::not_found("purchase"))?;
     let now = app.clock.now();
     let stale_after = purchase::approval_stale_after_ms(app.config.upstream_timeout_ms);
     let settlement =
@@ -213,7 +213,7 @@ pub async fn settle(
         target: Some(id.to_string()),
         detail: json!({"outcome": body.outcome, "tno": tno, "from": p.status.as_str()}).to_string(),
     };
-    let p = match app.store.settle_by_operator(id, settlement, audit, now).await {
+    let p = match app.store.settle_by_operator(PurchaseId(id), settlement, audit, now).await {
         Ok(p) => p,
         Err(e) => return Err(purchase_refusal(app, id, e).await),
     };
@@ -271,7 +271,7 @@ pub async fn admin_list(app: &App, req: &Req) -> Result<Json<PurchasePage>, ApiE
         user_id: query.user_id,
         status: query.status,
         method: query.method,
-        attention_before: attention.then(|| app.clock.now() - APPROVING_TOO_LONG_MS),
+        attention_before: attention.then(|| app.clock.now().minus_ms(APPROVING_TOO_LONG_MS)),
         limit: paging.limit,
         offset: paging.offset,
     };
@@ -337,8 +337,8 @@ pub async fn history(app: &App, caller: &Caller, req: &Req) -> Result<Json<Purch
         .rows
         .iter()
         .map(|p| PurchaseSummary {
-            id: p.purchase_id,
-            purchase_id: p.purchase_id,
+            id: p.purchase_id.0,
+            purchase_id: p.purchase_id.0,
             method: p.method,
             amount: p.amount,
             price: p.price,
@@ -369,8 +369,8 @@ pub struct KcpRegisterBody {
 
 const PAY_METHODS: [&str; 6] = ["CARD", "BANK", "VCNT", "MOBX", "TPNT", "GIFT"];
 
-fn new_ordr_idxx(now_ms: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
+fn new_ordr_idxx(now: Millis) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now.0) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let mut random = [0u8; 6];
     rand::rngs::OsRng.fill_bytes(&mut random);
@@ -403,7 +403,7 @@ pub struct Registration {
 fn registration_answer(p: &Purchase) -> Registration {
     Registration {
         success: true,
-        purchase_id: p.purchase_id,
+        purchase_id: p.purchase_id.0,
         ordr_idxx: p.ordr_idxx.clone(),
         approval_key: p.approval_key.clone(),
         pay_url: p.pay_url.clone(),
@@ -738,7 +738,7 @@ fn approval_reply(a: Approval) -> Result<Json<Approved>, ApiError> {
     match a {
         Approval::Approved(p) => Ok(Json(Approved {
             success: true,
-            purchase_id: p.purchase_id,
+            purchase_id: p.purchase_id.0,
             status: p.status,
             amount: p.amount,
             tno: p.tno.clone(),
@@ -760,7 +760,7 @@ fn approval_reply(a: Approval) -> Result<Json<Approved>, ApiError> {
             "approval_unknown",
             "KCP did not confirm the payment; nothing was credited and an operator will review it",
         )
-        .with("purchase_id", p.purchase_id)),
+        .with("purchase_id", p.purchase_id.0)),
         Approval::UnknownBefore(p) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "approval_unknown",
@@ -906,7 +906,7 @@ trait AboutPurchase {
 impl AboutPurchase for ApiError {
     fn about_purchase(self, p: &snspmt_store::Purchase) -> ApiError {
         self.naming(&format!("purchase {}", p.purchase_id), Some(p.status.as_str()))
-            .with("purchase_id", p.purchase_id)
+            .with("purchase_id", p.purchase_id.0)
     }
 }
 

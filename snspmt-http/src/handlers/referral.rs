@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use snspmt_core::referral::{self, DiscountType, WithdrawalState};
 use snspmt_core::{validate, Bps, Points};
 use snspmt_store::{
-    Conflict, Millis, NewAudit, NewWithdrawal, Referrer, StoreError, UserCoupon, Withdrawal, WithdrawalFilter,
+    Conflict, Millis, NewAudit, NewWithdrawal, Referrer, StoreError, UserCoupon, Withdrawal,
+    WithdrawalFilter, WithdrawalId,
 };
 use time::OffsetDateTime;
 
@@ -184,7 +185,7 @@ pub async fn use_code(
         discount_value: referral::REFERRAL_COUPON_PERCENT,
         min_order_amount: Points::ZERO,
         valid_from: Some(now),
-        expires_at: now.checked_add(referral::REFERRAL_COUPON_VALIDITY_MS),
+        expires_at: now.0.checked_add(referral::REFERRAL_COUPON_VALIDITY_MS).map(Millis),
         is_active: true,
         is_used: false,
         used_order_id: None,
@@ -294,11 +295,11 @@ pub async fn commission_transactions(
 
 /// The first moment of `now`'s month, UTC.
 fn month_start(now: Millis) -> Millis {
-    OffsetDateTime::from_unix_timestamp(now.div_euclid(1000))
+    OffsetDateTime::from_unix_timestamp(now.0.div_euclid(1000))
         .ok()
         .and_then(|t| t.replace_day(1).ok())
         .map(|t| t.replace_time(time::Time::MIDNIGHT))
-        .map_or(0, |t| t.unix_timestamp().saturating_mul(1000))
+        .map_or(Millis::EPOCH, |t| Millis(t.unix_timestamp().saturating_mul(1000)))
 }
 
 /// A referrer's figures, in the original client's names.
@@ -469,7 +470,7 @@ pub async fn request_withdrawal(
         app.store.request_withdrawal(new, key, app.clock.now()).await.map_err(conflict_as_bad_request)?;
     Ok(Replayed::of(&outcome, |w: &Withdrawal| WithdrawalRequested {
         success: true,
-        request_id: w.withdrawal_id,
+        request_id: w.withdrawal_id.0,
         status: WithdrawalState::Requested,
         amount: w.amount.0,
     }))
@@ -898,19 +899,20 @@ pub async fn admin_process_withdrawal(
         target: Some(id.to_string()),
         detail: json!({"action": body.action, "admin_notes": notes}).to_string(),
     };
-    let w = app.store.decide_withdrawal(id, approve, notes, audit, app.clock.now()).await.map_err(
-        |e| match e {
-            StoreError::NotFound => ApiError::not_found("withdrawal request"),
-            StoreError::Conflict(Conflict::AlreadyProcessed) => ApiError::new(
-                hyper::StatusCode::CONFLICT,
-                "already_processed",
-                "이미 처리된 출금 요청입니다 (already approved or rejected)",
-            )
-            .naming(&format!("withdrawal request {id}"), None)
-            .with("request_id", id),
-            e => e.into(),
-        },
-    )?;
+    let w =
+        app.store.decide_withdrawal(WithdrawalId(id), approve, notes, audit, app.clock.now()).await.map_err(
+            |e| match e {
+                StoreError::NotFound => ApiError::not_found("withdrawal request"),
+                StoreError::Conflict(Conflict::AlreadyProcessed) => ApiError::new(
+                    hyper::StatusCode::CONFLICT,
+                    "already_processed",
+                    "이미 처리된 출금 요청입니다 (already approved or rejected)",
+                )
+                .naming(&format!("withdrawal request {id}"), None)
+                .with("request_id", id),
+                e => e.into(),
+            },
+        )?;
     Ok(Json(WithdrawalProcessed { success: true, request: views::withdrawal(&w), status: w.status }))
 }
 
@@ -976,10 +978,12 @@ crate::router::route_table! {
 
 #[cfg(test)]
 mod tests {
+    use super::Millis;
+
     #[test]
     fn month_starts() {
         // 2023-11-14T22:13:20Z → 2023-11-01T00:00:00Z
-        assert_eq!(super::month_start(1_700_000_000_123), 1_698_796_800_000);
-        assert_eq!(super::month_start(0), 0);
+        assert_eq!(super::month_start(Millis(1_700_000_000_123)), Millis(1_698_796_800_000));
+        assert_eq!(super::month_start(Millis(0)), Millis(0));
     }
 }

@@ -15,7 +15,7 @@ use snspmt_core::order::OrderStatus;
 use snspmt_core::refill::{CancelRefusal, CancelState, RefillInput, RefillRefusal, RefillState};
 use snspmt_core::upstream::smm::MAX_BULK;
 use snspmt_store::{
-    CancelRequest, Conflict, Order, OrderId, OwnerCancel, Refill, RefillId, StoreError, User,
+    CancelRequest, Conflict, Millis, Order, OrderId, OwnerCancel, Refill, RefillId, StoreError, User,
 };
 
 use super::orders::visible;
@@ -78,8 +78,8 @@ impl Refused {
             Refused::Refill(r) => {
                 let e = conflict(r.code(), r.to_string());
                 match r {
-                    RefillRefusal::Cooldown { until } => e.with("retry_at", until),
-                    RefillRefusal::WindowClosed { closed_at } => e.with("closed_at", closed_at),
+                    RefillRefusal::Cooldown { until } => e.with("retry_at", until.0),
+                    RefillRefusal::WindowClosed { closed_at } => e.with("closed_at", closed_at.0),
                     _ => e,
                 }
             }
@@ -258,7 +258,7 @@ pub struct RefillOperatorView {
     /// Why the upstream refused, or why its last status could not be read.
     pub error: Option<String>,
     /// When the upstream was last asked (milliseconds since the epoch).
-    pub last_status_check: Option<i64>,
+    pub last_status_check: Option<Millis>,
 }
 
 /// The names a refill's `status` takes (the reseller API's).
@@ -278,9 +278,9 @@ pub struct RefillView {
     #[schemars(extend("enum" = refill_status_names()))]
     pub status: &'static str,
     /// Milliseconds since the epoch.
-    pub created_at: i64,
+    pub created_at: Millis,
     /// Milliseconds since the epoch.
-    pub updated_at: i64,
+    pub updated_at: Millis,
     /// Only for an operator.
     #[serde(flatten)]
     pub operator: Option<RefillOperatorView>,
@@ -318,9 +318,9 @@ pub struct CancelView {
     pub order_id: i64,
     pub state: CancelState,
     /// Milliseconds since the epoch.
-    pub created_at: i64,
+    pub created_at: Millis,
     /// Milliseconds since the epoch.
-    pub updated_at: i64,
+    pub updated_at: Millis,
     /// Only for an operator.
     #[serde(flatten)]
     pub operator: Option<CancelOperatorView>,

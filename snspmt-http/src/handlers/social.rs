@@ -122,7 +122,7 @@ async fn sign_in(
         other => other?,
     };
     let (token, hash) = auth::new_session_token();
-    app.store.create_session(&hash, &user.user_id, now, now + auth::SESSION_TTL_MS).await?;
+    app.store.create_session(&hash, &user.user_id, now, now.plus_ms(auth::SESSION_TTL_MS)).await?;
     Ok((token, user, link))
 }
 
@@ -183,7 +183,7 @@ async fn verify_google(
     client: GoogleClient,
     id_token: String,
 ) -> Result<snspmt_core::upstream::oauth::google::Claims, ApiError> {
-    let now_secs = app.clock.now().div_euclid(1000);
+    let now_secs = app.clock.now().0.div_euclid(1000);
     tokio::task::spawn_blocking(move || client.verify_id_token(&id_token, now_secs))
         .await
         .map_err(|_| ApiError::internal())?
@@ -224,7 +224,7 @@ pub async fn google_state(app: &App) -> Result<Json<GoogleState>, ApiError> {
     let client = google(app)?;
     let state = random_token(32);
     let now = app.clock.now();
-    app.store.create_oauth_state(&auth::token_hash(&state), "google", now, now + STATE_TTL_MS).await?;
+    app.store.create_oauth_state(&auth::token_hash(&state), "google", now, now.plus_ms(STATE_TTL_MS)).await?;
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", &client.client_id)
         .append_pair("redirect_uri", &client.redirect_uri)

@@ -36,7 +36,7 @@ pub async fn health(app: &App) -> Result<Json<Health>, ApiError> {
 /// `GET /metrics`: the Prometheus text format.
 pub async fn metrics(app: &App) -> Result<Raw, ApiError> {
     let now = app.clock.now();
-    let counts = app.store.ops_counts(now - super::purchases::APPROVING_TOO_LONG_MS).await?;
+    let counts = app.store.ops_counts(now.minus_ms(super::purchases::APPROVING_TOO_LONG_MS)).await?;
     let gauges = crate::metrics::Gauges {
         due_jobs: counts.due_jobs,
         submitting_jobs: counts.submitting_jobs,

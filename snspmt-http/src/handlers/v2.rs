@@ -158,7 +158,7 @@ async fn authenticate(app: &Arc<App>, params: &Params, req: &Req) -> Result<User
         return Err(Refusal::InvalidKey);
     }
     let now = app.clock.now();
-    if owner.key.last_used_at.is_none_or(|at| now.saturating_sub(at) >= TOUCH_EVERY_MS) {
+    if owner.key.last_used_at.is_none_or(|at| now.ms_since(at) >= TOUCH_EVERY_MS) {
         // Best effort: a lost touch only makes `last_used_at` older.
         let _ = app.store.touch_api_key(&owner.key.key_id, now).await;
     }

@@ -21,7 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use snspmt_http::{App, Config};
 use snspmt_store::testing::{postgres_url, PgTestSchema};
-use snspmt_store::{Maintenance, SqliteStore, Store};
+use snspmt_store::{Maintenance, Millis, SqliteStore, Store};
 use tokio::sync::oneshot;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -64,7 +64,7 @@ impl TestServer {
         let (store, schema): (Arc<dyn Store>, _) = match backend {
             Backend::Sqlite => {
                 let s = SqliteStore::open_temporary().expect("sqlite");
-                s.migrate(0).await.expect("migrate");
+                s.migrate(Millis(0)).await.expect("migrate");
                 (Arc::new(s), None)
             }
             Backend::Postgres => {
@@ -379,7 +379,7 @@ impl Harness {
         test: &str,
         start: i64,
     ) -> Option<(Harness, Arc<snspmt_http::clock::ManualClock>)> {
-        let clock = Arc::new(snspmt_http::clock::ManualClock::new(start));
+        let clock = Arc::new(snspmt_http::clock::ManualClock::new(Millis(start)));
         let c = clock.clone();
         let h = Self::start_app(backend, test, move |app| app.with_clock(c)).await?;
         Some((h, clock))

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
+use snspmt_store::Millis;
 
 use super::fake_smm::{FakeSmm, Fault};
 use super::{Auth, TestServer, CRON_TOKEN};
@@ -189,9 +190,9 @@ pub async fn approval_unknown_purchase(s: &TestServer) -> i64 {
         good_name: Some("points".into()),
         pay_method: Some("CARD".into()),
     };
-    let p = s.store.create_purchase(new, None, 0).await.expect("purchase").into_inner();
-    s.store.begin_approval("AUDITWALK0001", 1).await.expect("begin").expect("approving");
+    let p = s.store.create_purchase(new, None, Millis(0)).await.expect("purchase").into_inner();
+    s.store.begin_approval("AUDITWALK0001", Millis(1)).await.expect("begin").expect("approving");
     let lost = ApprovalOutcome::Unknown { reason: "connection dropped".into() };
-    s.store.settle_approval(p.purchase_id, &lost, 2).await.expect("unknown");
-    p.purchase_id
+    s.store.settle_approval(p.purchase_id, &lost, Millis(2)).await.expect("unknown");
+    p.purchase_id.0
 }

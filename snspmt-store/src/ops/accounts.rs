@@ -247,6 +247,7 @@ store_trait! {
     ///
     /// ```
     /// use snspmt_store::{Conflict, NewUser, StoreError, UserStore};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -258,9 +259,9 @@ store_trait! {
     ///     display_name: id.into(),
     ///     password_hash: None,
     /// };
-    /// let kim = store.create_user(new_user("kim", "kim@example.com"), 1_000).await?;
-    /// assert_eq!((kim.created_at, kim.is_admin), (1_000, false));
-    /// let taken = store.create_user(new_user("lee", "kim@example.com"), 1_001).await;
+    /// let kim = store.create_user(new_user("kim", "kim@example.com"), Millis(1_000)).await?;
+    /// assert_eq!((kim.created_at, kim.is_admin), (Millis(1_000), false));
+    /// let taken = store.create_user(new_user("lee", "kim@example.com"), Millis(1_001)).await;
     /// assert!(matches!(taken, Err(StoreError::Conflict(Conflict::EmailTaken))));
     /// assert_eq!(store.user("kim").await?, Some(kim));
     /// assert_eq!(store.list_users(Some("kim"), 0, 0).await?.total, 1);
@@ -336,15 +337,16 @@ store_trait! {
     ///
     /// ```
     /// use snspmt_store::SessionStore;
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
     /// // Kept by the SHA-256 of the bearer token, never the token; expires at 2,000 ms.
-    /// store.create_session("sha256-of-the-token", "kim", 1_000, 2_000).await?;
-    /// let user = store.session_user("sha256-of-the-token", 1_500).await?;
+    /// store.create_session("sha256-of-the-token", "kim", Millis(1_000), Millis(2_000)).await?;
+    /// let user = store.session_user("sha256-of-the-token", Millis(1_500)).await?;
     /// assert_eq!(user.map(|u| u.user_id).as_deref(), Some("kim"));
-    /// assert_eq!(store.session_user("sha256-of-the-token", 2_000).await?, None);
+    /// assert_eq!(store.session_user("sha256-of-the-token", Millis(2_000)).await?, None);
     /// assert!(store.revoke_session("sha256-of-the-token").await?);
     /// # Ok(())
     /// # }
@@ -428,7 +430,7 @@ store_trait! {
             let h = token_hash.to_owned();
             self.tx(async move |c| {
                 let Some(t) = c.query_opt(TAKE_EMAIL_TOKEN, &[&h]).await? else { return Ok(None) };
-                let (user_id, email, expires_at): (String, String, i64) = (t.get(0)?, t.get(1)?, t.get(2)?);
+                let (user_id, email, expires_at): (String, String, Millis) = (t.get(0)?, t.get(1)?, t.get(2)?);
                 if expires_at <= now {
                     return Ok(None);
                 }
@@ -461,6 +463,7 @@ store_trait! {
     /// ```
     /// use snspmt_core::{LedgerKind, Points};
     /// use snspmt_store::{IdempotencyKey, LedgerStore, Posting, StoreError};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -474,14 +477,14 @@ store_trait! {
     ///     event_ref: None,
     ///     audit: None,
     /// };
-    /// store.post(posting(LedgerKind::Purchase, 1_000), None, 1).await?;
+    /// store.post(posting(LedgerKind::Purchase, 1_000), None, Millis(1)).await?;
     /// // A debit below zero changes nothing.
-    /// let overdraft = store.post(posting(LedgerKind::Deduct, -1_001), None, 2).await;
+    /// let overdraft = store.post(posting(LedgerKind::Deduct, -1_001), None, Millis(2)).await;
     /// assert!(matches!(overdraft, Err(StoreError::InsufficientPoints { balance: Points(1_000) })));
     /// // A client's retry with the same Idempotency-Key replays the first answer.
     /// let key = || IdempotencyKey::new("kim", "points.deduct", "k-1", br#"{"amount":300}"#);
-    /// let first = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 3).await?;
-    /// let again = store.post(posting(LedgerKind::Deduct, -300), Some(key()), 4).await?;
+    /// let first = store.post(posting(LedgerKind::Deduct, -300), Some(key()), Millis(3)).await?;
+    /// let again = store.post(posting(LedgerKind::Deduct, -300), Some(key()), Millis(4)).await?;
     /// assert!(again.is_replay());
     /// assert_eq!(again.into_inner(), first.into_inner());
     /// assert_eq!(store.balance("kim").await?, Some(Points(700)));
@@ -556,6 +559,7 @@ store_trait! {
     ///
     /// ```
     /// use snspmt_store::{AuditStore, NewAudit};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -566,7 +570,7 @@ store_trait! {
     ///     target: Some("kim".into()),
     ///     detail: r#"{"is_admin":true}"#.into(),
     /// };
-    /// let entry = store.record_audit(audit, 1_000).await?;
+    /// let entry = store.record_audit(audit, Millis(1_000)).await?;
     /// assert_eq!(store.audit_log(0, 0).await?.rows, [entry]);
     /// # Ok(())
     /// # }

@@ -24,6 +24,7 @@ store_trait! {
     ///
     /// ```
     /// use snspmt_store::{ApiKeyStore, NewApiKey};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,10 +37,10 @@ store_trait! {
     ///     name: "reseller".into(),
     /// };
     /// // At most 5 live keys per user.
-    /// let key = store.create_api_key(new_key, 5, 1_000).await?.ok_or("under the cap")?;
+    /// let key = store.create_api_key(new_key, 5, Millis(1_000)).await?.ok_or("under the cap")?;
     /// let owner = store.api_key_owner("sha256-of-the-key").await?.ok_or("a live key")?;
     /// assert_eq!((owner.key, owner.user.user_id.as_str()), (key, "kim"));
-    /// store.revoke_api_key("k1", Some("kim"), None, 2_000).await?.ok_or("revoked")?;
+    /// store.revoke_api_key("k1", Some("kim"), None, Millis(2_000)).await?.ok_or("revoked")?;
     /// assert!(store.api_key_owner("sha256-of-the-key").await?.is_none());
     /// # Ok(())
     /// # }

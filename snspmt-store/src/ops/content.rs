@@ -297,6 +297,7 @@ store_trait! {
     ///
     /// ```
     /// use snspmt_store::{NewNotice, NoticeStore};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -309,14 +310,14 @@ store_trait! {
     ///     image_url: None,
     ///     popup_type: "modal".into(),
     ///     is_active: true,
-    ///     starts_at: Some(1_000),
-    ///     ends_at: Some(2_000),
+    ///     starts_at: Some(Millis(1_000)),
+    ///     ends_at: Some(Millis(2_000)),
     ///     login_popup_image_url: None,
     /// };
-    /// let notice = store.create_notice(maintenance, audit(), 500).await?;
-    /// assert!(store.active_notices(999).await?.is_empty());
-    /// assert_eq!(store.active_notices(1_500).await?, [notice]);
-    /// assert!(store.active_notices(2_000).await?.is_empty());
+    /// let notice = store.create_notice(maintenance, audit(), Millis(500)).await?;
+    /// assert!(store.active_notices(Millis(999)).await?.is_empty());
+    /// assert_eq!(store.active_notices(Millis(1_500)).await?, [notice]);
+    /// assert!(store.active_notices(Millis(2_000)).await?.is_empty());
     /// # Ok(())
     /// # }
     /// ```
@@ -437,11 +438,12 @@ store_trait! {
     ///
     /// ```
     /// use snspmt_store::DashboardStore;
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let store = snspmt_store::testing::example_store(&[]).await?;
-    /// let stats = store.dashboard_stats(1_000, 0).await?;
+    /// let stats = store.dashboard_stats(Millis(1_000), Millis(0)).await?;
     /// assert_eq!((stats.total_users, stats.total_orders, stats.today_revenue), (0, 0, 0));
     /// # Ok(())
     /// # }

@@ -221,7 +221,7 @@ async fn single<C: Conn>(
 ) -> StoreResult<Option<(Order, JobId, Single)>> {
     let Some(row) = c.query_opt(ORDER_AND_JOB, &[&order_id, &job_id]).await? else { return Ok(None) };
     let order = order_row(&row)?;
-    let (job_id, state, due_at): (JobId, String, i64) = {
+    let (job_id, state, due_at): (JobId, String, Millis) = {
         let n = super::ORDER_COLUMNS;
         (row.get(n)?, row.get(n + 1)?, row.get(n + 2)?)
     };

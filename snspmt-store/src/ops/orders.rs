@@ -497,6 +497,7 @@ store_trait! {
     /// ```
     /// use snspmt_core::Points;
     /// use snspmt_store::{CatalogStore, NewService};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -517,10 +518,10 @@ store_trait! {
     ///     is_active: true,
     ///     description: String::new(),
     /// };
-    /// let created = store.create_service(likes.clone(), audit(), 1_000).await?;
+    /// let created = store.create_service(likes.clone(), audit(), Millis(1_000)).await?;
     /// assert_eq!(store.service(created.service_id).await?, Some(created));
     /// // An import updates the services it knows by the upstream's id.
-    /// let counts = store.import_services(vec![likes], audit(), 2_000).await?;
+    /// let counts = store.import_services(vec![likes], audit(), Millis(2_000)).await?;
     /// assert_eq!((counts.inserted, counts.updated), (0, 1));
     /// assert_eq!(store.list_services(true, Some("Instagram"), 0, 0).await?.total, 1);
     /// # Ok(())
@@ -601,6 +602,7 @@ store_trait! {
     /// use snspmt_core::upstream::smm::Status;
     /// use snspmt_core::Points;
     /// use snspmt_store::{LedgerStore, NewOrder, OrderStore, StatusUpdate, SubmissionOutcome};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -614,7 +616,7 @@ store_trait! {
     /// #     description: "credit".into(),
     /// #     event_ref: None,
     /// #     audit: None,
-    /// # }, None, 0).await?;
+    /// # }, None, Millis(0)).await?;
     /// # let service = snspmt_store::NewService {
     /// #     provider_service_id: "1".into(),
     /// #     name: "Likes".into(),
@@ -630,9 +632,9 @@ store_trait! {
     /// #     is_active: true,
     /// #     description: String::new(),
     /// # };
-    /// # let service = snspmt_store::CatalogStore::create_service(&store, service, audit(), 0).await?;
+    /// # let service = snspmt_store::CatalogStore::create_service(&store, service, audit(), Millis(0)).await?;
     /// # let service_id = service.service_id;
-    /// let t0 = 1_000;
+    /// let t0 = Millis(1_000);
     /// let order = NewOrder {
     ///     user_id: "kim".into(),
     ///     service_id,
@@ -659,14 +661,14 @@ store_trait! {
     /// let jobs = store.claim_due_jobs(t0, 10).await?;
     /// assert_eq!(jobs.iter().map(|j| j.order_id).collect::<Vec<_>>(), [placed.order_id]);
     /// let accepted = SubmissionOutcome::Accepted { smm_order_id: "23501".into() };
-    /// let running = store.settle_submission(jobs[0].job_id, accepted, t0 + 1).await?;
+    /// let running = store.settle_submission(jobs[0].job_id, accepted, t0.plus_ms(1)).await?;
     /// assert_eq!(running.status, OrderStatus::InProgress);
     ///
     /// // The status sync: 25 of 100 were not delivered. The core settles; the store applies it.
     /// let target = &store.orders_to_sync(10, None).await?[0];
     /// let settlement = order::settle(target.final_price, target.total_quantity, &Status::Partial, Some(25))?;
     /// let update = StatusUpdate { settlement, start_count: Some(0), remains: Some(25), charge: None };
-    /// let ended = store.apply_status(target.order_id, update, t0 + 2).await?.ok_or("in progress")?;
+    /// let ended = store.apply_status(target.order_id, update, t0.plus_ms(2)).await?.ok_or("in progress")?;
     /// assert_eq!((ended.status, ended.refunded_amount), (OrderStatus::Partial, Points(25)));
     /// assert_eq!(store.balance("kim").await?, Some(Points(925)));
     /// # Ok(())
@@ -854,6 +856,7 @@ store_trait! {
     /// use snspmt_core::plan::Step;
     /// use snspmt_core::Points;
     /// use snspmt_store::{NewPackage, PackageStore};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -867,7 +870,7 @@ store_trait! {
     ///     steps: vec![step],
     ///     is_active: true,
     /// };
-    /// let package = store.create_package(starter, audit(), 1_000).await?;
+    /// let package = store.create_package(starter, audit(), Millis(1_000)).await?;
     /// assert_eq!(store.package(package.package_id).await?.map(|p| p.steps), Some(package.steps));
     /// assert_eq!(store.list_packages(true, 0, 0).await?.total, 1);
     /// # Ok(())
@@ -1100,7 +1103,7 @@ store_trait! {
             self.tx(async move |c| {
                 let mut requeued = 0;
                 for r in c.query(PARTS_TO_REQUEUE, &[]).await? {
-                    let (part_id, settled_at, delay): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    let (part_id, settled_at, delay): (i64, Millis, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
                     let due =
                         snspmt_core::plan::next_due(settled_at, u32::try_from(delay).unwrap_or(u32::MAX));
                     if due <= now {

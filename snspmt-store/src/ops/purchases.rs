@@ -12,7 +12,7 @@ use super::{insert_audit, one, page, post_in, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
-    PurchaseFilter, StoreError, StoreResult,
+    PurchaseFilter, PurchaseId, StoreError, StoreResult,
 };
 
 macro_rules! purchase_cols {
@@ -81,16 +81,16 @@ fn purchase_row(r: &Row) -> StoreResult<Purchase> {
     })
 }
 
-async fn purchase_opt<C: Conn>(c: &mut C, id: i64) -> StoreResult<Option<Purchase>> {
+async fn purchase_opt<C: Conn>(c: &mut C, id: PurchaseId) -> StoreResult<Option<Purchase>> {
     one(c, PURCHASE_BY_ID, &[&id], purchase_row).await
 }
 
-async fn purchase_in<C: Conn>(c: &mut C, id: i64) -> StoreResult<Purchase> {
+async fn purchase_in<C: Conn>(c: &mut C, id: PurchaseId) -> StoreResult<Purchase> {
     purchase_opt(c, id).await?.ok_or(StoreError::NotFound)
 }
 
 /// Why a conditional update did not match: `NotFound`, or `Conflict(Conflict::AlreadyProcessed)`.
-async fn not_matched<C: Conn>(c: &mut C, id: i64) -> StoreError {
+async fn not_matched<C: Conn>(c: &mut C, id: PurchaseId) -> StoreError {
     match purchase_in(c, id).await {
         Ok(_) => StoreError::Conflict(Conflict::AlreadyProcessed),
         Err(e) => e,
@@ -102,12 +102,12 @@ async fn not_matched<C: Conn>(c: &mut C, id: i64) -> StoreError {
 async fn credit<C: Conn>(
     c: &mut C,
     t: Transition,
-    id: i64,
+    id: PurchaseId,
     user_id: String,
     amount: i64,
     now: Millis,
 ) -> StoreResult<()> {
-    let Some(credit) = t.credit(id, Points(amount)) else { return Ok(()) };
+    let Some(credit) = t.credit(id.0, Points(amount)) else { return Ok(()) };
     let posting = Posting {
         user_id,
         kind: credit.kind,
@@ -122,7 +122,12 @@ async fn credit<C: Conn>(
 
 /// Runs `sql`, a guarded move of purchase `id`, and reads the purchase back; when the guard
 /// does not hold, why not.
-async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Purchase> {
+async fn moved<C: Conn>(
+    c: &mut C,
+    id: PurchaseId,
+    sql: &'static str,
+    args: &[&dyn Param],
+) -> StoreResult<Purchase> {
     if c.query_opt(sql, args).await?.is_none() {
         return Err(not_matched(c, id).await);
     }
@@ -133,7 +138,7 @@ async fn moved<C: Conn>(c: &mut C, id: i64, sql: &'static str, args: &[&dyn Para
 /// audit row) while it is still in `s.transition.from`.
 async fn settle<C: Conn>(
     c: &mut C,
-    id: i64,
+    id: PurchaseId,
     s: &ApprovalSettlement,
     audit: Option<&NewAudit>,
     now: Millis,
@@ -175,6 +180,7 @@ store_trait! {
     /// use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
     /// use snspmt_core::{Points, Won};
     /// use snspmt_store::{Conflict, LedgerStore, NewPurchase, PurchaseStore, StoreError};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -191,13 +197,13 @@ store_trait! {
     ///     good_name: None,
     ///     pay_method: None,
     /// };
-    /// let purchase = store.create_purchase(transfer, None, 1_000).await?.into_inner();
+    /// let purchase = store.create_purchase(transfer, None, Millis(1_000)).await?.into_inner();
     /// assert_eq!(purchase.status, PurchaseStatus::Pending);
     /// // The operator approves it once; the approval credits the points in the same transaction.
-    /// let approved = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 2_000).await?;
+    /// let approved = store.decide_bank_purchase(purchase.purchase_id, true, audit(), Millis(2_000)).await?;
     /// assert_eq!(approved.status, PurchaseStatus::Approved);
     /// assert_eq!(store.balance("kim").await?, Some(Points(10_000)));
-    /// let again = store.decide_bank_purchase(purchase.purchase_id, true, audit(), 3_000).await;
+    /// let again = store.decide_bank_purchase(purchase.purchase_id, true, audit(), Millis(3_000)).await;
     /// assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyProcessed))));
     /// # Ok(())
     /// # }
@@ -229,7 +235,7 @@ store_trait! {
                     &p.pay_method,
                     &now,
                 ];
-                let id: i64 = c
+                let id: PurchaseId = c
                     .scalar(INSERT_PURCHASE, &args)
                     .await
                     .map_err(unique_as(StoreError::Conflict(Conflict::OrdrIdxxTaken)))?;
@@ -239,7 +245,7 @@ store_trait! {
             .await
         }
 
-        async fn purchase(&self, purchase_id: i64) -> StoreResult<Option<Purchase>> {
+        async fn purchase(&self, purchase_id: PurchaseId) -> StoreResult<Option<Purchase>> {
             self.rd(async move |c| purchase_opt(c, purchase_id).await).await
         }
 
@@ -262,7 +268,7 @@ store_trait! {
         /// KCP accepted the trade registration.
         async fn record_registration(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             approval_key: &str,
             pay_url: &str,
             trace_no: &str,
@@ -279,7 +285,7 @@ store_trait! {
         /// or `canceled` (the user canceled at KCP), with KCP's code and message.
         async fn end_registration(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             status: PurchaseStatus,
             code: &str,
             message: &str,
@@ -300,7 +306,7 @@ store_trait! {
         /// `purchase`) in the same transaction. `Conflict(Conflict::AlreadyProcessed)` after.
         async fn decide_bank_purchase(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             approve: bool,
             audit: NewAudit,
             now: Millis,
@@ -335,7 +341,7 @@ store_trait! {
         /// `tno` unique), failed, amount mismatch, or unknown.
         async fn settle_approval(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             outcome: &ApprovalOutcome,
             now: Millis,
         ) -> StoreResult<Purchase> {
@@ -349,7 +355,7 @@ store_trait! {
         /// `Conflict(AlreadyProcessed)` when someone moved it first.
         async fn settle_by_operator(
             &self,
-            purchase_id: i64,
+            purchase_id: PurchaseId,
             settlement: ApprovalSettlement,
             audit: NewAudit,
             now: Millis,
@@ -362,7 +368,7 @@ store_trait! {
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use snspmt_core::purchase::{PurchaseMethod, PurchaseStatus};
-    use snspmt_core::{Points, Won};
+    use snspmt_core::{Millis, Points, Won};
 
     use crate::{
         Conflict, Maintenance, NewPurchase, NewUser, PurchaseStore, SqliteStore, StoreError, UserStore,
@@ -371,7 +377,7 @@ mod tests {
     #[tokio::test]
     async fn kcp_text_is_cleaned_and_illegal_moves_are_refused() {
         let s = SqliteStore::open_temporary().expect("open");
-        s.migrate(0).await.expect("migrate");
+        s.migrate(Millis(0)).await.expect("migrate");
         let u = NewUser {
             user_id: "u1".into(),
             email: None,
@@ -379,7 +385,7 @@ mod tests {
             display_name: "d".into(),
             password_hash: None,
         };
-        s.create_user(u, 0).await.expect("user");
+        s.create_user(u, Millis(0)).await.expect("user");
         let p = NewPurchase {
             user_id: "u1".into(),
             method: PurchaseMethod::Kcp,
@@ -391,16 +397,18 @@ mod tests {
             good_name: None,
             pay_method: None,
         };
-        let p = s.create_purchase(p, None, 1).await.expect("create").into_inner();
-        let p =
-            s.record_registration(p.purchase_id, "k\0ey", "https://pay\u{7}", "T\r1", 2).await.expect("reg");
+        let p = s.create_purchase(p, None, Millis(1)).await.expect("create").into_inner();
+        let p = s
+            .record_registration(p.purchase_id, "k\0ey", "https://pay\u{7}", "T\r1", Millis(2))
+            .await
+            .expect("reg");
         assert_eq!(
             (p.approval_key.as_deref(), p.pay_url.as_deref(), p.trace_no.as_deref()),
             (Some("key"), Some("https://pay"), Some("T1"))
         );
         for to in [PurchaseStatus::Approved, PurchaseStatus::Approving, PurchaseStatus::Pending] {
             assert!(matches!(
-                s.end_registration(p.purchase_id, to, "0000", "x", 3).await,
+                s.end_registration(p.purchase_id, to, "0000", "x", Millis(3)).await,
                 Err(StoreError::Conflict(Conflict::InvalidTransition))
             ));
         }
@@ -410,7 +418,7 @@ mod tests {
                 PurchaseStatus::Failed,
                 "99\u{0}99",
                 "bad\u{0}\u{1b} answer\n",
-                4,
+                Millis(4),
             )
             .await
             .expect("end");

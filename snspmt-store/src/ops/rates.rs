@@ -90,12 +90,13 @@ store_trait! {
     /// ```
     /// use snspmt_core::Bps;
     /// use snspmt_store::RateStore;
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let store = snspmt_store::testing::example_store(&["kim"]).await?;
     /// # let audit = snspmt_store::testing::example_audit;
-    /// let rates = store.set_user_discount("kim", Bps(1_000), audit(), 1_000).await?;
+    /// let rates = store.set_user_discount("kim", Bps(1_000), audit(), Millis(1_000)).await?;
     /// assert_eq!((rates.discount, rates.service_prices.len()), (Bps(1_000), 0));
     /// assert_eq!(store.user_rates("kim").await?, Some(rates));
     /// assert_eq!(store.user_rates("nobody").await?, None);

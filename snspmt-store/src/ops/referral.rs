@@ -17,7 +17,7 @@ use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
     Commission, CommissionEntry, Coupon, IdempotencyKey, Idempotent, Millis, NewAudit, NewCoupon,
     NewWithdrawal, Page, Payout, Referral, ReferralStats, Referrer, StoreError, StoreResult, UserCoupon,
-    Withdrawal, WithdrawalFilter,
+    Withdrawal, WithdrawalFilter, WithdrawalId,
 };
 
 macro_rules! referrer_cols {
@@ -394,6 +394,7 @@ store_trait! {
     /// use snspmt_core::referral::DiscountType;
     /// use snspmt_core::Points;
     /// use snspmt_store::{CouponStore, NewCoupon};
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -410,11 +411,11 @@ store_trait! {
     ///     max_uses: Some(100),
     ///     is_active: true,
     /// };
-    /// let coupon = store.create_coupon(welcome, audit(), 1_000).await?;
-    /// let copy = store.add_coupon_by_code("kim", "WELCOME", 2_000).await?;
+    /// let coupon = store.create_coupon(welcome, audit(), Millis(1_000)).await?;
+    /// let copy = store.add_coupon_by_code("kim", "WELCOME", Millis(2_000)).await?;
     /// assert_eq!(copy.coupon_id, Some(coupon.coupon_id));
     /// // One copy per user.
-    /// assert!(store.add_coupon_by_code("kim", "WELCOME", 3_000).await.is_err());
+    /// assert!(store.add_coupon_by_code("kim", "WELCOME", Millis(3_000)).await.is_err());
     /// assert_eq!(store.user_coupons("kim", 0, 0).await?.rows, [copy]);
     /// # Ok(())
     /// # }
@@ -520,6 +521,7 @@ store_trait! {
     /// ```
     /// use snspmt_core::Bps;
     /// use snspmt_store::ReferralStore;
+    /// use snspmt_store::Millis;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -527,11 +529,11 @@ store_trait! {
     /// # let audit = snspmt_store::testing::example_audit;
     /// // The caller draws the code (`snspmt_core::referral::referral_code`).
     /// let code = "REFABCDEFGH";
-    /// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), 1_000).await?;
+    /// let kim = store.register_referrer("kim", code, Bps::DEFAULT_COMMISSION, audit(), Millis(1_000)).await?;
     /// assert_eq!(kim.map(|r| r.code).as_deref(), Some(code));
     /// assert_eq!(store.referrer_by_code(code).await?.map(|r| r.user_id).as_deref(), Some("kim"));
     /// // The code is taken: another user draws another.
-    /// let lee = store.register_referrer("lee", code, Bps::DEFAULT_COMMISSION, audit(), 2_000).await?;
+    /// let lee = store.register_referrer("lee", code, Bps::DEFAULT_COMMISSION, audit(), Millis(2_000)).await?;
     /// assert!(lee.is_none());
     /// # Ok(())
     /// # }
@@ -709,7 +711,7 @@ store_trait! {
                 let args: [&dyn Param; 6] =
                     [&w.user_id, &w.amount.0, &w.bank_name, &w.account_number, &w.account_holder, &now];
                 let row = withdrawal_row(&c.query_one(INSERT_WITHDRAWAL, &args).await?)?;
-                let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id);
+                let entry = referral::Withdrawal::requested(w.amount).entry(row.withdrawal_id.0);
                 write_book(c, &w.user_id, (before, after), entry, now).await?;
                 remember(c, key.as_ref(), row).await
             })
@@ -736,7 +738,7 @@ store_trait! {
         /// rejection releases it. Audited. `Conflict(Conflict::AlreadyProcessed)` after.
         async fn decide_withdrawal(
             &self,
-            withdrawal_id: i64,
+            withdrawal_id: WithdrawalId,
             approve: bool,
             notes: Option<String>,
             audit: NewAudit,
@@ -764,7 +766,7 @@ store_trait! {
                         [&user, &effects.pay.0, &"withdrawal", &Some(id), &notes, &audit.actor, &now];
                     c.query_one(INSERT_PAYOUT, &args).await?;
                 }
-                write_book(c, user, (before, after), w.entry(id), now).await?;
+                write_book(c, user, (before, after), w.entry(id.0), now).await?;
                 audited(c, &audit, now, decided).await
             })
             .await
@@ -786,9 +788,9 @@ store_trait! {
                     book_in(c, &id).await?.ok_or(StoreError::Conflict(Conflict::InsufficientCommission))?;
                 let after = before.pay(amount).map_err(refused)?;
                 let args: [&dyn Param; 7] =
-                    [&id, &amount.0, &"manual", &None::<i64>, &notes, &audit.actor, &now];
+                    [&id, &amount.0, &"manual", &None::<WithdrawalId>, &notes, &audit.actor, &now];
                 let payout = payout_row(&c.query_one(INSERT_PAYOUT, &args).await?)?;
-                write_book(c, &id, (before, after), entries::payout(payout.payout_id), now).await?;
+                write_book(c, &id, (before, after), entries::payout(payout.payout_id.0), now).await?;
                 audited(c, &audit, now, payout).await
             })
             .await

@@ -84,7 +84,7 @@ store_trait! {
                     .query("SELECT state, created_at FROM refills WHERE order_id = $1", &[&order_id])
                     .await?
                     .iter()
-                    .map(|r| Ok((r.parse::<RefillState>(0)?, r.get::<i64>(1)?)))
+                    .map(|r| Ok((r.parse::<RefillState>(0)?, r.get::<Millis>(1)?)))
                     .collect::<StoreResult<Vec<_>>>()?;
                 if let Err(refusal) = may_refill(&facts, &RefillHistory::of(earlier, now), &policy, now) {
                     return Ok(Err(refusal));

@@ -26,12 +26,12 @@ impl PgStore {
     /// # Example
     ///
     /// ```no_run
-    /// use snspmt_store::{Maintenance, PgStore};
+    /// use snspmt_store::{Maintenance, Millis, PgStore};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), snspmt_store::StoreError> {
     /// let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/snspmt", 16).await?;
-    /// store.migrate(1_700_000_000_000).await?;
+    /// store.migrate(Millis(1_700_000_000_000)).await?;
     /// assert_eq!(store.backend(), "postgres");
     /// # Ok(())
     /// # }

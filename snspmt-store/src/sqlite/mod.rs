@@ -86,14 +86,14 @@ impl SqliteStore {
     /// # Example
     ///
     /// ```
-    /// use snspmt_store::{Maintenance, SqliteStore};
+    /// use snspmt_store::{Maintenance, Millis, SqliteStore};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let path = std::env::temp_dir().join(format!("snspmt-doc-{}.db", std::process::id()));
     /// let path = path.to_str().ok_or("a UTF-8 path")?;
     /// let store = SqliteStore::open(path)?;
-    /// let version = store.migrate(0).await?.version;
+    /// let version = store.migrate(Millis(0)).await?.version;
     /// drop(store);
     /// // Reopened: the schema is there.
     /// assert_eq!(SqliteStore::open(path)?.schema_version().await?, version);
