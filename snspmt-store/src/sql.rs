@@ -315,11 +315,10 @@ pub fn clean_text(s: &str) -> String {
     s.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
 
-    #[cfg(feature = "sqlite")]
     #[test]
     fn rewrites_placeholders_and_locks() {
         assert_eq!(
