@@ -13,12 +13,14 @@ use snspmt_store::{AuditEntry, LedgerEntry, Millis, User};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// An instant as a UTC date and time (`None` beyond the years `time` can show).
+pub fn utc(ms: Millis) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000).ok()
+}
+
 /// Milliseconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(ms: Millis) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    utc(ms).and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
 /// An account, as its owner or an operator sees it.

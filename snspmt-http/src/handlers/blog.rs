@@ -367,10 +367,7 @@ fn rfc822(ms: Millis) -> String {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] +0000"
     );
-    time::OffsetDateTime::from_unix_timestamp(ms.0.div_euclid(1000))
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    views::utc(ms).and_then(|t| t.format(&format).ok()).unwrap_or_default()
 }
 
 /// `/rss.xml`: the newest published posts.

@@ -370,8 +370,7 @@ pub struct KcpRegisterBody {
 const PAY_METHODS: [&str; 6] = ["CARD", "BANK", "VCNT", "MOBX", "TPNT", "GIFT"];
 
 fn new_ordr_idxx(now: Millis) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now.0) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let t = views::utc(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let mut random = [0u8; 6];
     rand::rngs::OsRng.fill_bytes(&mut random);
     kcp::new_ordr_idxx(t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second(), random)

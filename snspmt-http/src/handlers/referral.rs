@@ -11,7 +11,6 @@ use snspmt_store::{
     Conflict, Millis, NewAudit, NewWithdrawal, Referrer, StoreError, UserCoupon, Withdrawal,
     WithdrawalFilter, WithdrawalId,
 };
-use time::OffsetDateTime;
 
 use super::points::idempotency_key;
 use super::{PageQuery, Paging};
@@ -185,7 +184,7 @@ pub async fn use_code(
         discount_value: referral::REFERRAL_COUPON_PERCENT,
         min_order_amount: Points::ZERO,
         valid_from: Some(now),
-        expires_at: now.0.checked_add(referral::REFERRAL_COUPON_VALIDITY_MS).map(Millis),
+        expires_at: Some(now.plus_ms(referral::REFERRAL_COUPON_VALIDITY_MS)),
         is_active: true,
         is_used: false,
         used_order_id: None,
@@ -295,8 +294,7 @@ pub async fn commission_transactions(
 
 /// The first moment of `now`'s month, UTC.
 fn month_start(now: Millis) -> Millis {
-    OffsetDateTime::from_unix_timestamp(now.0.div_euclid(1000))
-        .ok()
+    views::utc(now)
         .and_then(|t| t.replace_day(1).ok())
         .map(|t| t.replace_time(time::Time::MIDNIGHT))
         .map_or(Millis::EPOCH, |t| Millis(t.unix_timestamp().saturating_mul(1000)))
