@@ -22,7 +22,8 @@ pub(crate) const ORDER_PARTS: &str =
     concat!("SELECT ", part_cols!(), " FROM order_parts WHERE order_id = $1 ORDER BY part_index");
 const ADD_REFUND: &str =
     "UPDATE orders SET refunded_amount = refunded_amount + $2 WHERE order_id = $1 RETURNING refunded_amount";
-const SET_ORDER_STATUS: &str = "UPDATE orders SET status = $2, updated_at = $3 WHERE order_id = $1";
+const SET_ORDER_STATUS: &str =
+    concat!("UPDATE orders SET status = $2, updated_at = $3 WHERE order_id = $1 RETURNING ", order_cols!());
 const APPLY_STATUS: &str = concat!(
     "UPDATE orders SET start_count = COALESCE($2, start_count), remains = COALESCE($3, remains), ",
     "charge = COALESCE($4, charge), last_status_check = $5 WHERE order_id = $1 AND status = 'in_progress' RETURNING ",
@@ -67,7 +68,13 @@ const SET_ORDER_STATE: &str = concat!(
     "error = CASE WHEN $7 THEN $5 ELSE error END, updated_at = $6 WHERE order_id = $1 AND status = $2 RETURNING ",
     order_cols!()
 );
-const PART_OF: &str = "SELECT order_id, part_index FROM order_parts WHERE part_id = $1";
+/// The order of part `$1`, locked, and the part's index (one round trip).
+const PART_ORDER_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    order_cols!(),
+    ", (SELECT part_index FROM order_parts WHERE part_id = $1) FROM orders ",
+    "WHERE order_id = (SELECT order_id FROM order_parts WHERE part_id = $1) FOR UPDATE"
+);
 const WRITE_PART: &str = "UPDATE order_parts SET state = $3, due_at = $4, settled_at = $5, outcome = $6 \
     WHERE part_id = $1 AND state = $2 RETURNING part_id";
 const PART_SUBMISSION: &str = "UPDATE order_parts SET smm_order_id = COALESCE($2, smm_order_id), \
@@ -193,8 +200,9 @@ async fn end_run<C: Conn>(
     let refunds = run.end(by).map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
     // The order takes `to` first: ended, it does not follow its parts (and its commission
     // settles once, on that status).
-    c.execute(SET_ORDER_STATUS, &[&order.order_id, &to.as_str(), &now]).await?;
-    apply_run(c, order, &parts, &run, &refunds, now).await
+    let row = c.query_opt(SET_ORDER_STATUS, &[&order.order_id, &to.as_str(), &now]).await?;
+    let order = order_row(&row.ok_or(StoreError::NotFound)?)?;
+    apply_run(c, &order, &parts, &run, &refunds, now).await
 }
 
 /// A submission's outcome as the core's machines take it, with the panel's id and the error
@@ -282,11 +290,11 @@ async fn drive<C: Conn>(
         &extra.set_error,
     ];
     let row = c.query_opt(SET_ORDER_STATE, &args).await?.ok_or(StoreError::Conflict(refused))?;
+    let order = order_row(&row)?;
     if !e.status.is_terminal() {
-        return order_row(&row);
+        return Ok(order);
     }
-    super::referral::referral_on_settlement(c, order.order_id, now).await?;
-    order_in(c, order.order_id).await
+    super::referral::referral_on_settlement(c, order, now).await
 }
 
 /// The owner's cancel: a single order while its job is due and unclaimed; a multi-part order
@@ -472,18 +480,25 @@ pub(crate) async fn record_sync_failure<C: Conn>(
     Ok(())
 }
 
-/// A part's place in its order, by its id (`AlreadyProcessed` when there is no such part).
-async fn part_of<C: Conn>(c: &mut C, part_id: PartId) -> StoreResult<(OrderId, u32)> {
-    let row =
-        c.query_opt(PART_OF, &[&part_id]).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    Ok((row.get(0)?, u32::try_from(row.get::<i64>(1)?).unwrap_or(u32::MAX)))
-}
-
 /// The order (locked), its stored parts, and the run the core makes of them; an ended order's
 /// run never submits again.
 async fn run_of<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Order, Vec<OrderPart>, Run)> {
     let order = order_locked(c, order_id).await?;
-    let (parts, run) = load_run(c, order_id).await?;
+    run_for(c, order).await
+}
+
+/// [`run_of`] the order of part `part_id`, with the part's index. `AlreadyProcessed` if there is
+/// no such part.
+async fn run_of_part<C: Conn>(c: &mut C, part_id: PartId) -> StoreResult<(u32, Order, Vec<OrderPart>, Run)> {
+    let found = c.query_opt(PART_ORDER_FOR_UPDATE, &[&part_id]).await?;
+    let row = found.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
+    let index = u32::try_from(row.get::<i64>(super::ORDER_COLUMNS)?).unwrap_or(u32::MAX);
+    let (order, parts, run) = run_for(c, order_row(&row)?).await?;
+    Ok((index, order, parts, run))
+}
+
+async fn run_for<C: Conn>(c: &mut C, order: Order) -> StoreResult<(Order, Vec<OrderPart>, Run)> {
+    let (parts, run) = load_run(c, order.order_id).await?;
     let run = run.with_ended(order.status.is_terminal());
     Ok((order, parts, run))
 }
@@ -525,16 +540,17 @@ async fn apply_run<C: Conn>(
         let p = &before[*index as usize];
         refund_part(c, order, p.part_id, p.part_index, *amount, now).await?;
     }
-    let order_id = order.order_id;
-    let order = order_in(c, order_id).await?;
+    // Only a refund changed the order since it was read (and locked).
+    let mut order = if refunds.is_empty() { order.clone() } else { order_in(c, order.order_id).await? };
     if !order.status.is_terminal() {
-        let status = load_run(c, order_id).await?.1.order_status();
+        // The parts as just written are the run's states.
+        let status = run.order_status();
         if status != order.status {
-            c.execute(SET_ORDER_STATUS, &[&order_id, &status.as_str(), &now]).await?;
+            let row = c.query_opt(SET_ORDER_STATUS, &[&order.order_id, &status.as_str(), &now]).await?;
+            order = order_row(&row.ok_or(StoreError::NotFound)?)?;
         }
     }
-    super::referral::referral_on_settlement(c, order_id, now).await?;
-    order_in(c, order_id).await
+    super::referral::referral_on_settlement(c, order, now).await
 }
 
 /// Records how a part's submission ended (once); the core's run decides the part's state, its
@@ -546,8 +562,7 @@ pub(crate) async fn settle_part_submission<C: Conn>(
     now: Millis,
 ) -> StoreResult<Order> {
     let (submitted, smm_id, error) = outcome_of(outcome);
-    let (order_id, index) = part_of(c, part_id).await?;
-    let (order, parts, mut run) = run_of(c, order_id).await?;
+    let (index, order, parts, mut run) = run_of_part(c, part_id).await?;
     let e =
         run.submitted(index, submitted, now).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
     c.execute(PART_SUBMISSION, &[&part_id, &smm_id, &error]).await?;
@@ -565,8 +580,8 @@ pub(crate) async fn expire_part_submissions<C: Conn>(
     let mut orders = Vec::with_capacity(lost.len());
     for row in lost {
         let part_id: PartId = row.get(0)?;
-        let (order_id, index) = part_of(c, part_id).await?;
-        let (order, parts, mut run) = run_of(c, order_id).await?;
+        let (index, order, parts, mut run) = run_of_part(c, part_id).await?;
+        let order_id = order.order_id;
         let e = run
             .submitted(index, Submitted::Unknown, now)
             .map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
@@ -589,8 +604,7 @@ pub(crate) async fn apply_part_status<C: Conn>(
     u: &StatusUpdate,
     now: Millis,
 ) -> StoreResult<Option<Order>> {
-    let (order_id, index) = part_of(c, part_id).await?;
-    let (order, parts, mut run) = run_of(c, order_id).await?;
+    let (index, order, parts, mut run) = run_of_part(c, part_id).await?;
     let Ok(e) = run.settled(index, u.settlement) else { return Ok(None) };
     c.execute(PART_STATUS, &[&part_id, &u.settlement.status.as_str(), &u.remains, &now]).await?;
     apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await.map(Some)

@@ -6,7 +6,6 @@
 //! writes what it answered. No interleaving can overdraw a referrer.
 
 use crate::Conflict;
-use snspmt_core::order::OrderStatus;
 use snspmt_core::referral::{
     self, entries, BookEntry, BookError, CommissionBook, CommissionStatus, WithdrawalInput, WithdrawalState,
 };
@@ -97,7 +96,6 @@ const INSERT_COMMISSION: &str = "INSERT INTO commissions (order_id, referrer_use
     purchase_amount, amount, commission_rate_bps, status, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)";
 const SET_ORDER_COMMISSION: &str = "UPDATE orders SET commission_amount = $2 WHERE order_id = $1";
-const ORDER_SETTLEMENT: &str = "SELECT status, final_price, refunded_amount FROM orders WHERE order_id = $1";
 const PENDING_COMMISSION: &str =
     "SELECT commission_rate_bps, amount FROM commissions WHERE order_id = $1 AND status = 'pending'";
 const SETTLE_COMMISSION: &str = "UPDATE commissions SET status = $2, amount = $3, settled_at = $4 \
@@ -321,34 +319,35 @@ pub(crate) async fn referral_on_order<C: Conn>(
 /// In the transaction of any refund or settlement of an order: brings its pending commission
 /// in line with the order (reduced by refunds, confirmed on completion, canceled on a full
 /// refund — once), credits an earned commission to the referrer's balance, and gives the
-/// coupon back when a failed or canceled order was refunded in full.
+/// coupon back when a failed or canceled order was refunded in full. `order` is the order as
+/// this transaction left it; answers it with its commission as brought in line.
 pub(crate) async fn referral_on_settlement<C: Conn>(
     c: &mut C,
-    order_id: crate::OrderId,
+    mut order: crate::Order,
     now: Millis,
-) -> StoreResult<()> {
-    let row = c.query_one(ORDER_SETTLEMENT, &[&order_id]).await?;
-    let status: OrderStatus = row.parse(0)?;
-    let (final_price, refunded) = (Points(row.get(1)?), Points(row.get(2)?));
+) -> StoreResult<crate::Order> {
+    let (order_id, status, final_price, refunded) =
+        (order.order_id, order.status, order.final_price, order.refunded_amount);
     if referral::returns_coupon(status, final_price, refunded) {
         c.execute(RETURN_COUPON, &[&order_id]).await?;
     }
-    let Some(row) = c.query_opt(PENDING_COMMISSION, &[&order_id]).await? else { return Ok(()) };
+    let Some(row) = c.query_opt(PENDING_COMMISSION, &[&order_id]).await? else { return Ok(order) };
     let (bps, current): (i64, i64) = (row.get(0)?, row.get(1)?);
     let s = referral::commission_settlement(status, final_price, refunded, rate(bps)?).map_err(money_err)?;
     if s.status == CommissionStatus::Pending && s.amount.0 == current {
-        return Ok(());
+        return Ok(order);
     }
     let settled_at = (s.status != CommissionStatus::Pending).then_some(now);
     let referrer: String =
         c.scalar(SETTLE_COMMISSION, &[&order_id, &s.status.as_str(), &s.amount.0, &settled_at]).await?;
     c.execute(SET_ORDER_COMMISSION, &[&order_id, &s.amount.0]).await?;
+    order.commission_amount = s.amount;
     if s.status.is_earned() && s.amount.0 > 0 {
         let before = book_in(c, &referrer).await?.ok_or(StoreError::NotFound)?;
         let after = before.earn(s.amount).map_err(refused)?;
         write_book(c, &referrer, (before, after), entries::commission(order_id.0, s.status), now).await?;
     }
-    Ok(())
+    Ok(order)
 }
 
 /// Creates a coupon (`id` is `None`) or rewrites coupon `id`. Audited.
