@@ -15,6 +15,18 @@ use crate::sql::{clean_text, Conn, Dialect, Row};
 use crate::{JobId, Millis, OrderId, PartId};
 use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, StoreResult, SubmissionOutcome};
 
+/// PostgreSQL: `= ANY` the ids under `$key` in the JSON array `$1`. Joined with the array alone,
+/// the planner expects 100 rows and hashes a scan of the whole table; `= ANY` is an index scan.
+macro_rules! any_id {
+    ($key:literal) => {
+        concat!(
+            "= ANY(ARRAY(SELECT (value ->> '",
+            $key,
+            "')::bigint FROM json_array_elements($1::text::json)))"
+        )
+    };
+}
+
 pub(crate) const ORDER_BY_ID: &str = concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1");
 const ORDER_FOR_UPDATE: &str =
     concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1 FOR UPDATE");
@@ -35,12 +47,14 @@ const APPLY_STATUSES: &str = concat!(
     "UPDATE orders SET start_count = COALESCE(u.sc, start_count), remains = COALESCE(u.rem, remains), ",
     "charge = COALESCE(u.ch, charge), last_status_check = $2 ",
     "FROM json_to_recordset($1::text::json) AS u(id bigint, sc bigint, rem bigint, ch text) ",
-    "WHERE orders.order_id = u.id AND orders.status = 'in_progress' RETURNING ",
+    "WHERE orders.order_id = u.id AND orders.status = 'in_progress' AND orders.order_id ",
+    any_id!("id"),
+    " RETURNING ",
     order_cols!()
 );
 /// PostgreSQL: marks a batch of orders (`$1`: a JSON array of ids) checked at `$2`.
 const TOUCH_STATUS_CHECKS: &str = "UPDATE orders SET last_status_check = $2 \
-    WHERE order_id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))";
+    WHERE order_id = ANY(ARRAY(SELECT value::bigint FROM json_array_elements_text($1::text::json)))";
 pub(crate) const TOUCH_STATUS_CHECK: &str = "UPDATE orders SET last_status_check = $2 WHERE order_id = $1";
 const LOST_JOBS: &str =
     "SELECT order_id FROM submission_jobs WHERE state = 'submitting' AND claimed_at < $1 \
@@ -59,6 +73,32 @@ const ORDER_AND_JOB: &str = concat!(
     ", job_id, state, due_at FROM orders JOIN submission_jobs USING (order_id) ",
     "WHERE order_id = COALESCE($1::bigint, (SELECT order_id FROM submission_jobs WHERE job_id = $2::bigint)) ",
     "FOR UPDATE OF orders"
+);
+/// PostgreSQL: [`ORDER_AND_JOB`] for a batch of jobs (`$1`: a JSON array of ids), the orders
+/// locked in id order.
+const ORDERS_AND_JOBS: &str = concat!(
+    "SELECT ",
+    order_cols!(),
+    ", job_id, state, due_at FROM orders JOIN submission_jobs USING (order_id) ",
+    "WHERE job_id = ANY(ARRAY(SELECT value::bigint FROM json_array_elements_text($1::text::json))) ",
+    "ORDER BY order_id FOR UPDATE OF orders"
+);
+/// PostgreSQL: [`MOVE_JOB`] for a batch (`$1`: a JSON array).
+const MOVE_JOBS: &str = concat!(
+    "UPDATE submission_jobs SET state = m.js, due_at = COALESCE(m.jd, due_at), last_error = COALESCE(m.je, last_error) ",
+    "FROM json_to_recordset($1::text::json) AS m(ji bigint, jw text, js text, jd bigint, je text) ",
+    "WHERE job_id = m.ji AND state = m.jw AND job_id ",
+    any_id!("ji"),
+    " RETURNING job_id"
+);
+/// PostgreSQL: [`SET_ORDER_STATE`] for a batch of submission outcomes (`$1`: a JSON array).
+const SET_ORDER_STATES: &str = concat!(
+    "UPDATE orders SET status = m.os, smm_panel_order_id = COALESCE(m.om, smm_panel_order_id), error = m.oe, ",
+    "updated_at = $2 FROM json_to_recordset($1::text::json) AS m(oi bigint, ow text, os text, om text, oe text) ",
+    "WHERE orders.order_id = m.oi AND orders.status = m.ow AND orders.order_id ",
+    any_id!("oi"),
+    " RETURNING ",
+    order_cols!()
 );
 /// The job moves only from the state the machine saw (a concurrent writer makes it a conflict).
 const MOVE_JOB: &str = "UPDATE submission_jobs SET state = $3, due_at = COALESCE($4, due_at), \
@@ -228,7 +268,12 @@ async fn single<C: Conn>(
     job_id: Option<JobId>,
 ) -> StoreResult<Option<(Order, JobId, Single)>> {
     let Some(row) = c.query_opt(ORDER_AND_JOB, &[&order_id, &job_id]).await? else { return Ok(None) };
-    let order = order_row(&row)?;
+    single_row(&row).map(Some)
+}
+
+/// An order, its job and the machine the core makes of them, from a row of [`ORDER_AND_JOB`].
+fn single_row(row: &Row) -> StoreResult<(Order, JobId, Single)> {
+    let order = order_row(row)?;
     let (job_id, state, due_at): (JobId, String, Millis) = {
         let n = super::ORDER_COLUMNS;
         (row.get(n)?, row.get(n + 1)?, row.get(n + 2)?)
@@ -242,7 +287,7 @@ async fn single<C: Conn>(
         total_quantity: order.total_quantity(),
         refunded: order.refunded_amount,
     };
-    Ok(Some((order, job_id, machine)))
+    Ok((order, job_id, machine))
 }
 
 /// What the store writes besides the machine's effects.
@@ -352,6 +397,70 @@ pub(crate) async fn settle_submission<C: Conn>(
         single(c, None, Some(job_id)).await?.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
     let extra = Written { smm_order_id, error, set_error: true };
     drive(c, loaded, Input::Submitted(submitted), extra, Conflict::AlreadyProcessed, now).await
+}
+
+/// [`settle_submission`] for a batch, in one transaction. On PostgreSQL the orders and jobs are
+/// read in one statement, and each machine's decision is written with the others' in two (an
+/// outcome that refunds or ends its order is settled on its own, as in [`settle_submission`]).
+pub(crate) async fn settle_submissions<C: Conn>(
+    c: &mut C,
+    outcomes: &[(JobId, SubmissionOutcome)],
+    now: Millis,
+) -> StoreResult<Vec<Order>> {
+    if c.dialect() != Dialect::Postgres || outcomes.len() < 2 {
+        let mut settled = Vec::with_capacity(outcomes.len());
+        for (job_id, outcome) in outcomes {
+            settled.push(settle_submission(c, *job_id, outcome, now).await?);
+        }
+        return Ok(settled);
+    }
+    let mut settled = Vec::with_capacity(outcomes.len());
+    let ids = super::serialize(&outcomes.iter().map(|o| o.0).collect::<Vec<_>>())?;
+    let mut loaded = std::collections::HashMap::new();
+    for row in c.query(ORDERS_AND_JOBS, &[&ids]).await? {
+        let one = single_row(&row)?;
+        loaded.insert(one.1, one);
+    }
+    let (mut jobs, mut orders, mut slots) = (Vec::new(), Vec::new(), Vec::new());
+    for (job_id, outcome) in outcomes {
+        let (order, _, machine) =
+            loaded.remove(job_id).ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))?;
+        let (submitted, smm_order_id, error) = outcome_of(outcome);
+        let e = { machine }.handle(Input::Submitted(submitted), now);
+        let e = e.map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
+        if e.refund.0 > 0 || e.status.is_terminal() {
+            let extra = Written { smm_order_id, error, set_error: true };
+            let one = (order, *job_id, machine);
+            settled.push(Some(
+                drive(c, one, Input::Submitted(submitted), extra, Conflict::AlreadyProcessed, now).await?,
+            ));
+            continue;
+        }
+        if let Some(job) = e.job {
+            let due = if let Job::Due { at } = job { Some(at) } else { None };
+            jobs.push(serde_json::json!({"ji": job_id, "jw": machine.job.as_str(), "js": job.as_str(), "jd": due, "je": error}));
+        }
+        orders.push(
+            serde_json::json!({"oi": order.order_id, "ow": order.status.as_str(), "os": e.status.as_str(),
+                                       "om": smm_order_id, "oe": error}),
+        );
+        slots.push((settled.len(), order.order_id));
+        settled.push(None);
+    }
+    if !jobs.is_empty() && c.query(MOVE_JOBS, &[&super::serialize(&jobs)?]).await?.len() != jobs.len() {
+        return Err(StoreError::Conflict(Conflict::AlreadyProcessed));
+    }
+    if !orders.is_empty() {
+        let mut written = std::collections::HashMap::new();
+        for row in c.query(SET_ORDER_STATES, &[&super::serialize(&orders)?, &now]).await? {
+            let order = order_row(&row)?;
+            written.insert(order.order_id, order);
+        }
+        for (at, order_id) in slots {
+            settled[at] = written.remove(&order_id);
+        }
+    }
+    settled.into_iter().map(|o| o.ok_or(StoreError::Conflict(Conflict::AlreadyProcessed))).collect()
 }
 
 /// Applies the upstream's status (read by the core) to an `in_progress` order; a terminal

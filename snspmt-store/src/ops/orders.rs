@@ -63,6 +63,23 @@ const INSERT_ORDER_AND_JOB: &str = "WITH o AS (INSERT INTO orders (user_id, serv
     scheduled_at, params) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) \
     RETURNING order_id), j AS (INSERT INTO submission_jobs (order_id, part, state, due_at) \
     SELECT order_id, 0, 'due', $16::bigint FROM o) SELECT order_id FROM o";
+/// PostgreSQL: the next order id, and whether the user has an active referrer (as in
+/// `REFERRER_FOR_ORDER`).
+const NEXT_ORDER: &str = "SELECT nextval(pg_get_serial_sequence('orders', 'order_id')), EXISTS (SELECT 1 \
+    FROM referrals f JOIN referral_codes r ON r.user_id = f.referrer_user_id WHERE f.referred_user_id = $1 \
+    AND r.is_active)";
+/// PostgreSQL: the charge (`$11`), order `$17` and its job, and the charge's ledger row (`$18`–`$21`),
+/// in one statement; nothing when the balance is short.
+const PLACE_AT_ONCE: &str = "WITH moved AS (UPDATE users SET points = points - $11 \
+    WHERE user_id = $1 AND points - $11 >= 0 RETURNING points), o AS (INSERT INTO orders (order_id, user_id, \
+    service_id, service_name, link, quantity, runs, interval_minutes, comments, price, discount_amount, final_price, \
+    status, created_at, updated_at, scheduled_at, params) SELECT $17::bigint, $1::text, $2::bigint, $3::text, \
+    $4::text, $5::bigint, $6::bigint, $7::bigint, $8::text, $9::bigint, $10::bigint, $11::bigint, $12::text, \
+    $13::bigint, $13::bigint, $14::bigint, $15::text FROM moved RETURNING order_id), \
+    j AS (INSERT INTO submission_jobs (order_id, part, state, due_at) SELECT order_id, 0, 'due', $16::bigint FROM o) \
+    INSERT INTO points_ledger (user_id, kind, amount, balance_after, reference, description, event_ref, created_at) \
+    SELECT $1, $21::text, -$11::bigint, points, $18::text, $19::text, $20::text, $13 FROM moved, o \
+    RETURNING id, balance_after";
 const ORDER_PAGE: (&str, &str) = paged!(
     order_cols,
     "FROM orders WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)",
@@ -260,25 +277,8 @@ async fn insert_order_and_charge<C: Conn>(
     job_due: Option<Millis>,
     now: Millis,
 ) -> StoreResult<(OrderId, Points)> {
-    let params = super::json_or_null(&o.params, o.params.is_empty())?;
-    let args: [&dyn Param; 16] = [
-        &o.user_id,
-        &o.service_id,
-        &o.service_name,
-        &o.link,
-        &o.quantity,
-        &o.runs,
-        &o.interval_minutes,
-        &o.comments,
-        &o.price.0,
-        &o.discount_amount.0,
-        &o.final_price.0,
-        &o.status.as_str(),
-        &now,
-        &o.scheduled_at,
-        &params,
-        &job_due,
-    ];
+    let columns = (o.status.as_str(), super::json_or_null(&o.params, o.params.is_empty())?);
+    let args = order_args(o, &columns, &job_due, &now);
     let order_id: OrderId = match (c.dialect(), job_due) {
         (Dialect::Postgres, Some(_)) => c.scalar(INSERT_ORDER_AND_JOB, &args).await?,
         (_, due) => {
@@ -296,6 +296,55 @@ async fn insert_order_and_charge<C: Conn>(
         super::referral::referral_on_order(c, order_id, &o.user_id, o.coupon_id, o.price, o.final_price, now)
             .await?;
     Ok((order_id, commission))
+}
+
+/// PostgreSQL: a single order without coupon or idempotency key, by a user without a referrer,
+/// in two statements and no transaction: its id, then the charge, the order, its job and the
+/// ledger row in one statement. `Err(o)` back when the user has a referrer (the caller places it
+/// in a transaction, with the commission).
+async fn place_at_once<C: Conn>(c: &mut C, o: NewOrder, now: Millis) -> StoreResult<Result<Order, NewOrder>> {
+    let next = c.query_one(NEXT_ORDER, &[&o.user_id]).await?;
+    let (order_id, referred): (OrderId, bool) = (next.get(0)?, next.get(1)?);
+    if referred {
+        return Ok(Err(o));
+    }
+    let columns = (o.status.as_str(), super::json_or_null(&o.params, o.params.is_empty())?);
+    let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
+    let (reference, kind) = (events::order_reference(order_id.0), LedgerKind::OrderCharge.as_str());
+    let mut args = order_args(&o, &columns, &o.due_at, &now).to_vec();
+    args.extend([&order_id as &dyn Param, &reference, &description, &event_ref, &kind]);
+    let Some(row) = c.query_opt(PLACE_AT_ONCE, &args).await? else {
+        return Err(super::refusal(c, &o.user_id).await);
+    };
+    super::note_balance(c, &o.user_id, row.get(1)?, row.get(0)?);
+    Ok(Ok(placed(&o, order_id, Points(0), now)))
+}
+
+/// The columns of a new order (`$1`–`$15`) and its job's due time (`$16`).
+fn order_args<'a>(
+    o: &'a NewOrder,
+    (status, params): &'a (&'static str, Option<String>),
+    due: &'a dyn Param,
+    now: &'a Millis,
+) -> [&'a dyn Param; 16] {
+    [
+        &o.user_id,
+        &o.service_id,
+        &o.service_name,
+        &o.link,
+        &o.quantity,
+        &o.runs,
+        &o.interval_minutes,
+        &o.comments,
+        &o.price.0,
+        &o.discount_amount.0,
+        &o.final_price.0,
+        status,
+        now,
+        &o.scheduled_at,
+        params,
+        due,
+    ]
 }
 
 /// Charges a new order's price (ledger `order_charge`, the core's event key): the balance (never
@@ -683,6 +732,13 @@ store_trait! {
             key: Option<IdempotencyKey>,
             now: Millis,
         ) -> StoreResult<Idempotent<Order>> {
+            let mut order = order;
+            if self.dialect_name() == "postgres" && key.is_none() && order.coupon_id.is_none() && order.final_price.0 > 0 {
+                match self.autocommit(async move |c| place_at_once(c, order, now).await).await? {
+                    Ok(placed) => return Ok(Idempotent::Fresh(placed)),
+                    Err(back) => order = back,
+                }
+            }
             self.tx(async move |c| place(c, &order, Work::Job, key.as_ref(), now).await).await
         }
 
@@ -798,14 +854,7 @@ store_trait! {
             outcomes: Vec<(JobId, SubmissionOutcome)>,
             now: Millis,
         ) -> StoreResult<Vec<Order>> {
-            self.tx(async move |c| {
-                let mut settled = Vec::with_capacity(outcomes.len());
-                for (job_id, outcome) in &outcomes {
-                    settled.push(lifecycle::settle_submission(c, *job_id, outcome, now).await?);
-                }
-                Ok(settled)
-            })
-            .await
+            self.tx(async move |c| lifecycle::settle_submissions(c, &outcomes, now).await).await
         }
 
         /// Applies the upstream's statuses of several orders (each as

@@ -69,6 +69,8 @@ macro_rules! for_each_case {
             order_params_are_stored_and_claimed_with_the_job,
             commits_are_told_to_watchers,
             batches_settle_and_apply_all_or_none,
+            a_batch_settles_as_one_at_a_time_would,
+            concurrent_orders_never_overdraw,
             a_claim_takes_at_most_its_limit
         );
     };
@@ -409,6 +411,37 @@ fn new_service(provider: &str) -> NewService {
         is_active: true,
         description: String::new(),
     }
+}
+
+/// Orders placed at once by one user (PostgreSQL places them without a transaction, issue 16)
+/// charge exactly what the balance holds; the refused ones leave nothing behind.
+pub async fn concurrent_orders_never_overdraw(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 1000).await;
+    let svc = s.create_service(new_service("1"), audit(), Millis(1)).await.expect("service").service_id;
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.place_order(new_order("u1", svc, 100, 1), None, Millis(2)).await })
+        })
+        .collect();
+    let (mut ok, mut short) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(StoreError::InsufficientPoints { balance }) => {
+                assert!(balance < Points(100));
+                short += 1;
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((ok, short), (10, 30));
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(0)));
+    let page =
+        s.orders(snspmt_store::OrderFilter { user_id: Some("u1".into()), limit: 50, ..Default::default() });
+    assert_eq!(page.await.expect("orders").total, 10);
+    assert_eq!(s.claim_due_jobs(Millis(3), 100).await.expect("claim").len(), 10);
+    assert_consistent(&*s).await;
 }
 
 pub async fn orders_charge_in_one_transaction(s: Arc<dyn Store>) {
@@ -2185,6 +2218,59 @@ pub async fn commits_are_told_to_watchers(s: Arc<dyn Store>) {
     // A dropped watcher is forgotten.
     drop(told);
     s.post(posting("u1", LedgerKind::Deduct, -1), None, Millis(10)).await.expect("debit");
+    assert_consistent(&*s).await;
+}
+
+/// Every kind of submission outcome settles in a batch exactly as it does alone: the same
+/// status, refund, upstream id, error and next due time, and each answer is what a read finds.
+pub async fn a_batch_settles_as_one_at_a_time_would(s: Arc<dyn Store>) {
+    credited(&*s, "u1", 10_000).await;
+    let svc = s.create_service(new_service("1"), audit(), Millis(1)).await.expect("service").service_id;
+    let not_sent = SubmissionOutcome::NotAccepted {
+        message: "later".into(),
+        why: order::NotAccepted::NotSent,
+        attempts: 1,
+    };
+    let outcomes = [
+        SubmissionOutcome::Accepted { smm_order_id: "81".into() },
+        SubmissionOutcome::Rejected { message: "no such link".into() },
+        not_sent,
+        SubmissionOutcome::Unknown { message: "timed out".into() },
+        SubmissionOutcome::Accepted { smm_order_id: "82".into() },
+    ];
+    for _ in 0..2 * outcomes.len() {
+        s.place_order(new_order("u1", svc, 100, 1), None, Millis(1)).await.expect("order");
+    }
+    let jobs = s.claim_due_jobs(Millis(2), 100).await.expect("claim");
+    assert_eq!(jobs.len(), 2 * outcomes.len());
+    let (batch, alone) = jobs.split_at(outcomes.len());
+    let in_batch = batch.iter().zip(&outcomes).map(|(j, o)| (j.job_id, o.clone())).collect();
+    let batched = s.settle_submissions(in_batch, Millis(3)).await.expect("batch");
+    let mut one_by_one = Vec::new();
+    for (j, o) in alone.iter().zip(&outcomes) {
+        one_by_one.push(s.settle_submission(j.job_id, o.clone(), Millis(3)).await.expect("alone"));
+    }
+    let seen = |o: &snspmt_store::Order| {
+        (o.status, o.refunded_amount, o.smm_panel_order_id.clone(), o.error.clone(), o.updated_at)
+    };
+    assert_eq!(batched.iter().map(seen).collect::<Vec<_>>(), one_by_one.iter().map(seen).collect::<Vec<_>>());
+    assert_eq!(batched[1].status, OrderStatus::Failed);
+    for o in batched.iter().chain(&one_by_one) {
+        assert_eq!(s.order(o.order_id).await.expect("read").as_ref(), Some(o));
+    }
+    assert_eq!(s.balance("u1").await.expect("balance"), Some(Points(10_000 - 1000 + 200)));
+    // The retried ones are due again at the same time, in both halves; nothing else is.
+    assert!(s.claim_due_jobs(Millis(59_999), 100).await.expect("claim").is_empty());
+    let again = s.claim_due_jobs(Millis(60_003), 100).await.expect("claim");
+    assert_eq!(
+        again.iter().map(|j| j.order_id).collect::<Vec<_>>(),
+        [batched[2].order_id, one_by_one[2].order_id]
+    );
+    // A job settled already refuses the whole batch, which changes nothing.
+    let twice = vec![(again[0].job_id, outcomes[0].clone()), (batch[0].job_id, outcomes[0].clone())];
+    assert!(matches!(s.settle_submissions(twice, Millis(4)).await, Err(StoreError::Conflict(_))));
+    let still = s.order(again[0].order_id).await.expect("read").expect("there");
+    assert_eq!(still.status, OrderStatus::Submitting);
     assert_consistent(&*s).await;
 }
 
