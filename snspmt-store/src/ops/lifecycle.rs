@@ -119,6 +119,10 @@ const WRITE_PART: &str = "UPDATE order_parts SET state = $3, due_at = $4, settle
     WHERE part_id = $1 AND state = $2 RETURNING part_id";
 const PART_SUBMISSION: &str = "UPDATE order_parts SET smm_order_id = COALESCE($2, smm_order_id), \
     last_error = $3 WHERE part_id = $1";
+/// [`WRITE_PART`] and [`PART_SUBMISSION`] of the same part in one statement.
+const WRITE_PART_SUBMISSION: &str = "UPDATE order_parts SET state = $3, due_at = $4, settled_at = $5, \
+    outcome = $6, smm_order_id = COALESCE($7, smm_order_id), last_error = $8 \
+    WHERE part_id = $1 AND state = $2 RETURNING part_id";
 const PART_STATUS: &str = "UPDATE order_parts SET upstream_status = $2, remains = COALESCE($3, remains), \
     last_status_check = $4 WHERE part_id = $1";
 const LOST_PARTS: &str =
@@ -242,7 +246,7 @@ async fn end_run<C: Conn>(
     // settles once, on that status).
     let row = c.query_opt(SET_ORDER_STATUS, &[&order.order_id, &to.as_str(), &now]).await?;
     let order = order_row(&row.ok_or(StoreError::NotFound)?)?;
-    apply_run(c, &order, &parts, &run, &refunds, now).await
+    apply_run(c, &order, &parts, &run, &refunds, None, now).await
 }
 
 /// A submission's outcome as the core's machines take it, with the panel's id and the error
@@ -612,6 +616,9 @@ async fn run_for<C: Conn>(c: &mut C, order: Order) -> StoreResult<(Order, Vec<Or
     Ok((order, parts, run))
 }
 
+/// A part's submission outcome to store with its new state: the upstream's id and the error.
+type Noted<'a> = (PartId, Option<&'a str>, Option<&'a str>);
+
 /// Writes the parts whose state the run changed (each from the state it was read in: a
 /// concurrent writer makes it a conflict), posts the refunds the run decided, and then the
 /// order's status follows its parts (the core's rule) — unless it has ended already: an
@@ -622,6 +629,7 @@ async fn apply_run<C: Conn>(
     before: &[OrderPart],
     run: &Run,
     refunds: &[(u32, Points)],
+    mut noted: Option<Noted<'_>>,
     now: Millis,
 ) -> StoreResult<Order> {
     for (p, after) in before.iter().zip(run.states()) {
@@ -639,11 +647,17 @@ async fn apply_run<C: Conn>(
             }
         };
         let state = Stage::of(after).as_str();
-        let args: [&dyn crate::sql::Param; 6] =
-            [&p.part_id, &p.state.as_str(), &state, &due_at, &settled_at, &outcome];
-        if c.query_opt(WRITE_PART, &args).await?.is_none() {
+        let (seen, this) = (p.state.as_str(), noted.take_if(|n| n.0 == p.part_id));
+        let (smm_id, error) = this.map_or((None, None), |n| (n.1, n.2));
+        let args: [&dyn crate::sql::Param; 8] =
+            [&p.part_id, &seen, &state, &due_at, &settled_at, &outcome, &smm_id, &error];
+        let (sql, n) = if this.is_some() { (WRITE_PART_SUBMISSION, 8) } else { (WRITE_PART, 6) };
+        if c.query_opt(sql, &args[..n]).await?.is_none() {
             return Err(StoreError::Conflict(Conflict::AlreadyProcessed));
         }
+    }
+    if let Some((part_id, smm_id, error)) = noted {
+        c.execute(PART_SUBMISSION, &[&part_id, &smm_id, &error]).await?;
     }
     for (index, amount) in refunds {
         let p = &before[*index as usize];
@@ -674,8 +688,8 @@ pub(crate) async fn settle_part_submission<C: Conn>(
     let (index, order, parts, mut run) = run_of_part(c, part_id).await?;
     let e =
         run.submitted(index, submitted, now).map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
-    c.execute(PART_SUBMISSION, &[&part_id, &smm_id, &error]).await?;
-    apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await
+    let noted = (part_id, smm_id.as_deref(), error.as_deref());
+    apply_run(c, &order, &parts, &run, e.refund.as_slice(), Some(noted), now).await
 }
 
 /// Lost part submissions (claimed before `claimed_before`, never settled) become `unknown`,
@@ -694,12 +708,8 @@ pub(crate) async fn expire_part_submissions<C: Conn>(
         let e = run
             .submitted(index, Submitted::Unknown, now)
             .map_err(|_| StoreError::Conflict(Conflict::AlreadyProcessed))?;
-        c.execute(
-            PART_SUBMISSION,
-            &[&part_id, &None::<String>, &Some("the worker never settled this submission")],
-        )
-        .await?;
-        apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await?;
+        let noted = (part_id, None, Some("the worker never settled this submission"));
+        apply_run(c, &order, &parts, &run, e.refund.as_slice(), Some(noted), now).await?;
         orders.push(order_id);
     }
     Ok(orders)
@@ -716,7 +726,7 @@ pub(crate) async fn apply_part_status<C: Conn>(
     let (index, order, parts, mut run) = run_of_part(c, part_id).await?;
     let Ok(e) = run.settled(index, u.settlement) else { return Ok(None) };
     c.execute(PART_STATUS, &[&part_id, &u.settlement.status.as_str(), &u.remains, &now]).await?;
-    apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await.map(Some)
+    apply_run(c, &order, &parts, &run, e.refund.as_slice(), None, now).await.map(Some)
 }
 
 /// An operator settles an `unknown` part: accepted (`smm_order_id`), or failed (its share back).
@@ -734,9 +744,7 @@ pub(crate) async fn resolve_part<C: Conn>(
     let e = run
         .resolve(index, smm_order_id.is_some())
         .map_err(|_| StoreError::Conflict(Conflict::InvalidTransition))?;
-    if let Some(p) = parts.get(index as usize) {
-        c.execute(PART_SUBMISSION, &[&p.part_id, &smm_order_id, &None::<String>]).await?;
-    }
-    let order = apply_run(c, &order, &parts, &run, e.refund.as_slice(), now).await?;
+    let noted = parts.get(index as usize).map(|p| (p.part_id, smm_order_id.as_deref(), None));
+    let order = apply_run(c, &order, &parts, &run, e.refund.as_slice(), noted, now).await?;
     audited(c, audit, now, order).await
 }
