@@ -524,15 +524,8 @@ store_trait! {
         async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
             self.rd(async move |c| {
                 let kind = filter.kind.map(LedgerKind::as_str);
-                page(
-                    c,
-                    (LEDGER_PAGE, LEDGER_COUNT),
-                    &[&filter.user_id, &kind],
-                    filter.limit,
-                    filter.offset,
-                    ledger_row,
-                )
-                .await
+                let args: [&dyn Param; 2] = [&filter.user_id, &kind];
+                page(c, (LEDGER_PAGE, LEDGER_COUNT), &args, filter.limit, filter.offset, ledger_row).await
             })
             .await
         }

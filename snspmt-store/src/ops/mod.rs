@@ -3,7 +3,7 @@
 //! supply a connection and a transaction (`tx`, `rd`).
 
 /// A row mapper from the columns in order: `row_mapper!(vis name -> Type { field, field: how })`,
-/// `how` one of `Points`, `rate`, `parse` (a stored enum), `json` (JSON text).
+/// `how` one of `Points`, `Won`, `rate`, `parse` (a stored enum), `json` (JSON text).
 macro_rules! row_mapper {
     ($vis:vis $name:ident -> $ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
         $vis fn $name(r: &Row) -> StoreResult<$ty> {
@@ -13,6 +13,7 @@ macro_rules! row_mapper {
     };
     (@ $r:ident, $i:expr, $field:ident) => { $r.get($i)? };
     (@ $r:ident, $i:expr, $field:ident, Points) => { Points($r.get($i)?) };
+    (@ $r:ident, $i:expr, $field:ident, Won) => { snspmt_core::Won($r.get($i)?) };
     (@ $r:ident, $i:expr, $field:ident, rate) => { rate($r.get($i)?)? };
     (@ $r:ident, $i:expr, $field:ident, parse) => { $r.parse($i)? };
     (@ $r:ident, $i:expr, $field:ident, json) => { $crate::ops::json_column($r, $i, stringify!($field))? };
