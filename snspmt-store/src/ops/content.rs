@@ -2,7 +2,7 @@
 
 use crate::Conflict;
 
-use super::{audited, insert_audit, one, page, rows, serialize};
+use super::{audited, changed, insert_audit, one, page, rows, serialize};
 use crate::model::like_pattern;
 use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
 use crate::sql::{unique_as, Conn, Param, Row};
@@ -233,9 +233,7 @@ async fn delete<C: Conn>(
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<()> {
-    if c.execute(sql, &[&id]).await? == 0 {
-        return Err(StoreError::NotFound);
-    }
+    changed(c.execute(sql, &[&id]).await?)?;
     insert_audit(c, audit, now).await.map(drop)
 }
 

@@ -636,9 +636,8 @@ store_trait! {
         ) -> StoreResult<Referrer> {
             let id = user_id.to_owned();
             self.tx(async move |c| {
-                if c.query_opt(SET_COMMISSION_RATE, &[&id, &i64::from(rate.0)]).await?.is_none() {
-                    return Err(StoreError::NotFound);
-                }
+                let rate = i64::from(rate.0);
+                c.query_opt(SET_COMMISSION_RATE, &[&id, &rate]).await?.ok_or(StoreError::NotFound)?;
                 insert_audit(c, &audit, now).await?;
                 referrer_in(c, &id).await?.ok_or(StoreError::NotFound)
             })
