@@ -12,6 +12,9 @@ macro_rules! key_cols {
     };
 }
 
+const LIVE_KEY_BY_HASH: &str =
+    concat!("SELECT ", key_cols!(), " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
+
 row_mapper!(key_row -> ApiKey {
     key_id, user_id, prefix, name, created_at, last_used_at, revoked_at,
 });
@@ -139,12 +142,7 @@ store_trait! {
         async fn api_key_owner(&self, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>> {
             let h = key_hash.to_owned();
             self.rd(async move |c| {
-                let sql = concat!(
-                    "SELECT ",
-                    key_cols!(),
-                    " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-                );
-                let Some(key) = one(c, sql, &[&h], key_row).await? else { return Ok(None) };
+                let Some(key) = one(c, LIVE_KEY_BY_HASH, &[&h], key_row).await? else { return Ok(None) };
                 let sql = concat!("SELECT ", user_cols!(), ", api_enabled FROM users WHERE user_id = $1");
                 let Some(row) = c.query_opt(sql, &[&key.user_id]).await? else {
                     return Ok(None);

@@ -32,6 +32,9 @@ macro_rules! cancel_cols {
 const ORDER_FOR_UPDATE: &str =
     concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1 FOR UPDATE");
 
+const ORDER_CANCELS: &str =
+    concat!("SELECT ", cancel_cols!(), " FROM cancel_requests WHERE order_id = $1 ORDER BY cancel_id");
+
 row_mapper!(refill_row -> Refill {
     refill_id, order_id, user_id, smm_refill_id, state: parse, upstream_status, error, last_status_check,
     created_at, updated_at,
@@ -246,12 +249,7 @@ store_trait! {
 
         /// An order's forwarded cancels, oldest first.
         async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>> {
-            let sql = concat!(
-                "SELECT ",
-                cancel_cols!(),
-                " FROM cancel_requests WHERE order_id = $1 ORDER BY cancel_id"
-            );
-            self.rd(async move |c| rows(c.query(sql, &[&order_id]).await?, cancel_row)).await
+            self.rd(async move |c| rows(c.query(ORDER_CANCELS, &[&order_id]).await?, cancel_row)).await
         }
     }
 }
