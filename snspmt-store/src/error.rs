@@ -118,21 +118,13 @@ impl std::error::Error for StoreError {}
 #[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(
-                    f.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) =>
-            {
+        use rusqlite::{ffi, ErrorCode};
+        let unique = [ffi::SQLITE_CONSTRAINT_UNIQUE, ffi::SQLITE_CONSTRAINT_PRIMARYKEY];
+        match e.sqlite_error() {
+            Some(f) if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
                 StoreError::Unavailable(e.to_string())
             }
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-            {
-                StoreError::UniqueViolation(e.to_string())
-            }
+            Some(f) if unique.contains(&f.extended_code) => StoreError::UniqueViolation(e.to_string()),
             _ => StoreError::Backend(e.to_string()),
         }
     }
@@ -148,32 +140,18 @@ impl From<r2d2::Error> for StoreError {
 #[cfg(feature = "postgres")]
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.is_closed() || e.as_db_error().is_none() {
+        let Some(d) = e.as_db_error().filter(|_| !e.is_closed()) else {
             // "error connecting to server" alone hides the cause ("Connection refused", …).
             let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-            StoreError::Unavailable(format!("{e}{cause}"))
-        } else if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            return StoreError::Unavailable(format!("{e}{cause}"));
+        };
+        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
             // `e.to_string()` is only "db error": name the constraint, which callers tell apart.
-            let d = e.as_db_error();
-            StoreError::UniqueViolation(format!(
-                "{} ({})",
-                d.map(|d| d.message()).unwrap_or_default(),
-                d.and_then(|d| d.constraint()).unwrap_or_default()
-            ))
+            StoreError::UniqueViolation(format!("{} ({})", d.message(), d.constraint().unwrap_or_default()))
         } else {
             // "db error" alone says nothing: keep the server's code, message and detail.
-            let detail = e
-                .as_db_error()
-                .map(|d| {
-                    format!(
-                        "{} ({}){}",
-                        d.message(),
-                        d.code().code(),
-                        d.detail().map(|x| format!(": {x}")).unwrap_or_default()
-                    )
-                })
-                .unwrap_or_else(|| e.to_string());
-            StoreError::Backend(detail)
+            let detail = d.detail().map(|x| format!(": {x}")).unwrap_or_default();
+            StoreError::Backend(format!("{} ({}){detail}", d.message(), d.code().code()))
         }
     }
 }

@@ -110,20 +110,13 @@ pub struct Applied {
 /// Which of `all` still have to run, after checking the applied ones are unchanged and known.
 pub fn pending<'a>(all: &'a [Migration], applied: &[Applied]) -> StoreResult<Vec<&'a Migration>> {
     for a in applied {
-        match all.iter().find(|m| m.version == a.version) {
-            None => {
-                return Err(StoreError::Migration(format!(
-                    "the database has migration {} which this build does not know (newer schema)",
-                    a.version
-                )))
-            }
-            Some(m) if m.checksum() != a.checksum => {
-                return Err(StoreError::Migration(format!(
-                    "migration {} was changed after it was applied (checksum mismatch)",
-                    m.name
-                )))
-            }
-            Some(_) => {}
+        let Some(m) = all.iter().find(|m| m.version == a.version) else {
+            let why = "which this build does not know (newer schema)";
+            return Err(StoreError::Migration(format!("the database has migration {} {why}", a.version)));
+        };
+        if m.checksum() != a.checksum {
+            let why = "was changed after it was applied (checksum mismatch)";
+            return Err(StoreError::Migration(format!("migration {} {why}", m.name)));
         }
     }
     Ok(all.iter().filter(|m| !applied.iter().any(|a| a.version == m.version)).collect())

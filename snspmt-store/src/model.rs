@@ -42,6 +42,25 @@ id_types! {
     CancelId;
 }
 
+/// Declares a row type and, after it, the type of what creating one takes: the fields marked
+/// `new`, in the same order and with the same docs.
+macro_rules! with_new {
+    ($(#[$a:meta])* pub struct $name:ident { $($body:tt)* } $(#[$na:meta])* pub struct $new:ident;) => {
+        with_new!(@row $(#[$a])* pub struct $name { $($body)* });
+        with_new!(@new [$(#[$na])* pub struct $new] [] $($body)*);
+    };
+    (@row $(#[$a:meta])* pub struct $name:ident { $($(#[$fa:meta])* $(new)? pub $f:ident: $t:ty,)* }) => {
+        $(#[$a])* pub struct $name { $($(#[$fa])* pub $f: $t,)* }
+    };
+    (@new [$($head:tt)*] [$($done:tt)*]) => { $($head)* { $($done)* } };
+    (@new $head:tt [$($done:tt)*] $(#[$fa:meta])* new pub $f:ident: $t:ty, $($rest:tt)*) => {
+        with_new!(@new $head [$($done)* $(#[$fa])* pub $f: $t,] $($rest)*);
+    };
+    (@new $head:tt $done:tt $(#[$fa:meta])* pub $f:ident: $t:ty, $($rest:tt)*) => {
+        with_new!(@new $head $done $($rest)*);
+    };
+}
+
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -253,44 +272,32 @@ pub struct MigrationReport {
 /// The rows a list returns when its filter's `limit` is left at `0`.
 pub const DEFAULT_LIMIT: i64 = 50;
 
-/// A catalogue service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Service {
-    pub service_id: i64,
-    pub provider_service_id: String,
-    pub name: String,
-    pub category: String,
-    pub platform: String,
-    /// The upstream type, as `snspmt_core::upstream::smm::ServiceType::as_str` spells it.
-    pub service_type: String,
-    pub price_per_1000: Points,
-    pub min_quantity: i64,
-    pub max_quantity: i64,
-    pub dripfeed: bool,
-    pub refill: bool,
-    pub cancel: bool,
-    pub is_active: bool,
-    pub description: String,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-}
+with_new! {
+    /// A catalogue service.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Service {
+        pub service_id: i64,
+        new pub provider_service_id: String,
+        new pub name: String,
+        new pub category: String,
+        new pub platform: String,
+        /// The upstream type, as `snspmt_core::upstream::smm::ServiceType::as_str` spells it.
+        new pub service_type: String,
+        new pub price_per_1000: Points,
+        new pub min_quantity: i64,
+        new pub max_quantity: i64,
+        new pub dripfeed: bool,
+        new pub refill: bool,
+        new pub cancel: bool,
+        new pub is_active: bool,
+        new pub description: String,
+        pub created_at: Millis,
+        pub updated_at: Millis,
+    }
 
-/// A service to create (or, by `provider_service_id`, to update on import).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewService {
-    pub provider_service_id: String,
-    pub name: String,
-    pub category: String,
-    pub platform: String,
-    pub service_type: String,
-    pub price_per_1000: Points,
-    pub min_quantity: i64,
-    pub max_quantity: i64,
-    pub dripfeed: bool,
-    pub refill: bool,
-    pub cancel: bool,
-    pub is_active: bool,
-    pub description: String,
+    /// A service to create (or, by `provider_service_id`, to update on import).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct NewService;
 }
 
 /// How many services an import created and changed.
@@ -441,51 +448,43 @@ pub struct OrderFilter {
     pub offset: i64,
 }
 
-/// A purchase of points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Purchase {
-    pub purchase_id: PurchaseId,
-    pub user_id: String,
-    pub method: snspmt_core::purchase::PurchaseMethod,
-    /// Points bought.
-    pub amount: Points,
-    /// Won paid.
-    pub price: snspmt_core::Won,
-    pub status: snspmt_core::purchase::PurchaseStatus,
-    pub buyer_name: Option<String>,
-    pub bank_info: Option<String>,
-    pub ordr_idxx: Option<String>,
-    pub good_name: Option<String>,
-    pub pay_method: Option<String>,
-    pub approval_key: Option<String>,
-    pub pay_url: Option<String>,
-    pub trace_no: Option<String>,
-    pub tno: Option<String>,
-    pub res_cd: Option<String>,
-    pub res_msg: Option<String>,
-    pub approved_amount: Option<i64>,
-    pub decided_by: Option<String>,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-    pub approving_at: Option<Millis>,
-    pub approved_at: Option<Millis>,
-    /// The buyer's account e-mail (read with the purchase, not stored on it).
-    #[serde(default)]
-    pub email: Option<String>,
-}
+with_new! {
+    /// A purchase of points.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Purchase {
+        pub purchase_id: PurchaseId,
+        new pub user_id: String,
+        new pub method: snspmt_core::purchase::PurchaseMethod,
+        /// Points bought.
+        new pub amount: Points,
+        /// Won paid.
+        new pub price: snspmt_core::Won,
+        pub status: snspmt_core::purchase::PurchaseStatus,
+        new pub buyer_name: Option<String>,
+        new pub bank_info: Option<String>,
+        new pub ordr_idxx: Option<String>,
+        new pub good_name: Option<String>,
+        new pub pay_method: Option<String>,
+        pub approval_key: Option<String>,
+        pub pay_url: Option<String>,
+        pub trace_no: Option<String>,
+        pub tno: Option<String>,
+        pub res_cd: Option<String>,
+        pub res_msg: Option<String>,
+        pub approved_amount: Option<i64>,
+        pub decided_by: Option<String>,
+        pub created_at: Millis,
+        pub updated_at: Millis,
+        pub approving_at: Option<Millis>,
+        pub approved_at: Option<Millis>,
+        /// The buyer's account e-mail (read with the purchase, not stored on it).
+        #[serde(default)]
+        pub email: Option<String>,
+    }
 
-/// A purchase to record: a bank transfer (`pending`) or a KCP attempt (`kcp_registered`).
-#[derive(Debug, Clone)]
-pub struct NewPurchase {
-    pub user_id: String,
-    pub method: snspmt_core::purchase::PurchaseMethod,
-    pub amount: Points,
-    pub price: snspmt_core::Won,
-    pub buyer_name: Option<String>,
-    pub bank_info: Option<String>,
-    pub ordr_idxx: Option<String>,
-    pub good_name: Option<String>,
-    pub pay_method: Option<String>,
+    /// A purchase to record: a bank transfer (`pending`) or a KCP attempt (`kcp_registered`).
+    #[derive(Debug, Clone)]
+    pub struct NewPurchase;
 }
 
 /// Which purchases to list.
@@ -521,27 +520,23 @@ pub struct OpsCounts {
     pub ledger: Vec<(String, i64, i64)>,
 }
 
-/// A multi-step product of the catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Package {
-    pub package_id: i64,
-    pub name: String,
-    pub description: String,
-    pub price: Points,
-    pub steps: Vec<snspmt_core::plan::Step>,
-    pub is_active: bool,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-}
+with_new! {
+    /// A multi-step product of the catalogue.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Package {
+        pub package_id: i64,
+        new pub name: String,
+        new pub description: String,
+        new pub price: Points,
+        new pub steps: Vec<snspmt_core::plan::Step>,
+        new pub is_active: bool,
+        pub created_at: Millis,
+        pub updated_at: Millis,
+    }
 
-/// A package to create or replace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPackage {
-    pub name: String,
-    pub description: String,
-    pub price: Points,
-    pub steps: Vec<snspmt_core::plan::Step>,
-    pub is_active: bool,
+    /// A package to create or replace.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct NewPackage;
 }
 
 /// Which multi-part orders a runner takes.
@@ -674,35 +669,29 @@ pub struct NewNotice {
     pub login_popup_image_url: Option<String>,
 }
 
-/// A blog post.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Post {
-    pub post_id: i64,
-    pub title: String,
-    pub content: String,
-    pub excerpt: String,
-    pub category: String,
-    pub tags: Vec<String>,
-    pub thumbnail_url: Option<String>,
-    pub is_published: bool,
-    pub view_count: i64,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-    /// When it was first published.
-    pub published_at: Option<Millis>,
-}
+with_new! {
+    /// A blog post.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Post {
+        pub post_id: i64,
+        new pub title: String,
+        new pub content: String,
+        new pub excerpt: String,
+        new pub category: String,
+        /// Distinct, non-empty.
+        new pub tags: Vec<String>,
+        new pub thumbnail_url: Option<String>,
+        new pub is_published: bool,
+        pub view_count: i64,
+        pub created_at: Millis,
+        pub updated_at: Millis,
+        /// When it was first published.
+        pub published_at: Option<Millis>,
+    }
 
-/// The editable fields of a post.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPost {
-    pub title: String,
-    pub content: String,
-    pub excerpt: String,
-    pub category: String,
-    /// Distinct, non-empty.
-    pub tags: Vec<String>,
-    pub thumbnail_url: Option<String>,
-    pub is_published: bool,
+    /// The editable fields of a post.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct NewPost;
 }
 
 /// Which posts to list, newest first.
@@ -773,38 +762,30 @@ impl Referrer {
     }
 }
 
-/// A coupon an operator defines; users get copies of it by its code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Coupon {
-    pub coupon_id: i64,
-    pub code: String,
-    pub name: String,
-    pub discount_type: snspmt_core::referral::DiscountType,
-    /// Percent (1..=100) or points, by `discount_type`.
-    pub discount_value: i64,
-    pub min_order_amount: Points,
-    pub valid_from: Option<Millis>,
-    pub valid_until: Option<Millis>,
-    /// How many copies may be handed out; `None` is unlimited.
-    pub max_uses: Option<i64>,
-    pub issued_count: i64,
-    pub is_active: bool,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-}
+with_new! {
+    /// A coupon an operator defines; users get copies of it by its code.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Coupon {
+        pub coupon_id: i64,
+        new pub code: String,
+        new pub name: String,
+        new pub discount_type: snspmt_core::referral::DiscountType,
+        /// Percent (1..=100) or points, by `discount_type`.
+        new pub discount_value: i64,
+        new pub min_order_amount: Points,
+        new pub valid_from: Option<Millis>,
+        new pub valid_until: Option<Millis>,
+        /// How many copies may be handed out; `None` is unlimited.
+        new pub max_uses: Option<i64>,
+        pub issued_count: i64,
+        new pub is_active: bool,
+        pub created_at: Millis,
+        pub updated_at: Millis,
+    }
 
-/// A coupon to create or the new fields of one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewCoupon {
-    pub code: String,
-    pub name: String,
-    pub discount_type: snspmt_core::referral::DiscountType,
-    pub discount_value: i64,
-    pub min_order_amount: Points,
-    pub valid_from: Option<Millis>,
-    pub valid_until: Option<Millis>,
-    pub max_uses: Option<i64>,
-    pub is_active: bool,
+    /// A coupon to create or the new fields of one.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct NewCoupon;
 }
 
 /// A user's own copy of a coupon: one use. Its terms are copied when it is handed out; the
@@ -922,30 +903,26 @@ pub struct ReferralStats {
     pub this_month_commission: Points,
 }
 
-/// A withdrawal request of commission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Withdrawal {
-    pub withdrawal_id: WithdrawalId,
-    pub user_id: String,
-    pub amount: Points,
-    pub bank_name: String,
-    pub account_number: String,
-    pub account_holder: String,
-    pub status: snspmt_core::referral::WithdrawalState,
-    pub admin_notes: Option<String>,
-    pub decided_by: Option<String>,
-    pub created_at: Millis,
-    pub decided_at: Option<Millis>,
-}
+with_new! {
+    /// A withdrawal request of commission.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Withdrawal {
+        pub withdrawal_id: WithdrawalId,
+        new pub user_id: String,
+        new pub amount: Points,
+        new pub bank_name: String,
+        new pub account_number: String,
+        new pub account_holder: String,
+        pub status: snspmt_core::referral::WithdrawalState,
+        pub admin_notes: Option<String>,
+        pub decided_by: Option<String>,
+        pub created_at: Millis,
+        pub decided_at: Option<Millis>,
+    }
 
-/// What a withdrawal request stores.
-#[derive(Debug, Clone)]
-pub struct NewWithdrawal {
-    pub user_id: String,
-    pub amount: Points,
-    pub bank_name: String,
-    pub account_number: String,
-    pub account_holder: String,
+    /// What a withdrawal request stores.
+    #[derive(Debug, Clone)]
+    pub struct NewWithdrawal;
 }
 
 /// A payout of commission: an approved withdrawal or a manual payment.

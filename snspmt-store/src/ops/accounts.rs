@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use snspmt_core::{LedgerKind, Points};
 
 use super::{
-    deserialize, insert_audit, note_balance, one, page, post_in, refusal, remember, replay, stored_answer,
-    BALANCE,
+    deserialize, insert_audit, note_balance, one, page, post_in, refusal, remember, replay, rows,
+    stored_answer, BALANCE,
 };
 use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
@@ -224,12 +224,8 @@ async fn migrate<C: Conn>(c: &mut C, now: Millis) -> StoreResult<MigrationReport
         Dialect::Sqlite => &migrations::SQLITE,
     };
     c.batch(CREATE_MIGRATIONS_TABLE).await?;
-    let applied = c
-        .query(APPLIED_MIGRATIONS, &[])
-        .await?
-        .iter()
-        .map(|r| Ok(Applied { version: r.get(0)?, checksum: r.get(1)? }))
-        .collect::<StoreResult<Vec<_>>>()?;
+    let found = c.query(APPLIED_MIGRATIONS, &[]).await?;
+    let applied = rows(found, |r| Ok(Applied { version: r.get(0)?, checksum: r.get(1)? }))?;
     let mut report = MigrationReport { applied: Vec::new(), version: 0 };
     for m in migrations::pending(set, &applied)? {
         c.batch(&m.sql).await.map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
@@ -524,15 +520,8 @@ store_trait! {
         async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Page<LedgerEntry>> {
             self.rd(async move |c| {
                 let kind = filter.kind.map(LedgerKind::as_str);
-                page(
-                    c,
-                    (LEDGER_PAGE, LEDGER_COUNT),
-                    &[&filter.user_id, &kind],
-                    filter.limit,
-                    filter.offset,
-                    ledger_row,
-                )
-                .await
+                let args: [&dyn Param; 2] = [&filter.user_id, &kind];
+                page(c, (LEDGER_PAGE, LEDGER_COUNT), &args, filter.limit, filter.offset, ledger_row).await
             })
             .await
         }
@@ -541,11 +530,8 @@ store_trait! {
         /// something is badly wrong): `(user_id, balance, ledger_sum)`.
         async fn ledger_mismatches(&self) -> StoreResult<Vec<(String, Points, Points)>> {
             self.rd(async move |c| {
-                c.query(LEDGER_MISMATCHES, &[])
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?))))
-                    .collect()
+                let found = c.query(LEDGER_MISMATCHES, &[]).await?;
+                rows(found, |r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?))))
             })
             .await
         }
@@ -627,12 +613,9 @@ macro_rules! impl_accounts {
                         purchases_needing_attention: c
                             .scalar(COUNT_PURCHASES_NEEDING_ATTENTION, &[&attention_before])
                             .await?,
-                        ledger: c
-                            .query(LEDGER_TOTALS, &[])
-                            .await?
-                            .iter()
-                            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                            .collect::<StoreResult<_>>()?,
+                        ledger: rows(c.query(LEDGER_TOTALS, &[]).await?, |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?,
                     })
                 })
                 .await

@@ -2,7 +2,7 @@
 //! A key is stored only as its SHA-256 (hex); the store never sees the key itself.
 
 use super::accounts::user_row;
-use super::{insert_audit, one, rows};
+use super::{changed, insert_audit, one, rows};
 use crate::sql::{Conn, Row};
 use crate::{ApiKey, ApiKeyOwner, Millis, NewApiKey, NewAudit, StoreError, StoreResult};
 
@@ -11,6 +11,9 @@ macro_rules! key_cols {
         "key_id, user_id, prefix, name, created_at, last_used_at, revoked_at"
     };
 }
+
+const LIVE_KEY_BY_HASH: &str =
+    concat!("SELECT ", key_cols!(), " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
 
 row_mapper!(key_row -> ApiKey {
     key_id, user_id, prefix, name, created_at, last_used_at, revoked_at,
@@ -58,9 +61,7 @@ store_trait! {
             self.tx(async move |c| {
                 // The user's row is locked: two creations for one user count each other's keys.
                 let lock = "SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE";
-                if c.query_opt(lock, &[&k.user_id]).await?.is_none() {
-                    return Err(StoreError::NotFound);
-                }
+                c.query_opt(lock, &[&k.user_id]).await?.ok_or(StoreError::NotFound)?;
                 let live = "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL";
                 if c.scalar::<i64>(live, &[&k.user_id]).await? >= max_live {
                     return Ok(None);
@@ -141,12 +142,7 @@ store_trait! {
         async fn api_key_owner(&self, key_hash: &str) -> StoreResult<Option<ApiKeyOwner>> {
             let h = key_hash.to_owned();
             self.rd(async move |c| {
-                let sql = concat!(
-                    "SELECT ",
-                    key_cols!(),
-                    " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-                );
-                let Some(key) = one(c, sql, &[&h], key_row).await? else { return Ok(None) };
+                let Some(key) = one(c, LIVE_KEY_BY_HASH, &[&h], key_row).await? else { return Ok(None) };
                 let sql = concat!("SELECT ", user_cols!(), ", api_enabled FROM users WHERE user_id = $1");
                 let Some(row) = c.query_opt(sql, &[&key.user_id]).await? else {
                     return Ok(None);
@@ -174,11 +170,8 @@ store_trait! {
         ) -> StoreResult<()> {
             let id = user_id.to_owned();
             self.tx(async move |c| {
-                if c.execute("UPDATE users SET api_enabled = $2 WHERE user_id = $1", &[&id, &enabled]).await?
-                    == 0
-                {
-                    return Err(StoreError::NotFound);
-                }
+                let sql = "UPDATE users SET api_enabled = $2 WHERE user_id = $1";
+                changed(c.execute(sql, &[&id, &enabled]).await?)?;
                 insert_audit(c, &audit, now).await.map(drop)
             })
             .await

@@ -2,7 +2,7 @@
 
 use crate::Conflict;
 
-use super::{audited, insert_audit, one, page, rows, serialize};
+use super::{audited, changed, insert_audit, one, page, rows, serialize};
 use crate::model::like_pattern;
 use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
 use crate::sql::{unique_as, Conn, Param, Row};
@@ -83,9 +83,11 @@ row_mapper!(post_row -> Post {
     created_at, updated_at, published_at,
 });
 
-fn label_row(r: &Row) -> StoreResult<LabelCount> {
-    Ok(LabelCount { name: r.get(0)?, count: r.get(1)? })
-}
+row_mapper!(stats_row -> DashboardStats {
+    total_users, total_orders, total_revenue, pending_purchases, today_orders, today_revenue, monthly_sales,
+});
+
+row_mapper!(label_row -> LabelCount { name, count });
 
 async fn link<C: Conn>(c: &mut C, login: &SocialLogin, user_id: &str, now: Millis) -> StoreResult<()> {
     let sql = "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)";
@@ -231,9 +233,7 @@ async fn delete<C: Conn>(
     audit: &NewAudit,
     now: Millis,
 ) -> StoreResult<()> {
-    if c.execute(sql, &[&id]).await? == 0 {
-        return Err(StoreError::NotFound);
-    }
+    changed(c.execute(sql, &[&id]).await?)?;
     insert_audit(c, audit, now).await.map(drop)
 }
 
@@ -405,10 +405,7 @@ store_trait! {
         }
 
         async fn posts(&self, filter: PostFilter) -> StoreResult<Page<Post>> {
-            if has_nul(filter.search.as_deref())
-                || has_nul(filter.category.as_deref())
-                || has_nul(filter.tag.as_deref())
-            {
+            if [&filter.search, &filter.category, &filter.tag].into_iter().any(|f| has_nul(f.as_deref())) {
                 return Ok(Page { rows: Vec::new(), total: 0 });
             }
             let pattern = like_pattern(filter.search.as_deref());
@@ -456,16 +453,7 @@ store_trait! {
             month_start: Millis,
         ) -> StoreResult<DashboardStats> {
             self.rd(async move |c| {
-                let r = c.query_one(DASHBOARD_STATS, &[&today_start, &month_start]).await?;
-                Ok(DashboardStats {
-                    total_users: r.get(0)?,
-                    total_orders: r.get(1)?,
-                    total_revenue: r.get(2)?,
-                    pending_purchases: r.get(3)?,
-                    today_orders: r.get(4)?,
-                    today_revenue: r.get(5)?,
-                    monthly_sales: r.get(6)?,
-                })
+                stats_row(&c.query_one(DASHBOARD_STATS, &[&today_start, &month_start]).await?)
             })
             .await
         }

@@ -3,7 +3,7 @@
 //! supply a connection and a transaction (`tx`, `rd`).
 
 /// A row mapper from the columns in order: `row_mapper!(vis name -> Type { field, field: how })`,
-/// `how` one of `Points`, `rate`, `parse` (a stored enum), `json` (JSON text).
+/// `how` one of `Points`, `Won`, `rate`, `parse` (a stored enum), `json` (JSON text).
 macro_rules! row_mapper {
     ($vis:vis $name:ident -> $ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
         $vis fn $name(r: &Row) -> StoreResult<$ty> {
@@ -13,6 +13,7 @@ macro_rules! row_mapper {
     };
     (@ $r:ident, $i:expr, $field:ident) => { $r.get($i)? };
     (@ $r:ident, $i:expr, $field:ident, Points) => { Points($r.get($i)?) };
+    (@ $r:ident, $i:expr, $field:ident, Won) => { snspmt_core::Won($r.get($i)?) };
     (@ $r:ident, $i:expr, $field:ident, rate) => { rate($r.get($i)?)? };
     (@ $r:ident, $i:expr, $field:ident, parse) => { $r.parse($i)? };
     (@ $r:ident, $i:expr, $field:ident, json) => { $crate::ops::json_column($r, $i, stringify!($field))? };
@@ -146,52 +147,32 @@ pub(crate) async fn audited<C: Conn, T>(
     Ok(written)
 }
 
-/// Claims an idempotency key in the caller's transaction: `None` if it is new (the caller runs
-/// the operation and saves its result with [`save_key`]), `Some(response)` to replay. On
-/// PostgreSQL a concurrent claim of the same key waits for the first transaction to end.
-pub(crate) async fn claim_key<C: Conn>(
-    c: &mut C,
-    key: &IdempotencyKey,
-    now: Millis,
-) -> StoreResult<Option<String>> {
-    if c.execute(CLAIM_IDEMPOTENCY_KEY, &[&key.user_id, &key.scope, &key.key, &key.request_hash, &now])
-        .await?
-        == 1
-    {
-        return Ok(None);
-    }
-    stored_answer(c, key).await.map(Some)
-}
-
 /// The answer stored for a key another request claimed first: it, when that request was the
 /// same and finished; [`StoreError::IdempotencyKeyReused`] otherwise.
 pub(crate) async fn stored_answer<C: Conn>(c: &mut C, key: &IdempotencyKey) -> StoreResult<String> {
     let row = c.query_one(IDEMPOTENCY_KEY, &[&key.user_id, &key.scope, &key.key]).await?;
-    let hash: String = row.get(0)?;
-    let response: Option<String> = row.get(1)?;
-    match response {
-        Some(body) if hash == key.request_hash => Ok(body),
+    match (row.get::<String>(0)?, row.get::<Option<String>>(1)?) {
+        (hash, Some(body)) if hash == key.request_hash => Ok(body),
         _ => Err(StoreError::IdempotencyKeyReused),
     }
 }
 
-pub(crate) async fn save_key<C: Conn>(c: &mut C, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
-    c.execute(SAVE_IDEMPOTENCY_RESPONSE, &[&key.user_id, &key.scope, &key.key, &response]).await?;
-    Ok(())
-}
-
-/// The stored answer to replay for `key` (claimed in the caller's transaction when new).
-/// An operation with a key: `if let Some(r) = replay(..)? { return Ok(Replay(r)) }`, run,
-/// then [`remember`] its answer.
+/// The stored answer to replay for `key`: `None` when there is no key, or the key is new and is
+/// claimed now in the caller's transaction (the caller runs the operation and saves its answer
+/// with [`remember`]). On PostgreSQL a concurrent claim of the same key waits for the first
+/// transaction to end. An operation with a key: `if let Some(r) = replay(..)? { return
+/// Ok(Replay(r)) }`, run, then [`remember`] its answer.
 pub(crate) async fn replay<C: Conn, T: serde::de::DeserializeOwned>(
     c: &mut C,
     key: Option<&IdempotencyKey>,
     now: Millis,
 ) -> StoreResult<Option<T>> {
-    match key {
-        Some(key) => claim_key(c, key, now).await?.map(|s| deserialize(&s)).transpose(),
-        None => Ok(None),
+    let Some(key) = key else { return Ok(None) };
+    let args: [&dyn Param; 5] = [&key.user_id, &key.scope, &key.key, &key.request_hash, &now];
+    if c.execute(CLAIM_IDEMPOTENCY_KEY, &args).await? == 1 {
+        return Ok(None);
     }
+    deserialize(&stored_answer(c, key).await?).map(Some)
 }
 
 /// Saves the answer of an operation run under `key`, for [`replay`].
@@ -201,7 +182,8 @@ pub(crate) async fn remember<C: Conn, T: serde::Serialize>(
     out: T,
 ) -> StoreResult<crate::Idempotent<T>> {
     if let Some(key) = key {
-        save_key(c, key, &serialize(&out)?).await?;
+        let args: [&dyn Param; 4] = [&key.user_id, &key.scope, &key.key, &serialize(&out)?];
+        c.execute(SAVE_IDEMPOTENCY_RESPONSE, &args).await?;
     }
     Ok(crate::Idempotent::Fresh(out))
 }
@@ -277,9 +259,14 @@ pub(crate) fn serialize<T: serde::Serialize>(t: &T) -> StoreResult<String> {
     serde_json::to_string(t).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
 }
 
+/// Stored JSON text, decoded (`what` names it in the error).
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored {what}: {e}")))
+}
+
 /// A column of JSON text, decoded (`what` names it in the error).
 pub(crate) fn json_column<T: serde::de::DeserializeOwned>(r: &Row, i: usize, what: &str) -> StoreResult<T> {
-    serde_json::from_str(&r.get::<String>(i)?).map_err(|e| StoreError::Backend(format!("stored {what}: {e}")))
+    from_json(&r.get::<String>(i)?, what)
 }
 
 /// A nullable JSON column: NULL is `T::default()`.
@@ -288,24 +275,16 @@ pub(crate) fn json_column_or_default<T: serde::de::DeserializeOwned + Default>(
     i: usize,
     what: &str,
 ) -> StoreResult<T> {
-    match r.get::<Option<String>>(i)? {
-        None => Ok(T::default()),
-        Some(text) => {
-            serde_json::from_str(&text).map_err(|e| StoreError::Backend(format!("stored {what}: {e}")))
-        }
-    }
+    r.get::<Option<String>>(i)?.map_or_else(|| Ok(T::default()), |text| from_json(&text, what))
 }
 
 /// A value for a nullable JSON column: `None` (NULL) when `empty`.
 pub(crate) fn json_or_null<T: serde::Serialize>(value: &T, empty: bool) -> StoreResult<Option<String>> {
-    if empty {
-        return Ok(None);
-    }
-    serde_json::to_string(value).map(Some).map_err(|e| StoreError::Backend(format!("serialize: {e}")))
+    (!empty).then(|| serialize(value)).transpose()
 }
 
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored response: {e}")))
+    from_json(s, "response")
 }
 
 /// The row `sql` finds, mapped by `f`.
@@ -346,6 +325,11 @@ pub(crate) async fn touch<C: Conn, I: Param>(
         c.execute(sql, &[id, &now]).await?;
     }
     Ok(())
+}
+
+/// `NotFound` when a statement changed no row (else how many it changed).
+pub(crate) fn changed(rows: u64) -> StoreResult<u64> {
+    (rows > 0).then_some(rows).ok_or(StoreError::NotFound)
 }
 
 /// Maps every row with `f`.

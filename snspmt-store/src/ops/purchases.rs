@@ -6,7 +6,7 @@ use crate::Conflict;
 use snspmt_core::purchase::{
     ApprovalOutcome, ApprovalSettlement, PurchaseMethod, PurchaseStatus, Transition,
 };
-use snspmt_core::{Points, Won};
+use snspmt_core::Points;
 
 use super::{insert_audit, one, page, post_in, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
@@ -52,34 +52,11 @@ const SETTLE_APPROVAL: &str = "UPDATE point_purchases SET status = $2, tno = $3,
     res_cd = COALESCE($5, res_cd), res_msg = COALESCE($6, res_msg), approved_at = $7, updated_at = $8, \
     decided_by = $10 WHERE purchase_id = $1 AND status = $9 RETURNING user_id, amount";
 
-fn purchase_row(r: &Row) -> StoreResult<Purchase> {
-    Ok(Purchase {
-        purchase_id: r.get(0)?,
-        user_id: r.get(1)?,
-        method: r.parse::<PurchaseMethod>(2)?,
-        amount: Points(r.get(3)?),
-        price: Won(r.get(4)?),
-        status: r.parse::<PurchaseStatus>(5)?,
-        buyer_name: r.get(6)?,
-        bank_info: r.get(7)?,
-        ordr_idxx: r.get(8)?,
-        good_name: r.get(9)?,
-        pay_method: r.get(10)?,
-        approval_key: r.get(11)?,
-        pay_url: r.get(12)?,
-        trace_no: r.get(13)?,
-        tno: r.get(14)?,
-        res_cd: r.get(15)?,
-        res_msg: r.get(16)?,
-        approved_amount: r.get(17)?,
-        decided_by: r.get(18)?,
-        created_at: r.get(19)?,
-        updated_at: r.get(20)?,
-        approving_at: r.get(21)?,
-        approved_at: r.get(22)?,
-        email: r.get(23)?,
-    })
-}
+row_mapper!(purchase_row -> Purchase {
+    purchase_id, user_id, method: parse, amount: Points, price: Won, status: parse, buyer_name, bank_info,
+    ordr_idxx, good_name, pay_method, approval_key, pay_url, trace_no, tno, res_cd, res_msg, approved_amount,
+    decided_by, created_at, updated_at, approving_at, approved_at, email,
+});
 
 async fn purchase_opt<C: Conn>(c: &mut C, id: PurchaseId) -> StoreResult<Option<Purchase>> {
     one(c, PURCHASE_BY_ID, &[&id], purchase_row).await

@@ -2,7 +2,7 @@
 
 use snspmt_core::{Bps, Points};
 
-use super::{audited, rows};
+use super::{audited, changed, rows};
 use crate::sql::{Conn, Row};
 use crate::{BatchClaim, IdempotencyKey, Millis, NewAudit, ServicePrice, StoreError, StoreResult, UserRates};
 
@@ -124,9 +124,7 @@ store_trait! {
                 .and_then(|b| i32::try_from(b.0).ok())
                 .ok_or(StoreError::Conflict(crate::Conflict::InvalidAmount))?;
             self.tx(async move |c| {
-                if c.execute(SET_DISCOUNT, &[&user_id, &bps]).await? == 0 {
-                    return Err(StoreError::NotFound);
-                }
+                changed(c.execute(SET_DISCOUNT, &[&user_id, &bps]).await?)?;
                 let rates = rates_of(c, &user_id).await?;
                 audited(c, &audit, now, rates).await
             })
@@ -170,9 +168,7 @@ store_trait! {
         ) -> StoreResult<UserRates> {
             let user_id = user_id.to_owned();
             self.tx(async move |c| {
-                if c.execute(DELETE_PRICE, &[&user_id, &service_id]).await? == 0 {
-                    return Err(StoreError::NotFound);
-                }
+                changed(c.execute(DELETE_PRICE, &[&user_id, &service_id]).await?)?;
                 let rates = rates_of(c, &user_id).await?;
                 audited(c, &audit, now, rates).await
             })

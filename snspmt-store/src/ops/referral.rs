@@ -215,6 +215,9 @@ row_mapper!(withdrawal_row -> Withdrawal {
 row_mapper!(payout_row -> Payout {
     payout_id, user_id, amount: Points, kind, withdrawal_id, notes, paid_by, created_at,
 });
+row_mapper!(stats_row -> ReferralStats {
+    total_referrals, active_referrals, this_month_referrals, this_month_commission: Points,
+});
 row_mapper!(book_row -> CommissionBook { earned: Points, paid: Points, reserved: Points });
 row_mapper!(referral_row -> Referral {
     referred_user_id, referred_email, referrer_user_id, code, joined_at, order_count, commission: Points,
@@ -633,9 +636,8 @@ store_trait! {
         ) -> StoreResult<Referrer> {
             let id = user_id.to_owned();
             self.tx(async move |c| {
-                if c.query_opt(SET_COMMISSION_RATE, &[&id, &i64::from(rate.0)]).await?.is_none() {
-                    return Err(StoreError::NotFound);
-                }
+                let rate = i64::from(rate.0);
+                c.query_opt(SET_COMMISSION_RATE, &[&id, &rate]).await?.ok_or(StoreError::NotFound)?;
                 insert_audit(c, &audit, now).await?;
                 referrer_in(c, &id).await?.ok_or(StoreError::NotFound)
             })
@@ -668,16 +670,7 @@ store_trait! {
         /// Counts for a referrer; "this month" starts at `month_start`.
         async fn referral_stats(&self, referrer: &str, month_start: Millis) -> StoreResult<ReferralStats> {
             let id = referrer.to_owned();
-            self.rd(async move |c| {
-                let r = c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?;
-                Ok(ReferralStats {
-                    total_referrals: r.get(0)?,
-                    active_referrals: r.get(1)?,
-                    this_month_referrals: r.get(2)?,
-                    this_month_commission: Points(r.get(3)?),
-                })
-            })
-            .await
+            self.rd(async move |c| stats_row(&c.query_one(REFERRAL_STATS, &[&id, &month_start]).await?)).await
         }
 
         /// Referred users (of one referrer, or all), newest first.
@@ -720,15 +713,8 @@ store_trait! {
         async fn withdrawals(&self, filter: WithdrawalFilter) -> StoreResult<Page<Withdrawal>> {
             self.rd(async move |c| {
                 let status = filter.status.map(WithdrawalState::as_str);
-                page(
-                    c,
-                    WITHDRAWAL_PAGE,
-                    &[&filter.user_id, &status],
-                    filter.limit,
-                    filter.offset,
-                    withdrawal_row,
-                )
-                .await
+                let args: [&dyn Param; 2] = [&filter.user_id, &status];
+                page(c, WITHDRAWAL_PAGE, &args, filter.limit, filter.offset, withdrawal_row).await
             })
             .await
         }

@@ -32,6 +32,9 @@ macro_rules! cancel_cols {
 const ORDER_FOR_UPDATE: &str =
     concat!("SELECT ", order_cols!(), " FROM orders WHERE order_id = $1 FOR UPDATE");
 
+const ORDER_CANCELS: &str =
+    concat!("SELECT ", cancel_cols!(), " FROM cancel_requests WHERE order_id = $1 ORDER BY cancel_id");
+
 row_mapper!(refill_row -> Refill {
     refill_id, order_id, user_id, smm_refill_id, state: parse, upstream_status, error, last_status_check,
     created_at, updated_at,
@@ -44,13 +47,9 @@ row_mapper!(cancel_row -> CancelRequest {
 /// The order, locked for the transaction, and the facts the core's rules read.
 async fn order_facts<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Order, OrderFacts)> {
     let order = order_row(&c.query_opt(ORDER_FOR_UPDATE, &[&order_id]).await?.ok_or(StoreError::NotFound)?)?;
+    let sql = "SELECT refill, cancel FROM services WHERE service_id = $1";
     let (refill, cancel) = match order.service_id {
-        Some(id) => {
-            match c.query_opt("SELECT refill, cancel FROM services WHERE service_id = $1", &[&id]).await? {
-                Some(r) => (r.get(0)?, r.get(1)?),
-                None => (false, false),
-            }
-        }
+        Some(id) => one(c, sql, &[&id], |r| Ok((r.get(0)?, r.get(1)?))).await?.unwrap_or_default(),
         None => (false, false),
     };
     let facts = OrderFacts {
@@ -80,12 +79,9 @@ store_trait! {
         ) -> StoreResult<Result<Refill, RefillRefusal>> {
             self.tx(async move |c| {
                 let (order, facts) = order_facts(c, order_id).await?;
-                let earlier = c
-                    .query("SELECT state, created_at FROM refills WHERE order_id = $1", &[&order_id])
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.parse::<RefillState>(0)?, r.get::<Millis>(1)?)))
-                    .collect::<StoreResult<Vec<_>>>()?;
+                let sql = "SELECT state, created_at FROM refills WHERE order_id = $1";
+                let found = c.query(sql, &[&order_id]).await?;
+                let earlier = rows(found, |r| Ok((r.parse::<RefillState>(0)?, r.get::<Millis>(1)?)))?;
                 if let Err(refusal) = may_refill(&facts, &RefillHistory::of(earlier, now), &policy, now) {
                     return Ok(Err(refusal));
                 }
@@ -253,12 +249,7 @@ store_trait! {
 
         /// An order's forwarded cancels, oldest first.
         async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>> {
-            let sql = concat!(
-                "SELECT ",
-                cancel_cols!(),
-                " FROM cancel_requests WHERE order_id = $1 ORDER BY cancel_id"
-            );
-            self.rd(async move |c| rows(c.query(sql, &[&order_id]).await?, cancel_row)).await
+            self.rd(async move |c| rows(c.query(ORDER_CANCELS, &[&order_id]).await?, cancel_row)).await
         }
     }
 }

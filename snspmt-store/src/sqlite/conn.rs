@@ -41,11 +41,7 @@ impl<'a> LiteConn<'a> {
         let mut rows = st.query(rusqlite::params_from_iter(args.iter().map(|a| a.lite())))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            let mut values = Vec::with_capacity(n);
-            for i in 0..n {
-                values.push(r.get::<_, rusqlite::types::Value>(i)?);
-            }
-            out.push(Row::Lite(values));
+            out.push(Row::Lite((0..n).map(|i| r.get(i)).collect::<Result<_, _>>()?));
         }
         Ok(out)
     }

@@ -134,11 +134,7 @@ impl SqliteStore {
     /// Runs the operation `f` on the writer thread, in the transaction of its next group
     /// commit: its writes are committed when it returns `Ok` (and answered after the commit),
     /// rolled back otherwise.
-    pub(crate) async fn tx<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
-    {
+    pub(crate) async fn tx<T: Send + 'static>(&self, f: impl LiteOp<T>) -> StoreResult<T> {
         let (queued, answered) = queue(f);
         self.inner.queue.send(queued).map_err(|_| StoreError::Backend("the writer thread ended".into()))?;
         answered.await.map_err(|_| panicked())?
@@ -146,20 +142,12 @@ impl SqliteStore {
 
     /// Runs `f`, a short operation whose statements must commit together (a plain posting), in
     /// a transaction: as [`SqliteStore::tx`] (PostgreSQL runs it without one).
-    pub(crate) async fn autocommit<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
-    {
+    pub(crate) async fn autocommit<T: Send + 'static>(&self, f: impl LiteOp<T>) -> StoreResult<T> {
         self.tx(f).await
     }
 
     /// Runs the read-only operation `f` on a reader (in place when one is free).
-    pub(crate) async fn rd<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
-    {
+    pub(crate) async fn rd<T: Send + 'static>(&self, f: impl LiteOp<T>) -> StoreResult<T> {
         if let Some(mut c) = self.inner.readers.try_get() {
             return conn::run_now(f(&mut conn::LiteConn::new(&mut c)));
         }
@@ -180,12 +168,15 @@ impl SqliteStore {
     }
 }
 
-/// `f` as a queued write, and where its answer comes.
-fn queue<T, F>(f: F) -> (Queued, tokio::sync::oneshot::Receiver<StoreResult<T>>)
-where
-    T: Send + 'static,
-    F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static,
+/// An operation on a connection: a write on the writer thread, or a read on a reader.
+pub(crate) trait LiteOp<T>:
+    AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static
 {
+}
+impl<T, F: AsyncFnOnce(&mut conn::LiteConn<'_>) -> StoreResult<T> + Send + 'static> LiteOp<T> for F {}
+
+/// `f` as a queued write, and where its answer comes.
+fn queue<T: Send + 'static>(f: impl LiteOp<T>) -> (Queued, tokio::sync::oneshot::Receiver<StoreResult<T>>) {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let queued: Queued = Box::new(move |c| match c.map_err(batch_failed).and_then(|c| conn::run_now(f(c))) {
         Ok(v) => Ran {
