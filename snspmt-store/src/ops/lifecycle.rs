@@ -665,13 +665,19 @@ async fn apply_run<C: Conn>(
     }
     // Only a refund changed the order since it was read (and locked).
     let mut order = if refunds.is_empty() { order.clone() } else { order_in(c, order.order_id).await? };
+    // The commission and coupon follow the order's status and refunds: unchanged, they are.
+    let mut moved = !refunds.is_empty() || order.status.is_terminal();
     if !order.status.is_terminal() {
         // The parts as just written are the run's states.
         let status = run.order_status();
         if status != order.status {
             let row = c.query_opt(SET_ORDER_STATUS, &[&order.order_id, &status.as_str(), &now]).await?;
             order = order_row(&row.ok_or(StoreError::NotFound)?)?;
+            moved = true;
         }
+    }
+    if !moved {
+        return Ok(order);
     }
     super::referral::referral_on_settlement(c, order, now).await
 }
