@@ -40,6 +40,14 @@ macro_rules! order_cols {
     };
 }
 
+/// The active referrer of user `$1` (the `f` and `r` rows), for a placement's commission.
+macro_rules! referrer_of {
+    () => {
+        "FROM referrals f JOIN referral_codes r ON r.user_id = f.referrer_user_id \
+         WHERE f.referred_user_id = $1 AND r.is_active"
+    };
+}
+
 /// How many columns `order_cols!` reads (a query may select more after them).
 pub(crate) const ORDER_COLUMNS: usize = 29;
 

@@ -63,11 +63,12 @@ const INSERT_ORDER_AND_JOB: &str = "WITH o AS (INSERT INTO orders (user_id, serv
     scheduled_at, params) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) \
     RETURNING order_id), j AS (INSERT INTO submission_jobs (order_id, part, state, due_at) \
     SELECT order_id, 0, 'due', $16::bigint FROM o) SELECT order_id FROM o";
-/// PostgreSQL: the next order id, and whether the user has an active referrer (as in
-/// `REFERRER_FOR_ORDER`).
-const NEXT_ORDER: &str = "SELECT nextval(pg_get_serial_sequence('orders', 'order_id')), EXISTS (SELECT 1 \
-    FROM referrals f JOIN referral_codes r ON r.user_id = f.referrer_user_id WHERE f.referred_user_id = $1 \
-    AND r.is_active)";
+/// PostgreSQL: the next order id, and whether the user has an active referrer.
+const NEXT_ORDER: &str = concat!(
+    "SELECT nextval(pg_get_serial_sequence('orders', 'order_id')), EXISTS (SELECT 1 ",
+    referrer_of!(),
+    ")"
+);
 /// PostgreSQL: the charge (`$11`), order `$17` and its job, and the charge's ledger row (`$18`–`$21`),
 /// in one statement; nothing when the balance is short.
 const PLACE_AT_ONCE: &str = "WITH moved AS (UPDATE users SET points = points - $11 \
@@ -311,10 +312,9 @@ async fn place_at_once<C: Conn>(c: &mut C, o: NewOrder, now: Millis) -> StoreRes
         return Ok(Err(o));
     }
     let columns = (o.status.as_str(), super::json_or_null(&o.params, o.params.is_empty())?);
-    let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
-    let (reference, kind) = (events::order_reference(order_id.0), LedgerKind::OrderCharge.as_str());
+    let (charge, kind) = (charge_posting(&o, order_id), LedgerKind::OrderCharge.as_str());
     let mut args = order_args(&o, &columns, &o.due_at, &now).to_vec();
-    args.extend([&order_id as &dyn Param, &reference, &description, &event_ref, &kind]);
+    args.extend([&order_id as &dyn Param, &charge.reference, &charge.description, &charge.event_ref, &kind]);
     let Some(row) = c.query_opt(PLACE_AT_ONCE, &args).await? else {
         return Err(super::refusal(c, &o.user_id).await);
     };
@@ -358,8 +358,16 @@ async fn charge_new_order<C: Conn>(
     order_id: OrderId,
     now: Millis,
 ) -> StoreResult<()> {
+    let charge = charge_posting(o, order_id);
+    // The order is new in this transaction: no earlier posting of its event can exist (the
+    // ledger's unique `event_ref` still guards it).
+    super::post_new_event(c, &charge, now).await.map(drop)
+}
+
+/// The charge of new order `order_id` (ledger `order_charge`, the core's event key).
+fn charge_posting(o: &NewOrder, order_id: OrderId) -> Posting {
     let (event_ref, description) = events::order_charge(order_id.0, &o.service_name);
-    let charge = Posting {
+    Posting {
         user_id: o.user_id.clone(),
         kind: LedgerKind::OrderCharge,
         amount: Points(-o.final_price.0),
@@ -367,10 +375,7 @@ async fn charge_new_order<C: Conn>(
         description,
         event_ref: Some(event_ref),
         audit: None,
-    };
-    // The order is new in this transaction: no earlier posting of its event can exist (the
-    // ledger's unique `event_ref` still guards it).
-    super::post_new_event(c, &charge, now).await.map(drop)
+    }
 }
 
 /// A single order as [`place`] just wrote it, without reading it back.

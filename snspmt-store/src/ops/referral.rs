@@ -83,8 +83,7 @@ const USER_COUPON_BY_ID: &str = concat!("SELECT ", user_coupon_cols!(), " WHERE 
 const LIST_USER_COUPONS: &str =
     concat!("SELECT ", user_coupon_cols!(), " WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2 OFFSET $3");
 const COUNT_USER_COUPONS: &str = "SELECT COUNT(*) FROM user_coupons WHERE user_id = $1";
-const REFERRER_FOR_ORDER: &str = "SELECT f.referrer_user_id, r.commission_rate_bps FROM referrals f \
-    JOIN referral_codes r ON r.user_id = f.referrer_user_id WHERE f.referred_user_id = $1 AND r.is_active";
+const REFERRER_FOR_ORDER: &str = concat!("SELECT f.referrer_user_id, r.commission_rate_bps ", referrer_of!());
 const USE_COUPON: &str = "UPDATE user_coupons SET is_used = TRUE, used_order_id = $3, used_at = $4 \
     WHERE id = $1 AND user_id = $2 AND NOT is_used AND (valid_from IS NULL OR valid_from <= $4) \
     AND (expires_at IS NULL OR expires_at > $4) AND min_order_amount <= $5 AND (coupon_id IS NULL OR \
