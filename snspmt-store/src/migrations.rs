@@ -57,6 +57,7 @@ migrations! {
     11 => typed "0011_refills",
     12 => common "0012_user_rates",
     13 => common "0013_order_params",
+    14 => typed "0014_sync_index_nulls_first",
 }
 
 pub static POSTGRES: LazyLock<Vec<Migration>> = LazyLock::new(|| all(Dialect::Postgres));

@@ -29,7 +29,6 @@ use snspmt_benches::ext::{
     self, call, client, create_service, drain_cron, money_check, setup_users, wait_for, Answered, BoxError,
     Db, Server, Stub, ORDER_QUANTITY,
 };
-use snspmt_core::order::OrderStatus;
 
 const USAGE: &str =
     "usage: soak [--minutes M] [--backend sqlite|postgres] [--connections C] [--users U] [--sample-seconds S]
@@ -255,8 +254,7 @@ async fn soak(args: Args) -> Result<bool, BoxError> {
     // Every order reaches the stub before the check.
     let (all_sent, took) = wait_for(Duration::from_secs(180), || async {
         drain_cron(&http, &server, "/api/cron/process-scheduled-orders").await?;
-        let orders = ext::all_orders(db.store.as_ref()).await?;
-        Ok(!orders.iter().any(|o| matches!(o.status, OrderStatus::Pending | OrderStatus::Submitting)))
+        Ok(ext::unsent(db.store.as_ref()).await? == 0)
     })
     .await?;
     let server = Arc::try_unwrap(server).map_err(|_| "the server is still shared")?;

@@ -500,8 +500,7 @@ async fn run_backend(
 async fn submitted(http: &ext::HttpClient, server: &Server, db: &Db) -> Result<(bool, Duration), BoxError> {
     wait_for(SUBMIT_WAIT, || async {
         drain_cron(http, server, "/api/cron/process-scheduled-orders").await?;
-        let orders = ext::all_orders(db.store.as_ref()).await?;
-        Ok(!orders.iter().any(|o| matches!(o.status, OrderStatus::Pending | OrderStatus::Submitting)))
+        Ok(ext::unsent(db.store.as_ref()).await? == 0)
     })
     .await
 }
