@@ -172,6 +172,8 @@ enum Claimed {
 struct Sent {
     work: Claimed,
     outcome: SubmissionOutcome,
+    /// How long the panel took to answer.
+    took: Duration,
 }
 
 /// Claims up to `n` due items in one statement.
@@ -187,6 +189,7 @@ async fn claim_many(app: &App, due: Due, n: i64) -> Result<Vec<Claimed>, ApiErro
 
 /// Sends one claimed item to the panel in `slot` (the slot is free again when `add` answers).
 async fn send_claimed(app: &App, client: &SmmClient, slot: Slot, work: Claimed) -> Sent {
+    let started = std::time::Instant::now();
     let outcome = match &work {
         Claimed::Job(job) => {
             let form = add_form(client.key(), job);
@@ -207,7 +210,40 @@ async fn send_claimed(app: &App, client: &SmmClient, slot: Slot, work: Claimed) 
             send(app, client, slot, form, part.order_id, part.attempts).await
         }
     };
-    Sent { work, outcome }
+    Sent { work, outcome, took: started.elapsed() }
+}
+
+/// The most items one claim takes (more when the limiter has more slots).
+const CLAIM_AT_MOST: i64 = 100;
+
+/// How fast claims and the panel's answers come in a [`drain`], to size its claims.
+#[derive(Default)]
+struct Pace {
+    /// Seconds a claim took, smoothed.
+    claim: Option<f64>,
+    /// Seconds the panel took to answer an `add`, smoothed.
+    add: Option<f64>,
+}
+
+impl Pace {
+    fn smooth(last: &mut Option<f64>, seconds: f64) {
+        *last = Some(last.map_or(seconds, |s| 0.8 * s + 0.2 * seconds));
+    }
+
+    /// How many items the next claim takes: as many as the panel's slots can send while one
+    /// claim runs, and at least one per slot. A claimed item then waits for its slot about as
+    /// long as a claim takes: with a fast panel and a busy database, one claim of eight items
+    /// at a time (one per slot) kept submissions far behind a sustained load on PostgreSQL.
+    fn per_claim(&self, limiter: &crate::upstream::limit::Limiter) -> i64 {
+        let slots = i64::try_from(limiter.concurrency()).unwrap_or(i64::MAX);
+        let (Some(claim), Some(add)) = (self.claim, self.add) else { return slots };
+        let mut per_second = limiter.concurrency() as f64 / add.max(1e-4);
+        if let Some(rate) = limiter.per_second() {
+            per_second = per_second.min(rate);
+        }
+        let n = (per_second * claim).ceil();
+        (if n.is_finite() && n < 1e9 { n as i64 } else { i64::MAX }).clamp(slots, slots.max(CLAIM_AT_MOST))
+    }
 }
 
 /// Records the outcomes of `sent`: the jobs in one transaction and the parts in another. If a
@@ -273,6 +309,7 @@ struct Flight<R, S, T> {
     /// a lone answer is settled at once and a crowd in one transaction.
     settling: FuturesUnordered<S>,
     settle: T,
+    pace: Pace,
 }
 
 impl<R, S, T> Flight<R, S, T>
@@ -281,6 +318,12 @@ where
     S: std::future::Future<Output = ()>,
     T: Fn(Vec<Sent>) -> S,
 {
+    /// Keeps what the panel answered for the next settlement.
+    fn answered(&mut self, sent: Sent) {
+        Pace::smooth(&mut self.pace.add, sent.took.as_secs_f64());
+        self.sent.push(sent);
+    }
+
     /// Starts settling what was answered, unless a settlement is under way.
     fn settle_answered(&mut self) {
         if self.settling.is_empty() && !self.sent.is_empty() {
@@ -295,7 +338,7 @@ where
         loop {
             tokio::select! {
                 out = &mut f => return out,
-                Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
+                Some(s) = self.running.next(), if !self.running.is_empty() => self.answered(s),
                 Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
             }
             self.settle_answered();
@@ -310,7 +353,7 @@ where
                 return;
             }
             tokio::select! {
-                Some(s) = self.running.next(), if !self.running.is_empty() => self.sent.push(s),
+                Some(s) = self.running.next(), if !self.running.is_empty() => self.answered(s),
                 Some(()) = self.settling.next(), if !self.settling.is_empty() => {}
             }
         }
@@ -318,10 +361,12 @@ where
 }
 
 /// Submits up to `max` due items, as many at once as the panel's limiter allows. A round takes
-/// one slot (waiting at most `patience` for it, if given) and every other slot free at that
-/// moment, and claims as many items as it holds slots (one statement), so no claimed item ever
-/// waits for a slot. What the panel answers is settled beside it, one transaction at a time
-/// (all that was answered meanwhile in the next). Answers how many were submitted.
+/// one slot (waiting at most `patience` for it, if given), then claims in one statement as many
+/// items as the panel can be sent while a claim runs ([`Pace::per_claim`]; one per slot at
+/// first). Each claimed item is sent in the slot the round holds or in the next one free, so it
+/// never waits for a slot much longer than a claim takes. What the panel answers is settled
+/// beside, one transaction at a time (all that was answered meanwhile in the next). Answers
+/// how many were submitted.
 async fn drain(
     app: &App,
     client: &SmmClient,
@@ -334,6 +379,7 @@ async fn drain(
         sent: Vec::new(),
         settling: FuturesUnordered::new(),
         settle: |answered| settle_sent(app, answered),
+        pace: Pace::default(),
     };
     let mut done = 0;
     let mut failed = None;
@@ -345,20 +391,20 @@ async fn drain(
             }
         };
         let Some(slot) = flight.beside(take).await else { break };
-        let mut slots = vec![slot];
-        while (slots.len() as i64) < max - done {
-            match client.try_slot() {
-                Some(slot) => slots.push(slot),
-                None => break,
-            }
-        }
         flight.settle_answered();
-        let wanted = slots.len() as i64;
+        let wanted = flight.pace.per_claim(client.limiter()).min(max - done);
+        let started = std::time::Instant::now();
         match flight.beside(claim_many(app, due, wanted)).await {
             Ok(claimed) if claimed.is_empty() => break,
             Ok(claimed) => {
+                Pace::smooth(&mut flight.pace.claim, started.elapsed().as_secs_f64());
                 done += claimed.len() as i64;
-                for (work, slot) in claimed.into_iter().zip(slots.drain(..)) {
+                let mut held = Some(slot);
+                for work in claimed {
+                    let slot = match held.take().or_else(|| client.try_slot()) {
+                        Some(slot) => slot,
+                        None => flight.beside(client.slot()).await,
+                    };
                     flight.running.push(send_claimed(app, client, slot, work));
                 }
             }
@@ -740,4 +786,30 @@ pub fn spawn_workers(app: Arc<App>, sync_every: Duration) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pace, CLAIM_AT_MOST};
+    use crate::upstream::limit::{Limiter, Rate};
+
+    #[test]
+    fn a_claim_takes_what_the_slots_send_while_it_runs() {
+        let eight = Limiter::new(8, None);
+        let pace = |claim, add| Pace { claim: Some(claim), add: Some(add) };
+        // Before anything was measured: one item per slot.
+        assert_eq!(Pace::default().per_claim(&eight), 8);
+        assert_eq!(Pace { claim: Some(0.05), add: None }.per_claim(&eight), 8);
+        // A 1 ms panel and a 5 ms claim: 8 slots send 40 items meanwhile.
+        assert_eq!(pace(0.005, 0.001).per_claim(&eight), 40);
+        // Never more than CLAIM_AT_MOST, never fewer than one per slot.
+        assert_eq!(pace(0.05, 0.001).per_claim(&eight), CLAIM_AT_MOST);
+        assert_eq!(pace(0.05, 1.0).per_claim(&eight), 8);
+        assert_eq!(pace(0.05, 0.0).per_claim(&eight), CLAIM_AT_MOST);
+        // A rate of 20 calls a second bounds it: 20/s over a 1 s claim.
+        let rated = Limiter::new(8, Rate::parse("20/1").expect("rate"));
+        assert_eq!(pace(1.0, 0.001).per_claim(&rated), 20);
+        // More slots than CLAIM_AT_MOST: one per slot still.
+        assert_eq!(pace(0.05, 0.001).per_claim(&Limiter::new(200, None)), 200);
+    }
 }

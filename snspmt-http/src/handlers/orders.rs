@@ -1082,8 +1082,19 @@ pub async fn package_progress(
     caller: &Caller,
     raw_id: &str,
 ) -> Result<Json<PackageProgress>, ApiError> {
-    let order = visible(app, caller, raw_id).await?;
-    let parts = app.store.order_parts(order.order_id).await?;
+    let mut order = visible(app, caller, raw_id).await?;
+    let mut parts = app.store.order_parts(order.order_id).await?;
+    // A part's settlement and its order's status commit together, but these are two reads: the
+    // parts are read again until the order's status is the same after them as before, so the
+    // answer never shows a part settled beside a status from before it.
+    for _ in 0..3 {
+        let Some(after) = app.store.order(order.order_id).await? else { break };
+        if after.status == order.status {
+            break;
+        }
+        order = after;
+        parts = app.store.order_parts(order.order_id).await?;
+    }
     if parts.is_empty() {
         return Err(ApiError::not_found("package order"));
     }

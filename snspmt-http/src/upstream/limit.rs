@@ -31,6 +31,8 @@ pub struct Slot {
 pub struct Limiter {
     slots: Arc<Semaphore>,
     rate: Option<DefaultDirectRateLimiter>,
+    /// The rate's calls per second, if any.
+    per_second: Option<f64>,
     concurrency: usize,
 }
 
@@ -52,6 +54,9 @@ impl Limiter {
         Limiter {
             slots: Arc::new(Semaphore::new(concurrency)),
             rate: rate.and_then(quota).map(RateLimiter::direct),
+            per_second: rate
+                .filter(|r| r.n > 0 && !r.per.is_zero())
+                .map(|r| f64::from(r.n) / r.per.as_secs_f64()),
             concurrency,
         }
     }
@@ -59,6 +64,11 @@ impl Limiter {
     /// How many calls may run at once.
     pub fn concurrency(&self) -> usize {
         self.concurrency
+    }
+
+    /// The rate's calls per second, if a rate is set.
+    pub fn per_second(&self) -> Option<f64> {
+        self.per_second
     }
 
     /// Waits for a slot (and for the rate to allow one more call).

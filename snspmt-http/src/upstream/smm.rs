@@ -119,8 +119,8 @@ impl SmmClient {
         sent.unwrap_or_else(|e| Err(CallError::Sent(format!("the call's task failed: {e}"))))
     }
 
-    /// Places an order, in the slot the caller took (a submission takes its slot before it
-    /// claims the job, so no claimed job waits for one). The answer is read by the core
+    /// Places an order, in the slot the caller took (a submission round takes one before it
+    /// claims, and claims no more than the slots can send while a claim runs). The answer is read by the core
     /// ([`smm::read_add_answer`]); nothing sent is not accepted, a lost connection after
     /// sending is unknown.
     pub async fn add(&self, slot: Slot, form: Form) -> AddOutcome {
