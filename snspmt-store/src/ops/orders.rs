@@ -104,22 +104,18 @@ const MARK_JOB_ORDER_SUBMITTING: &str = "UPDATE orders SET status = 'submitting'
 /// PostgreSQL: claims the due jobs `pick` chose, marks their orders `submitting` and reads what
 /// the submissions need, in one statement.
 macro_rules! claim_jobs_fused {
-    ($pick:literal) => {
-        concat!(
-            "WITH pick AS MATERIALIZED (SELECT job_id FROM submission_jobs WHERE state = 'due' AND due_at <= $1 ",
-            $pick,
-            " FOR UPDATE SKIP LOCKED), ",
-            "j AS (UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, ",
-            "attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM pick) ",
-            "RETURNING job_id, order_id, attempts), ",
-            "o AS (UPDATE orders SET status = 'submitting', updated_at = $1 FROM j WHERE orders.order_id = j.order_id ",
-            "RETURNING orders.order_id, orders.service_id, orders.link, orders.quantity, orders.runs, ",
-            "orders.interval_minutes, orders.comments, orders.params) ",
-            "SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, o.link, o.quantity, o.runs, ",
-            "o.interval_minutes, o.comments, o.params, s.service_id FROM j JOIN o ON o.order_id = j.order_id ",
-            "LEFT JOIN services s ON s.service_id = o.service_id ORDER BY j.job_id"
-        )
-    };
+    ($pick:literal) => { concat!(
+        "WITH pick AS MATERIALIZED (SELECT job_id FROM submission_jobs WHERE state = 'due' AND due_at <= $1 ",
+        $pick,
+        " FOR UPDATE SKIP LOCKED), j AS (UPDATE submission_jobs SET state = 'submitting', claimed_at = $1, \
+        attempts = attempts + 1 WHERE state = 'due' AND job_id IN (SELECT job_id FROM pick) \
+        RETURNING job_id, order_id, attempts), o AS (UPDATE orders SET status = 'submitting', updated_at = $1 \
+        FROM j WHERE orders.order_id = j.order_id RETURNING orders.order_id, orders.service_id, orders.link, \
+        orders.quantity, orders.runs, orders.interval_minutes, orders.comments, orders.params) \
+        SELECT j.job_id, j.order_id, j.attempts, s.provider_service_id, s.service_type, o.link, o.quantity, \
+        o.runs, o.interval_minutes, o.comments, o.params, s.service_id FROM j JOIN o ON o.order_id = j.order_id \
+        LEFT JOIN services s ON s.service_id = o.service_id ORDER BY j.job_id"
+    ) };
 }
 /// [`claim_jobs_fused!`] of up to `$2` due jobs, oldest due first. The pick has no other filter:
 /// one on the service made PostgreSQL's generic plan sort every due job (claims took a second
@@ -511,10 +507,8 @@ async fn claim_jobs<C: Conn>(
     only: Option<OrderId>,
 ) -> StoreResult<Vec<ClaimedJob>> {
     if c.dialect() == Dialect::Postgres {
-        let rows = match only {
-            None => c.query(CLAIM_JOBS_FUSED, &[&now, &limit]).await?,
-            Some(order_id) => c.query(CLAIM_ORDER_JOB_FUSED, &[&now, &order_id]).await?,
-        };
+        let (sql, arg) = only.map_or((CLAIM_JOBS_FUSED, limit), |id| (CLAIM_ORDER_JOB_FUSED, id.0));
+        let rows = c.query(sql, &[&now, &arg]).await?;
         // An order whose service is gone has nothing to submit: the claim rolls back.
         return rows
             .iter()

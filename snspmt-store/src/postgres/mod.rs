@@ -61,11 +61,10 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(5)))
             .recycle_timeout(Some(Duration::from_secs(5)))
             .post_recycle(Hook::async_fn(|client, metrics| {
+                let due = replan_due(metrics);
                 Box::pin(async move {
-                    if replan_due(metrics) {
-                        client.batch_execute("DISCARD PLANS").await.map_err(HookError::Backend)?;
-                    }
-                    Ok(())
+                    let discarded = if due { client.batch_execute("DISCARD PLANS").await } else { Ok(()) };
+                    discarded.map_err(HookError::Backend)
                 })
             }))
             .build()
@@ -164,22 +163,17 @@ fn replan_due(metrics: &deadpool_postgres::Metrics) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
-    use super::replan_due;
+    use super::{replan_due, Duration};
 
     #[test]
     fn plans_are_dropped_once_per_minute_of_a_connections_life() {
-        let now = Instant::now();
-        let Some(created) = now.checked_sub(Duration::from_secs(130)) else { return };
-        let at = |s: u64| Some(created + Duration::from_secs(s));
-        let m = |recycled| deadpool_postgres::Metrics { created, recycled, recycle_count: 1 };
-        // Age 130 s: last handed out in its first or second minute, so it is due; in its third, not.
-        assert!(replan_due(&m(None)));
-        assert!(replan_due(&m(at(10))));
-        assert!(replan_due(&m(at(119))));
-        assert!(!replan_due(&m(at(121))));
-        let young = deadpool_postgres::Metrics { created: now, recycled: None, recycle_count: 0 };
-        assert!(!replan_due(&young));
+        let Some(created) = std::time::Instant::now().checked_sub(Duration::from_secs(130)) else { return };
+        // Aged 130 s: due if last handed out in its first or second minute, not in its third.
+        let due = |last: Option<u64>| {
+            let recycled = last.map(|s| created + Duration::from_secs(s));
+            replan_due(&deadpool_postgres::Metrics { created, recycled, recycle_count: 1 })
+        };
+        assert_eq!([due(None), due(Some(10)), due(Some(119)), due(Some(121))], [true, true, true, false]);
+        assert!(!replan_due(&deadpool_postgres::Metrics::default()), "a new connection keeps its plans");
     }
 }
