@@ -388,7 +388,6 @@ pub async fn drain_cron(http: &HttpClient, server: &Server, path: &str) -> Resul
     }
 }
 
-/// Every order of the store, lowest id first.
 /// How many orders have not reached the panel yet (`pending` or `submitting`): two counts, not a
 /// read of every order (which, polled while a long run drains, held back PostgreSQL's cleanup).
 pub async fn unsent(store: &dyn Store) -> Result<i64, BoxError> {
@@ -399,6 +398,7 @@ pub async fn unsent(store: &dyn Store) -> Result<i64, BoxError> {
     Ok(n)
 }
 
+/// Every order of the store, lowest id first.
 pub async fn all_orders(store: &dyn Store) -> Result<Vec<snspmt_store::Order>, BoxError> {
     let mut rows = store.orders(OrderFilter { limit: 10_000_000, ..Default::default() }).await?.rows;
     rows.sort_by_key(|o| o.order_id.0);

@@ -241,8 +241,8 @@ impl Pace {
         if let Some(rate) = limiter.per_second() {
             per_second = per_second.min(rate);
         }
-        let n = (per_second * claim).ceil();
-        (if n.is_finite() && n < 1e9 { n as i64 } else { i64::MAX }).clamp(slots, slots.max(CLAIM_AT_MOST))
+        // `as` saturates: a huge product is i64::MAX before the clamp.
+        ((per_second * claim).ceil() as i64).clamp(slots, slots.max(CLAIM_AT_MOST))
     }
 }
 

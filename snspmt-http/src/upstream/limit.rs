@@ -51,12 +51,11 @@ impl Limiter {
     /// period.
     pub fn new(concurrency: usize, rate: Option<Rate>) -> Limiter {
         let concurrency = concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        let quota = rate.and_then(quota);
         Limiter {
             slots: Arc::new(Semaphore::new(concurrency)),
-            rate: rate.and_then(quota).map(RateLimiter::direct),
-            per_second: rate
-                .filter(|r| r.n > 0 && !r.per.is_zero())
-                .map(|r| f64::from(r.n) / r.per.as_secs_f64()),
+            rate: quota.map(RateLimiter::direct),
+            per_second: quota.map(|q| 1.0 / q.replenish_interval().as_secs_f64()),
             concurrency,
         }
     }

@@ -153,8 +153,8 @@ const REPLAN_EVERY: Duration = Duration::from_secs(60);
 /// it was last handed out: then its cached plans are dropped (`DISCARD PLANS`; the prepared
 /// statements stay). PostgreSQL keeps a prepared statement's generic plan until the table's
 /// statistics change, and without autovacuum they never do: a plan made while a table was
-/// small (a seq scan of `orders` at 400 rows) was still used at 40,000 rows, and a batch of
-/// settlements took 50–800 ms. Planned again each minute, statements follow the tables' size.
+/// small (a seq scan of `orders`, planned for about 400 rows) was still used past 40,000, and
+/// batch settlements took up to 820 ms. Planned again each minute, statements follow the tables' size.
 fn replan_due(metrics: &deadpool_postgres::Metrics) -> bool {
     let minute = |d: Duration| d.as_secs() / REPLAN_EVERY.as_secs();
     let last = metrics.recycled.map_or(Duration::ZERO, |at| at.saturating_duration_since(metrics.created));
