@@ -68,10 +68,7 @@ impl App {
         let limiter = move || upstream::limit::Limiter::new(limits.concurrency, limits.rate);
         let smm = match (&config.smm_api_key, config.simulate) {
             (Some(key), _) => {
-                let http = upstream::smm::HttpSmm {
-                    agent: upstream::agent(timeouts),
-                    url: config.smm_api_url.clone(),
-                };
+                let http = upstream::smm::HttpSmm::new(config.smm_api_url.clone(), timeouts);
                 Some(upstream::smm::SmmClient::new(Arc::new(http), key.clone()).with_limiter(limiter()))
             }
             (None, true) => Some(

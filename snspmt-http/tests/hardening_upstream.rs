@@ -18,7 +18,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 use snspmt_http::upstream::smm::{HttpSmm, SmmClient, SmmTransport};
-use snspmt_http::upstream::{agent, Answer, CallError, Timeouts};
+use snspmt_http::upstream::{Answer, CallError, Timeouts};
 use snspmt_store::Millis;
 
 use common::fake_smm::{FakeSmm, Fault, FAKE_KEY};
@@ -244,8 +244,8 @@ async fn a_refused_connection_is_pending_and_retried(backend: Backend) {
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let transport = Switch {
         down: down.clone(),
-        closed: HttpSmm { agent: agent(timeouts), url: format!("http://127.0.0.1:{closed_port}/api/v2") },
-        fake: HttpSmm { agent: agent(timeouts), url: smm.url.clone() },
+        closed: HttpSmm::new(format!("http://127.0.0.1:{closed_port}/api/v2"), timeouts),
+        fake: HttpSmm::new(smm.url.clone(), timeouts),
     };
     let app_clock = clock.clone();
     let Some(s) = TestServer::start_app(backend, "upstream_refused", &[], move |mut app| {

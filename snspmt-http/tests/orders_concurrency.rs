@@ -12,7 +12,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use snspmt_http::clock::ManualClock;
 use snspmt_http::upstream::smm::{HttpSmm, SmmClient, SmmTransport};
-use snspmt_http::upstream::{agent, Answer, CallError, Timeouts};
+use snspmt_http::upstream::{Answer, CallError, Timeouts};
 use snspmt_store::Millis;
 
 use common::fake_smm::{FakeSmm, FAKE_KEY};
@@ -141,8 +141,8 @@ async fn a_refused_connection_is_retried_until_the_panel_has_it_once(backend: Ba
     let transport = RefusingFirst {
         refusals: 2,
         calls: AtomicUsize::new(0),
-        closed: HttpSmm { agent: agent(timeouts), url: format!("http://127.0.0.1:{}/api/v2", closed_port()) },
-        fake: HttpSmm { agent: agent(timeouts), url: fake.url.clone() },
+        closed: HttpSmm::new(format!("http://127.0.0.1:{}/api/v2", closed_port()), timeouts),
+        fake: HttpSmm::new(fake.url.clone(), timeouts),
     };
     let app_clock = clock.clone();
     let Some(s) = TestServer::start_app(backend, "refused_connection", &[], move |mut app| {

@@ -79,6 +79,66 @@ pub fn get(agent: &ureq::Agent, url: &str, bearer: Option<&str>) -> Result<Answe
     answer(req.call())
 }
 
+/// An HTTP client that waits without a thread: the submission path's calls to the panel (each
+/// `add` on the blocking pool cost two thread hand-offs, and on this 2-core machine the pool's
+/// threads took 15 % of the CPU of an order benchmark). Plain `http://` only (no TLS here): an
+/// `https://` panel is called through [`post`] on the blocking pool.
+pub struct AsyncHttp {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+    timeouts: Timeouts,
+}
+
+impl AsyncHttp {
+    pub fn new(t: Timeouts) -> AsyncHttp {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_connect_timeout(Some(t.connect));
+        connector.set_nodelay(true);
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        AsyncHttp { client, timeouts: t }
+    }
+
+    /// Whether `url` is one this client calls (`http://`).
+    pub fn serves(url: &str) -> bool {
+        url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    }
+
+    /// [`post`] without blocking a thread, with the same reading of failures: a call that never
+    /// connected was not sent; any later failure, the timeout included, may have reached it.
+    pub async fn post(&self, url: &str, content_type: &str, body: String) -> Result<Answer, CallError> {
+        use http_body_util::BodyExt;
+        let request = hyper::Request::post(url)
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .map_err(|e| CallError::NotSent(format!("{url}: {e}")))?;
+        let call = async {
+            let resp = self.client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    CallError::NotSent(format!("{url}: {e}"))
+                } else {
+                    CallError::Sent(format!("{url}: {e}"))
+                }
+            })?;
+            let status = resp.status().as_u16();
+            let limit = usize::try_from(MAX_UPSTREAM_BODY).unwrap_or(usize::MAX);
+            let body = http_body_util::Limited::new(resp.into_body(), limit)
+                .collect()
+                .await
+                .map_err(|e| CallError::Sent(format!("reading the answer: {e}")))?;
+            Ok(Answer { status, body: body.to_bytes().to_vec() })
+        };
+        let patience = self.timeouts.connect + self.timeouts.read;
+        tokio::time::timeout(patience, call)
+            .await
+            .unwrap_or_else(|_| Err(CallError::Sent(format!("{url}: no answer within {patience:?}"))))
+    }
+}
+
 fn answer(result: Result<ureq::Response, ureq::Error>) -> Result<Answer, CallError> {
     let resp = match result {
         Ok(resp) => resp,
@@ -150,6 +210,45 @@ mod tests {
         assert_eq!(post(&agent, &url, "text/plain", "x").map(|a| a.body), Ok(b"{}".to_vec()));
         let started = std::time::Instant::now();
         assert!(matches!(post(&agent, &url, "text/plain", "x"), Err(CallError::Sent(_))));
+        assert!(started.elapsed() < Duration::from_millis(1200), "took {:?}", started.elapsed());
+        keeper.join().expect("keeper");
+    }
+
+    fn awaited() -> AsyncHttp {
+        AsyncHttp::new(Timeouts { connect: Duration::from_millis(300), read: Duration::from_millis(300) })
+    }
+
+    #[tokio::test]
+    async fn an_awaited_call_reads_failures_as_the_blocking_one_does() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+        let refused = format!("http://127.0.0.1:{}/api/v2", port.expect("port"));
+        assert!(matches!(
+            awaited().post(&refused, "text/plain", "x".into()).await,
+            Err(CallError::NotSent(_))
+        ));
+        assert!(matches!(
+            awaited().post("http://[::1/api", "text/plain", "x".into()).await,
+            Err(CallError::NotSent(_))
+        ));
+        assert!(AsyncHttp::serves("HTTP://127.0.0.1/") && !AsyncHttp::serves("https://smmkings.com/api/v2"));
+
+        // Answers once, then holds the second request unanswered on the same connection.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/api/v2", listener.local_addr().expect("addr"));
+        let keeper = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+            let _ = stream.read(&mut buf);
+            std::thread::sleep(Duration::from_millis(1500));
+        });
+        let http = awaited();
+        let first = http.post(&url, "text/plain", "x".into()).await;
+        assert_eq!(first, Ok(Answer { status: 200, body: b"{}".to_vec() }));
+        let started = std::time::Instant::now();
+        assert!(matches!(http.post(&url, "text/plain", "x".into()).await, Err(CallError::Sent(_))));
         assert!(started.elapsed() < Duration::from_millis(1200), "took {:?}", started.elapsed());
         keeper.join().expect("keeper");
     }

@@ -223,6 +223,11 @@ impl SmmTransport for SimulatedSmm {
         let body = serde_json::to_vec(&self.handle(&form)).map_err(|e| CallError::Sent(e.to_string()))?;
         Ok(Answer { status: 200, body })
     }
+
+    /// Answers at once, on the caller's thread: nothing here waits.
+    fn post_form_async(self: std::sync::Arc<Self>, body: String) -> super::smm::Posting {
+        Box::pin(std::future::ready(self.post_form(&body)))
+    }
 }
 
 #[cfg(test)]

@@ -18,17 +18,55 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// answers in-process.
 pub trait SmmTransport: Send + Sync + 'static {
     fn post_form(&self, body: &str) -> Result<Answer, CallError>;
+
+    /// The same call, awaited: by default [`post_form`](SmmTransport::post_form) on the blocking
+    /// pool. A transport that can wait without a thread, or answers at once, says so here.
+    fn post_form_async(self: Arc<Self>, body: String) -> Posting {
+        on_blocking_pool(self, body)
+    }
 }
 
-/// HTTP transport to `SMMKINGS_API_URL`.
+/// [`SmmTransport::post_form`] on the blocking pool.
+fn on_blocking_pool<T: SmmTransport + ?Sized>(transport: Arc<T>, body: String) -> Posting {
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || transport.post_form(&body))
+            .await
+            .unwrap_or_else(|e| Err(CallError::Sent(format!("the call's task failed: {e}"))))
+    })
+}
+
+/// A call to the panel under way ([`SmmTransport::post_form_async`]).
+pub type Posting = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, CallError>> + Send>>;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// HTTP transport to `SMMKINGS_API_URL`: an `http://` panel is awaited on the runtime
+/// ([`AsyncHttp`](super::AsyncHttp)), an `https://` one is called with `agent` on the blocking pool.
 pub struct HttpSmm {
     pub agent: ureq::Agent,
     pub url: String,
+    awaited: Option<super::AsyncHttp>,
+}
+
+impl HttpSmm {
+    pub fn new(url: String, timeouts: super::Timeouts) -> HttpSmm {
+        let awaited = super::AsyncHttp::serves(&url).then(|| super::AsyncHttp::new(timeouts));
+        HttpSmm { agent: super::agent(timeouts), url, awaited }
+    }
 }
 
 impl SmmTransport for HttpSmm {
     fn post_form(&self, body: &str) -> Result<Answer, CallError> {
-        super::post(&self.agent, &self.url, "application/x-www-form-urlencoded", body)
+        super::post(&self.agent, &self.url, FORM, body)
+    }
+
+    fn post_form_async(self: Arc<Self>, body: String) -> Posting {
+        Box::pin(async move {
+            if let Some(http) = &self.awaited {
+                return http.post(&self.url, FORM, body).await;
+            }
+            on_blocking_pool(self, body).await
+        })
     }
 }
 
@@ -68,7 +106,7 @@ impl std::fmt::Display for SmmFailure {
 pub const CALL_PATIENCE: Duration = Duration::from_secs(10);
 
 /// The panel, with its key and its [`Limiter`]. Cheap to clone. Every call takes a slot of the
-/// limiter and runs on the blocking pool, so no path can call the panel around the limits.
+/// limiter, so no path can call the panel around the limits.
 #[derive(Clone)]
 pub struct SmmClient {
     transport: Arc<dyn SmmTransport>,
@@ -111,12 +149,11 @@ impl SmmClient {
         self.limiter.try_slot()
     }
 
-    /// Posts `form` on the blocking pool while holding `slot`.
+    /// Posts `form` while holding `slot`.
     async fn send(&self, slot: Slot, form: Form) -> Result<Answer, CallError> {
-        let transport = self.transport.clone();
-        let sent = tokio::task::spawn_blocking(move || transport.post_form(&smm::encode_form(&form))).await;
+        let sent = self.transport.clone().post_form_async(smm::encode_form(&form)).await;
         drop(slot);
-        sent.unwrap_or_else(|e| Err(CallError::Sent(format!("the call's task failed: {e}"))))
+        sent
     }
 
     /// Places an order, in the slot the caller took (a submission round takes one before it
