@@ -63,15 +63,6 @@ fn add_form(key: &str, job: &ClaimedJob) -> Result<smm::Form, smm::BuildError> {
 /// submits it: a burst of orders never floods the panel and never fails for want of a slot.
 pub const SUBMIT_SOON_PATIENCE: Duration = Duration::from_secs(1);
 
-/// Sends one claimed job to the panel in `slot` and records the outcome.
-pub async fn submit(app: &App, client: &SmmClient, slot: Slot, job: ClaimedJob) -> Result<Order, ApiError> {
-    let form = add_form(client.key(), &job);
-    let outcome = send(app, client, slot, form, job.order_id, job.attempts).await;
-    let order = app.store.settle_submission(job.job_id, outcome, app.clock.now()).await?;
-    life(app, "order.submission", &order, None);
-    Ok(order)
-}
-
 /// One life-cycle log line about `order` (`order.placed`, `order.submission`, `order.settled`,
 /// …; not with `SNSPMT_LOG=warn`).
 pub(crate) fn life(app: &App, event: &str, order: &Order, part_id: Option<snspmt_store::PartId>) {
@@ -86,13 +77,9 @@ pub(crate) fn life(app: &App, event: &str, order: &Order, part_id: Option<snspmt
     }
 }
 
-/// Sends one claimed part of a package or split order in `slot` and records the outcome.
-pub async fn submit_part(
-    app: &App,
-    client: &SmmClient,
-    slot: Slot,
-    part: ClaimedPart,
-) -> Result<Order, ApiError> {
+/// The `add` form of a claimed part: no comments, drip-feed or extra parameters (a part is a
+/// plain quantity of its step's service).
+fn part_form(key: &str, part: &ClaimedPart) -> Result<smm::Form, smm::BuildError> {
     let service_type = ServiceType::parse(&part.service_type);
     let order = AddOrder {
         service: &part.provider_service_id,
@@ -103,11 +90,7 @@ pub async fn submit_part(
         drip: None,
         params: &smm::NO_PARAMS,
     };
-    let form = smm::add_form(client.key(), &order);
-    let outcome = send(app, client, slot, form, part.order_id, part.attempts).await;
-    let order = app.store.settle_part_submission(part.part_id, outcome, app.clock.now()).await?;
-    life(app, "order.part_submission", &order, Some(part.part_id));
-    Ok(order)
+    smm::add_form(key, &order)
 }
 
 /// Calls `add` and turns the core's reading of the answer into what the store records (§8
@@ -120,21 +103,25 @@ async fn send(
     form: Result<smm::Form, smm::BuildError>,
     order_id: OrderId,
     attempts: i64,
-) -> SubmissionOutcome {
+) -> (SubmissionOutcome, Duration) {
     let form = match form {
         Ok(form) => form,
-        Err(e) => return SubmissionOutcome::Rejected { message: format!("cannot build the order: {e}") },
+        Err(e) => {
+            let message = format!("cannot build the order: {e}");
+            return (SubmissionOutcome::Rejected { message }, Duration::ZERO);
+        }
     };
     let started = std::time::Instant::now();
     let added = client.add(slot, form).await;
+    let took = started.elapsed();
     let outcome = match &added {
         AddOutcome::Accepted { .. } => "ok",
         AddOutcome::Rejected(_) => "rejected",
         AddOutcome::NotAccepted { why, .. } => why.as_str(),
         AddOutcome::Unknown(_) => "unknown",
     };
-    app.metrics.upstream("smm", "add", outcome, started.elapsed());
-    match added {
+    app.metrics.upstream("smm", "add", outcome, took);
+    let outcome = match added {
         AddOutcome::Accepted { order } => SubmissionOutcome::Accepted { smm_order_id: order },
         AddOutcome::Rejected(e) => SubmissionOutcome::Rejected { message: e.message },
         AddOutcome::NotAccepted { why, detail } => {
@@ -151,7 +138,8 @@ async fn send(
             log::warn(&format!("order {}: outcome unknown, needs review: {m}", order_id));
             SubmissionOutcome::Unknown { message: m }
         }
-    }
+    };
+    (outcome, took)
 }
 
 /// Which due work a round submits.
@@ -189,28 +177,12 @@ async fn claim_many(app: &App, due: Due, n: i64) -> Result<Vec<Claimed>, ApiErro
 
 /// Sends one claimed item to the panel in `slot` (the slot is free again when `add` answers).
 async fn send_claimed(app: &App, client: &SmmClient, slot: Slot, work: Claimed) -> Sent {
-    let started = std::time::Instant::now();
-    let outcome = match &work {
-        Claimed::Job(job) => {
-            let form = add_form(client.key(), job);
-            send(app, client, slot, form, job.order_id, job.attempts).await
-        }
-        Claimed::Part(part) => {
-            let service_type = ServiceType::parse(&part.service_type);
-            let order = AddOrder {
-                service: &part.provider_service_id,
-                service_type: &service_type,
-                link: &part.link,
-                quantity: u64::try_from(part.quantity).unwrap_or(0),
-                comments: None,
-                drip: None,
-                params: &smm::NO_PARAMS,
-            };
-            let form = smm::add_form(client.key(), &order);
-            send(app, client, slot, form, part.order_id, part.attempts).await
-        }
+    let (form, order_id, attempts) = match &work {
+        Claimed::Job(job) => (add_form(client.key(), job), job.order_id, job.attempts),
+        Claimed::Part(part) => (part_form(client.key(), part), part.order_id, part.attempts),
     };
-    Sent { work, outcome, took: started.elapsed() }
+    let (outcome, took) = send(app, client, slot, form, order_id, attempts).await;
+    Sent { work, outcome, took }
 }
 
 /// The most items one claim takes (more when the limiter has more slots).
