@@ -193,8 +193,9 @@ mod tests {
 
     /// A pooled keep-alive connection must time out like a new one (ureq's per-read timeouts
     /// alone did not cover it).
-    #[test]
-    fn a_reused_connection_times_out_too() {
+    /// A panel that answers `{}` once, then holds the next request on the same connection
+    /// unanswered for 1.5 s.
+    fn answers_once_then_holds() -> (String, std::thread::JoinHandle<()>) {
         use std::io::Write;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/api/v2", listener.local_addr().expect("addr"));
@@ -206,6 +207,12 @@ mod tests {
             let _ = stream.read(&mut buf);
             std::thread::sleep(Duration::from_millis(1500));
         });
+        (url, keeper)
+    }
+
+    #[test]
+    fn a_reused_connection_times_out_too() {
+        let (url, keeper) = answers_once_then_holds();
         let agent = quick();
         assert_eq!(post(&agent, &url, "text/plain", "x").map(|a| a.body), Ok(b"{}".to_vec()));
         let started = std::time::Instant::now();
@@ -232,18 +239,7 @@ mod tests {
         ));
         assert!(AsyncHttp::serves("HTTP://127.0.0.1/") && !AsyncHttp::serves("https://smmkings.com/api/v2"));
 
-        // Answers once, then holds the second request unanswered on the same connection.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/api/v2", listener.local_addr().expect("addr"));
-        let keeper = std::thread::spawn(move || {
-            use std::io::Write;
-            let (mut stream, _) = listener.accept().expect("accept");
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-            let _ = stream.read(&mut buf);
-            std::thread::sleep(Duration::from_millis(1500));
-        });
+        let (url, keeper) = answers_once_then_holds();
         let http = awaited();
         let first = http.post(&url, "text/plain", "x".into()).await;
         assert_eq!(first, Ok(Answer { status: 200, body: b"{}".to_vec() }));

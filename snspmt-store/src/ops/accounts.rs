@@ -1,6 +1,5 @@
 //! Accounts, sessions, the ledger, the audit log and maintenance, once for both backends.
 
-use crate::Conflict;
 use async_trait::async_trait;
 use snspmt_core::{LedgerKind, Points};
 
@@ -12,9 +11,9 @@ use crate::migrations::{self, Applied};
 use crate::model::like_pattern;
 use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
-    AuditEntry, Change, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry, LedgerFilter,
-    Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch, SessionSnapshot,
-    StoreError, StoreResult, User,
+    AuditEntry, Change, Conflict, Credentials, EmailToken, IdempotencyKey, Idempotent, LedgerEntry,
+    LedgerFilter, Maintenance, MigrationReport, Millis, NewAudit, NewUser, Page, Posting, ProfilePatch,
+    SessionSnapshot, StoreError, StoreResult, User,
 };
 
 pub(crate) const USER_ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";

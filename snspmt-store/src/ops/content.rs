@@ -1,14 +1,12 @@
 //! Social identities, OAuth states, notices, the blog and the dashboard, once for both backends.
 
-use crate::Conflict;
-
 use super::{audited, changed, insert_audit, one, page, rows, serialize};
 use crate::model::like_pattern;
 use crate::ops::accounts::{user_row, INSERT_USER, USER_ID_EXISTS};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
-    DashboardStats, LabelCount, Millis, NewAudit, NewNotice, NewPost, Notice, Page, Post, PostFilter,
-    SocialLink, SocialLogin, StoreError, StoreResult, User,
+    Conflict, DashboardStats, LabelCount, Millis, NewAudit, NewNotice, NewPost, Notice, Page, Post,
+    PostFilter, SocialLink, SocialLogin, StoreError, StoreResult, User,
 };
 
 macro_rules! notice_cols {

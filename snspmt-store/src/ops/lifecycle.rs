@@ -3,7 +3,6 @@
 //! what the core needs, asks it ([`snspmt_core::order`], [`snspmt_core::plan::Run`]), writes the
 //! changed rows and posts the refunds with the core's event keys, in the caller's transaction.
 
-use crate::Conflict;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{admin_transition, refund_cap, AdminTransition, OrderStatus};
 use snspmt_core::plan::{Ender, Part, PartState, Run, Stage, Submitted};
@@ -12,7 +11,7 @@ use snspmt_core::{LedgerKind, Points};
 
 use super::{audited, post_in};
 use crate::sql::{clean_text, Conn, Dialect, Row};
-use crate::{JobId, Millis, OrderId, PartId};
+use crate::{Conflict, JobId, Millis, OrderId, PartId};
 use crate::{NewAudit, Order, OrderPart, Posting, StatusUpdate, StoreError, StoreResult, SubmissionOutcome};
 
 /// PostgreSQL: `= ANY` the ids under `$key` in the JSON array `$1`. Joined with the array alone,

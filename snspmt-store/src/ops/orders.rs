@@ -1,7 +1,6 @@
 //! The catalogue, order placement, submission claims, multi-part orders and packages, written
 //! once for both backends. The life cycle after placement is in [`super::lifecycle`].
 
-use crate::Conflict;
 use snspmt_core::ledger::events;
 use snspmt_core::order::{AdminTransition, OrderStatus};
 use snspmt_core::plan::{Part, PartState, Run, Stage};
@@ -11,9 +10,10 @@ use super::lifecycle::{self, order_in, order_row, part_row, ORDER_BY_ID, ORDER_P
 use super::{audited, one, page, remember, replay, rows, serialize, touch};
 use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{
-    ClaimedJob, ClaimedPart, IdempotencyKey, Idempotent, ImportCounts, JobId, Millis, NewAudit, NewOrder,
-    NewPackage, NewService, Order, OrderFilter, OrderId, OrderPart, Package, Page, PartId, PartKind,
-    PartSyncTarget, Posting, Service, StatusUpdate, StoreError, StoreResult, SubmissionOutcome, SyncTarget,
+    ClaimedJob, ClaimedPart, Conflict, IdempotencyKey, Idempotent, ImportCounts, JobId, Millis, NewAudit,
+    NewOrder, NewPackage, NewService, Order, OrderFilter, OrderId, OrderPart, Package, Page, PartId,
+    PartKind, PartSyncTarget, Posting, Service, StatusUpdate, StoreError, StoreResult, SubmissionOutcome,
+    SyncTarget,
 };
 
 macro_rules! service_cols {
@@ -493,11 +493,6 @@ async fn insert_parts<C: Conn>(
     Ok(())
 }
 
-async fn claimed<C: Conn>(c: &mut C, job_id: JobId, now: Millis) -> StoreResult<ClaimedJob> {
-    c.execute(MARK_JOB_ORDER_SUBMITTING, &[&job_id, &now]).await?;
-    claimed_row(&c.query_one(CLAIMED_JOB, &[&job_id]).await?)
-}
-
 /// Claims up to `limit` due jobs (`only`: the job of that order), marks their orders
 /// `submitting` and reads what their submissions need: one statement on PostgreSQL.
 async fn claim_jobs<C: Conn>(
@@ -515,20 +510,15 @@ async fn claim_jobs<C: Conn>(
             .map(|r| r.get::<Option<i64>>(11)?.ok_or(StoreError::NotFound).and(claimed_row(r)))
             .collect();
     }
-    match only {
-        None => claim_due_jobs(c, now, limit).await,
-        Some(order_id) => match c.query_opt(CLAIM_ORDER_JOB, &[&order_id, &now]).await? {
-            None => Ok(Vec::new()),
-            Some(row) => Ok(vec![claimed(c, row.get(0)?, now).await?]),
-        },
-    }
-}
-
-async fn claim_due_jobs<C: Conn>(c: &mut C, now: Millis, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
-    let ids = c.query(CLAIM_DUE_JOBS, &[&now, &limit]).await?;
+    let ids = match only {
+        None => c.query(CLAIM_DUE_JOBS, &[&now, &limit]).await?,
+        Some(order_id) => c.query(CLAIM_ORDER_JOB, &[&order_id, &now]).await?,
+    };
     let mut jobs = Vec::with_capacity(ids.len());
     for r in ids {
-        jobs.push(claimed(c, r.get(0)?, now).await?);
+        let job_id: JobId = r.get(0)?;
+        c.execute(MARK_JOB_ORDER_SUBMITTING, &[&job_id, &now]).await?;
+        jobs.push(claimed_row(&c.query_one(CLAIMED_JOB, &[&job_id]).await?)?);
     }
     Ok(jobs)
 }

@@ -2,7 +2,6 @@
 //! text (`snspmt_core::purchase`); the statements apply a move only while the purchase is still
 //! in its `from` status, so of concurrent callers exactly one wins.
 
-use crate::Conflict;
 use snspmt_core::purchase::{
     ApprovalOutcome, ApprovalSettlement, PurchaseMethod, PurchaseStatus, Transition,
 };
@@ -11,7 +10,7 @@ use snspmt_core::Points;
 use super::{insert_audit, one, page, post_in, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
-    clean_text, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
+    clean_text, Conflict, IdempotencyKey, Idempotent, Millis, NewAudit, NewPurchase, Page, Posting, Purchase,
     PurchaseFilter, PurchaseId, StoreError, StoreResult,
 };
 

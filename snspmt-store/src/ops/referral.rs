@@ -5,7 +5,6 @@
 //! the same referrer waits and then reads the new book; SQLite has one writer), asks the core and
 //! writes what it answered. No interleaving can overdraw a referrer.
 
-use crate::Conflict;
 use snspmt_core::referral::{
     self, entries, BookEntry, BookError, CommissionBook, CommissionStatus, WithdrawalInput, WithdrawalState,
 };
@@ -14,7 +13,7 @@ use snspmt_core::{money, Bps, Points};
 use super::{audited, insert_audit, one, page, remember, replay};
 use crate::sql::{unique_as, Conn, Param, Row};
 use crate::{
-    Commission, CommissionEntry, Coupon, IdempotencyKey, Idempotent, Millis, NewAudit, NewCoupon,
+    Commission, CommissionEntry, Conflict, Coupon, IdempotencyKey, Idempotent, Millis, NewAudit, NewCoupon,
     NewWithdrawal, Page, Payout, Referral, ReferralStats, Referrer, StoreError, StoreResult, UserCoupon,
     Withdrawal, WithdrawalFilter, WithdrawalId,
 };

@@ -395,7 +395,7 @@ fn audit() -> NewAudit {
     NewAudit { actor: "test".into(), action: "test".into(), target: None, detail: "{}".into() }
 }
 
-fn new_service(provider: &str) -> NewService {
+pub fn new_service(provider: &str) -> NewService {
     NewService {
         provider_service_id: provider.into(),
         name: format!("service {provider}"),
