@@ -485,6 +485,19 @@ pub struct SyncReport {
     pub refills_updated: i64,
 }
 
+impl SyncReport {
+    /// Counts `other` in.
+    fn add(&mut self, other: &SyncReport) {
+        self.checked += other.checked;
+        self.settled += other.settled;
+        self.calls += other.calls;
+        self.failed_calls += other.failed_calls;
+        self.failed_rows += other.failed_rows;
+        self.refills_checked += other.refills_checked;
+        self.refills_updated += other.refills_updated;
+    }
+}
+
 /// The panel's answer about something that cost `paid` for `quantity` units, read by the core.
 /// An `Err` is why it cannot be read (a `Partial` without a readable `remains`).
 fn reading(paid: Points, quantity: u64, status: &smm::OrderStatus) -> Result<StatusUpdate, String> {
@@ -609,17 +622,8 @@ pub async fn sync_due(app: &App, max_orders: i64) -> Result<SyncReport, ApiError
     let client = smm_client(app)?;
     let targets = app.store.orders_to_sync(max_orders, None).await?;
     let mut report = sync(app, &client, targets).await?;
-    let parts = sync_parts(app, &client, max_orders).await?;
-    report.checked += parts.checked;
-    report.settled += parts.settled;
-    report.calls += parts.calls;
-    report.failed_calls += parts.failed_calls;
-    report.failed_rows += parts.failed_rows;
-    let refills = sync_refills(app, &client, max_orders).await?;
-    report.calls += refills.calls;
-    report.failed_calls += refills.failed_calls;
-    report.refills_checked = refills.refills_checked;
-    report.refills_updated = refills.refills_updated;
+    report.add(&sync_parts(app, &client, max_orders).await?);
+    report.add(&sync_refills(app, &client, max_orders).await?);
     Ok(report)
 }
 
