@@ -211,7 +211,8 @@ fn thread(name: &str, f: impl FnOnce() + Send + 'static) -> StoreResult<()> {
 
 /// Copies the WAL into the database file until the store is dropped. A passive checkpoint waits
 /// for neither the writer nor a reader. Run by the writer after its commits (SQLite's default),
-/// checkpoints and their `fsync` took a twelfth of its time, with every queued operation waiting.
+/// every queued operation waited for each checkpoint and its `fsync`s: moved here, SQLite's
+/// deducts and orders in `wrkload` rose by about 30 % (`benches/README.md`).
 fn checkpoints(c: &Connection, store: &std::sync::Weak<Inner>) {
     while store.strong_count() > 0 {
         std::thread::sleep(CHECKPOINT_EVERY);
