@@ -1,5 +1,6 @@
 //! Calls to upstream services. The wire formats are codecs in `snspmt_core::upstream`; this
-//! module only moves bytes: `ureq` on tokio's blocking pool, with explicit timeouts.
+//! module only moves bytes, with explicit timeouts: `ureq` on tokio's blocking pool, and
+//! [`AsyncHttp`] on the runtime for an `http://` SMM panel.
 
 pub mod kcp;
 pub mod limit;

@@ -202,8 +202,7 @@ fn panicked() -> StoreError {
     StoreError::Backend("a write operation failed".into())
 }
 
-/// The writer thread: takes what is queued (up to [`MAX_BATCH`]) and group-commits it, until
-/// the store is dropped.
+/// Starts a named thread of the store.
 fn thread(name: &str, f: impl FnOnce() + Send + 'static) -> StoreResult<()> {
     let spawned = std::thread::Builder::new().name(name.into()).spawn(f);
     spawned.map(drop).map_err(|e| StoreError::Backend(format!("{name} thread: {e}")))
@@ -220,6 +219,8 @@ fn checkpoints(c: &Connection, store: &std::sync::Weak<Inner>) {
     }
 }
 
+/// The writer thread: takes what is queued (up to [`MAX_BATCH`]) and group-commits it, until
+/// the store is dropped.
 fn group_commits(mut conn: Connection, watchers: &crate::sql::Watchers, queued: &mpsc::Receiver<Queued>) {
     while let Ok(first) = queued.recv() {
         let mut batch = vec![first];
