@@ -25,6 +25,7 @@ pub mod mailer;
 pub mod metrics;
 pub mod multipart;
 pub mod openapi;
+pub mod prices;
 pub mod request;
 pub mod router;
 pub mod server;
@@ -56,6 +57,9 @@ pub struct App {
     /// Signed-in callers without a round trip (`SNSPMT_SESSION_CACHE_SECS`); the store tells it
     /// every revocation, user change and balance of this process.
     pub sessions: Arc<sessions::SessionCache>,
+    /// Price books and services without a round trip, for as long as sessions; the store tells
+    /// it every change of rates and services of this process.
+    pub prices: Arc<prices::PriceCache>,
 }
 
 impl App {
@@ -133,11 +137,14 @@ impl App {
         };
         let sessions =
             Arc::new(sessions::SessionCache::new(config.session_cache.secs, config.session_cache.size));
-        let weak: std::sync::Weak<sessions::SessionCache> = Arc::downgrade(&sessions);
-        let watcher: std::sync::Weak<dyn snspmt_store::ChangeWatcher> = weak;
-        store.watch(watcher);
+        let prices = Arc::new(prices::PriceCache::new(config.session_cache.secs, config.session_cache.size));
+        let (a, b): (std::sync::Weak<sessions::SessionCache>, std::sync::Weak<prices::PriceCache>) =
+            (Arc::downgrade(&sessions), Arc::downgrade(&prices));
+        let watchers: [std::sync::Weak<dyn snspmt_store::ChangeWatcher>; 2] = [a, b];
+        watchers.into_iter().for_each(|w| store.watch(w));
         App {
             sessions,
+            prices,
             guards,
             mailer,
             store,

@@ -173,6 +173,8 @@ impl ChangeWatcher for SessionCache {
                     inner.sessions.remove(token_hash);
                     inner.epoch += 1;
                 }
+                // The price cache's.
+                Change::Rates(_) | Change::Service(_) => {}
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The session cache (issue 16): a revoked session or a changed user is seen at once by the
 //! process that changed it, a balance is never served older than the last posting of this
 //! process, and what another process (a second store on the same database) changes is seen
-//! when the cache's TTL has passed.
+//! when the cache's TTL has passed. The price cache beside it keeps the same promises.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -285,6 +285,92 @@ async fn bounded_in_size(s: Server) {
     }
 }
 
+/// The price cache: what this process changes (a service's price, a user's discount or own
+/// price, a service taken off sale) is charged at once; what another process changes, after
+/// the TTL.
+async fn prices_are_revoked_through_and_expire(s: Server) {
+    let s = &s;
+    let token = s.register("kim").await;
+    s.admin_update("kim", json!({"points_adjustment": 100_000, "reason": "test"})).await;
+    let service = json!({"provider_service_id": "1", "name": "likes", "category": "Instagram",
+        "price_per_1000": 1000, "min_quantity": 10, "max_quantity": 100000});
+    let (status, b) = s.call(Method::POST, "/api/admin/services", None, Some(service)).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let svc = b["service"]["service_id"].as_i64().expect("service id");
+    let charged = || async {
+        let order = json!({"service_id": svc, "link": "https://instagram.com/kim", "quantity": 1000});
+        let (status, b) = s.call(Method::POST, "/api/orders", Some(&token), Some(order)).await;
+        (status == StatusCode::OK).then(|| b["final_price"].as_i64().expect("final price"))
+    };
+    let admin = move |method: Method, path: String, body: Value| async move {
+        let (status, b) = s.call(method, &path, None, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {b}");
+    };
+    assert_eq!(charged().await, Some(1000));
+    assert!(!s.app.prices.is_empty(), "the book and the service are kept");
+    admin(Method::PUT, format!("/api/admin/services/{svc}"), json!({"price_per_1000": 2000})).await;
+    assert_eq!(charged().await, Some(2000), "a new catalogue price, at once");
+    admin(Method::PUT, "/api/admin/users/kim/rates".into(), json!({"discount_bps": 1000})).await;
+    assert_eq!(charged().await, Some(1800), "a new discount, at once");
+    let own = format!("/api/admin/users/kim/service-prices/{svc}");
+    admin(Method::PUT, own, json!({"price_per_1000": 700})).await;
+    assert_eq!(charged().await, Some(700), "an own price, at once");
+    // Another process changes kim's price and takes the service off sale: not told to this one.
+    let audit = || snspmt_store::NewAudit {
+        actor: "test".into(),
+        action: "test".into(),
+        target: None,
+        detail: "{}".into(),
+    };
+    let now = Millis(START);
+    s.other.set_service_price("kim", svc, Points(300), audit(), now).await.expect("price elsewhere");
+    assert_eq!(charged().await, Some(700), "cached");
+    s.clock.advance(4_999);
+    assert_eq!(charged().await, Some(700), "still within the TTL");
+    s.clock.advance(1);
+    assert_eq!(charged().await, Some(300), "reloaded after the TTL");
+    let mut off = s.app.store.service(svc).await.expect("read").expect("service");
+    off.is_active = false;
+    let off = snspmt_store::NewService {
+        provider_service_id: off.provider_service_id,
+        name: off.name,
+        category: off.category,
+        platform: off.platform,
+        service_type: off.service_type,
+        price_per_1000: off.price_per_1000,
+        min_quantity: off.min_quantity,
+        max_quantity: off.max_quantity,
+        dripfeed: off.dripfeed,
+        refill: off.refill,
+        cancel: off.cancel,
+        is_active: false,
+        description: off.description,
+    };
+    s.other.update_service(svc, off, audit(), now).await.expect("off sale elsewhere");
+    assert_eq!(charged().await, Some(300), "still on sale here, within the TTL");
+    s.clock.advance(5_000);
+    assert_eq!(charged().await, None, "off sale, seen after the TTL");
+}
+
+/// With the cache off, every order reads its prices.
+async fn prices_uncached_are_read_every_time(s: Server) {
+    let token = s.register("kim").await;
+    s.admin_update("kim", json!({"points_adjustment": 100_000, "reason": "test"})).await;
+    let service = json!({"provider_service_id": "1", "name": "likes", "category": "Instagram",
+        "price_per_1000": 1000, "min_quantity": 10, "max_quantity": 100000});
+    let (_, b) = s.call(Method::POST, "/api/admin/services", None, Some(service)).await;
+    let svc = b["service"]["service_id"].as_i64().expect("service id");
+    let order = json!({"service_id": svc, "link": "https://instagram.com/kim", "quantity": 1000});
+    let (_, b) = s.call(Method::POST, "/api/orders", Some(&token), Some(order.clone())).await;
+    assert_eq!(b["final_price"], 1000, "{b}");
+    let audit =
+        snspmt_store::NewAudit { actor: "t".into(), action: "t".into(), target: None, detail: "{}".into() };
+    s.other.set_service_price("kim", svc, Points(300), audit, Millis(START)).await.expect("price elsewhere");
+    let (_, b) = s.call(Method::POST, "/api/orders", Some(&token), Some(order)).await;
+    assert_eq!(b["final_price"], 300, "no cache: read at once: {b}");
+    assert!(s.app.prices.is_empty());
+}
+
 macro_rules! both {
     ($($case:ident $(, $var:literal = $val:literal)*);* $(;)?) => {
         mod sqlite {
@@ -317,4 +403,6 @@ both! {
     another_process_is_seen_after_the_ttl, "SNSPMT_SESSION_CACHE_SECS" = "5";
     cache_off_reads_every_time, "SNSPMT_SESSION_CACHE_SECS" = "0";
     bounded_in_size, "SNSPMT_SESSION_CACHE_SIZE" = "3";
+    prices_are_revoked_through_and_expire, "SNSPMT_SESSION_CACHE_SECS" = "5";
+    prices_uncached_are_read_every_time, "SNSPMT_SESSION_CACHE_SECS" = "0";
 }

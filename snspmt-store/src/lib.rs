@@ -137,11 +137,11 @@ pub trait Maintenance: Send + Sync {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
     /// Tells `watcher`, after each commit of this store (this process), what it changed in
-    /// balances, users and sessions ([`Change`]). Held weakly: a dropped watcher is forgotten.
+    /// balances, users, sessions, rates and services ([`Change`]). Held weakly: a dropped watcher is forgotten.
     fn watch(&self, watcher: std::sync::Weak<dyn ChangeWatcher>);
 }
 
-/// What a committed transaction changed that a cache of sessions and users must know.
+/// What a committed transaction changed that a cache of sessions, users and prices must know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A posting: the balance as its ledger row `ledger_id` left it. Per user, ledger ids grow
@@ -151,6 +151,10 @@ pub enum Change {
     User(String),
     /// A session (by token hash) was revoked.
     Session(String),
+    /// A user's discount or own prices changed.
+    Rates(String),
+    /// A catalogue service (by id) was created or rewritten.
+    Service(i64),
 }
 
 /// Told about each commit's [`Change`]s (see [`Maintenance::watch`]); called on the committing

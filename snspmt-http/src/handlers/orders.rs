@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::catalog::parse_id;
 use super::points::idempotency_key;
-use super::rates::{price_book, PriceBook};
+use super::rates::{price_book, priced_service, PriceBook};
 use super::{PageQuery, Paging};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -279,7 +279,7 @@ async fn prepare(
         .as_ref()
         .ok_or_else(|| ApiError::invalid_field("service_id", "missing_field", "service_id is required"))
         .and_then(|v| int_id("service_id", v))?;
-    let service = app.store.service(service_id).await?.filter(|s| s.is_active).ok_or_else(|| {
+    let service = priced_service(app, service_id).await?.filter(|s| s.is_active).ok_or_else(|| {
         ApiError::invalid_field("service_id", "invalid_service", "no such service, or it is not on sale")
     })?;
     let service_type = ServiceType::parse(&service.service_type);
@@ -533,7 +533,7 @@ async fn place_package(o: Placement<'_>, package_id: i64) -> Result<Prepared, Ap
     let package = app.store.package(package_id).await?.filter(|p| p.is_active).ok_or_else(invalid)?;
     let link = validate::link(body.link.as_deref().unwrap_or(""))?.to_owned();
     for step in &package.steps {
-        app.store.service(step.service_id).await?.filter(|s| s.is_active).ok_or_else(invalid)?;
+        priced_service(app, step.service_id).await?.filter(|s| s.is_active).ok_or_else(invalid)?;
     }
     let price = book.package_price(&package);
     expect_price(body, price)?;

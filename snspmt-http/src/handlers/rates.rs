@@ -71,9 +71,28 @@ impl PriceBook {
     }
 }
 
-/// The prices of `user_id` (the catalogue's for an unknown user).
+/// The prices of `user_id` (the catalogue's for an unknown user), from the price cache.
 pub async fn price_book(app: &App, user_id: &str) -> Result<PriceBook, ApiError> {
-    Ok(app.store.user_rates(user_id).await?.map(|r| PriceBook::from_rates(&r)).unwrap_or_default())
+    let now = app.clock.now();
+    if let Some(book) = app.prices.book(user_id, now) {
+        return Ok(book);
+    }
+    let epoch = app.prices.epoch();
+    let book = app.store.user_rates(user_id).await?.map(|r| PriceBook::from_rates(&r)).unwrap_or_default();
+    app.prices.put_book(user_id, &book, now, epoch);
+    Ok(book)
+}
+
+/// A service as an order prices it, from the price cache.
+pub async fn priced_service(app: &App, service_id: i64) -> Result<Option<Service>, ApiError> {
+    let now = app.clock.now();
+    if let Some(service) = app.prices.service(service_id, now) {
+        return Ok(service);
+    }
+    let epoch = app.prices.epoch();
+    let service = app.store.service(service_id).await?;
+    app.prices.put_service(service_id, &service, now, epoch);
+    Ok(service)
 }
 
 /// The prices of whoever calls a public listing: a valid bearer session's user's, else the

@@ -216,7 +216,7 @@ async fn add(app: &Arc<App>, user: &User, p: &Params) -> Result<Value, ApiError>
     let Some(service_id) = raw_service.parse::<i64>().ok().filter(|n| *n > 0) else {
         return Ok(error(text::INCORRECT_SERVICE));
     };
-    let Some(service) = app.store.service(service_id).await?.filter(|s| s.is_active) else {
+    let Some(service) = rates::priced_service(app, service_id).await?.filter(|s| s.is_active) else {
         return Ok(error(text::INCORRECT_SERVICE));
     };
     let kind = ServiceType::parse(&service.service_type);

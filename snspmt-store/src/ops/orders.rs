@@ -264,7 +264,7 @@ async fn write_service<C: Conn>(
             c.query_opt(UPDATE_SERVICE, &args).await?
         }
     };
-    service_row(&row.ok_or(StoreError::NotFound)?)
+    service_row(&row.ok_or(StoreError::NotFound)?).inspect(|s| c.note(crate::Change::Service(s.service_id)))
 }
 
 /// Creates a service (`id` is `None`) or rewrites service `id`. Audited.

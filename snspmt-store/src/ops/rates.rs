@@ -45,15 +45,15 @@ async fn user_rates<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<Use
     let found = c.query(USER_RATES, &[&user_id]).await?;
     let Some(first) = found.first() else { return Ok(None) };
     let bps: i32 = first.get(0)?;
-    let discount = u32::try_from(bps)
-        .ok()
-        .and_then(|b| Bps::share(b).ok())
-        .ok_or_else(|| StoreError::Backend(format!("stored discount_bps {bps}")))?;
+    let discount = u32::try_from(bps).ok().and_then(|b| Bps::share(b).ok());
+    let discount = discount.ok_or_else(|| StoreError::Backend(format!("stored discount_bps {bps}")))?;
     let service_prices = rows(found, service_price_row)?.into_iter().flatten().collect();
     Ok(Some(UserRates { user_id: user_id.to_owned(), discount, service_prices }))
 }
 
+/// The user's rates after a change of them (told to the store's watchers).
 async fn rates_of<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<UserRates> {
+    c.note(crate::Change::Rates(user_id.to_owned()));
     user_rates(c, user_id).await?.ok_or(StoreError::NotFound)
 }
 
@@ -119,10 +119,8 @@ store_trait! {
             now: Millis,
         ) -> StoreResult<UserRates> {
             let user_id = user_id.to_owned();
-            let bps = Bps::share(discount.0)
-                .ok()
-                .and_then(|b| i32::try_from(b.0).ok())
-                .ok_or(StoreError::Conflict(crate::Conflict::InvalidAmount))?;
+            let bps = Bps::share(discount.0).ok().and_then(|b| i32::try_from(b.0).ok());
+            let bps = bps.ok_or(StoreError::Conflict(crate::Conflict::InvalidAmount))?;
             self.tx(async move |c| {
                 changed(c.execute(SET_DISCOUNT, &[&user_id, &bps]).await?)?;
                 let rates = rates_of(c, &user_id).await?;

@@ -2215,6 +2215,26 @@ pub async fn commits_are_told_to_watchers(s: Arc<dyn Store>) {
     assert_eq!(told.take(), vec![Change::User("u1".into())]);
     assert!(s.revoke_session("hash-1").await.expect("revoke"));
     assert_eq!(told.take(), vec![Change::Session("hash-1".into())]);
+    // Rates and services (a price cache forgets them); a refused change tells nothing.
+    s.set_user_discount("u1", Bps(500), audit(), Millis(11)).await.expect("discount");
+    assert_eq!(told.take(), vec![Change::Rates("u1".into())]);
+    let svc = s.create_service(new_service("1"), audit(), Millis(12)).await.expect("service").service_id;
+    assert_eq!(told.take(), vec![Change::Service(svc)]);
+    s.set_service_price("u1", svc, Points(70), audit(), Millis(13)).await.expect("price");
+    s.delete_service_price("u1", svc, audit(), Millis(14)).await.expect("unpriced");
+    assert_eq!(told.take(), vec![Change::Rates("u1".into()), Change::Rates("u1".into())]);
+    let mut changed = new_service("1");
+    changed.is_active = false;
+    s.update_service(svc, changed.clone(), audit(), Millis(15)).await.expect("update");
+    let imported = s.import_services(vec![changed, new_service("2")], audit(), Millis(16)).await;
+    assert_eq!(imported.expect("import").inserted, 1);
+    let told_now = told.take();
+    assert_eq!(told_now.len(), 3, "{told_now:?}");
+    assert!(told_now[..2].iter().all(|c| *c == Change::Service(svc)), "{told_now:?}");
+    let refused = s.delete_service_price("u1", svc, audit(), Millis(17)).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert!(s.create_service(new_service("2"), audit(), Millis(18)).await.is_err(), "a taken upstream id");
+    assert!(told.take().is_empty());
     // A dropped watcher is forgotten.
     drop(told);
     s.post(posting("u1", LedgerKind::Deduct, -1), None, Millis(10)).await.expect("debit");
