@@ -81,3 +81,18 @@ pub mod validate;
 pub use ledger::LedgerKind;
 pub use money::{Bps, MoneyError, Points, Won};
 pub use time::Millis;
+
+/// `bytes` in lower-case hexadecimal (a digest as it is stored and compared).
+///
+/// ```
+/// assert_eq!(snspmt_core::lower_hex(&[0x00, 0x9f, 0xa0]), "009fa0");
+/// ```
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}

@@ -84,7 +84,7 @@ pub fn new_session_token() -> (String, String) {
 
 /// SHA-256 of a token, hex.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    snspmt_core::lower_hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// A random token for `ADMIN_TOKEN` when none is configured.

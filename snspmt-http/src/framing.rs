@@ -428,8 +428,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
             if this.eof {
                 return Poll::Ready(Ok(()));
             }
-            let mut chunk = [0u8; 8192];
-            let mut buf = ReadBuf::new(&mut chunk);
+            // Not zeroed first: hyper polls after every answer, and most polls find nothing
+            // (zeroing 8 KiB each time was 2 % of a cached `GET`).
+            let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+            let mut buf = ReadBuf::uninit(&mut chunk);
             match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

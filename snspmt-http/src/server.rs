@@ -255,7 +255,7 @@ fn request_id(headers: &hyper::HeaderMap) -> String {
     });
     match given {
         Some(v) => v.to_owned(),
-        None => format!("{:016x}", rand::random::<u64>()),
+        None => snspmt_core::lower_hex(&rand::random::<u64>().to_be_bytes()),
     }
 }
 

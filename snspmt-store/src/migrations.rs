@@ -25,7 +25,7 @@ pub struct Migration {
 impl Migration {
     /// SHA-256 of the text the dialect runs, hex.
     pub fn checksum(&self) -> String {
-        hex(&Sha256::digest(self.sql.as_bytes()))
+        snspmt_core::lower_hex(&Sha256::digest(self.sql.as_bytes()))
     }
 }
 
@@ -121,12 +121,4 @@ pub fn pending<'a>(all: &'a [Migration], applied: &[Applied]) -> StoreResult<Vec
         }
     }
     Ok(all.iter().filter(|m| !applied.iter().any(|a| a.version == m.version)).collect())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

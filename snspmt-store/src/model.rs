@@ -206,7 +206,7 @@ impl IdempotencyKey {
     /// ```
     pub fn new(user_id: &str, scope: &'static str, key: &str, body: &[u8]) -> IdempotencyKey {
         use sha2::Digest;
-        let request_hash = sha2::Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+        let request_hash = snspmt_core::lower_hex(&sha2::Sha256::digest(body));
         IdempotencyKey { user_id: user_id.to_owned(), scope, key: key.to_owned(), request_hash }
     }
 }

@@ -40,7 +40,7 @@ fn new_key() -> (String, String, String) {
 fn new_key_id() -> String {
     let mut bytes = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("ak_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("ak_{}", snspmt_core::lower_hex(&bytes))
 }
 
 /// A reseller API key as its owner sees it: never the key, nor its hash.

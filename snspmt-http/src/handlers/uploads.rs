@@ -85,7 +85,7 @@ pub async fn upload_image(app: &App, caller: &Caller, req: &Req) -> Result<Json<
         .ok_or_else(|| invalid("unsupported_image_type", "the file is not a PNG, JPEG, GIF or WebP image"))?;
     let mut random = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut random);
-    let stem: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let stem = snspmt_core::lower_hex(&random);
     let name = format!("{stem}.{}", kind.extension());
     let dir = std::path::PathBuf::from(&app.config.upload_dir);
     let path = dir.join(&name);
