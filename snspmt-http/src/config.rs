@@ -69,8 +69,8 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SNSPMT_REFILL_COOLDOWN_SECS", "86400 seconds between two refills of one order"),
     (
         "SNSPMT_SESSION_CACHE_SECS",
-        "5 seconds a session, its user and balance are kept in process (0..=300; 0 = off); \
-         other processes' changes are seen after this",
+        "5 seconds a session, its user and balance, and the prices orders are charged are kept \
+         in process (0..=300; 0 = off); other processes' changes are seen after this",
     ),
     ("SNSPMT_SESSION_CACHE_SIZE", "10000 sessions kept in process at most"),
 ];

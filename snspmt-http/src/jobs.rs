@@ -19,7 +19,7 @@ use snspmt_store::{
 
 use crate::error::ApiError;
 use crate::upstream::limit::Slot;
-use crate::upstream::smm::{AddOutcome, SmmClient};
+use crate::upstream::smm::{AddOutcome, SmmClient, SmmFailure};
 use crate::{log, App};
 
 /// A claimed job not settled within this long is taken to be lost with its worker: it becomes
@@ -540,71 +540,106 @@ async fn apply_part(
     Ok(applied.is_some() && terminal)
 }
 
-/// Asks the panel about `targets`, 100 per call, and settles what ended.
+/// Asks the panel for the statuses of one batch (timed for the metrics).
+async fn statuses_of(
+    app: &App,
+    client: &SmmClient,
+    batch: &[SyncTarget],
+) -> Result<Vec<smm::StatusEntry>, SmmFailure> {
+    let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
+    let started = std::time::Instant::now();
+    let answer = client.multi_status(&ids).await;
+    let outcome = if answer.is_ok() { "ok" } else { "error" };
+    app.metrics.upstream("smm", "status", outcome, started.elapsed());
+    answer
+}
+
+/// Applies what the panel answered for one batch: the core reads each answer, the store applies
+/// the batch in one transaction.
+async fn apply_batch(
+    app: &App,
+    batch: &[SyncTarget],
+    answer: Result<Vec<smm::StatusEntry>, SmmFailure>,
+    report: &mut SyncReport,
+) -> Result<(), ApiError> {
+    report.calls += 1;
+    let statuses = match answer {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn(&format!("status sync: a batch of {} failed: {e}", batch.len()));
+            report.failed_calls += 1;
+            return Ok(());
+        }
+    };
+    let now = app.clock.now();
+    let found = statuses.iter().map(|(id, r)| (id.as_str(), r)).collect::<HashMap<_, _>>();
+    let (mut updates, mut untouched, mut unreadable) = (Vec::new(), Vec::new(), Vec::new());
+    for target in batch {
+        report.checked += 1;
+        match found.get(target.smm_order_id.as_str()) {
+            Some(Ok(status)) => match reading(target.final_price, target.total_quantity, status) {
+                Ok(update) => updates.push((target, update)),
+                Err(e) => unreadable.push((target, e)),
+            },
+            _ => untouched.push(target.order_id),
+        }
+    }
+    let batched = app
+        .store
+        .apply_statuses(
+            updates.iter().map(|(t, u)| (t.order_id, u.clone())).collect(),
+            untouched.clone(),
+            now,
+        )
+        .await;
+    match batched {
+        Ok(applied) => {
+            for order in applied.iter().flatten().filter(|o| o.status != OrderStatus::InProgress) {
+                report.settled += 1;
+                life(app, "order.settled", order, None);
+            }
+        }
+        // One row the store refuses never stops the batch: they are applied one by one, and the
+        // refused row's error is recorded for the operator (it moves behind the others).
+        Err(_) => {
+            for (target, update) in updates {
+                match apply_one(app, target, update, now).await {
+                    Ok(true) => report.settled += 1,
+                    Ok(false) => {}
+                    Err(e) => unreadable.push((target, e)),
+                }
+            }
+            app.store.touch_status_checks(&untouched, now).await?;
+        }
+    }
+    for (target, e) in unreadable {
+        report.failed_rows += 1;
+        log::warn(&format!("order {}: status not applied: {e}", target.order_id));
+        app.store.record_sync_failure(target.order_id, None, &e, now).await?;
+    }
+    Ok(())
+}
+
+/// Asks the panel about `targets`, 100 per call, and settles what ended; the next batch is asked
+/// for while one is applied.
 pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Result<SyncReport, ApiError> {
     let mut report = SyncReport::default();
-    for batch in targets.chunks(smm::MAX_BULK) {
-        let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
-        report.calls += 1;
-        let started = std::time::Instant::now();
-        let answer = client.multi_status(&ids).await;
-        let outcome = if answer.is_ok() { "ok" } else { "error" };
-        app.metrics.upstream("smm", "status", outcome, started.elapsed());
-        let statuses = match answer {
-            Ok(s) => s,
-            Err(e) => {
-                log::warn(&format!("status sync: a batch of {} failed: {e}", batch.len()));
-                report.failed_calls += 1;
-                continue;
+    let mut batches = targets.chunks(smm::MAX_BULK).peekable();
+    let mut asked = match batches.peek() {
+        Some(first) => Some(statuses_of(app, client, first).await),
+        None => None,
+    };
+    while let (Some(batch), Some(answer)) = (batches.next(), asked.take()) {
+        // The panel is asked for the next batch while this one is applied.
+        let next = async {
+            match batches.peek() {
+                Some(next) => Some(statuses_of(app, client, next).await),
+                None => None,
             }
         };
-        let now = app.clock.now();
-        let found = statuses.iter().map(|(id, r)| (id.as_str(), r)).collect::<HashMap<_, _>>();
-        // The core reads each answer; the store applies the batch in one transaction.
-        let (mut updates, mut untouched, mut unreadable) = (Vec::new(), Vec::new(), Vec::new());
-        for target in batch {
-            report.checked += 1;
-            match found.get(target.smm_order_id.as_str()) {
-                Some(Ok(status)) => match reading(target.final_price, target.total_quantity, status) {
-                    Ok(update) => updates.push((target, update)),
-                    Err(e) => unreadable.push((target, e)),
-                },
-                _ => untouched.push(target.order_id),
-            }
-        }
-        let batched = app
-            .store
-            .apply_statuses(
-                updates.iter().map(|(t, u)| (t.order_id, u.clone())).collect(),
-                untouched.clone(),
-                now,
-            )
-            .await;
-        match batched {
-            Ok(applied) => {
-                for order in applied.iter().flatten().filter(|o| o.status != OrderStatus::InProgress) {
-                    report.settled += 1;
-                    life(app, "order.settled", order, None);
-                }
-            }
-            // One row the store refuses never stops the batch: they are applied one by one, and
-            // the refused row's error is recorded for the operator (it moves behind the others).
-            Err(_) => {
-                for (target, update) in updates {
-                    match apply_one(app, target, update, now).await {
-                        Ok(true) => report.settled += 1,
-                        Ok(false) => {}
-                        Err(e) => unreadable.push((target, e)),
-                    }
-                }
-                app.store.touch_status_checks(&untouched, now).await?;
-            }
-        }
-        for (target, e) in unreadable {
-            report.failed_rows += 1;
-            log::warn(&format!("order {}: status not applied: {e}", target.order_id));
-            app.store.record_sync_failure(target.order_id, None, &e, now).await?;
-        }
+        let (applied, next) = tokio::join!(apply_batch(app, batch, answer, &mut report), next);
+        applied?;
+        asked = next;
     }
     if app.config.log_requests && report.calls > 0 {
         log::event(
