@@ -540,18 +540,23 @@ async fn apply_part(
     Ok(applied.is_some() && terminal)
 }
 
-/// Asks the panel for the statuses of one batch (timed for the metrics).
-async fn statuses_of(
+/// Asks the panel for the statuses of the upstream orders `ids` (timed for the metrics).
+async fn statuses_of<'a>(
     app: &App,
     client: &SmmClient,
-    batch: &[SyncTarget],
+    ids: impl Iterator<Item = &'a str>,
 ) -> Result<Vec<smm::StatusEntry>, SmmFailure> {
-    let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
+    let ids: Vec<String> = ids.map(str::to_owned).collect();
     let started = std::time::Instant::now();
     let answer = client.multi_status(&ids).await;
     let outcome = if answer.is_ok() { "ok" } else { "error" };
     app.metrics.upstream("smm", "status", outcome, started.elapsed());
     answer
+}
+
+/// The panel's ids of a batch of orders.
+fn upstream_ids(batch: &[SyncTarget]) -> impl Iterator<Item = &str> {
+    batch.iter().map(|t| t.smm_order_id.as_str())
 }
 
 /// Applies what the panel answered for one batch: the core reads each answer, the store applies
@@ -626,14 +631,14 @@ pub async fn sync(app: &App, client: &SmmClient, targets: Vec<SyncTarget>) -> Re
     let mut report = SyncReport::default();
     let mut batches = targets.chunks(smm::MAX_BULK).peekable();
     let mut asked = match batches.peek() {
-        Some(first) => Some(statuses_of(app, client, first).await),
+        Some(first) => Some(statuses_of(app, client, upstream_ids(first)).await),
         None => None,
     };
     while let (Some(batch), Some(answer)) = (batches.next(), asked.take()) {
         // The panel is asked for the next batch while this one is applied.
         let next = async {
             match batches.peek() {
-                Some(next) => Some(statuses_of(app, client, next).await),
+                Some(next) => Some(statuses_of(app, client, upstream_ids(next)).await),
                 None => None,
             }
         };
@@ -713,12 +718,9 @@ async fn sync_parts(app: &App, client: &SmmClient, max_parts: i64) -> Result<Syn
     let mut report = SyncReport::default();
     let targets = app.store.parts_to_sync(max_parts).await?;
     for batch in targets.chunks(smm::MAX_BULK) {
-        let ids: Vec<String> = batch.iter().map(|t| t.smm_order_id.clone()).collect();
         report.calls += 1;
-        let started = std::time::Instant::now();
-        let answer = client.multi_status(&ids).await;
-        app.metrics.upstream("smm", "status", if answer.is_ok() { "ok" } else { "error" }, started.elapsed());
-        let Ok(statuses) = answer else {
+        let ids = batch.iter().map(|t| t.smm_order_id.as_str());
+        let Ok(statuses) = statuses_of(app, client, ids).await else {
             report.failed_calls += 1;
             continue;
         };
