@@ -209,11 +209,21 @@ pub(crate) trait Conn: Send {
     /// Notes a change for the store's watchers, told once the transaction commits.
     fn note(&mut self, change: Change);
 
+    /// Each row mapped by `f` as it arrives: a long result never sits in memory as rows.
+    fn query_map<T: Send>(
+        &mut self,
+        sql: &'static str,
+        args: &[&dyn Param],
+        f: impl FnMut(Row) -> StoreResult<T> + Send,
+    ) -> impl Future<Output = StoreResult<Vec<T>>> + Send;
+
     fn query(
         &mut self,
         sql: &'static str,
         args: &[&dyn Param],
-    ) -> impl Future<Output = StoreResult<Vec<Row>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<Row>>> + Send {
+        self.query_map(sql, args, Ok)
+    }
 
     /// Rows changed.
     fn execute(

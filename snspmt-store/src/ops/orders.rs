@@ -804,7 +804,7 @@ store_trait! {
                     })
                 };
                 let Some((user, ids)) = only else {
-                    return c.query(ORDERS_TO_SYNC, &[&limit]).await?.iter().map(row).collect();
+                    return c.query_map(ORDERS_TO_SYNC, &[&limit], |r| row(&r)).await;
                 };
                 let mut out = Vec::new();
                 for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
@@ -1052,19 +1052,16 @@ store_trait! {
         /// Accepted parts to ask the upstream about, least recently checked first.
         async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>> {
             self.rd(async move |c| {
-                c.query(PARTS_TO_SYNC, &[&limit])
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        Ok(PartSyncTarget {
-                            part_id: r.get(0)?,
-                            order_id: r.get(1)?,
-                            smm_order_id: r.get(2)?,
-                            share: Points(r.get(3)?),
-                            quantity: r.get(4)?,
-                        })
+                c.query_map(PARTS_TO_SYNC, &[&limit], |r: Row| {
+                    Ok(PartSyncTarget {
+                        part_id: r.get(0)?,
+                        order_id: r.get(1)?,
+                        smm_order_id: r.get(2)?,
+                        share: Points(r.get(3)?),
+                        quantity: r.get(4)?,
                     })
-                    .collect()
+                })
+                .await
             })
             .await
         }

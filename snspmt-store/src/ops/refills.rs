@@ -176,7 +176,7 @@ store_trait! {
                 " FROM refills WHERE state IN ('pending', 'in_progress') AND smm_refill_id IS NOT NULL ",
                 "ORDER BY last_status_check ASC NULLS FIRST, refill_id LIMIT $1"
             );
-            self.rd(async move |c| rows(c.query(sql, &[&limit]).await?, refill_row)).await
+            self.rd(async move |c| c.query_map(sql, &[&limit], |r| refill_row(&r)).await).await
         }
 
         /// The owner's cancel, with the order locked, as `may_cancel` routes it: an order not at

@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter of [`Conn`]: prepared statements cached per connection.
 
 use deadpool_postgres::GenericClient;
+use futures_util::TryStreamExt;
 
 use crate::sql::{Conn, Dialect, Param, Row};
 use crate::{Change, StoreResult};
@@ -26,16 +27,18 @@ impl<C: GenericClient + Sync> Conn for PgConn<'_, C> {
         self.changes.push(change);
     }
 
-    fn query(
+    fn query_map<T: Send>(
         &mut self,
         sql: &'static str,
         args: &[&dyn Param],
-    ) -> impl std::future::Future<Output = StoreResult<Vec<Row>>> + Send {
+        mut f: impl FnMut(Row) -> StoreResult<T> + Send,
+    ) -> impl std::future::Future<Output = StoreResult<Vec<T>>> + Send {
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a.pg()).collect();
         let c = self.c;
         async move {
             let st = c.prepare_cached(sql).await?;
-            Ok(c.query(&st, &params).await?.into_iter().map(Row::Pg).collect())
+            let rows = c.query_raw(&st, params).await?.map_err(crate::StoreError::from);
+            rows.and_then(|r| std::future::ready(f(Row::Pg(r)))).try_collect().await
         }
     }
 

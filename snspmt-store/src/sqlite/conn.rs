@@ -34,18 +34,6 @@ impl<'a> LiteConn<'a> {
     pub(crate) fn new(c: &'a mut Connection) -> Self {
         LiteConn { c, changes: Vec::new() }
     }
-    fn run(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<Vec<Row>> {
-        let sql = rewritten(sql);
-        let mut st = self.c.prepare_cached(&sql)?;
-        let n = st.column_count();
-        let mut rows = st.query(rusqlite::params_from_iter(args.iter().map(|a| a.lite())))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(Row::Lite((0..n).map(|i| r.get(i)).collect::<Result<_, _>>()?));
-        }
-        Ok(out)
-    }
-
     fn run_execute(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<u64> {
         let sql = rewritten(sql);
         let mut st = self.c.prepare_cached(&sql)?;
@@ -72,12 +60,22 @@ impl Conn for LiteConn<'_> {
         self.changes.push(change);
     }
 
-    fn query(
+    fn query_map<T: Send>(
         &mut self,
         sql: &'static str,
         args: &[&dyn Param],
-    ) -> impl std::future::Future<Output = StoreResult<Vec<Row>>> + Send {
-        std::future::ready(self.run(sql, args))
+        mut f: impl FnMut(Row) -> StoreResult<T> + Send,
+    ) -> impl std::future::Future<Output = StoreResult<Vec<T>>> + Send {
+        std::future::ready((|| {
+            let mut st = self.c.prepare_cached(&rewritten(sql))?;
+            let n = st.column_count();
+            let mut rows = st.query(rusqlite::params_from_iter(args.iter().map(|a| a.lite())))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(f(Row::Lite((0..n).map(|i| r.get(i)).collect::<Result<_, _>>()?))?);
+            }
+            Ok(out)
+        })())
     }
 
     fn execute(
