@@ -223,8 +223,8 @@ async fn migrate<C: Conn>(c: &mut C, now: Millis) -> StoreResult<MigrationReport
         Dialect::Sqlite => &migrations::SQLITE,
     };
     c.batch(CREATE_MIGRATIONS_TABLE).await?;
-    let found = c.query(APPLIED_MIGRATIONS, &[]).await?;
-    let applied = rows(found, |r| Ok(Applied { version: r.get(0)?, checksum: r.get(1)? }))?;
+    let applied =
+        rows(c, APPLIED_MIGRATIONS, &[], |r| Ok(Applied { version: r.get(0)?, checksum: r.get(1)? })).await?;
     let mut report = MigrationReport { applied: Vec::new(), version: 0 };
     for m in migrations::pending(set, &applied)? {
         c.batch(&m.sql).await.map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
@@ -529,8 +529,7 @@ store_trait! {
         /// something is badly wrong): `(user_id, balance, ledger_sum)`.
         async fn ledger_mismatches(&self) -> StoreResult<Vec<(String, Points, Points)>> {
             self.rd(async move |c| {
-                let found = c.query(LEDGER_MISMATCHES, &[]).await?;
-                rows(found, |r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?))))
+                rows(c, LEDGER_MISMATCHES, &[], |r| Ok((r.get(0)?, Points(r.get(1)?), Points(r.get(2)?)))).await
             })
             .await
         }
@@ -612,9 +611,8 @@ macro_rules! impl_accounts {
                         purchases_needing_attention: c
                             .scalar(COUNT_PURCHASES_NEEDING_ATTENTION, &[&attention_before])
                             .await?,
-                        ledger: rows(c.query(LEDGER_TOTALS, &[]).await?, |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                        })?,
+                        ledger: rows(c, LEDGER_TOTALS, &[], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                            .await?,
                     })
                 })
                 .await

@@ -86,7 +86,7 @@ store_trait! {
                 key_cols!(),
                 " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, key_id"
             );
-            self.rd(async move |c| rows(c.query(sql, &[&id]).await?, key_row)).await
+            self.rd(async move |c| rows(c, sql, &[&id], key_row).await).await
         }
 
         /// Gives a live key of `user_id` a new hash and prefix (same id): the old key stops

@@ -360,7 +360,7 @@ store_trait! {
         /// Active notices whose window contains `now` (`starts_at <= now < ends_at`, an open end
         /// when unset), newest first.
         async fn active_notices(&self, now: Millis) -> StoreResult<Vec<Notice>> {
-            self.rd(async move |c| rows(c.query(ACTIVE_NOTICES, &[&now]).await?, notice_row)).await
+            self.rd(async move |c| rows(c, ACTIVE_NOTICES, &[&now], notice_row).await).await
         }
     }
 }
@@ -416,12 +416,12 @@ store_trait! {
 
         /// Categories of published posts with their counts, by name.
         async fn blog_categories(&self) -> StoreResult<Vec<LabelCount>> {
-            self.rd(async move |c| rows(c.query(BLOG_CATEGORIES, &[]).await?, label_row)).await
+            self.rd(async move |c| rows(c, BLOG_CATEGORIES, &[], label_row).await).await
         }
 
         /// Tags of published posts with their counts, by name.
         async fn blog_tags(&self) -> StoreResult<Vec<LabelCount>> {
-            self.rd(async move |c| rows(c.query(BLOG_TAGS, &[]).await?, label_row)).await
+            self.rd(async move |c| rows(c, BLOG_TAGS, &[], label_row).await).await
         }
     }
 }

@@ -166,7 +166,7 @@ fn core_part(p: &OrderPart) -> Part {
 
 /// The stored parts of an order and the run the core makes of them.
 async fn load_run<C: Conn>(c: &mut C, order_id: OrderId) -> StoreResult<(Vec<OrderPart>, Run)> {
-    let parts = super::rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)?;
+    let parts = super::rows(c, ORDER_PARTS, &[&order_id], part_row).await?;
     let states = parts.iter().map(OrderPart::run_state).collect::<Vec<_>>();
     let run = Run::from_states(parts.iter().map(core_part).collect(), states);
     Ok((parts, run))

@@ -307,7 +307,7 @@ pub(crate) async fn one<C: Conn, T>(
 
 /// A page of `list` (its parameters: `filter`, then limit and offset) and the `count` of all rows;
 /// a `limit` of 0 or less is [`crate::DEFAULT_LIMIT`].
-pub(crate) async fn page<C: Conn, T>(
+pub(crate) async fn page<C: Conn, T: Send>(
     c: &mut C,
     (list, count): (&'static str, &'static str),
     filter: &[&dyn Param],
@@ -318,8 +318,7 @@ pub(crate) async fn page<C: Conn, T>(
     let limit = if limit > 0 { limit } else { crate::DEFAULT_LIMIT };
     let mut args = filter.to_vec();
     args.extend([&limit as &dyn Param, &offset]);
-    let found = c.query(list, &args).await?;
-    Ok(Page { rows: rows(found, f)?, total: c.scalar(count, filter).await? })
+    Ok(Page { rows: rows(c, list, &args, f).await?, total: c.scalar(count, filter).await? })
 }
 
 /// Runs `sql` (`$1` an id, `$2` the time) once for each of `ids`.
@@ -340,9 +339,14 @@ pub(crate) fn changed(rows: u64) -> StoreResult<u64> {
     (rows > 0).then_some(rows).ok_or(StoreError::NotFound)
 }
 
-/// Maps every row with `f`.
-pub(crate) fn rows<T>(rows: Vec<Row>, f: fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.iter().map(f).collect()
+/// The rows of `sql`, each mapped with `f` as it arrives ([`Conn::query_map`]).
+pub(crate) async fn rows<C: Conn, T: Send>(
+    c: &mut C,
+    sql: &'static str,
+    args: &[&dyn Param],
+    f: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    c.query_map(sql, args, |r| f(&r)).await
 }
 
 /// Implements store traits for both backends (each one compiled in) from one body: `$body` is

@@ -804,7 +804,7 @@ store_trait! {
                     })
                 };
                 let Some((user, ids)) = only else {
-                    return c.query_map(ORDERS_TO_SYNC, &[&limit], |r| row(&r)).await;
+                    return rows(c, ORDERS_TO_SYNC, &[&limit], row).await;
                 };
                 let mut out = Vec::new();
                 for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
@@ -997,7 +997,7 @@ store_trait! {
         }
 
         async fn order_parts(&self, order_id: OrderId) -> StoreResult<Vec<OrderPart>> {
-            self.rd(async move |c| rows(c.query(ORDER_PARTS, &[&order_id]).await?, part_row)).await
+            self.rd(async move |c| rows(c, ORDER_PARTS, &[&order_id], part_row).await).await
         }
 
         /// Claims due parts (`submitting`), oldest due first, each for one caller only.
@@ -1052,7 +1052,7 @@ store_trait! {
         /// Accepted parts to ask the upstream about, least recently checked first.
         async fn parts_to_sync(&self, limit: i64) -> StoreResult<Vec<PartSyncTarget>> {
             self.rd(async move |c| {
-                c.query_map(PARTS_TO_SYNC, &[&limit], |r: Row| {
+                rows(c, PARTS_TO_SYNC, &[&limit], |r| {
                     Ok(PartSyncTarget {
                         part_id: r.get(0)?,
                         order_id: r.get(1)?,
@@ -1152,7 +1152,7 @@ store_trait! {
                         requeued += c.execute(REQUEUE_PART, &[&part_id, &now]).await? as i64;
                     }
                 }
-                let stuck = rows(c.query(STUCK_PARTS, &[&claimed_before]).await?, part_row)?;
+                let stuck = rows(c, STUCK_PARTS, &[&claimed_before], part_row).await?;
                 Ok((requeued, stuck))
             })
             .await

@@ -42,12 +42,11 @@ fn service_price_row(r: &Row) -> StoreResult<Option<ServicePrice>> {
 }
 
 async fn user_rates<C: Conn>(c: &mut C, user_id: &str) -> StoreResult<Option<UserRates>> {
-    let found = c.query(USER_RATES, &[&user_id]).await?;
-    let Some(first) = found.first() else { return Ok(None) };
-    let bps: i32 = first.get(0)?;
+    let found = rows(c, USER_RATES, &[&user_id], |r| Ok((r.get::<i32>(0)?, service_price_row(r)?))).await?;
+    let Some(&(bps, _)) = found.first() else { return Ok(None) };
     let discount = u32::try_from(bps).ok().and_then(|b| Bps::share(b).ok());
     let discount = discount.ok_or_else(|| StoreError::Backend(format!("stored discount_bps {bps}")))?;
-    let service_prices = rows(found, service_price_row)?.into_iter().flatten().collect();
+    let service_prices = found.into_iter().filter_map(|(_, price)| price).collect();
     Ok(Some(UserRates { user_id: user_id.to_owned(), discount, service_prices }))
 }
 

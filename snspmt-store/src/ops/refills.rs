@@ -80,8 +80,7 @@ store_trait! {
             self.tx(async move |c| {
                 let (order, facts) = order_facts(c, order_id).await?;
                 let sql = "SELECT state, created_at FROM refills WHERE order_id = $1";
-                let found = c.query(sql, &[&order_id]).await?;
-                let earlier = rows(found, |r| Ok((r.parse::<RefillState>(0)?, r.get::<Millis>(1)?)))?;
+                let earlier = rows(c, sql, &[&order_id], |r| Ok((r.parse::<RefillState>(0)?, r.get::<Millis>(1)?))).await?;
                 if let Err(refusal) = may_refill(&facts, &RefillHistory::of(earlier, now), &policy, now) {
                     return Ok(Err(refusal));
                 }
@@ -165,7 +164,7 @@ store_trait! {
         async fn order_refills(&self, order_id: OrderId) -> StoreResult<Vec<Refill>> {
             let sql =
                 concat!("SELECT ", refill_cols!(), " FROM refills WHERE order_id = $1 ORDER BY refill_id");
-            self.rd(async move |c| rows(c.query(sql, &[&order_id]).await?, refill_row)).await
+            self.rd(async move |c| rows(c, sql, &[&order_id], refill_row).await).await
         }
 
         /// Pending and in-progress refills the upstream knows, least recently checked first.
@@ -176,7 +175,7 @@ store_trait! {
                 " FROM refills WHERE state IN ('pending', 'in_progress') AND smm_refill_id IS NOT NULL ",
                 "ORDER BY last_status_check ASC NULLS FIRST, refill_id LIMIT $1"
             );
-            self.rd(async move |c| c.query_map(sql, &[&limit], |r| refill_row(&r)).await).await
+            self.rd(async move |c| rows(c, sql, &[&limit], refill_row).await).await
         }
 
         /// The owner's cancel, with the order locked, as `may_cancel` routes it: an order not at
@@ -249,7 +248,7 @@ store_trait! {
 
         /// An order's forwarded cancels, oldest first.
         async fn order_cancels(&self, order_id: OrderId) -> StoreResult<Vec<CancelRequest>> {
-            self.rd(async move |c| rows(c.query(ORDER_CANCELS, &[&order_id]).await?, cancel_row)).await
+            self.rd(async move |c| rows(c, ORDER_CANCELS, &[&order_id], cancel_row).await).await
         }
     }
 }

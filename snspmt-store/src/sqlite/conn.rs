@@ -35,8 +35,7 @@ impl<'a> LiteConn<'a> {
         LiteConn { c, changes: Vec::new() }
     }
     fn run_execute(&self, sql: &'static str, args: &[&dyn Param]) -> StoreResult<u64> {
-        let sql = rewritten(sql);
-        let mut st = self.c.prepare_cached(&sql)?;
+        let mut st = self.c.prepare_cached(&rewritten(sql))?;
         let params = rusqlite::params_from_iter(args.iter().map(|a| a.lite()));
         if st.column_count() == 0 {
             return Ok(st.execute(params)? as u64);
